@@ -1,0 +1,74 @@
+// eq tables and sum-check rounds on the cpu engine, with bytes/s next to a plain memory copy of
+// the same table (the rounds are memory-bound: each reads its table once).
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+
+#include "core/polynomial.hpp"
+#include "host/engines/cpu_engine.hpp"
+
+namespace nnproof {
+namespace {
+
+template <class K>
+K random_k(std::mt19937_64& rng) {
+  if constexpr (std::is_same_v<K, Fp61x2>) {
+    return {Fp61::from_u64(rng()), Fp61::from_u64(rng())};
+  } else {
+    return K::from_u128((static_cast<u128>(rng()) << 64) | rng());
+  }
+}
+
+template <class Cfg>
+void BM_EqTable(benchmark::State& state) {
+  using K = typename Cfg::K;
+  std::mt19937_64 rng(1);
+  std::vector<K> x(static_cast<std::size_t>(state.range(0)));
+  for (auto& v : x) v = random_k<K>(rng);
+  for (auto _ : state) benchmark::DoNotOptimize(eq_table<K>(x));
+  state.SetItemsProcessed(state.iterations() * (std::int64_t{1} << state.range(0)));
+}
+
+// One full square (activation) sum-check over an N x B table in the base field: all rounds.
+template <class Cfg>
+void BM_SquareSumcheck(benchmark::State& state) {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+  const unsigned rb = static_cast<unsigned>(state.range(0)), cb = static_cast<unsigned>(state.range(1));
+  std::mt19937_64 rng(2);
+  Table2D<F> Z(std::size_t{1} << rb, std::size_t{1} << cb);
+  for (auto& z : Z.data) z = F::from_u128((static_cast<u128>(rng()) << 64) | rng());
+  std::vector<K> s(rb), r(cb);
+  for (auto& v : s) v = random_k<K>(rng);
+  for (auto& v : r) v = random_k<K>(rng);
+  auto engine = make_cpu_engine<Cfg>();
+  for (auto _ : state) {
+    auto sc = engine->square_sumcheck(Z, s, r);
+    for (unsigned t = 0; t < rb + cb; ++t) {
+      benchmark::DoNotOptimize(sc->round());
+      sc->fold(s.empty() ? K::one() : s[0]);
+    }
+    benchmark::DoNotOptimize(sc->final_value());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(Z.data.size() * sizeof(F)));
+}
+
+void BM_MemoryCopy(benchmark::State& state) {
+  const std::size_t bytes = static_cast<std::size_t>(state.range(0));
+  std::vector<char> a(bytes, 1), b(bytes);
+  for (auto _ : state) {
+    std::memcpy(b.data(), a.data(), bytes);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
+}
+
+BENCHMARK(BM_EqTable<M61>)->Arg(11)->Arg(20);
+BENCHMARK(BM_EqTable<M127>)->Arg(11)->Arg(20);
+BENCHMARK(BM_SquareSumcheck<M61>)->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SquareSumcheck<M127>)->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MemoryCopy)->Arg(2048 * 512 * 8)->UseRealTime();
+
+}  // namespace
+}  // namespace nnproof

@@ -1,0 +1,191 @@
+// nnproof bench: end-to-end timings on random data shaped like a quantized model.
+#include <cblas.h>
+#include <omp.h>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "host/cli/commands.hpp"
+#include "host/cli/common.hpp"
+#include "verifier/verifier.hpp"
+
+namespace nnproof::cli {
+namespace {
+
+struct BenchOptions {
+  std::string arch = "1845,2000,2000,2000,183", batches = "64,512,2048", field = "m61", engine = "auto";
+  int threads = 0, repeat = 1;
+  std::uint64_t seed = 1;
+  bool json = false;
+};
+
+std::vector<std::size_t> parse_list(const std::string& s, const char* flag) {
+  std::vector<std::size_t> v;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      std::size_t pos = 0;
+      long long x = std::stoll(item, &pos);
+      if (pos != item.size() || x <= 0 || x > (1ll << 24)) throw std::invalid_argument("range");
+      v.push_back(static_cast<std::size_t>(x));
+    } catch (const std::exception&) {
+      throw UsageError(std::string(flag) + ": '" + item + "' is not a positive integer; use e.g. " + flag + " 64,512");
+    }
+  }
+  if (v.empty()) throw UsageError(std::string(flag) + " is empty");
+  return v;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The best of `repeat` runs of fn: the least disturbed by whatever else the machine is doing.
+template <class Fn>
+double best_time(int repeat, Fn fn) {
+  double best = 1e300;
+  for (int i = 0; i < std::max(repeat, 1); ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    best = std::min(best, seconds_since(t0));
+  }
+  return best;
+}
+
+QuantizedModel random_model(const std::vector<std::size_t>& arch, std::mt19937_64& rng) {
+  std::uniform_int_distribution<std::int64_t> w(-127, 127);
+  QuantizedModel m;
+  for (std::size_t i = 1; i < arch.size(); ++i) {
+    QuantizedLayer l;
+    l.rows = arch[i];
+    l.cols = arch[i - 1];
+    l.weights.resize(l.rows * l.cols);
+    for (auto& x : l.weights) x = w(rng);
+    for (std::size_t a = 0; a < l.rows; ++a) l.bias.push_back(w(rng));
+    m.layers.push_back(std::move(l));
+  }
+  return m;
+}
+
+// What a client would otherwise run locally: float32 inference with BLAS sgemm and x*x.
+double float_forward_seconds(const std::vector<std::size_t>& arch, std::size_t batch, int repeat, std::mt19937_64& rng) {
+  std::normal_distribution<float> g(0.f, 1.f);
+  std::vector<std::vector<float>> W;
+  for (std::size_t i = 1; i < arch.size(); ++i) {
+    W.emplace_back(arch[i] * arch[i - 1]);
+    const float sd = 1.f / std::sqrt(static_cast<float>(arch[i - 1]));
+    for (auto& x : W.back()) x = g(rng) * sd;
+  }
+  std::vector<float> x0(arch[0] * batch);
+  for (auto& x : x0) x = g(rng);
+  return best_time(repeat, [&] {
+    std::vector<float> y = x0, z;
+    for (std::size_t i = 1; i < arch.size(); ++i) {
+      z.assign(arch[i] * batch, 0.f);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(arch[i]), static_cast<int>(batch),
+                  static_cast<int>(arch[i - 1]), 1.f, W[i - 1].data(), static_cast<int>(arch[i - 1]), y.data(),
+                  static_cast<int>(batch), 0.f, z.data(), static_cast<int>(batch));
+      if (i + 1 < arch.size())
+        for (auto& v : z) v = v * v;
+      y.swap(z);
+    }
+  });
+}
+
+std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+template <class Cfg>
+nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, const Digest& digest,
+                           const std::vector<std::size_t>& arch, std::size_t batch, const BenchOptions& o,
+                           std::mt19937_64& rng) {
+  using F = typename Cfg::F;
+  Statement<Cfg> st;
+  st.model = &model;
+  st.model_digest = digest;
+  st.batch = batch;
+  st.input.resize(batch * arch.front());
+  for (auto& x : st.input) x = F::from_u128(static_cast<u128>(rng()) << 64 | rng());  // random field elements
+  const auto layers = field_layers<F>(model);
+  const double forward_s = best_time(o.repeat, [&] { run_forward(engine, layers, st.input, batch); });
+  ProofBundle<Cfg> bundle;
+  const double prove_s = best_time(o.repeat, [&] { bundle = prove_bundle(engine, st); });
+  Verdict verdict;
+  const double verify_s = best_time(o.repeat, [&] { verdict = verify_bundle(st, bundle); });
+  if (!verdict.accepted) throw std::runtime_error("bench: an honest proof was rejected: " + verdict.failed_check);
+  const ProofShape shape{model.dims(), batch};
+  nlohmann::json r;
+  r["batch"] = batch;
+  r["forward_s"] = forward_s;
+  r["prove_s"] = prove_s;
+  r["verify_s"] = verify_s;
+  r["proof_bytes"] = bundle.messages.size() * Cfg::K::kBytes;
+  r["soundness_bits"] = shape.soundness_bits(Cfg::kId);
+  r["float_forward_s"] = float_forward_seconds(arch, batch, o.repeat, rng);
+  return r;
+}
+
+int run_bench(const BenchOptions& o) {
+  const auto arch = parse_list(o.arch, "--arch");
+  const auto batches = parse_list(o.batches, "--batch");
+  if (arch.size() < 2) throw UsageError("--arch needs at least two sizes (input and output)");
+  const FieldId field = parse_field(o.field);
+  std::mt19937_64 rng(o.seed);
+  const QuantizedModel model = random_model(arch, rng);
+  const Digest digest = model_digest(model);  // once per model, as a client loading it would
+  return with_file_field(field, [&]<class Cfg>() {
+    auto engine = make_engine<Cfg>(o.engine, o.threads);
+    nlohmann::json out;
+    out["engine"] = engine->name();
+    out["device"] = cpu_name();
+    out["threads"] = omp_get_max_threads();
+    out["field"] = std::string(field_name(field));
+    out["arch"] = arch;
+    out["results"] = nlohmann::json::array();
+    if (!o.json)
+      fmt::print("engine {} on {} ({} threads), field {}\n{:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12} {:>14}\n", engine->name(),
+                 cpu_name(), omp_get_max_threads(), field_name(field), "batch", "forward_s", "prove_s", "verify_s",
+                 "prove/fw", "bits", "proof_bytes", "float_fw_s");
+    for (std::size_t b : batches) {
+      auto r = bench_batch<Cfg>(*engine, model, digest, arch, b, o, rng);
+      if (!o.json)
+        fmt::print("{:>6} {:>10.4f} {:>10.4f} {:>10.5f} {:>8.3f} {:>8.1f} {:>12} {:>14.4f}\n", b, static_cast<double>(r["forward_s"]),
+                   static_cast<double>(r["prove_s"]), static_cast<double>(r["verify_s"]),
+                   static_cast<double>(r["prove_s"]) / static_cast<double>(r["forward_s"]), static_cast<double>(r["soundness_bits"]),
+                   static_cast<std::size_t>(r["proof_bytes"]), static_cast<double>(r["float_forward_s"]));
+      out["results"].push_back(r);
+    }
+    if (o.json) fmt::print("{}\n", out.dump(2));
+    return kExitOk;
+  });
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "time forward, prove and verify on random data shaped like a quantized model");
+  cmd->add_option("--arch", o->arch, "layer sizes n_0,...,n_L (default: TIMIT, 1845,2000,2000,2000,183)");
+  cmd->add_option("--batch", o->batches, "batch sizes (default 64,512,2048)");
+  cmd->add_option("--field", o->field, "m61 (default) or m127");
+  cmd->add_option("--engine", o->engine, "auto (default), reference, cpu or cuda");
+  cmd->add_option("--threads", o->threads, "worker threads (default: all cores)");
+  cmd->add_option("--repeat", o->repeat, "runs per measurement; the fastest is reported (default 1)");
+  cmd->add_option("--seed", o->seed, "random seed (default 1)");
+  cmd->add_flag("--json", o->json, "machine-readable output");
+  cmd->callback([o, &exit_code] { exit_code = run_bench(*o); });
+}
+
+}  // namespace nnproof::cli

@@ -1,0 +1,20 @@
+#pragma once
+// Each subcommand registers itself on the app; its callback stores the exit code.
+#include <CLI/CLI.hpp>
+#include <optional>
+
+namespace nnproof::cli {
+
+void add_prove_command(CLI::App& app, int& exit_code);
+void add_verify_command(CLI::App& app, int& exit_code);
+void add_inspect_command(CLI::App& app, int& exit_code);
+void add_interactive_command(CLI::App& app, int& exit_code);
+void add_bench_command(CLI::App& app, int& exit_code);
+
+// Adds --alpha / --beta to a subcommand.
+struct ScaleOptions {
+  std::optional<double> alpha, beta;
+};
+void add_scale_options(CLI::App& cmd, ScaleOptions& s);
+
+}  // namespace nnproof::cli

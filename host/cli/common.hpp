@@ -1,0 +1,79 @@
+#pragma once
+// Shared pieces of the nnproof subcommands: loading a problem, choosing an engine, field dispatch,
+// progress on a terminal, and the exit codes of DESIGN.md (0 ok, 1 rejected, 2 bad usage or input).
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "host/engines/engine.hpp"
+#include "host/prover.hpp"
+#include "host/quantize.hpp"
+
+namespace nnproof::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRejected = 1;
+constexpr int kExitBadInput = 2;
+
+// Bad usage: printed as one line, exit 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A model and an input batch, quantized.
+struct Problem {
+  FloatModel float_model;
+  QuantizedModel model;
+  Digest model_digest{};
+  std::vector<std::int64_t> input;  // b x n_0, row per sample
+  std::size_t batch = 0;
+};
+
+Problem load_problem(const std::string& model_path, const std::string& input_path, const ScaleChoice& scales);
+
+FieldId parse_field(const std::string& name);
+
+// Calls fn.template operator()<Cfg>() for the configuration of `field`.
+template <class Fn>
+decltype(auto) with_field(FieldId field, Fn&& fn) {
+  switch (field) {
+    case FieldId::m61: return fn.template operator()<M61>();
+    case FieldId::m127: return fn.template operator()<M127>();
+    case FieldId::m61_interactive: return fn.template operator()<M61Interactive>();
+  }
+  throw UsageError("unknown field");
+}
+
+// The same for the fields a proof file may hold (m61, m127).
+template <class Fn>
+decltype(auto) with_file_field(FieldId field, Fn&& fn) {
+  if (field == FieldId::m61_interactive)
+    throw UsageError("m61-interactive is for interactive mode only (nnproof interactive); use m61 or m127");
+  if (field == FieldId::m127) return fn.template operator()<M127>();
+  return fn.template operator()<M61>();
+}
+
+// "auto" is cuda when a device is present and the cuda engine is built, else cpu.
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_engine(const std::string& name, int threads);
+
+template <class F>
+std::vector<F> to_field(const std::vector<std::int64_t>& v) {
+  std::vector<F> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = F::from_int(v[i]);
+  return out;
+}
+
+// Exact outputs (field elements) as floats: centered / s_Z(L), then the model's final op.
+template <class F>
+std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<F>& outputs);
+
+// Progress lines on stderr when it is a terminal; nothing in CI logs or pipes.
+ProgressFn terminal_progress();
+
+std::vector<unsigned char> read_file_prefix(const std::string& path, std::size_t max_bytes);
+void write_file(const std::string& path, const std::vector<unsigned char>& bytes);
+
+}  // namespace nnproof::cli

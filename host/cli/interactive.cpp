@@ -1,0 +1,61 @@
+#include <fmt/core.h>
+
+#include <memory>
+
+#include "host/cli/commands.hpp"
+#include "host/cli/common.hpp"
+#include "host/interactive.hpp"
+#include "host/npy.hpp"
+
+namespace nnproof::cli {
+namespace {
+
+struct InteractiveOptions {
+  std::string model, input, output, field = "m61-interactive", engine = "auto";
+  ScaleOptions scales;
+  int threads = 0;
+  bool in_process = false;
+};
+
+int run_interactive(const InteractiveOptions& o) {
+  const FieldId field = parse_field(o.field);
+  Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
+  check_magnitudes(p.model, p.input, field);
+  return with_field(field, [&]<class Cfg>() {
+    auto engine = make_engine<Cfg>(o.engine, o.threads);
+    auto input = to_field<typename Cfg::F>(p.input);
+    std::vector<typename Cfg::F> outputs;
+    // The prover is forked before this process runs any parallel region (OpenMP is not fork-safe).
+    Verdict v = o.in_process ? interactive_in_process(*engine, p.model, input, p.batch, outputs)
+                             : interactive_two_processes(*engine, p.model, input, p.batch, outputs);
+    const double bits = ProofShape{p.model.dims(), p.batch}.soundness_bits(field);
+    fmt::print(stderr, "interactive proof over {} ({}), challenges from the OS CSPRNG: {:.1f} bits of soundness\n",
+               field_name(field), o.in_process ? "prover thread" : "prover process", bits);
+    if (!v.accepted) {
+      fmt::print("REJECTED: {}\n", v.failed_check);
+      return kExitRejected;
+    }
+    if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, outputs));
+    fmt::print("VERIFIED\n");
+    return kExitOk;
+  });
+}
+
+}  // namespace
+
+void add_interactive_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<InteractiveOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "interactive", "prove and verify interactively: a prover process answers a verifier's random challenges over a pipe");
+  cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
+  cmd->add_option("--input", o->input, "inputs (.npy, one sample per row)")->required();
+  cmd->add_option("--field", o->field, "m61-interactive (default), m61 or m127");
+  cmd->add_option("--engine", o->engine, "the prover's engine: auto (default), reference, cpu or cuda");
+  cmd->add_option("--output", o->output, "write the verified, dequantized outputs (.npy, float64)");
+  cmd->add_option("--threads", o->threads, "prover worker threads (default: all cores)");
+  cmd->add_flag("--in-process", o->in_process, "run the prover on a thread of this process instead of a child process");
+  add_scale_options(*cmd, o->scales);
+  cmd->callback([o, &exit_code] { exit_code = run_interactive(*o); });
+}
+
+}  // namespace nnproof::cli

@@ -1,0 +1,32 @@
+// nnproof: prove and verify neural-network inference (see README.md).
+#include <cstdio>
+#include <exception>
+
+#include "host/cli/commands.hpp"
+#include "host/cli/common.hpp"
+#include "verifier/proof.hpp"
+
+int main(int argc, char** argv) {
+  using namespace nnproof::cli;
+  CLI::App app{"nnproof: verifiable neural-network inference (SafetyNets)", "nnproof"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "nnproof 0.1.0 (proof format v1)");
+  int exit_code = kExitOk;
+  add_prove_command(app, exit_code);
+  add_verify_command(app, exit_code);
+  add_inspect_command(app, exit_code);
+  add_interactive_command(app, exit_code);
+  add_bench_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  } catch (const std::exception& e) {
+    // Every anticipated failure (bad files, usage, scales, magnitudes) is one line and exit 2.
+    std::fflush(stdout);
+    std::fprintf(stderr, "nnproof: error: %s\n", e.what());
+    return kExitBadInput;
+  }
+  return exit_code;
+}

@@ -1,0 +1,62 @@
+#include <fmt/core.h>
+
+#include <chrono>
+#include <memory>
+
+#include "host/cli/commands.hpp"
+#include "host/cli/common.hpp"
+#include "host/npy.hpp"
+
+namespace nnproof::cli {
+namespace {
+
+struct ProveOptions {
+  std::string model, input, proof, output, field = "m61", engine = "auto";
+  ScaleOptions scales;
+  int threads = 0;
+};
+
+int run_prove(const ProveOptions& o) {
+  const FieldId field = parse_field(o.field);
+  if (field == FieldId::m61_interactive)
+    throw UsageError("--field m61-interactive is for interactive mode only (nnproof interactive): proof files need >= 100 bits; use m61 or m127");
+  Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
+  check_magnitudes(p.model, p.input, field);
+  return with_file_field(field, [&]<class Cfg>() {
+    auto engine = make_engine<Cfg>(o.engine, o.threads);
+    Statement<Cfg> st;
+    st.model = &p.model;
+    st.model_digest = p.model_digest;
+    st.batch = p.batch;
+    st.input = to_field<typename Cfg::F>(p.input);
+    auto t0 = std::chrono::steady_clock::now();
+    ProofBundle<Cfg> bundle = prove_bundle(*engine, st, terminal_progress());
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto bytes = serialize_bundle(bundle);
+    write_file(o.proof, bytes);
+    if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+    const ProofShape shape{p.model.dims(), p.batch};
+    fmt::print(stderr, "{}proved {} samples on the {} engine in {:.3f} s: {}, {:.1f} bits, proof {} bytes + outputs -> {}\n",
+               terminal_progress() ? "\r\033[K" : "", p.batch, engine->name(), seconds, field_name(field),
+               shape.soundness_bits(field), shape.message_count() * sizeof(typename Cfg::K), o.proof);
+    return kExitOk;
+  });
+}
+
+}  // namespace
+
+void add_prove_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ProveOptions>();
+  CLI::App* cmd = app.add_subcommand("prove", "run the network on a batch and write the outputs with a proof");
+  cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
+  cmd->add_option("--input", o->input, "inputs (.npy, one sample per row)")->required();
+  cmd->add_option("--proof", o->proof, "proof bundle to write (.nnp)")->required();
+  cmd->add_option("--field", o->field, "m61 (default) or m127");
+  cmd->add_option("--engine", o->engine, "auto (default), reference, cpu or cuda");
+  cmd->add_option("--output", o->output, "also write the dequantized outputs (.npy, float64, (b, n_L))");
+  cmd->add_option("--threads", o->threads, "worker threads (default: all cores)");
+  add_scale_options(*cmd, o->scales);
+  cmd->callback([o, &exit_code] { exit_code = run_prove(*o); });
+}
+
+}  // namespace nnproof::cli

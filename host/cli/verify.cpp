@@ -1,0 +1,70 @@
+#include <fmt/core.h>
+
+#include <memory>
+
+#include "host/cli/commands.hpp"
+#include "host/cli/common.hpp"
+#include "host/npy.hpp"
+#include "verifier/verifier.hpp"
+
+namespace nnproof::cli {
+namespace {
+
+struct VerifyOptions {
+  std::string model, input, proof, output;
+  ScaleOptions scales;
+};
+
+template <class Cfg>
+int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsigned char>& bytes, const ProofShape& shape) {
+  ProofBundle<Cfg> bundle = parse_bundle<Cfg>(bytes, shape);
+  Statement<Cfg> st;
+  st.model = &p.model;
+  st.model_digest = p.model_digest;
+  st.batch = p.batch;
+  st.input = to_field<typename Cfg::F>(p.input);
+  st.outputs = bundle.outputs;
+  // A proof for another model or input is a usage error (exit 2), not a lying prover.
+  if (model_binding(st) != bundle.header.model_binding)
+    throw UsageError(o.proof + ": the proof was made for another model or other scales; check --model, --alpha and --beta");
+  if (input_binding(st) != bundle.header.input_binding)
+    throw UsageError(o.proof + ": the proof was made for another input; check --input");
+  Verdict v = verify_bundle(st, bundle);
+  if (!v.accepted) {
+    fmt::print("REJECTED: {}\n", v.failed_check);
+    return kExitRejected;
+  }
+  if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+  fmt::print("VERIFIED\n");
+  return kExitOk;
+}
+
+int run_verify(const VerifyOptions& o) {
+  Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
+  const ProofShape shape{p.model.dims(), p.batch};
+  try {
+    // Read the header, then exactly the size the trusted model and input imply (plus one byte, to
+    // see trailing data): never a size taken from the file.
+    auto head = read_file_prefix(o.proof, bundle_header_size(p.model.depth()));
+    BundleHeader h = parse_header(head, p.model.depth());
+    auto bytes = read_file_prefix(o.proof, bundle_size(h.field, shape) + 1);
+    return with_file_field(h.field, [&]<class Cfg>() { return verify_file<Cfg>(o, p, bytes, shape); });
+  } catch (const ProofFormatError& e) {
+    throw UsageError(o.proof + ": " + e.what() + "; this is not a valid proof for this model and input");
+  }
+}
+
+}  // namespace
+
+void add_verify_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<VerifyOptions>();
+  CLI::App* cmd = app.add_subcommand("verify", "check a proof bundle: prints VERIFIED (exit 0) or REJECTED (exit 1)");
+  cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
+  cmd->add_option("--input", o->input, "inputs (.npy, one sample per row)")->required();
+  cmd->add_option("--proof", o->proof, "proof bundle (.nnp)")->required();
+  cmd->add_option("--output", o->output, "write the verified, dequantized outputs (.npy, float64)");
+  add_scale_options(*cmd, o->scales);
+  cmd->callback([o, &exit_code] { exit_code = run_verify(*o); });
+}
+
+}  // namespace nnproof::cli

@@ -1,0 +1,277 @@
+#include "host/engines/cpu_engine.hpp"
+
+#include <omp.h>
+
+#include <cblas.h>
+#include <map>
+#include <type_traits>
+
+#include "host/engines/limb_gemm.hpp"
+#include "host/engines/parallel.hpp"
+
+namespace nnproof {
+
+void set_cpu_threads(int threads) {
+  if (threads <= 0) return;
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
+namespace {
+
+template <class F>
+constexpr unsigned field_bits() { return F::kBits; }
+
+template <class F>
+u128 raw_value(F x) { return static_cast<u128>(x.v); }
+
+// The sum-check of sum_j A[j] V[j].
+template <class K>
+class CpuProductSumcheck final : public SumcheckProver<K> {
+ public:
+  CpuProductSumcheck(std::vector<K> A, std::vector<K> V) : a_(std::move(A)), v_(std::move(V)) {}
+  std::array<K, 3> round() override {
+    const std::size_t half = a_.size() / 2;
+    auto h = parallel_sum<K, 2>(half, [&](std::size_t i) {
+      K a2 = a_[i + half] + a_[i + half] - a_[i], v2 = v_[i + half] + v_[i + half] - v_[i];
+      return std::array<K, 2>{a_[i] * v_[i], a2 * v2};
+    });
+    return {h[0], h[1], K::zero()};
+  }
+  void fold(K r) override {
+    fold_top(a_, r);
+    fold_top(v_, r);
+  }
+  K final_value() const override { return v_[0]; }
+
+ private:
+  std::vector<K> a_, v_;
+};
+
+// The sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2. The eq factor is kept split as a row
+// table (for s) and a column table (for r) instead of one table of Z's size: rows are bound first,
+// so only the row table folds until one row is left, then only the column table. The first round
+// reads Z in the base field; later rounds read the folded table in K.
+template <class Cfg>
+class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+
+ public:
+  CpuSquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r)
+      : base_(&Z), rows_(Z.rows), cols_(Z.cols), er_(eq_table<K>(s)), ec_(eq_table<K>(r)) {}
+
+  std::array<K, 3> round() override { return base_ ? round_on(base_->data.data()) : round_on(z_.data()); }
+
+  void fold(K r) override {
+    if (base_) {
+      fold_from_base(r);
+    } else if (rows_ > 1) {
+      const std::size_t half = (rows_ / 2) * cols_;
+      parallel_for(half, [&](std::size_t i) { z_[i] = z_[i] + r * (z_[i + half] - z_[i]); });
+      z_.resize(half);
+    } else {
+      fold_top(z_, r);
+    }
+    if (rows_ > 1) {
+      fold_top(er_, r);
+      rows_ /= 2;
+    } else {
+      fold_top(ec_, r);
+      cols_ /= 2;
+    }
+  }
+
+  K final_value() const override { return z_[0]; }
+
+ private:
+  // h(t) for t = 0, 2, 3 with z_t = z0 + t (z1 - z0) on the pairs of the current top variable.
+  template <class T>
+  std::array<K, 3> round_on(const T* z) const {
+    if (rows_ > 1) {
+      const std::size_t half = rows_ / 2;
+      return parallel_sum<K, 3>(half, [&](std::size_t j) {
+        const T* lo = z + j * cols_;
+        const T* hi = z + (j + half) * cols_;
+        std::array<K, 3> inner{K::zero(), K::zero(), K::zero()};
+        for (std::size_t k = 0; k < cols_; ++k) {
+          T d = hi[k] - lo[k], z2 = hi[k] + d, z3 = z2 + d;
+          inner[0] += mul_base(ec_[k], lo[k] * lo[k]);
+          inner[1] += mul_base(ec_[k], z2 * z2);
+          inner[2] += mul_base(ec_[k], z3 * z3);
+        }
+        K e0 = er_[j], de = er_[j + half] - er_[j], e2 = er_[j + half] + de, e3 = e2 + de;
+        return std::array<K, 3>{e0 * inner[0], e2 * inner[1], e3 * inner[2]};
+      });
+    }
+    const std::size_t half = cols_ / 2;
+    auto h = parallel_sum<K, 3>(half, [&](std::size_t k) {
+      T d = z[k + half] - z[k], z2 = z[k + half] + d, z3 = z2 + d;
+      K e0 = ec_[k], de = ec_[k + half] - ec_[k], e2 = ec_[k + half] + de, e3 = e2 + de;
+      return std::array<K, 3>{mul_base(e0, z[k] * z[k]), mul_base(e2, z2 * z2), mul_base(e3, z3 * z3)};
+    });
+    return {er_[0] * h[0], er_[0] * h[1], er_[0] * h[2]};
+  }
+
+  void fold_from_base(K r) {
+    const F* z = base_->data.data();
+    const std::size_t half = rows_ > 1 ? (rows_ / 2) * cols_ : cols_ / 2;
+    z_.resize(half);
+    parallel_for(half, [&](std::size_t i) { z_[i] = K::from_base(z[i]) + mul_base(r, z[i + half] - z[i]); });
+    base_ = nullptr;
+  }
+
+  const Table2D<F>* base_;  // the unfolded table, until the first fold
+  std::vector<K> z_;        // the folded table, rows_ x cols_
+  std::size_t rows_, cols_;
+  std::vector<K> er_, ec_;  // eq(s, .) over the remaining rows, eq(r, .) over the remaining columns
+};
+
+// Per-layer data the forward pass reuses across calls: the weights as doubles and the limb plan.
+struct LayerGemmCache {
+  std::vector<double> weights;
+  LimbPlan plan;
+};
+
+template <class Cfg>
+class CpuEngine final : public Engine<Cfg> {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+
+ public:
+  std::string name() const override { return "cpu"; }
+
+  Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
+    const LayerGemmCache& cache = gemm_cache(*layer.q);
+    Table2D<F> Z(padded(layer.rows()), Y.cols);
+    if (cache.plan.limb_bits == 0)
+      forward_direct(layer, Y, batch, Z);
+    else
+      forward_limbs(layer, cache, Y, batch, Z);
+    return Z;
+  }
+
+  Table2D<F> square(const Table2D<F>& Z) override {
+    Table2D<F> Y(Z.rows, Z.cols);
+    parallel_for(Z.data.size(), [&](std::size_t i) { Y.data[i] = Z.data[i] * Z.data[i]; });
+    return Y;
+  }
+
+  std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
+    const std::size_t rows = layer.rows(), cols = layer.cols();
+    std::vector<K> A(padded(cols), K::zero());
+    constexpr std::size_t kBlock = 256;  // columns per task: one block of accumulators stays in cache
+    parallel_for((cols + kBlock - 1) / kBlock, [&](std::size_t blk) {
+      const std::size_t j0 = blk * kBlock, j1 = std::min(cols, j0 + kBlock);
+      for (std::size_t a = 0; a < rows; ++a) {
+        const std::int64_t* w = layer.q->weights.data() + a * cols;
+        const K e = eq_q[a];
+        for (std::size_t j = j0; j < j1; ++j)
+          if (w[j] != 0) A[j] += mul_base(e, F::from_int(w[j]));
+      }
+    });
+    return A;
+  }
+
+  std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
+    std::vector<K> V(Y.rows, K::zero());
+    parallel_for(Y.rows, [&](std::size_t j) {
+      const F* y = Y.data.data() + j * Y.cols;
+      K acc = K::zero();
+      for (std::size_t k = 0; k < Y.cols; ++k) acc += mul_base(eq_r[k], y[k]);
+      V[j] = acc;
+    });
+    return V;
+  }
+
+  std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) override {
+    return std::make_unique<CpuProductSumcheck<K>>(std::move(A), std::move(V));
+  }
+
+  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
+                                                     std::span<const K> r) override {
+    return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r);
+  }
+
+ private:
+  const LayerGemmCache& gemm_cache(const QuantizedLayer& q) {
+    auto it = cache_.find(&q);
+    if (it != cache_.end()) return it->second;
+    LayerGemmCache c;
+    std::uint64_t max_row = 0;
+    bool fits = true;
+    for (std::size_t a = 0; a < q.rows && fits; ++a) {
+      u128 row = 0;
+      for (std::size_t j = 0; j < q.cols; ++j) {
+        std::int64_t w = q.weights[a * q.cols + j];
+        row += w < 0 ? static_cast<u128>(-(w + 1)) + 1 : static_cast<u128>(w);
+      }
+      if (row >> 53) fits = false;  // DGEMM cannot be exact even with 1-bit limbs
+      else if (static_cast<std::uint64_t>(row) > max_row) max_row = static_cast<std::uint64_t>(row);
+    }
+    if (fits) c.plan = plan_limbs(max_row, field_bits<F>());
+    if (c.plan.limb_bits) c.weights.assign(q.weights.begin(), q.weights.end());  // exact: |w| < 2^53
+    return cache_.emplace(&q, std::move(c)).first->second;
+  }
+
+  void forward_limbs(const FieldLayer<F>& layer, const LayerGemmCache& cache, const Table2D<F>& Y,
+                     std::size_t batch, Table2D<F>& Z) {
+    const std::size_t rows = layer.rows(), inner = layer.cols(), L = cache.plan.limbs, c = cache.plan.limb_bits;
+    const std::size_t ncols = L * batch;
+    // Limb matrix: inner x (L * batch), block l holds bits [c l, c (l + 1)) of Y's real columns.
+    std::vector<double> limbs(inner * ncols);
+    const u128 mask = (u128{1} << c) - 1;
+    parallel_for(inner, [&](std::size_t j) {
+      for (std::size_t k = 0; k < batch; ++k) {
+        u128 y = raw_value(Y.at(j, k));
+        for (std::size_t l = 0; l < L; ++l) limbs[j * ncols + l * batch + k] = static_cast<double>(static_cast<std::uint64_t>((y >> (c * l)) & mask));
+      }
+    });
+    std::vector<double> G(rows * ncols);
+    dgemm_rowmajor(rows, inner, ncols, cache.weights.data(), limbs.data(), G.data());
+    // Z = sum_l 2^(c l) G_l + bias, each G_l an exact integer below 2^53 in magnitude.
+    std::vector<F> shift(L);
+    for (std::size_t l = 0; l < L; ++l) shift[l] = pow2(c * l);
+    parallel_for(rows, [&](std::size_t a) {
+      const double* g = G.data() + a * ncols;
+      for (std::size_t k = 0; k < batch; ++k) {
+        F acc = layer.bias[a] + F::from_int(static_cast<std::int64_t>(g[k]));
+        for (std::size_t l = 1; l < L; ++l) acc += F::from_int(static_cast<std::int64_t>(g[l * batch + k])) * shift[l];
+        Z.at(a, k) = acc;
+      }
+    });
+  }
+
+  static F pow2(std::size_t e) {
+    F two = F::one() + F::one();
+    return two.pow(e);
+  }
+
+  void forward_direct(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
+    const std::size_t cols = layer.cols();
+    parallel_for(layer.rows(), [&](std::size_t a) {
+      const std::int64_t* w = layer.q->weights.data() + a * cols;
+      for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) = layer.bias[a];
+      for (std::size_t j = 0; j < cols; ++j) {
+        if (w[j] == 0) continue;
+        const F wf = F::from_int(w[j]);
+        for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) += wf * Y.at(j, k);
+      }
+    });
+  }
+
+  std::map<const QuantizedLayer*, LayerGemmCache> cache_;
+};
+
+}  // namespace
+
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_cpu_engine() {
+  return std::make_unique<CpuEngine<Cfg>>();
+}
+
+template std::unique_ptr<Engine<M61>> make_cpu_engine<M61>();
+template std::unique_ptr<Engine<M127>> make_cpu_engine<M127>();
+template std::unique_ptr<Engine<M61Interactive>> make_cpu_engine<M61Interactive>();
+
+}  // namespace nnproof

@@ -1,0 +1,49 @@
+#pragma once
+// The bulk operations the prover driver runs (DESIGN.md, "One protocol, several engines"). Each
+// engine keeps its tables where it likes; only round values cross to the driver.
+#include <array>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "host/engines/table.hpp"
+
+namespace nnproof {
+
+// One sum-check in progress. round() gives h(0), h(2) [, h(3)] for the current top variable;
+// fold(r) binds it to r. After the last fold, final_value() is the bound table's single entry
+// (y* for the matrix product, z* for the activation).
+template <class K>
+class SumcheckProver {
+ public:
+  virtual ~SumcheckProver() = default;
+  virtual std::array<K, 3> round() = 0;
+  virtual void fold(K r) = 0;
+  virtual K final_value() const = 0;
+};
+
+template <class Cfg>
+class Engine {
+ public:
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+  virtual ~Engine() = default;
+  virtual std::string name() const = 0;
+
+  // Z = W Y + B m^T: Z is padded(rows) x Y.cols, zero in padding rows and in columns >= batch.
+  virtual Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) = 0;
+  // Entrywise square.
+  virtual Table2D<F> square(const Table2D<F>& Z) = 0;
+  // A[j] = sum_a eq_q[a] W[a][j] for j < padded(cols).
+  virtual std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) = 0;
+  // V[j] = sum_k Y[j][k] eq_r[k].
+  virtual std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) = 0;
+  // The sum-check of sum_j A[j] V[j] (degree 2).
+  virtual std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) = 0;
+  // The sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first.
+  virtual std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
+                                                             std::span<const K> r) = 0;
+};
+
+}  // namespace nnproof

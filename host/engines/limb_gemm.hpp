@@ -1,0 +1,22 @@
+#pragma once
+// Exact W * Y mod p with a floating-point GEMM: split Y into c-bit limbs, multiply each limb matrix
+// by the integer weights with DGEMM (exact while every partial sum stays below 2^53), and recombine
+// sum_l 2^(c l) G_l mod p. 2^61 = 1 (mod 2^61 - 1) and 2^127 = 1 (mod 2^127 - 1) keep the shifts cheap.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace nnproof {
+
+struct LimbPlan {
+  unsigned limb_bits = 0;  // c; 0 means DGEMM cannot be exact: use the direct kernel
+  unsigned limbs = 0;      // ceil(field bits / c)
+};
+
+// The widest limbs for which max_a sum_j |W[a][j]| * (2^c - 1) <= 2^53 (exact in a double).
+LimbPlan plan_limbs(std::uint64_t max_row_abs_sum, unsigned field_bits);
+
+// C (rows x ncols) = W (rows x inner, doubles) * B (inner x ncols), row-major, with OpenBLAS.
+void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, const double* W, const double* B, double* C);
+
+}  // namespace nnproof

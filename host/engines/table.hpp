@@ -1,0 +1,45 @@
+#pragma once
+// Tables the prover works on: row-major matrices whose dimensions are padded to powers of two
+// (PROTOCOL.md section 3), the row bits high.
+#include <cstddef>
+#include <vector>
+
+#include "core/polynomial.hpp"
+#include "verifier/model.hpp"
+
+namespace nnproof {
+
+template <class T>
+struct Table2D {
+  std::size_t rows = 0, cols = 0;  // padded: powers of two
+  std::vector<T> data;             // rows * cols, zero outside the real entries
+
+  Table2D() = default;
+  Table2D(std::size_t r, std::size_t c) : rows(r), cols(c), data(r * c, T::zero()) {}
+  T& at(std::size_t r, std::size_t c) { return data[r * cols + c]; }
+  const T& at(std::size_t r, std::size_t c) const { return data[r * cols + c]; }
+};
+
+inline std::size_t padded(std::size_t d) { return std::size_t{1} << ceil_log2(d); }
+
+// A layer as the prover sees it: the integer weights plus the bias already in the field.
+template <class F>
+struct FieldLayer {
+  const QuantizedLayer* q = nullptr;  // rows x cols integer weights
+  std::vector<F> bias;                // q->rows entries
+  std::size_t rows() const { return q->rows; }
+  std::size_t cols() const { return q->cols; }
+};
+
+template <class F>
+std::vector<FieldLayer<F>> field_layers(const QuantizedModel& model) {
+  std::vector<FieldLayer<F>> out;
+  for (const auto& l : model.layers) {
+    FieldLayer<F> fl{&l, {}};
+    for (auto b : l.bias) fl.bias.push_back(F::from_i128(b));
+    out.push_back(std::move(fl));
+  }
+  return out;
+}
+
+}  // namespace nnproof

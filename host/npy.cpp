@@ -1,0 +1,357 @@
+#include "host/npy.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <string_view>
+#include <system_error>
+
+namespace nnproof {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kMagic = "\x93NUMPY";
+constexpr std::size_t kMaxHeaderLen = 64 * 1024;  // numpy's own reader refuses more than 10000 by default
+constexpr std::size_t kMaxDims = 64;               // numpy 2 allows 64, numpy 1 allows 32
+constexpr std::size_t kAlign = 64;                 // numpy aligns the data start to 64 bytes
+constexpr std::size_t kChunkElems = 1 << 16;       // I/O chunk, so no full-size byte buffer is needed
+constexpr const char* kDtypeFix = "save float32, float64, int32 or int64 in little-endian order";
+constexpr const char* kResaveFix = "re-save the array with numpy.save";
+
+[[noreturn]] void fail(const std::string& path, const std::string& problem) { throw NpyError(path + ": " + problem); }
+
+using FilePtr = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
+
+std::string errno_text() { return std::generic_category().message(errno); }
+
+// Text from the file, made safe to quote in a one-line message: printable ASCII only, and short.
+std::string excerpt(std::string_view s) {
+  std::string out = "'";
+  for (std::size_t i = 0; i < s.size() && i < 32; ++i) out += (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+  if (s.size() > 32) out += "...";
+  return out + "'";
+}
+
+// Python repr of a shape tuple: (), (3,), (2, 3).
+std::string shape_repr(const std::vector<std::size_t>& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+struct Header {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<std::size_t> shape;
+};
+
+// The header is a Python dict literal. numpy writes exactly
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+// padded with spaces and a '\n'; this accepts that with any spacing, key order and optional trailing commas,
+// and nothing richer (no escapes, no nested values beyond the shape tuple).
+class HeaderParser {
+ public:
+  HeaderParser(std::string_view text, const std::string& path) : s_(text), path_(path) {}
+
+  Header parse() {
+    Header h;
+    bool seen_descr = false, seen_fortran = false, seen_shape = false;
+    expect('{', "'{'");
+    while (!eat('}')) {
+      const std::string key = string_literal();
+      expect(':', "':' after a key");
+      if (key == "descr") {
+        once(seen_descr, key);
+        skip_ws();
+        if (pos_ < s_.size() && s_[pos_] == '[') fail(path_, std::string("structured dtypes are not supported; ") + kDtypeFix);
+        h.descr = string_literal();
+      } else if (key == "fortran_order") {
+        once(seen_fortran, key);
+        h.fortran_order = boolean();
+      } else if (key == "shape") {
+        once(seen_shape, key);
+        h.shape = shape_tuple();
+      } else {
+        malformed("unexpected key " + excerpt(key));
+      }
+      if (!eat(',')) {
+        expect('}', "',' or '}'");
+        break;
+      }
+    }
+    skip_ws();
+    if (pos_ != s_.size()) malformed("text after the closing '}'");
+    if (!seen_descr) malformed("missing key 'descr'");
+    if (!seen_fortran) malformed("missing key 'fortran_order'");
+    if (!seen_shape) malformed("missing key 'shape'");
+    return h;
+  }
+
+ private:
+  [[noreturn]] void malformed(const std::string& what) {
+    fail(path_, "malformed header: " + what + "; " + kResaveFix);
+  }
+  void once(bool& seen, const std::string& key) {
+    if (seen) malformed("key " + excerpt(key) + " appears twice");
+    seen = true;
+  }
+  void skip_ws() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+  }
+  bool eat(char c) {
+    skip_ws();
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void expect(char c, const char* what) {
+    if (!eat(c)) malformed(std::string("expected ") + what + " at byte " + std::to_string(pos_));
+  }
+  std::string string_literal() {
+    skip_ws();
+    if (pos_ >= s_.size() || (s_[pos_] != '\'' && s_[pos_] != '"')) malformed("expected a quoted string at byte " + std::to_string(pos_));
+    const char q = s_[pos_++];
+    const std::size_t start = pos_;
+    while (pos_ < s_.size() && s_[pos_] != q) {
+      const char c = s_[pos_];
+      if (c < 0x20 || c >= 0x7f || c == '\\') malformed("unexpected character in a string at byte " + std::to_string(pos_));
+      ++pos_;
+    }
+    if (pos_ >= s_.size()) malformed("unterminated string");
+    return std::string(s_.substr(start, pos_++ - start));
+  }
+  bool boolean() {
+    skip_ws();
+    for (std::string_view word : {std::string_view("True"), std::string_view("False")}) {
+      if (s_.substr(pos_, word.size()) == word) {
+        pos_ += word.size();
+        return word == "True";
+      }
+    }
+    malformed("expected True or False at byte " + std::to_string(pos_));
+  }
+  std::vector<std::size_t> shape_tuple() {
+    std::vector<std::size_t> shape;
+    expect('(', "'(' to open the shape");
+    while (!eat(')')) {
+      skip_ws();
+      if (pos_ >= s_.size() || s_[pos_] < '0' || s_[pos_] > '9') malformed("expected a dimension at byte " + std::to_string(pos_));
+      std::size_t v = 0;
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
+        const std::size_t d = static_cast<std::size_t>(s_[pos_++] - '0');
+        if (v > (std::numeric_limits<std::size_t>::max() - d) / 10) fail(path_, "shape has a dimension too large to address");
+        v = v * 10 + d;
+      }
+      if (pos_ < s_.size() && s_[pos_] == 'L') ++pos_;  // Python 2 numpy wrote longs as 3L
+      if (shape.size() == kMaxDims) fail(path_, "shape has more than " + std::to_string(kMaxDims) + " dimensions");
+      shape.push_back(v);
+      if (!eat(',')) {
+        expect(')', "',' or ')' in the shape");
+        break;
+      }
+    }
+    return shape;
+  }
+
+  std::string_view s_;
+  const std::string& path_;
+  std::size_t pos_ = 0;
+};
+
+struct DTypeInfo {
+  NpyDType dtype;
+  std::size_t itemsize;
+};
+
+DTypeInfo parse_descr(const std::string& descr, const std::string& path) {
+  // '|' and '=' mean "not applicable" and "native"; numpy accepts them, and on the little-endian machines
+  // that write these files they mean little-endian.
+  if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '|' || descr[0] == '=')) {
+    const std::string_view t = std::string_view(descr).substr(1);
+    if (t == "f4") return {NpyDType::f32, 4};
+    if (t == "f8") return {NpyDType::f64, 8};
+    if (t == "i4") return {NpyDType::i32, 4};
+    if (t == "i8") return {NpyDType::i64, 8};
+  }
+  fail(path, "dtype " + excerpt(descr) + " is not supported; " + kDtypeFix);
+}
+
+std::uint64_t load_le(const unsigned char* p, std::size_t width) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < width; ++i) v |= std::uint64_t{p[i]} << (8 * i);
+  return v;
+}
+
+void store_le(unsigned char* p, std::uint64_t v) {
+  for (std::size_t i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+
+// Reads count items of the given width from f, decoding each into out[i] in chunks.
+template <class T, class Decode>
+void read_items(std::FILE* f, const std::string& path, std::size_t count, std::size_t width, std::vector<T>& out,
+                Decode decode) {
+  out.resize(count);
+  std::vector<unsigned char> buf(std::min(count, kChunkElems) * width);
+  for (std::size_t done = 0; done < count;) {
+    const std::size_t n = std::min(count - done, kChunkElems);
+    if (std::fread(buf.data(), width, n, f) != n) fail(path, "truncated: the file got shorter while being read");
+    for (std::size_t i = 0; i < n; ++i) out[done + i] = decode(load_le(buf.data() + i * width, width));
+    done += n;
+  }
+}
+
+// Writes a version 1.0 file of count 8-byte items; item_bits(i) is item i as a 64-bit pattern.
+template <class ItemBits>
+void write_npy(const std::string& path, const std::vector<std::size_t>& shape, const char* descr, std::size_t count,
+               ItemBits item_bits) {
+  std::size_t n = 1;
+  for (std::size_t d : shape) {
+    if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d) fail(path, "cannot write: shape " + shape_repr(shape) + " overflows");
+    n *= d;
+  }
+  if (n != count)
+    fail(path, "cannot write: shape " + shape_repr(shape) + " holds " + std::to_string(n) + " elements but " +
+                   std::to_string(count) + " values were given");
+
+  // Same dict text as numpy, then spaces and '\n' so that the data starts at a multiple of 64.
+  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
+  const std::size_t unpadded = kMagic.size() + 4 + header.size() + 1;
+  header.append((kAlign - unpadded % kAlign) % kAlign, ' ');
+  header += '\n';
+  if (header.size() > 0xffff) fail(path, "cannot write: shape " + shape_repr(shape) + " has too many dimensions");
+
+  std::string pre(kMagic);
+  pre += '\x01';
+  pre += '\x00';
+  pre += static_cast<char>(header.size() & 0xff);
+  pre += static_cast<char>(header.size() >> 8);
+  pre += header;
+
+  FilePtr f(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!f) fail(path, "cannot write: " + errno_text());
+  bool ok = std::fwrite(pre.data(), 1, pre.size(), f.get()) == pre.size();
+  std::vector<unsigned char> buf(std::min(count, kChunkElems) * 8);
+  for (std::size_t done = 0; ok && done < count;) {
+    const std::size_t m = std::min(count - done, kChunkElems);
+    for (std::size_t i = 0; i < m; ++i) store_le(buf.data() + 8 * i, item_bits(done + i));
+    ok = std::fwrite(buf.data(), 8, m, f.get()) == m;
+    done += m;
+  }
+  if (ok) ok = std::fflush(f.get()) == 0;  // a full disk often shows up only here
+  std::string err = ok ? "" : errno_text();
+  if (std::fclose(f.release()) != 0 && ok) {
+    ok = false;
+    err = errno_text();
+  }
+  if (!ok) {
+    std::remove(path.c_str());  // leave no half-written array behind
+    fail(path, "cannot write: " + err);
+  }
+}
+
+}  // namespace
+
+std::size_t NpyArray::size() const {
+  std::size_t n = 1;
+  for (std::size_t d : shape) n *= d;
+  return n;
+}
+
+NpyArray read_npy(const std::string& path) {
+  // Check the type before opening: opening a FIFO or a device for reading could block forever.
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec) fail(path, "cannot open: " + ec.message());
+  if (!fs::is_regular_file(st)) fail(path, "cannot open: not a regular file");
+  const std::uintmax_t file_size = fs::file_size(path, ec);
+  if (ec) fail(path, "cannot open: " + ec.message());
+  FilePtr f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) fail(path, "cannot open: " + errno_text());
+
+  // Preamble: magic, major, minor, then a little-endian header length (2 bytes in 1.0, 4 in 2.0 and 3.0).
+  std::array<unsigned char, 12> pre{};
+  if (file_size < kMagic.size() || std::fread(pre.data(), 1, kMagic.size(), f.get()) != kMagic.size() ||
+      std::string_view(reinterpret_cast<const char*>(pre.data()), kMagic.size()) != kMagic)
+    fail(path, "not a .npy file (bad magic)");
+  if (std::fread(pre.data() + 6, 1, 2, f.get()) != 2) fail(path, "truncated header: the file ends inside the preamble");
+  const unsigned major = pre[6], minor = pre[7];
+  if ((major < 1 || major > 3) || minor != 0)
+    fail(path, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
+                   "; " + kResaveFix);
+  const std::size_t len_width = major == 1 ? 2 : 4;
+  if (std::fread(pre.data() + 8, 1, len_width, f.get()) != len_width)
+    fail(path, "truncated header: the file ends inside the preamble");
+  const std::size_t header_len = load_le(pre.data() + 8, len_width);
+  const std::size_t data_start = 8 + len_width + header_len;
+  if (header_len > kMaxHeaderLen)
+    fail(path, "header length " + std::to_string(header_len) + " is over the " + std::to_string(kMaxHeaderLen) +
+                   "-byte limit; " + kResaveFix);
+  if (file_size < data_start)
+    fail(path, "truncated header: header length says " + std::to_string(header_len) + " bytes but " +
+                   std::to_string(file_size - (8 + len_width)) + " follow");
+
+  std::string text(header_len, '\0');
+  if (std::fread(text.data(), 1, header_len, f.get()) != header_len) fail(path, "truncated header: the file got shorter while being read");
+  const Header h = HeaderParser(text, path).parse();
+  const DTypeInfo dt = parse_descr(h.descr, path);
+  if (h.fortran_order) fail(path, "fortran_order arrays are not supported; save with np.ascontiguousarray");
+
+  // Byte count with overflow checks. Zero dimensions are skipped in the product so that (2**63, 0) is
+  // refused too: no dimension may exceed what a non-empty array could address.
+  bool empty = false;
+  std::size_t nonzero_bytes = dt.itemsize;
+  for (std::size_t d : h.shape) {
+    if (d == 0) {
+      empty = true;
+    } else if (nonzero_bytes > std::numeric_limits<std::size_t>::max() / d) {
+      fail(path, "shape " + shape_repr(h.shape) + " is too large: its byte count overflows");
+    } else {
+      nonzero_bytes *= d;
+    }
+  }
+  const std::size_t bytes = empty ? 0 : nonzero_bytes;
+  const std::size_t count = bytes / dt.itemsize;
+  const std::uintmax_t left = file_size - data_start;
+  if (left != bytes)
+    fail(path, std::string(left < bytes ? "truncated" : "trailing bytes") + ": header says " + std::to_string(count) +
+                   " elements (" + std::to_string(bytes) + " bytes) but " + std::to_string(left) + " bytes follow");
+
+  // Only now, with bytes == the real remaining file size, is it safe to allocate.
+  NpyArray a;
+  a.shape = h.shape;
+  a.dtype = dt.dtype;
+  switch (dt.dtype) {
+    case NpyDType::f32:
+      read_items(f.get(), path, count, 4, a.reals,
+                 [](std::uint64_t v) { return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(v))); });
+      break;
+    case NpyDType::f64:
+      read_items(f.get(), path, count, 8, a.reals, [](std::uint64_t v) { return std::bit_cast<double>(v); });
+      break;
+    case NpyDType::i32:  // unsigned -> signed conversion is modular (two's complement) since C++20
+      read_items(f.get(), path, count, 4, a.integers,
+                 [](std::uint64_t v) { return std::int64_t{static_cast<std::int32_t>(static_cast<std::uint32_t>(v))}; });
+      break;
+    case NpyDType::i64:
+      read_items(f.get(), path, count, 8, a.integers, [](std::uint64_t v) { return static_cast<std::int64_t>(v); });
+      break;
+  }
+  return a;
+}
+
+void write_npy_f64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const double> data) {
+  write_npy(path, shape, "<f8", data.size(), [&](std::size_t i) { return std::bit_cast<std::uint64_t>(data[i]); });
+}
+
+void write_npy_i64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const std::int64_t> data) {
+  write_npy(path, shape, "<i8", data.size(), [&](std::size_t i) { return static_cast<std::uint64_t>(data[i]); });
+}
+
+}  // namespace nnproof

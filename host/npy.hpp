@@ -1,0 +1,40 @@
+#pragma once
+// NumPy .npy reading and writing: the array format nnproof takes inputs in and writes outputs to.
+// The reader treats every file as hostile: it checks the header and the file size before it allocates.
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace nnproof {
+
+// A bad .npy file. what() is one line: "<path>: <problem>[; <fix>]".
+struct NpyError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class NpyDType { f32, f64, i32, i64 };
+
+struct NpyArray {
+  std::vector<std::size_t> shape;
+  NpyDType dtype = NpyDType::f64;
+  std::vector<double> reals;           // filled for f32/f64 (f32 widened exactly)
+  std::vector<std::int64_t> integers;  // filled for i32/i64
+  bool is_integer() const { return dtype == NpyDType::i32 || dtype == NpyDType::i64; }
+  std::size_t size() const;  // product of shape (1 for shape ())
+};
+
+// Reads a NumPy .npy file (format versions 1.0, 2.0, 3.0). Accepts little-endian '<f4','<f8','<i4','<i8'
+// (and '|' or '=' byte-order marks where NumPy writes them for these types on little-endian), C order only.
+// The product of the non-zero dimensions times the item size fits in size_t, so an empty array cannot
+// carry an absurd dimension such as (2**63, 0).
+NpyArray read_npy(const std::string& path);
+
+// Write version 1.0 files that numpy.load reads, data aligned to 64 bytes. Throw NpyError when the shape
+// does not match the data size or the file cannot be written.
+void write_npy_f64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const double> data);
+void write_npy_i64(const std::string& path, const std::vector<std::size_t>& shape,
+                   std::span<const std::int64_t> data);
+
+}  // namespace nnproof

@@ -1,0 +1,674 @@
+#include "host/onnx_import.hpp"
+
+#include <onnx/onnx_pb.h>
+
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+namespace nnproof {
+namespace {
+
+// The largest tensor we agree to hold: far above any network nnproof can prove, far below what a
+// hostile dims field could make us allocate.
+constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 31;
+// Integers beyond 2^53 do not survive the trip through double.
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+// Names come from the file: keep messages one printable line even when a name is hostile.
+std::string printable(const std::string& s) {
+  constexpr std::size_t kMax = 80;
+  std::string out;
+  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  }
+  if (s.size() > kMax) out += "...";
+  return out;
+}
+
+std::string in_quotes(const std::string& s) { return "'" + printable(s) + "'"; }
+
+std::string fmt_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::string shape_str(const std::vector<std::size_t>& dims) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + ")";
+}
+
+// raw_data is little-endian by the ONNX spec, whatever the host is.
+template <class U>
+U load_le(const char* p) {
+  U v = 0;
+  for (std::size_t i = 0; i < sizeof(U); ++i) v |= static_cast<U>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+// Bytes per element in raw_data for the element types we read; 0 for the others.
+std::size_t element_size(int type) {
+  switch (type) {
+    case onnx::TensorProto::INT8:
+    case onnx::TensorProto::UINT8: return 1;
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16: return 2;
+    case onnx::TensorProto::FLOAT:
+    case onnx::TensorProto::INT32: return 4;
+    case onnx::TensorProto::DOUBLE:
+    case onnx::TensorProto::INT64: return 8;
+    default: return 0;
+  }
+}
+
+bool is_integer_type(int type) { return type != onnx::TensorProto::FLOAT && type != onnx::TensorProto::DOUBLE; }
+
+double decode_raw(int type, const char* p) {
+  switch (type) {
+    case onnx::TensorProto::INT8: return static_cast<std::int8_t>(load_le<std::uint8_t>(p));
+    case onnx::TensorProto::UINT8: return load_le<std::uint8_t>(p);
+    case onnx::TensorProto::INT16: return static_cast<std::int16_t>(load_le<std::uint16_t>(p));
+    case onnx::TensorProto::UINT16: return load_le<std::uint16_t>(p);
+    case onnx::TensorProto::FLOAT: return std::bit_cast<float>(load_le<std::uint32_t>(p));
+    case onnx::TensorProto::INT32: return static_cast<std::int32_t>(load_le<std::uint32_t>(p));
+    case onnx::TensorProto::DOUBLE: return std::bit_cast<double>(load_le<std::uint64_t>(p));
+    case onnx::TensorProto::INT64: return static_cast<double>(static_cast<std::int64_t>(load_le<std::uint64_t>(p)));
+    default: return 0;  // unreachable: element_size() screened the type
+  }
+}
+
+std::string type_name(int type) {
+  std::string name = onnx::TensorProto_DataType_Name(type);
+  return name.empty() ? "#" + std::to_string(type) : name;
+}
+
+// Why an op nnproof does not import is refused, and what to do instead: {problem, fix}.
+std::pair<std::string, std::string> why_unsupported(const std::string& op) {
+  static const std::unordered_set<std::string> nonlinear = {
+      "Relu", "LeakyRelu", "PRelu",    "Sigmoid", "HardSigmoid", "Tanh", "Elu", "Selu",
+      "Celu", "Gelu",      "Softplus", "Softsign", "HardSwish",  "Mish", "Clip", "ThresholdedRelu"};
+  static const std::unordered_set<std::string> conv_pool = {"Conv", "ConvTranspose", "ConvInteger", "AveragePool",
+                                                            "GlobalAveragePool", "LpPool", "GlobalLpPool"};
+  static const std::unordered_set<std::string> normalization = {"BatchNormalization", "LayerNormalization",
+                                                                "InstanceNormalization", "GroupNormalization",
+                                                                "LRN"};
+  static const std::unordered_set<std::string> not_field = {
+      "Div", "Sqrt", "Reciprocal", "Exp", "Log", "Abs", "Max", "Min", "Sign", "Floor", "Ceil", "Round", "Mod", "Erf",
+      "Sin", "Cos", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Less", "Greater", "Equal", "Where", "Not", "And", "Or"};
+  if (nonlinear.count(op)) return {op + " is not an arithmetic circuit", "use a quadratic activation x*x"};
+  if (op == "MaxPool" || op == "GlobalMaxPool")
+    return {"max pooling is not an arithmetic circuit", "use sum pooling (AveragePool; pooling support is planned)"};
+  if (conv_pool.count(op))
+    return {"convolutions and pooling are not supported yet", "use fully connected layers (Flatten, then Linear) for now"};
+  if (normalization.count(op))
+    return {op + " is not supported", "fold the normalization into the neighbouring layer's weights and bias before export"};
+  if (op == "Sub") return {"Sub is not supported", "fold the subtracted constant into the previous layer's bias"};
+  if (not_field.count(op))
+    return {op + " is not arithmetic over the field (only additions and multiplications are)",
+            "remove it or fold it into the weights"};
+  return {op + " is not supported",
+          "nnproof imports MatMul/Gemm (+ Add bias), Mul(x,x) or Pow(x,2), Flatten, Reshape, Identity, Dropout "
+          "and a final Softmax/LogSoftmax"};
+}
+
+bool is_supported(const std::string& op) {
+  static const std::unordered_set<std::string> ops = {"MatMul",  "Gemm",     "Add",      "Mul",     "Pow",  "Flatten",
+                                                      "Reshape", "Identity", "Dropout", "Softmax", "LogSoftmax"};
+  return ops.count(op) != 0;
+}
+
+struct Tensor {
+  std::vector<std::size_t> dims;
+  std::vector<double> values;
+  std::size_t rank() const { return dims.size(); }
+};
+
+// Walks the node list once, growing a chain of affine layers. current_ names the activation tensor
+// (the chain's head); every node must read it and may read constants only, which is what makes the
+// graph a single chain and lets us report the first node that breaks the rule.
+class Importer {
+ public:
+  Importer(std::string path, const onnx::ModelProto& model) : path_(std::move(path)), model_(model) {}
+  FloatModel run();
+
+ private:
+  enum class Stage { start, linear, square, final };
+
+  [[noreturn]] void fail(const std::string& problem, const std::string& fix = {}) const {
+    throw ModelError(path_ + ": " + problem + (fix.empty() ? "" : "; " + fix));
+  }
+  [[noreturn]] void fail_node(const onnx::NodeProto& n, const std::string& problem, const std::string& fix = {}) const {
+    fail(describe(n) + ": " + problem, fix);
+  }
+  std::string describe(const onnx::NodeProto& n) const {
+    std::string who = n.name().empty() ? "node #" + std::to_string(node_index_) : "node " + in_quotes(n.name());
+    return who + " (" + printable(n.op_type()) + ")";
+  }
+
+  void read_opset();
+  void read_metadata();
+  double parse_scale(const std::string& key, const std::string& value) const;
+  void find_input_and_output();
+  void read_input_shape(const onnx::ValueInfoProto& v);
+  void on_node(const onnx::NodeProto& n);
+  void finish();
+
+  void on_constant(const onnx::NodeProto& n);
+  void on_matmul(const onnx::NodeProto& n);
+  void on_gemm(const onnx::NodeProto& n);
+  void on_add(const onnx::NodeProto& n);
+  void on_mul(const onnx::NodeProto& n);
+  void on_pow(const onnx::NodeProto& n);
+  void on_flatten(const onnx::NodeProto& n);
+  void on_reshape(const onnx::NodeProto& n);
+  void on_softmax(const onnx::NodeProto& n, FinalOp op);
+
+  void expect_arity(const onnx::NodeProto& n, int min_inputs, int max_inputs) const;
+  void check_inputs(const onnx::NodeProto& n) const;
+  void advance(const onnx::NodeProto& n);
+  const onnx::AttributeProto* attr(const onnx::NodeProto& n, const std::string& name,
+                                   onnx::AttributeProto::AttributeType type) const;
+  std::int64_t attr_int(const onnx::NodeProto& n, const std::string& name, std::int64_t fallback) const;
+  double attr_float(const onnx::NodeProto& n, const std::string& name, double fallback) const;
+  Tensor constant_input(const onnx::NodeProto& n, int k) const;
+  Tensor load(const onnx::TensorProto& t) const;
+
+  FloatLayer make_layer(const onnx::NodeProto& n, const Tensor& w, bool input_major) const;
+  void add_bias(const onnx::NodeProto& n, FloatLayer& layer, const Tensor& b, const std::string& name) const;
+  void add_linear(const onnx::NodeProto& n, FloatLayer layer);
+  void add_square(const onnx::NodeProto& n);
+
+  std::string path_;
+  const onnx::ModelProto& model_;
+  FloatModel out_;
+  std::int64_t opset_ = 13;
+  std::unordered_map<std::string, const onnx::TensorProto*> constants_;  // initializers and Constant outputs
+  std::deque<onnx::TensorProto> owned_;  // Constant node values (a deque keeps their addresses stable)
+  std::unordered_set<std::string> produced_;  // every tensor computed so far, the graph input included
+  std::string current_, input_name_, output_name_;
+  std::optional<std::size_t> width_;  // features per sample of current_, when known
+  bool flat_ = true;                  // current_ is (batch, features), as MatMul/Gemm need
+  Stage stage_ = Stage::start;
+  std::string last_op_;  // describe() of the last linear / square / final node, for structure errors
+  int node_index_ = 0;
+};
+
+FloatModel Importer::run() {
+  out_.path = path_;
+  read_opset();
+  read_metadata();
+  const auto& g = model_.graph();
+  if (g.node_size() == 0) fail("the graph has no nodes", "export a model with at least one MatMul/Gemm layer");
+  find_input_and_output();
+  for (node_index_ = 0; node_index_ < g.node_size(); ++node_index_) on_node(g.node(node_index_));
+  finish();
+  return std::move(out_);
+}
+
+void Importer::read_opset() {
+  for (const auto& o : model_.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
+}
+
+void Importer::read_metadata() {
+  for (const auto& p : model_.metadata_props()) {
+    if (p.key() == "nnproof.alpha") out_.alpha = parse_scale(p.key(), p.value());
+    if (p.key() == "nnproof.beta") out_.beta = parse_scale(p.key(), p.value());
+  }
+}
+
+double Importer::parse_scale(const std::string& key, const std::string& value) const {
+  double v = 0;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), end, v);
+  if (value.empty() || ec != std::errc{} || ptr != end || !std::isfinite(v) || v <= 0)
+    fail("metadata " + key + " = " + in_quotes(value) + " is not a finite positive number",
+         "set it to the quantization scale, e.g. \"16\"");
+  return v;
+}
+
+void Importer::find_input_and_output() {
+  const auto& g = model_.graph();
+  for (const auto& t : g.initializer()) constants_[t.name()] = &t;
+  std::vector<const onnx::ValueInfoProto*> inputs;  // inputs that are initializers are weights, not data
+  for (const auto& in : g.input())
+    if (!constants_.count(in.name())) inputs.push_back(&in);
+  if (inputs.empty()) fail("the graph has no input (every graph input is an initializer)", "export the model with a data input");
+  if (inputs.size() > 1) {
+    std::string names;
+    for (const auto* in : inputs) names += (names.empty() ? "" : ", ") + in_quotes(in->name());
+    fail("the graph has " + std::to_string(inputs.size()) + " inputs (" + names + ")",
+         "nnproof proves networks with one input tensor");
+  }
+  if (g.output_size() != 1)
+    fail("the graph has " + std::to_string(g.output_size()) + " outputs", "export a model with exactly one output");
+  input_name_ = current_ = inputs[0]->name();
+  output_name_ = g.output(0).name();
+  produced_.insert(input_name_);
+  read_input_shape(*inputs[0]);
+}
+
+// Learns the feature count from the declared input shape when it is static, so that the first
+// layer's width is checked too; a missing shape just leaves it unchecked.
+void Importer::read_input_shape(const onnx::ValueInfoProto& v) {
+  if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) return;
+  const auto& shape = v.type().tensor_type().shape();
+  if (shape.dim_size() < 2)
+    fail("input " + in_quotes(v.name()) + " has rank " + std::to_string(shape.dim_size()) + ", expected (batch, features)",
+         "export with a batch dimension");
+  flat_ = shape.dim_size() == 2;
+  std::uint64_t w = 1;
+  for (int i = 1; i < shape.dim_size(); ++i) {
+    const auto& d = shape.dim(i);
+    if (!d.has_dim_value() || d.dim_value() <= 0) return;
+    if (static_cast<std::uint64_t>(d.dim_value()) > kMaxElements || (w *= d.dim_value()) > kMaxElements)
+      fail("input " + in_quotes(v.name()) + " has more than 2^31 features per sample", "nnproof refuses inputs this large");
+  }
+  width_ = w;
+}
+
+void Importer::on_node(const onnx::NodeProto& n) {
+  const std::string& op = n.op_type();
+  if (!n.domain().empty() && n.domain() != "ai.onnx")
+    fail_node(n, "ops from domain " + in_quotes(n.domain()) + " are not supported", "export with standard ONNX ops only");
+  if (op == "Constant") return on_constant(n);
+  if (stage_ == Stage::final)
+    fail_node(n, "follows the final " + last_op_, "Softmax/LogSoftmax must be the last node (the verifier applies it)");
+  if (!is_supported(op)) {
+    auto [problem, fix] = why_unsupported(printable(op));
+    fail_node(n, problem, fix);
+  }
+  check_inputs(n);
+  if (op == "MatMul") on_matmul(n);
+  else if (op == "Gemm") on_gemm(n);
+  else if (op == "Add") on_add(n);
+  else if (op == "Mul") on_mul(n);
+  else if (op == "Pow") on_pow(n);
+  else if (op == "Flatten") on_flatten(n);
+  else if (op == "Reshape") on_reshape(n);
+  else if (op == "Softmax") on_softmax(n, FinalOp::softmax);
+  else if (op == "LogSoftmax") on_softmax(n, FinalOp::log_softmax);
+  else if (op == "Dropout") expect_arity(n, 1, 3);  // inference: identity; ratio/training_mode are constants
+  else expect_arity(n, 1, 1);                       // Identity
+  advance(n);
+}
+
+void Importer::finish() {
+  if (out_.layers.empty())
+    fail("the graph has no MatMul/Gemm layer", "nnproof proves networks of fully connected layers");
+  if (stage_ == Stage::square)
+    fail(last_op_ + ": the model ends with an activation, but the last layer must be affine",
+         "remove the final activation");
+  if (current_ != output_name_)
+    fail("the graph output " + in_quotes(output_name_) + " is not the end of the chain (which ends at " + in_quotes(current_) +
+             ")",
+         "the graph must be a single chain from input to output");
+}
+
+// ---- graph plumbing ---------------------------------------------------------------------------
+
+void Importer::expect_arity(const onnx::NodeProto& n, int min_inputs, int max_inputs) const {
+  if (n.input_size() < min_inputs || n.input_size() > max_inputs)
+    fail_node(n, "has " + std::to_string(n.input_size()) + " inputs", "the model does not follow the ONNX spec; re-export it");
+  if (n.output_size() < 1 || n.output(0).empty())
+    fail_node(n, "has no output", "the model does not follow the ONNX spec; re-export it");
+}
+
+void Importer::check_inputs(const onnx::NodeProto& n) const {
+  bool reads_activation = false;
+  for (const auto& in : n.input()) {
+    if (in.empty()) continue;  // an omitted optional input
+    if (in == current_) {
+      reads_activation = true;
+    } else if (!constants_.count(in)) {
+      if (produced_.count(in))
+        fail_node(n, "reads " + in_quotes(in) + ", not the chain's current tensor " + in_quotes(current_) +
+                         ": branches and skip connections are not supported",
+                  "the graph must be a single chain of layers from input to output");
+      fail_node(n, "input " + in_quotes(in) + " is not an initializer and no earlier node produces it",
+                "the model is missing a tensor or its nodes are not in topological order; re-export it");
+    }
+  }
+  if (!reads_activation)
+    fail_node(n, "computes on constants only (a constant subgraph)",
+              "fold constants before import: torch.onnx.export(..., do_constant_folding=True) or onnxsim");
+}
+
+void Importer::advance(const onnx::NodeProto& n) {
+  for (const auto& out : n.output()) {
+    if (out.empty()) continue;
+    if (produced_.count(out) || constants_.count(out))
+      fail_node(n, "writes " + in_quotes(out) + ", which already exists", "ONNX tensors are assigned once; re-export the model");
+    produced_.insert(out);
+  }
+  current_ = n.output(0);
+}
+
+const onnx::AttributeProto* Importer::attr(const onnx::NodeProto& n, const std::string& name,
+                                           onnx::AttributeProto::AttributeType type) const {
+  for (const auto& a : n.attribute()) {
+    if (a.name() != name) continue;
+    if (a.type() != type) fail_node(n, "attribute " + in_quotes(name) + " has the wrong type", "re-export the model");
+    return &a;
+  }
+  return nullptr;
+}
+
+std::int64_t Importer::attr_int(const onnx::NodeProto& n, const std::string& name, std::int64_t fallback) const {
+  const auto* a = attr(n, name, onnx::AttributeProto::INT);
+  return a ? a->i() : fallback;
+}
+
+double Importer::attr_float(const onnx::NodeProto& n, const std::string& name, double fallback) const {
+  const auto* a = attr(n, name, onnx::AttributeProto::FLOAT);
+  return a ? a->f() : fallback;
+}
+
+Tensor Importer::constant_input(const onnx::NodeProto& n, int k) const {
+  auto it = k < n.input_size() ? constants_.find(n.input(k)) : constants_.end();
+  if (it == constants_.end())
+    fail_node(n, "input " + std::to_string(k + 1) + " must be a constant (an initializer or a Constant node)",
+              "export the weights as initializers");
+  return load(*it->second);
+}
+
+void Importer::on_constant(const onnx::NodeProto& n) {
+  if (n.output_size() != 1 || n.output(0).empty()) fail_node(n, "has no output", "re-export the model");
+  if (n.attribute_size() != 1) fail_node(n, "needs exactly one value attribute", "re-export the model");
+  const auto& a = n.attribute(0);
+  onnx::TensorProto t;
+  if (a.name() == "value" && a.type() == onnx::AttributeProto::TENSOR) {
+    t = a.t();
+  } else if (a.name() == "value_float" && a.type() == onnx::AttributeProto::FLOAT) {
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    t.add_float_data(a.f());
+  } else if (a.name() == "value_floats" && a.type() == onnx::AttributeProto::FLOATS) {
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    t.add_dims(a.floats_size());
+    *t.mutable_float_data() = a.floats();
+  } else if (a.name() == "value_int" && a.type() == onnx::AttributeProto::INT) {
+    t.set_data_type(onnx::TensorProto::INT64);
+    t.add_int64_data(a.i());
+  } else if (a.name() == "value_ints" && a.type() == onnx::AttributeProto::INTS) {
+    t.set_data_type(onnx::TensorProto::INT64);
+    t.add_dims(a.ints_size());
+    *t.mutable_int64_data() = a.ints();
+  } else {
+    fail_node(n, "value attribute " + in_quotes(a.name()) + " is not supported", "use a dense numeric tensor");
+  }
+  t.set_name(n.output(0));  // so that messages about the value name the tensor nodes refer to
+  owned_.push_back(std::move(t));
+  constants_[n.output(0)] = &owned_.back();
+}
+
+// ---- tensors ----------------------------------------------------------------------------------
+
+// Reads an initializer, trusting nothing: the dims product is bounded before use and compared with
+// the data actually present before anything is allocated.
+Tensor Importer::load(const onnx::TensorProto& t) const {
+  const std::string what = "tensor " + in_quotes(t.name());
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    fail(what + " is stored outside the file (external data)",
+         "save the model as one file: onnx.save_model(model, path, save_as_external_data=False)");
+  const int type = t.data_type();
+  if (element_size(type) == 0)
+    fail(what + " has element type " + type_name(type), "store weights as float32, float64 or integers");
+  Tensor out;
+  std::uint64_t count = 1;
+  for (auto d : t.dims()) {
+    if (d < 0) fail(what + " has a negative dimension", "the file is corrupt; re-export it");
+    if (static_cast<std::uint64_t>(d) > kMaxElements || (count *= d) > kMaxElements)
+      fail(what + " has more than 2^31 elements", "nnproof refuses tensors this large");
+    out.dims.push_back(static_cast<std::size_t>(d));
+  }
+  auto check_count = [&](std::size_t have) {
+    if (have != count)
+      fail(what + " holds " + std::to_string(have) + " values but its shape " + shape_str(out.dims) + " needs " +
+               std::to_string(count),
+           "the file is corrupt; re-export it");
+  };
+  if (t.has_raw_data()) {
+    const std::string& raw = t.raw_data();
+    const std::size_t es = element_size(type);
+    if (raw.size() != count * es)
+      fail(what + " holds " + std::to_string(raw.size()) + " bytes of data but its shape " + shape_str(out.dims) +
+               " needs " + std::to_string(count * es),
+           "the file is corrupt; re-export it");
+    out.values.resize(count);
+    for (std::size_t i = 0; i < count; ++i) out.values[i] = decode_raw(type, raw.data() + i * es);
+  } else if (type == onnx::TensorProto::FLOAT) {
+    check_count(t.float_data_size());
+    out.values.assign(t.float_data().begin(), t.float_data().end());
+  } else if (type == onnx::TensorProto::DOUBLE) {
+    check_count(t.double_data_size());
+    out.values.assign(t.double_data().begin(), t.double_data().end());
+  } else if (type == onnx::TensorProto::INT64) {
+    check_count(t.int64_data_size());
+    out.values.assign(t.int64_data().begin(), t.int64_data().end());
+  } else {  // INT8, UINT8, INT16, UINT16, INT32 all live in int32_data
+    check_count(t.int32_data_size());
+    out.values.assign(t.int32_data().begin(), t.int32_data().end());
+  }
+  for (double v : out.values) {
+    if (!std::isfinite(v)) fail(what + " holds NaN or infinity", "fix the trained weights");
+    if (is_integer_type(type) && std::fabs(v) > kMaxExactInteger)
+      fail(what + " holds an integer beyond 2^53", "nnproof reads weights as doubles; scale the weights down");
+  }
+  return out;
+}
+
+// ---- layers -----------------------------------------------------------------------------------
+
+// input_major: w is stored (n_in, n_out) as MatMul and Gemm(transB=0) use it, so transpose into
+// the rows = outputs layout of PROTOCOL.md section 2.
+FloatLayer Importer::make_layer(const onnx::NodeProto& n, const Tensor& w, bool input_major) const {
+  if (w.rank() != 2)
+    fail_node(n, "weight " + in_quotes(n.input(1)) + " has shape " + shape_str(w.dims) + ", expected a matrix",
+              "export fully connected layers (nn.Linear)");
+  FloatLayer l;
+  l.rows = input_major ? w.dims[1] : w.dims[0];
+  l.cols = input_major ? w.dims[0] : w.dims[1];
+  if (l.rows == 0 || l.cols == 0) fail_node(n, "weight has an empty dimension " + shape_str(w.dims), "re-export the model");
+  l.weights.resize(l.rows * l.cols);
+  for (std::size_t r = 0; r < l.rows; ++r)
+    for (std::size_t c = 0; c < l.cols; ++c)
+      l.weights[r * l.cols + c] = input_major ? w.values[c * l.rows + r] : w.values[r * l.cols + c];
+  l.bias.assign(l.rows, 0.0);
+  return l;
+}
+
+// A bias broadcasts over the batch: shape (n_out) or (1, n_out) (any leading 1s).
+void Importer::add_bias(const onnx::NodeProto& n, FloatLayer& layer, const Tensor& b, const std::string& name) const {
+  bool ok = b.rank() >= 1 && b.dims.back() == layer.rows;
+  for (std::size_t i = 0; ok && i + 1 < b.rank(); ++i) ok = b.dims[i] == 1;
+  if (!ok)
+    fail_node(n, "bias " + in_quotes(name) + " has shape " + shape_str(b.dims) + ", expected (" + std::to_string(layer.rows) + ")",
+              "export one bias entry per output feature");
+  for (std::size_t i = 0; i < layer.rows; ++i) layer.bias[i] += b.values[i];
+}
+
+void Importer::add_linear(const onnx::NodeProto& n, FloatLayer layer) {
+  if (stage_ == Stage::linear)
+    fail_node(n, "follows " + last_op_ + " with no activation between them: consecutive linear layers without an "
+                 "activation are not supported yet",
+              "put a square x*x between them or merge them into one layer");
+  if (!flat_) fail_node(n, "reads a tensor of rank above 2", "add a Flatten before it so its input is (batch, features)");
+  if (width_ && *width_ != layer.cols)
+    fail_node(n, "takes " + std::to_string(layer.cols) + " inputs but " +
+                     (out_.layers.empty() ? "the model input " + in_quotes(input_name_) : std::string("the previous layer")) +
+                     " gives " + std::to_string(*width_));
+  layer.name = n.name().empty() ? "layer " + std::to_string(out_.layers.size() + 1) : n.name();
+  width_ = layer.rows;
+  stage_ = Stage::linear;
+  last_op_ = describe(n);
+  out_.layers.push_back(std::move(layer));
+}
+
+void Importer::add_square(const onnx::NodeProto& n) {
+  if (stage_ == Stage::start)
+    fail_node(n, "squares the input before any linear layer", "the network must start with a MatMul/Gemm layer");
+  if (stage_ == Stage::square)
+    fail_node(n, "follows the activation " + last_op_ + ": two activations in a row are not supported",
+              "put a linear layer between them");
+  stage_ = Stage::square;
+  last_op_ = describe(n);
+}
+
+// ---- ops --------------------------------------------------------------------------------------
+
+void Importer::on_matmul(const onnx::NodeProto& n) {
+  expect_arity(n, 2, 2);
+  if (n.input(0) != current_)
+    fail_node(n, "multiplies a weight by the activation, MatMul(W, x), which is not supported",
+              "write x @ W so the weight is the second input (as nn.Linear exports)");
+  if (n.input(1) == current_) fail_node(n, "multiplies the activation by itself as a matrix", "use Mul(x, x) to square");
+  add_linear(n, make_layer(n, constant_input(n, 1), /*input_major=*/true));
+}
+
+// Gemm computes alpha * A' * B' + beta * C with A' = A or A^T, B' = B or B^T.
+void Importer::on_gemm(const onnx::NodeProto& n) {
+  expect_arity(n, 2, 3);
+  if (n.input(0) != current_)
+    fail_node(n, "takes the weight as its first input, Gemm(W, x), which is not supported",
+              "export x @ W.T + b as nn.Linear does");
+  if (n.input(1) == current_) fail_node(n, "multiplies the activation by itself as a matrix", "use Mul(x, x) to square");
+  if (attr_int(n, "transA", 0) != 0)
+    fail_node(n, "transA=1 transposes the activation, which is not supported", "export x @ W.T + b as nn.Linear does");
+  const double alpha = attr_float(n, "alpha", 1.0);
+  if (alpha != 1.0)
+    fail_node(n, "alpha=" + fmt_double(alpha) + " is not supported", "fold the scale into the weights and export alpha=1");
+  const std::int64_t trans_b = attr_int(n, "transB", 0);
+  if (trans_b != 0 && trans_b != 1) fail_node(n, "transB=" + std::to_string(trans_b) + " is not 0 or 1", "re-export the model");
+  FloatLayer layer = make_layer(n, constant_input(n, 1), /*input_major=*/trans_b == 0);
+  if (n.input_size() == 3 && !n.input(2).empty()) {
+    const double beta = attr_float(n, "beta", 1.0);
+    if (beta != 1.0)
+      fail_node(n, "beta=" + fmt_double(beta) + " is not supported", "fold the scale into the bias and export beta=1");
+    add_bias(n, layer, constant_input(n, 2), n.input(2));
+  }
+  add_linear(n, std::move(layer));
+}
+
+void Importer::on_add(const onnx::NodeProto& n) {
+  expect_arity(n, 2, 2);
+  if (n.input(0) == current_ && n.input(1) == current_)
+    fail_node(n, "adds the activation to itself", "fold the factor 2 into the previous layer's weights");
+  if (stage_ != Stage::linear)
+    fail_node(n, "adds a constant away from a linear layer; only a bias right after MatMul/Gemm is supported",
+              "fold the constant into the neighbouring layer's bias");
+  const int k = n.input(0) == current_ ? 1 : 0;
+  add_bias(n, out_.layers.back(), constant_input(n, k), n.input(k));
+}
+
+void Importer::on_mul(const onnx::NodeProto& n) {
+  expect_arity(n, 2, 2);
+  if (n.input(0) != current_ || n.input(1) != current_)
+    fail_node(n, "multiplies by a constant, which is not supported",
+              "fold the constant into the neighbouring layer's weights; the activation must be Mul(x, x)");
+  add_square(n);
+}
+
+void Importer::on_pow(const onnx::NodeProto& n) {
+  expect_arity(n, 2, 2);
+  if (n.input(0) != current_) fail_node(n, "raises a constant to a computed power", "only Pow(x, 2) is supported");
+  const Tensor e = constant_input(n, 1);
+  if (e.values.size() != 1 || e.values[0] != 2.0)
+    fail_node(n, "exponent " + (e.values.size() == 1 ? fmt_double(e.values[0]) : "tensor " + shape_str(e.dims)) +
+                     " is not supported",
+              "only Pow(x, 2), the quadratic activation, is supported");
+  add_square(n);
+}
+
+void Importer::on_flatten(const onnx::NodeProto& n) {
+  expect_arity(n, 1, 1);
+  const std::int64_t axis = attr_int(n, "axis", 1);
+  if (axis != 1)
+    fail_node(n, "axis=" + std::to_string(axis) + " does not keep (batch, features)",
+              "flatten from axis 1 (nn.Flatten() / torch.flatten(x, 1))");
+  flat_ = true;  // width_ already counts all non-batch features
+}
+
+// Allowed only when the result is (batch, features): target (-1, n), (0, n) or (0, -1).
+void Importer::on_reshape(const onnx::NodeProto& n) {
+  expect_arity(n, 2, 2);
+  if (n.input(0) != current_) fail_node(n, "reshapes a constant by a computed shape", "fold constants before export");
+  const Tensor s = constant_input(n, 1);
+  const bool allow_zero = attr_int(n, "allowzero", 0) != 0;  // then 0 means size 0, not "copy"
+  const std::string fix = "reshape to (-1, features) or (0, features), or use Flatten";
+  if (s.values.size() != 2) fail_node(n, "target shape of " + std::to_string(s.values.size()) + " dims does not keep (batch, features)", fix);
+  const double batch = s.values[0], features = s.values[1];
+  if (!(batch == -1 || (batch == 0 && !allow_zero)))
+    fail_node(n, "target shape (" + fmt_double(batch) + ", " + fmt_double(features) + ") changes the batch dimension", fix);
+  if (features == -1) {
+    if (batch == -1) fail_node(n, "target shape (-1, -1) is invalid", fix);
+  } else if (features == 0 && !allow_zero) {
+    if (!flat_) fail_node(n, "target shape (0, 0) keeps only the second of several feature dims", fix);
+  } else if (features >= 1 && features == std::floor(features)) {
+    if (width_ && static_cast<double>(*width_) != features)
+      fail_node(n, "reshapes " + std::to_string(*width_) + " features per sample into " + fmt_double(features), fix);
+    width_ = static_cast<std::size_t>(features);
+  } else {
+    fail_node(n, "target feature count " + fmt_double(features) + " is invalid", fix);
+  }
+  flat_ = true;
+}
+
+void Importer::on_softmax(const onnx::NodeProto& n, FinalOp op) {
+  expect_arity(n, 1, 1);
+  // opset 13 made the default axis -1; before it was 1. On (batch, features) both mean features.
+  const std::int64_t axis = attr_int(n, "axis", opset_ >= 13 ? -1 : 1);
+  if (axis != -1 && axis != 1)
+    fail_node(n, "axis=" + std::to_string(axis) + " is not the feature axis", "apply it over the features (axis=-1)");
+  if (stage_ == Stage::square)
+    fail(last_op_ + ": the model ends with an activation before " + describe(n) + ", but the last layer must be affine",
+         "remove the final activation");
+  if (stage_ == Stage::start) fail_node(n, "comes before any linear layer", "export a model with a MatMul/Gemm layer");
+  out_.final_op = op;
+  stage_ = Stage::final;
+  last_op_ = describe(n);
+}
+
+onnx::ModelProto parse_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw ModelError(path + ": is a directory; pass an .onnx file");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw ModelError(path + ": cannot open file (" + std::strerror(errno) + "); check the path");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > static_cast<std::uintmax_t>(std::numeric_limits<int>::max()))
+    throw ModelError(path + ": cannot parse ONNX: the file is over 2 GiB, the protobuf limit; nnproof refuses models this large");
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) throw ModelError(path + ": cannot read file; check the path and permissions");
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes))
+    throw ModelError(path + ": cannot parse ONNX: the file is not a valid ONNX protobuf; "
+                            "pass a model written by torch.onnx.export or onnx.save");
+  // An empty or text file can decode as a protobuf with no graph: report it as unparsable too.
+  if (!model.has_graph())
+    throw ModelError(path + ": cannot parse ONNX: the file holds no graph; "
+                            "pass a model written by torch.onnx.export or onnx.save");
+  return model;
+}
+
+}  // namespace
+
+FloatModel import_onnx(const std::string& path) {
+  const onnx::ModelProto model = parse_file(path);
+  return Importer(path, model).run();
+}
+
+}  // namespace nnproof

@@ -1,0 +1,129 @@
+#include "host/prover.hpp"
+
+#include "verifier/verifier.hpp"
+
+namespace nnproof {
+namespace {
+
+template <class K>
+std::vector<K> draw(ProverChannel<K>& ch, unsigned n) {
+  std::vector<K> v(n);
+  for (auto& x : v) x = ch.challenge();
+  return v;
+}
+
+// Runs n rounds of a sum-check of degree d; point[v] receives the challenge binding variable v.
+template <class K>
+std::vector<K> run_sumcheck(SumcheckProver<K>& sc, unsigned n, unsigned degree, ProverChannel<K>& ch) {
+  std::vector<K> point(n);
+  for (unsigned t = 1; t <= n; ++t) {
+    std::array<K, 3> h = sc.round();
+    ch.send(std::span<const K>(h.data(), degree));
+    K r = ch.challenge();
+    point[n - t] = r;
+    sc.fold(r);
+  }
+  return point;
+}
+
+template <class K>
+void send_one(ProverChannel<K>& ch, K x) {
+  ch.send(std::span<const K>(&x, 1));
+}
+
+void report(const ProgressFn& progress, const std::string& stage) {
+  if (progress) progress(stage);
+}
+
+}  // namespace
+
+template <class Cfg>
+ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
+                              const std::vector<typename Cfg::F>& input, std::size_t batch, const ProgressFn& progress) {
+  using F = typename Cfg::F;
+  const std::size_t n0 = layers.front().cols();
+  ForwardTrace<Cfg> tr;
+  tr.batch = batch;
+  Table2D<F> X(padded(n0), padded(batch));  // the protocol's n_0 x b matrix: transpose the user's rows
+  for (std::size_t k = 0; k < batch; ++k)
+    for (std::size_t j = 0; j < n0; ++j) X.at(j, k) = input[k * n0 + j];
+  tr.Y.push_back(std::move(X));
+  for (std::size_t i = 1; i <= layers.size(); ++i) {
+    report(progress, "forward layer " + std::to_string(i) + "/" + std::to_string(layers.size()));
+    tr.Z.push_back(engine.forward(layers[i - 1], tr.Y.back(), batch));
+    if (i < layers.size()) tr.Y.push_back(engine.square(tr.Z.back()));
+  }
+  return tr;
+}
+
+template <class Cfg>
+std::vector<typename Cfg::F> trace_outputs(const ForwardTrace<Cfg>& trace, std::size_t out_dim) {
+  std::vector<typename Cfg::F> out(trace.batch * out_dim);
+  const auto& Z = trace.Z.back();
+  for (std::size_t k = 0; k < trace.batch; ++k)
+    for (std::size_t o = 0; o < out_dim; ++o) out[k * out_dim + o] = Z.at(o, k);
+  return out;
+}
+
+template <class Cfg>
+void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
+                  const ForwardTrace<Cfg>& trace, ProverChannel<typename Cfg::K>& ch, const ProgressFn& progress) {
+  using K = typename Cfg::K;
+  const std::size_t L = layers.size();
+  const unsigned beta = ceil_log2(trace.batch);
+  std::vector<K> q = draw(ch, ceil_log2(layers.back().rows()));
+  std::vector<K> r = draw(ch, beta);
+  for (std::size_t i = L; i >= 1; --i) {
+    report(progress, "proving layer " + std::to_string(L - i + 1) + "/" + std::to_string(L));
+    const auto& layer = layers[i - 1];
+    const auto& Y = trace.Y[i - 1];
+    const unsigned nu = ceil_log2(layer.cols());
+    // Matrix product: sum_j W~(q, j) Y~(j, r), then y* = Y~(s, r).
+    std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
+    auto product = engine.product_sumcheck(engine.row_combine(layer, eq_q), engine.col_combine(Y, eq_r));
+    std::vector<K> s = run_sumcheck(*product, nu, 2, ch);
+    send_one(ch, product->final_value());
+    if (i == 1) break;
+    // Activation: Y~(s, r) = sum eq(s, j) eq(r, k) Z~(j, k)^2, then z* = Z~(s', r').
+    auto square = engine.square_sumcheck(trace.Z[i - 2], s, r);
+    std::vector<K> point = run_sumcheck(*square, nu + beta, 3, ch);
+    send_one(ch, square->final_value());
+    r.assign(point.begin(), point.begin() + beta);
+    q.assign(point.begin() + beta, point.end());
+  }
+}
+
+template <class Cfg>
+ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const ProgressFn& progress) {
+  const auto layers = field_layers<typename Cfg::F>(*st.model);
+  ForwardTrace<Cfg> trace = run_forward(engine, layers, st.input, st.batch, progress);
+  st.outputs = trace_outputs(trace, st.model->out_dim());
+  ProofBundle<Cfg> bundle;
+  bundle.header.field = Cfg::kId;
+  bundle.header.statement_digest = statement_digest(st);
+  bundle.header.model_binding = model_binding(st);
+  bundle.header.input_binding = input_binding(st);
+  bundle.header.dims = st.model->dims();
+  bundle.header.batch = st.batch;
+  bundle.outputs = st.outputs;
+  Transcript transcript = statement_transcript<Cfg>(bundle.header.statement_digest);
+  FiatShamirProverChannel<typename Cfg::K> ch(transcript);
+  prove_layers(engine, layers, trace, ch, progress);
+  bundle.messages = std::move(ch.messages());
+  return bundle;
+}
+
+#define NNP_INSTANTIATE(Cfg)                                                                                         \
+  template ForwardTrace<Cfg> run_forward(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&,                        \
+                                         const std::vector<Cfg::F>&, std::size_t, const ProgressFn&);                 \
+  template std::vector<Cfg::F> trace_outputs(const ForwardTrace<Cfg>&, std::size_t);                                  \
+  template void prove_layers(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&, const ForwardTrace<Cfg>&,          \
+                             ProverChannel<Cfg::K>&, const ProgressFn&);
+NNP_INSTANTIATE(M61)
+NNP_INSTANTIATE(M127)
+NNP_INSTANTIATE(M61Interactive)
+template ProofBundle<M61> prove_bundle(Engine<M61>&, Statement<M61>&, const ProgressFn&);
+template ProofBundle<M127> prove_bundle(Engine<M127>&, Statement<M127>&, const ProgressFn&);
+#undef NNP_INSTANTIATE
+
+}  // namespace nnproof

@@ -1,0 +1,158 @@
+// The nnproof command line: exit codes (0 ok, 1 rejected, 2 bad usage or input), the VERIFIED /
+// REJECTED lines, inspect's JSON keys, and one-line errors. Runs the built binary ($NNPROOF_BIN).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "host/npy.hpp"
+#include "tests/host/onnx_builder.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace nnproof {
+namespace {
+
+struct CliRun {
+  int code;
+  std::string out;  // stdout and stderr together
+};
+
+CliRun run_cli(const std::string& args) {
+  const char* bin = std::getenv("NNPROOF_BIN");
+  std::string cmd = std::string(bin ? bin : "nnproof") + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::getenv("NNPROOF_BIN")) GTEST_SKIP() << "NNPROOF_BIN is not set (run through ctest)";
+    // 4-3-2 network with integer weights; the input is integer-valued floats.
+    std::vector<testing::BuilderLayer> layers = {{3, 4, {1, -2, 0, 3, 2, 1, -1, 0, 0, 1, 1, -3}, {1, 0, -1}},
+                                                 {2, 3, {1, 2, -1, -2, 0, 1}, {0, 5}}};
+    testing::write_mlp_onnx(model, layers);
+    std::vector<double> x = {1, 2, 3, 4, -1, 0, 2, 1, 0, 0, 0, 1};
+    write_npy_f64(input, {3, 4}, x);
+  }
+  std::string args(const std::string& more = "") const {
+    return "--model " + model + " --input " + input + " --proof " + proof + " " + more;
+  }
+  testing::TempDir dir;
+  std::string model = dir.file("m.onnx"), input = dir.file("x.npy"), proof = dir.file("p.nnp");
+};
+
+TEST_F(Cli, ProveThenVerify) {
+  for (const char* field : {"m61", "m127"}) {
+    CliRun p = run_cli("prove " + args(std::string("--field ") + field + " --output " + dir.file("y.npy")));
+    ASSERT_EQ(p.code, 0) << p.out;
+    CliRun v = run_cli("verify " + args());
+    EXPECT_EQ(v.code, 0) << v.out;
+    EXPECT_NE(v.out.find("VERIFIED"), std::string::npos);
+    // Sample 0: z1 = (1-4+0+12+1, 2+2-3+0, 0+2+3-12-1) = (10, 1, -8); y1 = (100, 1, 64);
+    // z2 = (100+2-64, -200+0+64+5) = (38, -131).
+    NpyArray y = read_npy(dir.file("y.npy"));
+    ASSERT_EQ(y.shape, (std::vector<std::size_t>{3, 2}));
+    EXPECT_EQ(y.reals[0], 38);
+    EXPECT_EQ(y.reals[1], -131);
+  }
+}
+
+TEST_F(Cli, TamperedProofIsRejectedWithExitOne) {
+  ASSERT_EQ(run_cli("prove " + args()).code, 0);
+  std::fstream f(proof, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(-3, std::ios::end);  // inside the last proof element
+  char c;
+  f.read(&c, 1);
+  c ^= 0x01;
+  f.seekp(-3, std::ios::end);
+  f.write(&c, 1);
+  f.close();
+  CliRun v = run_cli("verify " + args());
+  EXPECT_EQ(v.code, 1) << v.out;
+  EXPECT_EQ(v.out.rfind("REJECTED: ", 0), 0u) << v.out;
+}
+
+TEST_F(Cli, BadInputsExitTwoWithOneLine) {
+  ASSERT_EQ(run_cli("prove " + args()).code, 0);
+  auto expect_two = [](const CliRun& r, const std::string& needle) {
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << r.out;
+    EXPECT_LE(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  };
+  expect_two(run_cli("verify --model " + model + " --input " + dir.file("missing.npy") + " --proof " + proof), "missing.npy");
+  expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("none.nnp")), "none.nnp");
+  write_npy_f64(dir.file("wide.npy"), {3, 5}, std::vector<double>(15, 1.0));
+  expect_two(run_cli("prove --model " + model + " --input " + dir.file("wide.npy") + " --proof " + proof), "wide.npy");
+  expect_two(run_cli("prove " + args("--field m61-interactive")), "interactive");
+  expect_two(run_cli("prove " + args("--engine warp")), "engine");
+  expect_two(run_cli("prove " + args("--engine cuda")), "cuda");
+  expect_two(run_cli("prove " + args("--field m62")), "m62");
+  expect_two(run_cli("inspect " + dir.file("none.nnp")), "none.nnp");
+  EXPECT_EQ(run_cli("prove --model " + model).code, 2);  // missing required options
+  // A proof for other inputs: a usage error, not a rejection.
+  write_npy_f64(dir.file("x2.npy"), {3, 4}, std::vector<double>(12, 1.0));
+  expect_two(run_cli("verify --model " + model + " --input " + dir.file("x2.npy") + " --proof " + proof), "another input");
+  // Truncated and extended proof files.
+  std::ifstream in(proof, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  std::ofstream(dir.file("short.nnp"), std::ios::binary) << bytes.substr(0, bytes.size() - 1);
+  std::ofstream(dir.file("long.nnp"), std::ios::binary) << bytes << 'x';
+  expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("short.nnp")), "truncated");
+  expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("long.nnp")), "trailing");
+}
+
+TEST_F(Cli, MagnitudeCheckRefusesWithExitTwo) {
+  write_npy_f64(dir.file("huge.npy"), {1, 4}, std::vector<double>(4, 1e15));
+  CliRun r = run_cli("prove --model " + model + " --input " + dir.file("huge.npy") + " --proof " + proof);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("m127"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, InspectJsonHasTheDocumentedKeys) {
+  ASSERT_EQ(run_cli("prove " + args()).code, 0);
+  CliRun r = run_cli("inspect --json " + proof);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["field"], "m61");
+  EXPECT_EQ(j["batch"], 3);
+  EXPECT_EQ(j["dims"], (std::vector<int>{4, 3, 2}));
+  EXPECT_GE(j["soundness_bits"].get<double>(), 100.0);
+  EXPECT_GT(j["proof_bytes"].get<int>(), 0);
+  ASSERT_EQ(j["outputs"].size(), 3u);
+  EXPECT_EQ(j["outputs"][0][0], "38");
+  EXPECT_EQ(j["outputs"][0][1], "-131");
+  CliRun text = run_cli("inspect " + proof);
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("soundness bits"), std::string::npos);
+}
+
+TEST_F(Cli, InteractiveModeVerifies) {
+  for (const char* field : {"m61-interactive", "m61", "m127"}) {
+    CliRun r = run_cli("interactive --model " + model + " --input " + input + " --field " + field);
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("VERIFIED"), std::string::npos) << r.out;
+  }
+  CliRun r = run_cli("interactive --in-process --model " + model + " --input " + input);
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
+TEST_F(Cli, BenchPrintsTheDocumentedJson) {
+  CliRun r = run_cli("bench --arch 5,7,3 --batch 4,9 --engine cpu --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["engine"], "cpu");
+  ASSERT_EQ(j["results"].size(), 2u);
+  for (const char* key : {"batch", "forward_s", "prove_s", "verify_s", "proof_bytes", "soundness_bits", "float_forward_s"})
+    EXPECT_TRUE(j["results"][0].contains(key)) << key;
+  EXPECT_EQ(run_cli("bench --arch 5,x --batch 4").code, 2);
+}
+
+}  // namespace
+}  // namespace nnproof

@@ -1,0 +1,91 @@
+// Quantization (PROTOCOL.md section 7): scales, rounding, non-integer refusal at scale 1, and the
+// worst-case magnitude check.
+#include <gtest/gtest.h>
+
+#include "host/quantize.hpp"
+
+namespace nnproof {
+namespace {
+
+FloatModel two_layer(std::vector<double> w1, std::vector<double> b1, std::vector<double> w2, std::vector<double> b2) {
+  FloatModel m;
+  m.path = "m.onnx";
+  m.layers.push_back({"fc1", 2, 2, std::move(w1), std::move(b1)});
+  m.layers.push_back({"fc2", 1, 2, std::move(w2), std::move(b2)});
+  return m;
+}
+
+NpyArray reals(std::size_t rows, std::size_t cols, std::vector<double> v) {
+  NpyArray a;
+  a.shape = {rows, cols};
+  a.dtype = NpyDType::f64;
+  a.reals = std::move(v);
+  return a;
+}
+
+TEST(Quantize, ScalesWeightsBiasesAndInputsExactly) {
+  auto fm = two_layer({0.5, -0.25, 1.0, 0.126}, {0.5, -1.5}, {1.0, -0.5}, {0.25});
+  QuantizedModel q = quantize_model(fm, {4.0, 8.0});  // alpha 4, beta 8
+  EXPECT_EQ(q.layers[0].weights, (std::vector<std::int64_t>{4, -2, 8, 1}));  // 0.126 * 8 = 1.008 -> 1
+  // s_Z(1) = beta * alpha = 32; s_Y(1) = 1024; s_Z(2) = 8192.
+  EXPECT_EQ(q.layers[0].bias[0], 16);
+  EXPECT_EQ(q.layers[0].bias[1], -48);
+  EXPECT_EQ(q.layers[1].bias[0], 2048);
+  EXPECT_DOUBLE_EQ(q.output_scale(), 8192.0);
+  auto x = quantize_input(reals(1, 2, {0.375, -0.125}), "x.npy", q);
+  EXPECT_EQ(x, (std::vector<std::int64_t>{2, -1}));  // 1.5 -> 2 and -0.5 -> -1: ties away from zero
+}
+
+TEST(Quantize, MetadataScalesApplyAndCommandLineWins) {
+  auto fm = two_layer({0.5, 0.5, 0.5, 0.5}, {}, {1, 1}, {});
+  fm.beta = 2.0;
+  EXPECT_EQ(quantize_model(fm, {}).layers[0].weights[0], 1);
+  EXPECT_EQ(quantize_model(fm, {std::nullopt, 4.0}).layers[0].weights[0], 2);
+}
+
+TEST(Quantize, NonIntegersAtScaleOneAreRefusedWithTheFix) {
+  auto fm = two_layer({0.5, 1, 1, 1}, {}, {1, 1}, {});
+  try {
+    quantize_model(fm, {});
+    FAIL() << "expected a QuantizeError";
+  } catch (const QuantizeError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("m.onnx"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not an integer"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--beta"), std::string::npos) << msg;
+  }
+  auto ok = two_layer({2, 1, 1, 1}, {}, {1, 1}, {});
+  QuantizedModel q = quantize_model(ok, {});
+  EXPECT_THROW(quantize_input(reals(1, 2, {0.5, 1}), "x.npy", q), QuantizeError);
+  EXPECT_THROW(quantize_input(reals(1, 3, {1, 1, 1}), "x.npy", q), QuantizeError);  // wrong width
+  EXPECT_THROW(quantize_input(reals(1, 2, {NAN, 1}), "x.npy", q), QuantizeError);
+  EXPECT_THROW(quantize_model(ok, {-1.0, std::nullopt}), QuantizeError);
+}
+
+TEST(Quantize, MagnitudeCheckNamesTheLayerAndSuggestsM127) {
+  QuantizedModel m;
+  // Layer 1: 2 inputs, weights 2^20: |Z1| <= 2 * 2^20 * |x|; |Y1| = |Z1|^2.
+  m.layers.push_back({1, 2, {1 << 20, 1 << 20}, {0}});
+  m.layers.push_back({1, 1, {1}, {0}});
+  std::vector<std::int64_t> small = {1, 1}, big = {1 << 10, 1 << 10};
+  EXPECT_NO_THROW(check_magnitudes(m, small, FieldId::m61));  // 2^21, then 2^42: fits 2^60
+  try {
+    check_magnitudes(m, big, FieldId::m61);  // 2^31, then 2^62 > 2^60
+    FAIL() << "expected a QuantizeError";
+  } catch (const QuantizeError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("layer 1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("m127"), std::string::npos) << msg;
+  }
+  EXPECT_NO_THROW(check_magnitudes(m, big, FieldId::m127));
+  // Exactly at the limit passes, one past it fails: the bound is exact integer arithmetic.
+  QuantizedModel edge;
+  const std::int64_t half = static_cast<std::int64_t>(Fp61::P / 2);
+  edge.layers.push_back({1, 1, {1}, {0}});
+  std::vector<std::int64_t> at = {half}, past = {half + 1};
+  EXPECT_NO_THROW(check_magnitudes(edge, at, FieldId::m61));
+  EXPECT_THROW(check_magnitudes(edge, past, FieldId::m61), QuantizeError);
+}
+
+}  // namespace
+}  // namespace nnproof

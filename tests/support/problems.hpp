@@ -1,0 +1,95 @@
+#pragma once
+// Random networks, statements and honest proofs for tests, plus channels with fixed challenges.
+#include <random>
+
+#include "host/engines/reference_engine.hpp"
+#include "host/prover.hpp"
+#include "tests/support/random.hpp"
+#include "verifier/verifier.hpp"
+
+namespace nnproof::testing {
+
+inline QuantizedModel random_model(const std::vector<std::size_t>& dims, std::mt19937_64& rng, std::int64_t wmax = 3,
+                                   std::int64_t bmax = 3) {
+  std::uniform_int_distribution<std::int64_t> w(-wmax, wmax), b(-bmax, bmax);
+  QuantizedModel m;
+  for (std::size_t i = 1; i < dims.size(); ++i) {
+    QuantizedLayer l;
+    l.rows = dims[i];
+    l.cols = dims[i - 1];
+    for (std::size_t t = 0; t < l.rows * l.cols; ++t) l.weights.push_back(w(rng));
+    for (std::size_t t = 0; t < l.rows; ++t) l.bias.push_back(b(rng));
+    m.layers.push_back(std::move(l));
+  }
+  return m;
+}
+
+template <class Cfg>
+Statement<Cfg> random_statement(const QuantizedModel& m, std::size_t batch, std::mt19937_64& rng, std::int64_t xmax = 3) {
+  std::uniform_int_distribution<std::int64_t> x(-xmax, xmax);
+  Statement<Cfg> st;
+  st.model = &m;
+  st.model_digest = model_digest(m);
+  st.batch = batch;
+  for (std::size_t t = 0; t < batch * m.in_dim(); ++t) st.input.push_back(Cfg::F::from_int(x(rng)));
+  return st;
+}
+
+// Challenges from a seeded generator, ignoring the messages: lets a test change the statement the
+// verifier sees while keeping the prover's challenges, so that the protocol's own checks (not the
+// transcript) must catch the change.
+template <class K>
+class FixedChallengeProverChannel final : public ProverChannel<K> {
+ public:
+  explicit FixedChallengeProverChannel(std::uint64_t seed) : rng_(seed) {}
+  void send(std::span<const K> m) override { messages.insert(messages.end(), m.begin(), m.end()); }
+  K challenge() override { return random_element<K>(rng_); }
+  std::vector<K> messages;
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+template <class K>
+class FixedChallengeVerifierChannel final : public VerifierChannel<K> {
+ public:
+  FixedChallengeVerifierChannel(std::vector<K> messages, std::uint64_t seed) : messages_(std::move(messages)), rng_(seed) {}
+  void receive(std::span<K> out) override {
+    for (auto& x : out) x = next_ < messages_.size() ? messages_[next_++] : K::zero();
+  }
+  K challenge() override { return random_element<K>(rng_); }
+
+ private:
+  std::vector<K> messages_;
+  std::size_t next_ = 0;
+  std::mt19937_64 rng_;
+};
+
+// Honest messages for a statement (whose outputs are filled in) under fixed challenges.
+template <class Cfg>
+std::vector<typename Cfg::K> fixed_challenge_proof(Engine<Cfg>& engine, Statement<Cfg>& st, std::uint64_t seed) {
+  const auto layers = field_layers<typename Cfg::F>(*st.model);
+  auto trace = run_forward(engine, layers, st.input, st.batch);
+  st.outputs = trace_outputs(trace, st.model->out_dim());
+  FixedChallengeProverChannel<typename Cfg::K> ch(seed);
+  prove_layers(engine, layers, trace, ch);
+  return ch.messages;
+}
+
+template <class Cfg>
+Verdict verify_fixed(const Statement<Cfg>& st, const std::vector<typename Cfg::K>& messages, std::uint64_t seed) {
+  FixedChallengeVerifierChannel<typename Cfg::K> ch(messages, seed);
+  return verify_protocol(st, ch);
+}
+
+// A cheating prover that changed the bundle's outputs recomputes the header's digests, so the
+// protocol's checks, not the digest comparison, are what must reject.
+template <class Cfg>
+void rebind_header(ProofBundle<Cfg>& bundle, Statement<Cfg>& st) {
+  st.outputs = bundle.outputs;
+  bundle.header.statement_digest = statement_digest(st);
+  bundle.header.model_binding = model_binding(st);
+  bundle.header.input_binding = input_binding(st);
+}
+
+}  // namespace nnproof::testing

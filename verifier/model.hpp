@@ -1,0 +1,43 @@
+#pragma once
+// The quantized network of PROTOCOL.md section 2: L affine layers with exact integer weights and
+// biases. Everything the verifier knows about the model; it never sees floats.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/hostdevice.hpp"
+#include "verifier/sha256.hpp"
+
+namespace nnproof {
+
+// Applied by the verifier to the verified outputs; never proved (PROTOCOL.md section 2).
+enum class FinalOp : std::uint8_t { none = 0, softmax = 1, log_softmax = 2 };
+
+struct QuantizedLayer {
+  std::size_t rows = 0;                // n_i
+  std::size_t cols = 0;                // n_{i-1}
+  std::vector<std::int64_t> weights;   // W_i, rows x cols, row-major
+  std::vector<i128> bias;              // B_i, rows entries (grows with the scales: may exceed 2^63)
+};
+
+struct QuantizedModel {
+  std::vector<QuantizedLayer> layers;
+  double alpha = 1;  // input scale
+  double beta = 1;   // weight scale
+  FinalOp final_op = FinalOp::none;
+
+  std::size_t depth() const { return layers.size(); }
+  std::size_t in_dim() const { return layers.front().cols; }
+  std::size_t out_dim() const { return layers.back().rows; }
+  std::vector<std::size_t> dims() const;  // n_0, n_1, ..., n_L
+  // The scale of the output Z_L: s_Z(L) of PROTOCOL.md section 7 (divide to dequantize).
+  double output_scale() const;
+  // Throws std::invalid_argument naming the layer if dimensions do not chain or sizes are off.
+  void validate() const;
+};
+
+// SHA-256 over the canonical encoding of the model (docs/FORMAT.md, "Model digest").
+Digest model_digest(const QuantizedModel& model);
+
+}  // namespace nnproof

@@ -1,0 +1,73 @@
+#include "verifier/statement.hpp"
+
+#include <bit>
+#include <cmath>
+
+namespace nnproof {
+
+namespace {
+template <class T>
+void update_elements(Sha256& h, const std::vector<T>& v) {
+  std::vector<unsigned char> buf(v.size() * T::kBytes);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i].to_bytes(buf.data() + i * T::kBytes);
+  h.update_u64(v.size()).update(buf.data(), buf.size());
+}
+}  // namespace
+
+template <class Cfg>
+Digest model_binding(const Statement<Cfg>& st) {
+  Sha256 h;
+  h.update_str("nnproof/model-scales/v1").update(st.model_digest);
+  h.update_u64(std::bit_cast<std::uint64_t>(st.model->alpha)).update_u64(std::bit_cast<std::uint64_t>(st.model->beta));
+  return h.finish();
+}
+
+template <class Cfg>
+Digest input_binding(const Statement<Cfg>& st) {
+  Sha256 h;
+  h.update_str("nnproof/input/v1").update_str(field_name(Cfg::kId)).update_u64(st.model->in_dim()).update_u64(st.batch);
+  update_elements(h, st.input);
+  return h.finish();
+}
+
+template <class Cfg>
+Digest statement_digest(const Statement<Cfg>& st) {
+  Sha256 h;
+  h.update_str("nnproof/statement/v1").update_str(field_name(Cfg::kId));
+  h.update(model_binding(st)).update(input_binding(st));
+  auto dims = st.model->dims();
+  h.update_u64(dims.size());
+  for (auto d : dims) h.update_u64(d);
+  h.update_u64(st.batch);
+  update_elements(h, st.outputs);
+  return h.finish();
+}
+
+#define NNP_INSTANTIATE(Cfg)                                \
+  template Digest model_binding(const Statement<Cfg>&);    \
+  template Digest input_binding(const Statement<Cfg>&);    \
+  template Digest statement_digest(const Statement<Cfg>&);
+NNP_INSTANTIATE(M61)
+NNP_INSTANTIATE(M127)
+NNP_INSTANTIATE(M61Interactive)
+#undef NNP_INSTANTIATE
+
+std::size_t ProofShape::message_count() const {
+  std::size_t n = 0;
+  for (std::size_t i = depth(); i >= 1; --i) {
+    n += 2 * nu(i - 1) + 1;                              // product sum-check + y*
+    if (i >= 2) n += 3 * (nu(i - 1) + beta()) + 1;      // activation sum-check + z*
+  }
+  return n;
+}
+
+double ProofShape::soundness_bits(FieldId field) const {
+  double rounds_weighted = nu(depth()) + beta();          // the output check
+  for (std::size_t i = 1; i <= depth(); ++i) {
+    rounds_weighted += 2.0 * nu(i - 1);
+    if (i >= 2) rounds_weighted += 3.0 * (nu(i - 1) + beta());
+  }
+  return challenge_field_log2(field) - std::log2(std::max(rounds_weighted, 1.0));
+}
+
+}  // namespace nnproof

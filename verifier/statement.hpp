@@ -1,0 +1,52 @@
+#pragma once
+// What a proof is about (PROTOCOL.md section 5, "Public"): the quantized model, the input batch and
+// the claimed outputs, plus the proof's shape (message counts and the soundness bound).
+#include <cstddef>
+#include <vector>
+
+#include "core/fields.hpp"
+#include "core/polynomial.hpp"
+#include "verifier/model.hpp"
+
+namespace nnproof {
+
+template <class Cfg>
+struct Statement {
+  using F = typename Cfg::F;
+  const QuantizedModel* model = nullptr;
+  Digest model_digest{};       // model_digest(*model), computed once per model
+  std::size_t batch = 0;       // b, the real samples
+  std::vector<F> input;        // b x n_0, row per sample (as in the user's .npy)
+  std::vector<F> outputs;      // b x n_L, row per sample: the claimed Z_L, transposed
+};
+
+// The statement's digests (docs/FORMAT.md). The proof header carries all three, so a verifier can
+// tell "this proof is for another model or input" (a usage error) from "the outputs were changed"
+// (a rejection).
+// SHA-256 of the model digest and the scales alpha, beta.
+template <class Cfg>
+Digest model_binding(const Statement<Cfg>& st);
+// SHA-256 of the field, the input's shape and its elements.
+template <class Cfg>
+Digest input_binding(const Statement<Cfg>& st);
+// SHA-256 binding everything public: field, both bindings above, dimensions, batch, outputs.
+template <class Cfg>
+Digest statement_digest(const Statement<Cfg>& st);
+
+// Sizes every party derives from (dims, batch): proof length and soundness (PROTOCOL.md 5, 8).
+struct ProofShape {
+  std::vector<std::size_t> dims;  // n_0 .. n_L
+  std::size_t batch = 0;
+
+  std::size_t depth() const { return dims.size() - 1; }
+  unsigned nu(std::size_t i) const { return ceil_log2(dims[i]); }
+  unsigned beta() const { return ceil_log2(batch); }
+  // Elements of K in the proof, outputs excluded.
+  std::size_t message_count() const;
+  // -log2 of the soundness error of PROTOCOL.md section 8 for challenge field `field`.
+  double soundness_bits(FieldId field) const;
+};
+
+constexpr double kMinSoundnessBits = 100.0;
+
+}  // namespace nnproof

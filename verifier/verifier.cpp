@@ -1,0 +1,177 @@
+#include "verifier/verifier.hpp"
+
+#include <array>
+#include <string>
+
+#include "core/polynomial.hpp"
+
+namespace nnproof {
+namespace {
+
+template <class K>
+std::vector<K> draw(VerifierChannel<K>& ch, unsigned n) {
+  std::vector<K> v(n);
+  for (auto& x : v) x = ch.challenge();
+  return v;
+}
+
+}  // namespace
+
+template <class K>
+K sumcheck_verifier(VerifierChannel<K>& ch, K claim, unsigned n, unsigned degree, std::vector<K>& point) {
+  point.assign(n, K::zero());
+  std::array<K, 4> msg{};  // h(0), h(2), .., h(d)
+  std::array<K, 4> values{};
+  for (unsigned t = 1; t <= n; ++t) {
+    ch.receive(std::span<K>(msg.data(), degree));
+    values[0] = msg[0];
+    values[1] = claim - msg[0];
+    for (unsigned x = 2; x <= degree; ++x) values[x] = msg[x - 1];
+    K r = ch.challenge();
+    claim = interpolate(std::span<const K>(values.data(), degree + 1), r);
+    point[n - t] = r;
+  }
+  return claim;
+}
+
+namespace {
+
+template <class K>
+K receive_one(VerifierChannel<K>& ch) {
+  K x;
+  ch.receive(std::span<K>(&x, 1));
+  return x;
+}
+
+// M~(x_rows, y_cols) of a b x n matrix stored row per sample (sample k = column k of the protocol's
+// n x b matrix): sum_k eq_r[k] sum_j eq_s[j] M[k][j].
+template <class K, class F>
+K sample_major_mle(const std::vector<F>& m, std::size_t batch, std::size_t n, std::span<const K> eq_s, std::span<const K> eq_r) {
+  K acc = K::zero();
+  for (std::size_t k = 0; k < batch; ++k) {
+    K row = K::zero();
+    for (std::size_t j = 0; j < n; ++j) row += mul_base(eq_s[j], m[k * n + j]);
+    acc += eq_r[k] * row;
+  }
+  return acc;
+}
+
+template <class K>
+K bias_mle(const QuantizedLayer& layer, std::span<const K> eq_q) {
+  using F = std::conditional_t<std::is_same_v<K, Fp61x2>, Fp61, K>;
+  K acc = K::zero();
+  for (std::size_t a = 0; a < layer.rows; ++a) acc += mul_base(eq_q[a], F::from_i128(layer.bias[a]));
+  return acc;
+}
+
+std::string layer_name(std::size_t i) { return "layer " + std::to_string(i); }
+
+}  // namespace
+
+template <class K>
+K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s) {
+  using F = std::conditional_t<std::is_same_v<K, Fp61x2>, Fp61, K>;
+  K acc = K::zero();
+  for (std::size_t a = 0; a < layer.rows; ++a) {
+    const std::int64_t* w = layer.weights.data() + a * layer.cols;
+    K row = K::zero();
+    for (std::size_t j = 0; j < layer.cols; ++j)
+      if (w[j] != 0) row += mul_base(eq_s[j], F::from_int(w[j]));
+    acc += eq_q[a] * row;
+  }
+  return acc;
+}
+
+template <class Cfg>
+Transcript statement_transcript(const Digest& statement_digest) {
+  Transcript t(Cfg::kId, kModeNonInteractive);
+  t.absorb("statement", statement_digest);
+  return t;
+}
+
+template <class Cfg>
+Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch) {
+  using K = typename Cfg::K;
+  const QuantizedModel& model = *st.model;
+  const ProofShape shape{model.dims(), st.batch};
+  const std::size_t L = model.depth();
+
+  // Step 1: the claim about the outputs at random (q, r).
+  std::vector<K> q = draw(ch, shape.nu(L));
+  std::vector<K> r = draw(ch, shape.beta());
+  std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
+  K v = sample_major_mle<K>(st.outputs, st.batch, shape.dims[L], eq_q, eq_r);
+
+  std::vector<K> s, point;
+  for (std::size_t i = L; i >= 1; --i) {
+    const QuantizedLayer& layer = model.layers[i - 1];
+    // Step 2.1: remove the bias. m~(r) = sum_{k < b} eq(r, k).
+    K mask = K::zero();
+    for (std::size_t k = 0; k < st.batch; ++k) mask += eq_r[k];
+    v -= bias_mle<K>(layer, eq_q) * mask;
+
+    // Step 2.2: the matrix product, then W~(q, s) * y* against the final claim.
+    K claim = sumcheck_verifier(ch, v, shape.nu(i - 1), 2, s);
+    K y_star = receive_one(ch);
+    std::vector<K> eq_s = eq_table<K>(s);
+    if (claim != weight_mle<K>(layer, eq_q, eq_s) * y_star)
+      return Verdict::reject(layer_name(i) + " matrix-product sum-check: final claim != W~(q,s) * y*");
+
+    if (i == 1) {  // Step 2.3: the input, computed by the verifier itself.
+      if (y_star != sample_major_mle<K>(st.input, st.batch, shape.dims[0], eq_s, eq_r))
+        return Verdict::reject("input check: y* != X~(s,r) at layer 1");
+      break;
+    }
+
+    // Step 2.4: the quadratic activation Y_{i-1} = Z_{i-1} o Z_{i-1}.
+    claim = sumcheck_verifier(ch, y_star, shape.nu(i - 1) + shape.beta(), 3, point);
+    K z_star = receive_one(ch);
+    std::span<const K> r_new(point.data(), shape.beta()), s_new(point.data() + shape.beta(), shape.nu(i - 1));
+    if (claim != eq_eval<K>(s, s_new) * eq_eval<K>(r, r_new) * z_star * z_star)
+      return Verdict::reject(layer_name(i - 1) + " activation sum-check: final claim != eq(s,s') eq(r,r') z*^2");
+    q.assign(s_new.begin(), s_new.end());
+    r.assign(r_new.begin(), r_new.end());
+    eq_q = eq_table<K>(q);
+    eq_r = eq_table<K>(r);
+    v = z_star;
+  }
+  return Verdict::accept();
+}
+
+template <class Cfg>
+Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits) {
+  const ProofShape shape{st.model->dims(), st.batch};
+  if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
+  if (model_binding(st) != bundle.header.model_binding)
+    return Verdict::reject("model digest: the proof was made for another model or other scales");
+  if (input_binding(st) != bundle.header.input_binding) return Verdict::reject("input digest: the proof was made for another input");
+  Digest digest = statement_digest(st);
+  if (digest != bundle.header.statement_digest)
+    return Verdict::reject("statement digest: the header does not match the outputs");
+  double bits = shape.soundness_bits(Cfg::kId);
+  if (bits < std::max(min_bits, kMinSoundnessBits))
+    return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " + std::to_string(std::max(min_bits, kMinSoundnessBits)));
+  Transcript t = statement_transcript<Cfg>(digest);
+  FiatShamirVerifierChannel<typename Cfg::K> ch(t, bundle.messages);
+  Verdict v = verify_protocol(st, ch);
+  if (v.accepted && ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");
+  return v;
+}
+
+#define NNP_INSTANTIATE(Cfg)                                                                   \
+  template Verdict verify_protocol(const Statement<Cfg>&, VerifierChannel<Cfg::K>&);          \
+  template Transcript statement_transcript<Cfg>(const Digest&);
+NNP_INSTANTIATE(M61)
+NNP_INSTANTIATE(M127)
+NNP_INSTANTIATE(M61Interactive)
+template Verdict verify_bundle(const Statement<M61>&, const ProofBundle<M61>&, double);
+template Verdict verify_bundle(const Statement<M127>&, const ProofBundle<M127>&, double);
+template Fp61x2 sumcheck_verifier(VerifierChannel<Fp61x2>&, Fp61x2, unsigned, unsigned, std::vector<Fp61x2>&);
+template Fp61 sumcheck_verifier(VerifierChannel<Fp61>&, Fp61, unsigned, unsigned, std::vector<Fp61>&);
+template Fp127 sumcheck_verifier(VerifierChannel<Fp127>&, Fp127, unsigned, unsigned, std::vector<Fp127>&);
+template Fp61x2 weight_mle(const QuantizedLayer&, std::span<const Fp61x2>, std::span<const Fp61x2>);
+template Fp61 weight_mle(const QuantizedLayer&, std::span<const Fp61>, std::span<const Fp61>);
+template Fp127 weight_mle(const QuantizedLayer&, std::span<const Fp127>, std::span<const Fp127>);
+#undef NNP_INSTANTIATE
+
+}  // namespace nnproof

@@ -1,0 +1,41 @@
+#pragma once
+// The verifier of PROTOCOL.md section 5.
+#include <string>
+
+#include "verifier/channel.hpp"
+#include "verifier/proof.hpp"
+#include "verifier/statement.hpp"
+
+namespace nnproof {
+
+struct Verdict {
+  bool accepted = false;
+  std::string failed_check;  // empty when accepted; names the check otherwise
+  static Verdict accept() { return {true, {}}; }
+  static Verdict reject(std::string why) { return {false, std::move(why)}; }
+};
+
+// Runs the layered protocol against any channel (Fiat-Shamir or interactive).
+template <class Cfg>
+Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& channel);
+
+// Verifies a parsed proof file: statement digest, the soundness floor, then the protocol with
+// challenges from the transcript. `min_bits` may be raised, never lowered below 100.
+template <class Cfg>
+Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits = kMinSoundnessBits);
+
+// The transcript both parties start from for a statement (PROTOCOL.md section 6).
+template <class Cfg>
+Transcript statement_transcript(const Digest& statement_digest);
+
+// The verifier's side of one sum-check of degree d <= 3 over n variables (PROTOCOL.md section 4):
+// receives h(0), h(2), .., h(d) per round, sets h(1) = claim - h(0), draws r and moves the claim to
+// h(r). Returns the final claim, to be checked against g(point); point[v] binds variable v.
+template <class K>
+K sumcheck_verifier(VerifierChannel<K>& ch, K claim, unsigned n, unsigned degree, std::vector<K>& point);
+
+// W~(q, s) = sum_a eq_q[a] sum_j W[a][j] eq_s[j], in O(nnz(W)) (PROTOCOL.md 5, step 2.2).
+template <class K>
+K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s);
+
+}  // namespace nnproof
