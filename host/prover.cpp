@@ -100,9 +100,9 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   st.outputs = trace_outputs(trace, st.model->out_dim());
   ProofBundle<Cfg> bundle;
   bundle.header.field = Cfg::kId;
-  bundle.header.statement_digest = statement_digest(st);
   bundle.header.model_binding = model_binding(st);
   bundle.header.input_binding = input_binding(st);
+  bundle.header.statement_digest = statement_digest(st, bundle.header.model_binding, bundle.header.input_binding);
   bundle.header.dims = st.model->dims();
   bundle.header.batch = st.batch;
   bundle.outputs = st.outputs;

@@ -54,10 +54,11 @@ QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
     QuantizedLayer l;
     l.rows = fl.rows;
     l.cols = fl.cols;
-    l.weights.resize(fl.weights.size());
+    std::vector<std::int64_t> weights(fl.weights.size());
     const std::string where = fm.path + ": layer '" + fl.name + "'";
     for (std::size_t i = 0; i < fl.weights.size(); ++i)
-      l.weights[i] = static_cast<std::int64_t>(scale_round(fl.weights[i], q.beta, beta_given, 62, where + " weight " + std::to_string(i), "--beta"));
+      weights[i] = static_cast<std::int64_t>(scale_round(fl.weights[i], q.beta, beta_given, 62, where + " weight " + std::to_string(i), "--beta"));
+    l.weights = std::move(weights);
     const double s_z = q.beta * s_y;  // s_Z(i) = beta s_Y(i-1)
     l.bias.resize(fl.rows);
     for (std::size_t a = 0; a < fl.rows; ++a)

@@ -1,6 +1,8 @@
 #include "verifier/model.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -36,32 +38,70 @@ void QuantizedModel::validate() const {
 }
 
 namespace {
-// The narrowest two's-complement width (1, 2, 4 or 8 bytes) holding every weight: keeps the digest
-// of an int8-quantized model cheap while staying canonical (the width is a function of the values).
-unsigned weight_width(const std::vector<std::int64_t>& w) {
-  std::int64_t lo = 0, hi = 0;
-  for (auto x : w) {
-    lo = std::min(lo, x);
-    hi = std::max(hi, x);
-  }
-  for (unsigned bytes : {1u, 2u, 4u}) {
-    std::int64_t lim = std::int64_t{1} << (8 * bytes - 1);
-    if (lo >= -lim && hi < lim) return bytes;
-  }
-  return 8;
+template <class T>
+bool fits(std::int64_t lo, std::int64_t hi) {
+  return lo >= std::numeric_limits<T>::min() && hi <= std::numeric_limits<T>::max();
+}
+template <class T>
+std::vector<T> narrow(const std::vector<std::int64_t>& v) {
+  return std::vector<T>(v.begin(), v.end());
 }
 }  // namespace
+
+WeightMatrix::WeightMatrix(std::vector<std::int64_t> values) {
+  std::int64_t lo = 0, hi = 0;
+  for (auto x : values) lo = std::min(lo, x), hi = std::max(hi, x);
+  if (fits<std::int8_t>(lo, hi)) data_ = narrow<std::int8_t>(values);
+  else if (fits<std::int16_t>(lo, hi)) data_ = narrow<std::int16_t>(values);
+  else if (fits<std::int32_t>(lo, hi)) data_ = narrow<std::int32_t>(values);
+  else data_ = std::move(values);
+}
+
+std::size_t WeightMatrix::size() const {
+  return std::visit([](const auto& v) { return v.size(); }, data_);
+}
+
+std::int64_t WeightMatrix::operator[](std::size_t i) const {
+  return std::visit([i](const auto& v) { return static_cast<std::int64_t>(v[i]); }, data_);
+}
+
+void WeightMatrix::set(std::size_t i, std::int64_t value) {
+  std::vector<std::int64_t> all = to_vector();
+  all[i] = value;
+  *this = WeightMatrix(std::move(all));  // re-pick the narrowest width: the encoding stays canonical
+}
+
+unsigned WeightMatrix::width() const {
+  return std::visit([](const auto& v) { return static_cast<unsigned>(sizeof(v[0])); }, data_);
+}
+
+std::vector<std::int64_t> WeightMatrix::to_vector() const {
+  return std::visit([](const auto& v) { return std::vector<std::int64_t>(v.begin(), v.end()); }, data_);
+}
+
+std::uint64_t WeightMatrix::max_abs() const {
+  return std::visit(
+      [](const auto& v) {
+        std::uint64_t m = 0;
+        for (auto x : v) m = std::max(m, x < 0 ? static_cast<std::uint64_t>(-(x + 1)) + 1 : static_cast<std::uint64_t>(x));
+        return m;
+      },
+      data_);
+}
 
 Digest model_digest(const QuantizedModel& model) {
   Sha256 h;
   h.update_str("nnproof/model/v1").update_u8(static_cast<std::uint8_t>(model.final_op)).update_u64(model.depth());
   std::vector<unsigned char> buf;
   for (const auto& l : model.layers) {
-    unsigned width = weight_width(l.weights);
+    // The narrowest width is a function of the values, so the encoding is canonical.
+    const unsigned width = l.weights.width();
     h.update_u64(l.rows).update_u64(l.cols).update_u8(static_cast<std::uint8_t>(width));
     buf.resize(l.weights.size() * width);
-    for (std::size_t i = 0; i < l.weights.size(); ++i)
-      for (unsigned b = 0; b < width; ++b) buf[i * width + b] = static_cast<unsigned char>(static_cast<std::uint64_t>(l.weights[i]) >> (8 * b));
+    l.weights.visit([&](const auto* w) {
+      for (std::size_t i = 0; i < l.weights.size(); ++i)
+        for (unsigned b = 0; b < width; ++b) buf[i * width + b] = static_cast<unsigned char>(static_cast<std::uint64_t>(static_cast<std::int64_t>(w[i])) >> (8 * b));
+    });
     h.update(buf.data(), buf.size());
     buf.resize(l.bias.size() * 16);
     for (std::size_t i = 0; i < l.bias.size(); ++i)

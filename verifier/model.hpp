@@ -3,7 +3,9 @@
 // biases. Everything the verifier knows about the model; it never sees floats.
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/hostdevice.hpp"
@@ -14,10 +16,35 @@ namespace nnproof {
 // Applied by the verifier to the verified outputs; never proved (PROTOCOL.md section 2).
 enum class FinalOp : std::uint8_t { none = 0, softmax = 1, log_softmax = 2 };
 
+// Integer weights in the narrowest of int8 / int16 / int32 / int64 that holds them all. Quantized
+// weights are usually int8: the verifier and the engines then read 8x fewer bytes than int64.
+class WeightMatrix {
+ public:
+  WeightMatrix() = default;
+  WeightMatrix(std::vector<std::int64_t> values);  // NOLINT: converting, so layers brace-initialize
+  WeightMatrix(std::initializer_list<std::int64_t> values) : WeightMatrix(std::vector<std::int64_t>(values)) {}
+
+  std::size_t size() const;
+  std::int64_t operator[](std::size_t i) const;
+  void set(std::size_t i, std::int64_t value);  // widens the storage when needed
+  unsigned width() const;                       // bytes per entry: 1, 2, 4 or 8
+  std::vector<std::int64_t> to_vector() const;
+  std::uint64_t max_abs() const;
+
+  // fn(const T* data) with T the storage type: kernels compile once per width.
+  template <class Fn>
+  decltype(auto) visit(Fn&& fn) const {
+    return std::visit([&](const auto& v) -> decltype(auto) { return fn(v.data()); }, data_);
+  }
+
+ private:
+  std::variant<std::vector<std::int8_t>, std::vector<std::int16_t>, std::vector<std::int32_t>, std::vector<std::int64_t>> data_;
+};
+
 struct QuantizedLayer {
   std::size_t rows = 0;                // n_i
   std::size_t cols = 0;                // n_{i-1}
-  std::vector<std::int64_t> weights;   // W_i, rows x cols, row-major
+  WeightMatrix weights;                // W_i, rows x cols, row-major
   std::vector<i128> bias;              // B_i, rows entries (grows with the scales: may exceed 2^63)
 };
 

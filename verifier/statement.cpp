@@ -32,9 +32,14 @@ Digest input_binding(const Statement<Cfg>& st) {
 
 template <class Cfg>
 Digest statement_digest(const Statement<Cfg>& st) {
+  return statement_digest(st, model_binding(st), input_binding(st));
+}
+
+template <class Cfg>
+Digest statement_digest(const Statement<Cfg>& st, const Digest& model_bind, const Digest& input_bind) {
   Sha256 h;
   h.update_str("nnproof/statement/v1").update_str(field_name(Cfg::kId));
-  h.update(model_binding(st)).update(input_binding(st));
+  h.update(model_bind).update(input_bind);
   auto dims = st.model->dims();
   h.update_u64(dims.size());
   for (auto d : dims) h.update_u64(d);
@@ -46,7 +51,8 @@ Digest statement_digest(const Statement<Cfg>& st) {
 #define NNP_INSTANTIATE(Cfg)                                \
   template Digest model_binding(const Statement<Cfg>&);    \
   template Digest input_binding(const Statement<Cfg>&);    \
-  template Digest statement_digest(const Statement<Cfg>&);
+  template Digest statement_digest(const Statement<Cfg>&);                              \
+  template Digest statement_digest(const Statement<Cfg>&, const Digest&, const Digest&);
 NNP_INSTANTIATE(M61)
 NNP_INSTANTIATE(M127)
 NNP_INSTANTIATE(M61Interactive)

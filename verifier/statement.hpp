@@ -32,6 +32,9 @@ Digest input_binding(const Statement<Cfg>& st);
 // SHA-256 binding everything public: field, both bindings above, dimensions, batch, outputs.
 template <class Cfg>
 Digest statement_digest(const Statement<Cfg>& st);
+// The same from bindings already computed (each hashes its whole input once).
+template <class Cfg>
+Digest statement_digest(const Statement<Cfg>& st, const Digest& model_binding, const Digest& input_binding);
 
 // Sizes every party derives from (dims, batch): proof length and soundness (PROTOCOL.md 5, 8).
 struct ProofShape {

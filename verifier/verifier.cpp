@@ -3,6 +3,7 @@
 #include <array>
 #include <string>
 
+#include "core/lazy.hpp"
 #include "core/polynomial.hpp"
 
 namespace nnproof {
@@ -49,9 +50,9 @@ template <class K, class F>
 K sample_major_mle(const std::vector<F>& m, std::size_t batch, std::size_t n, std::span<const K> eq_s, std::span<const K> eq_r) {
   K acc = K::zero();
   for (std::size_t k = 0; k < batch; ++k) {
-    K row = K::zero();
-    for (std::size_t j = 0; j < n; ++j) row += mul_base(eq_s[j], m[k * n + j]);
-    acc += eq_r[k] * row;
+    LazyDot<K, F> row;
+    for (std::size_t j = 0; j < n; ++j) row.add(eq_s[j], m[k * n + j]);
+    acc += eq_r[k] * row.result();
   }
   return acc;
 }
@@ -71,12 +72,24 @@ std::string layer_name(std::size_t i) { return "layer " + std::to_string(i); }
 template <class K>
 K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s) {
   using F = std::conditional_t<std::is_same_v<K, Fp61x2>, Fp61, K>;
+  // Exact int64 limb sums need sum_j |W[a][j]| < 2^32; the storage width bounds |W| a priori.
+  const bool limbs_exact = limb_sums_exact(layer.weights.width(), layer.cols);
   K acc = K::zero();
+  if (limbs_exact) {
+    constexpr unsigned C = KLimbs<K>::kCount;
+    std::vector<std::int64_t> el(layer.cols * C);
+    for (std::size_t j = 0; j < layer.cols; ++j) KLimbs<K>::split(eq_s[j], el.data() + j * C);
+    layer.weights.visit([&](const auto* w) {
+      for (std::size_t a = 0; a < layer.rows; ++a) acc += eq_q[a] * small_int_dot<K>(w + a * layer.cols, el.data(), layer.cols);
+    });
+    return acc;
+  }
   for (std::size_t a = 0; a < layer.rows; ++a) {
-    const std::int64_t* w = layer.weights.data() + a * layer.cols;
     K row = K::zero();
-    for (std::size_t j = 0; j < layer.cols; ++j)
-      if (w[j] != 0) row += mul_base(eq_s[j], F::from_int(w[j]));
+    for (std::size_t j = 0; j < layer.cols; ++j) {
+      const std::int64_t w = layer.weights[a * layer.cols + j];
+      if (w != 0) row += mul_base(eq_s[j], F::from_int(w));
+    }
     acc += eq_q[a] * row;
   }
   return acc;
@@ -142,10 +155,11 @@ template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits) {
   const ProofShape shape{st.model->dims(), st.batch};
   if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
-  if (model_binding(st) != bundle.header.model_binding)
+  const Digest model_bind = model_binding(st), input_bind = input_binding(st);
+  if (model_bind != bundle.header.model_binding)
     return Verdict::reject("model digest: the proof was made for another model or other scales");
-  if (input_binding(st) != bundle.header.input_binding) return Verdict::reject("input digest: the proof was made for another input");
-  Digest digest = statement_digest(st);
+  if (input_bind != bundle.header.input_binding) return Verdict::reject("input digest: the proof was made for another input");
+  Digest digest = statement_digest(st, model_bind, input_bind);
   if (digest != bundle.header.statement_digest)
     return Verdict::reject("statement digest: the header does not match the outputs");
   double bits = shape.soundness_bits(Cfg::kId);

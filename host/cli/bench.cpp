@@ -66,8 +66,9 @@ QuantizedModel random_model(const std::vector<std::size_t>& arch, std::mt19937_6
     QuantizedLayer l;
     l.rows = arch[i];
     l.cols = arch[i - 1];
-    l.weights.resize(l.rows * l.cols);
-    for (auto& x : l.weights) x = w(rng);
+    std::vector<std::int64_t> values(l.rows * l.cols);
+    for (auto& x : values) x = w(rng);
+    l.weights = std::move(values);
     for (std::size_t a = 0; a < l.rows; ++a) l.bias.push_back(w(rng));
     m.layers.push_back(std::move(l));
   }

@@ -3,9 +3,9 @@
 #include <omp.h>
 
 #include <cblas.h>
-#include <map>
 #include <type_traits>
 
+#include "core/lazy.hpp"
 #include "host/engines/limb_gemm.hpp"
 #include "host/engines/parallel.hpp"
 
@@ -18,9 +18,6 @@ void set_cpu_threads(int threads) {
 }
 
 namespace {
-
-template <class F>
-constexpr unsigned field_bits() { return F::kBits; }
 
 template <class F>
 u128 raw_value(F x) { return static_cast<u128>(x.v); }
@@ -82,7 +79,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     }
   }
 
-  K final_value() const override { return z_[0]; }
+  K final_value() const override { return base_ ? K::from_base(base_->data[0]) : z_[0]; }
 
  private:
   // h(t) for t = 0, 2, 3 with z_t = z0 + t (z1 - z0) on the pairs of the current top variable.
@@ -93,15 +90,15 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       return parallel_sum<K, 3>(half, [&](std::size_t j) {
         const T* lo = z + j * cols_;
         const T* hi = z + (j + half) * cols_;
-        std::array<K, 3> inner{K::zero(), K::zero(), K::zero()};
+        LazyDot<K, T> inner0, inner2, inner3;
         for (std::size_t k = 0; k < cols_; ++k) {
           T d = hi[k] - lo[k], z2 = hi[k] + d, z3 = z2 + d;
-          inner[0] += mul_base(ec_[k], lo[k] * lo[k]);
-          inner[1] += mul_base(ec_[k], z2 * z2);
-          inner[2] += mul_base(ec_[k], z3 * z3);
+          inner0.add(ec_[k], lo[k] * lo[k]);
+          inner2.add(ec_[k], z2 * z2);
+          inner3.add(ec_[k], z3 * z3);
         }
         K e0 = er_[j], de = er_[j + half] - er_[j], e2 = er_[j + half] + de, e3 = e2 + de;
-        return std::array<K, 3>{e0 * inner[0], e2 * inner[1], e3 * inner[2]};
+        return std::array<K, 3>{e0 * inner0.result(), e2 * inner2.result(), e3 * inner3.result()};
       });
     }
     const std::size_t half = cols_ / 2;
@@ -127,11 +124,38 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   std::vector<K> er_, ec_;  // eq(s, .) over the remaining rows, eq(r, .) over the remaining columns
 };
 
-// Per-layer data the forward pass reuses across calls: the weights as doubles and the limb plan.
-struct LayerGemmCache {
+// The weights as doubles and the widest exact limbs for them. Rebuilt per call (O(rows x cols),
+// small next to the GEMM's O(rows x cols x batch)): nothing outlives the layer it was made from.
+struct LayerGemmPlan {
   std::vector<double> weights;
   LimbPlan plan;
 };
+
+LayerGemmPlan plan_layer(const QuantizedLayer& q, unsigned field_bits) {
+  LayerGemmPlan c;
+  u128 max_row = 0;
+  q.weights.visit([&](const auto* w) {
+    for (std::size_t a = 0; a < q.rows; ++a) {
+      u128 row = 0;
+      for (std::size_t j = 0; j < q.cols; ++j) {
+        const std::int64_t x = w[a * q.cols + j];
+        row += x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x);
+      }
+      max_row = std::max(max_row, row);
+    }
+  });
+  if (max_row >> 53) return c;  // no limb width makes DGEMM exact: the direct kernel
+  c.plan = plan_limbs(static_cast<std::uint64_t>(max_row), field_bits);
+  if (c.plan.limb_bits) {  // exact in doubles: |w| <= max_row < 2^53
+    c.weights.resize(q.weights.size());
+    q.weights.visit([&](const auto* w) {
+      parallel_for(q.rows, [&](std::size_t a) {
+        for (std::size_t j = 0; j < q.cols; ++j) c.weights[a * q.cols + j] = static_cast<double>(w[a * q.cols + j]);
+      });
+    });
+  }
+  return c;
+}
 
 template <class Cfg>
 class CpuEngine final : public Engine<Cfg> {
@@ -142,12 +166,12 @@ class CpuEngine final : public Engine<Cfg> {
   std::string name() const override { return "cpu"; }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
-    const LayerGemmCache& cache = gemm_cache(*layer.q);
+    const LayerGemmPlan gemm = plan_layer(*layer.q, F::kBits);
     Table2D<F> Z(padded(layer.rows()), Y.cols);
-    if (cache.plan.limb_bits == 0)
+    if (gemm.plan.limb_bits == 0)
       forward_direct(layer, Y, batch, Z);
     else
-      forward_limbs(layer, cache, Y, batch, Z);
+      forward_limbs(layer, gemm, Y, batch, Z);
     return Z;
   }
 
@@ -160,15 +184,30 @@ class CpuEngine final : public Engine<Cfg> {
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<K> A(padded(cols), K::zero());
-    constexpr std::size_t kBlock = 256;  // columns per task: one block of accumulators stays in cache
-    parallel_for((cols + kBlock - 1) / kBlock, [&](std::size_t blk) {
-      const std::size_t j0 = blk * kBlock, j1 = std::min(cols, j0 + kBlock);
-      for (std::size_t a = 0; a < rows; ++a) {
-        const std::int64_t* w = layer.q->weights.data() + a * cols;
-        const K e = eq_q[a];
-        for (std::size_t j = j0; j < j1; ++j)
-          if (w[j] != 0) A[j] += mul_base(e, F::from_int(w[j]));
-      }
+    // Exact int64 limb sums need sum_a |W[a][j]| < 2^32; the storage width bounds |W| a priori.
+    const bool limbs_exact = limb_sums_exact(layer.q->weights.width(), rows);
+    if (!limbs_exact) {
+      parallel_for(cols, [&](std::size_t j) {
+        for (std::size_t a = 0; a < rows; ++a) A[j] += mul_base(eq_q[a], F::from_int(layer.q->weights[a * cols + j]));
+      });
+      return A;
+    }
+    constexpr unsigned C = KLimbs<K>::kCount;
+    std::vector<std::int64_t> el(rows * C);
+    for (std::size_t a = 0; a < rows; ++a) KLimbs<K>::split(eq_q[a], el.data() + a * C);
+    constexpr std::size_t kBlock = 256;  // columns per task: the block's accumulators stay in L1
+    layer.q->weights.visit([&](const auto* w) {
+      parallel_for((cols + kBlock - 1) / kBlock, [&](std::size_t blk) {
+        const std::size_t j0 = blk * kBlock, n = std::min(cols, j0 + kBlock) - j0;
+        std::array<std::int64_t, kBlock * C> acc{};
+        for (std::size_t a = 0; a < rows; ++a) {
+          const auto* row = w + a * cols + j0;
+          const std::int64_t* e = el.data() + a * C;
+          for (std::size_t j = 0; j < n; ++j)
+            for (unsigned c = 0; c < C; ++c) acc[j * C + c] += static_cast<std::int64_t>(row[j]) * e[c];
+        }
+        for (std::size_t j = 0; j < n; ++j) A[j0 + j] = KLimbs<K>::join(acc.data() + j * C);
+      });
     });
     return A;
   }
@@ -177,9 +216,9 @@ class CpuEngine final : public Engine<Cfg> {
     std::vector<K> V(Y.rows, K::zero());
     parallel_for(Y.rows, [&](std::size_t j) {
       const F* y = Y.data.data() + j * Y.cols;
-      K acc = K::zero();
-      for (std::size_t k = 0; k < Y.cols; ++k) acc += mul_base(eq_r[k], y[k]);
-      V[j] = acc;
+      LazyDot<K, F> acc;
+      for (std::size_t k = 0; k < Y.cols; ++k) acc.add(eq_r[k], y[k]);
+      V[j] = acc.result();
     });
     return V;
   }
@@ -194,29 +233,9 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
  private:
-  const LayerGemmCache& gemm_cache(const QuantizedLayer& q) {
-    auto it = cache_.find(&q);
-    if (it != cache_.end()) return it->second;
-    LayerGemmCache c;
-    std::uint64_t max_row = 0;
-    bool fits = true;
-    for (std::size_t a = 0; a < q.rows && fits; ++a) {
-      u128 row = 0;
-      for (std::size_t j = 0; j < q.cols; ++j) {
-        std::int64_t w = q.weights[a * q.cols + j];
-        row += w < 0 ? static_cast<u128>(-(w + 1)) + 1 : static_cast<u128>(w);
-      }
-      if (row >> 53) fits = false;  // DGEMM cannot be exact even with 1-bit limbs
-      else if (static_cast<std::uint64_t>(row) > max_row) max_row = static_cast<std::uint64_t>(row);
-    }
-    if (fits) c.plan = plan_limbs(max_row, field_bits<F>());
-    if (c.plan.limb_bits) c.weights.assign(q.weights.begin(), q.weights.end());  // exact: |w| < 2^53
-    return cache_.emplace(&q, std::move(c)).first->second;
-  }
-
-  void forward_limbs(const FieldLayer<F>& layer, const LayerGemmCache& cache, const Table2D<F>& Y,
+  void forward_limbs(const FieldLayer<F>& layer, const LayerGemmPlan& gemm, const Table2D<F>& Y,
                      std::size_t batch, Table2D<F>& Z) {
-    const std::size_t rows = layer.rows(), inner = layer.cols(), L = cache.plan.limbs, c = cache.plan.limb_bits;
+    const std::size_t rows = layer.rows(), inner = layer.cols(), L = gemm.plan.limbs, c = gemm.plan.limb_bits;
     const std::size_t ncols = L * batch;
     // Limb matrix: inner x (L * batch), block l holds bits [c l, c (l + 1)) of Y's real columns.
     std::vector<double> limbs(inner * ncols);
@@ -228,7 +247,7 @@ class CpuEngine final : public Engine<Cfg> {
       }
     });
     std::vector<double> G(rows * ncols);
-    dgemm_rowmajor(rows, inner, ncols, cache.weights.data(), limbs.data(), G.data());
+    dgemm_rowmajor(rows, inner, ncols, gemm.weights.data(), limbs.data(), G.data());
     // Z = sum_l 2^(c l) G_l + bias, each G_l an exact integer below 2^53 in magnitude.
     std::vector<F> shift(L);
     for (std::size_t l = 0; l < L; ++l) shift[l] = pow2(c * l);
@@ -250,17 +269,15 @@ class CpuEngine final : public Engine<Cfg> {
   void forward_direct(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
     const std::size_t cols = layer.cols();
     parallel_for(layer.rows(), [&](std::size_t a) {
-      const std::int64_t* w = layer.q->weights.data() + a * cols;
       for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) = layer.bias[a];
       for (std::size_t j = 0; j < cols; ++j) {
-        if (w[j] == 0) continue;
-        const F wf = F::from_int(w[j]);
+        const std::int64_t w = layer.q->weights[a * cols + j];
+        if (w == 0) continue;
+        const F wf = F::from_int(w);
         for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) += wf * Y.at(j, k);
       }
     });
   }
-
-  std::map<const QuantizedLayer*, LayerGemmCache> cache_;
 };
 
 }  // namespace

@@ -155,7 +155,7 @@ TYPED_TEST(EndToEnd, ChangedInputWeightOrBiasIsRejected) {
   for (std::size_t layer = 0; layer < model.depth(); ++layer) {
     for (std::size_t w = 0; w < model.layers[layer].weights.size(); ++w) {
       QuantizedModel m2 = model;
-      m2.layers[layer].weights[w] += 1;
+      m2.layers[layer].weights.set(w, m2.layers[layer].weights[w] + 1);
       auto bad = st;
       bad.model = &m2;
       Verdict v = testing::verify_fixed(bad, msgs, seed);

@@ -26,7 +26,7 @@ NpyArray reals(std::size_t rows, std::size_t cols, std::vector<double> v) {
 TEST(Quantize, ScalesWeightsBiasesAndInputsExactly) {
   auto fm = two_layer({0.5, -0.25, 1.0, 0.126}, {0.5, -1.5}, {1.0, -0.5}, {0.25});
   QuantizedModel q = quantize_model(fm, {4.0, 8.0});  // alpha 4, beta 8
-  EXPECT_EQ(q.layers[0].weights, (std::vector<std::int64_t>{4, -2, 8, 1}));  // 0.126 * 8 = 1.008 -> 1
+  EXPECT_EQ(q.layers[0].weights.to_vector(), (std::vector<std::int64_t>{4, -2, 8, 1}));  // 0.126 * 8 = 1.008 -> 1
   // s_Z(1) = beta * alpha = 32; s_Y(1) = 1024; s_Z(2) = 8192.
   EXPECT_EQ(q.layers[0].bias[0], 16);
   EXPECT_EQ(q.layers[0].bias[1], -48);

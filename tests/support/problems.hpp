@@ -17,7 +17,9 @@ inline QuantizedModel random_model(const std::vector<std::size_t>& dims, std::mt
     QuantizedLayer l;
     l.rows = dims[i];
     l.cols = dims[i - 1];
-    for (std::size_t t = 0; t < l.rows * l.cols; ++t) l.weights.push_back(w(rng));
+    std::vector<std::int64_t> weights(l.rows * l.cols);
+    for (auto& x : weights) x = w(rng);
+    l.weights = std::move(weights);
     for (std::size_t t = 0; t < l.rows; ++t) l.bias.push_back(b(rng));
     m.layers.push_back(std::move(l));
   }

@@ -1,0 +1,111 @@
+#pragma once
+// Exact sums with deferred reduction, for the O(nnz) and O(n b) passes of prover and verifier.
+//
+// KLimbs: small integers times elements of K. Each coordinate of K is cut into 31-bit limbs, so a
+// product |w| * limb < |w| 2^31 and a whole sum fits an int64 while sum |w| < 2^32. The inner loops
+// are then plain int64 multiply-adds, which compilers vectorize.
+//
+// LazyDot: base-field values times K with reduction once per 32 terms (canonical m61 products are
+// below 2^122, so 32 of them fit in 128 bits).
+#include <array>
+#include <cstdint>
+
+#include "core/fields.hpp"
+
+namespace nnproof {
+
+// Sums of |w| up to this bound keep every KLimbs accumulator exact.
+constexpr std::uint64_t kMaxLimbWeightSum = (std::uint64_t{1} << 32) - 1;
+
+// Whether `terms` products of weights stored in `width_bytes`-byte integers with 31-bit limbs sum
+// exactly in int64: the storage width bounds |w| by 2^(8 width - 1) without scanning the weights.
+constexpr bool limb_sums_exact(unsigned width_bytes, std::size_t terms) {
+  return (u128{1} << (8 * width_bytes - 1)) * terms <= kMaxLimbWeightSum;
+}
+
+template <class K>
+struct KLimbs;
+
+template <>
+struct KLimbs<Fp61> {
+  static constexpr unsigned kCount = 2;
+  NNP_HD static void split(Fp61 x, std::int64_t* out) {
+    out[0] = static_cast<std::int64_t>(x.v & 0x7FFFFFFF);
+    out[1] = static_cast<std::int64_t>(x.v >> 31);
+  }
+  NNP_HD static Fp61 join(const std::int64_t* acc) {
+    return Fp61::from_int(acc[0]) + Fp61::from_int(acc[1]) * Fp61{u64{1} << 31};
+  }
+};
+
+template <>
+struct KLimbs<Fp61x2> {
+  static constexpr unsigned kCount = 4;
+  NNP_HD static void split(Fp61x2 x, std::int64_t* out) {
+    KLimbs<Fp61>::split(x.re, out);
+    KLimbs<Fp61>::split(x.im, out + 2);
+  }
+  NNP_HD static Fp61x2 join(const std::int64_t* acc) { return {KLimbs<Fp61>::join(acc), KLimbs<Fp61>::join(acc + 2)}; }
+};
+
+template <>
+struct KLimbs<Fp127> {
+  static constexpr unsigned kCount = 5;  // 5 x 31 bits >= 127
+  NNP_HD static void split(Fp127 x, std::int64_t* out) {
+    for (unsigned i = 0; i < kCount; ++i) out[i] = static_cast<std::int64_t>((x.v >> (31 * i)) & 0x7FFFFFFF);
+  }
+  NNP_HD static Fp127 join(const std::int64_t* acc) {
+    Fp127 r = Fp127::zero();
+    for (unsigned i = 0; i < kCount; ++i) r += Fp127::from_int(acc[i]) * Fp127{u128{1} << (31 * i)};
+    return r;
+  }
+};
+
+// sum_i w[i] * e[i] for n small integers w (sum |w| <= kMaxLimbWeightSum) and K elements given as
+// limbs (el[i * kCount + c]).
+template <class K, class W>
+K small_int_dot(const W* w, const std::int64_t* el, std::size_t n) {
+  constexpr unsigned C = KLimbs<K>::kCount;
+  std::array<std::int64_t, C> acc{};
+  for (std::size_t i = 0; i < n; ++i)
+    for (unsigned c = 0; c < C; ++c) acc[c] += static_cast<std::int64_t>(w[i]) * el[i * C + c];
+  return KLimbs<K>::join(acc.data());
+}
+
+// sum_i e[i] * f[i] for e in K and f in the base field.
+template <class K, class F>
+struct LazyDot {
+  K acc = K::zero();
+  NNP_HD void add(K e, F f) { acc += mul_base(e, f); }
+  NNP_HD K result() { return acc; }
+};
+
+template <>
+struct LazyDot<Fp61x2, Fp61> {
+  u128 re = 0, im = 0;
+  unsigned pending = 0;
+  NNP_HD void add(Fp61x2 e, Fp61 f) {
+    re += static_cast<u128>(e.re.v) * f.v;
+    im += static_cast<u128>(e.im.v) * f.v;
+    if (++pending == 32) reduce();
+  }
+  NNP_HD void reduce() {
+    re = Fp61::from_u128(re).v;
+    im = Fp61::from_u128(im).v;
+    pending = 0;
+  }
+  NNP_HD Fp61x2 result() { return {Fp61::from_u128(re), Fp61::from_u128(im)}; }
+};
+
+template <>
+struct LazyDot<Fp61, Fp61> {
+  u128 acc = 0;
+  unsigned pending = 0;
+  NNP_HD void add(Fp61 e, Fp61 f) {
+    acc += static_cast<u128>(e.v) * f.v;
+    if (++pending == 32) acc = Fp61::from_u128(acc).v, pending = 0;
+  }
+  NNP_HD Fp61 result() { return Fp61::from_u128(acc); }
+};
+
+}  // namespace nnproof
