@@ -7,9 +7,12 @@ find_package(nlohmann_json CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(ONNX CONFIG REQUIRED)
-set(BLA_VENDOR OpenBLAS)
-find_package(BLAS REQUIRED)
-find_path(CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas x86_64-linux-gnu/openblas-pthread REQUIRED)
+# OpenBLAS built for OpenMP (Debian's libopenblas-openmp-dev): it shares the OpenMP thread pool
+# with the engines. The pthread build spins its own threads after each GEMM, which then compete
+# with the OpenMP threads of the sum-check for the same cores.
+find_library(BLAS_LIBRARIES openblas PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH REQUIRED)
+find_path(CBLAS_INCLUDE_DIR cblas.h PATHS /usr/include/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH REQUIRED)
+message(STATUS "nnproof: OpenBLAS ${BLAS_LIBRARIES}")
 if(NNPROOF_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

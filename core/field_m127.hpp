@@ -50,6 +50,7 @@ struct Fp127 {
   NNP_HD friend constexpr bool operator==(Fp127 a, Fp127 b) { return a.v == b.v; }
   NNP_HD friend constexpr bool operator!=(Fp127 a, Fp127 b) { return a.v != b.v; }
 
+  NNP_HD constexpr Fp127 square() const { return *this * *this; }
   NNP_HD constexpr Fp127 pow(u128 e) const {
     Fp127 r = one(), b = *this;
     for (; e; e >>= 1, b = b * b)

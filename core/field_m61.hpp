@@ -64,6 +64,7 @@ struct Fp61 {
   NNP_HD friend constexpr bool operator==(Fp61 a, Fp61 b) { return a.v == b.v; }
   NNP_HD friend constexpr bool operator!=(Fp61 a, Fp61 b) { return a.v != b.v; }
 
+  NNP_HD constexpr Fp61 square() const { return *this * *this; }
   NNP_HD constexpr Fp61 pow(u128 e) const {
     Fp61 r = one(), b = *this;
     for (; e; e >>= 1, b = b * b)

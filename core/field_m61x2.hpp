@@ -32,6 +32,11 @@ struct Fp61x2 {
   NNP_HD friend constexpr bool operator==(Fp61x2 a, Fp61x2 b) { return a.re == b.re && a.im == b.im; }
   NNP_HD friend constexpr bool operator!=(Fp61x2 a, Fp61x2 b) { return !(a == b); }
 
+  // (a + bi)^2 = (a + b)(a - b) + 2ab i: two base products instead of four.
+  NNP_HD constexpr Fp61x2 square() const {
+    Fp61 ab = re * im;
+    return {(re + im) * (re - im), ab + ab};
+  }
   NNP_HD constexpr Fp61x2 conj() const { return {re, -im}; }
   // 1 / (a + bi) = (a - bi) / (a^2 + b^2); a^2 + b^2 = 0 only for 0 since -1 is not a square.
   NNP_HD constexpr Fp61x2 inverse() const {

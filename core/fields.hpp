@@ -3,6 +3,7 @@
 // arithmetic and a challenge field K that every folded table lives in.
 #include <cmath>
 #include <string_view>
+#include <type_traits>
 
 #include "core/field_m127.hpp"
 #include "core/field_m61.hpp"
@@ -47,6 +48,16 @@ inline double challenge_field_log2(FieldId id) {
 NNP_HD Fp61x2 mul_base(Fp61x2 k, Fp61 f) { return k * f; }
 template <class T>
 NNP_HD T mul_base(T k, T f) { return k * f; }
+
+// A base-field or challenge-field value as an element of K.
+template <class K, class T>
+NNP_HD K embed(T x) {
+  if constexpr (std::is_same_v<K, T>) {
+    return x;
+  } else {
+    return K::from_base(x);
+  }
+}
 
 // Uniform challenge from 32 bytes of hash or CSPRNG output. Every coordinate takes at least 64
 // bits more than log2 p, so the bias from reducing mod p is below 2^-64 (PROTOCOL.md section 6).

@@ -97,6 +97,24 @@ struct LazyDot<Fp61x2, Fp61> {
   NNP_HD Fp61x2 result() { return {Fp61::from_u128(re), Fp61::from_u128(im)}; }
 };
 
+// K x K: each coordinate of the product is a sum of two canonical products (< 2^123), so 16 terms
+// fit in 128 bits. -b d is computed as b (p - d).
+template <>
+struct LazyDot<Fp61x2, Fp61x2> {
+  u128 re = 0, im = 0;
+  unsigned pending = 0;
+  NNP_HD void add(Fp61x2 e, Fp61x2 f) {
+    re += static_cast<u128>(e.re.v) * f.re.v + static_cast<u128>(e.im.v) * (-f.im).v;
+    im += static_cast<u128>(e.re.v) * f.im.v + static_cast<u128>(e.im.v) * f.re.v;
+    if (++pending == 16) {
+      re = Fp61::from_u128(re).v;
+      im = Fp61::from_u128(im).v;
+      pending = 0;
+    }
+  }
+  NNP_HD Fp61x2 result() { return {Fp61::from_u128(re), Fp61::from_u128(im)}; }
+};
+
 template <>
 struct LazyDot<Fp61, Fp61> {
   u128 acc = 0;

@@ -17,12 +17,11 @@ template <class K>
 std::vector<K> run_sumcheck(SumcheckProver<K>& sc, unsigned n, unsigned degree, ProverChannel<K>& ch) {
   std::vector<K> point(n);
   for (unsigned t = 1; t <= n; ++t) {
-    std::array<K, 3> h = sc.round();
+    std::array<K, 3> h = t == 1 ? sc.round() : sc.fold_and_round(point[n - t + 1]);
     ch.send(std::span<const K>(h.data(), degree));
-    K r = ch.challenge();
-    point[n - t] = r;
-    sc.fold(r);
+    point[n - t] = ch.challenge();
   }
+  if (n > 0) sc.fold(point[0]);
   return point;
 }
 

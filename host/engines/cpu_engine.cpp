@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cblas.h>
+#include <algorithm>
 #include <type_traits>
 
 #include "core/lazy.hpp"
@@ -79,9 +80,49 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     }
   }
 
+  // Row phase with at least two rows left after the fold: one pass reads four rows of the table,
+  // writes the two folded rows and accumulates the next round's sums from them.
+  std::array<K, 3> fold_and_round(K r) override {
+    if (rows_ < 4) {
+      fold(r);
+      return round();
+    }
+    return base_ ? fused_rows(base_->data.data(), r) : fused_rows(z_.data(), r);
+  }
+
   K final_value() const override { return base_ ? K::from_base(base_->data[0]) : z_[0]; }
 
  private:
+  template <class T>
+  std::array<K, 3> fused_rows(const T* z, K r) {
+    const std::size_t quarter = rows_ / 4, half = rows_ / 2, C = cols_;
+    std::vector<K> out(half * C);  // the folded table: rows_ / 2 rows
+    fold_top(er_, r);
+    auto h = parallel_sum<K, 3>(quarter, [&](std::size_t j) {
+      K* lo = out.data() + j * C;               // folded row j
+      K* hi = out.data() + (j + quarter) * C;   // folded row j + quarter
+      const T* a = z + j * C;
+      const T* b = z + (j + half) * C;
+      const T* c = z + (j + quarter) * C;
+      const T* d = z + (j + quarter + half) * C;
+      LazyDot<K, K> inner0, inner2, inner3;
+      for (std::size_t k = 0; k < C; ++k) {
+        lo[k] = embed<K>(a[k]) + mul_base(r, b[k] - a[k]);
+        hi[k] = embed<K>(c[k]) + mul_base(r, d[k] - c[k]);
+        K dz = hi[k] - lo[k], z2 = hi[k] + dz, z3 = z2 + dz;
+        inner0.add(ec_[k], lo[k].square());
+        inner2.add(ec_[k], z2.square());
+        inner3.add(ec_[k], z3.square());
+      }
+      K e0 = er_[j], de = er_[j + quarter] - er_[j], e2 = er_[j + quarter] + de, e3 = e2 + de;
+      return std::array<K, 3>{e0 * inner0.result(), e2 * inner2.result(), e3 * inner3.result()};
+    });
+    z_ = std::move(out);
+    base_ = nullptr;
+    rows_ /= 2;
+    return h;
+  }
+
   // h(t) for t = 0, 2, 3 with z_t = z0 + t (z1 - z0) on the pairs of the current top variable.
   template <class T>
   std::array<K, 3> round_on(const T* z) const {
@@ -93,9 +134,9 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
         LazyDot<K, T> inner0, inner2, inner3;
         for (std::size_t k = 0; k < cols_; ++k) {
           T d = hi[k] - lo[k], z2 = hi[k] + d, z3 = z2 + d;
-          inner0.add(ec_[k], lo[k] * lo[k]);
-          inner2.add(ec_[k], z2 * z2);
-          inner3.add(ec_[k], z3 * z3);
+          inner0.add(ec_[k], lo[k].square());
+          inner2.add(ec_[k], z2.square());
+          inner3.add(ec_[k], z3.square());
         }
         K e0 = er_[j], de = er_[j + half] - er_[j], e2 = er_[j + half] + de, e3 = e2 + de;
         return std::array<K, 3>{e0 * inner0.result(), e2 * inner2.result(), e3 * inner3.result()};
@@ -105,7 +146,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     auto h = parallel_sum<K, 3>(half, [&](std::size_t k) {
       T d = z[k + half] - z[k], z2 = z[k + half] + d, z3 = z2 + d;
       K e0 = ec_[k], de = ec_[k + half] - ec_[k], e2 = ec_[k + half] + de, e3 = e2 + de;
-      return std::array<K, 3>{mul_base(e0, z[k] * z[k]), mul_base(e2, z2 * z2), mul_base(e3, z3 * z3)};
+      return std::array<K, 3>{mul_base(e0, z[k].square()), mul_base(e2, z2.square()), mul_base(e3, z3.square())};
     });
     return {er_[0] * h[0], er_[0] * h[1], er_[0] * h[2]};
   }
@@ -133,17 +174,18 @@ struct LayerGemmPlan {
 
 LayerGemmPlan plan_layer(const QuantizedLayer& q, unsigned field_bits) {
   LayerGemmPlan c;
-  u128 max_row = 0;
+  std::vector<u128> row_abs(q.rows);
   q.weights.visit([&](const auto* w) {
-    for (std::size_t a = 0; a < q.rows; ++a) {
+    parallel_for(q.rows, [&](std::size_t a) {
       u128 row = 0;
       for (std::size_t j = 0; j < q.cols; ++j) {
         const std::int64_t x = w[a * q.cols + j];
         row += x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x);
       }
-      max_row = std::max(max_row, row);
-    }
+      row_abs[a] = row;
+    });
   });
+  const u128 max_row = *std::max_element(row_abs.begin(), row_abs.end());
   if (max_row >> 53) return c;  // no limb width makes DGEMM exact: the direct kernel
   c.plan = plan_limbs(static_cast<std::uint64_t>(max_row), field_bits);
   if (c.plan.limb_bits) {  // exact in doubles: |w| <= max_row < 2^53

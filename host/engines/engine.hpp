@@ -20,6 +20,11 @@ class SumcheckProver {
   virtual ~SumcheckProver() = default;
   virtual std::array<K, 3> round() = 0;
   virtual void fold(K r) = 0;
+  // fold(r) then round(), which an engine may fuse into one pass over its tables.
+  virtual std::array<K, 3> fold_and_round(K r) {
+    fold(r);
+    return round();
+  }
   virtual K final_value() const = 0;
 };
 
