@@ -5,6 +5,7 @@
 
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
+#include "verifier/parallel.hpp"
 
 namespace nnproof {
 namespace {
@@ -48,13 +49,11 @@ K receive_one(VerifierChannel<K>& ch) {
 // n x b matrix): sum_k eq_r[k] sum_j eq_s[j] M[k][j].
 template <class K, class F>
 K sample_major_mle(const std::vector<F>& m, std::size_t batch, std::size_t n, std::span<const K> eq_s, std::span<const K> eq_r) {
-  K acc = K::zero();
-  for (std::size_t k = 0; k < batch; ++k) {
+  return parallel_sum<K, 1>(batch, [&](std::size_t k) {
     LazyDot<K, F> row;
     for (std::size_t j = 0; j < n; ++j) row.add(eq_s[j], m[k * n + j]);
-    acc += eq_r[k] * row.result();
-  }
-  return acc;
+    return std::array<K, 1>{eq_r[k] * row.result()};
+  })[0];
 }
 
 template <class K>
@@ -79,10 +78,11 @@ K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<con
     constexpr unsigned C = KLimbs<K>::kCount;
     std::vector<std::int64_t> el(layer.cols * C);
     for (std::size_t j = 0; j < layer.cols; ++j) KLimbs<K>::split(eq_s[j], el.data() + j * C);
-    layer.weights.visit([&](const auto* w) {
-      for (std::size_t a = 0; a < layer.rows; ++a) acc += eq_q[a] * small_int_dot<K>(w + a * layer.cols, el.data(), layer.cols);
+    return layer.weights.visit([&](const auto* w) {
+      return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
+        return std::array<K, 1>{eq_q[a] * small_int_dot<K>(w + a * layer.cols, el.data(), layer.cols)};
+      })[0];
     });
-    return acc;
   }
   for (std::size_t a = 0; a < layer.rows; ++a) {
     K row = K::zero();

@@ -8,7 +8,7 @@
 
 #include "core/lazy.hpp"
 #include "host/engines/limb_gemm.hpp"
-#include "host/engines/parallel.hpp"
+#include "verifier/parallel.hpp"
 
 namespace nnproof {
 

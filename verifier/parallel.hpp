@@ -1,8 +1,7 @@
 #pragma once
 // Small OpenMP helpers. Field addition is exact and commutative, so a parallel sum is
-// bit-identical to a sequential one whatever the split.
-#include <omp.h>
-
+// bit-identical to a sequential one whatever the split. Without OpenMP (a plain compiler) the
+// pragmas are ignored and the loops run sequentially.
 #include <array>
 #include <cstddef>
 #include <cstdint>
