@@ -1,9 +1,12 @@
 #pragma once
 // One macro for functions that run on both the host and a CUDA device. Under nvcc they are
-// __host__ __device__ and force-inlined; with a plain C++ compiler they are ordinary inline
-// functions, so core/ builds on a laptop with no CUDA toolkit.
+// __host__ __device__ and force-inlined; with a plain C++ compiler they are inline functions, so
+// core/ builds on a laptop with no CUDA toolkit.
 #if defined(__CUDACC__)
 #define NNP_HD __host__ __device__ __forceinline__
+#elif defined(__GNUC__)
+// Field operations sit in every hot loop: inline them even where -O2's heuristics would not.
+#define NNP_HD inline __attribute__((always_inline))
 #else
 #define NNP_HD inline
 #endif
