@@ -13,6 +13,7 @@
 
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
+#include "host/synthetic.hpp"
 #include "verifier/verifier.hpp"
 
 namespace nnproof::cli {
@@ -57,22 +58,6 @@ double best_time(int repeat, Fn fn) {
     best = std::min(best, seconds_since(t0));
   }
   return best;
-}
-
-QuantizedModel random_model(const std::vector<std::size_t>& arch, std::mt19937_64& rng) {
-  std::uniform_int_distribution<std::int64_t> w(-127, 127);
-  QuantizedModel m;
-  for (std::size_t i = 1; i < arch.size(); ++i) {
-    QuantizedLayer l;
-    l.rows = arch[i];
-    l.cols = arch[i - 1];
-    std::vector<std::int64_t> values(l.rows * l.cols);
-    for (auto& x : values) x = w(rng);
-    l.weights = std::move(values);
-    for (std::size_t a = 0; a < l.rows; ++a) l.bias.push_back(w(rng));
-    m.layers.push_back(std::move(l));
-  }
-  return m;
 }
 
 // What a client would otherwise run locally: float32 inference with BLAS sgemm and x*x.
@@ -144,7 +129,7 @@ int run_bench(const BenchOptions& o) {
   if (arch.size() < 2) throw UsageError("--arch needs at least two sizes (input and output)");
   const FieldId field = parse_field(o.field);
   std::mt19937_64 rng(o.seed);
-  const QuantizedModel model = random_model(arch, rng);
+  const QuantizedModel model = synthetic_model(arch, rng, 127, 127);  // int8 weights
   const Digest digest = model_digest(model);  // once per model, as a client loading it would
   return with_file_field(field, [&]<class Cfg>() {
     auto engine = make_engine<Cfg>(o.engine, o.threads);

@@ -105,17 +105,11 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       const T* b = z + (j + half) * C;
       const T* c = z + (j + quarter) * C;
       const T* d = z + (j + quarter + half) * C;
-      LazyDot<K, K> inner0, inner2, inner3;
       for (std::size_t k = 0; k < C; ++k) {
         lo[k] = embed<K>(a[k]) + mul_base(r, b[k] - a[k]);
         hi[k] = embed<K>(c[k]) + mul_base(r, d[k] - c[k]);
-        K dz = hi[k] - lo[k], z2 = hi[k] + dz, z3 = z2 + dz;
-        inner0.add(ec_[k], lo[k].square());
-        inner2.add(ec_[k], z2.square());
-        inner3.add(ec_[k], z3.square());
       }
-      K e0 = er_[j], de = er_[j + quarter] - er_[j], e2 = er_[j + quarter] + de, e3 = e2 + de;
-      return std::array<K, 3>{e0 * inner0.result(), e2 * inner2.result(), e3 * inner3.result()};
+      return row_pair_sums<K>(lo, hi, j, quarter);  // the rows just written are still in cache
     });
     z_ = std::move(out);
     base_ = nullptr;
@@ -123,24 +117,27 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     return h;
   }
 
+  // Row pair (j, j + offset)'s share of h(t), t = 0, 2, 3: eq(s, .) extended to t times
+  // sum_k eq(r, k) z_t[k]^2, with z_t = lo + t (hi - lo).
+  template <class T>
+  std::array<K, 3> row_pair_sums(const T* lo, const T* hi, std::size_t j, std::size_t offset) const {
+    LazyDot<K, T> inner0, inner2, inner3;
+    for (std::size_t k = 0; k < cols_; ++k) {
+      T d = hi[k] - lo[k], z2 = hi[k] + d, z3 = z2 + d;
+      inner0.add(ec_[k], lo[k].square());
+      inner2.add(ec_[k], z2.square());
+      inner3.add(ec_[k], z3.square());
+    }
+    K e0 = er_[j], de = er_[j + offset] - er_[j], e2 = er_[j + offset] + de, e3 = e2 + de;
+    return {e0 * inner0.result(), e2 * inner2.result(), e3 * inner3.result()};
+  }
+
   // h(t) for t = 0, 2, 3 with z_t = z0 + t (z1 - z0) on the pairs of the current top variable.
   template <class T>
   std::array<K, 3> round_on(const T* z) const {
     if (rows_ > 1) {
       const std::size_t half = rows_ / 2;
-      return parallel_sum<K, 3>(half, [&](std::size_t j) {
-        const T* lo = z + j * cols_;
-        const T* hi = z + (j + half) * cols_;
-        LazyDot<K, T> inner0, inner2, inner3;
-        for (std::size_t k = 0; k < cols_; ++k) {
-          T d = hi[k] - lo[k], z2 = hi[k] + d, z3 = z2 + d;
-          inner0.add(ec_[k], lo[k].square());
-          inner2.add(ec_[k], z2.square());
-          inner3.add(ec_[k], z3.square());
-        }
-        K e0 = er_[j], de = er_[j + half] - er_[j], e2 = er_[j + half] + de, e3 = e2 + de;
-        return std::array<K, 3>{e0 * inner0.result(), e2 * inner2.result(), e3 * inner3.result()};
-      });
+      return parallel_sum<K, 3>(half, [&](std::size_t j) { return row_pair_sums<T>(z + j * cols_, z + (j + half) * cols_, j, half); });
     }
     const std::size_t half = cols_ / 2;
     auto h = parallel_sum<K, 3>(half, [&](std::size_t k) {

@@ -4,6 +4,7 @@
 
 #include "host/engines/reference_engine.hpp"
 #include "host/prover.hpp"
+#include "host/synthetic.hpp"
 #include "tests/support/random.hpp"
 #include "verifier/verifier.hpp"
 
@@ -11,19 +12,7 @@ namespace nnproof::testing {
 
 inline QuantizedModel random_model(const std::vector<std::size_t>& dims, std::mt19937_64& rng, std::int64_t wmax = 3,
                                    std::int64_t bmax = 3) {
-  std::uniform_int_distribution<std::int64_t> w(-wmax, wmax), b(-bmax, bmax);
-  QuantizedModel m;
-  for (std::size_t i = 1; i < dims.size(); ++i) {
-    QuantizedLayer l;
-    l.rows = dims[i];
-    l.cols = dims[i - 1];
-    std::vector<std::int64_t> weights(l.rows * l.cols);
-    for (auto& x : weights) x = w(rng);
-    l.weights = std::move(weights);
-    for (std::size_t t = 0; t < l.rows; ++t) l.bias.push_back(b(rng));
-    m.layers.push_back(std::move(l));
-  }
-  return m;
+  return synthetic_model(dims, rng, wmax, bmax);
 }
 
 template <class Cfg>
