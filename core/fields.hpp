@@ -44,6 +44,10 @@ inline double challenge_field_log2(FieldId id) {
   return 0;
 }
 
+// The base field under a challenge field K (K itself when K = F).
+template <class K>
+using base_field_t = std::conditional_t<std::is_same_v<K, Fp61x2>, Fp61, K>;
+
 // K * F, written once for the extension (two base products) and for K = F.
 NNP_HD Fp61x2 mul_base(Fp61x2 k, Fp61 f) { return k * f; }
 template <class T>

@@ -58,7 +58,7 @@ K sample_major_mle(const std::vector<F>& m, std::size_t batch, std::size_t n, st
 
 template <class K>
 K bias_mle(const QuantizedLayer& layer, std::span<const K> eq_q) {
-  using F = std::conditional_t<std::is_same_v<K, Fp61x2>, Fp61, K>;
+  using F = base_field_t<K>;
   K acc = K::zero();
   for (std::size_t a = 0; a < layer.rows; ++a) acc += mul_base(eq_q[a], F::from_i128(layer.bias[a]));
   return acc;
@@ -70,10 +70,9 @@ std::string layer_name(std::size_t i) { return "layer " + std::to_string(i); }
 
 template <class K>
 K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s) {
-  using F = std::conditional_t<std::is_same_v<K, Fp61x2>, Fp61, K>;
+  using F = base_field_t<K>;
   // Exact int64 limb sums need sum_j |W[a][j]| < 2^32; the storage width bounds |W| a priori.
   const bool limbs_exact = limb_sums_exact(layer.weights.width(), layer.cols);
-  K acc = K::zero();
   if (limbs_exact) {
     constexpr unsigned C = KLimbs<K>::kCount;
     std::vector<std::int64_t> el(layer.cols * C);
@@ -84,6 +83,7 @@ K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<con
       })[0];
     });
   }
+  K acc = K::zero();
   for (std::size_t a = 0; a < layer.rows; ++a) {
     K row = K::zero();
     for (std::size_t j = 0; j < layer.cols; ++j) {
@@ -108,6 +108,8 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
   const QuantizedModel& model = *st.model;
   const ProofShape shape{model.dims(), st.batch};
   const std::size_t L = model.depth();
+  if (st.batch == 0 || st.input.size() != st.batch * model.in_dim() || st.outputs.size() != st.batch * model.out_dim())
+    return Verdict::reject("statement: the input or output size does not match the model and the batch");
 
   // Step 1: the claim about the outputs at random (q, r).
   std::vector<K> q = draw(ch, shape.nu(L));

@@ -176,6 +176,21 @@ TYPED_TEST(EndToEnd, ChangedInputWeightOrBiasIsRejected) {
   EXPECT_FALSE(verify_bundle(bad, bundle).accepted);
 }
 
+TYPED_TEST(EndToEnd, StatementOfTheWrongSizeIsRejected) {
+  auto rng = make_rng(55);
+  auto model = testing::random_model({3, 4, 2}, rng);
+  auto st = testing::random_statement<TypeParam>(model, 5, rng);
+  auto bundle = prove_bundle(*make_reference_engine<TypeParam>(), st);
+  auto short_input = st;
+  short_input.input.pop_back();
+  EXPECT_FALSE(verify_bundle(short_input, bundle).accepted);
+  auto no_batch = st;
+  no_batch.batch = 0;
+  Transcript t(TypeParam::kId, 0);
+  FiatShamirVerifierChannel<typename TypeParam::K> ch(t, bundle.messages);
+  EXPECT_FALSE(verify_protocol(no_batch, ch).accepted);
+}
+
 TYPED_TEST(EndToEnd, PaddedBatchColumnsStayOutOfTheStatement) {
   // batch 5 pads to 8: proving with the mask must give exactly the unpadded outputs.
   auto rng = make_rng(54);

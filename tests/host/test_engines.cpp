@@ -77,7 +77,9 @@ TEST(LimbPlan, RespectsTheDoublePrecisionBound) {
     LimbPlan p = plan_limbs(rowsum, 61);
     ASSERT_GT(p.limb_bits, 0u) << rowsum;
     EXPECT_LE(((u128{1} << p.limb_bits) - 1) * rowsum, u128{1} << 53);
-    if (p.limb_bits < 52) EXPECT_GT(((u128{1} << (p.limb_bits + 1)) - 1) * rowsum, u128{1} << 53);
+    if (p.limb_bits < 52) {
+      EXPECT_GT(((u128{1} << (p.limb_bits + 1)) - 1) * rowsum, u128{1} << 53);
+    }
     EXPECT_GE(p.limb_bits * p.limbs, 61u);
   }
   EXPECT_EQ(plan_limbs(254000, 61).limbs, 2u);   // the TIMIT shape with int8 weights: two DGEMMs

@@ -14,7 +14,7 @@ TYPED_TEST_SUITE(WeightMleTest, ChallengeFields);
 
 TYPED_TEST(WeightMleTest, MatchesTheDefinitionForEveryWidth) {
   using K = TypeParam;
-  using F = std::conditional_t<std::is_same_v<K, Fp61x2>, Fp61, K>;
+  using F = base_field_t<K>;
   auto rng = testing::make_rng(80);
   for (std::int64_t wmax : {std::int64_t{100}, std::int64_t{30000}, std::int64_t{1} << 30, std::int64_t{1} << 62}) {
     auto model = testing::random_model({37, 11}, rng, wmax, 1);
