@@ -3,6 +3,7 @@
 // Conventions: coordinate x_t of a point pairs with bit t of an index (bit 0 least significant).
 #include <cstddef>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 #include "core/fields.hpp"
@@ -44,6 +45,7 @@ std::vector<K> eq_table(std::span<const K> x) {
 // T~(x) for a table of size 2^n (entries of F or K), as sum_i eq(x, i) T[i].
 template <class K, class T>
 K mle_evaluate(std::span<const T> table, std::span<const K> x) {
+  if (table.size() != (std::size_t{1} << x.size())) throw std::invalid_argument("mle_evaluate: table size is not 2^|x|");
   std::vector<K> e = eq_table(x);
   K acc = K::zero();
   for (std::size_t i = 0; i < table.size(); ++i) acc += mul_base(e[i], table[i]);

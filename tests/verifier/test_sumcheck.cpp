@@ -70,7 +70,8 @@ TYPED_TEST(SumcheckTest, ProductSumcheckHonestAndTampered) {
       // A wrong initial claim fails too.
       std::vector<K> s3;
       if (n > 0) {
-        EXPECT_NE(verify_rounds(msgs, claim + K::one(), n, 2, t, s3), (mle_evaluate<K, K>(A, s3)) * y_star);
+        K c = verify_rounds(msgs, claim + K::one(), n, 2, t, s3);  // fills s3 before it is used
+        EXPECT_NE(c, (mle_evaluate<K, K>(A, s3)) * y_star);
       }
     }
   }
