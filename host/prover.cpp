@@ -81,10 +81,11 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
     std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
     auto product = engine.product_sumcheck(engine.row_combine(layer, eq_q), engine.col_combine(Y, eq_r));
     std::vector<K> s = run_sumcheck(*product, nu, 2, ch);
-    send_one(ch, product->final_value());
+    const K y_star = product->final_value();
+    send_one(ch, y_star);
     if (i == 1) break;
-    // Activation: Y~(s, r) = sum eq(s, j) eq(r, k) Z~(j, k)^2, then z* = Z~(s', r').
-    auto square = engine.square_sumcheck(trace.Z[i - 2], s, r);
+    // Activation: y* = Y~(s, r) = sum eq(s, j) eq(r, k) Z~(j, k)^2, then z* = Z~(s', r').
+    auto square = engine.square_sumcheck(trace.Z[i - 2], s, r, y_star);
     std::vector<K> point = run_sumcheck(*square, nu + beta, 3, ch);
     send_one(ch, square->final_value());
     r.assign(point.begin(), point.begin() + beta);

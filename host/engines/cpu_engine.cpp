@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "core/lazy.hpp"
+#include "host/engines/cpu_square_sumcheck.hpp"
 #include "host/engines/limb_gemm.hpp"
 #include "verifier/parallel.hpp"
 
@@ -44,122 +45,6 @@ class CpuProductSumcheck final : public SumcheckProver<K> {
 
  private:
   std::vector<K> a_, v_;
-};
-
-// The sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2. The eq factor is kept split as a row
-// table (for s) and a column table (for r) instead of one table of Z's size: rows are bound first,
-// so only the row table folds until one row is left, then only the column table. The first round
-// reads Z in the base field; later rounds read the folded table in K.
-template <class Cfg>
-class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
-  using F = typename Cfg::F;
-  using K = typename Cfg::K;
-
- public:
-  CpuSquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r)
-      : base_(&Z), rows_(Z.rows), cols_(Z.cols), er_(eq_table<K>(s)), ec_(eq_table<K>(r)) {}
-
-  std::array<K, 3> round() override { return base_ ? round_on(base_->data.data()) : round_on(z_.data()); }
-
-  void fold(K r) override {
-    if (base_) {
-      fold_from_base(r);
-    } else if (rows_ > 1) {
-      const std::size_t half = (rows_ / 2) * cols_;
-      parallel_for(half, [&](std::size_t i) { z_[i] = z_[i] + r * (z_[i + half] - z_[i]); });
-      z_.resize(half);
-    } else {
-      fold_top(z_, r);
-    }
-    if (rows_ > 1) {
-      fold_top(er_, r);
-      rows_ /= 2;
-    } else {
-      fold_top(ec_, r);
-      cols_ /= 2;
-    }
-  }
-
-  // Row phase with at least two rows left after the fold: one pass reads four rows of the table,
-  // writes the two folded rows and accumulates the next round's sums from them.
-  std::array<K, 3> fold_and_round(K r) override {
-    if (rows_ < 4) {
-      fold(r);
-      return round();
-    }
-    return base_ ? fused_rows(base_->data.data(), r) : fused_rows(z_.data(), r);
-  }
-
-  K final_value() const override { return base_ ? K::from_base(base_->data[0]) : z_[0]; }
-
- private:
-  template <class T>
-  std::array<K, 3> fused_rows(const T* z, K r) {
-    const std::size_t quarter = rows_ / 4, half = rows_ / 2, C = cols_;
-    std::vector<K> out(half * C);  // the folded table: rows_ / 2 rows
-    fold_top(er_, r);
-    auto h = parallel_sum<K, 3>(quarter, [&](std::size_t j) {
-      K* lo = out.data() + j * C;               // folded row j
-      K* hi = out.data() + (j + quarter) * C;   // folded row j + quarter
-      const T* a = z + j * C;
-      const T* b = z + (j + half) * C;
-      const T* c = z + (j + quarter) * C;
-      const T* d = z + (j + quarter + half) * C;
-      for (std::size_t k = 0; k < C; ++k) {
-        lo[k] = embed<K>(a[k]) + mul_base(r, b[k] - a[k]);
-        hi[k] = embed<K>(c[k]) + mul_base(r, d[k] - c[k]);
-      }
-      return row_pair_sums<K>(lo, hi, j, quarter);  // the rows just written are still in cache
-    });
-    z_ = std::move(out);
-    base_ = nullptr;
-    rows_ /= 2;
-    return h;
-  }
-
-  // Row pair (j, j + offset)'s share of h(t), t = 0, 2, 3: eq(s, .) extended to t times
-  // sum_k eq(r, k) z_t[k]^2, with z_t = lo + t (hi - lo).
-  template <class T>
-  std::array<K, 3> row_pair_sums(const T* lo, const T* hi, std::size_t j, std::size_t offset) const {
-    LazyDot<K, T> inner0, inner2, inner3;
-    for (std::size_t k = 0; k < cols_; ++k) {
-      T d = hi[k] - lo[k], z2 = hi[k] + d, z3 = z2 + d;
-      inner0.add(ec_[k], lo[k].square());
-      inner2.add(ec_[k], z2.square());
-      inner3.add(ec_[k], z3.square());
-    }
-    K e0 = er_[j], de = er_[j + offset] - er_[j], e2 = er_[j + offset] + de, e3 = e2 + de;
-    return {e0 * inner0.result(), e2 * inner2.result(), e3 * inner3.result()};
-  }
-
-  // h(t) for t = 0, 2, 3 with z_t = z0 + t (z1 - z0) on the pairs of the current top variable.
-  template <class T>
-  std::array<K, 3> round_on(const T* z) const {
-    if (rows_ > 1) {
-      const std::size_t half = rows_ / 2;
-      return parallel_sum<K, 3>(half, [&](std::size_t j) { return row_pair_sums<T>(z + j * cols_, z + (j + half) * cols_, j, half); });
-    }
-    const std::size_t half = cols_ / 2;
-    auto h = parallel_sum<K, 3>(half, [&](std::size_t k) {
-      T d = z[k + half] - z[k], z2 = z[k + half] + d, z3 = z2 + d;
-      K e0 = ec_[k], de = ec_[k + half] - ec_[k], e2 = ec_[k + half] + de, e3 = e2 + de;
-      return std::array<K, 3>{mul_base(e0, z[k].square()), mul_base(e2, z2.square()), mul_base(e3, z3.square())};
-    });
-    return {er_[0] * h[0], er_[0] * h[1], er_[0] * h[2]};
-  }
-
-  void fold_from_base(K r) {
-    const F* z = base_->data.data();
-    const std::size_t half = rows_ > 1 ? (rows_ / 2) * cols_ : cols_ / 2;
-    z_.resize(half);
-    parallel_for(half, [&](std::size_t i) { z_[i] = K::from_base(z[i]) + mul_base(r, z[i + half] - z[i]); });
-    base_ = nullptr;
-  }
-
-  const Table2D<F>* base_;  // the unfolded table, until the first fold
-  std::vector<K> z_;        // the folded table, rows_ x cols_
-  std::size_t rows_, cols_;
-  std::vector<K> er_, ec_;  // eq(s, .) over the remaining rows, eq(r, .) over the remaining columns
 };
 
 // The weights as doubles and the widest exact limbs for them. Rebuilt per call (O(rows x cols),
@@ -267,8 +152,8 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
-                                                     std::span<const K> r) override {
-    return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r);
+                                                     std::span<const K> r, K claim) override {
+    return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r, claim);
   }
 
  private:

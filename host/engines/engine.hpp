@@ -46,9 +46,10 @@ class Engine {
   virtual std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) = 0;
   // The sum-check of sum_j A[j] V[j] (degree 2).
   virtual std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) = 0;
-  // The sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first.
+  // The sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first. `claim`
+  // is that sum (y*): an engine may derive one round value from it (h(1) = claim - h(0)).
   virtual std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
-                                                             std::span<const K> r) = 0;
+                                                             std::span<const K> r, K claim) = 0;
 };
 
 }  // namespace nnproof

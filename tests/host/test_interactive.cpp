@@ -43,8 +43,9 @@ class LyingEngine final : public Engine<Cfg> {
     auto sc = inner_->product_sumcheck(std::move(A), std::move(V));
     return lie_in_square_ ? std::move(sc) : std::make_unique<LyingSumcheck>(std::move(sc));
   }
-  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r) override {
-    auto sc = inner_->square_sumcheck(Z, s, r);
+  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
+                                                     K claim) override {
+    auto sc = inner_->square_sumcheck(Z, s, r, claim);
     return lie_in_square_ ? std::make_unique<LyingSumcheck>(std::move(sc)) : std::move(sc);
   }
 
