@@ -72,6 +72,40 @@ K small_int_dot(const W* w, const std::int64_t* el, std::size_t n) {
   return KLimbs<K>::join(acc.data());
 }
 
+// The m61 family (K = F or its extension) as C canonical 64-bit coordinates. A weight below 2^31
+// in magnitude times a coordinate (< 2^61) summed over fewer than 2^35 terms stays below 2^127, so
+// sums of small integers times K need two 64 x 64 -> 128-bit products per term, and no limbs.
+template <class K>
+struct M61Coords;
+template <>
+struct M61Coords<Fp61> {
+  static constexpr unsigned kCount = 1;
+  NNP_HD static std::int64_t get(Fp61 x, unsigned) { return static_cast<std::int64_t>(x.v); }
+  NNP_HD static Fp61 make(const i128* acc) { return Fp61::from_i128(acc[0]); }
+};
+template <>
+struct M61Coords<Fp61x2> {
+  static constexpr unsigned kCount = 2;
+  NNP_HD static std::int64_t get(Fp61x2 x, unsigned c) { return static_cast<std::int64_t>(c == 0 ? x.re.v : x.im.v); }
+  NNP_HD static Fp61x2 make(const i128* acc) { return {Fp61::from_i128(acc[0]), Fp61::from_i128(acc[1])}; }
+};
+
+// Whether M61Coords sums of `terms` products with weights stored in `width_bytes` are exact.
+constexpr bool wide_sums_exact(unsigned width_bytes, std::size_t terms) {
+  return width_bytes <= 4 && terms < (std::size_t{1} << 35);
+}
+
+// sum_i w[i] * e[i] for K in the m61 family (see wide_sums_exact).
+template <class K, class W>
+K wide_int_dot(const W* w, const K* e, std::size_t n) {
+  constexpr unsigned C = M61Coords<K>::kCount;
+  std::array<i128, C> acc{};
+  for (std::size_t i = 0; i < n; ++i)
+    for (unsigned c = 0; c < C; ++c)
+      acc[c] += static_cast<i128>(static_cast<std::int64_t>(w[i])) * M61Coords<K>::get(e[i], c);
+  return M61Coords<K>::make(acc.data());
+}
+
 // sum_i e[i] * f[i] for e in K and f in the base field.
 template <class K, class F>
 struct LazyDot {
@@ -97,22 +131,27 @@ struct LazyDot<Fp61x2, Fp61> {
   NNP_HD Fp61x2 result() { return {Fp61::from_u128(re), Fp61::from_u128(im)}; }
 };
 
-// K x K: each coordinate of the product is a sum of two canonical products (< 2^123), so 16 terms
-// fit in 128 bits. -b d is computed as b (p - d).
+// K x K by Karatsuba: (a + bi)(c + di) = (ac - bd) + ((a + b)(c + d) - ac - bd) i, three products
+// per term instead of four. (a + b)(c + d) < 2^124, so the sums are reduced every 8 terms.
 template <>
 struct LazyDot<Fp61x2, Fp61x2> {
-  u128 re = 0, im = 0;
+  u128 ac = 0, bd = 0, cross = 0;
   unsigned pending = 0;
   NNP_HD void add(Fp61x2 e, Fp61x2 f) {
-    re += static_cast<u128>(e.re.v) * f.re.v + static_cast<u128>(e.im.v) * (-f.im).v;
-    im += static_cast<u128>(e.re.v) * f.im.v + static_cast<u128>(e.im.v) * f.re.v;
-    if (++pending == 16) {
-      re = Fp61::from_u128(re).v;
-      im = Fp61::from_u128(im).v;
+    ac += static_cast<u128>(e.re.v) * f.re.v;
+    bd += static_cast<u128>(e.im.v) * f.im.v;
+    cross += static_cast<u128>(e.re.v + e.im.v) * (f.re.v + f.im.v);
+    if (++pending == 8) {
+      ac = Fp61::from_u128(ac).v;
+      bd = Fp61::from_u128(bd).v;
+      cross = Fp61::from_u128(cross).v;
       pending = 0;
     }
   }
-  NNP_HD Fp61x2 result() { return {Fp61::from_u128(re), Fp61::from_u128(im)}; }
+  NNP_HD Fp61x2 result() {
+    const Fp61 a = Fp61::from_u128(ac), b = Fp61::from_u128(bd), c = Fp61::from_u128(cross);
+    return {a - b, c - a - b};
+  }
 };
 
 template <>

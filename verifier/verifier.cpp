@@ -71,7 +71,17 @@ std::string layer_name(std::size_t i) { return "layer " + std::to_string(i); }
 template <class K>
 K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s) {
   using F = base_field_t<K>;
-  // Exact int64 limb sums need sum_j |W[a][j]| < 2^32; the storage width bounds |W| a priori.
+  // m61: 128-bit sums; otherwise exact int64 limb sums while sum_j |W[a][j]| < 2^32 (the storage
+  // width bounds |W| a priori); otherwise field products.
+  if constexpr (std::is_same_v<F, Fp61>) {
+    if (wide_sums_exact(layer.weights.width(), layer.cols)) {
+      return layer.weights.visit([&](const auto* w) {
+        return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
+          return std::array<K, 1>{eq_q[a] * wide_int_dot<K>(w + a * layer.cols, eq_s.data(), layer.cols)};
+        })[0];
+      });
+    }
+  }
   const bool limbs_exact = limb_sums_exact(layer.weights.width(), layer.cols);
   if (limbs_exact) {
     constexpr unsigned C = KLimbs<K>::kCount;

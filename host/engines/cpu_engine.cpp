@@ -116,6 +116,9 @@ class CpuEngine final : public Engine<Cfg> {
       });
       return A;
     }
+    if constexpr (std::is_same_v<F, Fp61>) {
+      if (wide_sums_exact(layer.q->weights.width(), rows)) return row_combine_wide(layer, eq_q, std::move(A));
+    }
     constexpr unsigned C = KLimbs<K>::kCount;
     std::vector<std::int64_t> el(rows * C);
     for (std::size_t a = 0; a < rows; ++a) KLimbs<K>::split(eq_q[a], el.data() + a * C);
@@ -131,6 +134,30 @@ class CpuEngine final : public Engine<Cfg> {
             for (unsigned c = 0; c < C; ++c) acc[j * C + c] += static_cast<std::int64_t>(row[j]) * e[c];
         }
         for (std::size_t j = 0; j < n; ++j) A[j0 + j] = KLimbs<K>::join(acc.data() + j * C);
+      });
+    });
+    return A;
+  }
+
+  // The m61 family: 128-bit sums of weight x coordinate products (core/lazy.hpp, M61Coords).
+  std::vector<K> row_combine_wide(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
+    using Coords = M61Coords<K>;
+    constexpr unsigned C = Coords::kCount;
+    const std::size_t rows = layer.rows(), cols = layer.cols();
+    std::vector<std::int64_t> e(rows * C);
+    for (std::size_t a = 0; a < rows; ++a)
+      for (unsigned c = 0; c < C; ++c) e[a * C + c] = Coords::get(eq_q[a], c);
+    constexpr std::size_t kBlock = 256;  // columns per task: the block's accumulators stay in L1
+    layer.q->weights.visit([&](const auto* w) {
+      parallel_for((cols + kBlock - 1) / kBlock, [&](std::size_t blk) {
+        const std::size_t j0 = blk * kBlock, n = std::min(cols, j0 + kBlock) - j0;
+        std::array<i128, kBlock * C> acc{};
+        for (std::size_t a = 0; a < rows; ++a) {
+          const auto* row = w + a * cols + j0;
+          for (std::size_t j = 0; j < n; ++j)
+            for (unsigned c = 0; c < C; ++c) acc[j * C + c] += static_cast<i128>(static_cast<std::int64_t>(row[j])) * e[a * C + c];
+        }
+        for (std::size_t j = 0; j < n; ++j) A[j0 + j] = Coords::make(acc.data() + j * C);
       });
     });
     return A;
