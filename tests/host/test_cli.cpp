@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -106,6 +107,47 @@ TEST_F(Cli, BadInputsExitTwoWithOneLine) {
   std::ofstream(dir.file("long.nnp"), std::ios::binary) << bytes << 'x';
   expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("short.nnp")), "truncated");
   expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("long.nnp")), "trailing");
+}
+
+// The tamper sweep: every byte of an honest bundle (header, outputs, proof), changed one at a time,
+// is refused with exit 1 (REJECTED: the failing check) or exit 2 (the malformed field), never 0.
+TEST_F(Cli, EveryChangedByteOfAProofIsRefused) {
+  for (const char* field : {"m61", "m127"}) {
+    ASSERT_EQ(run_cli("prove " + args(std::string("--field ") + field)).code, 0);
+    std::ifstream in(proof, std::ios::binary);
+    const std::string honest((std::istreambuf_iterator<char>(in)), {});
+    const std::string bad = dir.file("bad.nnp");
+    const std::string verify = "verify --model " + model + " --input " + input + " --proof " + bad;
+    int rejected = 0, malformed = 0;
+    for (std::size_t i = 0; i < honest.size(); ++i) {
+      std::string bytes = honest;
+      bytes[i] = static_cast<char>(bytes[i] + 1);
+      std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes;
+      CliRun r = run_cli(verify);
+      if (r.code == 1) {
+        ++rejected;
+        EXPECT_EQ(r.out.rfind("REJECTED: ", 0), 0u) << field << " byte " << i << ": " << r.out;
+      } else {
+        ++malformed;
+        EXPECT_EQ(r.code, 2) << field << " byte " << i << ": " << r.out;
+        EXPECT_NE(r.out.find("nnproof: error: "), std::string::npos) << r.out;
+      }
+    }
+    EXPECT_GT(rejected, 0);  // outputs and messages reach the protocol's checks
+    EXPECT_GT(malformed, 0);  // header fields are refused by the parser
+  }
+}
+
+// A proof file claiming to be huge is refused from its real length: reading stops at the size the
+// model and input imply (plus one byte), whatever the file holds.
+TEST_F(Cli, HugeProofFileIsRefusedWithoutReadingIt) {
+  ASSERT_EQ(run_cli("prove " + args()).code, 0);
+  std::filesystem::resize_file(proof, std::uintmax_t{8} << 30);  // 8 GiB, sparse
+  CliRun r = run_cli("verify " + args());
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("trailing bytes"), std::string::npos) << r.out;
+  r = run_cli("inspect " + proof);
+  EXPECT_EQ(r.code, 2) << r.out;
 }
 
 TEST_F(Cli, MagnitudeCheckRefusesWithExitTwo) {
