@@ -109,15 +109,19 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
   // Fold rows (j, j + rows/2) with r into a table of rows/2 rows, and return q(0), q(2) of the next
   // round from its pairs (j, j + rows/4).
+  // From the base table the folded rows go to a new K table; a K table is folded in place (each
+  // task reads rows j, j + rows/4, j + rows/2, j + 3 rows/4 before writing rows j, j + rows/4).
   template <class T>
   std::array<K, 2> fused_rows(const T* z, K r) {
     const std::size_t quarter = rows_ / 4, half = rows_ / 2, C = cols_;
-    std::vector<K> out(half * C);
+    const bool in_place = base_ == nullptr;  // (with F = K the types alone cannot tell)
+    std::vector<K> fresh(in_place ? 0 : half * C);
+    K* out = in_place ? z_.data() : fresh.data();
     // The next round's lower-row eq: s_0 .. s_{v-2}, v the variable bound now.
     const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
     auto q = parallel_sum<K, 2>(quarter, [&](std::size_t j) {
-      K* lo = out.data() + j * C;
-      K* hi = out.data() + (j + quarter) * C;
+      K* lo = out + j * C;
+      K* hi = out + (j + quarter) * C;
       const T* a = z + j * C;
       const T* b = z + (j + half) * C;
       const T* c = z + (j + quarter) * C;
@@ -128,7 +132,11 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       }
       return pair_q<K>(lo, hi, E[j]);  // the rows just written are still in cache
     });
-    z_ = std::move(out);
+    if (in_place) {
+      z_.resize(half * C);
+    } else {
+      z_ = std::move(fresh);
+    }
     return q;
   }
 

@@ -150,6 +150,18 @@ TEST_F(Cli, HugeProofFileIsRefusedWithoutReadingIt) {
   EXPECT_EQ(r.code, 2) << r.out;
 }
 
+TEST_F(Cli, NonArithmeticOperatorsAreRefusedWithTheNodeNamed) {
+  std::vector<testing::BuilderLayer> layers = {{2, 2, {1, 0, 0, 1}, {}}, {1, 2, {1, 1}, {}}};
+  write_npy_f64(dir.file("x2.npy"), {1, 2}, std::vector<double>{1, 2});
+  for (const char* op : {"Relu", "Sigmoid", "MaxPool", "Div"}) {
+    testing::write_mlp_with_op(dir.file("bad.onnx"), layers, op);
+    CliRun r = run_cli("prove --model " + dir.file("bad.onnx") + " --input " + dir.file("x2.npy") + " --proof " + proof);
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find(op), std::string::npos) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  }
+}
+
 TEST_F(Cli, MagnitudeCheckRefusesWithExitTwo) {
   write_npy_f64(dir.file("huge.npy"), {1, 4}, std::vector<double>(4, 1e15));
   CliRun r = run_cli("prove --model " + model + " --input " + dir.file("huge.npy") + " --proof " + proof);
