@@ -24,21 +24,18 @@ int run_prove(const ProveOptions& o) {
   check_magnitudes(p.model, p.input, field);
   return with_file_field(field, [&]<class Cfg>() {
     auto engine = make_engine<Cfg>(o.engine, o.threads);
-    Statement<Cfg> st;
-    st.model = &p.model;
-    st.model_digest = p.model_digest;
-    st.batch = p.batch;
-    st.input = to_field<typename Cfg::F>(p.input);
+    Statement<Cfg> st = make_statement<Cfg>(p);
+    const ProgressFn progress = terminal_progress();
     auto t0 = std::chrono::steady_clock::now();
-    ProofBundle<Cfg> bundle = prove_bundle(*engine, st, terminal_progress());
+    ProofBundle<Cfg> bundle = prove_bundle(*engine, st, progress);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto bytes = serialize_bundle(bundle);
     write_file(o.proof, bytes);
     if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
     const ProofShape shape{p.model.dims(), p.batch};
     fmt::print(stderr, "{}proved {} samples on the {} engine in {:.3f} s: {}, {:.1f} bits, proof {} bytes + outputs -> {}\n",
-               terminal_progress() ? "\r\033[K" : "", p.batch, engine->name(), seconds, field_name(field),
-               shape.soundness_bits(field), shape.message_count() * sizeof(typename Cfg::K), o.proof);
+               progress ? "\r\033[K" : "", p.batch, engine->name(), seconds, field_name(field),
+               shape.soundness_bits(field), bundle.messages.size() * Cfg::K::kBytes, o.proof);
     return kExitOk;
   });
 }

@@ -18,11 +18,7 @@ struct VerifyOptions {
 template <class Cfg>
 int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsigned char>& bytes, const ProofShape& shape) {
   ProofBundle<Cfg> bundle = parse_bundle<Cfg>(bytes, shape);
-  Statement<Cfg> st;
-  st.model = &p.model;
-  st.model_digest = p.model_digest;
-  st.batch = p.batch;
-  st.input = to_field<typename Cfg::F>(p.input);
+  Statement<Cfg> st = make_statement<Cfg>(p);
   st.outputs = bundle.outputs;
   // A proof for another model or input is a usage error (exit 2), not a lying prover.
   if (model_binding(st) != bundle.header.model_binding)
