@@ -505,6 +505,14 @@ TEST_F(OnnxImport, RejectsNodesOutOfOrder) {
   expect_error(path, {"node 'act1' (Mul)", "no earlier node produces it", "topological order"});
 }
 
+// A cycle: fc1 now reads the activation that fc2 produces, which depends on fc1 itself.
+TEST_F(OnnxImport, RejectsCycles) {
+  const auto path = edited_model(file("m.onnx"), make_layers({3, 3, 3}), {}, [](onnx::ModelProto& m) {
+    node(m, "fc1").set_input(0, node(m, "fc2").output(0));
+  });
+  expect_error(path, {"node 'fc1' (Gemm)", "no earlier node produces it"});
+}
+
 TEST_F(OnnxImport, RejectsTwoInputs) {
   const auto path = edited_model(file("m.onnx"), make_layers({4, 3, 2}), {}, [](onnx::ModelProto& m) {
     *m.mutable_graph()->add_input() = m.graph().input(0);
