@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/fields.hpp"
+#include "host/synthetic.hpp"
 
 namespace nnproof {
 namespace {
@@ -12,11 +13,7 @@ namespace {
 template <class T>
 T seeded(std::uint64_t s) {
   std::mt19937_64 rng(s);
-  if constexpr (std::is_same_v<T, Fp61x2>) {
-    return {Fp61::from_u64(rng()), Fp61::from_u64(rng())};
-  } else {
-    return T::from_u128((static_cast<u128>(rng()) << 64) | rng());
-  }
+  return random_element<T>(rng);
 }
 
 template <class T>

@@ -7,25 +7,17 @@
 
 #include "core/polynomial.hpp"
 #include "host/engines/cpu_engine.hpp"
+#include "host/synthetic.hpp"
 
 namespace nnproof {
 namespace {
-
-template <class K>
-K random_k(std::mt19937_64& rng) {
-  if constexpr (std::is_same_v<K, Fp61x2>) {
-    return {Fp61::from_u64(rng()), Fp61::from_u64(rng())};
-  } else {
-    return K::from_u128((static_cast<u128>(rng()) << 64) | rng());
-  }
-}
 
 template <class Cfg>
 void BM_EqTable(benchmark::State& state) {
   using K = typename Cfg::K;
   std::mt19937_64 rng(1);
   std::vector<K> x(static_cast<std::size_t>(state.range(0)));
-  for (auto& v : x) v = random_k<K>(rng);
+  for (auto& v : x) v = random_element<K>(rng);
   for (auto _ : state) benchmark::DoNotOptimize(eq_table<K>(x));
   state.SetItemsProcessed(state.iterations() * (std::int64_t{1} << state.range(0)));
 }
@@ -38,10 +30,10 @@ void BM_SquareSumcheck(benchmark::State& state) {
   const unsigned rb = static_cast<unsigned>(state.range(0)), cb = static_cast<unsigned>(state.range(1));
   std::mt19937_64 rng(2);
   Table2D<F> Z(std::size_t{1} << rb, std::size_t{1} << cb);
-  for (auto& z : Z.data) z = F::from_u128((static_cast<u128>(rng()) << 64) | rng());
+  for (auto& z : Z.data) z = random_element<F>(rng);
   std::vector<K> s(rb), r(cb);
-  for (auto& v : s) v = random_k<K>(rng);
-  for (auto& v : r) v = random_k<K>(rng);
+  for (auto& v : s) v = random_element<K>(rng);
+  for (auto& v : r) v = random_element<K>(rng);
   auto engine = make_cpu_engine<Cfg>();
   // The claim the sum-check proves: sum eq(s, j) eq(r, k) Z[j][k]^2 (the engine derives h(1) from it).
   std::vector<K> point(r);

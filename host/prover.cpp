@@ -5,13 +5,6 @@
 namespace nnproof {
 namespace {
 
-template <class K>
-std::vector<K> draw(ProverChannel<K>& ch, unsigned n) {
-  std::vector<K> v(n);
-  for (auto& x : v) x = ch.challenge();
-  return v;
-}
-
 // Runs n rounds of a sum-check of degree d; point[v] receives the challenge binding variable v.
 template <class K>
 std::vector<K> run_sumcheck(SumcheckProver<K>& sc, unsigned n, unsigned degree, ProverChannel<K>& ch) {
@@ -70,8 +63,8 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
   using K = typename Cfg::K;
   const std::size_t L = layers.size();
   const unsigned beta = ceil_log2(trace.batch);
-  std::vector<K> q = draw(ch, ceil_log2(layers.back().rows()));
-  std::vector<K> r = draw(ch, beta);
+  std::vector<K> q = draw_challenges(ch, ceil_log2(layers.back().rows()));
+  std::vector<K> r = draw_challenges(ch, beta);
   for (std::size_t i = L; i >= 1; --i) {
     report(progress, "proving layer " + std::to_string(L - i + 1) + "/" + std::to_string(L));
     const auto& layer = layers[i - 1];

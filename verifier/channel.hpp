@@ -75,3 +75,15 @@ class FiatShamirProverChannel final : public ProverChannel<K> {
 };
 
 }  // namespace nnproof
+
+namespace nnproof {
+
+// n fresh challenges from either side's channel, in order.
+template <class Channel>
+auto draw_challenges(Channel& channel, unsigned n) {
+  std::vector<decltype(channel.challenge())> v(n);
+  for (auto& x : v) x = channel.challenge();
+  return v;
+}
+
+}  // namespace nnproof

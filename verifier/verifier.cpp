@@ -10,13 +10,6 @@
 namespace nnproof {
 namespace {
 
-template <class K>
-std::vector<K> draw(VerifierChannel<K>& ch, unsigned n) {
-  std::vector<K> v(n);
-  for (auto& x : v) x = ch.challenge();
-  return v;
-}
-
 }  // namespace
 
 template <class K>
@@ -122,8 +115,8 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
     return Verdict::reject("statement: the input or output size does not match the model and the batch");
 
   // Step 1: the claim about the outputs at random (q, r).
-  std::vector<K> q = draw(ch, shape.nu(L));
-  std::vector<K> r = draw(ch, shape.beta());
+  std::vector<K> q = draw_challenges(ch, shape.nu(L));
+  std::vector<K> r = draw_challenges(ch, shape.beta());
   std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
   K v = sample_major_mle<K>(st.outputs, st.batch, shape.dims[L], eq_q, eq_r);
 

@@ -103,7 +103,7 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, con
   st.model_digest = digest;
   st.batch = batch;
   st.input.resize(batch * arch.front());
-  for (auto& x : st.input) x = F::from_u128(static_cast<u128>(rng()) << 64 | rng());  // random field elements
+  for (auto& x : st.input) x = random_element<F>(rng);  // random field elements
   const auto layers = field_layers<F>(model);
   const double forward_s = best_time(o.repeat, [&] { run_forward(engine, layers, st.input, batch); });
   ProofBundle<Cfg> bundle;

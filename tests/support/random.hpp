@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "core/fields.hpp"
+#include "host/synthetic.hpp"
 
 namespace nnproof::testing {
 
@@ -22,13 +23,6 @@ inline std::uint64_t test_seed() {
 
 inline std::mt19937_64 make_rng(std::uint64_t salt = 0) { return std::mt19937_64(test_seed() ^ (salt * 0x9E3779B97F4A7C15ull)); }
 
-template <class F>
-F random_element(std::mt19937_64& rng) {
-  if constexpr (std::is_same_v<F, Fp61x2>) {
-    return Fp61x2{random_element<Fp61>(rng), random_element<Fp61>(rng)};
-  } else {
-    return F::from_u128((static_cast<u128>(rng()) << 64) | rng());
-  }
-}
+using nnproof::random_element;
 
 }  // namespace nnproof::testing
