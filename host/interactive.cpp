@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <thread>
 
@@ -82,6 +83,9 @@ class FdVerifierChannel final : public VerifierChannel<K> {
 struct PipePair {
   int to_prover[2] = {-1, -1}, to_verifier[2] = {-1, -1};
   PipePair() {
+    // A party writing to a closed pipe must get EPIPE (a ChannelError, so a rejection), not die of
+    // SIGPIPE. Process-wide, as signal dispositions are.
+    std::signal(SIGPIPE, SIG_IGN);
     if (::pipe(to_prover) != 0 || ::pipe(to_verifier) != 0) throw ChannelError(std::string("pipe: ") + std::strerror(errno));
   }
   ~PipePair() {

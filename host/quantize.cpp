@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "verifier/magnitude.hpp"
+
 namespace nnproof {
 namespace {
 
@@ -30,16 +32,6 @@ double pick(const std::optional<double>& cli, const std::optional<double>& meta,
   if (!std::isfinite(s) || s <= 0) throw QuantizeError(std::string("invalid scale ") + flag + " " + fmt_double(s) + "; scales must be positive and finite");
   return s;
 }
-
-u128 abs128(i128 x) { return x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x); }
-
-u128 sat_mul(u128 a, u128 b) {
-  if (a != 0 && b > ~u128{0} / a) return ~u128{0};
-  return a * b;
-}
-u128 sat_add(u128 a, u128 b) { return a > ~u128{0} - b ? ~u128{0} : a + b; }
-
-double log2_u128(u128 x) { return std::log2(static_cast<long double>(x)); }
 
 }  // namespace
 
@@ -93,33 +85,9 @@ std::vector<std::int64_t> quantize_input(const NpyArray& x, const std::string& p
 }
 
 void check_magnitudes(const QuantizedModel& model, std::span<const std::int64_t> input, FieldId field) {
-  const u128 limit = field == FieldId::m127 ? Fp127::P / 2 : static_cast<u128>(Fp61::P / 2);
-  const double limit_bits = field == FieldId::m127 ? 126 : 60;
-  u128 bound = 0;  // max |Y_{i-1}| over the batch
-  for (auto x : input) bound = std::max(bound, abs128(x));
-  auto refuse = [&](std::size_t layer, const char* what, u128 b) {
-    std::ostringstream s;
-    s.precision(4);
-    s << "layer " << layer << " " << what << " could reach 2^" << log2_u128(b) << " > 2^" << limit_bits << ": the "
-      << field_name(field) << " field would wrap and the result would be wrong; "
-      << (field == FieldId::m127 ? "use smaller --alpha / --beta" : "use --field m127 or smaller --alpha / --beta");
-    throw QuantizeError(s.str());
-  };
-  if (bound > limit) refuse(0, "input", bound);
-  for (std::size_t i = 0; i < model.depth(); ++i) {
-    const QuantizedLayer& l = model.layers[i];
-    u128 z = 0;  // max_a sum_j |W[a][j]| bound + |B[a]|
-    for (std::size_t a = 0; a < l.rows; ++a) {
-      u128 row = 0;
-      for (std::size_t j = 0; j < l.cols; ++j) row = sat_add(row, static_cast<u128>(abs128(l.weights[a * l.cols + j])));
-      z = std::max(z, sat_add(sat_mul(row, bound), abs128(l.bias[a])));
-    }
-    if (z > limit) refuse(i + 1, "pre-activation", z);
-    if (i + 1 < model.depth()) {
-      bound = sat_mul(z, z);
-      if (bound > limit) refuse(i + 1, "activation (x*x)", bound);
-    }
-  }
+  if (auto v = magnitude_violation(magnitude_profile(model), max_abs(input), field))
+    throw QuantizeError(v->describe(field) + ": the field would wrap and the result would be wrong; " +
+                        (field == FieldId::m127 ? "use smaller --alpha / --beta" : "use --field m127 or smaller --alpha / --beta"));
 }
 
 }  // namespace nnproof

@@ -168,7 +168,7 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
   if (digest != bundle.header.statement_digest)
     return Verdict::reject("statement digest: the header does not match the outputs");
   double bits = shape.soundness_bits(Cfg::kId);
-  if (bits < std::max(min_bits, kMinSoundnessBits))
+  if (!(bits >= std::max(min_bits, kMinSoundnessBits)))  // negated: a NaN floor rejects
     return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " + std::to_string(std::max(min_bits, kMinSoundnessBits)));
   Transcript t = statement_transcript<Cfg>(digest);
   FiatShamirVerifierChannel<typename Cfg::K> ch(t, bundle.messages);

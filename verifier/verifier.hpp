@@ -15,6 +15,10 @@ struct Verdict {
   static Verdict reject(std::string why) { return {false, std::move(why)}; }
 };
 
+// What is verified is the network's arithmetic in the field. The outputs are the integer network's
+// only when no value can wrap: callers that need that (the CLI does) also check
+// magnitude_violation (verifier/magnitude.hpp) for the proof's field.
+
 // Runs the layered protocol against any channel (Fiat-Shamir or interactive).
 template <class Cfg>
 Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& channel);

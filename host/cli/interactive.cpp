@@ -25,7 +25,9 @@ int run_interactive(const InteractiveOptions& o) {
     auto engine = make_engine<Cfg>(o.engine, o.threads);
     auto input = to_field<typename Cfg::F>(p.input);
     std::vector<typename Cfg::F> outputs;
-    // The prover is forked before this process runs any parallel region (OpenMP is not fork-safe).
+    // The prover is forked before this process runs any parallel region: libgomp is not fork-safe
+    // once its threads exist, so everything above (loading, quantizing, the magnitude check) stays
+    // sequential. A hang here means that broke (see docs/ARCHITECTURE.md).
     Verdict v = o.in_process ? interactive_in_process(*engine, p.model, input, p.batch, outputs)
                              : interactive_two_processes(*engine, p.model, input, p.batch, outputs);
     const double bits = ProofShape{p.model.dims(), p.batch}.soundness_bits(field);

@@ -5,6 +5,7 @@
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
 #include "host/npy.hpp"
+#include "verifier/magnitude.hpp"
 #include "verifier/verifier.hpp"
 
 namespace nnproof::cli {
@@ -25,6 +26,14 @@ int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsi
     throw UsageError(o.proof + ": the proof was made for another model or other scales; check --model, --alpha and --beta");
   if (input_binding(st) != bundle.header.input_binding)
     throw UsageError(o.proof + ": the proof was made for another input; check --input");
+  // The proof is about the field; its outputs are the network's only if nothing can wrap in the
+  // field the prover chose (PROTOCOL.md section 7).
+  if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), Cfg::kId)) {
+    fmt::print("REJECTED: magnitude: {}: the field can wrap, so these outputs need not be the network's; "
+               "the prover must use --field m127 or smaller scales\n",
+               wrap->describe(Cfg::kId));
+    return kExitRejected;
+  }
   Verdict v = verify_bundle(st, bundle);
   if (!v.accepted) {
     fmt::print("REJECTED: {}\n", v.failed_check);

@@ -8,7 +8,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "host/engines/reference_engine.hpp"
 #include "host/npy.hpp"
+#include "host/prover.hpp"
+#include "host/quantize.hpp"
 #include "tests/host/onnx_builder.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -160,6 +163,25 @@ TEST_F(Cli, NonArithmeticOperatorsAreRefusedWithTheNodeNamed) {
     EXPECT_NE(r.out.find(op), std::string::npos) << r.out;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   }
+}
+
+// A dishonest prover skips the magnitude check and proves a computation that wraps in m61: the
+// proof is valid in the field, and `verify` must still refuse it (exit 1, the check named).
+TEST_F(Cli, ProofInAFieldThatWrapsIsRejected) {
+  testing::write_mlp_onnx(dir.file("id.onnx"), {{1, 1, {1}, {}}, {1, 1, {1}, {}}});
+  write_npy_i64(dir.file("big.npy"), {1, 1}, std::vector<std::int64_t>{std::int64_t{1} << 31});
+  QuantizedModel m = quantize_model(import_onnx(dir.file("id.onnx")), {});
+  Statement<M61> st;
+  st.model = &m;
+  st.model_digest = model_digest(m);
+  st.batch = 1;
+  st.input = {Fp61::from_int(std::int64_t{1} << 31)};
+  auto bundle = prove_bundle(*make_reference_engine<M61>(), st);  // no magnitude check here
+  auto bytes = serialize_bundle(bundle);
+  std::ofstream(proof, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  CliRun r = run_cli("verify --model " + dir.file("id.onnx") + " --input " + dir.file("big.npy") + " --proof " + proof);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.out.rfind("REJECTED: magnitude", 0), 0u) << r.out;
 }
 
 TEST_F(Cli, MagnitudeCheckRefusesWithExitTwo) {

@@ -1,0 +1,76 @@
+#include "verifier/magnitude.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+
+namespace nnproof {
+namespace {
+
+u128 abs128(i128 x) { return x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x); }
+
+u128 sat_mul(u128 a, u128 b) { return a != 0 && b > ~u128{0} / a ? ~u128{0} : a * b; }
+u128 sat_add(u128 a, u128 b) { return a > ~u128{0} - b ? ~u128{0} : a + b; }
+
+double log2_u128(u128 x) { return std::log2(static_cast<long double>(x)); }
+
+}  // namespace
+
+MagnitudeProfile magnitude_profile(const QuantizedModel& model) {
+  MagnitudeProfile p;
+  for (const QuantizedLayer& l : model.layers) {
+    std::vector<u128> rows(l.rows), bias(l.rows);
+    // Sequential on purpose: `nnproof interactive` runs this before it forks the prover, and libgomp
+    // is not fork-safe once it has started its threads. One pass over the weights, per model.
+    l.weights.visit([&](const auto* w) {
+      for (std::size_t a = 0; a < l.rows; ++a) {
+        u128 sum = 0;  // |w| < 2^63 and cols < 2^32: no saturation needed in 128 bits
+        for (std::size_t j = 0; j < l.cols; ++j) sum += abs128(w[a * l.cols + j]);
+        rows[a] = sum;
+      }
+    });
+    for (std::size_t a = 0; a < l.rows; ++a) bias[a] = abs128(l.bias[a]);
+    p.row_abs_sums.push_back(std::move(rows));
+    p.bias_abs.push_back(std::move(bias));
+  }
+  return p;
+}
+
+std::optional<MagnitudeViolation> magnitude_violation(const MagnitudeProfile& profile, u128 max_abs_input, FieldId field) {
+  const u128 limit = field == FieldId::m127 ? Fp127::P / 2 : static_cast<u128>(Fp61::P / 2);
+  const double limit_bits = log2_u128(limit);
+  auto violation = [&](std::size_t layer, const char* where, u128 b) {
+    return MagnitudeViolation{layer, where, log2_u128(b), limit_bits};
+  };
+  u128 bound = max_abs_input;  // max |Y_{i-1}| over the batch
+  if (bound > limit) return violation(0, "input", bound);
+  const std::size_t depth = profile.row_abs_sums.size();
+  for (std::size_t i = 0; i < depth; ++i) {
+    u128 z = 0;  // max_a sum_j |W[a][j]| bound + |B[a]|
+    for (std::size_t a = 0; a < profile.row_abs_sums[i].size(); ++a)
+      z = std::max(z, sat_add(sat_mul(profile.row_abs_sums[i][a], bound), profile.bias_abs[i][a]));
+    if (z > limit) return violation(i + 1, "pre-activation", z);
+    if (i + 1 < depth) {
+      bound = sat_mul(z, z);
+      if (bound > limit) return violation(i + 1, "activation (x*x)", bound);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string MagnitudeViolation::describe(FieldId field) const {
+  std::ostringstream s;
+  s.precision(4);
+  s << "layer " << layer << " " << where << " could reach 2^" << log2_bound << " > 2^" << std::round(log2_limit)
+    << " in " << field_name(field);
+  return s.str();
+}
+
+u128 max_abs(std::span<const std::int64_t> values) {
+  u128 m = 0;
+  for (auto x : values) m = std::max(m, abs128(x));
+  return m;
+}
+
+}  // namespace nnproof
