@@ -1,9 +1,9 @@
 #pragma once
 // Exact sums with deferred reduction, for the O(nnz) and O(n b) passes of prover and verifier.
 //
-// KLimbs: small integers times elements of K. Each coordinate of K is cut into 31-bit limbs, so a
+// KLimbs (m127): small integers times elements of K. Each element is cut into 31-bit limbs, so a
 // product |w| * limb < |w| 2^31 and a whole sum fits an int64 while sum |w| < 2^32. The inner loops
-// are then plain int64 multiply-adds, which compilers vectorize.
+// are then plain int64 multiply-adds. (The m61 family uses 128-bit sums instead: M61Coords.)
 //
 // LazyDot: base-field values times K with reduction once per 32 terms (canonical m61 products are
 // below 2^122, so 32 of them fit in 128 bits).
@@ -25,28 +25,6 @@ constexpr bool limb_sums_exact(unsigned width_bytes, std::size_t terms) {
 
 template <class K>
 struct KLimbs;
-
-template <>
-struct KLimbs<Fp61> {
-  static constexpr unsigned kCount = 2;
-  NNP_HD static void split(Fp61 x, std::int64_t* out) {
-    out[0] = static_cast<std::int64_t>(x.v & 0x7FFFFFFF);
-    out[1] = static_cast<std::int64_t>(x.v >> 31);
-  }
-  NNP_HD static Fp61 join(const std::int64_t* acc) {
-    return Fp61::from_int(acc[0]) + Fp61::from_int(acc[1]) * Fp61{u64{1} << 31};
-  }
-};
-
-template <>
-struct KLimbs<Fp61x2> {
-  static constexpr unsigned kCount = 4;
-  NNP_HD static void split(Fp61x2 x, std::int64_t* out) {
-    KLimbs<Fp61>::split(x.re, out);
-    KLimbs<Fp61>::split(x.im, out + 2);
-  }
-  NNP_HD static Fp61x2 join(const std::int64_t* acc) { return {KLimbs<Fp61>::join(acc), KLimbs<Fp61>::join(acc + 2)}; }
-};
 
 template <>
 struct KLimbs<Fp127> {

@@ -64,27 +64,28 @@ std::string layer_name(std::size_t i) { return "layer " + std::to_string(i); }
 template <class K>
 K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s) {
   using F = base_field_t<K>;
-  // m61: 128-bit sums; otherwise exact int64 limb sums while sum_j |W[a][j]| < 2^32 (the storage
-  // width bounds |W| a priori); otherwise field products.
+  // m61: 128-bit sums; m127: exact int64 limb sums while sum_j |W[a][j]| < 2^32 (the storage width
+  // bounds |W| a priori); otherwise field products.
+  const unsigned width = layer.weights.width();
   if constexpr (std::is_same_v<F, Fp61>) {
-    if (wide_sums_exact(layer.weights.width(), layer.cols)) {
+    if (wide_sums_exact(width, layer.cols)) {
       return layer.weights.visit([&](const auto* w) {
         return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
           return std::array<K, 1>{eq_q[a] * wide_int_dot<K>(w + a * layer.cols, eq_s.data(), layer.cols)};
         })[0];
       });
     }
-  }
-  const bool limbs_exact = limb_sums_exact(layer.weights.width(), layer.cols);
-  if (limbs_exact) {
-    constexpr unsigned C = KLimbs<K>::kCount;
-    std::vector<std::int64_t> el(layer.cols * C);
-    for (std::size_t j = 0; j < layer.cols; ++j) KLimbs<K>::split(eq_s[j], el.data() + j * C);
-    return layer.weights.visit([&](const auto* w) {
-      return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
-        return std::array<K, 1>{eq_q[a] * small_int_dot<K>(w + a * layer.cols, el.data(), layer.cols)};
-      })[0];
-    });
+  } else {
+    if (limb_sums_exact(width, layer.cols)) {
+      constexpr unsigned C = KLimbs<K>::kCount;
+      std::vector<std::int64_t> el(layer.cols * C);
+      for (std::size_t j = 0; j < layer.cols; ++j) KLimbs<K>::split(eq_s[j], el.data() + j * C);
+      return layer.weights.visit([&](const auto* w) {
+        return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
+          return std::array<K, 1>{eq_q[a] * small_int_dot<K>(w + a * layer.cols, el.data(), layer.cols)};
+        })[0];
+      });
+    }
   }
   K acc = K::zero();
   for (std::size_t a = 0; a < layer.rows; ++a) {

@@ -108,17 +108,23 @@ class CpuEngine final : public Engine<Cfg> {
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<K> A(padded(cols), K::zero());
-    // Exact int64 limb sums need sum_a |W[a][j]| < 2^32; the storage width bounds |W| a priori.
-    const bool limbs_exact = limb_sums_exact(layer.q->weights.width(), rows);
-    if (!limbs_exact) {
-      parallel_for(cols, [&](std::size_t j) {
-        for (std::size_t a = 0; a < rows; ++a) A[j] += mul_base(eq_q[a], F::from_int(layer.q->weights[a * cols + j]));
-      });
-      return A;
-    }
+    // As the verifier's W~(q, s): m61, 128-bit sums; m127, int64 limb sums while sum_a |W[a][j]|
+    // < 2^32 (the storage width bounds |W| a priori); otherwise field products.
+    const unsigned width = layer.q->weights.width();
     if constexpr (std::is_same_v<F, Fp61>) {
-      if (wide_sums_exact(layer.q->weights.width(), rows)) return row_combine_wide(layer, eq_q, std::move(A));
+      if (wide_sums_exact(width, rows)) return row_combine_wide(layer, eq_q, std::move(A));
+    } else {
+      if (limb_sums_exact(width, rows)) return row_combine_limbs(layer, eq_q, std::move(A));
     }
+    parallel_for(cols, [&](std::size_t j) {
+      for (std::size_t a = 0; a < rows; ++a) A[j] += mul_base(eq_q[a], F::from_int(layer.q->weights[a * cols + j]));
+    });
+    return A;
+  }
+
+  // m127: int64 sums of weight x 31-bit limb products (core/lazy.hpp, KLimbs).
+  std::vector<K> row_combine_limbs(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
+    const std::size_t rows = layer.rows(), cols = layer.cols();
     constexpr unsigned C = KLimbs<K>::kCount;
     std::vector<std::int64_t> el(rows * C);
     for (std::size_t a = 0; a < rows; ++a) KLimbs<K>::split(eq_q[a], el.data() + a * C);
