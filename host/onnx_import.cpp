@@ -2,6 +2,8 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -127,9 +129,49 @@ std::pair<std::string, std::string> why_unsupported(const std::string& op) {
 }
 
 bool is_supported(const std::string& op) {
-  static const std::unordered_set<std::string> ops = {"MatMul",  "Gemm",     "Add",      "Mul",     "Pow",  "Flatten",
-                                                      "Reshape", "Identity", "Dropout", "Softmax", "LogSoftmax"};
+  static const std::unordered_set<std::string> ops = {"MatMul",  "Gemm",        "Conv",
+                                                      "AveragePool", "GlobalAveragePool", "Add",
+                                                      "Mul",     "Pow",         "Flatten",
+                                                      "Reshape", "Identity",    "Dropout",
+                                                      "Softmax", "LogSoftmax"};
   return ops.count(op) != 0;
+}
+
+// y = op(x) in float, for carrying a bias through the ops that follow it.
+std::vector<double> apply_float(const FloatOp& op, const std::vector<double>& x) {
+  std::vector<double> y(op.rows, 0.0);
+  for (std::size_t a = 0; a < op.rows; ++a) {
+    if (op.kind == LinearOp::Kind::dense) {
+      for (std::size_t j = 0; j < op.cols; ++j) y[a] += op.weights[a * op.cols + j] * x[j];
+    } else {
+      for_each_tap(op.conv, a, [&](std::size_t j, std::size_t t) { y[a] += op.weights[t] * x[j]; });
+    }
+    y[a] *= op.factor;
+  }
+  return y;
+}
+
+// A chain of fully connected ops becomes one dense matrix (PROTOCOL.md section 2), quantized once:
+// more precise than rounding each factor, and the protocol then sees an ordinary dense layer.
+void seal(FloatLayer& layer) {
+  for (const FloatOp& op : layer.ops)
+    if (op.kind != LinearOp::Kind::dense || op.exact) return;
+  std::vector<double> product = std::move(layer.ops.front().weights);  // rows_0 x cols
+  std::size_t rows = layer.ops.front().rows;
+  for (std::size_t i = 1; i < layer.ops.size(); ++i) {
+    const FloatOp& op = layer.ops[i];  // op.rows x rows
+    std::vector<double> next(op.rows * layer.cols, 0.0);
+    for (std::size_t a = 0; a < op.rows; ++a)
+      for (std::size_t m = 0; m < rows; ++m) {
+        const double w = op.weights[a * rows + m];
+        if (w == 0) continue;
+        for (std::size_t j = 0; j < layer.cols; ++j) next[a * layer.cols + j] += w * product[m * layer.cols + j];
+      }
+    product = std::move(next);
+    rows = op.rows;
+  }
+  layer.weights = std::move(product);
+  layer.ops.clear();
 }
 
 struct Tensor {
@@ -170,6 +212,8 @@ class Importer {
 
   void on_constant(const onnx::NodeProto& n);
   void on_matmul(const onnx::NodeProto& n);
+  void on_conv(const onnx::NodeProto& n);
+  void on_average_pool(const onnx::NodeProto& n, bool global);
   void on_gemm(const onnx::NodeProto& n);
   void on_add(const onnx::NodeProto& n);
   void on_mul(const onnx::NodeProto& n);
@@ -185,12 +229,18 @@ class Importer {
                                    onnx::AttributeProto::AttributeType type) const;
   std::int64_t attr_int(const onnx::NodeProto& n, const std::string& name, std::int64_t fallback) const;
   double attr_float(const onnx::NodeProto& n, const std::string& name, double fallback) const;
+  std::vector<std::int64_t> attr_ints(const onnx::NodeProto& n, const std::string& name, std::vector<std::int64_t> fallback) const;
+  void expect_no_auto_pad(const onnx::NodeProto& n) const;
+  void expect_unit_dilations(const onnx::NodeProto& n) const;
+  const std::array<std::size_t, 3>& spatial_input(const onnx::NodeProto& n) const;
+  ConvShape window_shape(const onnx::NodeProto& n, std::size_t kernel_h, std::size_t kernel_w) const;
   Tensor constant_input(const onnx::NodeProto& n, int k) const;
   Tensor load(const onnx::TensorProto& t) const;
 
   FloatLayer make_layer(const onnx::NodeProto& n, const Tensor& w, bool input_major) const;
   void add_bias(const onnx::NodeProto& n, FloatLayer& layer, const Tensor& b, const std::string& name) const;
   void add_linear(const onnx::NodeProto& n, FloatLayer layer);
+  void add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> bias);
   void add_square(const onnx::NodeProto& n);
 
   std::string path_;
@@ -203,6 +253,7 @@ class Importer {
   std::string current_, input_name_, output_name_;
   std::optional<std::size_t> width_;  // features per sample of current_, when known
   bool flat_ = true;                  // current_ is (batch, features), as MatMul/Gemm need
+  std::optional<std::array<std::size_t, 3>> chw_;  // (C, H, W) of current_ when it is a known image
   Stage stage_ = Stage::start;
   std::string last_op_;  // describe() of the last linear / square / final node, for structure errors
   int node_index_ = 0;
@@ -273,13 +324,17 @@ void Importer::read_input_shape(const onnx::ValueInfoProto& v) {
          "export with a batch dimension");
   flat_ = shape.dim_size() == 2;
   std::uint64_t w = 1;
+  std::vector<std::size_t> dims;
   for (int i = 1; i < shape.dim_size(); ++i) {
     const auto& d = shape.dim(i);
     if (!d.has_dim_value() || d.dim_value() <= 0) return;
     if (static_cast<std::uint64_t>(d.dim_value()) > kMaxElements || (w *= d.dim_value()) > kMaxElements)
       fail("input " + in_quotes(v.name()) + " has more than 2^31 features per sample", "nnproof refuses inputs this large");
+    dims.push_back(static_cast<std::size_t>(d.dim_value()));
   }
   width_ = w;
+  out_.input_shape = dims;
+  if (dims.size() == 3) chw_ = std::array<std::size_t, 3>{dims[0], dims[1], dims[2]};
 }
 
 void Importer::on_node(const onnx::NodeProto& n) {
@@ -296,6 +351,9 @@ void Importer::on_node(const onnx::NodeProto& n) {
   check_inputs(n);
   if (op == "MatMul") on_matmul(n);
   else if (op == "Gemm") on_gemm(n);
+  else if (op == "Conv") on_conv(n);
+  else if (op == "AveragePool") on_average_pool(n, false);
+  else if (op == "GlobalAveragePool") on_average_pool(n, true);
   else if (op == "Add") on_add(n);
   else if (op == "Mul") on_mul(n);
   else if (op == "Pow") on_pow(n);
@@ -309,6 +367,7 @@ void Importer::on_node(const onnx::NodeProto& n) {
 }
 
 void Importer::finish() {
+  for (FloatLayer& layer : out_.layers) seal(layer);
   if (out_.layers.empty())
     fail("the graph has no MatMul/Gemm layer", "nnproof proves networks of fully connected layers");
   if (stage_ == Stage::square)
@@ -377,6 +436,12 @@ std::int64_t Importer::attr_int(const onnx::NodeProto& n, const std::string& nam
 double Importer::attr_float(const onnx::NodeProto& n, const std::string& name, double fallback) const {
   const auto* a = attr(n, name, onnx::AttributeProto::FLOAT);
   return a ? a->f() : fallback;
+}
+
+std::vector<std::int64_t> Importer::attr_ints(const onnx::NodeProto& n, const std::string& name,
+                                              std::vector<std::int64_t> fallback) const {
+  const auto* a = attr(n, name, onnx::AttributeProto::INTS);
+  return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : fallback;
 }
 
 Tensor Importer::constant_input(const onnx::NodeProto& n, int k) const {
@@ -492,36 +557,67 @@ FloatLayer Importer::make_layer(const onnx::NodeProto& n, const Tensor& w, bool 
   return l;
 }
 
-// A bias broadcasts over the batch: shape (n_out) or (1, n_out) (any leading 1s).
+// A bias broadcasts over the batch: shape (n_out) or (1, n_out) (any leading 1s); on an image also
+// (C, 1, 1), one entry per channel (what PyTorch exports for a separate per-channel Add).
 void Importer::add_bias(const onnx::NodeProto& n, FloatLayer& layer, const Tensor& b, const std::string& name) const {
-  bool ok = b.rank() >= 1 && b.dims.back() == layer.rows;
-  for (std::size_t i = 0; ok && i + 1 < b.rank(); ++i) ok = b.dims[i] == 1;
-  if (!ok)
-    fail_node(n, "bias " + in_quotes(name) + " has shape " + shape_str(b.dims) + ", expected (" + std::to_string(layer.rows) + ")",
-              "export one bias entry per output feature");
+  std::vector<std::size_t> dims = b.dims;
+  while (dims.size() > 1 && dims.front() == 1) dims.erase(dims.begin());
+  const bool image = !flat_ && chw_;
+  const bool per_feature = (dims.size() == 1 && dims[0] == layer.rows) ||
+                           (image && dims == std::vector<std::size_t>{(*chw_)[0], (*chw_)[1], (*chw_)[2]});
+  const bool per_channel = image && dims == std::vector<std::size_t>{(*chw_)[0], 1, 1};
+  if (per_channel) {
+    const std::size_t plane = layer.rows / (*chw_)[0];
+    for (std::size_t i = 0; i < layer.rows; ++i) layer.bias[i] += b.values[i / plane];
+    return;
+  }
+  if (!per_feature)
+    fail_node(n, "bias " + in_quotes(name) + " has shape " + shape_str(b.dims) + ", expected (" + std::to_string(layer.rows) + ")" +
+                     (!flat_ && chw_ ? " or (" + std::to_string((*chw_)[0]) + ", 1, 1)" : ""),
+              "export one bias entry per output feature or channel");
   for (std::size_t i = 0; i < layer.rows; ++i) layer.bias[i] += b.values[i];
 }
 
 void Importer::add_linear(const onnx::NodeProto& n, FloatLayer layer) {
-  if (stage_ == Stage::linear)
-    fail_node(n, "follows " + last_op_ + " with no activation between them: consecutive linear layers without an "
-                 "activation are not supported yet",
-              "put a square x*x between them or merge them into one layer");
   if (!flat_) fail_node(n, "reads a tensor of rank above 2", "add a Flatten before it so its input is (batch, features)");
-  if (width_ && *width_ != layer.cols)
-    fail_node(n, "takes " + std::to_string(layer.cols) + " inputs but " +
+  FloatOp op;
+  op.rows = layer.rows;
+  op.cols = layer.cols;
+  op.weights = std::move(layer.weights);
+  add_op(n, std::move(op), std::move(layer.bias));
+}
+
+// Appends a linear op to the current layer, or starts a layer after an activation. A bias already
+// in the layer passes through the new op in float (W2 (W1 x + b1) + b2 = W2 W1 x + (W2 b1 + b2)).
+void Importer::add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> bias) {
+  if (width_ && *width_ != op.cols)
+    fail_node(n, "takes " + std::to_string(op.cols) + " inputs but " +
                      (out_.layers.empty() ? "the model input " + in_quotes(input_name_) : std::string("the previous layer")) +
                      " gives " + std::to_string(*width_));
-  layer.name = n.name().empty() ? "layer " + std::to_string(out_.layers.size() + 1) : n.name();
-  width_ = layer.rows;
+  if (stage_ == Stage::linear) {
+    FloatLayer& layer = out_.layers.back();
+    std::vector<double> carried = apply_float(op, layer.bias);
+    for (std::size_t a = 0; a < op.rows; ++a) bias[a] += carried[a];
+    layer.rows = op.rows;
+    layer.ops.push_back(std::move(op));
+    layer.bias = std::move(bias);
+  } else {
+    FloatLayer layer;
+    layer.name = n.name().empty() ? "layer " + std::to_string(out_.layers.size() + 1) : n.name();
+    layer.rows = op.rows;
+    layer.cols = op.cols;
+    layer.ops.push_back(std::move(op));
+    layer.bias = std::move(bias);
+    out_.layers.push_back(std::move(layer));
+  }
+  width_ = out_.layers.back().rows;
   stage_ = Stage::linear;
   last_op_ = describe(n);
-  out_.layers.push_back(std::move(layer));
 }
 
 void Importer::add_square(const onnx::NodeProto& n) {
   if (stage_ == Stage::start)
-    fail_node(n, "squares the input before any linear layer", "the network must start with a MatMul/Gemm layer");
+    fail_node(n, "squares the input before any linear layer", "the network must start with a MatMul/Gemm/Conv layer");
   if (stage_ == Stage::square)
     fail_node(n, "follows the activation " + last_op_ + ": two activations in a row are not supported",
               "put a linear layer between them");
@@ -562,6 +658,139 @@ void Importer::on_gemm(const onnx::NodeProto& n) {
     add_bias(n, layer, constant_input(n, 2), n.input(2));
   }
   add_linear(n, std::move(layer));
+}
+
+// ---- convolution and pooling -------------------------------------------------------------------
+
+void Importer::expect_no_auto_pad(const onnx::NodeProto& n) const {
+  const auto* a = attr(n, "auto_pad", onnx::AttributeProto::STRING);
+  if (a && a->s() != "NOTSET" && a->s() != "VALID")
+    fail_node(n, "auto_pad=" + printable(a->s()) + " is not supported", "export explicit pads (PyTorch does by default)");
+}
+
+void Importer::expect_unit_dilations(const onnx::NodeProto& n) const {
+  for (std::int64_t d : attr_ints(n, "dilations", {}))
+    if (d != 1) fail_node(n, "dilation " + std::to_string(d) + " is not supported", "use dilation 1");
+}
+
+const std::array<std::size_t, 3>& Importer::spatial_input(const onnx::NodeProto& n) const {
+  if (flat_ || !chw_)
+    fail_node(n, flat_ ? "reads a flat (batch, features) tensor, not an image"
+                       : "reads an image of unknown size",
+              "export the model with a static (batch, C, H, W) input shape");
+  return *chw_;
+}
+
+// The window geometry shared by Conv and AveragePool: strides, pads [top, left, bottom, right].
+ConvShape Importer::window_shape(const onnx::NodeProto& n, std::size_t kernel_h, std::size_t kernel_w) const {
+  const auto& [c, h, w] = spatial_input(n);
+  const auto strides = attr_ints(n, "strides", {1, 1});
+  const auto pads = attr_ints(n, "pads", {0, 0, 0, 0});
+  if (strides.size() != 2 || pads.size() != 4)
+    fail_node(n, "is not a 2-D window (strides or pads of the wrong length)", "nnproof supports 2-D convolution and pooling");
+  for (auto v : strides)
+    if (v < 1 || static_cast<std::uint64_t>(v) > kMaxElements) fail_node(n, "stride " + std::to_string(v) + " is invalid", "re-export the model");
+  for (auto v : pads)
+    if (v < 0 || static_cast<std::uint64_t>(v) > kMaxElements) fail_node(n, "padding " + std::to_string(v) + " is invalid", "re-export the model");
+  ConvShape shape;
+  shape.in_channels = shape.out_channels = c;
+  shape.in_h = h;
+  shape.in_w = w;
+  shape.kernel_h = kernel_h;
+  shape.kernel_w = kernel_w;
+  shape.stride_h = static_cast<std::size_t>(strides[0]);
+  shape.stride_w = static_cast<std::size_t>(strides[1]);
+  shape.pad_top = static_cast<std::size_t>(pads[0]);
+  shape.pad_left = static_cast<std::size_t>(pads[1]);
+  shape.pad_bottom = static_cast<std::size_t>(pads[2]);
+  shape.pad_right = static_cast<std::size_t>(pads[3]);
+  return shape;
+}
+
+void Importer::on_conv(const onnx::NodeProto& n) {
+  spatial_input(n);
+  expect_arity(n, 2, 3);
+  if (n.input(0) != current_) fail_node(n, "convolves a constant with the activation", "the activation must be Conv's first input");
+  expect_no_auto_pad(n);
+  expect_unit_dilations(n);
+  const Tensor w = constant_input(n, 1);
+  if (w.rank() != 4) fail_node(n, "weight has shape " + shape_str(w.dims) + ", expected (M, C/group, kH, kW)", "nnproof supports 2-D convolutions");
+  const std::int64_t group = attr_int(n, "group", 1);
+  const std::size_t channels = spatial_input(n)[0];
+  if (group < 1 || channels % static_cast<std::size_t>(group) != 0 || w.dims[0] % static_cast<std::size_t>(group) != 0 ||
+      w.dims[1] * static_cast<std::size_t>(group) != channels)
+    fail_node(n, "weight " + shape_str(w.dims) + " with group=" + std::to_string(group) + " does not fit " +
+                     std::to_string(channels) + " input channels",
+              "re-export the model");
+  const auto kernel = attr_ints(n, "kernel_shape", {static_cast<std::int64_t>(w.dims[2]), static_cast<std::int64_t>(w.dims[3])});
+  if (kernel.size() != 2 || kernel[0] != static_cast<std::int64_t>(w.dims[2]) || kernel[1] != static_cast<std::int64_t>(w.dims[3]))
+    fail_node(n, "kernel_shape does not match the weight " + shape_str(w.dims), "re-export the model");
+  FloatOp op;
+  op.kind = LinearOp::Kind::conv;
+  op.conv = window_shape(n, w.dims[2], w.dims[3]);
+  op.conv.out_channels = w.dims[0];
+  op.conv.groups = static_cast<std::size_t>(group);
+  try {
+    op.conv.validate();
+  } catch (const std::invalid_argument& e) {
+    fail_node(n, e.what(), "re-export the model");
+  }
+  op.rows = op.conv.out_size();
+  op.cols = op.conv.in_size();
+  op.weights = w.values;
+  std::vector<double> bias(op.rows, 0.0);
+  bool has_bias = false;
+  if (n.input_size() == 3 && !n.input(2).empty()) {
+    const Tensor b = constant_input(n, 2);
+    if (b.values.size() != op.conv.out_channels)
+      fail_node(n, "bias has shape " + shape_str(b.dims) + ", expected (" + std::to_string(op.conv.out_channels) + ")", "re-export the model");
+    const std::size_t plane = op.conv.out_h() * op.conv.out_w();
+    for (std::size_t i = 0; i < op.rows; ++i) bias[i] = b.values[i / plane];
+    for (double v : b.values) has_bias = has_bias || v != 0;
+  }
+  // A kernel of 0s and 1s with no bias is sum pooling written as a Conv: exact at every scale.
+  op.exact = !has_bias && std::all_of(op.weights.begin(), op.weights.end(), [](double v) { return v == 0 || v == 1; });
+  chw_ = std::array<std::size_t, 3>{op.conv.out_channels, op.conv.out_h(), op.conv.out_w()};
+  add_op(n, std::move(op), std::move(bias));
+}
+
+// AveragePool = (1/k^2) x sum pooling: nnproof proves the sum and folds 1/k^2 into the scale.
+void Importer::on_average_pool(const onnx::NodeProto& n, bool global) {
+  expect_arity(n, 1, 1);
+  const auto [c, h, w] = spatial_input(n);
+  std::vector<std::int64_t> kernel{static_cast<std::int64_t>(h), static_cast<std::int64_t>(w)};
+  if (!global) {
+    expect_no_auto_pad(n);
+    expect_unit_dilations(n);
+    kernel = attr_ints(n, "kernel_shape", {});
+    if (kernel.size() != 2 || kernel[0] < 1 || kernel[1] < 1 || static_cast<std::uint64_t>(kernel[0]) > kMaxElements ||
+        static_cast<std::uint64_t>(kernel[1]) > kMaxElements)
+      fail_node(n, "kernel_shape is missing or not 2-D", "nnproof supports 2-D pooling");
+  }
+  FloatOp op;
+  op.kind = LinearOp::Kind::conv;
+  op.conv = global ? window_shape(n, h, w) : window_shape(n, static_cast<std::size_t>(kernel[0]), static_cast<std::size_t>(kernel[1]));
+  op.conv.groups = c;
+  const ConvShape& g = op.conv;
+  const bool padded = g.pad_top + g.pad_left + g.pad_bottom + g.pad_right > 0;
+  if (padded && attr_int(n, "count_include_pad", 0) == 0)
+    fail_node(n, "pads with count_include_pad=0, so border windows divide by fewer than k^2 and are not a sum pool",
+              "pool without padding, or with count_include_pad=1");
+  if (attr_int(n, "ceil_mode", 0) != 0 && ((g.in_h + g.pad_top + g.pad_bottom - g.kernel_h) % g.stride_h != 0 ||
+                                           (g.in_w + g.pad_left + g.pad_right - g.kernel_w) % g.stride_w != 0))
+    fail_node(n, "ceil_mode=1 adds partial windows", "use ceil_mode=0 or sizes the stride divides");
+  try {
+    op.conv.validate();
+  } catch (const std::invalid_argument& e) {
+    fail_node(n, e.what(), "re-export the model");
+  }
+  op.rows = g.out_size();
+  op.cols = g.in_size();
+  op.weights.assign(g.kernel_size(), 1.0);
+  op.exact = true;
+  op.factor = 1.0 / static_cast<double>(g.kernel_h * g.kernel_w);
+  chw_ = std::array<std::size_t, 3>{c, g.out_h(), g.out_w()};
+  add_op(n, std::move(op), std::vector<double>(g.out_size(), 0.0));
 }
 
 void Importer::on_add(const onnx::NodeProto& n) {

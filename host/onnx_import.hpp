@@ -18,11 +18,30 @@ struct ModelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// One linear operator in float, before quantization: a dense matrix or a convolution kernel, in
+// LinearOp's layouts (verifier/linear_op.hpp).
+struct FloatOp {
+  LinearOp::Kind kind = LinearOp::Kind::dense;
+  std::size_t rows = 0, cols = 0;
+  ConvShape conv;               // kind == conv only
+  std::vector<double> weights;  // dense: rows x cols row-major; conv: the kernel
+  // Sum pooling: integer weights (ones) kept as they are at any scale, so the pool is exact. The
+  // float map is `factor` times them (1/k^2 for AveragePool, 1 for a Conv with a ones kernel), and
+  // quantization folds 1/factor into the next scale (PROTOCOL.md section 7).
+  bool exact = false;
+  double factor = 1;
+};
+
+// An affine layer: a square activation sits between consecutive layers. Chains of fully connected
+// maps with nothing between them are multiplied out into one dense matrix; a chain with a
+// convolution or a pool stays a chain of ops (never a dense matrix).
 struct FloatLayer {
-  std::string name;                // the MatMul/Gemm node's name (or "layer i"), for messages
+  std::string name;                // the first linear node's name (or "layer i"), for messages
   std::size_t rows = 0, cols = 0;  // W is rows x cols = n_i x n_{i-1} (output x input features)
-  std::vector<double> weights;     // row-major rows x cols
+  std::vector<double> weights;     // dense layers: row-major rows x cols
   std::vector<double> bias;        // rows entries, zeros when the model has no bias
+  std::vector<FloatOp> ops;        // structured layers: applied first to last
+  bool structured() const { return !ops.empty(); }
 };
 
 struct FloatModel {
@@ -30,12 +49,14 @@ struct FloatModel {
   std::vector<FloatLayer> layers;     // affine layers; a square activation sits between consecutive layers
   FinalOp final_op = FinalOp::none;   // trailing Softmax / LogSoftmax (applied by the verifier, not proved)
   std::optional<double> alpha, beta;  // from metadata_props "nnproof.alpha" / "nnproof.beta"
+  std::vector<std::size_t> input_shape;  // per-sample input dims when the model declares them, e.g. {1, 28, 28}
   std::size_t in_dim() const { return layers.front().cols; }
 };
 
 // Reads `path`. The graph must be one chain from its single input to its single output of
-// MatMul/Gemm (+ Add bias), Mul(x,x) / Pow(x,2), pass-through ops (Flatten, Reshape, Identity,
-// Dropout) and an optional trailing Softmax / LogSoftmax. Throws ModelError otherwise.
+// MatMul/Gemm/Conv (+ Add bias), AveragePool / GlobalAveragePool (sum pooling), Mul(x,x) / Pow(x,2),
+// pass-through ops (Flatten, Reshape, Identity, Dropout) and an optional trailing Softmax /
+// LogSoftmax. Throws ModelError otherwise.
 FloatModel import_onnx(const std::string& path);
 
 }  // namespace nnproof

@@ -33,6 +33,24 @@ double pick(const std::optional<double>& cli, const std::optional<double>& meta,
   return s;
 }
 
+// Weighted ops are scaled by beta; exact ops (sum pooling) keep their integers and fold 1/factor
+// into the scale instead. Returns s_Z(i) / s_Y(i-1).
+double quantize_ops(const FloatLayer& fl, QuantizedLayer& l, double beta, bool beta_given, const std::string& where) {
+  double gain = 1;
+  for (std::size_t k = 0; k < fl.ops.size(); ++k) {
+    const FloatOp& fo = fl.ops[k];
+    std::vector<std::int64_t> w(fo.weights.size());
+    for (std::size_t i = 0; i < w.size(); ++i)
+      w[i] = fo.exact ? static_cast<std::int64_t>(fo.weights[i])
+                      : static_cast<std::int64_t>(scale_round(fo.weights[i], beta, beta_given, 62,
+                                                              where + " op " + std::to_string(k + 1) + " weight " + std::to_string(i), "--beta"));
+    gain *= fo.exact ? 1.0 / fo.factor : beta;
+    l.ops.push_back(fo.kind == LinearOp::Kind::dense ? LinearOp::dense(fo.rows, fo.cols, std::move(w))
+                                                     : LinearOp::convolution(fo.conv, std::move(w)));
+  }
+  return gain;
+}
+
 }  // namespace
 
 QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
@@ -41,17 +59,24 @@ QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
   q.beta = pick(scales.beta, fm.beta, "--beta");
   const bool beta_given = scales.beta || fm.beta;
   q.final_op = fm.final_op;
+  q.input_shape = fm.input_shape;
   double s_y = q.alpha;  // s_Y(0) = alpha
   for (const FloatLayer& fl : fm.layers) {
     QuantizedLayer l;
     l.rows = fl.rows;
     l.cols = fl.cols;
-    std::vector<std::int64_t> weights(fl.weights.size());
     const std::string where = fm.path + ": layer '" + fl.name + "'";
-    for (std::size_t i = 0; i < fl.weights.size(); ++i)
-      weights[i] = static_cast<std::int64_t>(scale_round(fl.weights[i], q.beta, beta_given, 62, where + " weight " + std::to_string(i), "--beta"));
-    l.weights = std::move(weights);
-    const double s_z = q.beta * s_y;  // s_Z(i) = beta s_Y(i-1)
+    double gain = q.beta;
+    if (fl.structured()) {
+      gain = quantize_ops(fl, l, q.beta, beta_given, where);
+      l.gain = gain;
+    } else {
+      std::vector<std::int64_t> weights(fl.weights.size());
+      for (std::size_t i = 0; i < fl.weights.size(); ++i)
+        weights[i] = static_cast<std::int64_t>(scale_round(fl.weights[i], q.beta, beta_given, 62, where + " weight " + std::to_string(i), "--beta"));
+      l.weights = std::move(weights);
+    }
+    const double s_z = gain * s_y;  // s_Z(i) = beta s_Y(i-1) for one weighted op
     l.bias.resize(fl.rows);
     for (std::size_t a = 0; a < fl.rows; ++a)
       l.bias[a] = fl.bias.empty() ? 0 : scale_round(fl.bias[a], s_z, beta_given || s_z != 1.0, 126, where + " bias " + std::to_string(a), "--beta");
@@ -64,10 +89,19 @@ QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
 
 std::vector<std::int64_t> quantize_input(const NpyArray& x, const std::string& path, const QuantizedModel& model) {
   const std::size_t n0 = model.in_dim();
-  if (x.shape.size() != 2 || x.shape[1] != n0) {
-    std::string shape;
-    for (auto d : x.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-    throw QuantizeError(path + ": input has shape (" + shape + ") but the model takes (batch, " + std::to_string(n0) + "); save one sample per row");
+  const std::vector<std::size_t> per_sample(x.shape.begin() + (x.shape.empty() ? 0 : 1), x.shape.end());
+  const bool flat_ok = x.shape.size() == 2 && x.shape[1] == n0;
+  const bool shaped_ok = x.shape.size() > 2 && per_sample == model.input_shape;
+  if (!flat_ok && !shaped_ok) {
+    auto str = [](const std::vector<std::size_t>& dims) {
+      std::string out;
+      for (auto d : dims) out += ", " + std::to_string(d);
+      return out;
+    };
+    std::string expected = "(batch" + str({n0}) + ")";
+    if (model.input_shape.size() > 1) expected += " or (batch" + str(model.input_shape) + ")";
+    throw QuantizeError(path + ": input has shape (" + str(x.shape).substr(x.shape.empty() ? 0 : 2) + ") but the model takes " + expected +
+                        "; save one sample per row");
   }
   if (x.shape[0] == 0) throw QuantizeError(path + ": the input has no samples");
   std::vector<std::int64_t> out(x.size());

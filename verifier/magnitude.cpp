@@ -23,7 +23,8 @@ MagnitudeProfile magnitude_profile(const QuantizedModel& model) {
     std::vector<u128> rows(l.rows), bias(l.rows);
     // Sequential on purpose: `nnproof interactive` runs this before it forks the prover, and libgomp
     // is not fork-safe once it has started its threads. One pass over the weights, per model.
-    l.weights.visit([&](const auto* w) {
+    if (l.structured()) rows = chain_abs_row_sums(l.ops);
+    else l.weights.visit([&](const auto* w) {
       for (std::size_t a = 0; a < l.rows; ++a) {
         u128 sum = 0;  // |w| < 2^63 and cols < 2^32: no saturation needed in 128 bits
         for (std::size_t j = 0; j < l.cols; ++j) sum += abs128(w[a * l.cols + j]);

@@ -4,11 +4,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "core/hostdevice.hpp"
+#include "verifier/linear_op.hpp"
 #include "verifier/sha256.hpp"
 
 namespace nnproof {
@@ -16,36 +18,19 @@ namespace nnproof {
 // Applied by the verifier to the verified outputs; never proved (PROTOCOL.md section 2).
 enum class FinalOp : std::uint8_t { none = 0, softmax = 1, log_softmax = 2 };
 
-// Integer weights in the narrowest of int8 / int16 / int32 / int64 that holds them all. Quantized
-// weights are usually int8: the verifier and the engines then read 8x fewer bytes than int64.
-class WeightMatrix {
- public:
-  WeightMatrix() = default;
-  WeightMatrix(std::vector<std::int64_t> values);  // NOLINT: converting, so layers brace-initialize
-  WeightMatrix(std::initializer_list<std::int64_t> values) : WeightMatrix(std::vector<std::int64_t>(values)) {}
-
-  std::size_t size() const;
-  std::int64_t operator[](std::size_t i) const;
-  void set(std::size_t i, std::int64_t value);  // widens the storage when needed
-  unsigned width() const;                       // bytes per entry: 1, 2, 4 or 8
-  std::vector<std::int64_t> to_vector() const;
-  std::uint64_t max_abs() const;
-
-  // fn(const T* data) with T the storage type: kernels compile once per width.
-  template <class Fn>
-  decltype(auto) visit(Fn&& fn) const {
-    return std::visit([&](const auto& v) -> decltype(auto) { return fn(v.data()); }, data_);
-  }
-
- private:
-  std::variant<std::vector<std::int8_t>, std::vector<std::int16_t>, std::vector<std::int32_t>, std::vector<std::int64_t>> data_;
-};
-
+// A layer's W_i is either a dense matrix (`weights`) or, for convolutions and pooling, a chain of
+// structured ops (`ops`, applied first to last) that is never expanded into a dense matrix.
 struct QuantizedLayer {
   std::size_t rows = 0;                // n_i
   std::size_t cols = 0;                // n_{i-1}
-  WeightMatrix weights;                // W_i, rows x cols, row-major
+  WeightMatrix weights;                // W_i, rows x cols, row-major (dense layers)
   std::vector<i128> bias;              // B_i, rows entries (grows with the scales: may exceed 2^63)
+  std::vector<LinearOp> ops;           // W_i = ops.back() ... ops.front() (structured layers)
+  // s_Z(i) / s_Y(i-1), for dequantizing only: beta for one weighted op, beta^2 for two, times k^2
+  // for a k x k average pool computed as a sum. Unset means beta.
+  std::optional<double> gain;
+
+  bool structured() const { return !ops.empty(); }
 };
 
 struct QuantizedModel {
@@ -58,6 +43,9 @@ struct QuantizedModel {
   std::size_t in_dim() const { return layers.front().cols; }
   std::size_t out_dim() const { return layers.back().rows; }
   std::vector<std::size_t> dims() const;  // n_0, n_1, ..., n_L
+  // The per-sample input shape a user's file may have besides (batch, n_0), e.g. {1, 28, 28} for a
+  // convolutional model; empty when only (batch, n_0) is meaningful. Not part of the digest.
+  std::vector<std::size_t> input_shape;
   // The scale of the output Z_L: s_Z(L) of PROTOCOL.md section 7 (divide to dequantize).
   double output_scale() const;
   // Throws std::invalid_argument naming the layer if dimensions do not chain or sizes are off.

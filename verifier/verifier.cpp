@@ -64,6 +64,12 @@ std::string layer_name(std::size_t i) { return "layer " + std::to_string(i); }
 template <class K>
 K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s) {
   using F = base_field_t<K>;
+  if (layer.structured()) {  // O(nnz): W~(q, s) = sum_j (W^T eq_q)[j] eq_s[j]
+    const std::vector<K> A = chain_transpose_apply<K>(layer.ops, eq_q);
+    K acc = K::zero();
+    for (std::size_t j = 0; j < layer.cols; ++j) acc += A[j] * eq_s[j];
+    return acc;
+  }
   // m61: 128-bit sums; m127: exact int64 limb sums while sum_j |W[a][j]| < 2^32 (the storage width
   // bounds |W| a priori); otherwise field products.
   const unsigned width = layer.weights.width();

@@ -11,7 +11,7 @@ namespace nnproof::cli {
 namespace {
 
 struct ProveOptions {
-  std::string model, input, proof, output, field = "m61", engine = "auto";
+  std::string model, input, proof, output, labels_out, field = "m61", engine = "auto";
   ScaleOptions scales;
   int threads = 0;
 };
@@ -32,6 +32,7 @@ int run_prove(const ProveOptions& o) {
     auto bytes = serialize_bundle(bundle);
     write_file(o.proof, bytes);
     if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+    if (!o.labels_out.empty()) write_npy_i64(o.labels_out, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
     const ProofShape shape{p.model.dims(), p.batch};
     fmt::print(stderr, "{}proved {} samples on the {} engine in {:.3f} s: {}, {:.1f} bits, proof {} bytes + outputs -> {}\n",
                progress ? "\r\033[K" : "", p.batch, engine->name(), seconds, field_name(field),
@@ -46,11 +47,12 @@ void add_prove_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<ProveOptions>();
   CLI::App* cmd = app.add_subcommand("prove", "run the network on a batch and write the outputs with a proof");
   cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
-  cmd->add_option("--input", o->input, "inputs (.npy, one sample per row)")->required();
+  cmd->add_option("--input", o->input, "inputs (.npy: (b, n_0), or (b, C, H, W) for convolutional models)")->required();
   cmd->add_option("--proof", o->proof, "proof bundle to write (.nnp)")->required();
   cmd->add_option("--field", o->field, "m61 (default) or m127");
   cmd->add_option("--engine", o->engine, "auto (default), reference, cpu or cuda");
   cmd->add_option("--output", o->output, "also write the dequantized outputs (.npy, float64, (b, n_L))");
+  cmd->add_option("--labels-out", o->labels_out, "also write the argmax class of each sample (.npy, int64, (b,))");
   cmd->add_option("--threads", o->threads, "worker threads (default: all cores)");
   add_scale_options(*cmd, o->scales);
   cmd->callback([o, &exit_code] { exit_code = run_prove(*o); });

@@ -12,7 +12,7 @@ namespace nnproof::cli {
 namespace {
 
 struct VerifyOptions {
-  std::string model, input, proof, output;
+  std::string model, input, proof, output, labels_out;
   ScaleOptions scales;
 };
 
@@ -40,6 +40,7 @@ int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsi
     return kExitRejected;
   }
   if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+  if (!o.labels_out.empty()) write_npy_i64(o.labels_out, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
   fmt::print("VERIFIED\n");
   return kExitOk;
 }
@@ -65,9 +66,10 @@ void add_verify_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<VerifyOptions>();
   CLI::App* cmd = app.add_subcommand("verify", "check a proof bundle: prints VERIFIED (exit 0) or REJECTED (exit 1)");
   cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
-  cmd->add_option("--input", o->input, "inputs (.npy, one sample per row)")->required();
+  cmd->add_option("--input", o->input, "inputs (.npy: (b, n_0), or (b, C, H, W) for convolutional models)")->required();
   cmd->add_option("--proof", o->proof, "proof bundle (.nnp)")->required();
   cmd->add_option("--output", o->output, "write the verified, dequantized outputs (.npy, float64)");
+  cmd->add_option("--labels-out", o->labels_out, "write the verified argmax class of each sample (.npy, int64, (b,))");
   add_scale_options(*cmd, o->scales);
   cmd->callback([o, &exit_code] { exit_code = run_verify(*o); });
 }

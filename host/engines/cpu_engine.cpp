@@ -9,6 +9,7 @@
 #include "core/lazy.hpp"
 #include "host/engines/cpu_square_sumcheck.hpp"
 #include "host/engines/limb_gemm.hpp"
+#include "host/engines/structured_forward.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -90,6 +91,7 @@ class CpuEngine final : public Engine<Cfg> {
   std::string name() const override { return "cpu"; }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
+    if (layer.q->structured()) return structured_forward(layer, Y, batch);
     const LayerGemmPlan gemm = plan_layer(*layer.q, F::kBits);
     Table2D<F> Z(padded(layer.rows()), Y.cols);
     if (gemm.plan.limb_bits == 0)
@@ -106,6 +108,7 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
+    if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<K> A(padded(cols), K::zero());
     // As the verifier's W~(q, s): m61, 128-bit sums; m127, int64 limb sums while sum_a |W[a][j]|

@@ -1,6 +1,7 @@
 #include "host/engines/reference_engine.hpp"
 
 #include "core/polynomial.hpp"
+#include "host/engines/structured_forward.hpp"
 
 namespace nnproof {
 namespace {
@@ -42,6 +43,7 @@ class ReferenceEngine final : public Engine<Cfg> {
   std::string name() const override { return "reference"; }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
+    if (layer.q->structured()) return structured_forward(layer, Y, batch);
     Table2D<F> Z(padded(layer.rows()), Y.cols);
     for (std::size_t a = 0; a < layer.rows(); ++a)
       for (std::size_t k = 0; k < batch; ++k) {
@@ -59,6 +61,7 @@ class ReferenceEngine final : public Engine<Cfg> {
   }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
+    if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     std::vector<K> A(padded(layer.cols()), K::zero());
     for (std::size_t a = 0; a < layer.rows(); ++a)
       for (std::size_t j = 0; j < layer.cols(); ++j)

@@ -213,6 +213,74 @@ onnx::ModelProto build(const std::vector<BuilderLayer>& layers, const BuildOptio
   return m;
 }
 
+void set_ints(onnx::NodeProto* n, const std::string& name, const std::vector<std::size_t>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (auto x : v) a->add_ints(static_cast<std::int64_t>(x));
+}
+
+// One stage of write_cnn_onnx; c is the channel count of x. Returns the output tensor's name.
+std::string add_stage(onnx::GraphProto& g, const BuilderStage& s, std::size_t i, std::size_t& c, const std::string& x) {
+  using Kind = BuilderStage::Kind;
+  const std::string name = "stage" + std::to_string(i), out = name + ".out";
+  const auto kh = static_cast<std::int64_t>(s.kernel_h), kw = static_cast<std::int64_t>(s.kernel_w);
+  switch (s.kind) {
+    case Kind::square:
+      add_node(g, "Mul", name, {x, x}, out);
+      return out;
+    case Kind::flatten:
+      set_int(add_node(g, "Flatten", name, {x}, out), "axis", 1);
+      return out;
+    case Kind::channel_bias:
+      add_initializer(g, name + ".bias", {static_cast<std::int64_t>(c), 1, 1}, s.bias, true);
+      add_node(g, "Add", name, {x, name + ".bias"}, out);
+      return out;
+    case Kind::dense: {
+      add_initializer(g, name + ".weight", {static_cast<std::int64_t>(s.rows), static_cast<std::int64_t>(s.cols)}, s.weights, true);
+      std::vector<std::string> in{x, name + ".weight"};
+      if (!s.bias.empty()) {
+        add_initializer(g, name + ".bias", {static_cast<std::int64_t>(s.rows)}, s.bias, true);
+        in.push_back(name + ".bias");
+      }
+      set_int(add_node(g, "Gemm", name, in, out), "transB", 1);
+      return out;
+    }
+    case Kind::conv:
+    case Kind::sum_pool_conv: {
+      const bool pool = s.kind == Kind::sum_pool_conv;  // a depthwise ones kernel
+      const std::size_t m = pool ? c : s.out_channels, group = pool ? c : s.group;
+      const std::vector<double> w = pool ? std::vector<double>(c * s.kernel_h * s.kernel_w, 1.0) : s.weights;
+      add_initializer(g, name + ".weight", {static_cast<std::int64_t>(m), static_cast<std::int64_t>(c / group), kh, kw}, w, true);
+      std::vector<std::string> in{x, name + ".weight"};
+      if (!s.bias.empty()) {
+        add_initializer(g, name + ".bias", {static_cast<std::int64_t>(m)}, s.bias, true);
+        in.push_back(name + ".bias");
+      }
+      auto* n = add_node(g, "Conv", name, in, out);
+      set_ints(n, "kernel_shape", {s.kernel_h, s.kernel_w});
+      set_ints(n, "strides", {s.stride_h, s.stride_w});
+      set_ints(n, "pads", s.pads);
+      set_ints(n, "dilations", {1, 1});
+      set_int(n, "group", static_cast<std::int64_t>(group));
+      c = m;
+      return out;
+    }
+    case Kind::average_pool: {
+      auto* n = add_node(g, "AveragePool", name, {x}, out);
+      set_ints(n, "kernel_shape", {s.kernel_h, s.kernel_w});
+      set_ints(n, "strides", {s.stride_h, s.stride_w});
+      set_ints(n, "pads", s.pads);
+      if (s.count_include_pad) set_int(n, "count_include_pad", 1);
+      return out;
+    }
+    case Kind::global_average_pool:
+      add_node(g, "GlobalAveragePool", name, {x}, out);
+      return out;
+  }
+  return out;
+}
+
 void save(const onnx::ModelProto& m, const std::string& path) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f || !m.SerializeToOstream(&f)) throw std::runtime_error("cannot write " + path);
@@ -222,6 +290,27 @@ void save(const onnx::ModelProto& m, const std::string& path) {
 
 void write_mlp_onnx(const std::string& path, const std::vector<BuilderLayer>& layers, const BuildOptions& opt) {
   save(build(layers, opt, ""), path);
+}
+
+void write_cnn_onnx(const std::string& path, const std::vector<std::size_t>& chw, const std::vector<BuilderStage>& stages,
+                    const BuildOptions& opt) {
+  if (chw.size() != 3 || stages.empty()) throw std::invalid_argument("write_cnn_onnx: needs (C, H, W) and stages");
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.set_producer_name("nnproof-tests");
+  auto* opset = m.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(13);
+  add_metadata(m, "nnproof.alpha", opt.alpha);
+  add_metadata(m, "nnproof.beta", opt.beta);
+  auto& g = *m.mutable_graph();
+  g.set_name("cnn");
+  set_value_info(g.add_input(), "input", {static_cast<std::int64_t>(chw[0]), static_cast<std::int64_t>(chw[1]), static_cast<std::int64_t>(chw[2])}, true);
+  std::string x = "input";
+  std::size_t c = chw[0];
+  for (std::size_t i = 0; i < stages.size(); ++i) x = add_stage(g, stages[i], i + 1, c, x);
+  g.add_output()->set_name(x);
+  save(m, path);
 }
 
 void write_mlp_with_op(const std::string& path, const std::vector<BuilderLayer>& layers, const std::string& op_type) {

@@ -38,4 +38,23 @@ void write_mlp_onnx(const std::string& path, const std::vector<BuilderLayer>& la
 // second input.
 void write_mlp_with_op(const std::string& path, const std::vector<BuilderLayer>& layers, const std::string& op_type);
 
+// A convolutional network as PyTorch exports it: an image input (batch, C, H, W) and a list of
+// stages. Float weights in raw_data; metadata from opt.alpha / opt.beta.
+struct BuilderStage {
+  enum class Kind { conv, square, average_pool, global_average_pool, sum_pool_conv, flatten, dense, channel_bias };
+  Kind kind = Kind::square;
+  std::size_t out_channels = 0;                       // conv
+  std::size_t kernel_h = 1, kernel_w = 1;             // conv, pools
+  std::size_t stride_h = 1, stride_w = 1;             // conv, pools
+  std::vector<std::size_t> pads = {0, 0, 0, 0};       // conv, pools: top, left, bottom, right
+  std::size_t group = 1;                              // conv
+  std::vector<double> weights;                        // conv: (M, C/group, kH, kW); dense: rows x cols
+  std::vector<double> bias;                           // conv: M entries (empty = none); dense; channel_bias: C
+  std::size_t rows = 0, cols = 0;                     // dense
+  bool count_include_pad = false;                     // average_pool
+};
+
+void write_cnn_onnx(const std::string& path, const std::vector<std::size_t>& chw, const std::vector<BuilderStage>& stages,
+                    const BuildOptions& opt = {});
+
 }  // namespace nnproof::testing

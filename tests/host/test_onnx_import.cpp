@@ -356,9 +356,9 @@ TEST_F(OnnxImport, RejectsMaxPool) {
   expect_error(file("m.onnx"), {"node 'maxpool1' (MaxPool)", "not an arithmetic circuit", "sum pooling (AveragePool"});
 }
 
-TEST_F(OnnxImport, RejectsConvForNow) {
+TEST_F(OnnxImport, RejectsConvOnAFlatTensor) {
   testing::write_mlp_with_op(file("m.onnx"), make_layers({4, 3, 2}), "Conv");
-  expect_error(file("m.onnx"), {"node 'conv1' (Conv)", "not supported yet"});
+  expect_error(file("m.onnx"), {"node 'conv1' (Conv)", "not an image", "(batch, C, H, W)"});
 }
 
 TEST_F(OnnxImport, RejectsDiv) {
@@ -442,10 +442,27 @@ TEST_F(OnnxImport, RejectsFirstLayerNotMatchingInput) {
   expect_error(path, {"node 'fc1' (Gemm)", "takes 4 inputs but the model input 'input' gives 9"});
 }
 
-TEST_F(OnnxImport, RejectsConsecutiveLinearLayers) {
-  const auto path = edited_model(file("m.onnx"), make_layers({4, 3, 2}), {},
-                                 [](onnx::ModelProto& m) { bypass_node(m, "act1"); });
-  expect_error(path, {"node 'fc2' (Gemm)", "follows node 'fc1'", "consecutive linear layers"});
+// Linear maps with no activation between them compose into one layer (PROTOCOL.md section 2):
+// W = W2 W1 and B = W2 b1 + b2, in float before quantization.
+TEST_F(OnnxImport, ConsecutiveLinearLayersComposeIntoOne) {
+  const auto layers = make_layers({4, 3, 2});
+  const auto path = edited_model(file("m.onnx"), layers, {}, [](onnx::ModelProto& m) { bypass_node(m, "act1"); });
+  const FloatModel m = import_onnx(path);
+  ASSERT_EQ(m.layers.size(), 1u);
+  const FloatLayer& l = m.layers[0];
+  ASSERT_FALSE(l.structured());
+  ASSERT_EQ(l.rows, 2u);
+  ASSERT_EQ(l.cols, 4u);
+  for (std::size_t a = 0; a < 2; ++a) {
+    double bias = layers[1].bias[a];
+    for (std::size_t m1 = 0; m1 < 3; ++m1) bias += layers[1].weights[a * 3 + m1] * layers[0].bias[m1];
+    EXPECT_DOUBLE_EQ(l.bias[a], bias);
+    for (std::size_t j = 0; j < 4; ++j) {
+      double w = 0;
+      for (std::size_t m1 = 0; m1 < 3; ++m1) w += layers[1].weights[a * 3 + m1] * layers[0].weights[m1 * 4 + j];
+      EXPECT_DOUBLE_EQ(l.weights[a * 4 + j], w);
+    }
+  }
 }
 
 TEST_F(OnnxImport, RejectsTwoSquaresInARow) {

@@ -10,8 +10,8 @@ namespace {
 FloatModel two_layer(std::vector<double> w1, std::vector<double> b1, std::vector<double> w2, std::vector<double> b2) {
   FloatModel m;
   m.path = "m.onnx";
-  m.layers.push_back({"fc1", 2, 2, std::move(w1), std::move(b1)});
-  m.layers.push_back({"fc2", 1, 2, std::move(w2), std::move(b2)});
+  m.layers.push_back({"fc1", 2, 2, std::move(w1), std::move(b1), {}});
+  m.layers.push_back({"fc2", 1, 2, std::move(w2), std::move(b2), {}});
   return m;
 }
 
@@ -65,8 +65,8 @@ TEST(Quantize, NonIntegersAtScaleOneAreRefusedWithTheFix) {
 TEST(Quantize, MagnitudeCheckNamesTheLayerAndSuggestsM127) {
   QuantizedModel m;
   // Layer 1: 2 inputs, weights 2^20: |Z1| <= 2 * 2^20 * |x|; |Y1| = |Z1|^2.
-  m.layers.push_back({1, 2, {1 << 20, 1 << 20}, {0}});
-  m.layers.push_back({1, 1, {1}, {0}});
+  m.layers.push_back({1, 2, {1 << 20, 1 << 20}, {0}, {}, {}});
+  m.layers.push_back({1, 1, {1}, {0}, {}, {}});
   std::vector<std::int64_t> small = {1, 1}, big = {1 << 10, 1 << 10};
   EXPECT_NO_THROW(check_magnitudes(m, small, FieldId::m61));  // 2^21, then 2^42: fits 2^60
   try {
@@ -81,7 +81,7 @@ TEST(Quantize, MagnitudeCheckNamesTheLayerAndSuggestsM127) {
   // Exactly at the limit passes, one past it fails: the bound is exact integer arithmetic.
   QuantizedModel edge;
   const std::int64_t half = static_cast<std::int64_t>(Fp61::P / 2);
-  edge.layers.push_back({1, 1, {1}, {0}});
+  edge.layers.push_back({1, 1, {1}, {0}, {}, {}});
   std::vector<std::int64_t> at = {half}, past = {half + 1};
   EXPECT_NO_THROW(check_magnitudes(edge, at, FieldId::m61));
   EXPECT_THROW(check_magnitudes(edge, past, FieldId::m61), QuantizeError);

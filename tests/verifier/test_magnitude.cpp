@@ -11,8 +11,8 @@ namespace {
 
 QuantizedModel one_by_one() {
   QuantizedModel m;
-  m.layers.push_back({1, 1, {1}, {0}});
-  m.layers.push_back({1, 1, {1}, {0}});
+  m.layers.push_back({1, 1, {1}, {0}, {}, {}});
+  m.layers.push_back({1, 1, {1}, {0}, {}, {}});
   return m;
 }
 
@@ -31,7 +31,7 @@ TEST(Magnitude, BoundIsExactAtTheLimit) {
 
 TEST(Magnitude, RowSumsAndBiasesCount) {
   QuantizedModel m;
-  m.layers.push_back({2, 3, {1, -2, 3, -4, 5, -6}, {7, -8}});
+  m.layers.push_back({2, 3, {1, -2, 3, -4, 5, -6}, {7, -8}, {}, {}});
   const auto profile = magnitude_profile(m);
   EXPECT_EQ(profile.row_abs_sums[0][0], 6u);
   EXPECT_EQ(profile.row_abs_sums[0][1], 15u);

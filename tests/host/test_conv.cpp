@@ -1,0 +1,306 @@
+// Structured layers (convolutions, sum pooling, chains of ops; PROTOCOL.md section 2): the engines'
+// outputs equal an independent direct convolution over the integers (not the prover's tap loop),
+// the verifier's W~(q, s) equals that of the dense expansion, honest proofs verify and every kind
+// of tampering is rejected, on random shapes, strides, paddings and groups.
+#include <gtest/gtest.h>
+
+#include "host/engines/cpu_engine.hpp"
+#include "tests/support/problems.hpp"
+#include "verifier/magnitude.hpp"
+
+namespace nnproof {
+namespace {
+
+using testing::make_rng;
+using Image = std::vector<i128>;
+
+std::size_t pick(std::mt19937_64& rng, std::size_t lo, std::size_t hi) {
+  return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
+}
+
+// ---- the independent reference: direct convolution over the integers, one sample at a time ----
+
+// out[co][oh][ow] = sum over the group's channels and the window of w * x, with signed indices
+// and an explicit bounds test standing for the zero padding.
+Image direct_conv(const ConvShape& c, const WeightMatrix& kernel, const Image& x) {
+  const auto H = static_cast<std::int64_t>(c.in_h), W = static_cast<std::int64_t>(c.in_w);
+  const auto OH = (H + static_cast<std::int64_t>(c.pad_top + c.pad_bottom) - static_cast<std::int64_t>(c.kernel_h)) / static_cast<std::int64_t>(c.stride_h) + 1;
+  const auto OW = (W + static_cast<std::int64_t>(c.pad_left + c.pad_right) - static_cast<std::int64_t>(c.kernel_w)) / static_cast<std::int64_t>(c.stride_w) + 1;
+  const std::size_t per_group_in = c.in_channels / c.groups, per_group_out = c.out_channels / c.groups;
+  Image out(c.out_channels * static_cast<std::size_t>(OH * OW), 0);
+  for (std::size_t co = 0; co < c.out_channels; ++co)
+    for (std::int64_t oh = 0; oh < OH; ++oh)
+      for (std::int64_t ow = 0; ow < OW; ++ow) {
+        i128 acc = 0;
+        for (std::size_t cl = 0; cl < per_group_in; ++cl) {
+          const std::size_t ci = (co / per_group_out) * per_group_in + cl;
+          for (std::size_t kh = 0; kh < c.kernel_h; ++kh)
+            for (std::size_t kw = 0; kw < c.kernel_w; ++kw) {
+              const std::int64_t ih = oh * static_cast<std::int64_t>(c.stride_h) + static_cast<std::int64_t>(kh) - static_cast<std::int64_t>(c.pad_top);
+              const std::int64_t iw = ow * static_cast<std::int64_t>(c.stride_w) + static_cast<std::int64_t>(kw) - static_cast<std::int64_t>(c.pad_left);
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              acc += static_cast<i128>(kernel[((co * per_group_in + cl) * c.kernel_h + kh) * c.kernel_w + kw]) *
+                     x[(ci * c.in_h + static_cast<std::size_t>(ih)) * c.in_w + static_cast<std::size_t>(iw)];
+            }
+        }
+        out[(co * static_cast<std::size_t>(OH) + static_cast<std::size_t>(oh)) * static_cast<std::size_t>(OW) + static_cast<std::size_t>(ow)] = acc;
+      }
+  return out;
+}
+
+Image apply_reference(const LinearOp& op, const Image& x) {
+  if (op.kind == LinearOp::Kind::conv) return direct_conv(op.conv, op.weights, x);
+  Image y(op.rows, 0);
+  for (std::size_t a = 0; a < op.rows; ++a)
+    for (std::size_t j = 0; j < op.cols; ++j) y[a] += static_cast<i128>(op.weights[a * op.cols + j]) * x[j];
+  return y;
+}
+
+std::vector<i128> integer_forward(const QuantizedModel& m, const std::vector<std::int64_t>& input, std::size_t batch) {
+  std::vector<i128> out;
+  for (std::size_t k = 0; k < batch; ++k) {
+    Image y(input.begin() + static_cast<std::ptrdiff_t>(k * m.in_dim()), input.begin() + static_cast<std::ptrdiff_t>((k + 1) * m.in_dim()));
+    for (std::size_t i = 0; i < m.depth(); ++i) {
+      for (const LinearOp& op : m.layers[i].ops) y = apply_reference(op, y);
+      for (std::size_t a = 0; a < y.size(); ++a) y[a] += m.layers[i].bias[a];
+      if (i + 1 < m.depth())
+        for (auto& v : y) v *= v;
+    }
+    out.insert(out.end(), y.begin(), y.end());
+  }
+  return out;
+}
+
+// ---- random convolutional networks ----
+
+struct Img {
+  std::size_t c, h, w;
+};
+
+WeightMatrix random_weights(std::mt19937_64& rng, std::size_t n, std::int64_t wmax) {
+  std::uniform_int_distribution<std::int64_t> d(-wmax, wmax);
+  std::vector<std::int64_t> w(n);
+  for (auto& x : w) x = d(rng);
+  return w;
+}
+
+LinearOp random_conv(std::mt19937_64& rng, Img& img) {
+  ConvShape c;
+  c.in_channels = img.c;
+  c.in_h = img.h;
+  c.in_w = img.w;
+  c.kernel_h = pick(rng, 1, std::min<std::size_t>(img.h, 4));
+  c.kernel_w = pick(rng, 1, std::min<std::size_t>(img.w, 4));
+  c.stride_h = pick(rng, 1, 3);
+  c.stride_w = pick(rng, 1, 2);
+  c.pad_top = pick(rng, 0, c.kernel_h - 1);
+  c.pad_bottom = pick(rng, 0, c.kernel_h - 1);
+  c.pad_left = pick(rng, 0, c.kernel_w - 1);
+  c.pad_right = pick(rng, 0, c.kernel_w - 1);
+  c.groups = img.c % 2 == 0 && pick(rng, 0, 1) ? 2 : 1;
+  c.out_channels = c.groups * pick(rng, 1, 2);
+  img = {c.out_channels, c.out_h(), c.out_w()};
+  return LinearOp::convolution(c, random_weights(rng, c.kernel_size(), 3));
+}
+
+// Depthwise ones kernel: sum pooling, sometimes padded.
+LinearOp sum_pool(std::mt19937_64& rng, Img& img) {
+  ConvShape c;
+  c.in_channels = c.out_channels = c.groups = img.c;
+  c.in_h = img.h;
+  c.in_w = img.w;
+  c.kernel_h = std::min<std::size_t>(img.h, 2);
+  c.kernel_w = std::min<std::size_t>(img.w, 2);
+  c.stride_h = c.kernel_h;
+  c.stride_w = c.kernel_w;
+  c.pad_bottom = c.kernel_h > 1 ? pick(rng, 0, 1) : 0;
+  img = {c.out_channels, c.out_h(), c.out_w()};
+  return LinearOp::convolution(c, std::vector<std::int64_t>(c.kernel_size(), 1));
+}
+
+LinearOp dense(std::mt19937_64& rng, Img& img) {
+  const std::size_t cols = img.c * img.h * img.w, rows = pick(rng, 1, 7);
+  img = {rows, 1, 1};
+  return LinearOp::dense(rows, cols, random_weights(rng, rows * cols, 3));
+}
+
+QuantizedModel random_cnn(std::mt19937_64& rng, std::size_t depth) {
+  QuantizedModel m;
+  Img img{pick(rng, 1, 3), pick(rng, 3, 9), pick(rng, 3, 9)};
+  m.input_shape = {img.c, img.h, img.w};
+  for (std::size_t i = 0; i < depth; ++i) {
+    QuantizedLayer l;
+    l.cols = img.c * img.h * img.w;
+    const std::size_t ops = pick(rng, 1, 3);
+    for (std::size_t k = 0; k < ops; ++k) {
+      const std::size_t kind = pick(rng, 0, 5);
+      if (kind <= 2) l.ops.push_back(random_conv(rng, img));
+      else if (kind <= 4) l.ops.push_back(sum_pool(rng, img));
+      else l.ops.push_back(dense(rng, img));
+    }
+    l.rows = img.c * img.h * img.w;
+    std::uniform_int_distribution<std::int64_t> b(-3, 3);
+    for (std::size_t a = 0; a < l.rows; ++a) l.bias.push_back(b(rng));
+    m.layers.push_back(std::move(l));
+  }
+  m.validate();
+  return m;
+}
+
+template <class Cfg>
+class Conv : public ::testing::Test {};
+using FileConfigs = ::testing::Types<M61, M127>;
+TYPED_TEST_SUITE(Conv, FileConfigs);
+
+TYPED_TEST(Conv, OutputsEqualDirectConvolutionAndProofsVerify) {
+  auto rng = make_rng(70);
+  for (int c = 0; c < 16; ++c) {
+    const std::size_t depth = 1 + static_cast<std::size_t>(c % 3), batch = pick(rng, 1, 9);
+    QuantizedModel model = random_cnn(rng, depth);
+    auto st = testing::random_statement<TypeParam>(model, batch, rng);
+    auto cpu_st = st;
+    auto bundle = prove_bundle(*make_reference_engine<TypeParam>(), st);
+    auto cpu_bundle = prove_bundle(*make_cpu_engine<TypeParam>(), cpu_st);
+    EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(cpu_bundle)) << "engines differ, case " << c;
+    Verdict v = verify_bundle(st, bundle);
+    EXPECT_TRUE(v.accepted) << v.failed_check << ", case " << c;
+    if (depth <= 2) {  // small enough that the integers do not wrap m61
+      std::vector<std::int64_t> ints;
+      for (auto x : st.input) ints.push_back(static_cast<std::int64_t>(x.centered()));
+      auto want = integer_forward(model, ints, batch);
+      ASSERT_EQ(want.size(), st.outputs.size());
+      for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(static_cast<i128>(st.outputs[i].centered()), want[i]) << "case " << c << " output " << i;
+    }
+  }
+}
+
+// The dense matrix of a structured layer, column by column from the reference convolution.
+WeightMatrix dense_expansion(const QuantizedLayer& l) {
+  std::vector<std::int64_t> w(l.rows * l.cols);
+  for (std::size_t j = 0; j < l.cols; ++j) {
+    Image e(l.cols, 0);
+    e[j] = 1;
+    for (const LinearOp& op : l.ops) e = apply_reference(op, e);
+    for (std::size_t a = 0; a < l.rows; ++a) w[a * l.cols + j] = static_cast<std::int64_t>(e[a]);
+  }
+  return w;
+}
+
+TEST(ConvVerifier, WeightMleAndMagnitudeEqualTheDenseExpansion) {
+  auto rng = make_rng(71);
+  for (int c = 0; c < 20; ++c) {
+    QuantizedModel model = random_cnn(rng, 2);
+    QuantizedModel as_dense = model;
+    for (auto& l : as_dense.layers) {
+      l.weights = dense_expansion(l);
+      l.ops.clear();
+    }
+    as_dense.validate();
+    EXPECT_NE(model_digest(model), model_digest(as_dense));
+    for (std::size_t i = 0; i < model.depth(); ++i) {
+      const auto& l = model.layers[i];
+      std::vector<Fp61x2> q, s;
+      for (std::size_t t = 0; t < ceil_log2(l.rows); ++t) q.push_back(random_element<Fp61x2>(rng));
+      for (std::size_t t = 0; t < ceil_log2(l.cols); ++t) s.push_back(random_element<Fp61x2>(rng));
+      const auto eq_q = eq_table<Fp61x2>(q), eq_s = eq_table<Fp61x2>(s);
+      EXPECT_EQ(weight_mle<Fp61x2>(l, eq_q, eq_s), weight_mle<Fp61x2>(as_dense.layers[i], eq_q, eq_s)) << "case " << c;
+    }
+    // Row sums of |W| through the chain bound the dense ones, and equal them for one op.
+    const auto chained = magnitude_profile(model), direct = magnitude_profile(as_dense);
+    for (std::size_t i = 0; i < model.depth(); ++i)
+      for (std::size_t a = 0; a < model.layers[i].rows; ++a) {
+        EXPECT_GE(chained.row_abs_sums[i][a], direct.row_abs_sums[i][a]);
+        if (model.layers[i].ops.size() == 1) {
+          EXPECT_EQ(chained.row_abs_sums[i][a], direct.row_abs_sums[i][a]);
+        }
+      }
+  }
+}
+
+TYPED_TEST(Conv, ChangedOutputOrProofElementIsRejected) {
+  auto rng = make_rng(72);
+  QuantizedModel model = random_cnn(rng, 2);
+  auto st = testing::random_statement<TypeParam>(model, 3, rng);
+  auto honest = prove_bundle(*make_cpu_engine<TypeParam>(), st);
+  ASSERT_TRUE(verify_bundle(st, honest).accepted);
+  for (std::size_t i = 0; i < honest.outputs.size(); ++i) {
+    auto bundle = honest;
+    auto st2 = st;
+    bundle.outputs[i] += TypeParam::F::one();
+    testing::rebind_header(bundle, st2);
+    Verdict v = verify_bundle(st2, bundle);
+    EXPECT_FALSE(v.accepted) << "output " << i;
+    EXPECT_EQ(v.failed_check.find("digest"), std::string::npos) << v.failed_check;
+  }
+  for (std::size_t i = 0; i < honest.messages.size(); ++i) {
+    auto bundle = honest;
+    bundle.messages[i] += TypeParam::K::one();
+    EXPECT_FALSE(verify_bundle(st, bundle).accepted) << "message " << i;
+  }
+}
+
+// With fixed challenges only the protocol's checks can notice a changed input, kernel entry or bias.
+TYPED_TEST(Conv, ChangedInputKernelOrBiasIsRejected) {
+  auto rng = make_rng(73);
+  QuantizedModel model = random_cnn(rng, 2);
+  auto st = testing::random_statement<TypeParam>(model, 2, rng);
+  const std::uint64_t seed = 7;
+  auto msgs = testing::fixed_challenge_proof(*make_cpu_engine<TypeParam>(), st, seed);
+  ASSERT_TRUE(testing::verify_fixed(st, msgs, seed).accepted);
+  for (std::size_t i = 0; i < st.input.size(); ++i) {
+    auto bad = st;
+    bad.input[i] += TypeParam::F::one();
+    EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed).accepted) << "input " << i;
+  }
+  for (std::size_t layer = 0; layer < model.depth(); ++layer) {
+    for (std::size_t k = 0; k < model.layers[layer].ops.size(); ++k)
+      for (std::size_t w = 0; w < model.layers[layer].ops[k].weights.size(); ++w) {
+        QuantizedModel m2 = model;
+        auto& weights = m2.layers[layer].ops[k].weights;
+        weights.set(w, weights[w] + 1);
+        auto bad = st;
+        bad.model = &m2;
+        EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed).accepted) << "layer " << layer << " op " << k << " weight " << w;
+      }
+    for (std::size_t b = 0; b < model.layers[layer].bias.size(); ++b) {
+      QuantizedModel m2 = model;
+      m2.layers[layer].bias[b] += 1;
+      auto bad = st;
+      bad.model = &m2;
+      EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed).accepted) << "layer " << layer << " bias " << b;
+    }
+  }
+}
+
+TEST(ConvShapes, InvalidShapesAreRefused) {
+  ConvShape c{2, 5, 5, 4, 3, 3};
+  EXPECT_NO_THROW(c.validate());
+  EXPECT_EQ(c.out_h(), 3u);
+  auto bad = c;
+  bad.groups = 3;  // 2 channels are not divisible by 3
+  EXPECT_THROW(bad.validate(), std::invalid_argument);
+  bad = c;
+  bad.kernel_h = 6;  // larger than the input
+  EXPECT_THROW(bad.validate(), std::invalid_argument);
+  bad = c;
+  bad.pad_top = 3;  // padding of a whole kernel
+  EXPECT_THROW(bad.validate(), std::invalid_argument);
+  bad = c;
+  bad.stride_w = 0;
+  EXPECT_THROW(bad.validate(), std::invalid_argument);
+  bad = c;
+  bad.in_h = std::size_t{1} << 40;
+  EXPECT_THROW(bad.validate(), std::invalid_argument);
+  // A kernel of the wrong size is refused by the model's validation.
+  QuantizedModel m;
+  QuantizedLayer l;
+  l.ops.push_back(LinearOp::convolution(c, std::vector<std::int64_t>(c.kernel_size() - 1, 1)));
+  l.rows = c.out_size();
+  l.cols = c.in_size();
+  l.bias.assign(l.rows, 0);
+  m.layers.push_back(l);
+  EXPECT_THROW(m.validate(), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace nnproof

@@ -1,0 +1,84 @@
+#include "verifier/linear_op.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace nnproof {
+namespace {
+
+// Feature counts above 2^31 are refused everywhere (the proof format's kMaxDimension is smaller).
+constexpr std::size_t kMaxExtent = std::size_t{1} << 31;
+
+u128 sat_mul(u128 a, u128 b) { return a != 0 && b > ~u128{0} / a ? ~u128{0} : a * b; }
+u128 sat_add(u128 a, u128 b) { return a > ~u128{0} - b ? ~u128{0} : a + b; }
+u128 abs128(std::int64_t x) { return x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x); }
+
+}  // namespace
+
+void ConvShape::validate() const {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("convolution: " + what); };
+  for (std::size_t d : {in_channels, in_h, in_w, out_channels, kernel_h, kernel_w, stride_h, stride_w, groups})
+    if (d == 0 || d >= kMaxExtent) fail("a size, stride or group count is zero or too large");
+  for (std::size_t p : {pad_top, pad_left, pad_bottom, pad_right})
+    if (p >= kMaxExtent) fail("padding too large");
+  if (in_channels % groups != 0 || out_channels % groups != 0) fail("channels are not divisible by the group count");
+  if (kernel_h > in_h + pad_top + pad_bottom || kernel_w > in_w + pad_left + pad_right)
+    fail("the kernel is larger than the padded input");
+  // Padding of a kernel's size or more would give output features that read only zeros.
+  if (pad_top >= kernel_h || pad_bottom >= kernel_h || pad_left >= kernel_w || pad_right >= kernel_w)
+    fail("padding must be smaller than the kernel");
+  if (static_cast<u128>(in_channels) * in_h * in_w >= kMaxExtent ||
+      static_cast<u128>(out_channels) * out_h() * out_w() >= kMaxExtent ||
+      static_cast<u128>(out_channels) * group_in() * kernel_h * kernel_w >= kMaxExtent)
+    fail("more than 2^31 features or kernel entries");
+}
+
+LinearOp LinearOp::dense(std::size_t rows, std::size_t cols, WeightMatrix weights) {
+  LinearOp op;
+  op.kind = Kind::dense;
+  op.rows = rows;
+  op.cols = cols;
+  op.weights = std::move(weights);
+  return op;
+}
+
+LinearOp LinearOp::convolution(const ConvShape& shape, WeightMatrix kernel) {
+  shape.validate();
+  LinearOp op;
+  op.kind = Kind::conv;
+  op.conv = shape;
+  op.rows = shape.out_size();
+  op.cols = shape.in_size();
+  op.weights = std::move(kernel);
+  return op;
+}
+
+std::size_t LinearOp::nnz_bound() const {
+  if (kind == Kind::dense) return rows * cols;
+  return conv.out_size() * conv.group_in() * conv.kernel_h * conv.kernel_w;
+}
+
+void LinearOp::validate() const {
+  if (rows == 0 || cols == 0) throw std::invalid_argument("an operator has an empty dimension");
+  if (kind == Kind::dense) {
+    if (weights.size() != rows * cols) throw std::invalid_argument("dense operator: weight count != rows * cols");
+    return;
+  }
+  if (kind != Kind::conv) throw std::invalid_argument("unknown operator kind");
+  conv.validate();
+  if (rows != conv.out_size() || cols != conv.in_size()) throw std::invalid_argument("convolution: rows/cols do not match its shape");
+  if (weights.size() != conv.kernel_size()) throw std::invalid_argument("convolution: kernel size does not match its shape");
+}
+
+std::vector<u128> chain_abs_row_sums(std::span<const LinearOp> chain) {
+  std::vector<u128> cur(chain.front().cols, 1);
+  for (const LinearOp& op : chain) {
+    std::vector<u128> next(op.rows, 0);
+    for (std::size_t a = 0; a < op.rows; ++a)
+      for_each_entry(op, a, [&](std::size_t j, std::int64_t w) { next[a] = sat_add(next[a], sat_mul(abs128(w), cur[j])); });
+    cur = std::move(next);
+  }
+  return cur;
+}
+
+}  // namespace nnproof

@@ -1,0 +1,112 @@
+#pragma once
+// Structured linear maps (PROTOCOL.md section 2: "convolutions, sum pooling and any chain of linear
+// maps with no activation between them are one W_i"). A structured layer is a chain of LinearOps
+// applied in order; its W_i is their product, never built as a dense matrix. Everything here is
+// O(nnz): the verifier's W~(q, s) and the prover's row_combine (a transposed convolution) alike.
+//
+// Feature layout: a (C, H, W) activation is the feature vector at index c H W + h W + w, which is
+// what ONNX Flatten gives, so convolutions and fully connected ops chain without reordering.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/fields.hpp"
+#include "verifier/weight_matrix.hpp"
+
+namespace nnproof {
+
+// A 2-D convolution with zero padding, stride and channel groups (no dilation). Sum pooling is the
+// depthwise case: groups = in_channels = out_channels with a kernel of ones.
+struct ConvShape {
+  std::size_t in_channels = 0, in_h = 0, in_w = 0, out_channels = 0;
+  std::size_t kernel_h = 0, kernel_w = 0, stride_h = 1, stride_w = 1;
+  std::size_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  std::size_t groups = 1;
+
+  std::size_t out_h() const { return (in_h + pad_top + pad_bottom - kernel_h) / stride_h + 1; }
+  std::size_t out_w() const { return (in_w + pad_left + pad_right - kernel_w) / stride_w + 1; }
+  std::size_t in_size() const { return in_channels * in_h * in_w; }
+  std::size_t out_size() const { return out_channels * out_h() * out_w(); }
+  std::size_t group_in() const { return in_channels / groups; }
+  // Kernel entries: out_channels x (in_channels / groups) x kernel_h x kernel_w, row-major.
+  std::size_t kernel_size() const { return out_channels * group_in() * kernel_h * kernel_w; }
+  // Throws std::invalid_argument when the shape is empty, inconsistent or too large.
+  void validate() const;
+};
+
+struct LinearOp {
+  enum class Kind : std::uint8_t { dense = 1, conv = 2 };
+  Kind kind = Kind::dense;
+  std::size_t rows = 0, cols = 0;  // output x input features
+  ConvShape conv;                  // kind == conv only
+  WeightMatrix weights;            // dense: rows x cols row-major; conv: the kernel
+
+  static LinearOp dense(std::size_t rows, std::size_t cols, WeightMatrix weights);
+  static LinearOp convolution(const ConvShape& shape, WeightMatrix kernel);
+  std::size_t nnz_bound() const;  // stored weights times their uses: the cost of one application
+  void validate() const;
+};
+
+// fn(in_index, weight_index) for every kernel tap that reads a real (unpadded) input feature of
+// output feature `out`. The order is fixed, so sums over taps are deterministic.
+template <class Fn>
+void for_each_tap(const ConvShape& c, std::size_t out, Fn&& fn) {
+  const std::size_t oh_n = c.out_h(), ow_n = c.out_w();
+  const std::size_t co = out / (oh_n * ow_n), oh = out / ow_n % oh_n, ow = out % ow_n;
+  const std::size_t gin = c.group_in(), group = co / (c.out_channels / c.groups);
+  for (std::size_t cl = 0; cl < gin; ++cl) {
+    const std::size_t ci = group * gin + cl;
+    for (std::size_t kh = 0; kh < c.kernel_h; ++kh) {
+      const std::size_t ih = oh * c.stride_h + kh;  // shifted by pad_top
+      if (ih < c.pad_top || ih >= c.pad_top + c.in_h) continue;
+      for (std::size_t kw = 0; kw < c.kernel_w; ++kw) {
+        const std::size_t iw = ow * c.stride_w + kw;
+        if (iw < c.pad_left || iw >= c.pad_left + c.in_w) continue;
+        fn((ci * c.in_h + (ih - c.pad_top)) * c.in_w + (iw - c.pad_left),
+           ((co * gin + cl) * c.kernel_h + kh) * c.kernel_w + kw);
+      }
+    }
+  }
+}
+
+// fn(in_index, weight) for every nonzero weight of row `out` of the op's matrix.
+template <class Fn>
+void for_each_entry(const LinearOp& op, std::size_t out, Fn&& fn) {
+  op.weights.visit([&](const auto* w) {
+    if (op.kind == LinearOp::Kind::dense) {
+      for (std::size_t j = 0; j < op.cols; ++j)
+        if (w[out * op.cols + j] != 0) fn(j, static_cast<std::int64_t>(w[out * op.cols + j]));
+    } else {
+      for_each_tap(op.conv, out, [&](std::size_t j, std::size_t t) {
+        if (w[t] != 0) fn(j, static_cast<std::int64_t>(w[t]));
+      });
+    }
+  });
+}
+
+// in[j] = sum_a out[a] W[a][j] for the chain's product W (ops applied first to last): the prover's
+// row_combine and, dotted with eq(s, .), the verifier's W~(q, s). `out` has the last op's rows
+// entries (extra entries are ignored); the result has the first op's cols entries.
+template <class K>
+std::vector<K> chain_transpose_apply(std::span<const LinearOp> chain, std::span<const K> out) {
+  using F = base_field_t<K>;
+  std::vector<K> cur(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(chain.back().rows));
+  for (std::size_t i = chain.size(); i-- > 0;) {
+    const LinearOp& op = chain[i];
+    std::vector<K> prev(op.cols, K::zero());
+    for (std::size_t a = 0; a < op.rows; ++a) {
+      if (cur[a] == K::zero()) continue;
+      for_each_entry(op, a, [&](std::size_t j, std::int64_t w) { prev[j] += mul_base(cur[a], F::from_int(w)); });
+    }
+    cur = std::move(prev);
+  }
+  return cur;
+}
+
+// Per row of the chain's product, an upper bound on sum_j |W[a][j]| (saturating at 2^128 - 1):
+// |W_k ... W_1| <= |W_k| ... |W_1| entrywise, so row sums of the product of absolute values bound
+// the magnitude exactly as a dense row sum does. Sequential (see magnitude.cpp).
+std::vector<u128> chain_abs_row_sums(std::span<const LinearOp> chain);
+
+}  // namespace nnproof

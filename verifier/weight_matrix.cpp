@@ -1,0 +1,60 @@
+#include "verifier/weight_matrix.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace nnproof {
+
+namespace {
+template <class T>
+bool fits(std::int64_t lo, std::int64_t hi) {
+  return lo >= std::numeric_limits<T>::min() && hi <= std::numeric_limits<T>::max();
+}
+template <class T>
+std::vector<T> narrow(const std::vector<std::int64_t>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+}  // namespace
+
+WeightMatrix::WeightMatrix(std::vector<std::int64_t> values) {
+  std::int64_t lo = 0, hi = 0;
+  for (auto x : values) lo = std::min(lo, x), hi = std::max(hi, x);
+  if (fits<std::int8_t>(lo, hi)) data_ = narrow<std::int8_t>(values);
+  else if (fits<std::int16_t>(lo, hi)) data_ = narrow<std::int16_t>(values);
+  else if (fits<std::int32_t>(lo, hi)) data_ = narrow<std::int32_t>(values);
+  else data_ = std::move(values);
+}
+
+std::size_t WeightMatrix::size() const {
+  return std::visit([](const auto& v) { return v.size(); }, data_);
+}
+
+std::int64_t WeightMatrix::operator[](std::size_t i) const {
+  return std::visit([i](const auto& v) { return static_cast<std::int64_t>(v[i]); }, data_);
+}
+
+void WeightMatrix::set(std::size_t i, std::int64_t value) {
+  std::vector<std::int64_t> all = to_vector();
+  all[i] = value;
+  *this = WeightMatrix(std::move(all));  // re-pick the narrowest width: the encoding stays canonical
+}
+
+unsigned WeightMatrix::width() const {
+  return std::visit([](const auto& v) { return static_cast<unsigned>(sizeof(v[0])); }, data_);
+}
+
+std::vector<std::int64_t> WeightMatrix::to_vector() const {
+  return std::visit([](const auto& v) { return std::vector<std::int64_t>(v.begin(), v.end()); }, data_);
+}
+
+std::uint64_t WeightMatrix::max_abs() const {
+  return std::visit(
+      [](const auto& v) {
+        std::uint64_t m = 0;
+        for (auto x : v) m = std::max(m, x < 0 ? static_cast<std::uint64_t>(-(x + 1)) + 1 : static_cast<std::uint64_t>(x));
+        return m;
+      },
+      data_);
+}
+
+}  // namespace nnproof

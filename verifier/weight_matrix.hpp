@@ -1,0 +1,36 @@
+#pragma once
+// Integer weight storage shared by dense layers and structured ops.
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <variant>
+#include <vector>
+
+namespace nnproof {
+
+// Integer weights in the narrowest of int8 / int16 / int32 / int64 that holds them all. Quantized
+// weights are usually int8: the verifier and the engines then read 8x fewer bytes than int64.
+class WeightMatrix {
+ public:
+  WeightMatrix() = default;
+  WeightMatrix(std::vector<std::int64_t> values);  // NOLINT: converting, so layers brace-initialize
+  WeightMatrix(std::initializer_list<std::int64_t> values) : WeightMatrix(std::vector<std::int64_t>(values)) {}
+
+  std::size_t size() const;
+  std::int64_t operator[](std::size_t i) const;
+  void set(std::size_t i, std::int64_t value);  // widens the storage when needed
+  unsigned width() const;                       // bytes per entry: 1, 2, 4 or 8
+  std::vector<std::int64_t> to_vector() const;
+  std::uint64_t max_abs() const;
+
+  // fn(const T* data) with T the storage type: kernels compile once per width.
+  template <class Fn>
+  decltype(auto) visit(Fn&& fn) const {
+    return std::visit([&](const auto& v) -> decltype(auto) { return fn(v.data()); }, data_);
+  }
+
+ private:
+  std::variant<std::vector<std::int8_t>, std::vector<std::int16_t>, std::vector<std::int32_t>, std::vector<std::int64_t>> data_;
+};
+
+}  // namespace nnproof
