@@ -59,4 +59,8 @@ struct FloatModel {
 // LogSoftmax. Throws ModelError otherwise.
 FloatModel import_onnx(const std::string& path);
 
+// Copies the model at `in` to `out` with the metadata keys nnproof.alpha / nnproof.beta set to the
+// given scales (replacing earlier values), the form `nnproof prove` and `verify` read them in.
+void write_onnx_with_scales(const std::string& in, const std::string& out, double alpha, double beta);
+
 }  // namespace nnproof

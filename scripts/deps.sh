@@ -3,9 +3,13 @@
 NNPROOF_PACKAGES=(cmake ninja-build g++ pkg-config libssl-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libcli11-dev nlohmann-json3-dev libfmt-dev libopenblas-openmp-dev libgtest-dev libgmock-dev libbenchmark-dev)
 
+# The demo also reads the Fashion-MNIST test set (Debian's IDX files) with numpy.
+NNPROOF_DEMO_PACKAGES=(dataset-fashion-mnist python3-numpy)
+
+# nnproof_install_deps [EXTRA_PACKAGE...]
 nnproof_install_deps() {
   local missing=()
-  for p in "${NNPROOF_PACKAGES[@]}"; do
+  for p in "${NNPROOF_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

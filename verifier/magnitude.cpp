@@ -15,6 +15,14 @@ u128 sat_add(u128 a, u128 b) { return a > ~u128{0} - b ? ~u128{0} : a + b; }
 
 double log2_u128(u128 x) { return std::log2(static_cast<long double>(x)); }
 
+// max_a sum_j |W_i[a][j]| bound + |B_i[a]|: the largest |Z_i| when |Y_{i-1}| <= bound.
+u128 pre_activation_bound(const MagnitudeProfile& profile, std::size_t i, u128 bound) {
+  u128 z = 0;
+  for (std::size_t a = 0; a < profile.row_abs_sums[i].size(); ++a)
+    z = std::max(z, sat_add(sat_mul(profile.row_abs_sums[i][a], bound), profile.bias_abs[i][a]));
+  return z;
+}
+
 }  // namespace
 
 MagnitudeProfile magnitude_profile(const QuantizedModel& model) {
@@ -48,9 +56,7 @@ std::optional<MagnitudeViolation> magnitude_violation(const MagnitudeProfile& pr
   if (bound > limit) return violation(0, "input", bound);
   const std::size_t depth = profile.row_abs_sums.size();
   for (std::size_t i = 0; i < depth; ++i) {
-    u128 z = 0;  // max_a sum_j |W[a][j]| bound + |B[a]|
-    for (std::size_t a = 0; a < profile.row_abs_sums[i].size(); ++a)
-      z = std::max(z, sat_add(sat_mul(profile.row_abs_sums[i][a], bound), profile.bias_abs[i][a]));
+    const u128 z = pre_activation_bound(profile, i, bound);
     if (z > limit) return violation(i + 1, "pre-activation", z);
     if (i + 1 < depth) {
       bound = sat_mul(z, z);
@@ -58,6 +64,17 @@ std::optional<MagnitudeViolation> magnitude_violation(const MagnitudeProfile& pr
     }
   }
   return std::nullopt;
+}
+
+double worst_case_log2(const MagnitudeProfile& profile, u128 max_abs_input) {
+  u128 bound = max_abs_input, largest = max_abs_input;
+  const std::size_t depth = profile.row_abs_sums.size();
+  for (std::size_t i = 0; i < depth; ++i) {
+    const u128 z = pre_activation_bound(profile, i, bound);
+    largest = std::max(largest, z);
+    if (i + 1 < depth) largest = std::max(largest, bound = sat_mul(z, z));
+  }
+  return log2_u128(largest);
 }
 
 std::string MagnitudeViolation::describe(FieldId field) const {

@@ -34,6 +34,10 @@ struct MagnitudeViolation {
 // O(sum of the layers' rows).
 std::optional<MagnitudeViolation> magnitude_violation(const MagnitudeProfile& profile, u128 max_abs_input, FieldId field);
 
+// log2 of the largest value the bound allows anywhere in the network (input, pre-activations and
+// activations), for reports such as `nnproof quantize`'s table.
+double worst_case_log2(const MagnitudeProfile& profile, u128 max_abs_input);
+
 u128 max_abs(std::span<const std::int64_t> values);
 
 }  // namespace nnproof

@@ -11,11 +11,48 @@
 
 namespace nnproof {
 
+// Exact integer accumulation: each input value is split into 64-bit limbs (one for m61, two for
+// m127) and w * limb summed in signed 128 bits, reduced into the field once per output. Exact while
+// |w| < 2^31 and a row has fewer than 2^31 taps: 31 + 64 + 31 < 127 bits. Several times faster than
+// a field multiply per tap, which matters for m127.
+template <class F>
+constexpr std::size_t kLimbs64 = F::kBits <= 64 ? 1 : 2;
+
+template <class F>
+void accumulate_row_exact(const LinearOp& op, std::size_t a, const F* in, std::size_t in_stride, std::size_t batch,
+                          std::vector<i128>& acc, F* out) {
+  constexpr std::size_t L = kLimbs64<F>;
+  acc.assign(batch * L, 0);
+  for_each_entry(op, a, [&](std::size_t j, std::int64_t w) {
+    const F* x = in + j * in_stride;
+    for (std::size_t k = 0; k < batch; ++k) {
+      const u128 v = static_cast<u128>(x[k].v);
+      acc[k * L] += static_cast<i128>(w) * static_cast<i128>(static_cast<std::uint64_t>(v));
+      if constexpr (L == 2) acc[k * L + 1] += static_cast<i128>(w) * static_cast<i128>(static_cast<std::uint64_t>(v >> 64));
+    }
+  });
+  for (std::size_t k = 0; k < batch; ++k) {
+    F r = F::from_i128(acc[k * L]);
+    if constexpr (L == 2) r += F::from_i128(acc[k * L + 1]) * F::from_i128(i128{1} << 64);
+    out[k] = r;
+  }
+}
+
 // out (op.rows x batch, row-major) = op applied to `in` (op.cols rows with stride `in_stride`).
 template <class F>
 std::vector<F> apply_op(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch) {
   std::vector<F> out(op.rows * batch, F::zero());
-  parallel_for(op.rows, [&](std::size_t a) {
+  if (op.weights.width() <= 4 && op.cols < (std::size_t{1} << 31)) {
+#pragma omp parallel
+    {
+      std::vector<i128> acc;  // per thread
+#pragma omp for schedule(static)
+      for (std::int64_t a = 0; a < static_cast<std::int64_t>(op.rows); ++a)
+        accumulate_row_exact(op, static_cast<std::size_t>(a), in, in_stride, batch, acc, out.data() + static_cast<std::size_t>(a) * batch);
+    }
+    return out;
+  }
+  parallel_for(op.rows, [&](std::size_t a) {  // int64 weights: a field product per tap
     F* acc = out.data() + a * batch;
     for_each_entry(op, a, [&](std::size_t j, std::int64_t w) {
       const F wf = F::from_int(w);
