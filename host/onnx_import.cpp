@@ -26,6 +26,10 @@ namespace {
 // The largest tensor we agree to hold: far above any network nnproof can prove, far below what a
 // hostile dims field could make us allocate.
 constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 31;
+// Features per sample of any tensor in the chain. A convolution's output size comes from the
+// declared input shape, not from data present in the file, so it is bounded separately: 2^26 is
+// far above any network nnproof can prove in reasonable time (a 224 x 224 x 64 map is 2^21.6).
+constexpr std::uint64_t kMaxFeatures = std::uint64_t{1} << 26;
 // Integers beyond 2^53 do not survive the trip through double.
 constexpr double kMaxExactInteger = 9007199254740992.0;
 
@@ -241,6 +245,7 @@ class Importer {
   void add_bias(const onnx::NodeProto& n, FloatLayer& layer, const Tensor& b, const std::string& name) const;
   void add_linear(const onnx::NodeProto& n, FloatLayer layer);
   void add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> bias);
+  void check_size(const onnx::NodeProto& n, const FloatOp& op) const;  // before anything is sized by it
   void add_square(const onnx::NodeProto& n);
 
   std::string path_;
@@ -589,7 +594,14 @@ void Importer::add_linear(const onnx::NodeProto& n, FloatLayer layer) {
 
 // Appends a linear op to the current layer, or starts a layer after an activation. A bias already
 // in the layer passes through the new op in float (W2 (W1 x + b1) + b2 = W2 W1 x + (W2 b1 + b2)).
+void Importer::check_size(const onnx::NodeProto& n, const FloatOp& op) const {
+  if (op.rows > kMaxFeatures || op.cols > kMaxFeatures)
+    fail_node(n, "maps " + std::to_string(op.cols) + " to " + std::to_string(op.rows) + " features per sample, more than 2^26",
+              "nnproof refuses layers this large");
+}
+
 void Importer::add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> bias) {
+  check_size(n, op);
   if (width_ && *width_ != op.cols)
     fail_node(n, "takes " + std::to_string(op.cols) + " inputs but " +
                      (out_.layers.empty() ? "the model input " + in_quotes(input_name_) : std::string("the previous layer")) +
@@ -737,6 +749,7 @@ void Importer::on_conv(const onnx::NodeProto& n) {
   }
   op.rows = op.conv.out_size();
   op.cols = op.conv.in_size();
+  check_size(n, op);
   op.weights = w.values;
   std::vector<double> bias(op.rows, 0.0);
   bool has_bias = false;
@@ -786,6 +799,7 @@ void Importer::on_average_pool(const onnx::NodeProto& n, bool global) {
   }
   op.rows = g.out_size();
   op.cols = g.in_size();
+  check_size(n, op);
   op.weights.assign(g.kernel_size(), 1.0);
   op.exact = true;
   op.factor = 1.0 / static_cast<double>(g.kernel_h * g.kernel_w);

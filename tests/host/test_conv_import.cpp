@@ -296,6 +296,9 @@ TEST_F(ConvImport, UnsupportedConvAndPoolAttributesNameTheNode) {
   // A Conv right on a flat input.
   testing::write_cnn_onnx(path, {1, 4, 4}, {simple(Kind::flatten), conv(rng, 1, 1, 2, 2, 1, 1, {0, 0, 0, 0})});
   expect_model_error(path, {"node 'stage2' (Conv)", "not an image"});
+  // A declared 30000 x 30000 image: refused before anything is sized by it (the file is tiny).
+  testing::write_cnn_onnx(path, {1, 30000, 30000}, {conv(rng, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0})});
+  expect_model_error(path, {"node 'stage1' (Conv)", "more than 2^26", "refuses layers this large"});
 }
 
 // ---- the command line ----
