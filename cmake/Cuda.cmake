@@ -9,9 +9,14 @@ if(NOT NNPROOF_CUDA STREQUAL "OFF")
       set(CMAKE_CUDA_ARCHITECTURES 80 90)
     endif()
     enable_language(CUDA)
-    # CMake 3.25 knows no C++20 flag for nvcc 13 (and takes CXX_STANDARD 20 for CUDA too, which
-    # fails): CUDA targets set CUDA_STANDARD 17 until the build moves to a newer CMake.
-    set(CMAKE_CUDA_STANDARD 17)
+    # CMake 3.25 knows no C++20 flag for nvcc (newer CMakes do); nvcc 12+ takes -std=c++20, so tell
+    # CMake the flag and build CUDA code as C++20 like the rest.
+    if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    endif()
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
     set(NNPROOF_HAVE_CUDA ON)
   elseif(NNPROOF_CUDA STREQUAL "ON")

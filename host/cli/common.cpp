@@ -12,6 +12,7 @@
 #include "host/engines/cpu_engine.hpp"
 #include "host/engines/reference_engine.hpp"
 #include "kernels/device_info.hpp"
+#include "kernels/thrust_engine.hpp"
 
 namespace nnproof::cli {
 
@@ -36,13 +37,17 @@ template <class Cfg>
 std::unique_ptr<Engine<Cfg>> make_engine(const std::string& name, int threads) {
   set_cpu_threads(threads);
   if (name == "reference") return make_reference_engine<Cfg>();
-  if (name == "cpu" || name == "auto") return make_cpu_engine<Cfg>();  // auto: no cuda engine in this build yet
+  if (name == "cpu") return make_cpu_engine<Cfg>();
+  if (name == "thrust-omp") return make_thrust_omp_engine<Cfg>();
+  const bool device = thrust_engines_built() && query_cuda_devices().count > 0;
+  if (name == "auto") return device ? make_cuda_engine<Cfg>() : make_cpu_engine<Cfg>();
   if (name == "cuda") {
+    if (!thrust_engines_built()) throw UsageError("--engine cuda: this nnproof was built without CUDA (no nvcc at build time); use --engine cpu");
     DeviceInfo dev = query_cuda_devices();
     if (dev.count == 0) throw UsageError("--engine cuda: no CUDA device (" + dev.why_none + "); use --engine cpu");
-    throw UsageError("--engine cuda: the CUDA engine is not in this build yet; use --engine cpu");
+    return make_cuda_engine<Cfg>();
   }
-  throw UsageError("unknown engine '" + name + "'; use auto, reference, cpu or cuda");
+  throw UsageError("unknown engine '" + name + "'; use auto, reference, cpu, cuda or thrust-omp");
 }
 
 template std::unique_ptr<Engine<M61>> make_engine<M61>(const std::string&, int);

@@ -1,10 +1,13 @@
-// Cross-engine: every Engine operation of the cpu engine is bit-identical to the reference engine,
-// including the limb-GEMM path's edge cases (the exactness bound, wide weights, the direct kernel).
+// Cross-engine: every Engine operation of the cpu engine, of the thrust-omp engine (the OpenMP
+// build of the CUDA engine's source) and, where a device exists, of the cuda engine is
+// bit-identical to the reference engine, including the limb-GEMM paths' edge cases (the exactness
+// bounds, wide weights, the direct kernels), and so are whole proof bundles.
 #include <gtest/gtest.h>
 
 #include "host/engines/cpu_engine.hpp"
 #include "host/engines/limb_gemm.hpp"
 #include "kernels/device_info.hpp"
+#include "kernels/thrust_engine.hpp"
 #include "tests/support/problems.hpp"
 
 namespace nnproof {
@@ -17,6 +20,18 @@ template <class Cfg>
 class EngineTest : public ::testing::Test {};
 using Configs = ::testing::Types<M61, M127, M61Interactive>;
 TYPED_TEST_SUITE(EngineTest, Configs);
+
+bool cuda_device_present() { return thrust_engines_built() && query_cuda_devices().count > 0; }
+
+// Every engine but the reference: the cpu engine, the thrust-omp twin, and cuda with a device.
+template <class Cfg>
+std::vector<std::unique_ptr<Engine<Cfg>>> engines_under_test() {
+  std::vector<std::unique_ptr<Engine<Cfg>>> out;
+  out.push_back(make_cpu_engine<Cfg>());
+  if (thrust_engines_built()) out.push_back(make_thrust_omp_engine<Cfg>());
+  if (cuda_device_present()) out.push_back(make_cuda_engine<Cfg>());
+  return out;
+}
 
 template <class F>
 Table2D<F> random_table(std::size_t real_rows, std::size_t real_cols, std::mt19937_64& rng) {
@@ -31,23 +46,83 @@ TYPED_TEST(EngineTest, OperationsAreBitIdentical) {
   using K = typename TypeParam::K;
   auto rng = make_rng(60);
   auto ref = make_reference_engine<TypeParam>();
-  auto cpu = make_cpu_engine<TypeParam>();
   const std::int64_t big = std::int64_t{1} << 40;
-  // Weight ranges: int8-like (limb GEMM), wide (fewer bits per limb), huge (the direct kernel).
-  for (std::int64_t wmax : {std::int64_t{1}, std::int64_t{127}, std::int64_t{1} << 20, big}) {
-    for (auto [rows, cols, batch] : {std::tuple{1, 1, 1}, {7, 9, 5}, {33, 17, 64}, {16, 64, 3}}) {
-      auto model = testing::random_model({std::size_t(cols), std::size_t(rows)}, rng, wmax, wmax);
-      auto layers = field_layers<F>(model);
-      auto Y = random_table<F>(cols, batch, rng);
-      auto Zr = ref->forward(layers[0], Y, batch), Zc = cpu->forward(layers[0], Y, batch);
-      ASSERT_EQ(Zr.data, Zc.data) << "forward, wmax " << wmax;
-      ASSERT_EQ(ref->square(Zr).data, cpu->square(Zr).data);
-      std::vector<K> q(ceil_log2(rows)), r(ceil_log2(batch));
-      for (auto& x : q) x = random_element<K>(rng);
-      for (auto& x : r) x = random_element<K>(rng);
-      auto eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
-      ASSERT_EQ(ref->row_combine(layers[0], eq_q), cpu->row_combine(layers[0], eq_q));
-      ASSERT_EQ(ref->col_combine(Y, eq_r), cpu->col_combine(Y, eq_r));
+  for (const auto& engine : engines_under_test<TypeParam>()) {
+    SCOPED_TRACE(engine->name());
+    // Weight ranges: int8 (limb GEMMs), wide (fewer bits per limb), huge (the direct kernels).
+    for (std::int64_t wmax : {std::int64_t{1}, std::int64_t{127}, std::int64_t{1} << 20, big}) {
+      for (auto [rows, cols, batch] : {std::tuple{1, 1, 1}, {7, 9, 5}, {33, 17, 64}, {16, 64, 3}}) {
+        auto model = testing::random_model({std::size_t(cols), std::size_t(rows)}, rng, wmax, wmax);
+        auto layers = field_layers<F>(model);
+        auto Y = random_table<F>(cols, batch, rng);
+        auto Zr = ref->forward(layers[0], Y, batch), Ze = engine->forward(layers[0], Y, batch);
+        ASSERT_EQ(Zr.data, Ze.data) << "forward, wmax " << wmax;
+        ASSERT_EQ(ref->square(Zr).data, engine->square(Zr).data);
+        std::vector<K> q(ceil_log2(rows)), r(ceil_log2(batch));
+        for (auto& x : q) x = random_element<K>(rng);
+        for (auto& x : r) x = random_element<K>(rng);
+        auto eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
+        ASSERT_EQ(ref->row_combine(layers[0], eq_q), engine->row_combine(layers[0], eq_q));
+        ASSERT_EQ(ref->col_combine(Y, eq_r), engine->col_combine(Y, eq_r));
+      }
+    }
+  }
+}
+
+// Y entries at p - 1 in every limb: the int8 limb GEMM's largest partial sums.
+TYPED_TEST(EngineTest, LimbGemmEdgeValuesAreExact) {
+  using F = typename TypeParam::F;
+  auto ref = make_reference_engine<TypeParam>();
+  auto rng = make_rng(64);
+  for (std::int64_t w : {std::int64_t{127}, std::int64_t{-128}}) {
+    QuantizedModel m = testing::random_model({300, 5}, rng, 1, 1);
+    m.layers[0].weights = std::vector<std::int64_t>(5 * 300, w);
+    auto layers = field_layers<F>(m);
+    Table2D<F> Y(padded(300), 4);
+    for (auto& y : Y.data) y = F::zero() - F::one();
+    for (const auto& engine : engines_under_test<TypeParam>())
+      EXPECT_EQ(ref->forward(layers[0], Y, 4).data, engine->forward(layers[0], Y, 4).data) << engine->name() << " w " << w;
+  }
+}
+
+TYPED_TEST(EngineTest, ProductSumcheckRoundsAreBitIdentical) {
+  using K = typename TypeParam::K;
+  auto rng = make_rng(65);
+  std::vector<K> A(32), V(32);
+  for (auto& x : A) x = random_element<K>(rng);
+  for (auto& x : V) x = random_element<K>(rng);
+  for (const auto& engine : engines_under_test<TypeParam>()) {
+    auto a = make_reference_engine<TypeParam>()->product_sumcheck(A, V);
+    auto b = engine->product_sumcheck(A, V);
+    auto hb = b->round();
+    for (int round = 0; round < 5; ++round) {
+      const auto ha = a->round();  // degree 2: h(0) and h(2) are the message (the reference adds h(3))
+      ASSERT_EQ(ha[0], hb[0]) << engine->name() << " round " << round;
+      ASSERT_EQ(ha[1], hb[1]) << engine->name() << " round " << round;
+      const K c = random_element<K>(rng);
+      a->fold(c);
+      if (round < 4) hb = b->fold_and_round(c);
+      else b->fold(c);
+    }
+    EXPECT_EQ(a->final_value(), b->final_value()) << engine->name();
+  }
+}
+
+// Whole proofs: the same bytes from every engine, on networks of several depths and batches.
+TYPED_TEST(EngineTest, BundlesAreBitIdentical) {
+  if constexpr (TypeParam::kId != FieldId::m61_interactive) {
+    auto rng = make_rng(66);
+    for (auto [dims, batch] : {std::pair{std::vector<std::size_t>{5, 3}, std::size_t{1}},
+                               {{9, 7, 6, 3}, 13},
+                               {{33, 20, 5}, 70}}) {
+      auto model = testing::random_model(dims, rng, 100, 100);
+      auto st = testing::random_statement<TypeParam>(model, batch, rng);
+      auto ref_st = st;
+      const auto want = serialize_bundle(prove_bundle(*make_reference_engine<TypeParam>(), ref_st));
+      for (const auto& engine : engines_under_test<TypeParam>()) {
+        auto engine_st = st;
+        EXPECT_EQ(serialize_bundle(prove_bundle(*engine, engine_st)), want) << engine->name();
+      }
     }
   }
 }
@@ -69,21 +144,24 @@ void check_square_sumcheck_rounds(int special) {
   std::vector<K> squares(Z.data.size());
   for (std::size_t i = 0; i < squares.size(); ++i) squares[i] = K::from_base(Z.data[i] * Z.data[i]);
   const K claim = mle_evaluate<K, K>(squares, point);
-  auto a = make_reference_engine<Cfg>()->square_sumcheck(Z, s, r, claim);
-  auto b = make_cpu_engine<Cfg>()->square_sumcheck(Z, s, r, claim);
-  // a: round then fold; b: the driver's order, with fold and the next round fused.
-  auto hb = b->round();
-  for (int round = 0; round < 7; ++round) {
-    ASSERT_EQ(a->round(), hb) << "round " << round;
-    K c = random_element<K>(rng);
-    a->fold(c);
-    if (round < 6) {
-      hb = b->fold_and_round(c);
-    } else {
-      b->fold(c);
+  std::vector<K> challenges(7);
+  for (auto& c : challenges) c = random_element<K>(rng);
+  for (const auto& engine : engines_under_test<Cfg>()) {
+    auto a = make_reference_engine<Cfg>()->square_sumcheck(Z, s, r, claim);
+    auto b = engine->square_sumcheck(Z, s, r, claim);
+    // a: round then fold; b: the driver's order, with fold and the next round fused.
+    auto hb = b->round();
+    for (int round = 0; round < 7; ++round) {
+      ASSERT_EQ(a->round(), hb) << engine->name() << " round " << round;
+      a->fold(challenges[round]);
+      if (round < 6) {
+        hb = b->fold_and_round(challenges[round]);
+      } else {
+        b->fold(challenges[round]);
+      }
     }
+    EXPECT_EQ(a->final_value(), b->final_value()) << engine->name();
   }
-  EXPECT_EQ(a->final_value(), b->final_value());
 }
 
 // Random points, and points whose coordinates are 0 or 1 where the cpu engine cannot derive
@@ -109,15 +187,30 @@ TEST(LimbPlan, RespectsTheDoublePrecisionBound) {
   EXPECT_EQ(plan_limbs(1ull << 50, 61).limb_bits, 0u);  // too wide: the direct kernel
 }
 
+// The cases above include the cuda engine where a device exists; this one says whether it ran.
 TEST(CudaEngine, CrossEngineCasesNeedADevice) {
   DeviceInfo dev = query_cuda_devices();
   const bool required = std::getenv("NNPROOF_REQUIRE_GPU") != nullptr;  // scripts/test --gpu
+  if (!thrust_engines_built()) {
+    if (required) FAIL() << "scripts/test --gpu: this build has no CUDA engine (no nvcc at build time)";
+    GTEST_SKIP() << "built without CUDA";
+  }
   if (dev.count == 0) {
     if (required) FAIL() << "scripts/test --gpu: no CUDA device: " << dev.why_none;
     GTEST_SKIP() << "no CUDA device: " << dev.why_none;
   }
-  if (required) FAIL() << "scripts/test --gpu: the cuda engine is not in this build yet (issue 3)";
-  GTEST_SKIP() << "the cuda engine is not in this build yet (issue 3)";
+  auto cuda = make_cuda_engine<M61>();
+  EXPECT_EQ(cuda->name(), "cuda");
+}
+
+TEST(CudaEngine, WithoutADeviceItIsAOneLineError) {
+  if (!thrust_engines_built() || cuda_device_present()) GTEST_SKIP() << "a device is present (or no CUDA build)";
+  try {
+    make_cuda_engine<M61>();
+    ADD_FAILURE() << "no error";
+  } catch (const CudaError& e) {
+    EXPECT_NE(std::string(e.what()).find("no CUDA device"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -1,0 +1,80 @@
+// The CUDA build of kernels/thrust_engine.inl: the `cuda` engine. Thrust runs the functors on the
+// device; the int8 limb GEMM runs on tensor cores through cuBLAS (int8 inputs, int32 accumulation).
+#define NNP_THRUST_NS cuda_backend
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/device_info.hpp"
+#include "kernels/thrust_engine.hpp"
+
+namespace nnproof::cuda_backend {
+
+constexpr const char* kEngineName = "cuda";
+
+[[noreturn]] void fail(const char* file, int line, const char* call, const std::string& why) {
+  throw CudaError(std::string(file) + ":" + std::to_string(line) + ": " + call + ": " + why);
+}
+#define NNP_CUDA_CHECK(call)                                                          \
+  do {                                                                                \
+    const cudaError_t err_ = (call);                                                  \
+    if (err_ != cudaSuccess) fail(__FILE__, __LINE__, #call, cudaGetErrorString(err_)); \
+  } while (0)
+#define NNP_CUBLAS_CHECK(call)                                                                    \
+  do {                                                                                            \
+    const cublasStatus_t st_ = (call);                                                            \
+    if (st_ != CUBLAS_STATUS_SUCCESS) fail(__FILE__, __LINE__, #call, cublasGetStatusString(st_)); \
+  } while (0)
+
+// One cuBLAS handle per thread, created on first use and destroyed at thread exit (RAII).
+class CublasHandle {
+ public:
+  CublasHandle() { NNP_CUBLAS_CHECK(cublasCreate(&h_)); }
+  ~CublasHandle() { cublasDestroy(h_); }
+  CublasHandle(const CublasHandle&) = delete;
+  CublasHandle& operator=(const CublasHandle&) = delete;
+  cublasHandle_t get() const { return h_; }
+
+ private:
+  cublasHandle_t h_ = nullptr;
+};
+
+cublasHandle_t cublas() {
+  thread_local CublasHandle handle;
+  return handle.get();
+}
+
+// Row-major C (rows x n) = W (rows x inner) * Y (inner x n) is column-major C^T = Y^T W^T: cuBLAS
+// reads Y as an n x inner column-major matrix and W as inner x rows. int8 in, int32 out.
+void gemm_s8(const std::int8_t* w, const std::int8_t* y, std::int32_t* c, std::size_t rows, std::size_t inner, std::size_t n) {
+  const std::int32_t one = 1, zero = 0;
+  NNP_CUBLAS_CHECK(cublasGemmEx(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
+                                static_cast<int>(inner), &one, y, CUDA_R_8I, static_cast<int>(n), w, CUDA_R_8I,
+                                static_cast<int>(inner), &zero, c, CUDA_R_32I, static_cast<int>(n), CUBLAS_COMPUTE_32I,
+                                CUBLAS_GEMM_DEFAULT));
+  NNP_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace nnproof::cuda_backend
+
+#include "kernels/thrust_engine.inl"
+
+namespace nnproof {
+
+bool thrust_engines_built() { return true; }
+
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_cuda_engine() {
+  const DeviceInfo dev = query_cuda_devices();
+  if (dev.count == 0) throw CudaError("no CUDA device (" + dev.why_none + ")");
+  return std::make_unique<cuda_backend::ThrustEngine<Cfg>>();
+}
+
+template std::unique_ptr<Engine<M61>> make_cuda_engine<M61>();
+template std::unique_ptr<Engine<M127>> make_cuda_engine<M127>();
+template std::unique_ptr<Engine<M61Interactive>> make_cuda_engine<M61Interactive>();
+
+}  // namespace nnproof

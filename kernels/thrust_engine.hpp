@@ -1,0 +1,28 @@
+#pragma once
+// The engines built from kernels/thrust_engine.inl: `cuda` (nvcc, cuBLAS int8 tensor-core GEMMs)
+// and `thrust-omp` (the same source compiled for Thrust's OpenMP backend, with the int8 GEMM done
+// exactly by BLAS), which CI runs so that the GPU's algorithms are tested without a GPU.
+#include <memory>
+#include <stdexcept>
+
+#include "host/engines/engine.hpp"
+
+namespace nnproof {
+
+// A CUDA failure: "<file>:<line>: <call>: <CUDA's message>".
+struct CudaError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Whether this binary was built with the Thrust engines (the CUDA toolkit was found at build time).
+bool thrust_engines_built();
+
+// Throws std::runtime_error when the engines were not built.
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_thrust_omp_engine();
+
+// Throws CudaError when there is no usable device, std::runtime_error when not built with CUDA.
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_cuda_engine();
+
+}  // namespace nnproof

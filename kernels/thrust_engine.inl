@@ -1,0 +1,427 @@
+// The Thrust engine: the Engine operations as functors plus Thrust algorithms, written once and
+// compiled twice (DESIGN.md, "One protocol, several engines"): by nvcc for CUDA (cuda_engine.cu,
+// the `cuda` engine) and by the host compiler with THRUST_DEVICE_SYSTEM_OMP (thrust_omp_engine.cpp,
+// the `thrust-omp` engine), so every algorithm the GPU runs also runs, and is tested, in CI.
+//
+// Before including this file a backend defines:
+//   NNP_THRUST_NS                 the namespace for this build (the two builds link into one binary)
+//   gemm_s8(W, Y, C, rows, inner, n)  C (rows x n, int32) = W (rows x inner, int8) * Y (inner x n,
+//                                 int8), row-major device pointers: cuBLAS or BLAS
+//   kEngineName                   "cuda" or "thrust-omp"
+//
+// Tables live in thrust::device_vector for the life of a sum-check: a round sends back only its
+// two or three values, and each fold is fused with the next round (one pass). The forward pass is
+// the exact int8 limb GEMM of DESIGN.md ("Exact modular GEMM"), with a direct modular kernel when
+// the weights are wider than int8 or the int32 accumulation could overflow.
+#include <thrust/copy.h>
+#include <thrust/device_vector.h>
+#include <thrust/fill.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/transform.h>
+#include <thrust/transform_reduce.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/engines/engine.hpp"
+#include "host/engines/structured_forward.hpp"
+
+namespace nnproof::NNP_THRUST_NS {
+
+template <class T>
+T* raw(thrust::device_vector<T>& v) {
+  return thrust::raw_pointer_cast(v.data());
+}
+template <class T>
+const T* raw(const thrust::device_vector<T>& v) {
+  return thrust::raw_pointer_cast(v.data());
+}
+
+using Index = std::size_t;
+inline thrust::counting_iterator<Index> count(Index i) { return thrust::counting_iterator<Index>(i); }
+
+// Up to three round values, summed by Thrust's reductions.
+template <class K>
+struct RoundSums {
+  K h[3];
+};
+template <class K>
+struct AddSums {
+  NNP_HD RoundSums<K> operator()(const RoundSums<K>& x, const RoundSums<K>& y) const {
+    return {{x.h[0] + y.h[0], x.h[1] + y.h[1], x.h[2] + y.h[2]}};
+  }
+};
+template <class K>
+RoundSums<K> zero_sums() {
+  return {{K::zero(), K::zero(), K::zero()}};
+}
+
+// ---- the sum-check of sum_j A[j] V[j] (degree 2) ----
+
+// Round terms of one pair (i, i + half): h(0) = a0 v0, h(2) = (2 a1 - a0)(2 v1 - v0).
+template <class K>
+NNP_HD RoundSums<K> product_terms(K a0, K a1, K v0, K v1) {
+  return {{a0 * v0, (a1 + a1 - a0) * (v1 + v1 - v0), K::zero()}};
+}
+
+template <class K>
+struct ProductRound {
+  const K* a;
+  const K* v;
+  Index half;
+  NNP_HD RoundSums<K> operator()(Index i) const { return product_terms(a[i], a[i + half], v[i], v[i + half]); }
+};
+
+// Binds the top variable of tables of size 4 q to r (writing the halves of size 2 q) and returns
+// the next round's terms for pair i of the folded tables: one pass, each entry read once.
+template <class K>
+struct ProductFoldRound {
+  const K* a;
+  const K* v;
+  K* na;
+  K* nv;
+  Index q;  // a quarter of the old size: the folded tables have 2 q entries
+  K r;
+  NNP_HD RoundSums<K> operator()(Index i) const {
+    const Index h = 2 * q;
+    const K a0 = a[i] + r * (a[i + h] - a[i]), a1 = a[i + q] + r * (a[i + q + h] - a[i + q]);
+    const K v0 = v[i] + r * (v[i + h] - v[i]), v1 = v[i + q] + r * (v[i + q + h] - v[i + q]);
+    na[i] = a0, na[i + q] = a1, nv[i] = v0, nv[i + q] = v1;
+    return product_terms(a0, a1, v0, v1);
+  }
+};
+
+template <class K>
+struct FoldTop {
+  const K* t;
+  K* out;
+  Index half;
+  K r;
+  NNP_HD void operator()(Index i) const { out[i] = t[i] + r * (t[i + half] - t[i]); }
+};
+
+template <class K>
+void fold_table(thrust::device_vector<K>& t, K r) {
+  const Index half = t.size() / 2;
+  thrust::device_vector<K> out(half);
+  thrust::for_each(count(0), count(half), FoldTop<K>{raw(t), raw(out), half, r});
+  t.swap(out);
+}
+
+template <class K>
+std::array<K, 3> to_array(const RoundSums<K>& s) {
+  return {s.h[0], s.h[1], s.h[2]};
+}
+
+template <class K>
+class ProductSumcheck final : public SumcheckProver<K> {
+ public:
+  ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V) : a_(A.begin(), A.end()), v_(V.begin(), V.end()) {}
+
+  std::array<K, 3> round() override {
+    const Index half = a_.size() / 2;
+    return to_array(thrust::transform_reduce(count(0), count(half), ProductRound<K>{raw(a_), raw(v_), half}, zero_sums<K>(), AddSums<K>{}));
+  }
+  void fold(K r) override {
+    fold_table(a_, r);
+    fold_table(v_, r);
+  }
+  std::array<K, 3> fold_and_round(K r) override {
+    const Index q = a_.size() / 4;
+    thrust::device_vector<K> na(2 * q), nv(2 * q);
+    auto h = thrust::transform_reduce(count(0), count(q), ProductFoldRound<K>{raw(a_), raw(v_), raw(na), raw(nv), q, r},
+                                      zero_sums<K>(), AddSums<K>{});
+    a_.swap(na);
+    v_.swap(nv);
+    return to_array(h);
+  }
+  K final_value() const override { return v_[0]; }
+
+ private:
+  thrust::device_vector<K> a_, v_;
+};
+
+// ---- the sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first ----
+//
+// The eq factor is kept split, a row table es (eq(s, .), folded with the rows) and a column table
+// er (eq(r, .)), so no table of Z's size but Z itself is ever built. While rows remain, pair
+// (i, i + half) of Z is rows j and j + rows/2 of column k; after the last row is bound, es is one
+// value and the pairs run along the columns.
+
+template <class K>
+NNP_HD RoundSums<K> square_terms(K e0, K e1, K z0, K z1) {
+  const K de = e1 - e0, dz = z1 - z0;
+  const K e2 = e1 + de, z2 = z1 + dz, e3 = e2 + de, z3 = z2 + dz;
+  return {{e0 * z0 * z0, e2 * z2 * z2, e3 * z3 * z3}};
+}
+
+// The eq weights of pair i: (e0, e1) for the entries i and i + half of the current table.
+template <class K>
+struct SquareShape {
+  const K* es;  // rows entries (one after the row phase)
+  const K* er;  // cols entries
+  Index rows, cols;
+  NNP_HD void weights(Index i, K& e0, K& e1) const {
+    if (rows > 1) {
+      const Index j = i / cols, k = i % cols;
+      e0 = es[j] * er[k];
+      e1 = es[j + rows / 2] * er[k];
+    } else {
+      e0 = es[0] * er[i];
+      e1 = es[0] * er[i + cols / 2];
+    }
+  }
+};
+
+template <class K>
+struct SquareRound {
+  SquareShape<K> shape;
+  const K* z;
+  Index half;
+  NNP_HD RoundSums<K> operator()(Index i) const {
+    K e0, e1;
+    shape.weights(i, e0, e1);
+    return square_terms(e0, e1, z[i], z[i + half]);
+  }
+};
+
+// Folds Z (size 4 q) with r into nz (size 2 q) and returns the next round's terms for pair i,
+// whose weights `shape` already describes (the small eq table is folded before this pass).
+template <class K>
+struct SquareFoldRound {
+  SquareShape<K> shape;
+  const K* z;
+  K* nz;
+  Index q;
+  K r;
+  NNP_HD RoundSums<K> operator()(Index i) const {
+    const Index h = 2 * q;
+    const K z0 = z[i] + r * (z[i + h] - z[i]), z1 = z[i + q] + r * (z[i + q + h] - z[i + q]);
+    nz[i] = z0, nz[i + q] = z1;
+    K e0, e1;
+    shape.weights(i, e0, e1);
+    return square_terms(e0, e1, z0, z1);
+  }
+};
+
+template <class F, class K>
+struct LiftToK {
+  NNP_HD K operator()(F x) const { return K::from_base(x); }
+};
+
+template <class Cfg>
+class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+
+ public:
+  SquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r)
+      : rows_(Z.rows), cols_(Z.cols), es_(eq_table<K>(s)), er_(eq_table<K>(r)) {
+    thrust::device_vector<F> base(Z.data.begin(), Z.data.end());
+    z_.resize(base.size());
+    thrust::transform(base.begin(), base.end(), z_.begin(), LiftToK<F, K>{});
+  }
+
+  std::array<K, 3> round() override {
+    const Index half = z_.size() / 2;
+    return to_array(thrust::transform_reduce(count(0), count(half), SquareRound<K>{shape(), raw(z_), half}, zero_sums<K>(), AddSums<K>{}));
+  }
+  void fold(K r) override {
+    fold_eq(r);
+    fold_table(z_, r);
+  }
+  std::array<K, 3> fold_and_round(K r) override {
+    fold_eq(r);
+    const Index q = z_.size() / 4;
+    thrust::device_vector<K> nz(2 * q);
+    auto h = thrust::transform_reduce(count(0), count(q), SquareFoldRound<K>{shape(), raw(z_), raw(nz), q, r}, zero_sums<K>(), AddSums<K>{});
+    z_.swap(nz);
+    return to_array(h);
+  }
+  K final_value() const override { return z_[0]; }
+
+ private:
+  SquareShape<K> shape() const { return {raw(es_), raw(er_), rows_, cols_}; }
+  // Binds the top variable of the eq factor: a row while rows remain, then a column.
+  void fold_eq(K r) {
+    if (rows_ > 1) {
+      fold_table(es_, r);
+      rows_ /= 2;
+    } else {
+      fold_table(er_, r);
+      cols_ /= 2;
+    }
+  }
+
+  Index rows_, cols_;
+  thrust::device_vector<K> es_, er_, z_;
+};
+
+// ---- forward: exact int8 limb GEMM ----
+//
+// Y's entries (< 2^61 or < 2^127) are cut into 7-bit limbs, each a nonnegative int8; int8
+// weights times a limb are below 2^14 in magnitude, so an int32 sum of `inner` of them is exact
+// while inner * 127 * 128 < 2^31. One GEMM multiplies W by all limbs side by side (columns
+// l * batch + k); the result is recombined as sum_l 2^(7 l) G_l mod p, plus the bias.
+
+constexpr unsigned kLimbBits = 7;
+
+template <class F>
+constexpr unsigned limb_count() {
+  return (F::kBits + kLimbBits - 1) / kLimbBits;
+}
+
+inline bool int8_gemm_exact(std::size_t inner) { return inner * 127 * 128 < (std::size_t{1} << 31); }
+
+template <class F>
+struct SplitLimbs {  // thread per (j, k): Y[j][k]'s limbs into row j of the limb matrix
+  const F* y;
+  std::int8_t* limbs;
+  Index y_cols, batch, n;  // n = L * batch, the limb matrix's row length
+  NNP_HD void operator()(Index t) const {
+    const Index j = t / batch, k = t % batch;
+    u128 v = static_cast<u128>(y[j * y_cols + k].v);
+    for (unsigned l = 0; l < limb_count<F>(); ++l, v >>= kLimbBits)
+      limbs[j * n + l * batch + k] = static_cast<std::int8_t>(static_cast<unsigned>(v) & 0x7F);
+  }
+};
+
+template <class F>
+struct Recombine {  // thread per (a, k): Z[a][k] = bias[a] + sum_l 2^(7 l) G[a][l batch + k]
+  const std::int32_t* g;
+  const F* bias;
+  F* z;
+  Index z_cols, batch, n;
+  NNP_HD void operator()(Index t) const {
+    const Index a = t / batch, k = t % batch;
+    F acc = F::zero(), shift = F::one();
+    const F step = F::from_int(std::int64_t{1} << kLimbBits);
+    for (unsigned l = 0; l < limb_count<F>(); ++l, shift = shift * step) acc += F::from_int(g[a * n + l * batch + k]) * shift;
+    z[a * z_cols + k] = acc + bias[a];
+  }
+};
+
+template <class F>
+struct DirectRow {  // thread per (a, k), int64 weights: a field product per weight
+  const std::int64_t* w;
+  const F* y;
+  const F* bias;
+  F* z;
+  Index cols, y_cols, batch;
+  NNP_HD void operator()(Index t) const {
+    const Index a = t / batch, k = t % batch;
+    F acc = bias[a];
+    for (Index j = 0; j < cols; ++j) acc += F::from_int(w[a * cols + j]) * y[j * y_cols + k];
+    z[a * y_cols + k] = acc;
+  }
+};
+
+// ---- the other bulk operations ----
+
+template <class F>
+struct SquareEntry {
+  NNP_HD F operator()(F x) const { return x * x; }
+};
+
+template <class K, class F>
+struct ColumnCombine {  // thread per row j: V[j] = sum_k Y[j][k] eq_r[k]
+  const F* y;
+  const K* eq_r;
+  K* v;
+  Index cols;
+  NNP_HD void operator()(Index j) const {
+    K acc = K::zero();
+    for (Index k = 0; k < cols; ++k) acc += mul_base(eq_r[k], y[j * cols + k]);
+    v[j] = acc;
+  }
+};
+
+template <class K, class F>
+struct RowCombine {  // thread per column j: A[j] = sum_a eq_q[a] W[a][j]; adjacent threads read adjacent weights
+  const std::int64_t* w;
+  const K* eq_q;
+  K* out;
+  Index rows, cols;
+  NNP_HD void operator()(Index j) const {
+    K acc = K::zero();
+    for (Index a = 0; a < rows; ++a) acc += mul_base(eq_q[a], F::from_int(w[a * cols + j]));
+    out[j] = acc;
+  }
+};
+
+template <class Cfg>
+class ThrustEngine final : public Engine<Cfg> {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+
+ public:
+  std::string name() const override { return kEngineName; }
+
+  Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
+    if (layer.q->structured()) return structured_forward(layer, Y, batch);  // host: see docs/ARCHITECTURE.md
+    const Index rows = layer.rows(), cols = layer.cols();
+    thrust::device_vector<F> y(Y.data.begin(), Y.data.end()), bias(layer.bias.begin(), layer.bias.end());
+    thrust::device_vector<F> z(padded(rows) * Y.cols, F::zero());
+    if (layer.q->weights.width() == 1 && int8_gemm_exact(cols)) {
+      const Index n = limb_count<F>() * batch;
+      std::vector<std::int8_t> w8(rows * cols);
+      for (Index i = 0; i < w8.size(); ++i) w8[i] = static_cast<std::int8_t>(layer.q->weights[i]);
+      thrust::device_vector<std::int8_t> w(w8.begin(), w8.end()), limbs(cols * n);
+      thrust::device_vector<std::int32_t> g(rows * n);
+      thrust::for_each(count(0), count(cols * batch), SplitLimbs<F>{raw(y), raw(limbs), Y.cols, batch, n});
+      gemm_s8(raw(w), raw(limbs), raw(g), rows, cols, n);
+      thrust::for_each(count(0), count(rows * batch), Recombine<F>{raw(g), raw(bias), raw(z), Y.cols, batch, n});
+    } else {
+      const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();
+      thrust::device_vector<std::int64_t> w(w64.begin(), w64.end());
+      thrust::for_each(count(0), count(rows * batch), DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, Y.cols, batch});
+    }
+    Table2D<F> Z(padded(rows), Y.cols);
+    thrust::copy(z.begin(), z.end(), Z.data.begin());
+    return Z;
+  }
+
+  Table2D<F> square(const Table2D<F>& Z) override {
+    thrust::device_vector<F> z(Z.data.begin(), Z.data.end());
+    thrust::transform(z.begin(), z.end(), z.begin(), SquareEntry<F>{});
+    Table2D<F> Y(Z.rows, Z.cols);
+    thrust::copy(z.begin(), z.end(), Y.data.begin());
+    return Y;
+  }
+
+  std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
+    if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
+    const Index rows = layer.rows(), cols = layer.cols();
+    const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();
+    thrust::device_vector<std::int64_t> w(w64.begin(), w64.end());
+    thrust::device_vector<K> e(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows)), a(padded(cols), K::zero());
+    thrust::for_each(count(0), count(cols), RowCombine<K, F>{raw(w), raw(e), raw(a), rows, cols});
+    std::vector<K> out(a.size());
+    thrust::copy(a.begin(), a.end(), out.begin());
+    return out;
+  }
+
+  std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
+    thrust::device_vector<F> y(Y.data.begin(), Y.data.end());
+    thrust::device_vector<K> e(eq_r.begin(), eq_r.end()), v(Y.rows);
+    thrust::for_each(count(0), count(Y.rows), ColumnCombine<K, F>{raw(y), raw(e), raw(v), Y.cols});
+    std::vector<K> out(Y.rows);
+    thrust::copy(v.begin(), v.end(), out.begin());
+    return out;
+  }
+
+  std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) override {
+    return std::make_unique<ProductSumcheck<K>>(A, V);
+  }
+
+  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
+                                                     K /*claim*/) override {
+    return std::make_unique<SquareSumcheck<Cfg>>(Z, s, r);
+  }
+};
+
+}  // namespace nnproof::NNP_THRUST_NS

@@ -1,0 +1,25 @@
+// Built without the CUDA toolkit: no Thrust, so neither Thrust engine exists.
+#include "kernels/thrust_engine.hpp"
+
+namespace nnproof {
+
+bool thrust_engines_built() { return false; }
+
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_thrust_omp_engine() {
+  throw std::runtime_error("the thrust-omp engine needs the CUDA toolkit's Thrust at build time; use --engine cpu");
+}
+
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_cuda_engine() {
+  throw std::runtime_error("this nnproof was built without CUDA (no nvcc at build time); use --engine cpu");
+}
+
+template std::unique_ptr<Engine<M61>> make_thrust_omp_engine<M61>();
+template std::unique_ptr<Engine<M127>> make_thrust_omp_engine<M127>();
+template std::unique_ptr<Engine<M61Interactive>> make_thrust_omp_engine<M61Interactive>();
+template std::unique_ptr<Engine<M61>> make_cuda_engine<M61>();
+template std::unique_ptr<Engine<M127>> make_cuda_engine<M127>();
+template std::unique_ptr<Engine<M61Interactive>> make_cuda_engine<M61Interactive>();
+
+}  // namespace nnproof

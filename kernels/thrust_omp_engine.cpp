@@ -1,0 +1,38 @@
+// The OpenMP build of kernels/thrust_engine.inl: the `thrust-omp` engine. Thrust runs the functors
+// on host threads; the int8 limb GEMM is computed exactly with BLAS DGEMM (int8 x 7-bit limb
+// products summed in int32 range are integers far below 2^53).
+#define THRUST_DEVICE_SYSTEM THRUST_DEVICE_SYSTEM_OMP
+#define NNP_THRUST_NS thrust_omp
+
+#include <cstdint>
+#include <vector>
+
+#include "host/engines/limb_gemm.hpp"
+#include "kernels/thrust_engine.hpp"
+
+namespace nnproof::thrust_omp {
+
+constexpr const char* kEngineName = "thrust-omp";
+
+void gemm_s8(const std::int8_t* w, const std::int8_t* y, std::int32_t* c, std::size_t rows, std::size_t inner, std::size_t n) {
+  std::vector<double> wd(w, w + rows * inner), yd(y, y + inner * n), cd(rows * n);
+  dgemm_rowmajor(rows, inner, n, wd.data(), yd.data(), cd.data());
+  for (std::size_t i = 0; i < cd.size(); ++i) c[i] = static_cast<std::int32_t>(cd[i]);
+}
+
+}  // namespace nnproof::thrust_omp
+
+#include "kernels/thrust_engine.inl"
+
+namespace nnproof {
+
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_thrust_omp_engine() {
+  return std::make_unique<thrust_omp::ThrustEngine<Cfg>>();
+}
+
+template std::unique_ptr<Engine<M61>> make_thrust_omp_engine<M61>();
+template std::unique_ptr<Engine<M127>> make_thrust_omp_engine<M127>();
+template std::unique_ptr<Engine<M61Interactive>> make_thrust_omp_engine<M61Interactive>();
+
+}  // namespace nnproof
