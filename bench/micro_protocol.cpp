@@ -1,5 +1,6 @@
-// eq tables and sum-check rounds on the cpu engine, with bytes/s next to a plain memory copy of
-// the same table (the rounds are memory-bound: each reads its table once).
+// eq tables and sum-check rounds on each engine (cpu, thrust-omp, cuda with a device), with bytes/s
+// next to a plain memory copy of the same table (the rounds are memory-bound: each reads its table
+// once).
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -8,6 +9,7 @@
 #include "core/polynomial.hpp"
 #include "host/engines/cpu_engine.hpp"
 #include "host/synthetic.hpp"
+#include "bench/engines.hpp"
 
 namespace nnproof {
 namespace {
@@ -24,7 +26,7 @@ void BM_EqTable(benchmark::State& state) {
 
 // One full square (activation) sum-check over an N x B table in the base field: all rounds.
 template <class Cfg>
-void BM_SquareSumcheck(benchmark::State& state) {
+void BM_SquareSumcheck(benchmark::State& state, const char* engine_name) {
   using F = typename Cfg::F;
   using K = typename Cfg::K;
   const unsigned rb = static_cast<unsigned>(state.range(0)), cb = static_cast<unsigned>(state.range(1));
@@ -34,7 +36,8 @@ void BM_SquareSumcheck(benchmark::State& state) {
   std::vector<K> s(rb), r(cb);
   for (auto& v : s) v = random_element<K>(rng);
   for (auto& v : r) v = random_element<K>(rng);
-  auto engine = make_cpu_engine<Cfg>();
+  auto engine = bench_engine<Cfg>(engine_name, state);
+  if (!engine) return;
   // The claim the sum-check proves: sum eq(s, j) eq(r, k) Z[j][k]^2 (the engine derives h(1) from it).
   std::vector<K> point(r);
   point.insert(point.end(), s.begin(), s.end());
@@ -63,10 +66,18 @@ void BM_MemoryCopy(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
 }
 
+// BENCHMARK_CAPTURE takes a plain function name: one per field.
+void BM_SquareSumcheck_m61(benchmark::State& state, const char* engine) { BM_SquareSumcheck<M61>(state, engine); }
+void BM_SquareSumcheck_m127(benchmark::State& state, const char* engine) { BM_SquareSumcheck<M127>(state, engine); }
+
 BENCHMARK(BM_EqTable<M61>)->Arg(11)->Arg(20);
 BENCHMARK(BM_EqTable<M127>)->Arg(11)->Arg(20);
-BENCHMARK(BM_SquareSumcheck<M61>)->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_SquareSumcheck<M127>)->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cpu, "cpu")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, thrust_omp, "thrust-omp")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cuda, "cuda")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cpu, "cpu")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, thrust_omp, "thrust-omp")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cuda, "cuda")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MemoryCopy)->Arg(2048 * 512 * 8)->UseRealTime();
 
 }  // namespace

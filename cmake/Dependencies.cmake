@@ -13,6 +13,8 @@ find_package(ONNX CONFIG REQUIRED)
 find_library(BLAS_LIBRARIES openblas PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH REQUIRED)
 find_path(CBLAS_INCLUDE_DIR cblas.h PATHS /usr/include/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH REQUIRED)
 message(STATUS "nnproof: OpenBLAS ${BLAS_LIBRARIES}")
+# oneDNN (Debian's libdnnl-dev) for the cpu engine's int8 limb GEMM (VNNI).
+find_package(dnnl REQUIRED)
 if(NNPROOF_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

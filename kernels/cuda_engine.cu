@@ -21,12 +21,12 @@ constexpr const char* kEngineName = "cuda";
 #define NNP_CUDA_CHECK(call)                                                          \
   do {                                                                                \
     const cudaError_t err_ = (call);                                                  \
-    if (err_ != cudaSuccess) fail(__FILE__, __LINE__, #call, cudaGetErrorString(err_)); \
+    if (err_ != cudaSuccess) ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, cudaGetErrorString(err_)); \
   } while (0)
 #define NNP_CUBLAS_CHECK(call)                                                                    \
   do {                                                                                            \
     const cublasStatus_t st_ = (call);                                                            \
-    if (st_ != CUBLAS_STATUS_SUCCESS) fail(__FILE__, __LINE__, #call, cublasGetStatusString(st_)); \
+    if (st_ != CUBLAS_STATUS_SUCCESS) ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, cublasGetStatusString(st_)); \
   } while (0)
 
 // One cuBLAS handle per thread, created on first use and destroyed at thread exit (RAII).
@@ -65,6 +65,38 @@ void gemm_s8(const std::int8_t* w, const std::int8_t* y, std::int32_t* c, std::s
 namespace nnproof {
 
 bool thrust_engines_built() { return true; }
+
+// RAII for the two events that time a cuBLAS call.
+class EventPair {
+ public:
+  EventPair() {
+    NNP_CUDA_CHECK(cudaEventCreate(&start));
+    NNP_CUDA_CHECK(cudaEventCreate(&stop));
+  }
+  ~EventPair() {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+  }
+  EventPair(const EventPair&) = delete;
+  EventPair& operator=(const EventPair&) = delete;
+  cudaEvent_t start = nullptr, stop = nullptr;
+};
+
+double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n) {
+  using namespace cuda_backend;
+  thrust::device_vector<float> w(rows * inner, 0.5f), y(inner * n, 0.25f), c(rows * n);
+  const float one = 1, zero = 0;
+  EventPair ev;
+  NNP_CUDA_CHECK(cudaEventRecord(ev.start));
+  NNP_CUBLAS_CHECK(cublasSgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
+                               static_cast<int>(inner), &one, raw(y), static_cast<int>(n), raw(w), static_cast<int>(inner),
+                               &zero, raw(c), static_cast<int>(n)));
+  NNP_CUDA_CHECK(cudaEventRecord(ev.stop));
+  NNP_CUDA_CHECK(cudaEventSynchronize(ev.stop));
+  float ms = 0;
+  NNP_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.start, ev.stop));
+  return ms / 1000.0;
+}
 
 template <class Cfg>
 std::unique_ptr<Engine<Cfg>> make_cuda_engine() {

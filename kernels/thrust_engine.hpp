@@ -25,4 +25,8 @@ std::unique_ptr<Engine<Cfg>> make_thrust_omp_engine();
 template <class Cfg>
 std::unique_ptr<Engine<Cfg>> make_cuda_engine();
 
+// For benchmarks: seconds for one float32 GEMM (rows x inner) * (inner x n) with cuBLAS, timed
+// with CUDA events. Throws CudaError without a device.
+double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n);
+
 }  // namespace nnproof

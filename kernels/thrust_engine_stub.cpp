@@ -15,6 +15,10 @@ std::unique_ptr<Engine<Cfg>> make_cuda_engine() {
   throw std::runtime_error("this nnproof was built without CUDA (no nvcc at build time); use --engine cpu");
 }
 
+double cuda_sgemm_seconds(std::size_t, std::size_t, std::size_t) {
+  throw std::runtime_error("this nnproof was built without CUDA");
+}
+
 template std::unique_ptr<Engine<M61>> make_thrust_omp_engine<M61>();
 template std::unique_ptr<Engine<M127>> make_thrust_omp_engine<M127>();
 template std::unique_ptr<Engine<M61Interactive>> make_thrust_omp_engine<M61Interactive>();

@@ -92,8 +92,12 @@ class CpuEngine final : public Engine<Cfg> {
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward(layer, Y, batch);
-    const LayerGemmPlan gemm = plan_layer(*layer.q, F::kBits);
     Table2D<F> Z(padded(layer.rows()), Y.cols);
+    if (layer.q->weights.width() == 1 && int8_limb_gemm_exact(layer.cols())) {
+      forward_int8(layer, Y, batch, Z);
+      return Z;
+    }
+    const LayerGemmPlan gemm = plan_layer(*layer.q, F::kBits);
     if (gemm.plan.limb_bits == 0)
       forward_direct(layer, Y, batch, Z);
     else
@@ -216,6 +220,42 @@ class CpuEngine final : public Engine<Cfg> {
       for (std::size_t k = 0; k < batch; ++k) {
         F acc = layer.bias[a] + F::from_int(static_cast<std::int64_t>(g[k]));
         for (std::size_t l = 1; l < L; ++l) acc += F::from_int(static_cast<std::int64_t>(g[l * batch + k])) * shift[l];
+        Z.at(a, k) = acc;
+      }
+    });
+  }
+
+  // int8 weights: the input's 8-bit limbs (8 for m61, 16 for m127) side by side, one oneDNN int8
+  // GEMM (VNNI), then Z = bias + sum_l 2^(8 l) G_l. Measured faster than the two-limb DGEMM
+  // (docs/PERFORMANCE.md). Eight limbs at a time are summed exactly in 128 bits before reducing.
+  void forward_int8(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
+    constexpr std::size_t L = (F::kBits + 7) / 8;
+    const std::size_t rows = layer.rows(), inner = layer.cols(), ncols = L * batch;
+    std::vector<std::uint8_t> w(rows * inner);
+    layer.q->weights.visit([&](const auto* src) {
+      parallel_for(rows, [&](std::size_t a) {
+        for (std::size_t j = 0; j < inner; ++j) w[a * inner + j] = static_cast<std::uint8_t>(static_cast<int>(src[a * inner + j]) + 128);
+      });
+    });
+    std::vector<std::int8_t> limbs(inner * ncols);
+    parallel_for(inner, [&](std::size_t j) {
+      for (std::size_t k = 0; k < batch; ++k) {
+        u128 y = raw_value(Y.at(j, k));
+        for (std::size_t l = 0; l < L; ++l, y >>= 8) limbs[j * ncols + l * batch + k] = static_cast<std::int8_t>(static_cast<int>(y & 0xFF) - 128);
+      }
+    });
+    std::vector<std::int32_t> G(rows * ncols);
+    u8_limb_gemm(rows, inner, ncols, w.data(), limbs.data(), G.data());
+    const F two64 = pow2(64);
+    parallel_for(rows, [&](std::size_t a) {
+      const std::int32_t* g = G.data() + a * ncols;
+      for (std::size_t k = 0; k < batch; ++k) {
+        F acc = layer.bias[a], scale = F::one();
+        for (std::size_t l0 = 0; l0 < L; l0 += 8, scale = scale * two64) {
+          i128 part = 0;  // |G| < 2^26: 8 limbs shifted by up to 56 bits stay below 2^86
+          for (std::size_t l = l0; l < std::min(L, l0 + 8); ++l) part += static_cast<i128>(g[l * batch + k]) << (8 * (l - l0));
+          acc += F::from_i128(part) * scale;
+        }
         Z.at(a, k) = acc;
       }
     });

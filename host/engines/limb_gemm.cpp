@@ -1,6 +1,10 @@
 #include "host/engines/limb_gemm.hpp"
 
 #include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include <stdexcept>
+#include <string>
 
 namespace nnproof {
 
@@ -16,6 +20,18 @@ void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, cons
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(ncols),
               static_cast<int>(inner), 1.0, W, static_cast<int>(inner), B, static_cast<int>(ncols), 0.0, C,
               static_cast<int>(ncols));
+}
+
+bool int8_limb_gemm_exact(std::size_t inner) { return inner * 128 * 255 < (std::size_t{1} << 31); }
+
+void u8_limb_gemm(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* w_plus_128,
+                  const std::int8_t* limbs_minus_128, std::int32_t* C) {
+  const std::int32_t no_c_offset = 0;
+  const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'N', 'F', static_cast<dnnl_dim_t>(rows), static_cast<dnnl_dim_t>(ncols),
+                                             static_cast<dnnl_dim_t>(inner), 1.0f, w_plus_128, static_cast<dnnl_dim_t>(inner),
+                                             128, limbs_minus_128, static_cast<dnnl_dim_t>(ncols), -128, 0.0f, C,
+                                             static_cast<dnnl_dim_t>(ncols), &no_c_offset);
+  if (st != dnnl_success) throw std::runtime_error("oneDNN int8 GEMM failed (status " + std::to_string(static_cast<int>(st)) + ")");
 }
 
 }  // namespace nnproof

@@ -19,4 +19,12 @@ LimbPlan plan_limbs(std::uint64_t max_row_abs_sum, unsigned field_bits);
 // C (rows x ncols) = W (rows x inner, doubles) * B (inner x ncols), row-major, with OpenBLAS.
 void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, const double* W, const double* B, double* C);
 
+// The int8 route (oneDNN, VNNI): C (rows x ncols, int32) = W (rows x inner, int8) * L (inner x
+// ncols, 8-bit limbs 0..255), row-major. oneDNN takes an unsigned left and a signed right operand,
+// so W goes in as W + 128 with offset 128 and L as L - 128 with offset -128: the offsets restore
+// W * L exactly. Exact while inner * 128 * 255 < 2^31 (int8_limb_gemm_exact).
+bool int8_limb_gemm_exact(std::size_t inner);
+void u8_limb_gemm(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* w_plus_128,
+                  const std::int8_t* limbs_minus_128, std::int32_t* C);
+
 }  // namespace nnproof
