@@ -47,12 +47,14 @@ cublasHandle_t cublas() {
   return handle.get();
 }
 
-// Row-major C (rows x n) = W (rows x inner) * Y (inner x n) is column-major C^T = Y^T W^T: cuBLAS
-// reads Y as an n x inner column-major matrix and W as inner x rows. int8 in, int32 out.
-void gemm_s8(const std::int8_t* w, const std::int8_t* y, std::int32_t* c, std::size_t rows, std::size_t inner, std::size_t n) {
+// Row-major C (rows x n) = W (rows x inner) * T^T is column-major C^T (n x rows) = T W^T: the "TN"
+// form of cuBLAS's int8 tensor-core GEMMs, with T (n x inner, row-major) read as the transposed
+// inner x n column-major operand and W (rows x inner, row-major) as the inner x rows one. inner and
+// n are multiples of 16 (the caller pads with zeros). int8 in, int32 out, exact int32 sums.
+void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner, std::size_t n) {
   const std::int32_t one = 1, zero = 0;
-  NNP_CUBLAS_CHECK(cublasGemmEx(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
-                                static_cast<int>(inner), &one, y, CUDA_R_8I, static_cast<int>(n), w, CUDA_R_8I,
+  NNP_CUBLAS_CHECK(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
+                                static_cast<int>(inner), &one, t, CUDA_R_8I, static_cast<int>(inner), w, CUDA_R_8I,
                                 static_cast<int>(inner), &zero, c, CUDA_R_32I, static_cast<int>(n), CUBLAS_COMPUTE_32I,
                                 CUBLAS_GEMM_DEFAULT));
   NNP_CUDA_CHECK(cudaGetLastError());

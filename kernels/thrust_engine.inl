@@ -5,8 +5,10 @@
 //
 // Before including this file a backend defines:
 //   NNP_THRUST_NS                 the namespace for this build (the two builds link into one binary)
-//   gemm_s8(W, Y, C, rows, inner, n)  C (rows x n, int32) = W (rows x inner, int8) * Y (inner x n,
-//                                 int8), row-major device pointers: cuBLAS or BLAS
+//   gemm_s8(W, T, C, rows, inner, n)  C (rows x n, int32) = W (rows x inner, int8) * T^T, where T
+//                                 (n x inner, int8) holds the limbs one column of the product per
+//                                 row: the "TN" layout cuBLAS's int8 tensor-core GEMMs want; inner
+//                                 and n are multiples of kGemmAlign; row-major device pointers
 //   kEngineName                   "cuda" or "thrust-omp"
 //
 // Tables live in thrust::device_vector for the life of a sum-check: a round sends back only its
@@ -277,17 +279,29 @@ constexpr unsigned limb_count() {
 
 inline bool int8_gemm_exact(std::size_t inner) { return inner * 127 * 128 < (std::size_t{1} << 31); }
 
+// Dimensions handed to the int8 GEMM are padded with zeros to multiples of this: cuBLAS's int8
+// kernels need leading dimensions that are multiples of 4 (16 keeps rows aligned for IMMA).
+constexpr Index kGemmAlign = 16;
+inline Index align_up(Index x) { return (x + kGemmAlign - 1) / kGemmAlign * kGemmAlign; }
+
 template <class F>
-struct SplitLimbs {  // thread per (j, k): Y[j][k]'s limbs into row j of the limb matrix
+struct SplitLimbs {  // thread per (j, k): Y[j][k]'s limb l into row l * batch + k of T, column j
   const F* y;
-  std::int8_t* limbs;
-  Index y_cols, batch, n;  // n = L * batch, the limb matrix's row length
+  std::int8_t* limbs_t;
+  Index y_cols, batch, inner_pad;
   NNP_HD void operator()(Index t) const {
     const Index j = t / batch, k = t % batch;
     u128 v = static_cast<u128>(y[j * y_cols + k].v);
     for (unsigned l = 0; l < limb_count<F>(); ++l, v >>= kLimbBits)
-      limbs[j * n + l * batch + k] = static_cast<std::int8_t>(static_cast<unsigned>(v) & 0x7F);
+      limbs_t[(l * batch + k) * inner_pad + j] = static_cast<std::int8_t>(static_cast<unsigned>(v) & 0x7F);
   }
+};
+
+struct WidenWeights {  // thread per (a, j): the int8 weights into rows of inner_pad entries
+  const std::int8_t* w;
+  std::int8_t* out;
+  Index cols, inner_pad;
+  NNP_HD void operator()(Index t) const { out[t / cols * inner_pad + t % cols] = w[t]; }
 };
 
 template <class F>
@@ -367,13 +381,16 @@ class ThrustEngine final : public Engine<Cfg> {
     thrust::device_vector<F> y(Y.data.begin(), Y.data.end()), bias(layer.bias.begin(), layer.bias.end());
     thrust::device_vector<F> z(padded(rows) * Y.cols, F::zero());
     if (layer.q->weights.width() == 1 && int8_gemm_exact(cols)) {
-      const Index n = limb_count<F>() * batch;
+      const Index kp = align_up(cols), n = align_up(limb_count<F>() * batch);
       std::vector<std::int8_t> w8(rows * cols);
-      for (Index i = 0; i < w8.size(); ++i) w8[i] = static_cast<std::int8_t>(layer.q->weights[i]);
-      thrust::device_vector<std::int8_t> w(w8.begin(), w8.end()), limbs(cols * n);
+      layer.q->weights.visit([&](const auto* src) {
+        for (Index i = 0; i < w8.size(); ++i) w8[i] = static_cast<std::int8_t>(src[i]);
+      });
+      thrust::device_vector<std::int8_t> w_dense(w8.begin(), w8.end()), w(rows * kp, 0), limbs_t(n * kp, 0);
       thrust::device_vector<std::int32_t> g(rows * n);
-      thrust::for_each(count(0), count(cols * batch), SplitLimbs<F>{raw(y), raw(limbs), Y.cols, batch, n});
-      gemm_s8(raw(w), raw(limbs), raw(g), rows, cols, n);
+      thrust::for_each(count(0), count(rows * cols), WidenWeights{raw(w_dense), raw(w), cols, kp});
+      thrust::for_each(count(0), count(cols * batch), SplitLimbs<F>{raw(y), raw(limbs_t), Y.cols, batch, kp});
+      gemm_s8(raw(w), raw(limbs_t), raw(g), rows, kp, n);
       thrust::for_each(count(0), count(rows * batch), Recombine<F>{raw(g), raw(bias), raw(z), Y.cols, batch, n});
     } else {
       const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();

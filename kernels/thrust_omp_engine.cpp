@@ -1,22 +1,25 @@
 // The OpenMP build of kernels/thrust_engine.inl: the `thrust-omp` engine. Thrust runs the functors
 // on host threads; the int8 limb GEMM is computed exactly with BLAS DGEMM (int8 x 7-bit limb
-// products summed in int32 range are integers far below 2^53).
+// products summed in int32 range are integers far below 2^53), in the same TN layout as cuBLAS.
 #define THRUST_DEVICE_SYSTEM THRUST_DEVICE_SYSTEM_OMP
 #define NNP_THRUST_NS thrust_omp
 
 #include <cstdint>
 #include <vector>
 
-#include "host/engines/limb_gemm.hpp"
+#include <cblas.h>
+
 #include "kernels/thrust_engine.hpp"
 
 namespace nnproof::thrust_omp {
 
 constexpr const char* kEngineName = "thrust-omp";
 
-void gemm_s8(const std::int8_t* w, const std::int8_t* y, std::int32_t* c, std::size_t rows, std::size_t inner, std::size_t n) {
-  std::vector<double> wd(w, w + rows * inner), yd(y, y + inner * n), cd(rows * n);
-  dgemm_rowmajor(rows, inner, n, wd.data(), yd.data(), cd.data());
+// C (rows x n) = W (rows x inner) * T^T with T (n x inner): DGEMM with B transposed, exact.
+void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner, std::size_t n) {
+  std::vector<double> wd(w, w + rows * inner), td(t, t + n * inner), cd(rows * n);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(n), static_cast<int>(inner), 1.0,
+              wd.data(), static_cast<int>(inner), td.data(), static_cast<int>(inner), 0.0, cd.data(), static_cast<int>(n));
   for (std::size_t i = 0; i < cd.size(); ++i) c[i] = static_cast<std::int32_t>(cd[i]);
 }
 
