@@ -30,6 +30,9 @@ constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 31;
 // declared input shape, not from data present in the file, so it is bounded separately: 2^26 is
 // far above any network nnproof can prove in reasonable time (a 224 x 224 x 64 map is 2^21.6).
 constexpr std::uint64_t kMaxFeatures = std::uint64_t{1} << 26;
+// Kernel taps of one op over all its outputs (the verifier's O(nnz) work, the prover's per sample):
+// CNN-2-Quad has 2^20; 2^32 keeps a hostile model from asking for hours of work.
+constexpr std::uint64_t kMaxTaps = std::uint64_t{1} << 32;
 // Integers beyond 2^53 do not survive the trip through double.
 constexpr double kMaxExactInteger = 9007199254740992.0;
 
@@ -108,8 +111,7 @@ std::pair<std::string, std::string> why_unsupported(const std::string& op) {
   static const std::unordered_set<std::string> nonlinear = {
       "Relu", "LeakyRelu", "PRelu",    "Sigmoid", "HardSigmoid", "Tanh", "Elu", "Selu",
       "Celu", "Gelu",      "Softplus", "Softsign", "HardSwish",  "Mish", "Clip", "ThresholdedRelu"};
-  static const std::unordered_set<std::string> conv_pool = {"Conv", "ConvTranspose", "ConvInteger", "AveragePool",
-                                                            "GlobalAveragePool", "LpPool", "GlobalLpPool"};
+  static const std::unordered_set<std::string> conv_pool = {"ConvTranspose", "ConvInteger", "LpPool", "GlobalLpPool"};
   static const std::unordered_set<std::string> normalization = {"BatchNormalization", "LayerNormalization",
                                                                 "InstanceNormalization", "GroupNormalization",
                                                                 "LRN"};
@@ -118,9 +120,9 @@ std::pair<std::string, std::string> why_unsupported(const std::string& op) {
       "Sin", "Cos", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin", "Less", "Greater", "Equal", "Where", "Not", "And", "Or"};
   if (nonlinear.count(op)) return {op + " is not an arithmetic circuit", "use a quadratic activation x*x"};
   if (op == "MaxPool" || op == "GlobalMaxPool")
-    return {"max pooling is not an arithmetic circuit", "use sum pooling (AveragePool; pooling support is planned)"};
+    return {"max pooling is not an arithmetic circuit", "use sum pooling (AveragePool)"};
   if (conv_pool.count(op))
-    return {"convolutions and pooling are not supported yet", "use fully connected layers (Flatten, then Linear) for now"};
+    return {op + " is not supported", "use Conv and AveragePool (sum pooling), which nnproof imports"};
   if (normalization.count(op))
     return {op + " is not supported", "fold the normalization into the neighbouring layer's weights and bias before export"};
   if (op == "Sub") return {"Sub is not supported", "fold the subtracted constant into the previous layer's bias"};
@@ -128,8 +130,8 @@ std::pair<std::string, std::string> why_unsupported(const std::string& op) {
     return {op + " is not arithmetic over the field (only additions and multiplications are)",
             "remove it or fold it into the weights"};
   return {op + " is not supported",
-          "nnproof imports MatMul/Gemm (+ Add bias), Mul(x,x) or Pow(x,2), Flatten, Reshape, Identity, Dropout "
-          "and a final Softmax/LogSoftmax"};
+          "nnproof imports MatMul/Gemm/Conv (+ Add bias), AveragePool/GlobalAveragePool, Mul(x,x) or Pow(x,2), "
+          "Flatten, Reshape, Identity, Dropout and a final Softmax/LogSoftmax"};
 }
 
 bool is_supported(const std::string& op) {
@@ -156,10 +158,16 @@ std::vector<double> apply_float(const FloatOp& op, const std::vector<double>& x)
 }
 
 // A chain of fully connected ops becomes one dense matrix (PROTOCOL.md section 2), quantized once:
-// more precise than rounding each factor, and the protocol then sees an ordinary dense layer.
+// more precise than rounding each factor, and the protocol then sees an ordinary dense layer. Only
+// when the product is no larger than its factors together (an n -> 1 -> n chain would multiply out
+// to n^2 entries from 2n): otherwise the ops stay a structured chain.
 void seal(FloatLayer& layer) {
-  for (const FloatOp& op : layer.ops)
+  std::uint64_t factors = 0;
+  for (const FloatOp& op : layer.ops) {
     if (op.kind != LinearOp::Kind::dense || op.exact) return;
+    factors += static_cast<std::uint64_t>(op.rows) * op.cols;
+  }
+  if (static_cast<std::uint64_t>(layer.rows) * layer.cols > factors) return;
   std::vector<double> product = std::move(layer.ops.front().weights);  // rows_0 x cols
   std::size_t rows = layer.ops.front().rows;
   for (std::size_t i = 1; i < layer.ops.size(); ++i) {
@@ -374,7 +382,7 @@ void Importer::on_node(const onnx::NodeProto& n) {
 void Importer::finish() {
   for (FloatLayer& layer : out_.layers) seal(layer);
   if (out_.layers.empty())
-    fail("the graph has no MatMul/Gemm layer", "nnproof proves networks of fully connected layers");
+    fail("the graph has no MatMul/Gemm/Conv layer", "nnproof proves networks of fully connected and convolutional layers");
   if (stage_ == Stage::square)
     fail(last_op_ + ": the model ends with an activation, but the last layer must be affine",
          "remove the final activation");
@@ -598,6 +606,14 @@ void Importer::check_size(const onnx::NodeProto& n, const FloatOp& op) const {
   if (op.rows > kMaxFeatures || op.cols > kMaxFeatures)
     fail_node(n, "maps " + std::to_string(op.cols) + " to " + std::to_string(op.rows) + " features per sample, more than 2^26",
               "nnproof refuses layers this large");
+  if (op.kind != LinearOp::Kind::conv) return;
+  const ConvShape& c = op.conv;
+  const u128 kernel = static_cast<u128>(c.out_channels) * c.group_in() * c.kernel_h * c.kernel_w;
+  const u128 taps = static_cast<u128>(c.out_size()) * c.group_in() * c.kernel_h * c.kernel_w;
+  if (kernel > kMaxFeatures || taps > kMaxTaps)
+    fail_node(n, "has a " + std::to_string(c.kernel_h) + " x " + std::to_string(c.kernel_w) + " window over " +
+                     std::to_string(c.group_in()) + " channels: more than 2^26 kernel entries or 2^32 taps in all",
+              "nnproof refuses layers this large");
 }
 
 void Importer::add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> bias) {
@@ -745,7 +761,7 @@ void Importer::on_conv(const onnx::NodeProto& n) {
   try {
     op.conv.validate();
   } catch (const std::invalid_argument& e) {
-    fail_node(n, e.what(), "re-export the model");
+    fail_node(n, e.what(), "nnproof needs padding smaller than the kernel and a kernel no larger than the padded input");
   }
   op.rows = op.conv.out_size();
   op.cols = op.conv.in_size();
@@ -782,7 +798,13 @@ void Importer::on_average_pool(const onnx::NodeProto& n, bool global) {
   }
   FloatOp op;
   op.kind = LinearOp::Kind::conv;
-  op.conv = global ? window_shape(n, h, w) : window_shape(n, static_cast<std::size_t>(kernel[0]), static_cast<std::size_t>(kernel[1]));
+  if (global) {  // the whole image, whatever attributes a malformed file carries
+    op.conv.in_channels = op.conv.out_channels = c;
+    op.conv.in_h = op.conv.kernel_h = h;
+    op.conv.in_w = op.conv.kernel_w = w;
+  } else {
+    op.conv = window_shape(n, static_cast<std::size_t>(kernel[0]), static_cast<std::size_t>(kernel[1]));
+  }
   op.conv.groups = c;
   const ConvShape& g = op.conv;
   const bool padded = g.pad_top + g.pad_left + g.pad_bottom + g.pad_right > 0;
@@ -795,7 +817,7 @@ void Importer::on_average_pool(const onnx::NodeProto& n, bool global) {
   try {
     op.conv.validate();
   } catch (const std::invalid_argument& e) {
-    fail_node(n, e.what(), "re-export the model");
+    fail_node(n, e.what(), "nnproof needs padding smaller than the kernel and a kernel no larger than the padded input");
   }
   op.rows = g.out_size();
   op.cols = g.in_size();

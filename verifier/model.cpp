@@ -1,6 +1,7 @@
 #include "verifier/model.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -51,10 +52,12 @@ void hash_weights(Sha256& h, const WeightMatrix& weights, std::vector<unsigned c
   h.update(buf.data(), buf.size());
 }
 
-// Width byte 0 (never a storage width) marks a structured layer: then the op count and each op's
-// kind, shape and kernel follow (docs/FORMAT.md, "Model digest").
-void hash_ops(Sha256& h, const std::vector<LinearOp>& ops, std::vector<unsigned char>& buf) {
-  h.update_u8(0).update_u64(ops.size());
+// Width byte 0 (never a storage width) marks a structured layer: then its scale gain (which
+// dequantizes the outputs: an average pool and a ones-kernel sum pool give the same integers but
+// different gains), the op count and each op's kind, shape and kernel follow (docs/FORMAT.md).
+void hash_ops(Sha256& h, const QuantizedLayer& layer, std::vector<unsigned char>& buf) {
+  const std::vector<LinearOp>& ops = layer.ops;
+  h.update_u8(0).update_u64(std::bit_cast<std::uint64_t>(layer.gain.value_or(0.0))).update_u64(ops.size());
   for (const LinearOp& op : ops) {
     h.update_u8(static_cast<std::uint8_t>(op.kind)).update_u64(op.rows).update_u64(op.cols);
     if (op.kind == LinearOp::Kind::conv) {
@@ -90,7 +93,7 @@ Digest model_digest(const QuantizedModel& model) {
   std::vector<unsigned char> buf;
   for (const auto& l : model.layers) {
     h.update_u64(l.rows).update_u64(l.cols);
-    if (l.structured()) hash_ops(h, l.ops, buf);
+    if (l.structured()) hash_ops(h, l, buf);
     else hash_weights(h, l.weights, buf);
     buf.resize(l.bias.size() * 16);
     for (std::size_t i = 0; i < l.bias.size(); ++i)

@@ -93,7 +93,7 @@ class CpuEngine final : public Engine<Cfg> {
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward(layer, Y, batch);
     Table2D<F> Z(padded(layer.rows()), Y.cols);
-    if (layer.q->weights.width() == 1 && int8_limb_gemm_exact(layer.cols())) {
+    if (layer.q->weights.width() == 1 && int8_limb_gemm_exact(layer.cols()) && int8_limb_gemm_available()) {
       forward_int8(layer, Y, batch, Z);
       return Z;
     }
@@ -264,7 +264,7 @@ class CpuEngine final : public Engine<Cfg> {
       for (std::size_t k = 0; k < width; ++k) {
         F acc = layer.bias[a], scale = F::one();
         for (std::size_t l0 = 0; l0 < L; l0 += 8, scale = scale * two64) {
-          i128 part = 0;  // |G| < 2^26: 8 limbs shifted by up to 56 bits stay below 2^86
+          i128 part = 0;  // |G| < 2^31: 8 limbs shifted by up to 56 bits stay below 2^90
           for (std::size_t l = l0; l < std::min(L, l0 + 8); ++l) part += static_cast<i128>(g[l * width + k]) << (8 * (l - l0));
           acc += F::from_i128(part) * scale;
         }

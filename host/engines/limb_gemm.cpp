@@ -24,6 +24,15 @@ void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, cons
 
 bool int8_limb_gemm_exact(std::size_t inner) { return inner * 128 * 255 < (std::size_t{1} << 31); }
 
+bool int8_limb_gemm_available() {
+  static const bool vnni = [] {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();  // honours ONEDNN_MAX_CPU_ISA
+    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
+           isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
+  }();
+  return vnni;
+}
+
 void u8_limb_gemm(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* w_plus_128,
                   const std::int8_t* limbs_minus_128, std::int32_t* C) {
   const std::int32_t no_c_offset = 0;

@@ -24,6 +24,10 @@ void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, cons
 // so W goes in as W + 128 with offset 128 and L as L - 128 with offset -128: the offsets restore
 // W * L exactly. Exact while inner * 128 * 255 < 2^31 (int8_limb_gemm_exact).
 bool int8_limb_gemm_exact(std::size_t inner);
+// Whether oneDNN runs its int8 GEMM with VNNI (or AMX) instructions here. Without them it builds
+// the products from 16-bit pair sums that saturate (a weight of 127 against a zero limb already
+// does, with the offsets above), so the exact route needs VNNI; otherwise the DGEMM route is used.
+bool int8_limb_gemm_available();
 void u8_limb_gemm(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* w_plus_128,
                   const std::int8_t* limbs_minus_128, std::int32_t* C);
 

@@ -165,6 +165,21 @@ std::vector<CnnCase> cases(std::mt19937_64& rng) {
                  {conv(rng, 2, 4, 2, 3, 1, 2, {1, 1, 1, 1}, /*group=*/2, /*bias=*/false), bias, simple(Kind::square),
                   pool(Kind::sum_pool_conv, 2), pool(Kind::global_average_pool, 1), simple(Kind::flatten), dense(rng, 2, 4)},
                  2});
+  // One long chain: biases carried through later padded, strided and grouped convolutions, a padded
+  // count_include_pad=1 average pool and two dense ops (kept as a chain: multiplied out it would
+  // not be smaller).
+  BuilderStage padded_pool = pool(Kind::average_pool, 2);
+  padded_pool.pads = {1, 1, 1, 1};
+  padded_pool.count_include_pad = true;
+  padded_pool.stride_h = padded_pool.stride_w = 1;
+  BuilderStage channel_bias;
+  channel_bias.kind = Kind::channel_bias;
+  channel_bias.bias = small_ints(rng, 2);
+  out.push_back({{1, 5, 4},
+                 {conv(rng, 1, 2, 3, 2, 1, 1, {1, 0, 2, 1}), channel_bias, conv(rng, 2, 2, 2, 3, 2, 1, {1, 1, 0, 2}, 2, true),
+                  padded_pool, conv(rng, 2, 3, 2, 2, 1, 2, {0, 1, 1, 0}), simple(Kind::flatten), dense(rng, 2, 3 * 4 * 3),
+                  dense(rng, 3, 2)},
+                 1});
   return out;
 }
 
@@ -227,6 +242,34 @@ TEST_F(ConvImport, AveragePoolIsAnExactSumWithItsDivisorInTheScale) {
   EXPECT_EQ(q.layers[0].gain.value_or(0), 8.0);
   EXPECT_EQ(q.layers[1].gain.value_or(0), 32.0);
   EXPECT_EQ(q.output_scale(), 4 * 8 * std::pow(32 * std::pow(8 * 2, 2), 2));
+}
+
+void edit_node(const std::string& path, const std::string& op, const std::function<void(onnx::NodeProto&)>& edit);
+
+// An average pool is a sum pool with 1/k^2 in the scale; a ones-kernel Conv is a sum pool at scale
+// 1. Both give the same integers, so the digest must tell them apart by the layer's gain (which
+// dequantizes the outputs). A GlobalAveragePool ignores strides and pads a malformed file gives it.
+TEST_F(ConvImport, TheDigestBindsHowOutputsAreDequantized) {
+  std::mt19937_64 rng(86);
+  const BuilderStage c = conv(rng, 1, 2, 3, 3, 1, 1, {0, 0, 0, 0});
+  const BuilderStage fc = dense(rng, 3, 2 * 2 * 2);
+  testing::write_cnn_onnx(dir.file("avg.onnx"), {1, 6, 6}, {c, simple(Kind::square), pool(Kind::average_pool, 2), simple(Kind::flatten), fc});
+  testing::write_cnn_onnx(dir.file("sum.onnx"), {1, 6, 6}, {c, simple(Kind::square), pool(Kind::sum_pool_conv, 2), simple(Kind::flatten), fc});
+  const QuantizedModel avg = quantize_model(import_onnx(dir.file("avg.onnx")), {4.0, 8.0});
+  const QuantizedModel sum = quantize_model(import_onnx(dir.file("sum.onnx")), {4.0, 8.0});
+  EXPECT_EQ(avg.output_scale(), 4 * sum.output_scale());
+  EXPECT_NE(model_digest(avg), model_digest(sum));
+
+  testing::write_cnn_onnx(dir.file("global.onnx"), {2, 4, 4}, {pool(Kind::global_average_pool, 1), simple(Kind::flatten), dense(rng, 1, 2)});
+  edit_node(dir.file("global.onnx"), "GlobalAveragePool", [](onnx::NodeProto& n) {
+    auto* a = n.add_attribute();
+    a->set_name("pads");
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int i = 0; i < 4; ++i) a->add_ints(3);
+  });
+  const FloatModel g = import_onnx(dir.file("global.onnx"));
+  ASSERT_EQ(g.layers.size(), 1u);
+  EXPECT_EQ(g.layers[0].ops.front().rows, 2u);  // one value per channel
 }
 
 // Edits the first node of `op` in a model written by write_cnn_onnx.
@@ -296,6 +339,15 @@ TEST_F(ConvImport, UnsupportedConvAndPoolAttributesNameTheNode) {
   // A Conv right on a flat input.
   testing::write_cnn_onnx(path, {1, 4, 4}, {simple(Kind::flatten), conv(rng, 1, 1, 2, 2, 1, 1, {0, 0, 0, 0})});
   expect_model_error(path, {"node 'stage2' (Conv)", "not an image"});
+  // A pooling window of 32768 x 32768 over a 1 x 1 image with padding 32767: a kernel of ones that
+  // big is refused before it is built.
+  {
+    BuilderStage huge = pool(Kind::average_pool, 32768);
+    huge.pads = {32767, 32767, 32767, 32767};
+    huge.count_include_pad = true;
+    testing::write_cnn_onnx(path, {1, 1, 1}, {huge, simple(Kind::flatten), dense(rng, 1, 1)});
+    expect_model_error(path, {"node 'stage1' (AveragePool)", "more than 2^26 kernel entries", "refuses layers this large"});
+  }
   // A declared 30000 x 30000 image: refused before anything is sized by it (the file is tiny).
   testing::write_cnn_onnx(path, {1, 30000, 30000}, {conv(rng, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0})});
   expect_model_error(path, {"node 'stage1' (Conv)", "more than 2^26", "refuses layers this large"});

@@ -465,6 +465,17 @@ TEST_F(OnnxImport, ConsecutiveLinearLayersComposeIntoOne) {
   }
 }
 
+// n -> 1 -> n multiplied out would be n^2 weights from 2n: such a chain stays two ops.
+TEST_F(OnnxImport, ABottleneckChainIsNotMultipliedOut) {
+  const auto path = edited_model(file("m.onnx"), make_layers({64, 1, 64}), {}, [](onnx::ModelProto& m) { bypass_node(m, "act1"); });
+  const FloatModel m = import_onnx(path);
+  ASSERT_EQ(m.layers.size(), 1u);
+  ASSERT_TRUE(m.layers[0].structured());
+  EXPECT_EQ(m.layers[0].ops.size(), 2u);
+  EXPECT_EQ(m.layers[0].rows, 64u);
+  EXPECT_EQ(m.layers[0].cols, 64u);
+}
+
 TEST_F(OnnxImport, RejectsTwoSquaresInARow) {
   const auto path = edited_model(file("m.onnx"), make_layers({4, 3, 2}), {}, [](onnx::ModelProto& m) {
     const int fc2 = node_index(m, "fc2");
@@ -545,7 +556,7 @@ TEST_F(OnnxImport, RejectsModelWithoutLinearLayer) {
   g->add_output()->set_name("output");
   *g->add_node() = make_node("Identity", "id", {"input"}, "output");
   save(m, file("m.onnx"));
-  expect_error(file("m.onnx"), {"no MatMul/Gemm layer"});
+  expect_error(file("m.onnx"), {"no MatMul/Gemm/Conv layer"});
 }
 
 // ---- rejections: tensors --------------------------------------------------------------------
