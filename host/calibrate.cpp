@@ -27,7 +27,8 @@ void score(const QuantizedModel& q, const std::vector<std::int64_t>& input, std:
   auto engine = make_cpu_engine<Cfg>();
   std::vector<F> x(input.size());
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = F::from_int(input[i]);
-  const auto trace = run_forward(*engine, field_layers<F>(q), x, batch);
+  auto trace = run_forward(*engine, field_layers<F>(q), x, batch);
+  for (auto& z : trace.Z) engine->to_host(z);
   double observed = -INFINITY;
   for (const F& v : x) observed = std::max(observed, log2_abs(v));
   for (std::size_t i = 0; i < trace.Z.size(); ++i) {  // Y_i = Z_i^2 doubles the bits of every Z_i but the last

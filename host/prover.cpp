@@ -45,6 +45,7 @@ ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<
     tr.Z.push_back(engine.forward(layers[i - 1], tr.Y.back(), batch));
     if (i < layers.size()) tr.Y.push_back(engine.square(tr.Z.back()));
   }
+  engine.to_host(tr.Z.back());  // the outputs; the other tables may stay on the engine's device
   return tr;
 }
 

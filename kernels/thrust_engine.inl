@@ -26,6 +26,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -221,11 +222,10 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   using K = typename Cfg::K;
 
  public:
-  SquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r)
-      : rows_(Z.rows), cols_(Z.cols), es_(eq_table<K>(s)), er_(eq_table<K>(r)) {
-    thrust::device_vector<F> base(Z.data.begin(), Z.data.end());
-    z_.resize(base.size());
-    thrust::transform(base.begin(), base.end(), z_.begin(), LiftToK<F, K>{});
+  // z: the rows x cols table Z in the base field, already on the device.
+  SquareSumcheck(const thrust::device_vector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
+      : rows_(rows), cols_(cols), es_(eq_table<K>(s)), er_(eq_table<K>(r)), z_(z.size()) {
+    thrust::transform(z.begin(), z.end(), z_.begin(), LiftToK<F, K>{});
   }
 
   std::array<K, 3> round() override {
@@ -367,6 +367,13 @@ struct RowCombine {  // thread per column j: A[j] = sum_a eq_q[a] W[a][j]; adjac
   }
 };
 
+// A table this engine produced: it stays on the device for the whole proof (Table2D::device).
+template <class F>
+struct DeviceTable final : DeviceCopy {
+  explicit DeviceTable(thrust::device_vector<F> values) : v(std::move(values)) {}
+  thrust::device_vector<F> v;
+};
+
 template <class Cfg>
 class ThrustEngine final : public Engine<Cfg> {
   using F = typename Cfg::F;
@@ -375,10 +382,19 @@ class ThrustEngine final : public Engine<Cfg> {
  public:
   std::string name() const override { return kEngineName; }
 
+  void to_host(Table2D<F>& t) override {
+    if (t.on_host()) return;
+    const auto& v = on_device(t);
+    t.data.resize(v.size());
+    thrust::copy(v.begin(), v.end(), t.data.begin());
+  }
+
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
-    if (layer.q->structured()) return structured_forward(layer, Y, batch);  // host: see docs/ARCHITECTURE.md
+    if (layer.q->structured()) return structured_forward(layer, host_copy(Y), batch);  // host: see docs/ARCHITECTURE.md
     const Index rows = layer.rows(), cols = layer.cols();
-    thrust::device_vector<F> y(Y.data.begin(), Y.data.end()), bias(layer.bias.begin(), layer.bias.end());
+    thrust::device_vector<F> upload;
+    const thrust::device_vector<F>& y = device_view(Y, upload);
+    thrust::device_vector<F> bias(layer.bias.begin(), layer.bias.end());
     thrust::device_vector<F> z(padded(rows) * Y.cols, F::zero());
     if (layer.q->weights.width() == 1 && int8_gemm_exact(cols)) {
       const Index kp = align_up(cols), n = align_up(limb_count<F>() * batch);
@@ -397,17 +413,15 @@ class ThrustEngine final : public Engine<Cfg> {
       thrust::device_vector<std::int64_t> w(w64.begin(), w64.end());
       thrust::for_each(count(0), count(rows * batch), DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, Y.cols, batch});
     }
-    Table2D<F> Z(padded(rows), Y.cols);
-    thrust::copy(z.begin(), z.end(), Z.data.begin());
-    return Z;
+    return device_table(padded(rows), Y.cols, std::move(z));
   }
 
   Table2D<F> square(const Table2D<F>& Z) override {
-    thrust::device_vector<F> z(Z.data.begin(), Z.data.end());
-    thrust::transform(z.begin(), z.end(), z.begin(), SquareEntry<F>{});
-    Table2D<F> Y(Z.rows, Z.cols);
-    thrust::copy(z.begin(), z.end(), Y.data.begin());
-    return Y;
+    thrust::device_vector<F> upload;
+    const thrust::device_vector<F>& z = device_view(Z, upload);
+    thrust::device_vector<F> y(z.size());
+    thrust::transform(z.begin(), z.end(), y.begin(), SquareEntry<F>{});
+    return device_table(Z.rows, Z.cols, std::move(y));
   }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
@@ -423,7 +437,8 @@ class ThrustEngine final : public Engine<Cfg> {
   }
 
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
-    thrust::device_vector<F> y(Y.data.begin(), Y.data.end());
+    thrust::device_vector<F> upload;
+    const thrust::device_vector<F>& y = device_view(Y, upload);
     thrust::device_vector<K> e(eq_r.begin(), eq_r.end()), v(Y.rows);
     thrust::for_each(count(0), count(Y.rows), ColumnCombine<K, F>{raw(y), raw(e), raw(v), Y.cols});
     std::vector<K> out(Y.rows);
@@ -437,7 +452,40 @@ class ThrustEngine final : public Engine<Cfg> {
 
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
                                                      K /*claim*/) override {
-    return std::make_unique<SquareSumcheck<Cfg>>(Z, s, r);
+    thrust::device_vector<F> upload;
+    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, upload), Z.rows, Z.cols, s, r);
+  }
+
+ private:
+  static const thrust::device_vector<F>* ours(const Table2D<F>& t) {
+    const auto* d = dynamic_cast<const DeviceTable<F>*>(t.device.get());
+    return d ? &d->v : nullptr;
+  }
+  static const thrust::device_vector<F>& on_device(const Table2D<F>& t) {
+    const auto* v = ours(t);
+    if (!v) throw std::logic_error("a table with neither host data nor a device copy of this engine");
+    return *v;
+  }
+  // The table's device copy when this engine made it, else its host data uploaded into `upload`.
+  static const thrust::device_vector<F>& device_view(const Table2D<F>& t, thrust::device_vector<F>& upload) {
+    if (const auto* v = ours(t)) return *v;
+    if (!t.on_host()) throw std::logic_error("a table that lives on another engine's device");
+    upload.assign(t.data.begin(), t.data.end());
+    return upload;
+  }
+  static Table2D<F> host_copy(const Table2D<F>& t) {
+    if (t.on_host()) return t;
+    Table2D<F> out(t.rows, t.cols);
+    const auto& v = on_device(t);
+    thrust::copy(v.begin(), v.end(), out.data.begin());
+    return out;
+  }
+  static Table2D<F> device_table(Index rows, Index cols, thrust::device_vector<F> values) {
+    Table2D<F> t;
+    t.rows = rows;
+    t.cols = cols;
+    t.device = std::make_shared<DeviceTable<F>>(std::move(values));
+    return t;
   }
 };
 

@@ -36,6 +36,10 @@ class Engine {
   virtual ~Engine() = default;
   virtual std::string name() const = 0;
 
+  // Fills t.data from the engine's device copy when the table lives only there (no-op otherwise).
+  // The driver calls it for the outputs; the trace's other tables never need to leave the device.
+  virtual void to_host(Table2D<F>& /*t*/) {}
+
   // Z = W Y + B m^T: Z is padded(rows) x Y.cols, zero in padding rows and in columns >= batch.
   virtual Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) = 0;
   // Entrywise square.

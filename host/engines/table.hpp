@@ -2,6 +2,7 @@
 // Tables the prover works on: row-major matrices whose dimensions are padded to powers of two
 // (PROTOCOL.md section 3), the row bits high.
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "core/polynomial.hpp"
@@ -9,10 +10,20 @@
 
 namespace nnproof {
 
+// Base of an engine's device-side copy of a table (the cuda engine's device memory), so engines
+// can recognize their own copies with dynamic_cast.
+struct DeviceCopy {
+  virtual ~DeviceCopy() = default;
+};
+
 template <class T>
 struct Table2D {
   std::size_t rows = 0, cols = 0;  // padded: powers of two
-  std::vector<T> data;             // rows * cols, zero outside the real entries
+  std::vector<T> data;             // rows * cols, zero outside the real entries; empty while only on a device
+  // An engine's own copy (the cuda engine's device memory): tables an engine produces stay with it
+  // for the whole proof, and `data` is filled only by Engine::to_host.
+  std::shared_ptr<const DeviceCopy> device;
+  bool on_host() const { return data.size() == rows * cols; }
 
   Table2D() = default;
   Table2D(std::size_t r, std::size_t c) : rows(r), cols(c), data(r * c, T::zero()) {}

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "host/engines/cpu_engine.hpp"
+#include "kernels/thrust_engine.hpp"
 #include "tests/support/problems.hpp"
 #include "verifier/magnitude.hpp"
 
@@ -164,6 +165,11 @@ TYPED_TEST(Conv, OutputsEqualDirectConvolutionAndProofsVerify) {
     auto bundle = prove_bundle(*make_reference_engine<TypeParam>(), st);
     auto cpu_bundle = prove_bundle(*make_cpu_engine<TypeParam>(), cpu_st);
     EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(cpu_bundle)) << "engines differ, case " << c;
+    if (thrust_engines_built()) {  // the CUDA engine's source, with its tables kept on its "device"
+      auto thrust_st = st;
+      EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(prove_bundle(*make_thrust_omp_engine<TypeParam>(), thrust_st)))
+          << "thrust-omp differs, case " << c;
+    }
     Verdict v = verify_bundle(st, bundle);
     EXPECT_TRUE(v.accepted) << v.failed_check << ", case " << c;
     if (depth <= 2 && (!wide || TypeParam::kId == FieldId::m127)) {  // small enough not to wrap
