@@ -57,4 +57,9 @@ std::uint64_t WeightMatrix::max_abs() const {
       data_);
 }
 
+const std::int8_t* WeightMatrix::int8_data() const {
+  const auto* v = std::get_if<std::vector<std::int8_t>>(&data_);
+  return v ? v->data() : nullptr;
+}
+
 }  // namespace nnproof

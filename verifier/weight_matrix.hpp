@@ -22,6 +22,8 @@ class WeightMatrix {
   unsigned width() const;                       // bytes per entry: 1, 2, 4 or 8
   std::vector<std::int64_t> to_vector() const;
   std::uint64_t max_abs() const;
+  // The entries when stored as int8 (width() == 1), else nullptr.
+  const std::int8_t* int8_data() const;
 
   // fn(const T* data) with T the storage type: kernels compile once per width.
   template <class Fn>

@@ -1,5 +1,6 @@
-// W~(q, s) by the verifier's fast limb path equals the definition sum_{a,j} eq(q,a) eq(s,j) W[a][j]
-// for every storage width (int8 .. int64), including weights too wide for the limb path.
+// W~(q, s) by the verifier's fast paths (int8 chunk dots, 128-bit sums, limbs) equals the
+// definition sum_{a,j} eq(q,a) eq(s,j) W[a][j] for every storage width (int8 .. int64), including
+// weights too wide for the fast paths.
 #include <gtest/gtest.h>
 
 #include "tests/support/problems.hpp"
@@ -16,10 +17,14 @@ TYPED_TEST(WeightMleTest, MatchesTheDefinitionForEveryWidth) {
   using K = TypeParam;
   using F = base_field_t<K>;
   auto rng = testing::make_rng(80);
-  for (std::int64_t wmax : {std::int64_t{100}, std::int64_t{30000}, std::int64_t{1} << 30, std::int64_t{1} << 62}) {
-    auto model = testing::random_model({37, 11}, rng, wmax, 1);
-    const auto& layer = model.layers[0];
-    std::vector<K> q(ceil_log2(11)), s(ceil_log2(37));
+  // 2100 columns: int8 rows longer than one of the chunked dot's 2048-term blocks.
+  for (auto [wmax, cols] : {std::pair{std::int64_t{100}, 37}, {std::int64_t{127}, 2100}, {std::int64_t{30000}, 37},
+                            {std::int64_t{1} << 30, 37}, {std::int64_t{1} << 62, 37}}) {
+    const std::size_t rows = cols > 100 ? 3 : 11;
+    auto model = testing::random_model({std::size_t(cols), rows}, rng, wmax, 1);
+    auto& layer = model.layers[0];
+    if (wmax == 127) layer.weights.set(0, -128);  // the int8 extremes: stored as int8
+    std::vector<K> q(ceil_log2(rows)), s(ceil_log2(std::size_t(cols)));
     for (auto& x : q) x = testing::random_element<K>(rng);
     for (auto& x : s) x = testing::random_element<K>(rng);
     K want = K::zero();
