@@ -3,9 +3,9 @@
 #include <array>
 #include <string>
 
-#include "core/int8_chunk_dot.hpp"
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
+#include "verifier/int8_chunk_dot.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {

@@ -2,9 +2,9 @@
 // Exact sums of int8 weights times elements of K in the m61 family, vectorized on any x86-64: each
 // coordinate of the K elements is cut into six 12-bit chunks, so every product is an int8 times a
 // 12-bit integer (|product| < 2^19) and 2048 of them sum exactly in an int32. The inner loops are
-// then 16-bit multiply-adds (pmaddwd with SSE2), several times faster than the two 64 x 64 ->
-// 128-bit products per weight of M61Coords sums. Used where int8 weights meet a fixed K vector
-// many times: the verifier's W~(q, s), one dot per row against eq(s, .).
+// then 16-bit multiply-adds (pmaddwd; AVX2 / AVX-512 versions are picked at run time), faster than
+// the two 64 x 64 -> 128-bit products per weight of M61Coords sums. Used where int8 weights meet a
+// fixed K vector many times: the verifier's W~(q, s), one dot per row against eq(s, .).
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -14,6 +14,9 @@
 #include "core/lazy.hpp"
 
 namespace nnproof {
+
+// sum_j w[j] c[j] in int32: exact while len * 2^7 * 2^15 < 2^31 (the callers' blocks are shorter).
+std::int32_t int8_int16_dot(const std::int8_t* w, const std::int16_t* c, std::size_t len);
 
 template <class K>
 class Int8ChunkDot {
@@ -37,7 +40,7 @@ class Int8ChunkDot {
     std::array<std::int64_t, kArrays> total{};  // |total| < 2^19 n: far inside int64
     for (std::size_t j0 = 0; j0 < n; j0 += kBlock) {
       const std::size_t len = std::min(kBlock, n - j0);
-      for (unsigned t = 0; t < kArrays; ++t) total[t] += block_dot(w + j0, chunks_.data() + t * n_ + j0, len);
+      for (unsigned t = 0; t < kArrays; ++t) total[t] += int8_int16_dot(w + j0, chunks_.data() + t * n_ + j0, len);
     }
     std::array<i128, kCoords> acc{};
     for (unsigned c = 0; c < kCoords; ++c)
@@ -46,12 +49,6 @@ class Int8ChunkDot {
   }
 
  private:
-  static std::int32_t block_dot(const std::int8_t* w, const std::int16_t* c, std::size_t len) {
-    std::int32_t s = 0;
-    for (std::size_t j = 0; j < len; ++j) s += static_cast<std::int32_t>(w[j]) * c[j];
-    return s;
-  }
-
   std::size_t n_;
   std::vector<std::int16_t> chunks_;
 };
