@@ -396,13 +396,9 @@ class ThrustEngine final : public Engine<Cfg> {
     const thrust::device_vector<F>& y = device_view(Y, upload);
     thrust::device_vector<F> bias(layer.bias.begin(), layer.bias.end());
     thrust::device_vector<F> z(padded(rows) * Y.cols, F::zero());
-    if (layer.q->weights.width() == 1 && int8_gemm_exact(cols)) {
+    if (const std::int8_t* w8 = layer.q->weights.int8_data(); w8 && int8_gemm_exact(cols)) {
       const Index kp = align_up(cols), n = align_up(limb_count<F>() * batch);
-      std::vector<std::int8_t> w8(rows * cols);
-      layer.q->weights.visit([&](const auto* src) {
-        for (Index i = 0; i < w8.size(); ++i) w8[i] = static_cast<std::int8_t>(src[i]);
-      });
-      thrust::device_vector<std::int8_t> w_dense(w8.begin(), w8.end()), w(rows * kp, 0), limbs_t(n * kp, 0);
+      thrust::device_vector<std::int8_t> w_dense(w8, w8 + rows * cols), w(rows * kp, 0), limbs_t(n * kp, 0);
       thrust::device_vector<std::int32_t> g(rows * n);
       thrust::for_each(count(0), count(rows * cols), WidenWeights{raw(w_dense), raw(w), cols, kp});
       thrust::for_each(count(0), count(cols * batch), SplitLimbs<F>{raw(y), raw(limbs_t), Y.cols, batch, kp});

@@ -93,7 +93,7 @@ class CpuEngine final : public Engine<Cfg> {
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward(layer, Y, batch);
     Table2D<F> Z(padded(layer.rows()), Y.cols);
-    if (layer.q->weights.width() == 1 && int8_limb_gemm_exact(layer.cols()) && int8_limb_gemm_available()) {
+    if (layer.q->weights.int8_data() && int8_limb_gemm_exact(layer.cols()) && int8_limb_gemm_available()) {
       forward_int8(layer, Y, batch, Z);
       return Z;
     }
@@ -226,15 +226,14 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   // int8 weights: the input's 8-bit limbs (8 for m61, 16 for m127) side by side, a oneDNN int8
-  // GEMM (VNNI) per block of columns, then Z = bias + sum_l 2^(8 l) G_l. Measured faster than the two-limb DGEMM
-  // (docs/PERFORMANCE.md). Eight limbs at a time are summed exactly in 128 bits before reducing.
+  // GEMM (VNNI) per block of columns, then Z = bias + sum_l 2^(8 l) G_l. Measured faster than the
+  // two-limb DGEMM (docs/PERFORMANCE.md). Eight limbs at a time are summed exactly in 128 bits.
   void forward_int8(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
     const std::size_t rows = layer.rows(), inner = layer.cols();
-    std::vector<std::uint8_t> w(rows * inner);
-    layer.q->weights.visit([&](const auto* src) {
-      parallel_for(rows, [&](std::size_t a) {
-        for (std::size_t j = 0; j < inner; ++j) w[a * inner + j] = static_cast<std::uint8_t>(static_cast<int>(src[a * inner + j]) + 128);
-      });
+    const std::int8_t* src = layer.q->weights.int8_data();
+    std::vector<std::uint8_t> w(rows * inner);  // W + 128: oneDNN's unsigned operand
+    parallel_for(rows, [&](std::size_t a) {
+      for (std::size_t j = 0; j < inner; ++j) w[a * inner + j] = static_cast<std::uint8_t>(static_cast<int>(src[a * inner + j]) + 128);
     });
     // Blocks of columns keep the limb and product matrices cache-sized: at batch 1024 and beyond a
     // single GEMM over all columns ran 1.5x slower per sample.
