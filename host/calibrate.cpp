@@ -37,15 +37,9 @@ void score(const QuantizedModel& q, const std::vector<std::int64_t>& input, std:
     observed = std::max(observed, i + 1 < trace.Z.size() ? 2 * z : z);
   }
   trial.observed_log2 = observed;
-  const auto out = trace_outputs(trace, q.out_dim());
-  const std::size_t n = q.out_dim();
+  const auto predicted = argmax_labels(trace_outputs(trace, q.out_dim()), batch, q.out_dim());
   std::size_t correct = 0;
-  for (std::size_t k = 0; k < batch; ++k) {
-    std::size_t best = 0;
-    for (std::size_t o = 1; o < n; ++o)
-      if (out[k * n + o].centered() > out[k * n + best].centered()) best = o;
-    correct += static_cast<std::int64_t>(best) == labels[k];
-  }
+  for (std::size_t k = 0; k < batch; ++k) correct += predicted[k] == labels[k];
   trial.accuracy = static_cast<double>(correct) / static_cast<double>(batch);
 }
 
@@ -81,7 +75,8 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
         search.trials.push_back(t);
         break;
       }
-      const auto violation = magnitude_violation(magnitude_profile(q), max_abs(input), field);
+      const MagnitudeProfile profile = magnitude_profile(q);  // O(nnz): once per pair
+      const auto violation = magnitude_violation(profile, max_abs(input), field);
       if (violation) {
         t.worst_log2 = violation->log2_bound;
         t.why = violation->describe(field);
@@ -89,7 +84,7 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
         break;  // a larger beta only grows the bound
       }
       t.feasible = true;
-      t.worst_log2 = worst_case_log2(magnitude_profile(q), max_abs(input));
+      t.worst_log2 = worst_case_log2(profile, max_abs(input));
       if (field == FieldId::m127) score<M127>(q, input, batch, labels, t);
       else score<M61>(q, input, batch, labels, t);
       search.trials.push_back(t);

@@ -254,6 +254,7 @@ class Importer {
   void add_linear(const onnx::NodeProto& n, FloatLayer layer);
   void add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> bias);
   void check_size(const onnx::NodeProto& n, const FloatOp& op) const;  // before anything is sized by it
+  void finish_window(const onnx::NodeProto& n, FloatOp& op) const;
   void add_square(const onnx::NodeProto& n);
 
   std::string path_;
@@ -735,6 +736,19 @@ ConvShape Importer::window_shape(const onnx::NodeProto& n, std::size_t kernel_h,
   return shape;
 }
 
+// A Conv's or pool's shape checked (ConvShape::validate), its feature counts set and capped, all
+// before anything is sized by it.
+void Importer::finish_window(const onnx::NodeProto& n, FloatOp& op) const {
+  try {
+    op.conv.validate();
+  } catch (const std::invalid_argument& e) {
+    fail_node(n, e.what(), "nnproof needs padding smaller than the kernel and a kernel no larger than the padded input");
+  }
+  op.rows = op.conv.out_size();
+  op.cols = op.conv.in_size();
+  check_size(n, op);
+}
+
 void Importer::on_conv(const onnx::NodeProto& n) {
   spatial_input(n);
   expect_arity(n, 2, 3);
@@ -758,14 +772,7 @@ void Importer::on_conv(const onnx::NodeProto& n) {
   op.conv = window_shape(n, w.dims[2], w.dims[3]);
   op.conv.out_channels = w.dims[0];
   op.conv.groups = static_cast<std::size_t>(group);
-  try {
-    op.conv.validate();
-  } catch (const std::invalid_argument& e) {
-    fail_node(n, e.what(), "nnproof needs padding smaller than the kernel and a kernel no larger than the padded input");
-  }
-  op.rows = op.conv.out_size();
-  op.cols = op.conv.in_size();
-  check_size(n, op);
+  finish_window(n, op);
   op.weights = w.values;
   std::vector<double> bias(op.rows, 0.0);
   bool has_bias = false;
@@ -811,17 +818,10 @@ void Importer::on_average_pool(const onnx::NodeProto& n, bool global) {
   if (padded && attr_int(n, "count_include_pad", 0) == 0)
     fail_node(n, "pads with count_include_pad=0, so border windows divide by fewer than k^2 and are not a sum pool",
               "pool without padding, or with count_include_pad=1");
+  finish_window(n, op);
   if (attr_int(n, "ceil_mode", 0) != 0 && ((g.in_h + g.pad_top + g.pad_bottom - g.kernel_h) % g.stride_h != 0 ||
                                            (g.in_w + g.pad_left + g.pad_right - g.kernel_w) % g.stride_w != 0))
     fail_node(n, "ceil_mode=1 adds partial windows", "use ceil_mode=0 or sizes the stride divides");
-  try {
-    op.conv.validate();
-  } catch (const std::invalid_argument& e) {
-    fail_node(n, e.what(), "nnproof needs padding smaller than the kernel and a kernel no larger than the padded input");
-  }
-  op.rows = g.out_size();
-  op.cols = g.in_size();
-  check_size(n, op);
   op.weights.assign(g.kernel_size(), 1.0);
   op.exact = true;
   op.factor = 1.0 / static_cast<double>(g.kernel_h * g.kernel_w);

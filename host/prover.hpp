@@ -1,7 +1,9 @@
 #pragma once
 // The prover driver: PROTOCOL.md section 5 written once, against any Engine and any channel.
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "host/engines/engine.hpp"
 #include "verifier/channel.hpp"
@@ -28,6 +30,18 @@ ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<
 // Z_L as b x n_L, row per sample.
 template <class Cfg>
 std::vector<typename Cfg::F> trace_outputs(const ForwardTrace<Cfg>& trace, std::size_t out_dim);
+
+// Per sample, the index of the largest exact output (the first on ties): the predicted class. The
+// dequantization and a final softmax are monotone, so this is the argmax of the logits too.
+template <class F>
+std::vector<std::int64_t> argmax_labels(const std::vector<F>& outputs, std::size_t batch, std::size_t classes) {
+  std::vector<std::int64_t> labels(batch, 0);
+  for (std::size_t k = 0; k < batch; ++k)
+    for (std::size_t o = 1; o < classes; ++o)
+      if (outputs[k * classes + o].centered() > outputs[k * classes + static_cast<std::size_t>(labels[k])].centered())
+        labels[k] = static_cast<std::int64_t>(o);
+  return labels;
+}
 
 // The layered protocol, prover side, after the outputs are public.
 template <class Cfg>

@@ -75,19 +75,6 @@ std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::v
 template std::vector<double> dequantize_outputs(const QuantizedModel&, const std::vector<Fp61>&);
 template std::vector<double> dequantize_outputs(const QuantizedModel&, const std::vector<Fp127>&);
 
-template <class F>
-std::vector<std::int64_t> argmax_labels(const std::vector<F>& outputs, std::size_t batch, std::size_t classes) {
-  std::vector<std::int64_t> labels(batch, 0);
-  for (std::size_t k = 0; k < batch; ++k)
-    for (std::size_t o = 1; o < classes; ++o)
-      if (outputs[k * classes + o].centered() > outputs[k * classes + static_cast<std::size_t>(labels[k])].centered())
-        labels[k] = static_cast<std::int64_t>(o);
-  return labels;
-}
-
-template std::vector<std::int64_t> argmax_labels(const std::vector<Fp61>&, std::size_t, std::size_t);
-template std::vector<std::int64_t> argmax_labels(const std::vector<Fp127>&, std::size_t, std::size_t);
-
 ProgressFn terminal_progress() {
   if (!::isatty(STDERR_FILENO)) return {};
   return [](const std::string& stage) { std::fprintf(stderr, "\r\033[K%s", stage.c_str()); };

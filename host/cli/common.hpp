@@ -81,11 +81,6 @@ Statement<Cfg> make_statement(const Problem& p) {
 template <class F>
 std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<F>& outputs);
 
-// Per sample, the index of the largest exact output (the first on ties): the predicted class. The
-// dequantization and a final softmax are monotone, so this is the argmax of the logits too.
-template <class F>
-std::vector<std::int64_t> argmax_labels(const std::vector<F>& outputs, std::size_t batch, std::size_t classes);
-
 // Progress lines on stderr when it is a terminal; nothing in CI logs or pipes.
 ProgressFn terminal_progress();
 

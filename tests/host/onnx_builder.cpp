@@ -180,9 +180,8 @@ void add_metadata(onnx::ModelProto& m, const std::string& key, std::optional<dou
   p->set_value(buf);
 }
 
-// replace_op empty: the plain MLP; else the first activation is that op instead.
-onnx::ModelProto build(const std::vector<BuilderLayer>& layers, const BuildOptions& opt, const std::string& replace_op) {
-  check_layers(layers);
+// An empty opset-13 model with the scales of `opt` in its metadata, as torch.onnx.export writes it.
+onnx::ModelProto new_model(const BuildOptions& opt, const std::string& graph_name) {
   onnx::ModelProto m;
   m.set_ir_version(7);  // the IR version that goes with opset 13
   m.set_producer_name("nnproof-tests");
@@ -191,9 +190,15 @@ onnx::ModelProto build(const std::vector<BuilderLayer>& layers, const BuildOptio
   opset->set_version(13);
   add_metadata(m, "nnproof.alpha", opt.alpha);
   add_metadata(m, "nnproof.beta", opt.beta);
+  m.mutable_graph()->set_name(graph_name);
+  return m;
+}
 
+// replace_op empty: the plain MLP; else the first activation is that op instead.
+onnx::ModelProto build(const std::vector<BuilderLayer>& layers, const BuildOptions& opt, const std::string& replace_op) {
+  check_layers(layers);
+  onnx::ModelProto m = new_model(opt, "mlp");
   auto& g = *m.mutable_graph();
-  g.set_name("mlp");
   const auto n0 = static_cast<std::int64_t>(layers.front().cols);
   set_value_info(g.add_input(), "input", opt.flatten_first ? Dims{1, n0} : Dims{n0}, opt.float_weights);
   std::string x = "input";
@@ -295,16 +300,8 @@ void write_mlp_onnx(const std::string& path, const std::vector<BuilderLayer>& la
 void write_cnn_onnx(const std::string& path, const std::vector<std::size_t>& chw, const std::vector<BuilderStage>& stages,
                     const BuildOptions& opt) {
   if (chw.size() != 3 || stages.empty()) throw std::invalid_argument("write_cnn_onnx: needs (C, H, W) and stages");
-  onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.set_producer_name("nnproof-tests");
-  auto* opset = m.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(13);
-  add_metadata(m, "nnproof.alpha", opt.alpha);
-  add_metadata(m, "nnproof.beta", opt.beta);
+  onnx::ModelProto m = new_model(opt, "cnn");
   auto& g = *m.mutable_graph();
-  g.set_name("cnn");
   set_value_info(g.add_input(), "input", {static_cast<std::int64_t>(chw[0]), static_cast<std::int64_t>(chw[1]), static_cast<std::int64_t>(chw[2])}, true);
   std::string x = "input";
   std::size_t c = chw[0];

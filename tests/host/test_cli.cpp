@@ -13,26 +13,14 @@
 #include "host/prover.hpp"
 #include "host/quantize.hpp"
 #include "tests/host/onnx_builder.hpp"
+#include "tests/support/cli.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace nnproof {
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;  // stdout and stderr together
-};
-
-CliRun run_cli(const std::string& args) {
-  const char* bin = std::getenv("NNPROOF_BIN");
-  std::string cmd = std::string(bin ? bin : "nnproof") + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using testing::CliRun;
+using testing::run_cli;
 
 class Cli : public ::testing::Test {
  protected:

@@ -5,7 +5,6 @@
 // with --labels-out through the CLI.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +18,7 @@
 #include "host/npy.hpp"
 #include "host/quantize.hpp"
 #include "tests/host/onnx_builder.hpp"
+#include "tests/support/cli.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "verifier/verifier.hpp"
 
@@ -355,20 +355,8 @@ TEST_F(ConvImport, UnsupportedConvAndPoolAttributesNameTheNode) {
 
 // ---- the command line ----
 
-struct CliRun {
-  int code;
-  std::string out;
-};
-
-CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string(std::getenv("NNPROOF_BIN")) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using testing::CliRun;
+using testing::run_cli;
 
 TEST_F(ConvImport, CliProvesImagesAndWritesVerifiedLabels) {
   if (!std::getenv("NNPROOF_BIN")) GTEST_SKIP() << "NNPROOF_BIN is not set (run through ctest)";

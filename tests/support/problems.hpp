@@ -73,6 +73,17 @@ Verdict verify_fixed(const Statement<Cfg>& st, const std::vector<typename Cfg::K
   return verify_protocol(st, ch);
 }
 
+// Every single input entry changed by one: the verifier must reject the fixed-challenge proof.
+template <class Cfg>
+void expect_each_input_change_rejected(const Statement<Cfg>& st, const std::vector<typename Cfg::K>& messages,
+                                       std::uint64_t seed) {
+  for (std::size_t i = 0; i < st.input.size(); ++i) {
+    auto bad = st;
+    bad.input[i] += Cfg::F::one();
+    EXPECT_FALSE(verify_fixed(bad, messages, seed).accepted) << "input " << i;
+  }
+}
+
 // A cheating prover that changed the bundle's outputs recomputes the header's digests, so the
 // protocol's checks, not the digest comparison, are what must reject.
 template <class Cfg>
