@@ -3,6 +3,7 @@
 #include <bit>
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "verifier/parallel.hpp"
 
@@ -11,9 +12,17 @@ namespace nnproof {
 namespace {
 template <class T>
 void update_elements(Sha256& h, std::span<const T> v) {
+  h.update_u64(v.size());
+  // The encoding is each canonical value's kBytes little-endian bytes: on a little-endian machine,
+  // exactly the elements' memory, hashed in place instead of through a copy.
+  if constexpr (std::endian::native == std::endian::little && sizeof(T) == T::kBytes &&
+                std::has_unique_object_representations_v<T>) {
+    h.update(v.data(), v.size_bytes());
+    return;
+  }
   std::vector<unsigned char> buf(v.size() * T::kBytes);
   for (std::size_t i = 0; i < v.size(); ++i) v[i].to_bytes(buf.data() + i * T::kBytes);
-  h.update_u64(v.size()).update(buf.data(), buf.size());
+  h.update(buf.data(), buf.size());
 }
 }  // namespace
 

@@ -115,6 +115,8 @@ class CpuEngine final : public Engine<Cfg> {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<K> A(padded(cols), K::zero());
+    if (layer.q->weights.int8_data() && int8_limb_gemm_exact(rows) && int8_limb_gemm_available())
+      return row_combine_int8(layer, eq_q, std::move(A));
     // As the verifier's W~(q, s): m61, 128-bit sums; m127, int64 limb sums while sum_a |W[a][j]|
     // < 2^32 (the storage width bounds |W| a priori); otherwise field products.
     const unsigned width = layer.q->weights.width();
@@ -127,6 +129,44 @@ class CpuEngine final : public Engine<Cfg> {
       for (std::size_t a = 0; a < rows; ++a) A[j] += mul_base(eq_q[a], F::from_int(layer.q->weights[a * cols + j]));
     });
     return A;
+  }
+
+  // int8 weights: eq(q, .) cut into its kBytes little-endian bytes, one row of a bytes x rows
+  // matrix each, times W in one oneDNN int8 GEMM (VNNI); then A[j] = sum_c 2^(8 c) G[c][j], eight
+  // bytes (one 64-bit word of K's encoding) at a time in 128 bits. A tenth of the 128-bit products'
+  // time at TIMIT size.
+  std::vector<K> row_combine_int8(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
+    constexpr unsigned kBytes = K::kBytes, kWords = kBytes / 8;
+    static_assert(kBytes % 8 == 0);
+    const std::size_t rows = layer.rows(), cols = layer.cols();
+    std::vector<std::int8_t> bytes(rows * kBytes);
+    parallel_for(rows, [&](std::size_t a) {
+      unsigned char b[kBytes];
+      eq_q[a].to_bytes(b);
+      for (unsigned c = 0; c < kBytes; ++c) bytes[a * kBytes + c] = static_cast<std::int8_t>(static_cast<int>(b[c]) - 128);
+    });
+    std::vector<std::int32_t> G(cols * kBytes);
+    int8_transposed_byte_gemm(cols, rows, kBytes, layer.q->weights.int8_data(), bytes.data(), G.data());
+    parallel_for(cols, [&](std::size_t j) {
+      std::array<i128, kWords> words{};  // |G| < 2^31: eight bytes shifted by up to 56 bits < 2^90
+      for (unsigned c = 0; c < kBytes; ++c) words[c / 8] += static_cast<i128>(G[j * kBytes + c]) << (8 * (c % 8));
+      A[j] = from_words(words);
+    });
+    return A;
+  }
+
+  // The element of K whose little-endian encoding has the 64-bit words sum_c 2^(8 c) bytes_c (exact
+  // integers, not yet reduced): each word is a base coordinate (m61 family) or a half of one (m127).
+  static K from_words(const std::array<i128, K::kBytes / 8>& w) {
+    if constexpr (std::is_same_v<K, Fp61>) {
+      return Fp61::from_i128(w[0]);
+    } else if constexpr (std::is_same_v<K, Fp61x2>) {
+      return {Fp61::from_i128(w[0]), Fp61::from_i128(w[1])};
+    } else {
+      static_assert(std::is_same_v<K, Fp127>);
+      static const Fp127 two64 = pow2(64);
+      return Fp127::from_i128(w[0]) + Fp127::from_i128(w[1]) * two64;
+    }
   }
 
   // m127: int64 sums of weight x 31-bit limb products (core/lazy.hpp, KLimbs).

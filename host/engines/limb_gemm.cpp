@@ -33,14 +33,31 @@ bool int8_limb_gemm_available() {
   return vnni;
 }
 
-void u8_limb_gemm(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* w_plus_128,
-                  const std::int8_t* limbs_minus_128, std::int32_t* C) {
+namespace {
+void gemm_u8s8s32(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* a, std::uint8_t a_offset,
+                  const std::int8_t* b, std::int8_t b_offset, std::int32_t* C) {
   const std::int32_t no_c_offset = 0;
   const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'N', 'F', static_cast<dnnl_dim_t>(rows), static_cast<dnnl_dim_t>(ncols),
-                                             static_cast<dnnl_dim_t>(inner), 1.0f, w_plus_128, static_cast<dnnl_dim_t>(inner),
-                                             128, limbs_minus_128, static_cast<dnnl_dim_t>(ncols), -128, 0.0f, C,
+                                             static_cast<dnnl_dim_t>(inner), 1.0f, a, static_cast<dnnl_dim_t>(inner),
+                                             a_offset, b, static_cast<dnnl_dim_t>(ncols), b_offset, 0.0f, C,
                                              static_cast<dnnl_dim_t>(ncols), &no_c_offset);
   if (st != dnnl_success) throw std::runtime_error("oneDNN int8 GEMM failed (status " + std::to_string(static_cast<int>(st)) + ")");
+}
+}  // namespace
+
+void int8_transposed_byte_gemm(std::size_t cols, std::size_t inner, std::size_t nbytes, const std::int8_t* w,
+                               const std::int8_t* bytes_minus_128, std::int32_t* C) {
+  const std::int32_t no_c_offset = 0;
+  const dnnl_status_t st = dnnl_gemm_s8s8s32('T', 'N', 'F', static_cast<dnnl_dim_t>(cols), static_cast<dnnl_dim_t>(nbytes),
+                                             static_cast<dnnl_dim_t>(inner), 1.0f, w, static_cast<dnnl_dim_t>(cols), 0,
+                                             bytes_minus_128, static_cast<dnnl_dim_t>(nbytes), -128, 0.0f, C,
+                                             static_cast<dnnl_dim_t>(nbytes), &no_c_offset);
+  if (st != dnnl_success) throw std::runtime_error("oneDNN int8 GEMM failed (status " + std::to_string(static_cast<int>(st)) + ")");
+}
+
+void u8_limb_gemm(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* w_plus_128,
+                  const std::int8_t* limbs_minus_128, std::int32_t* C) {
+  gemm_u8s8s32(rows, inner, ncols, w_plus_128, 128, limbs_minus_128, -128, C);
 }
 
 }  // namespace nnproof

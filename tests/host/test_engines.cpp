@@ -93,6 +93,26 @@ TYPED_TEST(EngineTest, LimbGemmEdgeValuesAreExact) {
   }
 }
 
+// Every byte of every eq(q, .) coordinate at its largest (p - 1) against weights at 127 and -128,
+// over thousands of rows: the cpu engine's byte x int8 GEMM at its largest partial sums.
+TYPED_TEST(EngineTest, RowCombineEdgeValuesAreExact) {
+  using F = typename TypeParam::F;
+  using K = typename TypeParam::K;
+  auto ref = make_reference_engine<TypeParam>();
+  auto rng = make_rng(65);
+  const F top = F::zero() - F::one();
+  K e = K::from_base(top);
+  if constexpr (!std::is_same_v<K, F>) e.im = top;
+  for (std::int64_t w : {std::int64_t{127}, std::int64_t{-128}}) {
+    QuantizedModel m = testing::random_model({7, 3000}, rng, 1, 1);
+    m.layers[0].weights = std::vector<std::int64_t>(3000 * 7, w);
+    auto layers = field_layers<F>(m);
+    const std::vector<K> eq_q(padded(3000), e);
+    for (const auto& engine : engines_under_test<TypeParam>())
+      EXPECT_EQ(ref->row_combine(layers[0], eq_q), engine->row_combine(layers[0], eq_q)) << engine->name() << " w " << w;
+  }
+}
+
 TYPED_TEST(EngineTest, ProductSumcheckRoundsAreBitIdentical) {
   using K = typename TypeParam::K;
   auto rng = make_rng(65);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/problems.hpp"
+#include "verifier/int8_chunk_dot.hpp"
 
 namespace nnproof {
 namespace {
@@ -32,6 +33,29 @@ TYPED_TEST(WeightMleTest, MatchesTheDefinitionForEveryWidth) {
       for (std::size_t j = 0; j < layer.cols; ++j)
         want += eq_at_index<K>(q, a) * eq_at_index<K>(s, j) * K::from_base(F::from_int(layer.weights[a * layer.cols + j]));
     EXPECT_EQ(weight_mle<K>(layer, eq_table<K>(q), eq_table<K>(s)), want) << "wmax " << wmax;
+  }
+}
+
+// Each kernel of the chunked dot against plain int64 sums: random and extreme bytes and weights,
+// lengths around the 64-weight vector width, up to the 2048-term block, with 8 and 16 arrays.
+TEST(Int8ByteDots, EveryKernelMatchesPlainSums) {
+  auto rng = testing::make_rng(81);
+  for (const auto& kernel : int8_byte_dots_kernels()) {
+    for (std::size_t len : {1, 63, 64, 65, 200, 2048}) {
+      for (unsigned arrays : {8u, 16u}) {
+        for (int fill : {0, 1, 2}) {  // random; all 255 against 127; all 255 against -128
+          std::vector<std::int8_t> w(len);
+          std::vector<std::uint8_t> bytes(arrays * len);
+          for (auto& x : w) x = fill == 0 ? static_cast<std::int8_t>(rng()) : fill == 1 ? 127 : -128;
+          for (auto& x : bytes) x = fill == 0 ? static_cast<std::uint8_t>(rng()) : 255;
+          std::vector<std::int64_t> want(arrays, 5), got(arrays, 5);  // the kernels add to the totals
+          for (unsigned t = 0; t < arrays; ++t)
+            for (std::size_t j = 0; j < len; ++j) want[t] += std::int64_t{w[j]} * bytes[t * len + j];
+          kernel.fn(w.data(), bytes.data(), len, arrays, len, got.data());
+          EXPECT_EQ(got, want) << kernel.name << " len " << len << " arrays " << arrays << " fill " << fill;
+        }
+      }
+    }
   }
 }
 
