@@ -47,7 +47,7 @@ void BM_SquareSumcheck(benchmark::State& state, const char* engine_name) {
   for (auto _ : state) {
     // As the prover driver runs it: round, then fused fold-and-round, then the last fold.
     const K c = s.empty() ? K::one() : s[0];
-    auto sc = engine->square_sumcheck(Z, s, r, claim);
+    auto sc = engine->square_sumcheck(Z, s, r, claim, {});
     benchmark::DoNotOptimize(sc->round());
     for (unsigned t = 1; t < rb + cb; ++t) benchmark::DoNotOptimize(sc->fold_and_round(c));
     sc->fold(c);

@@ -34,7 +34,9 @@ struct Fp127 {
   NNP_HD friend constexpr Fp127 operator-(Fp127 a, Fp127 b) { return Fp127{a.v >= b.v ? a.v - b.v : a.v + P - b.v}; }
   NNP_HD friend constexpr Fp127 operator-(Fp127 a) { return Fp127{a.v == 0 ? 0 : P - a.v}; }
   // Schoolbook 128 x 128 -> 256 bits from four 64 x 64 products, then hi * 2^127 + lo = hi + lo.
-  NNP_HD friend constexpr Fp127 operator*(Fp127 a, Fp127 b) {
+  NNP_HD friend constexpr Fp127 operator*(Fp127 a, Fp127 b) { return from_u128(mul_unreduced(a, b)); }
+  // a * b mod p as a 128-bit value not yet reduced below p (for sums that reduce once at the end).
+  NNP_HD static constexpr u128 mul_unreduced(Fp127 a, Fp127 b) {
     u64 a0 = static_cast<u64>(a.v), a1 = static_cast<u64>(a.v >> 64);
     u64 b0 = static_cast<u64>(b.v), b1 = static_cast<u64>(b.v >> 64);
     u128 m00 = static_cast<u128>(a0) * b0, m11 = static_cast<u128>(a1) * b1;
@@ -42,7 +44,7 @@ struct Fp127 {
     u128 lo = m00 + (mid << 64);
     u128 hi = m11 + (mid >> 64) + (lo < m00 ? 1 : 0);
     u128 top = (hi << 1) | (lo >> 127);  // product >> 127, < 2^127
-    return from_u128((lo & P) + top);
+    return (lo & P) + top;                 // < 2^128
   }
   NNP_HD Fp127& operator+=(Fp127 b) { return *this = *this + b; }
   NNP_HD Fp127& operator-=(Fp127 b) { return *this = *this - b; }

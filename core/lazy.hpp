@@ -109,6 +109,42 @@ struct LazyDot<Fp61x2, Fp61> {
   NNP_HD Fp61x2 result() { return {Fp61::from_u128(re), Fp61::from_u128(im)}; }
 };
 
+// N sums sharing their K factor: sum_k e[k] f_i[k] for i < N, one add per k. The m61 extension
+// keeps one pending count for all N sums (one test per term instead of N).
+template <class K, class F, std::size_t N>
+struct LazyDots {
+  std::array<LazyDot<K, F>, N> dots;
+  NNP_HD void add(K e, const std::array<F, N>& f) {
+    for (std::size_t i = 0; i < N; ++i) dots[i].add(e, f[i]);
+  }
+  NNP_HD std::array<K, N> result() {
+    std::array<K, N> r;
+    for (std::size_t i = 0; i < N; ++i) r[i] = dots[i].result();
+    return r;
+  }
+};
+
+template <std::size_t N>
+struct LazyDots<Fp61x2, Fp61, N> {
+  std::array<u128, N> re{}, im{};
+  unsigned pending = 0;
+  NNP_HD void add(Fp61x2 e, const std::array<Fp61, N>& f) {
+    for (std::size_t i = 0; i < N; ++i) {
+      re[i] += static_cast<u128>(e.re.v) * f[i].v;
+      im[i] += static_cast<u128>(e.im.v) * f[i].v;
+    }
+    if (++pending == 32) {  // 32 canonical products (< 2^122 each) fit 128 bits
+      for (std::size_t i = 0; i < N; ++i) re[i] = Fp61::from_u128(re[i]).v, im[i] = Fp61::from_u128(im[i]).v;
+      pending = 0;
+    }
+  }
+  NNP_HD std::array<Fp61x2, N> result() {
+    std::array<Fp61x2, N> r;
+    for (std::size_t i = 0; i < N; ++i) r[i] = {Fp61::from_u128(re[i]), Fp61::from_u128(im[i])};
+    return r;
+  }
+};
+
 // K x K by Karatsuba: (a + bi)(c + di) = (ac - bd) + ((a + b)(c + d) - ac - bd) i, three products
 // per term instead of four. (a + b)(c + d) < 2^124, so the sums are reduced every 8 terms.
 template <>
@@ -130,6 +166,20 @@ struct LazyDot<Fp61x2, Fp61x2> {
     const Fp61 a = Fp61::from_u128(ac), b = Fp61::from_u128(bd), c = Fp61::from_u128(cross);
     return {a - b, c - a - b};
   }
+};
+
+// m127: each product as mul_unreduced's 128-bit value, summed with a count of the carries out of
+// 128 bits (2^128 = 2 mod p): no reduction per term.
+template <>
+struct LazyDot<Fp127, Fp127> {
+  u128 acc = 0;
+  std::uint64_t carries = 0;
+  NNP_HD void add(Fp127 e, Fp127 f) {
+    const u128 x = Fp127::mul_unreduced(e, f);
+    acc += x;
+    carries += acc < x ? 1 : 0;
+  }
+  NNP_HD Fp127 result() { return Fp127::from_u128(acc) + Fp127::from_u128(u128{carries} * 2); }
 };
 
 template <>

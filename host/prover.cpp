@@ -73,13 +73,15 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
     const unsigned nu = ceil_log2(layer.cols());
     // Matrix product: sum_j W~(q, j) Y~(j, r), then y* = Y~(s, r).
     std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
-    auto product = engine.product_sumcheck(engine.row_combine(layer, eq_q), engine.col_combine(Y, eq_r));
+    SquareCarry<K> carry;  // below the first layer Y = Z o Z: the activation sum-check reuses V's pass
+    std::vector<K> V = i == 1 ? engine.col_combine(Y, eq_r) : engine.col_combine_of_squares(trace.Z[i - 2], Y, eq_r, carry);
+    auto product = engine.product_sumcheck(engine.row_combine(layer, eq_q), std::move(V));
     std::vector<K> s = run_sumcheck(*product, nu, 2, ch);
     const K y_star = product->final_value();
     send_one(ch, y_star);
     if (i == 1) break;
     // Activation: y* = Y~(s, r) = sum eq(s, j) eq(r, k) Z~(j, k)^2, then z* = Z~(s', r').
-    auto square = engine.square_sumcheck(trace.Z[i - 2], s, r, y_star);
+    auto square = engine.square_sumcheck(trace.Z[i - 2], s, r, y_star, std::move(carry));
     std::vector<K> point = run_sumcheck(*square, nu + beta, 3, ch);
     send_one(ch, square->final_value());
     r.assign(point.begin(), point.begin() + beta);

@@ -447,7 +447,7 @@ class ThrustEngine final : public Engine<Cfg> {
   }
 
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
-                                                     K /*claim*/) override {
+                                                     K /*claim*/, SquareCarry<K> /*carry*/) override {
     thrust::device_vector<F> upload;
     return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, upload), Z.rows, Z.cols, s, r);
   }

@@ -231,9 +231,15 @@ class CpuEngine final : public Engine<Cfg> {
     return std::make_unique<CpuProductSumcheck<K>>(std::move(A), std::move(V));
   }
 
+  std::vector<K> col_combine_of_squares(const Table2D<F>& Z, const Table2D<F>& Y, std::span<const K> eq_r,
+                                        SquareCarry<K>& carry) override {
+    if (Z.rows < 4) return col_combine(Y, eq_r);
+    return square_group_sums<F, K>(Z, eq_r, carry.sums);
+  }
+
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
-                                                     std::span<const K> r, K claim) override {
-    return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r, claim);
+                                                     std::span<const K> r, K claim, SquareCarry<K> carry) override {
+    return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r, claim, carry.sums);
   }
 
  private:

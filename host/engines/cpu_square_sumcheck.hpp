@@ -9,6 +9,11 @@
 // two passes' worth of squares and products instead of three. The first round reads Z in the base
 // field; each later row round is fused with the fold before it (one pass reads four rows, writes
 // two folded rows and accumulates the sums). The column rounds, on a table of one row, are small.
+//
+// With a carry (square_group_sums, run as the next layer's col_combine: same table, same r) the
+// first two rounds come from per-group sums in O(rows), and the third reads Z once, folding both
+// bound variables at once: Z is read once for V and rounds 1-2 instead of three times, and the
+// half-size table of round 2 is never written.
 #include <array>
 #include <span>
 #include <vector>
@@ -20,16 +25,53 @@
 
 namespace nnproof {
 
+// The rows of Z in groups of four, g < rows / 4: z(b1, b2) = row b1 rows/2 + b2 rows/4 + g (b1 the
+// top row bit). Along b2, a_t = z(0, t) and d_t = z(1, t) - z(0, t), extended linearly to t = 2.
+// A group's sums, at kA + t, kB + t and kD + t: sum_k eq(r, k) a_t^2, a_t d_t and d_t^2.
+inline constexpr unsigned kSumA = 0, kSumB = 3, kSumD = 6, kGroupSums = 9;
+
+// V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums.
+template <class F, class K>
+std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std::vector<K>& sums) {
+  const std::size_t rows = Z.rows, cols = Z.cols, quarter = rows / 4, half = rows / 2;
+  std::vector<K> V(rows);
+  sums.assign(kGroupSums * quarter, K::zero());
+  parallel_for(quarter, [&](std::size_t g) {
+    const F* z00 = Z.data.data() + g * cols;
+    const F *z01 = z00 + quarter * cols, *z10 = z00 + half * cols, *z11 = z01 + half * cols;
+    LazyDots<K, F, kGroupSums> acc;
+    for (std::size_t k = 0; k < cols; ++k) {
+      const F a0 = z00[k], a1 = z01[k], d0 = z10[k] - a0, d1 = z11[k] - a1;
+      const F a2 = a1 + a1 - a0, d2 = d1 + d1 - d0;
+      acc.add(ec[k], {a0 * a0, a1 * a1, a2 * a2, a0 * d0, a1 * d1, a2 * d2, d0 * d0, d1 * d1, d2 * d2});
+    }
+    static_assert(kSumA == 0 && kSumB == 3 && kSumD == 6);  // the order above
+    K* out = sums.data() + kGroupSums * g;
+    const std::array<K, kGroupSums> r = acc.result();
+    std::copy(r.begin(), r.end(), out);
+    // z(1, t)^2 = (a_t + d_t)^2
+    V[g] = out[kSumA];
+    V[g + quarter] = out[kSumA + 1];
+    V[g + half] = out[kSumA] + out[kSumB] + out[kSumB] + out[kSumD];
+    V[g + half + quarter] = out[kSumA + 1] + out[kSumB + 1] + out[kSumB + 1] + out[kSumD + 1];
+  });
+  return V;
+}
+
 template <class Cfg>
 class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   using F = typename Cfg::F;
   using K = typename Cfg::K;
 
  public:
-  CpuSquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r, K claim)
-      : base_(&Z), rows_(Z.rows), cols_(Z.cols), s_(s.begin(), s.end()), ec_(eq_table<K>(r)), claim_(claim) {}
+  // group_sums: square_group_sums(Z, eq(r, .)), or empty.
+  CpuSquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r, K claim, const std::vector<K>& group_sums)
+      : base_(&Z), rows_(Z.rows), cols_(Z.cols), s_(s.begin(), s.end()), ec_(eq_table<K>(r)), claim_(claim) {
+    if (rows_ >= 4 && group_sums.size() == kGroupSums * (rows_ / 4)) carry_stage_ = weigh_group_sums(group_sums);
+  }
 
   std::array<K, 3> round() override {
+    if (carry_stage_ == 1) return remember(carried_round1());
     if (rows_ > 1) {
       const std::size_t half = rows_ / 2;
       const std::vector<K> E = lower_row_eq();
@@ -40,8 +82,11 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   }
 
   void fold(K r) override {
+    if (carry_stage_ == 1) carry_stage_ = 0;  // (never: a carry needs two row variables) the plain fold
     advance_claim(r);
-    if (base_) {
+    if (carry_stage_ == 2) {
+      fold_two_from_base(r);
+    } else if (base_) {
       fold_from_base(r);
     } else if (rows_ > 1) {
       const std::size_t half = (rows_ / 2) * cols_;
@@ -55,6 +100,24 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
   // Row phase with two or more rows left after the fold: fold and the next round in one pass.
   std::array<K, 3> fold_and_round(K r) override {
+    if (carry_stage_ == 1) {  // round 2 from the group sums: nothing is folded yet
+      advance_claim(r);
+      bind(r);
+      rho1_ = r;
+      carry_stage_ = 2;
+      return remember(carried_round2());
+    }
+    if (carry_stage_ == 2) {
+      if (rows_ < 4) {  // (rows_ is rows / 2 here) the folded table has one row: column rounds next
+        fold(r);
+        return round();
+      }
+      advance_claim(r);
+      auto q = fold_two_from_base(r, true);
+      bind(r);
+      const std::vector<K> E = lower_row_eq();
+      return remember(row_round_values(q, [&] { return q1_sum(z_.data(), rows_ / 2, E); }));
+    }
     if (rows_ < 4) {
       fold(r);
       return round();
@@ -164,6 +227,73 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     return {bound_ * h[0], bound_ * h[1], bound_ * h[2]};
   }
 
+  // sum_g eq(s_0 .. s_{v-3}, g) x (group g's sums), v the number of row variables: the weighted
+  // sums that rounds 1 and 2 are linear combinations of. Returns the carry stage (1).
+  int weigh_group_sums(const std::vector<K>& group_sums) {
+    const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
+    weighted_ = parallel_sum<K, kGroupSums>(rows_ / 4, [&](std::size_t g) {
+      std::array<K, kGroupSums> w;
+      for (unsigned i = 0; i < kGroupSums; ++i) w[i] = E[g] * group_sums[kGroupSums * g + i];
+      return w;
+    });
+    return 1;
+  }
+
+  // Round 1 binds b1; its pairs are z(0, b2) and z(1, b2) with weight eq(s_{v-2}, b2):
+  // q(t) = sum over b2 of eq(s_{v-2}, b2) (A_b2 + 2t B_b2 + t^2 D_b2).
+  std::array<K, 3> carried_round1() const {
+    const K s2 = s_[ceil_log2(rows_) - 2], one = K::one();
+    auto q = [&](K t) {
+      auto at = [&](unsigned b2) { return weighted_[kSumA + b2] + (t + t) * weighted_[kSumB + b2] + t * t * weighted_[kSumD + b2]; };
+      return (one - s2) * at(0) + s2 * at(1);
+    };
+    const K two = one + one;
+    return row_round_values({q(K::zero()), q(two)}, [&] { return q(one); });
+  }
+
+  // Round 2 binds b2 with b1 = rho1: z = a_t + rho1 d_t, q(t) = A_t + 2 rho1 B_t + rho1^2 D_t.
+  std::array<K, 3> carried_round2() const {
+    auto q = [&](unsigned t) { return weighted_[kSumA + t] + (rho1_ + rho1_) * weighted_[kSumB + t] + rho1_ * rho1_ * weighted_[kSumD + t]; };
+    return row_round_values({q(0), q(2)}, [&] { return q(1); });
+  }
+
+  // Binds b1 = rho1 and b2 = rho2 at once: z = a_0 + rho1 d_0 + rho2 (a_1 - a_0) + rho1 rho2 (d_1 - d_0).
+  // bind(rho2) has not run yet: rows_ is still rows / 2. With `and_round`, also returns q(0), q(2)
+  // of the next round from the folded rows' pairs (g, g + rows / 8) while they are in cache.
+  std::array<K, 2> fold_two_from_base(K rho2, bool and_round = false) {
+    const F* z = base_->data.data();
+    const std::size_t C = cols_, quarter = rows_ / 2, half = rows_, eighth = quarter / 2;
+    const K rho12 = rho1_ * rho2;
+    auto fold_row = [&](std::size_t g) {
+      const F *z00 = z + g * C, *z01 = z00 + quarter * C, *z10 = z00 + half * C, *z11 = z01 + half * C;
+      K* out = z_.data() + g * C;
+      for (std::size_t k = 0; k < C; ++k) {
+        const F a0 = z00[k], d0 = z10[k] - a0;
+        LazyDot<K, F> acc;
+        acc.add(rho1_, d0);
+        acc.add(rho2, z01[k] - a0);
+        acc.add(rho12, z11[k] - z01[k] - d0);
+        out[k] = embed<K>(a0) + acc.result();
+      }
+    };
+    z_.resize(quarter * C);
+    std::array<K, 2> q{};
+    if (and_round) {
+      // The round after binds the top variable of the folded table: s_v with v = log2(rows) - 3.
+      const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
+      q = parallel_sum<K, 2>(eighth, [&](std::size_t g) {
+        fold_row(g);
+        fold_row(g + eighth);
+        return pair_q<K>(z_.data() + g * C, z_.data() + (g + eighth) * C, E[g]);
+      });
+    } else {
+      parallel_for(quarter, fold_row);
+    }
+    base_ = nullptr;
+    carry_stage_ = 0;
+    return q;
+  }
+
   void fold_from_base(K r) {
     const F* z = base_->data.data();
     const std::size_t half = rows_ > 1 ? (rows_ / 2) * cols_ : cols_ / 2;
@@ -203,6 +333,10 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   K claim_;                 // the sum over the remaining variables
   K bound_ = K::one();      // eq(s, .) over the row variables bound so far
   std::array<K, 3> last_{}; // the latest round's h(0), h(2), h(3)
+  // With a carry: 1 before round 2, 2 until the fold that binds b2 (then 0, the plain path).
+  int carry_stage_ = 0;
+  std::array<K, kGroupSums> weighted_{};
+  K rho1_ = K::zero();      // b1's challenge, not yet folded into a table
 };
 
 }  // namespace nnproof

@@ -28,6 +28,13 @@ class SumcheckProver {
   virtual K final_value() const = 0;
 };
 
+// What an engine's col_combine_of_squares leaves for its square sum-check over the same Z and r.
+// Opaque to the driver; engines that keep nothing leave it empty and ignore it.
+template <class K>
+struct SquareCarry {
+  std::vector<K> sums;
+};
+
 template <class Cfg>
 class Engine {
  public:
@@ -48,12 +55,20 @@ class Engine {
   virtual std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) = 0;
   // V[j] = sum_k Y[j][k] eq_r[k].
   virtual std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) = 0;
+  // col_combine(Y, eq_r) for an activation table Y = Z o Z. The activation sum-check over Z that
+  // follows uses the same r, so an engine may read Z instead and leave in `carry` sums that sum-check
+  // starts from (the cpu engine: its first two rounds).
+  virtual std::vector<K> col_combine_of_squares(const Table2D<F>& /*Z*/, const Table2D<F>& Y, std::span<const K> eq_r,
+                                                SquareCarry<K>& /*carry*/) {
+    return col_combine(Y, eq_r);
+  }
   // The sum-check of sum_j A[j] V[j] (degree 2).
   virtual std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) = 0;
   // The sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first. `claim`
-  // is that sum (y*): an engine may derive one round value from it (h(1) = claim - h(0)).
+  // is that sum (y*): an engine may derive one round value from it (h(1) = claim - h(0)). `carry` is
+  // what col_combine_of_squares(Z, ., eq(r, .)) left, or empty.
   virtual std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
-                                                             std::span<const K> r, K claim) = 0;
+                                                             std::span<const K> r, K claim, SquareCarry<K> carry) = 0;
 };
 
 }  // namespace nnproof

@@ -82,7 +82,7 @@ class ReferenceEngine final : public Engine<Cfg> {
 
   // g(x) = E(x) Z(x) Z(x) with E the full eq table of the point (r low bits, s high bits).
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
-                                                     std::span<const K> r, K /*claim*/) override {
+                                                     std::span<const K> r, K /*claim*/, SquareCarry<K> /*carry*/) override {
     std::vector<K> point(r.begin(), r.end());
     point.insert(point.end(), s.begin(), s.end());
     std::vector<K> E = eq_table<K>(point), Zk(Z.data.size());

@@ -44,8 +44,8 @@ class LyingEngine final : public Engine<Cfg> {
     return lie_in_square_ ? std::move(sc) : std::make_unique<LyingSumcheck>(std::move(sc));
   }
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
-                                                     K claim) override {
-    auto sc = inner_->square_sumcheck(Z, s, r, claim);
+                                                     K claim, SquareCarry<K> carry) override {
+    auto sc = inner_->square_sumcheck(Z, s, r, claim, std::move(carry));
     return lie_in_square_ ? std::make_unique<LyingSumcheck>(std::move(sc)) : std::move(sc);
   }
 

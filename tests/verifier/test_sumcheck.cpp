@@ -97,7 +97,7 @@ TYPED_TEST(SumcheckTest, SquareSumcheckHonestAndTampered) {
       const unsigned n = rb + cb;
       Transcript t(TypeParam::kId, 0);
       K z_star;
-      auto msgs = prove_rounds(*engine_named<TypeParam>(engine)->square_sumcheck(Z, s, r, claim), n, 3, t, z_star);
+      auto msgs = prove_rounds(*engine_named<TypeParam>(engine)->square_sumcheck(Z, s, r, claim, {}), n, 3, t, z_star);
       std::vector<K> pt;
       K final_claim = verify_rounds(msgs, claim, n, 3, t, pt);
       std::span<const K> r2(pt.data(), cb), s2(pt.data() + cb, rb);
