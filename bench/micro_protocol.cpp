@@ -1,6 +1,6 @@
 // eq tables and sum-check rounds on each engine (cpu, thrust-omp, cuda with a device), with bytes/s
-// next to a plain memory copy of the same table (the rounds are memory-bound: each reads its table
-// once).
+// of table next to a plain memory copy of the same table: the floor if the rounds were bound by
+// memory (on this CPU they are bound by 64-bit multiplies).
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -25,6 +25,10 @@ void BM_EqTable(benchmark::State& state) {
 }
 
 // One full square (activation) sum-check over an N x B table in the base field: all rounds.
+// range(2), the work per activation layer that is timed:
+//   0: the sum-check alone;
+//   1: the next layer's col_combine over Y = Z o Z, then the sum-check (the thrust engines' path);
+//   2: col_combine_of_squares over Z, then the sum-check from its carry (the cpu engine's path).
 template <class Cfg>
 void BM_SquareSumcheck(benchmark::State& state, const char* engine_name) {
   using F = typename Cfg::F;
@@ -44,10 +48,16 @@ void BM_SquareSumcheck(benchmark::State& state, const char* engine_name) {
   std::vector<K> E = eq_table<K>(point);
   K claim = K::zero();
   for (std::size_t i = 0; i < E.size(); ++i) claim += mul_base(E[i], Z.data[i] * Z.data[i]);
+  const int path = static_cast<int>(state.range(2));
+  const Table2D<F> Y = engine->square(Z);
+  const std::vector<K> eq_r = eq_table<K>(r);
   for (auto _ : state) {
+    SquareCarry<K> carry;
+    if (path == 1) benchmark::DoNotOptimize(engine->col_combine(Y, eq_r));
+    if (path == 2) benchmark::DoNotOptimize(engine->col_combine_of_squares(Z, Y, eq_r, carry));
     // As the prover driver runs it: round, then fused fold-and-round, then the last fold.
     const K c = s.empty() ? K::one() : s[0];
-    auto sc = engine->square_sumcheck(Z, s, r, claim, {});
+    auto sc = engine->square_sumcheck(Z, s, r, claim, std::move(carry));
     benchmark::DoNotOptimize(sc->round());
     for (unsigned t = 1; t < rb + cb; ++t) benchmark::DoNotOptimize(sc->fold_and_round(c));
     sc->fold(c);
@@ -72,12 +82,18 @@ void BM_SquareSumcheck_m127(benchmark::State& state, const char* engine) { BM_Sq
 
 BENCHMARK(BM_EqTable<M61>)->Arg(11)->Arg(20);
 BENCHMARK(BM_EqTable<M127>)->Arg(11)->Arg(20);
-BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cpu, "cpu")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, thrust_omp, "thrust-omp")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cuda, "cuda")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cpu, "cpu")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, thrust_omp, "thrust-omp")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cuda, "cuda")->Args({11, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+// {log2 rows, log2 columns, path}: the TIMIT shape's activation tables, 2048 x 512.
+void square_sumcheck_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"rows_log2", "cols_log2", "path"});
+  for (int path : {0, 1, 2}) b->Args({11, 9, path});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cpu, "cpu")->Apply(square_sumcheck_args);
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, thrust_omp, "thrust-omp")->Apply(square_sumcheck_args);
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cuda, "cuda")->Apply(square_sumcheck_args);
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cpu, "cpu")->Apply(square_sumcheck_args);
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, thrust_omp, "thrust-omp")->Apply(square_sumcheck_args);
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cuda, "cuda")->Apply(square_sumcheck_args);
 BENCHMARK(BM_MemoryCopy)->Arg(2048 * 512 * 8)->UseRealTime();
 
 }  // namespace

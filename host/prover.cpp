@@ -92,12 +92,12 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
 template <class Cfg>
 ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const ProgressFn& progress) {
   const auto layers = field_layers<typename Cfg::F>(*st.model);
-  ForwardTrace<Cfg> trace = run_forward(engine, layers, st.input, st.batch, progress);
-  st.outputs = trace_outputs(trace, st.model->out_dim());
   ProofBundle<Cfg> bundle;
   bundle.header.field = Cfg::kId;
   bundle.header.model_binding = model_binding(st);
-  bundle.header.input_binding = input_binding(st);
+  bundle.header.input_binding = input_binding(st);  // first, while the input is still in cache
+  ForwardTrace<Cfg> trace = run_forward(engine, layers, st.input, st.batch, progress);
+  st.outputs = trace_outputs(trace, st.model->out_dim());
   bundle.header.statement_digest = statement_digest(st, bundle.header.model_binding, bundle.header.input_binding);
   bundle.header.dims = st.model->dims();
   bundle.header.batch = st.batch;

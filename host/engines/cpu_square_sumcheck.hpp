@@ -27,7 +27,7 @@ namespace nnproof {
 
 // The rows of Z in groups of four, g < rows / 4: z(b1, b2) = row b1 rows/2 + b2 rows/4 + g (b1 the
 // top row bit). Along b2, a_t = z(0, t) and d_t = z(1, t) - z(0, t), extended linearly to t = 2.
-// A group's sums, at kA + t, kB + t and kD + t: sum_k eq(r, k) a_t^2, a_t d_t and d_t^2.
+// A group's sums, at kSumA + t, kSumB + t and kSumD + t: sum_k eq(r, k) a_t^2, a_t d_t and d_t^2.
 inline constexpr unsigned kSumA = 0, kSumB = 3, kSumD = 6, kGroupSums = 9;
 
 // V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums.
@@ -67,7 +67,10 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   // group_sums: square_group_sums(Z, eq(r, .)), or empty.
   CpuSquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r, K claim, const std::vector<K>& group_sums)
       : base_(&Z), rows_(Z.rows), cols_(Z.cols), s_(s.begin(), s.end()), ec_(eq_table<K>(r)), claim_(claim) {
-    if (rows_ >= 4 && group_sums.size() == kGroupSums * (rows_ / 4)) carry_stage_ = weigh_group_sums(group_sums);
+    if (rows_ >= 4 && group_sums.size() == kGroupSums * (rows_ / 4)) {
+      weigh_group_sums(group_sums);
+      carry_stage_ = 1;
+    }
   }
 
   std::array<K, 3> round() override {
@@ -228,15 +231,14 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   }
 
   // sum_g eq(s_0 .. s_{v-3}, g) x (group g's sums), v the number of row variables: the weighted
-  // sums that rounds 1 and 2 are linear combinations of. Returns the carry stage (1).
-  int weigh_group_sums(const std::vector<K>& group_sums) {
+  // sums that rounds 1 and 2 are linear combinations of.
+  void weigh_group_sums(const std::vector<K>& group_sums) {
     const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
     weighted_ = parallel_sum<K, kGroupSums>(rows_ / 4, [&](std::size_t g) {
       std::array<K, kGroupSums> w;
       for (unsigned i = 0; i < kGroupSums; ++i) w[i] = E[g] * group_sums[kGroupSums * g + i];
       return w;
     });
-    return 1;
   }
 
   // Round 1 binds b1; its pairs are z(0, b2) and z(1, b2) with weight eq(s_{v-2}, b2):
