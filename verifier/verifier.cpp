@@ -75,7 +75,7 @@ K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<con
   // bounds |W| a priori); otherwise field products.
   const unsigned width = layer.weights.width();
   if constexpr (std::is_same_v<F, Fp61>) {
-    if (const std::int8_t* w = layer.weights.int8_data()) {  // the usual case: 12-bit chunk dots
+    if (const std::int8_t* w = layer.weights.int8_data()) {  // the usual case: byte-chunk dots
       const Int8ChunkDot<K> chunks(eq_s.first(layer.cols));
       return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
         return std::array<K, 1>{eq_q[a] * chunks.dot(w + a * layer.cols, layer.cols)};
