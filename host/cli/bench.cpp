@@ -53,7 +53,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 struct BestTime {
   double seconds = 1e300;
   template <class Fn>
-  void run(Fn fn) {
+  void run(Fn&& fn) {
     const auto t0 = std::chrono::steady_clock::now();
     fn();
     seconds = std::min(seconds, seconds_since(t0));
@@ -108,9 +108,9 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, con
   const auto layers = field_layers<F>(model);
   const std::function<void()> float_run = float_forward(arch, batch, rng);
   // The server's side: each repetition runs the float network, the exact forward pass and the
-  // prover in turn, so that their ratios compare runs from the same moments of a shared machine's
-  // load rather than one quiet stretch against a busy one. Each starts, as in use, from an input
-  // just received (copied in, untimed), not one left cold by the step before.
+  // prover in turn, so that each one's fastest run is drawn from the same stretch of a shared
+  // machine's load rather than one quiet stretch against a busy one. Each starts, as in use, from
+  // an input just received (copied in, untimed), not one left cold by the step before.
   const std::vector<F> input = st.input;
   BestTime float_t, forward_t, prove_t, verify_t;
   ProofBundle<Cfg> bundle;

@@ -131,10 +131,10 @@ class CpuEngine final : public Engine<Cfg> {
     return A;
   }
 
-  // int8 weights: eq(q, .) cut into its kBytes little-endian bytes, one row of a bytes x rows
-  // matrix each, times W in one oneDNN int8 GEMM (VNNI); then A[j] = sum_c 2^(8 c) G[c][j], eight
-  // bytes (one 64-bit word of K's encoding) at a time in 128 bits. A tenth of the 128-bit products'
-  // time at TIMIT size.
+  // int8 weights: eq(q, .) cut into its kBytes little-endian bytes (a rows x kBytes matrix), W^T
+  // times it in one oneDNN int8 GEMM (VNNI); then A[j] = sum_c 2^(8 c) G[j][c], eight bytes (one
+  // 64-bit word of K's encoding) at a time in 128 bits. 2.5x faster than two 128-bit products per
+  // weight at TIMIT size (docs/PERFORMANCE.md).
   std::vector<K> row_combine_int8(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
     constexpr unsigned kBytes = K::kBytes, kWords = kBytes / 8;
     static_assert(kBytes % 8 == 0);

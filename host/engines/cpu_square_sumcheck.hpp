@@ -15,6 +15,7 @@
 // bound variables at once: Z is read once for V and rounds 1-2 instead of three times, and the
 // half-size table of round 2 is never written.
 #include <array>
+#include <cassert>
 #include <span>
 #include <vector>
 
@@ -74,6 +75,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   }
 
   std::array<K, 3> round() override {
+    assert(carry_stage_ != 2);  // after round 2 of a carry only fold or fold_and_round may follow
     if (carry_stage_ == 1) return remember(carried_round1());
     if (rows_ > 1) {
       const std::size_t half = rows_ / 2;
@@ -133,7 +135,10 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     return remember(row_round_values(q, [&] { return q1_sum(z_.data(), rows_ / 2, E); }));
   }
 
-  K final_value() const override { return base_ ? K::from_base(base_->data[0]) : z_[0]; }
+  K final_value() const override {
+    assert(carry_stage_ == 0);
+    return base_ ? K::from_base(base_->data[0]) : z_[0];
+  }
 
  private:
   // eq(s_0 .. s_{v-1}, j) for the rows j below the top remaining row variable v.

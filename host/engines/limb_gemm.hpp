@@ -30,9 +30,10 @@ bool int8_limb_gemm_exact(std::size_t inner);
 bool int8_limb_gemm_available();
 void u8_limb_gemm(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* w_plus_128,
                   const std::int8_t* limbs_minus_128, std::int32_t* C);
-// C (rows x ncols, int32) = B (rows x inner, bytes 0..255) * W (inner x ncols, int8), row-major, no
-// offsets: the prover's eq(q, .)^T W with eq(q, .) cut into bytes. Same exactness bound and the
-// same need for VNNI as u8_limb_gemm.
+// C (cols x nbytes, int32) = W^T B, row-major: W is inner x cols (int8), B is inner x nbytes of
+// bytes 0..255 stored as byte - 128 (oneDNN's offset restores them). The prover's A = W^T eq(q, .)
+// with each eq(q, .) element cut into bytes. Same exactness bound (inner * 128 * 255 < 2^31) and
+// the same need for VNNI as u8_limb_gemm.
 void int8_transposed_byte_gemm(std::size_t cols, std::size_t inner, std::size_t nbytes, const std::int8_t* w,
                                const std::int8_t* bytes_minus_128, std::int32_t* C);
 

@@ -59,5 +59,37 @@ TEST(Int8ByteDots, EveryKernelMatchesPlainSums) {
   }
 }
 
+// Whole dots over several 2048-term blocks (the byte arrays' stride is then not the block length),
+// with every coordinate at p - 1 against weights at -128 and 127, and random, against the
+// independent 128-bit sums of M61Coords.
+template <class K>
+void check_chunk_dot_blocks() {
+  auto rng = testing::make_rng(82);
+  const std::size_t n = 5000;
+  const Fp61 top = Fp61::zero() - Fp61::one();
+  for (int fill : {0, 1, 2}) {
+    std::vector<K> e(n);
+    std::vector<std::int8_t> w(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (fill == 0) {
+        e[j] = testing::random_element<K>(rng);
+        w[j] = static_cast<std::int8_t>(rng());
+      } else {
+        e[j] = K::from_base(top);
+        if constexpr (!std::is_same_v<K, Fp61>) e[j].im = top;
+        w[j] = fill == 1 ? -128 : 127;
+      }
+    }
+    const Int8ChunkDot<K> chunks(e);
+    for (std::size_t len : {n, n - 1, std::size_t{2049}})
+      EXPECT_EQ(chunks.dot(w.data(), len), wide_int_dot<K>(w.data(), e.data(), len)) << "fill " << fill << " len " << len;
+  }
+}
+
+TEST(Int8ChunkDot, SeveralBlocksMatchWideSums) {
+  check_chunk_dot_blocks<Fp61x2>();
+  check_chunk_dot_blocks<Fp61>();
+}
+
 }  // namespace
 }  // namespace nnproof
