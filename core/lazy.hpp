@@ -6,7 +6,8 @@
 // are then plain int64 multiply-adds. (The m61 family uses 128-bit sums instead: M61Coords.)
 //
 // LazyDot: base-field values times K with reduction once per 32 terms (canonical m61 products are
-// below 2^122, so 32 of them fit in 128 bits).
+// below 2^122, so 32 of them fit in 128 bits); m127 products unreduced, with a count of the carries
+// out of 128 bits. LazyDots: N such sums sharing their K factor.
 #include <array>
 #include <cstdint>
 
