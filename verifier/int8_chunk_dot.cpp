@@ -39,7 +39,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void byte_dots_vnni(const
     for (unsigned t = 0; t < arrays && t < kMax; ++t)
       acc[t] = _mm512_dpbusd_epi32(acc[t], _mm512_maskz_loadu_epi8(m, bytes + t * stride + j), wv);
   }
-  for (unsigned t = 0; t < arrays && t < kMax; ++t) totals[t] += _mm512_reduce_add_epi32(acc[t]);
+  for (unsigned t = 0; t < arrays && t < kMax; ++t) {
+    // (summed by hand: GCC 12's _mm512_reduce_add_epi32 trips -Wmaybe-uninitialized in its header)
+    alignas(64) std::int32_t lanes[16];
+    _mm512_store_si512(lanes, acc[t]);
+    for (std::int32_t lane : lanes) totals[t] += lane;
+  }
   if (arrays > kMax) byte_dots_portable(w, bytes + kMax * stride, stride, arrays - kMax, len, totals + kMax);
 }
 #endif
