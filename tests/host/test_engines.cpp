@@ -189,7 +189,9 @@ void check_square_sumcheck_rounds(int special) {
       // Carried: the rounds start from what the engine's col_combine_of_squares left (the cpu
       // engine: rounds 1-2 from group sums, round 3 folding two variables from Z).
       SquareCarry<K> carry;
-      if (carried) ASSERT_EQ(engine->col_combine_of_squares(Z, engine->square(Z), eq_r, carry), V);
+      if (carried) {
+        ASSERT_EQ(engine->col_combine_of_squares(Z, engine->square(Z), eq_r, carry), V);
+      }
       auto a = ref->square_sumcheck(Z, s, r, claim, {});
       auto b = engine->square_sumcheck(Z, s, r, claim, std::move(carry));
       // a: round then fold; b: the driver's order, with fold and the next round fused.
