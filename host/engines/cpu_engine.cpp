@@ -216,13 +216,25 @@ class CpuEngine final : public Engine<Cfg> {
     return A;
   }
 
+  // Four rows at a time share each eq_r[k] (LazyDots: one load and one pending count per column).
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
+    constexpr std::size_t kRows = 4;
     std::vector<K> V(Y.rows, K::zero());
-    parallel_for(Y.rows, [&](std::size_t j) {
-      const F* y = Y.data.data() + j * Y.cols;
-      LazyDot<K, F> acc;
-      for (std::size_t k = 0; k < Y.cols; ++k) acc.add(eq_r[k], y[k]);
-      V[j] = acc.result();
+    parallel_for((Y.rows + kRows - 1) / kRows, [&](std::size_t b) {
+      const std::size_t j0 = b * kRows, n = std::min(kRows, Y.rows - j0);
+      const F* y = Y.data.data() + j0 * Y.cols;
+      if (n < kRows) {
+        for (std::size_t j = 0; j < n; ++j) {
+          LazyDot<K, F> acc;
+          for (std::size_t k = 0; k < Y.cols; ++k) acc.add(eq_r[k], y[j * Y.cols + k]);
+          V[j0 + j] = acc.result();
+        }
+        return;
+      }
+      LazyDots<K, F, kRows> acc;
+      for (std::size_t k = 0; k < Y.cols; ++k) acc.add(eq_r[k], {y[k], y[Y.cols + k], y[2 * Y.cols + k], y[3 * Y.cols + k]});
+      const std::array<K, kRows> r = acc.result();
+      std::copy(r.begin(), r.end(), V.begin() + static_cast<std::ptrdiff_t>(j0));
     });
     return V;
   }
