@@ -122,8 +122,8 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, con
     prove_t.run([&] { bundle = prove_bundle(engine, st); });
   }
   // The client's side runs on another machine: its repetitions follow each other, as a client
-  // checking proofs would, not each one straight after a prover run (which leaves this CPU's clocks
-  // and caches in a state a client's never are: the first verify after a proof here is ~1 ms slower).
+  // checking proofs would, not each one straight after a prover run (on this machine the first
+  // verify after a proof is ~1 ms slower, its input hash mostly; a client runs no prover first).
   for (int i = 0; i < std::max(o.repeat, 1); ++i) {
     st.input = input;
     Verdict verdict;
