@@ -13,7 +13,7 @@
 namespace nnproof {
 namespace {
 
-std::set<int> embedded_sass_versions(const std::string& bytes) {
+[[maybe_unused]] std::set<int> embedded_sass_versions(const std::string& bytes) {  // (unused without CUDA)
   std::set<int> versions;
   for (std::size_t i = bytes.find("\x7f" "ELF"); i != std::string::npos; i = bytes.find("\x7f" "ELF", i + 1)) {
     if (i + 64 > bytes.size() || bytes[i + 4] != 2) continue;  // 64-bit ELF headers only
