@@ -288,6 +288,15 @@ void edit_node(const std::string& path, const std::string& op, const std::functi
   ASSERT_TRUE(m.SerializeToOstream(&out));
 }
 
+// Applies `set` to the attribute `name` of the first node of `op` (no-op if it has none).
+void edit_attribute(const std::string& path, const std::string& op, const std::string& name,
+                    const std::function<void(onnx::AttributeProto&)>& set) {
+  edit_node(path, op, [&](onnx::NodeProto& n) {
+    for (auto& a : *n.mutable_attribute())
+      if (a.name() == name) set(a);
+  });
+}
+
 void expect_model_error(const std::string& path, const std::vector<std::string>& fragments) {
   try {
     import_onnx(path);
@@ -305,10 +314,7 @@ TEST_F(ConvImport, UnsupportedConvAndPoolAttributesNameTheNode) {
   const std::string path = dir.file("bad.onnx");
   auto fresh = [&] { testing::write_cnn_onnx(path, c.chw, c.stages); };
   fresh();
-  edit_node(path, "Conv", [](onnx::NodeProto& n) {
-    for (auto& a : *n.mutable_attribute())
-      if (a.name() == "dilations") a.set_ints(0, 2);
-  });
+  edit_attribute(path, "Conv", "dilations", [](onnx::AttributeProto& a) { a.set_ints(0, 2); });
   expect_model_error(path, {"node 'stage1' (Conv)", "dilation 2", "use dilation 1"});
   fresh();
   edit_node(path, "Conv", [](onnx::NodeProto& n) {
@@ -319,22 +325,15 @@ TEST_F(ConvImport, UnsupportedConvAndPoolAttributesNameTheNode) {
   });
   expect_model_error(path, {"node 'stage1' (Conv)", "auto_pad=SAME_UPPER", "explicit pads"});
   fresh();
-  edit_node(path, "AveragePool", [](onnx::NodeProto& n) {
-    for (auto& a : *n.mutable_attribute())
-      if (a.name() == "pads") a.set_ints(0, 1);
-  });
+  edit_attribute(path, "AveragePool", "pads", [](onnx::AttributeProto& a) { a.set_ints(0, 1); });
   expect_model_error(path, {"node 'stage3' (AveragePool)", "count_include_pad=0", "count_include_pad=1"});
   fresh();
-  edit_node(path, "Conv", [](onnx::NodeProto& n) {
-    for (auto& a : *n.mutable_attribute())
-      if (a.name() == "group") a.set_i(2);  // 3 output maps do not split into 2 groups
-  });
+  // 3 output maps do not split into 2 groups
+  edit_attribute(path, "Conv", "group", [](onnx::AttributeProto& a) { a.set_i(2); });
   expect_model_error(path, {"node 'stage1' (Conv)", "group=2"});
   fresh();
-  edit_node(path, "AveragePool", [](onnx::NodeProto& n) {
-    for (auto& a : *n.mutable_attribute())
-      if (a.name() == "kernel_shape") a.set_ints(0, 40);  // larger than the 9 x 8 image
-  });
+  // larger than the 9 x 8 image
+  edit_attribute(path, "AveragePool", "kernel_shape", [](onnx::AttributeProto& a) { a.set_ints(0, 40); });
   expect_model_error(path, {"node 'stage3' (AveragePool)", "larger than the padded input"});
   // A Conv right on a flat input.
   testing::write_cnn_onnx(path, {1, 4, 4}, {simple(Kind::flatten), conv(rng, 1, 1, 2, 2, 1, 1, {0, 0, 0, 0})});
