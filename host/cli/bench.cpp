@@ -185,8 +185,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--arch", o->arch, "layer sizes n_0,...,n_L (default: TIMIT, 1845,2000,2000,2000,183)");
   cmd->add_option("--batch", o->batches, "batch sizes (default 64,512,2048)");
   cmd->add_option("--field", o->field, "m61 (default) or m127");
-  cmd->add_option("--engine", o->engine, "auto (default: cuda with a device, else cpu), reference, cpu, cuda or thrust-omp");
-  cmd->add_option("--threads", o->threads, "worker threads (default: all cores)");
+  add_engine_options(*cmd, o->engine, o->threads);
   cmd->add_option("--repeat", o->repeat, "runs per measurement; the fastest is reported (default 1)");
   cmd->add_option("--seed", o->seed, "random seed (default 1)");
   cmd->add_flag("--json", o->json, "machine-readable output");

@@ -2,6 +2,7 @@
 // Each subcommand registers itself on the app; its callback stores the exit code.
 #include <CLI/CLI.hpp>
 #include <optional>
+#include <string>
 
 namespace nnproof::cli {
 
@@ -17,5 +18,8 @@ struct ScaleOptions {
   std::optional<double> alpha, beta;
 };
 void add_scale_options(CLI::App& cmd, ScaleOptions& s);
+
+// Adds --engine (the names make_engine takes) and --threads to a subcommand that runs a prover.
+void add_engine_options(CLI::App& cmd, std::string& engine, int& threads);
 
 }  // namespace nnproof::cli

@@ -47,7 +47,7 @@ std::unique_ptr<Engine<Cfg>> make_engine(const std::string& name, int threads) {
     if (dev.count == 0) throw UsageError("--engine cuda: no CUDA device (" + dev.why_none + "); use --engine cpu");
     return make_cuda_engine<Cfg>();
   }
-  throw UsageError("unknown engine '" + name + "'; use auto, reference, cpu, cuda or thrust-omp");
+  throw UsageError("unknown engine '" + name + "'; use " + kEngineNames);
 }
 
 template std::unique_ptr<Engine<M61>> make_engine<M61>(const std::string&, int);

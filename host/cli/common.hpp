@@ -55,6 +55,9 @@ decltype(auto) with_file_field(FieldId field, Fn&& fn) {
   return fn.template operator()<M61>();
 }
 
+// The engines make_engine knows, as help and error messages list them.
+inline constexpr const char* kEngineNames = "auto, reference, cpu, cuda or thrust-omp";
+
 // "auto" is cuda when a device is present and the cuda engine is built, else cpu.
 template <class Cfg>
 std::unique_ptr<Engine<Cfg>> make_engine(const std::string& name, int threads);

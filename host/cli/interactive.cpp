@@ -52,9 +52,8 @@ void add_interactive_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
   cmd->add_option("--input", o->input, "inputs (.npy, one sample per row)")->required();
   cmd->add_option("--field", o->field, "m61-interactive (default), m61 or m127");
-  cmd->add_option("--engine", o->engine, "the prover's engine: auto (default: cuda with a device, else cpu), reference, cpu, cuda or thrust-omp");
+  add_engine_options(*cmd, o->engine, o->threads);
   cmd->add_option("--output", o->output, "write the verified, dequantized outputs (.npy, float64)");
-  cmd->add_option("--threads", o->threads, "prover worker threads (default: all cores)");
   cmd->add_flag("--in-process", o->in_process, "run the prover on a thread of this process instead of a child process");
   add_scale_options(*cmd, o->scales);
   cmd->callback([o, &exit_code] { exit_code = run_interactive(*o); });

@@ -50,10 +50,9 @@ void add_prove_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--input", o->input, "inputs (.npy: (b, n_0), or (b, C, H, W) for convolutional models)")->required();
   cmd->add_option("--proof", o->proof, "proof bundle to write (.nnp)")->required();
   cmd->add_option("--field", o->field, "m61 (default) or m127");
-  cmd->add_option("--engine", o->engine, "auto (default: cuda with a device, else cpu), reference, cpu, cuda or thrust-omp");
+  add_engine_options(*cmd, o->engine, o->threads);
   cmd->add_option("--output", o->output, "also write the dequantized outputs (.npy, float64, (b, n_L))");
   cmd->add_option("--labels-out", o->labels_out, "also write the argmax class of each sample (.npy, int64, (b,))");
-  cmd->add_option("--threads", o->threads, "worker threads (default: all cores)");
   add_scale_options(*cmd, o->scales);
   cmd->callback([o, &exit_code] { exit_code = run_prove(*o); });
 }
