@@ -8,6 +8,8 @@
 
 #include "core/polynomial.hpp"
 #include "host/engines/cpu_engine.hpp"
+#include "host/engines/int8_column_sums.hpp"
+#include "host/engines/limb_gemm.hpp"
 #include "host/synthetic.hpp"
 #include "bench/engines.hpp"
 
@@ -66,6 +68,41 @@ void BM_SquareSumcheck(benchmark::State& state, const char* engine_name) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(Z.data.size() * sizeof(F)));
 }
 
+// The prover's row_combine core for an int8 2000 x 2000 layer and 16 byte arrays (one eq(q, .)
+// element of K in bytes): each column-sums kernel on one thread, next to oneDNN's s8s8 GEMM of
+// W^T (the fallback where the VNNI kernel cannot run).
+void BM_ColumnByteSums(benchmark::State& state, const char* kernel_name) {
+  constexpr std::size_t kRows = 2000, kCols = 2000, kBytes = 16;
+  std::mt19937_64 rng(3);
+  std::vector<std::int8_t> w(kRows * kCols);
+  for (auto& x : w) x = static_cast<std::int8_t>(rng());
+  std::vector<std::uint8_t> bytes(kBytes * kRows);
+  for (auto& x : bytes) x = static_cast<std::uint8_t>(rng());
+  std::vector<std::int32_t> G(kCols * kBytes);
+  const std::string name = kernel_name;
+  if (name == "onednn") {
+    std::vector<std::int8_t> shifted(kRows * kBytes);  // row-major rows x bytes, minus 128
+    for (std::size_t a = 0; a < kRows; ++a)
+      for (std::size_t c = 0; c < kBytes; ++c) shifted[a * kBytes + c] = static_cast<std::int8_t>(bytes[c * kRows + a] - 128);
+    for (auto _ : state) {
+      int8_transposed_byte_gemm(kCols, kRows, kBytes, w.data(), shifted.data(), G.data());
+      benchmark::DoNotOptimize(G.data());
+    }
+  } else {
+    ColumnSumsFn fn = nullptr;
+    for (const auto& k : int8_column_sums_kernels())
+      if (name == k.name) fn = k.fn;
+    if (!fn) return state.SkipWithError("kernel not available on this CPU");
+    std::vector<std::int32_t> acc(kBytes * column_sums_stride(kCols));
+    for (auto _ : state) {
+      std::fill(acc.begin(), acc.end(), 0);
+      fn(w.data(), kRows, kCols, 0, kRows, bytes.data(), kRows, kBytes, acc.data());
+      benchmark::DoNotOptimize(acc.data());
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kRows * kCols * kBytes));
+}
+
 void BM_MemoryCopy(benchmark::State& state) {
   const std::size_t bytes = static_cast<std::size_t>(state.range(0));
   std::vector<char> a(bytes, 1), b(bytes);
@@ -94,6 +131,9 @@ BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cuda, "cuda")->Apply(square_sumcheck_ar
 BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cpu, "cpu")->Apply(square_sumcheck_args);
 BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, thrust_omp, "thrust-omp")->Apply(square_sumcheck_args);
 BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cuda, "cuda")->Apply(square_sumcheck_args);
+BENCHMARK_CAPTURE(BM_ColumnByteSums, avx512_vnni, "avx512-vnni")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ColumnByteSums, portable, "portable")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ColumnByteSums, onednn, "onednn")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MemoryCopy)->Arg(2048 * 512 * 8)->UseRealTime();
 
 }  // namespace

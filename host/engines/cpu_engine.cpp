@@ -8,6 +8,7 @@
 
 #include "core/lazy.hpp"
 #include "host/engines/cpu_square_sumcheck.hpp"
+#include "host/engines/int8_column_sums.hpp"
 #include "host/engines/limb_gemm.hpp"
 #include "host/engines/structured_forward.hpp"
 #include "verifier/parallel.hpp"
@@ -115,7 +116,7 @@ class CpuEngine final : public Engine<Cfg> {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<K> A(padded(cols), K::zero());
-    if (layer.q->weights.int8_data() && int8_limb_gemm_exact(rows) && int8_limb_gemm_available())
+    if (layer.q->weights.int8_data() && int8_column_sums_exact(rows) && (column_sums_route() || int8_limb_gemm_available()))
       return row_combine_int8(layer, eq_q, std::move(A));
     // As the verifier's W~(q, s): m61, 128-bit sums; m127, int64 limb sums while sum_a |W[a][j]|
     // < 2^32 (the storage width bounds |W| a priori); otherwise field products.
@@ -131,13 +132,59 @@ class CpuEngine final : public Engine<Cfg> {
     return A;
   }
 
-  // int8 weights: eq(q, .) cut into its kBytes little-endian bytes (a rows x kBytes matrix), W^T
-  // times it in one oneDNN int8 GEMM (VNNI); then A[j] = sum_c 2^(8 c) G[j][c], eight bytes (one
-  // 64-bit word of K's encoding) at a time in 128 bits. 2.5x faster than two 128-bit products per
-  // weight at TIMIT size (docs/PERFORMANCE.md).
+  // int8 weights: eq(q, .) cut into its kBytes little-endian bytes, G[j][c] = sum_a W[a][j] byte_c(a)
+  // (one VNNI pass over W, or oneDNN's int8 GEMM of W^T), then A[j] = sum_c 2^(8 c) G[j][c], eight
+  // bytes (one 64-bit word of K's encoding) at a time in 128 bits. Either is several times faster
+  // than two 128-bit products per weight at TIMIT size (docs/PERFORMANCE.md).
   std::vector<K> row_combine_int8(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
     constexpr unsigned kBytes = K::kBytes, kWords = kBytes / 8;
     static_assert(kBytes % 8 == 0);
+    const std::size_t cols = layer.cols();
+    const std::vector<std::int32_t> G = column_sums_route() ? column_byte_sums(layer, eq_q) : byte_gemm(layer, eq_q);
+    parallel_for(cols, [&](std::size_t j) {
+      std::array<i128, kWords> words{};  // |G| < 2^31: eight bytes shifted by up to 56 bits < 2^90
+      for (unsigned c = 0; c < kBytes; ++c) words[c / 8] += static_cast<i128>(G[j * kBytes + c]) << (8 * (c % 8));
+      A[j] = from_words(words);
+    });
+    return A;
+  }
+
+  // Our VNNI kernel where it runs and the ISA cap admits it; else oneDNN's GEMM (AVX2 VNNI CPUs).
+  static bool column_sums_route() { return int8_column_sums_vnni() && int8_avx512_vnni_allowed(); }
+
+  // G (cols x kBytes) by int8_column_byte_sums: each thread sums its own rows of W into its own
+  // (kBytes x columns) partial sums, added up at the end.
+  static std::vector<std::int32_t> column_byte_sums(const FieldLayer<F>& layer, std::span<const K> eq_q) {
+    constexpr unsigned kBytes = K::kBytes;
+    const std::size_t rows = layer.rows(), cols = layer.cols(), stride = (rows + 3) / 4 * 4;
+    std::vector<std::uint8_t> bytes(kBytes * stride, 0);  // byte array c, then row a; zero past rows
+    parallel_for(rows, [&](std::size_t a) {
+      unsigned char b[kBytes];
+      eq_q[a].to_bytes(b);
+      for (unsigned c = 0; c < kBytes; ++c) bytes[c * stride + a] = b[c];
+    });
+    const std::size_t parts = static_cast<std::size_t>(omp_get_max_threads()), part_rows = (rows + 4 * parts - 1) / (4 * parts) * 4;
+    const std::size_t part_size = kBytes * column_sums_stride(cols);
+    std::vector<std::int32_t> partial(parts * part_size, 0);
+    parallel_for(parts, [&](std::size_t t) {
+      const std::size_t a0 = std::min(rows, t * part_rows), a1 = std::min(rows, a0 + part_rows);
+      int8_column_byte_sums(layer.q->weights.int8_data(), rows, cols, a0, a1, bytes.data(), stride, kBytes,
+                            partial.data() + t * part_size);
+    });
+    std::vector<std::int32_t> G(cols * kBytes);
+    parallel_for(cols, [&](std::size_t j) {
+      for (unsigned c = 0; c < kBytes; ++c) {
+        std::int32_t sum = 0;  // the parts' sums of disjoint rows: still within the exactness bound
+        for (std::size_t t = 0; t < parts; ++t) sum += partial[t * part_size + c * column_sums_stride(cols) + j];
+        G[j * kBytes + c] = sum;
+      }
+    });
+    return G;
+  }
+
+  // G (cols x kBytes) by oneDNN: W^T times the rows x kBytes matrix of bytes.
+  static std::vector<std::int32_t> byte_gemm(const FieldLayer<F>& layer, std::span<const K> eq_q) {
+    constexpr unsigned kBytes = K::kBytes;
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<std::int8_t> bytes(rows * kBytes);
     parallel_for(rows, [&](std::size_t a) {
@@ -147,12 +194,7 @@ class CpuEngine final : public Engine<Cfg> {
     });
     std::vector<std::int32_t> G(cols * kBytes);
     int8_transposed_byte_gemm(cols, rows, kBytes, layer.q->weights.int8_data(), bytes.data(), G.data());
-    parallel_for(cols, [&](std::size_t j) {
-      std::array<i128, kWords> words{};  // |G| < 2^31: eight bytes shifted by up to 56 bits < 2^90
-      for (unsigned c = 0; c < kBytes; ++c) words[c / 8] += static_cast<i128>(G[j * kBytes + c]) << (8 * (c % 8));
-      A[j] = from_words(words);
-    });
-    return A;
+    return G;
   }
 
   // The element of K whose little-endian encoding has the 64-bit words sum_c 2^(8 c) bytes_c (exact

@@ -33,6 +33,14 @@ bool int8_limb_gemm_available() {
   return vnni;
 }
 
+bool int8_avx512_vnni_allowed() {
+  static const bool allowed = [] {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+  }();
+  return allowed;
+}
+
 namespace {
 void gemm_u8s8s32(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* a, std::uint8_t a_offset,
                   const std::int8_t* b, std::int8_t b_offset, std::int32_t* C) {
