@@ -20,6 +20,9 @@
 #include <thrust/fill.h>
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/discard_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+#include <thrust/reduce.h>
 #include <thrust/transform.h>
 #include <thrust/transform_reduce.h>
 
@@ -28,6 +31,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "host/engines/engine.hpp"
@@ -341,28 +345,30 @@ struct SquareEntry {
   NNP_HD F operator()(F x) const { return x * x; }
 };
 
+// col_combine as one keyed reduction over the flat table: entry i = (j, k) of Y, weighted by
+// eq_r[k], summed per row j. Consecutive threads read consecutive entries (coalesced), and every
+// entry has a thread: a thread per row left a GPU with a few thousand threads striding rows.
+struct RowOfEntry {
+  Index cols;
+  NNP_HD Index operator()(Index i) const { return i / cols; }
+};
 template <class K, class F>
-struct ColumnCombine {  // thread per row j: V[j] = sum_k Y[j][k] eq_r[k]
+struct WeightedEntry {
   const F* y;
   const K* eq_r;
-  K* v;
   Index cols;
-  NNP_HD void operator()(Index j) const {
-    K acc = K::zero();
-    for (Index k = 0; k < cols; ++k) acc += mul_base(eq_r[k], y[j * cols + k]);
-    v[j] = acc;
-  }
+  NNP_HD K operator()(Index i) const { return mul_base(eq_r[i % cols], y[i]); }
 };
 
-template <class K, class F>
+template <class K, class F, class W>
 struct RowCombine {  // thread per column j: A[j] = sum_a eq_q[a] W[a][j]; adjacent threads read adjacent weights
-  const std::int64_t* w;
+  const W* w;
   const K* eq_q;
   K* out;
   Index rows, cols;
   NNP_HD void operator()(Index j) const {
     K acc = K::zero();
-    for (Index a = 0; a < rows; ++a) acc += mul_base(eq_q[a], F::from_int(w[a * cols + j]));
+    for (Index a = 0; a < rows; ++a) acc += mul_base(eq_q[a], F::from_int(static_cast<std::int64_t>(w[a * cols + j])));
     out[j] = acc;
   }
 };
@@ -423,10 +429,12 @@ class ThrustEngine final : public Engine<Cfg> {
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const Index rows = layer.rows(), cols = layer.cols();
-    const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();
-    thrust::device_vector<std::int64_t> w(w64.begin(), w64.end());
     thrust::device_vector<K> e(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows)), a(padded(cols), K::zero());
-    thrust::for_each(count(0), count(cols), RowCombine<K, F>{raw(w), raw(e), raw(a), rows, cols});
+    layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width: int8 is 1/8 of int64
+      using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
+      thrust::device_vector<W> w(host_w, host_w + rows * cols);
+      thrust::for_each(count(0), count(cols), RowCombine<K, F, W>{raw(w), raw(e), raw(a), rows, cols});
+    });
     std::vector<K> out(a.size());
     thrust::copy(a.begin(), a.end(), out.begin());
     return out;
@@ -436,7 +444,10 @@ class ThrustEngine final : public Engine<Cfg> {
     thrust::device_vector<F> upload;
     const thrust::device_vector<F>& y = device_view(Y, upload);
     thrust::device_vector<K> e(eq_r.begin(), eq_r.end()), v(Y.rows);
-    thrust::for_each(count(0), count(Y.rows), ColumnCombine<K, F>{raw(y), raw(e), raw(v), Y.cols});
+    const auto row = thrust::make_transform_iterator(count(0), RowOfEntry{Y.cols});
+    thrust::reduce_by_key(row, row + static_cast<std::ptrdiff_t>(Y.rows * Y.cols),
+                          thrust::make_transform_iterator(count(0), WeightedEntry<K, F>{raw(y), raw(e), Y.cols}),
+                          thrust::make_discard_iterator(), v.begin());
     std::vector<K> out(Y.rows);
     thrust::copy(v.begin(), v.end(), out.begin());
     return out;
