@@ -10,6 +10,7 @@
 #include "host/engines/cpu_engine.hpp"
 #include "host/engines/int8_column_sums.hpp"
 #include "host/engines/limb_gemm.hpp"
+#include "host/engines/m61_group_sums.hpp"
 #include "host/synthetic.hpp"
 #include "bench/engines.hpp"
 
@@ -103,6 +104,29 @@ void BM_ColumnByteSums(benchmark::State& state, const char* kernel_name) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kRows * kCols * kBytes));
 }
 
+// The carried activation pass for m61 (col_combine_of_squares): every group of four rows of a
+// 2048 x 512 table, one thread, per kernel.
+void BM_M61GroupSums(benchmark::State& state, const char* kernel_name) {
+  constexpr std::size_t kRows = 2048, kCols = 512;
+  std::mt19937_64 rng(4);
+  std::vector<Fp61> z(kRows * kCols);
+  for (auto& x : z) x = random_element<Fp61>(rng);
+  std::vector<Fp61x2> e(kCols);
+  for (auto& x : e) x = random_element<Fp61x2>(rng);
+  M61GroupSumsFn fn = nullptr;
+  for (const auto& k : m61_group_sums_kernels())
+    if (std::string(kernel_name) == k.name) fn = k.fn;
+  if (!fn) return state.SkipWithError("kernel not available on this CPU");
+  const M61ColumnWeights w(e);
+  constexpr std::size_t q = kRows / 4;
+  for (auto _ : state)
+    for (std::size_t g = 0; g < q; ++g) {
+      const Fp61* z00 = z.data() + g * kCols;
+      benchmark::DoNotOptimize(fn(z00, z00 + q * kCols, z00 + 2 * q * kCols, z00 + 3 * q * kCols, w));
+    }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(z.size() * sizeof(Fp61)));
+}
+
 void BM_MemoryCopy(benchmark::State& state) {
   const std::size_t bytes = static_cast<std::size_t>(state.range(0));
   std::vector<char> a(bytes, 1), b(bytes);
@@ -134,6 +158,8 @@ BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cuda, "cuda")->Apply(square_sumcheck_a
 BENCHMARK_CAPTURE(BM_ColumnByteSums, avx512_vnni, "avx512-vnni")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ColumnByteSums, portable, "portable")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ColumnByteSums, onednn, "onednn")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_M61GroupSums, avx512_ifma, "avx512-ifma")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_M61GroupSums, portable, "portable")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MemoryCopy)->Arg(2048 * 512 * 8)->UseRealTime();
 
 }  // namespace

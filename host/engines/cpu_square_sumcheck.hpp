@@ -16,12 +16,15 @@
 // half-size table of round 2 is never written.
 #include <array>
 #include <cassert>
+#include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
 #include "host/engines/engine.hpp"
+#include "host/engines/m61_group_sums.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -31,24 +34,40 @@ namespace nnproof {
 // A group's sums, at kSumA + t, kSumB + t and kSumD + t: sum_k eq(r, k) a_t^2, a_t d_t and d_t^2.
 inline constexpr unsigned kSumA = 0, kSumB = 3, kSumD = 6, kGroupSums = 9;
 
-// V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums.
+// The nine sums of one group from its rows z(0, 0), z(0, 1), z(1, 0), z(1, 1): the portable loop.
+template <class F, class K>
+std::array<K, kGroupSums> group_sums_portable(const F* z00, const F* z01, const F* z10, const F* z11, std::span<const K> ec) {
+  LazyDots<K, F, kGroupSums> acc;
+  for (std::size_t k = 0; k < ec.size(); ++k) {
+    const F a0 = z00[k], a1 = z01[k], d0 = z10[k] - a0, d1 = z11[k] - a1;
+    const F a2 = a1 + a1 - a0, d2 = d1 + d1 - d0;
+    acc.add(ec[k], {a0 * a0, a1 * a1, a2 * a2, a0 * d0, a1 * d1, a2 * d2, d0 * d0, d1 * d1, d2 * d2});
+  }
+  static_assert(kSumA == 0 && kSumB == 3 && kSumD == 6);  // the order above
+  return acc.result();
+}
+
+// V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums. m61
+// with K = F_{p^2} (the default field) has its own kernels (m61_group_sums.hpp).
 template <class F, class K>
 std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std::vector<K>& sums) {
+  constexpr bool kM61x2 = std::is_same_v<F, Fp61> && std::is_same_v<K, Fp61x2>;
+  static_assert(kM61GroupSums == kGroupSums);
   const std::size_t rows = Z.rows, cols = Z.cols, quarter = rows / 4, half = rows / 2;
   std::vector<K> V(rows);
   sums.assign(kGroupSums * quarter, K::zero());
+  std::optional<M61ColumnWeights> weights;
+  if constexpr (kM61x2) weights.emplace(ec);
   parallel_for(quarter, [&](std::size_t g) {
     const F* z00 = Z.data.data() + g * cols;
     const F *z01 = z00 + quarter * cols, *z10 = z00 + half * cols, *z11 = z01 + half * cols;
-    LazyDots<K, F, kGroupSums> acc;
-    for (std::size_t k = 0; k < cols; ++k) {
-      const F a0 = z00[k], a1 = z01[k], d0 = z10[k] - a0, d1 = z11[k] - a1;
-      const F a2 = a1 + a1 - a0, d2 = d1 + d1 - d0;
-      acc.add(ec[k], {a0 * a0, a1 * a1, a2 * a2, a0 * d0, a1 * d1, a2 * d2, d0 * d0, d1 * d1, d2 * d2});
+    std::array<K, kGroupSums> r;
+    if constexpr (kM61x2) {
+      r = m61_group_sums(z00, z01, z10, z11, *weights);
+    } else {
+      r = group_sums_portable<F, K>(z00, z01, z10, z11, ec);
     }
-    static_assert(kSumA == 0 && kSumB == 3 && kSumD == 6);  // the order above
     K* out = sums.data() + kGroupSums * g;
-    const std::array<K, kGroupSums> r = acc.result();
     std::copy(r.begin(), r.end(), out);
     // z(1, t)^2 = (a_t + d_t)^2
     V[g] = out[kSumA];
