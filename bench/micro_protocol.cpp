@@ -10,7 +10,7 @@
 #include "host/engines/cpu_engine.hpp"
 #include "host/engines/int8_column_sums.hpp"
 #include "host/engines/limb_gemm.hpp"
-#include "host/engines/m61_group_sums.hpp"
+#include "host/engines/m61_kernels.hpp"
 #include "host/synthetic.hpp"
 #include "bench/engines.hpp"
 
@@ -104,8 +104,15 @@ void BM_ColumnByteSums(benchmark::State& state, const char* kernel_name) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kRows * kCols * kBytes));
 }
 
-// The carried activation pass for m61 (col_combine_of_squares): every group of four rows of a
-// 2048 x 512 table, one thread, per kernel.
+const M61Kernels* find_m61_kernels(const char* name) {
+  static const std::vector<M61Kernels> all = m61_kernels_available();
+  for (const auto& k : all)
+    if (std::string(name) == k.name) return &k;
+  return nullptr;
+}
+
+// The m61 activation kernels on one thread, per implementation, at the TIMIT shape.
+// Group sums (the carried pass, col_combine_of_squares): every group of four rows of 2048 x 512.
 void BM_M61GroupSums(benchmark::State& state, const char* kernel_name) {
   constexpr std::size_t kRows = 2048, kCols = 512;
   std::mt19937_64 rng(4);
@@ -113,18 +120,39 @@ void BM_M61GroupSums(benchmark::State& state, const char* kernel_name) {
   for (auto& x : z) x = random_element<Fp61>(rng);
   std::vector<Fp61x2> e(kCols);
   for (auto& x : e) x = random_element<Fp61x2>(rng);
-  M61GroupSumsFn fn = nullptr;
-  for (const auto& k : m61_group_sums_kernels())
-    if (std::string(kernel_name) == k.name) fn = k.fn;
-  if (!fn) return state.SkipWithError("kernel not available on this CPU");
+  const M61Kernels* kernels = find_m61_kernels(kernel_name);
+  if (!kernels) return state.SkipWithError("kernel not available on this CPU");
   const M61ColumnWeights w(e);
   constexpr std::size_t q = kRows / 4;
   for (auto _ : state)
     for (std::size_t g = 0; g < q; ++g) {
       const Fp61* z00 = z.data() + g * kCols;
-      benchmark::DoNotOptimize(fn(z00, z00 + q * kCols, z00 + 2 * q * kCols, z00 + 3 * q * kCols, w));
+      benchmark::DoNotOptimize(kernels->group_sums(z00, z00 + q * kCols, z00 + 2 * q * kCols, z00 + 3 * q * kCols, w));
     }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(z.size() * sizeof(Fp61)));
+}
+
+// A row round on a 512 x 512 table of K (the fourth round at TIMIT size): every row folded, and
+// q(0), q(2) summed over the folded pairs.
+void BM_M61RowRound(benchmark::State& state, const char* kernel_name) {
+  constexpr std::size_t kRows = 512, kCols = 512;
+  std::mt19937_64 rng(5);
+  std::vector<Fp61x2> z(kRows * kCols), folded(kRows / 2 * kCols), e(kCols);
+  for (auto& x : z) x = random_element<Fp61x2>(rng);
+  for (auto& x : e) x = random_element<Fp61x2>(rng);
+  const Fp61x2 r = random_element<Fp61x2>(rng);
+  const M61Kernels* kernels = find_m61_kernels(kernel_name);
+  if (!kernels) return state.SkipWithError("kernel not available on this CPU");
+  const M61ColumnWeights w(e);
+  constexpr std::size_t half = kRows / 2, quarter = kRows / 4;
+  for (auto _ : state)
+    for (std::size_t j = 0; j < quarter; ++j) {
+      Fp61x2 *lo = folded.data() + j * kCols, *hi = folded.data() + (j + quarter) * kCols;
+      kernels->fold_row(z.data() + j * kCols, z.data() + (j + half) * kCols, r, lo, kCols);
+      kernels->fold_row(z.data() + (j + quarter) * kCols, z.data() + (j + quarter + half) * kCols, r, hi, kCols);
+      benchmark::DoNotOptimize(kernels->pair_q(lo, hi, w));
+    }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(z.size() * sizeof(Fp61x2)));
 }
 
 void BM_MemoryCopy(benchmark::State& state) {
@@ -160,6 +188,8 @@ BENCHMARK_CAPTURE(BM_ColumnByteSums, portable, "portable")->Unit(benchmark::kMil
 BENCHMARK_CAPTURE(BM_ColumnByteSums, onednn, "onednn")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_M61GroupSums, avx512_ifma, "avx512-ifma")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_M61GroupSums, portable, "portable")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_M61RowRound, avx512_ifma, "avx512-ifma")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_M61RowRound, portable, "portable")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MemoryCopy)->Arg(2048 * 512 * 8)->UseRealTime();
 
 }  // namespace

@@ -24,7 +24,7 @@
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
 #include "host/engines/engine.hpp"
-#include "host/engines/m61_group_sums.hpp"
+#include "host/engines/m61_kernels.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -47,8 +47,41 @@ std::array<K, kGroupSums> group_sums_portable(const F* z00, const F* z01, const 
   return acc.result();
 }
 
+// q(0) and q(2) of one pair of rows: sum_k ec[k] lo[k]^2 and sum_k ec[k] (2 hi[k] - lo[k])^2.
+template <class K, class T>
+std::array<K, 2> pair_q_portable(const T* lo, const T* hi, std::span<const K> ec) {
+  LazyDot<K, T> q0, q2;
+  for (std::size_t k = 0; k < ec.size(); ++k) {
+    T z2 = hi[k] + hi[k] - lo[k];
+    q0.add(ec[k], lo[k].square());
+    q2.add(ec[k], z2.square());
+  }
+  return {q0.result(), q2.result()};
+}
+
+// out = a + r (b - a) along one row; out may be a (each column is read before it is written).
+template <class K, class T>
+void fold_row_portable(const T* a, const T* b, K r, K* out, std::size_t cols) {
+  for (std::size_t k = 0; k < cols; ++k) out[k] = embed<K>(a[k]) + mul_base(r, b[k] - a[k]);
+}
+
+// One group's rows bound at b1 = rho1 and b2 = rho2 at once:
+// z = a_0 + rho1 d_0 + rho2 (a_1 - a_0) + rho1 rho2 (d_1 - d_0).
+template <class F, class K>
+void fold_two_portable(const F* z00, const F* z01, const F* z10, const F* z11, K rho1, K rho2, K* out, std::size_t cols) {
+  const K rho12 = rho1 * rho2;
+  for (std::size_t k = 0; k < cols; ++k) {
+    const F a0 = z00[k], d0 = z10[k] - a0;
+    LazyDot<K, F> acc;
+    acc.add(rho1, d0);
+    acc.add(rho2, z01[k] - a0);
+    acc.add(rho12, z11[k] - z01[k] - d0);
+    out[k] = embed<K>(a0) + acc.result();
+  }
+}
+
 // V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums. m61
-// with K = F_{p^2} (the default field) has its own kernels (m61_group_sums.hpp).
+// with K = F_{p^2} (the default field) has its own kernels (m61_kernels.hpp).
 template <class F, class K>
 std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std::vector<K>& sums) {
   constexpr bool kM61x2 = std::is_same_v<F, Fp61> && std::is_same_v<K, Fp61x2>;
@@ -63,7 +96,7 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
     const F *z01 = z00 + quarter * cols, *z10 = z00 + half * cols, *z11 = z01 + half * cols;
     std::array<K, kGroupSums> r;
     if constexpr (kM61x2) {
-      r = m61_group_sums(z00, z01, z10, z11, *weights);
+      r = m61_kernels().group_sums(z00, z01, z10, z11, *weights);
     } else {
       r = group_sums_portable<F, K>(z00, z01, z10, z11, ec);
     }
@@ -82,6 +115,7 @@ template <class Cfg>
 class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   using F = typename Cfg::F;
   using K = typename Cfg::K;
+  static constexpr bool kM61x2 = std::is_same_v<F, Fp61> && std::is_same_v<K, Fp61x2>;
 
  public:
   // group_sums: square_group_sums(Z, eq(r, .)), or empty.
@@ -91,6 +125,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       weigh_group_sums(group_sums);
       carry_stage_ = 1;
     }
+    if constexpr (kM61x2) m61_weights_.emplace(std::span<const K>(ec_.data(), cols_));  // ec_ never reallocates
   }
 
   std::array<K, 3> round() override {
@@ -180,13 +215,29 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
   template <class T>
   std::array<K, 2> pair_q(const T* lo, const T* hi, K e) const {
-    LazyDot<K, T> q0, q2;
-    for (std::size_t k = 0; k < cols_; ++k) {
-      T z2 = hi[k] + hi[k] - lo[k];
-      q0.add(ec_[k], lo[k].square());
-      q2.add(ec_[k], z2.square());
+    std::array<K, 2> q;
+    if constexpr (kM61x2 && std::is_same_v<T, K>) {
+      q = m61_kernels().pair_q(lo, hi, row_phase_weights());
+    } else {
+      q = pair_q_portable<K, T>(lo, hi, std::span<const K>(ec_.data(), cols_));
     }
-    return {e * q0.result(), e * q2.result()};
+    return {e * q[0], e * q[1]};
+  }
+
+  // The row rounds' column weights for the m61 kernels: built with the sum-check (the kernels run
+  // on many threads at once), dropped when the column rounds start folding eq(r, .).
+  const M61ColumnWeights& row_phase_weights() const {
+    assert(m61_weights_);
+    return *m61_weights_;
+  }
+
+  template <class T>
+  void fold_row(const T* a, const T* b, K r, K* out) const {
+    if constexpr (kM61x2 && std::is_same_v<T, K>) {
+      m61_kernels().fold_row(a, b, r, out, cols_);
+    } else {
+      fold_row_portable<K, T>(a, b, r, out, cols_);
+    }
   }
 
   // q(1) directly: only needed when c eq(s_v, 1) = 0, with probability about rounds / |K|.
@@ -212,14 +263,8 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     auto q = parallel_sum<K, 2>(quarter, [&](std::size_t j) {
       K* lo = out + j * C;
       K* hi = out + (j + quarter) * C;
-      const T* a = z + j * C;
-      const T* b = z + (j + half) * C;
-      const T* c = z + (j + quarter) * C;
-      const T* d = z + (j + quarter + half) * C;
-      for (std::size_t k = 0; k < C; ++k) {
-        lo[k] = embed<K>(a[k]) + mul_base(r, b[k] - a[k]);
-        hi[k] = embed<K>(c[k]) + mul_base(r, d[k] - c[k]);
-      }
+      fold_row<T>(z + j * C, z + (j + half) * C, r, lo);
+      fold_row<T>(z + (j + quarter) * C, z + (j + quarter + half) * C, r, hi);
       return pair_q<K>(lo, hi, E[j]);  // the rows just written are still in cache
     });
     if (in_place) {
@@ -289,17 +334,13 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   std::array<K, 2> fold_two_from_base(K rho2, bool and_round = false) {
     const F* z = base_->data.data();
     const std::size_t C = cols_, quarter = rows_ / 2, half = rows_, eighth = quarter / 2;
-    const K rho12 = rho1_ * rho2;
-    auto fold_row = [&](std::size_t g) {
+    auto fold_group = [&](std::size_t g) {
       const F *z00 = z + g * C, *z01 = z00 + quarter * C, *z10 = z00 + half * C, *z11 = z01 + half * C;
       K* out = z_.data() + g * C;
-      for (std::size_t k = 0; k < C; ++k) {
-        const F a0 = z00[k], d0 = z10[k] - a0;
-        LazyDot<K, F> acc;
-        acc.add(rho1_, d0);
-        acc.add(rho2, z01[k] - a0);
-        acc.add(rho12, z11[k] - z01[k] - d0);
-        out[k] = embed<K>(a0) + acc.result();
+      if constexpr (kM61x2) {
+        m61_kernels().fold_two(z00, z01, z10, z11, rho1_, rho2, out, C);
+      } else {
+        fold_two_portable<F, K>(z00, z01, z10, z11, rho1_, rho2, out, C);
       }
     };
     z_.resize(quarter * C);
@@ -308,12 +349,12 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       // The round after binds the top variable of the folded table: s_v with v = log2(rows) - 3.
       const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
       q = parallel_sum<K, 2>(eighth, [&](std::size_t g) {
-        fold_row(g);
-        fold_row(g + eighth);
+        fold_group(g);
+        fold_group(g + eighth);
         return pair_q<K>(z_.data() + g * C, z_.data() + (g + eighth) * C, E[g]);
       });
     } else {
-      parallel_for(quarter, fold_row);
+      parallel_for(quarter, fold_group);
     }
     base_ = nullptr;
     carry_stage_ = 0;
@@ -348,6 +389,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     } else {
       fold_top(ec_, r);
       cols_ /= 2;
+      m61_weights_.reset();
     }
   }
 
@@ -363,6 +405,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   int carry_stage_ = 0;
   std::array<K, kGroupSums> weighted_{};
   K rho1_ = K::zero();      // b1's challenge, not yet folded into a table
+  std::optional<M61ColumnWeights> m61_weights_;  // kM61x2 only: see row_phase_weights
 };
 
 }  // namespace nnproof

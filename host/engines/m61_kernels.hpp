@@ -1,0 +1,56 @@
+#pragma once
+// The cpu engine's activation sum-check kernels for m61 with K = F_{p^2}, the default field: the
+// prover's largest passes after the forward, so they have AVX-512 versions next to the portable
+// loops of cpu_square_sumcheck.hpp (which every other field uses).
+//
+//   group sums  the nine column sums of one group of four rows (square_group_sums): for z(b1, b2)
+//               the group's rows, a_t = z(0, t) and d_t = z(1, t) - z(0, t) extended linearly to
+//               t = 2, the sums over k of eq(r, k) times a_0^2, a_1^2, a_2^2, a_0 d_0, a_1 d_1,
+//               a_2 d_2, d_0^2, d_1^2, d_2^2 (in this order);
+//   pair q      q(0), q(2) of one pair of rows (lo, hi): sum_k eq(r, k) lo[k]^2 and
+//               sum_k eq(r, k) (2 hi[k] - lo[k])^2;
+//   fold row    out = a + r (b - a) along one row (out may be a);
+//   fold two    one group's rows folded at two bound variables at once (rho1 the top one):
+//               z00 + rho1 d0 + rho2 (z01 - z00) + rho1 rho2 (z11 - z01 - d0), d0 = z10 - z00.
+//
+// AVX-512 (F, IFMA): eight columns per register (K rows are split into coordinates on load).
+// Products of two elements go through 32-bit halves (vpmuludq), reduced mod p; sums of products
+// stay unreduced in 52-bit limbs (IFMA multiply-adds into three 64-bit accumulators, weights 1,
+// 2^52 and 2^104), reduced once at the end: as exact as the portable loops, bit for bit.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/fields.hpp"
+
+namespace nnproof {
+
+inline constexpr unsigned kM61GroupSums = 9;
+
+// eq(r, .) as the kernels read it: the K elements, and for the AVX-512 kernels each coordinate
+// cut at bit 52 (low 52 bits, high 9 bits), zero-padded to a multiple of eight columns.
+struct M61ColumnWeights {
+  explicit M61ColumnWeights(std::span<const Fp61x2> eq_r);
+  std::span<const Fp61x2> eq;
+  std::vector<std::uint64_t> re_lo, re_hi, im_lo, im_hi;
+};
+
+// One implementation of the four kernels. Rows are w.eq.size() (or `cols`) columns long.
+struct M61Kernels {
+  const char* name;
+  std::array<Fp61x2, kM61GroupSums> (*group_sums)(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11,
+                                                  const M61ColumnWeights& w);
+  std::array<Fp61x2, 2> (*pair_q)(const Fp61x2* lo, const Fp61x2* hi, const M61ColumnWeights& w);
+  void (*fold_row)(const Fp61x2* a, const Fp61x2* b, Fp61x2 r, Fp61x2* out, std::size_t cols);
+  void (*fold_two)(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11, Fp61x2 rho1, Fp61x2 rho2,
+                   Fp61x2* out, std::size_t cols);
+};
+
+// Every implementation this CPU can run, the fastest first, for tests and benchmarks.
+std::vector<M61Kernels> m61_kernels_available();
+// The fastest.
+const M61Kernels& m61_kernels();
+
+}  // namespace nnproof
