@@ -33,6 +33,15 @@ bool int8_limb_gemm_available() {
   return vnni;
 }
 
+bool avx512_kernels_allowed() {
+  static const bool allowed = [] {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return isa == dnnl_cpu_isa_avx512_core || isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
+           isa == dnnl_cpu_isa_avx512_core_amx;
+  }();
+  return allowed;
+}
+
 bool int8_avx512_vnni_allowed() {
   static const bool allowed = [] {
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();

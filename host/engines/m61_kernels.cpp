@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "host/engines/cpu_square_sumcheck.hpp"
+#include "host/engines/limb_gemm.hpp"  // avx512_kernels_allowed
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -289,7 +290,7 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp61* z00, const Fp61* z01, const Fp6
 std::vector<M61Kernels> m61_kernels_available() {
   std::vector<M61Kernels> k;
 #ifdef NNP_X86_KERNELS
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") && avx512_kernels_allowed())
     k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512});
 #endif
   k.push_back({"portable", group_sums_portable_m61, pair_q_portable_m61, fold_row_portable_m61, fold_two_portable_m61});

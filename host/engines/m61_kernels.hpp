@@ -48,7 +48,8 @@ struct M61Kernels {
                    Fp61x2* out, std::size_t cols);
 };
 
-// Every implementation this CPU can run, the fastest first, for tests and benchmarks.
+// Every implementation this CPU can run, the fastest first, for tests and benchmarks. The AVX-512
+// one needs AVX-512 F and IFMA, and ONEDNN_MAX_CPU_ISA (if set) at AVX512_CORE or above.
 std::vector<M61Kernels> m61_kernels_available();
 // The fastest.
 const M61Kernels& m61_kernels();
