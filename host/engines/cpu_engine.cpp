@@ -10,6 +10,7 @@
 #include "host/engines/cpu_square_sumcheck.hpp"
 #include "host/engines/int8_column_sums.hpp"
 #include "host/engines/limb_gemm.hpp"
+#include "host/engines/m61_kernels.hpp"
 #include "host/engines/structured_forward.hpp"
 #include "verifier/parallel.hpp"
 
@@ -258,10 +259,16 @@ class CpuEngine final : public Engine<Cfg> {
     return A;
   }
 
-  // Four rows at a time share each eq_r[k] (LazyDots: one load and one pending count per column).
+  // Four rows at a time share each eq_r[k] (LazyDots: one load and one pending count per column);
+  // m61 with K = F_{p^2} has its own kernels (m61_kernels.hpp).
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
     constexpr std::size_t kRows = 4;
     std::vector<K> V(Y.rows, K::zero());
+    if constexpr (std::is_same_v<F, Fp61> && std::is_same_v<K, Fp61x2>) {
+      const M61ColumnWeights w(eq_r.first(Y.cols));
+      parallel_for(Y.rows, [&](std::size_t j) { V[j] = m61_kernels().row_dot(Y.data.data() + j * Y.cols, w); });
+      return V;
+    }
     parallel_for((Y.rows + kRows - 1) / kRows, [&](std::size_t b) {
       const std::size_t j0 = b * kRows, n = std::min(kRows, Y.rows - j0);
       const F* y = Y.data.data() + j0 * Y.cols;

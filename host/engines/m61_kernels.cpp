@@ -38,6 +38,11 @@ std::array<Fp61x2, 2> pair_q_portable_m61(const Fp61x2* lo, const Fp61x2* hi, co
 void fold_row_portable_m61(const Fp61x2* a, const Fp61x2* b, Fp61x2 r, Fp61x2* out, std::size_t cols) {
   fold_row_portable<Fp61x2, Fp61x2>(a, b, r, out, cols);
 }
+Fp61x2 row_dot_portable_m61(const Fp61* y, const M61ColumnWeights& w) {
+  LazyDot<Fp61x2, Fp61> acc;
+  for (std::size_t k = 0; k < w.eq.size(); ++k) acc.add(w.eq[k], y[k]);
+  return acc.result();
+}
 void fold_two_portable_m61(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11, Fp61x2 rho1, Fp61x2 rho2,
                            Fp61x2* out, std::size_t cols) {
   fold_two_portable<Fp61, Fp61x2>(z00, z01, z10, z11, rho1, rho2, out, cols);
@@ -280,6 +285,24 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp61* z00, const Fp61* z01, const Fp6
     f.store(out + k, {f.add(a0, re.lanes(f)), im.lanes(f)});
   }
 }
+// sum_k eq(r, k) y[k]: two products per column, in 52-bit limbs (tails masked to zero).
+NNP_AVX512_IFMA Fp61x2 row_dot_avx512(const Fp61* y, const M61ColumnWeights& w) {
+  const M61x8 f;
+  const std::size_t cols = w.eq.size();
+  Fp61x2 total = Fp61x2::zero();
+  for (std::size_t k0 = 0; k0 < cols; k0 += kFlushColumns) {
+    const std::size_t k1 = std::min(cols, k0 + kFlushColumns);
+    Lazy52 re, im;
+    for (std::size_t k = k0; k < k1; k += 8) {
+      const __mmask8 m = k1 - k >= 8 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (k1 - k)) - 1);
+      const Limbs52 x = Limbs52::of(_mm512_maskz_loadu_epi64(m, y + k), f);
+      re.add(Limbs52::load(w.re_lo.data() + k, w.re_hi.data() + k), x);
+      im.add(Limbs52::load(w.im_lo.data() + k, w.im_hi.data() + k), x);
+    }
+    total += Fp61x2{re.total(), im.total()};
+  }
+  return total;
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -291,9 +314,10 @@ std::vector<M61Kernels> m61_kernels_available() {
   std::vector<M61Kernels> k;
 #ifdef NNP_X86_KERNELS
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") && avx512_kernels_allowed())
-    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512});
+    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512, row_dot_avx512});
 #endif
-  k.push_back({"portable", group_sums_portable_m61, pair_q_portable_m61, fold_row_portable_m61, fold_two_portable_m61});
+  k.push_back({"portable", group_sums_portable_m61, pair_q_portable_m61, fold_row_portable_m61, fold_two_portable_m61,
+               row_dot_portable_m61});
   return k;
 }
 

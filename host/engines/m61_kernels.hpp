@@ -11,7 +11,8 @@
 //               sum_k eq(r, k) (2 hi[k] - lo[k])^2;
 //   fold row    out = a + r (b - a) along one row (out may be a);
 //   fold two    one group's rows folded at two bound variables at once (rho1 the top one):
-//               z00 + rho1 d0 + rho2 (z01 - z00) + rho1 rho2 (z11 - z01 - d0), d0 = z10 - z00.
+//               z00 + rho1 d0 + rho2 (z01 - z00) + rho1 rho2 (z11 - z01 - d0), d0 = z10 - z00;
+//   row dot     sum_k eq(r, k) y[k] for one base row (col_combine, the input layer's V).
 //
 // AVX-512 (F, IFMA): eight columns per register (K rows are split into coordinates on load).
 // Products of two elements go through 32-bit halves (vpmuludq), reduced mod p; sums of products
@@ -46,6 +47,7 @@ struct M61Kernels {
   void (*fold_row)(const Fp61x2* a, const Fp61x2* b, Fp61x2 r, Fp61x2* out, std::size_t cols);
   void (*fold_two)(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11, Fp61x2 rho1, Fp61x2 rho2,
                    Fp61x2* out, std::size_t cols);
+  Fp61x2 (*row_dot)(const Fp61* y, const M61ColumnWeights& w);
 };
 
 // Every implementation this CPU can run, the fastest first, for tests and benchmarks. The AVX-512

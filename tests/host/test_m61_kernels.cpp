@@ -51,6 +51,19 @@ TEST(M61Kernels, GroupSumsMatchPlainFieldSums) {
       }
 }
 
+TEST(M61Kernels, RowDotMatchesPlainFieldSums) {
+  auto rng = testing::make_rng(94);
+  for (const auto& kernel : m61_kernels_available())
+    for (std::size_t cols : kColumnCounts)
+      for (int fill : {0, 1}) {
+        const std::vector<Fp61> y = base_row(cols, fill, true, rng);
+        const std::vector<Fp61x2> e = k_row(cols, fill, true, rng);
+        Fp61x2 want = Fp61x2::zero();
+        for (std::size_t k = 0; k < cols; ++k) want += e[k] * Fp61x2::from_base(y[k]);
+        EXPECT_EQ(kernel.row_dot(y.data(), M61ColumnWeights(e)), want) << kernel.name << " cols " << cols << " fill " << fill;
+      }
+}
+
 TEST(M61Kernels, PairQMatchesPlainFieldSums) {
   auto rng = testing::make_rng(92);
   for (const auto& kernel : m61_kernels_available())
