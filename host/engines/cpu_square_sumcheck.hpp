@@ -24,6 +24,7 @@
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
 #include "host/engines/engine.hpp"
+#include "host/engines/m127_kernels.hpp"
 #include "host/engines/m61_kernels.hpp"
 #include "verifier/parallel.hpp"
 
@@ -81,22 +82,28 @@ void fold_two_portable(const F* z00, const F* z01, const F* z10, const F* z11, K
 }
 
 // V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums. m61
-// with K = F_{p^2} (the default field) has its own kernels (m61_kernels.hpp).
+// with K = F_{p^2} (the default field) and m127 have their own kernels (m61_kernels.hpp,
+// m127_kernels.hpp).
 template <class F, class K>
 std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std::vector<K>& sums) {
   constexpr bool kM61x2 = std::is_same_v<F, Fp61> && std::is_same_v<K, Fp61x2>;
+  constexpr bool kM127 = std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>;
   static_assert(kM61GroupSums == kGroupSums);
   const std::size_t rows = Z.rows, cols = Z.cols, quarter = rows / 4, half = rows / 2;
   std::vector<K> V(rows);
   sums.assign(kGroupSums * quarter, K::zero());
   std::optional<M61ColumnWeights> weights;
+  std::optional<M127ColumnWeights> weights127;
   if constexpr (kM61x2) weights.emplace(ec);
+  if constexpr (kM127) weights127.emplace(ec);
   parallel_for(quarter, [&](std::size_t g) {
     const F* z00 = Z.data.data() + g * cols;
     const F *z01 = z00 + quarter * cols, *z10 = z00 + half * cols, *z11 = z01 + half * cols;
     std::array<K, kGroupSums> r;
     if constexpr (kM61x2) {
       r = m61_kernels().group_sums(z00, z01, z10, z11, *weights);
+    } else if constexpr (kM127) {
+      r = m127_kernels().group_sums(z00, z01, z10, z11, *weights127);
     } else {
       r = group_sums_portable<F, K>(z00, z01, z10, z11, ec);
     }

@@ -1,0 +1,39 @@
+#pragma once
+// The cpu engine's carried activation pass for m127 (square_group_sums in cpu_square_sumcheck.hpp):
+// the nine column sums of one group of four rows, as in m61_kernels.hpp (a_t^2, a_t d_t, d_t^2 for
+// t = 0, 1, 2, weighted by eq(r, k)), the prover's largest pass for m127 after the forward.
+//
+// AVX-512 (F, IFMA): eight columns per register, each 127-bit value in three limbs of radix 2^52
+// (52, 52 and up to 24 bits). A product is 17 multiply-adds of 52-bit limbs into five 64-bit
+// accumulators (weights 2^0 .. 2^208); a base product is then folded mod p = 2^127 - 1 (2^127 = 1)
+// back to three limbs, while the sums of eq(r, k) times a product keep their five accumulators
+// until the end, reduced once. Exact, as the portable loop, bit for bit.
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/fields.hpp"
+
+namespace nnproof {
+
+// eq(r, .) as the kernels read it: the elements, and for the AVX-512 kernel their three limbs,
+// zero-padded to a multiple of eight columns.
+struct M127ColumnWeights {
+  explicit M127ColumnWeights(std::span<const Fp127> eq_r);
+  std::span<const Fp127> eq;
+  std::vector<std::uint64_t> limb0, limb1, limb2;
+};
+
+struct M127Kernels {
+  const char* name;
+  std::array<Fp127, 9> (*group_sums)(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11,
+                                     const M127ColumnWeights& w);
+};
+
+// Every implementation this CPU can run, the fastest first (the AVX-512 one needs AVX-512 F and
+// IFMA, and ONEDNN_MAX_CPU_ISA, if set, at AVX512_CORE or above), for tests and benchmarks.
+std::vector<M127Kernels> m127_kernels_available();
+const M127Kernels& m127_kernels();
+
+}  // namespace nnproof
