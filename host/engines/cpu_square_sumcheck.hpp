@@ -81,29 +81,44 @@ void fold_two_portable(const F* z00, const F* z01, const F* z10, const F* z11, K
   }
 }
 
-// V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums. m61
-// with K = F_{p^2} (the default field) and m127 have their own kernels (m61_kernels.hpp,
-// m127_kernels.hpp).
+// The AVX-512 kernel set of a field configuration, where it has one: m61 with K = F_{p^2} (the
+// default) and m127. Each set runs its portable twin (the loops above) on other CPUs.
+template <class F, class K>
+struct SimdKernels {
+  static constexpr bool kHave = false;
+  struct Weights {
+    explicit Weights(std::span<const K>) {}
+  };
+};
+template <>
+struct SimdKernels<Fp61, Fp61x2> {
+  static constexpr bool kHave = true;
+  using Weights = M61ColumnWeights;
+  static const M61Kernels& get() { return m61_kernels(); }
+};
+template <>
+struct SimdKernels<Fp127, Fp127> {
+  static constexpr bool kHave = true;
+  using Weights = M127ColumnWeights;
+  static const M127Kernels& get() { return m127_kernels(); }
+};
+
+// V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums.
 template <class F, class K>
 std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std::vector<K>& sums) {
-  constexpr bool kM61x2 = std::is_same_v<F, Fp61> && std::is_same_v<K, Fp61x2>;
-  constexpr bool kM127 = std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>;
+  using Simd = SimdKernels<F, K>;
   static_assert(kM61GroupSums == kGroupSums);
   const std::size_t rows = Z.rows, cols = Z.cols, quarter = rows / 4, half = rows / 2;
   std::vector<K> V(rows);
   sums.assign(kGroupSums * quarter, K::zero());
-  std::optional<M61ColumnWeights> weights;
-  std::optional<M127ColumnWeights> weights127;
-  if constexpr (kM61x2) weights.emplace(ec);
-  if constexpr (kM127) weights127.emplace(ec);
+  std::optional<typename Simd::Weights> weights;
+  if constexpr (Simd::kHave) weights.emplace(ec);
   parallel_for(quarter, [&](std::size_t g) {
     const F* z00 = Z.data.data() + g * cols;
     const F *z01 = z00 + quarter * cols, *z10 = z00 + half * cols, *z11 = z01 + half * cols;
     std::array<K, kGroupSums> r;
-    if constexpr (kM61x2) {
-      r = m61_kernels().group_sums(z00, z01, z10, z11, *weights);
-    } else if constexpr (kM127) {
-      r = m127_kernels().group_sums(z00, z01, z10, z11, *weights127);
+    if constexpr (Simd::kHave) {
+      r = Simd::get().group_sums(z00, z01, z10, z11, *weights);
     } else {
       r = group_sums_portable<F, K>(z00, z01, z10, z11, ec);
     }
@@ -122,7 +137,7 @@ template <class Cfg>
 class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   using F = typename Cfg::F;
   using K = typename Cfg::K;
-  static constexpr bool kM61x2 = std::is_same_v<F, Fp61> && std::is_same_v<K, Fp61x2>;
+  using Simd = SimdKernels<F, K>;
 
  public:
   // group_sums: square_group_sums(Z, eq(r, .)), or empty.
@@ -132,7 +147,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       weigh_group_sums(group_sums);
       carry_stage_ = 1;
     }
-    if constexpr (kM61x2) m61_weights_.emplace(std::span<const K>(ec_.data(), cols_));  // ec_ never reallocates
+    if constexpr (Simd::kHave) simd_weights_.emplace(std::span<const K>(ec_.data(), cols_));  // ec_ never reallocates
   }
 
   std::array<K, 3> round() override {
@@ -223,25 +238,25 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   template <class T>
   std::array<K, 2> pair_q(const T* lo, const T* hi, K e) const {
     std::array<K, 2> q;
-    if constexpr (kM61x2 && std::is_same_v<T, K>) {
-      q = m61_kernels().pair_q(lo, hi, row_phase_weights());
+    if constexpr (Simd::kHave && std::is_same_v<T, K>) {
+      q = Simd::get().pair_q(lo, hi, row_phase_weights());
     } else {
       q = pair_q_portable<K, T>(lo, hi, std::span<const K>(ec_.data(), cols_));
     }
     return {e * q[0], e * q[1]};
   }
 
-  // The row rounds' column weights for the m61 kernels: built with the sum-check (the kernels run
+  // The row rounds' column weights for the SIMD kernels: built with the sum-check (the kernels run
   // on many threads at once), dropped when the column rounds start folding eq(r, .).
-  const M61ColumnWeights& row_phase_weights() const {
-    assert(m61_weights_);
-    return *m61_weights_;
+  const typename Simd::Weights& row_phase_weights() const {
+    assert(simd_weights_);
+    return *simd_weights_;
   }
 
   template <class T>
   void fold_row(const T* a, const T* b, K r, K* out) const {
-    if constexpr (kM61x2 && std::is_same_v<T, K>) {
-      m61_kernels().fold_row(a, b, r, out, cols_);
+    if constexpr (Simd::kHave && std::is_same_v<T, K>) {
+      Simd::get().fold_row(a, b, r, out, cols_);
     } else {
       fold_row_portable<K, T>(a, b, r, out, cols_);
     }
@@ -344,8 +359,8 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     auto fold_group = [&](std::size_t g) {
       const F *z00 = z + g * C, *z01 = z00 + quarter * C, *z10 = z00 + half * C, *z11 = z01 + half * C;
       K* out = z_.data() + g * C;
-      if constexpr (kM61x2) {
-        m61_kernels().fold_two(z00, z01, z10, z11, rho1_, rho2, out, C);
+      if constexpr (Simd::kHave) {
+        Simd::get().fold_two(z00, z01, z10, z11, rho1_, rho2, out, C);
       } else {
         fold_two_portable<F, K>(z00, z01, z10, z11, rho1_, rho2, out, C);
       }
@@ -396,7 +411,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     } else {
       fold_top(ec_, r);
       cols_ /= 2;
-      m61_weights_.reset();
+      simd_weights_.reset();
     }
   }
 
@@ -412,7 +427,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   int carry_stage_ = 0;
   std::array<K, kGroupSums> weighted_{};
   K rho1_ = K::zero();      // b1's challenge, not yet folded into a table
-  std::optional<M61ColumnWeights> m61_weights_;  // kM61x2 only: see row_phase_weights
+  std::optional<typename Simd::Weights> simd_weights_;  // see row_phase_weights
 };
 
 }  // namespace nnproof

@@ -29,9 +29,20 @@ M127ColumnWeights::M127ColumnWeights(std::span<const Fp127> eq_r) : eq(eq_r) {
 
 namespace {
 
+// The portable loops of cpu_square_sumcheck.hpp, as the kernels' signatures.
 std::array<Fp127, 9> group_sums_portable_m127(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11,
                                               const M127ColumnWeights& w) {
   return group_sums_portable<Fp127, Fp127>(z00, z01, z10, z11, w.eq);
+}
+std::array<Fp127, 2> pair_q_portable_m127(const Fp127* lo, const Fp127* hi, const M127ColumnWeights& w) {
+  return pair_q_portable<Fp127, Fp127>(lo, hi, w.eq);
+}
+void fold_row_portable_m127(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols) {
+  fold_row_portable<Fp127, Fp127>(a, b, r, out, cols);
+}
+void fold_two_portable_m127(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1, Fp127 rho2,
+                            Fp127* out, std::size_t cols) {
+  fold_two_portable<Fp127, Fp127>(z00, z01, z10, z11, rho1, rho2, out, cols);
 }
 
 #ifdef NNP_X86_KERNELS
@@ -93,12 +104,14 @@ struct W5 {
 };
 
 struct M127x8 {
-  __m512i m52, m23, even, odd, two_p0, two_p1, two_p2;
+  __m512i m52, m23, even, odd, first_half, second_half, two_p0, two_p1, two_p2;
   NNP_AVX512_IFMA M127x8()
       : m52(_mm512_set1_epi64(static_cast<long long>(kMask52))),
         m23(_mm512_set1_epi64(static_cast<long long>(kMask23))),
         even(_mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14)),
         odd(_mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15)),
+        first_half(_mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11)),
+        second_half(_mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15)),
         // 2p = 2^128 - 2 in limbs at least as large as a normalized value's (2^53 - 2, 2^53 - 2,
         // 2^24 - 2): a + 2p - b needs no borrow.
         two_p0(_mm512_set1_epi64((1ll << 53) - 2)),
@@ -142,6 +155,30 @@ struct M127x8 {
     W5 t;
     t.mac(a, b);
     return reduce(t);
+  }
+  NNP_AVX512_IFMA static V3 broadcast(Fp127 x) {
+    return {_mm512_set1_epi64(static_cast<long long>(static_cast<std::uint64_t>(x.v) & kMask52)),
+            _mm512_set1_epi64(static_cast<long long>(static_cast<std::uint64_t>(x.v >> 52) & kMask52)),
+            _mm512_set1_epi64(static_cast<long long>(x.v >> 104))};
+  }
+  // The element below p: a normalized value is below p + 2^105, so it is v or v - p = v + 1 - 2^127,
+  // the latter exactly when v + 1 reaches 2^127.
+  NNP_AVX512_IFMA V3 canonical(V3 v) const {
+    V3 t{_mm512_add_epi64(v.l0, _mm512_set1_epi64(1)), v.l1, v.l2};
+    carry(t.l0, t.l1), carry(t.l1, t.l2);
+    const __mmask8 wraps = _mm512_test_epi64_mask(t.l2, _mm512_set1_epi64(std::int64_t{1} << 23));
+    t.l2 = _mm512_and_si512(t.l2, m23);
+    return {_mm512_mask_blend_epi64(wraps, v.l0, t.l0), _mm512_mask_blend_epi64(wraps, v.l1, t.l1),
+            _mm512_mask_blend_epi64(wraps, v.l2, t.l2)};
+  }
+  // Eight canonical elements back to memory (n of them).
+  NNP_AVX512_IFMA void store(Fp127* dst, V3 v, std::size_t n) const {
+    const __m512i lo = _mm512_or_si512(v.l0, _mm512_slli_epi64(v.l1, 52));
+    const __m512i hi = _mm512_or_si512(_mm512_srli_epi64(v.l1, 12), _mm512_slli_epi64(v.l2, 40));
+    const __mmask8 m0 = n >= 4 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (2 * n)) - 1);
+    const __mmask8 m1 = n >= 8 ? __mmask8{0xFF} : n <= 4 ? __mmask8{0} : static_cast<__mmask8>((1u << (2 * (n - 4))) - 1);
+    _mm512_mask_storeu_epi64(dst, m0, _mm512_permutex2var_epi64(lo, first_half, hi));
+    _mm512_mask_storeu_epi64(dst + 4, m1, _mm512_permutex2var_epi64(lo, second_half, hi));
   }
   // Eight elements from k on (`n` of them; the rest read as zero), as limbs.
   NNP_AVX512_IFMA V3 load(const Fp127* src, std::size_t n) const {
@@ -200,6 +237,56 @@ NNP_AVX512_IFMA std::array<Fp127, 9> group_sums_avx512(const Fp127* z00, const F
   group_pass<2>(z00, z01, z10, z11, w, out.data() + 6);
   return out;
 }
+// q(0), q(2) of a pair of rows: sum eq(r, k) lo^2 and sum eq(r, k) (2 hi - lo)^2.
+NNP_AVX512_IFMA std::array<Fp127, 2> pair_q_avx512(const Fp127* lo, const Fp127* hi, const M127ColumnWeights& w) {
+  const M127x8 f;
+  const std::size_t cols = w.eq.size();
+  std::array<Fp127, 2> q{Fp127::zero(), Fp127::zero()};
+  for (std::size_t k0 = 0; k0 < cols; k0 += kFlushColumns) {
+    const std::size_t k1 = std::min(cols, k0 + kFlushColumns);
+    W5 q0, q2;
+    for (std::size_t k = k0; k < k1; k += 8) {
+      const std::size_t n = std::min<std::size_t>(8, k1 - k);
+      const V3 l = f.load(lo + k, n), h = f.load(hi + k, n);
+      const V3 z2 = f.sub(f.add(h, h), l);
+      const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
+                 _mm512_loadu_si512(w.limb2.data() + k)};
+      q0.mac(e, f.mul(l, l));
+      q2.mac(e, f.mul(z2, z2));
+    }
+    q[0] += q0.total();
+    q[1] += q2.total();
+  }
+  return q;
+}
+
+// out = a + r (b - a), one product per column.
+NNP_AVX512_IFMA void fold_row_avx512(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols) {
+  const M127x8 f;
+  const V3 rv = M127x8::broadcast(r);
+  for (std::size_t k = 0; k < cols; k += 8) {
+    const std::size_t n = std::min<std::size_t>(8, cols - k);
+    const V3 x = f.load(a + k, n);
+    f.store(out + k, f.canonical(f.add(x, f.mul(rv, f.sub(f.load(b + k, n), x)))), n);
+  }
+}
+
+// The group's four rows bound at rho1 (top) and rho2: three products summed per column.
+NNP_AVX512_IFMA void fold_two_avx512(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1,
+                                     Fp127 rho2, Fp127* out, std::size_t cols) {
+  const M127x8 f;
+  const V3 r1 = M127x8::broadcast(rho1), r2 = M127x8::broadcast(rho2), r12 = M127x8::broadcast(rho1 * rho2);
+  for (std::size_t k = 0; k < cols; k += 8) {
+    const std::size_t n = std::min<std::size_t>(8, cols - k);
+    const V3 a0 = f.load(z00 + k, n), a1 = f.load(z01 + k, n);
+    const V3 d0 = f.sub(f.load(z10 + k, n), a0);
+    W5 t;
+    t.mac(r1, d0);
+    t.mac(r2, f.sub(a1, a0));
+    t.mac(r12, f.sub(f.sub(f.load(z11 + k, n), a1), d0));
+    f.store(out + k, f.canonical(f.add(a0, f.reduce(t))), n);
+  }
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -211,9 +298,9 @@ std::vector<M127Kernels> m127_kernels_available() {
   std::vector<M127Kernels> k;
 #ifdef NNP_X86_KERNELS
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") && avx512_kernels_allowed())
-    k.push_back({"avx512-ifma", group_sums_avx512});
+    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512});
 #endif
-  k.push_back({"portable", group_sums_portable_m127});
+  k.push_back({"portable", group_sums_portable_m127, pair_q_portable_m127, fold_row_portable_m127, fold_two_portable_m127});
   return k;
 }
 

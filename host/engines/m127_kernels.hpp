@@ -1,14 +1,15 @@
 #pragma once
-// The cpu engine's carried activation pass for m127 (square_group_sums in cpu_square_sumcheck.hpp):
-// the nine column sums of one group of four rows, as in m61_kernels.hpp (a_t^2, a_t d_t, d_t^2 for
-// t = 0, 1, 2, weighted by eq(r, k)), the prover's largest pass for m127 after the forward.
+// The cpu engine's activation sum-check kernels for m127, the same four as m61_kernels.hpp (group
+// sums, pair q, fold row, fold two; see there), the prover's largest passes after the forward.
 //
 // AVX-512 (F, IFMA): eight columns per register, each 127-bit value in three limbs of radix 2^52
 // (52, 52 and up to 24 bits). A product is 17 multiply-adds of 52-bit limbs into five 64-bit
 // accumulators (weights 2^0 .. 2^208); a base product is then folded mod p = 2^127 - 1 (2^127 = 1)
 // back to three limbs, while the sums of eq(r, k) times a product keep their five accumulators
-// until the end, reduced once. Exact, as the portable loop, bit for bit.
+// until the end, reduced once; folded rows are brought below p before they are stored. Exact, as
+// the portable loops, bit for bit.
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -29,6 +30,10 @@ struct M127Kernels {
   const char* name;
   std::array<Fp127, 9> (*group_sums)(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11,
                                      const M127ColumnWeights& w);
+  std::array<Fp127, 2> (*pair_q)(const Fp127* lo, const Fp127* hi, const M127ColumnWeights& w);
+  void (*fold_row)(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols);
+  void (*fold_two)(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1, Fp127 rho2, Fp127* out,
+                   std::size_t cols);
 };
 
 // Every implementation this CPU can run, the fastest first (the AVX-512 one needs AVX-512 F and
