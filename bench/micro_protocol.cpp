@@ -10,6 +10,7 @@
 #include "host/engines/cpu_engine.hpp"
 #include "host/engines/int8_column_sums.hpp"
 #include "host/engines/limb_gemm.hpp"
+#include "host/engines/m127_kernels.hpp"
 #include "host/engines/m61_kernels.hpp"
 #include "host/synthetic.hpp"
 #include "bench/engines.hpp"
@@ -155,6 +156,28 @@ void BM_M61RowRound(benchmark::State& state, const char* kernel_name) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(z.size() * sizeof(Fp61x2)));
 }
 
+// The m127 carried pass, as BM_M61GroupSums.
+void BM_M127GroupSums(benchmark::State& state, const char* kernel_name) {
+  constexpr std::size_t kRows = 2048, kCols = 512;
+  std::mt19937_64 rng(6);
+  std::vector<Fp127> z(kRows * kCols), e(kCols);
+  for (auto& x : z) x = random_element<Fp127>(rng);
+  for (auto& x : e) x = random_element<Fp127>(rng);
+  const M127Kernels* kernels = nullptr;
+  static const std::vector<M127Kernels> all = m127_kernels_available();
+  for (const auto& k : all)
+    if (std::string(kernel_name) == k.name) kernels = &k;
+  if (!kernels) return state.SkipWithError("kernel not available on this CPU");
+  const M127ColumnWeights w(e);
+  constexpr std::size_t q = kRows / 4;
+  for (auto _ : state)
+    for (std::size_t g = 0; g < q; ++g) {
+      const Fp127* z00 = z.data() + g * kCols;
+      benchmark::DoNotOptimize(kernels->group_sums(z00, z00 + q * kCols, z00 + 2 * q * kCols, z00 + 3 * q * kCols, w));
+    }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(z.size() * sizeof(Fp127)));
+}
+
 void BM_MemoryCopy(benchmark::State& state) {
   const std::size_t bytes = static_cast<std::size_t>(state.range(0));
   std::vector<char> a(bytes, 1), b(bytes);
@@ -190,6 +213,8 @@ BENCHMARK_CAPTURE(BM_M61GroupSums, avx512_ifma, "avx512-ifma")->Unit(benchmark::
 BENCHMARK_CAPTURE(BM_M61GroupSums, portable, "portable")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_M61RowRound, avx512_ifma, "avx512-ifma")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_M61RowRound, portable, "portable")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_M127GroupSums, avx512_ifma, "avx512-ifma")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_M127GroupSums, portable, "portable")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MemoryCopy)->Arg(2048 * 512 * 8)->UseRealTime();
 
 }  // namespace

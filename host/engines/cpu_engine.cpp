@@ -164,7 +164,9 @@ class CpuEngine final : public Engine<Cfg> {
       eq_q[a].to_bytes(b);
       for (unsigned c = 0; c < kBytes; ++c) bytes[c * stride + a] = b[c];
     });
-    const std::size_t parts = static_cast<std::size_t>(omp_get_max_threads()), part_rows = (rows + 4 * parts - 1) / (4 * parts) * 4;
+    // One part per thread, but at least 64 rows each: the parts' sums cost kBytes x columns each.
+    const std::size_t parts = std::clamp<std::size_t>((rows + 63) / 64, 1, static_cast<std::size_t>(omp_get_max_threads()));
+    const std::size_t part_rows = (rows + 4 * parts - 1) / (4 * parts) * 4;
     const std::size_t part_size = kBytes * column_sums_stride(cols);
     std::vector<std::int32_t> partial(parts * part_size, 0);
     parallel_for(parts, [&](std::size_t t) {

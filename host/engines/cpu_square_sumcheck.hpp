@@ -109,6 +109,8 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
   using Simd = SimdKernels<F, K>;
   static_assert(kM61GroupSums == kGroupSums);
   const std::size_t rows = Z.rows, cols = Z.cols, quarter = rows / 4, half = rows / 2;
+  assert(ec.size() >= cols);
+  ec = ec.first(cols);  // the kernels run over ec.size() columns
   std::vector<K> V(rows);
   sums.assign(kGroupSums * quarter, K::zero());
   std::optional<typename Simd::Weights> weights;

@@ -24,29 +24,28 @@ void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, cons
 
 bool int8_limb_gemm_exact(std::size_t inner) { return inner * 128 * 255 < (std::size_t{1} << 31); }
 
+namespace {
+// Whether the effective ISA (ONEDNN_MAX_CPU_ISA honoured) includes `level`: oneDNN's ISA values are
+// bit sets, each containing the ones below it, so later ISAs (oneDNN 3's avx512_core_fp16, avx10)
+// pass too.
+bool effective_isa_includes(dnnl_cpu_isa_t level) {
+  const auto isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa()), want = static_cast<unsigned>(level);
+  return (isa & want) == want;
+}
+}  // namespace
+
 bool int8_limb_gemm_available() {
-  static const bool vnni = [] {
-    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();  // honours ONEDNN_MAX_CPU_ISA
-    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
-           isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
-  }();
+  static const bool vnni = effective_isa_includes(dnnl_cpu_isa_avx512_core_vnni) || effective_isa_includes(dnnl_cpu_isa_avx2_vnni);
   return vnni;
 }
 
 bool avx512_kernels_allowed() {
-  static const bool allowed = [] {
-    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return isa == dnnl_cpu_isa_avx512_core || isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
-           isa == dnnl_cpu_isa_avx512_core_amx;
-  }();
+  static const bool allowed = effective_isa_includes(dnnl_cpu_isa_avx512_core);
   return allowed;
 }
 
 bool int8_avx512_vnni_allowed() {
-  static const bool allowed = [] {
-    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
-  }();
+  static const bool allowed = effective_isa_includes(dnnl_cpu_isa_avx512_core_vnni);
   return allowed;
 }
 

@@ -18,15 +18,21 @@ const Fp61 kTop = Fp61::zero() - Fp61::one();  // p - 1
 const std::size_t kColumnCounts[] = {1, 3, 8, 13, 512, 4096 + 8, 8192 + 5, 65536 + 8};
 
 // fill 0: random; 1: p - 1 everywhere; 2: p - 1 in the first half of the rows, 0 in the rest
-// (differences 1 - p).
+// (differences 1 - p); 3: random with the low 52 bits all ones (the values p - 1 does not give:
+// (p - 1)^2 = 1, but these make the IFMA kernels' high halves large, the accumulators' worst case).
+Fp61 filled(int fill, bool first_half, std::mt19937_64& rng) {
+  if (fill == 0) return testing::random_element<Fp61>(rng);
+  if (fill == 3) return Fp61{((rng() % 511) << 52) | ((std::uint64_t{1} << 52) - 1)};  // below p
+  return fill == 1 || first_half ? kTop : Fp61::zero();
+}
 std::vector<Fp61> base_row(std::size_t cols, int fill, bool first_half, std::mt19937_64& rng) {
   std::vector<Fp61> z(cols);
-  for (auto& x : z) x = fill == 0 ? testing::random_element<Fp61>(rng) : fill == 1 || first_half ? kTop : Fp61::zero();
+  for (auto& x : z) x = filled(fill, first_half, rng);
   return z;
 }
 std::vector<Fp61x2> k_row(std::size_t cols, int fill, bool first_half, std::mt19937_64& rng) {
   std::vector<Fp61x2> z(cols);
-  for (auto& x : z) x = fill == 0 ? testing::random_element<Fp61x2>(rng) : fill == 1 || first_half ? Fp61x2{kTop, kTop} : Fp61x2::zero();
+  for (auto& x : z) x = {filled(fill, first_half, rng), filled(fill, first_half, rng)};
   return z;
 }
 
@@ -34,10 +40,10 @@ TEST(M61Kernels, GroupSumsMatchPlainFieldSums) {
   auto rng = testing::make_rng(91);
   for (const auto& kernel : m61_kernels_available())
     for (std::size_t cols : kColumnCounts)
-      for (int fill : {0, 1, 2}) {
+      for (int fill : {0, 1, 2, 3}) {
         std::vector<Fp61> z[4];
         for (unsigned r = 0; r < 4; ++r) z[r] = base_row(cols, fill, r < 2, rng);
-        const std::vector<Fp61x2> e = k_row(cols, fill == 0 ? 0 : 1, true, rng);
+        const std::vector<Fp61x2> e = k_row(cols, fill == 2 ? 1 : fill, true, rng);
         std::array<Fp61x2, kM61GroupSums> want;
         want.fill(Fp61x2::zero());
         for (std::size_t k = 0; k < cols; ++k) {
@@ -55,7 +61,7 @@ TEST(M61Kernels, RowDotMatchesPlainFieldSums) {
   auto rng = testing::make_rng(94);
   for (const auto& kernel : m61_kernels_available())
     for (std::size_t cols : kColumnCounts)
-      for (int fill : {0, 1}) {
+      for (int fill : {0, 1, 3}) {
         const std::vector<Fp61> y = base_row(cols, fill, true, rng);
         const std::vector<Fp61x2> e = k_row(cols, fill, true, rng);
         Fp61x2 want = Fp61x2::zero();
@@ -68,9 +74,9 @@ TEST(M61Kernels, PairQMatchesPlainFieldSums) {
   auto rng = testing::make_rng(92);
   for (const auto& kernel : m61_kernels_available())
     for (std::size_t cols : kColumnCounts)
-      for (int fill : {0, 1, 2}) {
+      for (int fill : {0, 1, 2, 3}) {
         const std::vector<Fp61x2> lo = k_row(cols, fill, true, rng), hi = k_row(cols, fill, false, rng);
-        const std::vector<Fp61x2> e = k_row(cols, fill == 0 ? 0 : 1, true, rng);
+        const std::vector<Fp61x2> e = k_row(cols, fill == 2 ? 1 : fill, true, rng);
         std::array<Fp61x2, 2> want{Fp61x2::zero(), Fp61x2::zero()};
         for (std::size_t k = 0; k < cols; ++k) {
           const Fp61x2 z2 = Fp61x2::from_int(2) * hi[k] - lo[k];
@@ -107,6 +113,23 @@ TEST(M61Kernels, FoldsMatchPlainFieldArithmetic) {
         kernel.fold_two(z[0].data(), z[1].data(), z[2].data(), z[3].data(), r, rho2, out.data(), cols);
         EXPECT_EQ(out, want) << kernel.name << " fold_two cols " << cols << " fill " << fill;
       }
+}
+
+// A coordinate that sums to exactly p must be stored as 0. fold_two's imaginary part with
+// z00 = 0, z01 = 1, z10 = p - 1, z11 = 0 and rho1 = rho2 = i is (p - 1) + 1; fold_row's real part
+// with a = 1, b = 0, r = 1 is 1 + (p - 1).
+TEST(M61Kernels, FoldsStoreSumsEqualToPAsZero) {
+  const Fp61x2 i{Fp61::zero(), Fp61::one()};
+  for (const auto& kernel : m61_kernels_available())
+    for (std::size_t cols : {13, 16}) {  // (the AVX-512 K-row kernels take rows of whole registers)
+      const std::vector<Fp61> zeros(cols, Fp61::zero()), ones(cols, Fp61::one()), tops(cols, kTop);
+      std::vector<Fp61x2> out(cols, Fp61x2::one());
+      kernel.fold_two(zeros.data(), ones.data(), tops.data(), zeros.data(), i, i, out.data(), cols);
+      EXPECT_EQ(out, std::vector<Fp61x2>(cols, Fp61x2::zero())) << kernel.name << " cols " << cols;
+      const std::vector<Fp61x2> a(cols, Fp61x2::one()), b(cols, Fp61x2::zero());
+      kernel.fold_row(a.data(), b.data(), Fp61x2::one(), out.data(), cols);
+      EXPECT_EQ(out, b) << kernel.name << " cols " << cols;
+    }
 }
 
 }  // namespace
