@@ -60,7 +60,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void column_sums
       for (unsigned c = 0; c < NB; ++c) sum[c] = _mm512_loadu_si512(acc + c * acc_stride + jb);
       for (std::size_t a = s0; a < s1; a += 4) {
         __m128i quarter[4];
-        if (jb % 64 == 0 && jb + 128 < cols)  // these rows' cache lines two blocks of 64 columns on
+        if (jb % 64 == 0 && jb + 128 < cols)  // once per cache line: these rows, two lines ahead
           for (unsigned i = 0; i < 4 && a + i < rows; ++i)
             _mm_prefetch(reinterpret_cast<const char*>(w + (a + i) * cols + jb + 128), _MM_HINT_T0);
         for (unsigned i = 0; i < 4; ++i)
@@ -91,7 +91,8 @@ void column_sums_vnni(const std::int8_t* w, std::size_t rows, std::size_t cols, 
 }
 
 bool cpu_has_vnni_kernel() {
-  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl");
 }
 #endif
 

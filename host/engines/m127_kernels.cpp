@@ -40,8 +40,8 @@ std::array<Fp127, 2> pair_q_portable_m127(const Fp127* lo, const Fp127* hi, cons
 void fold_row_portable_m127(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols) {
   fold_row_portable<Fp127, Fp127>(a, b, r, out, cols);
 }
-void fold_two_portable_m127(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1, Fp127 rho2,
-                            Fp127* out, std::size_t cols) {
+void fold_two_portable_m127(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1,
+                            Fp127 rho2, Fp127* out, std::size_t cols) {
   fold_two_portable<Fp127, Fp127>(z00, z01, z10, z11, rho1, rho2, out, cols);
 }
 
@@ -136,7 +136,8 @@ struct M127x8 {
     return normalize({_mm512_add_epi64(a.l0, b.l0), _mm512_add_epi64(a.l1, b.l1), _mm512_add_epi64(a.l2, b.l2)});
   }
   NNP_AVX512_IFMA V3 sub(V3 a, V3 b) const {
-    return normalize({_mm512_sub_epi64(_mm512_add_epi64(a.l0, two_p0), b.l0), _mm512_sub_epi64(_mm512_add_epi64(a.l1, two_p1), b.l1),
+    return normalize({_mm512_sub_epi64(_mm512_add_epi64(a.l0, two_p0), b.l0),
+                      _mm512_sub_epi64(_mm512_add_epi64(a.l1, two_p1), b.l1),
                       _mm512_sub_epi64(_mm512_add_epi64(a.l2, two_p2), b.l2)});
   }
   // A product's five accumulators folded to normalized limbs: after carrying up, w2 2^104 is
@@ -176,17 +177,22 @@ struct M127x8 {
     const __m512i lo = _mm512_or_si512(v.l0, _mm512_slli_epi64(v.l1, 52));
     const __m512i hi = _mm512_or_si512(_mm512_srli_epi64(v.l1, 12), _mm512_slli_epi64(v.l2, 40));
     const __mmask8 m0 = n >= 4 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (2 * n)) - 1);
-    const __mmask8 m1 = n >= 8 ? __mmask8{0xFF} : n <= 4 ? __mmask8{0} : static_cast<__mmask8>((1u << (2 * (n - 4))) - 1);
+    const __mmask8 m1 = n >= 8   ? __mmask8{0xFF}
+                        : n <= 4 ? __mmask8{0}
+                                 : static_cast<__mmask8>((1u << (2 * (n - 4))) - 1);
     _mm512_mask_storeu_epi64(dst, m0, _mm512_permutex2var_epi64(lo, first_half, hi));
     _mm512_mask_storeu_epi64(dst + 4, m1, _mm512_permutex2var_epi64(lo, second_half, hi));
   }
   // Eight elements from k on (`n` of them; the rest read as zero), as limbs.
   NNP_AVX512_IFMA V3 load(const Fp127* src, std::size_t n) const {
     const __mmask8 m0 = n >= 4 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (2 * n)) - 1);
-    const __mmask8 m1 = n >= 8 ? __mmask8{0xFF} : n <= 4 ? __mmask8{0} : static_cast<__mmask8>((1u << (2 * (n - 4))) - 1);
+    const __mmask8 m1 = n >= 8   ? __mmask8{0xFF}
+                        : n <= 4 ? __mmask8{0}
+                                 : static_cast<__mmask8>((1u << (2 * (n - 4))) - 1);
     const __m512i v0 = _mm512_maskz_loadu_epi64(m0, src), v1 = _mm512_maskz_loadu_epi64(m1, src + 4);
     const __m512i lo = _mm512_permutex2var_epi64(v0, even, v1), hi = _mm512_permutex2var_epi64(v0, odd, v1);
-    return {_mm512_and_si512(lo, m52), _mm512_or_si512(_mm512_srli_epi64(lo, 52), _mm512_and_si512(_mm512_slli_epi64(hi, 12), m52)),
+    return {_mm512_and_si512(lo, m52),
+            _mm512_or_si512(_mm512_srli_epi64(lo, 52), _mm512_and_si512(_mm512_slli_epi64(hi, 12), m52)),
             _mm512_srli_epi64(hi, 40)};
   }
 };
@@ -229,8 +235,8 @@ NNP_AVX512_IFMA void group_pass(const Fp127* z00, const Fp127* z01, const Fp127*
   }
 }
 
-NNP_AVX512_IFMA std::array<Fp127, 9> group_sums_avx512(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11,
-                                                       const M127ColumnWeights& w) {
+NNP_AVX512_IFMA std::array<Fp127, 9> group_sums_avx512(const Fp127* z00, const Fp127* z01, const Fp127* z10,
+                                                       const Fp127* z11, const M127ColumnWeights& w) {
   std::array<Fp127, 9> out;
   group_pass<0>(z00, z01, z10, z11, w, out.data());
   group_pass<1>(z00, z01, z10, z11, w, out.data() + 3);
@@ -300,7 +306,8 @@ std::vector<M127Kernels> m127_kernels_available() {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") && avx512_kernels_allowed())
     k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512});
 #endif
-  k.push_back({"portable", group_sums_portable_m127, pair_q_portable_m127, fold_row_portable_m127, fold_two_portable_m127});
+  k.push_back(
+      {"portable", group_sums_portable_m127, pair_q_portable_m127, fold_row_portable_m127, fold_two_portable_m127});
   return k;
 }
 

@@ -32,8 +32,8 @@ struct M127Kernels {
                                      const M127ColumnWeights& w);
   std::array<Fp127, 2> (*pair_q)(const Fp127* lo, const Fp127* hi, const M127ColumnWeights& w);
   void (*fold_row)(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols);
-  void (*fold_two)(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1, Fp127 rho2, Fp127* out,
-                   std::size_t cols);
+  void (*fold_two)(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1, Fp127 rho2,
+                   Fp127* out, std::size_t cols);
 };
 
 // Every implementation this CPU can run, the fastest first (the AVX-512 one needs AVX-512 F and

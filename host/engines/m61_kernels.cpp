@@ -28,8 +28,8 @@ M61ColumnWeights::M61ColumnWeights(std::span<const Fp61x2> eq_r) : eq(eq_r) {
 namespace {
 
 // The portable loops of cpu_square_sumcheck.hpp, as the m61 kernels' signatures.
-std::array<Fp61x2, kM61GroupSums> group_sums_portable_m61(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11,
-                                                          const M61ColumnWeights& w) {
+std::array<Fp61x2, kM61GroupSums> group_sums_portable_m61(const Fp61* z00, const Fp61* z01, const Fp61* z10,
+                                                          const Fp61* z11, const M61ColumnWeights& w) {
   return group_sums_portable<Fp61, Fp61x2>(z00, z01, z10, z11, w.eq);
 }
 std::array<Fp61x2, 2> pair_q_portable_m61(const Fp61x2* lo, const Fp61x2* hi, const M61ColumnWeights& w) {
@@ -76,7 +76,9 @@ struct M61x8 {
   // x - p where x >= p, else x (x < 2p): the wrapped difference of a smaller x is the larger.
   NNP_AVX512_IFMA __m512i reduce_once(__m512i x) const { return _mm512_min_epu64(x, _mm512_sub_epi64(x, p)); }
   NNP_AVX512_IFMA __m512i add(__m512i a, __m512i b) const { return reduce_once(_mm512_add_epi64(a, b)); }
-  NNP_AVX512_IFMA __m512i sub(__m512i a, __m512i b) const { return reduce_once(_mm512_sub_epi64(_mm512_add_epi64(a, p), b)); }
+  NNP_AVX512_IFMA __m512i sub(__m512i a, __m512i b) const {
+    return reduce_once(_mm512_sub_epi64(_mm512_add_epi64(a, p), b));
+  }
   // Any x < 2^64 to [0, 2^61 + 8), then canonical.
   NNP_AVX512_IFMA __m512i fold61(__m512i x) const {
     return reduce_once(_mm512_add_epi64(_mm512_and_si512(x, p), _mm512_srli_epi64(x, 61)));
@@ -119,9 +121,12 @@ struct M61x8 {
 // A value cut at bit 52: x = hi 2^52 + lo (hi < 2^9 for canonical m61 values).
 struct Limbs52 {
   __m512i lo, hi;
-  NNP_AVX512_IFMA static Limbs52 of(__m512i x, const M61x8& f) { return {_mm512_and_si512(x, f.low52), _mm512_srli_epi64(x, 52)}; }
+  NNP_AVX512_IFMA static Limbs52 of(__m512i x, const M61x8& f) {
+    return {_mm512_and_si512(x, f.low52), _mm512_srli_epi64(x, 52)};
+  }
   NNP_AVX512_IFMA static Limbs52 broadcast(Fp61 x) {
-    return {_mm512_set1_epi64(static_cast<long long>(x.v & kLow52)), _mm512_set1_epi64(static_cast<long long>(x.v >> 52))};
+    return {_mm512_set1_epi64(static_cast<long long>(x.v & kLow52)),
+            _mm512_set1_epi64(static_cast<long long>(x.v >> 52))};
   }
   NNP_AVX512_IFMA static Limbs52 load(const std::uint64_t* lo, const std::uint64_t* hi) {
     return {_mm512_loadu_si512(lo), _mm512_loadu_si512(hi)};
@@ -159,7 +164,8 @@ struct Lazy52 {
     _mm512_store_si512(l, lo), _mm512_store_si512(m, mid), _mm512_store_si512(h, hi);
     u128 sl = 0, sm = 0, sh = 0;
     for (unsigned i = 0; i < 8; ++i) sl += l[i], sm += m[i], sh += h[i];
-    return Fp61::from_u128(sl) + Fp61::from_u128(sm) * Fp61{std::uint64_t{1} << 52} + Fp61::from_u128(sh) * Fp61{std::uint64_t{1} << 43};
+    return Fp61::from_u128(sl) + Fp61::from_u128(sm) * Fp61{std::uint64_t{1} << 52} +
+           Fp61::from_u128(sh) * Fp61{std::uint64_t{1} << 43};
   }
 };
 
@@ -180,8 +186,8 @@ constexpr std::size_t kFlushColumns = 8 * 512;
 // One of three passes over a group's columns, three of the nine sums each (the accumulators fit
 // the registers; the group's rows stay in L1 between passes).
 template <int kPass>
-NNP_AVX512_IFMA void group_pass(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11, const M61ColumnWeights& w,
-                                Fp61x2* out) {
+NNP_AVX512_IFMA void group_pass(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11,
+                                const M61ColumnWeights& w, Fp61x2* out) {
   const M61x8 f;
   const std::size_t cols = w.eq.size();
   for (unsigned i = 0; i < 3; ++i) out[i] = Fp61x2::zero();
@@ -196,7 +202,8 @@ NNP_AVX512_IFMA void group_pass(const Fp61* z00, const Fp61* z01, const Fp61* z1
       if constexpr (kPass == 0) {
         x[0] = f.square(a0), x[1] = f.square(a1), x[2] = f.square(a2);
       } else {
-        const __m512i d0 = f.sub(_mm512_maskz_loadu_epi64(m, z10 + k), a0), d1 = f.sub(_mm512_maskz_loadu_epi64(m, z11 + k), a1);
+        const __m512i d0 = f.sub(_mm512_maskz_loadu_epi64(m, z10 + k), a0),
+                      d1 = f.sub(_mm512_maskz_loadu_epi64(m, z11 + k), a1);
         const __m512i d2 = f.sub(f.add(d1, d1), d0);
         if constexpr (kPass == 1) {
           x[0] = f.mul(a0, d0), x[1] = f.mul(a1, d1), x[2] = f.mul(a2, d2);
@@ -266,8 +273,8 @@ NNP_AVX512_IFMA void fold_row_avx512(const Fp61x2* a, const Fp61x2* b, Fp61x2 r,
 }
 
 // The group's four base rows bound at rho1 (top) and rho2: three K x F products per column.
-NNP_AVX512_IFMA void fold_two_avx512(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11, Fp61x2 rho1, Fp61x2 rho2,
-                                     Fp61x2* out, std::size_t cols) {
+NNP_AVX512_IFMA void fold_two_avx512(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11, Fp61x2 rho1,
+                                     Fp61x2 rho2, Fp61x2* out, std::size_t cols) {
   if (cols % 8 != 0) return fold_two_portable_m61(z00, z01, z10, z11, rho1, rho2, out, cols);
   const M61x8 f;
   const Fp61x2 rho12 = rho1 * rho2;

@@ -28,7 +28,8 @@ TEST(Int8ColumnSums, EveryKernelMatchesPlainSums) {
           std::vector<std::uint8_t> bytes(nbytes * stride, 0);  // zero past rows, as required
           for (auto& x : w) x = fill == 0 ? static_cast<std::int8_t>(rng()) : fill == 1 ? 127 : -128;
           for (unsigned c = 0; c < nbytes; ++c)
-            for (std::size_t a = 0; a < t.rows; ++a) bytes[c * stride + a] = fill == 0 ? static_cast<std::uint8_t>(rng()) : 255;
+            for (std::size_t a = 0; a < t.rows; ++a)
+              bytes[c * stride + a] = fill == 0 ? static_cast<std::uint8_t>(rng()) : 255;
           std::vector<std::int32_t> acc(nbytes * acc_stride, 3), want(acc);  // the kernels add to acc
           for (unsigned c = 0; c < nbytes; ++c)
             for (std::size_t j = 0; j < t.cols; ++j)
@@ -59,7 +60,8 @@ TEST(Int8ColumnSums, LargestExactSumsDoNotWrap) {
       std::vector<std::int32_t> acc(8 * column_sums_stride(cols), 0);
       kernel.fn(w.data(), rows, cols, 0, rows, bytes.data(), stride, 8, acc.data());
       const std::int64_t want = static_cast<std::int64_t>(rows) * 255 * wv;
-      for (std::size_t j = 0; j < cols; ++j) EXPECT_EQ(acc[j], want) << kernel.name << " w " << int{wv} << " column " << j;
+      for (std::size_t j = 0; j < cols; ++j)
+        EXPECT_EQ(acc[j], want) << kernel.name << " w " << int{wv} << " column " << j;
     }
   }
 }

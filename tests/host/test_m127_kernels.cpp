@@ -57,7 +57,8 @@ TEST(M127Kernels, PairQMatchesPlainFieldSums) {
           want[0] += e[k] * lo[k] * lo[k];
           want[1] += e[k] * z2 * z2;
         }
-        EXPECT_EQ(kernel.pair_q(lo.data(), hi.data(), M127ColumnWeights(e)), want) << kernel.name << " cols " << cols << " fill " << fill;
+        EXPECT_EQ(kernel.pair_q(lo.data(), hi.data(), M127ColumnWeights(e)), want)
+            << kernel.name << " cols " << cols << " fill " << fill;
       }
 }
 

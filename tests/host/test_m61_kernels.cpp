@@ -49,7 +49,8 @@ TEST(M61Kernels, GroupSumsMatchPlainFieldSums) {
         for (std::size_t k = 0; k < cols; ++k) {
           const Fp61 a0 = z[0][k], a1 = z[1][k], d0 = z[2][k] - a0, d1 = z[3][k] - a1;
           const Fp61 a2 = Fp61::from_int(2) * a1 - a0, d2 = Fp61::from_int(2) * d1 - d0;
-          const Fp61 terms[kM61GroupSums] = {a0 * a0, a1 * a1, a2 * a2, a0 * d0, a1 * d1, a2 * d2, d0 * d0, d1 * d1, d2 * d2};
+          const Fp61 terms[kM61GroupSums] = {a0 * a0, a1 * a1, a2 * a2, a0 * d0, a1 * d1,
+                                             a2 * d2, d0 * d0, d1 * d1, d2 * d2};
           for (unsigned i = 0; i < kM61GroupSums; ++i) want[i] += e[k] * Fp61x2::from_base(terms[i]);
         }
         EXPECT_EQ(kernel.group_sums(z[0].data(), z[1].data(), z[2].data(), z[3].data(), M61ColumnWeights(e)), want)
@@ -66,7 +67,8 @@ TEST(M61Kernels, RowDotMatchesPlainFieldSums) {
         const std::vector<Fp61x2> e = k_row(cols, fill, true, rng);
         Fp61x2 want = Fp61x2::zero();
         for (std::size_t k = 0; k < cols; ++k) want += e[k] * Fp61x2::from_base(y[k]);
-        EXPECT_EQ(kernel.row_dot(y.data(), M61ColumnWeights(e)), want) << kernel.name << " cols " << cols << " fill " << fill;
+        EXPECT_EQ(kernel.row_dot(y.data(), M61ColumnWeights(e)), want)
+            << kernel.name << " cols " << cols << " fill " << fill;
       }
 }
 
@@ -83,7 +85,8 @@ TEST(M61Kernels, PairQMatchesPlainFieldSums) {
           want[0] += e[k] * lo[k] * lo[k];
           want[1] += e[k] * z2 * z2;
         }
-        EXPECT_EQ(kernel.pair_q(lo.data(), hi.data(), M61ColumnWeights(e)), want) << kernel.name << " cols " << cols << " fill " << fill;
+        EXPECT_EQ(kernel.pair_q(lo.data(), hi.data(), M61ColumnWeights(e)), want)
+            << kernel.name << " cols " << cols << " fill " << fill;
       }
 }
 
