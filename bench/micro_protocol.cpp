@@ -105,32 +105,44 @@ void BM_ColumnByteSums(benchmark::State& state, const char* kernel_name) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kRows * kCols * kBytes));
 }
 
-const M61Kernels* find_m61_kernels(const char* name) {
-  static const std::vector<M61Kernels> all = m61_kernels_available();
+// The kernel set named `name` among those this CPU runs (`all`: m61_kernels_available() or
+// m127_kernels_available()), or nullptr.
+template <class Kernels>
+const Kernels* find_kernels(const std::vector<Kernels>& all, const char* name) {
   for (const auto& k : all)
     if (std::string(name) == k.name) return &k;
   return nullptr;
 }
 
-// The m61 activation kernels on one thread, per implementation, at the TIMIT shape.
-// Group sums (the carried pass, col_combine_of_squares): every group of four rows of 2048 x 512.
-void BM_M61GroupSums(benchmark::State& state, const char* kernel_name) {
+// The activation kernels on one thread, per implementation, at the TIMIT shape. Group sums (the
+// carried pass, col_combine_of_squares): every group of four rows of a 2048 x 512 table of F, with
+// eq(r, .) in K.
+template <class F, class K, class Kernels, class Weights>
+void group_sums_benchmark(benchmark::State& state, const std::vector<Kernels>& all, const char* kernel_name) {
   constexpr std::size_t kRows = 2048, kCols = 512;
   std::mt19937_64 rng(4);
-  std::vector<Fp61> z(kRows * kCols);
-  for (auto& x : z) x = random_element<Fp61>(rng);
-  std::vector<Fp61x2> e(kCols);
-  for (auto& x : e) x = random_element<Fp61x2>(rng);
-  const M61Kernels* kernels = find_m61_kernels(kernel_name);
+  std::vector<F> z(kRows * kCols);
+  for (auto& x : z) x = random_element<F>(rng);
+  std::vector<K> e(kCols);
+  for (auto& x : e) x = random_element<K>(rng);
+  const Kernels* kernels = find_kernels(all, kernel_name);
   if (!kernels) return state.SkipWithError("kernel not available on this CPU");
-  const M61ColumnWeights w(e);
+  const Weights w(e);
   constexpr std::size_t q = kRows / 4;
   for (auto _ : state)
     for (std::size_t g = 0; g < q; ++g) {
-      const Fp61* z00 = z.data() + g * kCols;
+      const F* z00 = z.data() + g * kCols;
       benchmark::DoNotOptimize(kernels->group_sums(z00, z00 + q * kCols, z00 + 2 * q * kCols, z00 + 3 * q * kCols, w));
     }
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(z.size() * sizeof(Fp61)));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(z.size() * sizeof(F)));
+}
+void BM_M61GroupSums(benchmark::State& state, const char* kernel_name) {
+  static const std::vector<M61Kernels> all = m61_kernels_available();
+  group_sums_benchmark<Fp61, Fp61x2, M61Kernels, M61ColumnWeights>(state, all, kernel_name);
+}
+void BM_M127GroupSums(benchmark::State& state, const char* kernel_name) {
+  static const std::vector<M127Kernels> all = m127_kernels_available();
+  group_sums_benchmark<Fp127, Fp127, M127Kernels, M127ColumnWeights>(state, all, kernel_name);
 }
 
 // A row round on a 512 x 512 table of K (the fourth round at TIMIT size): every row folded, and
@@ -142,7 +154,8 @@ void BM_M61RowRound(benchmark::State& state, const char* kernel_name) {
   for (auto& x : z) x = random_element<Fp61x2>(rng);
   for (auto& x : e) x = random_element<Fp61x2>(rng);
   const Fp61x2 r = random_element<Fp61x2>(rng);
-  const M61Kernels* kernels = find_m61_kernels(kernel_name);
+  static const std::vector<M61Kernels> all = m61_kernels_available();
+  const M61Kernels* kernels = find_kernels(all, kernel_name);
   if (!kernels) return state.SkipWithError("kernel not available on this CPU");
   const M61ColumnWeights w(e);
   constexpr std::size_t half = kRows / 2, quarter = kRows / 4;
@@ -154,28 +167,6 @@ void BM_M61RowRound(benchmark::State& state, const char* kernel_name) {
       benchmark::DoNotOptimize(kernels->pair_q(lo, hi, w));
     }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(z.size() * sizeof(Fp61x2)));
-}
-
-// The m127 carried pass, as BM_M61GroupSums.
-void BM_M127GroupSums(benchmark::State& state, const char* kernel_name) {
-  constexpr std::size_t kRows = 2048, kCols = 512;
-  std::mt19937_64 rng(6);
-  std::vector<Fp127> z(kRows * kCols), e(kCols);
-  for (auto& x : z) x = random_element<Fp127>(rng);
-  for (auto& x : e) x = random_element<Fp127>(rng);
-  const M127Kernels* kernels = nullptr;
-  static const std::vector<M127Kernels> all = m127_kernels_available();
-  for (const auto& k : all)
-    if (std::string(kernel_name) == k.name) kernels = &k;
-  if (!kernels) return state.SkipWithError("kernel not available on this CPU");
-  const M127ColumnWeights w(e);
-  constexpr std::size_t q = kRows / 4;
-  for (auto _ : state)
-    for (std::size_t g = 0; g < q; ++g) {
-      const Fp127* z00 = z.data() + g * kCols;
-      benchmark::DoNotOptimize(kernels->group_sums(z00, z00 + q * kCols, z00 + 2 * q * kCols, z00 + 3 * q * kCols, w));
-    }
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(z.size() * sizeof(Fp127)));
 }
 
 void BM_MemoryCopy(benchmark::State& state) {
