@@ -10,7 +10,6 @@
 #include "host/engines/cpu_square_sumcheck.hpp"
 #include "host/engines/int8_column_sums.hpp"
 #include "host/engines/limb_gemm.hpp"
-#include "host/engines/m61_kernels.hpp"
 #include "host/engines/structured_forward.hpp"
 #include "verifier/parallel.hpp"
 
@@ -262,13 +261,13 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   // Four rows at a time share each eq_r[k] (LazyDots: one load and one pending count per column);
-  // m61 with K = F_{p^2} has its own kernels (m61_kernels.hpp).
+  // m61 with K = F_{p^2} and m127 have their own kernels (SimdKernels, cpu_square_sumcheck.hpp).
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
     constexpr std::size_t kRows = 4;
     std::vector<K> V(Y.rows, K::zero());
-    if constexpr (std::is_same_v<F, Fp61> && std::is_same_v<K, Fp61x2>) {
-      const M61ColumnWeights w(eq_r.first(Y.cols));
-      parallel_for(Y.rows, [&](std::size_t j) { V[j] = m61_kernels().row_dot(Y.data.data() + j * Y.cols, w); });
+    if constexpr (SimdKernels<F, K>::kHave) {
+      const typename SimdKernels<F, K>::Weights w(eq_r.first(Y.cols));
+      parallel_for(Y.rows, [&](std::size_t j) { V[j] = SimdKernels<F, K>::get().row_dot(Y.data.data() + j * Y.cols, w); });
       return V;
     }
     parallel_for((Y.rows + kRows - 1) / kRows, [&](std::size_t b) {

@@ -40,6 +40,11 @@ std::array<Fp127, 2> pair_q_portable_m127(const Fp127* lo, const Fp127* hi, cons
 void fold_row_portable_m127(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols) {
   fold_row_portable<Fp127, Fp127>(a, b, r, out, cols);
 }
+Fp127 row_dot_portable_m127(const Fp127* y, const M127ColumnWeights& w) {
+  LazyDot<Fp127, Fp127> acc;
+  for (std::size_t k = 0; k < w.eq.size(); ++k) acc.add(w.eq[k], y[k]);
+  return acc.result();
+}
 void fold_two_portable_m127(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1,
                             Fp127 rho2, Fp127* out, std::size_t cols) {
   fold_two_portable<Fp127, Fp127>(z00, z01, z10, z11, rho1, rho2, out, cols);
@@ -293,6 +298,23 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp127* z00, const Fp127* z01, const F
     f.store(out + k, f.canonical(f.add(a0, f.reduce(t))), n);
   }
 }
+// sum_k eq(r, k) y[k]: one product per column into five accumulators (tails read as zero).
+NNP_AVX512_IFMA Fp127 row_dot_avx512(const Fp127* y, const M127ColumnWeights& w) {
+  const M127x8 f;
+  const std::size_t cols = w.eq.size();
+  Fp127 total = Fp127::zero();
+  for (std::size_t k0 = 0; k0 < cols; k0 += kFlushColumns) {
+    const std::size_t k1 = std::min(cols, k0 + kFlushColumns);
+    W5 sum;
+    for (std::size_t k = k0; k < k1; k += 8) {
+      const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
+                 _mm512_loadu_si512(w.limb2.data() + k)};
+      sum.mac(e, f.load(y + k, std::min<std::size_t>(8, k1 - k)));
+    }
+    total += sum.total();
+  }
+  return total;
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -304,10 +326,10 @@ std::vector<M127Kernels> m127_kernels_available() {
   std::vector<M127Kernels> k;
 #ifdef NNP_X86_KERNELS
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") && avx512_kernels_allowed())
-    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512});
+    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512, row_dot_avx512});
 #endif
-  k.push_back(
-      {"portable", group_sums_portable_m127, pair_q_portable_m127, fold_row_portable_m127, fold_two_portable_m127});
+  k.push_back({"portable", group_sums_portable_m127, pair_q_portable_m127, fold_row_portable_m127,
+               fold_two_portable_m127, row_dot_portable_m127});
   return k;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// The cpu engine's activation sum-check kernels for m127, the same four as m61_kernels.hpp (group
-// sums, pair q, fold row, fold two; see there), the prover's largest passes after the forward.
+// The cpu engine's activation sum-check kernels for m127, the same five as m61_kernels.hpp (group
+// sums, pair q, fold row, fold two, row dot; see there), the prover's largest passes after the
+// forward.
 //
 // AVX-512 (F, IFMA): eight columns per register, each 127-bit value in three limbs of radix 2^52
 // (52, 52 and up to 24 bits). A product is 17 multiply-adds of 52-bit limbs into five 64-bit
@@ -34,6 +35,7 @@ struct M127Kernels {
   void (*fold_row)(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols);
   void (*fold_two)(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1, Fp127 rho2,
                    Fp127* out, std::size_t cols);
+  Fp127 (*row_dot)(const Fp127* y, const M127ColumnWeights& w);
 };
 
 // Every implementation this CPU can run, the fastest first (the AVX-512 one needs AVX-512 F and

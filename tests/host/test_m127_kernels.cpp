@@ -44,6 +44,19 @@ TEST(M127Kernels, GroupSumsMatchPlainFieldSums) {
       }
 }
 
+TEST(M127Kernels, RowDotMatchesPlainFieldSums) {
+  auto rng = testing::make_rng(98);
+  for (const auto& kernel : m127_kernels_available())
+    for (std::size_t cols : kColumnCounts)
+      for (int fill : {0, 1}) {
+        const std::vector<Fp127> y = row(cols, fill, true, rng), e = row(cols, fill, true, rng);
+        Fp127 want = Fp127::zero();
+        for (std::size_t k = 0; k < cols; ++k) want += e[k] * y[k];
+        EXPECT_EQ(kernel.row_dot(y.data(), M127ColumnWeights(e)), want)
+            << kernel.name << " cols " << cols << " fill " << fill;
+      }
+}
+
 TEST(M127Kernels, PairQMatchesPlainFieldSums) {
   auto rng = testing::make_rng(96);
   for (const auto& kernel : m127_kernels_available())
