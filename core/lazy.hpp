@@ -69,6 +69,10 @@ struct M61Coords<Fp61x2> {
   NNP_HD static Fp61x2 make(const i128* acc) { return {Fp61::from_i128(acc[0]), Fp61::from_i128(acc[1])}; }
 };
 
+// Whether `terms` products of an int8 (|w| <= 128) and a byte (<= 255) sum exactly in an int32:
+// the bound of every int8 x byte route (the limb GEMMs, the prover's column sums).
+constexpr bool int8_byte_sums_exact(std::size_t terms) { return terms * 128 * 255 < (std::size_t{1} << 31); }
+
 // Whether M61Coords sums of `terms` products with weights stored in `width_bytes` are exact.
 constexpr bool wide_sums_exact(unsigned width_bytes, std::size_t terms) {
   return width_bytes <= 4 && terms < (std::size_t{1} << 35);

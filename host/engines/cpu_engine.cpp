@@ -94,7 +94,7 @@ class CpuEngine final : public Engine<Cfg> {
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward(layer, Y, batch);
     Table2D<F> Z(padded(layer.rows()), Y.cols);
-    if (layer.q->weights.int8_data() && int8_limb_gemm_exact(layer.cols()) && int8_limb_gemm_available()) {
+    if (layer.q->weights.int8_data() && int8_byte_sums_exact(layer.cols()) && int8_limb_gemm_available()) {
       forward_int8(layer, Y, batch, Z);
       return Z;
     }
@@ -116,7 +116,7 @@ class CpuEngine final : public Engine<Cfg> {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<K> A(padded(cols), K::zero());
-    if (layer.q->weights.int8_data() && int8_column_sums_exact(rows) && (column_sums_route() || int8_limb_gemm_available()))
+    if (layer.q->weights.int8_data() && int8_byte_sums_exact(rows) && (column_sums_route() || int8_limb_gemm_available()))
       return row_combine_int8(layer, eq_q, std::move(A));
     // As the verifier's W~(q, s): m61, 128-bit sums; m127, int64 limb sums while sum_a |W[a][j]|
     // < 2^32 (the storage width bounds |W| a priori); otherwise field products.

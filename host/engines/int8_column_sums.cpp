@@ -98,8 +98,6 @@ bool cpu_has_vnni_kernel() {
 
 }  // namespace
 
-bool int8_column_sums_exact(std::size_t rows) { return rows * 128 * 255 < (std::size_t{1} << 31); }
-
 std::vector<ColumnSumsKernel> int8_column_sums_kernels() {
   std::vector<ColumnSumsKernel> k;
 #ifdef NNP_X86_KERNELS

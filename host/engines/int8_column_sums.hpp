@@ -12,9 +12,6 @@
 
 namespace nnproof {
 
-// Whether the int32 sums are exact: rows * 128 * 255 < 2^31.
-bool int8_column_sums_exact(std::size_t rows);
-
 // Columns rounded up to the kernels' 16-column blocks: the row stride of `acc` below.
 constexpr std::size_t column_sums_stride(std::size_t cols) { return (cols + 15) / 16 * 16; }
 
@@ -23,7 +20,7 @@ constexpr std::size_t column_sums_stride(std::size_t cols) { return (cols + 15) 
 // nbytes arrays of `stride` bytes, stride a multiple of 4 and >= rows, zero past `rows`. a0 is a
 // multiple of 4; a1 <= rows is one too, or rows. Reading whole rows of W in order keeps the pass
 // at memory speed; callers give each thread its own rows and `acc`, and add them up.
-// Needs int8_column_sums_exact(rows).
+// Needs int8_byte_sums_exact(rows) (core/lazy.hpp).
 void int8_column_byte_sums(const std::int8_t* w, std::size_t rows, std::size_t cols, std::size_t a0, std::size_t a1,
                            const std::uint8_t* bytes, std::size_t stride, unsigned nbytes, std::int32_t* acc);
 

@@ -22,8 +22,6 @@ void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, cons
               static_cast<int>(ncols));
 }
 
-bool int8_limb_gemm_exact(std::size_t inner) { return inner * 128 * 255 < (std::size_t{1} << 31); }
-
 namespace {
 // Whether the effective ISA (ONEDNN_MAX_CPU_ISA honoured) includes `level`: oneDNN's ISA values are
 // bit sets, each containing the ones below it, so later ISAs (oneDNN 3's avx512_core_fp16, avx10)

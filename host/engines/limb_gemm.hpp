@@ -22,8 +22,7 @@ void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, cons
 // The int8 route (oneDNN, VNNI): C (rows x ncols, int32) = W (rows x inner, int8) * L (inner x
 // ncols, 8-bit limbs 0..255), row-major. oneDNN takes an unsigned left and a signed right operand,
 // so W goes in as W + 128 with offset 128 and L as L - 128 with offset -128: the offsets restore
-// W * L exactly. Exact while inner * 128 * 255 < 2^31 (int8_limb_gemm_exact).
-bool int8_limb_gemm_exact(std::size_t inner);
+// W * L exactly. Exact while int8_byte_sums_exact(inner) (core/lazy.hpp).
 // Whether oneDNN runs its int8 GEMM with VNNI (or AMX) instructions here. Without them it builds
 // the products from 16-bit pair sums that saturate (a weight of 127 against a zero limb already
 // does, with the offsets above), so the exact route needs VNNI; otherwise the DGEMM route is used.

@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "core/lazy.hpp"
 #include "host/engines/int8_column_sums.hpp"
 
 namespace nnproof {
@@ -48,8 +49,8 @@ TEST(Int8ColumnSums, EveryKernelMatchesPlainSums) {
 // 2^31 must come out exact, not wrapped.
 TEST(Int8ColumnSums, LargestExactSumsDoNotWrap) {
   std::size_t rows = 1;
-  while (int8_column_sums_exact(rows + 1)) ++rows;
-  ASSERT_FALSE(int8_column_sums_exact(rows + 1));
+  while (int8_byte_sums_exact(rows + 1)) ++rows;
+  ASSERT_FALSE(int8_byte_sums_exact(rows + 1));
   const std::size_t cols = 19, stride = (rows + 3) / 4 * 4;
   for (const auto& kernel : int8_column_sums_kernels()) {
     for (std::int8_t wv : {std::int8_t{127}, std::int8_t{-128}}) {
