@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <algorithm>
+#include <optional>
 #include <type_traits>
 
 #include "core/lazy.hpp"
@@ -260,31 +261,23 @@ class CpuEngine final : public Engine<Cfg> {
     return A;
   }
 
-  // Four rows at a time share each eq_r[k] (LazyDots: one load and one pending count per column);
-  // m61 with K = F_{p^2} and m127 have their own kernels (SimdKernels, cpu_square_sumcheck.hpp).
+  // Blocks of four rows: the portable row dots share each eq_r[k] among them; m61 with K = F_{p^2}
+  // and m127 run their kernel sets' (SimdKernels, cpu_square_sumcheck.hpp).
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
+    using Simd = SimdKernels<F, K>;
     constexpr std::size_t kRows = 4;
+    const std::span<const K> ec = eq_r.first(Y.cols);
+    std::optional<typename Simd::Weights> weights;
+    if constexpr (Simd::kHave) weights.emplace(ec);
     std::vector<K> V(Y.rows, K::zero());
-    if constexpr (SimdKernels<F, K>::kHave) {
-      const typename SimdKernels<F, K>::Weights w(eq_r.first(Y.cols));
-      parallel_for(Y.rows, [&](std::size_t j) { V[j] = SimdKernels<F, K>::get().row_dot(Y.data.data() + j * Y.cols, w); });
-      return V;
-    }
     parallel_for((Y.rows + kRows - 1) / kRows, [&](std::size_t b) {
       const std::size_t j0 = b * kRows, n = std::min(kRows, Y.rows - j0);
       const F* y = Y.data.data() + j0 * Y.cols;
-      if (n < kRows) {
-        for (std::size_t j = 0; j < n; ++j) {
-          LazyDot<K, F> acc;
-          for (std::size_t k = 0; k < Y.cols; ++k) acc.add(eq_r[k], y[j * Y.cols + k]);
-          V[j0 + j] = acc.result();
-        }
-        return;
+      if constexpr (Simd::kHave) {
+        Simd::get().row_dots(y, n, *weights, V.data() + j0);
+      } else {
+        row_dots_portable<F, K>(y, n, ec, V.data() + j0);
       }
-      LazyDots<K, F, kRows> acc;
-      for (std::size_t k = 0; k < Y.cols; ++k) acc.add(eq_r[k], {y[k], y[Y.cols + k], y[2 * Y.cols + k], y[3 * Y.cols + k]});
-      const std::array<K, kRows> r = acc.result();
-      std::copy(r.begin(), r.end(), V.begin() + static_cast<std::ptrdiff_t>(j0));
     });
     return V;
   }

@@ -29,6 +29,7 @@
 #include "host/engines/engine.hpp"
 #include "host/engines/m127_kernels.hpp"
 #include "host/engines/m61_kernels.hpp"
+#include "host/engines/sumcheck_kernels.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -82,6 +83,40 @@ void fold_two_portable(const F* z00, const F* z01, const F* z10, const F* z11, K
     acc.add(rho12, z11[k] - z01[k] - d0);
     out[k] = embed<K>(a0) + acc.result();
   }
+}
+
+// out[j] = sum_k ec[k] y[j][k] for `rows` consecutive rows of ec.size() columns: four rows at a
+// time share each ec[k] (LazyDots: one load and one pending count per column).
+template <class F, class K>
+void row_dots_portable(const F* y, std::size_t rows, std::span<const K> ec, K* out) {
+  constexpr std::size_t kRows = 4;
+  const std::size_t cols = ec.size();
+  std::size_t j = 0;
+  for (; j + kRows <= rows; j += kRows) {
+    const F* r = y + j * cols;
+    LazyDots<K, F, kRows> acc;
+    for (std::size_t k = 0; k < cols; ++k) acc.add(ec[k], {r[k], r[cols + k], r[2 * cols + k], r[3 * cols + k]});
+    const std::array<K, kRows> sums = acc.result();
+    std::copy(sums.begin(), sums.end(), out + j);
+  }
+  for (; j < rows; ++j) {
+    LazyDot<K, F> acc;
+    for (std::size_t k = 0; k < cols; ++k) acc.add(ec[k], y[j * cols + k]);
+    out[j] = acc.result();
+  }
+}
+
+// The loops above as a kernel set: the portable twin of every AVX-512 set.
+template <class F, class K, class Weights>
+constexpr SumcheckKernels<F, K, Weights> portable_kernels() {
+  return {"portable",
+          [](const F* z00, const F* z01, const F* z10, const F* z11, const Weights& w) {
+            return group_sums_portable<F, K>(z00, z01, z10, z11, w.eq);
+          },
+          [](const K* lo, const K* hi, const Weights& w) { return pair_q_portable<K, K>(lo, hi, w.eq); },
+          fold_row_portable<K, K>,
+          fold_two_portable<F, K>,
+          [](const F* y, std::size_t rows, const Weights& w, K* out) { row_dots_portable<F, K>(y, rows, w.eq, out); }};
 }
 
 // The AVX-512 kernel set of a field configuration, where it has one: m61 with K = F_{p^2} (the

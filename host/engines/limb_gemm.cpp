@@ -37,9 +37,14 @@ bool int8_limb_gemm_available() {
   return vnni;
 }
 
-bool avx512_kernels_allowed() {
-  static const bool allowed = effective_isa_includes(dnnl_cpu_isa_avx512_core);
+bool avx512_ifma_kernels_allowed() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool allowed = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") &&
+                              effective_isa_includes(dnnl_cpu_isa_avx512_core);
   return allowed;
+#else
+  return false;
+#endif
 }
 
 bool int8_avx512_vnni_allowed() {

@@ -28,10 +28,11 @@ void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, cons
 // does, with the offsets above), so the exact route needs VNNI; otherwise the DGEMM route is used.
 bool int8_limb_gemm_available();
 // Whether oneDNN's instruction-set cap (ONEDNN_MAX_CPU_ISA, unset: this CPU's best) admits AVX-512
-// VNNI, or AVX-512 at all. The cpu engine's own AVX-512 kernels follow the same cap, so that one
+// VNNI; and whether this CPU has AVX-512 F and IFMA and the cap admits AVX-512 (the m61 and m127
+// sum-check kernel sets). The cpu engine's own AVX-512 kernels follow the same cap, so that one
 // variable pins every route of the prover (the tests run each route on one machine this way).
 bool int8_avx512_vnni_allowed();
-bool avx512_kernels_allowed();
+bool avx512_ifma_kernels_allowed();
 void u8_limb_gemm(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* w_plus_128,
                   const std::int8_t* limbs_minus_128, std::int32_t* C);
 // C (cols x nbytes, int32) = W^T B, row-major: W is inner x cols (int8), B is inner x nbytes of

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "host/engines/cpu_square_sumcheck.hpp"
-#include "host/engines/limb_gemm.hpp"  // avx512_kernels_allowed
+#include "host/engines/limb_gemm.hpp"  // avx512_ifma_kernels_allowed
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -29,26 +29,7 @@ M127ColumnWeights::M127ColumnWeights(std::span<const Fp127> eq_r) : eq(eq_r) {
 
 namespace {
 
-// The portable loops of cpu_square_sumcheck.hpp, as the kernels' signatures.
-std::array<Fp127, 9> group_sums_portable_m127(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11,
-                                              const M127ColumnWeights& w) {
-  return group_sums_portable<Fp127, Fp127>(z00, z01, z10, z11, w.eq);
-}
-std::array<Fp127, 2> pair_q_portable_m127(const Fp127* lo, const Fp127* hi, const M127ColumnWeights& w) {
-  return pair_q_portable<Fp127, Fp127>(lo, hi, w.eq);
-}
-void fold_row_portable_m127(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols) {
-  fold_row_portable<Fp127, Fp127>(a, b, r, out, cols);
-}
-Fp127 row_dot_portable_m127(const Fp127* y, const M127ColumnWeights& w) {
-  LazyDot<Fp127, Fp127> acc;
-  for (std::size_t k = 0; k < w.eq.size(); ++k) acc.add(w.eq[k], y[k]);
-  return acc.result();
-}
-void fold_two_portable_m127(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1,
-                            Fp127 rho2, Fp127* out, std::size_t cols) {
-  fold_two_portable<Fp127, Fp127>(z00, z01, z10, z11, rho1, rho2, out, cols);
-}
+constexpr M127Kernels kPortable = portable_kernels<Fp127, Fp127, M127ColumnWeights>();
 
 #ifdef NNP_X86_KERNELS
 #define NNP_AVX512_IFMA __attribute__((target("avx512f,avx512ifma")))
@@ -298,8 +279,9 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp127* z00, const Fp127* z01, const F
     f.store(out + k, f.canonical(f.add(a0, f.reduce(t))), n);
   }
 }
-// sum_k eq(r, k) y[k]: one product per column into five accumulators (tails read as zero).
-NNP_AVX512_IFMA Fp127 row_dot_avx512(const Fp127* y, const M127ColumnWeights& w) {
+// sum_k eq(r, k) y[k] for one row: one product per column into five accumulators (tails read as
+// zero).
+NNP_AVX512_IFMA Fp127 row_dot(const Fp127* y, const M127ColumnWeights& w) {
   const M127x8 f;
   const std::size_t cols = w.eq.size();
   Fp127 total = Fp127::zero();
@@ -315,6 +297,9 @@ NNP_AVX512_IFMA Fp127 row_dot_avx512(const Fp127* y, const M127ColumnWeights& w)
   }
   return total;
 }
+NNP_AVX512_IFMA void row_dots_avx512(const Fp127* y, std::size_t rows, const M127ColumnWeights& w, Fp127* out) {
+  for (std::size_t j = 0; j < rows; ++j) out[j] = row_dot(y + j * w.eq.size(), w);
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -325,11 +310,10 @@ NNP_AVX512_IFMA Fp127 row_dot_avx512(const Fp127* y, const M127ColumnWeights& w)
 std::vector<M127Kernels> m127_kernels_available() {
   std::vector<M127Kernels> k;
 #ifdef NNP_X86_KERNELS
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") && avx512_kernels_allowed())
-    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512, row_dot_avx512});
+  if (avx512_ifma_kernels_allowed())
+    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512, row_dots_avx512});
 #endif
-  k.push_back({"portable", group_sums_portable_m127, pair_q_portable_m127, fold_row_portable_m127,
-               fold_two_portable_m127, row_dot_portable_m127});
+  k.push_back(kPortable);
   return k;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // The cpu engine's activation sum-check kernels for m127, the same five as m61_kernels.hpp (group
-// sums, pair q, fold row, fold two, row dot; see there), the prover's largest passes after the
+// sums, pair q, fold row, fold two, row dots; see there), the prover's largest passes after the
 // forward.
 //
 // AVX-512 (F, IFMA): eight columns per register, each 127-bit value in three limbs of radix 2^52
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/fields.hpp"
+#include "host/engines/sumcheck_kernels.hpp"
 
 namespace nnproof {
 
@@ -27,19 +28,10 @@ struct M127ColumnWeights {
   std::vector<std::uint64_t> limb0, limb1, limb2;
 };
 
-struct M127Kernels {
-  const char* name;
-  std::array<Fp127, 9> (*group_sums)(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11,
-                                     const M127ColumnWeights& w);
-  std::array<Fp127, 2> (*pair_q)(const Fp127* lo, const Fp127* hi, const M127ColumnWeights& w);
-  void (*fold_row)(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols);
-  void (*fold_two)(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1, Fp127 rho2,
-                   Fp127* out, std::size_t cols);
-  Fp127 (*row_dot)(const Fp127* y, const M127ColumnWeights& w);
-};
+using M127Kernels = SumcheckKernels<Fp127, Fp127, M127ColumnWeights>;
 
-// Every implementation this CPU can run, the fastest first (the AVX-512 one needs AVX-512 F and
-// IFMA, and ONEDNN_MAX_CPU_ISA, if set, at AVX512_CORE or above), for tests and benchmarks.
+// Every implementation this CPU can run, the fastest first (the AVX-512 one where
+// avx512_ifma_kernels_allowed()), for tests and benchmarks.
 std::vector<M127Kernels> m127_kernels_available();
 const M127Kernels& m127_kernels();
 

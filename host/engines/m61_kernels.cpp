@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "host/engines/cpu_square_sumcheck.hpp"
-#include "host/engines/limb_gemm.hpp"  // avx512_kernels_allowed
+#include "host/engines/limb_gemm.hpp"  // avx512_ifma_kernels_allowed
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -27,26 +27,7 @@ M61ColumnWeights::M61ColumnWeights(std::span<const Fp61x2> eq_r) : eq(eq_r) {
 
 namespace {
 
-// The portable loops of cpu_square_sumcheck.hpp, as the m61 kernels' signatures.
-std::array<Fp61x2, kM61GroupSums> group_sums_portable_m61(const Fp61* z00, const Fp61* z01, const Fp61* z10,
-                                                          const Fp61* z11, const M61ColumnWeights& w) {
-  return group_sums_portable<Fp61, Fp61x2>(z00, z01, z10, z11, w.eq);
-}
-std::array<Fp61x2, 2> pair_q_portable_m61(const Fp61x2* lo, const Fp61x2* hi, const M61ColumnWeights& w) {
-  return pair_q_portable<Fp61x2, Fp61x2>(lo, hi, w.eq);
-}
-void fold_row_portable_m61(const Fp61x2* a, const Fp61x2* b, Fp61x2 r, Fp61x2* out, std::size_t cols) {
-  fold_row_portable<Fp61x2, Fp61x2>(a, b, r, out, cols);
-}
-Fp61x2 row_dot_portable_m61(const Fp61* y, const M61ColumnWeights& w) {
-  LazyDot<Fp61x2, Fp61> acc;
-  for (std::size_t k = 0; k < w.eq.size(); ++k) acc.add(w.eq[k], y[k]);
-  return acc.result();
-}
-void fold_two_portable_m61(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11, Fp61x2 rho1, Fp61x2 rho2,
-                           Fp61x2* out, std::size_t cols) {
-  fold_two_portable<Fp61, Fp61x2>(z00, z01, z10, z11, rho1, rho2, out, cols);
-}
+constexpr M61Kernels kPortable = portable_kernels<Fp61, Fp61x2, M61ColumnWeights>();
 
 #ifdef NNP_X86_KERNELS
 #define NNP_AVX512_IFMA __attribute__((target("avx512f,avx512ifma")))
@@ -235,7 +216,7 @@ NNP_AVX512_IFMA std::array<Fp61x2, kM61GroupSums> group_sums_avx512(const Fp61* 
 // The K-row kernels take whole registers of columns: other widths (a batch below 8) go portable.
 NNP_AVX512_IFMA std::array<Fp61x2, 2> pair_q_avx512(const Fp61x2* lo, const Fp61x2* hi, const M61ColumnWeights& w) {
   const std::size_t cols = w.eq.size();
-  if (cols % 8 != 0) return pair_q_portable_m61(lo, hi, w);
+  if (cols % 8 != 0) return kPortable.pair_q(lo, hi, w);
   const M61x8 f;
   std::array<Fp61x2, 2> q{Fp61x2::zero(), Fp61x2::zero()};
   for (std::size_t k0 = 0; k0 < cols; k0 += kFlushColumns) {
@@ -259,7 +240,7 @@ NNP_AVX512_IFMA std::array<Fp61x2, 2> pair_q_avx512(const Fp61x2* lo, const Fp61
 // out = a + r (b - a): re = a.re + r.re x.re + (p - r.im) x.im, im = a.im + r.re x.im + r.im x.re
 // with x = b - a, each coordinate two products summed in 52-bit limbs and reduced once.
 NNP_AVX512_IFMA void fold_row_avx512(const Fp61x2* a, const Fp61x2* b, Fp61x2 r, Fp61x2* out, std::size_t cols) {
-  if (cols % 8 != 0) return fold_row_portable_m61(a, b, r, out, cols);
+  if (cols % 8 != 0) return kPortable.fold_row(a, b, r, out, cols);
   const M61x8 f;
   const Limbs52 rr = Limbs52::broadcast(r.re), ri = Limbs52::broadcast(r.im), neg_ri = Limbs52::broadcast(-r.im);
   for (std::size_t k = 0; k < cols; k += 8) {
@@ -275,7 +256,7 @@ NNP_AVX512_IFMA void fold_row_avx512(const Fp61x2* a, const Fp61x2* b, Fp61x2 r,
 // The group's four base rows bound at rho1 (top) and rho2: three K x F products per column.
 NNP_AVX512_IFMA void fold_two_avx512(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11, Fp61x2 rho1,
                                      Fp61x2 rho2, Fp61x2* out, std::size_t cols) {
-  if (cols % 8 != 0) return fold_two_portable_m61(z00, z01, z10, z11, rho1, rho2, out, cols);
+  if (cols % 8 != 0) return kPortable.fold_two(z00, z01, z10, z11, rho1, rho2, out, cols);
   const M61x8 f;
   const Fp61x2 rho12 = rho1 * rho2;
   const Limbs52 r1re = Limbs52::broadcast(rho1.re), r1im = Limbs52::broadcast(rho1.im);
@@ -292,8 +273,8 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp61* z00, const Fp61* z01, const Fp6
     f.store(out + k, {f.add(a0, re.lanes(f)), im.lanes(f)});
   }
 }
-// sum_k eq(r, k) y[k]: two products per column, in 52-bit limbs (tails masked to zero).
-NNP_AVX512_IFMA Fp61x2 row_dot_avx512(const Fp61* y, const M61ColumnWeights& w) {
+// sum_k eq(r, k) y[k] for one row: two products per column, in 52-bit limbs (tails masked to zero).
+NNP_AVX512_IFMA Fp61x2 row_dot(const Fp61* y, const M61ColumnWeights& w) {
   const M61x8 f;
   const std::size_t cols = w.eq.size();
   Fp61x2 total = Fp61x2::zero();
@@ -310,6 +291,9 @@ NNP_AVX512_IFMA Fp61x2 row_dot_avx512(const Fp61* y, const M61ColumnWeights& w) 
   }
   return total;
 }
+NNP_AVX512_IFMA void row_dots_avx512(const Fp61* y, std::size_t rows, const M61ColumnWeights& w, Fp61x2* out) {
+  for (std::size_t j = 0; j < rows; ++j) out[j] = row_dot(y + j * w.eq.size(), w);
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -320,11 +304,10 @@ NNP_AVX512_IFMA Fp61x2 row_dot_avx512(const Fp61* y, const M61ColumnWeights& w) 
 std::vector<M61Kernels> m61_kernels_available() {
   std::vector<M61Kernels> k;
 #ifdef NNP_X86_KERNELS
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") && avx512_kernels_allowed())
-    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512, row_dot_avx512});
+  if (avx512_ifma_kernels_allowed())
+    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512, row_dots_avx512});
 #endif
-  k.push_back({"portable", group_sums_portable_m61, pair_q_portable_m61, fold_row_portable_m61, fold_two_portable_m61,
-               row_dot_portable_m61});
+  k.push_back(kPortable);
   return k;
 }
 

@@ -12,7 +12,7 @@
 //   fold row    out = a + r (b - a) along one row (out may be a);
 //   fold two    one group's rows folded at two bound variables at once (rho1 the top one):
 //               z00 + rho1 d0 + rho2 (z01 - z00) + rho1 rho2 (z11 - z01 - d0), d0 = z10 - z00;
-//   row dot     sum_k eq(r, k) y[k] for one base row (col_combine, the input layer's V).
+//   row dots    sum_k eq(r, k) y[k] for base rows (col_combine, the input layer's V).
 //
 // AVX-512 (F, IFMA): eight columns per register (K rows are split into coordinates on load).
 // Products of two elements go through 32-bit halves (vpmuludq), reduced mod p; sums of products
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/fields.hpp"
+#include "host/engines/sumcheck_kernels.hpp"
 
 namespace nnproof {
 
@@ -38,20 +39,10 @@ struct M61ColumnWeights {
   std::vector<std::uint64_t> re_lo, re_hi, im_lo, im_hi;
 };
 
-// One implementation of the four kernels. Rows are w.eq.size() (or `cols`) columns long.
-struct M61Kernels {
-  const char* name;
-  std::array<Fp61x2, kM61GroupSums> (*group_sums)(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11,
-                                                  const M61ColumnWeights& w);
-  std::array<Fp61x2, 2> (*pair_q)(const Fp61x2* lo, const Fp61x2* hi, const M61ColumnWeights& w);
-  void (*fold_row)(const Fp61x2* a, const Fp61x2* b, Fp61x2 r, Fp61x2* out, std::size_t cols);
-  void (*fold_two)(const Fp61* z00, const Fp61* z01, const Fp61* z10, const Fp61* z11, Fp61x2 rho1, Fp61x2 rho2,
-                   Fp61x2* out, std::size_t cols);
-  Fp61x2 (*row_dot)(const Fp61* y, const M61ColumnWeights& w);
-};
+using M61Kernels = SumcheckKernels<Fp61, Fp61x2, M61ColumnWeights>;
 
-// Every implementation this CPU can run, the fastest first, for tests and benchmarks. The AVX-512
-// one needs AVX-512 F and IFMA, and ONEDNN_MAX_CPU_ISA (if set) at AVX512_CORE or above.
+// Every implementation this CPU can run, the fastest first, for tests and benchmarks (the AVX-512
+// one where avx512_ifma_kernels_allowed()).
 std::vector<M61Kernels> m61_kernels_available();
 // The fastest.
 const M61Kernels& m61_kernels();

@@ -44,16 +44,22 @@ TEST(M127Kernels, GroupSumsMatchPlainFieldSums) {
       }
 }
 
-TEST(M127Kernels, RowDotMatchesPlainFieldSums) {
+// Five rows: one block of four (the portable loop's shared pass) and a row on its own.
+TEST(M127Kernels, RowDotsMatchPlainFieldSums) {
   auto rng = testing::make_rng(98);
+  constexpr std::size_t kRows = 5;
   for (const auto& kernel : m127_kernels_available())
     for (std::size_t cols : kColumnCounts)
       for (int fill : {0, 1}) {
-        const std::vector<Fp127> y = row(cols, fill, true, rng), e = row(cols, fill, true, rng);
-        Fp127 want = Fp127::zero();
-        for (std::size_t k = 0; k < cols; ++k) want += e[k] * y[k];
-        EXPECT_EQ(kernel.row_dot(y.data(), M127ColumnWeights(e)), want)
-            << kernel.name << " cols " << cols << " fill " << fill;
+        const std::vector<Fp127> e = row(cols, fill, true, rng);
+        std::vector<Fp127> y, want(kRows, Fp127::zero()), got(kRows);
+        for (std::size_t j = 0; j < kRows; ++j) {
+          const std::vector<Fp127> r = row(cols, fill, true, rng);
+          y.insert(y.end(), r.begin(), r.end());
+          for (std::size_t k = 0; k < cols; ++k) want[j] += e[k] * r[k];
+        }
+        kernel.row_dots(y.data(), kRows, M127ColumnWeights(e), got.data());
+        EXPECT_EQ(got, want) << kernel.name << " cols " << cols << " fill " << fill;
       }
 }
 
