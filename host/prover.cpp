@@ -32,14 +32,10 @@ void report(const ProgressFn& progress, const std::string& stage) {
 template <class Cfg>
 ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
                               const std::vector<typename Cfg::F>& input, std::size_t batch, const ProgressFn& progress) {
-  using F = typename Cfg::F;
   const std::size_t n0 = layers.front().cols();
   ForwardTrace<Cfg> tr;
   tr.batch = batch;
-  Table2D<F> X(padded(n0), padded(batch));  // the protocol's n_0 x b matrix: transpose the user's rows
-  for (std::size_t k = 0; k < batch; ++k)
-    for (std::size_t j = 0; j < n0; ++j) X.at(j, k) = input[k * n0 + j];
-  tr.Y.push_back(std::move(X));
+  tr.Y.push_back(engine.input_table(input, n0, batch));
   for (std::size_t i = 1; i <= layers.size(); ++i) {
     report(progress, "forward layer " + std::to_string(i) + "/" + std::to_string(layers.size()));
     tr.Z.push_back(engine.forward(layers[i - 1], tr.Y.back(), batch));

@@ -92,6 +92,12 @@ class CpuEngine final : public Engine<Cfg> {
  public:
   std::string name() const override { return "cpu"; }
 
+  Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
+    Table2D<F> X(padded(n0), padded(batch));
+    parallel_for(input_bands(n0), [&](std::size_t band) { transpose_input_band(input, n0, batch, band, X); });
+    return X;
+  }
+
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward(layer, Y, batch);
     Table2D<F> Z(padded(layer.rows()), Y.cols);

@@ -46,6 +46,14 @@ class Engine {
   // Fills t.data from the engine's device copy when the table lives only there (no-op otherwise).
   // The driver calls it for the outputs; the trace's other tables never need to leave the device.
   virtual void to_host(Table2D<F>& /*t*/) {}
+  // The protocol's padded n_0 x b input table from the user's b rows of n_0 values. Sequential
+  // here: the interactive prover process may run an engine that starts no threads (OpenMP is not
+  // fork-safe), and the reference engine is that engine.
+  virtual Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) {
+    Table2D<F> X(padded(n0), padded(batch));
+    for (std::size_t band = 0; band < input_bands(n0); ++band) transpose_input_band(input, n0, batch, band, X);
+    return X;
+  }
 
   // Z = W Y + B m^T: Z is padded(rows) x Y.cols, zero in padding rows and in columns >= batch.
   virtual Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) = 0;

@@ -1,6 +1,7 @@
 #include "host/engines/m127_kernels.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 
 #include "host/engines/cpu_square_sumcheck.hpp"
 #include "host/engines/limb_gemm.hpp"  // avx512_ifma_kernels_allowed
@@ -183,6 +184,13 @@ struct M127x8 {
   }
 };
 
+// The two cache lines of eight elements from p on, into L1 (kLocality 3) or L2 (2).
+template <int kLocality>
+inline void prefetch_two_lines(const Fp127* p) {
+  __builtin_prefetch(p, 0, kLocality);
+  __builtin_prefetch(p + 4, 0, kLocality);
+}
+
 // Columns per flush of the accumulators: 512 steps of eight, five addends each (< 4096).
 constexpr std::size_t kFlushColumns = 8 * 512;
 
@@ -203,6 +211,9 @@ NNP_AVX512_IFMA void group_pass(const Fp127* z00, const Fp127* z01, const Fp127*
       const V3 a2 = f.sub(f.add(a1, a1), a0);
       V3 x[3];
       if constexpr (kPass == 0) {
+        // The rows the next passes and the next group read: ("Prefetch" in sumcheck_kernels.hpp).
+        prefetch_two_lines<3>(z10 + k), prefetch_two_lines<3>(z11 + k);
+        prefetch_two_lines<2>(z00 + cols + k), prefetch_two_lines<2>(z01 + cols + k);
         x[0] = f.mul(a0, a0), x[1] = f.mul(a1, a1), x[2] = f.mul(a2, a2);
       } else {
         const V3 d0 = f.sub(f.load(z10 + k, n), a0), d1 = f.sub(f.load(z11 + k, n), a1);
@@ -270,6 +281,7 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp127* z00, const Fp127* z01, const F
   const V3 r1 = M127x8::broadcast(rho1), r2 = M127x8::broadcast(rho2), r12 = M127x8::broadcast(rho1 * rho2);
   for (std::size_t k = 0; k < cols; k += 8) {
     const std::size_t n = std::min<std::size_t>(8, cols - k);
+    for (const Fp127* row : {z00, z01, z10, z11}) prefetch_two_lines<3>(row + cols + k);  // the next group's
     const V3 a0 = f.load(z00 + k, n), a1 = f.load(z01 + k, n);
     const V3 d0 = f.sub(f.load(z10 + k, n), a0);
     W5 t;
@@ -291,6 +303,7 @@ NNP_AVX512_IFMA Fp127 row_dot(const Fp127* y, const M127ColumnWeights& w) {
     for (std::size_t k = k0; k < k1; k += 8) {
       const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
                  _mm512_loadu_si512(w.limb2.data() + k)};
+      prefetch_two_lines<3>(y + cols + k);  // the next row
       sum.mac(e, f.load(y + k, std::min<std::size_t>(8, k1 - k)));
     }
     total += sum.total();

@@ -1,6 +1,7 @@
 #include "host/engines/m61_kernels.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 
 #include "host/engines/cpu_square_sumcheck.hpp"
 #include "host/engines/limb_gemm.hpp"  // avx512_ifma_kernels_allowed
@@ -181,6 +182,9 @@ NNP_AVX512_IFMA void group_pass(const Fp61* z00, const Fp61* z01, const Fp61* z1
       const __m512i a2 = f.sub(f.add(a1, a1), a0);
       __m512i x[3];
       if constexpr (kPass == 0) {
+        // The rows the next passes and the next group read ("Prefetch" in sumcheck_kernels.hpp).
+        __builtin_prefetch(z10 + k, 0, 3), __builtin_prefetch(z11 + k, 0, 3);
+        __builtin_prefetch(z00 + cols + k, 0, 2), __builtin_prefetch(z01 + cols + k, 0, 2);
         x[0] = f.square(a0), x[1] = f.square(a1), x[2] = f.square(a2);
       } else {
         const __m512i d0 = f.sub(_mm512_maskz_loadu_epi64(m, z10 + k), a0),
@@ -263,6 +267,7 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp61* z00, const Fp61* z01, const Fp6
   const Limbs52 r2re = Limbs52::broadcast(rho2.re), r2im = Limbs52::broadcast(rho2.im);
   const Limbs52 r12re = Limbs52::broadcast(rho12.re), r12im = Limbs52::broadcast(rho12.im);
   for (std::size_t k = 0; k < cols; k += 8) {
+    for (const Fp61* row : {z00, z01, z10, z11}) __builtin_prefetch(row + cols + k, 0, 3);  // the next group's
     const __m512i a0 = _mm512_loadu_si512(z00 + k), a1 = _mm512_loadu_si512(z01 + k);
     const __m512i d0 = f.sub(_mm512_loadu_si512(z10 + k), a0);
     const __m512i twist = f.sub(f.sub(_mm512_loadu_si512(z11 + k), a1), d0);
@@ -283,6 +288,7 @@ NNP_AVX512_IFMA Fp61x2 row_dot(const Fp61* y, const M61ColumnWeights& w) {
     Lazy52 re, im;
     for (std::size_t k = k0; k < k1; k += 8) {
       const __mmask8 m = k1 - k >= 8 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (k1 - k)) - 1);
+      __builtin_prefetch(y + cols + k, 0, 3);  // the next row
       const Limbs52 x = Limbs52::of(_mm512_maskz_loadu_epi64(m, y + k), f);
       re.add(Limbs52::load(w.re_lo.data() + k, w.re_hi.data() + k), x);
       im.add(Limbs52::load(w.im_lo.data() + k, w.im_hi.data() + k), x);

@@ -4,6 +4,13 @@
 // are described in m61_kernels.hpp). F is the tables' base field, K the challenge field, Weights
 // eq(r, .) in the form the implementation reads (it has the elements as `eq`). Rows are
 // w.eq.size() (or `cols`) columns long.
+//
+// Prefetch. The passes that read the base table (group sums, fold two, row dots) find it in
+// memory, not in cache: it was written during the forward pass. At TIMIT width a row is 4 KiB, one
+// page, and the hardware prefetcher starts over at every page, so the AVX-512 kernels ask for the
+// lines of the rows they read next themselves (the next group's or the next row's, and in the
+// first group-sums pass the group's other two rows). On the TIMIT shape, two threads, m61 group
+// sums went from 1.2-1.8 ms to 1.0 ms a layer, the input layer's V from 0.7 to 0.4 ms.
 #include <array>
 #include <cstddef>
 
