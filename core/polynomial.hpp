@@ -70,8 +70,8 @@ K interpolate(std::span<const K> values, K r) {
 }
 
 // Fold a table on its top variable: T'[i] = T[i] + r (T[i + half] - T[i]) (PROTOCOL.md section 4).
-template <class K>
-void fold_top(std::vector<K>& t, K r) {
+template <class K, class Allocator>
+void fold_top(std::vector<K, Allocator>& t, K r) {
   std::size_t half = t.size() / 2;
   for (std::size_t i = 0; i < half; ++i) t[i] = t[i] + r * (t[i + half] - t[i]);
   t.resize(half);

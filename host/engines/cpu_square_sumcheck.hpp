@@ -30,6 +30,7 @@
 #include "host/engines/m127_kernels.hpp"
 #include "host/engines/m61_kernels.hpp"
 #include "host/engines/sumcheck_kernels.hpp"
+#include "host/engines/uninitialized.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -318,7 +319,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   std::array<K, 2> fused_rows(const T* z, K r) {
     const std::size_t quarter = rows_ / 4, half = rows_ / 2, C = cols_;
     const bool in_place = base_ == nullptr;  // (with F = K the types alone cannot tell)
-    std::vector<K> fresh(in_place ? 0 : half * C);
+    UninitializedVector<K> fresh(in_place ? 0 : half * C);
     K* out = in_place ? z_.data() : fresh.data();
     // The next round's lower-row eq: s_0 .. s_{v-2}, v the variable bound now.
     const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
@@ -456,7 +457,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   }
 
   const Table2D<F>* base_;  // the unfolded table, until the first fold
-  std::vector<K> z_;        // the folded table, rows_ x cols_
+  UninitializedVector<K> z_;  // the folded table, rows_ x cols_: each resize that grows it is written in full
   std::size_t rows_, cols_;
   std::vector<K> s_;        // the row point
   std::vector<K> ec_;       // eq(r, .) over the remaining columns
