@@ -90,12 +90,13 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   const auto layers = field_layers<typename Cfg::F>(*st.model);
   ProofBundle<Cfg> bundle;
   bundle.header.field = Cfg::kId;
-  bundle.header.model_binding = model_binding(st);
   ForwardTrace<Cfg> trace = run_forward(engine, layers, st.input, st.batch, progress);
-  // Hashed after the forward pass: prove_s measured ~1% lower than hashing first (PERFORMANCE.md).
-  bundle.header.input_binding = input_binding(st);
   st.outputs = trace_outputs(trace, st.model->out_dim());
-  bundle.header.statement_digest = statement_digest(st, bundle.header.model_binding, bundle.header.input_binding);
+  // Hashed after the forward pass: prove_s measured ~1% lower than hashing first (PERFORMANCE.md).
+  const StatementBindings bindings = statement_bindings(st);
+  bundle.header.model_binding = bindings.model;
+  bundle.header.input_binding = bindings.input;
+  bundle.header.statement_digest = statement_digest(st, bindings);
   bundle.header.dims = st.model->dims();
   bundle.header.batch = st.batch;
   bundle.outputs = st.outputs;

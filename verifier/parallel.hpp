@@ -34,4 +34,11 @@ void parallel_for(std::size_t n, Fn fn) {
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(n); ++i) fn(static_cast<std::size_t>(i));
 }
 
+// parallel_for for a few tasks of unequal length: each thread takes the next task when it is free.
+template <class Fn>
+void parallel_for_dynamic(std::size_t n, Fn fn) {
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t i = 0; i < static_cast<std::int64_t>(n); ++i) fn(static_cast<std::size_t>(i));
+}
+
 }  // namespace nnproof

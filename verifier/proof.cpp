@@ -76,7 +76,8 @@ BundleHeader parse_header(std::span<const unsigned char> bytes, std::size_t expe
   if (std::memcmp(r.take(8, "the magic"), kMagic, 8) != 0) throw ProofFormatError("not an nnproof proof file (bad magic)");
   std::uint64_t version = r.uint(4, "the version");
   if (version != kProofVersion)
-    throw ProofFormatError("unsupported proof version " + std::to_string(version) + " (this nnproof reads version 1)");
+    throw ProofFormatError("unsupported proof version " + std::to_string(version) + " (this nnproof reads version " +
+                           std::to_string(kProofVersion) + "; prove again with it)");
   BundleHeader h;
   std::uint64_t field = r.uint(1, "the field id");
   if (field != static_cast<std::uint8_t>(FieldId::m61) && field != static_cast<std::uint8_t>(FieldId::m127))

@@ -16,7 +16,7 @@ struct ProofFormatError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr std::uint32_t kProofVersion = 1;
+constexpr std::uint32_t kProofVersion = 2;  // 1: the outputs were hashed into the statement digest directly
 constexpr std::uint8_t kModeNonInteractive = 0;
 constexpr std::size_t kFixedHeaderBytes = 116;  // magic .. depth L (see docs/FORMAT.md)
 

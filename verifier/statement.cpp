@@ -38,48 +38,52 @@ Digest model_binding(const Statement<Cfg>& st) {
 constexpr std::size_t kInputChunk = std::size_t{1} << 16;
 
 template <class Cfg>
-Digest input_binding(const Statement<Cfg>& st) {
-  // A two-level hash: the chunks are hashed in parallel, then their digests in order. The input is
-  // the largest thing either party hashes, and one SHA-256 stream runs on one core.
+StatementBindings statement_bindings(const Statement<Cfg>& st) {
+  // Task 0 hashes the outputs, task 1 + c the input's chunk c, each task its own SHA-256 stream:
+  // one stream runs on one core, and the input (a two-level hash) is the largest thing either
+  // party hashes. Dynamic scheduling: the outputs may be longer than a chunk.
   using F = typename Cfg::F;
   const std::size_t chunks = (st.input.size() + kInputChunk - 1) / kInputChunk;
   std::vector<Digest> digests(chunks);
-  parallel_for(chunks, [&](std::size_t c) {
-    const std::size_t begin = c * kInputChunk, end = std::min(st.input.size(), begin + kInputChunk);
+  StatementBindings b;
+  parallel_for_dynamic(chunks + 1, [&](std::size_t task) {
     Sha256 h;
+    if (task == 0) {
+      h.update_str("nnproof/outputs/v1");
+      update_elements(h, std::span<const F>(st.outputs));
+      b.outputs = h.finish();
+      return;
+    }
+    const std::size_t begin = (task - 1) * kInputChunk, end = std::min(st.input.size(), begin + kInputChunk);
     update_elements(h, std::span<const F>(st.input.data() + begin, end - begin));
-    digests[c] = h.finish();
+    digests[task - 1] = h.finish();
   });
   Sha256 h;
   h.update_str("nnproof/input/v1").update_str(field_name(Cfg::kId)).update_u64(st.model->in_dim()).update_u64(st.batch);
   h.update_u64(st.input.size()).update_u64(chunks);
   for (const Digest& d : digests) h.update(d);
-  return h.finish();
+  b.input = h.finish();
+  b.model = model_binding(st);
+  return b;
 }
 
 template <class Cfg>
-Digest statement_digest(const Statement<Cfg>& st) {
-  return statement_digest(st, model_binding(st), input_binding(st));
-}
-
-template <class Cfg>
-Digest statement_digest(const Statement<Cfg>& st, const Digest& model_bind, const Digest& input_bind) {
+Digest statement_digest(const Statement<Cfg>& st, const StatementBindings& b) {
   Sha256 h;
-  h.update_str("nnproof/statement/v1").update_str(field_name(Cfg::kId));
-  h.update(model_bind).update(input_bind);
+  h.update_str("nnproof/statement/v2").update_str(field_name(Cfg::kId));
+  h.update(b.model).update(b.input);
   auto dims = st.model->dims();
   h.update_u64(dims.size());
   for (auto d : dims) h.update_u64(d);
   h.update_u64(st.batch);
-  update_elements(h, std::span<const typename Cfg::F>(st.outputs));
+  h.update(b.outputs);
   return h.finish();
 }
 
-#define NNP_INSTANTIATE(Cfg)                                \
-  template Digest model_binding(const Statement<Cfg>&);    \
-  template Digest input_binding(const Statement<Cfg>&);    \
-  template Digest statement_digest(const Statement<Cfg>&);                              \
-  template Digest statement_digest(const Statement<Cfg>&, const Digest&, const Digest&);
+#define NNP_INSTANTIATE(Cfg)                                              \
+  template Digest model_binding(const Statement<Cfg>&);                  \
+  template StatementBindings statement_bindings(const Statement<Cfg>&);  \
+  template Digest statement_digest(const Statement<Cfg>&, const StatementBindings&);
 NNP_INSTANTIATE(M61)
 NNP_INSTANTIATE(M127)
 NNP_INSTANTIATE(M61Interactive)

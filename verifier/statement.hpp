@@ -20,21 +20,28 @@ struct Statement {
   std::vector<F> outputs;      // b x n_L, row per sample: the claimed Z_L, transposed
 };
 
-// The statement's digests (docs/FORMAT.md). The proof header carries all three, so a verifier can
-// tell "this proof is for another model or input" (a usage error) from "the outputs were changed"
-// (a rejection).
+// The statement's digests (docs/FORMAT.md). The proof header carries the model and input
+// bindings next to the statement digest, so a verifier can tell "this proof is for another model
+// or input" (a usage error) from "the outputs were changed" (a rejection).
+struct StatementBindings {
+  Digest model;    // SHA-256 of the model digest and the scales alpha, beta
+  Digest input;    // SHA-256 of the field, the input's shape and its elements, in chunks
+  Digest outputs;  // SHA-256 of the claimed outputs
+};
 // SHA-256 of the model digest and the scales alpha, beta.
 template <class Cfg>
 Digest model_binding(const Statement<Cfg>& st);
-// SHA-256 of the field, the input's shape and its elements.
+// All three bindings. The input's chunks and the outputs are independent SHA-256 streams, hashed
+// in one parallel pass: the input and the outputs are all the bytes either party hashes.
 template <class Cfg>
-Digest input_binding(const Statement<Cfg>& st);
-// SHA-256 binding everything public: field, both bindings above, dimensions, batch, outputs.
+StatementBindings statement_bindings(const Statement<Cfg>& st);
+// SHA-256 binding everything public: field, the three bindings, dimensions, batch.
 template <class Cfg>
-Digest statement_digest(const Statement<Cfg>& st);
-// The same from bindings already computed (each hashes its whole input once).
+Digest statement_digest(const Statement<Cfg>& st, const StatementBindings& bindings);
 template <class Cfg>
-Digest statement_digest(const Statement<Cfg>& st, const Digest& model_binding, const Digest& input_binding);
+Digest statement_digest(const Statement<Cfg>& st) {
+  return statement_digest(st, statement_bindings(st));
+}
 
 // Sizes every party derives from (dims, batch): proof length and soundness (PROTOCOL.md 5, 8).
 struct ProofShape {

@@ -172,13 +172,18 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
 
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits) {
+  if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
+  return verify_bundle(st, bundle, statement_bindings(st), min_bits);
+}
+
+template <class Cfg>
+Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings, double min_bits) {
   const ProofShape shape{st.model->dims(), st.batch};
   if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
-  const Digest model_bind = model_binding(st), input_bind = input_binding(st);
-  if (model_bind != bundle.header.model_binding)
+  if (bindings.model != bundle.header.model_binding)
     return Verdict::reject("model digest: the proof was made for another model or other scales");
-  if (input_bind != bundle.header.input_binding) return Verdict::reject("input digest: the proof was made for another input");
-  Digest digest = statement_digest(st, model_bind, input_bind);
+  if (bindings.input != bundle.header.input_binding) return Verdict::reject("input digest: the proof was made for another input");
+  Digest digest = statement_digest(st, bindings);
   if (digest != bundle.header.statement_digest)
     return Verdict::reject("statement digest: the header does not match the outputs");
   double bits = shape.soundness_bits(Cfg::kId);
@@ -199,6 +204,8 @@ NNP_INSTANTIATE(M127)
 NNP_INSTANTIATE(M61Interactive)
 template Verdict verify_bundle(const Statement<M61>&, const ProofBundle<M61>&, double);
 template Verdict verify_bundle(const Statement<M127>&, const ProofBundle<M127>&, double);
+template Verdict verify_bundle(const Statement<M61>&, const ProofBundle<M61>&, const StatementBindings&, double);
+template Verdict verify_bundle(const Statement<M127>&, const ProofBundle<M127>&, const StatementBindings&, double);
 template Fp61x2 sumcheck_verifier(VerifierChannel<Fp61x2>&, Fp61x2, unsigned, unsigned, std::vector<Fp61x2>&);
 template Fp61 sumcheck_verifier(VerifierChannel<Fp61>&, Fp61, unsigned, unsigned, std::vector<Fp61>&);
 template Fp127 sumcheck_verifier(VerifierChannel<Fp127>&, Fp127, unsigned, unsigned, std::vector<Fp127>&);

@@ -27,6 +27,12 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
 // challenges from the transcript. `min_bits` may be raised, never lowered below 100.
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits = kMinSoundnessBits);
+// The same with the statement's bindings already computed: `bindings` must be
+// statement_bindings(st) for this st (the CLI compares two of them with the header first, and the
+// input is hashed once).
+template <class Cfg>
+Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings,
+                      double min_bits = kMinSoundnessBits);
 
 // The transcript both parties start from for a statement (PROTOCOL.md section 6).
 template <class Cfg>

@@ -22,9 +22,10 @@ int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsi
   Statement<Cfg> st = make_statement<Cfg>(p);
   st.outputs = bundle.outputs;
   // A proof for another model or input is a usage error (exit 2), not a lying prover.
-  if (model_binding(st) != bundle.header.model_binding)
+  const StatementBindings bindings = statement_bindings(st);
+  if (bindings.model != bundle.header.model_binding)
     throw UsageError(o.proof + ": the proof was made for another model or other scales; check --model, --alpha and --beta");
-  if (input_binding(st) != bundle.header.input_binding)
+  if (bindings.input != bundle.header.input_binding)
     throw UsageError(o.proof + ": the proof was made for another input; check --input");
   // The proof is about the field; its outputs are the network's only if nothing can wrap in the
   // field the prover chose (PROTOCOL.md section 7).
@@ -34,7 +35,7 @@ int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsi
                wrap->describe(Cfg::kId));
     return kExitRejected;
   }
-  Verdict v = verify_bundle(st, bundle);
+  Verdict v = verify_bundle(st, bundle, bindings);
   if (!v.accepted) {
     fmt::print("REJECTED: {}\n", v.failed_check);
     return kExitRejected;

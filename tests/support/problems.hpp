@@ -89,9 +89,10 @@ void expect_each_input_change_rejected(const Statement<Cfg>& st, const std::vect
 template <class Cfg>
 void rebind_header(ProofBundle<Cfg>& bundle, Statement<Cfg>& st) {
   st.outputs = bundle.outputs;
-  bundle.header.statement_digest = statement_digest(st);
-  bundle.header.model_binding = model_binding(st);
-  bundle.header.input_binding = input_binding(st);
+  const StatementBindings b = statement_bindings(st);
+  bundle.header.statement_digest = statement_digest(st, b);
+  bundle.header.model_binding = b.model;
+  bundle.header.input_binding = b.input;
 }
 
 }  // namespace nnproof::testing

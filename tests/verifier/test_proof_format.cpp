@@ -77,7 +77,8 @@ TYPED_TEST(ProofFormatTest, RejectsHeaderFieldsThatDisagree) {
     EXPECT_THROW(parse_bundle<TypeParam>(bad, h.shape()), ProofFormatError) << "offset " << offset;
   };
   expect_refused(0, 'X');                                          // magic
-  expect_refused(8, 2);                                            // version
+  expect_refused(8, 1);                                            // version 1, before the outputs binding
+  expect_refused(8, 3);                                            // a later version
   expect_refused(12, 3);                                           // m61-interactive never in files
   expect_refused(12, TypeParam::kId == FieldId::m61 ? 2 : 1);      // the other file field
   expect_refused(13, 1);                                           // mode
