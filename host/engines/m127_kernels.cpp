@@ -211,7 +211,7 @@ NNP_AVX512_IFMA void group_pass(const Fp127* z00, const Fp127* z01, const Fp127*
       const V3 a2 = f.sub(f.add(a1, a1), a0);
       V3 x[3];
       if constexpr (kPass == 0) {
-        // The rows the next passes and the next group read: ("Prefetch" in sumcheck_kernels.hpp).
+        // The rows the next passes and the next group read ("Prefetch" in sumcheck_kernels.hpp).
         prefetch_two_lines<3>(z10 + k), prefetch_two_lines<3>(z11 + k);
         prefetch_two_lines<2>(z00 + cols + k), prefetch_two_lines<2>(z01 + cols + k);
         x[0] = f.mul(a0, a0), x[1] = f.mul(a1, a1), x[2] = f.mul(a2, a2);
