@@ -10,8 +10,10 @@
 #include "core/lazy.hpp"
 #include "host/engines/cpu_square_sumcheck.hpp"
 #include "host/engines/int8_column_sums.hpp"
+#include "host/engines/int8_limbs.hpp"
 #include "host/engines/limb_gemm.hpp"
 #include "host/engines/structured_forward.hpp"
+#include "host/engines/uninitialized.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -355,18 +357,30 @@ class CpuEngine final : public Engine<Cfg> {
                           std::size_t k0, std::size_t k1, Table2D<F>& Z) {
     constexpr std::size_t L = (F::kBits + 7) / 8;
     const std::size_t rows = layer.rows(), inner = layer.cols(), width = k1 - k0, ncols = L * width;
-    std::vector<std::int8_t> limbs(inner * ncols);
-    parallel_for(inner, [&](std::size_t j) {
-      for (std::size_t k = 0; k < width; ++k) {
-        u128 y = raw_value(Y.at(j, k0 + k));
-        for (std::size_t l = 0; l < L; ++l, y >>= 8) limbs[j * ncols + l * width + k] = static_cast<std::int8_t>(static_cast<int>(y & 0xFF) - 128);
-      }
-    });
-    std::vector<std::int32_t> G(rows * ncols);
-    u8_limb_gemm(rows, inner, ncols, w.data(), limbs.data(), G.data());
+    // Both buffers are written in full before they are read: no zero fill, and kept across blocks
+    // and layers, so that their 20 MiB are not mapped afresh (page by page) for each block.
+    limb_scratch_.resize(inner * ncols);
+    product_scratch_.resize(rows * ncols);
+    std::int8_t* limbs = limb_scratch_.data();
+    std::int32_t* G = product_scratch_.data();
+    if constexpr (std::is_same_v<F, Fp61>) {
+      parallel_for(inner, [&](std::size_t j) { split_limbs_m61(&Y.at(j, k0), width, limbs + j * ncols); });
+    } else {
+      parallel_for(inner, [&](std::size_t j) {
+        for (std::size_t k = 0; k < width; ++k) {
+          u128 y = raw_value(Y.at(j, k0 + k));
+          for (std::size_t l = 0; l < L; ++l, y >>= 8) limbs[j * ncols + l * width + k] = static_cast<std::int8_t>(static_cast<int>(y & 0xFF) - 128);
+        }
+      });
+    }
+    u8_limb_gemm(rows, inner, ncols, w.data(), limbs, G);
+    if constexpr (std::is_same_v<F, Fp61>) {
+      parallel_for(rows, [&](std::size_t a) { recombine_limbs_m61(G + a * ncols, width, layer.bias[a], &Z.at(a, k0)); });
+      return;
+    }
     const F two64 = pow2(64);
     parallel_for(rows, [&](std::size_t a) {
-      const std::int32_t* g = G.data() + a * ncols;
+      const std::int32_t* g = G + a * ncols;
       for (std::size_t k = 0; k < width; ++k) {
         F acc = layer.bias[a], scale = F::one();
         for (std::size_t l0 = 0; l0 < L; l0 += 8, scale = scale * two64) {
@@ -378,6 +392,9 @@ class CpuEngine final : public Engine<Cfg> {
       }
     });
   }
+
+  UninitializedVector<std::int8_t> limb_scratch_;
+  UninitializedVector<std::int32_t> product_scratch_;
 
   static F pow2(std::size_t e) {
     F two = F::one() + F::one();
