@@ -1,8 +1,8 @@
 #include "host/engines/cpu_engine.hpp"
 
+#include <cblas.h>
 #include <omp.h>
 
-#include <cblas.h>
 #include <algorithm>
 #include <optional>
 #include <type_traits>
@@ -27,7 +27,9 @@ void set_cpu_threads(int threads) {
 namespace {
 
 template <class F>
-u128 raw_value(F x) { return static_cast<u128>(x.v); }
+u128 raw_value(F x) {
+  return static_cast<u128>(x.v);
+}
 
 // The sum-check of sum_j A[j] V[j].
 template <class K>
@@ -125,7 +127,8 @@ class CpuEngine final : public Engine<Cfg> {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<K> A(padded(cols), K::zero());
-    if (layer.q->weights.int8_data() && int8_byte_sums_exact(rows) && (column_sums_route() || int8_limb_gemm_available()))
+    if (layer.q->weights.int8_data() && int8_byte_sums_exact(rows) &&
+        (column_sums_route() || int8_limb_gemm_available()))
       return row_combine_int8(layer, eq_q, std::move(A));
     // As the verifier's W~(q, s): m61, 128-bit sums; m127, int64 limb sums while sum_a |W[a][j]|
     // < 2^32 (the storage width bounds |W| a priori); otherwise field products.
@@ -173,7 +176,8 @@ class CpuEngine final : public Engine<Cfg> {
       for (unsigned c = 0; c < kBytes; ++c) bytes[c * stride + a] = b[c];
     });
     // One part per thread, but at least 64 rows each: the parts' sums cost kBytes x columns each.
-    const std::size_t parts = std::clamp<std::size_t>((rows + 63) / 64, 1, static_cast<std::size_t>(omp_get_max_threads()));
+    const std::size_t parts =
+        std::clamp<std::size_t>((rows + 63) / 64, 1, static_cast<std::size_t>(omp_get_max_threads()));
     const std::size_t part_rows = (rows + 4 * parts - 1) / (4 * parts) * 4;
     const std::size_t part_size = kBytes * column_sums_stride(cols);
     std::vector<std::int32_t> partial(parts * part_size, 0);
@@ -201,7 +205,8 @@ class CpuEngine final : public Engine<Cfg> {
     parallel_for(rows, [&](std::size_t a) {
       unsigned char b[kBytes];
       eq_q[a].to_bytes(b);
-      for (unsigned c = 0; c < kBytes; ++c) bytes[a * kBytes + c] = static_cast<std::int8_t>(static_cast<int>(b[c]) - 128);
+      for (unsigned c = 0; c < kBytes; ++c)
+        bytes[a * kBytes + c] = static_cast<std::int8_t>(static_cast<int>(b[c]) - 128);
     });
     std::vector<std::int32_t> G(cols * kBytes);
     int8_transposed_byte_gemm(cols, rows, kBytes, layer.q->weights.int8_data(), bytes.data(), G.data());
@@ -261,7 +266,8 @@ class CpuEngine final : public Engine<Cfg> {
         for (std::size_t a = 0; a < rows; ++a) {
           const auto* row = w + a * cols + j0;
           for (std::size_t j = 0; j < n; ++j)
-            for (unsigned c = 0; c < C; ++c) acc[j * C + c] += static_cast<i128>(static_cast<std::int64_t>(row[j])) * e[a * C + c];
+            for (unsigned c = 0; c < C; ++c)
+              acc[j * C + c] += static_cast<i128>(static_cast<std::int64_t>(row[j])) * e[a * C + c];
         }
         for (std::size_t j = 0; j < n; ++j) A[j0 + j] = Coords::make(acc.data() + j * C);
       });
@@ -300,14 +306,14 @@ class CpuEngine final : public Engine<Cfg> {
     return square_group_sums<F, K>(Z, eq_r, carry.sums);
   }
 
-  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
-                                                     std::span<const K> r, K claim, SquareCarry<K> carry) override {
+  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
+                                                     K claim, SquareCarry<K> carry) override {
     return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r, claim, carry.sums);
   }
 
  private:
-  void forward_limbs(const FieldLayer<F>& layer, const LayerGemmPlan& gemm, const Table2D<F>& Y,
-                     std::size_t batch, Table2D<F>& Z) {
+  void forward_limbs(const FieldLayer<F>& layer, const LayerGemmPlan& gemm, const Table2D<F>& Y, std::size_t batch,
+                     Table2D<F>& Z) {
     const std::size_t rows = layer.rows(), inner = layer.cols(), L = gemm.plan.limbs, c = gemm.plan.limb_bits;
     const std::size_t ncols = L * batch;
     // Limb matrix: inner x (L * batch), block l holds bits [c l, c (l + 1)) of Y's real columns.
@@ -316,7 +322,8 @@ class CpuEngine final : public Engine<Cfg> {
     parallel_for(inner, [&](std::size_t j) {
       for (std::size_t k = 0; k < batch; ++k) {
         u128 y = raw_value(Y.at(j, k));
-        for (std::size_t l = 0; l < L; ++l) limbs[j * ncols + l * batch + k] = static_cast<double>(static_cast<std::uint64_t>((y >> (c * l)) & mask));
+        for (std::size_t l = 0; l < L; ++l)
+          limbs[j * ncols + l * batch + k] = static_cast<double>(static_cast<std::uint64_t>((y >> (c * l)) & mask));
       }
     });
     std::vector<double> G(rows * ncols);
@@ -334,27 +341,34 @@ class CpuEngine final : public Engine<Cfg> {
     });
   }
 
-  // int8 weights: the input's 8-bit limbs (8 for m61, 16 for m127) side by side, a oneDNN int8
-  // GEMM (VNNI) per block of columns, then Z = bias + sum_l 2^(8 l) G_l. Measured faster than the
-  // two-limb DGEMM (docs/PERFORMANCE.md). Eight limbs at a time are summed exactly in 128 bits.
+  // int8 weights: the input's 8-bit limbs (8 for m61, 16 for m127) side by side, stored as
+  // limb - 128, a oneDNN int8 matmul per block of columns, then
+  //   Z = bias + sum_l 2^(8 l) (G'_l + 128 r_a),  r_a = sum_j W[a][j],
+  // the offset folded into the bias once per row. Measured faster than the two-limb DGEMM
+  // (docs/PERFORMANCE.md). m127 sums eight limbs at a time exactly in 128 bits.
   void forward_int8(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
     const std::size_t rows = layer.rows(), inner = layer.cols();
-    const std::int8_t* src = layer.q->weights.int8_data();
-    std::vector<std::uint8_t> w(rows * inner);  // W + 128: oneDNN's unsigned operand
+    const std::int8_t* w = layer.q->weights.int8_data();
+    constexpr std::size_t L = (F::kBits + 7) / 8;
+    F limb_weights = F::zero();  // sum_l 2^(8 l)
+    for (std::size_t l = 0; l < L; ++l) limb_weights += pow2(8 * l);
+    std::vector<F> bias(rows);
     parallel_for(rows, [&](std::size_t a) {
-      for (std::size_t j = 0; j < inner; ++j) w[a * inner + j] = static_cast<std::uint8_t>(static_cast<int>(src[a * inner + j]) + 128);
+      std::int64_t r = 0;
+      for (std::size_t j = 0; j < inner; ++j) r += w[a * inner + j];
+      bias[a] = layer.bias[a] + F::from_int(128 * r) * limb_weights;
     });
     // Blocks of columns keep the limb and product matrices cache-sized: at batch 1024 and beyond a
     // single GEMM over all columns ran 1.5x slower per sample.
     for (std::size_t k0 = 0; k0 < batch; k0 += kInt8ColumnBlock)
-      forward_int8_block(layer, w, Y, k0, std::min(batch, k0 + kInt8ColumnBlock), Z);
+      forward_int8_block(layer, bias, Y, k0, std::min(batch, k0 + kInt8ColumnBlock), Z);
   }
 
   static constexpr std::size_t kInt8ColumnBlock = 256;
 
-  // Columns [k0, k1) of Z.
-  void forward_int8_block(const FieldLayer<F>& layer, const std::vector<std::uint8_t>& w, const Table2D<F>& Y,
-                          std::size_t k0, std::size_t k1, Table2D<F>& Z) {
+  // Columns [k0, k1) of Z; `bias` has the limbs' offset folded in.
+  void forward_int8_block(const FieldLayer<F>& layer, const std::vector<F>& bias, const Table2D<F>& Y, std::size_t k0,
+                          std::size_t k1, Table2D<F>& Z) {
     constexpr std::size_t L = (F::kBits + 7) / 8;
     const std::size_t rows = layer.rows(), inner = layer.cols(), width = k1 - k0, ncols = L * width;
     // Both buffers are written in full before they are read: no zero fill, and kept across blocks
@@ -369,23 +383,25 @@ class CpuEngine final : public Engine<Cfg> {
       parallel_for(inner, [&](std::size_t j) {
         for (std::size_t k = 0; k < width; ++k) {
           u128 y = raw_value(Y.at(j, k0 + k));
-          for (std::size_t l = 0; l < L; ++l, y >>= 8) limbs[j * ncols + l * width + k] = static_cast<std::int8_t>(static_cast<int>(y & 0xFF) - 128);
+          for (std::size_t l = 0; l < L; ++l, y >>= 8)
+            limbs[j * ncols + l * width + k] = static_cast<std::int8_t>(static_cast<int>(y & 0xFF) - 128);
         }
       });
     }
-    u8_limb_gemm(rows, inner, ncols, w.data(), limbs, G);
+    int8_limb_matmul(rows, inner, ncols, layer.q->weights.int8_data(), limbs, G);
     if constexpr (std::is_same_v<F, Fp61>) {
-      parallel_for(rows, [&](std::size_t a) { recombine_limbs_m61(G + a * ncols, width, layer.bias[a], &Z.at(a, k0)); });
+      parallel_for(rows, [&](std::size_t a) { recombine_limbs_m61(G + a * ncols, width, bias[a], &Z.at(a, k0)); });
       return;
     }
     const F two64 = pow2(64);
     parallel_for(rows, [&](std::size_t a) {
       const std::int32_t* g = G + a * ncols;
       for (std::size_t k = 0; k < width; ++k) {
-        F acc = layer.bias[a], scale = F::one();
+        F acc = bias[a], scale = F::one();
         for (std::size_t l0 = 0; l0 < L; l0 += 8, scale = scale * two64) {
-          i128 part = 0;  // |G| < 2^31: 8 limbs shifted by up to 56 bits stay below 2^90
-          for (std::size_t l = l0; l < std::min(L, l0 + 8); ++l) part += static_cast<i128>(g[l * width + k]) << (8 * (l - l0));
+          i128 part = 0;  // |G'| <= 2^31: 8 limbs shifted by up to 56 bits stay below 2^90
+          for (std::size_t l = l0; l < std::min(L, l0 + 8); ++l)
+            part += static_cast<i128>(g[l * width + k]) << (8 * (l - l0));
           acc += F::from_i128(part) * scale;
         }
         Z.at(a, k0 + k) = acc;

@@ -17,15 +17,13 @@ struct LimbPlan {
 LimbPlan plan_limbs(std::uint64_t max_row_abs_sum, unsigned field_bits);
 
 // C (rows x ncols) = W (rows x inner, doubles) * B (inner x ncols), row-major, with OpenBLAS.
-void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, const double* W, const double* B, double* C);
+void dgemm_rowmajor(std::size_t rows, std::size_t inner, std::size_t ncols, const double* W, const double* B,
+                    double* C);
 
-// The int8 route (oneDNN, VNNI): C (rows x ncols, int32) = W (rows x inner, int8) * L (inner x
-// ncols, 8-bit limbs 0..255), row-major. oneDNN takes an unsigned left and a signed right operand,
-// so W goes in as W + 128 with offset 128 and L as L - 128 with offset -128: the offsets restore
-// W * L exactly. Exact while int8_byte_sums_exact(inner) (core/lazy.hpp).
-// Whether oneDNN runs its int8 GEMM with VNNI (or AMX) instructions here. Without them it builds
-// the products from 16-bit pair sums that saturate (a weight of 127 against a zero limb already
-// does, with the offsets above), so the exact route needs VNNI; otherwise the DGEMM route is used.
+// Whether oneDNN runs its int8 GEMMs with VNNI (or AMX) instructions here. Without them it builds
+// the products from 16-bit pair sums, which saturate at these magnitudes (it shifts a signed
+// operand into 0..255, and two products of 255 and -128 already overflow), so the exact int8
+// routes need VNNI; otherwise the DGEMM route is used.
 bool int8_limb_gemm_available();
 // Whether oneDNN's instruction-set cap (ONEDNN_MAX_CPU_ISA, unset: this CPU's best) admits AVX-512
 // VNNI; and whether this CPU has AVX-512 F and IFMA and the cap admits AVX-512 (the m61 and m127
@@ -33,12 +31,16 @@ bool int8_limb_gemm_available();
 // variable pins every route of the prover (the tests run each route on one machine this way).
 bool int8_avx512_vnni_allowed();
 bool avx512_ifma_kernels_allowed();
-void u8_limb_gemm(std::size_t rows, std::size_t inner, std::size_t ncols, const std::uint8_t* w_plus_128,
-                  const std::int8_t* limbs_minus_128, std::int32_t* C);
+// The int8 route (oneDNN): C (rows x ncols, int32) = W (rows x inner, int8) * L' (inner x ncols,
+// int8), row-major, with oneDNN's matmul (AMX where the CPU has it: ~25% faster than its
+// gemm_u8s8s32 at TIMIT size, docs/PERFORMANCE.md). The caller stores 8-bit limbs L as L' = L - 128
+// and adds 128 sum_j W[a][j] to row a. Exact while int8_byte_sums_exact(inner) (core/lazy.hpp).
+void int8_limb_matmul(std::size_t rows, std::size_t inner, std::size_t ncols, const std::int8_t* w,
+                      const std::int8_t* limbs_minus_128, std::int32_t* C);
 // C (cols x nbytes, int32) = W^T B, row-major: W is inner x cols (int8), B is inner x nbytes of
 // bytes 0..255 stored as byte - 128 (oneDNN's offset restores them). The prover's A = W^T eq(q, .)
 // with each eq(q, .) element cut into bytes. Same exactness bound (inner * 128 * 255 < 2^31) and
-// the same need for VNNI as u8_limb_gemm.
+// the same need for VNNI as int8_limb_matmul.
 void int8_transposed_byte_gemm(std::size_t cols, std::size_t inner, std::size_t nbytes, const std::int8_t* w,
                                const std::int8_t* bytes_minus_128, std::int32_t* C);
 

@@ -72,14 +72,15 @@ TYPED_TEST(EngineTest, OperationsAreBitIdentical) {
   }
 }
 
-// Y entries at p - 1 in every limb: the int8 limb GEMM's largest partial sums.
+// Y entries at p - 1 in every limb: the int8 limb GEMM's largest partial sums. 5 rows take the
+// cpu engine's GEMM interface, 520 its matmul (kMatmulMinRows).
 TYPED_TEST(EngineTest, LimbGemmEdgeValuesAreExact) {
   using F = typename TypeParam::F;
   auto ref = make_reference_engine<TypeParam>();
   auto rng = make_rng(64);
-  for (std::int64_t w : {std::int64_t{127}, std::int64_t{-128}}) {
-    QuantizedModel m = testing::random_model({300, 5}, rng, 1, 1);
-    m.layers[0].weights = std::vector<std::int64_t>(5 * 300, w);
+  for (auto [w, rows] : {std::pair{std::int64_t{127}, 5}, {std::int64_t{-128}, 5}, {std::int64_t{-128}, 520}}) {
+    QuantizedModel m = testing::random_model({300, std::size_t(rows)}, rng, 1, 1);
+    m.layers[0].weights = std::vector<std::int64_t>(std::size_t(rows) * 300, w);
     auto layers = field_layers<F>(m);
     // 300 samples: more than one of the cpu engine's 256-column GEMM blocks.
     Table2D<F> Y(padded(300), padded(300));
@@ -88,7 +89,27 @@ TYPED_TEST(EngineTest, LimbGemmEdgeValuesAreExact) {
     for (const auto& engine : engines_under_test<TypeParam>()) {
       auto Ze = engine->forward(layers[0], Y, 300);
       engine->to_host(Ze);
-      EXPECT_EQ(ref->forward(layers[0], Y, 300).data, Ze.data) << engine->name() << " w " << w;
+      EXPECT_EQ(ref->forward(layers[0], Y, 300).data, Ze.data) << engine->name() << " w " << w << " rows " << rows;
+    }
+  }
+}
+
+// Random int8 weights and entries at the int8 route's two GEMM shapes (below and above
+// kMatmulMinRows), inner sizes off every block size, two column blocks: any transposed operand or
+// misplaced limb shows.
+TYPED_TEST(EngineTest, LimbGemmRandomCasesAreExact) {
+  using F = typename TypeParam::F;
+  auto ref = make_reference_engine<TypeParam>();
+  auto rng = make_rng(66);
+  for (auto [rows, inner] : {std::pair{std::size_t{37}, std::size_t{301}}, {std::size_t{530}, std::size_t{211}}}) {
+    QuantizedModel m = testing::random_model({inner, rows}, rng, 127, 1000);
+    auto layers = field_layers<F>(m);
+    auto Y = random_table<F>(inner, 300, rng);
+    for (const auto& engine : engines_under_test<TypeParam>()) {
+      auto Ze = engine->forward(layers[0], Y, 300);
+      engine->to_host(Ze);
+      EXPECT_EQ(ref->forward(layers[0], Y, 300).data, Ze.data)
+          << engine->name() << " rows " << rows << " inner " << inner;
     }
   }
 }
@@ -109,7 +130,8 @@ TYPED_TEST(EngineTest, RowCombineEdgeValuesAreExact) {
     auto layers = field_layers<F>(m);
     const std::vector<K> eq_q(padded(3000), e);
     for (const auto& engine : engines_under_test<TypeParam>())
-      EXPECT_EQ(ref->row_combine(layers[0], eq_q), engine->row_combine(layers[0], eq_q)) << engine->name() << " w " << w;
+      EXPECT_EQ(ref->row_combine(layers[0], eq_q), engine->row_combine(layers[0], eq_q))
+          << engine->name() << " w " << w;
   }
 }
 
@@ -129,8 +151,10 @@ TYPED_TEST(EngineTest, ProductSumcheckRoundsAreBitIdentical) {
       ASSERT_EQ(ha[1], hb[1]) << engine->name() << " round " << round;
       const K c = random_element<K>(rng);
       a->fold(c);
-      if (round < 4) hb = b->fold_and_round(c);
-      else b->fold(c);
+      if (round < 4)
+        hb = b->fold_and_round(c);
+      else
+        b->fold(c);
     }
     EXPECT_EQ(a->final_value(), b->final_value()) << engine->name();
   }
@@ -229,7 +253,7 @@ TEST(LimbPlan, RespectsTheDoublePrecisionBound) {
     }
     EXPECT_GE(p.limb_bits * p.limbs, 61u);
   }
-  EXPECT_EQ(plan_limbs(254000, 61).limbs, 2u);   // the TIMIT shape with int8 weights: two DGEMMs
+  EXPECT_EQ(plan_limbs(254000, 61).limbs, 2u);          // the TIMIT shape with int8 weights: two DGEMMs
   EXPECT_EQ(plan_limbs(1ull << 50, 61).limb_bits, 0u);  // too wide: the direct kernel
 }
 
