@@ -97,18 +97,21 @@ class CpuEngine final : public Engine<Cfg> {
   std::string name() const override { return "cpu"; }
 
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
-    Table2D<F> X(padded(n0), padded(batch));
+    auto X = Table2D<F>::unwritten(padded(n0), padded(batch));
     parallel_for(input_bands(n0), [&](std::size_t band) { transpose_input_band(input, n0, batch, band, X); });
+    zero_padding(X, n0, batch);
     return X;
   }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward(layer, Y, batch);
-    Table2D<F> Z(padded(layer.rows()), Y.cols);
     if (layer.q->weights.int8_data() && int8_byte_sums_exact(layer.cols()) && int8_limb_gemm_available()) {
+      auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
       forward_int8(layer, Y, batch, Z);
+      zero_padding(Z, layer.rows(), batch);
       return Z;
     }
+    Table2D<F> Z(padded(layer.rows()), Y.cols);
     const LayerGemmPlan gemm = plan_layer(*layer.q, F::kBits);
     if (gemm.plan.limb_bits == 0)
       forward_direct(layer, Y, batch, Z);
@@ -118,7 +121,7 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   Table2D<F> square(const Table2D<F>& Z) override {
-    Table2D<F> Y(Z.rows, Z.cols);
+    auto Y = Table2D<F>::unwritten(Z.rows, Z.cols);
     parallel_for(Z.data.size(), [&](std::size_t i) { Y.data[i] = Z.data[i] * Z.data[i]; });
     return Y;
   }
