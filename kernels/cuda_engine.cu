@@ -4,8 +4,10 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <thrust/execution_policy.h>
 
 #include <cstdint>
+#include <cub/util_allocator.cuh>
 #include <string>
 
 #include "kernels/device_info.hpp"
@@ -18,15 +20,16 @@ constexpr const char* kEngineName = "cuda";
 [[noreturn]] void fail(const char* file, int line, const char* call, const std::string& why) {
   throw CudaError(std::string(file) + ":" + std::to_string(line) + ": " + call + ": " + why);
 }
-#define NNP_CUDA_CHECK(call)                                                          \
-  do {                                                                                \
-    const cudaError_t err_ = (call);                                                  \
+#define NNP_CUDA_CHECK(call)                                                                                     \
+  do {                                                                                                           \
+    const cudaError_t err_ = (call);                                                                             \
     if (err_ != cudaSuccess) ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, cudaGetErrorString(err_)); \
   } while (0)
-#define NNP_CUBLAS_CHECK(call)                                                                    \
-  do {                                                                                            \
-    const cublasStatus_t st_ = (call);                                                            \
-    if (st_ != CUBLAS_STATUS_SUCCESS) ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, cublasGetStatusString(st_)); \
+#define NNP_CUBLAS_CHECK(call)                                                              \
+  do {                                                                                      \
+    const cublasStatus_t st_ = (call);                                                      \
+    if (st_ != CUBLAS_STATUS_SUCCESS)                                                       \
+      ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, cublasGetStatusString(st_)); \
   } while (0)
 
 // One cuBLAS handle per thread, created on first use and destroyed at thread exit (RAII).
@@ -51,13 +54,43 @@ cublasHandle_t cublas() {
 // form of cuBLAS's int8 tensor-core GEMMs, with T (n x inner, row-major) read as the transposed
 // inner x n column-major operand and W (rows x inner, row-major) as the inner x rows one. inner and
 // n are multiples of 16 (the caller pads with zeros). int8 in, int32 out, exact int32 sums.
-void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner, std::size_t n) {
+void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner,
+             std::size_t n) {
   const std::int32_t one = 1, zero = 0;
   NNP_CUBLAS_CHECK(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
                                 static_cast<int>(inner), &one, t, CUDA_R_8I, static_cast<int>(inner), w, CUDA_R_8I,
                                 static_cast<int>(inner), &zero, c, CUDA_R_32I, static_cast<int>(n), CUBLAS_COMPUTE_32I,
                                 CUBLAS_GEMM_DEFAULT));
   NNP_CUDA_CHECK(cudaGetLastError());
+}
+
+// Thrust's temporary storage (every transform_reduce and reduce_by_key asks for some) from CUB's
+// caching allocator: without it each sum-check round paid a cudaMalloc and a cudaFree, each of
+// which synchronizes the device. Process-wide and never destroyed (skip_cleanup): its blocks go
+// with the CUDA context at exit, after which freeing them would fail.
+class CachedTemporaries {
+ public:
+  using value_type = char;
+  char* allocate(std::ptrdiff_t bytes) {
+    void* p = nullptr;
+    NNP_CUDA_CHECK(cache().DeviceAllocate(&p, static_cast<std::size_t>(bytes)));
+    return static_cast<char*>(p);
+  }
+  // Called from destructors, so it must not throw: a failure here means the context is already
+  // broken, and the next checked call reports it.
+  void deallocate(char* p, std::size_t) noexcept { static_cast<void>(cache().DeviceFree(p)); }
+
+ private:
+  static cub::CachingDeviceAllocator& cache() {
+    static auto* c = new cub::CachingDeviceAllocator(/*skip_cleanup=*/true);
+    return *c;
+  }
+};
+
+// The execution policy of every Thrust call in the engine.
+inline auto exec() {
+  thread_local CachedTemporaries temporaries;
+  return thrust::cuda::par(temporaries);
 }
 
 }  // namespace nnproof::cuda_backend
@@ -91,8 +124,8 @@ double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n) {
   EventPair ev;
   NNP_CUDA_CHECK(cudaEventRecord(ev.start));
   NNP_CUBLAS_CHECK(cublasSgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
-                               static_cast<int>(inner), &one, raw(y), static_cast<int>(n), raw(w), static_cast<int>(inner),
-                               &zero, raw(c), static_cast<int>(n)));
+                               static_cast<int>(inner), &one, raw(y), static_cast<int>(n), raw(w),
+                               static_cast<int>(inner), &zero, raw(c), static_cast<int>(n)));
   NNP_CUDA_CHECK(cudaEventRecord(ev.stop));
   NNP_CUDA_CHECK(cudaEventSynchronize(ev.stop));
   float ms = 0;

@@ -10,6 +10,8 @@
 //                                 row: the "TN" layout cuBLAS's int8 tensor-core GEMMs want; inner
 //                                 and n are multiples of kGemmAlign; row-major device pointers
 //   kEngineName                   "cuda" or "thrust-omp"
+//   exec()                        the execution policy of every Thrust call (cuda: with cached
+//                                 temporary storage)
 //
 // Tables live in thrust::device_vector for the life of a sum-check: a round sends back only its
 // two or three values, and each fold is fused with the next round (one pass). The forward pass is
@@ -111,12 +113,21 @@ struct FoldTop {
   NNP_HD void operator()(Index i) const { out[i] = t[i] + r * (t[i + half] - t[i]); }
 };
 
+// Sizes `spare` to n entries for a pass to overwrite. Tables shrink by half each round, so from the
+// second round on the spare is the table of the round before and shrinking it allocates nothing:
+// a sum-check allocates its tables' memory once, not once per round.
 template <class K>
-void fold_table(thrust::device_vector<K>& t, K r) {
+void prepare_spare(thrust::device_vector<K>& spare, Index n) {
+  spare.resize(n);
+}
+
+// Binds the top variable of t to r, through `spare` (the two then swap).
+template <class K>
+void fold_table(thrust::device_vector<K>& t, thrust::device_vector<K>& spare, K r) {
   const Index half = t.size() / 2;
-  thrust::device_vector<K> out(half);
-  thrust::for_each(count(0), count(half), FoldTop<K>{raw(t), raw(out), half, r});
-  t.swap(out);
+  prepare_spare(spare, half);
+  thrust::for_each(exec(), count(0), count(half), FoldTop<K>{raw(t), raw(spare), half, r});
+  t.swap(spare);
 }
 
 template <class K>
@@ -131,25 +142,28 @@ class ProductSumcheck final : public SumcheckProver<K> {
 
   std::array<K, 3> round() override {
     const Index half = a_.size() / 2;
-    return to_array(thrust::transform_reduce(count(0), count(half), ProductRound<K>{raw(a_), raw(v_), half}, zero_sums<K>(), AddSums<K>{}));
+    return to_array(thrust::transform_reduce(exec(), count(0), count(half), ProductRound<K>{raw(a_), raw(v_), half},
+                                             zero_sums<K>(), AddSums<K>{}));
   }
   void fold(K r) override {
-    fold_table(a_, r);
-    fold_table(v_, r);
+    fold_table(a_, spare_a_, r);
+    fold_table(v_, spare_v_, r);
   }
   std::array<K, 3> fold_and_round(K r) override {
     const Index q = a_.size() / 4;
-    thrust::device_vector<K> na(2 * q), nv(2 * q);
-    auto h = thrust::transform_reduce(count(0), count(q), ProductFoldRound<K>{raw(a_), raw(v_), raw(na), raw(nv), q, r},
+    prepare_spare(spare_a_, 2 * q);
+    prepare_spare(spare_v_, 2 * q);
+    auto h = thrust::transform_reduce(exec(), count(0), count(q),
+                                      ProductFoldRound<K>{raw(a_), raw(v_), raw(spare_a_), raw(spare_v_), q, r},
                                       zero_sums<K>(), AddSums<K>{});
-    a_.swap(na);
-    v_.swap(nv);
+    a_.swap(spare_a_);
+    v_.swap(spare_v_);
     return to_array(h);
   }
   K final_value() const override { return v_[0]; }
 
  private:
-  thrust::device_vector<K> a_, v_;
+  thrust::device_vector<K> a_, v_, spare_a_, spare_v_;
 };
 
 // ---- the sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first ----
@@ -229,23 +243,26 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   // z: the rows x cols table Z in the base field, already on the device.
   SquareSumcheck(const thrust::device_vector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
       : rows_(rows), cols_(cols), es_(eq_table<K>(s)), er_(eq_table<K>(r)), z_(z.size()) {
-    thrust::transform(z.begin(), z.end(), z_.begin(), LiftToK<F, K>{});
+    thrust::transform(exec(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{});
   }
 
   std::array<K, 3> round() override {
     const Index half = z_.size() / 2;
-    return to_array(thrust::transform_reduce(count(0), count(half), SquareRound<K>{shape(), raw(z_), half}, zero_sums<K>(), AddSums<K>{}));
+    return to_array(thrust::transform_reduce(exec(), count(0), count(half), SquareRound<K>{shape(), raw(z_), half},
+                                             zero_sums<K>(), AddSums<K>{}));
   }
   void fold(K r) override {
     fold_eq(r);
-    fold_table(z_, r);
+    fold_table(z_, spare_z_, r);
   }
   std::array<K, 3> fold_and_round(K r) override {
     fold_eq(r);
     const Index q = z_.size() / 4;
-    thrust::device_vector<K> nz(2 * q);
-    auto h = thrust::transform_reduce(count(0), count(q), SquareFoldRound<K>{shape(), raw(z_), raw(nz), q, r}, zero_sums<K>(), AddSums<K>{});
-    z_.swap(nz);
+    prepare_spare(spare_z_, 2 * q);
+    auto h =
+        thrust::transform_reduce(exec(), count(0), count(q), SquareFoldRound<K>{shape(), raw(z_), raw(spare_z_), q, r},
+                                 zero_sums<K>(), AddSums<K>{});
+    z_.swap(spare_z_);
     return to_array(h);
   }
   K final_value() const override { return z_[0]; }
@@ -255,16 +272,16 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   // Binds the top variable of the eq factor: a row while rows remain, then a column.
   void fold_eq(K r) {
     if (rows_ > 1) {
-      fold_table(es_, r);
+      fold_table(es_, spare_e_, r);
       rows_ /= 2;
     } else {
-      fold_table(er_, r);
+      fold_table(er_, spare_e_, r);
       cols_ /= 2;
     }
   }
 
   Index rows_, cols_;
-  thrust::device_vector<K> es_, er_, z_;
+  thrust::device_vector<K> es_, er_, z_, spare_z_, spare_e_;
 };
 
 // ---- forward: exact int8 limb GEMM ----
@@ -318,7 +335,8 @@ struct Recombine {  // thread per (a, k): Z[a][k] = bias[a] + sum_l 2^(7 l) G[a]
     const Index a = t / batch, k = t % batch;
     F acc = F::zero(), shift = F::one();
     const F step = F::from_int(std::int64_t{1} << kLimbBits);
-    for (unsigned l = 0; l < limb_count<F>(); ++l, shift = shift * step) acc += F::from_int(g[a * n + l * batch + k]) * shift;
+    for (unsigned l = 0; l < limb_count<F>(); ++l, shift = shift * step)
+      acc += F::from_int(g[a * n + l * batch + k]) * shift;
     z[a * z_cols + k] = acc + bias[a];
   }
 };
@@ -406,14 +424,16 @@ class ThrustEngine final : public Engine<Cfg> {
       const Index kp = align_up(cols), n = align_up(limb_count<F>() * batch);
       thrust::device_vector<std::int8_t> w_dense(w8, w8 + rows * cols), w(rows * kp, 0), limbs_t(n * kp, 0);
       thrust::device_vector<std::int32_t> g(rows * n);
-      thrust::for_each(count(0), count(rows * cols), WidenWeights{raw(w_dense), raw(w), cols, kp});
-      thrust::for_each(count(0), count(cols * batch), SplitLimbs<F>{raw(y), raw(limbs_t), Y.cols, batch, kp});
+      thrust::for_each(exec(), count(0), count(rows * cols), WidenWeights{raw(w_dense), raw(w), cols, kp});
+      thrust::for_each(exec(), count(0), count(cols * batch), SplitLimbs<F>{raw(y), raw(limbs_t), Y.cols, batch, kp});
       gemm_s8(raw(w), raw(limbs_t), raw(g), rows, kp, n);
-      thrust::for_each(count(0), count(rows * batch), Recombine<F>{raw(g), raw(bias), raw(z), Y.cols, batch, n});
+      thrust::for_each(exec(), count(0), count(rows * batch),
+                       Recombine<F>{raw(g), raw(bias), raw(z), Y.cols, batch, n});
     } else {
       const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();
       thrust::device_vector<std::int64_t> w(w64.begin(), w64.end());
-      thrust::for_each(count(0), count(rows * batch), DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, Y.cols, batch});
+      thrust::for_each(exec(), count(0), count(rows * batch),
+                       DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, Y.cols, batch});
     }
     return device_table(padded(rows), Y.cols, std::move(z));
   }
@@ -422,18 +442,19 @@ class ThrustEngine final : public Engine<Cfg> {
     thrust::device_vector<F> upload;
     const thrust::device_vector<F>& z = device_view(Z, upload);
     thrust::device_vector<F> y(z.size());
-    thrust::transform(z.begin(), z.end(), y.begin(), SquareEntry<F>{});
+    thrust::transform(exec(), z.begin(), z.end(), y.begin(), SquareEntry<F>{});
     return device_table(Z.rows, Z.cols, std::move(y));
   }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const Index rows = layer.rows(), cols = layer.cols();
-    thrust::device_vector<K> e(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows)), a(padded(cols), K::zero());
+    thrust::device_vector<K> e(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows)),
+        a(padded(cols), K::zero());
     layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width: int8 is 1/8 of int64
       using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
       thrust::device_vector<W> w(host_w, host_w + rows * cols);
-      thrust::for_each(count(0), count(cols), RowCombine<K, F, W>{raw(w), raw(e), raw(a), rows, cols});
+      thrust::for_each(exec(), count(0), count(cols), RowCombine<K, F, W>{raw(w), raw(e), raw(a), rows, cols});
     });
     std::vector<K> out(a.size());
     thrust::copy(a.begin(), a.end(), out.begin());
@@ -445,7 +466,7 @@ class ThrustEngine final : public Engine<Cfg> {
     const thrust::device_vector<F>& y = device_view(Y, upload);
     thrust::device_vector<K> e(eq_r.begin(), eq_r.end()), v(Y.rows);
     const auto row = thrust::make_transform_iterator(count(0), RowOfEntry{Y.cols});
-    thrust::reduce_by_key(row, row + static_cast<std::ptrdiff_t>(Y.rows * Y.cols),
+    thrust::reduce_by_key(exec(), row, row + static_cast<std::ptrdiff_t>(Y.rows * Y.cols),
                           thrust::make_transform_iterator(count(0), WeightedEntry<K, F>{raw(y), raw(e), Y.cols}),
                           thrust::make_discard_iterator(), v.begin());
     std::vector<K> out(Y.rows);

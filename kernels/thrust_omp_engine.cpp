@@ -4,10 +4,11 @@
 #define THRUST_DEVICE_SYSTEM THRUST_DEVICE_SYSTEM_OMP
 #define NNP_THRUST_NS thrust_omp
 
+#include <cblas.h>
+#include <thrust/system/omp/execution_policy.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <cblas.h>
 
 #include "kernels/thrust_engine.hpp"
 
@@ -16,12 +17,18 @@ namespace nnproof::thrust_omp {
 constexpr const char* kEngineName = "thrust-omp";
 
 // C (rows x n) = W (rows x inner) * T^T with T (n x inner): DGEMM with B transposed, exact.
-void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner, std::size_t n) {
+void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner,
+             std::size_t n) {
   std::vector<double> wd(w, w + rows * inner), td(t, t + n * inner), cd(rows * n);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(n), static_cast<int>(inner), 1.0,
-              wd.data(), static_cast<int>(inner), td.data(), static_cast<int>(inner), 0.0, cd.data(), static_cast<int>(n));
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(n),
+              static_cast<int>(inner), 1.0, wd.data(), static_cast<int>(inner), td.data(), static_cast<int>(inner), 0.0,
+              cd.data(), static_cast<int>(n));
   for (std::size_t i = 0; i < cd.size(); ++i) c[i] = static_cast<std::int32_t>(cd[i]);
 }
+
+// The execution policy of every Thrust call in the engine (the cuda build's carries a caching
+// allocator for temporaries; host threads allocate cheaply).
+inline auto exec() { return thrust::omp::par; }
 
 }  // namespace nnproof::thrust_omp
 
