@@ -347,8 +347,8 @@ class CpuEngine final : public Engine<Cfg> {
   // int8 weights: the input's 8-bit limbs (8 for m61, 16 for m127) side by side, stored as
   // limb - 128, a oneDNN int8 matmul per block of columns, then
   //   Z = bias + sum_l 2^(8 l) (G'_l + 128 r_a),  r_a = sum_j W[a][j],
-  // the offset folded into the bias once per row. Measured faster than the two-limb DGEMM
-  // (docs/PERFORMANCE.md). m127 sums eight limbs at a time exactly in 128 bits.
+  // the offset folded into the bias once per row (split and recombination: int8_limbs.cpp).
+  // Measured faster than the two-limb DGEMM (docs/PERFORMANCE.md).
   void forward_int8(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
     const std::size_t rows = layer.rows(), inner = layer.cols();
     const std::int8_t* w = layer.q->weights.int8_data();
@@ -373,6 +373,7 @@ class CpuEngine final : public Engine<Cfg> {
   void forward_int8_block(const FieldLayer<F>& layer, const std::vector<F>& bias, const Table2D<F>& Y, std::size_t k0,
                           std::size_t k1, Table2D<F>& Z) {
     constexpr std::size_t L = (F::kBits + 7) / 8;
+    static_assert(L == (std::is_same_v<F, Fp61> ? kM61Limbs : kM127Limbs));
     const std::size_t rows = layer.rows(), inner = layer.cols(), width = k1 - k0, ncols = L * width;
     // Both buffers are written in full before they are read: no zero fill, and kept across blocks
     // and layers, so that their 20 MiB are not mapped afresh (page by page) for each block.
@@ -380,36 +381,9 @@ class CpuEngine final : public Engine<Cfg> {
     product_scratch_.resize(rows * ncols);
     std::int8_t* limbs = limb_scratch_.data();
     std::int32_t* G = product_scratch_.data();
-    if constexpr (std::is_same_v<F, Fp61>) {
-      parallel_for(inner, [&](std::size_t j) { split_limbs_m61(&Y.at(j, k0), width, limbs + j * ncols); });
-    } else {
-      parallel_for(inner, [&](std::size_t j) {
-        for (std::size_t k = 0; k < width; ++k) {
-          u128 y = raw_value(Y.at(j, k0 + k));
-          for (std::size_t l = 0; l < L; ++l, y >>= 8)
-            limbs[j * ncols + l * width + k] = static_cast<std::int8_t>(static_cast<int>(y & 0xFF) - 128);
-        }
-      });
-    }
+    parallel_for(inner, [&](std::size_t j) { split_limbs(&Y.at(j, k0), width, limbs + j * ncols); });
     int8_limb_matmul(rows, inner, ncols, layer.q->weights.int8_data(), limbs, G);
-    if constexpr (std::is_same_v<F, Fp61>) {
-      parallel_for(rows, [&](std::size_t a) { recombine_limbs_m61(G + a * ncols, width, bias[a], &Z.at(a, k0)); });
-      return;
-    }
-    const F two64 = pow2(64);
-    parallel_for(rows, [&](std::size_t a) {
-      const std::int32_t* g = G + a * ncols;
-      for (std::size_t k = 0; k < width; ++k) {
-        F acc = bias[a], scale = F::one();
-        for (std::size_t l0 = 0; l0 < L; l0 += 8, scale = scale * two64) {
-          i128 part = 0;  // |G'| <= 2^31: 8 limbs shifted by up to 56 bits stay below 2^90
-          for (std::size_t l = l0; l < std::min(L, l0 + 8); ++l)
-            part += static_cast<i128>(g[l * width + k]) << (8 * (l - l0));
-          acc += F::from_i128(part) * scale;
-        }
-        Z.at(a, k0 + k) = acc;
-      }
-    });
+    parallel_for(rows, [&](std::size_t a) { recombine_limbs(G + a * ncols, width, bias[a], &Z.at(a, k0)); });
   }
 
   UninitializedVector<std::int8_t> limb_scratch_;

@@ -8,7 +8,7 @@ namespace nnproof {
 #define NNP_LIMB_CLONES
 #endif
 
-NNP_LIMB_CLONES void split_limbs_m61(const Fp61* y, std::size_t width, std::int8_t* out) {
+NNP_LIMB_CLONES void split_limbs(const Fp61* y, std::size_t width, std::int8_t* out) {
   for (std::size_t l = 0; l < kM61Limbs; ++l) {
     std::int8_t* row = out + l * width;
     const unsigned shift = 8 * static_cast<unsigned>(l);
@@ -23,7 +23,7 @@ static inline std::int64_t four_limbs(const std::int32_t* g, std::size_t width, 
          (static_cast<std::int64_t>(g[2 * width + k]) << 16) + (static_cast<std::int64_t>(g[3 * width + k]) << 24);
 }
 
-NNP_LIMB_CLONES void recombine_limbs_m61(const std::int32_t* g, std::size_t width, Fp61 bias, Fp61* z) {
+NNP_LIMB_CLONES void recombine_limbs(const std::int32_t* g, std::size_t width, Fp61 bias, Fp61* z) {
   constexpr std::uint64_t P = Fp61::P;
   for (std::size_t k = 0; k < width; ++k) {
     // Z = lo + 2^32 hi with |lo|, |hi| < 2^56 < p: adding p makes each a representative in (0, 2p).
@@ -35,6 +35,31 @@ NNP_LIMB_CLONES void recombine_limbs_m61(const std::int32_t* g, std::size_t widt
     std::uint64_t x = lo + shifted + bias.v;  // < 2^62 + (2^61 + 2^33) + 2^61 < 2^64
     x = (x & P) + (x >> 61);                  // < 2^61 + 4
     z[k].v = x >= P ? x - P : x;
+  }
+}
+
+NNP_LIMB_CLONES void split_limbs(const Fp127* y, std::size_t width, std::int8_t* out) {
+  for (std::size_t l = 0; l < kM127Limbs; ++l) {
+    std::int8_t* row = out + l * width;
+    const unsigned shift = 8 * static_cast<unsigned>(l);
+    for (std::size_t k = 0; k < width; ++k)
+      row[k] = static_cast<std::int8_t>(static_cast<std::uint8_t>(y[k].v >> shift) ^ 0x80u);
+  }
+}
+
+void recombine_limbs(const std::int32_t* g, std::size_t width, Fp127 bias, Fp127* z) {
+  for (std::size_t k = 0; k < width; ++k) {
+    // Z = P0 + 2^32 P1 + 2^64 P2 + 2^96 P3, each |P_i| < 2^56 (four limbs). The first three sum
+    // exactly in 128 bits (|lo| < 2^121). With P3 = 2^31 t + u, 0 <= u < 2^31 (t = P3 >> 31, signed):
+    // 2^96 P3 = 2^96 u + 2^127 t = 2^96 u + t (mod p).
+    const i128 lo = static_cast<i128>(four_limbs(g, width, k)) +
+                    (static_cast<i128>(four_limbs(g + 4 * width, width, k)) << 32) +
+                    (static_cast<i128>(four_limbs(g + 8 * width, width, k)) << 64);
+    const std::int64_t p3 = four_limbs(g + 12 * width, width, k);
+    const std::int64_t t = p3 >> 31, u = p3 & ((std::int64_t{1} << 31) - 1);
+    const Fp127 low = Fp127::from_i128(lo + t);                       // |lo + t| < 2^122
+    const Fp127 high = Fp127::from_u128(static_cast<u128>(u) << 96);  // < 2^127
+    z[k] = low + high + bias;
   }
 }
 
