@@ -12,6 +12,7 @@
 #include "host/engines/int8_column_sums.hpp"
 #include "host/engines/int8_limbs.hpp"
 #include "host/engines/limb_gemm.hpp"
+#include "host/engines/m61_kernels.hpp"
 #include "host/engines/structured_forward.hpp"
 #include "host/engines/uninitialized.hpp"
 #include "verifier/parallel.hpp"
@@ -122,7 +123,16 @@ class CpuEngine final : public Engine<Cfg> {
 
   Table2D<F> square(const Table2D<F>& Z) override {
     auto Y = Table2D<F>::unwritten(Z.rows, Z.cols);
-    parallel_for(Z.data.size(), [&](std::size_t i) { Y.data[i] = Z.data[i] * Z.data[i]; });
+    if constexpr (std::is_same_v<F, Fp61>) {
+      constexpr std::size_t kChunk = 4096;
+      const std::size_t n = Z.data.size();
+      parallel_for((n + kChunk - 1) / kChunk, [&](std::size_t c) {
+        const std::size_t i = c * kChunk;
+        m61_square_entries(Z.data.data() + i, Y.data.data() + i, std::min(kChunk, n - i));
+      });
+    } else {
+      parallel_for(Z.data.size(), [&](std::size_t i) { Y.data[i] = Z.data[i] * Z.data[i]; });
+    }
     return Y;
   }
 

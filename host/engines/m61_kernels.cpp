@@ -300,6 +300,15 @@ NNP_AVX512_IFMA Fp61x2 row_dot(const Fp61* y, const M61ColumnWeights& w) {
 NNP_AVX512_IFMA void row_dots_avx512(const Fp61* y, std::size_t rows, const M61ColumnWeights& w, Fp61x2* out) {
   for (std::size_t j = 0; j < rows; ++j) out[j] = row_dot(y + j * w.eq.size(), w);
 }
+
+NNP_AVX512_IFMA void square_entries_avx512(const Fp61* z, Fp61* y, std::size_t n) {
+  const M61x8 f;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm512_storeu_si512(y + i, f.square(_mm512_loadu_si512(z + i)));
+  if (i == n) return;
+  const auto m = static_cast<__mmask8>((1u << (n - i)) - 1);
+  _mm512_mask_storeu_epi64(y + i, m, f.square(_mm512_maskz_loadu_epi64(m, z + i)));
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -315,6 +324,14 @@ std::vector<M61Kernels> m61_kernels_available() {
 #endif
   k.push_back(kPortable);
   return k;
+}
+
+void m61_square_entries(const Fp61* z, Fp61* y, std::size_t n) {
+#ifdef NNP_X86_KERNELS
+  static const bool simd = avx512_ifma_kernels_allowed();
+  if (simd) return square_entries_avx512(z, y, n);
+#endif
+  for (std::size_t i = 0; i < n; ++i) y[i] = z[i] * z[i];
 }
 
 const M61Kernels& m61_kernels() {

@@ -47,4 +47,9 @@ std::vector<M61Kernels> m61_kernels_available();
 // The fastest.
 const M61Kernels& m61_kernels();
 
+// y[i] = z[i]^2 for canonical z (the forward pass's activation): with AVX-512 where the kernels
+// above may run (eight products per vpmuludq set; 1.7 ms a 2048 x 512 layer as scalar 128-bit
+// products on 2 cores), else the scalar loop. y may be z.
+void m61_square_entries(const Fp61* z, Fp61* y, std::size_t n);
+
 }  // namespace nnproof
