@@ -1,10 +1,10 @@
 #pragma once
 // The element-wise passes around the int8 forward GEMM, which cuts each Y entry into its bytes
-// (eight for m61, sixteen for m127) and rebuilds Z from as many int32 products. Written one limb row at a time over
-// contiguous columns so that they vectorize, and compiled for AVX-512, AVX2 and the baseline
-// (target_clones, chosen at load time). Element by element, with 128-bit sums and a field
-// reduction per entry, they took ~40 ms of the 0.107 s TIMIT forward pass at batch 512: more
-// than a third of it, as much as the GEMMs' own time left to them (docs/PERFORMANCE.md).
+// (eight for m61, sixteen for m127) and rebuilds Z from as many int32 products. Written one limb
+// row at a time over contiguous columns, so that the m61 ones vectorize, and compiled for AVX-512,
+// AVX2 and the baseline (target_clones, chosen at load time). Element by element, with 128-bit
+// sums and field multiplications per entry, they took ~40 ms of the 0.107 s TIMIT forward pass at
+// batch 512 (m61; docs/PERFORMANCE.md, session 6).
 #include <cstddef>
 #include <cstdint>
 
