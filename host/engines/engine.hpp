@@ -35,6 +35,8 @@ struct SquareCarry {
   std::vector<K> sums;
 };
 
+// One engine serves one prover at a time: engines may keep state between calls (the cpu engine
+// keeps its int8 forward's scratch buffers), so concurrent proofs need an engine each.
 template <class Cfg>
 class Engine {
  public:
