@@ -373,31 +373,69 @@ class CpuEngine final : public Engine<Cfg> {
     });
     // Blocks of columns keep the limb and product matrices cache-sized: at batch 1024 and beyond a
     // single GEMM over all columns ran 1.5x slower per sample.
-    for (std::size_t k0 = 0; k0 < batch; k0 += kInt8ColumnBlock)
-      forward_int8_block(layer, bias, Y, k0, std::min(batch, k0 + kInt8ColumnBlock), Z);
+    const Int8WeightsMatmul* matmul = nullptr;
+    for (std::size_t k0 = 0; k0 < batch; k0 += kInt8ColumnBlock) {
+      const std::size_t k1 = std::min(batch, k0 + kInt8ColumnBlock);
+      // Looked up once per width, not per block: the lookup compares the weights byte for byte.
+      if (k0 == 0 || k1 - k0 < kInt8ColumnBlock) matmul = &weights_matmul(w, rows, inner, L * (k1 - k0));
+      forward_int8_block(layer, *matmul, bias, Y, k0, k1, Z);
+    }
   }
 
   static constexpr std::size_t kInt8ColumnBlock = 256;
 
-  // Columns [k0, k1) of Z; `bias` has the limbs' offset folded in.
-  void forward_int8_block(const FieldLayer<F>& layer, const std::vector<F>& bias, const Table2D<F>& Y, std::size_t k0,
-                          std::size_t k1, Table2D<F>& Z) {
-    constexpr std::size_t L = (F::kBits + 7) / 8;
+  // Columns [k0, k1) of Z; `bias` has the limbs' offset folded in. The product is computed
+  // transposed, G^T = L'^T W^T (limbs as the matmul's left operand, read in place; W^T repacked
+  // once per layer and block width, weights_matmul), so both element-wise passes transpose, in
+  // tiles of kTile x kTile that stay in L1.
+  void forward_int8_block(const FieldLayer<F>& layer, const Int8WeightsMatmul& matmul, const std::vector<F>& bias,
+                          const Table2D<F>& Y, std::size_t k0, std::size_t k1, Table2D<F>& Z) {
+    constexpr std::size_t L = (F::kBits + 7) / 8, kRowTile = 256, kColTile = 16;
     static_assert(L == (std::is_same_v<F, Fp61> ? kM61Limbs : kM127Limbs));
     const std::size_t rows = layer.rows(), inner = layer.cols(), width = k1 - k0, ncols = L * width;
     // Both buffers are written in full before they are read: no zero fill, and kept across blocks
     // and layers, so that their 20 MiB are not mapped afresh (page by page) for each block.
-    limb_scratch_.resize(inner * ncols);
-    product_scratch_.resize(rows * ncols);
-    std::int8_t* limbs = limb_scratch_.data();
-    std::int32_t* G = product_scratch_.data();
-    parallel_for(inner, [&](std::size_t j) { split_limbs(&Y.at(j, k0), width, limbs + j * ncols); });
-    int8_limb_matmul(rows, inner, ncols, layer.q->weights.int8_data(), limbs, G);
-    parallel_for(rows, [&](std::size_t a) { recombine_limbs(G + a * ncols, width, bias[a], &Z.at(a, k0)); });
+    limb_scratch_.resize(ncols * inner);
+    product_scratch_.resize(ncols * rows);
+    std::int8_t* limbs_t = limb_scratch_.data();
+    std::int32_t* G_t = product_scratch_.data();
+    parallel_for((inner + kRowTile - 1) / kRowTile, [&](std::size_t t) {
+      split_limbs_transposed(&Y.at(0, k0), Y.cols, t * kRowTile, std::min(inner, (t + 1) * kRowTile), width, inner,
+                             limbs_t);
+    });
+    matmul.run(limbs_t, G_t);
+    parallel_for((rows + kRowTile - 1) / kRowTile, [&](std::size_t t) {
+      const std::size_t a0 = t * kRowTile, n = std::min(rows, a0 + kRowTile) - a0;
+      std::array<F, kRowTile * kColTile> tile;  // tile[k kRowTile + a]: Z[a0 + a][k0 + kt + k]
+      for (std::size_t kt = 0; kt < width; kt += kColTile) {
+        const std::size_t m = std::min(width, kt + kColTile) - kt;
+        for (std::size_t k = 0; k < m; ++k)
+          recombine_limbs(G_t + (kt + k) * rows + a0, width * rows, n, &bias[a0], &tile[k * kRowTile]);
+        for (std::size_t a = 0; a < n; ++a)
+          for (std::size_t k = 0; k < m; ++k) Z.at(a0 + a, k0 + kt + k) = tile[k * kRowTile + a];
+      }
+    });
+  }
+
+  // The matmul for these weights at this block width, from the cache or made and cached. The
+  // weights are compared byte for byte (~0.25 ms per 4 MB layer on 2 cores), so changed weights or
+  // a new model at a recycled address are never confused with old ones. Each entry holds a copy
+  // of its weights and their repacked form (twice the layer's int8 weights); a model needs one
+  // entry per int8 layer and block width (full blocks, and the last when it is narrower), and a
+  // first forward pass pays each layer's repacking (~1.8 ms per 2000 x 2000 layer here).
+  const Int8WeightsMatmul& weights_matmul(const std::int8_t* w, std::size_t rows, std::size_t inner,
+                                          std::size_t ncols) {
+    for (const auto& m : matmuls_)
+      if (m->serves(w, rows, inner, ncols)) return *m;
+    constexpr std::size_t kMaxCached = 64;
+    if (matmuls_.size() == kMaxCached) matmuls_.erase(matmuls_.begin());
+    matmuls_.push_back(std::make_unique<Int8WeightsMatmul>(w, rows, inner, ncols));
+    return *matmuls_.back();
   }
 
   UninitializedVector<std::int8_t> limb_scratch_;
   UninitializedVector<std::int32_t> product_scratch_;
+  std::vector<std::unique_ptr<Int8WeightsMatmul>> matmuls_;
 
   static F pow2(std::size_t e) {
     F two = F::one() + F::one();

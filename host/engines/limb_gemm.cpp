@@ -3,9 +3,13 @@
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include <algorithm>
+#include <atomic>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <stdexcept>
 #include <string>
+
+#include "verifier/parallel.hpp"
 
 namespace nnproof {
 
@@ -68,36 +72,66 @@ void int8_transposed_byte_gemm(std::size_t cols, std::size_t inner, std::size_t 
     throw std::runtime_error("oneDNN int8 GEMM failed (status " + std::to_string(static_cast<int>(st)) + ")");
 }
 
-// Below this many weight rows the matmul's per-call repacking of the limbs (inner x ncols) costs
-// more than its faster kernel saves: the TIMIT output layer (183 rows) took 2.6 ms by matmul and
-// 1.5 ms by the GEMM interface, whose result is the same.
-constexpr std::size_t kMatmulMinRows = 512;
+struct Int8WeightsMatmul::Impl {
+  std::size_t rows, inner, ncols;
+  std::vector<std::int8_t> w;  // the weights as given, for serves()
+  dnnl::engine cpu{dnnl::engine::kind::cpu, 0};
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul matmul;
+  dnnl::memory packed;  // W^T in pd's weights layout
+};
 
-void int8_limb_matmul(std::size_t rows, std::size_t inner, std::size_t ncols, const std::int8_t* w,
-                      const std::int8_t* limbs_minus_128, std::int32_t* C) {
-  if (rows < kMatmulMinRows) {
-    const std::int32_t no_c_offset = 0;
-    const dnnl_status_t st =
-        dnnl_gemm_s8s8s32('N', 'N', 'F', static_cast<dnnl_dim_t>(rows), static_cast<dnnl_dim_t>(ncols),
-                          static_cast<dnnl_dim_t>(inner), 1.0f, w, static_cast<dnnl_dim_t>(inner), 0, limbs_minus_128,
-                          static_cast<dnnl_dim_t>(ncols), 0, 0.0f, C, static_cast<dnnl_dim_t>(ncols), &no_c_offset);
-    if (st != dnnl_success)
-      throw std::runtime_error("oneDNN int8 GEMM failed (status " + std::to_string(static_cast<int>(st)) + ")");
-    return;
-  }
+Int8WeightsMatmul::Int8WeightsMatmul(const std::int8_t* w, std::size_t rows, std::size_t inner, std::size_t ncols)
+    : impl_(std::make_unique<Impl>()) {
   using dnnl::memory;
-  static const dnnl::engine cpu(dnnl::engine::kind::cpu, 0);
+  Impl& m = *impl_;
+  m.rows = rows, m.inner = inner, m.ncols = ncols;
+  m.w.assign(w, w + rows * inner);
   const auto dim = [](std::size_t d) { return static_cast<memory::dim>(d); };
-  const memory::desc w_desc({dim(rows), dim(inner)}, memory::data_type::s8, memory::format_tag::ab);
-  const memory::desc l_desc({dim(inner), dim(ncols)}, memory::data_type::s8, memory::format_tag::ab);
-  const memory::desc c_desc({dim(rows), dim(ncols)}, memory::data_type::s32, memory::format_tag::ab);
   try {
-    // Built per call: oneDNN's primitive cache returns the compiled kernel of a seen shape (~15 us).
-    const dnnl::matmul matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(w_desc, l_desc, c_desc), cpu));
-    dnnl::stream stream(cpu);
-    memory w_mem(w_desc, cpu, const_cast<std::int8_t*>(w)),
-        l_mem(l_desc, cpu, const_cast<std::int8_t*>(limbs_minus_128)), c_mem(c_desc, cpu, C);
-    matmul.execute(stream, {{DNNL_ARG_SRC, w_mem}, {DNNL_ARG_WEIGHTS, l_mem}, {DNNL_ARG_DST, c_mem}});
+    const memory::desc src({dim(ncols), dim(inner)}, memory::data_type::s8, memory::format_tag::ab);
+    const memory::desc weights_any({dim(inner), dim(rows)}, memory::data_type::s8, memory::format_tag::any);
+    const memory::desc dst({dim(ncols), dim(rows)}, memory::data_type::s32, memory::format_tag::ab);
+    m.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights_any, dst), m.cpu);
+    m.matmul = dnnl::matmul(m.pd);
+    // W (rows x inner, row-major) is W^T (inner x rows) in the `ba` layout: one reorder repacks it.
+    const memory::desc w_t({dim(inner), dim(rows)}, memory::data_type::s8, memory::format_tag::ba);
+    memory given(w_t, m.cpu, m.w.data());
+    m.packed = memory(m.pd.weights_desc(), m.cpu);
+    dnnl::stream stream(m.cpu);
+    dnnl::reorder(given, m.packed).execute(stream, given, m.packed);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    throw std::runtime_error(std::string("oneDNN int8 matmul setup failed: ") + e.what());
+  }
+}
+
+Int8WeightsMatmul::~Int8WeightsMatmul() = default;
+
+bool Int8WeightsMatmul::serves(const std::int8_t* w, std::size_t rows, std::size_t inner, std::size_t ncols) const {
+  const Impl& m = *impl_;
+  if (m.rows != rows || m.inner != inner || m.ncols != ncols) return false;
+  // Compared on every core: 4 MB per 2000 x 2000 layer took ~0.45 ms on one.
+  constexpr std::size_t kChunk = std::size_t{1} << 20;
+  const std::size_t n = m.w.size(), chunks = (n + kChunk - 1) / kChunk;
+  std::atomic<bool> same{true};
+  parallel_for(chunks, [&](std::size_t c) {
+    if (!same.load(std::memory_order_relaxed)) return;  // another layer's weights differ early
+    const std::size_t begin = c * kChunk, end = std::min(n, begin + kChunk);
+    if (!std::equal(m.w.begin() + static_cast<std::ptrdiff_t>(begin), m.w.begin() + static_cast<std::ptrdiff_t>(end),
+                    w + begin))
+      same.store(false, std::memory_order_relaxed);
+  });
+  return same.load();
+}
+
+void Int8WeightsMatmul::run(const std::int8_t* limbs_t_minus_128, std::int32_t* c_t) const {
+  const Impl& m = *impl_;
+  try {
+    dnnl::memory src(m.pd.src_desc(), m.cpu, const_cast<std::int8_t*>(limbs_t_minus_128)),
+        dst(m.pd.dst_desc(), m.cpu, c_t);
+    dnnl::stream stream(m.cpu);
+    m.matmul.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, m.packed}, {DNNL_ARG_DST, dst}});
     stream.wait();
   } catch (const dnnl::error& e) {
     throw std::runtime_error(std::string("oneDNN int8 matmul failed: ") + e.what());

@@ -4,6 +4,7 @@
 // sum_l 2^(c l) G_l mod p. 2^61 = 1 (mod 2^61 - 1) and 2^127 = 1 (mod 2^127 - 1) keep the shifts cheap.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace nnproof {
@@ -31,16 +32,34 @@ bool int8_limb_gemm_available();
 // variable pins every route of the prover (the tests run each route on one machine this way).
 bool int8_avx512_vnni_allowed();
 bool avx512_ifma_kernels_allowed();
-// The int8 route (oneDNN): C (rows x ncols, int32) = W (rows x inner, int8) * L' (inner x ncols,
-// int8), row-major, with oneDNN's matmul (AMX where the CPU has it: ~25% faster than its
-// gemm_u8s8s32 at TIMIT size, docs/PERFORMANCE.md). The caller stores 8-bit limbs L as L' = L - 128
-// and adds 128 sum_j W[a][j] to row a. Exact while int8_byte_sums_exact(inner) (core/lazy.hpp).
-void int8_limb_matmul(std::size_t rows, std::size_t inner, std::size_t ncols, const std::int8_t* w,
-                      const std::int8_t* limbs_minus_128, std::int32_t* C);
+// The int8 route (oneDNN): C^T (ncols x rows, int32) = L'^T (ncols x inner, int8) W^T, row-major:
+// the product of the weights W (rows x inner, int8) with the 8-bit limbs L of the layer's input,
+// transposed, for oneDNN's matmul with the limbs as its left operand (read in place) and W^T as
+// its right (repacked once, at construction, into the layout its kernel reads). The caller
+// stores the limbs as L' = L - 128 and adds 128 sum_j W[a][j] to row a. In the other orientation
+// oneDNN repacks the limbs on every call: 4.5 against 7.1 ms per 2000 x 2000 x 2048 block on AMX,
+// and 0.5 against 1.5 ms for the 183-row output layer (docs/PERFORMANCE.md). The object keeps a
+// copy of W so that a cache can check that a layer's weights are the same bytes. Exact while
+// int8_byte_sums_exact(inner) (core/lazy.hpp), on CPUs with VNNI (int8_limb_gemm_available).
+class Int8WeightsMatmul {
+ public:
+  Int8WeightsMatmul(const std::int8_t* w, std::size_t rows, std::size_t inner, std::size_t ncols);
+  ~Int8WeightsMatmul();
+  Int8WeightsMatmul(const Int8WeightsMatmul&) = delete;
+  Int8WeightsMatmul& operator=(const Int8WeightsMatmul&) = delete;
+  // Whether this object multiplies by exactly these weights, at this shape.
+  bool serves(const std::int8_t* w, std::size_t rows, std::size_t inner, std::size_t ncols) const;
+  void run(const std::int8_t* limbs_t_minus_128, std::int32_t* c_t) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // C (cols x nbytes, int32) = W^T B, row-major: W is inner x cols (int8), B is inner x nbytes of
 // bytes 0..255 stored as byte - 128 (oneDNN's offset restores them). The prover's A = W^T eq(q, .)
 // with each eq(q, .) element cut into bytes. Same exactness bound (inner * 128 * 255 < 2^31) and
-// the same need for VNNI as int8_limb_matmul.
+// the same need for VNNI as Int8WeightsMatmul.
 void int8_transposed_byte_gemm(std::size_t cols, std::size_t inner, std::size_t nbytes, const std::int8_t* w,
                                const std::int8_t* bytes_minus_128, std::int32_t* C);
 

@@ -72,8 +72,8 @@ TYPED_TEST(EngineTest, OperationsAreBitIdentical) {
   }
 }
 
-// Y entries at p - 1 in every limb: the int8 limb GEMM's largest partial sums. 5 rows take the
-// cpu engine's GEMM interface, 520 its matmul (kMatmulMinRows).
+// Y entries at p - 1 in every limb: the int8 limb GEMM's largest partial sums, at 5 and 520 rows
+// (more than one of the cpu engine's 256-row recombination tiles).
 TYPED_TEST(EngineTest, LimbGemmEdgeValuesAreExact) {
   using F = typename TypeParam::F;
   auto ref = make_reference_engine<TypeParam>();
@@ -94,9 +94,9 @@ TYPED_TEST(EngineTest, LimbGemmEdgeValuesAreExact) {
   }
 }
 
-// Random int8 weights and entries at the int8 route's two GEMM shapes (below and above
-// kMatmulMinRows), inner sizes off every block size, two column blocks: any transposed operand or
-// misplaced limb shows.
+// Random int8 weights and entries, rows and inner sizes off every tile size (the cpu engine's
+// 256-row tiles, 64-row split blocks, 8-column groups), two column blocks (256 + 44 samples): any
+// transposed operand or misplaced limb shows.
 TYPED_TEST(EngineTest, LimbGemmRandomCasesAreExact) {
   using F = typename TypeParam::F;
   auto ref = make_reference_engine<TypeParam>();
@@ -110,6 +110,28 @@ TYPED_TEST(EngineTest, LimbGemmRandomCasesAreExact) {
       engine->to_host(Ze);
       EXPECT_EQ(ref->forward(layers[0], Y, 300).data, Ze.data)
           << engine->name() << " rows " << rows << " inner " << inner;
+    }
+  }
+}
+
+// The cpu engine caches each layer's repacked weights: one engine, the same weight buffer
+// rewritten between calls (one weight changed, as a new model at a recycled address would be),
+// must multiply by the new weights.
+TYPED_TEST(EngineTest, ForwardFollowsWeightsChangedInPlace) {
+  using F = typename TypeParam::F;
+  auto ref = make_reference_engine<TypeParam>();
+  auto rng = make_rng(67);
+  QuantizedModel m = testing::random_model({300, 520}, rng, 127, 1000);
+  auto Y = random_table<F>(300, 40, rng);
+  for (const auto& engine : engines_under_test<TypeParam>()) {
+    for (int round = 0; round < 2; ++round) {
+      auto layers = field_layers<F>(m);
+      auto Ze = engine->forward(layers[0], Y, 40);
+      engine->to_host(Ze);
+      EXPECT_EQ(ref->forward(layers[0], Y, 40).data, Ze.data) << engine->name() << " round " << round;
+      std::int8_t* w = const_cast<std::int8_t*>(m.layers[0].weights.int8_data());
+      ASSERT_NE(w, nullptr);
+      w[520 * 300 - 1] = static_cast<std::int8_t>(w[520 * 300 - 1] == 5 ? 6 : 5);  // the last weight
     }
   }
 }

@@ -1,11 +1,12 @@
-// The int8 forward's limb split and recombination (m61: 8 limbs, m127: 16) against references in
-// the field: widths that are not multiples of any vector length, the fields' edge values, and
-// every int32 product extreme. (Each function runs the clone that this CPU selects; the
+// The int8 forward's transposed limb split and recombination (m61: 8 limbs, m127: 16) against
+// references in the field: lengths that are not multiples of any vector or block length, the
+// fields' edge values, and every int32 product extreme. (Each function runs the clone that this CPU selects; the
 // cross-engine tests cover the rest of the route.)
 #include <gtest/gtest.h>
 
 #include <limits>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "host/engines/int8_limbs.hpp"
@@ -45,34 +46,42 @@ std::vector<F> edge_and_random_elements(std::size_t n, std::mt19937_64& rng) {
   return y;
 }
 
-// sum_l 2^(8 l) g_l + bias, in the field.
+// sum_l 2^(8 l) g[l limb_stride + i] + bias, in the field.
 template <class F>
-F reference_recombination(const std::int32_t* g, std::size_t width, std::size_t k, F bias) {
+F reference_recombination(const std::int32_t* g, std::size_t limb_stride, std::size_t i, F bias) {
   F acc = bias, weight = F::one();
   const F two8 = F::from_int(256);
   for (std::size_t l = 0; l < Limbs<F>::kCount; ++l, weight = weight * two8)
-    acc += F::from_int(g[l * width + k]) * weight;
+    acc += F::from_int(g[l * limb_stride + i]) * weight;
   return acc;
 }
 
-const std::vector<std::size_t> kWidths{1, 7, 63, 70, 256};
+const std::vector<std::size_t> kLengths{1, 7, 63, 70, 256};
 
 template <class F>
 class Int8Limbs : public ::testing::Test {};
 using Fields = ::testing::Types<Fp61, Fp127>;
 TYPED_TEST_SUITE(Int8Limbs, Fields);
 
-TYPED_TEST(Int8Limbs, SplitGivesEachByteMinus128) {
+// A Y of 70 rows and 21 columns (y_stride 24 > width), split from column 2 for `width` columns and
+// rows [j0, j1): every limb of the range is its byte minus 128, and nothing outside it is written.
+TYPED_TEST(Int8Limbs, TransposedSplitGivesEachByteMinus128) {
   using F = TypeParam;
   std::mt19937_64 rng(61);
-  for (std::size_t width : kWidths) {
-    const auto y = edge_and_random_elements<F>(width, rng);
-    std::vector<std::int8_t> out(Limbs<F>::kCount * width, 0);
-    split_limbs(y.data(), width, out.data());
+  const std::size_t inner = 70, y_stride = 24, k0 = 2;
+  const auto y = edge_and_random_elements<F>(inner * y_stride, rng);
+  constexpr std::int8_t kUntouched = 0x55;
+  for (auto [width, j0, j1] : {std::tuple<std::size_t, std::size_t, std::size_t>{1, 0, 70}, {8, 5, 69}, {19, 64, 70}}) {
+    std::vector<std::int8_t> lt(Limbs<F>::kCount * width * inner, kUntouched);
+    split_limbs_transposed(y.data() + k0, y_stride, j0, j1, width, inner, lt.data());
     for (std::size_t l = 0; l < Limbs<F>::kCount; ++l)
       for (std::size_t k = 0; k < width; ++k)
-        ASSERT_EQ(int{out[l * width + k]}, static_cast<int>((static_cast<u128>(y[k].v) >> (8 * l)) & 0xFF) - 128)
-            << "width " << width << " limb " << l << " column " << k;
+        for (std::size_t j = 0; j < inner; ++j) {
+          const int got = lt[(l * width + k) * inner + j];
+          const u128 v = static_cast<u128>(y[j * y_stride + k0 + k].v);
+          const int want = j >= j0 && j < j1 ? static_cast<int>((v >> (8 * l)) & 0xFF) - 128 : kUntouched;
+          ASSERT_EQ(got, want) << "width " << width << " limb " << l << " column " << k << " row " << j;
+        }
   }
 }
 
@@ -80,37 +89,42 @@ TYPED_TEST(Int8Limbs, RecombineEqualsTheSumOfShiftedLimbsModP) {
   using F = TypeParam;
   std::mt19937_64 rng(62);
   constexpr std::int32_t lo = std::numeric_limits<std::int32_t>::min(), hi = std::numeric_limits<std::int32_t>::max();
-  for (std::size_t width : kWidths) {
-    for (int fill : {0, 1, 2, 3}) {  // random; every limb at INT32_MAX; every limb at INT32_MIN; alternating
-      std::vector<std::int32_t> g(Limbs<F>::kCount * width);
+  for (std::size_t n : kLengths) {
+    const std::size_t limb_stride = n + 5;  // rows of the product longer than the entries used
+    for (int fill : {0, 1, 2, 3}) {         // random; every limb at INT32_MAX; every limb at INT32_MIN; alternating
+      std::vector<std::int32_t> g(Limbs<F>::kCount * limb_stride);
       for (std::size_t i = 0; i < g.size(); ++i)
-        g[i] = fill == 0         ? static_cast<std::int32_t>(rng())
-               : fill == 1       ? hi
-               : fill == 2       ? lo
-               : (i / width) % 2 ? hi
-                                 : lo;
-      const F bias = fill == 0 ? random_below_p<F>(rng) : F::zero() - F::one();
-      std::vector<F> z(width);
-      recombine_limbs(g.data(), width, bias, z.data());
-      for (std::size_t k = 0; k < width; ++k)
-        ASSERT_EQ(z[k], reference_recombination<F>(g.data(), width, k, bias))
-            << "width " << width << " fill " << fill << " column " << k;
+        g[i] = fill == 0               ? static_cast<std::int32_t>(rng())
+               : fill == 1             ? hi
+               : fill == 2             ? lo
+               : (i / limb_stride) % 2 ? hi
+                                       : lo;
+      std::vector<F> bias(n);
+      for (auto& b : bias) b = fill == 0 ? random_below_p<F>(rng) : F::zero() - F::one();
+      std::vector<F> z(n);
+      recombine_limbs(g.data(), limb_stride, n, bias.data(), z.data());
+      for (std::size_t i = 0; i < n; ++i)
+        ASSERT_EQ(z[i], reference_recombination<F>(g.data(), limb_stride, i, bias[i]))
+            << "n " << n << " fill " << fill << " entry " << i;
     }
   }
 }
 
+// One column of Y split, its limbs put back through a GEMM with weight 1 (the +128 offset undone)
+// and recombined: the entries come back.
 TYPED_TEST(Int8Limbs, RecombiningTheSplitLimbsGivesTheElementsBack) {
   using F = TypeParam;
   std::mt19937_64 rng(63);
-  const std::size_t width = 70;
-  const auto y = edge_and_random_elements<F>(width, rng);
-  std::vector<std::int8_t> limbs(Limbs<F>::kCount * width);
-  split_limbs(y.data(), width, limbs.data());
-  std::vector<std::int32_t> g(limbs.size());  // a GEMM with weight 1 and the +128 offset undone
-  for (std::size_t i = 0; i < g.size(); ++i) g[i] = limbs[i] + 128;
-  std::vector<F> z(width);
-  recombine_limbs(g.data(), width, F::zero(), z.data());
-  for (std::size_t k = 0; k < width; ++k) EXPECT_EQ(z[k], y[k]) << "column " << k;
+  const std::size_t inner = 70;
+  const auto y = edge_and_random_elements<F>(inner, rng);
+  std::vector<std::int8_t> lt(Limbs<F>::kCount * inner);
+  split_limbs_transposed(y.data(), 1, 0, inner, 1, inner, lt.data());
+  std::vector<std::int32_t> g(lt.size());
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = lt[i] + 128;
+  const std::vector<F> zero(inner, F::zero());
+  std::vector<F> z(inner);
+  recombine_limbs(g.data(), inner, inner, zero.data(), z.data());
+  for (std::size_t j = 0; j < inner; ++j) EXPECT_EQ(z[j], y[j]) << "row " << j;
 }
 
 }  // namespace
