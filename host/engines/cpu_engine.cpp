@@ -386,8 +386,9 @@ class CpuEngine final : public Engine<Cfg> {
 
   // Columns [k0, k1) of Z; `bias` has the limbs' offset folded in. The product is computed
   // transposed, G^T = L'^T W^T (limbs as the matmul's left operand, read in place; W^T repacked
-  // once per layer and block width, weights_matmul), so both element-wise passes transpose, in
-  // tiles of kTile x kTile that stay in L1.
+  // once per layer and block width, weights_matmul), so both element-wise passes transpose: the
+  // split in blocks of 64 rows x 8 columns of Y, the recombination in tiles of kRowTile rows x
+  // kColTile columns of Z (32 or 64 KiB, in L2).
   void forward_int8_block(const FieldLayer<F>& layer, const Int8WeightsMatmul& matmul, const std::vector<F>& bias,
                           const Table2D<F>& Y, std::size_t k0, std::size_t k1, Table2D<F>& Z) {
     constexpr std::size_t L = (F::kBits + 7) / 8, kRowTile = 256, kColTile = 16;
