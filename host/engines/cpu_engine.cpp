@@ -365,31 +365,24 @@ class CpuEngine final : public Engine<Cfg> {
     constexpr std::size_t L = (F::kBits + 7) / 8;
     F limb_weights = F::zero();  // sum_l 2^(8 l)
     for (std::size_t l = 0; l < L; ++l) limb_weights += pow2(8 * l);
+    Int8WeightsMatmul& matmul = weights_matmul(w, rows, inner);
     std::vector<F> bias(rows);
-    parallel_for(rows, [&](std::size_t a) {
-      std::int64_t r = 0;
-      for (std::size_t j = 0; j < inner; ++j) r += w[a * inner + j];
-      bias[a] = layer.bias[a] + F::from_int(128 * r) * limb_weights;
-    });
+    for (std::size_t a = 0; a < rows; ++a)
+      bias[a] = layer.bias[a] + F::from_int(128 * matmul.row_sums()[a]) * limb_weights;
     // Blocks of columns keep the limb and product matrices cache-sized: at batch 1024 and beyond a
     // single GEMM over all columns ran 1.5x slower per sample.
-    const Int8WeightsMatmul* matmul = nullptr;
-    for (std::size_t k0 = 0; k0 < batch; k0 += kInt8ColumnBlock) {
-      const std::size_t k1 = std::min(batch, k0 + kInt8ColumnBlock);
-      // Looked up once per width, not per block: the lookup compares the weights byte for byte.
-      if (k0 == 0 || k1 - k0 < kInt8ColumnBlock) matmul = &weights_matmul(w, rows, inner, L * (k1 - k0));
-      forward_int8_block(layer, *matmul, bias, Y, k0, k1, Z);
-    }
+    for (std::size_t k0 = 0; k0 < batch; k0 += kInt8ColumnBlock)
+      forward_int8_block(layer, matmul, bias, Y, k0, std::min(batch, k0 + kInt8ColumnBlock), Z);
   }
 
   static constexpr std::size_t kInt8ColumnBlock = 256;
 
   // Columns [k0, k1) of Z; `bias` has the limbs' offset folded in. The product is computed
   // transposed, G^T = L'^T W^T (limbs as the matmul's left operand, read in place; W^T repacked
-  // once per layer and block width, weights_matmul), so both element-wise passes transpose: the
+  // once per layer, weights_matmul), so both element-wise passes transpose: the
   // split in blocks of 64 rows x 8 columns of Y, the recombination in tiles of kRowTile rows x
   // kColTile columns of Z (32 or 64 KiB, in L2).
-  void forward_int8_block(const FieldLayer<F>& layer, const Int8WeightsMatmul& matmul, const std::vector<F>& bias,
+  void forward_int8_block(const FieldLayer<F>& layer, Int8WeightsMatmul& matmul, const std::vector<F>& bias,
                           const Table2D<F>& Y, std::size_t k0, std::size_t k1, Table2D<F>& Z) {
     constexpr std::size_t L = (F::kBits + 7) / 8, kRowTile = 256, kColTile = 16;
     static_assert(L == (std::is_same_v<F, Fp61> ? kM61Limbs : kM127Limbs));
@@ -404,7 +397,7 @@ class CpuEngine final : public Engine<Cfg> {
       split_limbs_transposed(&Y.at(0, k0), Y.cols, t * kRowTile, std::min(inner, (t + 1) * kRowTile), width, inner,
                              limbs_t);
     });
-    matmul.run(limbs_t, G_t);
+    matmul.run(ncols, limbs_t, G_t);
     parallel_for((rows + kRowTile - 1) / kRowTile, [&](std::size_t t) {
       const std::size_t a0 = t * kRowTile, n = std::min(rows, a0 + kRowTile) - a0;
       std::array<F, kRowTile * kColTile> tile;  // tile[k kRowTile + a]: Z[a0 + a][k0 + kt + k]
@@ -418,19 +411,18 @@ class CpuEngine final : public Engine<Cfg> {
     });
   }
 
-  // The matmul for these weights at this block width, from the cache or made and cached. The
-  // weights are compared byte for byte (~0.25 ms per 4 MB layer on 2 cores), so changed weights or
-  // a new model at a recycled address are never confused with old ones. Each entry holds a copy
-  // of its weights and their repacked form (twice the layer's int8 weights); a model needs one
-  // entry per int8 layer and block width (full blocks, and the last when it is narrower), and a
-  // first forward pass pays each layer's repacking (~1.8 ms per 2000 x 2000 layer here).
-  const Int8WeightsMatmul& weights_matmul(const std::int8_t* w, std::size_t rows, std::size_t inner,
-                                          std::size_t ncols) {
+  // The matmul for these weights, from the cache or made and cached. The weights are compared
+  // byte for byte (~0.25 ms per 4 MB layer on 2 cores), once per layer and forward pass, so
+  // changed weights or a new model at a recycled address are never confused with old ones. Each
+  // entry holds a copy of its weights and their repacked form (twice the layer's int8 weights,
+  // more only if oneDNN packs them differently for a narrower last block), and a first forward
+  // pass pays each layer's repacking (~1.8 ms per 2000 x 2000 layer here).
+  Int8WeightsMatmul& weights_matmul(const std::int8_t* w, std::size_t rows, std::size_t inner) {
     for (const auto& m : matmuls_)
-      if (m->serves(w, rows, inner, ncols)) return *m;
+      if (m->holds(w, rows, inner)) return *m;
     constexpr std::size_t kMaxCached = 64;
     if (matmuls_.size() == kMaxCached) matmuls_.erase(matmuls_.begin());
-    matmuls_.push_back(std::make_unique<Int8WeightsMatmul>(w, rows, inner, ncols));
+    matmuls_.push_back(std::make_unique<Int8WeightsMatmul>(w, rows, inner));
     return *matmuls_.back();
   }
 

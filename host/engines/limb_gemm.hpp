@@ -35,24 +35,33 @@ bool avx512_ifma_kernels_allowed();
 // The int8 route (oneDNN): C^T (ncols x rows, int32) = L'^T (ncols x inner, int8) W^T, row-major:
 // the product of the weights W (rows x inner, int8) with the 8-bit limbs L of the layer's input,
 // transposed, for oneDNN's matmul with the limbs as its left operand (read in place) and W^T as
-// its right (repacked once, at construction, into the layout its kernel reads). The caller
-// stores the limbs as L' = L - 128 and adds 128 sum_j W[a][j] to row a. In the other orientation
+// its right (repacked once per layer into the layout its kernel reads). The caller stores the
+// limbs as L' = L - 128 and adds 128 sum_j W[a][j] (row_sums) to row a. In the other orientation
 // oneDNN repacks the limbs on every call: 4.5 against 7.1 ms per 2000 x 2000 x 2048 block on AMX,
-// and 0.5 against 1.5 ms for the 183-row output layer (docs/PERFORMANCE.md). The object keeps a
-// copy of W so that a cache can check that a layer's weights are the same bytes. Exact while
-// int8_byte_sums_exact(inner) (core/lazy.hpp), on CPUs with VNNI (int8_limb_gemm_available).
+// and 0.5 against 1.5 ms for the 183-row output layer (docs/PERFORMANCE.md).
+// One object per layer: it keeps one copy of W, so that a cache can check that a layer's weights
+// are the same bytes, and a primitive per block width (ncols), made on first use; widths share
+// the packed W^T when their kernels read the same layout. Exact while int8_byte_sums_exact(inner)
+// (core/lazy.hpp), on CPUs with VNNI (int8_limb_gemm_available). Not thread-safe: run() may add
+// a width.
 class Int8WeightsMatmul {
  public:
-  Int8WeightsMatmul(const std::int8_t* w, std::size_t rows, std::size_t inner, std::size_t ncols);
+  Int8WeightsMatmul(const std::int8_t* w, std::size_t rows, std::size_t inner);
   ~Int8WeightsMatmul();
   Int8WeightsMatmul(const Int8WeightsMatmul&) = delete;
   Int8WeightsMatmul& operator=(const Int8WeightsMatmul&) = delete;
-  // Whether this object multiplies by exactly these weights, at this shape.
-  bool serves(const std::int8_t* w, std::size_t rows, std::size_t inner, std::size_t ncols) const;
-  void run(const std::int8_t* limbs_t_minus_128, std::int32_t* c_t) const;
+  // Whether this object multiplies by exactly these weights, at this shape (a byte comparison).
+  bool holds(const std::int8_t* w, std::size_t rows, std::size_t inner) const;
+  // sum_j W[a][j] for each row a.
+  const std::vector<std::int64_t>& row_sums() const;
+  void run(std::size_t ncols, const std::int8_t* limbs_t_minus_128, std::int32_t* c_t);
+  // How many block widths have a primitive now (for tests).
+  std::size_t widths() const;
 
  private:
+  struct Width;
   struct Impl;
+  const Width& width(std::size_t ncols);
   std::unique_ptr<Impl> impl_;
 };
 
