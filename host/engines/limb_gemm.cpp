@@ -136,7 +136,8 @@ const Int8WeightsMatmul::Width& Int8WeightsMatmul::width(std::size_t ncols) {
     if (x.ncols == ncols) return x;
   try {
     const memory::desc src({dnnl_dim(ncols), dnnl_dim(m.inner)}, memory::data_type::s8, memory::format_tag::ab);
-    const memory::desc weights_any({dnnl_dim(m.inner), dnnl_dim(m.rows)}, memory::data_type::s8, memory::format_tag::any);
+    const memory::desc weights_any({dnnl_dim(m.inner), dnnl_dim(m.rows)}, memory::data_type::s8,
+                                   memory::format_tag::any);
     const memory::desc dst({dnnl_dim(ncols), dnnl_dim(m.rows)}, memory::data_type::s32, memory::format_tag::ab);
     Width x{ncols, dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights_any, dst), m.cpu), {}, {}};
     x.matmul = dnnl::matmul(x.pd);
