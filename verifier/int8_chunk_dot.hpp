@@ -1,10 +1,11 @@
 #pragma once
-// Exact sums of int8 weights times elements of K in the m61 family: each 64-bit coordinate of the K
-// elements is cut into its eight bytes, so every product is an int8 times a byte (|product| < 2^15)
-// and a block of 2048 of them sums exactly in an int32. With AVX-512 VNNI one vpdpbusd takes 64
-// weights against one byte array, and one pass over a weight row serves every byte array; elsewhere
-// a loop per array that the compiler vectorizes (AVX-512 / AVX2 / baseline clones). Either way far
-// faster than the two 64 x 64 -> 128-bit products per weight of M61Coords sums. Used where int8
+// Exact sums of int8 weights times elements of K: each K element is cut into bytes (the m61
+// family's 64-bit coordinates into eight each, an m127 value into sixteen), so every product is an
+// int8 times a byte (|product| < 2^15) and a block of 2048 of them sums exactly in an int32. With
+// AVX-512 VNNI one vpdpbusd takes 64 weights against one byte array, and one pass over a weight row
+// serves every byte array; elsewhere a loop per array that the compiler vectorizes (AVX-512 / AVX2 /
+// baseline clones). Either way far faster than the 64 x 64 -> 128-bit products per weight of
+// M61Coords sums (m61) or the five 31-bit limb products of KLimbs sums (m127). Used where int8
 // weights meet a fixed K vector many times: the verifier's W~(q, s), one dot per row against eq(s, .).
 #include <algorithm>
 #include <array>
@@ -28,19 +29,41 @@ struct ByteDotsKernel {
 };
 std::vector<ByteDotsKernel> int8_byte_dots_kernels();
 
+// How an element of K is cut into byte arrays and rebuilt from their int64 totals.
+template <class K>
+struct ByteChunks {  // the m61 family: eight bytes per 64-bit coordinate
+  static constexpr unsigned kArrays = M61Coords<K>::kCount * 8;
+  static std::uint8_t byte(K e, unsigned t) {
+    return static_cast<std::uint8_t>(static_cast<std::uint64_t>(M61Coords<K>::get(e, t / 8)) >> (8 * (t % 8)));
+  }
+  // |total| < 2^15 n, so each coordinate's sum of total << 8k stays below 2^(71 + log2 n) in i128.
+  static K combine(const std::int64_t* total) {
+    std::array<i128, M61Coords<K>::kCount> acc{};
+    for (unsigned t = 0; t < kArrays; ++t) acc[t / 8] += static_cast<i128>(total[t]) << (8 * (t % 8));
+    return M61Coords<K>::make(acc.data());
+  }
+};
+template <>
+struct ByteChunks<Fp127> {  // sixteen bytes, rebuilt as two 64-bit halves: lo + 2^64 hi
+  static constexpr unsigned kArrays = 16;
+  static std::uint8_t byte(Fp127 e, unsigned t) { return static_cast<std::uint8_t>(e.v >> (8 * t)); }
+  static Fp127 combine(const std::int64_t* total) {
+    std::array<i128, 2> half{};
+    for (unsigned t = 0; t < kArrays; ++t) half[t / 8] += static_cast<i128>(total[t]) << (8 * (t % 8));
+    return Fp127::from_i128(half[0]) + Fp127::from_i128(half[1]) * Fp127{u128{1} << 64};
+  }
+};
+
 template <class K>
 class Int8ChunkDot {
  public:
-  static constexpr unsigned kCoords = M61Coords<K>::kCount, kArrays = kCoords * 8;
+  static constexpr unsigned kArrays = ByteChunks<K>::kArrays;
   static constexpr std::size_t kBlock = 2048;  // 2048 x 2^15 < 2^31: a block's int32 sums are exact
 
-  // The bytes of e: array c * 8 + k holds byte k of coordinate c of every element.
+  // The bytes of e: array t holds byte t of every element (ByteChunks).
   explicit Int8ChunkDot(std::span<const K> e) : n_(e.size()), bytes_(kArrays * e.size()) {
     for (std::size_t j = 0; j < n_; ++j)
-      for (unsigned c = 0; c < kCoords; ++c) {
-        const auto v = static_cast<std::uint64_t>(M61Coords<K>::get(e[j], c));
-        for (unsigned k = 0; k < 8; ++k) bytes_[(c * 8 + k) * n_ + j] = static_cast<std::uint8_t>(v >> (8 * k));
-      }
+      for (unsigned t = 0; t < kArrays; ++t) bytes_[t * n_ + j] = ByteChunks<K>::byte(e[j], t);
   }
 
   // sum_{j < n} w[j] e[j], exact (n <= e.size()).
@@ -48,10 +71,7 @@ class Int8ChunkDot {
     std::array<std::int64_t, kArrays> total{};  // |total| < 2^15 n: far inside int64
     for (std::size_t j0 = 0; j0 < n; j0 += kBlock)
       int8_byte_dots(w + j0, bytes_.data() + j0, n_, kArrays, std::min(kBlock, n - j0), total.data());
-    std::array<i128, kCoords> acc{};
-    for (unsigned c = 0; c < kCoords; ++c)
-      for (unsigned k = 0; k < 8; ++k) acc[c] += static_cast<i128>(total[c * 8 + k]) << (8 * k);
-    return M61Coords<K>::make(acc.data());
+    return ByteChunks<K>::combine(total.data());
   }
 
  private:

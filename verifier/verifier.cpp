@@ -71,16 +71,17 @@ K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<con
     for (std::size_t j = 0; j < layer.cols; ++j) acc += A[j] * eq_s[j];
     return acc;
   }
-  // m61: 128-bit sums; m127: exact int64 limb sums while sum_j |W[a][j]| < 2^32 (the storage width
-  // bounds |W| a priori); otherwise field products.
+  // int8 weights (the usual case): byte-chunk dots. Otherwise m61: 128-bit sums; m127: exact int64
+  // limb sums while sum_j |W[a][j]| < 2^32 (the storage width bounds |W| a priori); else field
+  // products.
+  if (const std::int8_t* w = layer.weights.int8_data()) {
+    const Int8ChunkDot<K> chunks(eq_s.first(layer.cols));
+    return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
+      return std::array<K, 1>{eq_q[a] * chunks.dot(w + a * layer.cols, layer.cols)};
+    })[0];
+  }
   const unsigned width = layer.weights.width();
   if constexpr (std::is_same_v<F, Fp61>) {
-    if (const std::int8_t* w = layer.weights.int8_data()) {  // the usual case: byte-chunk dots
-      const Int8ChunkDot<K> chunks(eq_s.first(layer.cols));
-      return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
-        return std::array<K, 1>{eq_q[a] * chunks.dot(w + a * layer.cols, layer.cols)};
-      })[0];
-    }
     if (wide_sums_exact(width, layer.cols)) {
       return layer.weights.visit([&](const auto* w) {
         return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {

@@ -60,13 +60,22 @@ TEST(Int8ByteDots, EveryKernelMatchesPlainSums) {
 }
 
 // Whole dots over several 2048-term blocks (the byte arrays' stride is then not the block length),
-// with every coordinate at p - 1 against weights at -128 and 127, and random, against the
-// independent 128-bit sums of M61Coords.
+// with every coordinate at p - 1 against weights at -128 and 127, and random, against plain field
+// sums (and, for the m61 family, the independent 128-bit sums of M61Coords).
+template <class K>
+K field_dot(const std::vector<std::int8_t>& w, const std::vector<K>& e, std::size_t n) {
+  using F = base_field_t<K>;
+  K acc = K::zero();
+  for (std::size_t j = 0; j < n; ++j) acc += K::from_base(F::from_int(w[j])) * e[j];
+  return acc;
+}
+
 template <class K>
 void check_chunk_dot_blocks() {
+  using F = base_field_t<K>;
   auto rng = testing::make_rng(82);
   const std::size_t n = 5000;
-  const Fp61 top = Fp61::zero() - Fp61::one();
+  const F top = F::zero() - F::one();
   for (int fill : {0, 1, 2}) {
     std::vector<K> e(n);
     std::vector<std::int8_t> w(n);
@@ -76,19 +85,24 @@ void check_chunk_dot_blocks() {
         w[j] = static_cast<std::int8_t>(rng());
       } else {
         e[j] = K::from_base(top);
-        if constexpr (!std::is_same_v<K, Fp61>) e[j].im = top;
+        if constexpr (std::is_same_v<K, Fp61x2>) e[j].im = top;
         w[j] = fill == 1 ? -128 : 127;
       }
     }
     const Int8ChunkDot<K> chunks(e);
-    for (std::size_t len : {n, n - 1, std::size_t{2049}})
-      EXPECT_EQ(chunks.dot(w.data(), len), wide_int_dot<K>(w.data(), e.data(), len)) << "fill " << fill << " len " << len;
+    for (std::size_t len : {n, n - 1, std::size_t{2049}}) {
+      EXPECT_EQ(chunks.dot(w.data(), len), field_dot(w, e, len)) << "fill " << fill << " len " << len;
+      if constexpr (!std::is_same_v<K, Fp127>) {
+        EXPECT_EQ(chunks.dot(w.data(), len), wide_int_dot<K>(w.data(), e.data(), len)) << "fill " << fill;
+      }
+    }
   }
 }
 
-TEST(Int8ChunkDot, SeveralBlocksMatchWideSums) {
+TEST(Int8ChunkDot, SeveralBlocksMatchFieldSums) {
   check_chunk_dot_blocks<Fp61x2>();
   check_chunk_dot_blocks<Fp61>();
+  check_chunk_dot_blocks<Fp127>();
 }
 
 }  // namespace
