@@ -18,8 +18,8 @@
 namespace nnproof {
 
 // totals[t] += sum_{j < len} w[j] bytes[t * stride + j] for t < arrays. Exact while len <= 2048.
-void int8_byte_dots(const std::int8_t* w, const std::uint8_t* bytes, std::size_t stride, unsigned arrays, std::size_t len,
-                    std::int64_t* totals);
+void int8_byte_dots(const std::int8_t* w, const std::uint8_t* bytes, std::size_t stride, unsigned arrays,
+                    std::size_t len, std::int64_t* totals);
 
 // Every implementation of int8_byte_dots this CPU can run (the fastest is the one used), for tests.
 using ByteDotsFn = void (*)(const std::int8_t*, const std::uint8_t*, std::size_t, unsigned, std::size_t, std::int64_t*);
