@@ -26,18 +26,11 @@
 
 #include "core/fields.hpp"
 #include "host/engines/sumcheck_kernels.hpp"
+#include "verifier/m61_row_dot.hpp"  // M61ColumnWeights
 
 namespace nnproof {
 
 inline constexpr unsigned kM61GroupSums = 9;
-
-// eq(r, .) as the kernels read it: the K elements, and for the AVX-512 kernels each coordinate
-// cut at bit 52 (low 52 bits, high 9 bits), zero-padded to a multiple of eight columns.
-struct M61ColumnWeights {
-  explicit M61ColumnWeights(std::span<const Fp61x2> eq_r);
-  std::span<const Fp61x2> eq;
-  std::vector<std::uint64_t> re_lo, re_hi, im_lo, im_hi;
-};
 
 using M61Kernels = SumcheckKernels<Fp61, Fp61x2, M61ColumnWeights>;
 
