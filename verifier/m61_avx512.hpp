@@ -13,7 +13,9 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define NNP_M61_AVX512 1
+#ifndef NNP_AVX512_IFMA
 #define NNP_AVX512_IFMA __attribute__((target("avx512f,avx512ifma")))
+#endif
 
 namespace nnproof::m61_avx512 {
 

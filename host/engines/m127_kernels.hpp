@@ -17,16 +17,9 @@
 
 #include "core/fields.hpp"
 #include "host/engines/sumcheck_kernels.hpp"
+#include "verifier/m127_row_dot.hpp"  // M127ColumnWeights
 
 namespace nnproof {
-
-// eq(r, .) as the kernels read it: the elements, and for the AVX-512 kernel their three limbs,
-// zero-padded to a multiple of eight columns.
-struct M127ColumnWeights {
-  explicit M127ColumnWeights(std::span<const Fp127> eq_r);
-  std::span<const Fp127> eq;
-  std::vector<std::uint64_t> limb0, limb1, limb2;
-};
 
 using M127Kernels = SumcheckKernels<Fp127, Fp127, M127ColumnWeights>;
 
