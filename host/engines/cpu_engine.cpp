@@ -13,7 +13,7 @@
 #include "host/engines/int8_limbs.hpp"
 #include "host/engines/limb_gemm.hpp"
 #include "host/engines/m61_kernels.hpp"
-#include "host/engines/structured_forward.hpp"
+#include "host/engines/structured_limbs.hpp"
 #include "host/engines/uninitialized.hpp"
 #include "verifier/parallel.hpp"
 
@@ -105,7 +105,7 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
-    if (layer.q->structured()) return structured_forward(layer, Y, batch);
+    if (layer.q->structured()) return structured_forward_limbs(layer, Y, batch);
     if (layer.q->weights.int8_data() && int8_byte_sums_exact(layer.cols()) && int8_limb_gemm_available()) {
       auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
       forward_int8(layer, Y, batch, Z);

@@ -28,7 +28,8 @@ void accumulate_row_exact(const LinearOp& op, std::size_t a, const F* in, std::s
     for (std::size_t k = 0; k < batch; ++k) {
       const u128 v = static_cast<u128>(x[k].v);
       acc[k * L] += static_cast<i128>(w) * static_cast<i128>(static_cast<std::uint64_t>(v));
-      if constexpr (L == 2) acc[k * L + 1] += static_cast<i128>(w) * static_cast<i128>(static_cast<std::uint64_t>(v >> 64));
+      if constexpr (L == 2)
+        acc[k * L + 1] += static_cast<i128>(w) * static_cast<i128>(static_cast<std::uint64_t>(v >> 64));
     }
   });
   for (std::size_t k = 0; k < batch; ++k) {
@@ -48,7 +49,8 @@ std::vector<F> apply_op(const LinearOp& op, const F* in, std::size_t in_stride, 
       std::vector<i128> acc;  // per thread
 #pragma omp for schedule(static)
       for (std::int64_t a = 0; a < static_cast<std::int64_t>(op.rows); ++a)
-        accumulate_row_exact(op, static_cast<std::size_t>(a), in, in_stride, batch, acc, out.data() + static_cast<std::size_t>(a) * batch);
+        accumulate_row_exact(op, static_cast<std::size_t>(a), in, in_stride, batch, acc,
+                             out.data() + static_cast<std::size_t>(a) * batch);
     }
     return out;
   }
@@ -63,17 +65,25 @@ std::vector<F> apply_op(const LinearOp& op, const F* in, std::size_t in_stride, 
   return out;
 }
 
+// Z (padded(rows) x cols, zero outside the real entries) = the chain's output `cur` (rows x batch)
+// plus the bias on the real samples.
+template <class F>
+Table2D<F> structured_output(const FieldLayer<F>& layer, const std::vector<F>& cur, std::size_t cols,
+                             std::size_t batch) {
+  Table2D<F> Z(padded(layer.rows()), cols);
+  parallel_for(layer.rows(), [&](std::size_t a) {
+    for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) = cur[a * batch + k] + layer.bias[a];
+  });
+  return Z;
+}
+
 // Z = W Y + B m^T for a structured layer: Z is padded(rows) x Y.cols, zero outside the real entries.
 template <class F>
 Table2D<F> structured_forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
   const auto& ops = layer.q->ops;
   std::vector<F> cur = apply_op(ops.front(), Y.data.data(), Y.cols, batch);
   for (std::size_t i = 1; i < ops.size(); ++i) cur = apply_op(ops[i], cur.data(), batch, batch);
-  Table2D<F> Z(padded(layer.rows()), Y.cols);
-  parallel_for(layer.rows(), [&](std::size_t a) {
-    for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) = cur[a * batch + k] + layer.bias[a];
-  });
-  return Z;
+  return structured_output(layer, cur, Y.cols, batch);
 }
 
 // A[j] = sum_a eq_q[a] W[a][j], padded to padded(cols): a transposed convolution, O(nnz).
