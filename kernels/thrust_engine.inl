@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "host/engines/engine.hpp"
-#include "host/engines/structured_forward.hpp"
+#include "host/engines/structured_limbs.hpp"
 
 namespace nnproof::NNP_THRUST_NS {
 
@@ -414,7 +414,7 @@ class ThrustEngine final : public Engine<Cfg> {
   }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
-    if (layer.q->structured()) return structured_forward(layer, host_copy(Y), batch);  // host: see docs/ARCHITECTURE.md
+    if (layer.q->structured()) return structured_forward_limbs(layer, host_copy(Y), batch);  // host: ARCHITECTURE.md
     const Index rows = layer.rows(), cols = layer.cols();
     thrust::device_vector<F> upload;
     const thrust::device_vector<F>& y = device_view(Y, upload);

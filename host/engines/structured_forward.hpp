@@ -70,10 +70,11 @@ std::vector<F> apply_op(const LinearOp& op, const F* in, std::size_t in_stride, 
 template <class F>
 Table2D<F> structured_output(const FieldLayer<F>& layer, const std::vector<F>& cur, std::size_t cols,
                              std::size_t batch) {
-  Table2D<F> Z(padded(layer.rows()), cols);
+  auto Z = Table2D<F>::unwritten(padded(layer.rows()), cols);  // CNN-2-Quad's first is 268 MB (m127)
   parallel_for(layer.rows(), [&](std::size_t a) {
     for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) = cur[a * batch + k] + layer.bias[a];
   });
+  zero_padding(Z, layer.rows(), batch);
   return Z;
 }
 
