@@ -17,21 +17,25 @@ void split_transposed(const F* y, std::size_t y_stride, std::size_t j0, std::siz
   // Eight columns of Y at a time: row j's eight entries are one cache line, copied into a local
   // block column by column, whose limbs are then written along j (contiguous, vectorized), the
   // j loop inside so that each of the 64 (or 128) limb rows being written is a forward stream.
-  constexpr std::size_t kCols = 8, kMaxRows = 64;
-  using Raw = decltype(F::v);
-  Raw block[kCols][kMaxRows];
+  constexpr std::size_t kCols = 8, kMaxRows = 64, kWords = (kLimbs + 7) / 8;
+  // Each value as 64-bit words (two for m127): shifts of 64-bit lanes vectorize, 128-bit ones do not.
+  std::uint64_t block[kWords][kCols][kMaxRows];
   for (std::size_t kb = 0; kb < width; kb += kCols) {
     const std::size_t cols = std::min(width, kb + kCols) - kb;
     for (std::size_t jb = j0; jb < j1; jb += kMaxRows) {  // each limb row written in order
       const std::size_t rows = std::min(j1, jb + kMaxRows) - jb;
       for (std::size_t j = 0; j < rows; ++j)
-        for (std::size_t c = 0; c < cols; ++c) block[c][j] = y[(jb + j) * y_stride + kb + c].v;
+        for (std::size_t c = 0; c < cols; ++c) {
+          const u128 v = static_cast<u128>(y[(jb + j) * y_stride + kb + c].v);
+          for (std::size_t w = 0; w < kWords; ++w) block[w][c][j] = static_cast<std::uint64_t>(v >> (64 * w));
+        }
       for (std::size_t c = 0; c < cols; ++c)
         for (std::size_t l = 0; l < kLimbs; ++l) {
           std::int8_t* row = lt + (l * width + kb + c) * inner + jb;
-          const unsigned shift = 8 * static_cast<unsigned>(l);
+          const std::uint64_t* word = block[l / 8][c];
+          const unsigned shift = 8 * static_cast<unsigned>(l % 8);
           for (std::size_t j = 0; j < rows; ++j)  // byte ^ 0x80 read as int8 is byte - 128
-            row[j] = static_cast<std::int8_t>(static_cast<std::uint8_t>(block[c][j] >> shift) ^ 0x80u);
+            row[j] = static_cast<std::int8_t>(static_cast<std::uint8_t>(word[j] >> shift) ^ 0x80u);
         }
     }
   }
@@ -70,19 +74,45 @@ NNP_LIMB_CLONES void recombine_limbs(const std::int32_t* g, std::size_t limb_str
   }
 }
 
-void recombine_limbs(const std::int32_t* g, std::size_t limb_stride, std::size_t n, const Fp127* bias, Fp127* z) {
-  for (std::size_t k = 0; k < n; ++k) {
-    // Z = P0 + 2^32 P1 + 2^64 P2 + 2^96 P3, each |P_i| < 2^56 (four limbs). The first three sum
-    // exactly in 128 bits (|lo| < 2^121). With P3 = 2^31 t + u, 0 <= u < 2^31 (t = P3 >> 31, signed):
-    // 2^96 P3 = 2^96 u + 2^127 t = 2^96 u + t (mod p).
-    const i128 lo = static_cast<i128>(four_limbs(g, limb_stride, k)) +
-                    (static_cast<i128>(four_limbs(g + 4 * limb_stride, limb_stride, k)) << 32) +
-                    (static_cast<i128>(four_limbs(g + 8 * limb_stride, limb_stride, k)) << 64);
-    const std::int64_t p3 = four_limbs(g + 12 * limb_stride, limb_stride, k);
-    const std::int64_t t = p3 >> 31, u = p3 & ((std::int64_t{1} << 31) - 1);
-    const Fp127 low = Fp127::from_i128(lo + t);                       // |lo + t| < 2^122
-    const Fp127 high = Fp127::from_u128(static_cast<u128>(u) << 96);  // < 2^127
-    z[k] = low + high + bias[k];
+NNP_LIMB_CLONES void recombine_limbs(const std::int32_t* g, std::size_t limb_stride, std::size_t n, const Fp127* bias,
+                                     Fp127* z) {
+  // Z = d0 + 2^32 d1 + 2^64 d2 + 2^96 d3 with d_m = P_m + digit m of the bias, |P_m| < 2^56 (four
+  // limbs each): int64 digits in radix 2^32, the top one signed, carried up and folded with
+  // 2^127 = 1 (mod p) until Z is in [0, 2^127), then p itself sent to 0. Branch-free int64 work that
+  // vectorizes, in chunks whose 128-bit entries are read and written by scalar loops around it.
+  constexpr std::size_t kChunk = 16;
+  constexpr std::int64_t kMask32 = 0xFFFFFFFF, kMask31 = 0x7FFFFFFF;
+  const auto carry = [&](std::int64_t& d0, std::int64_t& d1, std::int64_t& d2, std::int64_t& d3) {
+    d1 += d0 >> 32, d0 &= kMask32;  // arithmetic shifts: a negative digit borrows from the next
+    d2 += d1 >> 32, d1 &= kMask32;
+    d3 += d2 >> 32, d2 &= kMask32;
+  };
+  for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
+    const std::size_t m = std::min(kChunk, n - i0);
+    std::int64_t b[4][kChunk];
+    for (std::size_t i = 0; i < m; ++i)
+      for (unsigned d = 0; d < 4; ++d) b[d][i] = static_cast<std::int64_t>((bias[i0 + i].v >> (32 * d)) & kMask32);
+    std::uint64_t lo[kChunk], hi[kChunk];
+    for (std::size_t i = 0; i < m; ++i) {
+      const std::size_t k = i0 + i;
+      std::int64_t d0 = four_limbs(g, limb_stride, k) + b[0][i];
+      std::int64_t d1 = four_limbs(g + 4 * limb_stride, limb_stride, k) + b[1][i];
+      std::int64_t d2 = four_limbs(g + 8 * limb_stride, limb_stride, k) + b[2][i];
+      std::int64_t d3 = four_limbs(g + 12 * limb_stride, limb_stride, k) + b[3][i];
+      carry(d0, d1, d2, d3);  // d0..d2 in [0, 2^32), |d3| < 2^58
+      d0 += d3 >> 31, d3 &= kMask31;
+      carry(d0, d1, d2, d3);  // Z in (-2^27, 2^127 + 2^27): d3 in [-1, 2^31]
+      // d3 >> 31 is -1 only when Z < 0 (then Z + 2^127 - 1 >= 0) and +1 only when Z - 2^127 < 2^27
+      // (then adding 1 carries nowhere): one more fold ends in [0, 2^127).
+      d0 += d3 >> 31, d3 &= kMask31;
+      carry(d0, d1, d2, d3);
+      const std::uint64_t l = static_cast<std::uint64_t>(d0) | (static_cast<std::uint64_t>(d1) << 32);
+      const std::uint64_t h = static_cast<std::uint64_t>(d2) | (static_cast<std::uint64_t>(d3) << 32);
+      const bool is_p = l == ~std::uint64_t{0} && h == (~std::uint64_t{0} >> 1);
+      lo[i] = is_p ? 0 : l;
+      hi[i] = is_p ? 0 : h;
+    }
+    for (std::size_t i = 0; i < m; ++i) z[i0 + i].v = (static_cast<u128>(hi[i]) << 64) | lo[i];
   }
 }
 

@@ -110,6 +110,47 @@ TYPED_TEST(Int8Limbs, RecombineEqualsTheSumOfShiftedLimbsModP) {
   }
 }
 
+// Sums that land on the wrap points: exactly p (must give 0), just below 0, exactly 2^bits, and
+// the top limb pushing past p, each entry one limb against one bias.
+TYPED_TEST(Int8Limbs, RecombineAtTheWrapPoints) {
+  using F = TypeParam;
+  const F top = F::zero() - F::one();  // p - 1
+  const std::size_t last = Limbs<F>::kCount - 1;
+  const F half{static_cast<decltype(F::v)>(F::P / 2 + 1)};  // 2^(bits - 1)
+  struct Case {
+    F bias;
+    std::size_t limb;
+    std::int32_t value;
+  };
+  const std::int32_t two_to_the_top = std::int32_t{1}
+                                      << (F::kBits - 1 - 8 * last);  // limb weight x this = 2^(bits - 1)
+  const std::vector<Case> cases{{top, 0, 1},
+                                {F::zero(), 0, -1},
+                                {F::one(), 0, -1},
+                                {top, 0, 2},
+                                {F::zero(), last, -1},
+                                {top, last, 1},
+                                {half, last, two_to_the_top},
+                                {half, last, -two_to_the_top},
+                                {F::zero(), 0, std::numeric_limits<std::int32_t>::min()},
+                                {F::zero(), last, -2 * two_to_the_top}};  // -2^bits = -1: a borrow through every digit
+  const std::size_t n = cases.size();
+  std::vector<std::int32_t> g(Limbs<F>::kCount * n, 0);
+  std::vector<F> bias(n), z(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    g[cases[i].limb * n + i] = cases[i].value;
+    bias[i] = cases[i].bias;
+  }
+  recombine_limbs(g.data(), n, n, bias.data(), z.data());
+  for (std::size_t i = 0; i < n; ++i)
+    EXPECT_EQ(z[i], reference_recombination<F>(g.data(), n, i, bias[i])) << "case " << i;
+  EXPECT_EQ(z[0], F::zero());
+  EXPECT_EQ(z[1], top);
+  EXPECT_EQ(z[2], F::zero());
+  EXPECT_EQ(z[6], F::one());  // 2^(bits - 1) + 2^(bits - 1) = 2^bits = 1 (mod 2^bits - 1)
+  EXPECT_EQ(z[9], top);
+}
+
 // One column of Y split, its limbs put back through a GEMM with weight 1 (the +128 offset undone)
 // and recombined: the entries come back.
 TYPED_TEST(Int8Limbs, RecombiningTheSplitLimbsGivesTheElementsBack) {
