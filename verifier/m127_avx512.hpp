@@ -1,6 +1,6 @@
 #pragma once
 // AVX-512 (F, IFMA) arithmetic of m127, eight lanes per register, shared by the verifier's row
-// dots (m127_row_dot.cpp) and the prover's activation sum-check kernels
+// dots (row_dots.cpp) and the prover's activation sum-check kernels
 // (host/engines/m127_kernels.cpp): each 127-bit value in three limbs of radix 2^52 (52, 52 and up
 // to 24 bits); a product is 17 multiply-adds of 52-bit limbs into five 64-bit accumulators
 // (weights 2^0 .. 2^208). Every function carries its target attribute: include this anywhere, call

@@ -1,6 +1,6 @@
 #pragma once
 // AVX-512 (F, IFMA) arithmetic of m61 and of K = F_{p^2}, eight lanes per register, shared by the
-// verifier's row dots (m61_row_dot.cpp) and the prover's activation sum-check kernels
+// verifier's row dots (row_dots.cpp) and the prover's activation sum-check kernels
 // (host/engines/m61_kernels.cpp). Products of two elements go through 32-bit halves (vpmuludq),
 // reduced mod p; sums of products stay unreduced in 52-bit limbs (IFMA multiply-adds into three
 // 64-bit accumulators, weights 1, 2^52 and 2^104), reduced once at the end. Every function carries

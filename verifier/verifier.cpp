@@ -6,9 +6,8 @@
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
 #include "verifier/int8_chunk_dot.hpp"
-#include "verifier/m127_row_dot.hpp"
-#include "verifier/m61_row_dot.hpp"
 #include "verifier/parallel.hpp"
+#include "verifier/row_dots.hpp"
 
 namespace nnproof {
 
@@ -43,15 +42,10 @@ K receive_one(VerifierChannel<K>& ch) {
 template <class K, class F>
 K sample_major_mle(const std::vector<F>& m, std::size_t batch, std::size_t n, std::span<const K> eq_s,
                    std::span<const K> eq_r) {
-  // The row dots' AVX-512 kernels (m61_row_dot.hpp, m127_row_dot.hpp) for K = F_{p^2} and m127.
-  if constexpr (std::is_same_v<K, Fp61x2>) {
-    const M61ColumnWeights w(eq_s.first(n));
+  if constexpr (HasRowDot<K>) {  // F_{p^2} and m127: the row dots' AVX-512 kernels (row_dots.hpp)
+    const ColumnWeights<K> w(eq_s.first(n));
     return parallel_sum<K, 1>(
-        batch, [&](std::size_t k) { return std::array<K, 1>{eq_r[k] * m61_row_dot(m.data() + k * n, w)}; })[0];
-  } else if constexpr (std::is_same_v<K, Fp127>) {
-    const M127ColumnWeights w(eq_s.first(n));
-    return parallel_sum<K, 1>(
-        batch, [&](std::size_t k) { return std::array<K, 1>{eq_r[k] * m127_row_dot(m.data() + k * n, w)}; })[0];
+        batch, [&](std::size_t k) { return std::array<K, 1>{eq_r[k] * row_dot<K>(m.data() + k * n, w)}; })[0];
   } else {
     return parallel_sum<K, 1>(batch, [&](std::size_t k) {
       LazyDot<K, F> row;

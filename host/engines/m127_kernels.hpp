@@ -17,7 +17,7 @@
 
 #include "core/fields.hpp"
 #include "host/engines/sumcheck_kernels.hpp"
-#include "verifier/m127_row_dot.hpp"  // M127ColumnWeights
+#include "verifier/row_dots.hpp"  // M61ColumnWeights, M127ColumnWeights
 
 namespace nnproof {
 

@@ -26,7 +26,7 @@
 
 #include "core/fields.hpp"
 #include "host/engines/sumcheck_kernels.hpp"
-#include "verifier/m61_row_dot.hpp"  // M61ColumnWeights
+#include "verifier/row_dots.hpp"  // M61ColumnWeights, M127ColumnWeights
 
 namespace nnproof {
 
