@@ -56,27 +56,36 @@ F join_limbs31(const std::int64_t* acc, std::size_t stride) {
   }
 }
 
-// Every output feature's taps (input feature, weight), row after row: the walk over a kernel's
-// geometry done once, not once per block of samples.
+// The taps (input feature, weight) of output features [first, end), row after row: the walk over a
+// kernel's geometry done once per row, not once per block of samples. Rows are taken while the
+// table holds at most max_taps entries (always at least one row), so that a large convolution is
+// processed in slabs of bounded memory.
 struct TapTable {
-  std::vector<std::size_t> start;  // row a's taps are [start[a], start[a + 1])
+  std::size_t first, end;
+  std::vector<std::size_t> start;  // row first + r has taps [start[r], start[r + 1])
   std::vector<std::uint32_t> in;
   std::vector<std::int32_t> w;
-  explicit TapTable(const LinearOp& op) : start(op.rows + 1, 0) {
-    for (std::size_t a = 0; a < op.rows; ++a) {
-      for_each_entry(op, a, [&](std::size_t j, std::int64_t wt) {
+  TapTable(const LinearOp& op, std::size_t first_row, std::size_t max_taps)
+      : first(first_row), end(first_row), start{0} {
+    while (end < op.rows && (end == first || in.size() + max_taps_per_row(op) <= max_taps)) {
+      for_each_entry(op, end, [&](std::size_t j, std::int64_t wt) {
         in.push_back(static_cast<std::uint32_t>(j));
         w.push_back(static_cast<std::int32_t>(wt));
       });
-      start[a + 1] = in.size();
+      start.push_back(in.size());
+      ++end;
     }
   }
 };
 
+// Entries of a TapTable slab: 2^21 (16 MiB). CNN-2-Quad's second convolution is one slab of 0.8M.
+inline constexpr std::size_t kMaxSlabTaps = std::size_t{1} << 21;
+
 // out (op.rows x batch, row-major) = op applied to `in` (op.cols rows of stride in_stride), by limb
-// planes: limb_route_fits(op) must hold.
+// planes: limb_route_fits(op) must hold. (max_slab_taps: smaller in tests, to run many slabs.)
 template <class F>
-std::vector<F> apply_op_limbs(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch) {
+std::vector<F> apply_op_limbs(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                              std::size_t max_slab_taps = kMaxSlabTaps) {
   constexpr std::size_t L = kLimbs31<F>, B = kLimbBlock, kRowsPerTask = 64;
   const std::size_t blocks = (batch + B - 1) / B, block_size = L * op.cols * B;
   // planes[b block_size + (l cols + j) B + i]: limb l of input j, sample b B + i (zero past the batch).
@@ -90,22 +99,25 @@ std::vector<F> apply_op_limbs(const LinearOp& op, const F* in, std::size_t in_st
           planes[b * block_size + (l * op.cols + j) * B + i] = static_cast<std::int32_t>((v >> (31 * l)) & 0x7FFFFFFF);
       }
   });
-  const TapTable taps(op);
   std::vector<F> out(op.rows * batch);
-  // Tasks block-major (a block's planes stay in cache for the rows of consecutive tasks), each a
-  // block of samples against up to 64 rows.
-  const std::size_t row_tasks = (op.rows + kRowsPerTask - 1) / kRowsPerTask;
-  parallel_for(blocks * row_tasks, [&](std::size_t task) {
-    const std::size_t b = task / row_tasks, a0 = task % row_tasks * kRowsPerTask;
-    const std::size_t n = std::min(batch, b * B + B) - b * B;
-    std::array<std::int64_t, L * B> sums;
-    for (std::size_t a = a0; a < std::min(op.rows, a0 + kRowsPerTask); ++a) {
-      const std::size_t t0 = taps.start[a];
-      sum_taps_limbs(planes.data() + b * block_size, op.cols, taps.in.data() + t0, taps.w.data() + t0,
-                     taps.start[a + 1] - t0, L, sums.data());
-      for (std::size_t i = 0; i < n; ++i) out[a * batch + b * B + i] = join_limbs31<F>(sums.data() + i, B);
-    }
-  });
+  for (std::size_t first = 0; first < op.rows;) {
+    const TapTable taps(op, first, max_slab_taps);
+    // Tasks block-major (a block's planes stay in cache for the rows of consecutive tasks), each a
+    // block of samples against up to 64 rows of the slab.
+    const std::size_t rows = taps.end - first, row_tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+    parallel_for(blocks * row_tasks, [&](std::size_t task) {
+      const std::size_t b = task / row_tasks, r0 = task % row_tasks * kRowsPerTask;
+      const std::size_t n = std::min(batch, b * B + B) - b * B;
+      std::array<std::int64_t, L * B> sums;
+      for (std::size_t r = r0; r < std::min(rows, r0 + kRowsPerTask); ++r) {
+        const std::size_t t0 = taps.start[r], a = first + r;
+        sum_taps_limbs(planes.data() + b * block_size, op.cols, taps.in.data() + t0, taps.w.data() + t0,
+                       taps.start[r + 1] - t0, L, sums.data());
+        for (std::size_t i = 0; i < n; ++i) out[a * batch + b * B + i] = join_limbs31<F>(sums.data() + i, B);
+      }
+    });
+    first = taps.end;
+  }
   return out;
 }
 

@@ -1,8 +1,8 @@
 // The cpu engine's limb route for structured layers (structured_limbs.hpp) against the 128-bit
 // route that the reference engine keeps (structured_forward.hpp's apply_op): convolutions with
 // int16 kernels at their extremes, a dense op, batches around the 32-sample blocks, inputs random
-// and at p - 1, both fields, and both kernels (AVX-512 where the engine uses it, and the portable
-// loops). Also which ops the route takes.
+// and at p - 1, both fields, slabs of rows of every size, and both kernels (AVX-512 where the
+// engine uses it, and the portable loops). Also which ops the route takes.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -47,8 +47,13 @@ TYPED_TEST(StructuredLimbs, EqualThe128BitRoute) {
         const std::size_t stride = batch + 3;  // the input's rows are longer than the batch
         std::vector<F> in(op.cols * stride);
         for (auto& x : in) x = extreme ? top : testing::random_element<F>(rng);
-        EXPECT_EQ(apply_op_limbs(op, in.data(), stride, batch), apply_op(op, in.data(), stride, batch))
+        const std::vector<F> want = apply_op(op, in.data(), stride, batch);
+        EXPECT_EQ(apply_op_limbs(op, in.data(), stride, batch), want)
             << "rows " << op.rows << " batch " << batch << " extreme " << extreme;
+        // Slabs of one row (a cap below a row's taps) and of a few rows.
+        for (std::size_t cap : {1, 200})
+          EXPECT_EQ(apply_op_limbs(op, in.data(), stride, batch, cap), want)
+              << "slab cap " << cap << " batch " << batch;
       }
     }
   }
