@@ -1,7 +1,9 @@
 #pragma once
 // eq tables, multilinear extensions and round-polynomial interpolation (PROTOCOL.md sections 3, 4).
 // Conventions: coordinate x_t of a point pairs with bit t of an index (bit 0 least significant).
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <vector>
@@ -45,11 +47,32 @@ std::vector<K> eq_table(std::span<const K> x) {
 // T~(x) for a table of size 2^n (entries of F or K), as sum_i eq(x, i) T[i].
 template <class K, class T>
 K mle_evaluate(std::span<const T> table, std::span<const K> x) {
-  if (table.size() != (std::size_t{1} << x.size())) throw std::invalid_argument("mle_evaluate: table size is not 2^|x|");
+  if (table.size() != (std::size_t{1} << x.size()))
+    throw std::invalid_argument("mle_evaluate: table size is not 2^|x|");
   std::vector<K> e = eq_table(x);
   K acc = K::zero();
   for (std::size_t i = 0; i < table.size(); ++i) acc += mul_base(e[i], table[i]);
   return acc;
+}
+
+// 1 / prod_{m != j, m < n} (j - m): the Lagrange denominators over the nodes 0..n-1, which depend
+// only on n (each an inversion in K, ~120 multiplications: computed once, not in every round).
+template <class K>
+K lagrange_denominator_inverse(std::size_t n, std::size_t j) {
+  constexpr std::size_t kCached = 8;
+  const auto compute = [](std::size_t nodes, std::size_t node) {
+    std::int64_t den = 1;
+    for (std::size_t m = 0; m < nodes; ++m)
+      if (m != node) den *= static_cast<std::int64_t>(node) - static_cast<std::int64_t>(m);
+    return K::from_int(den).inverse();
+  };
+  static const auto table = [&] {
+    std::array<std::array<K, kCached>, kCached + 1> t{};
+    for (std::size_t nodes = 1; nodes <= kCached; ++nodes)
+      for (std::size_t node = 0; node < nodes; ++node) t[nodes][node] = compute(nodes, node);
+    return t;
+  }();
+  return n <= kCached ? table[n][j] : compute(n, j);
 }
 
 // h(r) from h(0), h(1), ..., h(d) by Lagrange interpolation over the nodes 0..d.
@@ -58,13 +81,10 @@ K interpolate(std::span<const K> values, K r) {
   const std::size_t n = values.size();
   K acc = K::zero();
   for (std::size_t j = 0; j < n; ++j) {
-    K num = K::one(), den = K::one();
-    for (std::size_t m = 0; m < n; ++m) {
-      if (m == j) continue;
-      num *= r - K::from_int(static_cast<std::int64_t>(m));
-      den *= K::from_int(static_cast<std::int64_t>(j) - static_cast<std::int64_t>(m));
-    }
-    acc += values[j] * num * den.inverse();
+    K num = K::one();
+    for (std::size_t m = 0; m < n; ++m)
+      if (m != j) num *= r - K::from_int(static_cast<std::int64_t>(m));
+    acc += values[j] * num * lagrange_denominator_inverse<K>(n, j);
   }
   return acc;
 }
