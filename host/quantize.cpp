@@ -16,20 +16,28 @@ std::string fmt_double(double x) {
 }
 
 // round(scale * x), refusing non-integers at an implicit scale of 1 and values past `limit_bits`.
-i128 scale_round(double x, double scale, bool scale_given, double limit_bits, const std::string& where, const char* flag) {
-  if (!std::isfinite(x)) throw QuantizeError(where + " is not finite (" + fmt_double(x) + ")");
+// where() names the value in an error; it is called only then: building that name for every
+// weight cost more than the rounding (~0.1 us each, over a second for a model of 12M weights).
+template <class Where>
+i128 scale_round(double x, double scale, bool scale_given, double limit_bits, Where&& where, const char* flag) {
+  if (!std::isfinite(x)) throw QuantizeError(where() + " is not finite (" + fmt_double(x) + ")");
   double v = std::round(scale * x);  // ties away from zero
   if (!scale_given && v != x)
-    throw QuantizeError(where + " is " + fmt_double(x) + ", not an integer; pass " + flag +
+    throw QuantizeError(where() + " is " + fmt_double(x) + ", not an integer; pass " + flag +
                         " (or set the model's metadata) to quantize float values");
   if (std::fabs(v) >= std::ldexp(1.0, static_cast<int>(limit_bits)))
-    throw QuantizeError(where + " is too large after scaling (" + fmt_double(v) + " >= 2^" + std::to_string(static_cast<int>(limit_bits)) + "); use a smaller " + flag);
-  return static_cast<i128>(v);
+    throw QuantizeError(where() + " is too large after scaling (" + fmt_double(v) + " >= 2^" +
+                        std::to_string(static_cast<int>(limit_bits)) + "); use a smaller " + flag);
+  // Below 2^63 one conversion instruction; a double to 128-bit conversion is a libgcc call, which
+  // was the largest part of loading a model of 12M weights.
+  return std::fabs(v) < 0x1p63 ? static_cast<i128>(static_cast<std::int64_t>(v)) : static_cast<i128>(v);
 }
 
 double pick(const std::optional<double>& cli, const std::optional<double>& meta, const char* flag) {
   double s = cli ? *cli : meta ? *meta : 1.0;
-  if (!std::isfinite(s) || s <= 0) throw QuantizeError(std::string("invalid scale ") + flag + " " + fmt_double(s) + "; scales must be positive and finite");
+  if (!std::isfinite(s) || s <= 0)
+    throw QuantizeError(std::string("invalid scale ") + flag + " " + fmt_double(s) +
+                        "; scales must be positive and finite");
   return s;
 }
 
@@ -41,9 +49,12 @@ double quantize_ops(const FloatLayer& fl, QuantizedLayer& l, double beta, bool b
     const FloatOp& fo = fl.ops[k];
     std::vector<std::int64_t> w(fo.weights.size());
     for (std::size_t i = 0; i < w.size(); ++i)
-      w[i] = fo.exact ? static_cast<std::int64_t>(fo.weights[i])
-                      : static_cast<std::int64_t>(scale_round(fo.weights[i], beta, beta_given, 62,
-                                                              where + " op " + std::to_string(k + 1) + " weight " + std::to_string(i), "--beta"));
+      w[i] =
+          fo.exact
+              ? static_cast<std::int64_t>(fo.weights[i])
+              : static_cast<std::int64_t>(scale_round(
+                    fo.weights[i], beta, beta_given, 62,
+                    [&] { return where + " op " + std::to_string(k + 1) + " weight " + std::to_string(i); }, "--beta"));
     gain *= fo.exact ? 1.0 / fo.factor : beta;
     l.ops.push_back(fo.kind == LinearOp::Kind::dense ? LinearOp::dense(fo.rows, fo.cols, std::move(w))
                                                      : LinearOp::convolution(fo.conv, std::move(w)));
@@ -73,13 +84,17 @@ QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
     } else {
       std::vector<std::int64_t> weights(fl.weights.size());
       for (std::size_t i = 0; i < fl.weights.size(); ++i)
-        weights[i] = static_cast<std::int64_t>(scale_round(fl.weights[i], q.beta, beta_given, 62, where + " weight " + std::to_string(i), "--beta"));
+        weights[i] = static_cast<std::int64_t>(scale_round(
+            fl.weights[i], q.beta, beta_given, 62, [&] { return where + " weight " + std::to_string(i); }, "--beta"));
       l.weights = std::move(weights);
     }
     const double s_z = gain * s_y;  // s_Z(i) = beta s_Y(i-1) for one weighted op
     l.bias.resize(fl.rows);
     for (std::size_t a = 0; a < fl.rows; ++a)
-      l.bias[a] = fl.bias.empty() ? 0 : scale_round(fl.bias[a], s_z, beta_given || s_z != 1.0, 126, where + " bias " + std::to_string(a), "--beta");
+      l.bias[a] = fl.bias.empty() ? 0
+                                  : scale_round(
+                                        fl.bias[a], s_z, beta_given || s_z != 1.0, 126,
+                                        [&] { return where + " bias " + std::to_string(a); }, "--beta");
     s_y = s_z * s_z;
     q.layers.push_back(std::move(l));
   }
@@ -100,19 +115,19 @@ std::vector<std::int64_t> quantize_input(const NpyArray& x, const std::string& p
     };
     std::string expected = "(batch" + str({n0}) + ")";
     if (model.input_shape.size() > 1) expected += " or (batch" + str(model.input_shape) + ")";
-    throw QuantizeError(path + ": input has shape (" + str(x.shape).substr(x.shape.empty() ? 0 : 2) + ") but the model takes " + expected +
-                        "; save one sample per row");
+    throw QuantizeError(path + ": input has shape (" + str(x.shape).substr(x.shape.empty() ? 0 : 2) +
+                        ") but the model takes " + expected + "; save one sample per row");
   }
   if (x.shape[0] == 0) throw QuantizeError(path + ": the input has no samples");
   std::vector<std::int64_t> out(x.size());
   const bool given = model.alpha != 1.0;
   for (std::size_t i = 0; i < out.size(); ++i) {
-    std::string where = path + ": input[" + std::to_string(i / n0) + "][" + std::to_string(i % n0) + "]";
     double v = x.is_integer() ? static_cast<double>(x.integers[i]) : x.reals[i];
     if (x.is_integer() && model.alpha == 1.0) {
       out[i] = x.integers[i];
       continue;
     }
+    const auto where = [&] { return path + ": input[" + std::to_string(i / n0) + "][" + std::to_string(i % n0) + "]"; };
     out[i] = static_cast<std::int64_t>(scale_round(v, model.alpha, given, 62, where, "--alpha"));
   }
   return out;
@@ -120,8 +135,9 @@ std::vector<std::int64_t> quantize_input(const NpyArray& x, const std::string& p
 
 void check_magnitudes(const QuantizedModel& model, std::span<const std::int64_t> input, FieldId field) {
   if (auto v = magnitude_violation(magnitude_profile(model), max_abs(input), field))
-    throw QuantizeError(v->describe(field) + ": the field would wrap and the result would be wrong; " +
-                        (field == FieldId::m127 ? "use smaller --alpha / --beta" : "use --field m127 or smaller --alpha / --beta"));
+    throw QuantizeError(
+        v->describe(field) + ": the field would wrap and the result would be wrong; " +
+        (field == FieldId::m127 ? "use smaller --alpha / --beta" : "use --field m127 or smaller --alpha / --beta"));
 }
 
 }  // namespace nnproof

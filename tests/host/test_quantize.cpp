@@ -62,6 +62,30 @@ TEST(Quantize, NonIntegersAtScaleOneAreRefusedWithTheFix) {
   EXPECT_THROW(quantize_model(ok, {-1.0, std::nullopt}), QuantizeError);
 }
 
+// Errors name the value (built only on error since session 7), and values past 2^63 (biases may
+// reach 2^126) still convert exactly.
+TEST(Quantize, ErrorsNameTheValueAndWideBiasesConvertExactly) {
+  auto ok = two_layer({2, 1, 1, 1}, {}, {1, 1}, {});
+  QuantizedModel q = quantize_model(ok, {});
+  try {
+    quantize_input(reals(2, 2, {1, 1, 1, 0.5}), "x.npy", q);
+    FAIL() << "expected a QuantizeError";
+  } catch (const QuantizeError& e) {
+    EXPECT_NE(std::string(e.what()).find("x.npy: input[1][1] is 0.5"), std::string::npos) << e.what();
+  }
+  try {
+    quantize_model(two_layer({2, 1, 0.5, 1}, {}, {1, 1}, {}), {});
+    FAIL() << "expected a QuantizeError";
+  } catch (const QuantizeError& e) {
+    EXPECT_NE(std::string(e.what()).find("m.onnx: layer 'fc1' weight 2 is 0.5"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(quantize_model(two_layer({0x1p62, 1, 1, 1}, {}, {1, 1}, {}), {}), QuantizeError);  // >= 2^62
+  const double wide = 0x1p100 + 0x1p60;  // exact in a double, far past int64
+  QuantizedModel b = quantize_model(two_layer({2, 1, 1, 1}, {wide, -wide}, {1, 1}, {}), {});
+  EXPECT_EQ(b.layers[0].bias[0], (i128{1} << 100) + (i128{1} << 60));
+  EXPECT_EQ(b.layers[0].bias[1], -((i128{1} << 100) + (i128{1} << 60)));
+}
+
 TEST(Quantize, MagnitudeCheckNamesTheLayerAndSuggestsM127) {
   QuantizedModel m;
   // Layer 1: 2 inputs, weights 2^20: |Z1| <= 2 * 2^20 * |x|; |Y1| = |Z1|^2.
