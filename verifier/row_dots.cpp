@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <type_traits>
 
 #include "core/lazy.hpp"
 #include "verifier/m127_avx512.hpp"
