@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -47,7 +48,8 @@ void receive_elements(int fd, std::span<T> out) {
   std::vector<unsigned char> buf(out.size() * T::kBytes);  // sized by the protocol, never by the peer
   read_exact(fd, buf.data(), buf.size());
   for (std::size_t i = 0; i < out.size(); ++i)
-    if (!T::from_bytes(buf.data() + i * T::kBytes, out[i])) throw ChannelError("received a non-canonical field element");
+    if (!T::from_bytes(buf.data() + i * T::kBytes, out[i]))
+      throw ChannelError("received a non-canonical field element");
 }
 
 template <class K>
@@ -82,14 +84,16 @@ class FdVerifierChannel final : public VerifierChannel<K> {
 
 struct PipePair {
   int to_prover[2] = {-1, -1}, to_verifier[2] = {-1, -1};
+  int errors[2] = {-1, -1};  // a forked prover's reason for failing, if it fails
   PipePair() {
     // A party writing to a closed pipe must get EPIPE (a ChannelError, so a rejection), not die of
     // SIGPIPE. Process-wide, as signal dispositions are.
     std::signal(SIGPIPE, SIG_IGN);
-    if (::pipe(to_prover) != 0 || ::pipe(to_verifier) != 0) throw ChannelError(std::string("pipe: ") + std::strerror(errno));
+    if (::pipe(to_prover) != 0 || ::pipe(to_verifier) != 0 || ::pipe(errors) != 0)
+      throw ChannelError(std::string("pipe: ") + std::strerror(errno));
   }
   ~PipePair() {
-    for (int fd : {to_prover[0], to_prover[1], to_verifier[0], to_verifier[1]})
+    for (int fd : {to_prover[0], to_prover[1], to_verifier[0], to_verifier[1], errors[0], errors[1]})
       if (fd >= 0) ::close(fd);
   }
   void close_fd(int& fd) {
@@ -116,8 +120,8 @@ K csprng_challenge() {
 }
 
 template <class Cfg>
-void serve_interactive_prover(Engine<Cfg>& engine, const QuantizedModel& model, const std::vector<typename Cfg::F>& input,
-                              std::size_t batch, int in_fd, int out_fd) {
+void serve_interactive_prover(Engine<Cfg>& engine, const QuantizedModel& model,
+                              const std::vector<typename Cfg::F>& input, std::size_t batch, int in_fd, int out_fd) {
   const auto layers = field_layers<typename Cfg::F>(model);
   ForwardTrace<Cfg> trace = run_forward(engine, layers, input, batch);
   auto outputs = trace_outputs(trace, model.out_dim());
@@ -142,8 +146,9 @@ Verdict run_interactive_verifier(const QuantizedModel& model, const std::vector<
 }
 
 template <class Cfg>
-Verdict interactive_in_process(Engine<Cfg>& engine, const QuantizedModel& model, const std::vector<typename Cfg::F>& input,
-                               std::size_t batch, std::vector<typename Cfg::F>& outputs) {
+Verdict interactive_in_process(Engine<Cfg>& engine, const QuantizedModel& model,
+                               const std::vector<typename Cfg::F>& input, std::size_t batch,
+                               std::vector<typename Cfg::F>& outputs) {
   PipePair p;
   std::exception_ptr prover_error;
   std::thread prover([&] {
@@ -166,25 +171,49 @@ Verdict interactive_in_process(Engine<Cfg>& engine, const QuantizedModel& model,
   return v;
 }
 
-template <class Cfg>
-Verdict interactive_two_processes(Engine<Cfg>& engine, const QuantizedModel& model, const std::vector<typename Cfg::F>& input,
-                                  std::size_t batch, std::vector<typename Cfg::F>& outputs) {
+namespace {
+// Everything left in fd, up to 4 KiB (a one-line error message).
+std::string read_message(int fd) {
+  std::string msg;
+  char buf[512];
+  ssize_t n;
+  while (msg.size() < 4096 && (n = ::read(fd, buf, sizeof buf)) > 0) msg.append(buf, static_cast<std::size_t>(n));
+  return msg;
+}
+
+// Forks; the child runs serve(in_fd, out_fd) and exits, the parent runs the verifier. A child
+// that throws (it could not make its engine, say, or ran out of memory) sends its message back:
+// unless the verifier accepted anyway, that is thrown here as an error (the CLI's one line and
+// exit 2), not reported as a rejection of a proof that was never made.
+template <class Cfg, class Serve>
+Verdict over_forked_prover(Serve serve, const QuantizedModel& model, const std::vector<typename Cfg::F>& input,
+                           std::size_t batch, std::vector<typename Cfg::F>& outputs) {
   PipePair p;
   pid_t pid = ::fork();
   if (pid < 0) throw ChannelError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {  // the prover
     p.close_fd(p.to_prover[1]);
     p.close_fd(p.to_verifier[0]);
+    p.close_fd(p.errors[0]);
     int code = 0;
+    std::string why;
     try {
-      serve_interactive_prover(engine, model, input, batch, p.to_prover[0], p.to_verifier[1]);
+      serve(p.to_prover[0], p.to_verifier[1]);
+    } catch (const ChannelError&) {
+      code = 3;  // the verifier stopped listening (it rejected): its verdict says why
+    } catch (const std::exception& e) {
+      why = e.what();
+      code = 3;
     } catch (...) {
+      why = "unknown error";
       code = 3;
     }
+    if (!why.empty() && ::write(p.errors[1], why.data(), why.size()) < 0) code = 4;
     ::_exit(code);
   }
   p.close_fd(p.to_prover[0]);
   p.close_fd(p.to_verifier[1]);
+  p.close_fd(p.errors[1]);
   Verdict v;
   try {
     v = run_interactive_verifier<Cfg>(model, input, batch, p.to_verifier[0], p.to_prover[1], outputs);
@@ -192,20 +221,46 @@ Verdict interactive_two_processes(Engine<Cfg>& engine, const QuantizedModel& mod
     v = Verdict::reject(std::string("channel: ") + e.what());
   }
   p.close_fd(p.to_prover[1]);
+  const std::string why = read_message(p.errors[0]);  // EOF once the child has exited
   int status = 0;
   ::waitpid(pid, &status, 0);
+  if (!v.accepted && !why.empty()) throw std::runtime_error("prover process: " + why);
   return v;
 }
+}  // namespace
 
-#define NNP_INSTANTIATE(Cfg)                                                                                     \
-  template void serve_interactive_prover(Engine<Cfg>&, const QuantizedModel&, const std::vector<Cfg::F>&,         \
-                                         std::size_t, int, int);                                                  \
-  template Verdict run_interactive_verifier<Cfg>(const QuantizedModel&, const std::vector<Cfg::F>&, std::size_t,  \
-                                                 int, int, std::vector<Cfg::F>&);                                 \
-  template Verdict interactive_in_process(Engine<Cfg>&, const QuantizedModel&, const std::vector<Cfg::F>&,        \
-                                          std::size_t, std::vector<Cfg::F>&);                                     \
-  template Verdict interactive_two_processes(Engine<Cfg>&, const QuantizedModel&, const std::vector<Cfg::F>&,     \
-                                             std::size_t, std::vector<Cfg::F>&);
+template <class Cfg>
+Verdict interactive_two_processes(Engine<Cfg>& engine, const QuantizedModel& model,
+                                  const std::vector<typename Cfg::F>& input, std::size_t batch,
+                                  std::vector<typename Cfg::F>& outputs) {
+  return over_forked_prover<Cfg>(
+      [&](int in_fd, int out_fd) { serve_interactive_prover(engine, model, input, batch, in_fd, out_fd); }, model,
+      input, batch, outputs);
+}
+
+template <class Cfg>
+Verdict interactive_two_processes(const EngineFactory<Cfg>& make_engine, const QuantizedModel& model,
+                                  const std::vector<typename Cfg::F>& input, std::size_t batch,
+                                  std::vector<typename Cfg::F>& outputs) {
+  return over_forked_prover<Cfg>(
+      [&](int in_fd, int out_fd) {
+        const std::unique_ptr<Engine<Cfg>> engine = make_engine();
+        serve_interactive_prover(*engine, model, input, batch, in_fd, out_fd);
+      },
+      model, input, batch, outputs);
+}
+
+#define NNP_INSTANTIATE(Cfg)                                                                                           \
+  template void serve_interactive_prover(Engine<Cfg>&, const QuantizedModel&, const std::vector<Cfg::F>&, std::size_t, \
+                                         int, int);                                                                    \
+  template Verdict run_interactive_verifier<Cfg>(const QuantizedModel&, const std::vector<Cfg::F>&, std::size_t, int,  \
+                                                 int, std::vector<Cfg::F>&);                                           \
+  template Verdict interactive_in_process(Engine<Cfg>&, const QuantizedModel&, const std::vector<Cfg::F>&,             \
+                                          std::size_t, std::vector<Cfg::F>&);                                          \
+  template Verdict interactive_two_processes(Engine<Cfg>&, const QuantizedModel&, const std::vector<Cfg::F>&,          \
+                                             std::size_t, std::vector<Cfg::F>&);                                       \
+  template Verdict interactive_two_processes(const EngineFactory<Cfg>&, const QuantizedModel&,                         \
+                                             const std::vector<Cfg::F>&, std::size_t, std::vector<Cfg::F>&);
 NNP_INSTANTIATE(M61)
 NNP_INSTANTIATE(M127)
 NNP_INSTANTIATE(M61Interactive)

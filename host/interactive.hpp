@@ -2,6 +2,8 @@
 // Interactive mode (PROTOCOL.md section 6): the verifier draws every challenge from the OS CSPRNG
 // after the prover's previous message. The parties talk over a pair of file descriptors (pipes or
 // a socket), in one process (two threads) or in two.
+#include <functional>
+#include <memory>
 #include <stdexcept>
 
 #include "host/engines/engine.hpp"
@@ -21,8 +23,8 @@ K csprng_challenge();
 // Prover side: sends the outputs, then answers the challenges. `in_fd` carries challenges,
 // `out_fd` carries messages.
 template <class Cfg>
-void serve_interactive_prover(Engine<Cfg>& engine, const QuantizedModel& model, const std::vector<typename Cfg::F>& input,
-                              std::size_t batch, int in_fd, int out_fd);
+void serve_interactive_prover(Engine<Cfg>& engine, const QuantizedModel& model,
+                              const std::vector<typename Cfg::F>& input, std::size_t batch, int in_fd, int out_fd);
 
 // Verifier side: receives the outputs, then runs the protocol. On acceptance `outputs` holds the
 // verified outputs (b x n_L, row per sample).
@@ -32,12 +34,25 @@ Verdict run_interactive_verifier(const QuantizedModel& model, const std::vector<
 
 // Both parties in this process, the prover on a thread, over a pipe pair.
 template <class Cfg>
-Verdict interactive_in_process(Engine<Cfg>& engine, const QuantizedModel& model, const std::vector<typename Cfg::F>& input,
-                               std::size_t batch, std::vector<typename Cfg::F>& outputs);
+Verdict interactive_in_process(Engine<Cfg>& engine, const QuantizedModel& model,
+                               const std::vector<typename Cfg::F>& input, std::size_t batch,
+                               std::vector<typename Cfg::F>& outputs);
 
 // The prover in a forked child process, the verifier here, over a pipe pair.
 template <class Cfg>
-Verdict interactive_two_processes(Engine<Cfg>& engine, const QuantizedModel& model, const std::vector<typename Cfg::F>& input,
-                                  std::size_t batch, std::vector<typename Cfg::F>& outputs);
+Verdict interactive_two_processes(Engine<Cfg>& engine, const QuantizedModel& model,
+                                  const std::vector<typename Cfg::F>& input, std::size_t batch,
+                                  std::vector<typename Cfg::F>& outputs);
+
+// The same with the prover's engine made in the child, after the fork: a child cannot use CUDA
+// once its parent has initialized it (cudaGetDeviceCount, as `--engine auto` asks, is enough), nor
+// libgomp's threads once they exist. The CLI passes its engine this way. If the child cannot make
+// its engine, it prints the reason to stderr and the verifier sees the channel close.
+template <class Cfg>
+using EngineFactory = std::function<std::unique_ptr<Engine<Cfg>>()>;
+template <class Cfg>
+Verdict interactive_two_processes(const EngineFactory<Cfg>& make_engine, const QuantizedModel& model,
+                                  const std::vector<typename Cfg::F>& input, std::size_t batch,
+                                  std::vector<typename Cfg::F>& outputs);
 
 }  // namespace nnproof

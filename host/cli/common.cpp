@@ -33,21 +33,26 @@ FieldId parse_field(const std::string& name) {
   throw UsageError("unknown field '" + name + "'; use m61, m127 or (interactive only) m61-interactive");
 }
 
+void check_engine_name(const std::string& name) {
+  for (const char* known : {"auto", "reference", "cpu", "thrust-omp"})
+    if (name == known) return;
+  if (name != "cuda") throw UsageError("unknown engine '" + name + "'; use " + kEngineNames);
+  if (!thrust_engines_built())
+    throw UsageError("--engine cuda: this nnproof was built without CUDA (no nvcc at build time); use --engine cpu");
+}
+
 template <class Cfg>
 std::unique_ptr<Engine<Cfg>> make_engine(const std::string& name, int threads) {
+  check_engine_name(name);
   set_cpu_threads(threads);
   if (name == "reference") return make_reference_engine<Cfg>();
   if (name == "cpu") return make_cpu_engine<Cfg>();
   if (name == "thrust-omp") return make_thrust_omp_engine<Cfg>();
   const bool device = thrust_engines_built() && query_cuda_devices().count > 0;
   if (name == "auto") return device ? make_cuda_engine<Cfg>() : make_cpu_engine<Cfg>();
-  if (name == "cuda") {
-    if (!thrust_engines_built()) throw UsageError("--engine cuda: this nnproof was built without CUDA (no nvcc at build time); use --engine cpu");
-    DeviceInfo dev = query_cuda_devices();
-    if (dev.count == 0) throw UsageError("--engine cuda: no CUDA device (" + dev.why_none + "); use --engine cpu");
-    return make_cuda_engine<Cfg>();
-  }
-  throw UsageError("unknown engine '" + name + "'; use " + kEngineNames);
+  DeviceInfo dev = query_cuda_devices();  // name == "cuda"
+  if (dev.count == 0) throw UsageError("--engine cuda: no CUDA device (" + dev.why_none + "); use --engine cpu");
+  return make_cuda_engine<Cfg>();
 }
 
 template std::unique_ptr<Engine<M61>> make_engine<M61>(const std::string&, int);

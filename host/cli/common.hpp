@@ -39,9 +39,12 @@ FieldId parse_field(const std::string& name);
 template <class Fn>
 decltype(auto) with_field(FieldId field, Fn&& fn) {
   switch (field) {
-    case FieldId::m61: return fn.template operator()<M61>();
-    case FieldId::m127: return fn.template operator()<M127>();
-    case FieldId::m61_interactive: return fn.template operator()<M61Interactive>();
+    case FieldId::m61:
+      return fn.template operator()<M61>();
+    case FieldId::m127:
+      return fn.template operator()<M127>();
+    case FieldId::m61_interactive:
+      return fn.template operator()<M61Interactive>();
   }
   throw UsageError("unknown field");
 }
@@ -57,6 +60,9 @@ decltype(auto) with_file_field(FieldId field, Fn&& fn) {
 
 // The engines make_engine knows, as help and error messages list them.
 inline constexpr const char* kEngineNames = "auto, reference, cpu, cuda or thrust-omp";
+// Throws UsageError for a name make_engine would refuse without looking for a device (an unknown
+// name, or cuda in a build without CUDA): it touches no CUDA, so it may run before a fork.
+void check_engine_name(const std::string& name);
 
 // "auto" is cuda when a device is present and the cuda engine is built, else cpu.
 template <class Cfg>

@@ -1,10 +1,11 @@
+#include "host/interactive.hpp"
+
 #include <fmt/core.h>
 
 #include <memory>
 
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
-#include "host/interactive.hpp"
 #include "host/npy.hpp"
 
 namespace nnproof::cli {
@@ -22,14 +23,16 @@ int run_interactive(const InteractiveOptions& o) {
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
   check_magnitudes(p.model, p.input, field);
   return with_field(field, [&]<class Cfg>() {
-    auto engine = make_engine<Cfg>(o.engine, o.threads);
     auto input = to_field<typename Cfg::F>(p.input);
     std::vector<typename Cfg::F> outputs;
-    // The prover is forked before this process runs any parallel region: libgomp is not fork-safe
-    // once its threads exist, so everything above (loading, quantizing, the magnitude check) stays
-    // sequential. A hang here means that broke (see docs/ARCHITECTURE.md).
-    Verdict v = o.in_process ? interactive_in_process(*engine, p.model, input, p.batch, outputs)
-                             : interactive_two_processes(*engine, p.model, input, p.batch, outputs);
+    // The prover is forked before this process runs any parallel region or touches CUDA: neither
+    // libgomp (once its threads exist) nor the CUDA runtime (once initialized) survives a fork, so
+    // everything above (loading, quantizing, the magnitude check) stays sequential and the child
+    // makes its own engine. A hang here means that broke (see docs/ARCHITECTURE.md).
+    check_engine_name(o.engine);  // a bad name is a usage error here, not a failed child
+    const EngineFactory<Cfg> engine = [&] { return make_engine<Cfg>(o.engine, o.threads); };
+    Verdict v = o.in_process ? interactive_in_process(*engine(), p.model, input, p.batch, outputs)
+                             : interactive_two_processes(engine, p.model, input, p.batch, outputs);
     const double bits = ProofShape{p.model.dims(), p.batch}.soundness_bits(field);
     fmt::print(stderr, "interactive proof over {} ({}), challenges from the OS CSPRNG: {:.1f} bits of soundness\n",
                field_name(field), o.in_process ? "prover thread" : "prover process", bits);
@@ -48,7 +51,8 @@ int run_interactive(const InteractiveOptions& o) {
 void add_interactive_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<InteractiveOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "interactive", "prove and verify interactively: a prover process answers a verifier's random challenges over a pipe");
+      "interactive",
+      "prove and verify interactively: a prover process answers a verifier's random challenges over a pipe");
   cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
   cmd->add_option("--input", o->input, "inputs (.npy, one sample per row)")->required();
   cmd->add_option("--field", o->field, "m61-interactive (default), m61 or m127");

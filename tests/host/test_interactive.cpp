@@ -35,9 +35,13 @@ class LyingEngine final : public Engine<Cfg> {
  public:
   explicit LyingEngine(bool lie_in_square) : inner_(make_reference_engine<Cfg>()), lie_in_square_(lie_in_square) {}
   std::string name() const override { return "lying"; }
-  Table2D<F> forward(const FieldLayer<F>& l, const Table2D<F>& Y, std::size_t b) override { return inner_->forward(l, Y, b); }
+  Table2D<F> forward(const FieldLayer<F>& l, const Table2D<F>& Y, std::size_t b) override {
+    return inner_->forward(l, Y, b);
+  }
   Table2D<F> square(const Table2D<F>& Z) override { return inner_->square(Z); }
-  std::vector<K> row_combine(const FieldLayer<F>& l, std::span<const K> e) override { return inner_->row_combine(l, e); }
+  std::vector<K> row_combine(const FieldLayer<F>& l, std::span<const K> e) override {
+    return inner_->row_combine(l, e);
+  }
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> e) override { return inner_->col_combine(Y, e); }
   std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) override {
     auto sc = inner_->product_sumcheck(std::move(A), std::move(V));
@@ -97,6 +101,31 @@ TEST(Interactive, TwoProcessesOverAPipe) {
   EXPECT_EQ(outputs.size(), 9u * 2u);
   LyingEngine<M61Interactive> liar(true);
   EXPECT_FALSE(interactive_two_processes(liar, model, st.input, st.batch, outputs).accepted);
+}
+
+// The CLI's way: the child makes its engine after the fork (a cuda engine cannot be made before).
+// A child that cannot make one is an error carrying its reason, not a rejection; a lying engine
+// made there is still a rejection.
+TEST(Interactive, TwoProcessesWithTheEngineMadeInTheChild) {
+  auto rng = make_rng(73);
+  auto model = testing::random_model({6, 4, 3}, rng);
+  auto st = testing::random_statement<M61Interactive>(model, 5, rng);
+  std::vector<Fp61> outputs;
+  const EngineFactory<M61Interactive> reference = [] { return make_reference_engine<M61Interactive>(); };
+  Verdict v = interactive_two_processes(reference, model, st.input, st.batch, outputs);
+  EXPECT_TRUE(v.accepted) << v.failed_check;
+  EXPECT_EQ(outputs.size(), 5u * 3u);
+  const EngineFactory<M61Interactive> liar = [] { return std::make_unique<LyingEngine<M61Interactive>>(true); };
+  EXPECT_FALSE(interactive_two_processes(liar, model, st.input, st.batch, outputs).accepted);
+  const EngineFactory<M61Interactive> none = []() -> std::unique_ptr<Engine<M61Interactive>> {
+    throw std::runtime_error("--engine cuda: no CUDA device here");
+  };
+  try {
+    interactive_two_processes(none, model, st.input, st.batch, outputs);
+    FAIL() << "expected the child's error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "prover process: --engine cuda: no CUDA device here");
+  }
 }
 
 TEST(Interactive, ChallengesComeFromTheWholeField) {
