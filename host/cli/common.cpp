@@ -48,9 +48,9 @@ std::unique_ptr<Engine<Cfg>> make_engine(const std::string& name, int threads) {
   if (name == "reference") return make_reference_engine<Cfg>();
   if (name == "cpu") return make_cpu_engine<Cfg>();
   if (name == "thrust-omp") return make_thrust_omp_engine<Cfg>();
-  const bool device = thrust_engines_built() && query_cuda_devices().count > 0;
-  if (name == "auto") return device ? make_cuda_engine<Cfg>() : make_cpu_engine<Cfg>();
-  DeviceInfo dev = query_cuda_devices();  // name == "cuda"
+  const DeviceInfo dev = thrust_engines_built() ? query_cuda_devices() : DeviceInfo{};  // once: it starts CUDA
+  if (name == "auto") return dev.count > 0 ? make_cuda_engine<Cfg>() : make_cpu_engine<Cfg>();
+  // name == "cuda", in a CUDA build (check_engine_name)
   if (dev.count == 0) throw UsageError("--engine cuda: no CUDA device (" + dev.why_none + "); use --engine cpu");
   return make_cuda_engine<Cfg>();
 }

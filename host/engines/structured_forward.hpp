@@ -65,12 +65,15 @@ std::vector<F> apply_op(const LinearOp& op, const F* in, std::size_t in_stride, 
   return out;
 }
 
-// Z (padded(rows) x cols, zero outside the real entries) = the chain's output `cur` (rows x batch)
-// plus the bias on the real samples.
-template <class F>
-Table2D<F> structured_output(const FieldLayer<F>& layer, const std::vector<F>& cur, std::size_t cols,
-                             std::size_t batch) {
-  auto Z = Table2D<F>::unwritten(padded(layer.rows()), cols);  // CNN-2-Quad's first is 268 MB (m127)
+// Z = W Y + B m^T for a structured layer: Z is padded(rows) x Y.cols, zero outside the real entries.
+// apply(op, in, in_stride) applies one op of the chain to `batch` columns (apply_op, or the cpu
+// engine's choice between it and the limb route of structured_limbs.hpp).
+template <class F, class Apply>
+Table2D<F> structured_forward_by(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Apply apply) {
+  const auto& ops = layer.q->ops;
+  std::vector<F> cur = apply(ops.front(), Y.data.data(), Y.cols);
+  for (std::size_t i = 1; i < ops.size(); ++i) cur = apply(ops[i], cur.data(), batch);
+  auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);  // CNN-2-Quad's first is 268 MB (m127)
   parallel_for(layer.rows(), [&](std::size_t a) {
     for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) = cur[a * batch + k] + layer.bias[a];
   });
@@ -78,13 +81,12 @@ Table2D<F> structured_output(const FieldLayer<F>& layer, const std::vector<F>& c
   return Z;
 }
 
-// Z = W Y + B m^T for a structured layer: Z is padded(rows) x Y.cols, zero outside the real entries.
+// The same by apply_op alone (the reference engine's route).
 template <class F>
 Table2D<F> structured_forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
-  const auto& ops = layer.q->ops;
-  std::vector<F> cur = apply_op(ops.front(), Y.data.data(), Y.cols, batch);
-  for (std::size_t i = 1; i < ops.size(); ++i) cur = apply_op(ops[i], cur.data(), batch, batch);
-  return structured_output(layer, cur, Y.cols, batch);
+  return structured_forward_by(layer, Y, batch, [batch](const LinearOp& op, const F* in, std::size_t stride) {
+    return apply_op(op, in, stride, batch);
+  });
 }
 
 // A[j] = sum_a eq_q[a] W[a][j], padded to padded(cols): a transposed convolution, O(nnz).

@@ -124,13 +124,9 @@ std::vector<F> apply_op_limbs(const LinearOp& op, const F* in, std::size_t in_st
 // structured_forward (same result, bit for bit) with the limb route for the ops it fits.
 template <class F>
 Table2D<F> structured_forward_limbs(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
-  const auto& ops = layer.q->ops;
-  const auto apply = [&](const LinearOp& op, const F* in, std::size_t stride) {
+  return structured_forward_by(layer, Y, batch, [batch](const LinearOp& op, const F* in, std::size_t stride) {
     return limb_route_fits(op) ? apply_op_limbs(op, in, stride, batch) : apply_op(op, in, stride, batch);
-  };
-  std::vector<F> cur = apply(ops.front(), Y.data.data(), Y.cols);
-  for (std::size_t i = 1; i < ops.size(); ++i) cur = apply(ops[i], cur.data(), batch);
-  return structured_output(layer, cur, Y.cols, batch);
+  });
 }
 
 }  // namespace nnproof
