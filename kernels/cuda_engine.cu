@@ -64,27 +64,33 @@ void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::s
   NNP_CUDA_CHECK(cudaGetLastError());
 }
 
-// Thrust's temporary storage (every transform_reduce and reduce_by_key asks for some) from CUB's
-// caching allocator: without it each sum-check round paid a cudaMalloc and a cudaFree, each of
-// which synchronizes the device. Process-wide and never destroyed (skip_cleanup): its blocks go
-// with the CUDA context at exit, after which freeing them would fail.
+// Device memory from CUB's caching allocator, for the engine's tables (device_allocate) and for
+// Thrust's temporary storage (every transform_reduce and reduce_by_key asks for some): without it
+// each table and each sum-check round paid a cudaMalloc and a cudaFree, and cudaFree synchronizes
+// the device. Power-of-two bins from 512 B to 2 GiB (CUB's default bins stop at 2 MB, and larger
+// blocks are not cached: every table of a proof is larger), at most 4 GiB of free blocks kept.
+// Process-wide and never destroyed (skip_cleanup): its blocks go with the CUDA context at exit,
+// after which freeing them would fail.
+cub::CachingDeviceAllocator& device_cache() {
+  static auto* c = new cub::CachingDeviceAllocator(/*bin_growth=*/2, /*min_bin=*/9, /*max_bin=*/31,
+                                                   /*max_cached_bytes=*/std::size_t{4} << 30, /*skip_cleanup=*/true);
+  return *c;
+}
+
+void* device_allocate(std::size_t bytes) {
+  void* p = nullptr;
+  NNP_CUDA_CHECK(device_cache().DeviceAllocate(&p, bytes));
+  return p;
+}
+// Called from destructors, so it must not throw: a failure here means the context is already
+// broken, and the next checked call reports it.
+void device_free(void* p) noexcept { static_cast<void>(device_cache().DeviceFree(p)); }
+
 class CachedTemporaries {
  public:
   using value_type = char;
-  char* allocate(std::ptrdiff_t bytes) {
-    void* p = nullptr;
-    NNP_CUDA_CHECK(cache().DeviceAllocate(&p, static_cast<std::size_t>(bytes)));
-    return static_cast<char*>(p);
-  }
-  // Called from destructors, so it must not throw: a failure here means the context is already
-  // broken, and the next checked call reports it.
-  void deallocate(char* p, std::size_t) noexcept { static_cast<void>(cache().DeviceFree(p)); }
-
- private:
-  static cub::CachingDeviceAllocator& cache() {
-    static auto* c = new cub::CachingDeviceAllocator(/*skip_cleanup=*/true);
-    return *c;
-  }
+  char* allocate(std::ptrdiff_t bytes) { return static_cast<char*>(device_allocate(static_cast<std::size_t>(bytes))); }
+  void deallocate(char* p, std::size_t) noexcept { device_free(p); }
 };
 
 // The execution policy of every Thrust call in the engine.

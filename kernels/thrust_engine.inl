@@ -12,8 +12,10 @@
 //   kEngineName                   "cuda" or "thrust-omp"
 //   exec()                        the execution policy of every Thrust call (cuda: with cached
 //                                 temporary storage)
+//   device_allocate(bytes), device_free(p)  the memory of every device table (cuda: CUB's caching
+//                                 allocator; a plain cudaMalloc / cudaFree synchronizes the device)
 //
-// Tables live in thrust::device_vector for the life of a sum-check: a round sends back only its
+// Tables live in DeviceVectors for the life of a sum-check: a round sends back only its
 // two or three values, and each fold is fused with the next round (one pass). The forward pass is
 // the exact int8 limb GEMM of DESIGN.md ("Exact modular GEMM"), with a direct modular kernel when
 // the weights are wider than int8 or the int32 accumulation could overflow.
@@ -38,15 +40,41 @@
 
 #include "host/engines/engine.hpp"
 #include "host/engines/structured_limbs.hpp"
+#include "verifier/parallel.hpp"
 
 namespace nnproof::NNP_THRUST_NS {
 
+// The allocator of every device table: the backend's device_allocate / device_free. A proof makes
+// and drops dozens of tables (sum-check tables and their spares, the forward pass's limbs and
+// products); with the cuda backend's caching allocator none of them pays a synchronizing cudaFree.
 template <class T>
-T* raw(thrust::device_vector<T>& v) {
+class CachedAllocator : public thrust::device_allocator<T> {
+  using Base = thrust::device_allocator<T>;
+
+ public:
+  using pointer = typename Base::pointer;
+  using size_type = typename Base::size_type;
+  template <class U>
+  struct rebind {
+    using other = CachedAllocator<U>;
+  };
+  CachedAllocator() = default;
+  template <class U>
+  CachedAllocator(const CachedAllocator<U>& /*other*/) {}  // NOLINT: stateless, as Thrust's allocators
+
+  pointer allocate(size_type n) { return pointer(static_cast<T*>(device_allocate(n * sizeof(T)))); }
+  void deallocate(pointer p, size_type /*n*/) noexcept { device_free(thrust::raw_pointer_cast(p)); }
+};
+
+template <class T>
+using DeviceVector = thrust::device_vector<T, CachedAllocator<T>>;
+
+template <class T, class A>
+T* raw(thrust::device_vector<T, A>& v) {
   return thrust::raw_pointer_cast(v.data());
 }
-template <class T>
-const T* raw(const thrust::device_vector<T>& v) {
+template <class T, class A>
+const T* raw(const thrust::device_vector<T, A>& v) {
   return thrust::raw_pointer_cast(v.data());
 }
 
@@ -117,13 +145,13 @@ struct FoldTop {
 // second round on the spare is the table of the round before and shrinking it allocates nothing:
 // a sum-check allocates its tables' memory once, not once per round.
 template <class K>
-void prepare_spare(thrust::device_vector<K>& spare, Index n) {
+void prepare_spare(DeviceVector<K>& spare, Index n) {
   spare.resize(n);
 }
 
 // Binds the top variable of t to r, through `spare` (the two then swap).
 template <class K>
-void fold_table(thrust::device_vector<K>& t, thrust::device_vector<K>& spare, K r) {
+void fold_table(DeviceVector<K>& t, DeviceVector<K>& spare, K r) {
   const Index half = t.size() / 2;
   prepare_spare(spare, half);
   thrust::for_each(exec(), count(0), count(half), FoldTop<K>{raw(t), raw(spare), half, r});
@@ -163,7 +191,7 @@ class ProductSumcheck final : public SumcheckProver<K> {
   K final_value() const override { return v_[0]; }
 
  private:
-  thrust::device_vector<K> a_, v_, spare_a_, spare_v_;
+  DeviceVector<K> a_, v_, spare_a_, spare_v_;
 };
 
 // ---- the sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first ----
@@ -241,7 +269,7 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
  public:
   // z: the rows x cols table Z in the base field, already on the device.
-  SquareSumcheck(const thrust::device_vector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
+  SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
       : rows_(rows), cols_(cols), es_(eq_table<K>(s)), er_(eq_table<K>(r)), z_(z.size()) {
     thrust::transform(exec(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{});
   }
@@ -281,7 +309,7 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   }
 
   Index rows_, cols_;
-  thrust::device_vector<K> es_, er_, z_, spare_z_, spare_e_;
+  DeviceVector<K> es_, er_, z_, spare_z_, spare_e_;
 };
 
 // ---- forward: exact int8 limb GEMM ----
@@ -306,12 +334,15 @@ constexpr Index kGemmAlign = 16;
 inline Index align_up(Index x) { return (x + kGemmAlign - 1) / kGemmAlign * kGemmAlign; }
 
 template <class F>
-struct SplitLimbs {  // thread per (j, k): Y[j][k]'s limb l into row l * batch + k of T, column j
+struct SplitLimbs {  // thread per (k, j), j fastest: Y[j][k]'s limb l into row l * batch + k of T, column j
   const F* y;
   std::int8_t* limbs_t;
-  Index y_cols, batch, inner_pad;
+  Index y_cols, cols, batch, inner_pad;
+  // Adjacent threads write adjacent bytes of a row of T (coalesced); their reads of Y, a column
+  // apart, share cache sectors with the next columns' threads. With k fastest each byte written
+  // was a sector of its own, inner_pad bytes from its neighbours'.
   NNP_HD void operator()(Index t) const {
-    const Index j = t / batch, k = t % batch;
+    const Index k = t / cols, j = t % cols;
     u128 v = static_cast<u128>(y[j * y_cols + k].v);
     for (unsigned l = 0; l < limb_count<F>(); ++l, v >>= kLimbBits)
       limbs_t[(l * batch + k) * inner_pad + j] = static_cast<std::int8_t>(static_cast<unsigned>(v) & 0x7F);
@@ -323,6 +354,30 @@ struct WidenWeights {  // thread per (a, j): the int8 weights into rows of inner
   std::int8_t* out;
   Index cols, inner_pad;
   NNP_HD void operator()(Index t) const { out[t / cols * inner_pad + t % cols] = w[t]; }
+};
+
+// A layer's int8 weights on the device, in rows of align_up(cols) entries (zero padded) as the
+// limb GEMM reads them; row_combine reads them too. The engine keeps them across calls, so a
+// proof uploads each layer's weights once instead of in every forward and row_combine, with a host
+// copy to check byte for byte that a call's weights are these: a new model at a recycled address,
+// or weights changed in place, are never confused with the old ones.
+class DeviceInt8Weights {
+ public:
+  DeviceInt8Weights(const std::int8_t* w, Index rows, Index cols)
+      : host_(w, w + rows * cols), rows_(rows), cols_(cols), padded_(rows * align_up(cols), 0) {
+    const DeviceVector<std::int8_t> dense(host_.begin(), host_.end());
+    thrust::for_each(exec(), count(0), count(rows * cols), WidenWeights{raw(dense), raw(padded_), cols, stride()});
+  }
+  bool holds(const std::int8_t* w, Index rows, Index cols) const {
+    return rows == rows_ && cols == cols_ && equal_in_parallel(host_.data(), w, host_.size());
+  }
+  Index stride() const { return align_up(cols_); }  // entries per row on the device
+  const std::int8_t* data() const { return raw(padded_); }
+
+ private:
+  std::vector<std::int8_t> host_;
+  Index rows_, cols_;
+  DeviceVector<std::int8_t> padded_;
 };
 
 template <class F>
@@ -378,15 +433,34 @@ struct WeightedEntry {
   NNP_HD K operator()(Index i) const { return mul_base(eq_r[i % cols], y[i]); }
 };
 
+// row_combine in two passes, so that a GPU has rows / kRowBlock times more threads than columns
+// (a thread per column, with a serial loop over 2000 rows, was 63 warps for 132 SMs): partial sums
+// over blocks of kRowBlock rows, then the blocks' sums per column.
+constexpr Index kRowBlock = 64;
+
 template <class K, class F, class W>
-struct RowCombine {  // thread per column j: A[j] = sum_a eq_q[a] W[a][j]; adjacent threads read adjacent weights
+struct RowBlockCombine {  // thread per (block b, column j), j fastest: adjacent threads read adjacent weights
   const W* w;
   const K* eq_q;
+  K* partial;  // blocks x cols
+  Index rows, cols, stride;
+  NNP_HD void operator()(Index t) const {
+    const Index b = t / cols, j = t % cols, a1 = (b + 1) * kRowBlock < rows ? (b + 1) * kRowBlock : rows;
+    K acc = K::zero();
+    for (Index a = b * kRowBlock; a < a1; ++a)
+      acc += mul_base(eq_q[a], F::from_int(static_cast<std::int64_t>(w[a * stride + j])));
+    partial[t] = acc;
+  }
+};
+
+template <class K>
+struct SumRowBlocks {  // thread per column j: A[j] = the sum of its blocks' partial sums
+  const K* partial;
   K* out;
-  Index rows, cols;
+  Index blocks, cols;
   NNP_HD void operator()(Index j) const {
     K acc = K::zero();
-    for (Index a = 0; a < rows; ++a) acc += mul_base(eq_q[a], F::from_int(static_cast<std::int64_t>(w[a * cols + j])));
+    for (Index b = 0; b < blocks; ++b) acc += partial[b * cols + j];
     out[j] = acc;
   }
 };
@@ -394,8 +468,8 @@ struct RowCombine {  // thread per column j: A[j] = sum_a eq_q[a] W[a][j]; adjac
 // A table this engine produced: it stays on the device for the whole proof (Table2D::device).
 template <class F>
 struct DeviceTable final : DeviceCopy {
-  explicit DeviceTable(thrust::device_vector<F> values) : v(std::move(values)) {}
-  thrust::device_vector<F> v;
+  explicit DeviceTable(DeviceVector<F> values) : v(std::move(values)) {}
+  DeviceVector<F> v;
 };
 
 template <class Cfg>
@@ -413,25 +487,32 @@ class ThrustEngine final : public Engine<Cfg> {
     thrust::copy(v.begin(), v.end(), t.data.begin());
   }
 
+  // The input table goes to the device once: the first layer's forward and its col_combine read it.
+  Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
+    const Table2D<F> X = Engine<Cfg>::input_table(input, n0, batch);
+    return device_table(X.rows, X.cols, DeviceVector<F>(X.data.begin(), X.data.end()));
+  }
+
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward_limbs(layer, host_copy(Y), batch);  // host: ARCHITECTURE.md
     const Index rows = layer.rows(), cols = layer.cols();
-    thrust::device_vector<F> upload;
-    const thrust::device_vector<F>& y = device_view(Y, upload);
-    thrust::device_vector<F> bias(layer.bias.begin(), layer.bias.end());
-    thrust::device_vector<F> z(padded(rows) * Y.cols, F::zero());
+    DeviceVector<F> upload;
+    const DeviceVector<F>& y = device_view(Y, upload);
+    const DeviceVector<F> bias(layer.bias.begin(), layer.bias.end());
+    DeviceVector<F> z(padded(rows) * Y.cols, F::zero());
     if (const std::int8_t* w8 = layer.q->weights.int8_data(); w8 && int8_gemm_exact(cols)) {
-      const Index kp = align_up(cols), n = align_up(limb_count<F>() * batch);
-      thrust::device_vector<std::int8_t> w_dense(w8, w8 + rows * cols), w(rows * kp, 0), limbs_t(n * kp, 0);
-      thrust::device_vector<std::int32_t> g(rows * n);
-      thrust::for_each(exec(), count(0), count(rows * cols), WidenWeights{raw(w_dense), raw(w), cols, kp});
-      thrust::for_each(exec(), count(0), count(cols * batch), SplitLimbs<F>{raw(y), raw(limbs_t), Y.cols, batch, kp});
-      gemm_s8(raw(w), raw(limbs_t), raw(g), rows, kp, n);
+      const DeviceInt8Weights& w = int8_weights(w8, rows, cols);
+      const Index kp = w.stride(), n = align_up(limb_count<F>() * batch);
+      DeviceVector<std::int8_t> limbs_t(n * kp, 0);  // zero in the padding the split does not write
+      DeviceVector<std::int32_t> g(rows * n);
+      thrust::for_each(exec(), count(0), count(batch * cols),
+                       SplitLimbs<F>{raw(y), raw(limbs_t), Y.cols, cols, batch, kp});
+      gemm_s8(w.data(), raw(limbs_t), raw(g), rows, kp, n);
       thrust::for_each(exec(), count(0), count(rows * batch),
                        Recombine<F>{raw(g), raw(bias), raw(z), Y.cols, batch, n});
     } else {
       const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();
-      thrust::device_vector<std::int64_t> w(w64.begin(), w64.end());
+      const DeviceVector<std::int64_t> w(w64.begin(), w64.end());
       thrust::for_each(exec(), count(0), count(rows * batch),
                        DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, Y.cols, batch});
     }
@@ -439,9 +520,9 @@ class ThrustEngine final : public Engine<Cfg> {
   }
 
   Table2D<F> square(const Table2D<F>& Z) override {
-    thrust::device_vector<F> upload;
-    const thrust::device_vector<F>& z = device_view(Z, upload);
-    thrust::device_vector<F> y(z.size());
+    DeviceVector<F> upload;
+    const DeviceVector<F>& z = device_view(Z, upload);
+    DeviceVector<F> y(z.size());
     thrust::transform(exec(), z.begin(), z.end(), y.begin(), SquareEntry<F>{});
     return device_table(Z.rows, Z.cols, std::move(y));
   }
@@ -449,22 +530,35 @@ class ThrustEngine final : public Engine<Cfg> {
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const Index rows = layer.rows(), cols = layer.cols();
-    thrust::device_vector<K> e(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows)),
-        a(padded(cols), K::zero());
-    layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width: int8 is 1/8 of int64
-      using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
-      thrust::device_vector<W> w(host_w, host_w + rows * cols);
-      thrust::for_each(exec(), count(0), count(cols), RowCombine<K, F, W>{raw(w), raw(e), raw(a), rows, cols});
-    });
+    const DeviceVector<K> e(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows));
+    DeviceVector<K> a(padded(cols), K::zero());
+    const auto combine = [&](const auto* w, Index stride) {
+      using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
+      const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
+      DeviceVector<K> partial(blocks * cols);
+      thrust::for_each(exec(), count(0), count(blocks * cols),
+                       RowBlockCombine<K, F, W>{w, raw(e), raw(partial), rows, cols, stride});
+      thrust::for_each(exec(), count(0), count(cols), SumRowBlocks<K>{raw(partial), raw(a), blocks, cols});
+    };
+    if (const std::int8_t* w8 = layer.q->weights.int8_data()) {
+      const DeviceInt8Weights& w = int8_weights(w8, rows, cols);  // the forward pass's copy
+      combine(w.data(), w.stride());
+    } else {
+      layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width
+        using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
+        const DeviceVector<W> w(host_w, host_w + rows * cols);
+        combine(raw(w), cols);
+      });
+    }
     std::vector<K> out(a.size());
     thrust::copy(a.begin(), a.end(), out.begin());
     return out;
   }
 
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
-    thrust::device_vector<F> upload;
-    const thrust::device_vector<F>& y = device_view(Y, upload);
-    thrust::device_vector<K> e(eq_r.begin(), eq_r.end()), v(Y.rows);
+    DeviceVector<F> upload;
+    const DeviceVector<F>& y = device_view(Y, upload);
+    DeviceVector<K> e(eq_r.begin(), eq_r.end()), v(Y.rows);
     const auto row = thrust::make_transform_iterator(count(0), RowOfEntry{Y.cols});
     thrust::reduce_by_key(exec(), row, row + static_cast<std::ptrdiff_t>(Y.rows * Y.cols),
                           thrust::make_transform_iterator(count(0), WeightedEntry<K, F>{raw(y), raw(e), Y.cols}),
@@ -480,22 +574,22 @@ class ThrustEngine final : public Engine<Cfg> {
 
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
                                                      K /*claim*/, SquareCarry<K> /*carry*/) override {
-    thrust::device_vector<F> upload;
+    DeviceVector<F> upload;
     return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, upload), Z.rows, Z.cols, s, r);
   }
 
  private:
-  static const thrust::device_vector<F>* ours(const Table2D<F>& t) {
+  static const DeviceVector<F>* ours(const Table2D<F>& t) {
     const auto* d = dynamic_cast<const DeviceTable<F>*>(t.device.get());
     return d ? &d->v : nullptr;
   }
-  static const thrust::device_vector<F>& on_device(const Table2D<F>& t) {
+  static const DeviceVector<F>& on_device(const Table2D<F>& t) {
     const auto* v = ours(t);
     if (!v) throw std::logic_error("a table with neither host data nor a device copy of this engine");
     return *v;
   }
   // The table's device copy when this engine made it, else its host data uploaded into `upload`.
-  static const thrust::device_vector<F>& device_view(const Table2D<F>& t, thrust::device_vector<F>& upload) {
+  static const DeviceVector<F>& device_view(const Table2D<F>& t, DeviceVector<F>& upload) {
     if (const auto* v = ours(t)) return *v;
     if (!t.on_host()) throw std::logic_error("a table that lives on another engine's device");
     upload.assign(t.data.begin(), t.data.end());
@@ -508,13 +602,26 @@ class ThrustEngine final : public Engine<Cfg> {
     thrust::copy(v.begin(), v.end(), out.data.begin());
     return out;
   }
-  static Table2D<F> device_table(Index rows, Index cols, thrust::device_vector<F> values) {
+  static Table2D<F> device_table(Index rows, Index cols, DeviceVector<F> values) {
     Table2D<F> t;
     t.rows = rows;
     t.cols = cols;
     t.device = std::make_shared<DeviceTable<F>>(std::move(values));
     return t;
   }
+
+  // The device copy of these int8 weights, from the cache or uploaded and cached (at most
+  // kMaxCachedWeights layers, the oldest dropped first).
+  const DeviceInt8Weights& int8_weights(const std::int8_t* w, Index rows, Index cols) {
+    for (const auto& c : weights_)
+      if (c->holds(w, rows, cols)) return *c;
+    constexpr std::size_t kMaxCachedWeights = 64;
+    if (weights_.size() == kMaxCachedWeights) weights_.erase(weights_.begin());
+    weights_.push_back(std::make_unique<DeviceInt8Weights>(w, rows, cols));
+    return *weights_.back();
+  }
+
+  std::vector<std::unique_ptr<DeviceInt8Weights>> weights_;
 };
 
 }  // namespace nnproof::NNP_THRUST_NS

@@ -7,7 +7,9 @@
 #include <cblas.h>
 #include <thrust/system/omp/execution_policy.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 #include "kernels/thrust_engine.hpp"
@@ -29,6 +31,11 @@ void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::s
 // The execution policy of every Thrust call in the engine (the cuda build's carries a caching
 // allocator for temporaries; host threads allocate cheaply).
 inline auto exec() { return thrust::omp::par; }
+
+// The memory of the engine's tables: plain heap memory here. The allocator that calls these is the
+// cuda build's, so CI runs it (under ASan too) although only the cuda build caches.
+inline void* device_allocate(std::size_t bytes) { return ::operator new(bytes); }
+inline void device_free(void* p) noexcept { ::operator delete(p); }
 
 }  // namespace nnproof::thrust_omp
 

@@ -114,21 +114,27 @@ TYPED_TEST(EngineTest, LimbGemmRandomCasesAreExact) {
   }
 }
 
-// The cpu engine caches each layer's repacked weights: one engine, the same weight buffer
-// rewritten between calls (one weight changed, as a new model at a recycled address would be),
-// must multiply by the new weights.
+// The cpu engine caches each layer's repacked weights, the Thrust engines their device copy (read
+// by forward and row_combine): one engine, the same weight buffer rewritten between calls (one
+// weight changed, as a new model at a recycled address would be), must use the new weights.
+// 520 rows: several of the Thrust engines' 64-row blocks, the last one partial.
 TYPED_TEST(EngineTest, ForwardFollowsWeightsChangedInPlace) {
   using F = typename TypeParam::F;
+  using K = typename TypeParam::K;
   auto ref = make_reference_engine<TypeParam>();
   auto rng = make_rng(67);
   QuantizedModel m = testing::random_model({300, 520}, rng, 127, 1000);
   auto Y = random_table<F>(300, 40, rng);
+  std::vector<K> eq_q(padded(520));
+  for (auto& x : eq_q) x = random_element<K>(rng);
   for (const auto& engine : engines_under_test<TypeParam>()) {
     for (int round = 0; round < 2; ++round) {
       auto layers = field_layers<F>(m);
       auto Ze = engine->forward(layers[0], Y, 40);
       engine->to_host(Ze);
       EXPECT_EQ(ref->forward(layers[0], Y, 40).data, Ze.data) << engine->name() << " round " << round;
+      EXPECT_EQ(ref->row_combine(layers[0], eq_q), engine->row_combine(layers[0], eq_q))
+          << engine->name() << " round " << round;
       std::int8_t* w = const_cast<std::int8_t*>(m.layers[0].weights.int8_data());
       ASSERT_NE(w, nullptr);
       w[520 * 300 - 1] = static_cast<std::int8_t>(w[520 * 300 - 1] == 5 ? 6 : 5);  // the last weight
