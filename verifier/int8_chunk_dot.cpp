@@ -1,20 +1,14 @@
 #include "verifier/int8_chunk_dot.hpp"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define NNP_X86_KERNELS 1
-#endif
+#include "verifier/x86.hpp"
 
 namespace nnproof {
 namespace {
 
 // One array at a time, compiled for x86-64-v4 (AVX-512), v3 (AVX2) and the baseline, the best
 // chosen at load time: the compiler vectorizes it as 16-bit multiply-adds at each width.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-std::int32_t
-int8_byte_dot(const std::int8_t* w, const std::uint8_t* b, std::size_t len) {
+NNP_CLONES_V4_V3
+std::int32_t int8_byte_dot(const std::int8_t* w, const std::uint8_t* b, std::size_t len) {
   std::int32_t s = 0;
   for (std::size_t j = 0; j < len; ++j) s += static_cast<std::int32_t>(w[j]) * b[j];
   return s;

@@ -9,9 +9,9 @@
 #include <cstdint>
 
 #include "core/fields.hpp"
+#include "verifier/x86.hpp"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
+#ifdef NNP_X86_KERNELS
 #define NNP_M127_AVX512 1
 #ifndef NNP_AVX512_IFMA
 #define NNP_AVX512_IFMA __attribute__((target("avx512f,avx512ifma")))
@@ -21,13 +21,7 @@ namespace nnproof::m127_avx512 {
 
 constexpr std::uint64_t kMask52 = (std::uint64_t{1} << 52) - 1, kMask23 = (std::uint64_t{1} << 23) - 1;
 
-// GCC 12's AVX-512 headers pass _mm512_undefined_epi32() as the unused merge operand of shifts
-// and permutes, which -Wmaybe-uninitialized reports once inlined here: a false positive. (Files
-// that inline these functions into their own kernels say the same around them.)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (verifier/x86.hpp)
 
 // Eight values v = l0 + l1 2^52 + l2 2^104, "normalized": l0, l1 < 2^52 and l2 <= 2^23, so
 // v < 2^128 (congruent to the element, not always below p; the sums reduce at the end).
@@ -182,9 +176,7 @@ inline void prefetch_two_lines(const Fp127* p) {
 // Columns per flush of the accumulators: 512 steps of eight, five addends each (< 4096).
 constexpr std::size_t kFlushColumns = 8 * 512;
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+NNP_AVX512_WARNINGS_ON
 
 }  // namespace nnproof::m127_avx512
 #endif

@@ -7,6 +7,7 @@
 #include "core/lazy.hpp"
 #include "verifier/m127_avx512.hpp"
 #include "verifier/m61_avx512.hpp"
+#include "verifier/x86.hpp"
 
 namespace nnproof {
 
@@ -33,11 +34,7 @@ M127ColumnWeights::M127ColumnWeights(std::span<const Fp127> e) : eq(e) {
 }
 
 #if defined(NNP_M61_AVX512) && defined(NNP_M127_AVX512)
-// GCC 12's AVX-512 headers: a false -Wmaybe-uninitialized once inlined (see m61_avx512.hpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (verifier/x86.hpp)
 namespace m61_avx512 {
 // sum_k eq(r, k) y[k] for one row: two products per column, in 52-bit limbs (tails masked to zero).
 NNP_AVX512_IFMA Fp61x2 row_dot(const Fp61* y, const M61ColumnWeights& w) {
@@ -81,9 +78,7 @@ NNP_AVX512_IFMA Fp127 row_dot(const Fp127* y, const M127ColumnWeights& w) {
   return total;
 }
 }  // namespace m127_avx512
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+NNP_AVX512_WARNINGS_ON
 
 Fp61x2 m61_row_dot_avx512(const Fp61* y, const M61ColumnWeights& w) { return m61_avx512::row_dot(y, w); }
 Fp127 m127_row_dot_avx512(const Fp127* y, const M127ColumnWeights& w) { return m127_avx512::row_dot(y, w); }

@@ -2,18 +2,13 @@
 
 #include <algorithm>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define NNP_X86_KERNELS 1
-#endif
+#include "verifier/x86.hpp"
 
 namespace nnproof {
 namespace {
 
 // Row by row: acc[c][j] += bytes[c][a] * W[a][j], the j loop vectorized.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+NNP_CLONES_V4_V3
 void column_sums_portable(const std::int8_t* w, std::size_t, std::size_t cols, std::size_t a0, std::size_t a1,
                           const std::uint8_t* bytes, std::size_t stride, unsigned nbytes, std::int32_t* acc) {
   const std::size_t acc_stride = column_sums_stride(cols);

@@ -2,13 +2,9 @@
 
 #include <algorithm>
 
-namespace nnproof {
+#include "verifier/x86.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NNP_LIMB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NNP_LIMB_CLONES
-#endif
+namespace nnproof {
 
 namespace {
 template <std::size_t kLimbs, class F>
@@ -42,13 +38,13 @@ void split_transposed(const F* y, std::size_t y_stride, std::size_t j0, std::siz
 }
 }  // namespace
 
-NNP_LIMB_CLONES void split_limbs_transposed(const Fp61* y, std::size_t y_stride, std::size_t j0, std::size_t j1,
-                                            std::size_t width, std::size_t inner, std::int8_t* lt) {
+NNP_CLONES_V4_V3 void split_limbs_transposed(const Fp61* y, std::size_t y_stride, std::size_t j0, std::size_t j1,
+                                             std::size_t width, std::size_t inner, std::int8_t* lt) {
   split_transposed<kM61Limbs>(y, y_stride, j0, j1, width, inner, lt);
 }
 
-NNP_LIMB_CLONES void split_limbs_transposed(const Fp127* y, std::size_t y_stride, std::size_t j0, std::size_t j1,
-                                            std::size_t width, std::size_t inner, std::int8_t* lt) {
+NNP_CLONES_V4_V3 void split_limbs_transposed(const Fp127* y, std::size_t y_stride, std::size_t j0, std::size_t j1,
+                                             std::size_t width, std::size_t inner, std::int8_t* lt) {
   split_transposed<kM127Limbs>(y, y_stride, j0, j1, width, inner, lt);
 }
 
@@ -58,8 +54,8 @@ static inline std::int64_t four_limbs(const std::int32_t* g, std::size_t width, 
          (static_cast<std::int64_t>(g[2 * width + k]) << 16) + (static_cast<std::int64_t>(g[3 * width + k]) << 24);
 }
 
-NNP_LIMB_CLONES void recombine_limbs(const std::int32_t* g, std::size_t limb_stride, std::size_t n, const Fp61* bias,
-                                     Fp61* z) {
+NNP_CLONES_V4_V3 void recombine_limbs(const std::int32_t* g, std::size_t limb_stride, std::size_t n, const Fp61* bias,
+                                      Fp61* z) {
   constexpr std::uint64_t P = Fp61::P;
   for (std::size_t i = 0; i < n; ++i) {
     // Z = lo + 2^32 hi with |lo|, |hi| < 2^56 < p: adding p makes each a representative in (0, 2p).
@@ -74,8 +70,8 @@ NNP_LIMB_CLONES void recombine_limbs(const std::int32_t* g, std::size_t limb_str
   }
 }
 
-NNP_LIMB_CLONES void recombine_limbs(const std::int32_t* g, std::size_t limb_stride, std::size_t n, const Fp127* bias,
-                                     Fp127* z) {
+NNP_CLONES_V4_V3 void recombine_limbs(const std::int32_t* g, std::size_t limb_stride, std::size_t n, const Fp127* bias,
+                                      Fp127* z) {
   // Z = d0 + 2^32 d1 + 2^64 d2 + 2^96 d3 with d_m = P_m + digit m of the bias, |P_m| < 2^56 (four
   // limbs each): int64 digits in radix 2^32, the top one signed, carried up and folded with
   // 2^127 = 1 (mod p) until Z is in [0, 2^127), then p itself sent to 0. Branch-free int64 work that

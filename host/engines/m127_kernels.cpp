@@ -6,6 +6,7 @@
 #include "host/engines/cpu_square_sumcheck.hpp"
 #include "host/engines/limb_gemm.hpp"  // avx512_ifma_kernels_allowed
 #include "verifier/m127_avx512.hpp"
+#include "verifier/x86.hpp"
 
 namespace nnproof {
 
@@ -15,12 +16,7 @@ constexpr M127Kernels kPortable = portable_kernels<Fp127, Fp127, M127ColumnWeigh
 
 #ifdef NNP_M127_AVX512
 using namespace m127_avx512;
-// GCC 12's AVX-512 headers pass _mm512_undefined_epi32() as the unused merge operand of shifts
-// and permutes, which -Wmaybe-uninitialized reports once inlined here: a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (verifier/x86.hpp)
 
 // One of three passes over a group's columns, three of the nine sums each (fifteen accumulators;
 // the group's rows stay in L1 between passes).
@@ -122,9 +118,7 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp127* z00, const Fp127* z01, const F
 NNP_AVX512_IFMA void row_dots_avx512(const Fp127* y, std::size_t rows, const M127ColumnWeights& w, Fp127* out) {
   for (std::size_t j = 0; j < rows; ++j) out[j] = m127_row_dot_avx512(y + j * w.eq.size(), w);
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+NNP_AVX512_WARNINGS_ON
 #endif
 
 }  // namespace

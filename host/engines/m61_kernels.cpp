@@ -6,6 +6,7 @@
 #include "host/engines/cpu_square_sumcheck.hpp"
 #include "host/engines/limb_gemm.hpp"  // avx512_ifma_kernels_allowed
 #include "verifier/m61_avx512.hpp"
+#include "verifier/x86.hpp"
 
 namespace nnproof {
 
@@ -15,12 +16,7 @@ constexpr M61Kernels kPortable = portable_kernels<Fp61, Fp61x2, M61ColumnWeights
 
 #ifdef NNP_M61_AVX512
 using namespace m61_avx512;
-// GCC 12's AVX-512 headers pass _mm512_undefined_epi32() as the unused merge operand of shifts,
-// min and multiplies, which -Wmaybe-uninitialized reports once inlined here: a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (verifier/x86.hpp)
 
 // One of three passes over a group's columns, three of the nine sums each (the accumulators fit
 // the registers; the group's rows stay in L1 between passes).
@@ -147,9 +143,7 @@ NNP_AVX512_IFMA void square_entries_avx512(const Fp61* z, Fp61* y, std::size_t n
   const auto m = static_cast<__mmask8>((1u << (n - i)) - 1);
   _mm512_mask_storeu_epi64(y + i, m, f.square(_mm512_maskz_loadu_epi64(m, z + i)));
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+NNP_AVX512_WARNINGS_ON
 #endif
 
 }  // namespace

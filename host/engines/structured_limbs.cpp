@@ -1,11 +1,7 @@
 #include "host/engines/structured_limbs.hpp"
 
 #include "host/engines/limb_gemm.hpp"  // avx512_ifma_kernels_allowed: the engine's AVX-512 switch
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define NNP_X86_KERNELS 1
-#endif
+#include "verifier/x86.hpp"
 
 namespace nnproof {
 
@@ -13,9 +9,7 @@ namespace {
 
 // One tap at a time over the block's samples, per limb: the compiler vectorizes the inner loop
 // (AVX2's vpmuldq in the v3 clone).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+NNP_CLONES_V3
 void sum_taps_loops(const std::int32_t* block, std::size_t cols, const std::uint32_t* in, const std::int32_t* w,
                     std::size_t taps, unsigned limbs, std::int64_t* sums) {
   constexpr std::size_t B = kLimbBlock;
@@ -28,12 +22,7 @@ void sum_taps_loops(const std::int32_t* block, std::size_t cols, const std::uint
 }
 
 #ifdef NNP_X86_KERNELS
-// GCC 12's AVX-512 headers pass _mm512_undefined_epi32() as an unused merge operand, which
-// -Wmaybe-uninitialized reports once inlined here: a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (verifier/x86.hpp)
 // The block's 32 samples as four groups of eight, L limbs: 4 L accumulators (20 of the 32
 // registers for m127) stay in registers for all of the row's taps; each tap's limbs are loaded
 // once, sign-extended to 64 bits and multiplied by vpmuldq (32 x 32 -> 64 bits, one uop, where
@@ -58,9 +47,7 @@ __attribute__((target("avx512f"))) void sum_taps_avx512(const std::int32_t* bloc
   for (unsigned l = 0; l < L; ++l)
     for (unsigned g = 0; g < G; ++g) _mm512_storeu_si512(sums + l * kLimbBlock + 8 * g, acc[l][g]);
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+NNP_AVX512_WARNINGS_ON
 #endif
 
 }  // namespace
