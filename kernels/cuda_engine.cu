@@ -2,7 +2,6 @@
 // device; the int8 limb GEMM runs on tensor cores through cuBLAS (int8 inputs, int32 accumulation).
 #define NNP_THRUST_NS cuda_backend
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <thrust/execution_policy.h>
 
@@ -10,8 +9,15 @@
 #include <cub/util_allocator.cuh>
 #include <string>
 
+#include "kernels/cublas_library.hpp"
 #include "kernels/device_info.hpp"
 #include "kernels/thrust_engine.hpp"
+
+// The caching allocator tags every block with the legacy default stream, on which the engine runs
+// all its work; with per-thread default streams, blocks could be reused across unordered streams.
+#ifdef CUDA_API_PER_THREAD_DEFAULT_STREAM
+#error "the cuda engine assumes the legacy default stream (do not build with --default-stream per-thread)"
+#endif
 
 namespace nnproof::cuda_backend {
 
@@ -29,14 +35,14 @@ constexpr const char* kEngineName = "cuda";
   do {                                                                                      \
     const cublasStatus_t st_ = (call);                                                      \
     if (st_ != CUBLAS_STATUS_SUCCESS)                                                       \
-      ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, cublasGetStatusString(st_)); \
+      ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, ::nnproof::cublas_library().status_string(st_)); \
   } while (0)
 
 // One cuBLAS handle per thread, created on first use and destroyed at thread exit (RAII).
 class CublasHandle {
  public:
-  CublasHandle() { NNP_CUBLAS_CHECK(cublasCreate(&h_)); }
-  ~CublasHandle() { cublasDestroy(h_); }
+  CublasHandle() { NNP_CUBLAS_CHECK(cublas_library().create(&h_)); }
+  ~CublasHandle() { cublas_library().destroy(h_); }
   CublasHandle(const CublasHandle&) = delete;
   CublasHandle& operator=(const CublasHandle&) = delete;
   cublasHandle_t get() const { return h_; }
@@ -57,7 +63,7 @@ cublasHandle_t cublas() {
 void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner,
              std::size_t n) {
   const std::int32_t one = 1, zero = 0;
-  NNP_CUBLAS_CHECK(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
+  NNP_CUBLAS_CHECK(cublas_library().gemm_ex(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
                                 static_cast<int>(inner), &one, t, CUDA_R_8I, static_cast<int>(inner), w, CUDA_R_8I,
                                 static_cast<int>(inner), &zero, c, CUDA_R_32I, static_cast<int>(n), CUBLAS_COMPUTE_32I,
                                 CUBLAS_GEMM_DEFAULT));
@@ -82,8 +88,9 @@ void* device_allocate(std::size_t bytes) {
   NNP_CUDA_CHECK(device_cache().DeviceAllocate(&p, bytes));
   return p;
 }
-// Called from destructors, so it must not throw: a failure here means the context is already
-// broken, and the next checked call reports it.
+// Called from destructors, so it must not throw. It fails only when the context is broken or an
+// earlier error is still pending (CUDA calls return those), which the failing call reports; the
+// block is then not released, a loss of its memory until exit.
 void device_free(void* p) noexcept { static_cast<void>(device_cache().DeviceFree(p)); }
 
 class CachedTemporaries {
@@ -128,7 +135,7 @@ double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n) {
   thrust::device_vector<float> w(rows * inner, 0.5f), y(inner * n, 0.25f), c(rows * n);
   const float one = 1, zero = 0;
   const auto sgemm = [&] {
-    NNP_CUBLAS_CHECK(cublasSgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
+    NNP_CUBLAS_CHECK(cublas_library().sgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
                                  static_cast<int>(inner), &one, raw(y), static_cast<int>(n), raw(w),
                                  static_cast<int>(inner), &zero, raw(c), static_cast<int>(n)));
   };
@@ -147,6 +154,7 @@ template <class Cfg>
 std::unique_ptr<Engine<Cfg>> make_cuda_engine() {
   const DeviceInfo dev = query_cuda_devices();
   if (dev.count == 0) throw CudaError("no CUDA device (" + dev.why_none + ")");
+  cublas_library();  // a missing cuBLAS fails here, in one line, not at the first GEMM
   return std::make_unique<cuda_backend::ThrustEngine<Cfg>>();
 }
 

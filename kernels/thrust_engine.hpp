@@ -4,6 +4,7 @@
 // exactly by BLAS), which CI runs so that the GPU's algorithms are tested without a GPU.
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 #include "host/engines/engine.hpp"
 
@@ -16,6 +17,10 @@ struct CudaError : std::runtime_error {
 
 // Whether this binary was built with the Thrust engines (the CUDA toolkit was found at build time).
 bool thrust_engines_built();
+
+// Why cuBLAS, which the cuda engine loads on first use (kernels/cublas_library.hpp), cannot be
+// loaded here; empty when it can. Needs no device. "built without CUDA" in a build without it.
+std::string cublas_load_error();
 
 // Throws std::runtime_error when the engines were not built.
 template <class Cfg>

@@ -5,6 +5,8 @@ namespace nnproof {
 
 bool thrust_engines_built() { return false; }
 
+std::string cublas_load_error() { return "built without CUDA"; }
+
 template <class Cfg>
 std::unique_ptr<Engine<Cfg>> make_thrust_omp_engine() {
   throw std::runtime_error("the thrust-omp engine needs the CUDA toolkit's Thrust at build time; use --engine cpu");

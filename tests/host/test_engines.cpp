@@ -3,6 +3,7 @@
 // bit-identical to the reference engine, including the limb-GEMM paths' edge cases (the exactness
 // bounds, wide weights, the direct kernels), and so are whole proof bundles.
 #include <gtest/gtest.h>
+#include <link.h>
 
 #include "host/engines/cpu_engine.hpp"
 #include "host/engines/limb_gemm.hpp"
@@ -299,6 +300,29 @@ TEST(CudaEngine, CrossEngineCasesNeedADevice) {
   }
   auto cuda = make_cuda_engine<M61>();
   EXPECT_EQ(cuda->name(), "cuda");
+}
+
+// The cuda engine loads cuBLAS on first use instead of linking it (kernels/cublas_library.hpp):
+// nothing has loaded it when a process starts (ctest runs each test in a process of its own), and
+// in a CUDA build the library and every entry point the engine calls resolve, with or without a
+// device.
+bool cublas_is_loaded() {
+  bool found = false;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* out) {
+        if (info->dlpi_name && std::string(info->dlpi_name).find("libcublas") != std::string::npos)
+          *static_cast<bool*>(out) = true;
+        return 0;
+      },
+      &found);
+  return found;
+}
+
+TEST(CudaEngine, CublasIsLoadedOnlyWhenTheEngineNeedsIt) {
+  ASSERT_FALSE(cublas_is_loaded()) << "cuBLAS is linked into the binary: every nnproof start pays for it";
+  if (!thrust_engines_built()) GTEST_SKIP() << "built without CUDA";
+  EXPECT_EQ(cublas_load_error(), "");
+  EXPECT_TRUE(cublas_is_loaded());
 }
 
 TEST(CudaEngine, WithoutADeviceItIsAOneLineError) {
