@@ -31,10 +31,10 @@ constexpr const char* kEngineName = "cuda";
     const cudaError_t err_ = (call);                                                                             \
     if (err_ != cudaSuccess) ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, cudaGetErrorString(err_)); \
   } while (0)
-#define NNP_CUBLAS_CHECK(call)                                                              \
-  do {                                                                                      \
-    const cublasStatus_t st_ = (call);                                                      \
-    if (st_ != CUBLAS_STATUS_SUCCESS)                                                       \
+#define NNP_CUBLAS_CHECK(call)                                                                                  \
+  do {                                                                                                          \
+    const cublasStatus_t st_ = (call);                                                                          \
+    if (st_ != CUBLAS_STATUS_SUCCESS)                                                                           \
       ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, ::nnproof::cublas_library().status_string(st_)); \
   } while (0)
 
@@ -63,10 +63,10 @@ cublasHandle_t cublas() {
 void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner,
              std::size_t n) {
   const std::int32_t one = 1, zero = 0;
-  NNP_CUBLAS_CHECK(cublas_library().gemm_ex(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
-                                static_cast<int>(inner), &one, t, CUDA_R_8I, static_cast<int>(inner), w, CUDA_R_8I,
-                                static_cast<int>(inner), &zero, c, CUDA_R_32I, static_cast<int>(n), CUBLAS_COMPUTE_32I,
-                                CUBLAS_GEMM_DEFAULT));
+  NNP_CUBLAS_CHECK(cublas_library().gemm_ex(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n),
+                                            static_cast<int>(rows), static_cast<int>(inner), &one, t, CUDA_R_8I,
+                                            static_cast<int>(inner), w, CUDA_R_8I, static_cast<int>(inner), &zero, c,
+                                            CUDA_R_32I, static_cast<int>(n), CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
   NNP_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -135,9 +135,9 @@ double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n) {
   thrust::device_vector<float> w(rows * inner, 0.5f), y(inner * n, 0.25f), c(rows * n);
   const float one = 1, zero = 0;
   const auto sgemm = [&] {
-    NNP_CUBLAS_CHECK(cublas_library().sgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows),
-                                 static_cast<int>(inner), &one, raw(y), static_cast<int>(n), raw(w),
-                                 static_cast<int>(inner), &zero, raw(c), static_cast<int>(n)));
+    NNP_CUBLAS_CHECK(cublas_library().sgemm(
+        cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows), static_cast<int>(inner), &one,
+        raw(y), static_cast<int>(n), raw(w), static_cast<int>(inner), &zero, raw(c), static_cast<int>(n)));
   };
   sgemm();  // untimed: the first call also creates the cuBLAS handle and loads its kernels
   EventPair ev;
