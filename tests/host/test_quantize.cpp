@@ -2,6 +2,9 @@
 // worst-case magnitude check.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
+
 #include "host/quantize.hpp"
 
 namespace nnproof {
@@ -25,7 +28,7 @@ NpyArray reals(std::size_t rows, std::size_t cols, std::vector<double> v) {
 
 TEST(Quantize, ScalesWeightsBiasesAndInputsExactly) {
   auto fm = two_layer({0.5, -0.25, 1.0, 0.126}, {0.5, -1.5}, {1.0, -0.5}, {0.25});
-  QuantizedModel q = quantize_model(fm, {4.0, 8.0});  // alpha 4, beta 8
+  QuantizedModel q = quantize_model(fm, {4.0, 8.0});                                     // alpha 4, beta 8
   EXPECT_EQ(q.layers[0].weights.to_vector(), (std::vector<std::int64_t>{4, -2, 8, 1}));  // 0.126 * 8 = 1.008 -> 1
   // s_Z(1) = beta * alpha = 32; s_Y(1) = 1024; s_Z(2) = 8192.
   EXPECT_EQ(q.layers[0].bias[0], 16);
@@ -84,6 +87,32 @@ TEST(Quantize, ErrorsNameTheValueAndWideBiasesConvertExactly) {
   QuantizedModel b = quantize_model(two_layer({2, 1, 1, 1}, {wide, -wide}, {1, 1}, {}), {});
   EXPECT_EQ(b.layers[0].bias[0], (i128{1} << 100) + (i128{1} << 60));
   EXPECT_EQ(b.layers[0].bias[1], -((i128{1} << 100) + (i128{1} << 60)));
+}
+
+// Weights are rounded in one vectorized pass (trunc, then one away from zero when the fraction is
+// at least 1/2): equal to std::round on ties, near-ties, both signs, large magnitudes up to the
+// 2^62 limit, and random values at several scales.
+TEST(Quantize, WeightsRoundExactlyAsStdRound) {
+  constexpr double kBelow52 = 0x1p52 - 0.5, kBelow62 = 0x1p62 - 0x1p10;  // the last halves; the largest below 2^62
+  const std::vector<double> edges = {
+      0.5,        -0.5,       1.5,      -1.5,      2.5,    -2.5,    0.49999999999999994, -0.0, 0.0, kBelow52, -kBelow52,
+      0x1p52 + 1, 0x1p53 - 1, kBelow62, -kBelow62, 1e-300, -1e-300, -0.49999999999999994};
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  std::vector<double> random;
+  for (int i = 0; i < 5000; ++i) random.push_back(std::ldexp(unit(rng), static_cast<int>(rng() % 50)));
+  for (double beta : {1.0, 3.7, 1024.0, 0.001}) {
+    std::vector<double> w = random;
+    if (beta == 1.0) w.insert(w.end(), edges.begin(), edges.end());  // the largest fit below 2^62 at scale 1 only
+    FloatModel m;
+    m.path = "m.onnx";
+    m.layers.push_back({"fc1", 1, w.size(), w, {}, {}});
+    const QuantizedModel q = quantize_model(m, {std::nullopt, beta});
+    const std::vector<std::int64_t> got = q.layers[0].weights.to_vector();
+    ASSERT_EQ(got.size(), w.size());
+    for (std::size_t i = 0; i < w.size(); ++i)
+      ASSERT_EQ(got[i], static_cast<std::int64_t>(std::round(beta * w[i]))) << "w " << w[i] << " beta " << beta;
+  }
 }
 
 TEST(Quantize, MagnitudeCheckNamesTheLayerAndSuggestsM127) {
