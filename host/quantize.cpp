@@ -1,5 +1,6 @@
 #include "host/quantize.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -34,23 +35,65 @@ i128 scale_round(double x, double scale, bool scale_given, double limit_bits, Wh
   return std::fabs(v) < 0x1p63 ? static_cast<i128>(static_cast<std::int64_t>(v)) : static_cast<i128>(v);
 }
 
-// scale_round for every x[i] into out[i], in one branch-free pass the compiler vectorizes (ties
-// away from zero as std::round, which is a libm call per value: most of loading a large model).
-// Returns whether every value passed scale_round's checks; the caller then re-runs the values
-// through scale_round, which throws the first failure's message.
-NNP_CLONES_V4_V3 bool scale_round_all(const double* x, std::size_t n, double scale, bool scale_given, int limit_bits,
-                                      std::int64_t* out) {
-  const double limit = std::ldexp(1.0, limit_bits);  // <= 2^62: every value below it fits an int64
-  bool ok = true;
+// Quantized weights and inputs stay below 2^62 in magnitude: they are stored as int64, and the
+// magnitude check refuses anything near that for either field anyway.
+constexpr int kWeightBits = 62;
+
+// round(y) for |y| < 2^62, ties away from zero as std::round, with integer conversions only:
+// std::round is a libm call per value, most of quantizing a large model. The fraction y - c is
+// exact: below 2^52 both are exact doubles, and from 2^52 on y is an integer (c = y).
+inline std::int64_t round_half_away(double y) {
+  const auto c = static_cast<std::int64_t>(y);  // toward zero
+  const double frac = y - static_cast<double>(c);
+  return c + (frac >= 0.5) - (frac <= -0.5);
+}
+
+struct RoundedRange {
+  bool ok = true;               // scale_round accepts every value
+  std::int64_t lo = 0, hi = 0;  // the range of the rounded values (and 0)
+};
+
+// The first of two passes over a layer's weights: whether scale_round accepts each scale * x[i]
+// (finite, below 2^limit_bits, an integer already when the scale is implicit), and the range of
+// the rounded values, which picks the storage the second pass writes.
+// Written for the vectorizer (host/CMakeLists.txt: -fno-trapping-math): no branches, and the
+// reductions in integers.
+NNP_CLONES_V4_V3 RoundedRange check_scaled(const double* x, std::size_t n, double scale, bool scale_given,
+                                           int limit_bits) {
+  const double limit = std::ldexp(1.0, limit_bits);  // <= 2^62: rounding keeps |y| below it
+  const unsigned implicit = scale_given ? 0 : 1;     // non-integers are refused
+  std::int64_t lo = 0, hi = 0;
+  unsigned refused = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    // round(y) = trunc(y), plus one away from zero when the fraction y - trunc(y) (exact) is >= 1/2.
-    const double y = scale * x[i], t = std::trunc(y);
-    const double v = std::fabs(y - t) >= 0.5 ? t + std::copysign(1.0, y) : t;
-    const bool good = std::fabs(v) < limit && (scale_given || v == x[i]);  // false for NaN and infinities
-    ok &= good;
-    out[i] = static_cast<std::int64_t>(good ? v : 0.0);
+    const double y = scale * x[i];
+    const bool in_range = std::fabs(y) < limit;  // false for NaN and infinities
+    const std::int64_t v = round_half_away(in_range ? y : 0.0);
+    // Bitwise, not ||: a short circuit is control flow, which the vectorizer refuses.
+    refused |= static_cast<unsigned>(!in_range) | (implicit & static_cast<unsigned>(static_cast<double>(v) != x[i]));
+    lo = lo < v ? lo : v;
+    hi = hi > v ? hi : v;
   }
-  return ok;
+  return {refused == 0, lo, hi};
+}
+
+// The second pass, once check_scaled accepted every value: the rounded values into the storage.
+template <class T>
+NNP_CLONES_V4_V3 void round_scaled(const double* x, std::size_t n, double scale, T* out) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(round_half_away(scale * x[i]));
+}
+
+// A dense layer's weights, scaled by beta, written straight into their narrowest storage.
+WeightMatrix quantize_weights(const std::vector<double>& w, double beta, bool beta_given, const std::string& where) {
+  const RoundedRange r = check_scaled(w.data(), w.size(), beta, beta_given, kWeightBits);
+  if (r.ok)
+    return WeightMatrix::with_range(r.lo, r.hi, w.size(),
+                                    [&](auto* out) { round_scaled(w.data(), w.size(), beta, out); });
+  // Some weight is refused: scale_round throws for the first one, with its name in the message.
+  std::vector<std::int64_t> q(w.size());
+  for (std::size_t i = 0; i < w.size(); ++i)
+    q[i] = static_cast<std::int64_t>(scale_round(
+        w[i], beta, beta_given, kWeightBits, [&] { return where + " weight " + std::to_string(i); }, "--beta"));
+  return WeightMatrix(std::move(q));
 }
 
 double pick(const std::optional<double>& cli, const std::optional<double>& meta, const char* flag) {
@@ -73,7 +116,7 @@ double quantize_ops(const FloatLayer& fl, QuantizedLayer& l, double beta, bool b
           fo.exact
               ? static_cast<std::int64_t>(fo.weights[i])
               : static_cast<std::int64_t>(scale_round(
-                    fo.weights[i], beta, beta_given, 62,
+                    fo.weights[i], beta, beta_given, kWeightBits,
                     [&] { return where + " op " + std::to_string(k + 1) + " weight " + std::to_string(i); }, "--beta"));
     gain *= fo.exact ? 1.0 / fo.factor : beta;
     l.ops.push_back(fo.kind == LinearOp::Kind::dense ? LinearOp::dense(fo.rows, fo.cols, std::move(w))
@@ -102,12 +145,7 @@ QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
       gain = quantize_ops(fl, l, q.beta, beta_given, where);
       l.gain = gain;
     } else {
-      std::vector<std::int64_t> weights(fl.weights.size());
-      if (!scale_round_all(fl.weights.data(), fl.weights.size(), q.beta, beta_given, 62, weights.data()))
-        for (std::size_t i = 0; i < fl.weights.size(); ++i)  // throws at the first bad weight
-          weights[i] = static_cast<std::int64_t>(scale_round(
-              fl.weights[i], q.beta, beta_given, 62, [&] { return where + " weight " + std::to_string(i); }, "--beta"));
-      l.weights = std::move(weights);
+      l.weights = quantize_weights(fl.weights, q.beta, beta_given, where);
     }
     const double s_z = gain * s_y;  // s_Z(i) = beta s_Y(i-1) for one weighted op
     l.bias.resize(fl.rows);
@@ -149,7 +187,7 @@ std::vector<std::int64_t> quantize_input(const NpyArray& x, const std::string& p
       continue;
     }
     const auto where = [&] { return path + ": input[" + std::to_string(i / n0) + "][" + std::to_string(i % n0) + "]"; };
-    out[i] = static_cast<std::int64_t>(scale_round(v, model.alpha, given, 62, where, "--alpha"));
+    out[i] = static_cast<std::int64_t>(scale_round(v, model.alpha, given, kWeightBits, where, "--alpha"));
   }
   return out;
 }

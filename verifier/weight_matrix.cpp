@@ -7,10 +7,6 @@ namespace nnproof {
 
 namespace {
 template <class T>
-bool fits(std::int64_t lo, std::int64_t hi) {
-  return lo >= std::numeric_limits<T>::min() && hi <= std::numeric_limits<T>::max();
-}
-template <class T>
 std::vector<T> narrow(const std::vector<std::int64_t>& v) {
   return std::vector<T>(v.begin(), v.end());
 }

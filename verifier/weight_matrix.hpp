@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <variant>
 #include <vector>
 
@@ -15,6 +16,24 @@ class WeightMatrix {
   WeightMatrix() = default;
   WeightMatrix(std::vector<std::int64_t> values);  // NOLINT: converting, so layers brace-initialize
   WeightMatrix(std::initializer_list<std::int64_t> values) : WeightMatrix(std::vector<std::int64_t>(values)) {}
+
+  // The storage for n entries in [lo, hi], the narrowest that holds that range, written by
+  // fill(T* data) with T its type: a caller that knows the range (the quantizer) writes the
+  // canonical storage directly, without an int64 copy of the entries. fill must stay in [lo, hi].
+  template <class Fill>
+  static WeightMatrix with_range(std::int64_t lo, std::int64_t hi, std::size_t n, Fill&& fill) {
+    WeightMatrix m;
+    const auto make = [&](auto type_tag) {
+      std::vector<decltype(type_tag)> v(n);
+      fill(v.data());
+      m.data_ = std::move(v);
+    };
+    if (fits<std::int8_t>(lo, hi)) make(std::int8_t{});
+    else if (fits<std::int16_t>(lo, hi)) make(std::int16_t{});
+    else if (fits<std::int32_t>(lo, hi)) make(std::int32_t{});
+    else make(std::int64_t{});
+    return m;
+  }
 
   std::size_t size() const;
   std::int64_t operator[](std::size_t i) const;
@@ -32,6 +51,11 @@ class WeightMatrix {
   }
 
  private:
+  template <class T>
+  static bool fits(std::int64_t lo, std::int64_t hi) {
+    return lo >= std::numeric_limits<T>::min() && hi <= std::numeric_limits<T>::max();
+  }
+
   std::variant<std::vector<std::int8_t>, std::vector<std::int16_t>, std::vector<std::int32_t>, std::vector<std::int64_t>> data_;
 };
 

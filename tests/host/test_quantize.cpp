@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <set>
 
 #include "host/quantize.hpp"
 
@@ -89,9 +90,10 @@ TEST(Quantize, ErrorsNameTheValueAndWideBiasesConvertExactly) {
   EXPECT_EQ(b.layers[0].bias[1], -((i128{1} << 100) + (i128{1} << 60)));
 }
 
-// Weights are rounded in one vectorized pass (trunc, then one away from zero when the fraction is
-// at least 1/2): equal to std::round on ties, near-ties, both signs, large magnitudes up to the
-// 2^62 limit, and random values at several scales.
+// Weights are rounded without libm (truncated by an integer conversion, then one away from zero
+// when the fraction is at least 1/2) and written straight into their narrowest storage: equal to
+// std::round on ties, near-ties, both signs, large magnitudes up to the 2^62 limit, and random
+// values at several scales, in the storage WeightMatrix itself picks for those values.
 TEST(Quantize, WeightsRoundExactlyAsStdRound) {
   constexpr double kBelow52 = 0x1p52 - 0.5, kBelow62 = 0x1p62 - 0x1p10;  // the last halves; the largest below 2^62
   const std::vector<double> edges = {
@@ -99,20 +101,28 @@ TEST(Quantize, WeightsRoundExactlyAsStdRound) {
       0x1p52 + 1, 0x1p53 - 1, kBelow62, -kBelow62, 1e-300, -1e-300, -0.49999999999999994};
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> unit(-1.0, 1.0);
-  std::vector<double> random;
-  for (int i = 0; i < 5000; ++i) random.push_back(std::ldexp(unit(rng), static_cast<int>(rng() % 50)));
-  for (double beta : {1.0, 3.7, 1024.0, 0.001}) {
-    std::vector<double> w = random;
-    if (beta == 1.0) w.insert(w.end(), edges.begin(), edges.end());  // the largest fit below 2^62 at scale 1 only
+  // Random values below 2^e: with the scales below, every storage width from int8 to int64.
+  const auto random_below = [&](int e) {
+    std::vector<double> v;
+    for (int i = 0; i < 2000; ++i) v.push_back(std::ldexp(unit(rng), static_cast<int>(rng() % e)));
+    return v;
+  };
+  std::set<unsigned> widths;
+  for (auto [beta, e] : {std::pair{1.0, 50}, {3.7, 5}, {3.7, 12}, {1024.0, 20}, {0.001, 50}}) {
+    std::vector<double> w = random_below(e);
+    if (e == 50 && beta == 1.0) w.insert(w.end(), edges.begin(), edges.end());  // fit below 2^62 at scale 1 only
     FloatModel m;
     m.path = "m.onnx";
     m.layers.push_back({"fc1", 1, w.size(), w, {}, {}});
     const QuantizedModel q = quantize_model(m, {std::nullopt, beta});
     const std::vector<std::int64_t> got = q.layers[0].weights.to_vector();
     ASSERT_EQ(got.size(), w.size());
+    EXPECT_EQ(q.layers[0].weights.width(), WeightMatrix(got).width()) << "beta " << beta;
+    widths.insert(q.layers[0].weights.width());
     for (std::size_t i = 0; i < w.size(); ++i)
       ASSERT_EQ(got[i], static_cast<std::int64_t>(std::round(beta * w[i]))) << "w " << w[i] << " beta " << beta;
   }
+  EXPECT_EQ(widths, (std::set<unsigned>{1, 2, 4, 8}));
 }
 
 TEST(Quantize, MagnitudeCheckNamesTheLayerAndSuggestsM127) {
