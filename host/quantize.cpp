@@ -54,14 +54,16 @@ struct RoundedRange {
 };
 
 // The first of two passes over a layer's weights: whether scale_round accepts each scale * x[i]
-// (finite, below 2^limit_bits, an integer already when the scale is implicit), and the range of
+// (finite, below 2^kWeightBits, an integer already when the scale is implicit), and the range of
 // the rounded values, which picks the storage the second pass writes.
 // Written for the vectorizer (host/CMakeLists.txt: -fno-trapping-math): no branches, and the
 // reductions in integers.
-NNP_CLONES_V4_V3 RoundedRange check_scaled(const double* x, std::size_t n, double scale, bool scale_given,
-                                           int limit_bits) {
-  const double limit = std::ldexp(1.0, limit_bits);  // <= 2^62: rounding keeps |y| below it
-  const unsigned implicit = scale_given ? 0 : 1;     // non-integers are refused
+NNP_CLONES_V4_V3 RoundedRange check_scaled(const double* x, std::size_t n, double scale, bool scale_given) {
+  // |y| < limit is scale_round's test |round(y)| < limit: rounding moves no value across a limit
+  // of 2^53 or more (from 2^52 on, every double is an integer).
+  static_assert(kWeightBits >= 53 && kWeightBits <= 62);
+  const double limit = std::ldexp(1.0, kWeightBits);
+  const unsigned implicit = scale_given ? 0 : 1;  // non-integers are refused
   std::int64_t lo = 0, hi = 0;
   unsigned refused = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -84,7 +86,7 @@ NNP_CLONES_V4_V3 void round_scaled(const double* x, std::size_t n, double scale,
 
 // A dense layer's weights, scaled by beta, written straight into their narrowest storage.
 WeightMatrix quantize_weights(const std::vector<double>& w, double beta, bool beta_given, const std::string& where) {
-  const RoundedRange r = check_scaled(w.data(), w.size(), beta, beta_given, kWeightBits);
+  const RoundedRange r = check_scaled(w.data(), w.size(), beta, beta_given);
   if (r.ok)
     return WeightMatrix::with_range(r.lo, r.hi, w.size(),
                                     [&](auto* out) { round_scaled(w.data(), w.size(), beta, out); });

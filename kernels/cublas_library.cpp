@@ -18,12 +18,19 @@ const std::string kSoname = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
 // By soname first (LD_LIBRARY_PATH, the loader's cache: how an installed toolkit is found), then
 // in the toolkit this binary was built with. The handle is never closed: cuBLAS stays loaded for
 // the process, as a linked library would.
+// dlerror()'s message (null when it has none).
+std::string loader_error() {
+  const char* e = dlerror();
+  return e ? e : "no reason given";
+}
+
 void* open_library(std::string& why) {
   if (void* h = dlopen(kSoname.c_str(), RTLD_NOW | RTLD_LOCAL)) return h;
-  why = dlerror();
+  why = loader_error();
 #ifdef NNPROOF_CUDA_LIBRARY_DIR
   if (void* h = dlopen((std::string(NNPROOF_CUDA_LIBRARY_DIR) + "/" + kSoname).c_str(), RTLD_NOW | RTLD_LOCAL))
     return h;
+  why += "; " + loader_error();
 #endif
   return nullptr;
 }
@@ -32,7 +39,7 @@ template <class Fn>
 void resolve(void* lib, const char* name, Fn& fn) {
   fn = reinterpret_cast<Fn>(dlsym(lib, name));
   if (!fn)
-    throw CudaError(kSoname + " has no " + name + " (" + dlerror() + "); install the cuBLAS of CUDA " +
+    throw CudaError(kSoname + " has no " + name + " (" + loader_error() + "); install the cuBLAS of CUDA " +
                     std::to_string(CUBLAS_VER_MAJOR) + " or use --engine cpu");
 }
 

@@ -49,8 +49,14 @@ std::unique_ptr<Engine<Cfg>> make_engine(const std::string& name, int threads) {
   if (name == "cpu") return make_cpu_engine<Cfg>();
   if (name == "thrust-omp") return make_thrust_omp_engine<Cfg>();
   const DeviceInfo dev = thrust_engines_built() ? query_cuda_devices() : DeviceInfo{};  // once: it starts CUDA
-  if (name == "auto")
-    return dev.count > 0 && cublas_load_error().empty() ? make_cuda_engine<Cfg>() : make_cpu_engine<Cfg>();
+  if (name == "auto") {
+    if (dev.count == 0) return make_cpu_engine<Cfg>();
+    if (const std::string why = cublas_load_error(); !why.empty()) {  // an operator expects the GPU: say why not
+      std::cerr << "nnproof: note: --engine auto uses the cpu engine: " << why << "\n";
+      return make_cpu_engine<Cfg>();
+    }
+    return make_cuda_engine<Cfg>();
+  }
   // name == "cuda", in a CUDA build (check_engine_name)
   if (dev.count == 0) throw UsageError("--engine cuda: no CUDA device (" + dev.why_none + "); use --engine cpu");
   return make_cuda_engine<Cfg>();
