@@ -15,15 +15,15 @@ static_assert(std::is_same_v<decltype(static_cast<CublasLibrary::GemmEx>(&cublas
 
 const std::string kSoname = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
 
-// By soname first (LD_LIBRARY_PATH, the loader's cache: how an installed toolkit is found), then
-// in the toolkit this binary was built with. The handle is never closed: cuBLAS stays loaded for
-// the process, as a linked library would.
-// dlerror()'s message (null when it has none).
+// dlerror()'s message (it may have none).
 std::string loader_error() {
   const char* e = dlerror();
   return e ? e : "no reason given";
 }
 
+// By soname first (LD_LIBRARY_PATH, the loader's cache: how an installed toolkit is found), then
+// in the toolkit this binary was built with. The handle is never closed: cuBLAS stays loaded for
+// the process, as a linked library would.
 void* open_library(std::string& why) {
   if (void* h = dlopen(kSoname.c_str(), RTLD_NOW | RTLD_LOCAL)) return h;
   why = loader_error();
