@@ -16,8 +16,9 @@ u128 sat_mul(u128 a, u128 b) { return a != 0 && b > ~u128{0} / a ? ~u128{0} : a 
 u128 sat_add(u128 a, u128 b) { return a > ~u128{0} - b ? ~u128{0} : a + b; }
 
 // sum_j |w[j]|, without saturation while cols < 2^32 (the ONNX importer refuses tensors of 2^31
-// entries or more). Entries of 32 bits or less (|w| <= 2^31) sum in 64 bits, a loop the compiler vectorizes (in 128 bits, an int8 model's
-// 12M weights took ~65 ms of every `nnproof verify`); int64 entries in 128.
+// entries or more). Entries of 32 bits or less (|w| <= 2^31) sum in 64 bits, a loop the compiler
+// vectorizes (in 128 bits, an int8 model's 12M weights took ~65 ms of every `nnproof verify`);
+// int64 entries in 128.
 template <class T>
 u128 row_abs_sum(const T* w, std::size_t cols) {
   if constexpr (sizeof(T) <= 4) {

@@ -55,7 +55,8 @@ void hash_weights(Sha256& h, const WeightMatrix& weights, std::vector<unsigned c
       buf.resize(weights.size() * width);
       for (std::size_t i = 0; i < weights.size(); ++i)
         for (unsigned b = 0; b < width; ++b)
-          buf[i * width + b] = static_cast<unsigned char>(static_cast<std::uint64_t>(static_cast<std::int64_t>(w[i])) >> (8 * b));
+          buf[i * width + b] =
+              static_cast<unsigned char>(static_cast<std::uint64_t>(static_cast<std::int64_t>(w[i])) >> (8 * b));
       h.update(buf.data(), buf.size());
     }
   });
