@@ -112,14 +112,14 @@ double quantize_ops(const FloatLayer& fl, QuantizedLayer& l, double beta, bool b
   double gain = 1;
   for (std::size_t k = 0; k < fl.ops.size(); ++k) {
     const FloatOp& fo = fl.ops[k];
-    std::vector<std::int64_t> w(fo.weights.size());
-    for (std::size_t i = 0; i < w.size(); ++i)
-      w[i] =
-          fo.exact
-              ? static_cast<std::int64_t>(fo.weights[i])
-              : static_cast<std::int64_t>(scale_round(
-                    fo.weights[i], beta, beta_given, kWeightBits,
-                    [&] { return where + " op " + std::to_string(k + 1) + " weight " + std::to_string(i); }, "--beta"));
+    WeightMatrix w;
+    if (fo.exact) {
+      std::vector<std::int64_t> exact(fo.weights.size());
+      for (std::size_t i = 0; i < exact.size(); ++i) exact[i] = static_cast<std::int64_t>(fo.weights[i]);
+      w = WeightMatrix(std::move(exact));
+    } else {
+      w = quantize_weights(fo.weights, beta, beta_given, where + " op " + std::to_string(k + 1));
+    }
     gain *= fo.exact ? 1.0 / fo.factor : beta;
     l.ops.push_back(fo.kind == LinearOp::Kind::dense ? LinearOp::dense(fo.rows, fo.cols, std::move(w))
                                                      : LinearOp::convolution(fo.conv, std::move(w)));
