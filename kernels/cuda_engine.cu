@@ -132,7 +132,9 @@ class EventPair {
 
 double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n) {
   using namespace cuda_backend;
-  thrust::device_vector<float> w(rows * inner, 0.5f), y(inner * n, 0.25f), c(rows * n);
+  auto w = NNP_THRUST(thrust::device_vector<float>(rows * inner, 0.5f));
+  auto y = NNP_THRUST(thrust::device_vector<float>(inner * n, 0.25f));
+  auto c = NNP_THRUST(thrust::device_vector<float>(rows * n));
   const float one = 1, zero = 0;
   const auto sgemm = [&] {
     NNP_CUBLAS_CHECK(cublas_library().sgemm(

@@ -40,6 +40,7 @@
 
 #include "host/engines/engine.hpp"
 #include "host/engines/structured_limbs.hpp"
+#include "kernels/thrust_errors.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof::NNP_THRUST_NS {
@@ -146,7 +147,7 @@ struct FoldTop {
 // a sum-check allocates its tables' memory once, not once per round.
 template <class K>
 void prepare_spare(DeviceVector<K>& spare, Index n) {
-  spare.resize(n);
+  NNP_THRUST(spare.resize(n));
 }
 
 // Binds the top variable of t to r, through `spare` (the two then swap).
@@ -154,7 +155,7 @@ template <class K>
 void fold_table(DeviceVector<K>& t, DeviceVector<K>& spare, K r) {
   const Index half = t.size() / 2;
   prepare_spare(spare, half);
-  thrust::for_each(exec(), count(0), count(half), FoldTop<K>{raw(t), raw(spare), half, r});
+  NNP_THRUST(thrust::for_each(exec(), count(0), count(half), FoldTop<K>{raw(t), raw(spare), half, r}));
   t.swap(spare);
 }
 
@@ -166,12 +167,13 @@ std::array<K, 3> to_array(const RoundSums<K>& s) {
 template <class K>
 class ProductSumcheck final : public SumcheckProver<K> {
  public:
-  ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V) : a_(A.begin(), A.end()), v_(V.begin(), V.end()) {}
+  ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V)
+      : a_(NNP_THRUST(DeviceVector<K>(A.begin(), A.end()))), v_(NNP_THRUST(DeviceVector<K>(V.begin(), V.end()))) {}
 
   std::array<K, 3> round() override {
     const Index half = a_.size() / 2;
-    return to_array(thrust::transform_reduce(exec(), count(0), count(half), ProductRound<K>{raw(a_), raw(v_), half},
-                                             zero_sums<K>(), AddSums<K>{}));
+    return to_array(NNP_THRUST(thrust::transform_reduce(
+        exec(), count(0), count(half), ProductRound<K>{raw(a_), raw(v_), half}, zero_sums<K>(), AddSums<K>{})));
   }
   void fold(K r) override {
     fold_table(a_, spare_a_, r);
@@ -181,14 +183,14 @@ class ProductSumcheck final : public SumcheckProver<K> {
     const Index q = a_.size() / 4;
     prepare_spare(spare_a_, 2 * q);
     prepare_spare(spare_v_, 2 * q);
-    auto h = thrust::transform_reduce(exec(), count(0), count(q),
-                                      ProductFoldRound<K>{raw(a_), raw(v_), raw(spare_a_), raw(spare_v_), q, r},
-                                      zero_sums<K>(), AddSums<K>{});
+    auto h = NNP_THRUST(thrust::transform_reduce(
+        exec(), count(0), count(q), ProductFoldRound<K>{raw(a_), raw(v_), raw(spare_a_), raw(spare_v_), q, r},
+        zero_sums<K>(), AddSums<K>{}));
     a_.swap(spare_a_);
     v_.swap(spare_v_);
     return to_array(h);
   }
-  K final_value() const override { return v_[0]; }
+  K final_value() const override { return NNP_THRUST(K(v_[0])); }
 
  private:
   DeviceVector<K> a_, v_, spare_a_, spare_v_;
@@ -270,14 +272,18 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
  public:
   // z: the rows x cols table Z in the base field, already on the device.
   SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
-      : rows_(rows), cols_(cols), es_(eq_table<K>(s)), er_(eq_table<K>(r)), z_(z.size()) {
-    thrust::transform(exec(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{});
+      : rows_(rows),
+        cols_(cols),
+        es_(NNP_THRUST(DeviceVector<K>(eq_table<K>(s)))),
+        er_(NNP_THRUST(DeviceVector<K>(eq_table<K>(r)))),
+        z_(NNP_THRUST(DeviceVector<K>(z.size()))) {
+    NNP_THRUST(thrust::transform(exec(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{}));
   }
 
   std::array<K, 3> round() override {
     const Index half = z_.size() / 2;
-    return to_array(thrust::transform_reduce(exec(), count(0), count(half), SquareRound<K>{shape(), raw(z_), half},
-                                             zero_sums<K>(), AddSums<K>{}));
+    return to_array(NNP_THRUST(thrust::transform_reduce(
+        exec(), count(0), count(half), SquareRound<K>{shape(), raw(z_), half}, zero_sums<K>(), AddSums<K>{})));
   }
   void fold(K r) override {
     fold_eq(r);
@@ -287,13 +293,13 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     fold_eq(r);
     const Index q = z_.size() / 4;
     prepare_spare(spare_z_, 2 * q);
-    auto h =
-        thrust::transform_reduce(exec(), count(0), count(q), SquareFoldRound<K>{shape(), raw(z_), raw(spare_z_), q, r},
-                                 zero_sums<K>(), AddSums<K>{});
+    auto h = NNP_THRUST(thrust::transform_reduce(exec(), count(0), count(q),
+                                                 SquareFoldRound<K>{shape(), raw(z_), raw(spare_z_), q, r},
+                                                 zero_sums<K>(), AddSums<K>{}));
     z_.swap(spare_z_);
     return to_array(h);
   }
-  K final_value() const override { return z_[0]; }
+  K final_value() const override { return NNP_THRUST(K(z_[0])); }
 
  private:
   SquareShape<K> shape() const { return {raw(es_), raw(er_), rows_, cols_}; }
@@ -364,9 +370,13 @@ struct WidenWeights {  // thread per (a, j): the int8 weights into rows of inner
 class DeviceInt8Weights {
  public:
   DeviceInt8Weights(const std::int8_t* w, Index rows, Index cols)
-      : host_(w, w + rows * cols), rows_(rows), cols_(cols), padded_(rows * align_up(cols), 0) {
-    const DeviceVector<std::int8_t> dense(host_.begin(), host_.end());
-    thrust::for_each(exec(), count(0), count(rows * cols), WidenWeights{raw(dense), raw(padded_), cols, stride()});
+      : host_(w, w + rows * cols),
+        rows_(rows),
+        cols_(cols),
+        padded_(NNP_THRUST(DeviceVector<std::int8_t>(rows * align_up(cols), 0))) {
+    const auto dense = NNP_THRUST(DeviceVector<std::int8_t>(host_.begin(), host_.end()));
+    NNP_THRUST(
+        thrust::for_each(exec(), count(0), count(rows * cols), WidenWeights{raw(dense), raw(padded_), cols, stride()}));
   }
   bool holds(const std::int8_t* w, Index rows, Index cols) const {
     return rows == rows_ && cols == cols_ && equal_in_parallel(host_.data(), w, host_.size());
@@ -484,13 +494,13 @@ class ThrustEngine final : public Engine<Cfg> {
     if (t.on_host()) return;
     const auto& v = on_device(t);
     t.data.resize(v.size());
-    thrust::copy(v.begin(), v.end(), t.data.begin());
+    NNP_THRUST(thrust::copy(v.begin(), v.end(), t.data.begin()));
   }
 
   // The input table goes to the device once: the first layer's forward and its col_combine read it.
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
     const Table2D<F> X = Engine<Cfg>::input_table(input, n0, batch);
-    return device_table(X.rows, X.cols, DeviceVector<F>(X.data.begin(), X.data.end()));
+    return device_table(X.rows, X.cols, NNP_THRUST(DeviceVector<F>(X.data.begin(), X.data.end())));
   }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
@@ -498,23 +508,23 @@ class ThrustEngine final : public Engine<Cfg> {
     const Index rows = layer.rows(), cols = layer.cols();
     DeviceVector<F> upload;
     const DeviceVector<F>& y = device_view(Y, upload);
-    const DeviceVector<F> bias(layer.bias.begin(), layer.bias.end());
-    DeviceVector<F> z(padded(rows) * Y.cols, F::zero());
+    const auto bias = NNP_THRUST(DeviceVector<F>(layer.bias.begin(), layer.bias.end()));
+    auto z = NNP_THRUST(DeviceVector<F>(padded(rows) * Y.cols, F::zero()));
     if (const std::int8_t* w8 = layer.q->weights.int8_data(); w8 && int8_gemm_exact(cols)) {
       const DeviceInt8Weights& w = int8_weights(w8, rows, cols);
       const Index kp = w.stride(), n = align_up(limb_count<F>() * batch);
-      DeviceVector<std::int8_t> limbs_t(n * kp, 0);  // zero in the padding the split does not write
-      DeviceVector<std::int32_t> g(rows * n);
-      thrust::for_each(exec(), count(0), count(batch * cols),
-                       SplitLimbs<F>{raw(y), raw(limbs_t), Y.cols, cols, batch, kp});
+      auto limbs_t = NNP_THRUST(DeviceVector<std::int8_t>(n * kp, 0));  // zero in the padding the split leaves
+      auto g = NNP_THRUST(DeviceVector<std::int32_t>(rows * n));
+      NNP_THRUST(thrust::for_each(exec(), count(0), count(batch * cols),
+                                  SplitLimbs<F>{raw(y), raw(limbs_t), Y.cols, cols, batch, kp}));
       gemm_s8(w.data(), raw(limbs_t), raw(g), rows, kp, n);
-      thrust::for_each(exec(), count(0), count(rows * batch),
-                       Recombine<F>{raw(g), raw(bias), raw(z), Y.cols, batch, n});
+      NNP_THRUST(thrust::for_each(exec(), count(0), count(rows * batch),
+                                  Recombine<F>{raw(g), raw(bias), raw(z), Y.cols, batch, n}));
     } else {
       const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();
-      const DeviceVector<std::int64_t> w(w64.begin(), w64.end());
-      thrust::for_each(exec(), count(0), count(rows * batch),
-                       DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, Y.cols, batch});
+      const auto w = NNP_THRUST(DeviceVector<std::int64_t>(w64.begin(), w64.end()));
+      NNP_THRUST(thrust::for_each(exec(), count(0), count(rows * batch),
+                                  DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, Y.cols, batch}));
     }
     return device_table(padded(rows), Y.cols, std::move(z));
   }
@@ -522,23 +532,23 @@ class ThrustEngine final : public Engine<Cfg> {
   Table2D<F> square(const Table2D<F>& Z) override {
     DeviceVector<F> upload;
     const DeviceVector<F>& z = device_view(Z, upload);
-    DeviceVector<F> y(z.size());
-    thrust::transform(exec(), z.begin(), z.end(), y.begin(), SquareEntry<F>{});
+    auto y = NNP_THRUST(DeviceVector<F>(z.size()));
+    NNP_THRUST(thrust::transform(exec(), z.begin(), z.end(), y.begin(), SquareEntry<F>{}));
     return device_table(Z.rows, Z.cols, std::move(y));
   }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const Index rows = layer.rows(), cols = layer.cols();
-    const DeviceVector<K> e(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows));
-    DeviceVector<K> a(padded(cols), K::zero());
+    const auto e = NNP_THRUST(DeviceVector<K>(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows)));
+    auto a = NNP_THRUST(DeviceVector<K>(padded(cols), K::zero()));
     const auto combine = [&](const auto* w, Index stride) {
       using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
       const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
-      DeviceVector<K> partial(blocks * cols);
-      thrust::for_each(exec(), count(0), count(blocks * cols),
-                       RowBlockCombine<K, F, W>{w, raw(e), raw(partial), rows, cols, stride});
-      thrust::for_each(exec(), count(0), count(cols), SumRowBlocks<K>{raw(partial), raw(a), blocks, cols});
+      auto partial = NNP_THRUST(DeviceVector<K>(blocks * cols));
+      NNP_THRUST(thrust::for_each(exec(), count(0), count(blocks * cols),
+                                  RowBlockCombine<K, F, W>{w, raw(e), raw(partial), rows, cols, stride}));
+      NNP_THRUST(thrust::for_each(exec(), count(0), count(cols), SumRowBlocks<K>{raw(partial), raw(a), blocks, cols}));
     };
     if (const std::int8_t* w8 = layer.q->weights.int8_data()) {
       const DeviceInt8Weights& w = int8_weights(w8, rows, cols);  // the forward pass's copy
@@ -546,25 +556,27 @@ class ThrustEngine final : public Engine<Cfg> {
     } else {
       layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width
         using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
-        const DeviceVector<W> w(host_w, host_w + rows * cols);
+        const auto w = NNP_THRUST(DeviceVector<W>(host_w, host_w + rows * cols));
         combine(raw(w), cols);
       });
     }
     std::vector<K> out(a.size());
-    thrust::copy(a.begin(), a.end(), out.begin());
+    NNP_THRUST(thrust::copy(a.begin(), a.end(), out.begin()));
     return out;
   }
 
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
     DeviceVector<F> upload;
     const DeviceVector<F>& y = device_view(Y, upload);
-    DeviceVector<K> e(eq_r.begin(), eq_r.end()), v(Y.rows);
+    const auto e = NNP_THRUST(DeviceVector<K>(eq_r.begin(), eq_r.end()));
+    auto v = NNP_THRUST(DeviceVector<K>(Y.rows));
     const auto row = thrust::make_transform_iterator(count(0), RowOfEntry{Y.cols});
-    thrust::reduce_by_key(exec(), row, row + static_cast<std::ptrdiff_t>(Y.rows * Y.cols),
-                          thrust::make_transform_iterator(count(0), WeightedEntry<K, F>{raw(y), raw(e), Y.cols}),
-                          thrust::make_discard_iterator(), v.begin());
+    NNP_THRUST(
+        thrust::reduce_by_key(exec(), row, row + static_cast<std::ptrdiff_t>(Y.rows * Y.cols),
+                              thrust::make_transform_iterator(count(0), WeightedEntry<K, F>{raw(y), raw(e), Y.cols}),
+                              thrust::make_discard_iterator(), v.begin()));
     std::vector<K> out(Y.rows);
-    thrust::copy(v.begin(), v.end(), out.begin());
+    NNP_THRUST(thrust::copy(v.begin(), v.end(), out.begin()));
     return out;
   }
 
@@ -592,14 +604,14 @@ class ThrustEngine final : public Engine<Cfg> {
   static const DeviceVector<F>& device_view(const Table2D<F>& t, DeviceVector<F>& upload) {
     if (const auto* v = ours(t)) return *v;
     if (!t.on_host()) throw std::logic_error("a table that lives on another engine's device");
-    upload.assign(t.data.begin(), t.data.end());
+    NNP_THRUST(upload.assign(t.data.begin(), t.data.end()));
     return upload;
   }
   static Table2D<F> host_copy(const Table2D<F>& t) {
     if (t.on_host()) return t;
     Table2D<F> out(t.rows, t.cols);
     const auto& v = on_device(t);
-    thrust::copy(v.begin(), v.end(), out.data.begin());
+    NNP_THRUST(thrust::copy(v.begin(), v.end(), out.data.begin()));
     return out;
   }
   static Table2D<F> device_table(Index rows, Index cols, DeviceVector<F> values) {
