@@ -40,6 +40,7 @@
 
 #include "host/engines/engine.hpp"
 #include "host/engines/structured_limbs.hpp"
+#include "host/engines/weights_cache.hpp"
 #include "kernels/thrust_errors.hpp"
 #include "verifier/parallel.hpp"
 
@@ -363,10 +364,9 @@ struct WidenWeights {  // thread per (a, j): the int8 weights into rows of inner
 };
 
 // A layer's int8 weights on the device, in rows of align_up(cols) entries (zero padded) as the
-// limb GEMM reads them; row_combine reads them too. The engine keeps them across calls, so a
-// proof uploads each layer's weights once instead of in every forward and row_combine, with a host
-// copy to check byte for byte that a call's weights are these: a new model at a recycled address,
-// or weights changed in place, are never confused with the old ones.
+// limb GEMM reads them; row_combine reads them too. The engine keeps them across calls in a
+// WeightsCache, so a proof uploads each layer's weights once instead of in every forward and
+// row_combine; the host copy is what holds() compares a call's weights with, byte for byte.
 class DeviceInt8Weights {
  public:
   DeviceInt8Weights(const std::int8_t* w, Index rows, Index cols)
@@ -622,18 +622,12 @@ class ThrustEngine final : public Engine<Cfg> {
     return t;
   }
 
-  // The device copy of these int8 weights, from the cache or uploaded and cached (at most
-  // kMaxCachedWeights layers, the oldest dropped first).
+  // The device copy of these int8 weights, from the cache or uploaded and cached.
   const DeviceInt8Weights& int8_weights(const std::int8_t* w, Index rows, Index cols) {
-    for (const auto& c : weights_)
-      if (c->holds(w, rows, cols)) return *c;
-    constexpr std::size_t kMaxCachedWeights = 64;
-    if (weights_.size() == kMaxCachedWeights) weights_.erase(weights_.begin());
-    weights_.push_back(std::make_unique<DeviceInt8Weights>(w, rows, cols));
-    return *weights_.back();
+    return weights_.get(w, rows, cols);
   }
 
-  std::vector<std::unique_ptr<DeviceInt8Weights>> weights_;
+  WeightsCache<DeviceInt8Weights> weights_;
 };
 
 }  // namespace nnproof::NNP_THRUST_NS

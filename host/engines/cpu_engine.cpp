@@ -15,6 +15,7 @@
 #include "host/engines/m61_kernels.hpp"
 #include "host/engines/structured_limbs.hpp"
 #include "host/engines/uninitialized.hpp"
+#include "host/engines/weights_cache.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -412,23 +413,17 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   // The matmul for these weights, from the cache or made and cached. The weights are compared
-  // byte for byte (~0.25 ms per 4 MB layer on 2 cores), once per layer and forward pass, so
-  // changed weights or a new model at a recycled address are never confused with old ones. Each
+  // byte for byte (~0.25 ms per 4 MB layer on 2 cores), once per layer and forward pass. Each
   // entry holds a copy of its weights and their repacked form (twice the layer's int8 weights,
   // more only if oneDNN packs them differently for a narrower last block), and a first forward
   // pass pays each layer's repacking (~1.8 ms per 2000 x 2000 layer here).
   Int8WeightsMatmul& weights_matmul(const std::int8_t* w, std::size_t rows, std::size_t inner) {
-    for (const auto& m : matmuls_)
-      if (m->holds(w, rows, inner)) return *m;
-    constexpr std::size_t kMaxCached = 64;
-    if (matmuls_.size() == kMaxCached) matmuls_.erase(matmuls_.begin());
-    matmuls_.push_back(std::make_unique<Int8WeightsMatmul>(w, rows, inner));
-    return *matmuls_.back();
+    return matmuls_.get(w, rows, inner);
   }
 
   UninitializedVector<std::int8_t> limb_scratch_;
   UninitializedVector<std::int32_t> product_scratch_;
-  std::vector<std::unique_ptr<Int8WeightsMatmul>> matmuls_;
+  WeightsCache<Int8WeightsMatmul> matmuls_;
 
   static F pow2(std::size_t e) {
     F two = F::one() + F::one();
