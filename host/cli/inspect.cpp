@@ -48,7 +48,7 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
   for (auto d : shape.dims) dims += (dims.empty() ? "" : "-") + std::to_string(d);
   fmt::print("field:          {}\nbatch:          {}\ndims:           {}\nsoundness bits: {:.1f}\n", field_name(Cfg::kId),
              shape.batch, dims, bits);
-  fmt::print("proof bytes:    {} ({} elements, outputs excluded)\nfile bytes:     {}\noutputs (exact, centered):\n",
+  fmt::print("proof bytes:    {} ({} elements, outputs excluded)\nfile bytes:     {}\noutputs (exact, centered; as the file claims them, unverified until nnproof verify accepts it):\n",
              proof_bytes, b.messages.size(), bytes.size());
   for (std::size_t k = 0; k < shape.batch; ++k) {
     std::string row;
