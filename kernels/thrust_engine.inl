@@ -41,44 +41,11 @@
 #include "host/engines/engine.hpp"
 #include "host/engines/structured_limbs.hpp"
 #include "host/engines/weights_cache.hpp"
+#include "kernels/device_vector.hpp"
 #include "kernels/thrust_errors.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof::NNP_THRUST_NS {
-
-// The allocator of every device table: the backend's device_allocate / device_free. A proof makes
-// and drops dozens of tables (sum-check tables and their spares, the forward pass's limbs and
-// products); with the cuda backend's caching allocator none of them pays a synchronizing cudaFree.
-template <class T>
-class CachedAllocator : public thrust::device_allocator<T> {
-  using Base = thrust::device_allocator<T>;
-
- public:
-  using pointer = typename Base::pointer;
-  using size_type = typename Base::size_type;
-  template <class U>
-  struct rebind {
-    using other = CachedAllocator<U>;
-  };
-  CachedAllocator() = default;
-  template <class U>
-  CachedAllocator(const CachedAllocator<U>& /*other*/) {}  // NOLINT: stateless, as Thrust's allocators
-
-  pointer allocate(size_type n) { return pointer(static_cast<T*>(device_allocate(n * sizeof(T)))); }
-  void deallocate(pointer p, size_type /*n*/) noexcept { device_free(thrust::raw_pointer_cast(p)); }
-};
-
-template <class T>
-using DeviceVector = thrust::device_vector<T, CachedAllocator<T>>;
-
-template <class T, class A>
-T* raw(thrust::device_vector<T, A>& v) {
-  return thrust::raw_pointer_cast(v.data());
-}
-template <class T, class A>
-const T* raw(const thrust::device_vector<T, A>& v) {
-  return thrust::raw_pointer_cast(v.data());
-}
 
 using Index = std::size_t;
 inline thrust::counting_iterator<Index> count(Index i) { return thrust::counting_iterator<Index>(i); }
