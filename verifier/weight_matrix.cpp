@@ -2,23 +2,20 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 namespace nnproof {
-
-namespace {
-template <class T>
-std::vector<T> narrow(const std::vector<std::int64_t>& v) {
-  return std::vector<T>(v.begin(), v.end());
-}
-}  // namespace
 
 WeightMatrix::WeightMatrix(std::vector<std::int64_t> values) {
   std::int64_t lo = 0, hi = 0;
   for (auto x : values) lo = std::min(lo, x), hi = std::max(hi, x);
-  if (fits<std::int8_t>(lo, hi)) data_ = narrow<std::int8_t>(values);
-  else if (fits<std::int16_t>(lo, hi)) data_ = narrow<std::int16_t>(values);
-  else if (fits<std::int32_t>(lo, hi)) data_ = narrow<std::int32_t>(values);
-  else data_ = std::move(values);
+  with_type_for(lo, hi, [&](auto type_tag) {
+    using T = decltype(type_tag);
+    if constexpr (std::is_same_v<T, std::int64_t>)
+      data_ = std::move(values);
+    else
+      data_ = std::vector<T>(values.begin(), values.end());
+  });
 }
 
 std::size_t WeightMatrix::size() const {
@@ -47,7 +44,8 @@ std::uint64_t WeightMatrix::max_abs() const {
   return std::visit(
       [](const auto& v) {
         std::uint64_t m = 0;
-        for (auto x : v) m = std::max(m, x < 0 ? static_cast<std::uint64_t>(-(x + 1)) + 1 : static_cast<std::uint64_t>(x));
+        for (auto x : v)
+          m = std::max(m, x < 0 ? static_cast<std::uint64_t>(-(x + 1)) + 1 : static_cast<std::uint64_t>(x));
         return m;
       },
       data_);

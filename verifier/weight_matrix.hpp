@@ -23,15 +23,11 @@ class WeightMatrix {
   template <class Fill>
   static WeightMatrix with_range(std::int64_t lo, std::int64_t hi, std::size_t n, Fill&& fill) {
     WeightMatrix m;
-    const auto make = [&](auto type_tag) {
+    with_type_for(lo, hi, [&](auto type_tag) {
       std::vector<decltype(type_tag)> v(n);
       fill(v.data());
       m.data_ = std::move(v);
-    };
-    if (fits<std::int8_t>(lo, hi)) make(std::int8_t{});
-    else if (fits<std::int16_t>(lo, hi)) make(std::int16_t{});
-    else if (fits<std::int32_t>(lo, hi)) make(std::int32_t{});
-    else make(std::int64_t{});
+    });
     return m;
   }
 
@@ -55,8 +51,22 @@ class WeightMatrix {
   static bool fits(std::int64_t lo, std::int64_t hi) {
     return lo >= std::numeric_limits<T>::min() && hi <= std::numeric_limits<T>::max();
   }
+  // make(T{}) with T the narrowest storage type that holds [lo, hi]: the one choice of width.
+  template <class Make>
+  static void with_type_for(std::int64_t lo, std::int64_t hi, Make&& make) {
+    if (fits<std::int8_t>(lo, hi))
+      make(std::int8_t{});
+    else if (fits<std::int16_t>(lo, hi))
+      make(std::int16_t{});
+    else if (fits<std::int32_t>(lo, hi))
+      make(std::int32_t{});
+    else
+      make(std::int64_t{});
+  }
 
-  std::variant<std::vector<std::int8_t>, std::vector<std::int16_t>, std::vector<std::int32_t>, std::vector<std::int64_t>> data_;
+  std::variant<std::vector<std::int8_t>, std::vector<std::int16_t>, std::vector<std::int32_t>,
+               std::vector<std::int64_t>>
+      data_;
 };
 
 }  // namespace nnproof
