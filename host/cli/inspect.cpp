@@ -46,10 +46,12 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
   }
   std::string dims;
   for (auto d : shape.dims) dims += (dims.empty() ? "" : "-") + std::to_string(d);
-  fmt::print("field:          {}\nbatch:          {}\ndims:           {}\nsoundness bits: {:.1f}\n", field_name(Cfg::kId),
-             shape.batch, dims, bits);
-  fmt::print("proof bytes:    {} ({} elements, outputs excluded)\nfile bytes:     {}\noutputs (exact, centered; as the file claims them, unverified until nnproof verify accepts it):\n",
-             proof_bytes, b.messages.size(), bytes.size());
+  fmt::print("field:          {}\nbatch:          {}\ndims:           {}\nsoundness bits: {:.1f}\n",
+             field_name(Cfg::kId), shape.batch, dims, bits);
+  fmt::print(
+      "proof bytes:    {} ({} elements, outputs excluded)\nfile bytes:     {}\noutputs (exact, centered; as the file "
+      "claims them, unverified until nnproof verify accepts it):\n",
+      proof_bytes, b.messages.size(), bytes.size());
   for (std::size_t k = 0; k < shape.batch; ++k) {
     std::string row;
     for (const auto& s : outputs[k]) row += (row.empty() ? "" : " ") + s;
@@ -66,7 +68,9 @@ int run_inspect(const InspectOptions& o) {
     // No model at hand: take the header's shape, but only after checking the size it implies
     // against the file's real length, so nothing is allocated beyond what the file holds.
     auto fixed = read_file_prefix(o.proof, kFixedHeaderBytes);
-    std::size_t depth = fixed.size() == kFixedHeaderBytes ? fixed[112] | fixed[113] << 8 | fixed[114] << 16 | static_cast<std::size_t>(fixed[115]) << 24 : 0;
+    std::size_t depth = fixed.size() == kFixedHeaderBytes ? fixed[112] | fixed[113] << 8 | fixed[114] << 16 |
+                                                                static_cast<std::size_t>(fixed[115]) << 24
+                                                          : 0;
     auto head = read_file_prefix(o.proof, bundle_header_size(std::min(depth, kMaxDepth)));
     BundleHeader h = parse_header(head, kAnyDepth);
     const ProofShape shape{h.dims, h.batch};
