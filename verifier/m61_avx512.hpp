@@ -135,15 +135,34 @@ struct Lazy52 {
   }
 };
 
-// A sum of products of two elements of K: (a + bi)(c + di) = (ac - bd) + (ad + bc) i, the three
-// sums kept apart (bd is subtracted once, at the end).
-struct LazyK {
-  Lazy52 ac, bd, cross;
-  NNP_AVX512_IFMA LazyK() : ac(), bd(), cross() {}
-  NNP_AVX512_IFMA void add(Limbs52 a, Limbs52 b, Limbs52 c, Limbs52 d) {
-    ac.add(a, c), bd.add(b, d), cross.add(a, d), cross.add(b, c);
+// An element of K per lane as three values cut at bit 52: re, im and re + im (unreduced, below
+// 2^62: a high limb below 2^10, so every product's addends stay below 2^52, as Lazy52 requires).
+struct Limbs52K {
+  Limbs52 re, im, sum;
+  NNP_AVX512_IFMA static Limbs52K of(KVec x, const M61x8& f) {
+    return {Limbs52::of(x.re, f), Limbs52::of(x.im, f), Limbs52::of(_mm512_add_epi64(x.re, x.im), f)};
   }
-  NNP_AVX512_IFMA Fp61x2 total() const { return {ac.total() - bd.total(), cross.total()}; }
+  // From the coordinates' limbs (M61ColumnWeights).
+  NNP_AVX512_IFMA static Limbs52K of(Limbs52 re, Limbs52 im, const M61x8& f) {
+    const __m512i lo = _mm512_add_epi64(re.lo, im.lo);
+    const __m512i hi = _mm512_add_epi64(_mm512_add_epi64(re.hi, im.hi), _mm512_srli_epi64(lo, 52));
+    return {re, im, {_mm512_and_si512(lo, f.low52), hi}};
+  }
+};
+
+// A sum of products of two elements of K: (a + bi)(c + di) = (ac - bd) + (ad + bc) i, with
+// ad + bc = (a + b)(c + d) - ac - bd (Karatsuba: three products of 52-bit limbs, not four). The
+// three sums are kept apart and combined once, at the end.
+struct LazyK {
+  Lazy52 ac, bd, sum;
+  NNP_AVX512_IFMA LazyK() : ac(), bd(), sum() {}
+  NNP_AVX512_IFMA void add(const Limbs52K& x, const Limbs52K& y) {
+    ac.add(x.re, y.re), bd.add(x.im, y.im), sum.add(x.sum, y.sum);
+  }
+  NNP_AVX512_IFMA Fp61x2 total() const {
+    const Fp61 ac_total = ac.total(), bd_total = bd.total();
+    return {ac_total - bd_total, sum.total() - ac_total - bd_total};
+  }
 };
 
 // Columns per flush of the accumulators: 512 steps of eight, at most six addends each (< 4096).

@@ -83,10 +83,10 @@ NNP_AVX512_IFMA std::array<Fp61x2, 2> pair_q_avx512(const Fp61x2* lo, const Fp61
       const KVec l = f.load(lo + k), h = f.load(hi + k);
       const KVec z2{f.sub(f.add(h.re, h.re), l.re), f.sub(f.add(h.im, h.im), l.im)};
       const KVec s0 = f.square(l), s2 = f.square(z2);
-      const Limbs52 er = Limbs52::load(w.re_lo.data() + k, w.re_hi.data() + k);
-      const Limbs52 ei = Limbs52::load(w.im_lo.data() + k, w.im_hi.data() + k);
-      q0.add(er, ei, Limbs52::of(s0.re, f), Limbs52::of(s0.im, f));
-      q2.add(er, ei, Limbs52::of(s2.re, f), Limbs52::of(s2.im, f));
+      const Limbs52K e = Limbs52K::of(Limbs52::load(w.re_lo.data() + k, w.re_hi.data() + k),
+                                  Limbs52::load(w.im_lo.data() + k, w.im_hi.data() + k), f);
+      q0.add(e, Limbs52K::of(s0, f));
+      q2.add(e, Limbs52K::of(s2, f));
     }
     q[0] += q0.total();
     q[1] += q2.total();
