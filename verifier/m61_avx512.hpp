@@ -30,9 +30,10 @@ struct KVec {
 
 // Eight canonical m61 values per register, and eight elements of K as two such registers.
 struct M61x8 {
-  __m512i p, low52, even, odd, first_half, second_half;
+  __m512i p, p2, low52, even, odd, first_half, second_half;
   NNP_AVX512_IFMA M61x8()
       : p(_mm512_set1_epi64(static_cast<long long>(Fp61::P))),
+        p2(_mm512_set1_epi64(static_cast<long long>(2 * Fp61::P))),
         low52(_mm512_set1_epi64(static_cast<long long>(kLow52))),
         even(_mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14)),
         odd(_mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15)),
@@ -46,28 +47,47 @@ struct M61x8 {
     return reduce_once(_mm512_sub_epi64(_mm512_add_epi64(a, p), b));
   }
   // Any x < 2^64 to [0, 2^61 + 8), then canonical.
-  NNP_AVX512_IFMA __m512i fold61(__m512i x) const {
-    return reduce_once(_mm512_add_epi64(_mm512_and_si512(x, p), _mm512_srli_epi64(x, 61)));
-  }
+  NNP_AVX512_IFMA __m512i fold61(__m512i x) const { return reduce_once(fold61_lazy(x)); }
+  NNP_AVX512_IFMA __m512i mul(__m512i a, __m512i b) const { return reduce_once(mul_lazy(a, b)); }
+  NNP_AVX512_IFMA __m512i square(__m512i a) const { return reduce_once(square_lazy(a)); }
 
-  // The product hh 2^64 + mid 2^32 + ll (hh < 2^58, mid < 2^62) mod p: 2^64 = 8 and 2^61 = 1, so
+  // The lazy forms below leave out the last reduce_once: their results are congruent mod p and
+  // below 2^61 + 8, which sums of products in 52-bit limbs take (Limbs52: a high limb below 2^10).
+  // On Zen 4, reduce_once's vpminuq runs on the two pipes of the multiplies.
+  NNP_AVX512_IFMA __m512i fold61_lazy(__m512i x) const {
+    return _mm512_add_epi64(_mm512_and_si512(x, p), _mm512_srli_epi64(x, 61));
+  }
+  // a + p - b for a < 2^62 and b <= p: congruent to a - b, below 2^62 + 2^61.
+  NNP_AVX512_IFMA __m512i sub_lazy(__m512i a, __m512i b) const { return _mm512_sub_epi64(_mm512_add_epi64(a, p), b); }
+  // The product hh 2^64 + mid 2^32 + ll (hh < 2^60, mid < 2^63) mod p: 2^64 = 8 and 2^61 = 1, so
   // mid 2^32 = (mid >> 29) + (mid mod 2^29) 2^32 and ll = (ll >> 61) + (ll mod 2^61); the pieces
-  // sum below 2^63.
-  NNP_AVX512_IFMA __m512i reduce_product(__m512i ll, __m512i mid, __m512i hh) const {
+  // sum below 2^64.
+  NNP_AVX512_IFMA __m512i product_pieces(__m512i ll, __m512i mid, __m512i hh) const {
     __m512i t = _mm512_add_epi64(_mm512_slli_epi64(hh, 3), _mm512_srli_epi64(mid, 29));
     t = _mm512_add_epi64(t, _mm512_and_si512(_mm512_slli_epi64(mid, 32), p));
     t = _mm512_add_epi64(t, _mm512_srli_epi64(ll, 61));
-    return fold61(_mm512_add_epi64(t, _mm512_and_si512(ll, p)));
+    return _mm512_add_epi64(t, _mm512_and_si512(ll, p));
   }
-  // a b mod p from 32-bit halves: a = ah 2^32 + al (ah < 2^29), likewise b.
-  NNP_AVX512_IFMA __m512i mul(__m512i a, __m512i b) const {
+  // a b mod p from 32-bit halves, for a, b < 2^62 + 2^32: a = ah 2^32 + al (ah <= 2^30), likewise b.
+  NNP_AVX512_IFMA __m512i mul_lazy(__m512i a, __m512i b) const { return fold61_lazy(mul_wide(a, b)); }
+  NNP_AVX512_IFMA __m512i square_lazy(__m512i a) const { return fold61_lazy(square_wide(a)); }
+  // The same below 2^64 only (the sum of reduce_product's pieces): for Limbs52, nothing else.
+  NNP_AVX512_IFMA __m512i mul_wide(__m512i a, __m512i b) const {
     const __m512i ah = _mm512_srli_epi64(a, 32), bh = _mm512_srli_epi64(b, 32);
     const __m512i mid = _mm512_add_epi64(_mm512_mul_epu32(a, bh), _mm512_mul_epu32(ah, b));
-    return reduce_product(_mm512_mul_epu32(a, b), mid, _mm512_mul_epu32(ah, bh));
+    return product_pieces(_mm512_mul_epu32(a, b), mid, _mm512_mul_epu32(ah, bh));
   }
-  NNP_AVX512_IFMA __m512i square(__m512i a) const {
+  NNP_AVX512_IFMA __m512i square_wide(__m512i a) const {
     const __m512i ah = _mm512_srli_epi64(a, 32), cross = _mm512_mul_epu32(a, ah);
-    return reduce_product(_mm512_mul_epu32(a, a), _mm512_add_epi64(cross, cross), _mm512_mul_epu32(ah, ah));
+    return product_pieces(_mm512_mul_epu32(a, a), _mm512_add_epi64(cross, cross), _mm512_mul_epu32(ah, ah));
+  }
+  // (a + bi)^2 as square below, lazily: for coordinates below 2^61 + 8, a result's real part below
+  // 2^61 + 8 and its imaginary part below 2^62 + 16.
+  NNP_AVX512_IFMA KVec square_lazy(KVec x) const {
+    const __m512i re =
+        mul_lazy(_mm512_add_epi64(x.re, x.im), fold61_lazy(_mm512_sub_epi64(_mm512_add_epi64(x.re, p2), x.im)));
+    const __m512i ab = mul_lazy(x.re, x.im);
+    return {re, _mm512_add_epi64(ab, ab)};
   }
   // (a + bi)^2 = (a + b)(a - b) + 2ab i
   NNP_AVX512_IFMA KVec square(KVec x) const {
@@ -117,12 +137,14 @@ struct Lazy52 {
   }
   // Each lane's lo + mid 2^52 + hi 2^104 mod p, canonical: with 2^61 = 1, mid 2^52 is
   // (mid >> 9) + (mid mod 2^9) 2^52 and hi 2^104 = hi 2^43 is (hi >> 18) + (hi mod 2^18) 2^43.
-  NNP_AVX512_IFMA __m512i lanes(const M61x8& f) const {
+  NNP_AVX512_IFMA __m512i lanes(const M61x8& f) const { return f.reduce_once(lanes_lazy(f)); }
+  // The same below 2^61 + 8, not yet canonical.
+  NNP_AVX512_IFMA __m512i lanes_lazy(const M61x8& f) const {
     __m512i t = _mm512_add_epi64(_mm512_and_si512(lo, f.p), _mm512_srli_epi64(lo, 61));
     t = _mm512_add_epi64(t, _mm512_slli_epi64(_mm512_and_si512(mid, _mm512_set1_epi64(511)), 52));
     t = _mm512_add_epi64(t, _mm512_srli_epi64(mid, 9));
     t = _mm512_add_epi64(t, _mm512_slli_epi64(_mm512_and_si512(hi, _mm512_set1_epi64((1 << 18) - 1)), 43));
-    return f.fold61(_mm512_add_epi64(t, _mm512_srli_epi64(hi, 18)));  // six pieces below 2^61
+    return f.fold61_lazy(_mm512_add_epi64(t, _mm512_srli_epi64(hi, 18)));  // six pieces below 2^61
   }
   // The sum over the eight lanes, mod p.
   NNP_AVX512_IFMA Fp61 total() const {
