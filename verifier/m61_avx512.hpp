@@ -104,7 +104,7 @@ struct M61x8 {
   }
 };
 
-// A value cut at bit 52: x = hi 2^52 + lo (hi < 2^9 for canonical m61 values).
+// A value x < 2^64 cut at bit 52: x = hi 2^52 + lo, hi < 2^12 (< 2^9 for canonical m61 values).
 struct Limbs52 {
   __m512i lo, hi;
   NNP_AVX512_IFMA static Limbs52 of(__m512i x, const M61x8& f) {
@@ -122,7 +122,9 @@ struct Limbs52 {
 // A sum of products e x, exact: with e and x cut at bit 52, each 52-bit multiply-add adds the low
 // or high 52 bits of a partial product to the accumulator of its weight 1, 2^52 or 2^104. Every
 // addend is below 2^52, so a lane takes 4096 of them before it could wrap; a product adds at most
-// three to one accumulator.
+// three to one accumulator. Any e, x < 2^64 are exact as long as e.hi x.hi < 2^52, the one
+// partial product taken without its high half: here e.hi < 2^10 (a weight, or a sum of two) and
+// x.hi < 2^12 (x lazily reduced, M61x8).
 struct Lazy52 {
   __m512i lo, mid, hi;
   NNP_AVX512_IFMA Lazy52() : lo(_mm512_setzero_si512()), mid(_mm512_setzero_si512()), hi(_mm512_setzero_si512()) {}
@@ -133,7 +135,7 @@ struct Lazy52 {
     mid = _mm512_madd52lo_epu64(mid, e.lo, x.hi);
     hi = _mm512_madd52hi_epu64(hi, e.hi, x.lo);
     hi = _mm512_madd52hi_epu64(hi, e.lo, x.hi);
-    hi = _mm512_madd52lo_epu64(hi, e.hi, x.hi);  // e.hi x.hi < 2^18: no high part
+    hi = _mm512_madd52lo_epu64(hi, e.hi, x.hi);  // e.hi x.hi < 2^52: no high part
   }
   // Each lane's lo + mid 2^52 + hi 2^104 mod p, canonical: with 2^61 = 1, mid 2^52 is
   // (mid >> 9) + (mid mod 2^9) 2^52 and hi 2^104 = hi 2^43 is (hi >> 18) + (hi mod 2^18) 2^43.
