@@ -28,7 +28,7 @@ NNP_AVX512_IFMA void group_pass(const Fp127* z00, const Fp127* z01, const Fp127*
   for (unsigned i = 0; i < 3; ++i) out[i] = Fp127::zero();
   for (std::size_t k0 = 0; k0 < cols; k0 += kFlushColumns) {
     const std::size_t k1 = std::min(cols, k0 + kFlushColumns);
-    W5 sums[3];
+    W5 sums0, sums1, sums2;  // named, not an array (m61_kernels.cpp, group_pass)
     for (std::size_t k = k0; k < k1; k += 8) {
       const std::size_t n = std::min<std::size_t>(8, k1 - k);
       const V3 a0 = f.load(z00 + k, n), a1 = f.load(z01 + k, n);
@@ -50,9 +50,9 @@ NNP_AVX512_IFMA void group_pass(const Fp127* z00, const Fp127* z01, const Fp127*
       }
       const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
                  _mm512_loadu_si512(w.limb2.data() + k)};
-      for (unsigned i = 0; i < 3; ++i) sums[i].mac(e, x[i]);
+      sums0.mac(e, x[0]), sums1.mac(e, x[1]), sums2.mac(e, x[2]);
     }
-    for (unsigned i = 0; i < 3; ++i) out[i] += sums[i].total();
+    out[0] += sums0.total(), out[1] += sums1.total(), out[2] += sums2.total();
   }
 }
 
