@@ -52,8 +52,9 @@ struct M61x8 {
   NNP_AVX512_IFMA __m512i square(__m512i a) const { return reduce_once(square_lazy(a)); }
 
   // The lazy forms below leave out the last reduce_once: their results are congruent mod p and
-  // below 2^61 + 8, which sums of products in 52-bit limbs take (Limbs52: a high limb below 2^10).
-  // On Zen 4, reduce_once's vpminuq runs on the two pipes of the multiplies.
+  // below 2^61 + 8, which the multiplies below and sums of products in 52-bit limbs (Limbs52,
+  // Lazy52) take as they are. On Zen 4, reduce_once's vpminuq runs on the two pipes of the
+  // multiplies (docs/PERFORMANCE.md, session 10).
   NNP_AVX512_IFMA __m512i fold61_lazy(__m512i x) const {
     return _mm512_add_epi64(_mm512_and_si512(x, p), _mm512_srli_epi64(x, 61));
   }
@@ -71,7 +72,7 @@ struct M61x8 {
   // a b mod p from 32-bit halves, for a, b < 2^62 + 2^32: a = ah 2^32 + al (ah <= 2^30), likewise b.
   NNP_AVX512_IFMA __m512i mul_lazy(__m512i a, __m512i b) const { return fold61_lazy(mul_wide(a, b)); }
   NNP_AVX512_IFMA __m512i square_lazy(__m512i a) const { return fold61_lazy(square_wide(a)); }
-  // The same below 2^64 only (the sum of reduce_product's pieces): for Limbs52, nothing else.
+  // The same below 2^64 only (product_pieces' sum, not folded): for Limbs52, nothing else.
   NNP_AVX512_IFMA __m512i mul_wide(__m512i a, __m512i b) const {
     const __m512i ah = _mm512_srli_epi64(a, 32), bh = _mm512_srli_epi64(b, 32);
     const __m512i mid = _mm512_add_epi64(_mm512_mul_epu32(a, bh), _mm512_mul_epu32(ah, b));
@@ -159,8 +160,9 @@ struct Lazy52 {
   }
 };
 
-// An element of K per lane as three values cut at bit 52: re, im and re + im (unreduced, below
-// 2^62: a high limb below 2^10, so every product's addends stay below 2^52, as Lazy52 requires).
+// An element of K per lane as three values cut at bit 52: re, im and re + im, unreduced. For the
+// weights (canonical coordinates) re + im < 2^62, a high limb below 2^10; for square_lazy's
+// results re + im < 2^63, below 2^11: the high limbs' products stay below 2^52, as Lazy52 requires.
 struct Limbs52K {
   Limbs52 re, im, sum;
   NNP_AVX512_IFMA static Limbs52K of(KVec x, const M61x8& f) {
