@@ -31,8 +31,7 @@ void column_sums_portable(const std::int8_t* w, std::size_t, std::size_t cols, s
 // vpdpbusd adds sum_i bytes[c][a + i] W[a + i][j] to lane j of accumulator c, the four bytes
 // broadcast. The strip's bytes are first copied into one small table, step by step (`packed`):
 // read from there, the broadcasts need one base address instead of NB row pointers, which did not
-// fit the registers (the kernel ran 10% slower reloading them).
-NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (verifier/x86.hpp)
+// fit the registers (the kernel ran 13% slower reloading them from the stack).
 template <unsigned NB>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void column_sums_vnni_nb(
     const std::int8_t* w, std::size_t rows, std::size_t cols, std::size_t a0, std::size_t a1, const std::uint8_t* bytes,
@@ -81,7 +80,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) void column_sums
     }
   }
 }
-NNP_AVX512_WARNINGS_ON
 
 void column_sums_vnni(const std::int8_t* w, std::size_t rows, std::size_t cols, std::size_t a0, std::size_t a1,
                       const std::uint8_t* bytes, std::size_t stride, unsigned nbytes, std::int32_t* acc) {
