@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cassert>
 #include <optional>
 #include <type_traits>
 
@@ -49,6 +50,21 @@ class CpuProductSumcheck final : public SumcheckProver<K> {
   void fold(K r) override {
     fold_top(a_, r);
     fold_top(v_, r);
+  }
+  // One parallel pass: task i folds entries i and i + quarter of both tables (each from itself and
+  // its partner half a table up) and sums the next round's pair (i, i + quarter) while it has them.
+  // Tasks touch disjoint entries, so the fold is in place.
+  std::array<K, 3> fold_and_round(K r) override {
+    const std::size_t half = a_.size() / 2, quarter = half / 2;
+    assert(quarter >= 1);  // a round follows: at least two entries after the fold
+    auto folded = [&](std::vector<K>& t, std::size_t i) { return t[i] = t[i] + r * (t[i + half] - t[i]); };
+    auto h = parallel_sum<K, 2>(quarter, [&](std::size_t i) {
+      const K a0 = folded(a_, i), a1 = folded(a_, i + quarter), v0 = folded(v_, i), v1 = folded(v_, i + quarter);
+      return std::array<K, 2>{a0 * v0, (a1 + a1 - a0) * (v1 + v1 - v0)};
+    });
+    a_.resize(half);
+    v_.resize(half);
+    return {h[0], h[1], K::zero()};
   }
   K final_value() const override { return v_[0]; }
 
