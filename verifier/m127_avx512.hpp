@@ -153,12 +153,16 @@ struct M127x8 {
     _mm512_mask_storeu_epi64(dst + 4, m1, _mm512_permutex2var_epi64(lo, second_half, hi));
   }
   // Eight elements from k on (`n` of them; the rest read as zero), as limbs.
+  // Plain loads where all eight are there (masked ones were slower on Zen 4, m61_avx512.hpp).
   NNP_AVX512_IFMA V3 load(const Fp127* src, std::size_t n) const {
-    const __mmask8 m0 = n >= 4 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (2 * n)) - 1);
-    const __mmask8 m1 = n >= 8   ? __mmask8{0xFF}
-                        : n <= 4 ? __mmask8{0}
-                                 : static_cast<__mmask8>((1u << (2 * (n - 4))) - 1);
-    const __m512i v0 = _mm512_maskz_loadu_epi64(m0, src), v1 = _mm512_maskz_loadu_epi64(m1, src + 4);
+    __m512i v0, v1;
+    if (n >= 8) {
+      v0 = _mm512_loadu_si512(src), v1 = _mm512_loadu_si512(src + 4);
+    } else {
+      const __mmask8 m0 = n >= 4 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (2 * n)) - 1);
+      const __mmask8 m1 = n <= 4 ? __mmask8{0} : static_cast<__mmask8>((1u << (2 * (n - 4))) - 1);
+      v0 = _mm512_maskz_loadu_epi64(m0, src), v1 = _mm512_maskz_loadu_epi64(m1, src + 4);
+    }
     const __m512i lo = _mm512_permutex2var_epi64(v0, even, v1), hi = _mm512_permutex2var_epi64(v0, odd, v1);
     return {_mm512_and_si512(lo, m52),
             _mm512_or_si512(_mm512_srli_epi64(lo, 52), _mm512_and_si512(_mm512_slli_epi64(hi, 12), m52)),

@@ -45,9 +45,8 @@ NNP_AVX512_IFMA Fp61x2 row_dot(const Fp61* y, const M61ColumnWeights& w) {
     const std::size_t k1 = std::min(cols, k0 + kFlushColumns);
     Lazy52 re, im;
     for (std::size_t k = k0; k < k1; k += 8) {
-      const __mmask8 m = k1 - k >= 8 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (k1 - k)) - 1);
       __builtin_prefetch(y + cols + k, 0, 3);  // the next row
-      const Limbs52 x = Limbs52::of(_mm512_maskz_loadu_epi64(m, y + k), f);
+      const Limbs52 x = Limbs52::of(load_up_to_8(y + k, k1 - k), f);
       re.add(Limbs52::load(w.re_lo.data() + k, w.re_hi.data() + k), x);
       im.add(Limbs52::load(w.im_lo.data() + k, w.im_hi.data() + k), x);
     }

@@ -25,17 +25,16 @@ template <int kPass>
                                                                                  const Fp61* z01, const Fp61* z10,
                                                                                  const Fp61* z11, std::size_t k,
                                                                                  std::size_t k1) {
-  const __mmask8 m = k1 - k >= 8 ? __mmask8{0xFF} : static_cast<__mmask8>((1u << (k1 - k)) - 1);
+  const std::size_t n = k1 - k;
   // Lazily reduced (M61x8's lazy forms), each below 2^62: a0, a1 canonical, a2 = 2 a1 - a0, d0 and
   // d1 below 2p, d2 = 2 d1 - d0 below 2^61 + 8; the products below 2^64.
-  const __m512i a0 = _mm512_maskz_loadu_epi64(m, z00 + k), a1 = _mm512_maskz_loadu_epi64(m, z01 + k);
+  const __m512i a0 = load_up_to_8(z00 + k, n), a1 = load_up_to_8(z01 + k, n);
   const __m512i a2 = f.reduce_once(f.sub_lazy(_mm512_add_epi64(a1, a1), a0));
   __m512i x[3];
   if constexpr (kPass == 0) {
     x[0] = f.square_wide(a0), x[1] = f.square_wide(a1), x[2] = f.square_wide(a2);
   } else {
-    const __m512i d0 = f.sub_lazy(_mm512_maskz_loadu_epi64(m, z10 + k), a0),
-                  d1 = f.sub_lazy(_mm512_maskz_loadu_epi64(m, z11 + k), a1);
+    const __m512i d0 = f.sub_lazy(load_up_to_8(z10 + k, n), a0), d1 = f.sub_lazy(load_up_to_8(z11 + k, n), a1);
     // 2 d1 + 2p - d0 < 6p, folded
     const __m512i d2 = f.fold61_lazy(_mm512_sub_epi64(_mm512_add_epi64(_mm512_add_epi64(d1, d1), f.p2), d0));
     if constexpr (kPass == 1) {
