@@ -35,7 +35,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void byte_dots_vnni_n(con
   std::size_t j = 0;
   for (; j + 64 <= len; j += 64) {
     const __m512i wv = _mm512_loadu_si512(w + j);
-    for (unsigned t = 0; t < N; ++t) acc[t] = _mm512_dpbusd_epi32(acc[t], _mm512_loadu_si512(bytes + t * stride + j), wv);
+    for (unsigned t = 0; t < N; ++t)
+      acc[t] = _mm512_dpbusd_epi32(acc[t], _mm512_loadu_si512(bytes + t * stride + j), wv);
   }
   if (j < len) {
     const __mmask64 m = (__mmask64{1} << (len - j)) - 1;

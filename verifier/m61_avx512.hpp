@@ -42,13 +42,9 @@ struct M61x8 {
 
   // x - p where x >= p, else x (x < 2p): the wrapped difference of a smaller x is the larger.
   NNP_AVX512_IFMA __m512i reduce_once(__m512i x) const { return _mm512_min_epu64(x, _mm512_sub_epi64(x, p)); }
-  NNP_AVX512_IFMA __m512i add(__m512i a, __m512i b) const { return reduce_once(_mm512_add_epi64(a, b)); }
-  NNP_AVX512_IFMA __m512i sub(__m512i a, __m512i b) const {
-    return reduce_once(_mm512_sub_epi64(_mm512_add_epi64(a, p), b));
-  }
   // Any x < 2^64 to [0, 2^61 + 8), then canonical.
   NNP_AVX512_IFMA __m512i fold61(__m512i x) const { return reduce_once(fold61_lazy(x)); }
-  NNP_AVX512_IFMA __m512i mul(__m512i a, __m512i b) const { return reduce_once(mul_lazy(a, b)); }
+  // a^2 mod p, canonical (the forward pass's activation, m61_square_entries).
   NNP_AVX512_IFMA __m512i square(__m512i a) const { return reduce_once(square_lazy(a)); }
 
   // The lazy forms below leave out the last reduce_once: their results are congruent mod p and
@@ -82,18 +78,13 @@ struct M61x8 {
     const __m512i ah = _mm512_srli_epi64(a, 32), cross = _mm512_mul_epu32(a, ah);
     return product_pieces(_mm512_mul_epu32(a, a), _mm512_add_epi64(cross, cross), _mm512_mul_epu32(ah, ah));
   }
-  // (a + bi)^2 as square below, lazily: for coordinates below 2^61 + 8, a result's real part below
-  // 2^61 + 8 and its imaginary part below 2^62 + 16.
+  // (a + bi)^2 = (a + b)(a - b) + 2ab i, lazily: for coordinates below 2^61 + 8, a result's real
+  // part below 2^61 + 8 and its imaginary part below 2^62 + 16.
   NNP_AVX512_IFMA KVec square_lazy(KVec x) const {
     const __m512i re =
         mul_lazy(_mm512_add_epi64(x.re, x.im), fold61_lazy(_mm512_sub_epi64(_mm512_add_epi64(x.re, p2), x.im)));
     const __m512i ab = mul_lazy(x.re, x.im);
     return {re, _mm512_add_epi64(ab, ab)};
-  }
-  // (a + bi)^2 = (a + b)(a - b) + 2ab i
-  NNP_AVX512_IFMA KVec square(KVec x) const {
-    const __m512i ab = mul(x.re, x.im);
-    return {mul(add(x.re, x.im), sub(x.re, x.im)), add(ab, ab)};
   }
   NNP_AVX512_IFMA KVec load(const Fp61x2* src) const {
     const __m512i v0 = _mm512_loadu_si512(src), v1 = _mm512_loadu_si512(src + 4);
