@@ -139,6 +139,9 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, con
   r["proof_bytes"] = bundle.messages.size() * Cfg::K::kBytes;
   r["soundness_bits"] = shape.soundness_bits(Cfg::kId);
   r["float_forward_s"] = float_t.seconds;
+  // The proof file's digest: the same seed gives the same bytes on every engine and build, so a
+  // refactor or a new engine shows it changed nothing by this value alone.
+  r["proof_sha256"] = to_hex(sha256(serialize_bundle(bundle)));
   return r;
 }
 
