@@ -7,6 +7,8 @@
 #include <random>
 
 #include "bench/engines.hpp"
+#include "kernels/thrust/device_info.hpp"
+#include "kernels/thrust/thrust_engine.hpp"
 #include "host/synthetic.hpp"
 
 namespace nnproof {

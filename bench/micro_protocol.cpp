@@ -7,11 +7,11 @@
 #include <random>
 
 #include "core/polynomial.hpp"
-#include "host/engines/cpu_engine.hpp"
-#include "host/engines/int8_column_sums.hpp"
-#include "host/engines/limb_gemm.hpp"
-#include "host/engines/m127_kernels.hpp"
-#include "host/engines/m61_kernels.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
+#include "kernels/cpu/int8_column_sums.hpp"
+#include "kernels/cpu/limb_gemm.hpp"
+#include "kernels/cpu/m127_kernels.hpp"
+#include "kernels/cpu/m61_kernels.hpp"
 #include "host/synthetic.hpp"
 #include "bench/engines.hpp"
 

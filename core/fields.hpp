@@ -24,6 +24,11 @@ using M61 = FieldConfig<Fp61, Fp61x2, FieldId::m61>;
 using M127 = FieldConfig<Fp127, Fp127, FieldId::m127>;
 using M61Interactive = FieldConfig<Fp61, Fp61, FieldId::m61_interactive>;
 
+// Applies X to every field configuration (explicit instantiations: one list, written here), and
+// to those a proof file may hold (interactive mode's m61-interactive is never written to a file).
+#define NNP_FOR_EACH_CONFIG(X) X(M61) X(M127) X(M61Interactive)
+#define NNP_FOR_EACH_FILE_CONFIG(X) X(M61) X(M127)
+
 constexpr std::string_view field_name(FieldId id) {
   switch (id) {
     case FieldId::m61: return "m61";

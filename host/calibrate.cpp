@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "host/engines/cpu_engine.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "host/quantize.hpp"
 #include "verifier/magnitude.hpp"
 

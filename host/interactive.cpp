@@ -261,9 +261,7 @@ Verdict interactive_two_processes(const EngineFactory<Cfg>& make_engine, const Q
                                              std::size_t, std::vector<Cfg::F>&);                                       \
   template Verdict interactive_two_processes(const EngineFactory<Cfg>&, const QuantizedModel&,                         \
                                              const std::vector<Cfg::F>&, std::size_t, std::vector<Cfg::F>&);
-NNP_INSTANTIATE(M61)
-NNP_INSTANTIATE(M127)
-NNP_INSTANTIATE(M61Interactive)
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 template Fp61 csprng_challenge<Fp61>();
 template Fp61x2 csprng_challenge<Fp61x2>();

@@ -6,7 +6,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "host/engines/engine.hpp"
+#include "kernels/engine/engine.hpp"
 #include "verifier/verifier.hpp"
 
 namespace nnproof {

@@ -113,11 +113,10 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   template std::vector<Cfg::F> trace_outputs(const ForwardTrace<Cfg>&, std::size_t);                                  \
   template void prove_layers(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&, const ForwardTrace<Cfg>&,          \
                              ProverChannel<Cfg::K>&, const ProgressFn&);
-NNP_INSTANTIATE(M61)
-NNP_INSTANTIATE(M127)
-NNP_INSTANTIATE(M61Interactive)
-template ProofBundle<M61> prove_bundle(Engine<M61>&, Statement<M61>&, const ProgressFn&);
-template ProofBundle<M127> prove_bundle(Engine<M127>&, Statement<M127>&, const ProgressFn&);
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
+#undef NNP_INSTANTIATE
+#define NNP_INSTANTIATE(Cfg) template ProofBundle<Cfg> prove_bundle(Engine<Cfg>&, Statement<Cfg>&, const ProgressFn&);
+NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 
 }  // namespace nnproof

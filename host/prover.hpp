@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "host/engines/engine.hpp"
+#include "kernels/engine/engine.hpp"
 #include "verifier/channel.hpp"
 #include "verifier/proof.hpp"
 

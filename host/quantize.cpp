@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "verifier/magnitude.hpp"
-#include "verifier/x86.hpp"
+#include "core/simd/x86.hpp"
 
 namespace nnproof {
 namespace {

@@ -1,6 +1,6 @@
 #include "verifier/int8_chunk_dot.hpp"
 
-#include "verifier/x86.hpp"
+#include "core/simd/x86.hpp"
 
 namespace nnproof {
 namespace {

@@ -156,8 +156,7 @@ ProofBundle<Cfg> parse_bundle(std::span<const unsigned char> bytes, const ProofS
 #define NNP_INSTANTIATE(Cfg)                                                          \
   template std::vector<unsigned char> serialize_bundle(const ProofBundle<Cfg>&);     \
   template ProofBundle<Cfg> parse_bundle(std::span<const unsigned char>, const ProofShape&);
-NNP_INSTANTIATE(M61)
-NNP_INSTANTIATE(M127)
+NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 
 }  // namespace nnproof

@@ -5,9 +5,9 @@
 #include <type_traits>
 
 #include "core/lazy.hpp"
-#include "verifier/m127_avx512.hpp"
-#include "verifier/m61_avx512.hpp"
-#include "verifier/x86.hpp"
+#include "core/simd/m127_avx512.hpp"
+#include "core/simd/m61_avx512.hpp"
+#include "core/simd/x86.hpp"
 
 namespace nnproof {
 
@@ -34,7 +34,7 @@ M127ColumnWeights::M127ColumnWeights(std::span<const Fp127> e) : eq(e) {
 }
 
 #if defined(NNP_M61_AVX512) && defined(NNP_M127_AVX512)
-NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (verifier/x86.hpp)
+NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (core/simd/x86.hpp)
 namespace m61_avx512 {
 // sum_k eq(r, k) y[k] for one row: two products per column, in 52-bit limbs (tails masked to zero).
 NNP_AVX512_IFMA Fp61x2 row_dot(const Fp61* y, const M61ColumnWeights& w) {

@@ -2,7 +2,7 @@
 // sum_k e[k] y[k] for a row y of base-field values against a fixed vector e of K, for the two
 // fields with AVX-512 kernels (K = F_{p^2} over m61, and m127): the verifier's input and output
 // MLEs (one row per sample against eq(s, .)) and the prover's V for the input layer
-// (host/engines/m61_kernels.hpp, m127_kernels.hpp: row dots). With AVX-512 IFMA, eight columns per
+// (kernels/cpu/m61_kernels.hpp, m127_kernels.hpp: row dots). With AVX-512 IFMA, eight columns per
 // register in 52-bit limbs (m61_avx512.hpp, m127_avx512.hpp); elsewhere LazyDot. Bit-identical.
 #include <cstdint>
 #include <span>

@@ -84,9 +84,7 @@ Digest statement_digest(const Statement<Cfg>& st, const StatementBindings& b) {
   template Digest model_binding(const Statement<Cfg>&);                  \
   template StatementBindings statement_bindings(const Statement<Cfg>&);  \
   template Digest statement_digest(const Statement<Cfg>&, const StatementBindings&);
-NNP_INSTANTIATE(M61)
-NNP_INSTANTIATE(M127)
-NNP_INSTANTIATE(M61Interactive)
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 
 std::size_t ProofShape::message_count() const {

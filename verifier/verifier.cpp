@@ -207,13 +207,12 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
 #define NNP_INSTANTIATE(Cfg)                                                         \
   template Verdict verify_protocol(const Statement<Cfg>&, VerifierChannel<Cfg::K>&); \
   template Transcript statement_transcript<Cfg>(const Digest&);
-NNP_INSTANTIATE(M61)
-NNP_INSTANTIATE(M127)
-NNP_INSTANTIATE(M61Interactive)
-template Verdict verify_bundle(const Statement<M61>&, const ProofBundle<M61>&, double);
-template Verdict verify_bundle(const Statement<M127>&, const ProofBundle<M127>&, double);
-template Verdict verify_bundle(const Statement<M61>&, const ProofBundle<M61>&, const StatementBindings&, double);
-template Verdict verify_bundle(const Statement<M127>&, const ProofBundle<M127>&, const StatementBindings&, double);
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
+#undef NNP_INSTANTIATE
+#define NNP_INSTANTIATE(Cfg)                                                                   \
+  template Verdict verify_bundle(const Statement<Cfg>&, const ProofBundle<Cfg>&, double);      \
+  template Verdict verify_bundle(const Statement<Cfg>&, const ProofBundle<Cfg>&, const StatementBindings&, double);
+NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
 template Fp61x2 sumcheck_verifier(VerifierChannel<Fp61x2>&, Fp61x2, unsigned, unsigned, std::vector<Fp61x2>&);
 template Fp61 sumcheck_verifier(VerifierChannel<Fp61>&, Fp61, unsigned, unsigned, std::vector<Fp61>&);
 template Fp127 sumcheck_verifier(VerifierChannel<Fp127>&, Fp127, unsigned, unsigned, std::vector<Fp127>&);

@@ -9,10 +9,6 @@
 #include <fstream>
 #include <iostream>
 
-#include "host/engines/cpu_engine.hpp"
-#include "host/engines/reference_engine.hpp"
-#include "kernels/device_info.hpp"
-#include "kernels/thrust_engine.hpp"
 
 namespace nnproof::cli {
 
@@ -32,39 +28,6 @@ FieldId parse_field(const std::string& name) {
     if (name == field_name(id)) return id;
   throw UsageError("unknown field '" + name + "'; use m61, m127 or (interactive only) m61-interactive");
 }
-
-void check_engine_name(const std::string& name) {
-  for (const char* known : {"auto", "reference", "cpu", "thrust-omp"})
-    if (name == known) return;
-  if (name != "cuda") throw UsageError("unknown engine '" + name + "'; use " + kEngineNames);
-  if (!thrust_engines_built())
-    throw UsageError("--engine cuda: this nnproof was built without CUDA (no nvcc at build time); use --engine cpu");
-}
-
-template <class Cfg>
-std::unique_ptr<Engine<Cfg>> make_engine(const std::string& name, int threads) {
-  check_engine_name(name);
-  set_cpu_threads(threads);
-  if (name == "reference") return make_reference_engine<Cfg>();
-  if (name == "cpu") return make_cpu_engine<Cfg>();
-  if (name == "thrust-omp") return make_thrust_omp_engine<Cfg>();
-  const DeviceInfo dev = thrust_engines_built() ? query_cuda_devices() : DeviceInfo{};  // once: it starts CUDA
-  if (name == "auto") {
-    if (dev.count == 0) return make_cpu_engine<Cfg>();
-    if (const std::string why = cublas_load_error(); !why.empty()) {  // an operator expects the GPU: say why not
-      std::cerr << "nnproof: note: --engine auto uses the cpu engine: " << why << "\n";
-      return make_cpu_engine<Cfg>();
-    }
-    return make_cuda_engine<Cfg>();
-  }
-  // name == "cuda", in a CUDA build (check_engine_name)
-  if (dev.count == 0) throw UsageError("--engine cuda: no CUDA device (" + dev.why_none + "); use --engine cpu");
-  return make_cuda_engine<Cfg>();
-}
-
-template std::unique_ptr<Engine<M61>> make_engine<M61>(const std::string&, int);
-template std::unique_ptr<Engine<M127>> make_engine<M127>(const std::string&, int);
-template std::unique_ptr<Engine<M61Interactive>> make_engine<M61Interactive>(const std::string&, int);
 
 template <class F>
 std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<F>& outputs) {

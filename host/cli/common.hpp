@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "host/engines/engine.hpp"
+#include "kernels/registry.hpp"
 #include "host/prover.hpp"
 #include "host/quantize.hpp"
 
@@ -57,16 +57,6 @@ decltype(auto) with_file_field(FieldId field, Fn&& fn) {
   if (field == FieldId::m127) return fn.template operator()<M127>();
   return fn.template operator()<M61>();
 }
-
-// The engines make_engine knows, as help and error messages list them.
-inline constexpr const char* kEngineNames = "auto, reference, cpu, cuda or thrust-omp";
-// Throws UsageError for a name make_engine would refuse without looking for a device (an unknown
-// name, or cuda in a build without CUDA): it touches no CUDA, so it may run before a fork.
-void check_engine_name(const std::string& name);
-
-// "auto" is cuda when a device is present and the cuda engine is built, else cpu.
-template <class Cfg>
-std::unique_ptr<Engine<Cfg>> make_engine(const std::string& name, int threads);
 
 template <class F>
 std::vector<F> to_field(const std::vector<std::int64_t>& v) {

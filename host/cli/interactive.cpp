@@ -29,7 +29,7 @@ int run_interactive(const InteractiveOptions& o) {
     // libgomp (once its threads exist) nor the CUDA runtime (once initialized) survives a fork, so
     // everything above (loading, quantizing, the magnitude check) stays sequential and the child
     // makes its own engine. A hang here means that broke (see docs/ARCHITECTURE.md).
-    check_engine_name(o.engine);  // a bad name is a usage error here, not a failed child
+    parse_engine_name(o.engine);  // a bad name is a usage error here, not a failed child
     const EngineFactory<Cfg> engine = [&] { return make_engine<Cfg>(o.engine, o.threads); };
     Verdict v = o.in_process ? interactive_in_process(*engine(), p.model, input, p.batch, outputs)
                              : interactive_two_processes(engine, p.model, input, p.batch, outputs);

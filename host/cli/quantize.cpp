@@ -9,7 +9,7 @@
 #include "host/calibrate.hpp"
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
-#include "host/engines/cpu_engine.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "host/npy.hpp"
 
 namespace nnproof::cli {

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <random>
 
-#include "host/engines/reference_engine.hpp"
+#include "kernels/reference/reference_engine.hpp"
 #include "host/prover.hpp"
 #include "host/synthetic.hpp"
 #include "tests/fuzz/fuzz_common.hpp"

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "host/engines/reference_engine.hpp"
+#include "kernels/reference/reference_engine.hpp"
 #include "host/npy.hpp"
 #include "host/prover.hpp"
 #include "host/quantize.hpp"

@@ -4,8 +4,8 @@
 // of tampering is rejected, on random shapes, strides, paddings and groups.
 #include <gtest/gtest.h>
 
-#include "host/engines/cpu_engine.hpp"
-#include "kernels/thrust_engine.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
+#include "kernels/thrust/thrust_engine.hpp"
 #include "tests/support/problems.hpp"
 #include "verifier/magnitude.hpp"
 

@@ -14,7 +14,7 @@
 #include <random>
 
 #include "host/calibrate.hpp"
-#include "host/engines/cpu_engine.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "host/npy.hpp"
 #include "host/quantize.hpp"
 #include "tests/host/onnx_builder.hpp"

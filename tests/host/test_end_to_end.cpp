@@ -3,7 +3,7 @@
 // changing any single output, proof element, input entry, weight or bias is rejected.
 #include <gtest/gtest.h>
 
-#include "host/engines/cpu_engine.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "tests/support/problems.hpp"
 
 namespace nnproof {

@@ -2,7 +2,7 @@
 // processes; a prover that changes any message is rejected.
 #include <gtest/gtest.h>
 
-#include "host/engines/cpu_engine.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "host/interactive.hpp"
 #include "tests/support/problems.hpp"
 

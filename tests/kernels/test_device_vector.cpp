@@ -1,4 +1,4 @@
-// DeviceVector (kernels/device_vector.hpp): tables made with a size alone are left as the backend
+// DeviceVector (kernels/thrust/device_vector.hpp): tables made with a size alone are left as the backend
 // allocated them (its construct is a no-op: no fill pass), tables made with a value are filled
 // with it. Built for Thrust's OpenMP backend over an allocator whose fresh memory is a known byte,
 // so the test sees exactly which bytes Thrust wrote.
@@ -19,7 +19,7 @@ void device_free(void* p) noexcept { ::operator delete(p); }
 #include <gtest/gtest.h>
 
 #include "core/fields.hpp"
-#include "kernels/device_vector.hpp"
+#include "kernels/thrust/device_vector.hpp"
 
 namespace nnproof::device_vector_test {
 namespace {

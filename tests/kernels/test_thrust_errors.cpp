@@ -1,4 +1,4 @@
-// NNP_THRUST (kernels/thrust_errors.hpp): a thrust::system_error from a Thrust call becomes a
+// NNP_THRUST (kernels/thrust/thrust_errors.hpp): a thrust::system_error from a Thrust call becomes a
 // CudaError naming the file, the line and the call; values and other exceptions pass through.
 // Compiled only where the CUDA toolkit (and so Thrust) was found at build time.
 #define THRUST_DEVICE_SYSTEM THRUST_DEVICE_SYSTEM_OMP
@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "kernels/thrust_errors.hpp"
+#include "kernels/thrust/thrust_errors.hpp"
 
 namespace nnproof::thrust_errors_test {
 namespace {

@@ -2,7 +2,7 @@
 // Random networks, statements and honest proofs for tests, plus channels with fixed challenges.
 #include <random>
 
-#include "host/engines/reference_engine.hpp"
+#include "kernels/reference/reference_engine.hpp"
 #include "host/prover.hpp"
 #include "host/synthetic.hpp"
 #include "tests/support/random.hpp"

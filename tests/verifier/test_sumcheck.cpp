@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/polynomial.hpp"
-#include "host/engines/cpu_engine.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "tests/support/problems.hpp"
 
 namespace nnproof {

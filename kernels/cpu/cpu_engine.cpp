@@ -1,0 +1,474 @@
+#include "kernels/cpu/cpu_engine.hpp"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cassert>
+#include <optional>
+#include <type_traits>
+
+#include "core/lazy.hpp"
+#include "kernels/cpu/square_sumcheck.hpp"
+#include "kernels/cpu/int8_column_sums.hpp"
+#include "kernels/cpu/int8_limbs.hpp"
+#include "kernels/cpu/limb_gemm.hpp"
+#include "kernels/cpu/m61_kernels.hpp"
+#include "kernels/cpu/structured_limbs.hpp"
+#include "kernels/engine/uninitialized.hpp"
+#include "kernels/engine/weights_cache.hpp"
+#include "verifier/parallel.hpp"
+
+namespace nnproof {
+
+void set_cpu_threads(int threads) {
+  if (threads <= 0) return;
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
+namespace {
+
+template <class F>
+u128 raw_value(F x) {
+  return static_cast<u128>(x.v);
+}
+
+// The sum-check of sum_j A[j] V[j].
+template <class K>
+class CpuProductSumcheck final : public SumcheckProver<K> {
+ public:
+  CpuProductSumcheck(std::vector<K> A, std::vector<K> V) : a_(std::move(A)), v_(std::move(V)) {}
+  std::array<K, 3> round() override {
+    const std::size_t half = a_.size() / 2;
+    auto h = parallel_sum<K, 2>(half, [&](std::size_t i) {
+      K a2 = a_[i + half] + a_[i + half] - a_[i], v2 = v_[i + half] + v_[i + half] - v_[i];
+      return std::array<K, 2>{a_[i] * v_[i], a2 * v2};
+    });
+    return {h[0], h[1], K::zero()};
+  }
+  void fold(K r) override {
+    fold_top(a_, r);
+    fold_top(v_, r);
+  }
+  // One parallel pass: task i folds entries i and i + quarter of both tables (each from itself and
+  // its partner half a table up) and sums the next round's pair (i, i + quarter) while it has them.
+  // Tasks touch disjoint entries, so the fold is in place.
+  std::array<K, 3> fold_and_round(K r) override {
+    const std::size_t half = a_.size() / 2, quarter = half / 2;
+    assert(quarter >= 1);  // a round follows: at least two entries after the fold
+    auto folded = [&](std::vector<K>& t, std::size_t i) { return t[i] = t[i] + r * (t[i + half] - t[i]); };
+    auto h = parallel_sum<K, 2>(quarter, [&](std::size_t i) {
+      const K a0 = folded(a_, i), a1 = folded(a_, i + quarter), v0 = folded(v_, i), v1 = folded(v_, i + quarter);
+      return std::array<K, 2>{a0 * v0, (a1 + a1 - a0) * (v1 + v1 - v0)};
+    });
+    a_.resize(half);
+    v_.resize(half);
+    return {h[0], h[1], K::zero()};
+  }
+  K final_value() const override { return v_[0]; }
+
+ private:
+  std::vector<K> a_, v_;
+};
+
+// The weights as doubles and the widest exact limbs for them. Rebuilt per call (O(rows x cols),
+// small next to the GEMM's O(rows x cols x batch)): nothing outlives the layer it was made from.
+struct LayerGemmPlan {
+  std::vector<double> weights;
+  LimbPlan plan;
+};
+
+LayerGemmPlan plan_layer(const QuantizedLayer& q, unsigned field_bits) {
+  LayerGemmPlan c;
+  std::vector<u128> row_abs(q.rows);
+  q.weights.visit([&](const auto* w) {
+    parallel_for(q.rows, [&](std::size_t a) {
+      u128 row = 0;
+      for (std::size_t j = 0; j < q.cols; ++j) {
+        const std::int64_t x = w[a * q.cols + j];
+        row += x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x);
+      }
+      row_abs[a] = row;
+    });
+  });
+  const u128 max_row = *std::max_element(row_abs.begin(), row_abs.end());
+  if (max_row >> 53) return c;  // no limb width makes DGEMM exact: the direct kernel
+  c.plan = plan_limbs(static_cast<std::uint64_t>(max_row), field_bits);
+  if (c.plan.limb_bits) {  // exact in doubles: |w| <= max_row < 2^53
+    c.weights.resize(q.weights.size());
+    q.weights.visit([&](const auto* w) {
+      parallel_for(q.rows, [&](std::size_t a) {
+        for (std::size_t j = 0; j < q.cols; ++j) c.weights[a * q.cols + j] = static_cast<double>(w[a * q.cols + j]);
+      });
+    });
+  }
+  return c;
+}
+
+template <class Cfg>
+class CpuEngine final : public Engine<Cfg> {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+
+ public:
+  std::string name() const override { return "cpu"; }
+
+  Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
+    auto X = Table2D<F>::unwritten(padded(n0), padded(batch));
+    parallel_for(input_bands(n0), [&](std::size_t band) { transpose_input_band(input, n0, batch, band, X); });
+    zero_padding(X, n0, batch);
+    return X;
+  }
+
+  Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
+    if (layer.q->structured()) return structured_forward_limbs(layer, Y, batch);
+    if (layer.q->weights.int8_data() && int8_byte_sums_exact(layer.cols()) && int8_limb_gemm_available()) {
+      auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
+      forward_int8(layer, Y, batch, Z);
+      zero_padding(Z, layer.rows(), batch);
+      return Z;
+    }
+    Table2D<F> Z(padded(layer.rows()), Y.cols);
+    const LayerGemmPlan gemm = plan_layer(*layer.q, F::kBits);
+    if (gemm.plan.limb_bits == 0)
+      forward_direct(layer, Y, batch, Z);
+    else
+      forward_limbs(layer, gemm, Y, batch, Z);
+    return Z;
+  }
+
+  Table2D<F> square(const Table2D<F>& Z) override {
+    auto Y = Table2D<F>::unwritten(Z.rows, Z.cols);
+    if constexpr (std::is_same_v<F, Fp61>) {
+      constexpr std::size_t kChunk = 4096;
+      const std::size_t n = Z.data.size();
+      parallel_for((n + kChunk - 1) / kChunk, [&](std::size_t c) {
+        const std::size_t i = c * kChunk;
+        m61_square_entries(Z.data.data() + i, Y.data.data() + i, std::min(kChunk, n - i));
+      });
+    } else {
+      parallel_for(Z.data.size(), [&](std::size_t i) { Y.data[i] = Z.data[i] * Z.data[i]; });
+    }
+    return Y;
+  }
+
+  std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
+    if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
+    const std::size_t rows = layer.rows(), cols = layer.cols();
+    std::vector<K> A(padded(cols), K::zero());
+    if (layer.q->weights.int8_data() && int8_byte_sums_exact(rows) &&
+        (column_sums_route() || int8_limb_gemm_available()))
+      return row_combine_int8(layer, eq_q, std::move(A));
+    // As the verifier's W~(q, s): m61, 128-bit sums; m127, int64 limb sums while sum_a |W[a][j]|
+    // < 2^32 (the storage width bounds |W| a priori); otherwise field products.
+    const unsigned width = layer.q->weights.width();
+    if constexpr (std::is_same_v<F, Fp61>) {
+      if (wide_sums_exact(width, rows)) return row_combine_wide(layer, eq_q, std::move(A));
+    } else {
+      if (limb_sums_exact(width, rows)) return row_combine_limbs(layer, eq_q, std::move(A));
+    }
+    parallel_for(cols, [&](std::size_t j) {
+      for (std::size_t a = 0; a < rows; ++a) A[j] += mul_base(eq_q[a], F::from_int(layer.q->weights[a * cols + j]));
+    });
+    return A;
+  }
+
+  // int8 weights: eq(q, .) cut into its kBytes little-endian bytes, G[j][c] = sum_a W[a][j] byte_c(a)
+  // (one VNNI pass over W, or oneDNN's int8 GEMM of W^T), then A[j] = sum_c 2^(8 c) G[j][c], eight
+  // bytes (one 64-bit word of K's encoding) at a time in 128 bits. Either is several times faster
+  // than two 128-bit products per weight at TIMIT size (docs/PERFORMANCE.md).
+  std::vector<K> row_combine_int8(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
+    constexpr unsigned kBytes = K::kBytes, kWords = kBytes / 8;
+    static_assert(kBytes % 8 == 0);
+    const std::size_t cols = layer.cols();
+    const std::vector<std::int32_t> G = column_sums_route() ? column_byte_sums(layer, eq_q) : byte_gemm(layer, eq_q);
+    parallel_for(cols, [&](std::size_t j) {
+      std::array<i128, kWords> words{};  // |G| < 2^31: eight bytes shifted by up to 56 bits < 2^90
+      for (unsigned c = 0; c < kBytes; ++c) words[c / 8] += static_cast<i128>(G[j * kBytes + c]) << (8 * (c % 8));
+      A[j] = from_words(words);
+    });
+    return A;
+  }
+
+  // Our VNNI kernel where it runs and the ISA cap admits it; else oneDNN's GEMM (AVX2 VNNI CPUs).
+  static bool column_sums_route() { return int8_column_sums_vnni() && int8_avx512_vnni_allowed(); }
+
+  // G (cols x kBytes) by int8_column_byte_sums: each thread sums its own rows of W into its own
+  // (kBytes x columns) partial sums, added up at the end.
+  static std::vector<std::int32_t> column_byte_sums(const FieldLayer<F>& layer, std::span<const K> eq_q) {
+    constexpr unsigned kBytes = K::kBytes;
+    const std::size_t rows = layer.rows(), cols = layer.cols(), stride = (rows + 3) / 4 * 4;
+    std::vector<std::uint8_t> bytes(kBytes * stride, 0);  // byte array c, then row a; zero past rows
+    parallel_for(rows, [&](std::size_t a) {
+      unsigned char b[kBytes];
+      eq_q[a].to_bytes(b);
+      for (unsigned c = 0; c < kBytes; ++c) bytes[c * stride + a] = b[c];
+    });
+    // One part per thread, but at least 64 rows each: the parts' sums cost kBytes x columns each.
+    const std::size_t parts =
+        std::clamp<std::size_t>((rows + 63) / 64, 1, static_cast<std::size_t>(omp_get_max_threads()));
+    const std::size_t part_rows = (rows + 4 * parts - 1) / (4 * parts) * 4;
+    const std::size_t part_size = kBytes * column_sums_stride(cols);
+    std::vector<std::int32_t> partial(parts * part_size, 0);
+    parallel_for(parts, [&](std::size_t t) {
+      const std::size_t a0 = std::min(rows, t * part_rows), a1 = std::min(rows, a0 + part_rows);
+      int8_column_byte_sums(layer.q->weights.int8_data(), rows, cols, a0, a1, bytes.data(), stride, kBytes,
+                            partial.data() + t * part_size);
+    });
+    std::vector<std::int32_t> G(cols * kBytes);
+    parallel_for(cols, [&](std::size_t j) {
+      for (unsigned c = 0; c < kBytes; ++c) {
+        std::int32_t sum = 0;  // the parts' sums of disjoint rows: still within the exactness bound
+        for (std::size_t t = 0; t < parts; ++t) sum += partial[t * part_size + c * column_sums_stride(cols) + j];
+        G[j * kBytes + c] = sum;
+      }
+    });
+    return G;
+  }
+
+  // G (cols x kBytes) by oneDNN: W^T times the rows x kBytes matrix of bytes.
+  static std::vector<std::int32_t> byte_gemm(const FieldLayer<F>& layer, std::span<const K> eq_q) {
+    constexpr unsigned kBytes = K::kBytes;
+    const std::size_t rows = layer.rows(), cols = layer.cols();
+    std::vector<std::int8_t> bytes(rows * kBytes);
+    parallel_for(rows, [&](std::size_t a) {
+      unsigned char b[kBytes];
+      eq_q[a].to_bytes(b);
+      for (unsigned c = 0; c < kBytes; ++c)
+        bytes[a * kBytes + c] = static_cast<std::int8_t>(static_cast<int>(b[c]) - 128);
+    });
+    std::vector<std::int32_t> G(cols * kBytes);
+    int8_transposed_byte_gemm(cols, rows, kBytes, layer.q->weights.int8_data(), bytes.data(), G.data());
+    return G;
+  }
+
+  // The element of K whose little-endian encoding has the 64-bit words sum_c 2^(8 c) bytes_c (exact
+  // integers, not yet reduced): each word is a base coordinate (m61 family) or a half of one (m127).
+  static K from_words(const std::array<i128, K::kBytes / 8>& w) {
+    if constexpr (std::is_same_v<K, Fp61>) {
+      return Fp61::from_i128(w[0]);
+    } else if constexpr (std::is_same_v<K, Fp61x2>) {
+      return {Fp61::from_i128(w[0]), Fp61::from_i128(w[1])};
+    } else {
+      static_assert(std::is_same_v<K, Fp127>);
+      static const Fp127 two64 = pow2(64);
+      return Fp127::from_i128(w[0]) + Fp127::from_i128(w[1]) * two64;
+    }
+  }
+
+  // m127: int64 sums of weight x 31-bit limb products (core/lazy.hpp, KLimbs).
+  std::vector<K> row_combine_limbs(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
+    const std::size_t rows = layer.rows(), cols = layer.cols();
+    constexpr unsigned C = KLimbs<K>::kCount;
+    std::vector<std::int64_t> el(rows * C);
+    for (std::size_t a = 0; a < rows; ++a) KLimbs<K>::split(eq_q[a], el.data() + a * C);
+    constexpr std::size_t kBlock = 256;  // columns per task: the block's accumulators stay in L1
+    layer.q->weights.visit([&](const auto* w) {
+      parallel_for((cols + kBlock - 1) / kBlock, [&](std::size_t blk) {
+        const std::size_t j0 = blk * kBlock, n = std::min(cols, j0 + kBlock) - j0;
+        std::array<std::int64_t, kBlock * C> acc{};
+        for (std::size_t a = 0; a < rows; ++a) {
+          const auto* row = w + a * cols + j0;
+          const std::int64_t* e = el.data() + a * C;
+          for (std::size_t j = 0; j < n; ++j)
+            for (unsigned c = 0; c < C; ++c) acc[j * C + c] += static_cast<std::int64_t>(row[j]) * e[c];
+        }
+        for (std::size_t j = 0; j < n; ++j) A[j0 + j] = KLimbs<K>::join(acc.data() + j * C);
+      });
+    });
+    return A;
+  }
+
+  // The m61 family: 128-bit sums of weight x coordinate products (core/lazy.hpp, M61Coords).
+  std::vector<K> row_combine_wide(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
+    using Coords = M61Coords<K>;
+    constexpr unsigned C = Coords::kCount;
+    const std::size_t rows = layer.rows(), cols = layer.cols();
+    std::vector<std::int64_t> e(rows * C);
+    for (std::size_t a = 0; a < rows; ++a)
+      for (unsigned c = 0; c < C; ++c) e[a * C + c] = Coords::get(eq_q[a], c);
+    constexpr std::size_t kBlock = 256;  // columns per task: the block's accumulators stay in L1
+    layer.q->weights.visit([&](const auto* w) {
+      parallel_for((cols + kBlock - 1) / kBlock, [&](std::size_t blk) {
+        const std::size_t j0 = blk * kBlock, n = std::min(cols, j0 + kBlock) - j0;
+        std::array<i128, kBlock * C> acc{};
+        for (std::size_t a = 0; a < rows; ++a) {
+          const auto* row = w + a * cols + j0;
+          for (std::size_t j = 0; j < n; ++j)
+            for (unsigned c = 0; c < C; ++c)
+              acc[j * C + c] += static_cast<i128>(static_cast<std::int64_t>(row[j])) * e[a * C + c];
+        }
+        for (std::size_t j = 0; j < n; ++j) A[j0 + j] = Coords::make(acc.data() + j * C);
+      });
+    });
+    return A;
+  }
+
+  // Blocks of four rows: the portable row dots share each eq_r[k] among them; m61 with K = F_{p^2}
+  // and m127 run their kernel sets' (SimdKernels, cpu_square_sumcheck.hpp).
+  std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
+    using Simd = SimdKernels<F, K>;
+    constexpr std::size_t kRows = 4;
+    const std::span<const K> ec = eq_r.first(Y.cols);
+    std::optional<typename Simd::Weights> weights;
+    if constexpr (Simd::kHave) weights.emplace(ec);
+    std::vector<K> V(Y.rows, K::zero());
+    parallel_for((Y.rows + kRows - 1) / kRows, [&](std::size_t b) {
+      const std::size_t j0 = b * kRows, n = std::min(kRows, Y.rows - j0);
+      const F* y = Y.data.data() + j0 * Y.cols;
+      if constexpr (Simd::kHave) {
+        Simd::get().row_dots(y, n, *weights, V.data() + j0);
+      } else {
+        row_dots_portable<F, K>(y, n, ec, V.data() + j0);
+      }
+    });
+    return V;
+  }
+
+  std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) override {
+    return std::make_unique<CpuProductSumcheck<K>>(std::move(A), std::move(V));
+  }
+
+  std::vector<K> col_combine_of_squares(const Table2D<F>& Z, const Table2D<F>& Y, std::span<const K> eq_r,
+                                        SquareCarry<K>& carry) override {
+    if (Z.rows < 4) return col_combine(Y, eq_r);
+    return square_group_sums<F, K>(Z, eq_r, carry.sums);
+  }
+
+  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
+                                                     K claim, SquareCarry<K> carry) override {
+    return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r, claim, carry.sums);
+  }
+
+ private:
+  void forward_limbs(const FieldLayer<F>& layer, const LayerGemmPlan& gemm, const Table2D<F>& Y, std::size_t batch,
+                     Table2D<F>& Z) {
+    const std::size_t rows = layer.rows(), inner = layer.cols(), L = gemm.plan.limbs, c = gemm.plan.limb_bits;
+    const std::size_t ncols = L * batch;
+    // Limb matrix: inner x (L * batch), block l holds bits [c l, c (l + 1)) of Y's real columns.
+    std::vector<double> limbs(inner * ncols);
+    const u128 mask = (u128{1} << c) - 1;
+    parallel_for(inner, [&](std::size_t j) {
+      for (std::size_t k = 0; k < batch; ++k) {
+        u128 y = raw_value(Y.at(j, k));
+        for (std::size_t l = 0; l < L; ++l)
+          limbs[j * ncols + l * batch + k] = static_cast<double>(static_cast<std::uint64_t>((y >> (c * l)) & mask));
+      }
+    });
+    std::vector<double> G(rows * ncols);
+    dgemm_rowmajor(rows, inner, ncols, gemm.weights.data(), limbs.data(), G.data());
+    // Z = sum_l 2^(c l) G_l + bias, each G_l an exact integer below 2^53 in magnitude.
+    std::vector<F> shift(L);
+    for (std::size_t l = 0; l < L; ++l) shift[l] = pow2(c * l);
+    parallel_for(rows, [&](std::size_t a) {
+      const double* g = G.data() + a * ncols;
+      for (std::size_t k = 0; k < batch; ++k) {
+        F acc = layer.bias[a] + F::from_int(static_cast<std::int64_t>(g[k]));
+        for (std::size_t l = 1; l < L; ++l) acc += F::from_int(static_cast<std::int64_t>(g[l * batch + k])) * shift[l];
+        Z.at(a, k) = acc;
+      }
+    });
+  }
+
+  // int8 weights: the input's 8-bit limbs (8 for m61, 16 for m127) side by side, stored as
+  // limb - 128, a oneDNN int8 matmul per block of columns, then
+  //   Z = bias + sum_l 2^(8 l) (G'_l + 128 r_a),  r_a = sum_j W[a][j],
+  // the offset folded into the bias once per row (split and recombination: int8_limbs.cpp).
+  // Measured faster than the two-limb DGEMM (docs/PERFORMANCE.md).
+  void forward_int8(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
+    const std::size_t rows = layer.rows(), inner = layer.cols();
+    const std::int8_t* w = layer.q->weights.int8_data();
+    constexpr std::size_t L = (F::kBits + 7) / 8;
+    F limb_weights = F::zero();  // sum_l 2^(8 l)
+    for (std::size_t l = 0; l < L; ++l) limb_weights += pow2(8 * l);
+    Int8WeightsMatmul& matmul = weights_matmul(w, rows, inner);
+    std::vector<F> bias(rows);
+    for (std::size_t a = 0; a < rows; ++a)
+      bias[a] = layer.bias[a] + F::from_int(128 * matmul.row_sums()[a]) * limb_weights;
+    // Blocks of columns keep the limb and product matrices cache-sized: at batch 1024 and beyond a
+    // single GEMM over all columns ran 1.5x slower per sample.
+    for (std::size_t k0 = 0; k0 < batch; k0 += kInt8ColumnBlock)
+      forward_int8_block(layer, matmul, bias, Y, k0, std::min(batch, k0 + kInt8ColumnBlock), Z);
+  }
+
+  static constexpr std::size_t kInt8ColumnBlock = 256;
+
+  // Columns [k0, k1) of Z; `bias` has the limbs' offset folded in. The product is computed
+  // transposed, G^T = L'^T W^T (limbs as the matmul's left operand, read in place; W^T repacked
+  // once per layer, weights_matmul), so both element-wise passes transpose: the
+  // split in blocks of 64 rows x 8 columns of Y, the recombination in tiles of kRowTile rows x
+  // kColTile columns of Z (32 or 64 KiB, in L2).
+  void forward_int8_block(const FieldLayer<F>& layer, Int8WeightsMatmul& matmul, const std::vector<F>& bias,
+                          const Table2D<F>& Y, std::size_t k0, std::size_t k1, Table2D<F>& Z) {
+    constexpr std::size_t L = (F::kBits + 7) / 8, kRowTile = 256, kColTile = 16;
+    static_assert(L == (std::is_same_v<F, Fp61> ? kM61Limbs : kM127Limbs));
+    const std::size_t rows = layer.rows(), inner = layer.cols(), width = k1 - k0, ncols = L * width;
+    // Both buffers are written in full before they are read: no zero fill, and kept across blocks
+    // and layers, so that their 20 MiB are not mapped afresh (page by page) for each block.
+    limb_scratch_.resize(ncols * inner);
+    product_scratch_.resize(ncols * rows);
+    std::int8_t* limbs_t = limb_scratch_.data();
+    std::int32_t* G_t = product_scratch_.data();
+    parallel_for((inner + kRowTile - 1) / kRowTile, [&](std::size_t t) {
+      split_limbs_transposed(&Y.at(0, k0), Y.cols, t * kRowTile, std::min(inner, (t + 1) * kRowTile), width, inner,
+                             limbs_t);
+    });
+    matmul.run(ncols, limbs_t, G_t);
+    parallel_for((rows + kRowTile - 1) / kRowTile, [&](std::size_t t) {
+      const std::size_t a0 = t * kRowTile, n = std::min(rows, a0 + kRowTile) - a0;
+      std::array<F, kRowTile * kColTile> tile;  // tile[k kRowTile + a]: Z[a0 + a][k0 + kt + k]
+      for (std::size_t kt = 0; kt < width; kt += kColTile) {
+        const std::size_t m = std::min(width, kt + kColTile) - kt;
+        for (std::size_t k = 0; k < m; ++k)
+          recombine_limbs(G_t + (kt + k) * rows + a0, width * rows, n, &bias[a0], &tile[k * kRowTile]);
+        for (std::size_t a = 0; a < n; ++a)
+          for (std::size_t k = 0; k < m; ++k) Z.at(a0 + a, k0 + kt + k) = tile[k * kRowTile + a];
+      }
+    });
+  }
+
+  // The matmul for these weights, from the cache or made and cached. The weights are compared
+  // byte for byte (~0.25 ms per 4 MB layer on 2 cores), once per layer and forward pass. Each
+  // entry holds a copy of its weights and their repacked form (twice the layer's int8 weights,
+  // more only if oneDNN packs them differently for a narrower last block), and a first forward
+  // pass pays each layer's repacking (~1.8 ms per 2000 x 2000 layer here).
+  Int8WeightsMatmul& weights_matmul(const std::int8_t* w, std::size_t rows, std::size_t inner) {
+    return matmuls_.get(w, rows, inner);
+  }
+
+  UninitializedVector<std::int8_t> limb_scratch_;
+  UninitializedVector<std::int32_t> product_scratch_;
+  WeightsCache<Int8WeightsMatmul> matmuls_;
+
+  static F pow2(std::size_t e) {
+    F two = F::one() + F::one();
+    return two.pow(e);
+  }
+
+  void forward_direct(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
+    const std::size_t cols = layer.cols();
+    parallel_for(layer.rows(), [&](std::size_t a) {
+      for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) = layer.bias[a];
+      for (std::size_t j = 0; j < cols; ++j) {
+        const std::int64_t w = layer.q->weights[a * cols + j];
+        if (w == 0) continue;
+        const F wf = F::from_int(w);
+        for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) += wf * Y.at(j, k);
+      }
+    });
+  }
+};
+
+}  // namespace
+
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_cpu_engine() {
+  return std::make_unique<CpuEngine<Cfg>>();
+}
+
+#define NNP_INSTANTIATE_MAKE_CPU_ENGINE(Cfg) template std::unique_ptr<Engine<Cfg>> make_cpu_engine<Cfg>();
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE_MAKE_CPU_ENGINE)
+#undef NNP_INSTANTIATE_MAKE_CPU_ENGINE
+
+}  // namespace nnproof

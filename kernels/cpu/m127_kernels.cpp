@@ -1,0 +1,141 @@
+#include "kernels/cpu/m127_kernels.hpp"
+
+#include <algorithm>
+#include <initializer_list>
+
+#include "kernels/cpu/square_sumcheck.hpp"
+#include "kernels/cpu/isa.hpp"
+#include "core/simd/m127_avx512.hpp"
+#include "core/simd/x86.hpp"
+
+namespace nnproof {
+
+namespace {
+
+constexpr M127Kernels kPortable = portable_kernels<Fp127, Fp127, M127ColumnWeights>();
+
+#ifdef NNP_M127_AVX512
+using namespace m127_avx512;
+NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (core/simd/x86.hpp)
+
+// One of three passes over a group's columns, three of the nine sums each (fifteen accumulators;
+// the group's rows stay in L1 between passes).
+template <int kPass>
+NNP_AVX512_IFMA void group_pass(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11,
+                                const M127ColumnWeights& w, Fp127* out) {
+  const M127x8 f;
+  const std::size_t cols = w.eq.size();
+  for (unsigned i = 0; i < 3; ++i) out[i] = Fp127::zero();
+  for (std::size_t k0 = 0; k0 < cols; k0 += kFlushColumns) {
+    const std::size_t k1 = std::min(cols, k0 + kFlushColumns);
+    W5 sums0, sums1, sums2;  // named, not an array (m61_kernels.cpp, group_pass)
+    for (std::size_t k = k0; k < k1; k += 8) {
+      const std::size_t n = std::min<std::size_t>(8, k1 - k);
+      const V3 a0 = f.load(z00 + k, n), a1 = f.load(z01 + k, n);
+      const V3 a2 = f.sub(f.add(a1, a1), a0);
+      V3 x[3];
+      if constexpr (kPass == 0) {
+        // The rows the next passes and the next group read ("Prefetch" in sumcheck_kernels.hpp).
+        prefetch_two_lines<3>(z10 + k), prefetch_two_lines<3>(z11 + k);
+        prefetch_two_lines<2>(z00 + cols + k), prefetch_two_lines<2>(z01 + cols + k);
+        x[0] = f.mul(a0, a0), x[1] = f.mul(a1, a1), x[2] = f.mul(a2, a2);
+      } else {
+        const V3 d0 = f.sub(f.load(z10 + k, n), a0), d1 = f.sub(f.load(z11 + k, n), a1);
+        const V3 d2 = f.sub(f.add(d1, d1), d0);
+        if constexpr (kPass == 1) {
+          x[0] = f.mul(a0, d0), x[1] = f.mul(a1, d1), x[2] = f.mul(a2, d2);
+        } else {
+          x[0] = f.mul(d0, d0), x[1] = f.mul(d1, d1), x[2] = f.mul(d2, d2);
+        }
+      }
+      const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
+                 _mm512_loadu_si512(w.limb2.data() + k)};
+      sums0.mac(e, x[0]), sums1.mac(e, x[1]), sums2.mac(e, x[2]);
+    }
+    out[0] += sums0.total(), out[1] += sums1.total(), out[2] += sums2.total();
+  }
+}
+
+NNP_AVX512_IFMA std::array<Fp127, 9> group_sums_avx512(const Fp127* z00, const Fp127* z01, const Fp127* z10,
+                                                       const Fp127* z11, const M127ColumnWeights& w) {
+  std::array<Fp127, 9> out;
+  group_pass<0>(z00, z01, z10, z11, w, out.data());
+  group_pass<1>(z00, z01, z10, z11, w, out.data() + 3);
+  group_pass<2>(z00, z01, z10, z11, w, out.data() + 6);
+  return out;
+}
+// q(0), q(2) of a pair of rows: sum eq(r, k) lo^2 and sum eq(r, k) (2 hi - lo)^2.
+NNP_AVX512_IFMA std::array<Fp127, 2> pair_q_avx512(const Fp127* lo, const Fp127* hi, const M127ColumnWeights& w) {
+  const M127x8 f;
+  const std::size_t cols = w.eq.size();
+  std::array<Fp127, 2> q{Fp127::zero(), Fp127::zero()};
+  for (std::size_t k0 = 0; k0 < cols; k0 += kFlushColumns) {
+    const std::size_t k1 = std::min(cols, k0 + kFlushColumns);
+    W5 q0, q2;
+    for (std::size_t k = k0; k < k1; k += 8) {
+      const std::size_t n = std::min<std::size_t>(8, k1 - k);
+      const V3 l = f.load(lo + k, n), h = f.load(hi + k, n);
+      const V3 z2 = f.sub(f.add(h, h), l);
+      const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
+                 _mm512_loadu_si512(w.limb2.data() + k)};
+      q0.mac(e, f.mul(l, l));
+      q2.mac(e, f.mul(z2, z2));
+    }
+    q[0] += q0.total();
+    q[1] += q2.total();
+  }
+  return q;
+}
+
+// out = a + r (b - a), one product per column.
+NNP_AVX512_IFMA void fold_row_avx512(const Fp127* a, const Fp127* b, Fp127 r, Fp127* out, std::size_t cols) {
+  const M127x8 f;
+  const V3 rv = M127x8::broadcast(r);
+  for (std::size_t k = 0; k < cols; k += 8) {
+    const std::size_t n = std::min<std::size_t>(8, cols - k);
+    const V3 x = f.load(a + k, n);
+    f.store(out + k, f.canonical(f.add(x, f.mul(rv, f.sub(f.load(b + k, n), x)))), n);
+  }
+}
+
+// The group's four rows bound at rho1 (top) and rho2: three products summed per column.
+NNP_AVX512_IFMA void fold_two_avx512(const Fp127* z00, const Fp127* z01, const Fp127* z10, const Fp127* z11, Fp127 rho1,
+                                     Fp127 rho2, Fp127* out, std::size_t cols) {
+  const M127x8 f;
+  const V3 r1 = M127x8::broadcast(rho1), r2 = M127x8::broadcast(rho2), r12 = M127x8::broadcast(rho1 * rho2);
+  for (std::size_t k = 0; k < cols; k += 8) {
+    const std::size_t n = std::min<std::size_t>(8, cols - k);
+    for (const Fp127* row : {z00, z01, z10, z11}) prefetch_two_lines<3>(row + cols + k);  // the next group's
+    const V3 a0 = f.load(z00 + k, n), a1 = f.load(z01 + k, n);
+    const V3 d0 = f.sub(f.load(z10 + k, n), a0);
+    W5 t;
+    t.mac(r1, d0);
+    t.mac(r2, f.sub(a1, a0));
+    t.mac(r12, f.sub(f.sub(f.load(z11 + k, n), a1), d0));
+    f.store(out + k, f.canonical(f.add(a0, f.reduce(t))), n);
+  }
+}
+NNP_AVX512_IFMA void row_dots_avx512(const Fp127* y, std::size_t rows, const M127ColumnWeights& w, Fp127* out) {
+  for (std::size_t j = 0; j < rows; ++j) out[j] = m127_row_dot_avx512(y + j * w.eq.size(), w);
+}
+NNP_AVX512_WARNINGS_ON
+#endif
+
+}  // namespace
+
+std::vector<M127Kernels> m127_kernels_available() {
+  std::vector<M127Kernels> k;
+#ifdef NNP_M127_AVX512
+  if (avx512_ifma_kernels_allowed())
+    k.push_back({"avx512-ifma", group_sums_avx512, pair_q_avx512, fold_row_avx512, fold_two_avx512, row_dots_avx512});
+#endif
+  k.push_back(kPortable);
+  return k;
+}
+
+const M127Kernels& m127_kernels() {
+  static const M127Kernels best = m127_kernels_available().front();
+  return best;
+}
+
+}  // namespace nnproof

@@ -1,0 +1,31 @@
+#pragma once
+// The cpu engine's activation sum-check kernels for m127, the same five as m61_kernels.hpp (group
+// sums, pair q, fold row, fold two, row dots; see there), the prover's largest passes after the
+// forward.
+//
+// AVX-512 (F, IFMA): eight columns per register, each 127-bit value in three limbs of radix 2^52
+// (52, 52 and up to 24 bits). A product is 17 multiply-adds of 52-bit limbs into five 64-bit
+// accumulators (weights 2^0 .. 2^208); a base product is then folded mod p = 2^127 - 1 (2^127 = 1)
+// back to three limbs, while the sums of eq(r, k) times a product keep their five accumulators
+// until the end, reduced once; folded rows are brought below p before they are stored. Exact, as
+// the portable loops, bit for bit.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/fields.hpp"
+#include "kernels/cpu/sumcheck_kernels.hpp"
+#include "verifier/row_dots.hpp"  // M61ColumnWeights, M127ColumnWeights
+
+namespace nnproof {
+
+using M127Kernels = SumcheckKernels<Fp127, Fp127, M127ColumnWeights>;
+
+// Every implementation this CPU can run, the fastest first (the AVX-512 one where
+// avx512_ifma_kernels_allowed()), for tests and benchmarks.
+std::vector<M127Kernels> m127_kernels_available();
+const M127Kernels& m127_kernels();
+
+}  // namespace nnproof

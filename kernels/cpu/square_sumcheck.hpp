@@ -1,0 +1,474 @@
+#pragma once
+// The cpu engine's sum-check for the quadratic activation:
+//   sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2, rows (the high variables) bound first.
+//
+// The eq factor is never materialized at Z's size: eq(r, .) is a column table, and for the row
+// variables the round polynomial is factored as h(X) = c eq(s_v, X) q(X) (Gruen), where c is the
+// eq factor of the rows bound so far and q has degree 2. The prover computes q(0) and q(2) from
+// the table, and q(1) from the running claim (h(0) + h(1) = claim), then q(3) by extrapolation:
+// two passes' worth of squares and products instead of three. The first round reads Z in the base
+// field; each later row round is fused with the fold before it (one pass reads four rows, writes
+// two folded rows and accumulates the sums). The column rounds, on a table of one row, are small.
+//
+// With a carry (square_group_sums, run as the next layer's col_combine: same table, same r) the
+// first two rounds come from per-group sums in O(rows), and the third reads Z once, folding both
+// bound variables at once: Z is read once for V and rounds 1-2 instead of three times, and the
+// half-size table of round 2 is never written.
+//
+// The passes over a table (the group sums, a pair's q(0) and q(2), the folds) are the loops below,
+// and for m61 with K = F_{p^2} and m127 AVX-512 kernels with the same results (SimdKernels).
+#include <array>
+#include <cassert>
+#include <optional>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "core/lazy.hpp"
+#include "core/polynomial.hpp"
+#include "kernels/engine/engine.hpp"
+#include "kernels/cpu/m127_kernels.hpp"
+#include "kernels/cpu/m61_kernels.hpp"
+#include "kernels/cpu/sumcheck_kernels.hpp"
+#include "kernels/engine/uninitialized.hpp"
+#include "verifier/parallel.hpp"
+
+namespace nnproof {
+
+// The rows of Z in groups of four, g < rows / 4: z(b1, b2) = row b1 rows/2 + b2 rows/4 + g (b1 the
+// top row bit). Along b2, a_t = z(0, t) and d_t = z(1, t) - z(0, t), extended linearly to t = 2.
+// A group's sums, at kSumA + t, kSumB + t and kSumD + t: sum_k eq(r, k) a_t^2, a_t d_t and d_t^2.
+inline constexpr unsigned kSumA = 0, kSumB = 3, kSumD = 6, kGroupSums = 9;
+
+// The nine sums of one group from its rows z(0, 0), z(0, 1), z(1, 0), z(1, 1): the portable loop.
+template <class F, class K>
+std::array<K, kGroupSums> group_sums_portable(const F* z00, const F* z01, const F* z10, const F* z11, std::span<const K> ec) {
+  LazyDots<K, F, kGroupSums> acc;
+  for (std::size_t k = 0; k < ec.size(); ++k) {
+    const F a0 = z00[k], a1 = z01[k], d0 = z10[k] - a0, d1 = z11[k] - a1;
+    const F a2 = a1 + a1 - a0, d2 = d1 + d1 - d0;
+    acc.add(ec[k], {a0 * a0, a1 * a1, a2 * a2, a0 * d0, a1 * d1, a2 * d2, d0 * d0, d1 * d1, d2 * d2});
+  }
+  static_assert(kSumA == 0 && kSumB == 3 && kSumD == 6);  // the order above
+  return acc.result();
+}
+
+// q(0) and q(2) of one pair of rows: sum_k ec[k] lo[k]^2 and sum_k ec[k] (2 hi[k] - lo[k])^2.
+template <class K, class T>
+std::array<K, 2> pair_q_portable(const T* lo, const T* hi, std::span<const K> ec) {
+  LazyDot<K, T> q0, q2;
+  for (std::size_t k = 0; k < ec.size(); ++k) {
+    T z2 = hi[k] + hi[k] - lo[k];
+    q0.add(ec[k], lo[k].square());
+    q2.add(ec[k], z2.square());
+  }
+  return {q0.result(), q2.result()};
+}
+
+// out = a + r (b - a) along one row; out may be a (each column is read before it is written).
+template <class K, class T>
+void fold_row_portable(const T* a, const T* b, K r, K* out, std::size_t cols) {
+  for (std::size_t k = 0; k < cols; ++k) out[k] = embed<K>(a[k]) + mul_base(r, b[k] - a[k]);
+}
+
+// One group's rows bound at b1 = rho1 and b2 = rho2 at once:
+// z = a_0 + rho1 d_0 + rho2 (a_1 - a_0) + rho1 rho2 (d_1 - d_0).
+template <class F, class K>
+void fold_two_portable(const F* z00, const F* z01, const F* z10, const F* z11, K rho1, K rho2, K* out, std::size_t cols) {
+  const K rho12 = rho1 * rho2;
+  for (std::size_t k = 0; k < cols; ++k) {
+    const F a0 = z00[k], d0 = z10[k] - a0;
+    LazyDot<K, F> acc;
+    acc.add(rho1, d0);
+    acc.add(rho2, z01[k] - a0);
+    acc.add(rho12, z11[k] - z01[k] - d0);
+    out[k] = embed<K>(a0) + acc.result();
+  }
+}
+
+// out[j] = sum_k ec[k] y[j][k] for `rows` consecutive rows of ec.size() columns: four rows at a
+// time share each ec[k] (LazyDots: one load and one pending count per column).
+template <class F, class K>
+void row_dots_portable(const F* y, std::size_t rows, std::span<const K> ec, K* out) {
+  constexpr std::size_t kRows = 4;
+  const std::size_t cols = ec.size();
+  std::size_t j = 0;
+  for (; j + kRows <= rows; j += kRows) {
+    const F* r = y + j * cols;
+    LazyDots<K, F, kRows> acc;
+    for (std::size_t k = 0; k < cols; ++k) acc.add(ec[k], {r[k], r[cols + k], r[2 * cols + k], r[3 * cols + k]});
+    const std::array<K, kRows> sums = acc.result();
+    std::copy(sums.begin(), sums.end(), out + j);
+  }
+  for (; j < rows; ++j) {
+    LazyDot<K, F> acc;
+    for (std::size_t k = 0; k < cols; ++k) acc.add(ec[k], y[j * cols + k]);
+    out[j] = acc.result();
+  }
+}
+
+// The loops above as a kernel set: the portable twin of every AVX-512 set.
+template <class F, class K, class Weights>
+constexpr SumcheckKernels<F, K, Weights> portable_kernels() {
+  return {"portable",
+          [](const F* z00, const F* z01, const F* z10, const F* z11, const Weights& w) {
+            return group_sums_portable<F, K>(z00, z01, z10, z11, w.eq);
+          },
+          [](const K* lo, const K* hi, const Weights& w) { return pair_q_portable<K, K>(lo, hi, w.eq); },
+          fold_row_portable<K, K>,
+          fold_two_portable<F, K>,
+          [](const F* y, std::size_t rows, const Weights& w, K* out) { row_dots_portable<F, K>(y, rows, w.eq, out); }};
+}
+
+// The AVX-512 kernel set of a field configuration, where it has one: m61 with K = F_{p^2} (the
+// default) and m127. Each set runs its portable twin (the loops above) on other CPUs.
+template <class F, class K>
+struct SimdKernels {
+  static constexpr bool kHave = false;
+  struct Weights {
+    explicit Weights(std::span<const K>) {}
+  };
+};
+template <>
+struct SimdKernels<Fp61, Fp61x2> {
+  static constexpr bool kHave = true;
+  using Weights = M61ColumnWeights;
+  static const M61Kernels& get() { return m61_kernels(); }
+};
+template <>
+struct SimdKernels<Fp127, Fp127> {
+  static constexpr bool kHave = true;
+  using Weights = M127ColumnWeights;
+  static const M127Kernels& get() { return m127_kernels(); }
+};
+
+// V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums.
+template <class F, class K>
+std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std::vector<K>& sums) {
+  using Simd = SimdKernels<F, K>;
+  static_assert(kM61GroupSums == kGroupSums);
+  const std::size_t rows = Z.rows, cols = Z.cols, quarter = rows / 4, half = rows / 2;
+  assert(ec.size() >= cols);
+  ec = ec.first(cols);  // the kernels run over ec.size() columns
+  std::vector<K> V(rows);
+  sums.assign(kGroupSums * quarter, K::zero());
+  std::optional<typename Simd::Weights> weights;
+  if constexpr (Simd::kHave) weights.emplace(ec);
+  parallel_for(quarter, [&](std::size_t g) {
+    const F* z00 = Z.data.data() + g * cols;
+    const F *z01 = z00 + quarter * cols, *z10 = z00 + half * cols, *z11 = z01 + half * cols;
+    std::array<K, kGroupSums> r;
+    if constexpr (Simd::kHave) {
+      r = Simd::get().group_sums(z00, z01, z10, z11, *weights);
+    } else {
+      r = group_sums_portable<F, K>(z00, z01, z10, z11, ec);
+    }
+    K* out = sums.data() + kGroupSums * g;
+    std::copy(r.begin(), r.end(), out);
+    // z(1, t)^2 = (a_t + d_t)^2
+    V[g] = out[kSumA];
+    V[g + quarter] = out[kSumA + 1];
+    V[g + half] = out[kSumA] + out[kSumB] + out[kSumB] + out[kSumD];
+    V[g + half + quarter] = out[kSumA + 1] + out[kSumB + 1] + out[kSumB + 1] + out[kSumD + 1];
+  });
+  return V;
+}
+
+template <class Cfg>
+class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+  using Simd = SimdKernels<F, K>;
+
+ public:
+  // group_sums: square_group_sums(Z, eq(r, .)), or empty.
+  CpuSquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r, K claim, const std::vector<K>& group_sums)
+      : base_(&Z), rows_(Z.rows), cols_(Z.cols), s_(s.begin(), s.end()), ec_(eq_table<K>(r)), claim_(claim) {
+    if (rows_ >= 4 && group_sums.size() == kGroupSums * (rows_ / 4)) {
+      weigh_group_sums(group_sums);
+      carry_stage_ = 1;
+    }
+    if constexpr (Simd::kHave) simd_weights_.emplace(std::span<const K>(ec_.data(), cols_));  // ec_ never reallocates
+  }
+
+  std::array<K, 3> round() override {
+    assert(carry_stage_ != 2);  // after round 2 of a carry only fold or fold_and_round may follow
+    if (carry_stage_ == 1) return remember(carried_round1());
+    if (rows_ > 1) {
+      const std::size_t half = rows_ / 2;
+      const std::vector<K> E = lower_row_eq();
+      auto q = base_ ? q_sums(base_->data.data(), half, E) : q_sums(z_.data(), half, E);
+      return remember(row_round_values(q, [&] { return base_ ? q1_sum(base_->data.data(), half, E) : q1_sum(z_.data(), half, E); }));
+    }
+    return remember(base_ ? column_round(base_->data.data()) : column_round(z_.data()));
+  }
+
+  void fold(K r) override {
+    if (carry_stage_ == 1) carry_stage_ = 0;  // (never: a carry needs two row variables) the plain fold
+    advance_claim(r);
+    if (carry_stage_ == 2) {
+      fold_two_from_base(r);
+    } else if (base_) {
+      fold_from_base(r);
+    } else if (rows_ > 1) {
+      const std::size_t half = (rows_ / 2) * cols_;
+      parallel_for(half, [&](std::size_t i) { z_[i] = z_[i] + r * (z_[i + half] - z_[i]); });
+      z_.resize(half);
+    } else {
+      fold_top(z_, r);
+    }
+    bind(r);
+  }
+
+  // Row phase with two or more rows left after the fold: fold and the next round in one pass.
+  std::array<K, 3> fold_and_round(K r) override {
+    if (carry_stage_ == 1) {  // round 2 from the group sums: nothing is folded yet
+      advance_claim(r);
+      bind(r);
+      rho1_ = r;
+      carry_stage_ = 2;
+      return remember(carried_round2());
+    }
+    if (carry_stage_ == 2) {
+      if (rows_ < 4) {  // (rows_ is rows / 2 here) the folded table has one row: column rounds next
+        fold(r);
+        return round();
+      }
+      advance_claim(r);
+      auto q = fold_two_from_base(r, true);
+      bind(r);
+      const std::vector<K> E = lower_row_eq();
+      return remember(row_round_values(q, [&] { return q1_sum(z_.data(), rows_ / 2, E); }));
+    }
+    if (rows_ < 4) {
+      fold(r);
+      return round();
+    }
+    advance_claim(r);
+    auto q = base_ ? fused_rows(base_->data.data(), r) : fused_rows(z_.data(), r);
+    base_ = nullptr;
+    bind(r);
+    const std::vector<K> E = lower_row_eq();
+    return remember(row_round_values(q, [&] { return q1_sum(z_.data(), rows_ / 2, E); }));
+  }
+
+  K final_value() const override {
+    assert(carry_stage_ == 0);
+    return base_ ? K::from_base(base_->data[0]) : z_[0];
+  }
+
+ private:
+  // eq(s_0 .. s_{v-1}, j) for the rows j below the top remaining row variable v.
+  std::vector<K> lower_row_eq() const { return eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 1)); }
+
+  // sum_k eq(r, k) z[k]^2 for one row.
+  template <class T>
+  K column_weighted_squares(const T* z) const {
+    LazyDot<K, T> acc;
+    for (std::size_t k = 0; k < cols_; ++k) acc.add(ec_[k], z[k].square());
+    return acc.result();
+  }
+
+  // q(0) and q(2): sum_j E[j] sum_k eq(r, k) z_t[j][k]^2 with z_t = lo + t (hi - lo), rows lo = j
+  // and hi = j + half.
+  template <class T>
+  std::array<K, 2> q_sums(const T* z, std::size_t half, const std::vector<K>& E) const {
+    return parallel_sum<K, 2>(half, [&](std::size_t j) { return pair_q(z + j * cols_, z + (j + half) * cols_, E[j]); });
+  }
+
+  template <class T>
+  std::array<K, 2> pair_q(const T* lo, const T* hi, K e) const {
+    std::array<K, 2> q;
+    if constexpr (Simd::kHave && std::is_same_v<T, K>) {
+      q = Simd::get().pair_q(lo, hi, row_phase_weights());
+    } else {
+      q = pair_q_portable<K, T>(lo, hi, std::span<const K>(ec_.data(), cols_));
+    }
+    return {e * q[0], e * q[1]};
+  }
+
+  // The row rounds' column weights for the SIMD kernels: built with the sum-check (the kernels run
+  // on many threads at once), dropped when the column rounds start folding eq(r, .).
+  const typename Simd::Weights& row_phase_weights() const {
+    assert(simd_weights_);
+    return *simd_weights_;
+  }
+
+  template <class T>
+  void fold_row(const T* a, const T* b, K r, K* out) const {
+    if constexpr (Simd::kHave && std::is_same_v<T, K>) {
+      Simd::get().fold_row(a, b, r, out, cols_);
+    } else {
+      fold_row_portable<K, T>(a, b, r, out, cols_);
+    }
+  }
+
+  // q(1) directly: only needed when c eq(s_v, 1) = 0, with probability about rounds / |K|.
+  template <class T>
+  K q1_sum(const T* z, std::size_t half, const std::vector<K>& E) const {
+    return parallel_sum<K, 1>(half, [&](std::size_t j) {
+      return std::array<K, 1>{E[j] * column_weighted_squares(z + (j + half) * cols_)};
+    })[0];
+  }
+
+  // Fold rows (j, j + rows/2) with r into a table of rows/2 rows, and return q(0), q(2) of the next
+  // round from its pairs (j, j + rows/4).
+  // From the base table the folded rows go to a new K table; a K table is folded in place (each
+  // task reads rows j, j + rows/4, j + rows/2, j + 3 rows/4 before writing rows j, j + rows/4).
+  template <class T>
+  std::array<K, 2> fused_rows(const T* z, K r) {
+    const std::size_t quarter = rows_ / 4, half = rows_ / 2, C = cols_;
+    const bool in_place = base_ == nullptr;  // (with F = K the types alone cannot tell)
+    UninitializedVector<K> fresh(in_place ? 0 : half * C);
+    K* out = in_place ? z_.data() : fresh.data();
+    // The next round's lower-row eq: s_0 .. s_{v-2}, v the variable bound now.
+    const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
+    auto q = parallel_sum<K, 2>(quarter, [&](std::size_t j) {
+      K* lo = out + j * C;
+      K* hi = out + (j + quarter) * C;
+      fold_row<T>(z + j * C, z + (j + half) * C, r, lo);
+      fold_row<T>(z + (j + quarter) * C, z + (j + quarter + half) * C, r, hi);
+      return pair_q<K>(lo, hi, E[j]);  // the rows just written are still in cache
+    });
+    if (in_place) {
+      z_.resize(half * C);
+    } else {
+      z_ = std::move(fresh);
+    }
+    return q;
+  }
+
+  // h(0), h(2), h(3) of a row round from q(0), q(2): h(X) = c eq(s_v, X) q(X).
+  template <class DirectQ1>
+  std::array<K, 3> row_round_values(std::array<K, 2> q, DirectQ1 direct_q1) const {
+    const K sv = s_[ceil_log2(rows_) - 1], one = K::one();
+    const K e0 = one - sv, e2 = sv + sv + sv - one, e3 = sv + sv + sv + sv + sv - one - one;
+    const K h0 = bound_ * e0 * q[0];
+    const K denom = bound_ * sv;
+    const K q1 = denom != K::zero() ? (claim_ - h0) * denom.inverse() : direct_q1();
+    const K q3 = q[0] - q1 - q1 - q1 + q[1] + q[1] + q[1];  // the quadratic through 0, 1, 2 at 3
+    return {h0, bound_ * e2 * q[1], bound_ * e3 * q3};
+  }
+
+  // A column round on a single row: h(t) = c sum_k eq_t(r, k) z_t[k]^2, eq_t extended linearly.
+  template <class T>
+  std::array<K, 3> column_round(const T* z) const {
+    const std::size_t half = cols_ / 2;
+    auto h = parallel_sum<K, 3>(half, [&](std::size_t k) {
+      T d = z[k + half] - z[k], z2 = z[k + half] + d, z3 = z2 + d;
+      K e0 = ec_[k], de = ec_[k + half] - ec_[k], e2 = ec_[k + half] + de, e3 = e2 + de;
+      return std::array<K, 3>{mul_base(e0, z[k].square()), mul_base(e2, z2.square()), mul_base(e3, z3.square())};
+    });
+    return {bound_ * h[0], bound_ * h[1], bound_ * h[2]};
+  }
+
+  // sum_g eq(s_0 .. s_{v-3}, g) x (group g's sums), v the number of row variables: the weighted
+  // sums that rounds 1 and 2 are linear combinations of.
+  void weigh_group_sums(const std::vector<K>& group_sums) {
+    const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
+    weighted_ = parallel_sum<K, kGroupSums>(rows_ / 4, [&](std::size_t g) {
+      std::array<K, kGroupSums> w;
+      for (unsigned i = 0; i < kGroupSums; ++i) w[i] = E[g] * group_sums[kGroupSums * g + i];
+      return w;
+    });
+  }
+
+  // Round 1 binds b1; its pairs are z(0, b2) and z(1, b2) with weight eq(s_{v-2}, b2):
+  // q(t) = sum over b2 of eq(s_{v-2}, b2) (A_b2 + 2t B_b2 + t^2 D_b2).
+  std::array<K, 3> carried_round1() const {
+    const K s2 = s_[ceil_log2(rows_) - 2], one = K::one();
+    auto q = [&](K t) {
+      auto at = [&](unsigned b2) { return weighted_[kSumA + b2] + (t + t) * weighted_[kSumB + b2] + t * t * weighted_[kSumD + b2]; };
+      return (one - s2) * at(0) + s2 * at(1);
+    };
+    const K two = one + one;
+    return row_round_values({q(K::zero()), q(two)}, [&] { return q(one); });
+  }
+
+  // Round 2 binds b2 with b1 = rho1: z = a_t + rho1 d_t, q(t) = A_t + 2 rho1 B_t + rho1^2 D_t.
+  std::array<K, 3> carried_round2() const {
+    auto q = [&](unsigned t) { return weighted_[kSumA + t] + (rho1_ + rho1_) * weighted_[kSumB + t] + rho1_ * rho1_ * weighted_[kSumD + t]; };
+    return row_round_values({q(0), q(2)}, [&] { return q(1); });
+  }
+
+  // Binds b1 = rho1 and b2 = rho2 at once: z = a_0 + rho1 d_0 + rho2 (a_1 - a_0) + rho1 rho2 (d_1 - d_0).
+  // bind(rho2) has not run yet: rows_ is still rows / 2. With `and_round`, also returns q(0), q(2)
+  // of the next round from the folded rows' pairs (g, g + rows / 8) while they are in cache.
+  std::array<K, 2> fold_two_from_base(K rho2, bool and_round = false) {
+    const F* z = base_->data.data();
+    const std::size_t C = cols_, quarter = rows_ / 2, half = rows_, eighth = quarter / 2;
+    auto fold_group = [&](std::size_t g) {
+      const F *z00 = z + g * C, *z01 = z00 + quarter * C, *z10 = z00 + half * C, *z11 = z01 + half * C;
+      K* out = z_.data() + g * C;
+      if constexpr (Simd::kHave) {
+        Simd::get().fold_two(z00, z01, z10, z11, rho1_, rho2, out, C);
+      } else {
+        fold_two_portable<F, K>(z00, z01, z10, z11, rho1_, rho2, out, C);
+      }
+    };
+    z_.resize(quarter * C);
+    std::array<K, 2> q{};
+    if (and_round) {
+      // The round after binds the top variable of the folded table: s_v with v = log2(rows) - 3.
+      const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
+      q = parallel_sum<K, 2>(eighth, [&](std::size_t g) {
+        fold_group(g);
+        fold_group(g + eighth);
+        return pair_q<K>(z_.data() + g * C, z_.data() + (g + eighth) * C, E[g]);
+      });
+    } else {
+      parallel_for(quarter, fold_group);
+    }
+    base_ = nullptr;
+    carry_stage_ = 0;
+    return q;
+  }
+
+  void fold_from_base(K r) {
+    const F* z = base_->data.data();
+    const std::size_t half = rows_ > 1 ? (rows_ / 2) * cols_ : cols_ / 2;
+    z_.resize(half);
+    parallel_for(half, [&](std::size_t i) { z_[i] = K::from_base(z[i]) + mul_base(r, z[i + half] - z[i]); });
+    base_ = nullptr;
+  }
+
+  std::array<K, 3> remember(std::array<K, 3> h) {
+    last_ = h;
+    return h;
+  }
+
+  // The claim moves to h(r) (h(1) = claim - h(0)).
+  void advance_claim(K r) {
+    const std::array<K, 4> values{last_[0], claim_ - last_[0], last_[1], last_[2]};
+    claim_ = interpolate<K>(values, r);
+  }
+
+  // The top remaining variable is now bound to r.
+  void bind(K r) {
+    if (rows_ > 1) {
+      const K sv = s_[ceil_log2(rows_) - 1];
+      bound_ *= sv * r + (K::one() - sv) * (K::one() - r);  // eq(s_v, r)
+      rows_ /= 2;
+    } else {
+      fold_top(ec_, r);
+      cols_ /= 2;
+      simd_weights_.reset();
+    }
+  }
+
+  const Table2D<F>* base_;  // the unfolded table, until the first fold
+  UninitializedVector<K> z_;  // the folded table, rows_ x cols_: each resize that grows it is written in full
+  std::size_t rows_, cols_;
+  std::vector<K> s_;        // the row point
+  std::vector<K> ec_;       // eq(r, .) over the remaining columns
+  K claim_;                 // the sum over the remaining variables
+  K bound_ = K::one();      // eq(s, .) over the row variables bound so far
+  std::array<K, 3> last_{}; // the latest round's h(0), h(2), h(3)
+  // With a carry: 1 before round 2, 2 until the fold that binds b2 (then 0, the plain path).
+  int carry_stage_ = 0;
+  std::array<K, kGroupSums> weighted_{};
+  K rho1_ = K::zero();      // b1's challenge, not yet folded into a table
+  std::optional<typename Simd::Weights> simd_weights_;  // see row_phase_weights
+};
+
+}  // namespace nnproof

@@ -1,0 +1,82 @@
+#include "kernels/cpu/structured_limbs.hpp"
+
+#include "kernels/cpu/isa.hpp"
+#include "core/simd/x86.hpp"
+
+namespace nnproof {
+
+namespace {
+
+// One tap at a time over the block's samples, per limb: the compiler vectorizes the inner loop
+// (AVX2's vpmuldq in the v3 clone).
+NNP_CLONES_V3
+void sum_taps_loops(const std::int32_t* block, std::size_t cols, const std::uint32_t* in, const std::int32_t* w,
+                    std::size_t taps, unsigned limbs, std::int64_t* sums) {
+  constexpr std::size_t B = kLimbBlock;
+  for (std::size_t i = 0; i < limbs * B; ++i) sums[i] = 0;
+  for (std::size_t t = 0; t < taps; ++t)
+    for (unsigned l = 0; l < limbs; ++l) {
+      const std::int32_t* x = block + (l * cols + in[t]) * B;
+      for (std::size_t k = 0; k < B; ++k) sums[l * B + k] += std::int64_t{w[t]} * x[k];
+    }
+}
+
+#ifdef NNP_X86_KERNELS
+NNP_AVX512_WARNINGS_OFF  // GCC 12's false positives (core/simd/x86.hpp)
+// The block's 32 samples as four groups of eight, L limbs: 4 L accumulators (20 of the 32
+// registers for m127) stay in registers for all of the row's taps; each tap's limbs are loaded
+// once, sign-extended to 64 bits and multiplied by vpmuldq (32 x 32 -> 64 bits, one uop, where
+// the vpmullq that the compiler picks for int64 products is three).
+template <unsigned L>
+__attribute__((target("avx512f"))) void sum_taps_avx512(const std::int32_t* block, std::size_t cols,
+                                                        const std::uint32_t* in, const std::int32_t* w,
+                                                        std::size_t taps, std::int64_t* sums) {
+  constexpr unsigned G = kLimbBlock / 8;
+  __m512i acc[L][G];
+  for (unsigned l = 0; l < L; ++l)
+    for (unsigned g = 0; g < G; ++g) acc[l][g] = _mm512_setzero_si512();
+  for (std::size_t t = 0; t < taps; ++t) {
+    const __m512i wv = _mm512_set1_epi64(w[t]);
+    const std::int32_t* x = block + std::size_t{in[t]} * kLimbBlock;
+    for (unsigned l = 0; l < L; ++l)
+      for (unsigned g = 0; g < G; ++g) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + l * cols * kLimbBlock + 8 * g));
+        acc[l][g] = _mm512_add_epi64(acc[l][g], _mm512_mul_epi32(_mm512_cvtepi32_epi64(v), wv));
+      }
+  }
+  for (unsigned l = 0; l < L; ++l)
+    for (unsigned g = 0; g < G; ++g) _mm512_storeu_si512(sums + l * kLimbBlock + 8 * g, acc[l][g]);
+}
+NNP_AVX512_WARNINGS_ON
+#endif
+
+}  // namespace
+
+void sum_taps_limbs(const std::int32_t* block, std::size_t cols, const std::uint32_t* in, const std::int32_t* w,
+                    std::size_t taps, unsigned limbs, std::int64_t* sums) {
+#ifdef NNP_X86_KERNELS
+  static const bool simd = avx512_ifma_kernels_allowed();
+  if (simd && limbs == 2) return sum_taps_avx512<2>(block, cols, in, w, taps, sums);
+  if (simd && limbs == 5) return sum_taps_avx512<5>(block, cols, in, w, taps, sums);
+#endif
+  sum_taps_loops(block, cols, in, w, taps, limbs, sums);
+}
+
+void sum_taps_limbs_portable(const std::int32_t* block, std::size_t cols, const std::uint32_t* in,
+                             const std::int32_t* w, std::size_t taps, unsigned limbs, std::int64_t* sums) {
+  sum_taps_loops(block, cols, in, w, taps, limbs, sums);
+}
+
+std::size_t max_taps_per_row(const LinearOp& op) {
+  if (op.kind == LinearOp::Kind::dense) return op.cols;
+  return op.conv.group_in() * op.conv.kernel_h * op.conv.kernel_w;  // padding only removes taps
+}
+
+bool limb_route_fits(const LinearOp& op) {
+  constexpr std::size_t kMaxTaps = std::size_t{1} << 17;  // 2^17 x 2^15 x 2^31 = 2^63
+  constexpr std::size_t kMinAverageTaps = 8;
+  return op.weights.width() <= 2 && max_taps_per_row(op) < kMaxTaps && op.cols < (std::size_t{1} << 32) &&
+         op.nnz_bound() >= kMinAverageTaps * op.rows;
+}
+
+}  // namespace nnproof

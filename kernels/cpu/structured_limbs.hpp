@@ -1,0 +1,132 @@
+#pragma once
+// The cpu engine's forward pass of structured layers (convolutions) whose weights are narrow
+// (|w| < 2^15, int8 or int16 storage): each input value is cut once into 31-bit limbs (two for m61,
+// five for m127) held as int32 planes, and each kernel tap becomes one int64 multiply-add per limb
+// over a block of samples, which vectorizes (vpmuldq). Products stay below 2^46, so fewer than 2^17
+// taps per output sum exactly in int64. The reference engine keeps structured_forward.hpp's two
+// 128-bit products per tap (m127), which took ~0.9 s of the 1.7 s demo (CNN-2-Quad, 1000 images).
+// Ops with few taps per output (sum pooling) or wider weights take that route here too.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/engine/structured_forward.hpp"
+#include "kernels/engine/uninitialized.hpp"
+
+namespace nnproof {
+
+// Samples per block: the planes are stored block by block, so that one block's limbs of every
+// input feature are contiguous (1.5 MB for CNN-2-Quad's second convolution in m127: in L2).
+inline constexpr std::size_t kLimbBlock = 32;
+
+// sums[l 32 + k] = sum_t w[t] block[(l cols + in[t]) 32 + k] for l < limbs, k < 32, in int64 (the
+// caller keeps them in range): AVX-512 along with the engine's other kernels
+// (avx512_ifma_kernels_allowed), else plain loops, which the second function always runs.
+void sum_taps_limbs(const std::int32_t* block, std::size_t cols, const std::uint32_t* in, const std::int32_t* w,
+                    std::size_t taps, unsigned limbs, std::int64_t* sums);
+void sum_taps_limbs_portable(const std::int32_t* block, std::size_t cols, const std::uint32_t* in,
+                             const std::int32_t* w, std::size_t taps, unsigned limbs, std::int64_t* sums);
+
+template <class F>
+constexpr std::size_t kLimbs31 = (F::kBits + 30) / 31;  // m61: 2, m127: 5
+
+// The largest number of taps of any output feature of op.
+std::size_t max_taps_per_row(const LinearOp& op);
+
+// Whether the limb route is exact for op (weights below 2^15, fewer than 2^17 taps per output) and
+// pays for its split (at least 8 taps per output on average).
+bool limb_route_fits(const LinearOp& op);
+
+// sum_l acc[l] 2^(31 l) mod p, for |acc[l]| < 2^63.
+template <class F>
+F join_limbs31(const std::int64_t* acc, std::size_t stride) {
+  if constexpr (kLimbs31<F> == 2) {
+    return F::from_i128(static_cast<i128>(acc[0]) + (static_cast<i128>(acc[stride]) << 31));
+  } else {
+    static_assert(kLimbs31<F> == 5 && F::kBits == 127);
+    // lo = acc0 + acc1 2^31 + acc2 2^62 (|lo| < 2^126); hi = acc3 + acc4 2^31 (|hi| < 2^95) weighs
+    // 2^93: with hi = h1 2^34 + h0 (0 <= h0 < 2^34), hi 2^93 = h0 2^93 + h1 2^127 = h0 2^93 + h1 mod p.
+    const i128 lo =
+        static_cast<i128>(acc[0]) + (static_cast<i128>(acc[stride]) << 31) + (static_cast<i128>(acc[2 * stride]) << 62);
+    const i128 hi = static_cast<i128>(acc[3 * stride]) + (static_cast<i128>(acc[4 * stride]) << 31);
+    const i128 h1 = hi >> 34;
+    const u128 h0 = static_cast<u128>(hi - (h1 << 34));
+    return F::from_i128(lo + h1) + F::from_u128(h0 << 93);
+  }
+}
+
+// The taps (input feature, weight) of output features [first, end), row after row: the walk over a
+// kernel's geometry done once per row, not once per block of samples. Rows are taken while the
+// table holds at most max_taps entries (always at least one row), so that a large convolution is
+// processed in slabs of bounded memory.
+struct TapTable {
+  std::size_t first, end;
+  std::vector<std::size_t> start;  // row first + r has taps [start[r], start[r + 1])
+  std::vector<std::uint32_t> in;
+  std::vector<std::int32_t> w;
+  TapTable(const LinearOp& op, std::size_t first_row, std::size_t max_taps)
+      : first(first_row), end(first_row), start{0} {
+    while (end < op.rows && (end == first || in.size() + max_taps_per_row(op) <= max_taps)) {
+      for_each_entry(op, end, [&](std::size_t j, std::int64_t wt) {
+        in.push_back(static_cast<std::uint32_t>(j));
+        w.push_back(static_cast<std::int32_t>(wt));
+      });
+      start.push_back(in.size());
+      ++end;
+    }
+  }
+};
+
+// Entries of a TapTable slab: 2^21 (16 MiB). CNN-2-Quad's second convolution is one slab of 0.8M.
+inline constexpr std::size_t kMaxSlabTaps = std::size_t{1} << 21;
+
+// out (op.rows x batch, row-major) = op applied to `in` (op.cols rows of stride in_stride), by limb
+// planes: limb_route_fits(op) must hold. (max_slab_taps: smaller in tests, to run many slabs.)
+template <class F>
+std::vector<F> apply_op_limbs(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                              std::size_t max_slab_taps = kMaxSlabTaps) {
+  constexpr std::size_t L = kLimbs31<F>, B = kLimbBlock, kRowsPerTask = 64;
+  const std::size_t blocks = (batch + B - 1) / B, block_size = L * op.cols * B;
+  // planes[b block_size + (l cols + j) B + i]: limb l of input j, sample b B + i (zero past the batch).
+  UninitializedVector<std::int32_t> planes(blocks * block_size);
+  parallel_for(op.cols, [&](std::size_t j) {
+    for (std::size_t b = 0; b < blocks; ++b)
+      for (std::size_t i = 0; i < B; ++i) {
+        const std::size_t k = b * B + i;
+        const u128 v = k < batch ? static_cast<u128>(in[j * in_stride + k].v) : 0;
+        for (std::size_t l = 0; l < L; ++l)
+          planes[b * block_size + (l * op.cols + j) * B + i] = static_cast<std::int32_t>((v >> (31 * l)) & 0x7FFFFFFF);
+      }
+  });
+  std::vector<F> out(op.rows * batch);
+  for (std::size_t first = 0; first < op.rows;) {
+    const TapTable taps(op, first, max_slab_taps);
+    // Tasks block-major (a block's planes stay in cache for the rows of consecutive tasks), each a
+    // block of samples against up to 64 rows of the slab.
+    const std::size_t rows = taps.end - first, row_tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+    parallel_for(blocks * row_tasks, [&](std::size_t task) {
+      const std::size_t b = task / row_tasks, r0 = task % row_tasks * kRowsPerTask;
+      const std::size_t n = std::min(batch, b * B + B) - b * B;
+      std::array<std::int64_t, L * B> sums;
+      for (std::size_t r = r0; r < std::min(rows, r0 + kRowsPerTask); ++r) {
+        const std::size_t t0 = taps.start[r], a = first + r;
+        sum_taps_limbs(planes.data() + b * block_size, op.cols, taps.in.data() + t0, taps.w.data() + t0,
+                       taps.start[r + 1] - t0, L, sums.data());
+        for (std::size_t i = 0; i < n; ++i) out[a * batch + b * B + i] = join_limbs31<F>(sums.data() + i, B);
+      }
+    });
+    first = taps.end;
+  }
+  return out;
+}
+
+// structured_forward (same result, bit for bit) with the limb route for the ops it fits.
+template <class F>
+Table2D<F> structured_forward_limbs(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
+  return structured_forward_by(layer, Y, batch, [batch](const LinearOp& op, const F* in, std::size_t stride) {
+    return limb_route_fits(op) ? apply_op_limbs(op, in, stride, batch) : apply_op(op, in, stride, batch);
+  });
+}
+
+}  // namespace nnproof

@@ -1,7 +1,0 @@
-#include "kernels/device_info.hpp"
-
-namespace nnproof {
-
-DeviceInfo query_cuda_devices() { return {0, {}, "nnproof was built without CUDA"}; }
-
-}  // namespace nnproof

@@ -1,0 +1,84 @@
+#pragma once
+// The bulk operations the prover driver runs (DESIGN.md, "One protocol, several engines"). Each
+// engine keeps its tables where it likes; only round values cross to the driver.
+#include <array>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernels/engine/table.hpp"
+
+namespace nnproof {
+
+// One sum-check in progress. round() gives h(0), h(2) [, h(3)] for the current top variable;
+// fold(r) binds it to r. After the last fold, final_value() is the bound table's single entry
+// (y* for the matrix product, z* for the activation).
+template <class K>
+class SumcheckProver {
+ public:
+  virtual ~SumcheckProver() = default;
+  virtual std::array<K, 3> round() = 0;
+  virtual void fold(K r) = 0;
+  // fold(r) then round(), which an engine may fuse into one pass over its tables.
+  virtual std::array<K, 3> fold_and_round(K r) {
+    fold(r);
+    return round();
+  }
+  virtual K final_value() const = 0;
+};
+
+// What an engine's col_combine_of_squares leaves for its square sum-check over the same Z and r.
+// Opaque to the driver; engines that keep nothing leave it empty and ignore it.
+template <class K>
+struct SquareCarry {
+  std::vector<K> sums;
+};
+
+// One engine serves one prover at a time: engines may keep state between calls (the cpu engine
+// keeps its int8 forward's scratch buffers), so concurrent proofs need an engine each.
+template <class Cfg>
+class Engine {
+ public:
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+  virtual ~Engine() = default;
+  virtual std::string name() const = 0;
+
+  // Fills t.data from the engine's device copy when the table lives only there (no-op otherwise).
+  // The driver calls it for the outputs; the trace's other tables never need to leave the device.
+  virtual void to_host(Table2D<F>& /*t*/) {}
+  // The protocol's padded n_0 x b input table from the user's b rows of n_0 values. Sequential
+  // here: the interactive prover process may run an engine that starts no threads (OpenMP is not
+  // fork-safe), and the reference engine is that engine.
+  virtual Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) {
+    Table2D<F> X(padded(n0), padded(batch));
+    for (std::size_t band = 0; band < input_bands(n0); ++band) transpose_input_band(input, n0, batch, band, X);
+    return X;
+  }
+
+  // Z = W Y + B m^T: Z is padded(rows) x Y.cols, zero in padding rows and in columns >= batch.
+  virtual Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) = 0;
+  // Entrywise square.
+  virtual Table2D<F> square(const Table2D<F>& Z) = 0;
+  // A[j] = sum_a eq_q[a] W[a][j] for j < padded(cols).
+  virtual std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) = 0;
+  // V[j] = sum_k Y[j][k] eq_r[k].
+  virtual std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) = 0;
+  // col_combine(Y, eq_r) for an activation table Y = Z o Z. The activation sum-check over Z that
+  // follows uses the same r, so an engine may read Z instead and leave in `carry` sums that sum-check
+  // starts from (the cpu engine: its first two rounds).
+  virtual std::vector<K> col_combine_of_squares(const Table2D<F>& /*Z*/, const Table2D<F>& Y, std::span<const K> eq_r,
+                                                SquareCarry<K>& /*carry*/) {
+    return col_combine(Y, eq_r);
+  }
+  // The sum-check of sum_j A[j] V[j] (degree 2).
+  virtual std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) = 0;
+  // The sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first. `claim`
+  // is that sum (y*): an engine may derive one round value from it (h(1) = claim - h(0)). `carry` is
+  // what col_combine_of_squares(Z, ., eq(r, .)) left, or empty.
+  virtual std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
+                                                             std::span<const K> r, K claim, SquareCarry<K> carry) = 0;
+};
+
+}  // namespace nnproof

@@ -1,0 +1,92 @@
+#pragma once
+// Tables the prover works on: row-major matrices whose dimensions are padded to powers of two
+// (PROTOCOL.md section 3), the row bits high.
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "core/polynomial.hpp"
+#include "kernels/engine/uninitialized.hpp"
+#include "verifier/model.hpp"
+
+namespace nnproof {
+
+// Base of an engine's device-side copy of a table (the cuda engine's device memory), so engines
+// can recognize their own copies with dynamic_cast.
+struct DeviceCopy {
+  virtual ~DeviceCopy() = default;
+};
+
+template <class T>
+struct Table2D {
+  std::size_t rows = 0, cols = 0;  // padded: powers of two
+  UninitializedVector<T> data;     // rows * cols, zero outside the real entries; empty while only on a device
+  // An engine's own copy (the cuda engine's device memory): tables an engine produces stay with it
+  // for the whole proof, and `data` is filled only by Engine::to_host.
+  std::shared_ptr<const DeviceCopy> device;
+  bool on_host() const { return data.size() == rows * cols; }
+
+  Table2D() = default;
+  Table2D(std::size_t r, std::size_t c) : rows(r), cols(c), data(r * c, T::zero()) {}
+  // Entries unwritten, for a pass that writes every one (or the real ones, then zero_padding):
+  // zero-filling the TIMIT shape's 8 MiB tables first cost ~1 ms of one core each, ~5 ms of the
+  // 0.065 s forward pass.
+  static Table2D unwritten(std::size_t r, std::size_t c) {
+    Table2D t;
+    t.rows = r;
+    t.cols = c;
+    t.data.resize(r * c);
+    return t;
+  }
+  T& at(std::size_t r, std::size_t c) { return data[r * cols + c]; }
+  const T& at(std::size_t r, std::size_t c) const { return data[r * cols + c]; }
+};
+
+inline std::size_t padded(std::size_t d) { return std::size_t{1} << ceil_log2(d); }
+
+// Zeroes the entries outside the real_rows x real_cols corner.
+template <class T>
+void zero_padding(Table2D<T>& t, std::size_t real_rows, std::size_t real_cols) {
+  for (std::size_t r = 0; r < real_rows; ++r) std::fill(&t.at(r, 0) + real_cols, &t.at(r, 0) + t.cols, T::zero());
+  std::fill(t.data.begin() + static_cast<std::ptrdiff_t>(real_rows * t.cols), t.data.end(), T::zero());
+}
+
+// The protocol's n_0 x b input table is the transpose of the user's b rows of n_0 values. It is
+// written in bands of kInputBand rows, one column at a time: a band's column is kInputBand cache
+// lines, which stay in L1 while eight columns fill them, and each input row is read in pieces of
+// kInputBand values. Element by element (each write a new line, 4 KiB from the last) the TIMIT
+// shape's 512 x 1845 input took ~7 ms, 6% of the forward pass.
+inline constexpr std::size_t kInputBand = 64;
+inline std::size_t input_bands(std::size_t n0) { return (n0 + kInputBand - 1) / kInputBand; }
+
+// Rows [band kInputBand, (band + 1) kInputBand) of X: X[j][k] = input[k n0 + j].
+template <class F>
+void transpose_input_band(const std::vector<F>& input, std::size_t n0, std::size_t batch, std::size_t band,
+                          Table2D<F>& X) {
+  const std::size_t j0 = band * kInputBand, j1 = std::min(n0, j0 + kInputBand);
+  for (std::size_t k = 0; k < batch; ++k)
+    for (std::size_t j = j0; j < j1; ++j) X.at(j, k) = input[k * n0 + j];
+}
+
+// A layer as the prover sees it: the integer weights plus the bias already in the field.
+template <class F>
+struct FieldLayer {
+  const QuantizedLayer* q = nullptr;  // rows x cols integer weights
+  std::vector<F> bias;                // q->rows entries
+  std::size_t rows() const { return q->rows; }
+  std::size_t cols() const { return q->cols; }
+};
+
+template <class F>
+std::vector<FieldLayer<F>> field_layers(const QuantizedModel& model) {
+  std::vector<FieldLayer<F>> out;
+  for (const auto& l : model.layers) {
+    FieldLayer<F> fl{&l, {}};
+    for (auto b : l.bias) fl.bias.push_back(F::from_i128(b));
+    out.push_back(std::move(fl));
+  }
+  return out;
+}
+
+}  // namespace nnproof

@@ -1,0 +1,76 @@
+#include "kernels/registry.hpp"
+
+#include <iostream>
+
+#include "kernels/cpu/cpu_engine.hpp"
+#include "kernels/reference/reference_engine.hpp"
+#include "kernels/thrust/device_info.hpp"
+#include "kernels/thrust/thrust_engine.hpp"
+
+namespace nnproof {
+
+std::string engine_names() {
+  std::string out;
+  for (std::size_t i = 0; i < kEngines.size(); ++i) {
+    if (i > 0) out += i + 1 == kEngines.size() ? " or " : ", ";
+    out += kEngines[i].name;
+  }
+  return out;
+}
+
+EngineId parse_engine_name(std::string_view name) {
+  for (const EngineEntry& e : kEngines) {
+    if (e.name != name) continue;
+    if (e.id == EngineId::cuda && !thrust_engines_built())
+      throw EngineChoiceError("--engine cuda: this nnproof was built without CUDA (no nvcc at build time); use --engine cpu");
+    return e.id;
+  }
+  throw EngineChoiceError("unknown engine '" + std::string(name) + "'; use " + engine_names());
+}
+
+std::string engine_unavailable_reason(EngineId id) {
+  if (id != EngineId::cuda && id != EngineId::thrust_omp) return {};
+  if (!thrust_engines_built()) return "built without CUDA: no Thrust engines";
+  if (id == EngineId::thrust_omp) return {};
+  const DeviceInfo dev = query_cuda_devices();
+  return dev.count == 0 ? "no CUDA device (" + dev.why_none + ")" : std::string{};
+}
+
+std::vector<std::string_view> runnable_engines() {
+  std::vector<std::string_view> out;
+  for (const EngineEntry& e : kEngines)
+    if (e.id != EngineId::automatic && engine_unavailable_reason(e.id).empty()) out.push_back(e.name);
+  return out;
+}
+
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_engine(std::string_view name, int threads) {
+  const EngineId id = parse_engine_name(name);
+  set_cpu_threads(threads);
+  switch (id) {
+    case EngineId::reference:
+      return make_reference_engine<Cfg>();
+    case EngineId::cpu:
+      return make_cpu_engine<Cfg>();
+    case EngineId::thrust_omp:
+      return make_thrust_omp_engine<Cfg>();
+    case EngineId::cuda:
+      if (const std::string why = engine_unavailable_reason(id); !why.empty())
+        throw EngineChoiceError("--engine cuda: " + why + "; use --engine cpu");
+      return make_cuda_engine<Cfg>();
+    case EngineId::automatic:
+      break;
+  }
+  // auto: query the device once (it starts CUDA), only in a CUDA build.
+  if (!thrust_engines_built() || query_cuda_devices().count == 0) return make_cpu_engine<Cfg>();
+  if (const std::string why = cublas_load_error(); !why.empty()) {  // an operator expects the GPU: say why not
+    std::cerr << "nnproof: note: --engine auto uses the cpu engine: " << why << "\n";
+    return make_cpu_engine<Cfg>();
+  }
+  return make_cuda_engine<Cfg>();
+}
+
+#define NNP_INSTANTIATE_MAKE_ENGINE(Cfg) template std::unique_ptr<Engine<Cfg>> make_engine<Cfg>(std::string_view, int);
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE_MAKE_ENGINE)
+
+}  // namespace nnproof

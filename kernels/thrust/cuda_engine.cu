@@ -1,0 +1,167 @@
+// The CUDA build of kernels/thrust/thrust_engine.inl: the `cuda` engine. Thrust runs the functors on the
+// device; the int8 limb GEMM runs on tensor cores through cuBLAS (int8 inputs, int32 accumulation).
+#define NNP_THRUST_NS cuda_backend
+
+#include <cuda_runtime.h>
+#include <thrust/execution_policy.h>
+
+#include <cstdint>
+#include <cub/util_allocator.cuh>
+#include <string>
+
+#include "kernels/thrust/cublas_library.hpp"
+#include "kernels/thrust/device_info.hpp"
+#include "kernels/thrust/thrust_engine.hpp"
+
+// The caching allocator tags every block with the legacy default stream, on which the engine runs
+// all its work; with per-thread default streams, blocks could be reused across unordered streams.
+#ifdef CUDA_API_PER_THREAD_DEFAULT_STREAM
+#error "the cuda engine assumes the legacy default stream (do not build with --default-stream per-thread)"
+#endif
+
+namespace nnproof::cuda_backend {
+
+constexpr const char* kEngineName = "cuda";
+
+[[noreturn]] void fail(const char* file, int line, const char* call, const std::string& why) {
+  throw CudaError(std::string(file) + ":" + std::to_string(line) + ": " + call + ": " + why);
+}
+#define NNP_CUDA_CHECK(call)                                                                                     \
+  do {                                                                                                           \
+    const cudaError_t err_ = (call);                                                                             \
+    if (err_ != cudaSuccess) ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, cudaGetErrorString(err_)); \
+  } while (0)
+#define NNP_CUBLAS_CHECK(call)                                                                                  \
+  do {                                                                                                          \
+    const cublasStatus_t st_ = (call);                                                                          \
+    if (st_ != CUBLAS_STATUS_SUCCESS)                                                                           \
+      ::nnproof::cuda_backend::fail(__FILE__, __LINE__, #call, ::nnproof::cublas_library().status_string(st_)); \
+  } while (0)
+
+// One cuBLAS handle per thread, created on first use and destroyed at thread exit (RAII).
+class CublasHandle {
+ public:
+  CublasHandle() { NNP_CUBLAS_CHECK(cublas_library().create(&h_)); }
+  ~CublasHandle() { cublas_library().destroy(h_); }
+  CublasHandle(const CublasHandle&) = delete;
+  CublasHandle& operator=(const CublasHandle&) = delete;
+  cublasHandle_t get() const { return h_; }
+
+ private:
+  cublasHandle_t h_ = nullptr;
+};
+
+cublasHandle_t cublas() {
+  thread_local CublasHandle handle;
+  return handle.get();
+}
+
+// Row-major C (rows x n) = W (rows x inner) * T^T is column-major C^T (n x rows) = T W^T: the "TN"
+// form of cuBLAS's int8 tensor-core GEMMs, with T (n x inner, row-major) read as the transposed
+// inner x n column-major operand and W (rows x inner, row-major) as the inner x rows one. inner and
+// n are multiples of 16 (the caller pads with zeros). int8 in, int32 out, exact int32 sums.
+void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner,
+             std::size_t n) {
+  const std::int32_t one = 1, zero = 0;
+  NNP_CUBLAS_CHECK(cublas_library().gemm_ex(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n),
+                                            static_cast<int>(rows), static_cast<int>(inner), &one, t, CUDA_R_8I,
+                                            static_cast<int>(inner), w, CUDA_R_8I, static_cast<int>(inner), &zero, c,
+                                            CUDA_R_32I, static_cast<int>(n), CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
+  NNP_CUDA_CHECK(cudaGetLastError());
+}
+
+// Device memory from CUB's caching allocator, for the engine's tables (device_allocate) and for
+// Thrust's temporary storage (every transform_reduce and reduce_by_key asks for some): without it
+// each table and each sum-check round paid a cudaMalloc and a cudaFree, and cudaFree synchronizes
+// the device. Power-of-two bins from 512 B to 2 GiB (CUB's default bins stop at 2 MB, and larger
+// blocks are not cached: every table of a proof is larger), at most 4 GiB of free blocks kept.
+// Process-wide and never destroyed (skip_cleanup): its blocks go with the CUDA context at exit,
+// after which freeing them would fail.
+cub::CachingDeviceAllocator& device_cache() {
+  static auto* c = new cub::CachingDeviceAllocator(/*bin_growth=*/2, /*min_bin=*/9, /*max_bin=*/31,
+                                                   /*max_cached_bytes=*/std::size_t{4} << 30, /*skip_cleanup=*/true);
+  return *c;
+}
+
+void* device_allocate(std::size_t bytes) {
+  void* p = nullptr;
+  NNP_CUDA_CHECK(device_cache().DeviceAllocate(&p, bytes));
+  return p;
+}
+// Called from destructors, so it must not throw. It fails only when the context is broken or an
+// earlier error is still pending (CUDA calls return those), which the failing call reports; the
+// block is then not released, a loss of its memory until exit.
+void device_free(void* p) noexcept { static_cast<void>(device_cache().DeviceFree(p)); }
+
+class CachedTemporaries {
+ public:
+  using value_type = char;
+  char* allocate(std::ptrdiff_t bytes) { return static_cast<char*>(device_allocate(static_cast<std::size_t>(bytes))); }
+  void deallocate(char* p, std::size_t) noexcept { device_free(p); }
+};
+
+// The execution policy of every Thrust call in the engine.
+inline auto exec() {
+  thread_local CachedTemporaries temporaries;
+  return thrust::cuda::par(temporaries);
+}
+
+}  // namespace nnproof::cuda_backend
+
+#include "kernels/thrust/thrust_engine.inl"
+
+namespace nnproof {
+
+bool thrust_engines_built() { return true; }
+
+// RAII for the two events that time a cuBLAS call.
+class EventPair {
+ public:
+  EventPair() {
+    NNP_CUDA_CHECK(cudaEventCreate(&start));
+    NNP_CUDA_CHECK(cudaEventCreate(&stop));
+  }
+  ~EventPair() {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+  }
+  EventPair(const EventPair&) = delete;
+  EventPair& operator=(const EventPair&) = delete;
+  cudaEvent_t start = nullptr, stop = nullptr;
+};
+
+double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n) {
+  using namespace cuda_backend;
+  auto w = NNP_THRUST(thrust::device_vector<float>(rows * inner, 0.5f));
+  auto y = NNP_THRUST(thrust::device_vector<float>(inner * n, 0.25f));
+  auto c = NNP_THRUST(thrust::device_vector<float>(rows * n));
+  const float one = 1, zero = 0;
+  const auto sgemm = [&] {
+    NNP_CUBLAS_CHECK(cublas_library().sgemm(
+        cublas(), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(rows), static_cast<int>(inner), &one,
+        raw(y), static_cast<int>(n), raw(w), static_cast<int>(inner), &zero, raw(c), static_cast<int>(n)));
+  };
+  sgemm();  // untimed: the first call also creates the cuBLAS handle and loads its kernels
+  EventPair ev;
+  NNP_CUDA_CHECK(cudaEventRecord(ev.start));
+  sgemm();
+  NNP_CUDA_CHECK(cudaEventRecord(ev.stop));
+  NNP_CUDA_CHECK(cudaEventSynchronize(ev.stop));
+  float ms = 0;
+  NNP_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.start, ev.stop));
+  return ms / 1000.0;
+}
+
+template <class Cfg>
+std::unique_ptr<Engine<Cfg>> make_cuda_engine() {
+  const DeviceInfo dev = query_cuda_devices();
+  if (dev.count == 0) throw CudaError("no CUDA device (" + dev.why_none + ")");
+  cublas_library();  // a missing cuBLAS fails here, in one line, not at the first GEMM
+  return std::make_unique<cuda_backend::ThrustEngine<Cfg>>();
+}
+
+#define NNP_INSTANTIATE_MAKE_CUDA_ENGINE(Cfg) template std::unique_ptr<Engine<Cfg>> make_cuda_engine<Cfg>();
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE_MAKE_CUDA_ENGINE)
+#undef NNP_INSTANTIATE_MAKE_CUDA_ENGINE
+
+}  // namespace nnproof

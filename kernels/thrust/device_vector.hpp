@@ -1,0 +1,55 @@
+#pragma once
+// DeviceVector, the Thrust engine's tables (kernels/thrust/thrust_engine.inl), and their allocator.
+//
+// Include with NNP_THRUST_NS defined and, in that namespace, the backend's
+//   void* device_allocate(std::size_t bytes);  void device_free(void* p) noexcept;
+// declared: the cuda and thrust-omp builds link into one binary and each has its own copy.
+#include <thrust/device_allocator.h>
+#include <thrust/device_vector.h>
+
+#include "core/hostdevice.hpp"
+
+namespace nnproof::NNP_THRUST_NS {
+
+// The allocator of every device table: the backend's device_allocate / device_free. A proof makes
+// and drops dozens of tables (sum-check tables and their spares, the forward pass's limbs and
+// products); with the cuda backend's caching allocator none of them pays a synchronizing cudaFree.
+//
+// Its construct(p) does nothing, so a table made with a size alone (DeviceVector<T>(n), resize)
+// is left as allocated, not filled with T(): each such table is written in full by the pass that
+// makes it, and the fill would be one more pass over its memory (37 MB per TIMIT layer for the
+// forward's int32 products at batch 512). Thrust calls this no-op where it would fill; tables
+// made with a value (DeviceVector<T>(n, x)) are still filled with it.
+template <class T>
+class CachedAllocator : public thrust::device_allocator<T> {
+  using Base = thrust::device_allocator<T>;
+
+ public:
+  using pointer = typename Base::pointer;
+  using size_type = typename Base::size_type;
+  template <class U>
+  struct rebind {
+    using other = CachedAllocator<U>;
+  };
+  CachedAllocator() = default;
+  template <class U>
+  CachedAllocator(const CachedAllocator<U>& /*other*/) {}  // NOLINT: stateless, as Thrust's allocators
+
+  pointer allocate(size_type n) { return pointer(static_cast<T*>(device_allocate(n * sizeof(T)))); }
+  void deallocate(pointer p, size_type /*n*/) noexcept { device_free(thrust::raw_pointer_cast(p)); }
+  NNP_HD void construct(T* /*p*/) {}
+};
+
+template <class T>
+using DeviceVector = thrust::device_vector<T, CachedAllocator<T>>;
+
+template <class T, class A>
+T* raw(thrust::device_vector<T, A>& v) {
+  return thrust::raw_pointer_cast(v.data());
+}
+template <class T, class A>
+const T* raw(const thrust::device_vector<T, A>& v) {
+  return thrust::raw_pointer_cast(v.data());
+}
+
+}  // namespace nnproof::NNP_THRUST_NS

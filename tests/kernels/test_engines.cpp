@@ -1,0 +1,341 @@
+// Cross-engine: every Engine operation of the cpu engine, of the thrust-omp engine (the OpenMP
+// build of the CUDA engine's source) and, where a device exists, of the cuda engine is
+// bit-identical to the reference engine, including the limb-GEMM paths' edge cases (the exactness
+// bounds, wide weights, the direct kernels), and so are whole proof bundles.
+#include <gtest/gtest.h>
+#include <link.h>
+
+#include "kernels/cpu/cpu_engine.hpp"
+#include "kernels/cpu/limb_gemm.hpp"
+#include "kernels/registry.hpp"
+#include "kernels/thrust/device_info.hpp"
+#include "kernels/thrust/thrust_engine.hpp"
+#include "tests/support/problems.hpp"
+
+namespace nnproof {
+namespace {
+
+using testing::make_rng;
+using testing::random_element;
+
+template <class Cfg>
+class EngineTest : public ::testing::Test {};
+using Configs = ::testing::Types<M61, M127, M61Interactive>;
+TYPED_TEST_SUITE(EngineTest, Configs);
+
+bool cuda_device_present() { return thrust_engines_built() && query_cuda_devices().count > 0; }
+
+// Every engine of the registry that runs here but the reference (the oracle): the cpu engine,
+// the thrust-omp twin, and cuda with a device.
+template <class Cfg>
+std::vector<std::unique_ptr<Engine<Cfg>>> engines_under_test() {
+  std::vector<std::unique_ptr<Engine<Cfg>>> out;
+  for (std::string_view name : runnable_engines())
+    if (name != "reference") out.push_back(make_engine<Cfg>(name));
+  EXPECT_GE(out.size(), 1u);
+  return out;
+}
+
+template <class F>
+Table2D<F> random_table(std::size_t real_rows, std::size_t real_cols, std::mt19937_64& rng) {
+  Table2D<F> t(padded(real_rows), padded(real_cols));
+  for (std::size_t j = 0; j < real_rows; ++j)
+    for (std::size_t k = 0; k < real_cols; ++k) t.at(j, k) = random_element<F>(rng);
+  return t;
+}
+
+TYPED_TEST(EngineTest, OperationsAreBitIdentical) {
+  using F = typename TypeParam::F;
+  using K = typename TypeParam::K;
+  auto rng = make_rng(60);
+  auto ref = make_reference_engine<TypeParam>();
+  const std::int64_t big = std::int64_t{1} << 40;
+  for (const auto& engine : engines_under_test<TypeParam>()) {
+    SCOPED_TRACE(engine->name());
+    // Weight ranges: int8 (limb GEMMs), wide (fewer bits per limb), huge (the direct kernels).
+    for (std::int64_t wmax : {std::int64_t{1}, std::int64_t{127}, std::int64_t{1} << 20, big}) {
+      for (auto [rows, cols, batch] : {std::tuple{1, 1, 1}, {7, 9, 5}, {33, 17, 64}, {16, 64, 3}}) {
+        auto model = testing::random_model({std::size_t(cols), std::size_t(rows)}, rng, wmax, wmax);
+        auto layers = field_layers<F>(model);
+        auto Y = random_table<F>(cols, batch, rng);
+        auto Zr = ref->forward(layers[0], Y, batch), Ze = engine->forward(layers[0], Y, batch);
+        auto Ye = engine->square(Ze);  // from the engine's own table, wherever it lives
+        engine->to_host(Ze);
+        engine->to_host(Ye);
+        ASSERT_EQ(Zr.data, Ze.data) << "forward, wmax " << wmax;
+        ASSERT_EQ(ref->square(Zr).data, Ye.data);
+        std::vector<K> q(ceil_log2(rows)), r(ceil_log2(batch));
+        for (auto& x : q) x = random_element<K>(rng);
+        for (auto& x : r) x = random_element<K>(rng);
+        auto eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
+        ASSERT_EQ(ref->row_combine(layers[0], eq_q), engine->row_combine(layers[0], eq_q));
+        ASSERT_EQ(ref->col_combine(Y, eq_r), engine->col_combine(Y, eq_r));
+      }
+    }
+  }
+}
+
+// Y entries at p - 1 in every limb: the int8 limb GEMM's largest partial sums, at 5 and 520 rows
+// (more than one of the cpu engine's 256-row recombination tiles).
+TYPED_TEST(EngineTest, LimbGemmEdgeValuesAreExact) {
+  using F = typename TypeParam::F;
+  auto ref = make_reference_engine<TypeParam>();
+  auto rng = make_rng(64);
+  for (auto [w, rows] : {std::pair{std::int64_t{127}, 5}, {std::int64_t{-128}, 5}, {std::int64_t{-128}, 520}}) {
+    QuantizedModel m = testing::random_model({300, std::size_t(rows)}, rng, 1, 1);
+    m.layers[0].weights = std::vector<std::int64_t>(std::size_t(rows) * 300, w);
+    auto layers = field_layers<F>(m);
+    // 300 samples: more than one of the cpu engine's 256-column GEMM blocks.
+    Table2D<F> Y(padded(300), padded(300));
+    for (std::size_t j = 0; j < 300; ++j)
+      for (std::size_t k = 0; k < 300; ++k) Y.at(j, k) = F::zero() - F::one();
+    for (const auto& engine : engines_under_test<TypeParam>()) {
+      auto Ze = engine->forward(layers[0], Y, 300);
+      engine->to_host(Ze);
+      EXPECT_EQ(ref->forward(layers[0], Y, 300).data, Ze.data) << engine->name() << " w " << w << " rows " << rows;
+    }
+  }
+}
+
+// Random int8 weights and entries, rows and inner sizes off every tile size (the cpu engine's
+// 256-row tiles, 64-row split blocks, 8-column groups), two column blocks (256 + 44 samples): any
+// transposed operand or misplaced limb shows.
+TYPED_TEST(EngineTest, LimbGemmRandomCasesAreExact) {
+  using F = typename TypeParam::F;
+  auto ref = make_reference_engine<TypeParam>();
+  auto rng = make_rng(66);
+  for (auto [rows, inner] : {std::pair{std::size_t{37}, std::size_t{301}}, {std::size_t{530}, std::size_t{211}}}) {
+    QuantizedModel m = testing::random_model({inner, rows}, rng, 127, 1000);
+    auto layers = field_layers<F>(m);
+    auto Y = random_table<F>(inner, 300, rng);
+    for (const auto& engine : engines_under_test<TypeParam>()) {
+      auto Ze = engine->forward(layers[0], Y, 300);
+      engine->to_host(Ze);
+      EXPECT_EQ(ref->forward(layers[0], Y, 300).data, Ze.data)
+          << engine->name() << " rows " << rows << " inner " << inner;
+    }
+  }
+}
+
+// The cpu engine caches each layer's repacked weights, the Thrust engines their device copy (read
+// by forward and row_combine): one engine, the same weight buffer rewritten between calls (one
+// weight changed, as a new model at a recycled address would be), must use the new weights.
+// 520 rows: several of the Thrust engines' 64-row blocks, the last one partial.
+TYPED_TEST(EngineTest, ForwardFollowsWeightsChangedInPlace) {
+  using F = typename TypeParam::F;
+  using K = typename TypeParam::K;
+  auto ref = make_reference_engine<TypeParam>();
+  auto rng = make_rng(67);
+  QuantizedModel m = testing::random_model({300, 520}, rng, 127, 1000);
+  auto Y = random_table<F>(300, 40, rng);
+  std::vector<K> eq_q(padded(520));
+  for (auto& x : eq_q) x = random_element<K>(rng);
+  for (const auto& engine : engines_under_test<TypeParam>()) {
+    for (int round = 0; round < 2; ++round) {
+      auto layers = field_layers<F>(m);
+      auto Ze = engine->forward(layers[0], Y, 40);
+      engine->to_host(Ze);
+      EXPECT_EQ(ref->forward(layers[0], Y, 40).data, Ze.data) << engine->name() << " round " << round;
+      EXPECT_EQ(ref->row_combine(layers[0], eq_q), engine->row_combine(layers[0], eq_q))
+          << engine->name() << " round " << round;
+      std::int8_t* w = const_cast<std::int8_t*>(m.layers[0].weights.int8_data());
+      ASSERT_NE(w, nullptr);
+      w[520 * 300 - 1] = static_cast<std::int8_t>(w[520 * 300 - 1] == 5 ? 6 : 5);  // the last weight
+    }
+  }
+}
+
+// Every byte of every eq(q, .) coordinate at its largest (p - 1) against weights at 127 and -128,
+// over thousands of rows: the cpu engine's byte x int8 GEMM at its largest partial sums.
+TYPED_TEST(EngineTest, RowCombineEdgeValuesAreExact) {
+  using F = typename TypeParam::F;
+  using K = typename TypeParam::K;
+  auto ref = make_reference_engine<TypeParam>();
+  auto rng = make_rng(65);
+  const F top = F::zero() - F::one();
+  K e = K::from_base(top);
+  if constexpr (!std::is_same_v<K, F>) e.im = top;
+  for (std::int64_t w : {std::int64_t{127}, std::int64_t{-128}}) {
+    QuantizedModel m = testing::random_model({7, 3000}, rng, 1, 1);
+    m.layers[0].weights = std::vector<std::int64_t>(3000 * 7, w);
+    auto layers = field_layers<F>(m);
+    const std::vector<K> eq_q(padded(3000), e);
+    for (const auto& engine : engines_under_test<TypeParam>())
+      EXPECT_EQ(ref->row_combine(layers[0], eq_q), engine->row_combine(layers[0], eq_q))
+          << engine->name() << " w " << w;
+  }
+}
+
+TYPED_TEST(EngineTest, ProductSumcheckRoundsAreBitIdentical) {
+  using K = typename TypeParam::K;
+  auto rng = make_rng(65);
+  std::vector<K> A(32), V(32);
+  for (auto& x : A) x = random_element<K>(rng);
+  for (auto& x : V) x = random_element<K>(rng);
+  for (const auto& engine : engines_under_test<TypeParam>()) {
+    auto a = make_reference_engine<TypeParam>()->product_sumcheck(A, V);
+    auto b = engine->product_sumcheck(A, V);
+    auto hb = b->round();
+    for (int round = 0; round < 5; ++round) {
+      const auto ha = a->round();  // degree 2: h(0) and h(2) are the message (the reference adds h(3))
+      ASSERT_EQ(ha[0], hb[0]) << engine->name() << " round " << round;
+      ASSERT_EQ(ha[1], hb[1]) << engine->name() << " round " << round;
+      const K c = random_element<K>(rng);
+      a->fold(c);
+      if (round < 4)
+        hb = b->fold_and_round(c);
+      else
+        b->fold(c);
+    }
+    EXPECT_EQ(a->final_value(), b->final_value()) << engine->name();
+  }
+}
+
+// Whole proofs: the same bytes from every engine, on networks of several depths and batches.
+// (prove_bundle goes through col_combine_of_squares and the square sum-check with its carry.)
+TYPED_TEST(EngineTest, BundlesAreBitIdentical) {
+  if constexpr (TypeParam::kId != FieldId::m61_interactive) {
+    auto rng = make_rng(66);
+    for (auto [dims, batch] : {std::pair{std::vector<std::size_t>{5, 3}, std::size_t{1}},
+                               {{9, 7, 6, 3}, 13},
+                               {{33, 20, 5}, 70},
+                               // 4- and 2-row activations, a batch of 1: the smallest tables the
+                               // cpu engine's carried first rounds take, and those it leaves alone
+                               {{4, 3, 1, 2}, 1},
+                               {{6, 4, 2, 3}, 5}}) {
+      auto model = testing::random_model(dims, rng, 100, 100);
+      auto st = testing::random_statement<TypeParam>(model, batch, rng);
+      auto ref_st = st;
+      const auto want = serialize_bundle(prove_bundle(*make_reference_engine<TypeParam>(), ref_st));
+      for (const auto& engine : engines_under_test<TypeParam>()) {
+        auto engine_st = st;
+        EXPECT_EQ(serialize_bundle(prove_bundle(*engine, engine_st)), want) << engine->name();
+      }
+    }
+  }
+}
+
+template <class Cfg>
+void check_square_sumcheck_rounds(int special) {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+  auto rng = make_rng(61 + special);
+  auto Z = random_table<F>(13, 6, rng);  // 16 x 8 padded
+  std::vector<K> s(4), r(3);
+  for (auto& x : s) x = random_element<K>(rng);
+  for (auto& x : r) x = random_element<K>(rng);
+  if (special == 1) s[3] = K::zero();  // the first round's eq(s_v, 1) = 0
+  if (special == 2) s[2] = K::zero();  // the second's (the cpu engine's carried round 2)
+  if (special == 3) s[1] = K::zero();  // the third's (its fold of two variables fused with the round)
+  // The claim: sum eq(s, j) eq(r, k) Z[j][k]^2, the MLE of Z o Z at (r low, s high).
+  std::vector<K> point(r);
+  point.insert(point.end(), s.begin(), s.end());
+  std::vector<K> squares(Z.data.size());
+  for (std::size_t i = 0; i < squares.size(); ++i) squares[i] = K::from_base(Z.data[i] * Z.data[i]);
+  const K claim = mle_evaluate<K, K>(squares, point);
+  std::vector<K> challenges(7);
+  for (auto& c : challenges) c = random_element<K>(rng);
+  auto ref = make_reference_engine<Cfg>();
+  const std::vector<K> eq_r = eq_table<K>(r);
+  const std::vector<K> V = ref->col_combine(ref->square(Z), eq_r);
+  for (const auto& engine : engines_under_test<Cfg>()) {
+    for (bool carried : {false, true}) {
+      SCOPED_TRACE(engine->name() + (carried ? " carried" : ""));
+      // Carried: the rounds start from what the engine's col_combine_of_squares left (the cpu
+      // engine: rounds 1-2 from group sums, round 3 folding two variables from Z).
+      SquareCarry<K> carry;
+      if (carried) {
+        ASSERT_EQ(engine->col_combine_of_squares(Z, engine->square(Z), eq_r, carry), V);
+      }
+      auto a = ref->square_sumcheck(Z, s, r, claim, {});
+      auto b = engine->square_sumcheck(Z, s, r, claim, std::move(carry));
+      // a: round then fold; b: the driver's order, with fold and the next round fused.
+      auto hb = b->round();
+      for (int round = 0; round < 7; ++round) {
+        ASSERT_EQ(a->round(), hb) << "round " << round;
+        a->fold(challenges[round]);
+        if (round < 6) {
+          hb = b->fold_and_round(challenges[round]);
+        } else {
+          b->fold(challenges[round]);
+        }
+      }
+      EXPECT_EQ(a->final_value(), b->final_value());
+    }
+  }
+}
+
+// Random points, and points whose coordinates are 0 or 1 where the cpu engine cannot derive
+// h(1) from the claim (eq(s_v, 1) = 0, or an earlier factor eq(s_v, r) = 0) and must compute it.
+TYPED_TEST(EngineTest, SumcheckRoundsAreBitIdentical) {
+  for (int special : {0, 1, 2, 3}) {
+    check_square_sumcheck_rounds<TypeParam>(special);
+  }
+}
+
+TEST(LimbPlan, RespectsTheDoublePrecisionBound) {
+  // (2^c - 1) * rowsum <= 2^53 must hold, and c must be the largest such width.
+  for (std::uint64_t rowsum : {1ull, 127ull, 254000ull, 1ull << 30, (1ull << 45) - 1}) {
+    LimbPlan p = plan_limbs(rowsum, 61);
+    ASSERT_GT(p.limb_bits, 0u) << rowsum;
+    EXPECT_LE(((u128{1} << p.limb_bits) - 1) * rowsum, u128{1} << 53);
+    if (p.limb_bits < 52) {
+      EXPECT_GT(((u128{1} << (p.limb_bits + 1)) - 1) * rowsum, u128{1} << 53);
+    }
+    EXPECT_GE(p.limb_bits * p.limbs, 61u);
+  }
+  EXPECT_EQ(plan_limbs(254000, 61).limbs, 2u);          // the TIMIT shape with int8 weights: two DGEMMs
+  EXPECT_EQ(plan_limbs(1ull << 50, 61).limb_bits, 0u);  // too wide: the direct kernel
+}
+
+// The cases above include the cuda engine where a device exists; this one says whether it ran.
+TEST(CudaEngine, CrossEngineCasesNeedADevice) {
+  DeviceInfo dev = query_cuda_devices();
+  const bool required = std::getenv("NNPROOF_REQUIRE_GPU") != nullptr;  // scripts/test --gpu
+  if (!thrust_engines_built()) {
+    if (required) FAIL() << "scripts/test --gpu: this build has no CUDA engine (no nvcc at build time)";
+    GTEST_SKIP() << "built without CUDA";
+  }
+  if (dev.count == 0) {
+    if (required) FAIL() << "scripts/test --gpu: no CUDA device: " << dev.why_none;
+    GTEST_SKIP() << "no CUDA device: " << dev.why_none;
+  }
+  auto cuda = make_cuda_engine<M61>();
+  EXPECT_EQ(cuda->name(), "cuda");
+}
+
+// The cuda engine loads cuBLAS on first use instead of linking it (kernels/thrust/cublas_library.hpp):
+// nothing has loaded it when a process starts (ctest runs each test in a process of its own), and
+// in a CUDA build the library and every entry point the engine calls resolve, with or without a
+// device.
+bool cublas_is_loaded() {
+  bool found = false;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* out) {
+        if (info->dlpi_name && std::string(info->dlpi_name).find("libcublas") != std::string::npos)
+          *static_cast<bool*>(out) = true;
+        return 0;
+      },
+      &found);
+  return found;
+}
+
+TEST(CudaEngine, CublasIsLoadedOnlyWhenTheEngineNeedsIt) {
+  ASSERT_FALSE(cublas_is_loaded()) << "cuBLAS is linked into the binary: every nnproof start pays for it";
+  if (!thrust_engines_built()) GTEST_SKIP() << "built without CUDA";
+  EXPECT_EQ(cublas_load_error(), "");
+  EXPECT_TRUE(cublas_is_loaded());
+}
+
+TEST(CudaEngine, WithoutADeviceItIsAOneLineError) {
+  if (!thrust_engines_built() || cuda_device_present()) GTEST_SKIP() << "a device is present (or no CUDA build)";
+  try {
+    make_cuda_engine<M61>();
+    ADD_FAILURE() << "no error";
+  } catch (const CudaError& e) {
+    EXPECT_NE(std::string(e.what()).find("no CUDA device"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace nnproof

@@ -1,0 +1,100 @@
+// The cpu engine's limb route for structured layers (structured_limbs.hpp) against the 128-bit
+// route that the reference engine keeps (structured_forward.hpp's apply_op): convolutions with
+// int16 kernels at their extremes, a dense op, batches around the 32-sample blocks, inputs random
+// and at p - 1, both fields, slabs of rows of every size, and both kernels (AVX-512 where the
+// engine uses it, and the portable loops). Also which ops the route takes.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/structured_limbs.hpp"
+#include "tests/support/problems.hpp"
+
+namespace nnproof {
+namespace {
+
+LinearOp conv_op(std::size_t in_c, std::size_t hw, std::size_t out_c, std::size_t k, std::vector<std::int64_t> kernel) {
+  ConvShape c;
+  c.in_channels = in_c, c.in_h = c.in_w = hw, c.out_channels = out_c, c.kernel_h = c.kernel_w = k;
+  c.pad_top = c.pad_left = 1;  // some taps fall off the edge
+  return LinearOp::convolution(c, WeightMatrix(std::move(kernel)));
+}
+
+std::vector<std::int64_t> int16_weights(std::size_t n, std::mt19937_64& rng) {
+  std::uniform_int_distribution<std::int64_t> d(-32768, 32767);
+  std::vector<std::int64_t> w(n);
+  for (std::size_t i = 0; i < n; ++i) w[i] = i % 7 == 0 ? -32768 : i % 7 == 1 ? 32767 : d(rng);
+  return w;
+}
+
+template <class F>
+class StructuredLimbs : public ::testing::Test {};
+using Fields = ::testing::Types<Fp61, Fp127>;
+TYPED_TEST_SUITE(StructuredLimbs, Fields);
+
+TYPED_TEST(StructuredLimbs, EqualThe128BitRoute) {
+  using F = TypeParam;
+  auto rng = testing::make_rng(90);
+  std::vector<LinearOp> ops;
+  ops.push_back(conv_op(3, 7, 4, 5, int16_weights(4 * 3 * 25, rng)));
+  ops.push_back(LinearOp::dense(5, 40, WeightMatrix(int16_weights(5 * 40, rng))));
+  const F top = F::zero() - F::one();
+  for (const LinearOp& op : ops) {
+    ASSERT_TRUE(limb_route_fits(op));
+    for (std::size_t batch : {1, 31, 32, 33, 300}) {
+      for (bool extreme : {false, true}) {
+        const std::size_t stride = batch + 3;  // the input's rows are longer than the batch
+        std::vector<F> in(op.cols * stride);
+        for (auto& x : in) x = extreme ? top : testing::random_element<F>(rng);
+        const std::vector<F> want = apply_op(op, in.data(), stride, batch);
+        EXPECT_EQ(apply_op_limbs(op, in.data(), stride, batch), want)
+            << "rows " << op.rows << " batch " << batch << " extreme " << extreme;
+        // Slabs of one row (a cap below a row's taps) and of a few rows.
+        for (std::size_t cap : {1, 200})
+          EXPECT_EQ(apply_op_limbs(op, in.data(), stride, batch, cap), want)
+              << "slab cap " << cap << " batch " << batch;
+      }
+    }
+  }
+}
+
+// The portable loops and the dispatched kernel give the same sums on one block.
+TEST(StructuredLimbsKernel, PortableLoopsMatchTheDispatchedKernel) {
+  auto rng = testing::make_rng(91);
+  constexpr std::size_t cols = 50, taps = 37;
+  for (unsigned limbs : {2u, 5u}) {
+    std::vector<std::int32_t> block(limbs * cols * kLimbBlock);
+    for (auto& x : block) x = static_cast<std::int32_t>(rng() & 0x7FFFFFFF);
+    std::vector<std::uint32_t> in(taps);
+    std::vector<std::int32_t> w(taps);
+    for (std::size_t t = 0; t < taps; ++t) {
+      in[t] = static_cast<std::uint32_t>(rng() % cols);
+      w[t] = t % 2 ? -32768 : static_cast<std::int32_t>(rng() % 65536) - 32768;
+    }
+    std::vector<std::int64_t> fast(limbs * kLimbBlock), plain(limbs * kLimbBlock), want(limbs * kLimbBlock, 0);
+    for (std::size_t t = 0; t < taps; ++t)
+      for (unsigned l = 0; l < limbs; ++l)
+        for (std::size_t k = 0; k < kLimbBlock; ++k)
+          want[l * kLimbBlock + k] += std::int64_t{w[t]} * block[(l * cols + in[t]) * kLimbBlock + k];
+    sum_taps_limbs(block.data(), cols, in.data(), w.data(), taps, limbs, fast.data());
+    sum_taps_limbs_portable(block.data(), cols, in.data(), w.data(), taps, limbs, plain.data());
+    EXPECT_EQ(fast, want) << limbs << " limbs";
+    EXPECT_EQ(plain, want) << limbs << " limbs";
+  }
+}
+
+TEST(StructuredLimbsKernel, RouteTakesNarrowWeightsWithEnoughTaps) {
+  auto rng = testing::make_rng(92);
+  EXPECT_TRUE(limb_route_fits(conv_op(2, 6, 3, 3, int16_weights(3 * 2 * 9, rng))));
+  std::vector<std::int64_t> wide = int16_weights(3 * 2 * 9, rng);
+  wide[0] = 1 << 20;  // stored as int32: products could pass 2^63
+  EXPECT_FALSE(limb_route_fits(conv_op(2, 6, 3, 3, wide)));
+  ConvShape pool;  // 2 x 2 sum pooling: four taps per output, not worth a split
+  pool.in_channels = pool.out_channels = pool.groups = 2, pool.in_h = pool.in_w = 4;
+  pool.kernel_h = pool.kernel_w = pool.stride_h = pool.stride_w = 2;
+  EXPECT_FALSE(limb_route_fits(LinearOp::convolution(pool, WeightMatrix(std::vector<std::int64_t>(8, 1)))));
+}
+
+}  // namespace
+}  // namespace nnproof

@@ -1,0 +1,2 @@
+// A fixture for check_layers.py: the shared engine layer including one engine, which it must refuse.
+#include "kernels/cpu/cpu_engine.hpp"
