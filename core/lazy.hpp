@@ -1,15 +1,18 @@
 #pragma once
 // Exact sums with deferred reduction, for the O(nnz) and O(n b) passes of prover and verifier.
 //
-// KLimbs (m127): small integers times elements of K. Each element is cut into 31-bit limbs, so a
-// product |w| * limb < |w| 2^31 and a whole sum fits an int64 while sum |w| < 2^32. The inner loops
-// are then plain int64 multiply-adds. (The m61 family uses 128-bit sums instead: M61Coords.)
+// ExactIntSums: small integers times elements of K. m127 cuts each element into 31-bit limbs
+// (KLimbs), so a product |w| * limb < |w| 2^31 and a whole sum fits an int64 while sum |w| < 2^32;
+// the m61 family takes its 64-bit coordinates into 128-bit sums (M61Coords). The inner loops are
+// then plain integer multiply-adds.
 //
 // LazyDot: base-field values times K with reduction once per 32 terms (canonical m61 products are
 // below 2^122, so 32 of them fit in 128 bits); m127 products unreduced, with a count of the carries
 // out of 128 bits. LazyDots: N such sums sharing their K factor.
 #include <array>
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "core/fields.hpp"
 
@@ -17,12 +20,6 @@ namespace nnproof {
 
 // Sums of |w| up to this bound keep every KLimbs accumulator exact.
 constexpr std::uint64_t kMaxLimbWeightSum = (std::uint64_t{1} << 32) - 1;
-
-// Whether `terms` products of weights stored in `width_bytes`-byte integers with 31-bit limbs sum
-// exactly in int64: the storage width bounds |w| by 2^(8 width - 1) without scanning the weights.
-constexpr bool limb_sums_exact(unsigned width_bytes, std::size_t terms) {
-  return (u128{1} << (8 * width_bytes - 1)) * terms <= kMaxLimbWeightSum;
-}
 
 template <class K>
 struct KLimbs;
@@ -39,17 +36,6 @@ struct KLimbs<Fp127> {
     return r;
   }
 };
-
-// sum_i w[i] * e[i] for n small integers w (sum |w| <= kMaxLimbWeightSum) and K elements given as
-// limbs (el[i * kCount + c]).
-template <class K, class W>
-K small_int_dot(const W* w, const std::int64_t* el, std::size_t n) {
-  constexpr unsigned C = KLimbs<K>::kCount;
-  std::array<std::int64_t, C> acc{};
-  for (std::size_t i = 0; i < n; ++i)
-    for (unsigned c = 0; c < C; ++c) acc[c] += static_cast<std::int64_t>(w[i]) * el[i * C + c];
-  return KLimbs<K>::join(acc.data());
-}
 
 // The m61 family (K = F or its extension) as C canonical 64-bit coordinates. A weight below 2^31
 // in magnitude times a coordinate (< 2^61) summed over fewer than 2^35 terms stays below 2^127, so
@@ -73,20 +59,55 @@ struct M61Coords<Fp61x2> {
 // the bound of every int8 x byte route (the limb GEMMs, the prover's column sums).
 constexpr bool int8_byte_sums_exact(std::size_t terms) { return terms * 128 * 255 < (std::size_t{1} << 31); }
 
-// Whether M61Coords sums of `terms` products with weights stored in `width_bytes` are exact.
-constexpr bool wide_sums_exact(unsigned width_bytes, std::size_t terms) {
-  return width_bytes <= 4 && terms < (std::size_t{1} << 35);
-}
+// Small integers (weights stored in `width_bytes`-byte integers) times elements of K, summed
+// exactly: each element as kCount int64 pieces, the sums in Acc, joined mod p at the end. One
+// definition for the prover's row_combine (sums over a column) and the verifier's W~(q, s) (dots
+// along a row). The m61 family: its canonical 64-bit coordinates (M61Coords), 128-bit sums, exact
+// for widths up to 4 bytes and fewer than 2^35 terms. m127: 31-bit limbs (KLimbs), int64 sums,
+// exact while sum |w| <= kMaxLimbWeightSum, which the storage width bounds a priori (no scan).
+template <class K>
+struct ExactIntSums {  // the m61 family
+  using Acc = i128;
+  static constexpr unsigned kCount = M61Coords<K>::kCount;
+  static constexpr bool exact(unsigned width_bytes, std::size_t terms) {
+    return width_bytes <= 4 && terms < (std::size_t{1} << 35);
+  }
+  NNP_HD static void split(K x, std::int64_t* out) {
+    for (unsigned c = 0; c < kCount; ++c) out[c] = M61Coords<K>::get(x, c);
+  }
+  NNP_HD static K join(const Acc* acc) { return M61Coords<K>::make(acc); }
+};
+template <>
+struct ExactIntSums<Fp127> {
+  using Acc = std::int64_t;
+  static constexpr unsigned kCount = KLimbs<Fp127>::kCount;
+  static constexpr bool exact(unsigned width_bytes, std::size_t terms) {
+    return (u128{1} << (8 * width_bytes - 1)) * terms <= kMaxLimbWeightSum;
+  }
+  NNP_HD static void split(Fp127 x, std::int64_t* out) { KLimbs<Fp127>::split(x, out); }
+  NNP_HD static Fp127 join(const Acc* acc) { return KLimbs<Fp127>::join(acc); }
+};
 
-// sum_i w[i] * e[i] for K in the m61 family (see wide_sums_exact).
+// sum_i w[i] * e[i] for n small integers w within ExactIntSums<K>::exact and K elements given as
+// their pieces (pieces[i * kCount + c], ExactIntSums<K>::split).
 template <class K, class W>
-K wide_int_dot(const W* w, const K* e, std::size_t n) {
-  constexpr unsigned C = M61Coords<K>::kCount;
-  std::array<i128, C> acc{};
+K exact_int_dot(const W* w, const std::int64_t* pieces, std::size_t n) {
+  using Sums = ExactIntSums<K>;
+  constexpr unsigned C = Sums::kCount;
+  std::array<typename Sums::Acc, C> acc{};
   for (std::size_t i = 0; i < n; ++i)
     for (unsigned c = 0; c < C; ++c)
-      acc[c] += static_cast<i128>(static_cast<std::int64_t>(w[i])) * M61Coords<K>::get(e[i], c);
-  return M61Coords<K>::make(acc.data());
+      acc[c] += static_cast<typename Sums::Acc>(static_cast<std::int64_t>(w[i])) * pieces[i * C + c];
+  return Sums::join(acc.data());
+}
+
+// The pieces of every element of e (ExactIntSums<K>::split), element after element.
+template <class K>
+std::vector<std::int64_t> exact_int_pieces(std::span<const K> e) {
+  constexpr unsigned C = ExactIntSums<K>::kCount;
+  std::vector<std::int64_t> out(e.size() * C);
+  for (std::size_t i = 0; i < e.size(); ++i) ExactIntSums<K>::split(e[i], out.data() + i * C);
+  return out;
 }
 
 // sum_i e[i] * f[i] for e in K and f in the base field.

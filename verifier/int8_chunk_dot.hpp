@@ -5,7 +5,7 @@
 // AVX-512 VNNI one vpdpbusd takes 64 weights against one byte array, and one pass over a weight row
 // serves every byte array; elsewhere a loop per array that the compiler vectorizes (AVX-512 / AVX2 /
 // baseline clones). Either way far faster than the 64 x 64 -> 128-bit products per weight of
-// M61Coords sums (m61) or the five 31-bit limb products of KLimbs sums (m127). Used where int8
+// ExactIntSums (m61) or the five 31-bit limb products of its m127 sums. Used where int8
 // weights meet a fixed K vector many times: the verifier's W~(q, s), one dot per row against eq(s, .).
 #include <algorithm>
 #include <array>

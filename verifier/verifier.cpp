@@ -8,6 +8,7 @@
 #include "verifier/int8_chunk_dot.hpp"
 #include "verifier/parallel.hpp"
 #include "verifier/row_dots.hpp"
+#include "verifier/weight_routes.hpp"
 
 namespace nnproof {
 
@@ -76,35 +77,25 @@ K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<con
     for (std::size_t j = 0; j < layer.cols; ++j) acc += A[j] * eq_s[j];
     return acc;
   }
-  // int8 weights (the usual case): byte-chunk dots. Otherwise m61: 128-bit sums; m127: exact int64
-  // limb sums while sum_j |W[a][j]| < 2^32 (the storage width bounds |W| a priori); else field
-  // products.
-  if (const std::int8_t* w = layer.weights.int8_data()) {
-    const Int8ChunkDot<K> chunks(eq_s.first(layer.cols));
-    return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
-      return std::array<K, 1>{eq_q[a] * chunks.dot(w + a * layer.cols, layer.cols)};
-    })[0];
-  }
-  const unsigned width = layer.weights.width();
-  if constexpr (std::is_same_v<F, Fp61>) {
-    if (wide_sums_exact(width, layer.cols)) {
+  // Dots of each row with eq(s, .), by the route of verifier/weight_routes.hpp.
+  switch (weight_route<K>(layer.weights, layer.cols)) {
+    case WeightRoute::int8_bytes: {
+      const std::int8_t* w = layer.weights.int8_data();
+      const Int8ChunkDot<K> chunks(eq_s.first(layer.cols));
+      return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
+        return std::array<K, 1>{eq_q[a] * chunks.dot(w + a * layer.cols, layer.cols)};
+      })[0];
+    }
+    case WeightRoute::exact_ints: {
+      const std::vector<std::int64_t> pieces = exact_int_pieces<K>(eq_s.first(layer.cols));
       return layer.weights.visit([&](const auto* w) {
         return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
-          return std::array<K, 1>{eq_q[a] * wide_int_dot<K>(w + a * layer.cols, eq_s.data(), layer.cols)};
+          return std::array<K, 1>{eq_q[a] * exact_int_dot<K>(w + a * layer.cols, pieces.data(), layer.cols)};
         })[0];
       });
     }
-  } else {
-    if (limb_sums_exact(width, layer.cols)) {
-      constexpr unsigned C = KLimbs<K>::kCount;
-      std::vector<std::int64_t> el(layer.cols * C);
-      for (std::size_t j = 0; j < layer.cols; ++j) KLimbs<K>::split(eq_s[j], el.data() + j * C);
-      return layer.weights.visit([&](const auto* w) {
-        return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
-          return std::array<K, 1>{eq_q[a] * small_int_dot<K>(w + a * layer.cols, el.data(), layer.cols)};
-        })[0];
-      });
-    }
+    case WeightRoute::field_products:
+      break;
   }
   K acc = K::zero();
   for (std::size_t a = 0; a < layer.rows; ++a) {

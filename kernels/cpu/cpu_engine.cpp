@@ -17,7 +17,9 @@
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/uninitialized.hpp"
 #include "kernels/engine/weights_cache.hpp"
+#include "verifier/int8_chunk_dot.hpp"
 #include "verifier/parallel.hpp"
+#include "verifier/weight_routes.hpp"
 
 namespace nnproof {
 
@@ -157,16 +159,16 @@ class CpuEngine final : public Engine<Cfg> {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<K> A(padded(cols), K::zero());
-    if (layer.q->weights.int8_data() && int8_byte_sums_exact(rows) &&
-        (column_sums_route() || int8_limb_gemm_available()))
-      return row_combine_int8(layer, eq_q, std::move(A));
-    // As the verifier's W~(q, s): m61, 128-bit sums; m127, int64 limb sums while sum_a |W[a][j]|
-    // < 2^32 (the storage width bounds |W| a priori); otherwise field products.
-    const unsigned width = layer.q->weights.width();
-    if constexpr (std::is_same_v<F, Fp61>) {
-      if (wide_sums_exact(width, rows)) return row_combine_wide(layer, eq_q, std::move(A));
-    } else {
-      if (limb_sums_exact(width, rows)) return row_combine_limbs(layer, eq_q, std::move(A));
+    // The verifier's routes (verifier/weight_routes.hpp); the byte route where an exact int8 kernel
+    // runs here and the column sums fit its int32 accumulators.
+    const bool int8_here = int8_byte_sums_exact(rows) && (column_sums_route() || int8_limb_gemm_available());
+    switch (weight_route<K>(layer.q->weights, rows, int8_here)) {
+      case WeightRoute::int8_bytes:
+        return row_combine_int8(layer, eq_q, std::move(A));
+      case WeightRoute::exact_ints:
+        return row_combine_exact_ints(layer, eq_q, std::move(A));
+      case WeightRoute::field_products:
+        break;
     }
     parallel_for(cols, [&](std::size_t j) {
       for (std::size_t a = 0; a < rows; ++a) A[j] += mul_base(eq_q[a], F::from_int(layer.q->weights[a * cols + j]));
@@ -175,18 +177,18 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   // int8 weights: eq(q, .) cut into its kBytes little-endian bytes, G[j][c] = sum_a W[a][j] byte_c(a)
-  // (one VNNI pass over W, or oneDNN's int8 GEMM of W^T), then A[j] = sum_c 2^(8 c) G[j][c], eight
-  // bytes (one 64-bit word of K's encoding) at a time in 128 bits. Either is several times faster
-  // than two 128-bit products per weight at TIMIT size (docs/PERFORMANCE.md).
+  // (one VNNI pass over W, or oneDNN's int8 GEMM of W^T), then A[j] = sum_c 2^(8 c) G[j][c], rebuilt
+  // as the verifier's byte-chunk dots are (ByteChunks::combine). Either is several times faster than
+  // two 128-bit products per weight at TIMIT size (docs/PERFORMANCE.md).
   std::vector<K> row_combine_int8(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
-    constexpr unsigned kBytes = K::kBytes, kWords = kBytes / 8;
-    static_assert(kBytes % 8 == 0);
+    constexpr unsigned kBytes = K::kBytes;
+    static_assert(ByteChunks<K>::kArrays == kBytes);  // byte c of K's encoding is ByteChunks' array c
     const std::size_t cols = layer.cols();
     const std::vector<std::int32_t> G = column_sums_route() ? column_byte_sums(layer, eq_q) : byte_gemm(layer, eq_q);
     parallel_for(cols, [&](std::size_t j) {
-      std::array<i128, kWords> words{};  // |G| < 2^31: eight bytes shifted by up to 56 bits < 2^90
-      for (unsigned c = 0; c < kBytes; ++c) words[c / 8] += static_cast<i128>(G[j * kBytes + c]) << (8 * (c % 8));
-      A[j] = from_words(words);
+      std::array<std::int64_t, kBytes> totals;
+      std::copy_n(G.data() + j * kBytes, kBytes, totals.data());
+      A[j] = ByteChunks<K>::combine(totals.data());
     });
     return A;
   }
@@ -243,63 +245,26 @@ class CpuEngine final : public Engine<Cfg> {
     return G;
   }
 
-  // The element of K whose little-endian encoding has the 64-bit words sum_c 2^(8 c) bytes_c (exact
-  // integers, not yet reduced): each word is a base coordinate (m61 family) or a half of one (m127).
-  static K from_words(const std::array<i128, K::kBytes / 8>& w) {
-    if constexpr (std::is_same_v<K, Fp61>) {
-      return Fp61::from_i128(w[0]);
-    } else if constexpr (std::is_same_v<K, Fp61x2>) {
-      return {Fp61::from_i128(w[0]), Fp61::from_i128(w[1])};
-    } else {
-      static_assert(std::is_same_v<K, Fp127>);
-      static const Fp127 two64 = pow2(64);
-      return Fp127::from_i128(w[0]) + Fp127::from_i128(w[1]) * two64;
-    }
-  }
-
-  // m127: int64 sums of weight x 31-bit limb products (core/lazy.hpp, KLimbs).
-  std::vector<K> row_combine_limbs(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
+  // Sums of weight x piece products down each column (core/lazy.hpp, ExactIntSums: m61 coordinates
+  // in 128 bits, m127 31-bit limbs in int64).
+  std::vector<K> row_combine_exact_ints(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
+    using Sums = ExactIntSums<K>;
+    constexpr unsigned C = Sums::kCount;
     const std::size_t rows = layer.rows(), cols = layer.cols();
-    constexpr unsigned C = KLimbs<K>::kCount;
-    std::vector<std::int64_t> el(rows * C);
-    for (std::size_t a = 0; a < rows; ++a) KLimbs<K>::split(eq_q[a], el.data() + a * C);
+    const std::vector<std::int64_t> e = exact_int_pieces<K>(eq_q.first(rows));
     constexpr std::size_t kBlock = 256;  // columns per task: the block's accumulators stay in L1
     layer.q->weights.visit([&](const auto* w) {
       parallel_for((cols + kBlock - 1) / kBlock, [&](std::size_t blk) {
         const std::size_t j0 = blk * kBlock, n = std::min(cols, j0 + kBlock) - j0;
-        std::array<std::int64_t, kBlock * C> acc{};
+        std::array<typename Sums::Acc, kBlock * C> acc{};
         for (std::size_t a = 0; a < rows; ++a) {
           const auto* row = w + a * cols + j0;
-          const std::int64_t* e = el.data() + a * C;
-          for (std::size_t j = 0; j < n; ++j)
-            for (unsigned c = 0; c < C; ++c) acc[j * C + c] += static_cast<std::int64_t>(row[j]) * e[c];
-        }
-        for (std::size_t j = 0; j < n; ++j) A[j0 + j] = KLimbs<K>::join(acc.data() + j * C);
-      });
-    });
-    return A;
-  }
-
-  // The m61 family: 128-bit sums of weight x coordinate products (core/lazy.hpp, M61Coords).
-  std::vector<K> row_combine_wide(const FieldLayer<F>& layer, std::span<const K> eq_q, std::vector<K> A) {
-    using Coords = M61Coords<K>;
-    constexpr unsigned C = Coords::kCount;
-    const std::size_t rows = layer.rows(), cols = layer.cols();
-    std::vector<std::int64_t> e(rows * C);
-    for (std::size_t a = 0; a < rows; ++a)
-      for (unsigned c = 0; c < C; ++c) e[a * C + c] = Coords::get(eq_q[a], c);
-    constexpr std::size_t kBlock = 256;  // columns per task: the block's accumulators stay in L1
-    layer.q->weights.visit([&](const auto* w) {
-      parallel_for((cols + kBlock - 1) / kBlock, [&](std::size_t blk) {
-        const std::size_t j0 = blk * kBlock, n = std::min(cols, j0 + kBlock) - j0;
-        std::array<i128, kBlock * C> acc{};
-        for (std::size_t a = 0; a < rows; ++a) {
-          const auto* row = w + a * cols + j0;
+          const std::int64_t* ea = e.data() + a * C;
           for (std::size_t j = 0; j < n; ++j)
             for (unsigned c = 0; c < C; ++c)
-              acc[j * C + c] += static_cast<i128>(static_cast<std::int64_t>(row[j])) * e[a * C + c];
+              acc[j * C + c] += static_cast<typename Sums::Acc>(static_cast<std::int64_t>(row[j])) * ea[c];
         }
-        for (std::size_t j = 0; j < n; ++j) A[j0 + j] = Coords::make(acc.data() + j * C);
+        for (std::size_t j = 0; j < n; ++j) A[j0 + j] = Sums::join(acc.data() + j * C);
       });
     });
     return A;

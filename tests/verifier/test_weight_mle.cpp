@@ -61,7 +61,7 @@ TEST(Int8ByteDots, EveryKernelMatchesPlainSums) {
 
 // Whole dots over several 2048-term blocks (the byte arrays' stride is then not the block length),
 // with every coordinate at p - 1 against weights at -128 and 127, and random, against plain field
-// sums (and, for the m61 family, the independent 128-bit sums of M61Coords).
+// sums and the independent integer sums of ExactIntSums (core/lazy.hpp).
 template <class K>
 K field_dot(const std::vector<std::int8_t>& w, const std::vector<K>& e, std::size_t n) {
   using F = base_field_t<K>;
@@ -92,9 +92,8 @@ void check_chunk_dot_blocks() {
     const Int8ChunkDot<K> chunks(e);
     for (std::size_t len : {n, n - 1, std::size_t{2049}}) {
       EXPECT_EQ(chunks.dot(w.data(), len), field_dot(w, e, len)) << "fill " << fill << " len " << len;
-      if constexpr (!std::is_same_v<K, Fp127>) {
-        EXPECT_EQ(chunks.dot(w.data(), len), wide_int_dot<K>(w.data(), e.data(), len)) << "fill " << fill;
-      }
+      EXPECT_EQ(chunks.dot(w.data(), len), exact_int_dot<K>(w.data(), exact_int_pieces<K>(std::span<const K>(e)).data(), len))
+          << "fill " << fill;
     }
   }
 }
