@@ -37,7 +37,6 @@ struct Fp61x2 {
     Fp61 ab = re * im;
     return {(re + im) * (re - im), ab + ab};
   }
-  NNP_HD constexpr Fp61x2 conj() const { return {re, -im}; }
   // 1 / (a + bi) = (a - bi) / (a^2 + b^2); a^2 + b^2 = 0 only for 0 since -1 is not a square.
   NNP_HD constexpr Fp61x2 inverse() const {
     Fp61 n = (re * re + im * im).inverse();

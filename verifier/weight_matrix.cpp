@@ -40,17 +40,6 @@ std::vector<std::int64_t> WeightMatrix::to_vector() const {
   return std::visit([](const auto& v) { return std::vector<std::int64_t>(v.begin(), v.end()); }, data_);
 }
 
-std::uint64_t WeightMatrix::max_abs() const {
-  return std::visit(
-      [](const auto& v) {
-        std::uint64_t m = 0;
-        for (auto x : v)
-          m = std::max(m, x < 0 ? static_cast<std::uint64_t>(-(x + 1)) + 1 : static_cast<std::uint64_t>(x));
-        return m;
-      },
-      data_);
-}
-
 const std::int8_t* WeightMatrix::int8_data() const {
   const auto* v = std::get_if<std::vector<std::int8_t>>(&data_);
   return v ? v->data() : nullptr;

@@ -36,7 +36,6 @@ class WeightMatrix {
   void set(std::size_t i, std::int64_t value);  // widens the storage when needed
   unsigned width() const;                       // bytes per entry: 1, 2, 4 or 8
   std::vector<std::int64_t> to_vector() const;
-  std::uint64_t max_abs() const;
   // The entries when stored as int8 (width() == 1), else nullptr.
   const std::int8_t* int8_data() const;
 

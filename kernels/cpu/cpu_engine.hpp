@@ -1,6 +1,9 @@
 #pragma once
-// The multi-threaded CPU engine: OpenMP for the table work, OpenBLAS DGEMM on limbs for the exact
-// modular GEMM (DESIGN.md, "Exact modular GEMM"). Bit-identical to the reference engine.
+// The multi-threaded CPU engine, bit-identical to the reference engine: OpenMP for the table work;
+// the exact modular GEMM as oneDNN int8 matmuls on the input's 8-bit limbs (CPUs with VNNI or AMX),
+// else OpenBLAS DGEMM on wide limbs, else a direct kernel (DESIGN.md, "Exact modular GEMM");
+// AVX-512 IFMA / VNNI kernels for the sum-checks and row_combine, each with a portable twin
+// (docs/ARCHITECTURE.md).
 #include "kernels/engine/engine.hpp"
 
 namespace nnproof {
