@@ -271,7 +271,7 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   // Blocks of four rows: the portable row dots share each eq_r[k] among them; m61 with K = F_{p^2}
-  // and m127 run their kernel sets' (SimdKernels, cpu_square_sumcheck.hpp).
+  // and m127 run their kernel sets' (SimdKernels, square_sumcheck.hpp).
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
     using Simd = SimdKernels<F, K>;
     constexpr std::size_t kRows = 4;

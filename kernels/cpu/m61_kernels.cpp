@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <initializer_list>
 
-#include "kernels/cpu/square_sumcheck.hpp"
+#include "kernels/cpu/sumcheck_kernels.hpp"
 #include "kernels/cpu/isa.hpp"
 #include "core/simd/m61_avx512.hpp"
 #include "core/simd/x86.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 // The cpu engine's activation sum-check kernels for m61 with K = F_{p^2}, the default field: the
 // prover's largest passes after the forward, so they have AVX-512 versions next to the portable
-// loops of cpu_square_sumcheck.hpp (which every other field uses).
+// loops of sumcheck_kernels.hpp (which every other field uses).
 //
 //   group sums  the nine column sums of one group of four rows (square_group_sums): for z(b1, b2)
 //               the group's rows, a_t = z(0, t) and d_t = z(1, t) - z(0, t) extended linearly to

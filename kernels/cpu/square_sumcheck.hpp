@@ -15,8 +15,9 @@
 // bound variables at once: Z is read once for V and rounds 1-2 instead of three times, and the
 // half-size table of round 2 is never written.
 //
-// The passes over a table (the group sums, a pair's q(0) and q(2), the folds) are the loops below,
-// and for m61 with K = F_{p^2} and m127 AVX-512 kernels with the same results (SimdKernels).
+// The passes over a table (the group sums, a pair's q(0) and q(2), the folds) are portable loops
+// (sumcheck_kernels.hpp), and for m61 with K = F_{p^2} and m127 AVX-512 kernels with the same
+// results (SimdKernels).
 #include <array>
 #include <cassert>
 #include <optional>
@@ -35,93 +36,8 @@
 
 namespace nnproof {
 
-// The rows of Z in groups of four, g < rows / 4: z(b1, b2) = row b1 rows/2 + b2 rows/4 + g (b1 the
-// top row bit). Along b2, a_t = z(0, t) and d_t = z(1, t) - z(0, t), extended linearly to t = 2.
-// A group's sums, at kSumA + t, kSumB + t and kSumD + t: sum_k eq(r, k) a_t^2, a_t d_t and d_t^2.
-inline constexpr unsigned kSumA = 0, kSumB = 3, kSumD = 6, kGroupSums = 9;
-
-// The nine sums of one group from its rows z(0, 0), z(0, 1), z(1, 0), z(1, 1): the portable loop.
-template <class F, class K>
-std::array<K, kGroupSums> group_sums_portable(const F* z00, const F* z01, const F* z10, const F* z11, std::span<const K> ec) {
-  LazyDots<K, F, kGroupSums> acc;
-  for (std::size_t k = 0; k < ec.size(); ++k) {
-    const F a0 = z00[k], a1 = z01[k], d0 = z10[k] - a0, d1 = z11[k] - a1;
-    const F a2 = a1 + a1 - a0, d2 = d1 + d1 - d0;
-    acc.add(ec[k], {a0 * a0, a1 * a1, a2 * a2, a0 * d0, a1 * d1, a2 * d2, d0 * d0, d1 * d1, d2 * d2});
-  }
-  static_assert(kSumA == 0 && kSumB == 3 && kSumD == 6);  // the order above
-  return acc.result();
-}
-
-// q(0) and q(2) of one pair of rows: sum_k ec[k] lo[k]^2 and sum_k ec[k] (2 hi[k] - lo[k])^2.
-template <class K, class T>
-std::array<K, 2> pair_q_portable(const T* lo, const T* hi, std::span<const K> ec) {
-  LazyDot<K, T> q0, q2;
-  for (std::size_t k = 0; k < ec.size(); ++k) {
-    T z2 = hi[k] + hi[k] - lo[k];
-    q0.add(ec[k], lo[k].square());
-    q2.add(ec[k], z2.square());
-  }
-  return {q0.result(), q2.result()};
-}
-
-// out = a + r (b - a) along one row; out may be a (each column is read before it is written).
-template <class K, class T>
-void fold_row_portable(const T* a, const T* b, K r, K* out, std::size_t cols) {
-  for (std::size_t k = 0; k < cols; ++k) out[k] = embed<K>(a[k]) + mul_base(r, b[k] - a[k]);
-}
-
-// One group's rows bound at b1 = rho1 and b2 = rho2 at once:
-// z = a_0 + rho1 d_0 + rho2 (a_1 - a_0) + rho1 rho2 (d_1 - d_0).
-template <class F, class K>
-void fold_two_portable(const F* z00, const F* z01, const F* z10, const F* z11, K rho1, K rho2, K* out, std::size_t cols) {
-  const K rho12 = rho1 * rho2;
-  for (std::size_t k = 0; k < cols; ++k) {
-    const F a0 = z00[k], d0 = z10[k] - a0;
-    LazyDot<K, F> acc;
-    acc.add(rho1, d0);
-    acc.add(rho2, z01[k] - a0);
-    acc.add(rho12, z11[k] - z01[k] - d0);
-    out[k] = embed<K>(a0) + acc.result();
-  }
-}
-
-// out[j] = sum_k ec[k] y[j][k] for `rows` consecutive rows of ec.size() columns: four rows at a
-// time share each ec[k] (LazyDots: one load and one pending count per column).
-template <class F, class K>
-void row_dots_portable(const F* y, std::size_t rows, std::span<const K> ec, K* out) {
-  constexpr std::size_t kRows = 4;
-  const std::size_t cols = ec.size();
-  std::size_t j = 0;
-  for (; j + kRows <= rows; j += kRows) {
-    const F* r = y + j * cols;
-    LazyDots<K, F, kRows> acc;
-    for (std::size_t k = 0; k < cols; ++k) acc.add(ec[k], {r[k], r[cols + k], r[2 * cols + k], r[3 * cols + k]});
-    const std::array<K, kRows> sums = acc.result();
-    std::copy(sums.begin(), sums.end(), out + j);
-  }
-  for (; j < rows; ++j) {
-    LazyDot<K, F> acc;
-    for (std::size_t k = 0; k < cols; ++k) acc.add(ec[k], y[j * cols + k]);
-    out[j] = acc.result();
-  }
-}
-
-// The loops above as a kernel set: the portable twin of every AVX-512 set.
-template <class F, class K, class Weights>
-constexpr SumcheckKernels<F, K, Weights> portable_kernels() {
-  return {"portable",
-          [](const F* z00, const F* z01, const F* z10, const F* z11, const Weights& w) {
-            return group_sums_portable<F, K>(z00, z01, z10, z11, w.eq);
-          },
-          [](const K* lo, const K* hi, const Weights& w) { return pair_q_portable<K, K>(lo, hi, w.eq); },
-          fold_row_portable<K, K>,
-          fold_two_portable<F, K>,
-          [](const F* y, std::size_t rows, const Weights& w, K* out) { row_dots_portable<F, K>(y, rows, w.eq, out); }};
-}
-
 // The AVX-512 kernel set of a field configuration, where it has one: m61 with K = F_{p^2} (the
-// default) and m127. Each set runs its portable twin (the loops above) on other CPUs.
+// default) and m127. Each set runs its portable twin (sumcheck_kernels.hpp) on other CPUs.
 template <class F, class K>
 struct SimdKernels {
   static constexpr bool kHave = false;
@@ -186,78 +102,99 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       : base_(&Z), rows_(Z.rows), cols_(Z.cols), s_(s.begin(), s.end()), ec_(eq_table<K>(r)), claim_(claim) {
     if (rows_ >= 4 && group_sums.size() == kGroupSums * (rows_ / 4)) {
       weigh_group_sums(group_sums);
-      carry_stage_ = 1;
+      stage_ = Stage::carried_round1;
     }
     if constexpr (Simd::kHave) simd_weights_.emplace(std::span<const K>(ec_.data(), cols_));  // ec_ never reallocates
   }
 
   std::array<K, 3> round() override {
-    assert(carry_stage_ != 2);  // after round 2 of a carry only fold or fold_and_round may follow
-    if (carry_stage_ == 1) return remember(carried_round1());
-    if (rows_ > 1) {
-      const std::size_t half = rows_ / 2;
-      const std::vector<K> E = lower_row_eq();
-      auto q = base_ ? q_sums(base_->data.data(), half, E) : q_sums(z_.data(), half, E);
-      return remember(row_round_values(q, [&] { return base_ ? q1_sum(base_->data.data(), half, E) : q1_sum(z_.data(), half, E); }));
+    switch (stage_) {
+      case Stage::carried_round1:
+        return remember(carried_round1());
+      case Stage::carried_round2:
+        return remember(carried_round2());
+      case Stage::base:
+        return remember(table_round(base_->data.data()));
+      case Stage::folded:
+        return remember(table_round(z_.data()));
     }
-    return remember(base_ ? column_round(base_->data.data()) : column_round(z_.data()));
+    return {};
   }
 
   void fold(K r) override {
-    if (carry_stage_ == 1) carry_stage_ = 0;  // (never: a carry needs two row variables) the plain fold
     advance_claim(r);
-    if (carry_stage_ == 2) {
-      fold_two_from_base(r);
-    } else if (base_) {
-      fold_from_base(r);
-    } else if (rows_ > 1) {
-      const std::size_t half = (rows_ / 2) * cols_;
-      parallel_for(half, [&](std::size_t i) { z_[i] = z_[i] + r * (z_[i + half] - z_[i]); });
-      z_.resize(half);
-    } else {
-      fold_top(z_, r);
+    switch (stage_) {
+      case Stage::carried_round1:  // b1 is bound, but folded with b2 later (fold_two_from_base)
+        bind(r);
+        rho1_ = r;
+        stage_ = Stage::carried_round2;
+        return;
+      case Stage::carried_round2:
+        fold_two_from_base(r);
+        break;
+      case Stage::base:
+        fold_from_base(r);
+        break;
+      case Stage::folded:
+        fold_in_place(r);
+        break;
     }
     bind(r);
   }
 
-  // Row phase with two or more rows left after the fold: fold and the next round in one pass.
+  // fold(r) then round(), fused into one pass where the folded table has two or more rows.
   std::array<K, 3> fold_and_round(K r) override {
-    if (carry_stage_ == 1) {  // round 2 from the group sums: nothing is folded yet
-      advance_claim(r);
-      bind(r);
-      rho1_ = r;
-      carry_stage_ = 2;
-      return remember(carried_round2());
-    }
-    if (carry_stage_ == 2) {
-      if (rows_ < 4) {  // (rows_ is rows / 2 here) the folded table has one row: column rounds next
-        fold(r);
-        return round();
-      }
-      advance_claim(r);
-      auto q = fold_two_from_base(r, true);
-      bind(r);
-      const std::vector<K> E = lower_row_eq();
-      return remember(row_round_values(q, [&] { return q1_sum(z_.data(), rows_ / 2, E); }));
-    }
-    if (rows_ < 4) {
+    const bool fused = stage_ == Stage::carried_round2 ? rows_ >= 4 : stage_ != Stage::carried_round1 && rows_ >= 4;
+    if (!fused) {  // round 2 of a carry reads the group sums; a table of one row reads columns next
       fold(r);
       return round();
     }
     advance_claim(r);
-    auto q = base_ ? fused_rows(base_->data.data(), r) : fused_rows(z_.data(), r);
-    base_ = nullptr;
+    std::array<K, 2> q;
+    if (stage_ == Stage::carried_round2) {
+      q = fold_two_from_base(r, true);
+    } else {
+      q = stage_ == Stage::base ? fused_rows(base_->data.data(), r) : fused_rows(z_.data(), r);
+      stage_ = Stage::folded;
+    }
     bind(r);
     const std::vector<K> E = lower_row_eq();
     return remember(row_round_values(q, [&] { return q1_sum(z_.data(), rows_ / 2, E); }));
   }
 
   K final_value() const override {
-    assert(carry_stage_ == 0);
-    return base_ ? K::from_base(base_->data[0]) : z_[0];
+    assert(stage_ == Stage::base || stage_ == Stage::folded);
+    return stage_ == Stage::base ? K::from_base(base_->data[0]) : z_[0];
   }
 
  private:
+  // Where the sum-check stands: which table the next round reads. Row rounds run while rows_ > 1,
+  // then column rounds on the single row left.
+  enum class Stage {
+    base,            // nothing folded yet: rounds read Z (base_) in the base field
+    carried_round1,  // with a carry, nothing folded: round 1 from the weighted group sums
+    carried_round2,  // b1 bound to rho1_ but not folded: round 2 from the group sums; the next fold
+                     // binds b1 and b2 at once (fold_two_from_base)
+    folded,          // rounds read z_, the folded table in K
+  };
+
+  // A row or column round on the table z (Z's base values, or the folded table).
+  template <class T>
+  std::array<K, 3> table_round(const T* z) const {
+    if (rows_ == 1) return column_round(z);
+    const std::size_t half = rows_ / 2;
+    const std::vector<K> E = lower_row_eq();
+    return row_round_values(q_sums(z, half, E), [&] { return q1_sum(z, half, E); });
+  }
+
+  // The folded table's top variable bound to r, in place.
+  void fold_in_place(K r) {
+    if (rows_ == 1) return fold_top(z_, r);
+    const std::size_t half = (rows_ / 2) * cols_;
+    parallel_for(half, [&](std::size_t i) { z_[i] = z_[i] + r * (z_[i + half] - z_[i]); });
+    z_.resize(half);
+  }
+
   // eq(s_0 .. s_{v-1}, j) for the rows j below the top remaining row variable v.
   std::vector<K> lower_row_eq() const { return eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 1)); }
 
@@ -318,7 +255,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   template <class T>
   std::array<K, 2> fused_rows(const T* z, K r) {
     const std::size_t quarter = rows_ / 4, half = rows_ / 2, C = cols_;
-    const bool in_place = base_ == nullptr;  // (with F = K the types alone cannot tell)
+    const bool in_place = stage_ == Stage::folded;  // (with F = K the types alone cannot tell)
     UninitializedVector<K> fresh(in_place ? 0 : half * C);
     K* out = in_place ? z_.data() : fresh.data();
     // The next round's lower-row eq: s_0 .. s_{v-2}, v the variable bound now.
@@ -419,8 +356,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     } else {
       parallel_for(quarter, fold_group);
     }
-    base_ = nullptr;
-    carry_stage_ = 0;
+    stage_ = Stage::folded;
     return q;
   }
 
@@ -429,7 +365,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     const std::size_t half = rows_ > 1 ? (rows_ / 2) * cols_ : cols_ / 2;
     z_.resize(half);
     parallel_for(half, [&](std::size_t i) { z_[i] = K::from_base(z[i]) + mul_base(r, z[i + half] - z[i]); });
-    base_ = nullptr;
+    stage_ = Stage::folded;
   }
 
   std::array<K, 3> remember(std::array<K, 3> h) {
@@ -456,7 +392,8 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     }
   }
 
-  const Table2D<F>* base_;  // the unfolded table, until the first fold
+  const Table2D<F>* base_;  // the unfolded table Z, read until the first fold
+  Stage stage_ = Stage::base;
   UninitializedVector<K> z_;  // the folded table, rows_ x cols_: each resize that grows it is written in full
   std::size_t rows_, cols_;
   std::vector<K> s_;        // the row point
@@ -464,8 +401,6 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   K claim_;                 // the sum over the remaining variables
   K bound_ = K::one();      // eq(s, .) over the row variables bound so far
   std::array<K, 3> last_{}; // the latest round's h(0), h(2), h(3)
-  // With a carry: 1 before round 2, 2 until the fold that binds b2 (then 0, the plain path).
-  int carry_stage_ = 0;
   std::array<K, kGroupSums> weighted_{};
   K rho1_ = K::zero();      // b1's challenge, not yet folded into a table
   std::optional<typename Simd::Weights> simd_weights_;  // see row_phase_weights
