@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/reference/reference_engine.hpp"
+#include "kernels/registry.hpp"
 #include "host/npy.hpp"
 #include "host/prover.hpp"
 #include "host/quantize.hpp"
@@ -84,7 +85,8 @@ TEST_F(Cli, BadInputsExitTwoWithOneLine) {
   expect_two(run_cli("prove --model " + model + " --input " + dir.file("wide.npy") + " --proof " + proof), "wide.npy");
   expect_two(run_cli("prove " + args("--field m61-interactive")), "interactive");
   expect_two(run_cli("prove " + args("--engine warp")), "engine");
-  expect_two(run_cli("prove " + args("--engine cuda")), "cuda");
+  // Without CUDA or a device, --engine cuda is a usage error; with one it proves (test_kernels' cuda cases).
+  if (!engine_unavailable_reason(EngineId::cuda).empty()) expect_two(run_cli("prove " + args("--engine cuda")), "cuda");
   expect_two(run_cli("prove " + args("--field m62")), "m62");
   expect_two(run_cli("inspect " + dir.file("none.nnp")), "none.nnp");
   EXPECT_EQ(run_cli("prove --model " + model).code, 2);  // missing required options

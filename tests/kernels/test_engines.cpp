@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <link.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "kernels/cpu/cpu_engine.hpp"
 #include "kernels/cpu/limb_gemm.hpp"
 #include "kernels/registry.hpp"
@@ -308,9 +311,10 @@ TEST(CudaEngine, CrossEngineCasesNeedADevice) {
 }
 
 // The cuda engine loads cuBLAS on first use instead of linking it (kernels/thrust/cublas_library.hpp):
-// nothing has loaded it when a process starts (ctest runs each test in a process of its own), and
-// in a CUDA build the library and every entry point the engine calls resolve, with or without a
-// device.
+// nothing has loaded it when a process starts, and in a CUDA build the library and every entry
+// point the engine calls resolve, with or without a device. The check needs a fresh process: ctest
+// runs each case in one, but the GPU bundle runs whole suites in one process, where earlier cases
+// have loaded cuBLAS. So the test runs its probe in a fresh copy of this binary.
 bool cublas_is_loaded() {
   bool found = false;
   dl_iterate_phdr(
@@ -323,11 +327,19 @@ bool cublas_is_loaded() {
   return found;
 }
 
-TEST(CudaEngine, CublasIsLoadedOnlyWhenTheEngineNeedsIt) {
+TEST(CudaEngine, CublasProbeInAFreshProcess) {
+  if (std::getenv("NNPROOF_CUBLAS_PROBE") == nullptr) GTEST_SKIP() << "run by CublasIsLoadedOnlyWhenTheEngineNeedsIt";
   ASSERT_FALSE(cublas_is_loaded()) << "cuBLAS is linked into the binary: every nnproof start pays for it";
-  if (!thrust_engines_built()) GTEST_SKIP() << "built without CUDA";
+  if (!thrust_engines_built()) return;
   EXPECT_EQ(cublas_load_error(), "");
   EXPECT_TRUE(cublas_is_loaded());
+}
+
+TEST(CudaEngine, CublasIsLoadedOnlyWhenTheEngineNeedsIt) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  const std::string probe = "NNPROOF_CUBLAS_PROBE=1 '" + self + "' --gtest_filter=CudaEngine.CublasProbeInAFreshProcess";
+  const int status = std::system((probe + " >/dev/null 2>&1").c_str());
+  EXPECT_EQ(status, 0) << "the probe failed; rerun it to see why: " << probe;
 }
 
 TEST(CudaEngine, WithoutADeviceItIsAOneLineError) {
