@@ -16,6 +16,7 @@ struct ProofFormatError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The version serialize_bundle writes and the only one parse_header reads (nnproof --version says both).
 constexpr std::uint32_t kProofVersion = 2;  // 1: the outputs were hashed into the statement digest directly
 constexpr std::uint8_t kModeNonInteractive = 0;
 constexpr std::size_t kFixedHeaderBytes = 116;  // magic .. depth L (see docs/FORMAT.md)

@@ -15,6 +15,7 @@
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
 #include "host/synthetic.hpp"
+#include "nnproof/version.hpp"
 #include "verifier/verifier.hpp"
 
 namespace nnproof::cli {
@@ -156,6 +157,7 @@ int run_bench(const BenchOptions& o) {
   return with_file_field(field, [&]<class Cfg>() {
     auto engine = make_engine<Cfg>(o.engine, o.threads);
     nlohmann::json out;
+    out["nnproof_version"] = NNPROOF_VERSION;
     out["engine"] = engine->name();
     out["device"] = cpu_name();
     out["threads"] = omp_get_max_threads();

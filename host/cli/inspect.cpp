@@ -6,6 +6,7 @@
 
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
+#include "nnproof/version.hpp"
 
 namespace nnproof::cli {
 namespace {
@@ -35,6 +36,7 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
     for (std::size_t j = 0; j < n_out; ++j) outputs[k].push_back(to_decimal(b.outputs[k * n_out + j].centered()));
   if (o.json) {
     nlohmann::json j;
+    j["nnproof_version"] = NNPROOF_VERSION;
     j["field"] = std::string(field_name(Cfg::kId));
     j["batch"] = shape.batch;
     j["dims"] = shape.dims;

@@ -1,16 +1,20 @@
 // nnproof: prove and verify neural-network inference (see README.md).
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
+#include "nnproof/version.hpp"
 #include "verifier/proof.hpp"
 
 int main(int argc, char** argv) {
   using namespace nnproof::cli;
   CLI::App app{"nnproof: verifiable neural-network inference (SafetyNets)", "nnproof"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "nnproof 0.1.0 (proof format v1)");
+  // parse_header reads exactly the version serialize_bundle writes, kProofVersion.
+  const std::string v = "v" + std::to_string(nnproof::kProofVersion);
+  app.set_version_flag("--version", "nnproof " NNPROOF_VERSION " (proof format: writes " + v + ", reads " + v + ")");
   int exit_code = kExitOk;
   add_prove_command(app, exit_code);
   add_verify_command(app, exit_code);

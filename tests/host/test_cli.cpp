@@ -1,5 +1,5 @@
 // The nnproof command line: exit codes (0 ok, 1 rejected, 2 bad usage or input), the VERIFIED /
-// REJECTED lines, inspect's JSON keys, and one-line errors. Runs the built binary ($NNPROOF_BIN).
+// REJECTED lines, inspect's JSON keys, --version, and one-line errors. Runs the built binary ($NNPROOF_BIN).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -7,15 +7,18 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "kernels/reference/reference_engine.hpp"
 #include "kernels/registry.hpp"
 #include "host/npy.hpp"
 #include "host/prover.hpp"
 #include "host/quantize.hpp"
+#include "nnproof/version.hpp"
 #include "tests/host/onnx_builder.hpp"
 #include "tests/support/cli.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "verifier/proof.hpp"
 
 namespace nnproof {
 namespace {
@@ -186,6 +189,7 @@ TEST_F(Cli, InspectJsonHasTheDocumentedKeys) {
   CliRun r = run_cli("inspect --json " + proof);
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["nnproof_version"], NNPROOF_VERSION);
   EXPECT_EQ(j["field"], "m61");
   EXPECT_EQ(j["batch"], 3);
   EXPECT_EQ(j["dims"], (std::vector<int>{4, 3, 2}));
@@ -197,6 +201,15 @@ TEST_F(Cli, InspectJsonHasTheDocumentedKeys) {
   CliRun text = run_cli("inspect " + proof);
   EXPECT_EQ(text.code, 0);
   EXPECT_NE(text.out.find("soundness bits"), std::string::npos);
+}
+
+TEST_F(Cli, VersionNamesTheReleaseAndTheProofFormats) {
+  CliRun r = run_cli("--version");
+  EXPECT_EQ(r.code, 0) << r.out;
+  const std::string v = "v" + std::to_string(kProofVersion);
+  EXPECT_EQ(r.out, "nnproof " NNPROOF_VERSION " (proof format: writes " + v + ", reads " + v + ")\n");
+  EXPECT_TRUE(std::regex_match(NNPROOF_VERSION, std::regex(R"(\d+\.\d+\.\d+)")))
+      << "semantic versioning: " NNPROOF_VERSION;
 }
 
 TEST_F(Cli, InteractiveModeVerifies) {
@@ -213,6 +226,7 @@ TEST_F(Cli, BenchPrintsTheDocumentedJson) {
   CliRun r = run_cli("bench --arch 5,7,3 --batch 4,9 --engine cpu --json");
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["nnproof_version"], NNPROOF_VERSION);
   EXPECT_EQ(j["engine"], "cpu");
   ASSERT_EQ(j["results"].size(), 2u);
   for (const char* key : {"batch", "forward_s", "prove_s", "verify_s", "proof_bytes", "soundness_bits", "float_forward_s"})
