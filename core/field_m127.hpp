@@ -61,7 +61,7 @@ struct Fp127 {
   }
   NNP_HD constexpr Fp127 inverse() const { return pow(P - 2); }
 
-  void to_bytes(unsigned char* out) const {
+  NNP_HD void to_bytes(unsigned char* out) const {
     for (unsigned i = 0; i < kBytes; ++i) out[i] = static_cast<unsigned char>(v >> (8 * i));
   }
   static bool from_bytes(const unsigned char* in, Fp127& out) {

@@ -74,7 +74,7 @@ struct Fp61 {
   NNP_HD constexpr Fp61 inverse() const { return pow(P - 2); }  // Fermat; inverse(0) = 0
 
   // Serialization: kBytes little-endian. Parsing refuses values >= p (non-canonical).
-  void to_bytes(unsigned char* out) const {
+  NNP_HD void to_bytes(unsigned char* out) const {
     for (unsigned i = 0; i < kBytes; ++i) out[i] = static_cast<unsigned char>(v >> (8 * i));
   }
   static bool from_bytes(const unsigned char* in, Fp61& out) {

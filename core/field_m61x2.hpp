@@ -43,7 +43,7 @@ struct Fp61x2 {
     return {re * n, -im * n};
   }
 
-  void to_bytes(unsigned char* out) const {
+  NNP_HD void to_bytes(unsigned char* out) const {
     re.to_bytes(out);
     im.to_bytes(out + Fp61::kBytes);
   }

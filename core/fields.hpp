@@ -70,16 +70,16 @@ NNP_HD K embed(T x) {
 
 // Uniform challenge from 32 bytes of hash or CSPRNG output. Every coordinate takes at least 64
 // bits more than log2 p, so the bias from reducing mod p is below 2^-64 (PROTOCOL.md section 6).
-inline void from_uniform_bytes(const unsigned char* b, Fp61& out) {
+NNP_HD void from_uniform_bytes(const unsigned char* b, Fp61& out) {
   u128 x = 0;
   for (int i = 15; i >= 0; --i) x = (x << 8) | b[i];
   out = Fp61::from_u128(x);  // 128 >= 61 + 64 bits
 }
-inline void from_uniform_bytes(const unsigned char* b, Fp61x2& out) {
+NNP_HD void from_uniform_bytes(const unsigned char* b, Fp61x2& out) {
   from_uniform_bytes(b, out.re);
   from_uniform_bytes(b + 16, out.im);
 }
-inline void from_uniform_bytes(const unsigned char* b, Fp127& out) {
+NNP_HD void from_uniform_bytes(const unsigned char* b, Fp127& out) {
   u128 lo = 0, hi = 0;
   for (int i = 15; i >= 0; --i) lo = (lo << 8) | b[i];
   for (int i = 31; i >= 16; --i) hi = (hi << 8) | b[i];

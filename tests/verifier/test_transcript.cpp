@@ -8,6 +8,9 @@
 //   m61 challenge: (int(out[:16], little) % p, int(out[16:], little) % p); m127: int(out, little) % p
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "core/fiat_shamir.hpp"
 #include "verifier/transcript.hpp"
 
 namespace nnproof {
@@ -65,6 +68,48 @@ TEST(Transcript, SuccessiveChallengesDiffer) {
   Fp61x2 a = t.challenge<Fp61x2>(), b = t.challenge<Fp61x2>();
   EXPECT_NE(a, b);
   EXPECT_NE(a.im, Fp61::zero());  // both coordinates drawn: the full extension field
+}
+
+
+// The host/device transcript steps (core/fiat_shamir.hpp) that an engine runs on its device equal
+// the OpenSSL transcript byte for byte: SHA-256 itself over every length around the block and
+// padding boundaries, then absorb / squeeze over messages of one to three elements of every K.
+TEST(DeviceTranscript, Sha256EqualsOpenSslAtEveryLengthAroundTheBlocks) {
+  for (std::size_t n = 0; n < 200; ++n) {
+    const auto data = counting_bytes(n);
+    Digest want = sha256(data), got{};
+    Sha256Hd().update(data.data(), n).finish(got.data());
+    ASSERT_EQ(to_hex(got), to_hex(want)) << "length " << n;
+  }
+}
+
+template <class K>
+void check_device_transcript(FieldId field) {
+  Transcript host(field, 0);
+  host.absorb("statement", counting_bytes(32));
+  TranscriptState device{};
+  std::copy(host.state().begin(), host.state().end(), device.bytes);
+  std::mt19937_64 rng(7);
+  for (unsigned round = 0; round < 12; ++round) {
+    std::vector<K> message(1 + round % 3);
+    for (auto& x : message) {
+      unsigned char b[32];
+      for (auto& c : b) c = static_cast<unsigned char>(rng());
+      from_uniform_bytes(b, x);
+    }
+    host.absorb_elements<K>("message", message);
+    absorb_message(device, message.data(), static_cast<unsigned>(message.size()));
+    ASSERT_EQ(to_hex(host.state()), to_hex(std::span<const unsigned char>(device.bytes, 32))) << "round " << round;
+    const K want = host.challenge<K>(), got = squeeze_challenge<K>(device);
+    ASSERT_TRUE(got == want) << "round " << round;
+    ASSERT_EQ(to_hex(host.state()), to_hex(std::span<const unsigned char>(device.bytes, 32))) << "round " << round;
+  }
+}
+
+TEST(DeviceTranscript, StepsEqualTheOpenSslTranscriptInEveryField) {
+  check_device_transcript<Fp61x2>(FieldId::m61);
+  check_device_transcript<Fp127>(FieldId::m127);
+  check_device_transcript<Fp61>(FieldId::m61_interactive);
 }
 
 }  // namespace
