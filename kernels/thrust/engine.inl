@@ -31,11 +31,25 @@
 
 namespace nnproof::NNP_THRUST_NS {
 
-// A table this engine produced: it stays on the device for the whole proof (Table2D::device).
+// A table this engine produced: it stays on the device for the whole proof (Table2D::device). Its
+// kind is tag_'s address, one per backend namespace and field, so a table of this type is
+// recognized by an address comparison and a static_cast (of(), not dynamic_cast). The other
+// build's tables carry the other build's tag and are refused; tables of two engines of this build
+// share one tag, as they share the device and its allocator (they read each other's).
 template <class F>
-struct DeviceTable final : DeviceCopy {
-  explicit DeviceTable(DeviceVector<F> values) : v(std::move(values)) {}
+class DeviceTable final : public DeviceCopy {
+ public:
+  explicit DeviceTable(DeviceVector<F> values) : DeviceCopy(&tag_), v(std::move(values)) {}
+  // t's device copy when this type made it, else null.
+  static const DeviceTable* of(const Table2D<F>& t) {
+    return t.device && t.device->kind == &tag_ ? static_cast<const DeviceTable*>(t.device.get()) : nullptr;
+  }
   DeviceVector<F> v;
+
+ private:
+  // Only its address matters. Not const, as LLVM's pass IDs: no linker merges a writable object
+  // with another, so no other type's tag can share its address.
+  static inline char tag_ = 0;
 };
 
 template <class Cfg>
@@ -129,7 +143,7 @@ class ThrustEngine final : public Engine<Cfg> {
 
  private:
   static const DeviceVector<F>* ours(const Table2D<F>& t) {
-    const auto* d = dynamic_cast<const DeviceTable<F>*>(t.device.get());
+    const auto* d = DeviceTable<F>::of(t);
     return d ? &d->v : nullptr;
   }
   static const DeviceVector<F>& on_device(const Table2D<F>& t) {
