@@ -12,10 +12,21 @@
 
 namespace nnproof {
 
-// Base of an engine's device-side copy of a table (the cuda engine's device memory), so engines
-// can recognize their own copies with dynamic_cast.
+// Base of an engine's own copy of a table (the cuda engine's device memory), which the engine
+// derives with its payload. Not polymorphic: `kind` is the address of a tag that the derived type
+// owns (the Thrust engines: one per build and field, DeviceTable in kernels/thrust/engine.inl), so an
+// engine recognizes its own copies by comparing addresses and static_casts them, no RTTI needed;
+// any other kind it refuses (or, for to_host, cannot download). A type's tag rather than the
+// making engine's address: engines of one build share the device and read each other's copies,
+// and a table may outlive its engine, whose address a later engine of another build can take. The
+// copy is destroyed through the shared_ptr that made it, which knows its type; hence the protected
+// destructor, so no one deletes it through this base.
 struct DeviceCopy {
-  virtual ~DeviceCopy() = default;
+  const void* const kind;
+
+ protected:
+  explicit DeviceCopy(const void* kind_tag) : kind(kind_tag) {}
+  ~DeviceCopy() = default;
 };
 
 template <class T>

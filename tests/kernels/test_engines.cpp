@@ -148,6 +148,34 @@ TYPED_TEST(EngineTest, ForwardFollowsWeightsChangedInPlace) {
   }
 }
 
+// A Thrust engine knows its tables by their device copy's kind (Table2D::device, table.hpp): it
+// reads a table another engine of its build made, with no host data, and refuses a copy of another
+// kind (as the cuda engine's would be to thrust-omp) instead of reading it as its own.
+struct ForeignCopy final : DeviceCopy {
+  ForeignCopy() : DeviceCopy(&tag) {}
+  static inline char tag = 0;
+};
+
+TYPED_TEST(EngineTest, ThrustEnginesKnowTheirTablesByKind) {
+  if (!thrust_engines_built()) GTEST_SKIP() << "built without CUDA";
+  using F = typename TypeParam::F;
+  auto rng = make_rng(68);
+  auto ref = make_reference_engine<TypeParam>();
+  auto maker = make_thrust_omp_engine<TypeParam>(), reader = make_thrust_omp_engine<TypeParam>();
+  const auto Y = random_table<F>(9, 5, rng);
+  const auto Z = maker->square(Y);
+  ASSERT_FALSE(Z.on_host());
+  auto Y2 = reader->square(Z);
+  reader->to_host(Y2);
+  EXPECT_EQ(ref->square(ref->square(Y)).data, Y2.data);
+  Table2D<F> foreign;
+  foreign.rows = Y.rows;
+  foreign.cols = Y.cols;
+  foreign.device = std::make_shared<ForeignCopy>();
+  EXPECT_THROW(reader->square(foreign), std::logic_error);
+  EXPECT_THROW(reader->to_host(foreign), std::logic_error);
+}
+
 // Every byte of every eq(q, .) coordinate at its largest (p - 1) against weights at 127 and -128,
 // over thousands of rows: the cpu engine's byte x int8 GEMM at its largest partial sums.
 TYPED_TEST(EngineTest, RowCombineEdgeValuesAreExact) {

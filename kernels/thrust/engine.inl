@@ -1,0 +1,180 @@
+#pragma once
+// The Thrust engine itself (kernels/thrust/thrust_engine.inl): the Engine operations, each a few
+// Thrust calls on the functors of functors.hpp, the sum-check provers of sumchecks.inl and the
+// forward pass of gemm.inl; and the trace's tables, which stay on this engine's device between
+// operations (Table2D::device, docs/ARCHITECTURE.md).
+//
+// Include with the backend's definitions (NNP_THRUST_NS, kEngineName, exec(), gemm_s8,
+// device_allocate / device_free), as thrust_engine.inl.
+#include <thrust/copy.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/discard_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+#include <thrust/reduce.h>
+#include <thrust/transform.h>
+
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/cpu/structured_limbs.hpp"
+#include "kernels/engine/engine.hpp"
+#include "kernels/engine/weights_cache.hpp"
+#include "kernels/thrust/device_vector.hpp"
+#include "kernels/thrust/functors.hpp"
+#include "kernels/thrust/gemm.inl"
+#include "kernels/thrust/sumchecks.inl"
+#include "kernels/thrust/thrust_errors.hpp"
+
+namespace nnproof::NNP_THRUST_NS {
+
+// A table this engine produced: it stays on the device for the whole proof (Table2D::device). Its
+// kind is tag_'s address, one per backend namespace and field, so a table of this type is
+// recognized by an address comparison and a static_cast (of(), not dynamic_cast). The other
+// build's tables carry the other build's tag and are refused; tables of two engines of this build
+// share one tag, as they share the device and its allocator (they read each other's).
+template <class F>
+class DeviceTable final : public DeviceCopy {
+ public:
+  explicit DeviceTable(DeviceVector<F> values) : DeviceCopy(&tag_), v(std::move(values)) {}
+  // t's device copy when this type made it, else null.
+  static const DeviceTable* of(const Table2D<F>& t) {
+    return t.device && t.device->kind == &tag_ ? static_cast<const DeviceTable*>(t.device.get()) : nullptr;
+  }
+  DeviceVector<F> v;
+
+ private:
+  // Only its address matters. Not const, as LLVM's pass IDs: no linker merges a writable object
+  // with another, so no other type's tag can share its address.
+  static inline char tag_ = 0;
+};
+
+template <class Cfg>
+class ThrustEngine final : public Engine<Cfg> {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+
+ public:
+  std::string name() const override { return kEngineName; }
+
+  void to_host(Table2D<F>& t) override {
+    if (t.on_host()) return;
+    const auto& v = on_device(t);
+    t.data.resize(v.size());
+    NNP_THRUST(thrust::copy(v.begin(), v.end(), t.data.begin()));
+  }
+
+  // The input table goes to the device once: the first layer's forward and its col_combine read it.
+  Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
+    const Table2D<F> X = Engine<Cfg>::input_table(input, n0, batch);
+    return device_table(X.rows, X.cols, NNP_THRUST(DeviceVector<F>(X.data.begin(), X.data.end())));
+  }
+
+  Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
+    if (layer.q->structured()) return structured_forward_limbs(layer, host_copy(Y), batch);  // host: ARCHITECTURE.md
+    DeviceVector<F> upload;
+    const DeviceVector<F>& y = device_view(Y, upload);
+    return device_table(padded(layer.rows()), Y.cols, dense_forward(layer, y, Y.cols, batch, weights_));
+  }
+
+  Table2D<F> square(const Table2D<F>& Z) override {
+    DeviceVector<F> upload;
+    const DeviceVector<F>& z = device_view(Z, upload);
+    auto y = NNP_THRUST(DeviceVector<F>(z.size()));
+    NNP_THRUST(thrust::transform(exec(), z.begin(), z.end(), y.begin(), SquareEntry<F>{}));
+    return device_table(Z.rows, Z.cols, std::move(y));
+  }
+
+  std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
+    if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
+    const Index rows = layer.rows(), cols = layer.cols();
+    const auto e = NNP_THRUST(DeviceVector<K>(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows)));
+    auto a = NNP_THRUST(DeviceVector<K>(padded(cols), K::zero()));
+    const auto combine = [&](const auto* w, Index stride) {
+      using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
+      const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
+      auto partial = NNP_THRUST(DeviceVector<K>(blocks * cols));
+      NNP_THRUST(thrust::for_each(exec(), count(0), count(blocks * cols),
+                                  RowBlockCombine<K, F, W>{w, raw(e), raw(partial), rows, cols, stride}));
+      NNP_THRUST(thrust::for_each(exec(), count(0), count(cols), SumRowBlocks<K>{raw(partial), raw(a), blocks, cols}));
+    };
+    if (const std::int8_t* w8 = layer.q->weights.int8_data()) {
+      const DeviceInt8Weights& w = weights_.get(w8, rows, cols);  // the forward pass's copy
+      combine(w.data(), w.stride());
+    } else {
+      layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width
+        using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
+        const auto w = NNP_THRUST(DeviceVector<W>(host_w, host_w + rows * cols));
+        combine(raw(w), cols);
+      });
+    }
+    std::vector<K> out(a.size());
+    NNP_THRUST(thrust::copy(a.begin(), a.end(), out.begin()));
+    return out;
+  }
+
+  std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
+    DeviceVector<F> upload;
+    const DeviceVector<F>& y = device_view(Y, upload);
+    const auto e = NNP_THRUST(DeviceVector<K>(eq_r.begin(), eq_r.end()));
+    auto v = NNP_THRUST(DeviceVector<K>(Y.rows));
+    const auto row = thrust::make_transform_iterator(count(0), RowOfEntry{Y.cols});
+    NNP_THRUST(
+        thrust::reduce_by_key(exec(), row, row + static_cast<std::ptrdiff_t>(Y.rows * Y.cols),
+                              thrust::make_transform_iterator(count(0), WeightedEntry<K, F>{raw(y), raw(e), Y.cols}),
+                              thrust::make_discard_iterator(), v.begin()));
+    std::vector<K> out(Y.rows);
+    NNP_THRUST(thrust::copy(v.begin(), v.end(), out.begin()));
+    return out;
+  }
+
+  std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) override {
+    return std::make_unique<ProductSumcheck<K>>(A, V);
+  }
+
+  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
+                                                     K /*claim*/, SquareCarry<K> /*carry*/) override {
+    DeviceVector<F> upload;
+    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, upload), Z.rows, Z.cols, s, r);
+  }
+
+ private:
+  static const DeviceVector<F>* ours(const Table2D<F>& t) {
+    const auto* d = DeviceTable<F>::of(t);
+    return d ? &d->v : nullptr;
+  }
+  static const DeviceVector<F>& on_device(const Table2D<F>& t) {
+    const auto* v = ours(t);
+    if (!v) throw std::logic_error("a table with neither host data nor a device copy of this engine");
+    return *v;
+  }
+  // The table's device copy when this engine made it, else its host data uploaded into `upload`.
+  static const DeviceVector<F>& device_view(const Table2D<F>& t, DeviceVector<F>& upload) {
+    if (const auto* v = ours(t)) return *v;
+    if (!t.on_host()) throw std::logic_error("a table that lives on another engine's device");
+    NNP_THRUST(upload.assign(t.data.begin(), t.data.end()));
+    return upload;
+  }
+  static Table2D<F> host_copy(const Table2D<F>& t) {
+    if (t.on_host()) return t;
+    Table2D<F> out(t.rows, t.cols);
+    const auto& v = on_device(t);
+    NNP_THRUST(thrust::copy(v.begin(), v.end(), out.data.begin()));
+    return out;
+  }
+  static Table2D<F> device_table(Index rows, Index cols, DeviceVector<F> values) {
+    Table2D<F> t;
+    t.rows = rows;
+    t.cols = cols;
+    t.device = std::make_shared<DeviceTable<F>>(std::move(values));
+    return t;
+  }
+
+  // The device copies of the layers' int8 weights (gemm.inl), read by forward and row_combine.
+  WeightsCache<DeviceInt8Weights> weights_;
+};
+
+}  // namespace nnproof::NNP_THRUST_NS

@@ -1,0 +1,269 @@
+#pragma once
+// The Thrust engine's device code (kernels/thrust/thrust_engine.inl): every functor its Thrust
+// algorithms run, a thread per index. They sit apart from the host code that launches them
+// (sumchecks.inl, gemm.inl, engine.inl) because they are the engine's only code that runs on the
+// device, and the only code written for a GPU thread and an OpenMP thread alike (NNP_HD, plain
+// pointers, no allocation, no exceptions); each one's comment says how its threads map onto the
+// table, which decides its memory access.
+//
+// Include with NNP_THRUST_NS defined, as thrust_engine.inl: the cuda and thrust-omp builds link into
+// one binary and each has its own copy.
+#include <thrust/iterator/counting_iterator.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/fields.hpp"
+#include "core/hostdevice.hpp"
+
+namespace nnproof::NNP_THRUST_NS {
+
+using Index = std::size_t;
+inline thrust::counting_iterator<Index> count(Index i) { return thrust::counting_iterator<Index>(i); }
+
+// Up to three round values, summed by Thrust's reductions.
+template <class K>
+struct RoundSums {
+  K h[3];
+};
+template <class K>
+struct AddSums {
+  NNP_HD RoundSums<K> operator()(const RoundSums<K>& x, const RoundSums<K>& y) const {
+    return {{x.h[0] + y.h[0], x.h[1] + y.h[1], x.h[2] + y.h[2]}};
+  }
+};
+template <class K>
+RoundSums<K> zero_sums() {
+  return {{K::zero(), K::zero(), K::zero()}};
+}
+
+// ---- the sum-check of sum_j A[j] V[j] (degree 2; ProductSumcheck, sumchecks.inl) ----
+
+// Round terms of one pair (i, i + half): h(0) = a0 v0, h(2) = (2 a1 - a0)(2 v1 - v0).
+template <class K>
+NNP_HD RoundSums<K> product_terms(K a0, K a1, K v0, K v1) {
+  return {{a0 * v0, (a1 + a1 - a0) * (v1 + v1 - v0), K::zero()}};
+}
+
+template <class K>
+struct ProductRound {
+  const K* a;
+  const K* v;
+  Index half;
+  NNP_HD RoundSums<K> operator()(Index i) const { return product_terms(a[i], a[i + half], v[i], v[i + half]); }
+};
+
+// Binds the top variable of tables of size 4 q to r (writing the halves of size 2 q) and returns
+// the next round's terms for pair i of the folded tables: one pass, each entry read once.
+template <class K>
+struct ProductFoldRound {
+  const K* a;
+  const K* v;
+  K* na;
+  K* nv;
+  Index q;  // a quarter of the old size: the folded tables have 2 q entries
+  K r;
+  NNP_HD RoundSums<K> operator()(Index i) const {
+    const Index h = 2 * q;
+    const K a0 = a[i] + r * (a[i + h] - a[i]), a1 = a[i + q] + r * (a[i + q + h] - a[i + q]);
+    const K v0 = v[i] + r * (v[i + h] - v[i]), v1 = v[i + q] + r * (v[i + q + h] - v[i + q]);
+    na[i] = a0, na[i + q] = a1, nv[i] = v0, nv[i + q] = v1;
+    return product_terms(a0, a1, v0, v1);
+  }
+};
+
+template <class K>
+struct FoldTop {
+  const K* t;
+  K* out;
+  Index half;
+  K r;
+  NNP_HD void operator()(Index i) const { out[i] = t[i] + r * (t[i + half] - t[i]); }
+};
+
+// ---- the sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3; SquareSumcheck) ----
+
+template <class K>
+NNP_HD RoundSums<K> square_terms(K e0, K e1, K z0, K z1) {
+  const K de = e1 - e0, dz = z1 - z0;
+  const K e2 = e1 + de, z2 = z1 + dz, e3 = e2 + de, z3 = z2 + dz;
+  return {{e0 * z0 * z0, e2 * z2 * z2, e3 * z3 * z3}};
+}
+
+// The eq weights of pair i: (e0, e1) for the entries i and i + half of the current table.
+template <class K>
+struct SquareShape {
+  const K* es;  // rows entries (one after the row phase)
+  const K* er;  // cols entries
+  Index rows, cols;
+  NNP_HD void weights(Index i, K& e0, K& e1) const {
+    if (rows > 1) {
+      const Index j = i / cols, k = i % cols;
+      e0 = es[j] * er[k];
+      e1 = es[j + rows / 2] * er[k];
+    } else {
+      e0 = es[0] * er[i];
+      e1 = es[0] * er[i + cols / 2];
+    }
+  }
+};
+
+template <class K>
+struct SquareRound {
+  SquareShape<K> shape;
+  const K* z;
+  Index half;
+  NNP_HD RoundSums<K> operator()(Index i) const {
+    K e0, e1;
+    shape.weights(i, e0, e1);
+    return square_terms(e0, e1, z[i], z[i + half]);
+  }
+};
+
+// Folds Z (size 4 q) with r into nz (size 2 q) and returns the next round's terms for pair i,
+// whose weights `shape` already describes (the small eq table is folded before this pass).
+template <class K>
+struct SquareFoldRound {
+  SquareShape<K> shape;
+  const K* z;
+  K* nz;
+  Index q;
+  K r;
+  NNP_HD RoundSums<K> operator()(Index i) const {
+    const Index h = 2 * q;
+    const K z0 = z[i] + r * (z[i + h] - z[i]), z1 = z[i + q] + r * (z[i + q + h] - z[i + q]);
+    nz[i] = z0, nz[i + q] = z1;
+    K e0, e1;
+    shape.weights(i, e0, e1);
+    return square_terms(e0, e1, z0, z1);
+  }
+};
+
+template <class F, class K>
+struct LiftToK {
+  NNP_HD K operator()(F x) const { return K::from_base(x); }
+};
+
+// ---- forward: the exact int8 limb GEMM's split and recombination, and the direct kernel (gemm.inl) ----
+//
+// Y's entries (< 2^61 or < 2^127) are cut into 7-bit limbs, each a nonnegative int8; int8
+// weights times a limb are below 2^14 in magnitude, so an int32 sum of `inner` of them is exact
+// while inner * 127 * 128 < 2^31. One GEMM multiplies W by all limbs side by side (columns
+// l * batch + k); the result is recombined as sum_l 2^(7 l) G_l mod p, plus the bias.
+
+constexpr unsigned kLimbBits = 7;
+
+template <class F>
+constexpr unsigned limb_count() {
+  return (F::kBits + kLimbBits - 1) / kLimbBits;
+}
+
+template <class F>
+struct SplitLimbs {  // thread per (k, j), j fastest: Y[j][k]'s limb l into row l * batch + k of T, column j
+  const F* y;
+  std::int8_t* limbs_t;
+  Index y_cols, cols, batch, inner_pad;
+  // Adjacent threads write adjacent bytes of a row of T (coalesced); their reads of Y, a column
+  // apart, share cache sectors with the next columns' threads. With k fastest each byte written
+  // was a sector of its own, inner_pad bytes from its neighbours'.
+  NNP_HD void operator()(Index t) const {
+    const Index k = t / cols, j = t % cols;
+    u128 v = static_cast<u128>(y[j * y_cols + k].v);
+    for (unsigned l = 0; l < limb_count<F>(); ++l, v >>= kLimbBits)
+      limbs_t[(l * batch + k) * inner_pad + j] = static_cast<std::int8_t>(static_cast<unsigned>(v) & 0x7F);
+  }
+};
+
+struct WidenWeights {  // thread per (a, j): the int8 weights into rows of inner_pad entries
+  const std::int8_t* w;
+  std::int8_t* out;
+  Index cols, inner_pad;
+  NNP_HD void operator()(Index t) const { out[t / cols * inner_pad + t % cols] = w[t]; }
+};
+
+template <class F>
+struct Recombine {  // thread per (a, k): Z[a][k] = bias[a] + sum_l 2^(7 l) G[a][l batch + k]
+  const std::int32_t* g;
+  const F* bias;
+  F* z;
+  Index z_cols, batch, n;
+  NNP_HD void operator()(Index t) const {
+    const Index a = t / batch, k = t % batch;
+    F acc = F::zero(), shift = F::one();
+    const F step = F::from_int(std::int64_t{1} << kLimbBits);
+    for (unsigned l = 0; l < limb_count<F>(); ++l, shift = shift * step)
+      acc += F::from_int(g[a * n + l * batch + k]) * shift;
+    z[a * z_cols + k] = acc + bias[a];
+  }
+};
+
+template <class F>
+struct DirectRow {  // thread per (a, k), int64 weights: a field product per weight
+  const std::int64_t* w;
+  const F* y;
+  const F* bias;
+  F* z;
+  Index cols, y_cols, batch;
+  NNP_HD void operator()(Index t) const {
+    const Index a = t / batch, k = t % batch;
+    F acc = bias[a];
+    for (Index j = 0; j < cols; ++j) acc += F::from_int(w[a * cols + j]) * y[j * y_cols + k];
+    z[a * y_cols + k] = acc;
+  }
+};
+
+// ---- the other bulk operations (engine.inl) ----
+
+template <class F>
+struct SquareEntry {
+  NNP_HD F operator()(F x) const { return x * x; }
+};
+
+// col_combine as one keyed reduction over the flat table: entry i = (j, k) of Y, weighted by
+// eq_r[k], summed per row j. Consecutive threads read consecutive entries (coalesced), and every
+// entry has a thread: a thread per row left a GPU with a few thousand threads striding rows.
+struct RowOfEntry {
+  Index cols;
+  NNP_HD Index operator()(Index i) const { return i / cols; }
+};
+template <class K, class F>
+struct WeightedEntry {
+  const F* y;
+  const K* eq_r;
+  Index cols;
+  NNP_HD K operator()(Index i) const { return mul_base(eq_r[i % cols], y[i]); }
+};
+
+// row_combine in two passes, so that a GPU has rows / kRowBlock times more threads than columns
+// (a thread per column, with a serial loop over 2000 rows, was 63 warps for 132 SMs): partial sums
+// over blocks of kRowBlock rows, then the blocks' sums per column.
+constexpr Index kRowBlock = 64;
+
+template <class K, class F, class W>
+struct RowBlockCombine {  // thread per (block b, column j), j fastest: adjacent threads read adjacent weights
+  const W* w;
+  const K* eq_q;
+  K* partial;  // blocks x cols
+  Index rows, cols, stride;
+  NNP_HD void operator()(Index t) const {
+    const Index b = t / cols, j = t % cols, a1 = (b + 1) * kRowBlock < rows ? (b + 1) * kRowBlock : rows;
+    K acc = K::zero();
+    for (Index a = b * kRowBlock; a < a1; ++a)
+      acc += mul_base(eq_q[a], F::from_int(static_cast<std::int64_t>(w[a * stride + j])));
+    partial[t] = acc;
+  }
+};
+
+template <class K>
+struct SumRowBlocks {  // thread per column j: A[j] = the sum of its blocks' partial sums
+  const K* partial;
+  K* out;
+  Index blocks, cols;
+  NNP_HD void operator()(Index j) const {
+    K acc = K::zero();
+    for (Index b = 0; b < blocks; ++b) acc += partial[b * cols + j];
+    out[j] = acc;
+  }
+};
+
+}  // namespace nnproof::NNP_THRUST_NS

@@ -1,0 +1,87 @@
+#pragma once
+// The Thrust engine's forward pass for dense layers (kernels/thrust/thrust_engine.inl): Z = W Y + B
+// as the exact int8 limb GEMM of DESIGN.md ("Exact modular GEMM"): Y cut into 7-bit limbs
+// (SplitLimbs, functors.hpp), one int8 x int8 -> int32 GEMM by the backend's gemm_s8 (cuBLAS on
+// tensor cores, or exact BLAS DGEMM in the OpenMP build), the limbs' products recombined mod p
+// (Recombine). Weights wider than int8, or an inner size at which the int32 sums could overflow,
+// take a direct modular kernel instead (DirectRow). The int8 weights stay on the device between
+// calls (DeviceInt8Weights), for the forward pass and row_combine alike.
+//
+// Include with NNP_THRUST_NS, exec() and gemm_s8 defined, as thrust_engine.inl.
+#include <thrust/for_each.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/engine/table.hpp"
+#include "kernels/engine/weights_cache.hpp"
+#include "kernels/thrust/device_vector.hpp"
+#include "kernels/thrust/functors.hpp"
+#include "kernels/thrust/thrust_errors.hpp"
+#include "verifier/parallel.hpp"
+
+namespace nnproof::NNP_THRUST_NS {
+
+inline bool int8_gemm_exact(std::size_t inner) { return inner * 127 * 128 < (std::size_t{1} << 31); }
+
+// Dimensions handed to the int8 GEMM are padded with zeros to multiples of this: cuBLAS's int8
+// kernels need leading dimensions that are multiples of 4 (16 keeps rows aligned for IMMA).
+constexpr Index kGemmAlign = 16;
+inline Index align_up(Index x) { return (x + kGemmAlign - 1) / kGemmAlign * kGemmAlign; }
+
+// A layer's int8 weights on the device, in rows of align_up(cols) entries (zero padded) as the
+// limb GEMM reads them; row_combine reads them too. The engine keeps them across calls in a
+// WeightsCache, so a proof uploads each layer's weights once instead of in every forward and
+// row_combine; the host copy is what holds() compares a call's weights with, byte for byte.
+class DeviceInt8Weights {
+ public:
+  DeviceInt8Weights(const std::int8_t* w, Index rows, Index cols)
+      : host_(w, w + rows * cols),
+        rows_(rows),
+        cols_(cols),
+        padded_(NNP_THRUST(DeviceVector<std::int8_t>(rows * align_up(cols), 0))) {
+    const auto dense = NNP_THRUST(DeviceVector<std::int8_t>(host_.begin(), host_.end()));
+    NNP_THRUST(
+        thrust::for_each(exec(), count(0), count(rows * cols), WidenWeights{raw(dense), raw(padded_), cols, stride()}));
+  }
+  bool holds(const std::int8_t* w, Index rows, Index cols) const {
+    return rows == rows_ && cols == cols_ && equal_in_parallel(host_.data(), w, host_.size());
+  }
+  Index stride() const { return align_up(cols_); }  // entries per row on the device
+  const std::int8_t* data() const { return raw(padded_); }
+
+ private:
+  std::vector<std::int8_t> host_;
+  Index rows_, cols_;
+  DeviceVector<std::int8_t> padded_;
+};
+
+// Z = W Y + B m^T for a dense layer, Y already on the device (y_cols columns, the first `batch`
+// real): padded(rows) x y_cols, zero in padding rows and in columns >= batch. `weights` holds the
+// engine's device copies of int8 weights; this layer's is taken from it or added to it.
+template <class F>
+DeviceVector<F> dense_forward(const FieldLayer<F>& layer, const DeviceVector<F>& y, Index y_cols, Index batch,
+                              WeightsCache<DeviceInt8Weights>& weights) {
+  const Index rows = layer.rows(), cols = layer.cols();
+  const auto bias = NNP_THRUST(DeviceVector<F>(layer.bias.begin(), layer.bias.end()));
+  auto z = NNP_THRUST(DeviceVector<F>(padded(rows) * y_cols, F::zero()));
+  if (const std::int8_t* w8 = layer.q->weights.int8_data(); w8 && int8_gemm_exact(cols)) {
+    const DeviceInt8Weights& w = weights.get(w8, rows, cols);
+    const Index kp = w.stride(), n = align_up(limb_count<F>() * batch);
+    auto limbs_t = NNP_THRUST(DeviceVector<std::int8_t>(n * kp, 0));  // zero in the padding the split leaves
+    auto g = NNP_THRUST(DeviceVector<std::int32_t>(rows * n));
+    NNP_THRUST(thrust::for_each(exec(), count(0), count(batch * cols),
+                                SplitLimbs<F>{raw(y), raw(limbs_t), y_cols, cols, batch, kp}));
+    gemm_s8(w.data(), raw(limbs_t), raw(g), rows, kp, n);
+    NNP_THRUST(thrust::for_each(exec(), count(0), count(rows * batch),
+                                Recombine<F>{raw(g), raw(bias), raw(z), y_cols, batch, n}));
+  } else {
+    const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();
+    const auto w = NNP_THRUST(DeviceVector<std::int64_t>(w64.begin(), w64.end()));
+    NNP_THRUST(thrust::for_each(exec(), count(0), count(rows * batch),
+                                DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, y_cols, batch}));
+  }
+  return z;
+}
+
+}  // namespace nnproof::NNP_THRUST_NS
