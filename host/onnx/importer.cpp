@@ -1,4 +1,4 @@
-#include "host/onnx_import.hpp"
+#include "host/onnx/onnx_import.hpp"
 
 #include <onnx/onnx_pb.h>
 
