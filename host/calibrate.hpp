@@ -9,7 +9,7 @@
 
 #include "core/fields.hpp"
 #include "host/npy.hpp"
-#include "host/onnx_import.hpp"
+#include "host/onnx/onnx_import.hpp"
 #include "host/prover.hpp"
 
 namespace nnproof {

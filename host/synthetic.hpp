@@ -18,19 +18,28 @@ T random_element(std::mt19937_64& rng) {
   }
 }
 
-// Layers dims[0] -> dims[1] -> ...; weights uniform in [-wmax, wmax], biases in [-bmax, bmax].
+// n integers uniform in [-max, max], drawn in order: the weights and biases of the networks here
+// and of the tests' (tests/support/models.hpp).
+inline std::vector<std::int64_t> random_ints(std::mt19937_64& rng, std::size_t n, std::int64_t max) {
+  std::uniform_int_distribution<std::int64_t> d(-max, max);
+  std::vector<std::int64_t> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Layers dims[0] -> dims[1] -> ...; weights uniform in [-wmax, wmax], biases in [-bmax, bmax], drawn
+// layer by layer (its weights row by row, then its biases): the seed names the network, and bench
+// --json's proof_sha256 relies on that.
 inline QuantizedModel synthetic_model(const std::vector<std::size_t>& dims, std::mt19937_64& rng, std::int64_t wmax,
                                       std::int64_t bmax) {
-  std::uniform_int_distribution<std::int64_t> w(-wmax, wmax), b(-bmax, bmax);
   QuantizedModel m;
   for (std::size_t i = 1; i < dims.size(); ++i) {
     QuantizedLayer l;
     l.rows = dims[i];
     l.cols = dims[i - 1];
-    std::vector<std::int64_t> weights(l.rows * l.cols);
-    for (auto& x : weights) x = w(rng);
-    l.weights = std::move(weights);
-    for (std::size_t a = 0; a < l.rows; ++a) l.bias.push_back(b(rng));
+    l.weights = random_ints(rng, l.rows * l.cols, wmax);
+    const std::vector<std::int64_t> bias = random_ints(rng, l.rows, bmax);
+    l.bias.assign(bias.begin(), bias.end());
     m.layers.push_back(std::move(l));
   }
   return m;

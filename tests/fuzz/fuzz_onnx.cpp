@@ -1,6 +1,6 @@
 // libFuzzer: the ONNX import (and quantization of what it accepts) must refuse with one error,
 // never crash, hang or over-allocate.
-#include "host/onnx_import.hpp"
+#include "host/onnx/onnx_import.hpp"
 #include "host/quantize.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 

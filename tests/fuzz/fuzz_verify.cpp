@@ -7,8 +7,8 @@
 
 #include "kernels/reference/reference_engine.hpp"
 #include "host/prover.hpp"
-#include "host/synthetic.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
+#include "tests/support/models.hpp"
 #include "verifier/verifier.hpp"
 
 namespace {
@@ -21,11 +21,11 @@ struct Fixture {
 
   Fixture() {
     std::mt19937_64 rng(7);
-    model = nnproof::synthetic_model({5, 3, 4, 2}, rng, 5, 5);
-    statement.model = &model;
-    statement.model_digest = nnproof::model_digest(model);
-    statement.batch = 3;
-    for (std::size_t i = 0; i < 3 * 5; ++i) statement.input.push_back(nnproof::Fp61::from_int(static_cast<std::int64_t>(rng() % 7) - 3));
+    model = nnproof::testing::random_model({5, 3, 4, 2}, rng, 5, 5);
+    std::vector<nnproof::Fp61> input;
+    for (std::size_t i = 0; i < 3 * 5; ++i)
+      input.push_back(nnproof::Fp61::from_int(static_cast<std::int64_t>(rng() % 7) - 3));
+    statement = nnproof::testing::make_statement<nnproof::M61>(model, 3, std::move(input));
     auto bundle = nnproof::prove_bundle(*nnproof::make_reference_engine<nnproof::M61>(), statement);
     honest = nnproof::serialize_bundle(bundle);
     shape = {model.dims(), statement.batch};

@@ -17,6 +17,7 @@
 #include "nnproof/version.hpp"
 #include "tests/host/onnx_builder.hpp"
 #include "tests/support/cli.hpp"
+#include "tests/support/models.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "verifier/proof.hpp"
 
@@ -164,11 +165,7 @@ TEST_F(Cli, ProofInAFieldThatWrapsIsRejected) {
   testing::write_mlp_onnx(dir.file("id.onnx"), {{1, 1, {1}, {}}, {1, 1, {1}, {}}});
   write_npy_i64(dir.file("big.npy"), {1, 1}, std::vector<std::int64_t>{std::int64_t{1} << 31});
   QuantizedModel m = quantize_model(import_onnx(dir.file("id.onnx")), {});
-  Statement<M61> st;
-  st.model = &m;
-  st.model_digest = model_digest(m);
-  st.batch = 1;
-  st.input = {Fp61::from_int(std::int64_t{1} << 31)};
+  auto st = testing::make_statement<M61>(m, 1, {Fp61::from_int(std::int64_t{1} << 31)});
   auto bundle = prove_bundle(*make_reference_engine<M61>(), st);  // no magnitude check here
   auto bytes = serialize_bundle(bundle);
   std::ofstream(proof, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));

@@ -13,11 +13,9 @@ namespace nnproof {
 namespace {
 
 using testing::make_rng;
+using testing::pick;
+using testing::random_cnn;
 using Image = std::vector<i128>;
-
-std::size_t pick(std::mt19937_64& rng, std::size_t lo, std::size_t hi) {
-  return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
-}
 
 // ---- the independent reference: direct convolution over the integers, one sample at a time ----
 
@@ -70,82 +68,6 @@ std::vector<i128> integer_forward(const QuantizedModel& m, const std::vector<std
     out.insert(out.end(), y.begin(), y.end());
   }
   return out;
-}
-
-// ---- random convolutional networks ----
-
-struct Img {
-  std::size_t c, h, w;
-};
-
-WeightMatrix random_weights(std::mt19937_64& rng, std::size_t n, std::int64_t wmax) {
-  std::uniform_int_distribution<std::int64_t> d(-wmax, wmax);
-  std::vector<std::int64_t> w(n);
-  for (auto& x : w) x = d(rng);
-  return w;
-}
-
-LinearOp random_conv(std::mt19937_64& rng, Img& img) {
-  ConvShape c;
-  c.in_channels = img.c;
-  c.in_h = img.h;
-  c.in_w = img.w;
-  c.kernel_h = pick(rng, 1, std::min<std::size_t>(img.h, 4));
-  c.kernel_w = pick(rng, 1, std::min<std::size_t>(img.w, 4));
-  c.stride_h = pick(rng, 1, 3);
-  c.stride_w = pick(rng, 1, 2);
-  c.pad_top = pick(rng, 0, c.kernel_h - 1);
-  c.pad_bottom = pick(rng, 0, c.kernel_h - 1);
-  c.pad_left = pick(rng, 0, c.kernel_w - 1);
-  c.pad_right = pick(rng, 0, c.kernel_w - 1);
-  c.groups = img.c % 2 == 0 && pick(rng, 0, 1) ? 2 : 1;
-  c.out_channels = c.groups * pick(rng, 1, 2);
-  img = {c.out_channels, c.out_h(), c.out_w()};
-  return LinearOp::convolution(c, random_weights(rng, c.kernel_size(), 3));
-}
-
-// Depthwise ones kernel: sum pooling, sometimes padded.
-LinearOp sum_pool(std::mt19937_64& rng, Img& img) {
-  ConvShape c;
-  c.in_channels = c.out_channels = c.groups = img.c;
-  c.in_h = img.h;
-  c.in_w = img.w;
-  c.kernel_h = std::min<std::size_t>(img.h, 2);
-  c.kernel_w = std::min<std::size_t>(img.w, 2);
-  c.stride_h = c.kernel_h;
-  c.stride_w = c.kernel_w;
-  c.pad_bottom = c.kernel_h > 1 ? pick(rng, 0, 1) : 0;
-  img = {c.out_channels, c.out_h(), c.out_w()};
-  return LinearOp::convolution(c, std::vector<std::int64_t>(c.kernel_size(), 1));
-}
-
-LinearOp dense(std::mt19937_64& rng, Img& img) {
-  const std::size_t cols = img.c * img.h * img.w, rows = pick(rng, 1, 7);
-  img = {rows, 1, 1};
-  return LinearOp::dense(rows, cols, random_weights(rng, rows * cols, 3));
-}
-
-QuantizedModel random_cnn(std::mt19937_64& rng, std::size_t depth) {
-  QuantizedModel m;
-  Img img{pick(rng, 1, 3), pick(rng, 3, 9), pick(rng, 3, 9)};
-  m.input_shape = {img.c, img.h, img.w};
-  for (std::size_t i = 0; i < depth; ++i) {
-    QuantizedLayer l;
-    l.cols = img.c * img.h * img.w;
-    const std::size_t ops = pick(rng, 1, 3);
-    for (std::size_t k = 0; k < ops; ++k) {
-      const std::size_t kind = pick(rng, 0, 5);
-      if (kind <= 2) l.ops.push_back(random_conv(rng, img));
-      else if (kind <= 4) l.ops.push_back(sum_pool(rng, img));
-      else l.ops.push_back(dense(rng, img));
-    }
-    l.rows = img.c * img.h * img.w;
-    std::uniform_int_distribution<std::int64_t> b(-3, 3);
-    for (std::size_t a = 0; a < l.rows; ++a) l.bias.push_back(b(rng));
-    m.layers.push_back(std::move(l));
-  }
-  m.validate();
-  return m;
 }
 
 template <class Cfg>

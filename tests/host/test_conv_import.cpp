@@ -19,6 +19,7 @@
 #include "host/quantize.hpp"
 #include "tests/host/onnx_builder.hpp"
 #include "tests/support/cli.hpp"
+#include "tests/support/models.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "verifier/verifier.hpp"
 
@@ -190,11 +191,9 @@ class ConvImport : public ::testing::Test {
 
 template <class Cfg>
 void prove_and_compare(const QuantizedModel& q, const std::vector<double>& input, std::size_t batch, const std::vector<double>& want) {
-  Statement<Cfg> st;
-  st.model = &q;
-  st.model_digest = model_digest(q);
-  st.batch = batch;
-  for (double v : input) st.input.push_back(Cfg::F::from_int(static_cast<std::int64_t>(v)));
+  std::vector<typename Cfg::F> x;
+  for (double v : input) x.push_back(Cfg::F::from_int(static_cast<std::int64_t>(v)));
+  auto st = testing::make_statement<Cfg>(q, batch, std::move(x));
   auto bundle = prove_bundle(*make_cpu_engine<Cfg>(), st);
   Verdict v = verify_bundle(st, bundle);
   EXPECT_TRUE(v.accepted) << v.failed_check;

@@ -108,13 +108,10 @@ TYPED_TEST(EndToEnd, OutputsMatchIndependentForwardAndProofsVerify) {
 }
 
 TYPED_TEST(EndToEnd, ChangedOutputIsRejectedByTheProtocol) {
-  auto rng = make_rng(51);
-  auto model = testing::random_model({6, 5, 3}, rng);
-  auto st = testing::random_statement<TypeParam>(model, 7, rng);
-  auto honest = prove_bundle(*make_reference_engine<TypeParam>(), st);
-  for (std::size_t i = 0; i < honest.outputs.size(); ++i) {
-    auto bundle = honest;
-    auto st2 = st;
+  const testing::HonestProof<TypeParam> h({6, 5, 3}, 7, 51);
+  for (std::size_t i = 0; i < h.bundle.outputs.size(); ++i) {
+    auto bundle = h.bundle;
+    auto st2 = h.st;
     bundle.outputs[i] += TypeParam::F::one();
     testing::rebind_header(bundle, st2);  // digests consistent: only the protocol can catch it
     Verdict v = verify_bundle(st2, bundle);
@@ -124,14 +121,11 @@ TYPED_TEST(EndToEnd, ChangedOutputIsRejectedByTheProtocol) {
 }
 
 TYPED_TEST(EndToEnd, ChangedProofElementIsRejected) {
-  auto rng = make_rng(52);
-  auto model = testing::random_model({6, 5, 4, 3}, rng);
-  auto st = testing::random_statement<TypeParam>(model, 5, rng);
-  auto honest = prove_bundle(*make_reference_engine<TypeParam>(), st);
-  for (std::size_t i = 0; i < honest.messages.size(); ++i) {
-    auto bundle = honest;
+  const testing::HonestProof<TypeParam> h({6, 5, 4, 3}, 5, 52);
+  for (std::size_t i = 0; i < h.bundle.messages.size(); ++i) {
+    auto bundle = h.bundle;
     bundle.messages[i] += TypeParam::K::one();
-    Verdict v = verify_bundle(st, bundle);
+    Verdict v = verify_bundle(h.st, bundle);
     EXPECT_FALSE(v.accepted) << "message " << i;
     EXPECT_FALSE(v.failed_check.empty());
   }
@@ -173,17 +167,14 @@ TYPED_TEST(EndToEnd, ChangedInputWeightOrBiasIsRejected) {
 }
 
 TYPED_TEST(EndToEnd, StatementOfTheWrongSizeIsRejected) {
-  auto rng = make_rng(55);
-  auto model = testing::random_model({3, 4, 2}, rng);
-  auto st = testing::random_statement<TypeParam>(model, 5, rng);
-  auto bundle = prove_bundle(*make_reference_engine<TypeParam>(), st);
-  auto short_input = st;
+  const testing::HonestProof<TypeParam> h({3, 4, 2}, 5, 55);
+  auto short_input = h.st;
   short_input.input.pop_back();
-  EXPECT_FALSE(verify_bundle(short_input, bundle).accepted);
-  auto no_batch = st;
+  EXPECT_FALSE(verify_bundle(short_input, h.bundle).accepted);
+  auto no_batch = h.st;
   no_batch.batch = 0;
   Transcript t(TypeParam::kId, 0);
-  FiatShamirVerifierChannel<typename TypeParam::K> ch(t, bundle.messages);
+  FiatShamirVerifierChannel<typename TypeParam::K> ch(t, h.bundle.messages);
   EXPECT_FALSE(verify_protocol(no_batch, ch).accepted);
 }
 

@@ -16,7 +16,7 @@
 #include <tuple>
 #include <vector>
 
-#include "host/onnx_import.hpp"
+#include "host/onnx/onnx_import.hpp"
 #include "tests/host/onnx_builder.hpp"
 
 namespace nnproof {

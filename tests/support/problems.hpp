@@ -1,30 +1,35 @@
 #pragma once
-// Random networks, statements and honest proofs for tests, plus channels with fixed challenges.
+// Honest proofs over random networks (tests/support/models.hpp) for tests, plus channels with
+// fixed challenges.
 #include <random>
 
 #include "kernels/reference/reference_engine.hpp"
 #include "host/prover.hpp"
-#include "host/synthetic.hpp"
+#include "tests/support/models.hpp"
 #include "tests/support/random.hpp"
 #include "verifier/verifier.hpp"
 
 namespace nnproof::testing {
 
-inline QuantizedModel random_model(const std::vector<std::size_t>& dims, std::mt19937_64& rng, std::int64_t wmax = 3,
-                                   std::int64_t bmax = 3) {
-  return synthetic_model(dims, rng, wmax, bmax);
-}
-
+// A random network (weights and biases in [-3, 3]), a statement over it (inputs in [-3, 3]) and
+// the reference engine's proof, drawn in that order from make_rng(salt). Neither copied nor moved,
+// because the statement points at the model.
 template <class Cfg>
-Statement<Cfg> random_statement(const QuantizedModel& m, std::size_t batch, std::mt19937_64& rng, std::int64_t xmax = 3) {
-  std::uniform_int_distribution<std::int64_t> x(-xmax, xmax);
+struct HonestProof {
+  HonestProof(const std::vector<std::size_t>& dims, std::size_t batch, std::uint64_t salt) {
+    auto rng = make_rng(salt);
+    model = random_model(dims, rng);
+    st = random_statement<Cfg>(model, batch, rng);
+    bundle = prove_bundle(*make_reference_engine<Cfg>(), st);
+  }
+  HonestProof(const HonestProof&) = delete;
+  HonestProof& operator=(const HonestProof&) = delete;
+  ProofShape shape() const { return {model.dims(), st.batch}; }
+
+  QuantizedModel model;
   Statement<Cfg> st;
-  st.model = &m;
-  st.model_digest = model_digest(m);
-  st.batch = batch;
-  for (std::size_t t = 0; t < batch * m.in_dim(); ++t) st.input.push_back(Cfg::F::from_int(x(rng)));
-  return st;
-}
+  ProofBundle<Cfg> bundle;
+};
 
 // Challenges from a seeded generator, ignoring the messages: lets a test change the statement the
 // verifier sees while keeping the prover's challenges, so that the protocol's own checks (not the

@@ -40,11 +40,7 @@ TEST(Magnitude, RowSumsAndBiasesCount) {
 
 TEST(Magnitude, WrappedFieldProofVerifiesInTheFieldButIsCaught) {
   QuantizedModel m = one_by_one();
-  Statement<M61> st;
-  st.model = &m;
-  st.model_digest = model_digest(m);
-  st.batch = 1;
-  st.input = {Fp61::from_int(std::int64_t{1} << 31)};  // x^2 = 2^62 wraps in m61
+  auto st = testing::make_statement<M61>(m, 1, {Fp61::from_int(std::int64_t{1} << 31)});  // x^2 = 2^62 wraps in m61
   auto bundle = prove_bundle(*make_reference_engine<M61>(), st);
   EXPECT_TRUE(verify_bundle(st, bundle).accepted);  // a true statement about the field...
   EXPECT_NE(st.outputs[0].centered(), std::int64_t{1} << 62);  // ...that is not the network's output
@@ -52,12 +48,9 @@ TEST(Magnitude, WrappedFieldProofVerifiesInTheFieldButIsCaught) {
 }
 
 TEST(Soundness, NanFloorRejects) {
-  auto rng = testing::make_rng(90);
-  auto model = testing::random_model({3, 2}, rng);
-  auto st = testing::random_statement<M61>(model, 2, rng);
-  auto bundle = prove_bundle(*make_reference_engine<M61>(), st);
-  EXPECT_TRUE(verify_bundle(st, bundle).accepted);
-  EXPECT_FALSE(verify_bundle(st, bundle, std::nan("")).accepted);
+  const testing::HonestProof<M61> h({3, 2}, 2, 90);
+  EXPECT_TRUE(verify_bundle(h.st, h.bundle).accepted);
+  EXPECT_FALSE(verify_bundle(h.st, h.bundle, std::nan("")).accepted);
 }
 
 }  // namespace

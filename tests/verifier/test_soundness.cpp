@@ -22,16 +22,13 @@ TEST(Soundness, TimitShapeMatchesTheFormula) {
 }
 
 TEST(Soundness, VerifierRefusesProofsBelowTheRequestedFloor) {
-  auto rng = testing::make_rng(40);
-  auto model = testing::random_model({4, 3, 2}, rng);
-  auto st = testing::random_statement<M61>(model, 3, rng);
-  auto bundle = prove_bundle(*make_reference_engine<M61>(), st);
-  EXPECT_TRUE(verify_bundle(st, bundle).accepted);
-  Verdict v = verify_bundle(st, bundle, 200.0);
+  const testing::HonestProof<M61> h({4, 3, 2}, 3, 40);
+  EXPECT_TRUE(verify_bundle(h.st, h.bundle).accepted);
+  Verdict v = verify_bundle(h.st, h.bundle, 200.0);
   EXPECT_FALSE(v.accepted);
   EXPECT_NE(v.failed_check.find("soundness"), std::string::npos);
   // The floor is never lowered below 100 bits.
-  EXPECT_TRUE(verify_bundle(st, bundle, 10.0).accepted);
+  EXPECT_TRUE(verify_bundle(h.st, h.bundle, 10.0).accepted);
 }
 
 }  // namespace

@@ -1,7 +1,13 @@
 #pragma once
-// ONNX import: reads a fully connected quadratic network (what PyTorch exports for nn.Linear layers
-// with x*x activations) into float layers, before quantization. Anything nnproof cannot prove is
-// refused with one line that names the file, the node and, where one exists, the fix.
+// ONNX import: reads a quadratic network into float layers, before quantization. The graph is one
+// chain of affine layers with a square activation, Mul(x, x) or Pow(x, 2), between consecutive
+// ones. A layer is a chain of linear ops plus a bias: fully connected (MatMul, Gemm), 2-D
+// convolutions (Conv, with strides, pads and groups) and sum pooling (AveragePool and
+// GlobalAveragePool, whose 1/k^2 is folded into the scale, or a Conv with a ones kernel); Flatten
+// and Reshape to (batch, features), Identity, Dropout and Constant nodes pass through, and a final
+// Softmax / LogSoftmax is recorded for the verifier to apply. Anything nnproof cannot prove is
+// refused with one line that names the file, the node and, where one exists, the fix. The code is
+// in host/onnx/ (importer.hpp says which file does what).
 #include <optional>
 #include <stdexcept>
 #include <string>

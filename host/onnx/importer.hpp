@@ -1,0 +1,149 @@
+#pragma once
+// The ONNX importer's insides, shared by the files of host/onnx/ and by nothing else (the rest of
+// nnproof includes onnx_import.hpp):
+//   onnx_import.cpp  the entry points import_onnx and write_onnx_with_scales: the file parsed;
+//   importer.cpp     the walk over the graph: opset, metadata, the one input and output, each
+//                    node's inputs, arity and attributes, Constant nodes, refusals of unsupported ops;
+//   tensors.cpp      initializers and Constant values decoded into doubles, trusting nothing;
+//   operators.cpp    one handler per supported op (MatMul, Gemm, Conv, pooling, Add, Mul, Pow,
+//                    Flatten, Reshape, Softmax), each checking what it reads before it sizes anything;
+//   layers.cpp       growing the chain of affine layers (ops, carried biases, activations) and
+//                    sealing each layer at the end.
+#include <onnx/onnx_pb.h>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "host/onnx/onnx_import.hpp"
+
+namespace nnproof::onnx_detail {
+
+// The largest tensor we agree to hold: far above any network nnproof can prove, far below what a
+// hostile dims field could make us allocate.
+constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 31;
+// Features per sample of any tensor in the chain. A convolution's output size comes from the
+// declared input shape, not from data present in the file, so it is bounded separately: 2^26 is
+// far above any network nnproof can prove in reasonable time (a 224 x 224 x 64 map is 2^21.6).
+constexpr std::uint64_t kMaxFeatures = std::uint64_t{1} << 26;
+// Kernel taps of one op over all its outputs (the verifier's O(nnz) work, the prover's per sample):
+// CNN-2-Quad has 2^20; 2^32 keeps a hostile model from asking for hours of work.
+constexpr std::uint64_t kMaxTaps = std::uint64_t{1} << 32;
+// Integers beyond 2^53 do not survive the trip through double.
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+// Names come from the file: keep messages one printable line even when a name is hostile.
+std::string printable(const std::string& s);
+std::string in_quotes(const std::string& s);
+std::string fmt_double(double v);
+std::string shape_str(const std::vector<std::size_t>& dims);
+
+// A constant (initializer or Constant node) decoded into doubles, whatever its element type.
+struct Tensor {
+  std::vector<std::size_t> dims;
+  std::vector<double> values;
+  std::size_t rank() const { return dims.size(); }
+};
+
+// A layer's chain of ops multiplied out into one dense matrix where that pays (layers.cpp).
+void seal(FloatLayer& layer);
+
+// Walks the node list once, growing a chain of affine layers. current_ names the activation tensor
+// (the chain's head); every node must read it and may read constants only, which is what makes the
+// graph a single chain and lets us report the first node that breaks the rule.
+class Importer {
+ public:
+  Importer(std::string path, const onnx::ModelProto& model) : path_(std::move(path)), model_(model) {}
+  FloatModel run();
+
+ private:
+  enum class Stage { start, linear, square, final };
+
+  [[noreturn]] void fail(const std::string& problem, const std::string& fix = {}) const {
+    throw ModelError(path_ + ": " + problem + (fix.empty() ? "" : "; " + fix));
+  }
+  [[noreturn]] void fail_node(const onnx::NodeProto& n, const std::string& problem, const std::string& fix = {}) const {
+    fail(describe(n) + ": " + problem, fix);
+  }
+  std::string describe(const onnx::NodeProto& n) const {
+    std::string who = n.name().empty() ? "node #" + std::to_string(node_index_) : "node " + in_quotes(n.name());
+    return who + " (" + printable(n.op_type()) + ")";
+  }
+
+  // The graph walk (importer.cpp).
+  void read_opset();
+  void read_metadata();
+  double parse_scale(const std::string& key, const std::string& value) const;
+  void find_input_and_output();
+  void read_input_shape(const onnx::ValueInfoProto& v);
+  void on_node(const onnx::NodeProto& n);
+  void dispatch(const onnx::NodeProto& n);
+  void finish();
+  void expect_arity(const onnx::NodeProto& n, int min_inputs, int max_inputs) const;
+  void check_inputs(const onnx::NodeProto& n) const;
+  void advance(const onnx::NodeProto& n);
+  const onnx::AttributeProto* attr(const onnx::NodeProto& n, const std::string& name,
+                                   onnx::AttributeProto::AttributeType type) const;
+  std::int64_t attr_int(const onnx::NodeProto& n, const std::string& name, std::int64_t fallback) const;
+  double attr_float(const onnx::NodeProto& n, const std::string& name, double fallback) const;
+  std::vector<std::int64_t> attr_ints(const onnx::NodeProto& n, const std::string& name,
+                                      std::vector<std::int64_t> fallback) const;
+  Tensor constant_input(const onnx::NodeProto& n, int k) const;
+  void on_constant(const onnx::NodeProto& n);
+
+  // Constants decoded (tensors.cpp).
+  Tensor load(const onnx::TensorProto& t) const;
+  void load_values(const onnx::TensorProto& t, const std::string& what, std::uint64_t count, Tensor& out) const;
+  void check_values(const std::string& what, int type, const std::vector<double>& values) const;
+
+  // The operator handlers (operators.cpp).
+  void on_matmul(const onnx::NodeProto& n);
+  void on_gemm(const onnx::NodeProto& n);
+  void on_conv(const onnx::NodeProto& n);
+  void on_average_pool(const onnx::NodeProto& n, bool global);
+  void on_add(const onnx::NodeProto& n);
+  void on_mul(const onnx::NodeProto& n);
+  void on_pow(const onnx::NodeProto& n);
+  void on_flatten(const onnx::NodeProto& n);
+  void on_reshape(const onnx::NodeProto& n);
+  void on_softmax(const onnx::NodeProto& n, FinalOp op);
+  void expect_no_auto_pad(const onnx::NodeProto& n) const;
+  void expect_unit_dilations(const onnx::NodeProto& n) const;
+  const std::array<std::size_t, 3>& spatial_input(const onnx::NodeProto& n) const;
+  ConvShape window_shape(const onnx::NodeProto& n, std::size_t kernel_h, std::size_t kernel_w) const;
+  void finish_window(const onnx::NodeProto& n, FloatOp& op) const;
+  std::size_t conv_groups(const onnx::NodeProto& n, const Tensor& w) const;
+  std::vector<double> conv_bias(const onnx::NodeProto& n, const FloatOp& op) const;
+  ConvShape pool_shape(const onnx::NodeProto& n, bool global) const;
+
+  // The chain of layers (layers.cpp).
+  FloatLayer make_layer(const onnx::NodeProto& n, Tensor w, bool input_major) const;
+  void add_bias(const onnx::NodeProto& n, FloatLayer& layer, const Tensor& b, const std::string& name) const;
+  void add_linear(const onnx::NodeProto& n, FloatLayer layer);
+  void add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> bias);
+  void check_size(const onnx::NodeProto& n, const FloatOp& op) const;  // before anything is sized by it
+  void add_square(const onnx::NodeProto& n);
+
+  std::string path_;
+  const onnx::ModelProto& model_;
+  FloatModel out_;
+  std::int64_t opset_ = 13;
+  std::unordered_map<std::string, const onnx::TensorProto*> constants_;  // initializers and Constant outputs
+  std::deque<onnx::TensorProto> owned_;       // Constant node values (a deque keeps their addresses stable)
+  std::unordered_set<std::string> produced_;  // every tensor computed so far, the graph input included
+  std::string current_, input_name_, output_name_;
+  std::optional<std::size_t> width_;               // features per sample of current_, when known
+  bool flat_ = true;                               // current_ is (batch, features), as MatMul/Gemm need
+  std::optional<std::array<std::size_t, 3>> chw_;  // (C, H, W) of current_ when it is a known image
+  Stage stage_ = Stage::start;
+  std::string last_op_;  // describe() of the last linear / square / final node, for structure errors
+  int node_index_ = 0;
+};
+
+}  // namespace nnproof::onnx_detail
