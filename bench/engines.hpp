@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Engines by name for the microbenchmarks (kernels/registry.hpp); a benchmark whose engine cannot
 // run here (cuda without a device, or a build without CUDA) is reported as skipped, not run.

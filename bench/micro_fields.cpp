@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Field multiplication throughput: a dependent chain (latency) and independent lanes (throughput).
 #include <benchmark/benchmark.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The exact modular GEMM (the forward pass of one dense layer, int8 weights, TIMIT's 2000 x 2000
 // at batch 512) on each engine, next to a float32 GEMM of the same shape on the same hardware:
 // OpenBLAS sgemm on the CPU, cuBLAS sgemm on the GPU. Items are multiply-adds.
@@ -7,9 +8,9 @@
 #include <random>
 
 #include "bench/engines.hpp"
+#include "host/synthetic.hpp"
 #include "kernels/thrust/device_info.hpp"
 #include "kernels/thrust/thrust_engine.hpp"
-#include "host/synthetic.hpp"
 
 namespace nnproof {
 namespace {
@@ -34,8 +35,8 @@ void BM_ExactGemm(benchmark::State& state, const char* engine_name) {
 void BM_FloatGemmBlas(benchmark::State& state) {
   std::vector<float> w(kRows * kInner, 0.5f), y(kInner * kBatch, 0.25f), z(kRows * kBatch);
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kRows, kBatch, kInner, 1.0f, w.data(), kInner, y.data(), kBatch,
-                0.0f, z.data(), kBatch);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kRows, kBatch, kInner, 1.0f, w.data(), kInner, y.data(),
+                kBatch, 0.0f, z.data(), kBatch);
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kRows * kInner * kBatch));

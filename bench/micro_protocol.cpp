@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // eq tables and sum-check rounds on each engine (cpu, thrust-omp, cuda with a device), with bytes/s
 // of table next to a plain memory copy of the same table: the floor if the rounds were bound by
 // memory (on this CPU they are bound by 64-bit multiplies).
@@ -6,14 +7,14 @@
 #include <cstring>
 #include <random>
 
+#include "bench/engines.hpp"
 #include "core/polynomial.hpp"
+#include "host/synthetic.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
 #include "kernels/cpu/int8_column_sums.hpp"
 #include "kernels/cpu/limb_gemm.hpp"
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
-#include "host/synthetic.hpp"
-#include "bench/engines.hpp"
 
 namespace nnproof {
 namespace {
@@ -85,7 +86,8 @@ void BM_ColumnByteSums(benchmark::State& state, const char* kernel_name) {
   if (name == "onednn") {
     std::vector<std::int8_t> shifted(kRows * kBytes);  // row-major rows x bytes, minus 128
     for (std::size_t a = 0; a < kRows; ++a)
-      for (std::size_t c = 0; c < kBytes; ++c) shifted[a * kBytes + c] = static_cast<std::int8_t>(bytes[c * kRows + a] - 128);
+      for (std::size_t c = 0; c < kBytes; ++c)
+        shifted[a * kBytes + c] = static_cast<std::int8_t>(bytes[c * kRows + a] - 128);
     for (auto _ : state) {
       int8_transposed_byte_gemm(kCols, kRows, kBytes, w.data(), shifted.data(), G.data());
       benchmark::DoNotOptimize(G.data());

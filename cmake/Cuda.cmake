@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # CUDA is optional: found through check_language, enabled when nvcc exists (NNPROOF_CUDA=AUTO).
 # Default architectures: sm_80 (A100) and sm_90 (H100). Override with -DCMAKE_CUDA_ARCHITECTURES.
 set(NNPROOF_HAVE_CUDA OFF)

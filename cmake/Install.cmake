@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # cmake --install: the nnproof CLI, and the verifier as a CMake package for programs that check
 # proofs themselves:
 #   find_package(nnproof REQUIRED)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 option(NNPROOF_BUILD_TESTS "Build the GoogleTest suites" ON)
 option(NNPROOF_BUILD_BENCH "Build the Google Benchmark microbenchmarks" ON)
 option(NNPROOF_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The two transcript steps a sum-check round takes, as host/device code: absorb the prover's
 // message, squeeze the next challenge. Byte for byte verifier/transcript.hpp (docs/FORMAT.md,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The Mersenne field F_p, p = 2^127 - 1: for deep networks whose values exceed 2^60.
 #include "core/hostdevice.hpp"
@@ -22,9 +23,7 @@ struct Fp127 {
     return x >= 0 ? from_u128(static_cast<u128>(x)) : -from_u128(static_cast<u128>(-(x + 1)) + 1);
   }
   NNP_HD static constexpr Fp127 from_int(std::int64_t x) { return from_i128(x); }
-  NNP_HD constexpr i128 centered() const {
-    return v > P / 2 ? -static_cast<i128>(P - v) : static_cast<i128>(v);
-  }
+  NNP_HD constexpr i128 centered() const { return v > P / 2 ? -static_cast<i128>(P - v) : static_cast<i128>(v); }
   NNP_HD constexpr bool is_canonical() const { return v < P; }
 
   NNP_HD friend constexpr Fp127 operator+(Fp127 a, Fp127 b) {
@@ -44,7 +43,7 @@ struct Fp127 {
     u128 lo = m00 + (mid << 64);
     u128 hi = m11 + (mid >> 64) + (lo < m00 ? 1 : 0);
     u128 top = (hi << 1) | (lo >> 127);  // product >> 127, < 2^127
-    return (lo & P) + top;                 // < 2^128
+    return (lo & P) + top;               // < 2^128
   }
   NNP_HD Fp127& operator+=(Fp127 b) { return *this = *this + b; }
   NNP_HD Fp127& operator-=(Fp127 b) { return *this = *this - b; }

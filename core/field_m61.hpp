@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The Mersenne field F_p, p = 2^61 - 1. Elements are stored canonically in [0, p).
 #include <cstring>

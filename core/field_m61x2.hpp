@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The quadratic extension K = F_p[i] / (i^2 + 1) of the m61 field: the challenge field of the
 // default mode, ~2^122 elements. p = 3 (mod 4), so -1 is not a square and i^2 = -1 is irreducible.

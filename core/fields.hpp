@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The three field configurations of PROTOCOL.md section 1: a base field F for the network's
 // arithmetic and a challenge field K that every folded table lives in.
@@ -31,9 +32,12 @@ using M61Interactive = FieldConfig<Fp61, Fp61, FieldId::m61_interactive>;
 
 constexpr std::string_view field_name(FieldId id) {
   switch (id) {
-    case FieldId::m61: return "m61";
-    case FieldId::m127: return "m127";
-    case FieldId::m61_interactive: return "m61-interactive";
+    case FieldId::m61:
+      return "m61";
+    case FieldId::m127:
+      return "m127";
+    case FieldId::m61_interactive:
+      return "m61-interactive";
   }
   return "unknown";
 }
@@ -42,9 +46,12 @@ constexpr std::string_view field_name(FieldId id) {
 inline double challenge_field_log2(FieldId id) {
   const double log2_p61 = std::log2(static_cast<double>(Fp61::P));
   switch (id) {
-    case FieldId::m61: return 2 * log2_p61;
-    case FieldId::m127: return 127.0;  // log2(2^127 - 1) rounds to 127 in a double
-    case FieldId::m61_interactive: return log2_p61;
+    case FieldId::m61:
+      return 2 * log2_p61;
+    case FieldId::m127:
+      return 127.0;  // log2(2^127 - 1) rounds to 127 in a double
+    case FieldId::m61_interactive:
+      return log2_p61;
   }
   return 0;
 }
@@ -56,7 +63,9 @@ using base_field_t = std::conditional_t<std::is_same_v<K, Fp61x2>, Fp61, K>;
 // K * F, written once for the extension (two base products) and for K = F.
 NNP_HD Fp61x2 mul_base(Fp61x2 k, Fp61 f) { return k * f; }
 template <class T>
-NNP_HD T mul_base(T k, T f) { return k * f; }
+NNP_HD T mul_base(T k, T f) {
+  return k * f;
+}
 
 // A base-field or challenge-field value as an element of K.
 template <class K, class T>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One macro for functions that run on both the host and a CUDA device. Under nvcc they are
 // __host__ __device__ and force-inlined; with a plain C++ compiler they are inline functions, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Exact sums with deferred reduction, for the O(nnz) and O(n b) passes of prover and verifier.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // eq tables, multilinear extensions and round-polynomial interpolation (PROTOCOL.md sections 3, 4).
 // Conventions: coordinate x_t of a point pairs with bit t of an index (bit 0 least significant).

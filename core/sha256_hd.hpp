@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // SHA-256 (FIPS 180-4) as host/device code, for the one place that needs it on a GPU: the
 // Fiat-Shamir transcript of a sum-check run entirely on the device (core/fiat_shamir.hpp), so that

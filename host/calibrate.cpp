@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "host/calibrate.hpp"
 
 #include <cmath>
 
-#include "kernels/cpu/cpu_engine.hpp"
 #include "host/quantize.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "verifier/magnitude.hpp"
 
 namespace nnproof {
@@ -46,12 +47,13 @@ void score(const QuantizedModel& q, const std::vector<std::int64_t>& input, std:
 }  // namespace
 
 ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, const std::string& calibration_path,
-                          const std::vector<std::int64_t>& labels, FieldId field, int max_exponent, const ProgressFn& progress) {
+                          const std::vector<std::int64_t>& labels, FieldId field, int max_exponent,
+                          const ProgressFn& progress) {
   ScaleSearch search;
   const std::size_t batch = calibration.shape.empty() ? 0 : calibration.shape[0];
   if (labels.size() != batch)
-    throw QuantizeError("the labels hold " + std::to_string(labels.size()) + " entries but " + calibration_path + " holds " +
-                        std::to_string(batch) + " samples; pass one label per calibration sample");
+    throw QuantizeError("the labels hold " + std::to_string(labels.size()) + " entries but " + calibration_path +
+                        " holds " + std::to_string(batch) + " samples; pass one label per calibration sample");
   const std::size_t classes = model.layers.back().rows;
   for (std::size_t k = 0; k < labels.size(); ++k)
     if (labels[k] < 0 || static_cast<std::size_t>(labels[k]) >= classes)
@@ -64,7 +66,9 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
       ScaleTrial t;
       t.alpha = std::ldexp(1.0, a);
       t.beta = std::ldexp(1.0, e);
-      if (progress) progress("trying alpha=" + std::to_string(static_cast<long long>(t.alpha)) + " beta=" + std::to_string(static_cast<long long>(t.beta)));
+      if (progress)
+        progress("trying alpha=" + std::to_string(static_cast<long long>(t.alpha)) +
+                 " beta=" + std::to_string(static_cast<long long>(t.beta)));
       QuantizedModel q;
       std::vector<std::int64_t> input;
       try {
@@ -85,8 +89,10 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
       }
       t.feasible = true;
       t.worst_log2 = worst_case_log2(profile, max_abs(input));
-      if (field == FieldId::m127) score<M127>(q, input, batch, labels, t);
-      else score<M61>(q, input, batch, labels, t);
+      if (field == FieldId::m127)
+        score<M127>(q, input, batch, labels, t);
+      else
+        score<M61>(q, input, batch, labels, t);
       search.trials.push_back(t);
       const auto& best = search.best;
       if (!best || *t.accuracy > *search.trials[*best].accuracy) search.best = search.trials.size() - 1;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Interactive mode (PROTOCOL.md section 6): the verifier draws every challenge from the OS CSPRNG
 // after the prover's previous message. The parties talk over a pair of file descriptors (pipes or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "host/npy.hpp"
 
 #include <algorithm>
@@ -17,9 +18,9 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr std::size_t kMaxHeaderLen = 64 * 1024;  // numpy's own reader refuses more than 10000 by default
-constexpr std::size_t kMaxDims = 64;               // numpy 2 allows 64, numpy 1 allows 32
-constexpr std::size_t kAlign = 64;                 // numpy aligns the data start to 64 bytes
-constexpr std::size_t kChunkElems = 1 << 16;       // I/O chunk, so no full-size byte buffer is needed
+constexpr std::size_t kMaxDims = 64;              // numpy 2 allows 64, numpy 1 allows 32
+constexpr std::size_t kAlign = 64;                // numpy aligns the data start to 64 bytes
+constexpr std::size_t kChunkElems = 1 << 16;      // I/O chunk, so no full-size byte buffer is needed
 constexpr const char* kDtypeFix = "save float32, float64, int32 or int64 in little-endian order";
 constexpr const char* kResaveFix = "re-save the array with numpy.save";
 
@@ -68,7 +69,8 @@ class HeaderParser {
       if (key == "descr") {
         once(seen_descr, key);
         skip_ws();
-        if (pos_ < s_.size() && s_[pos_] == '[') fail(path_, std::string("structured dtypes are not supported; ") + kDtypeFix);
+        if (pos_ < s_.size() && s_[pos_] == '[')
+          fail(path_, std::string("structured dtypes are not supported; ") + kDtypeFix);
         h.descr = string_literal();
       } else if (key == "fortran_order") {
         once(seen_fortran, key);
@@ -93,9 +95,7 @@ class HeaderParser {
   }
 
  private:
-  [[noreturn]] void malformed(const std::string& what) {
-    fail(path_, "malformed header: " + what + "; " + kResaveFix);
-  }
+  [[noreturn]] void malformed(const std::string& what) { fail(path_, "malformed header: " + what + "; " + kResaveFix); }
   void once(bool& seen, const std::string& key) {
     if (seen) malformed("key " + excerpt(key) + " appears twice");
     seen = true;
@@ -116,12 +116,14 @@ class HeaderParser {
   }
   std::string string_literal() {
     skip_ws();
-    if (pos_ >= s_.size() || (s_[pos_] != '\'' && s_[pos_] != '"')) malformed("expected a quoted string at byte " + std::to_string(pos_));
+    if (pos_ >= s_.size() || (s_[pos_] != '\'' && s_[pos_] != '"'))
+      malformed("expected a quoted string at byte " + std::to_string(pos_));
     const char q = s_[pos_++];
     const std::size_t start = pos_;
     while (pos_ < s_.size() && s_[pos_] != q) {
       const char c = s_[pos_];
-      if (c < 0x20 || c >= 0x7f || c == '\\') malformed("unexpected character in a string at byte " + std::to_string(pos_));
+      if (c < 0x20 || c >= 0x7f || c == '\\')
+        malformed("unexpected character in a string at byte " + std::to_string(pos_));
       ++pos_;
     }
     if (pos_ >= s_.size()) malformed("unterminated string");
@@ -142,11 +144,13 @@ class HeaderParser {
     expect('(', "'(' to open the shape");
     while (!eat(')')) {
       skip_ws();
-      if (pos_ >= s_.size() || s_[pos_] < '0' || s_[pos_] > '9') malformed("expected a dimension at byte " + std::to_string(pos_));
+      if (pos_ >= s_.size() || s_[pos_] < '0' || s_[pos_] > '9')
+        malformed("expected a dimension at byte " + std::to_string(pos_));
       std::size_t v = 0;
       while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
         const std::size_t d = static_cast<std::size_t>(s_[pos_++] - '0');
-        if (v > (std::numeric_limits<std::size_t>::max() - d) / 10) fail(path_, "shape has a dimension too large to address");
+        if (v > (std::numeric_limits<std::size_t>::max() - d) / 10)
+          fail(path_, "shape has a dimension too large to address");
         v = v * 10 + d;
       }
       if (pos_ < s_.size() && s_[pos_] == 'L') ++pos_;  // Python 2 numpy wrote longs as 3L
@@ -213,7 +217,8 @@ void write_npy(const std::string& path, const std::vector<std::size_t>& shape, c
                ItemBits item_bits) {
   std::size_t n = 1;
   for (std::size_t d : shape) {
-    if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d) fail(path, "cannot write: shape " + shape_repr(shape) + " overflows");
+    if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d)
+      fail(path, "cannot write: shape " + shape_repr(shape) + " overflows");
     n *= d;
   }
   if (n != count)
@@ -221,7 +226,8 @@ void write_npy(const std::string& path, const std::vector<std::size_t>& shape, c
                    std::to_string(count) + " values were given");
 
   // Same dict text as numpy, then spaces and '\n' so that the data starts at a multiple of 64.
-  std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
+  std::string header =
+      std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
   const std::size_t unpadded = kMagic.size() + 4 + header.size() + 1;
   header.append((kAlign - unpadded % kAlign) % kAlign, ' ');
   header += '\n';
@@ -283,8 +289,8 @@ NpyArray read_npy(const std::string& path) {
   if (std::fread(pre.data() + 6, 1, 2, f.get()) != 2) fail(path, "truncated header: the file ends inside the preamble");
   const unsigned major = pre[6], minor = pre[7];
   if ((major < 1 || major > 3) || minor != 0)
-    fail(path, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
-                   "; " + kResaveFix);
+    fail(path,
+         "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) + "; " + kResaveFix);
   const std::size_t len_width = major == 1 ? 2 : 4;
   if (std::fread(pre.data() + 8, 1, len_width, f.get()) != len_width)
     fail(path, "truncated header: the file ends inside the preamble");
@@ -298,7 +304,8 @@ NpyArray read_npy(const std::string& path) {
                    std::to_string(file_size - (8 + len_width)) + " follow");
 
   std::string text(header_len, '\0');
-  if (std::fread(text.data(), 1, header_len, f.get()) != header_len) fail(path, "truncated header: the file got shorter while being read");
+  if (std::fread(text.data(), 1, header_len, f.get()) != header_len)
+    fail(path, "truncated header: the file got shorter while being read");
   const Header h = HeaderParser(text, path).parse();
   const DTypeInfo dt = parse_descr(h.descr, path);
   if (h.fortran_order) fail(path, "fortran_order arrays are not supported; save with np.ascontiguousarray");
@@ -329,15 +336,17 @@ NpyArray read_npy(const std::string& path) {
   a.dtype = dt.dtype;
   switch (dt.dtype) {
     case NpyDType::f32:
-      read_items(f.get(), path, count, 4, a.reals,
-                 [](std::uint64_t v) { return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(v))); });
+      read_items(f.get(), path, count, 4, a.reals, [](std::uint64_t v) {
+        return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(v)));
+      });
       break;
     case NpyDType::f64:
       read_items(f.get(), path, count, 8, a.reals, [](std::uint64_t v) { return std::bit_cast<double>(v); });
       break;
     case NpyDType::i32:  // unsigned -> signed conversion is modular (two's complement) since C++20
-      read_items(f.get(), path, count, 4, a.integers,
-                 [](std::uint64_t v) { return std::int64_t{static_cast<std::int32_t>(static_cast<std::uint32_t>(v))}; });
+      read_items(f.get(), path, count, 4, a.integers, [](std::uint64_t v) {
+        return std::int64_t{static_cast<std::int32_t>(static_cast<std::uint32_t>(v))};
+      });
       break;
     case NpyDType::i64:
       read_items(f.get(), path, count, 8, a.integers, [](std::uint64_t v) { return static_cast<std::int64_t>(v); });

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // NumPy .npy reading and writing: the array format nnproof takes inputs in and writes outputs to.
 // The reader treats every file as hostile: it checks the header and the file size before it allocates.
@@ -34,7 +35,6 @@ NpyArray read_npy(const std::string& path);
 // Write version 1.0 files that numpy.load reads, data aligned to 64 bytes. Throw NpyError when the shape
 // does not match the data size or the file cannot be written.
 void write_npy_f64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const double> data);
-void write_npy_i64(const std::string& path, const std::vector<std::size_t>& shape,
-                   std::span<const std::int64_t> data);
+void write_npy_i64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const std::int64_t> data);
 
 }  // namespace nnproof

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "host/prover.hpp"
 
 #include "verifier/verifier.hpp"
@@ -31,7 +32,8 @@ void report(const ProgressFn& progress, const std::string& stage) {
 
 template <class Cfg>
 ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
-                              const std::vector<typename Cfg::F>& input, std::size_t batch, const ProgressFn& progress) {
+                              const std::vector<typename Cfg::F>& input, std::size_t batch,
+                              const ProgressFn& progress) {
   const std::size_t n0 = layers.front().cols();
   ForwardTrace<Cfg> tr;
   tr.batch = batch;
@@ -70,7 +72,8 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
     // Matrix product: sum_j W~(q, j) Y~(j, r), then y* = Y~(s, r).
     std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
     SquareCarry<K> carry;  // below the first layer Y = Z o Z: the activation sum-check reuses V's pass
-    std::vector<K> V = i == 1 ? engine.col_combine(Y, eq_r) : engine.col_combine_of_squares(trace.Z[i - 2], Y, eq_r, carry);
+    std::vector<K> V =
+        i == 1 ? engine.col_combine(Y, eq_r) : engine.col_combine_of_squares(trace.Z[i - 2], Y, eq_r, carry);
     auto product = engine.product_sumcheck(engine.row_combine(layer, eq_q), std::move(V));
     std::vector<K> s = run_sumcheck(*product, nu, 2, ch);
     const K y_star = product->final_value();
@@ -107,11 +110,11 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   return bundle;
 }
 
-#define NNP_INSTANTIATE(Cfg)                                                                                         \
-  template ForwardTrace<Cfg> run_forward(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&,                        \
-                                         const std::vector<Cfg::F>&, std::size_t, const ProgressFn&);                 \
-  template std::vector<Cfg::F> trace_outputs(const ForwardTrace<Cfg>&, std::size_t);                                  \
-  template void prove_layers(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&, const ForwardTrace<Cfg>&,          \
+#define NNP_INSTANTIATE(Cfg)                                                                                 \
+  template ForwardTrace<Cfg> run_forward(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&,               \
+                                         const std::vector<Cfg::F>&, std::size_t, const ProgressFn&);        \
+  template std::vector<Cfg::F> trace_outputs(const ForwardTrace<Cfg>&, std::size_t);                         \
+  template void prove_layers(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&, const ForwardTrace<Cfg>&, \
                              ProverChannel<Cfg::K>&, const ProgressFn&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The prover driver: PROTOCOL.md section 5 written once, against any Engine and any channel.
 #include <cstdint>
@@ -25,7 +26,8 @@ struct ForwardTrace {
 // Exact mod-p inference: the forward pass alone.
 template <class Cfg>
 ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
-                              const std::vector<typename Cfg::F>& input, std::size_t batch, const ProgressFn& progress = {});
+                              const std::vector<typename Cfg::F>& input, std::size_t batch,
+                              const ProgressFn& progress = {});
 
 // Z_L as b x n_L, row per sample.
 template <class Cfg>

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "host/quantize.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "verifier/magnitude.hpp"
 #include "core/simd/x86.hpp"
+#include "verifier/magnitude.hpp"
 
 namespace nnproof {
 namespace {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Quantization (PROTOCOL.md section 7): float model and inputs to exact integers, and the
 // worst-case magnitude check that refuses a batch that could wrap the field.

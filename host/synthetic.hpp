@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Random networks shaped like quantized models, for `nnproof bench` and the tests.
 #include <random>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "kernels/registry.hpp"
 
 #include <iostream>
@@ -22,7 +23,8 @@ EngineId parse_engine_name(std::string_view name) {
   for (const EngineEntry& e : kEngines) {
     if (e.name != name) continue;
     if (e.id == EngineId::cuda && !thrust_engines_built())
-      throw EngineChoiceError("--engine cuda: this nnproof was built without CUDA (no nvcc at build time); use --engine cpu");
+      throw EngineChoiceError(
+          "--engine cuda: this nnproof was built without CUDA (no nvcc at build time); use --engine cpu");
     return e.id;
   }
   throw EngineChoiceError("unknown engine '" + std::string(name) + "'; use " + engine_names());

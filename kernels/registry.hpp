@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Engines by name: the one list that the CLI (--engine), the tests and the benchmarks read. A new
 // engine is a line in kEngines, a case in make_engine and a factory beside its code.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The verifier's side of the conversation with a prover. Implementations: a Fiat-Shamir channel
 // reading a proof file (here), and interactive channels over a pipe or in process (host/).
@@ -28,7 +29,8 @@ class FiatShamirVerifierChannel final : public VerifierChannel<K> {
       : transcript_(transcript), messages_(messages) {}
 
   void receive(std::span<K> out) override {
-    if (next_ + out.size() > messages_.size()) throw std::runtime_error("proof has fewer messages than the protocol needs");
+    if (next_ + out.size() > messages_.size())
+      throw std::runtime_error("proof has fewer messages than the protocol needs");
     std::span<const K> msg = messages_.subspan(next_, out.size());
     std::copy(msg.begin(), msg.end(), out.begin());
     next_ += out.size();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "verifier/int8_chunk_dot.hpp"
 
 #include "core/simd/x86.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Exact sums of int8 weights times elements of K: each K element is cut into bytes (the m61
 // family's 64-bit coordinates into eight each, an m127 value into sixteen), so every product is an

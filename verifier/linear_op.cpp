@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "verifier/linear_op.hpp"
 
 #include <stdexcept>
@@ -66,8 +67,10 @@ void LinearOp::validate() const {
   }
   if (kind != Kind::conv) throw std::invalid_argument("unknown operator kind");
   conv.validate();
-  if (rows != conv.out_size() || cols != conv.in_size()) throw std::invalid_argument("convolution: rows/cols do not match its shape");
-  if (weights.size() != conv.kernel_size()) throw std::invalid_argument("convolution: kernel size does not match its shape");
+  if (rows != conv.out_size() || cols != conv.in_size())
+    throw std::invalid_argument("convolution: rows/cols do not match its shape");
+  if (weights.size() != conv.kernel_size())
+    throw std::invalid_argument("convolution: kernel size does not match its shape");
 }
 
 std::vector<u128> chain_abs_row_sums(std::span<const LinearOp> chain) {
@@ -75,7 +78,8 @@ std::vector<u128> chain_abs_row_sums(std::span<const LinearOp> chain) {
   for (const LinearOp& op : chain) {
     std::vector<u128> next(op.rows, 0);
     for (std::size_t a = 0; a < op.rows; ++a)
-      for_each_entry(op, a, [&](std::size_t j, std::int64_t w) { next[a] = sat_add(next[a], sat_mul(abs128(w), cur[j])); });
+      for_each_entry(op, a,
+                     [&](std::size_t j, std::int64_t w) { next[a] = sat_add(next[a], sat_mul(abs128(w), cur[j])); });
     cur = std::move(next);
   }
   return cur;

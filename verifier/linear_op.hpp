@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Structured linear maps (PROTOCOL.md section 2: "convolutions, sum pooling and any chain of linear
 // maps with no activation between them are one W_i"). A structured layer is a chain of LinearOps

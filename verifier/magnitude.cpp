@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "verifier/magnitude.hpp"
 
 #include <algorithm>
@@ -5,7 +6,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <sstream>
-
 
 namespace nnproof {
 namespace {
@@ -50,10 +50,12 @@ MagnitudeProfile magnitude_profile(const QuantizedModel& model) {
     std::vector<u128> rows(l.rows), bias(l.rows);
     // Sequential on purpose: `nnproof interactive` runs this before it forks the prover, and libgomp
     // is not fork-safe once it has started its threads. One pass over the weights, per model.
-    if (l.structured()) rows = chain_abs_row_sums(l.ops);
-    else l.weights.visit([&](const auto* w) {
-      for (std::size_t a = 0; a < l.rows; ++a) rows[a] = row_abs_sum(w + a * l.cols, l.cols);
-    });
+    if (l.structured())
+      rows = chain_abs_row_sums(l.ops);
+    else
+      l.weights.visit([&](const auto* w) {
+        for (std::size_t a = 0; a < l.rows; ++a) rows[a] = row_abs_sum(w + a * l.cols, l.cols);
+      });
     for (std::size_t a = 0; a < l.rows; ++a) bias[a] = abs128(l.bias[a]);
     p.row_abs_sums.push_back(std::move(rows));
     p.bias_abs.push_back(std::move(bias));
@@ -61,7 +63,8 @@ MagnitudeProfile magnitude_profile(const QuantizedModel& model) {
   return p;
 }
 
-std::optional<MagnitudeViolation> magnitude_violation(const MagnitudeProfile& profile, u128 max_abs_input, FieldId field) {
+std::optional<MagnitudeViolation> magnitude_violation(const MagnitudeProfile& profile, u128 max_abs_input,
+                                                      FieldId field) {
   const u128 limit = field == FieldId::m127 ? Fp127::P / 2 : static_cast<u128>(Fp61::P / 2);
   const double limit_bits = log2_u128(limit);
   auto violation = [&](std::size_t layer, const char* where, u128 b) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The worst-case magnitude bound of PROTOCOL.md section 7. The protocol proves the network's
 // arithmetic in the field; the field result is the integer network's result only while no value
@@ -23,8 +24,8 @@ struct MagnitudeProfile {
 MagnitudeProfile magnitude_profile(const QuantizedModel& model);
 
 struct MagnitudeViolation {
-  std::size_t layer = 0;   // 0: the input itself
-  std::string where;       // "input", "pre-activation", "activation (x*x)"
+  std::size_t layer = 0;  // 0: the input itself
+  std::string where;      // "input", "pre-activation", "activation (x*x)"
   double log2_bound = 0;
   double log2_limit = 0;
   std::string describe(FieldId field) const;  // "layer 2 activation (x*x) could reach 2^72.8 > 2^60 in m61"
@@ -32,7 +33,8 @@ struct MagnitudeViolation {
 
 // The first value that could reach (p - 1) / 2 for inputs bounded by max_abs_input, or nothing.
 // O(sum of the layers' rows).
-std::optional<MagnitudeViolation> magnitude_violation(const MagnitudeProfile& profile, u128 max_abs_input, FieldId field);
+std::optional<MagnitudeViolation> magnitude_violation(const MagnitudeProfile& profile, u128 max_abs_input,
+                                                      FieldId field);
 
 // log2 of the largest value the bound allows anywhere in the network (input, pre-activations and
 // activations), for reports such as `nnproof quantize`'s table.

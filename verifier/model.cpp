@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "verifier/model.hpp"
 
 #include <algorithm>
@@ -19,8 +20,8 @@ std::vector<std::size_t> QuantizedModel::dims() const {
 double QuantizedModel::output_scale() const {
   double s = alpha;
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    s *= layers[i].gain.value_or(beta);         // s_Z(i) = beta * s_Y(i-1) for one weighted op
-    if (i + 1 < layers.size()) s = s * s;       // s_Y(i) = s_Z(i)^2
+    s *= layers[i].gain.value_or(beta);    // s_Z(i) = beta * s_Y(i-1) for one weighted op
+    if (i + 1 < layers.size()) s = s * s;  // s_Y(i) = s_Z(i)^2
   }
   return s;
 }
@@ -38,7 +39,8 @@ void validate_chain(const QuantizedLayer& l, const std::string& name) {
     if (k > 0 && l.ops[k].cols != l.ops[k - 1].rows) throw std::invalid_argument(name + ": its ops do not chain");
   }
   if (l.ops.front().cols != l.cols || l.ops.back().rows != l.rows)
-    throw std::invalid_argument(name + ": its ops do not map " + std::to_string(l.cols) + " to " + std::to_string(l.rows) + " features");
+    throw std::invalid_argument(name + ": its ops do not map " + std::to_string(l.cols) + " to " +
+                                std::to_string(l.rows) + " features");
 }
 
 void hash_weights(Sha256& h, const WeightMatrix& weights, std::vector<unsigned char>& buf) {
@@ -72,8 +74,8 @@ void hash_ops(Sha256& h, const QuantizedLayer& layer, std::vector<unsigned char>
     h.update_u8(static_cast<std::uint8_t>(op.kind)).update_u64(op.rows).update_u64(op.cols);
     if (op.kind == LinearOp::Kind::conv) {
       const ConvShape& c = op.conv;
-      for (std::size_t v : {c.in_channels, c.in_h, c.in_w, c.out_channels, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w,
-                            c.pad_top, c.pad_left, c.pad_bottom, c.pad_right, c.groups})
+      for (std::size_t v : {c.in_channels, c.in_h, c.in_w, c.out_channels, c.kernel_h, c.kernel_w, c.stride_h,
+                            c.stride_w, c.pad_top, c.pad_left, c.pad_bottom, c.pad_right, c.groups})
         h.update_u64(v);
     }
     hash_weights(h, op.weights, buf);
@@ -88,12 +90,14 @@ void QuantizedModel::validate() const {
     const auto& l = layers[i];
     std::string name = "layer " + std::to_string(i + 1);
     if (l.rows == 0 || l.cols == 0) throw std::invalid_argument(name + " has an empty dimension");
-    if (l.structured()) validate_chain(l, name);
-    else if (l.weights.size() != l.rows * l.cols) throw std::invalid_argument(name + ": weight count != rows * cols");
+    if (l.structured())
+      validate_chain(l, name);
+    else if (l.weights.size() != l.rows * l.cols)
+      throw std::invalid_argument(name + ": weight count != rows * cols");
     if (l.bias.size() != l.rows) throw std::invalid_argument(name + ": bias count != rows");
     if (i > 0 && l.cols != layers[i - 1].rows)
-      throw std::invalid_argument(name + " takes " + std::to_string(l.cols) + " inputs but layer " +
-                                  std::to_string(i) + " gives " + std::to_string(layers[i - 1].rows));
+      throw std::invalid_argument(name + " takes " + std::to_string(l.cols) + " inputs but layer " + std::to_string(i) +
+                                  " gives " + std::to_string(layers[i - 1].rows));
   }
 }
 
@@ -103,11 +107,14 @@ Digest model_digest(const QuantizedModel& model) {
   std::vector<unsigned char> buf;
   for (const auto& l : model.layers) {
     h.update_u64(l.rows).update_u64(l.cols);
-    if (l.structured()) hash_ops(h, l, buf);
-    else hash_weights(h, l.weights, buf);
+    if (l.structured())
+      hash_ops(h, l, buf);
+    else
+      hash_weights(h, l.weights, buf);
     buf.resize(l.bias.size() * 16);
     for (std::size_t i = 0; i < l.bias.size(); ++i)
-      for (unsigned b = 0; b < 16; ++b) buf[i * 16 + b] = static_cast<unsigned char>(static_cast<u128>(l.bias[i]) >> (8 * b));
+      for (unsigned b = 0; b < 16; ++b)
+        buf[i * 16 + b] = static_cast<unsigned char>(static_cast<u128>(l.bias[i]) >> (8 * b));
     h.update(buf.data(), buf.size());
   }
   return h.finish();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The quantized network of PROTOCOL.md section 2: L affine layers with exact integer weights and
 // biases. Everything the verifier knows about the model; it never sees floats.
@@ -21,11 +22,11 @@ enum class FinalOp : std::uint8_t { none = 0, softmax = 1, log_softmax = 2 };
 // A layer's W_i is either a dense matrix (`weights`) or, for convolutions and pooling, a chain of
 // structured ops (`ops`, applied first to last) that is never expanded into a dense matrix.
 struct QuantizedLayer {
-  std::size_t rows = 0;                // n_i
-  std::size_t cols = 0;                // n_{i-1}
-  WeightMatrix weights;                // W_i, rows x cols, row-major (dense layers)
-  std::vector<i128> bias;              // B_i, rows entries (grows with the scales: may exceed 2^63)
-  std::vector<LinearOp> ops;           // W_i = ops.back() ... ops.front() (structured layers)
+  std::size_t rows = 0;       // n_i
+  std::size_t cols = 0;       // n_{i-1}
+  WeightMatrix weights;       // W_i, rows x cols, row-major (dense layers)
+  std::vector<i128> bias;     // B_i, rows entries (grows with the scales: may exceed 2^63)
+  std::vector<LinearOp> ops;  // W_i = ops.back() ... ops.front() (structured layers)
   // s_Z(i) / s_Y(i-1), for dequantizing only: beta for one weighted op, beta^2 for two, times k^2
   // for a k x k average pool computed as a sum. Unset means beta.
   std::optional<double> gain;

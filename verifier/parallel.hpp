@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Small OpenMP helpers. Field addition is exact and commutative, so a parallel sum is
 // bit-identical to a sequential one whatever the split. Without OpenMP (a plain compiler) the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "verifier/proof.hpp"
 
 #include <cstring>
@@ -13,9 +14,12 @@ std::size_t header_size(std::size_t depth) { return kFixedHeaderBytes + (depth +
 std::size_t field_base_bytes(FieldId f) { return f == FieldId::m127 ? Fp127::kBytes : Fp61::kBytes; }
 std::size_t field_challenge_bytes(FieldId f) {
   switch (f) {
-    case FieldId::m61: return Fp61x2::kBytes;
-    case FieldId::m127: return Fp127::kBytes;
-    case FieldId::m61_interactive: return Fp61::kBytes;
+    case FieldId::m61:
+      return Fp61x2::kBytes;
+    case FieldId::m127:
+      return Fp127::kBytes;
+    case FieldId::m61_interactive:
+      return Fp61::kBytes;
   }
   return 0;
 }
@@ -66,14 +70,16 @@ void read_elements(Reader& r, std::vector<T>& v, std::size_t count, const char* 
   v.resize(count);
   for (std::size_t i = 0; i < count; ++i)
     if (!T::from_bytes(p + i * T::kBytes, v[i]))
-      throw ProofFormatError(std::string("non-canonical field element (>= p) in ") + what + " at element " + std::to_string(i));
+      throw ProofFormatError(std::string("non-canonical field element (>= p) in ") + what + " at element " +
+                             std::to_string(i));
 }
 
 }  // namespace
 
 BundleHeader parse_header(std::span<const unsigned char> bytes, std::size_t expected_depth) {
   Reader r(bytes);
-  if (std::memcmp(r.take(8, "the magic"), kMagic, 8) != 0) throw ProofFormatError("not an nnproof proof file (bad magic)");
+  if (std::memcmp(r.take(8, "the magic"), kMagic, 8) != 0)
+    throw ProofFormatError("not an nnproof proof file (bad magic)");
   std::uint64_t version = r.uint(4, "the version");
   if (version != kProofVersion)
     throw ProofFormatError("unsupported proof version " + std::to_string(version) + " (this nnproof reads version " +
@@ -98,14 +104,17 @@ BundleHeader parse_header(std::span<const unsigned char> bytes, std::size_t expe
   for (std::size_t i = 0; i <= depth; ++i) h.dims.push_back(r.uint(8, "the dimensions"));
   h.batch = r.uint(8, "the batch size");
   for (std::size_t d : h.dims)
-    if (d == 0 || d > kMaxDimension) throw ProofFormatError("implausible dimension " + std::to_string(d) + " in the header");
-  if (h.batch == 0 || h.batch > kMaxDimension) throw ProofFormatError("implausible batch size " + std::to_string(h.batch) + " in the header");
+    if (d == 0 || d > kMaxDimension)
+      throw ProofFormatError("implausible dimension " + std::to_string(d) + " in the header");
+  if (h.batch == 0 || h.batch > kMaxDimension)
+    throw ProofFormatError("implausible batch size " + std::to_string(h.batch) + " in the header");
   return h;
 }
 
 std::size_t bundle_size(FieldId field, const ProofShape& shape) {
   // In 128 bits: with dims and batch below 2^32 nothing here can overflow.
-  u128 total = header_size(shape.depth()) + static_cast<u128>(shape.batch) * shape.dims.back() * field_base_bytes(field) +
+  u128 total = header_size(shape.depth()) +
+               static_cast<u128>(shape.batch) * shape.dims.back() * field_base_bytes(field) +
                static_cast<u128>(shape.message_count()) * field_challenge_bytes(field);
   return total > static_cast<u128>(SIZE_MAX) ? SIZE_MAX : static_cast<std::size_t>(total);
 }
@@ -145,16 +154,20 @@ ProofBundle<Cfg> parse_bundle(std::span<const unsigned char> bytes, const ProofS
                            std::to_string(expected.batch) + " samples");
   // Sizes are now those of the trusted model and input: safe to check the length and allocate.
   std::size_t want = bundle_size(Cfg::kId, expected);
-  if (bytes.size() < want) throw ProofFormatError("truncated proof: " + std::to_string(bytes.size()) + " bytes, expected " + std::to_string(want));
-  if (bytes.size() > want) throw ProofFormatError("trailing bytes after the proof: " + std::to_string(bytes.size()) + " bytes, expected " + std::to_string(want));
+  if (bytes.size() < want)
+    throw ProofFormatError("truncated proof: " + std::to_string(bytes.size()) + " bytes, expected " +
+                           std::to_string(want));
+  if (bytes.size() > want)
+    throw ProofFormatError("trailing bytes after the proof: " + std::to_string(bytes.size()) + " bytes, expected " +
+                           std::to_string(want));
   Reader r(bytes.subspan(header_size(expected.depth())));
   read_elements(r, b.outputs, expected.batch * expected.dims.back(), "the outputs");
   read_elements(r, b.messages, expected.message_count(), "the proof messages");
   return b;
 }
 
-#define NNP_INSTANTIATE(Cfg)                                                          \
-  template std::vector<unsigned char> serialize_bundle(const ProofBundle<Cfg>&);     \
+#define NNP_INSTANTIATE(Cfg)                                                     \
+  template std::vector<unsigned char> serialize_bundle(const ProofBundle<Cfg>&); \
   template ProofBundle<Cfg> parse_bundle(std::span<const unsigned char>, const ProofShape&);
 NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE

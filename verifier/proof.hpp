@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The proof bundle (.nnp): exact outputs plus the proof, binary, little-endian, canonical.
 // Byte layout: docs/FORMAT.md. The parser never trusts a size it reads: every length is checked

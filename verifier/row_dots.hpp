@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // sum_k e[k] y[k] for a row y of base-field values against a fixed vector e of K, for the two
 // fields with AVX-512 kernels (K = F_{p^2} over m61, and m127): the verifier's input and output

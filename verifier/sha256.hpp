@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A streaming SHA-256 over OpenSSL's EVP interface, with helpers for little-endian integers.
 #include <array>

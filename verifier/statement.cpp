@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "verifier/statement.hpp"
 
-#include <bit>
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <type_traits>
 
@@ -80,9 +81,9 @@ Digest statement_digest(const Statement<Cfg>& st, const StatementBindings& b) {
   return h.finish();
 }
 
-#define NNP_INSTANTIATE(Cfg)                                              \
-  template Digest model_binding(const Statement<Cfg>&);                  \
-  template StatementBindings statement_bindings(const Statement<Cfg>&);  \
+#define NNP_INSTANTIATE(Cfg)                                            \
+  template Digest model_binding(const Statement<Cfg>&);                 \
+  template StatementBindings statement_bindings(const Statement<Cfg>&); \
   template Digest statement_digest(const Statement<Cfg>&, const StatementBindings&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
@@ -90,14 +91,14 @@ NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 std::size_t ProofShape::message_count() const {
   std::size_t n = 0;
   for (std::size_t i = depth(); i >= 1; --i) {
-    n += 2 * nu(i - 1) + 1;                              // product sum-check + y*
-    if (i >= 2) n += 3 * (nu(i - 1) + beta()) + 1;      // activation sum-check + z*
+    n += 2 * nu(i - 1) + 1;                         // product sum-check + y*
+    if (i >= 2) n += 3 * (nu(i - 1) + beta()) + 1;  // activation sum-check + z*
   }
   return n;
 }
 
 double ProofShape::soundness_bits(FieldId field) const {
-  double rounds_weighted = nu(depth()) + beta();          // the output check
+  double rounds_weighted = nu(depth()) + beta();  // the output check
   for (std::size_t i = 1; i <= depth(); ++i) {
     rounds_weighted += 2.0 * nu(i - 1);
     if (i >= 2) rounds_weighted += 3.0 * (nu(i - 1) + beta());

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What a proof is about (PROTOCOL.md section 5, "Public"): the quantized model, the input batch and
 // the claimed outputs, plus the proof's shape (message counts and the soundness bound).
@@ -14,10 +15,10 @@ template <class Cfg>
 struct Statement {
   using F = typename Cfg::F;
   const QuantizedModel* model = nullptr;
-  Digest model_digest{};       // model_digest(*model), computed once per model
-  std::size_t batch = 0;       // b, the real samples
-  std::vector<F> input;        // b x n_0, row per sample (as in the user's .npy)
-  std::vector<F> outputs;      // b x n_L, row per sample: the claimed Z_L, transposed
+  Digest model_digest{};   // model_digest(*model), computed once per model
+  std::size_t batch = 0;   // b, the real samples
+  std::vector<F> input;    // b x n_0, row per sample (as in the user's .npy)
+  std::vector<F> outputs;  // b x n_L, row per sample: the claimed Z_L, transposed
 };
 
 // The statement's digests (docs/FORMAT.md). The proof header carries the model and input

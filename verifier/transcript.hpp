@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The Fiat-Shamir transcript of PROTOCOL.md section 6: a SHA-256 hash chain with domain
 // separation. Byte layout: docs/FORMAT.md, "Transcript".

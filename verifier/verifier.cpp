@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "verifier/verifier.hpp"
 
 #include <array>
@@ -200,8 +201,8 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
   template Transcript statement_transcript<Cfg>(const Digest&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
-#define NNP_INSTANTIATE(Cfg)                                                                   \
-  template Verdict verify_bundle(const Statement<Cfg>&, const ProofBundle<Cfg>&, double);      \
+#define NNP_INSTANTIATE(Cfg)                                                              \
+  template Verdict verify_bundle(const Statement<Cfg>&, const ProofBundle<Cfg>&, double); \
   template Verdict verify_bundle(const Statement<Cfg>&, const ProofBundle<Cfg>&, const StatementBindings&, double);
 NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
 template Fp61x2 sumcheck_verifier(VerifierChannel<Fp61x2>&, Fp61x2, unsigned, unsigned, std::vector<Fp61x2>&);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The verifier of PROTOCOL.md section 5.
 #include <string>

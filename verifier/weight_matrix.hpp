@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Integer weight storage shared by dense layers and structured ops.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // How sums of a layer's integer weights times elements of K are computed exactly: one choice for
 // the verifier's W~(q, s) (dots along each row, against eq(s, .)) and the prover's row_combine

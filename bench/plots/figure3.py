@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Renders the paper's Figure 3 (SafetyNets, TIMIT network) from `nnproof bench --json` output:
 verifier, prover and plain-execution time against batch size, as CSV and PNG.
 

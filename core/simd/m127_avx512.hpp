@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // AVX-512 (F, IFMA) arithmetic of m127, eight lanes per register, shared by the verifier's row
 // dots (row_dots.cpp) and the prover's activation sum-check kernels

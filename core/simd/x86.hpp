@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The preamble of the hand-vectorized x86-64 kernels (verifier/ and host/engines/), in one place:
 // - NNP_X86_KERNELS and <immintrin.h> where the compiler offers the intrinsics (GCC or Clang on

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Accuracy of a quantized model's *verified* predictions on the whole Fashion-MNIST test set.
 
 Proves and verifies the test set in chunks (one proof per chunk) with the nnproof binary and

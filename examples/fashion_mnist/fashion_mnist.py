@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Reads the Fashion-MNIST data set from its IDX files into numpy arrays.
 
 Fashion-MNIST (Zalando Research) is 70,000 grayscale 28x28 images of clothing in 10 classes,

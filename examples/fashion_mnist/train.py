@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Trains the two SafetyNets-style quadratic networks on Fashion-MNIST and exports them to ONNX.
 
 SafetyNets (Ghodsi, Gu and Garg, NeurIPS 2017) verifies inference of networks whose activations

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the small example network: examples/mlp/model.onnx and examples/mlp/input.npy.
 
 A fully connected quadratic network 16-12-8-4 as torch.onnx.export writes nn.Linear layers

@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // nnproof bench: end-to-end timings on random data shaped like a quantized model.
 #include <cblas.h>
-#include <omp.h>
 #include <fmt/core.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -153,7 +154,7 @@ int run_bench(const BenchOptions& o) {
   const FieldId field = parse_field(o.field);
   std::mt19937_64 rng(o.seed);
   const QuantizedModel model = synthetic_model(arch, rng, 127, 127);  // int8 weights
-  const Digest digest = model_digest(model);  // once per model, as a client loading it would
+  const Digest digest = model_digest(model);                          // once per model, as a client loading it would
   return with_file_field(field, [&]<class Cfg>() {
     auto engine = make_engine<Cfg>(o.engine, o.threads);
     nlohmann::json out;
@@ -165,16 +166,18 @@ int run_bench(const BenchOptions& o) {
     out["arch"] = arch;
     out["results"] = nlohmann::json::array();
     if (!o.json)
-      fmt::print("engine {} on {} ({} threads), field {}\n{:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12} {:>14}\n", engine->name(),
-                 cpu_name(), omp_get_max_threads(), field_name(field), "batch", "forward_s", "prove_s", "verify_s",
-                 "prove/fw", "bits", "proof_bytes", "float_fw_s");
+      fmt::print("engine {} on {} ({} threads), field {}\n{:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12} {:>14}\n",
+                 engine->name(), cpu_name(), omp_get_max_threads(), field_name(field), "batch", "forward_s", "prove_s",
+                 "verify_s", "prove/fw", "bits", "proof_bytes", "float_fw_s");
     for (std::size_t b : batches) {
       auto r = bench_batch<Cfg>(*engine, model, digest, arch, b, o, rng);
       if (!o.json)
-        fmt::print("{:>6} {:>10.4f} {:>10.4f} {:>10.5f} {:>8.3f} {:>8.1f} {:>12} {:>14.4f}\n", b, static_cast<double>(r["forward_s"]),
-                   static_cast<double>(r["prove_s"]), static_cast<double>(r["verify_s"]),
-                   static_cast<double>(r["prove_s"]) / static_cast<double>(r["forward_s"]), static_cast<double>(r["soundness_bits"]),
-                   static_cast<std::size_t>(r["proof_bytes"]), static_cast<double>(r["float_forward_s"]));
+        fmt::print("{:>6} {:>10.4f} {:>10.4f} {:>10.5f} {:>8.3f} {:>8.1f} {:>12} {:>14.4f}\n", b,
+                   static_cast<double>(r["forward_s"]), static_cast<double>(r["prove_s"]),
+                   static_cast<double>(r["verify_s"]),
+                   static_cast<double>(r["prove_s"]) / static_cast<double>(r["forward_s"]),
+                   static_cast<double>(r["soundness_bits"]), static_cast<std::size_t>(r["proof_bytes"]),
+                   static_cast<double>(r["float_forward_s"]));
       out["results"].push_back(r);
     }
     if (o.json) fmt::print("{}\n", out.dump(2));
@@ -186,7 +189,8 @@ int run_bench(const BenchOptions& o) {
 
 void add_bench_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "time forward, prove and verify on random data shaped like a quantized model");
+  CLI::App* cmd =
+      app.add_subcommand("bench", "time forward, prove and verify on random data shaped like a quantized model");
   cmd->add_option("--arch", o->arch, "layer sizes n_0,...,n_L (default: TIMIT, 1845,2000,2000,2000,183)");
   cmd->add_option("--batch", o->batches, "batch sizes (default 64,512,2048)");
   cmd->add_option("--field", o->field, "m61 (default) or m127");

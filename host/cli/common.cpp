@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "host/cli/common.hpp"
 
 #include <unistd.h>
@@ -8,7 +9,6 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-
 
 namespace nnproof::cli {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Shared pieces of the nnproof subcommands: loading a problem, choosing an engine, field dispatch,
 // progress on a terminal, and the exit codes of DESIGN.md (0 ok, 1 rejected, 2 bad usage or input).
@@ -7,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/registry.hpp"
 #include "host/prover.hpp"
 #include "host/quantize.hpp"
+#include "kernels/registry.hpp"
 
 namespace nnproof::cli {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // nnproof: prove and verify neural-network inference (see README.md).
 #include <cstdio>
 #include <exception>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include <fmt/core.h>
 
 #include <chrono>
@@ -19,7 +20,9 @@ struct ProveOptions {
 int run_prove(const ProveOptions& o) {
   const FieldId field = parse_field(o.field);
   if (field == FieldId::m61_interactive)
-    throw UsageError("--field m61-interactive is for interactive mode only (nnproof interactive): proof files need >= 100 bits; use m61 or m127");
+    throw UsageError(
+        "--field m61-interactive is for interactive mode only (nnproof interactive): proof files need >= 100 bits; use "
+        "m61 or m127");
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
   check_magnitudes(p.model, p.input, field);
   return with_file_field(field, [&]<class Cfg>() {
@@ -31,10 +34,13 @@ int run_prove(const ProveOptions& o) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto bytes = serialize_bundle(bundle);
     write_file(o.proof, bytes);
-    if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
-    if (!o.labels_out.empty()) write_npy_i64(o.labels_out, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
+    if (!o.output.empty())
+      write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+    if (!o.labels_out.empty())
+      write_npy_i64(o.labels_out, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
     const ProofShape shape{p.model.dims(), p.batch};
-    fmt::print(stderr, "{}proved {} samples on the {} engine in {:.3f} s: {}, {:.1f} bits, proof {} bytes + outputs -> {}\n",
+    fmt::print(stderr,
+               "{}proved {} samples on the {} engine in {:.3f} s: {}, {:.1f} bits, proof {} bytes + outputs -> {}\n",
                progress ? "\r\033[K" : "", p.batch, engine->name(), seconds, field_name(field),
                shape.soundness_bits(field), bundle.messages.size() * Cfg::K::kBytes, o.proof);
     return kExitOk;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `nnproof quantize`: picks alpha and beta for a float model by calibration (PROTOCOL.md section 7)
 // and writes them into the model's metadata, where prove and verify read them.
 #include <fmt/core.h>
@@ -9,8 +10,8 @@
 #include "host/calibrate.hpp"
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
-#include "kernels/cpu/cpu_engine.hpp"
 #include "host/npy.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 
 namespace nnproof::cli {
 namespace {
@@ -35,12 +36,13 @@ std::string bits(std::optional<double> log2) {
 
 // The paper's Table 1 for this model: one row per pair tried.
 void print_table(const ScaleSearch& s, FieldId field) {
-  fmt::print("{:>7} {:>7} {:>9} {:>12} {:>12}  {}\n", "alpha", "beta", "error", "worst case", "observed", fmt::format("in {}?", field_name(field)));
+  fmt::print("{:>7} {:>7} {:>9} {:>12} {:>12}  {}\n", "alpha", "beta", "error", "worst case", "observed",
+             fmt::format("in {}?", field_name(field)));
   for (std::size_t i = 0; i < s.trials.size(); ++i) {
     const ScaleTrial& t = s.trials[i];
     fmt::print("{:>7} {:>7} {:>9} {:>12} {:>12}  {}{}\n", t.alpha, t.beta,
-               t.accuracy ? fmt::format("{:.2f}%", 100 * (1 - *t.accuracy)) : "-", bits(t.worst_log2), bits(t.observed_log2),
-               t.feasible ? "yes" : "no: " + t.why, s.best == i ? "   <- chosen" : "");
+               t.accuracy ? fmt::format("{:.2f}%", 100 * (1 - *t.accuracy)) : "-", bits(t.worst_log2),
+               bits(t.observed_log2), t.feasible ? "yes" : "no: " + t.why, s.best == i ? "   <- chosen" : "");
   }
 }
 
@@ -54,7 +56,10 @@ nlohmann::json to_json(const ScaleSearch& s, FieldId field, const std::string& o
     trials.push_back(j);
   }
   nlohmann::json j{{"field", field_name(field)}, {"trials", trials}, {"out", out}};
-  if (s.best) j["chosen"] = {{"alpha", s.trials[*s.best].alpha}, {"beta", s.trials[*s.best].beta}, {"accuracy", *s.trials[*s.best].accuracy}};
+  if (s.best)
+    j["chosen"] = {{"alpha", s.trials[*s.best].alpha},
+                   {"beta", s.trials[*s.best].beta},
+                   {"accuracy", *s.trials[*s.best].accuracy}};
   return j;
 }
 
@@ -71,7 +76,8 @@ int run_quantize(const QuantizeOptions& o) {
   if (progress) fmt::print(stderr, "\r\033[K");
   if (!s.best) {
     const std::string why = s.trials.empty() ? "no scales tried" : s.trials.front().why;
-    throw UsageError(o.model + ": no alpha, beta >= 1 keeps every value inside " + std::string(field_name(field)) + " (" + why + ")" +
+    throw UsageError(o.model + ": no alpha, beta >= 1 keeps every value inside " + std::string(field_name(field)) +
+                     " (" + why + ")" +
                      (field == FieldId::m61 ? "; use --field m127" : "; the network is too deep for exact proofs"));
   }
   const ScaleTrial& best = s.trials[*s.best];
@@ -90,7 +96,8 @@ int run_quantize(const QuantizeOptions& o) {
 
 void add_quantize_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<QuantizeOptions>();
-  CLI::App* cmd = app.add_subcommand("quantize", "choose the scales alpha, beta by calibration and write them into the model");
+  CLI::App* cmd =
+      app.add_subcommand("quantize", "choose the scales alpha, beta by calibration and write them into the model");
   cmd->add_option("--model", o->model, "float ONNX model (.onnx)")->required();
   cmd->add_option("--calibration", o->calibration, "calibration inputs (.npy, as for prove)")->required();
   cmd->add_option("--labels", o->labels, "their class labels (.npy, integers, (b,))")->required();

@@ -1,5 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "host/cli/commands.hpp"
-
 #include "host/cli/common.hpp"
 
 namespace nnproof::cli {

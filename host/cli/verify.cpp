@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include <fmt/core.h>
 
 #include <memory>
@@ -17,22 +18,25 @@ struct VerifyOptions {
 };
 
 template <class Cfg>
-int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsigned char>& bytes, const ProofShape& shape) {
+int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsigned char>& bytes,
+                const ProofShape& shape) {
   ProofBundle<Cfg> bundle = parse_bundle<Cfg>(bytes, shape);
   Statement<Cfg> st = make_statement<Cfg>(p);
   st.outputs = bundle.outputs;
   // A proof for another model or input is a usage error (exit 2), not a lying prover.
   const StatementBindings bindings = statement_bindings(st);
   if (bindings.model != bundle.header.model_binding)
-    throw UsageError(o.proof + ": the proof was made for another model or other scales; check --model, --alpha and --beta");
+    throw UsageError(o.proof +
+                     ": the proof was made for another model or other scales; check --model, --alpha and --beta");
   if (bindings.input != bundle.header.input_binding)
     throw UsageError(o.proof + ": the proof was made for another input; check --input");
   // The proof is about the field; its outputs are the network's only if nothing can wrap in the
   // field the prover chose (PROTOCOL.md section 7).
   if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), Cfg::kId)) {
-    fmt::print("REJECTED: magnitude: {}: the field can wrap, so these outputs need not be the network's; "
-               "the prover must use --field m127 or smaller scales\n",
-               wrap->describe(Cfg::kId));
+    fmt::print(
+        "REJECTED: magnitude: {}: the field can wrap, so these outputs need not be the network's; "
+        "the prover must use --field m127 or smaller scales\n",
+        wrap->describe(Cfg::kId));
     return kExitRejected;
   }
   Verdict v = verify_bundle(st, bundle, bindings);
@@ -41,7 +45,8 @@ int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsi
     return kExitRejected;
   }
   if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
-  if (!o.labels_out.empty()) write_npy_i64(o.labels_out, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
+  if (!o.labels_out.empty())
+    write_npy_i64(o.labels_out, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
   fmt::print("VERIFIED\n");
   return kExitOk;
 }

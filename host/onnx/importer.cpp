@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The walk over an ONNX graph: the model's opset and scales, its one input and output, then each
 // node in order, checked to read the chain's current tensor and constants only and handed to its
 // operator handler (operators.cpp); ops nnproof cannot prove are refused here, with the reason.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The ONNX importer's insides, shared by the files of host/onnx/ and by nothing else (the rest of
 // nnproof includes onnx_import.hpp):

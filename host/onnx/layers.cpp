@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The chain of affine layers the importer grows: linear ops appended to the current layer (a bias
 // already there carried through them in float), a square activation closing it, and at the end
 // each layer sealed (a chain of dense ops multiplied out where that is no larger).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The entry points of onnx_import.hpp: the file read (or written back with new scales) through
 // protobuf, each failure a one-line ModelError, and the graph handed to the Importer (importer.cpp).
 #include "host/onnx/onnx_import.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // ONNX import: reads a quadratic network into float layers, before quantization. The graph is one
 // chain of affine layers with a square activation, Mul(x, x) or Pow(x, 2), between consecutive
@@ -52,9 +53,9 @@ struct FloatLayer {
 
 struct FloatModel {
   std::string path;
-  std::vector<FloatLayer> layers;     // affine layers; a square activation sits between consecutive layers
-  FinalOp final_op = FinalOp::none;   // trailing Softmax / LogSoftmax (applied by the verifier, not proved)
-  std::optional<double> alpha, beta;  // from metadata_props "nnproof.alpha" / "nnproof.beta"
+  std::vector<FloatLayer> layers;        // affine layers; a square activation sits between consecutive layers
+  FinalOp final_op = FinalOp::none;      // trailing Softmax / LogSoftmax (applied by the verifier, not proved)
+  std::optional<double> alpha, beta;     // from metadata_props "nnproof.alpha" / "nnproof.beta"
   std::vector<std::size_t> input_shape;  // per-sample input dims when the model declares them, e.g. {1, 28, 28}
   std::size_t in_dim() const { return layers.front().cols; }
 };

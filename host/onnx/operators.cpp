@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One handler per ONNX op the importer supports. Each checks the node's inputs and attributes
 // against what nnproof can prove (refusing with the node named and a fix) before it sizes anything,
 // then hands a linear op to the layer chain (layers.cpp) or marks an activation or the final op.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Constants (initializers and Constant node values) decoded into doubles, trusting nothing in the
 // file: the shape is bounded before use and compared with the data actually present before
 // anything is allocated, and every value must be finite (and, for integers, exact in a double).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "kernels/cpu/cpu_engine.hpp"
 
 #include <cblas.h>
@@ -9,11 +10,11 @@
 #include <type_traits>
 
 #include "core/lazy.hpp"
-#include "kernels/cpu/square_sumcheck.hpp"
 #include "kernels/cpu/int8_column_sums.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
 #include "kernels/cpu/limb_gemm.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
+#include "kernels/cpu/square_sumcheck.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/uninitialized.hpp"
 #include "kernels/engine/weights_cache.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The multi-threaded CPU engine, bit-identical to the reference engine: OpenMP for the table work;
 // the exact modular GEMM as oneDNN int8 matmuls on the input's 8-bit limbs (CPUs with VNNI or AMX),

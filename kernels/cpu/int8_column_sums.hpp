@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The prover's A = W^T eq(q, .) for int8 weights, as exact integer sums: each eq(q, a) is cut into
 // its bytes (kBytes arrays of one byte per row a), and for every column j and byte array c

@@ -1,11 +1,12 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The element-wise passes around the int8 forward GEMM, which cuts each Y entry into its bytes
 // (eight for m61, sixteen for m127) and rebuilds Z from as many int32 products. The GEMM runs
 // transposed (limb_gemm.hpp, Int8WeightsMatmul), so the split writes one row per limb and sample
 // and the recombination reads one product row per limb and sample; both are written so that their
 // loops vectorize (in 64-bit lanes for both fields), compiled for AVX-512, AVX2 and the baseline
-// (target_clones, chosen at load time). Element by element, with 128-bit sums and field multiplications per entry, these passes
-// took ~40 ms of the 0.107 s TIMIT forward pass at batch 512 (m61; docs/PERFORMANCE.md, session 6).
+// (target_clones, chosen at load time). Element by element, with 128-bit sums and field multiplications per entry,
+// these passes took ~40 ms of the 0.107 s TIMIT forward pass at batch 512 (m61; docs/PERFORMANCE.md, session 6).
 #include <cstddef>
 #include <cstdint>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The cpu engine's instruction-set policy, in one place: which of its routes and kernel sets may
 // run on this CPU. oneDNN's cap (ONEDNN_MAX_CPU_ISA) governs the engine's own AVX-512 kernels too,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Exact W * Y mod p with a floating-point GEMM: split Y into c-bit limbs, multiply each limb matrix
 // by the integer weights with DGEMM (exact while every partial sum stays below 2^53), and recombine

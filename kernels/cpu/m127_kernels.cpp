@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "kernels/cpu/m127_kernels.hpp"
 
 #include <algorithm>
 #include <initializer_list>
 
-#include "kernels/cpu/sumcheck_kernels.hpp"
-#include "kernels/cpu/isa.hpp"
 #include "core/simd/m127_avx512.hpp"
 #include "core/simd/x86.hpp"
+#include "kernels/cpu/isa.hpp"
+#include "kernels/cpu/sumcheck_kernels.hpp"
 
 namespace nnproof {
 

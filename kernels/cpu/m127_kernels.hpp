@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The cpu engine's activation sum-check kernels for m127, the same five as m61_kernels.hpp (group
 // sums, pair q, fold row, fold two, row dots; see there), the prover's largest passes after the

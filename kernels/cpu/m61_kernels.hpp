@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The cpu engine's activation sum-check kernels for m61 with K = F_{p^2}, the default field: the
 // prover's largest passes after the forward, so they have AVX-512 versions next to the portable

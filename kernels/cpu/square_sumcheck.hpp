@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The cpu engine's sum-check for the quadratic activation:
 //   sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2, rows (the high variables) bound first.
@@ -27,10 +28,10 @@
 
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
-#include "kernels/engine/engine.hpp"
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
 #include "kernels/cpu/sumcheck_kernels.hpp"
+#include "kernels/engine/engine.hpp"
 #include "kernels/engine/uninitialized.hpp"
 #include "verifier/parallel.hpp"
 
@@ -98,7 +99,8 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
  public:
   // group_sums: square_group_sums(Z, eq(r, .)), or empty.
-  CpuSquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r, K claim, const std::vector<K>& group_sums)
+  CpuSquareSumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r, K claim,
+                    const std::vector<K>& group_sums)
       : base_(&Z), rows_(Z.rows), cols_(Z.cols), s_(s.begin(), s.end()), ec_(eq_table<K>(r)), claim_(claim) {
     if (rows_ >= 4 && group_sums.size() == kGroupSums * (rows_ / 4)) {
       weigh_group_sums(group_sums);
@@ -315,7 +317,9 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   std::array<K, 3> carried_round1() const {
     const K s2 = s_[ceil_log2(rows_) - 2], one = K::one();
     auto q = [&](K t) {
-      auto at = [&](unsigned b2) { return weighted_[kSumA + b2] + (t + t) * weighted_[kSumB + b2] + t * t * weighted_[kSumD + b2]; };
+      auto at = [&](unsigned b2) {
+        return weighted_[kSumA + b2] + (t + t) * weighted_[kSumB + b2] + t * t * weighted_[kSumD + b2];
+      };
       return (one - s2) * at(0) + s2 * at(1);
     };
     const K two = one + one;
@@ -324,7 +328,9 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
   // Round 2 binds b2 with b1 = rho1: z = a_t + rho1 d_t, q(t) = A_t + 2 rho1 B_t + rho1^2 D_t.
   std::array<K, 3> carried_round2() const {
-    auto q = [&](unsigned t) { return weighted_[kSumA + t] + (rho1_ + rho1_) * weighted_[kSumB + t] + rho1_ * rho1_ * weighted_[kSumD + t]; };
+    auto q = [&](unsigned t) {
+      return weighted_[kSumA + t] + (rho1_ + rho1_) * weighted_[kSumB + t] + rho1_ * rho1_ * weighted_[kSumD + t];
+    };
     return row_round_values({q(0), q(2)}, [&] { return q(1); });
   }
 
@@ -396,13 +402,13 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   Stage stage_ = Stage::base;
   UninitializedVector<K> z_;  // the folded table, rows_ x cols_: each resize that grows it is written in full
   std::size_t rows_, cols_;
-  std::vector<K> s_;        // the row point
-  std::vector<K> ec_;       // eq(r, .) over the remaining columns
-  K claim_;                 // the sum over the remaining variables
-  K bound_ = K::one();      // eq(s, .) over the row variables bound so far
-  std::array<K, 3> last_{}; // the latest round's h(0), h(2), h(3)
+  std::vector<K> s_;         // the row point
+  std::vector<K> ec_;        // eq(r, .) over the remaining columns
+  K claim_;                  // the sum over the remaining variables
+  K bound_ = K::one();       // eq(s, .) over the row variables bound so far
+  std::array<K, 3> last_{};  // the latest round's h(0), h(2), h(3)
   std::array<K, kGroupSums> weighted_{};
-  K rho1_ = K::zero();      // b1's challenge, not yet folded into a table
+  K rho1_ = K::zero();                                  // b1's challenge, not yet folded into a table
   std::optional<typename Simd::Weights> simd_weights_;  // see row_phase_weights
 };
 

@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "kernels/cpu/structured_limbs.hpp"
 
-#include "kernels/cpu/isa.hpp"
 #include "core/simd/x86.hpp"
+#include "kernels/cpu/isa.hpp"
 
 namespace nnproof {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The cpu engine's forward pass of structured layers (convolutions) whose weights are narrow
 // (|w| < 2^15, int8 or int16 storage): each input value is cut once into 31-bit limbs (two for m61,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One implementation of the cpu engine's passes over a table for a field configuration: the
 // activation sum-check's group sums, pair sums and folds, and col_combine's row dots (the passes
@@ -38,7 +39,8 @@ inline constexpr unsigned kSumA = 0, kSumB = 3, kSumD = 6, kGroupSums = 9;
 
 // The nine sums of one group from its rows z(0, 0), z(0, 1), z(1, 0), z(1, 1): the portable loop.
 template <class F, class K>
-std::array<K, kGroupSums> group_sums_portable(const F* z00, const F* z01, const F* z10, const F* z11, std::span<const K> ec) {
+std::array<K, kGroupSums> group_sums_portable(const F* z00, const F* z01, const F* z10, const F* z11,
+                                              std::span<const K> ec) {
   LazyDots<K, F, kGroupSums> acc;
   for (std::size_t k = 0; k < ec.size(); ++k) {
     const F a0 = z00[k], a1 = z01[k], d0 = z10[k] - a0, d1 = z11[k] - a1;
@@ -70,7 +72,8 @@ void fold_row_portable(const T* a, const T* b, K r, K* out, std::size_t cols) {
 // One group's rows bound at b1 = rho1 and b2 = rho2 at once:
 // z = a_0 + rho1 d_0 + rho2 (a_1 - a_0) + rho1 rho2 (d_1 - d_0).
 template <class F, class K>
-void fold_two_portable(const F* z00, const F* z01, const F* z10, const F* z11, K rho1, K rho2, K* out, std::size_t cols) {
+void fold_two_portable(const F* z00, const F* z01, const F* z10, const F* z11, K rho1, K rho2, K* out,
+                       std::size_t cols) {
   const K rho12 = rho1 * rho2;
   for (std::size_t k = 0; k < cols; ++k) {
     const F a0 = z00[k], d0 = z10[k] - a0;

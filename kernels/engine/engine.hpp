@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The bulk operations the prover driver runs (DESIGN.md, "One protocol, several engines"). Each
 // engine keeps its tables where it likes; only round values cross to the driver.

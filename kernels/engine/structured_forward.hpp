@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Forward pass of a structured layer (convolutions, pooling, chained ops; verifier/linear_op.hpp)
 // on the prover's tables: each output feature reads only its kernel taps, so a convolution costs

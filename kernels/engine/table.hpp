@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Tables the prover works on: row-major matrices whose dimensions are padded to powers of two
 // (PROTOCOL.md section 3), the row bits high.

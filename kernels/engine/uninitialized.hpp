@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Vectors whose resize leaves new elements unwritten, for tables that are written in full right
 // after they are sized. A std::vector zero-fills them first, on the calling thread: for the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A cache of per-layer objects made from a layer's int8 weights: the cpu engine's repacked oneDNN
 // matmuls (Int8WeightsMatmul) and the Thrust engine's device copies (DeviceInt8Weights). Entries

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "kernels/reference/reference_engine.hpp"
 
 #include "core/polynomial.hpp"
@@ -48,7 +49,8 @@ class ReferenceEngine final : public Engine<Cfg> {
     for (std::size_t a = 0; a < layer.rows(); ++a)
       for (std::size_t k = 0; k < batch; ++k) {
         F acc = layer.bias[a];
-        for (std::size_t j = 0; j < layer.cols(); ++j) acc += F::from_int(layer.q->weights[a * layer.cols() + j]) * Y.at(j, k);
+        for (std::size_t j = 0; j < layer.cols(); ++j)
+          acc += F::from_int(layer.q->weights[a * layer.cols() + j]) * Y.at(j, k);
         Z.at(a, k) = acc;
       }
     return Z;
@@ -81,8 +83,8 @@ class ReferenceEngine final : public Engine<Cfg> {
   }
 
   // g(x) = E(x) Z(x) Z(x) with E the full eq table of the point (r low bits, s high bits).
-  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
-                                                     std::span<const K> r, K /*claim*/, SquareCarry<K> /*carry*/) override {
+  std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
+                                                     K /*claim*/, SquareCarry<K> /*carry*/) override {
     std::vector<K> point(r.begin(), r.end());
     point.insert(point.end(), s.begin(), s.end());
     std::vector<K> E = eq_table<K>(point), Zk(Z.data.size());

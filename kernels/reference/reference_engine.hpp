@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The test oracle: sequential, straight from PROTOCOL.md, never optimized.
 #include "kernels/engine/engine.hpp"

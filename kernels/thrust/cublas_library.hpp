@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // cuBLAS, loaded with dlopen when the cuda engine first needs it instead of linked into nnproof.
 // Linked, libcublas and libcublasLt cost every nnproof start ~45 ms and ~150 MB of memory (their

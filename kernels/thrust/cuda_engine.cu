@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CUDA build of kernels/thrust/thrust_engine.inl: the `cuda` engine. Thrust runs the functors on the
 // device; the int8 limb GEMM runs on tensor cores through cuBLAS (int8 inputs, int32 accumulation).
 #define NNP_THRUST_NS cuda_backend

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What CUDA devices this process can use. Built with nvcc when CUDA is enabled; otherwise a stub
 // that reports none, so the host code never needs #ifdefs.
@@ -6,9 +7,9 @@
 namespace nnproof {
 
 struct DeviceInfo {
-  int count = 0;          // usable CUDA devices
-  std::string name;       // of device 0, when count > 0
-  std::string why_none;   // when count == 0: the runtime's reason, or "built without CUDA"
+  int count = 0;         // usable CUDA devices
+  std::string name;      // of device 0, when count > 0
+  std::string why_none;  // when count == 0: the runtime's reason, or "built without CUDA"
 };
 
 DeviceInfo query_cuda_devices();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // DeviceVector, the Thrust engine's tables (kernels/thrust/thrust_engine.inl), and their allocator.
 //

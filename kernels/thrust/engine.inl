@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The Thrust engine itself (kernels/thrust/thrust_engine.inl): the Engine operations, each a few
 // Thrust calls on the functors of functors.hpp, the sum-check provers of sumchecks.inl and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The Thrust engine's device code (kernels/thrust/thrust_engine.inl): every functor its Thrust
 // algorithms run, a thread per index. They sit apart from the host code that launches them

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The Thrust engine's forward pass for dense layers (kernels/thrust/thrust_engine.inl): Z = W Y + B
 // as the exact int8 limb GEMM of DESIGN.md ("Exact modular GEMM"): Y cut into 7-bit limbs

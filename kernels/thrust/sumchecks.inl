@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The Thrust engine's sum-check provers (kernels/thrust/thrust_engine.inl): the matrix product's
 // (degree 2) and the activation's (degree 3), their tables DeviceVectors for the sum-check's whole

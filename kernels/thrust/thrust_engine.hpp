@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The engines built from kernels/thrust/thrust_engine.inl: `cuda` (nvcc, cuBLAS int8 tensor-core GEMMs)
 // and `thrust-omp` (the same source compiled for Thrust's OpenMP backend, with the int8 GEMM done

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Thrust engine: the Engine operations as functors plus Thrust algorithms, written once and
 // compiled twice (DESIGN.md, "One protocol, several engines"): by nvcc for CUDA (cuda_engine.cu,
 // the `cuda` engine) and by the host compiler with THRUST_DEVICE_SYSTEM_OMP (thrust_omp_engine.cpp,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Built without the CUDA toolkit: no Thrust, so neither Thrust engine exists.
 #include "kernels/thrust/thrust_engine.hpp"
 

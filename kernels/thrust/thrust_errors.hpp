@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Where a Thrust call failed. Thrust reports a failed launch, synchronization or copy as
 // thrust::system_error, whose message says what failed ("for_each: failed to synchronize:

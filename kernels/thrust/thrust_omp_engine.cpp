@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The OpenMP build of kernels/thrust/thrust_engine.inl: the `thrust-omp` engine. Thrust runs the functors
 // on host threads; the int8 limb GEMM is computed exactly with BLAS DGEMM (int8 x 7-bit limb
 // products summed in int32 range are integers far below 2^53), in the same TN layout as cuBLAS.

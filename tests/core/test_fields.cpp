@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Field arithmetic against independent references: unsigned __int128 remainders for m61, and a
 // shift-and-add modular multiplication (no Mersenne folding) for m127.
 #include <gtest/gtest.h>
@@ -50,8 +51,18 @@ TYPED_TEST_SUITE(PrimeFieldTest, PrimeFields);
 template <class F>
 std::vector<F> edge_values() {
   const u128 p = F::P;
-  std::vector<u128> raw = {0, 1, 2, 3, p - 1, p - 2, p / 2, p / 2 + 1, u128{1} << (F::kBits - 1), (u128{1} << 32) - 1,
-                           u128{1} << 32, ~u64{0} % p};
+  std::vector<u128> raw = {0,
+                           1,
+                           2,
+                           3,
+                           p - 1,
+                           p - 2,
+                           p / 2,
+                           p / 2 + 1,
+                           u128{1} << (F::kBits - 1),
+                           (u128{1} << 32) - 1,
+                           u128{1} << 32,
+                           ~u64{0} % p};
   std::vector<F> out;
   for (u128 x : raw) {
     F f;
@@ -73,7 +84,8 @@ TYPED_TEST(PrimeFieldTest, ArithmeticMatchesReference) {
       const u128 x = a.v, y = b.v;
       ASSERT_EQ(static_cast<u128>((a + b).v), (x + y) % p);
       ASSERT_EQ(static_cast<u128>((a - b).v), (x + p - y) % p);
-      ASSERT_EQ(static_cast<u128>((a * b).v), Ref::mul(x, y)) << "a=" << static_cast<double>(x) << " b=" << static_cast<double>(y);
+      ASSERT_EQ(static_cast<u128>((a * b).v), Ref::mul(x, y))
+          << "a=" << static_cast<double>(x) << " b=" << static_cast<double>(y);
       ASSERT_TRUE((a * b).is_canonical());
     }
 }

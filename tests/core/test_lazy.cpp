@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The deferred-reduction sums of core/lazy.hpp against plain field arithmetic (each product reduced,
 // each sum reduced): random terms and terms at p - 1, enough of them to cross every reduction
 // period (32 products, 8 Karatsuba terms) and, for m127, many carries out of 128 bits.

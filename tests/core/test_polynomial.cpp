@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // eq tables, MLE evaluation, folding and interpolation: identities checked against direct formulas.
 #include <gtest/gtest.h>
 

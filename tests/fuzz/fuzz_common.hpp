@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Helpers for the libFuzzer targets: the readers take paths, so each input is written to a
 // per-process temporary file first.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the .npy reader must refuse (NpyError) or read, never crash, hang or over-allocate.
 #include "host/npy.hpp"
 #include "tests/fuzz/fuzz_common.hpp"

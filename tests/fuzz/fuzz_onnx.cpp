@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the ONNX import (and quantization of what it accepts) must refuse with one error,
 // never crash, hang or over-allocate.
 #include "host/onnx/onnx_import.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the proof-bundle parser, with no model at hand (as `nnproof inspect` reads files):
 // refuse with ProofFormatError or parse, and a parsed bundle re-serializes to the same bytes.
 #include "tests/fuzz/fuzz_common.hpp"
@@ -9,7 +10,8 @@ template <class Cfg>
 void parse_and_roundtrip(std::span<const unsigned char> bytes, const nnproof::ProofShape& shape) {
   auto bundle = nnproof::parse_bundle<Cfg>(bytes, shape);
   auto again = nnproof::serialize_bundle(bundle);
-  if (again.size() != bytes.size() || !std::equal(again.begin(), again.end(), bytes.begin())) __builtin_trap();  // canonical
+  if (again.size() != bytes.size() || !std::equal(again.begin(), again.end(), bytes.begin()))
+    __builtin_trap();  // canonical
 }
 
 }  // namespace

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: verification of mutated proofs against a fixed model and input. The property: the
 // only byte string that verifies is the honest bundle itself (canonical encoding + soundness).
 // NNPROOF_FUZZ_WRITE_SEED=path writes that honest bundle (the seed corpus) and exits.
@@ -5,8 +6,8 @@
 #include <fstream>
 #include <random>
 
-#include "kernels/reference/reference_engine.hpp"
 #include "host/prover.hpp"
+#include "kernels/reference/reference_engine.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 #include "tests/support/models.hpp"
 #include "verifier/verifier.hpp"
@@ -30,7 +31,8 @@ struct Fixture {
     honest = nnproof::serialize_bundle(bundle);
     shape = {model.dims(), statement.batch};
     if (const char* seed = std::getenv("NNPROOF_FUZZ_WRITE_SEED")) {
-      std::ofstream(seed, std::ios::binary).write(reinterpret_cast<const char*>(honest.data()), static_cast<std::streamsize>(honest.size()));
+      std::ofstream(seed, std::ios::binary)
+          .write(reinterpret_cast<const char*>(honest.data()), static_cast<std::streamsize>(honest.size()));
       std::exit(0);
     }
   }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tests/host/onnx_builder.hpp"
 
 #include <onnx/onnx_pb.h>
@@ -19,7 +20,8 @@ using Dims = std::vector<std::int64_t>;
 void check_layers(const std::vector<BuilderLayer>& layers) {
   if (layers.empty()) throw std::invalid_argument("write_mlp_onnx: no layers");
   for (const auto& l : layers) {
-    if (l.weights.size() != l.rows * l.cols) throw std::invalid_argument("write_mlp_onnx: weights.size() != rows * cols");
+    if (l.weights.size() != l.rows * l.cols)
+      throw std::invalid_argument("write_mlp_onnx: weights.size() != rows * cols");
     if (!l.bias.empty() && l.bias.size() != l.rows) throw std::invalid_argument("write_mlp_onnx: bias.size() != rows");
   }
 }
@@ -195,7 +197,8 @@ onnx::ModelProto new_model(const BuildOptions& opt, const std::string& graph_nam
 }
 
 // replace_op empty: the plain MLP; else the first activation is that op instead.
-onnx::ModelProto build(const std::vector<BuilderLayer>& layers, const BuildOptions& opt, const std::string& replace_op) {
+onnx::ModelProto build(const std::vector<BuilderLayer>& layers, const BuildOptions& opt,
+                       const std::string& replace_op) {
   check_layers(layers);
   onnx::ModelProto m = new_model(opt, "mlp");
   auto& g = *m.mutable_graph();
@@ -242,7 +245,8 @@ std::string add_stage(onnx::GraphProto& g, const BuilderStage& s, std::size_t i,
       add_node(g, "Add", name, {x, name + ".bias"}, out);
       return out;
     case Kind::dense: {
-      add_initializer(g, name + ".weight", {static_cast<std::int64_t>(s.rows), static_cast<std::int64_t>(s.cols)}, s.weights, true);
+      add_initializer(g, name + ".weight", {static_cast<std::int64_t>(s.rows), static_cast<std::int64_t>(s.cols)},
+                      s.weights, true);
       std::vector<std::string> in{x, name + ".weight"};
       if (!s.bias.empty()) {
         add_initializer(g, name + ".bias", {static_cast<std::int64_t>(s.rows)}, s.bias, true);
@@ -256,7 +260,8 @@ std::string add_stage(onnx::GraphProto& g, const BuilderStage& s, std::size_t i,
       const bool pool = s.kind == Kind::sum_pool_conv;  // a depthwise ones kernel
       const std::size_t m = pool ? c : s.out_channels, group = pool ? c : s.group;
       const std::vector<double> w = pool ? std::vector<double>(c * s.kernel_h * s.kernel_w, 1.0) : s.weights;
-      add_initializer(g, name + ".weight", {static_cast<std::int64_t>(m), static_cast<std::int64_t>(c / group), kh, kw}, w, true);
+      add_initializer(g, name + ".weight", {static_cast<std::int64_t>(m), static_cast<std::int64_t>(c / group), kh, kw},
+                      w, true);
       std::vector<std::string> in{x, name + ".weight"};
       if (!s.bias.empty()) {
         add_initializer(g, name + ".bias", {static_cast<std::int64_t>(m)}, s.bias, true);
@@ -297,12 +302,14 @@ void write_mlp_onnx(const std::string& path, const std::vector<BuilderLayer>& la
   save(build(layers, opt, ""), path);
 }
 
-void write_cnn_onnx(const std::string& path, const std::vector<std::size_t>& chw, const std::vector<BuilderStage>& stages,
-                    const BuildOptions& opt) {
+void write_cnn_onnx(const std::string& path, const std::vector<std::size_t>& chw,
+                    const std::vector<BuilderStage>& stages, const BuildOptions& opt) {
   if (chw.size() != 3 || stages.empty()) throw std::invalid_argument("write_cnn_onnx: needs (C, H, W) and stages");
   onnx::ModelProto m = new_model(opt, "cnn");
   auto& g = *m.mutable_graph();
-  set_value_info(g.add_input(), "input", {static_cast<std::int64_t>(chw[0]), static_cast<std::int64_t>(chw[1]), static_cast<std::int64_t>(chw[2])}, true);
+  set_value_info(
+      g.add_input(), "input",
+      {static_cast<std::int64_t>(chw[0]), static_cast<std::int64_t>(chw[1]), static_cast<std::int64_t>(chw[2])}, true);
   std::string x = "input";
   std::size_t c = chw[0];
   for (std::size_t i = 0; i < stages.size(); ++i) x = add_stage(g, stages[i], i + 1, c, x);

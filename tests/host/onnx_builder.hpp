@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Writes small ONNX models from C++ through the protobuf API, so that the import tests need no
 // Python. The graphs look like what torch.onnx.export produces for a stack of nn.Linear layers with
@@ -21,8 +22,8 @@ enum class SquareStyle { mul, pow };
 struct BuildOptions {
   LinearStyle linear = LinearStyle::gemm_transB;
   SquareStyle square = SquareStyle::mul;
-  bool softmax = false;        // append Softmax(axis=-1)
-  bool flatten_first = false;  // input (batch, 1, n_0) followed by Flatten
+  bool softmax = false;               // append Softmax(axis=-1)
+  bool flatten_first = false;         // input (batch, 1, n_0) followed by Flatten
   std::optional<double> alpha, beta;  // metadata nnproof.alpha / nnproof.beta
   // FLOAT tensors (raw_data, as PyTorch writes them), else INT64 (int64_data) with an INT64 input
   // and output; ONNX defines no integer Softmax, so that combination fails onnx's full check.
@@ -43,18 +44,18 @@ void write_mlp_with_op(const std::string& path, const std::vector<BuilderLayer>&
 struct BuilderStage {
   enum class Kind { conv, square, average_pool, global_average_pool, sum_pool_conv, flatten, dense, channel_bias };
   Kind kind = Kind::square;
-  std::size_t out_channels = 0;                       // conv
-  std::size_t kernel_h = 1, kernel_w = 1;             // conv, pools
-  std::size_t stride_h = 1, stride_w = 1;             // conv, pools
-  std::vector<std::size_t> pads = {0, 0, 0, 0};       // conv, pools: top, left, bottom, right
-  std::size_t group = 1;                              // conv
-  std::vector<double> weights;                        // conv: (M, C/group, kH, kW); dense: rows x cols
-  std::vector<double> bias;                           // conv: M entries (empty = none); dense; channel_bias: C
-  std::size_t rows = 0, cols = 0;                     // dense
-  bool count_include_pad = false;                     // average_pool
+  std::size_t out_channels = 0;                  // conv
+  std::size_t kernel_h = 1, kernel_w = 1;        // conv, pools
+  std::size_t stride_h = 1, stride_w = 1;        // conv, pools
+  std::vector<std::size_t> pads = {0, 0, 0, 0};  // conv, pools: top, left, bottom, right
+  std::size_t group = 1;                         // conv
+  std::vector<double> weights;                   // conv: (M, C/group, kH, kW); dense: rows x cols
+  std::vector<double> bias;                      // conv: M entries (empty = none); dense; channel_bias: C
+  std::size_t rows = 0, cols = 0;                // dense
+  bool count_include_pad = false;                // average_pool
 };
 
-void write_cnn_onnx(const std::string& path, const std::vector<std::size_t>& chw, const std::vector<BuilderStage>& stages,
-                    const BuildOptions& opt = {});
+void write_cnn_onnx(const std::string& path, const std::vector<std::size_t>& chw,
+                    const std::vector<BuilderStage>& stages, const BuildOptions& opt = {});
 
 }  // namespace nnproof::testing

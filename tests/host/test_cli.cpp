@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The nnproof command line: exit codes (0 ok, 1 rejected, 2 bad usage or input), the VERIFIED /
 // REJECTED lines, inspect's JSON keys, --version, and one-line errors. Runs the built binary ($NNPROOF_BIN).
 #include <gtest/gtest.h>
@@ -9,11 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "kernels/reference/reference_engine.hpp"
-#include "kernels/registry.hpp"
 #include "host/npy.hpp"
 #include "host/prover.hpp"
 #include "host/quantize.hpp"
+#include "kernels/reference/reference_engine.hpp"
+#include "kernels/registry.hpp"
 #include "nnproof/version.hpp"
 #include "tests/host/onnx_builder.hpp"
 #include "tests/support/cli.hpp"
@@ -83,7 +84,8 @@ TEST_F(Cli, BadInputsExitTwoWithOneLine) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << r.out;
     EXPECT_LE(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   };
-  expect_two(run_cli("verify --model " + model + " --input " + dir.file("missing.npy") + " --proof " + proof), "missing.npy");
+  expect_two(run_cli("verify --model " + model + " --input " + dir.file("missing.npy") + " --proof " + proof),
+             "missing.npy");
   expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("none.nnp")), "none.nnp");
   write_npy_f64(dir.file("wide.npy"), {3, 5}, std::vector<double>(15, 1.0));
   expect_two(run_cli("prove --model " + model + " --input " + dir.file("wide.npy") + " --proof " + proof), "wide.npy");
@@ -96,13 +98,15 @@ TEST_F(Cli, BadInputsExitTwoWithOneLine) {
   EXPECT_EQ(run_cli("prove --model " + model).code, 2);  // missing required options
   // A proof for other inputs: a usage error, not a rejection.
   write_npy_f64(dir.file("x2.npy"), {3, 4}, std::vector<double>(12, 1.0));
-  expect_two(run_cli("verify --model " + model + " --input " + dir.file("x2.npy") + " --proof " + proof), "another input");
+  expect_two(run_cli("verify --model " + model + " --input " + dir.file("x2.npy") + " --proof " + proof),
+             "another input");
   // Truncated and extended proof files.
   std::ifstream in(proof, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
   std::ofstream(dir.file("short.nnp"), std::ios::binary) << bytes.substr(0, bytes.size() - 1);
   std::ofstream(dir.file("long.nnp"), std::ios::binary) << bytes << 'x';
-  expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("short.nnp")), "truncated");
+  expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("short.nnp")),
+             "truncated");
   expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("long.nnp")), "trailing");
 }
 
@@ -130,7 +134,7 @@ TEST_F(Cli, EveryChangedByteOfAProofIsRefused) {
         EXPECT_NE(r.out.find("nnproof: error: "), std::string::npos) << r.out;
       }
     }
-    EXPECT_GT(rejected, 0);  // outputs and messages reach the protocol's checks
+    EXPECT_GT(rejected, 0);   // outputs and messages reach the protocol's checks
     EXPECT_GT(malformed, 0);  // header fields are refused by the parser
   }
 }
@@ -152,7 +156,8 @@ TEST_F(Cli, NonArithmeticOperatorsAreRefusedWithTheNodeNamed) {
   write_npy_f64(dir.file("x2.npy"), {1, 2}, std::vector<double>{1, 2});
   for (const char* op : {"Relu", "Sigmoid", "MaxPool", "Div"}) {
     testing::write_mlp_with_op(dir.file("bad.onnx"), layers, op);
-    CliRun r = run_cli("prove --model " + dir.file("bad.onnx") + " --input " + dir.file("x2.npy") + " --proof " + proof);
+    CliRun r =
+        run_cli("prove --model " + dir.file("bad.onnx") + " --input " + dir.file("x2.npy") + " --proof " + proof);
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_NE(r.out.find(op), std::string::npos) << r.out;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
@@ -168,7 +173,8 @@ TEST_F(Cli, ProofInAFieldThatWrapsIsRejected) {
   auto st = testing::make_statement<M61>(m, 1, {Fp61::from_int(std::int64_t{1} << 31)});
   auto bundle = prove_bundle(*make_reference_engine<M61>(), st);  // no magnitude check here
   auto bytes = serialize_bundle(bundle);
-  std::ofstream(proof, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(proof, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   CliRun r = run_cli("verify --model " + dir.file("id.onnx") + " --input " + dir.file("big.npy") + " --proof " + proof);
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_EQ(r.out.rfind("REJECTED: magnitude", 0), 0u) << r.out;
@@ -226,7 +232,8 @@ TEST_F(Cli, BenchPrintsTheDocumentedJson) {
   EXPECT_EQ(j["nnproof_version"], NNPROOF_VERSION);
   EXPECT_EQ(j["engine"], "cpu");
   ASSERT_EQ(j["results"].size(), 2u);
-  for (const char* key : {"batch", "forward_s", "prove_s", "verify_s", "proof_bytes", "soundness_bits", "float_forward_s"})
+  for (const char* key :
+       {"batch", "forward_s", "prove_s", "verify_s", "proof_bytes", "soundness_bits", "float_forward_s"})
     EXPECT_TRUE(j["results"][0].contains(key)) << key;
   EXPECT_EQ(run_cli("bench --arch 5,x --batch 4").code, 2);
 }

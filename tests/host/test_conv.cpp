@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Structured layers (convolutions, sum pooling, chains of ops; PROTOCOL.md section 2): the engines'
 // outputs equal an independent direct convolution over the integers (not the prover's tap loop),
 // the verifier's W~(q, s) equals that of the dense expansion, honest proofs verify and every kind
@@ -23,8 +24,12 @@ using Image = std::vector<i128>;
 // and an explicit bounds test standing for the zero padding.
 Image direct_conv(const ConvShape& c, const WeightMatrix& kernel, const Image& x) {
   const auto H = static_cast<std::int64_t>(c.in_h), W = static_cast<std::int64_t>(c.in_w);
-  const auto OH = (H + static_cast<std::int64_t>(c.pad_top + c.pad_bottom) - static_cast<std::int64_t>(c.kernel_h)) / static_cast<std::int64_t>(c.stride_h) + 1;
-  const auto OW = (W + static_cast<std::int64_t>(c.pad_left + c.pad_right) - static_cast<std::int64_t>(c.kernel_w)) / static_cast<std::int64_t>(c.stride_w) + 1;
+  const auto OH = (H + static_cast<std::int64_t>(c.pad_top + c.pad_bottom) - static_cast<std::int64_t>(c.kernel_h)) /
+                      static_cast<std::int64_t>(c.stride_h) +
+                  1;
+  const auto OW = (W + static_cast<std::int64_t>(c.pad_left + c.pad_right) - static_cast<std::int64_t>(c.kernel_w)) /
+                      static_cast<std::int64_t>(c.stride_w) +
+                  1;
   const std::size_t per_group_in = c.in_channels / c.groups, per_group_out = c.out_channels / c.groups;
   Image out(c.out_channels * static_cast<std::size_t>(OH * OW), 0);
   for (std::size_t co = 0; co < c.out_channels; ++co)
@@ -35,14 +40,17 @@ Image direct_conv(const ConvShape& c, const WeightMatrix& kernel, const Image& x
           const std::size_t ci = (co / per_group_out) * per_group_in + cl;
           for (std::size_t kh = 0; kh < c.kernel_h; ++kh)
             for (std::size_t kw = 0; kw < c.kernel_w; ++kw) {
-              const std::int64_t ih = oh * static_cast<std::int64_t>(c.stride_h) + static_cast<std::int64_t>(kh) - static_cast<std::int64_t>(c.pad_top);
-              const std::int64_t iw = ow * static_cast<std::int64_t>(c.stride_w) + static_cast<std::int64_t>(kw) - static_cast<std::int64_t>(c.pad_left);
+              const std::int64_t ih = oh * static_cast<std::int64_t>(c.stride_h) + static_cast<std::int64_t>(kh) -
+                                      static_cast<std::int64_t>(c.pad_top);
+              const std::int64_t iw = ow * static_cast<std::int64_t>(c.stride_w) + static_cast<std::int64_t>(kw) -
+                                      static_cast<std::int64_t>(c.pad_left);
               if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
               acc += static_cast<i128>(kernel[((co * per_group_in + cl) * c.kernel_h + kh) * c.kernel_w + kw]) *
                      x[(ci * c.in_h + static_cast<std::size_t>(ih)) * c.in_w + static_cast<std::size_t>(iw)];
             }
         }
-        out[(co * static_cast<std::size_t>(OH) + static_cast<std::size_t>(oh)) * static_cast<std::size_t>(OW) + static_cast<std::size_t>(ow)] = acc;
+        out[(co * static_cast<std::size_t>(OH) + static_cast<std::size_t>(oh)) * static_cast<std::size_t>(OW) +
+            static_cast<std::size_t>(ow)] = acc;
       }
   return out;
 }
@@ -58,7 +66,8 @@ Image apply_reference(const LinearOp& op, const Image& x) {
 std::vector<i128> integer_forward(const QuantizedModel& m, const std::vector<std::int64_t>& input, std::size_t batch) {
   std::vector<i128> out;
   for (std::size_t k = 0; k < batch; ++k) {
-    Image y(input.begin() + static_cast<std::ptrdiff_t>(k * m.in_dim()), input.begin() + static_cast<std::ptrdiff_t>((k + 1) * m.in_dim()));
+    Image y(input.begin() + static_cast<std::ptrdiff_t>(k * m.in_dim()),
+            input.begin() + static_cast<std::ptrdiff_t>((k + 1) * m.in_dim()));
     for (std::size_t i = 0; i < m.depth(); ++i) {
       for (const LinearOp& op : m.layers[i].ops) y = apply_reference(op, y);
       for (std::size_t a = 0; a < y.size(); ++a) y[a] += m.layers[i].bias[a];
@@ -89,7 +98,8 @@ TYPED_TEST(Conv, OutputsEqualDirectConvolutionAndProofsVerify) {
     EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(cpu_bundle)) << "engines differ, case " << c;
     if (thrust_engines_built()) {  // the CUDA engine's source, with its tables kept on its "device"
       auto thrust_st = st;
-      EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(prove_bundle(*make_thrust_omp_engine<TypeParam>(), thrust_st)))
+      EXPECT_EQ(serialize_bundle(bundle),
+                serialize_bundle(prove_bundle(*make_thrust_omp_engine<TypeParam>(), thrust_st)))
           << "thrust-omp differs, case " << c;
     }
     Verdict v = verify_bundle(st, bundle);
@@ -99,7 +109,8 @@ TYPED_TEST(Conv, OutputsEqualDirectConvolutionAndProofsVerify) {
       for (auto x : st.input) ints.push_back(static_cast<std::int64_t>(x.centered()));
       auto want = integer_forward(model, ints, batch);
       ASSERT_EQ(want.size(), st.outputs.size());
-      for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(static_cast<i128>(st.outputs[i].centered()), want[i]) << "case " << c << " output " << i;
+      for (std::size_t i = 0; i < want.size(); ++i)
+        EXPECT_EQ(static_cast<i128>(st.outputs[i].centered()), want[i]) << "case " << c << " output " << i;
     }
   }
 }
@@ -186,7 +197,8 @@ TYPED_TEST(Conv, ChangedInputKernelOrBiasIsRejected) {
         weights.set(w, weights[w] + 1);
         auto bad = st;
         bad.model = &m2;
-        EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed).accepted) << "layer " << layer << " op " << k << " weight " << w;
+        EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed).accepted)
+            << "layer " << layer << " op " << k << " weight " << w;
       }
     for (std::size_t b = 0; b < model.layers[layer].bias.size(); ++b) {
       QuantizedModel m2 = model;

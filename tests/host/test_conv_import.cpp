@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Convolutional models through ONNX: Conv / AveragePool / GlobalAveragePool / ones-kernel sum
 // pooling import, quantize and prove to exactly the float network's outputs (integer weights at
 // scale 1, so every value is exact), checked against a float evaluation written here from the
@@ -14,9 +15,9 @@
 #include <random>
 
 #include "host/calibrate.hpp"
-#include "kernels/cpu/cpu_engine.hpp"
 #include "host/npy.hpp"
 #include "host/quantize.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "tests/host/onnx_builder.hpp"
 #include "tests/support/cli.hpp"
 #include "tests/support/models.hpp"
@@ -35,16 +36,18 @@ struct Tensor3 {
   std::size_t c, h, w;
   std::vector<double> v;  // c * h * w
   double at(std::size_t ci, std::int64_t y, std::int64_t x) const {
-    if (y < 0 || x < 0 || y >= static_cast<std::int64_t>(h) || x >= static_cast<std::int64_t>(w)) return 0;  // zero padding
+    if (y < 0 || x < 0 || y >= static_cast<std::int64_t>(h) || x >= static_cast<std::int64_t>(w))
+      return 0;  // zero padding
     return v[(ci * h + static_cast<std::size_t>(y)) * w + static_cast<std::size_t>(x)];
   }
 };
 
 // A window op: conv (weights per output channel) or pooling (sum of the window times `scale`).
-Tensor3 window(const Tensor3& x, const BuilderStage& s, std::size_t m, std::size_t group, const std::vector<double>* weights,
-               double scale) {
+Tensor3 window(const Tensor3& x, const BuilderStage& s, std::size_t m, std::size_t group,
+               const std::vector<double>* weights, double scale) {
   const std::size_t kh = s.kernel_h, kw = s.kernel_w;
-  const std::size_t oh = (x.h + s.pads[0] + s.pads[2] - kh) / s.stride_h + 1, ow = (x.w + s.pads[1] + s.pads[3] - kw) / s.stride_w + 1;
+  const std::size_t oh = (x.h + s.pads[0] + s.pads[2] - kh) / s.stride_h + 1,
+                    ow = (x.w + s.pads[1] + s.pads[3] - kw) / s.stride_w + 1;
   Tensor3 y{m, oh, ow, std::vector<double>(m * oh * ow, 0.0)};
   const std::size_t cin = x.c / group, mout = m / group;
   for (std::size_t co = 0; co < m; ++co)
@@ -55,7 +58,8 @@ Tensor3 window(const Tensor3& x, const BuilderStage& s, std::size_t m, std::size
           for (std::size_t a = 0; a < kh; ++a)
             for (std::size_t b = 0; b < kw; ++b) {
               const double w = weights ? (*weights)[((co * cin + cl) * kh + a) * kw + b] : 1.0;
-              acc += w * x.at((co / mout) * cin + cl, static_cast<std::int64_t>(i * s.stride_h + a) - static_cast<std::int64_t>(s.pads[0]),
+              acc += w * x.at((co / mout) * cin + cl,
+                              static_cast<std::int64_t>(i * s.stride_h + a) - static_cast<std::int64_t>(s.pads[0]),
                               static_cast<std::int64_t>(j * s.stride_w + b) - static_cast<std::int64_t>(s.pads[1]));
             }
         y.v[(co * oh + i) * ow + j] = acc * scale + (weights && !s.bias.empty() ? s.bias[co] : 0.0);
@@ -63,13 +67,20 @@ Tensor3 window(const Tensor3& x, const BuilderStage& s, std::size_t m, std::size
   return y;
 }
 
-std::vector<double> float_forward(const std::vector<std::size_t>& chw, const std::vector<BuilderStage>& stages, std::vector<double> input) {
+std::vector<double> float_forward(const std::vector<std::size_t>& chw, const std::vector<BuilderStage>& stages,
+                                  std::vector<double> input) {
   Tensor3 x{chw[0], chw[1], chw[2], std::move(input)};
   for (const BuilderStage& s : stages) {
     switch (s.kind) {
-      case Kind::conv: x = window(x, s, s.out_channels, s.group, &s.weights, 1.0); break;
-      case Kind::average_pool: x = window(x, s, x.c, x.c, nullptr, 1.0 / static_cast<double>(s.kernel_h * s.kernel_w)); break;
-      case Kind::sum_pool_conv: x = window(x, s, x.c, x.c, nullptr, 1.0); break;
+      case Kind::conv:
+        x = window(x, s, s.out_channels, s.group, &s.weights, 1.0);
+        break;
+      case Kind::average_pool:
+        x = window(x, s, x.c, x.c, nullptr, 1.0 / static_cast<double>(s.kernel_h * s.kernel_w));
+        break;
+      case Kind::sum_pool_conv:
+        x = window(x, s, x.c, x.c, nullptr, 1.0);
+        break;
       case Kind::global_average_pool: {
         BuilderStage g;
         g.kernel_h = x.h;
@@ -83,7 +94,9 @@ std::vector<double> float_forward(const std::vector<std::size_t>& chw, const std
       case Kind::channel_bias:
         for (std::size_t i = 0; i < x.v.size(); ++i) x.v[i] += s.bias[i / (x.h * x.w)];
         break;
-      case Kind::flatten: x = {x.v.size(), 1, 1, x.v}; break;
+      case Kind::flatten:
+        x = {x.v.size(), 1, 1, x.v};
+        break;
       case Kind::dense: {
         std::vector<double> y(s.rows, 0.0);
         for (std::size_t a = 0; a < s.rows; ++a) {
@@ -162,10 +175,11 @@ std::vector<CnnCase> cases(std::mt19937_64& rng) {
   BuilderStage bias;
   bias.kind = Kind::channel_bias;
   bias.bias = small_ints(rng, 4);
-  out.push_back({{2, 6, 7},
-                 {conv(rng, 2, 4, 2, 3, 1, 2, {1, 1, 1, 1}, /*group=*/2, /*bias=*/false), bias, simple(Kind::square),
-                  pool(Kind::sum_pool_conv, 2), pool(Kind::global_average_pool, 1), simple(Kind::flatten), dense(rng, 2, 4)},
-                 2});
+  out.push_back(
+      {{2, 6, 7},
+       {conv(rng, 2, 4, 2, 3, 1, 2, {1, 1, 1, 1}, /*group=*/2, /*bias=*/false), bias, simple(Kind::square),
+        pool(Kind::sum_pool_conv, 2), pool(Kind::global_average_pool, 1), simple(Kind::flatten), dense(rng, 2, 4)},
+       2});
   // One long chain: biases carried through later padded, strided and grouped convolutions, a padded
   // count_include_pad=1 average pool and two dense ops (kept as a chain: multiplied out it would
   // not be smaller).
@@ -176,11 +190,12 @@ std::vector<CnnCase> cases(std::mt19937_64& rng) {
   BuilderStage channel_bias;
   channel_bias.kind = Kind::channel_bias;
   channel_bias.bias = small_ints(rng, 2);
-  out.push_back({{1, 5, 4},
-                 {conv(rng, 1, 2, 3, 2, 1, 1, {1, 0, 2, 1}), channel_bias, conv(rng, 2, 2, 2, 3, 2, 1, {1, 1, 0, 2}, 2, true),
-                  padded_pool, conv(rng, 2, 3, 2, 2, 1, 2, {0, 1, 1, 0}), simple(Kind::flatten), dense(rng, 2, 3 * 4 * 3),
-                  dense(rng, 3, 2)},
-                 1});
+  out.push_back(
+      {{1, 5, 4},
+       {conv(rng, 1, 2, 3, 2, 1, 1, {1, 0, 2, 1}), channel_bias, conv(rng, 2, 2, 2, 3, 2, 1, {1, 1, 0, 2}, 2, true),
+        padded_pool, conv(rng, 2, 3, 2, 2, 1, 2, {0, 1, 1, 0}), simple(Kind::flatten), dense(rng, 2, 3 * 4 * 3),
+        dense(rng, 3, 2)},
+       1});
   return out;
 }
 
@@ -190,7 +205,8 @@ class ConvImport : public ::testing::Test {
 };
 
 template <class Cfg>
-void prove_and_compare(const QuantizedModel& q, const std::vector<double>& input, std::size_t batch, const std::vector<double>& want) {
+void prove_and_compare(const QuantizedModel& q, const std::vector<double>& input, std::size_t batch,
+                       const std::vector<double>& want) {
   std::vector<typename Cfg::F> x;
   for (double v : input) x.push_back(Cfg::F::from_int(static_cast<std::int64_t>(v)));
   auto st = testing::make_statement<Cfg>(q, batch, std::move(x));
@@ -199,7 +215,8 @@ void prove_and_compare(const QuantizedModel& q, const std::vector<double>& input
   EXPECT_TRUE(v.accepted) << v.failed_check;
   ASSERT_EQ(st.outputs.size(), want.size());
   for (std::size_t i = 0; i < want.size(); ++i)
-    EXPECT_NEAR(static_cast<double>(st.outputs[i].centered()) / q.output_scale(), want[i], 1e-9 * (1 + std::fabs(want[i])))
+    EXPECT_NEAR(static_cast<double>(st.outputs[i].centered()) / q.output_scale(), want[i],
+                1e-9 * (1 + std::fabs(want[i])))
         << "output " << i;  // exact but for the float reference's 1/k^2 of a global pool
 }
 
@@ -218,7 +235,9 @@ TEST_F(ConvImport, ProvedOutputsEqualTheFloatNetwork) {
     const std::vector<double> input = small_ints(rng, batch * n0, -3, 3);
     std::vector<double> want;
     for (std::size_t k = 0; k < batch; ++k) {
-      auto y = float_forward(c.chw, c.stages, std::vector<double>(input.begin() + static_cast<std::ptrdiff_t>(k * n0), input.begin() + static_cast<std::ptrdiff_t>((k + 1) * n0)));
+      auto y = float_forward(c.chw, c.stages,
+                             std::vector<double>(input.begin() + static_cast<std::ptrdiff_t>(k * n0),
+                                                 input.begin() + static_cast<std::ptrdiff_t>((k + 1) * n0)));
       want.insert(want.end(), y.begin(), y.end());
     }
     prove_and_compare<M61>(q, input, batch, want);
@@ -252,14 +271,17 @@ TEST_F(ConvImport, TheDigestBindsHowOutputsAreDequantized) {
   std::mt19937_64 rng(86);
   const BuilderStage c = conv(rng, 1, 2, 3, 3, 1, 1, {0, 0, 0, 0});
   const BuilderStage fc = dense(rng, 3, 2 * 2 * 2);
-  testing::write_cnn_onnx(dir.file("avg.onnx"), {1, 6, 6}, {c, simple(Kind::square), pool(Kind::average_pool, 2), simple(Kind::flatten), fc});
-  testing::write_cnn_onnx(dir.file("sum.onnx"), {1, 6, 6}, {c, simple(Kind::square), pool(Kind::sum_pool_conv, 2), simple(Kind::flatten), fc});
+  testing::write_cnn_onnx(dir.file("avg.onnx"), {1, 6, 6},
+                          {c, simple(Kind::square), pool(Kind::average_pool, 2), simple(Kind::flatten), fc});
+  testing::write_cnn_onnx(dir.file("sum.onnx"), {1, 6, 6},
+                          {c, simple(Kind::square), pool(Kind::sum_pool_conv, 2), simple(Kind::flatten), fc});
   const QuantizedModel avg = quantize_model(import_onnx(dir.file("avg.onnx")), {4.0, 8.0});
   const QuantizedModel sum = quantize_model(import_onnx(dir.file("sum.onnx")), {4.0, 8.0});
   EXPECT_EQ(avg.output_scale(), 4 * sum.output_scale());
   EXPECT_NE(model_digest(avg), model_digest(sum));
 
-  testing::write_cnn_onnx(dir.file("global.onnx"), {2, 4, 4}, {pool(Kind::global_average_pool, 1), simple(Kind::flatten), dense(rng, 1, 2)});
+  testing::write_cnn_onnx(dir.file("global.onnx"), {2, 4, 4},
+                          {pool(Kind::global_average_pool, 1), simple(Kind::flatten), dense(rng, 1, 2)});
   edit_node(dir.file("global.onnx"), "GlobalAveragePool", [](onnx::NodeProto& n) {
     auto* a = n.add_attribute();
     a->set_name("pads");
@@ -344,7 +366,8 @@ TEST_F(ConvImport, UnsupportedConvAndPoolAttributesNameTheNode) {
     huge.pads = {32767, 32767, 32767, 32767};
     huge.count_include_pad = true;
     testing::write_cnn_onnx(path, {1, 1, 1}, {huge, simple(Kind::flatten), dense(rng, 1, 1)});
-    expect_model_error(path, {"node 'stage1' (AveragePool)", "more than 2^26 kernel entries", "refuses layers this large"});
+    expect_model_error(path,
+                       {"node 'stage1' (AveragePool)", "more than 2^26 kernel entries", "refuses layers this large"});
   }
   // A declared 30000 x 30000 image: refused before anything is sized by it (the file is tiny).
   testing::write_cnn_onnx(path, {1, 30000, 30000}, {conv(rng, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0})});
@@ -366,22 +389,27 @@ TEST_F(ConvImport, CliProvesImagesAndWritesVerifiedLabels) {
   const std::vector<double> input = small_ints(rng, batch * n0, 0, 3);
   write_npy_f64(x, {batch, c.chw[0], c.chw[1], c.chw[2]}, input);
   const std::string common = " --model " + model + " --input " + x + " --proof " + proof;
-  CliRun p = run_cli("prove" + common + " --field m127 --labels-out " + dir.file("labels.npy") + " --output " + dir.file("y.npy"));
+  CliRun p = run_cli("prove" + common + " --field m127 --labels-out " + dir.file("labels.npy") + " --output " +
+                     dir.file("y.npy"));
   ASSERT_EQ(p.code, 0) << p.out;
   CliRun v = run_cli("verify" + common + " --labels-out " + dir.file("verified.npy"));
   ASSERT_EQ(v.code, 0) << v.out;
   EXPECT_NE(v.out.find("VERIFIED"), std::string::npos);
-  const NpyArray labels = read_npy(dir.file("labels.npy")), verified = read_npy(dir.file("verified.npy")), y = read_npy(dir.file("y.npy"));
+  const NpyArray labels = read_npy(dir.file("labels.npy")), verified = read_npy(dir.file("verified.npy")),
+                 y = read_npy(dir.file("y.npy"));
   ASSERT_EQ(labels.shape, std::vector<std::size_t>{batch});
   EXPECT_EQ(labels.integers, verified.integers);
   for (std::size_t k = 0; k < batch; ++k) {  // the argmax of the float network's logits (first on ties)
-    const auto want = float_forward(c.chw, c.stages, std::vector<double>(input.begin() + static_cast<std::ptrdiff_t>(k * n0), input.begin() + static_cast<std::ptrdiff_t>((k + 1) * n0)));
+    const auto want = float_forward(c.chw, c.stages,
+                                    std::vector<double>(input.begin() + static_cast<std::ptrdiff_t>(k * n0),
+                                                        input.begin() + static_cast<std::ptrdiff_t>((k + 1) * n0)));
     const auto best = std::max_element(want.begin(), want.end()) - want.begin();
     EXPECT_EQ(labels.integers[k], best) << "sample " << k;
     for (std::size_t o = 0; o < want.size(); ++o) EXPECT_EQ(y.reals[k * want.size() + o], want[o]);
   }
   // Images of another size: one line, exit 2, naming both shapes.
-  write_npy_f64(x, {batch, c.chw[0], c.chw[1] + 1, c.chw[2]}, std::vector<double>(batch * c.chw[0] * (c.chw[1] + 1) * c.chw[2], 0.0));
+  write_npy_f64(x, {batch, c.chw[0], c.chw[1] + 1, c.chw[2]},
+                std::vector<double>(batch * c.chw[0] * (c.chw[1] + 1) * c.chw[2], 0.0));
   CliRun bad = run_cli("prove" + common);
   EXPECT_EQ(bad.code, 2) << bad.out;
   EXPECT_NE(bad.out.find("(batch, 2, 9, 8)"), std::string::npos) << bad.out;
@@ -391,7 +419,8 @@ TEST_F(ConvImport, QuantizeChoosesFeasibleScalesAndWritesThemIntoTheModel) {
   if (!std::getenv("NNPROOF_BIN")) GTEST_SKIP() << "NNPROOF_BIN is not set (run through ctest)";
   std::mt19937_64 rng(85);
   const CnnCase c = cases(rng).front();
-  const std::string model = dir.file("float.onnx"), out = dir.file("q.onnx"), x = dir.file("x.npy"), y = dir.file("y.npy");
+  const std::string model = dir.file("float.onnx"), out = dir.file("q.onnx"), x = dir.file("x.npy"),
+                    y = dir.file("y.npy");
   std::vector<BuilderStage> stages = c.stages;
   for (auto& s : stages)  // float weights in (-1, 1), as training leaves them
     for (auto& w : s.weights) w /= 4.5;
@@ -402,12 +431,15 @@ TEST_F(ConvImport, QuantizeChoosesFeasibleScalesAndWritesThemIntoTheModel) {
   for (auto& v : input) v = pixel(rng);
   std::vector<std::int64_t> labels(batch);
   for (std::size_t k = 0; k < batch; ++k) {  // the float network's own predictions: 100% is reachable
-    auto o = float_forward(c.chw, stages, std::vector<double>(input.begin() + static_cast<std::ptrdiff_t>(k * n0), input.begin() + static_cast<std::ptrdiff_t>((k + 1) * n0)));
+    auto o = float_forward(c.chw, stages,
+                           std::vector<double>(input.begin() + static_cast<std::ptrdiff_t>(k * n0),
+                                               input.begin() + static_cast<std::ptrdiff_t>((k + 1) * n0)));
     labels[k] = std::max_element(o.begin(), o.end()) - o.begin();
   }
   write_npy_f64(x, {batch, c.chw[0], c.chw[1], c.chw[2]}, input);
   write_npy_i64(y, {batch}, labels);
-  CliRun q = run_cli("quantize --model " + model + " --calibration " + x + " --labels " + y + " --field m61 --out " + out + " --json");
+  CliRun q = run_cli("quantize --model " + model + " --calibration " + x + " --labels " + y + " --field m61 --out " +
+                     out + " --json");
   ASSERT_EQ(q.code, 0) << q.out;
   const auto j = nlohmann::json::parse(q.out);
   const double alpha = j["chosen"]["alpha"], beta = j["chosen"]["beta"];

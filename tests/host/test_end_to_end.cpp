@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // End to end on random networks (1 to 5 layers, sizes not powers of two, batch 1 to 300, both
 // fields, both engines): outputs equal an independent forward pass, honest proofs verify, and
 // changing any single output, proof element, input entry, weight or bias is rejected.

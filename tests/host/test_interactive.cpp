@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
 // Interactive mode: challenges from the OS CSPRNG over a pipe, in process and across two
 // processes; a prover that changes any message is rejected.
 #include <gtest/gtest.h>
 
-#include "kernels/cpu/cpu_engine.hpp"
 #include "host/interactive.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "tests/support/problems.hpp"
 
 namespace nnproof {

@@ -1,5 +1,4 @@
-#include "host/npy.hpp"
-
+// SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -10,6 +9,8 @@
 #include <limits>
 #include <random>
 #include <sstream>
+
+#include "host/npy.hpp"
 
 namespace nnproof {
 namespace {
@@ -23,7 +24,10 @@ std::string le_bytes(const std::vector<T>& values) {
   std::string out;
   for (T v : values) {
     std::uint64_t bits;
-    if constexpr (sizeof(T) == 4) bits = std::bit_cast<std::uint32_t>(v); else bits = std::bit_cast<std::uint64_t>(v);
+    if constexpr (sizeof(T) == 4)
+      bits = std::bit_cast<std::uint32_t>(v);
+    else
+      bits = std::bit_cast<std::uint64_t>(v);
     for (std::size_t i = 0; i < sizeof(T); ++i) out += static_cast<char>(bits >> (8 * i));
   }
   return out;
@@ -294,7 +298,8 @@ TEST_F(NpyTest, RejectsTruncatedAndTrailingData) {
   } catch (const NpyError& e) {
     EXPECT_EQ(std::string(e.what()), p + ": truncated: header says 12 elements (48 bytes) but 40 bytes follow");
   }
-  expect_rejected(put("tl.npy", npy_file(dict("<f4", "(12,)"), std::string(49, '\0'))), {"trailing bytes", "48 bytes", "49 bytes"});
+  expect_rejected(put("tl.npy", npy_file(dict("<f4", "(12,)"), std::string(49, '\0'))),
+                  {"trailing bytes", "48 bytes", "49 bytes"});
   expect_rejected(put("t0.npy", npy_file(dict("<i8", "(0,)"), "x")), {"trailing bytes"});
 }
 
@@ -361,8 +366,9 @@ TEST_F(NpyTest, RejectsMalformedDict) {
     expect_rejected(put("bad" + std::to_string(i++) + ".npy", npy_file(text, data)), {word});
   }
   // A NUL inside the header.
-  expect_rejected(put("nul.npy", npy_file(std::string("{'descr': '<f\0', 'fortran_order': False, 'shape': (1,)}", 55), data)),
-                  {"malformed header"});
+  expect_rejected(
+      put("nul.npy", npy_file(std::string("{'descr': '<f\0', 'fortran_order': False, 'shape': (1,)}", 55), data)),
+      {"malformed header"});
 }
 
 TEST_F(NpyTest, RejectsTooManyDimensions) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ONNX import: round trips through the C++ builder, and one rejection test per way a model can be
 // unprovable or malformed, each checking that the one-line message names the node and the reason.
 #include <gtest/gtest.h>
@@ -388,9 +389,8 @@ TEST_F(OnnxImport, RejectsPowOtherThanSquare) {
 TEST_F(OnnxImport, RejectsWeightFirstMatMul) {
   BuildOptions opt;
   opt.linear = LinearStyle::matmul_add;
-  const auto path = edited_model(file("m.onnx"), make_layers({4, 3, 2}), opt, [](onnx::ModelProto& m) {
-    node(m, "fc1").mutable_input()->SwapElements(0, 1);
-  });
+  const auto path = edited_model(file("m.onnx"), make_layers({4, 3, 2}), opt,
+                                 [](onnx::ModelProto& m) { node(m, "fc1").mutable_input()->SwapElements(0, 1); });
   expect_error(path, {"node 'fc1' (MatMul)", "MatMul(W, x)"});
 }
 
@@ -437,7 +437,13 @@ TEST_F(OnnxImport, RejectsDimensionMismatch) {
 
 TEST_F(OnnxImport, RejectsFirstLayerNotMatchingInput) {
   const auto path = edited_model(file("m.onnx"), make_layers({4, 3, 2}), {}, [](onnx::ModelProto& m) {
-    m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(9);
+    m.mutable_graph()
+        ->mutable_input(0)
+        ->mutable_type()
+        ->mutable_tensor_type()
+        ->mutable_shape()
+        ->mutable_dim(1)
+        ->set_dim_value(9);
   });
   expect_error(path, {"node 'fc1' (Gemm)", "takes 4 inputs but the model input 'input' gives 9"});
 }
@@ -467,7 +473,8 @@ TEST_F(OnnxImport, ConsecutiveLinearLayersComposeIntoOne) {
 
 // n -> 1 -> n multiplied out would be n^2 weights from 2n: such a chain stays two ops.
 TEST_F(OnnxImport, ABottleneckChainIsNotMultipliedOut) {
-  const auto path = edited_model(file("m.onnx"), make_layers({64, 1, 64}), {}, [](onnx::ModelProto& m) { bypass_node(m, "act1"); });
+  const auto path =
+      edited_model(file("m.onnx"), make_layers({64, 1, 64}), {}, [](onnx::ModelProto& m) { bypass_node(m, "act1"); });
   const FloatModel m = import_onnx(path);
   ASSERT_EQ(m.layers.size(), 1u);
   ASSERT_TRUE(m.layers[0].structured());
@@ -514,9 +521,8 @@ TEST_F(OnnxImport, RejectsNodeAfterSoftmax) {
 TEST_F(OnnxImport, RejectsSoftmaxOverBatch) {
   BuildOptions opt;
   opt.softmax = true;
-  const auto path = edited_model(file("m.onnx"), make_layers({4, 3, 2}), opt, [](onnx::ModelProto& m) {
-    node(m, "softmax").mutable_attribute(0)->set_i(0);
-  });
+  const auto path = edited_model(file("m.onnx"), make_layers({4, 3, 2}), opt,
+                                 [](onnx::ModelProto& m) { node(m, "softmax").mutable_attribute(0)->set_i(0); });
   expect_error(path, {"node 'softmax' (Softmax)", "axis=0"});
 }
 
@@ -535,9 +541,8 @@ TEST_F(OnnxImport, RejectsNodesOutOfOrder) {
 
 // A cycle: fc1 now reads the activation that fc2 produces, which depends on fc1 itself.
 TEST_F(OnnxImport, RejectsCycles) {
-  const auto path = edited_model(file("m.onnx"), make_layers({3, 3, 3}), {}, [](onnx::ModelProto& m) {
-    node(m, "fc1").set_input(0, node(m, "fc2").output(0));
-  });
+  const auto path = edited_model(file("m.onnx"), make_layers({3, 3, 3}), {},
+                                 [](onnx::ModelProto& m) { node(m, "fc1").set_input(0, node(m, "fc2").output(0)); });
   expect_error(path, {"node 'fc1' (Gemm)", "no earlier node produces it"});
 }
 

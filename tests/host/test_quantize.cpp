@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Quantization (PROTOCOL.md section 7): scales, rounding, non-integer refusal at scale 1, and the
 // worst-case magnitude check.
 #include <gtest/gtest.h>

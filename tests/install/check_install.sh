@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ctest Install.FindPackageClient: `cmake --install` the build into a scratch prefix (WORK_DIR/prefix,
 # emptied first), check the installed CLI's --version, then configure, build and run the client in
 # client/ (find_package(nnproof), nnproof::verifier) with -DCMAKE_PREFIX_PATH=<that prefix>.

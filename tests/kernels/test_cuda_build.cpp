@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CUDA build: the nnproof binary embeds SASS for every architecture CMake was asked for
 // (sm_80 and sm_90 by default), checked without cuobjdump: a fat binary's cubins are ELF images with
 // e_machine 190 (EM_CUDA), and bits 8-15 of their e_flags give the SM version.
@@ -15,7 +16,11 @@ namespace {
 
 [[maybe_unused]] std::set<int> embedded_sass_versions(const std::string& bytes) {  // (unused without CUDA)
   std::set<int> versions;
-  for (std::size_t i = bytes.find("\x7f" "ELF"); i != std::string::npos; i = bytes.find("\x7f" "ELF", i + 1)) {
+  for (std::size_t i = bytes.find("\x7f"
+                                  "ELF");
+       i != std::string::npos; i = bytes.find("\x7f"
+                                              "ELF",
+                                              i + 1)) {
     if (i + 64 > bytes.size() || bytes[i + 4] != 2) continue;  // 64-bit ELF headers only
     std::uint16_t machine;
     std::uint32_t flags;

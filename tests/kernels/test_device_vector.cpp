@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DeviceVector (kernels/thrust/device_vector.hpp): tables made with a size alone are left as the backend
 // allocated them (its construct is a no-op: no fill pass), tables made with a value are filled
 // with it. Built for Thrust's OpenMP backend over an allocator whose fresh memory is a known byte,

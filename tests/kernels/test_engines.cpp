@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cross-engine: every Engine operation of the cpu engine, of the thrust-omp engine (the OpenMP
 // build of the CUDA engine's source) and, where a device exists, of the cuda engine is
 // bit-identical to the reference engine, including the limb-GEMM paths' edge cases (the exactness
@@ -365,7 +366,8 @@ TEST(CudaEngine, CublasProbeInAFreshProcess) {
 
 TEST(CudaEngine, CublasIsLoadedOnlyWhenTheEngineNeedsIt) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::string probe = "NNPROOF_CUBLAS_PROBE=1 '" + self + "' --gtest_filter=CudaEngine.CublasProbeInAFreshProcess";
+  const std::string probe =
+      "NNPROOF_CUBLAS_PROBE=1 '" + self + "' --gtest_filter=CudaEngine.CublasProbeInAFreshProcess";
   const int status = std::system((probe + " >/dev/null 2>&1").c_str());
   EXPECT_EQ(status, 0) << "the probe failed; rerun it to see why: " << probe;
 }

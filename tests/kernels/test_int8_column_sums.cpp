@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The prover's int8 column sums (row_combine's core) against plain int64 sums, for every kernel
 // this CPU runs: shapes that are not multiples of the 4-row steps or 16-column blocks, row ranges
 // that start and stop inside the table (as the per-thread parts do), 8 and 16 byte arrays, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The int8 forward's transposed limb split and recombination (m61: 8 limbs, m127: 16) against
 // references in the field: lengths that are not multiples of any vector or block length, the
 // fields' edge values, and every int32 product extreme. (Each function runs the clone that this CPU selects; the

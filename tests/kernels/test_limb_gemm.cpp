@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Int8WeightsMatmul on its own: one object per layer, one primitive per block width. Each width,
 // including one made again after eviction, must compute C^T = L'^T W^T exactly (against a plain
 // int32 product), and holds() must tell the same bytes from changed ones.

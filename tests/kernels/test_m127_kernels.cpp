@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The m127 activation kernels (group sums, pair q, row folds) of every implementation this CPU
 // runs, against the same quantities written out with plain field arithmetic: random rows and
 // weights, every entry and weight at p - 1, rows at p - 1 against zero rows (differences 1 - p),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The m61 activation kernels (group sums, pair q, row folds) of every implementation this CPU runs,
 // against the same quantities written out with plain field arithmetic: random tables and weights,
 // every entry and weight at p - 1, column counts below, at and above the eight-column register

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel tests run every implementation the CPU has against plain field arithmetic; on a CPU
 // without AVX-512 IFMA / VNNI that is only the portable twins, and they pass. This test says so:
 // it lists the fast kernels this process did not get, skips with that list, and fails with it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cpu engine's limb route for structured layers (structured_limbs.hpp) against the 128-bit
 // route that the reference engine keeps (structured_forward.hpp's apply_op): convolutions with
 // int16 kernels at their extremes, a dense op, batches around the 32-sample blocks, inputs random

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NNP_THRUST (kernels/thrust/thrust_errors.hpp): a thrust::system_error from a Thrust call becomes a
 // CudaError naming the file, the line and the call; values and other exceptions pass through.
 // Compiled only where the CUDA toolkit (and so Thrust) was found at build time.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The include order of docs/ARCHITECTURE.md, checked: core <- verifier <- kernels <- host.
 
 Each folder (layer) may include its own files and those of the layers below it, never above. Inside

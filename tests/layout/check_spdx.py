@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Every source file names its license (LICENSE, Apache-2.0) in an SPDX line near its top.
 
 Source files: .hpp .cpp .cu .inl .h .py .cmake, CMakeLists.txt, and the scripts (every file in

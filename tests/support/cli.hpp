@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Runs the built nnproof binary ($NNPROOF_BIN, set by ctest) with arguments, for the CLI tests.
 #include <sys/wait.h>

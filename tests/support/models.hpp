@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Random quantized networks and statements for tests (and the fuzz targets: no GoogleTest here).
 // Every builder draws from the caller's generator in a fixed order, so that a seed names one case:

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Honest proofs over random networks (tests/support/models.hpp) for tests, plus channels with
 // fixed challenges.
 #include <random>
 
-#include "kernels/reference/reference_engine.hpp"
 #include "host/prover.hpp"
+#include "kernels/reference/reference_engine.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/random.hpp"
 #include "verifier/verifier.hpp"
@@ -49,7 +50,8 @@ class FixedChallengeProverChannel final : public ProverChannel<K> {
 template <class K>
 class FixedChallengeVerifierChannel final : public VerifierChannel<K> {
  public:
-  FixedChallengeVerifierChannel(std::vector<K> messages, std::uint64_t seed) : messages_(std::move(messages)), rng_(seed) {}
+  FixedChallengeVerifierChannel(std::vector<K> messages, std::uint64_t seed)
+      : messages_(std::move(messages)), rng_(seed) {}
   void receive(std::span<K> out) override {
     for (auto& x : out) x = next_ < messages_.size() ? messages_[next_++] : K::zero();
   }

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Seeded randomness for tests: a fixed default seed, printed, overridable by NNPROOF_TEST_SEED.
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <type_traits>
 
@@ -21,7 +22,9 @@ inline std::uint64_t test_seed() {
   return seed;
 }
 
-inline std::mt19937_64 make_rng(std::uint64_t salt = 0) { return std::mt19937_64(test_seed() ^ (salt * 0x9E3779B97F4A7C15ull)); }
+inline std::mt19937_64 make_rng(std::uint64_t salt = 0) {
+  return std::mt19937_64(test_seed() ^ (salt * 0x9E3779B97F4A7C15ull));
+}
 
 using nnproof::random_element;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A fresh temporary folder per test, removed afterwards.
 #include <gtest/gtest.h>
@@ -15,7 +16,8 @@ class TempDir {
     std::string name = std::string(info ? info->test_suite_name() : "x") + "." + (info ? info->name() : "y");
     for (auto& c : name)
       if (c == '/') c = '_';
-    path_ = std::filesystem::temp_directory_path() / ("nnproof-test-" + name + "-" + std::to_string(std::random_device{}()));
+    path_ = std::filesystem::temp_directory_path() /
+            ("nnproof-test-" + name + "-" + std::to_string(std::random_device{}()));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The magnitude bound (PROTOCOL.md section 7) on the verifier's side: a prover that proves a
 // wrapped computation in a field too small for it gets a valid field proof, which the verifier's
 // magnitude check (and the CLI) must refuse.
@@ -42,7 +43,7 @@ TEST(Magnitude, WrappedFieldProofVerifiesInTheFieldButIsCaught) {
   QuantizedModel m = one_by_one();
   auto st = testing::make_statement<M61>(m, 1, {Fp61::from_int(std::int64_t{1} << 31)});  // x^2 = 2^62 wraps in m61
   auto bundle = prove_bundle(*make_reference_engine<M61>(), st);
-  EXPECT_TRUE(verify_bundle(st, bundle).accepted);  // a true statement about the field...
+  EXPECT_TRUE(verify_bundle(st, bundle).accepted);             // a true statement about the field...
   EXPECT_NE(st.outputs[0].centered(), std::int64_t{1} << 62);  // ...that is not the network's output
   EXPECT_TRUE(magnitude_violation(magnitude_profile(m), u128{1} << 31, FieldId::m61));
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The proof bundle parser: canonical, bounds-checked, exact length. A byte-by-byte sweep shows
 // that every single-byte change of an honest bundle is refused by the parser or the verifier.
 #include <gtest/gtest.h>
@@ -65,16 +66,16 @@ TYPED_TEST(ProofFormatTest, RejectsHeaderFieldsThatDisagree) {
     bad[offset] = value;
     EXPECT_THROW(parse_bundle<TypeParam>(bad, h.shape()), ProofFormatError) << "offset " << offset;
   };
-  expect_refused(0, 'X');                                          // magic
-  expect_refused(8, 1);                                            // version 1, before the outputs binding
-  expect_refused(8, 3);                                            // a later version
-  expect_refused(12, 3);                                           // m61-interactive never in files
-  expect_refused(12, TypeParam::kId == FieldId::m61 ? 2 : 1);      // the other file field
-  expect_refused(13, 1);                                           // mode
-  expect_refused(14, 1);                                           // reserved
-  expect_refused(112, 3);                                          // depth
-  expect_refused(116, 6);                                          // n_0
-  expect_refused(bundle_header_size(2) - 8, 4);                    // batch
+  expect_refused(0, 'X');                                      // magic
+  expect_refused(8, 1);                                        // version 1, before the outputs binding
+  expect_refused(8, 3);                                        // a later version
+  expect_refused(12, 3);                                       // m61-interactive never in files
+  expect_refused(12, TypeParam::kId == FieldId::m61 ? 2 : 1);  // the other file field
+  expect_refused(13, 1);                                       // mode
+  expect_refused(14, 1);                                       // reserved
+  expect_refused(112, 3);                                      // depth
+  expect_refused(116, 6);                                      // n_0
+  expect_refused(bundle_header_size(2) - 8, 4);                // batch
   // A shape other than the model's is refused even with a consistent file.
   ProofShape other = h.shape();
   other.batch = 4;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The row dots (row_dots.hpp: the verifier's input and output MLEs, and the prover's input-layer
 // V): every kernel this CPU runs, for K = F_{p^2} over m61 and for m127, against plain field sums,
 // at lengths around the eight-column vectors and past the accumulators' flush length (4096

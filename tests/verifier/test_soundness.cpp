@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The soundness bound of PROTOCOL.md section 8 and the 100-bit floor for proof files.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Known-answer tests for the statement's digests (docs/FORMAT.md, "Digests"): expected values
 // computed independently with Python's hashlib from the byte layout there:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Each sum-check alone, on both engines: honest runs end in a claim equal to g at the random point
 // (computed here independently from MLEs), and changing any single message makes the final check fail.
 #include <gtest/gtest.h>
@@ -31,7 +32,8 @@ std::vector<K> prove_rounds(SumcheckProver<K>& sc, unsigned n, unsigned degree, 
 }
 
 template <class K>
-K verify_rounds(const std::vector<K>& messages, K claim, unsigned n, unsigned degree, Transcript t, std::vector<K>& point) {
+K verify_rounds(const std::vector<K>& messages, K claim, unsigned n, unsigned degree, Transcript t,
+                std::vector<K>& point) {
   FiatShamirVerifierChannel<K> ch(t, messages);
   return sumcheck_verifier(ch, claim, n, degree, point);
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Known-answer tests for the transcript: expected values computed independently with Python's
 // hashlib from the byte layout in docs/FORMAT.md (the script is in the comment below).
 //
@@ -69,7 +70,6 @@ TEST(Transcript, SuccessiveChallengesDiffer) {
   EXPECT_NE(a, b);
   EXPECT_NE(a.im, Fp61::zero());  // both coordinates drawn: the full extension field
 }
-
 
 // The host/device transcript steps (core/fiat_shamir.hpp) that an engine runs on its device equal
 // the OpenSSL transcript byte for byte: SHA-256 itself over every length around the block and

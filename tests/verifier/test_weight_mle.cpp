@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // W~(q, s) by the verifier's fast paths (int8 chunk dots, 128-bit sums, limbs) equals the
 // definition sum_{a,j} eq(q,a) eq(s,j) W[a][j] for every storage width (int8 .. int64), including
 // weights too wide for the fast paths.
@@ -19,8 +20,11 @@ TYPED_TEST(WeightMleTest, MatchesTheDefinitionForEveryWidth) {
   using F = base_field_t<K>;
   auto rng = testing::make_rng(80);
   // 2100 columns: int8 rows longer than one of the chunked dot's 2048-term blocks.
-  for (auto [wmax, cols] : {std::pair{std::int64_t{100}, 37}, {std::int64_t{127}, 2100}, {std::int64_t{30000}, 37},
-                            {std::int64_t{1} << 30, 37}, {std::int64_t{1} << 62, 37}}) {
+  for (auto [wmax, cols] : {std::pair{std::int64_t{100}, 37},
+                            {std::int64_t{127}, 2100},
+                            {std::int64_t{30000}, 37},
+                            {std::int64_t{1} << 30, 37},
+                            {std::int64_t{1} << 62, 37}}) {
     const std::size_t rows = cols > 100 ? 3 : 11;
     auto model = testing::random_model({std::size_t(cols), rows}, rng, wmax, 1);
     auto& layer = model.layers[0];
@@ -31,7 +35,8 @@ TYPED_TEST(WeightMleTest, MatchesTheDefinitionForEveryWidth) {
     K want = K::zero();
     for (std::size_t a = 0; a < layer.rows; ++a)
       for (std::size_t j = 0; j < layer.cols; ++j)
-        want += eq_at_index<K>(q, a) * eq_at_index<K>(s, j) * K::from_base(F::from_int(layer.weights[a * layer.cols + j]));
+        want +=
+            eq_at_index<K>(q, a) * eq_at_index<K>(s, j) * K::from_base(F::from_int(layer.weights[a * layer.cols + j]));
     EXPECT_EQ(weight_mle<K>(layer, eq_table<K>(q), eq_table<K>(s)), want) << "wmax " << wmax;
   }
 }
@@ -92,7 +97,8 @@ void check_chunk_dot_blocks() {
     const Int8ChunkDot<K> chunks(e);
     for (std::size_t len : {n, n - 1, std::size_t{2049}}) {
       EXPECT_EQ(chunks.dot(w.data(), len), field_dot(w, e, len)) << "fill " << fill << " len " << len;
-      EXPECT_EQ(chunks.dot(w.data(), len), exact_int_dot<K>(w.data(), exact_int_pieces<K>(std::span<const K>(e)).data(), len))
+      EXPECT_EQ(chunks.dot(w.data(), len),
+                exact_int_dot<K>(w.data(), exact_int_pieces<K>(std::span<const K>(e)).data(), len))
           << "fill " << fill;
     }
   }

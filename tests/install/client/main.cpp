@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calls the installed verifier library: a SHA-256 known answer, a proof shape's soundness, and a
 // malformed proof header refused. Prints the version it was built against; exits 0 if all hold.
 #include <cstdio>
