@@ -56,6 +56,9 @@ class ProverChannel {
   virtual ~ProverChannel() = default;
   virtual void send(std::span<const K> message) = 0;
   virtual K challenge() = 0;
+  // The Fiat-Shamir transcript the challenges come from, for an engine that draws them itself on
+  // its device (SumcheckProver::run_fiat_shamir); null where a verifier draws them (interactive).
+  virtual const Transcript* fiat_shamir_transcript() const { return nullptr; }
 };
 
 // Non-interactive prover: records the messages for the proof file and derives each challenge from
@@ -69,6 +72,7 @@ class FiatShamirProverChannel final : public ProverChannel<K> {
     transcript_.absorb_elements<K>("message", message);
   }
   K challenge() override { return transcript_.challenge<K>(); }
+  const Transcript* fiat_shamir_transcript() const override { return &transcript_; }
   std::vector<K>& messages() { return messages_; }
 
  private:

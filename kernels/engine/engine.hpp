@@ -4,10 +4,12 @@
 // engine keeps its tables where it likes; only round values cross to the driver.
 #include <array>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/fiat_shamir.hpp"
 #include "kernels/engine/table.hpp"
 
 namespace nnproof {
@@ -27,6 +29,22 @@ class SumcheckProver {
     return round();
   }
   virtual K final_value() const = 0;
+
+  // What run_fiat_shamir returns: the n rounds' messages (n x degree values, in protocol order) and
+  // the challenge drawn after each.
+  struct Rounds {
+    std::vector<K> messages;
+    std::vector<K> challenges;
+  };
+  // All n rounds of degree `degree` where the tables are, without a round trip to the host per
+  // round: the engine draws each challenge itself from the Fiat-Shamir transcript, whose state it
+  // is given, with core/fiat_shamir.hpp (byte for byte the verifier's transcript), and binds the
+  // last variable (final_value() follows). The driver then replays the messages through its own
+  // transcript and checks the challenges. Engines whose rounds never leave the host return nothing
+  // (the default), and the driver runs the rounds itself.
+  virtual std::optional<Rounds> run_fiat_shamir(const TranscriptState& /*state*/, unsigned /*n*/, unsigned /*degree*/) {
+    return std::nullopt;
+  }
 };
 
 // What an engine's col_combine_of_squares leaves for its square sum-check over the same Z and r.
@@ -45,6 +63,10 @@ class Engine {
   using K = typename Cfg::K;
   virtual ~Engine() = default;
   virtual std::string name() const = 0;
+  // How many times so far the host has waited for this engine's device: transfers to the host,
+  // reductions that return a value, launches that synchronize, blocking uploads. A proof's count is
+  // the difference across it (bench --json: host_syncs). Host engines have no device: 0.
+  virtual std::size_t host_syncs() const { return 0; }
 
   // Fills t.data from the engine's device copy when the table lives only there (no-op otherwise).
   // The driver calls it for the outputs; the trace's other tables never need to leave the device.

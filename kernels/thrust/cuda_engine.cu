@@ -12,6 +12,7 @@
 
 #include "kernels/thrust/cublas_library.hpp"
 #include "kernels/thrust/device_info.hpp"
+#include "kernels/thrust/host_syncs.hpp"
 #include "kernels/thrust/thrust_engine.hpp"
 
 // The caching allocator tags every block with the legacy default stream, on which the engine runs
@@ -101,10 +102,18 @@ class CachedTemporaries {
   void deallocate(char* p, std::size_t) noexcept { device_free(p); }
 };
 
-// The execution policy of every Thrust call in the engine.
+// The execution policies of the engine's Thrust calls: exec() for those that return a value (the
+// host waits for it) or must have finished when they return; exec_nosync() for launches that are
+// only stream-ordered (the legacy default stream orders every kernel, copy and cuBLAS call of the
+// engine), so that the host queues the next one without waiting (host_syncs.hpp).
 inline auto exec() {
   thread_local CachedTemporaries temporaries;
+  note_host_sync();
   return thrust::cuda::par(temporaries);
+}
+inline auto exec_nosync() {
+  thread_local CachedTemporaries temporaries;
+  return thrust::cuda::par_nosync(temporaries);
 }
 
 }  // namespace nnproof::cuda_backend

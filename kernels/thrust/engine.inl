@@ -29,6 +29,7 @@
 #include "kernels/thrust/gemm.inl"
 #include "kernels/thrust/sumchecks.inl"
 #include "kernels/thrust/thrust_errors.hpp"
+#include "kernels/thrust/transfers.hpp"
 
 namespace nnproof::NNP_THRUST_NS {
 
@@ -60,47 +61,49 @@ class ThrustEngine final : public Engine<Cfg> {
 
  public:
   std::string name() const override { return kEngineName; }
+  std::size_t host_syncs() const override { return host_sync_count().load(std::memory_order_relaxed); }
 
   void to_host(Table2D<F>& t) override {
     if (t.on_host()) return;
     const auto& v = on_device(t);
     t.data.resize(v.size());
-    NNP_THRUST(thrust::copy(v.begin(), v.end(), t.data.begin()));
+    download(v, t.data.begin());
   }
 
   // The input table goes to the device once: the first layer's forward and its col_combine read it.
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
     const Table2D<F> X = Engine<Cfg>::input_table(input, n0, batch);
-    return device_table(X.rows, X.cols, NNP_THRUST(DeviceVector<F>(X.data.begin(), X.data.end())));
+    return device_table(X.rows, X.cols, upload<F>(X.data));
   }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward_limbs(layer, host_copy(Y), batch);  // host: ARCHITECTURE.md
-    DeviceVector<F> upload;
-    const DeviceVector<F>& y = device_view(Y, upload);
+    DeviceVector<F> staged;
+    const DeviceVector<F>& y = device_view(Y, staged);
     return device_table(padded(layer.rows()), Y.cols, dense_forward(layer, y, Y.cols, batch, weights_));
   }
 
   Table2D<F> square(const Table2D<F>& Z) override {
-    DeviceVector<F> upload;
-    const DeviceVector<F>& z = device_view(Z, upload);
+    DeviceVector<F> staged;
+    const DeviceVector<F>& z = device_view(Z, staged);
     auto y = NNP_THRUST(DeviceVector<F>(z.size()));
-    NNP_THRUST(thrust::transform(exec(), z.begin(), z.end(), y.begin(), SquareEntry<F>{}));
+    NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), y.begin(), SquareEntry<F>{}));
     return device_table(Z.rows, Z.cols, std::move(y));
   }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const Index rows = layer.rows(), cols = layer.cols();
-    const auto e = NNP_THRUST(DeviceVector<K>(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows)));
+    const auto e = upload<K>(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows));
     auto a = NNP_THRUST(DeviceVector<K>(padded(cols), K::zero()));
     const auto combine = [&](const auto* w, Index stride) {
       using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
       const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
       auto partial = NNP_THRUST(DeviceVector<K>(blocks * cols));
-      NNP_THRUST(thrust::for_each(exec(), count(0), count(blocks * cols),
+      NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(blocks * cols),
                                   RowBlockCombine<K, F, W>{w, raw(e), raw(partial), rows, cols, stride}));
-      NNP_THRUST(thrust::for_each(exec(), count(0), count(cols), SumRowBlocks<K>{raw(partial), raw(a), blocks, cols}));
+      NNP_THRUST(
+          thrust::for_each(exec_nosync(), count(0), count(cols), SumRowBlocks<K>{raw(partial), raw(a), blocks, cols}));
     };
     if (const std::int8_t* w8 = layer.q->weights.int8_data()) {
       const DeviceInt8Weights& w = weights_.get(w8, rows, cols);  // the forward pass's copy
@@ -108,19 +111,19 @@ class ThrustEngine final : public Engine<Cfg> {
     } else {
       layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width
         using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
-        const auto w = NNP_THRUST(DeviceVector<W>(host_w, host_w + rows * cols));
+        const auto w = upload<W>(host_w, host_w + rows * cols);
         combine(raw(w), cols);
       });
     }
     std::vector<K> out(a.size());
-    NNP_THRUST(thrust::copy(a.begin(), a.end(), out.begin()));
+    download(a, out.begin());
     return out;
   }
 
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
-    DeviceVector<F> upload;
-    const DeviceVector<F>& y = device_view(Y, upload);
-    const auto e = NNP_THRUST(DeviceVector<K>(eq_r.begin(), eq_r.end()));
+    DeviceVector<F> staged;
+    const DeviceVector<F>& y = device_view(Y, staged);
+    const auto e = upload<K>(eq_r.begin(), eq_r.end());
     auto v = NNP_THRUST(DeviceVector<K>(Y.rows));
     const auto row = thrust::make_transform_iterator(count(0), RowOfEntry{Y.cols});
     NNP_THRUST(
@@ -128,7 +131,7 @@ class ThrustEngine final : public Engine<Cfg> {
                               thrust::make_transform_iterator(count(0), WeightedEntry<K, F>{raw(y), raw(e), Y.cols}),
                               thrust::make_discard_iterator(), v.begin()));
     std::vector<K> out(Y.rows);
-    NNP_THRUST(thrust::copy(v.begin(), v.end(), out.begin()));
+    download(v, out.begin());
     return out;
   }
 
@@ -138,8 +141,8 @@ class ThrustEngine final : public Engine<Cfg> {
 
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
                                                      K /*claim*/, SquareCarry<K> /*carry*/) override {
-    DeviceVector<F> upload;
-    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, upload), Z.rows, Z.cols, s, r);
+    DeviceVector<F> staged;
+    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, staged), Z.rows, Z.cols, s, r);
   }
 
  private:
@@ -152,18 +155,17 @@ class ThrustEngine final : public Engine<Cfg> {
     if (!v) throw std::logic_error("a table with neither host data nor a device copy of this engine");
     return *v;
   }
-  // The table's device copy when this engine made it, else its host data uploaded into `upload`.
-  static const DeviceVector<F>& device_view(const Table2D<F>& t, DeviceVector<F>& upload) {
+  // The table's device copy when this engine made it, else its host data uploaded into `staged`.
+  static const DeviceVector<F>& device_view(const Table2D<F>& t, DeviceVector<F>& staged) {
     if (const auto* v = ours(t)) return *v;
     if (!t.on_host()) throw std::logic_error("a table that lives on another engine's device");
-    NNP_THRUST(upload.assign(t.data.begin(), t.data.end()));
-    return upload;
+    staged = upload<F>(t.data);
+    return staged;
   }
   static Table2D<F> host_copy(const Table2D<F>& t) {
     if (t.on_host()) return t;
     Table2D<F> out(t.rows, t.cols);
-    const auto& v = on_device(t);
-    NNP_THRUST(thrust::copy(v.begin(), v.end(), out.data.begin()));
+    download(on_device(t), out.data.begin());
     return out;
   }
   static Table2D<F> device_table(Index rows, Index cols, DeviceVector<F> values) {

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/fiat_shamir.hpp"
 #include "core/fields.hpp"
 #include "core/hostdevice.hpp"
 
@@ -34,7 +35,7 @@ struct AddSums {
   }
 };
 template <class K>
-RoundSums<K> zero_sums() {
+NNP_HD RoundSums<K> zero_sums() {
   return {{K::zero(), K::zero(), K::zero()}};
 }
 
@@ -54,8 +55,10 @@ struct ProductRound {
   NNP_HD RoundSums<K> operator()(Index i) const { return product_terms(a[i], a[i + half], v[i], v[i + half]); }
 };
 
-// Binds the top variable of tables of size 4 q to r (writing the halves of size 2 q) and returns
-// the next round's terms for pair i of the folded tables: one pass, each entry read once.
+// Binds the top variable of tables of size 4 q to *r (writing the halves of size 2 q) and returns
+// the next round's terms for pair i of the folded tables: one pass, each entry read once. The
+// challenge is read from device memory: where the rounds run on the device, the transcript step
+// of the round before wrote it there (TranscriptStep), and no host saw it first.
 template <class K>
 struct ProductFoldRound {
   const K* a;
@@ -63,9 +66,10 @@ struct ProductFoldRound {
   K* na;
   K* nv;
   Index q;  // a quarter of the old size: the folded tables have 2 q entries
-  K r;
+  const K* rp;
   NNP_HD RoundSums<K> operator()(Index i) const {
     const Index h = 2 * q;
+    const K r = *rp;
     const K a0 = a[i] + r * (a[i + h] - a[i]), a1 = a[i + q] + r * (a[i + q + h] - a[i + q]);
     const K v0 = v[i] + r * (v[i + h] - v[i]), v1 = v[i + q] + r * (v[i + q + h] - v[i + q]);
     na[i] = a0, na[i + q] = a1, nv[i] = v0, nv[i + q] = v1;
@@ -78,8 +82,8 @@ struct FoldTop {
   const K* t;
   K* out;
   Index half;
-  K r;
-  NNP_HD void operator()(Index i) const { out[i] = t[i] + r * (t[i + half] - t[i]); }
+  const K* r;  // in device memory, as ProductFoldRound's
+  NNP_HD void operator()(Index i) const { out[i] = t[i] + *r * (t[i + half] - t[i]); }
 };
 
 // ---- the sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3; SquareSumcheck) ----
@@ -129,15 +133,72 @@ struct SquareFoldRound {
   const K* z;
   K* nz;
   Index q;
-  K r;
+  const K* rp;  // in device memory, as ProductFoldRound's
   NNP_HD RoundSums<K> operator()(Index i) const {
     const Index h = 2 * q;
+    const K r = *rp;
     const K z0 = z[i] + r * (z[i + h] - z[i]), z1 = z[i + q] + r * (z[i + q + h] - z[i + q]);
     nz[i] = z0, nz[i + q] = z1;
     K e0, e1;
     shape.weights(i, e0, e1);
     return square_terms(e0, e1, z0, z1);
   }
+};
+
+// ---- a sum-check's rounds on the device, with its Fiat-Shamir transcript (DeviceRounds, sumchecks.inl) ----
+//
+// A round's terms are summed into device memory, not returned to the host: `lanes` partial sums
+// (lane p takes terms p, p + lanes, ...: adjacent threads read adjacent pairs), then `groups` sums of
+// the lanes the same way, then one thread adds the groups and runs the transcript step. Field sums
+// are exact, so the order changes nothing: the values equal a host reduction's bit for bit.
+constexpr Index kRoundLanes = 8192, kRoundGroups = 64;
+
+template <class K, class Terms>
+struct StridedSums {  // thread per lane p: the sum of terms(i) for i = p, p + lanes, ... < n
+  Terms terms;
+  Index n, lanes;
+  RoundSums<K>* out;
+  NNP_HD void operator()(Index p) const {
+    RoundSums<K> acc = zero_sums<K>();
+    for (Index i = p; i < n; i += lanes) acc = AddSums<K>{}(acc, terms(i));
+    out[p] = acc;
+  }
+};
+
+template <class K>
+struct ReadSums {  // the terms of an array of partial sums
+  const RoundSums<K>* sums;
+  NNP_HD RoundSums<K> operator()(Index i) const { return sums[i]; }
+};
+
+// One thread: round t's values from the groups' sums; the message absorbed into the transcript
+// (core/fiat_shamir.hpp, the verifier's transcript byte for byte) and the next challenge squeezed
+// into challenges[t] and *current, which the next round's fold reads.
+template <class K>
+struct TranscriptStep {
+  const RoundSums<K>* groups;
+  Index count;
+  unsigned degree, t;
+  K* messages;  // n x degree
+  K* challenges;
+  K* current;
+  TranscriptState* state;
+  NNP_HD void operator()(Index) const {
+    RoundSums<K> h = zero_sums<K>();
+    for (Index g = 0; g < count; ++g) h = AddSums<K>{}(h, groups[g]);
+    for (unsigned d = 0; d < degree; ++d) messages[t * degree + d] = h.h[d];
+    absorb_message(*state, messages + t * degree, degree);
+    const K c = squeeze_challenge<K>(*state);
+    challenges[t] = c;
+    *current = c;
+  }
+};
+
+template <class K>
+struct CopyEntry {  // one thread: *to = *from, on the device
+  const K* from;
+  K* to;
+  NNP_HD void operator()(Index) const { *to = *from; }
 };
 
 template <class F, class K>

@@ -19,6 +19,7 @@
 #include "kernels/thrust/device_vector.hpp"
 #include "kernels/thrust/functors.hpp"
 #include "kernels/thrust/thrust_errors.hpp"
+#include "kernels/thrust/transfers.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof::NNP_THRUST_NS {
@@ -41,9 +42,9 @@ class DeviceInt8Weights {
         rows_(rows),
         cols_(cols),
         padded_(NNP_THRUST(DeviceVector<std::int8_t>(rows * align_up(cols), 0))) {
-    const auto dense = NNP_THRUST(DeviceVector<std::int8_t>(host_.begin(), host_.end()));
-    NNP_THRUST(
-        thrust::for_each(exec(), count(0), count(rows * cols), WidenWeights{raw(dense), raw(padded_), cols, stride()}));
+    const auto dense = upload<std::int8_t>(host_);
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
+                                WidenWeights{raw(dense), raw(padded_), cols, stride()}));
   }
   bool holds(const std::int8_t* w, Index rows, Index cols) const {
     return rows == rows_ && cols == cols_ && equal_in_parallel(host_.data(), w, host_.size());
@@ -64,22 +65,22 @@ template <class F>
 DeviceVector<F> dense_forward(const FieldLayer<F>& layer, const DeviceVector<F>& y, Index y_cols, Index batch,
                               WeightsCache<DeviceInt8Weights>& weights) {
   const Index rows = layer.rows(), cols = layer.cols();
-  const auto bias = NNP_THRUST(DeviceVector<F>(layer.bias.begin(), layer.bias.end()));
+  const auto bias = upload<F>(layer.bias);
   auto z = NNP_THRUST(DeviceVector<F>(padded(rows) * y_cols, F::zero()));
   if (const std::int8_t* w8 = layer.q->weights.int8_data(); w8 && int8_gemm_exact(cols)) {
     const DeviceInt8Weights& w = weights.get(w8, rows, cols);
     const Index kp = w.stride(), n = align_up(limb_count<F>() * batch);
     auto limbs_t = NNP_THRUST(DeviceVector<std::int8_t>(n * kp, 0));  // zero in the padding the split leaves
     auto g = NNP_THRUST(DeviceVector<std::int32_t>(rows * n));
-    NNP_THRUST(thrust::for_each(exec(), count(0), count(batch * cols),
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(batch * cols),
                                 SplitLimbs<F>{raw(y), raw(limbs_t), y_cols, cols, batch, kp}));
     gemm_s8(w.data(), raw(limbs_t), raw(g), rows, kp, n);
-    NNP_THRUST(thrust::for_each(exec(), count(0), count(rows * batch),
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * batch),
                                 Recombine<F>{raw(g), raw(bias), raw(z), y_cols, batch, n}));
   } else {
     const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();
-    const auto w = NNP_THRUST(DeviceVector<std::int64_t>(w64.begin(), w64.end()));
-    NNP_THRUST(thrust::for_each(exec(), count(0), count(rows * batch),
+    const auto w = upload<std::int64_t>(w64);
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * batch),
                                 DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, y_cols, batch}));
   }
   return z;

@@ -2,8 +2,10 @@
 #pragma once
 // The Thrust engine's sum-check provers (kernels/thrust/thrust_engine.inl): the matrix product's
 // (degree 2) and the activation's (degree 3), their tables DeviceVectors for the sum-check's whole
-// life. A round sends back only its two or three values, and each fold is fused with the next
-// round in one transform_reduce whose functor (functors.hpp) writes the folded entries.
+// life. Each fold is fused with the next round in one pass whose functor (functors.hpp) writes the
+// folded entries. Driven round by round (round, fold_and_round), a round sends back its two or three
+// values; with a Fiat-Shamir transcript (run_fiat_shamir) every round stays on the device and the
+// host waits twice per sum-check, not once per round.
 //
 // Include with NNP_THRUST_NS and the backend's exec() defined, as thrust_engine.inl.
 #include <thrust/for_each.h>
@@ -11,6 +13,7 @@
 #include <thrust/transform_reduce.h>
 
 #include <array>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -18,6 +21,7 @@
 #include "kernels/thrust/device_vector.hpp"
 #include "kernels/thrust/functors.hpp"
 #include "kernels/thrust/thrust_errors.hpp"
+#include "kernels/thrust/transfers.hpp"
 
 namespace nnproof::NNP_THRUST_NS {
 
@@ -29,12 +33,13 @@ void prepare_spare(DeviceVector<K>& spare, Index n) {
   NNP_THRUST(spare.resize(n));
 }
 
-// Binds the top variable of t to r, through `spare` (the two then swap).
+// Binds the top variable of t to *r (device memory), through `spare` (the two then swap). Stream
+// ordered: nothing here waits for the device.
 template <class K>
-void fold_table(DeviceVector<K>& t, DeviceVector<K>& spare, K r) {
+void fold_table(DeviceVector<K>& t, DeviceVector<K>& spare, const K* r) {
   const Index half = t.size() / 2;
   prepare_spare(spare, half);
-  NNP_THRUST(thrust::for_each(exec(), count(0), count(half), FoldTop<K>{raw(t), raw(spare), half, r}));
+  NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(half), FoldTop<K>{raw(t), raw(spare), half, r}));
   t.swap(spare);
 }
 
@@ -43,38 +48,128 @@ std::array<K, 3> to_array(const RoundSums<K>& s) {
   return {s.h[0], s.h[1], s.h[2]};
 }
 
+// A round's values on the host: one reduction, one wait for the device.
+template <class K, class Terms>
+std::array<K, 3> host_round(Index n, Terms terms) {
+  return to_array(
+      NNP_THRUST(thrust::transform_reduce(exec(), count(0), count(n), terms, zero_sums<K>(), AddSums<K>{})));
+}
+
+// A sum-check's rounds on the device (SumcheckProver::run_fiat_shamir): each round's terms summed
+// into device memory (StridedSums, twice), then one thread's transcript step (TranscriptStep), which
+// leaves the challenge where the next round's fold reads it. Every launch is stream-ordered with
+// exec_nosync(): the host waits twice per sum-check, to upload the transcript's state and to
+// download the messages, challenges and final value at the end.
+template <class K>
+class DeviceRounds {
+ public:
+  DeviceRounds(const TranscriptState& state, unsigned n, unsigned degree)
+      : n_(n),
+        degree_(degree),
+        state_(upload<TranscriptState>(&state, &state + 1)),
+        out_(NNP_THRUST(DeviceVector<K>(n * degree + n + 2))),
+        lanes_(NNP_THRUST(DeviceVector<RoundSums<K>>(kRoundLanes))),
+        groups_(NNP_THRUST(DeviceVector<RoundSums<K>>(kRoundGroups))) {}
+
+  // Where the latest challenge is, for the folds.
+  const K* challenge() const { return raw(out_) + n_ * degree_ + n_; }
+
+  // Round t: its n_terms terms summed on the device, then the transcript step.
+  template <class Terms>
+  void round(unsigned t, Index n_terms, Terms terms) {
+    const Index lanes = n_terms < kRoundLanes ? n_terms : kRoundLanes;
+    const Index groups = lanes < kRoundGroups ? lanes : kRoundGroups;
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(lanes),
+                                StridedSums<K, Terms>{terms, n_terms, lanes, raw(lanes_)}));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(groups),
+                                StridedSums<K, ReadSums<K>>{ReadSums<K>{raw(lanes_)}, lanes, groups, raw(groups_)}));
+    K* out = raw(out_);
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(1),
+                                TranscriptStep<K>{raw(groups_), groups, degree_, t, out, out + n_ * degree_,
+                                                  out + n_ * degree_ + n_, raw(state_)}));
+  }
+
+  // The messages and challenges, and the bound table's entry `final` (the sum-check's final value).
+  typename SumcheckProver<K>::Rounds finish(const K* final, K& final_value) {
+    K* out = raw(out_);
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(1), CopyEntry<K>{final, out + n_ * degree_ + n_ + 1}));
+    std::vector<K> host(out_.size());
+    download(out_, host.begin());
+    typename SumcheckProver<K>::Rounds r;
+    r.messages.assign(host.begin(), host.begin() + n_ * degree_);
+    r.challenges.assign(host.begin() + n_ * degree_, host.begin() + n_ * degree_ + n_);
+    final_value = host.back();
+    return r;
+  }
+
+ private:
+  unsigned n_, degree_;
+  DeviceVector<TranscriptState> state_;
+  DeviceVector<K> out_;  // n x degree messages, n challenges, the current challenge, the final value
+  DeviceVector<RoundSums<K>> lanes_, groups_;
+};
+
 // ---- the sum-check of sum_j A[j] V[j] (degree 2) ----
 
 template <class K>
 class ProductSumcheck final : public SumcheckProver<K> {
  public:
   ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V)
-      : a_(NNP_THRUST(DeviceVector<K>(A.begin(), A.end()))), v_(NNP_THRUST(DeviceVector<K>(V.begin(), V.end()))) {}
+      : a_(upload<K>(A)), v_(upload<K>(V)), r_(NNP_THRUST(DeviceVector<K>(1))) {}
 
   std::array<K, 3> round() override {
     const Index half = a_.size() / 2;
-    return to_array(NNP_THRUST(thrust::transform_reduce(
-        exec(), count(0), count(half), ProductRound<K>{raw(a_), raw(v_), half}, zero_sums<K>(), AddSums<K>{})));
+    return host_round<K>(half, ProductRound<K>{raw(a_), raw(v_), half});
   }
   void fold(K r) override {
+    write_entry(r_, 0, r);
+    fold_tables(raw(r_));
+  }
+  std::array<K, 3> fold_and_round(K r) override {
+    write_entry(r_, 0, r);
+    const Index q = a_.size() / 4;
+    prepare_spares(q);
+    const auto h = host_round<K>(q, ProductFoldRound<K>{raw(a_), raw(v_), raw(spare_a_), raw(spare_v_), q, raw(r_)});
+    swap_spares();
+    return h;
+  }
+  K final_value() const override { return final_ ? *final_ : read_entry(v_, 0); }
+
+  std::optional<typename SumcheckProver<K>::Rounds> run_fiat_shamir(const TranscriptState& state, unsigned n,
+                                                                    unsigned degree) override {
+    DeviceRounds<K> rounds(state, n, degree);
+    const Index half = a_.size() / 2;
+    rounds.round(0, half, ProductRound<K>{raw(a_), raw(v_), half});
+    for (unsigned t = 1; t < n; ++t) {
+      const Index q = a_.size() / 4;
+      prepare_spares(q);
+      rounds.round(t, q, ProductFoldRound<K>{raw(a_), raw(v_), raw(spare_a_), raw(spare_v_), q, rounds.challenge()});
+      swap_spares();
+    }
+    fold_tables(rounds.challenge());
+    K final{};
+    auto out = rounds.finish(raw(v_), final);
+    final_ = final;
+    return out;
+  }
+
+ private:
+  void fold_tables(const K* r) {
     fold_table(a_, spare_a_, r);
     fold_table(v_, spare_v_, r);
   }
-  std::array<K, 3> fold_and_round(K r) override {
-    const Index q = a_.size() / 4;
+  void prepare_spares(Index q) {
     prepare_spare(spare_a_, 2 * q);
     prepare_spare(spare_v_, 2 * q);
-    auto h = NNP_THRUST(thrust::transform_reduce(
-        exec(), count(0), count(q), ProductFoldRound<K>{raw(a_), raw(v_), raw(spare_a_), raw(spare_v_), q, r},
-        zero_sums<K>(), AddSums<K>{}));
+  }
+  void swap_spares() {
     a_.swap(spare_a_);
     v_.swap(spare_v_);
-    return to_array(h);
   }
-  K final_value() const override { return NNP_THRUST(K(v_[0])); }
 
- private:
   DeviceVector<K> a_, v_, spare_a_, spare_v_;
+  DeviceVector<K> r_;       // the host's challenge for the next fold (round / fold_and_round)
+  std::optional<K> final_;  // run_fiat_shamir's, downloaded with its messages
 };
 
 // ---- the sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first ----
@@ -94,37 +189,57 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
       : rows_(rows),
         cols_(cols),
-        es_(NNP_THRUST(DeviceVector<K>(eq_table<K>(s)))),
-        er_(NNP_THRUST(DeviceVector<K>(eq_table<K>(r)))),
-        z_(NNP_THRUST(DeviceVector<K>(z.size()))) {
-    NNP_THRUST(thrust::transform(exec(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{}));
+        es_(upload<K>(eq_table<K>(s))),
+        er_(upload<K>(eq_table<K>(r))),
+        z_(NNP_THRUST(DeviceVector<K>(z.size()))),
+        r_(NNP_THRUST(DeviceVector<K>(1))) {
+    NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{}));
   }
 
   std::array<K, 3> round() override {
     const Index half = z_.size() / 2;
-    return to_array(NNP_THRUST(thrust::transform_reduce(
-        exec(), count(0), count(half), SquareRound<K>{shape(), raw(z_), half}, zero_sums<K>(), AddSums<K>{})));
+    return host_round<K>(half, SquareRound<K>{shape(), raw(z_), half});
   }
   void fold(K r) override {
-    fold_eq(r);
-    fold_table(z_, spare_z_, r);
+    write_entry(r_, 0, r);
+    fold_eq(raw(r_));
+    fold_table(z_, spare_z_, raw(r_));
   }
   std::array<K, 3> fold_and_round(K r) override {
-    fold_eq(r);
+    write_entry(r_, 0, r);
+    fold_eq(raw(r_));
     const Index q = z_.size() / 4;
     prepare_spare(spare_z_, 2 * q);
-    auto h = NNP_THRUST(thrust::transform_reduce(exec(), count(0), count(q),
-                                                 SquareFoldRound<K>{shape(), raw(z_), raw(spare_z_), q, r},
-                                                 zero_sums<K>(), AddSums<K>{}));
+    const auto h = host_round<K>(q, SquareFoldRound<K>{shape(), raw(z_), raw(spare_z_), q, raw(r_)});
     z_.swap(spare_z_);
-    return to_array(h);
+    return h;
   }
-  K final_value() const override { return NNP_THRUST(K(z_[0])); }
+  K final_value() const override { return final_ ? *final_ : read_entry(z_, 0); }
+
+  std::optional<typename SumcheckProver<K>::Rounds> run_fiat_shamir(const TranscriptState& state, unsigned n,
+                                                                    unsigned degree) override {
+    DeviceRounds<K> rounds(state, n, degree);
+    const Index half = z_.size() / 2;
+    rounds.round(0, half, SquareRound<K>{shape(), raw(z_), half});
+    for (unsigned t = 1; t < n; ++t) {
+      fold_eq(rounds.challenge());
+      const Index q = z_.size() / 4;
+      prepare_spare(spare_z_, 2 * q);
+      rounds.round(t, q, SquareFoldRound<K>{shape(), raw(z_), raw(spare_z_), q, rounds.challenge()});
+      z_.swap(spare_z_);
+    }
+    fold_eq(rounds.challenge());
+    fold_table(z_, spare_z_, rounds.challenge());
+    K final{};
+    auto out = rounds.finish(raw(z_), final);
+    final_ = final;
+    return out;
+  }
 
  private:
   SquareShape<K> shape() const { return {raw(es_), raw(er_), rows_, cols_}; }
   // Binds the top variable of the eq factor: a row while rows remain, then a column.
-  void fold_eq(K r) {
+  void fold_eq(const K* r) {
     if (rows_ > 1) {
       fold_table(es_, spare_e_, r);
       rows_ /= 2;
@@ -136,6 +251,8 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
   Index rows_, cols_;
   DeviceVector<K> es_, er_, z_, spare_z_, spare_e_;
+  DeviceVector<K> r_;       // the host's challenge for the next fold (round / fold_and_round)
+  std::optional<K> final_;  // run_fiat_shamir's, downloaded with its messages
 };
 
 }  // namespace nnproof::NNP_THRUST_NS

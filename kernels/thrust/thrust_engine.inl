@@ -11,16 +11,19 @@
 //                                 row: the "TN" layout cuBLAS's int8 tensor-core GEMMs want; inner
 //                                 and n are multiples of kGemmAlign; row-major device pointers
 //   kEngineName                   "cuda" or "thrust-omp"
-//   exec()                        the execution policy of every Thrust call (cuda: with cached
-//                                 temporary storage)
+//   exec(), exec_nosync()         the execution policies of the Thrust calls (cuda: with cached
+//                                 temporary storage): exec() where the host waits (a value comes
+//                                 back, or the call must have finished), counted by note_host_sync()
+//                                 (host_syncs.hpp); exec_nosync() for stream-ordered launches
 //   device_allocate(bytes), device_free(p)  the memory of every device table (cuda: CUB's caching
 //                                 allocator; a plain cudaMalloc / cudaFree synchronizes the device)
 //
-// The source is split by concern into four parts, each including the parts it uses:
+// The source is split by concern into these parts, each including the parts it uses:
 //   functors.hpp   the device code: every functor the algorithms run, a thread per index
 //   sumchecks.inl  the sum-check provers, their tables on the device for the sum-check's whole life
 //   gemm.inl       the dense forward pass: the exact int8 limb GEMM, or a direct modular kernel
 //   engine.inl     the Engine itself, and its tables that stay on the device (Table2D::device)
+//   transfers.hpp  every upload and download, each counted as a host sync (host_syncs.hpp)
 // They are .hpp / .inl files included here, not translation units of their own, so that nvcc still
 // compiles one .cu file for the engine (cuda_engine.cu, the build's slowest step) and each part
 // still compiles once per backend, in that backend's namespace.

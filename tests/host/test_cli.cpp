@@ -232,9 +232,17 @@ TEST_F(Cli, BenchPrintsTheDocumentedJson) {
   EXPECT_EQ(j["nnproof_version"], NNPROOF_VERSION);
   EXPECT_EQ(j["engine"], "cpu");
   ASSERT_EQ(j["results"].size(), 2u);
-  for (const char* key :
-       {"batch", "forward_s", "prove_s", "verify_s", "proof_bytes", "soundness_bits", "float_forward_s"})
+  for (const char* key : {"batch", "forward_s", "prove_s", "verify_s", "proof_bytes", "soundness_bits",
+                          "float_forward_s", "host_syncs", "proof_sha256"})
     EXPECT_TRUE(j["results"][0].contains(key)) << key;
+  EXPECT_EQ(j["results"][0]["host_syncs"], 0);  // the cpu engine has no device to wait for
+  // The same seed proves the same bytes on every engine; the Thrust twin reports its waits.
+  CliRun t = run_cli("bench --arch 5,7,3 --batch 4,9 --engine thrust-omp --json");
+  if (t.code == 0) {
+    auto jt = nlohmann::json::parse(t.out);
+    EXPECT_EQ(jt["results"][1]["proof_sha256"], j["results"][1]["proof_sha256"]);
+    EXPECT_GT(jt["results"][1]["host_syncs"], 0);
+  }
   EXPECT_EQ(run_cli("bench --arch 5,x --batch 4").code, 2);
 }
 

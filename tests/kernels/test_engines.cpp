@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <link.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -14,6 +15,7 @@
 #include "kernels/registry.hpp"
 #include "kernels/thrust/device_info.hpp"
 #include "kernels/thrust/thrust_engine.hpp"
+#include "tests/support/models.hpp"
 #include "tests/support/problems.hpp"
 
 namespace nnproof {
@@ -306,6 +308,34 @@ TYPED_TEST(EngineTest, SumcheckRoundsAreBitIdentical) {
   for (int special : {0, 1, 2, 3}) {
     check_square_sumcheck_rounds<TypeParam>(special);
   }
+}
+
+// The Thrust engine keeps a proof's sum-check rounds on its device (SumcheckProver::run_fiat_shamir):
+// the host waits a fixed number of times per layer, not once per round. Measured on the OpenMP
+// twin, which counts the waits the cuda build would make (kernels/thrust/host_syncs.hpp): the same
+// count for a network 16 times wider (four more rounds per sum-check), and at most kPerLayer per
+// layer. A driver that ran the rounds from the host again (one wait per round) fails both.
+std::size_t thrust_proof_syncs(std::size_t width, std::size_t layers) {
+  auto rng = make_rng(91);
+  std::vector<std::size_t> dims(layers + 1, width);
+  auto model = testing::random_model(dims, rng, 100, 100);
+  auto st = testing::random_statement<M61>(model, 32, rng);
+  auto engine = make_engine<M61>("thrust-omp");
+  const std::size_t before = engine->host_syncs();
+  const auto bundle = prove_bundle(*engine, st);
+  auto ref_st = st;
+  EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(prove_bundle(*make_reference_engine<M61>(), ref_st)));
+  return engine->host_syncs() - before;
+}
+
+TEST(ThrustEngine, HostSyncsPerProofGrowWithLayersNotRounds) {
+  if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
+  constexpr std::size_t kPerLayer = 20;
+  const std::size_t narrow = thrust_proof_syncs(16, 3), wide = thrust_proof_syncs(256, 3);
+  EXPECT_EQ(narrow, wide) << "the host waits more often for a wider network: once per round?";
+  EXPECT_LE(wide, 3 * kPerLayer);
+  EXPECT_GT(wide, 0u);  // the count is live
+  std::printf("thrust-omp: %zu host syncs per proof of 3 layers\n", wide);
 }
 
 TEST(LimbPlan, RespectsTheDoublePrecisionBound) {

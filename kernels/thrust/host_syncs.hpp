@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// How many times the host has waited for the device in this build of the Thrust engine
+// (Engine::host_syncs): every Thrust algorithm launched with the synchronizing policy exec() (the
+// cuda build's thrust::cuda::par synchronizes after each), every transfer to or from the host and
+// every read of one device entry (transfers.hpp). The OpenMP build counts the same points, so CI
+// measures what the cuda engine would wait for. Not counted yet: the kernel device_vector launches
+// to construct a table made with a size (kernels/thrust/device_vector.hpp).
+//
+// Include with NNP_THRUST_NS defined: each build has its own count.
+#include <atomic>
+#include <cstddef>
+
+namespace nnproof::NNP_THRUST_NS {
+
+inline std::atomic<std::size_t>& host_sync_count() {
+  static std::atomic<std::size_t> count{0};
+  return count;
+}
+inline void note_host_sync() { host_sync_count().fetch_add(1, std::memory_order_relaxed); }
+
+}  // namespace nnproof::NNP_THRUST_NS
