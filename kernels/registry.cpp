@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kernels/registry.hpp"
 
+#include <cstdlib>
 #include <iostream>
 
 #include "kernels/cpu/cpu_engine.hpp"
@@ -45,8 +46,26 @@ std::vector<std::string_view> runnable_engines() {
   return out;
 }
 
+std::size_t dense_work(const QuantizedModel& model, std::size_t batch) {
+  std::size_t weights = 0;
+  for (const QuantizedLayer& l : model.layers)
+    if (!l.structured()) weights += l.rows * l.cols;
+  return weights * batch;
+}
+
+std::size_t cuda_min_work() {
+  if (const char* env = std::getenv("NNPROOF_CUDA_MIN_WORK")) {
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(env, &end, 10);
+    if (end != env && *end == '\0') return static_cast<std::size_t>(v);
+    throw EngineChoiceError(std::string("NNPROOF_CUDA_MIN_WORK='") + env +
+                            "' is not a number of multiply-adds; unset it or use e.g. 0 or 34359738368");
+  }
+  return std::size_t{1} << 35;
+}
+
 template <class Cfg>
-std::unique_ptr<Engine<Cfg>> make_engine(std::string_view name, int threads) {
+std::unique_ptr<Engine<Cfg>> make_engine(std::string_view name, int threads, std::size_t work) {
   const EngineId id = parse_engine_name(name);
   set_cpu_threads(threads);
   switch (id) {
@@ -63,8 +82,10 @@ std::unique_ptr<Engine<Cfg>> make_engine(std::string_view name, int threads) {
     case EngineId::automatic:
       break;
   }
-  // auto: query the device once (it starts CUDA), only in a CUDA build.
-  if (!thrust_engines_built() || query_cuda_devices().count == 0) return make_cpu_engine<Cfg>();
+  // auto: the cpu engine for small work; else query the device once (it starts CUDA), only in a
+  // CUDA build.
+  if (work < cuda_min_work() || !thrust_engines_built() || query_cuda_devices().count == 0)
+    return make_cpu_engine<Cfg>();
   if (const std::string why = cublas_load_error(); !why.empty()) {  // an operator expects the GPU: say why not
     std::cerr << "nnproof: note: --engine auto uses the cpu engine: " << why << "\n";
     return make_cpu_engine<Cfg>();
@@ -72,7 +93,8 @@ std::unique_ptr<Engine<Cfg>> make_engine(std::string_view name, int threads) {
   return make_cuda_engine<Cfg>();
 }
 
-#define NNP_INSTANTIATE_MAKE_ENGINE(Cfg) template std::unique_ptr<Engine<Cfg>> make_engine<Cfg>(std::string_view, int);
+#define NNP_INSTANTIATE_MAKE_ENGINE(Cfg) \
+  template std::unique_ptr<Engine<Cfg>> make_engine<Cfg>(std::string_view, int, std::size_t);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE_MAKE_ENGINE)
 
 }  // namespace nnproof

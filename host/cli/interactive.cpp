@@ -31,7 +31,9 @@ int run_interactive(const InteractiveOptions& o) {
     // everything above (loading, quantizing, the magnitude check) stays sequential and the child
     // makes its own engine. A hang here means that broke (see docs/ARCHITECTURE.md).
     parse_engine_name(o.engine);  // a bad name is a usage error here, not a failed child
-    const EngineFactory<Cfg> engine = [&] { return make_engine<Cfg>(o.engine, o.threads); };
+    const EngineFactory<Cfg> engine = [&] {
+      return make_engine<Cfg>(o.engine, o.threads, dense_work(p.model, p.batch));
+    };
     Verdict v = o.in_process ? interactive_in_process(*engine(), p.model, input, p.batch, outputs)
                              : interactive_two_processes(engine, p.model, input, p.batch, outputs);
     const double bits = ProofShape{p.model.dims(), p.batch}.soundness_bits(field);

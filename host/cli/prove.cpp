@@ -26,7 +26,7 @@ int run_prove(const ProveOptions& o) {
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
   check_magnitudes(p.model, p.input, field);
   return with_file_field(field, [&]<class Cfg>() {
-    auto engine = make_engine<Cfg>(o.engine, o.threads);
+    auto engine = make_engine<Cfg>(o.engine, o.threads, dense_work(p.model, p.batch));
     Statement<Cfg> st = make_statement<Cfg>(p);
     const ProgressFn progress = terminal_progress();
     auto t0 = std::chrono::steady_clock::now();

@@ -10,7 +10,8 @@ void add_scale_options(CLI::App& cmd, ScaleOptions& s) {
 }
 
 void add_engine_options(CLI::App& cmd, std::string& engine, int& threads) {
-  cmd.add_option("--engine", engine, engine_names() + " (auto, the default: cuda with a device, else cpu)");
+  cmd.add_option("--engine", engine,
+                 engine_names() + " (auto, the default: cuda with a device for large proofs, else cpu)");
   cmd.add_option("--threads", threads, "worker threads (default: all cores)");
 }
 

@@ -225,6 +225,66 @@ TYPED_TEST(EngineTest, ProductSumcheckRoundsAreBitIdentical) {
   }
 }
 
+// Tables large enough for what small cases never reach: the GPU reductions' multi-tile paths (a
+// keyed reduction over 2^20 entries, product sum-checks of 2^20 terms, by the host's rounds and by
+// the engine's own Fiat-Shamir rounds) and the int8 limb GEMM's int32 limit (inner 132104, the
+// largest with 128 x 127 x inner < 2^31, against p - 1 everywhere and weights at -128; one more
+// column takes the direct kernel).
+TYPED_TEST(EngineTest, LargeTablesAndTheInt32LimitAreExact) {
+  using F = typename TypeParam::F;
+  using K = typename TypeParam::K;
+  auto rng = make_rng(67);
+  auto ref = make_reference_engine<TypeParam>();
+  const auto Y = random_table<F>(2048, 512, rng);
+  std::vector<K> r(9);
+  for (auto& x : r) x = random_element<K>(rng);
+  const std::vector<K> eq_r = eq_table<K>(r), V_want = ref->col_combine(Y, eq_r);
+  std::vector<K> A(std::size_t{1} << 20), V(A.size());
+  for (auto& x : A) x = random_element<K>(rng);
+  for (auto& x : V) x = random_element<K>(rng);
+  // The rounds of a Fiat-Shamir transcript, driven from the host on the reference engine.
+  Transcript want_t(TypeParam::kId, 0);
+  auto want_sc = ref->product_sumcheck(A, V);
+  std::vector<K> want_messages;
+  for (unsigned t = 0; t < 20; ++t) {
+    const auto h = t == 0 ? want_sc->round() : want_sc->fold_and_round(want_t.challenge<K>());
+    want_messages.insert(want_messages.end(), h.begin(), h.begin() + 2);
+    want_t.absorb_elements<K>("message", std::span<const K>(h.data(), 2));
+  }
+  want_sc->fold(want_t.challenge<K>());
+  bool device_rounds_ran = false;
+  for (const auto& engine : engines_under_test<TypeParam>()) {
+    SCOPED_TRACE(engine->name());
+    ASSERT_EQ(engine->col_combine(Y, eq_r), V_want);
+    const auto h = engine->product_sumcheck(A, V)->round();  // degree 2: h(0), h(2) (the reference adds h(3))
+    ASSERT_EQ(h[0], want_messages[0]);
+    ASSERT_EQ(h[1], want_messages[1]);
+    auto sc = engine->product_sumcheck(A, V);
+    TranscriptState start;
+    const Transcript fresh(TypeParam::kId, 0);
+    std::copy(fresh.state().begin(), fresh.state().end(), start.bytes);
+    if (const auto rounds = sc->run_fiat_shamir(start, 20, 2)) {
+      EXPECT_EQ(rounds->messages, want_messages);
+      EXPECT_EQ(sc->final_value(), want_sc->final_value());
+      device_rounds_ran = true;
+    }
+  }
+  EXPECT_EQ(device_rounds_ran, engine_unavailable_reason(EngineId::thrust_omp).empty());
+  for (std::size_t inner : {std::size_t{132104}, std::size_t{132105}}) {
+    QuantizedModel m = testing::random_model({inner, 3}, rng, 1, 1);
+    m.layers[0].weights = std::vector<std::int64_t>(3 * inner, -128);
+    auto layers = field_layers<F>(m);
+    Table2D<F> X(padded(inner), 2);
+    for (std::size_t j = 0; j < inner; ++j) X.at(j, 0) = X.at(j, 1) = F::zero() - F::one();
+    const auto want = ref->forward(layers[0], X, 2).data;
+    for (const auto& engine : engines_under_test<TypeParam>()) {
+      auto Z = engine->forward(layers[0], X, 2);
+      engine->to_host(Z);
+      EXPECT_EQ(Z.data, want) << engine->name() << " inner " << inner;
+    }
+  }
+}
+
 // Whole proofs: the same bytes from every engine, on networks of several depths and batches.
 // (prove_bundle goes through col_combine_of_squares and the square sum-check with its carry.)
 TYPED_TEST(EngineTest, BundlesAreBitIdentical) {
