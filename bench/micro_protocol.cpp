@@ -54,20 +54,22 @@ void BM_SquareSumcheck(benchmark::State& state, const char* engine_name) {
   K claim = K::zero();
   for (std::size_t i = 0; i < E.size(); ++i) claim += mul_base(E[i], Z.data[i] * Z.data[i]);
   const int path = static_cast<int>(state.range(2));
-  const Table2D<F> Y = engine->square(Z);
+  const Table2D<F> Zd = engine_table(*engine, Z);  // on the engine's device, uploaded once
+  const Table2D<F> Y = engine->square(Zd);
   const std::vector<K> eq_r = eq_table<K>(r);
-  for (auto _ : state) {
-    SquareCarry<K> carry;
-    if (path == 1) benchmark::DoNotOptimize(engine->col_combine(Y, eq_r));
-    if (path == 2) benchmark::DoNotOptimize(engine->col_combine_of_squares(Z, Y, eq_r, carry));
-    // As the prover driver runs it: round, then fused fold-and-round, then the last fold.
-    const K c = s.empty() ? K::one() : s[0];
-    auto sc = engine->square_sumcheck(Z, s, r, claim, std::move(carry));
-    benchmark::DoNotOptimize(sc->round());
-    for (unsigned t = 1; t < rb + cb; ++t) benchmark::DoNotOptimize(sc->fold_and_round(c));
-    sc->fold(c);
-    benchmark::DoNotOptimize(sc->final_value());
-  }
+  for (auto _ : state)
+    timed_iteration(state, engine_name, [&] {
+      SquareCarry<K> carry;
+      if (path == 1) benchmark::DoNotOptimize(engine->col_combine(Y, eq_r));
+      if (path == 2) benchmark::DoNotOptimize(engine->col_combine_of_squares(Zd, Y, eq_r, carry));
+      // As the prover driver runs it: round, then fused fold-and-round, then the last fold.
+      const K c = s.empty() ? K::one() : s[0];
+      auto sc = engine->square_sumcheck(Zd, s, r, claim, std::move(carry));
+      benchmark::DoNotOptimize(sc->round());
+      for (unsigned t = 1; t < rb + cb; ++t) benchmark::DoNotOptimize(sc->fold_and_round(c));
+      sc->fold(c);
+      benchmark::DoNotOptimize(sc->final_value());
+    });
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(Z.data.size() * sizeof(F)));
 }
 
@@ -188,17 +190,26 @@ void BM_SquareSumcheck_m127(benchmark::State& state, const char* engine) { BM_Sq
 BENCHMARK(BM_EqTable<M61>)->Arg(11)->Arg(20);
 BENCHMARK(BM_EqTable<M127>)->Arg(11)->Arg(20);
 // {log2 rows, log2 columns, path}: the TIMIT shape's activation tables, 2048 x 512.
-void square_sumcheck_args(benchmark::internal::Benchmark* b) {
+void square_sumcheck_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"rows_log2", "cols_log2", "path"});
   for (int path : {0, 1, 2}) b->Args({11, 9, path});
-  b->Unit(benchmark::kMillisecond)->UseRealTime();
+  b->Unit(benchmark::kMillisecond);
+}
+void square_sumcheck_args(benchmark::internal::Benchmark* b) {
+  square_sumcheck_shapes(b);
+  b->UseRealTime();
+}
+// The same on cuda, timed on the device by CUDA events (timed_iteration).
+void square_sumcheck_args_cuda(benchmark::internal::Benchmark* b) {
+  square_sumcheck_shapes(b);
+  b->UseManualTime();
 }
 BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cpu, "cpu")->Apply(square_sumcheck_args);
 BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, thrust_omp, "thrust-omp")->Apply(square_sumcheck_args);
-BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cuda, "cuda")->Apply(square_sumcheck_args);
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m61, cuda, "cuda")->Apply(square_sumcheck_args_cuda);
 BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cpu, "cpu")->Apply(square_sumcheck_args);
 BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, thrust_omp, "thrust-omp")->Apply(square_sumcheck_args);
-BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cuda, "cuda")->Apply(square_sumcheck_args);
+BENCHMARK_CAPTURE(BM_SquareSumcheck_m127, cuda, "cuda")->Apply(square_sumcheck_args_cuda);
 BENCHMARK_CAPTURE(BM_ColumnByteSums, avx512_vnni, "avx512-vnni")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ColumnByteSums, portable, "portable")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ColumnByteSums, onednn, "onednn")->Unit(benchmark::kMillisecond)->UseRealTime();

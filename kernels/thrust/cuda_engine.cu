@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cub/util_allocator.cuh>
+#include <functional>
 #include <string>
 
 #include "kernels/thrust/cublas_library.hpp"
@@ -61,7 +62,7 @@ cublasHandle_t cublas() {
 // Row-major C (rows x n) = W (rows x inner) * T^T is column-major C^T (n x rows) = T W^T: the "TN"
 // form of cuBLAS's int8 tensor-core GEMMs, with T (n x inner, row-major) read as the transposed
 // inner x n column-major operand and W (rows x inner, row-major) as the inner x rows one. inner and
-// n are multiples of 16 (the caller pads with zeros). int8 in, int32 out, exact int32 sums.
+// n, and rows, are multiples of 16 (the caller pads with zeros). int8 in, int32 out, exact int32 sums.
 void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner,
              std::size_t n) {
   const std::int32_t one = 1, zero = 0;
@@ -160,6 +161,26 @@ double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n) {
   float ms = 0;
   NNP_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.start, ev.stop));
   return ms / 1000.0;
+}
+
+double cuda_seconds(const std::function<void()>& work) {
+  EventPair ev;
+  NNP_CUDA_CHECK(cudaEventRecord(ev.start));
+  work();
+  NNP_CUDA_CHECK(cudaEventRecord(ev.stop));
+  NNP_CUDA_CHECK(cudaEventSynchronize(ev.stop));
+  float ms = 0;
+  NNP_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.start, ev.stop));
+  return ms / 1000.0;
+}
+
+double cuda_copy_seconds(std::size_t bytes) {
+  using namespace cuda_backend;
+  auto from = NNP_THRUST(thrust::device_vector<char>(bytes, 1));
+  auto to = NNP_THRUST(thrust::device_vector<char>(bytes));
+  const auto copy = [&] { NNP_CUDA_CHECK(cudaMemcpy(raw(to), raw(from), bytes, cudaMemcpyDeviceToDevice)); };
+  copy();  // untimed: first touch
+  return cuda_seconds(copy);
 }
 
 template <class Cfg>

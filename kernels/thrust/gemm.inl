@@ -26,13 +26,16 @@ namespace nnproof::NNP_THRUST_NS {
 
 inline bool int8_gemm_exact(std::size_t inner) { return inner * 127 * 128 < (std::size_t{1} << 31); }
 
-// Dimensions handed to the int8 GEMM are padded with zeros to multiples of this: cuBLAS's int8
-// kernels need leading dimensions that are multiples of 4 (16 keeps rows aligned for IMMA).
+// Every dimension handed to the int8 GEMM (the weights' rows and inner size, the limb columns) is
+// padded with zeros to a multiple of this: cuBLAS's int8 kernels need leading dimensions that are
+// multiples of 4, 16 keeps rows aligned for IMMA, and some architectures' int8 GEMMs have refused
+// unpadded row counts (the output layer's 183, say). The padding rows' products are computed and
+// never read.
 constexpr Index kGemmAlign = 16;
 inline Index align_up(Index x) { return (x + kGemmAlign - 1) / kGemmAlign * kGemmAlign; }
 
-// A layer's int8 weights on the device, in rows of align_up(cols) entries (zero padded) as the
-// limb GEMM reads them; row_combine reads them too. The engine keeps them across calls in a
+// A layer's int8 weights on the device, align_up(rows) rows of align_up(cols) entries (zero padded)
+// as the limb GEMM reads them; row_combine reads the real rows too. The engine keeps them across calls in a
 // WeightsCache, so a proof uploads each layer's weights once instead of in every forward and
 // row_combine; the host copy is what holds() compares a call's weights with, byte for byte.
 class DeviceInt8Weights {
@@ -41,7 +44,7 @@ class DeviceInt8Weights {
       : host_(w, w + rows * cols),
         rows_(rows),
         cols_(cols),
-        padded_(NNP_THRUST(DeviceVector<std::int8_t>(rows * align_up(cols), 0))) {
+        padded_(NNP_THRUST(DeviceVector<std::int8_t>(align_up(rows) * align_up(cols), 0))) {
     const auto dense = upload<std::int8_t>(host_);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
                                 WidenWeights{raw(dense), raw(padded_), cols, stride()}));
@@ -49,7 +52,8 @@ class DeviceInt8Weights {
   bool holds(const std::int8_t* w, Index rows, Index cols) const {
     return rows == rows_ && cols == cols_ && equal_in_parallel(host_.data(), w, host_.size());
   }
-  Index stride() const { return align_up(cols_); }  // entries per row on the device
+  Index stride() const { return align_up(cols_); }       // entries per row on the device
+  Index padded_rows() const { return align_up(rows_); }  // rows on the device, the real ones first
   const std::int8_t* data() const { return raw(padded_); }
 
  private:
@@ -71,10 +75,10 @@ DeviceVector<F> dense_forward(const FieldLayer<F>& layer, const DeviceVector<F>&
     const DeviceInt8Weights& w = weights.get(w8, rows, cols);
     const Index kp = w.stride(), n = align_up(limb_count<F>() * batch);
     auto limbs_t = NNP_THRUST(DeviceVector<std::int8_t>(n * kp, 0));  // zero in the padding the split leaves
-    auto g = NNP_THRUST(DeviceVector<std::int32_t>(rows * n));
+    auto g = NNP_THRUST(DeviceVector<std::int32_t>(w.padded_rows() * n));
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(batch * cols),
                                 SplitLimbs<F>{raw(y), raw(limbs_t), y_cols, cols, batch, kp}));
-    gemm_s8(w.data(), raw(limbs_t), raw(g), rows, kp, n);
+    gemm_s8(w.data(), raw(limbs_t), raw(g), w.padded_rows(), kp, n);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * batch),
                                 Recombine<F>{raw(g), raw(bias), raw(z), y_cols, batch, n}));
   } else {

@@ -9,7 +9,7 @@
 //   gemm_s8(W, T, C, rows, inner, n)  C (rows x n, int32) = W (rows x inner, int8) * T^T, where T
 //                                 (n x inner, int8) holds the limbs one column of the product per
 //                                 row: the "TN" layout cuBLAS's int8 tensor-core GEMMs want; inner
-//                                 and n are multiples of kGemmAlign; row-major device pointers
+//                                 rows, inner and n are multiples of kGemmAlign; row-major device pointers
 //   kEngineName                   "cuda" or "thrust-omp"
 //   exec(), exec_nosync()         the execution policies of the Thrust calls (cuda: with cached
 //                                 temporary storage): exec() where the host waits (a value comes

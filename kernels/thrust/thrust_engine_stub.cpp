@@ -22,6 +22,10 @@ double cuda_sgemm_seconds(std::size_t, std::size_t, std::size_t) {
   throw std::runtime_error("this nnproof was built without CUDA");
 }
 
+double cuda_seconds(const std::function<void()>&) { throw std::runtime_error("this nnproof was built without CUDA"); }
+
+double cuda_copy_seconds(std::size_t) { throw std::runtime_error("this nnproof was built without CUDA"); }
+
 #define NNP_INSTANTIATE_MAKE_THRUST_OMP_ENGINE(Cfg) template std::unique_ptr<Engine<Cfg>> make_thrust_omp_engine<Cfg>();
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE_MAKE_THRUST_OMP_ENGINE)
 #undef NNP_INSTANTIATE_MAKE_THRUST_OMP_ENGINE
