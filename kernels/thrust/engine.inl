@@ -70,10 +70,16 @@ class ThrustEngine final : public Engine<Cfg> {
     download(v, t.data.begin());
   }
 
-  // The input table goes to the device once: the first layer's forward and its col_combine read it.
+  // The input goes to the device once, as the user's rows, and is transposed there (the host's
+  // transpose was a sequential pass over the whole batch): the first layer's forward and its
+  // col_combine read the table.
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
-    const Table2D<F> X = Engine<Cfg>::input_table(input, n0, batch);
-    return device_table(X.rows, X.cols, upload<F>(X.data));
+    const Index rows = padded(n0), cols = padded(batch);
+    const auto rows_in = upload<F>(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(n0 * batch));
+    auto x = NNP_THRUST(DeviceVector<F>(rows * cols));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
+                                TransposeInput<F>{raw(rows_in), raw(x), n0, batch, cols}));
+    return device_table(rows, cols, std::move(x));
   }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {

@@ -276,6 +276,19 @@ struct DirectRow {  // thread per (a, k), int64 weights: a field product per wei
 
 // ---- the other bulk operations (engine.inl) ----
 
+// The protocol's padded n0 x b input table from the user's b rows of n0 values, on the device: a
+// thread per entry (j, k) of the table, k fastest (coalesced writes), zero outside the real corner.
+template <class F>
+struct TransposeInput {
+  const F* input;  // b x n0, row per sample
+  F* x;            // rows x cols, padded
+  Index n0, batch, cols;
+  NNP_HD void operator()(Index t) const {
+    const Index j = t / cols, k = t % cols;
+    x[t] = j < n0 && k < batch ? input[k * n0 + j] : F::zero();
+  }
+};
+
 template <class F>
 struct SquareEntry {
   NNP_HD F operator()(F x) const { return x * x; }
