@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include "verifier/verifier.hpp"
 
@@ -21,6 +22,10 @@ bool replay_device_rounds(SumcheckProver<K>& sc, unsigned n, unsigned degree, Pr
   std::copy(transcript->state().begin(), transcript->state().end(), state.bytes);
   const auto rounds = sc.run_fiat_shamir(state, n, degree);
   if (!rounds) return false;
+  if (rounds->messages.size() != std::size_t{n} * degree || rounds->challenges.size() != n)
+    throw std::logic_error("the engine's device rounds returned " + std::to_string(rounds->messages.size()) +
+                           " message values and " + std::to_string(rounds->challenges.size()) + " challenges for " +
+                           std::to_string(n) + " rounds of degree " + std::to_string(degree));
   for (unsigned t = 1; t <= n; ++t) {
     ch.send(std::span<const K>(rounds->messages.data() + (t - 1) * degree, degree));
     point[n - t] = ch.challenge();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kernels/registry.hpp"
 
+#include <cerrno>
 #include <cstdlib>
 #include <iostream>
 
@@ -56,8 +57,10 @@ std::size_t dense_work(const QuantizedModel& model, std::size_t batch) {
 std::size_t cuda_min_work() {
   if (const char* env = std::getenv("NNPROOF_CUDA_MIN_WORK")) {
     char* end = nullptr;
+    errno = 0;
     const unsigned long long v = std::strtoull(env, &end, 10);
-    if (end != env && *end == '\0') return static_cast<std::size_t>(v);
+    const bool digits_only = *env >= '0' && *env <= '9' && *end == '\0';  // strtoull takes "-1", " 7", "+7"
+    if (digits_only && errno != ERANGE) return static_cast<std::size_t>(v);
     throw EngineChoiceError(std::string("NNPROOF_CUDA_MIN_WORK='") + env +
                             "' is not a number of multiply-adds; unset it or use e.g. 0 or 34359738368");
   }
@@ -82,9 +85,9 @@ std::unique_ptr<Engine<Cfg>> make_engine(std::string_view name, int threads, std
     case EngineId::automatic:
       break;
   }
-  // auto: the cpu engine for small work; else query the device once (it starts CUDA), only in a
-  // CUDA build.
-  if (work < cuda_min_work() || !thrust_engines_built() || query_cuda_devices().count == 0)
+  // auto: the cpu engine in a build without CUDA and for small work; else query the device once
+  // (it starts CUDA).
+  if (!thrust_engines_built() || work < cuda_min_work() || query_cuda_devices().count == 0)
     return make_cpu_engine<Cfg>();
   if (const std::string why = cublas_load_error(); !why.empty()) {  // an operator expects the GPU: say why not
     std::cerr << "nnproof: note: --engine auto uses the cpu engine: " << why << "\n";

@@ -2,7 +2,9 @@
 #pragma once
 // How sums of a layer's integer weights times elements of K are computed exactly: one choice for
 // the verifier's W~(q, s) (dots along each row, against eq(s, .)) and the prover's row_combine
-// (sums down each column, against eq(q, .)), so that both take the same route for the same weights.
+// (sums down each column, against eq(q, .)). Every route is exact, so the two sides may take
+// different ones (their term counts differ: columns for a row dot, rows for a column sum, and the
+// prover's byte route needs an int8 kernel on its CPU) and still agree on every value.
 //   int8_bytes:     int8 weights; each K element cut into bytes (ByteChunks), int8 x byte sums in
 //                   int32 blocks, rebuilt by ByteChunks::combine. The fastest.
 //   exact_ints:     wider weights whose sums stay exact in ExactIntSums<K> (core/lazy.hpp).

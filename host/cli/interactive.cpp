@@ -8,6 +8,7 @@
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
 #include "host/npy.hpp"
+#include "kernels/thrust/thrust_engine.hpp"
 
 namespace nnproof::cli {
 namespace {
@@ -30,7 +31,8 @@ int run_interactive(const InteractiveOptions& o) {
     // libgomp (once its threads exist) nor the CUDA runtime (once initialized) survives a fork, so
     // everything above (loading, quantizing, the magnitude check) stays sequential and the child
     // makes its own engine. A hang here means that broke (see docs/ARCHITECTURE.md).
-    parse_engine_name(o.engine);  // a bad name is a usage error here, not a failed child
+    parse_engine_name(o.engine);                  // a bad name is a usage error here, not a failed child
+    if (thrust_engines_built()) cuda_min_work();  // and so is a bad NNPROOF_CUDA_MIN_WORK
     const EngineFactory<Cfg> engine = [&] {
       return make_engine<Cfg>(o.engine, o.threads, dense_work(p.model, p.batch));
     };

@@ -41,7 +41,8 @@ class SumcheckProver {
   // is given, with core/fiat_shamir.hpp (byte for byte the verifier's transcript), and binds the
   // last variable (final_value() follows). The driver then replays the messages through its own
   // transcript and checks the challenges. Engines whose rounds never leave the host return nothing
-  // (the default), and the driver runs the rounds itself.
+  // (the default), and the driver runs the rounds itself. n must be the table's number of variables
+  // and degree the sum-check's own (else std::logic_error); after it only final_value() may follow.
   virtual std::optional<Rounds> run_fiat_shamir(const TranscriptState& /*state*/, unsigned /*n*/, unsigned /*degree*/) {
     return std::nullopt;
   }
@@ -65,7 +66,8 @@ class Engine {
   virtual std::string name() const = 0;
   // How many times so far the host has waited for this engine's device: transfers to the host,
   // reductions that return a value, launches that synchronize, blocking uploads. A proof's count is
-  // the difference across it (bench --json: host_syncs). Host engines have no device: 0.
+  // the difference across it (bench --json: host_syncs). Host engines have no device: 0. The Thrust
+  // engines keep one count per build, shared by that build's engines in the process.
   virtual std::size_t host_syncs() const { return 0; }
 
   // Fills t.data from the engine's device copy when the table lives only there (no-op otherwise).

@@ -76,7 +76,7 @@ class ThrustEngine final : public Engine<Cfg> {
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
     const Index rows = padded(n0), cols = padded(batch);
     const auto rows_in = upload<F>(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(n0 * batch));
-    auto x = NNP_THRUST(DeviceVector<F>(rows * cols));
+    auto x = sized_table<F>(rows * cols);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
                                 TransposeInput<F>{raw(rows_in), raw(x), n0, batch, cols}));
     return device_table(rows, cols, std::move(x));
@@ -92,7 +92,7 @@ class ThrustEngine final : public Engine<Cfg> {
   Table2D<F> square(const Table2D<F>& Z) override {
     DeviceVector<F> staged;
     const DeviceVector<F>& z = device_view(Z, staged);
-    auto y = NNP_THRUST(DeviceVector<F>(z.size()));
+    auto y = sized_table<F>(z.size());
     NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), y.begin(), SquareEntry<F>{}));
     return device_table(Z.rows, Z.cols, std::move(y));
   }
@@ -101,11 +101,11 @@ class ThrustEngine final : public Engine<Cfg> {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const Index rows = layer.rows(), cols = layer.cols();
     const auto e = upload<K>(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows));
-    auto a = NNP_THRUST(DeviceVector<K>(padded(cols), K::zero()));
+    auto a = filled_table<K>(padded(cols), K::zero());
     const auto combine = [&](const auto* w, Index stride) {
       using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
       const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
-      auto partial = NNP_THRUST(DeviceVector<K>(blocks * cols));
+      auto partial = sized_table<K>(blocks * cols);
       NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(blocks * cols),
                                   RowBlockCombine<K, F, W>{w, raw(e), raw(partial), rows, cols, stride}));
       NNP_THRUST(
@@ -130,7 +130,7 @@ class ThrustEngine final : public Engine<Cfg> {
     DeviceVector<F> staged;
     const DeviceVector<F>& y = device_view(Y, staged);
     const auto e = upload<K>(eq_r.begin(), eq_r.end());
-    auto v = NNP_THRUST(DeviceVector<K>(Y.rows));
+    auto v = sized_table<K>(Y.rows);
     const auto row = thrust::make_transform_iterator(count(0), RowOfEntry{Y.cols});
     NNP_THRUST(
         thrust::reduce_by_key(exec(), row, row + static_cast<std::ptrdiff_t>(Y.rows * Y.cols),

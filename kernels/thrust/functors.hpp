@@ -151,7 +151,9 @@ struct SquareFoldRound {
 // (lane p takes terms p, p + lanes, ...: adjacent threads read adjacent pairs), then `groups` sums of
 // the lanes the same way, then one thread adds the groups and runs the transcript step. Field sums
 // are exact, so the order changes nothing: the values equal a host reduction's bit for bit.
-constexpr Index kRoundLanes = 8192, kRoundGroups = 64;
+// 2^17 lanes: 512 blocks of Thrust's 256 threads, a few per SM of an H100 (8192 lanes were 16
+// blocks, an eighth of its SMs); 6 MB of partial sums at most.
+constexpr Index kRoundLanes = Index{1} << 17, kRoundGroups = 256;
 
 template <class K, class Terms>
 struct StridedSums {  // thread per lane p: the sum of terms(i) for i = p, p + lanes, ... < n

@@ -44,7 +44,7 @@ class DeviceInt8Weights {
       : host_(w, w + rows * cols),
         rows_(rows),
         cols_(cols),
-        padded_(NNP_THRUST(DeviceVector<std::int8_t>(align_up(rows) * align_up(cols), 0))) {
+        padded_(filled_table<std::int8_t>(align_up(rows) * align_up(cols), 0)) {
     const auto dense = upload<std::int8_t>(host_);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
                                 WidenWeights{raw(dense), raw(padded_), cols, stride()}));
@@ -70,12 +70,12 @@ DeviceVector<F> dense_forward(const FieldLayer<F>& layer, const DeviceVector<F>&
                               WeightsCache<DeviceInt8Weights>& weights) {
   const Index rows = layer.rows(), cols = layer.cols();
   const auto bias = upload<F>(layer.bias);
-  auto z = NNP_THRUST(DeviceVector<F>(padded(rows) * y_cols, F::zero()));
+  auto z = filled_table<F>(padded(rows) * y_cols, F::zero());
   if (const std::int8_t* w8 = layer.q->weights.int8_data(); w8 && int8_gemm_exact(cols)) {
     const DeviceInt8Weights& w = weights.get(w8, rows, cols);
     const Index kp = w.stride(), n = align_up(limb_count<F>() * batch);
-    auto limbs_t = NNP_THRUST(DeviceVector<std::int8_t>(n * kp, 0));  // zero in the padding the split leaves
-    auto g = NNP_THRUST(DeviceVector<std::int32_t>(w.padded_rows() * n));
+    auto limbs_t = filled_table<std::int8_t>(n * kp, 0);  // zero in the padding the split leaves
+    auto g = sized_table<std::int32_t>(w.padded_rows() * n);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(batch * cols),
                                 SplitLimbs<F>{raw(y), raw(limbs_t), y_cols, cols, batch, kp}));
     gemm_s8(w.data(), raw(limbs_t), raw(g), w.padded_rows(), kp, n);

@@ -2,12 +2,13 @@
 #pragma once
 // How many times the host has waited for the device in this build of the Thrust engine
 // (Engine::host_syncs): every Thrust algorithm launched with the synchronizing policy exec() (the
-// cuda build's thrust::cuda::par synchronizes after each), every transfer to or from the host and
-// every read of one device entry (transfers.hpp). The OpenMP build counts the same points, so CI
-// measures what the cuda engine would wait for. Not counted yet: the kernel device_vector launches
-// to construct a table made with a size (kernels/thrust/device_vector.hpp).
+// cuda build's thrust::cuda::par synchronizes after each), every transfer to or from the host,
+// every read or write of one device entry, and every table made or grown (Thrust constructs or
+// fills its entries with a kernel under its synchronizing default policy: transfers.hpp). The
+// OpenMP build counts the same points, so CI measures what the cuda engine would wait for.
 //
-// Include with NNP_THRUST_NS defined: each build has its own count.
+// Include with NNP_THRUST_NS defined: each build has its own count, shared by all of that build's
+// engines in the process (a proof's count is the difference across it, one engine at a time).
 #include <atomic>
 #include <cstddef>
 

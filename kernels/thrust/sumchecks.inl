@@ -5,7 +5,7 @@
 // life. Each fold is fused with the next round in one pass whose functor (functors.hpp) writes the
 // folded entries. Driven round by round (round, fold_and_round), a round sends back its two or three
 // values; with a Fiat-Shamir transcript (run_fiat_shamir) every round stays on the device and the
-// host waits twice per sum-check, not once per round.
+// host waits a fixed few times per sum-check, not once per round.
 //
 // Include with NNP_THRUST_NS and the backend's exec() defined, as thrust_engine.inl.
 #include <thrust/for_each.h>
@@ -15,6 +15,8 @@
 #include <array>
 #include <optional>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernels/engine/engine.hpp"
@@ -30,7 +32,7 @@ namespace nnproof::NNP_THRUST_NS {
 // a sum-check allocates its tables' memory once, not once per round.
 template <class K>
 void prepare_spare(DeviceVector<K>& spare, Index n) {
-  NNP_THRUST(spare.resize(n));
+  resize_table(spare, n);
 }
 
 // Binds the top variable of t to *r (device memory), through `spare` (the two then swap). Stream
@@ -48,6 +50,14 @@ std::array<K, 3> to_array(const RoundSums<K>& s) {
   return {s.h[0], s.h[1], s.h[2]};
 }
 
+// run_fiat_shamir's contract: the sum-check's own degree, one round per variable of its table.
+inline void check_rounds(unsigned n, unsigned degree, unsigned own_degree, Index table_size) {
+  if (n == 0 || n >= 64 || degree != own_degree || table_size != Index{1} << n)
+    throw std::logic_error("run_fiat_shamir: " + std::to_string(n) + " rounds of degree " + std::to_string(degree) +
+                           " for a degree-" + std::to_string(own_degree) + " sum-check over " +
+                           std::to_string(table_size) + " entries");
+}
+
 // A round's values on the host: one reduction, one wait for the device.
 template <class K, class Terms>
 std::array<K, 3> host_round(Index n, Terms terms) {
@@ -58,18 +68,20 @@ std::array<K, 3> host_round(Index n, Terms terms) {
 // A sum-check's rounds on the device (SumcheckProver::run_fiat_shamir): each round's terms summed
 // into device memory (StridedSums, twice), then one thread's transcript step (TranscriptStep), which
 // leaves the challenge where the next round's fold reads it. Every launch is stream-ordered with
-// exec_nosync(): the host waits twice per sum-check, to upload the transcript's state and to
-// download the messages, challenges and final value at the end.
+// exec_nosync(): the host waits a fixed few times per sum-check, however many rounds it has (to
+// upload the transcript's state, make the scratch tables and the spares, and download the
+// messages, challenges and final value at the end; host_syncs.hpp counts them).
 template <class K>
 class DeviceRounds {
  public:
-  DeviceRounds(const TranscriptState& state, unsigned n, unsigned degree)
+  // first_terms: the first round's number of terms, the most any round has.
+  DeviceRounds(const TranscriptState& state, unsigned n, unsigned degree, Index first_terms)
       : n_(n),
         degree_(degree),
         state_(upload<TranscriptState>(&state, &state + 1)),
-        out_(NNP_THRUST(DeviceVector<K>(n * degree + n + 2))),
-        lanes_(NNP_THRUST(DeviceVector<RoundSums<K>>(kRoundLanes))),
-        groups_(NNP_THRUST(DeviceVector<RoundSums<K>>(kRoundGroups))) {}
+        out_(sized_table<K>(n * degree + n + 2)),
+        lanes_(sized_table<RoundSums<K>>(first_terms < kRoundLanes ? first_terms : kRoundLanes)),
+        groups_(sized_table<RoundSums<K>>(kRoundGroups)) {}
 
   // Where the latest challenge is, for the folds.
   const K* challenge() const { return raw(out_) + n_ * degree_ + n_; }
@@ -77,7 +89,7 @@ class DeviceRounds {
   // Round t: its n_terms terms summed on the device, then the transcript step.
   template <class Terms>
   void round(unsigned t, Index n_terms, Terms terms) {
-    const Index lanes = n_terms < kRoundLanes ? n_terms : kRoundLanes;
+    const Index lanes = n_terms < lanes_.size() ? n_terms : lanes_.size();
     const Index groups = lanes < kRoundGroups ? lanes : kRoundGroups;
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(lanes),
                                 StridedSums<K, Terms>{terms, n_terms, lanes, raw(lanes_)}));
@@ -115,7 +127,7 @@ template <class K>
 class ProductSumcheck final : public SumcheckProver<K> {
  public:
   ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V)
-      : a_(upload<K>(A)), v_(upload<K>(V)), r_(NNP_THRUST(DeviceVector<K>(1))) {}
+      : a_(upload<K>(A)), v_(upload<K>(V)), r_(sized_table<K>(1)) {}
 
   std::array<K, 3> round() override {
     const Index half = a_.size() / 2;
@@ -137,8 +149,9 @@ class ProductSumcheck final : public SumcheckProver<K> {
 
   std::optional<typename SumcheckProver<K>::Rounds> run_fiat_shamir(const TranscriptState& state, unsigned n,
                                                                     unsigned degree) override {
-    DeviceRounds<K> rounds(state, n, degree);
+    check_rounds(n, degree, 2, a_.size());
     const Index half = a_.size() / 2;
+    DeviceRounds<K> rounds(state, n, degree, half);
     rounds.round(0, half, ProductRound<K>{raw(a_), raw(v_), half});
     for (unsigned t = 1; t < n; ++t) {
       const Index q = a_.size() / 4;
@@ -191,8 +204,8 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
         cols_(cols),
         es_(upload<K>(eq_table<K>(s))),
         er_(upload<K>(eq_table<K>(r))),
-        z_(NNP_THRUST(DeviceVector<K>(z.size()))),
-        r_(NNP_THRUST(DeviceVector<K>(1))) {
+        z_(sized_table<K>(z.size())),
+        r_(sized_table<K>(1)) {
     NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{}));
   }
 
@@ -218,8 +231,9 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
   std::optional<typename SumcheckProver<K>::Rounds> run_fiat_shamir(const TranscriptState& state, unsigned n,
                                                                     unsigned degree) override {
-    DeviceRounds<K> rounds(state, n, degree);
+    check_rounds(n, degree, 3, z_.size());
     const Index half = z_.size() / 2;
+    DeviceRounds<K> rounds(state, n, degree, half);
     rounds.round(0, half, SquareRound<K>{shape(), raw(z_), half});
     for (unsigned t = 1; t < n; ++t) {
       fold_eq(rounds.challenge());

@@ -34,6 +34,8 @@ decltype(auto) located(const char* file, int line, std::string_view call, Call&&
 }  // namespace nnproof::NNP_THRUST_NS
 
 // NNP_THRUST(expression): the expression's value; a thrust::system_error it throws becomes a
-// CudaError naming this file and line.
+// CudaError naming this file and line. A launch with exec_nosync() returns before its kernel runs,
+// so a fault in that kernel surfaces at the next call that waits for the device (a download, a
+// reduction) and is reported there: look at the launches queued just before it.
 #define NNP_THRUST(...) \
   ::nnproof::NNP_THRUST_NS::located(__FILE__, __LINE__, #__VA_ARGS__, [&]() -> decltype(auto) { return __VA_ARGS__; })

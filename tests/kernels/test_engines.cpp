@@ -390,7 +390,7 @@ std::size_t thrust_proof_syncs(std::size_t width, std::size_t layers) {
 
 TEST(ThrustEngine, HostSyncsPerProofGrowWithLayersNotRounds) {
   if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
-  constexpr std::size_t kPerLayer = 20;
+  constexpr std::size_t kPerLayer = 40;  // ~34 today, two thirds of them table constructions (host_syncs.hpp)
   const std::size_t narrow = thrust_proof_syncs(16, 3), wide = thrust_proof_syncs(256, 3);
   EXPECT_EQ(narrow, wide) << "the host waits more often for a wider network: once per round?";
   EXPECT_LE(wide, 3 * kPerLayer);
