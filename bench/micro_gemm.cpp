@@ -6,10 +6,10 @@
 #include <cblas.h>
 
 #include <random>
+#include <string>
 
 #include "bench/engines.hpp"
 #include "host/synthetic.hpp"
-#include "kernels/thrust/device_info.hpp"
 #include "kernels/thrust/thrust_engine.hpp"
 
 namespace nnproof {
@@ -47,8 +47,8 @@ void BM_FloatGemmBlas(benchmark::State& state) {
 // The bandwidth floor beside them: one device-to-device copy of a TIMIT activation table (2048 x 512
 // entries of 8 bytes), which any pass that reads and writes a table once cannot beat.
 void BM_DeviceCopy(benchmark::State& state) {
-  if (!thrust_engines_built() || query_cuda_devices().count == 0) {
-    state.SkipWithError("no CUDA device");
+  if (const std::string why = engine_unavailable_reason(EngineId::cuda); !why.empty()) {
+    state.SkipWithError(why.c_str());
     return;
   }
   const auto bytes = static_cast<std::size_t>(state.range(0));
@@ -57,8 +57,8 @@ void BM_DeviceCopy(benchmark::State& state) {
 }
 
 void BM_FloatGemmCublas(benchmark::State& state) {
-  if (!thrust_engines_built() || query_cuda_devices().count == 0) {
-    state.SkipWithError("no CUDA device");
+  if (const std::string why = engine_unavailable_reason(EngineId::cuda); !why.empty()) {
+    state.SkipWithError(why.c_str());
     return;
   }
   for (auto _ : state) state.SetIterationTime(cuda_sgemm_seconds(kRows, kInner, kBatch));

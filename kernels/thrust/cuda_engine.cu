@@ -141,6 +141,17 @@ class EventPair {
   cudaEvent_t start = nullptr, stop = nullptr;
 };
 
+double cuda_seconds(const std::function<void()>& work) {
+  EventPair ev;
+  NNP_CUDA_CHECK(cudaEventRecord(ev.start));
+  work();
+  NNP_CUDA_CHECK(cudaEventRecord(ev.stop));
+  NNP_CUDA_CHECK(cudaEventSynchronize(ev.stop));
+  float ms = 0;
+  NNP_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.start, ev.stop));
+  return ms / 1000.0;
+}
+
 double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n) {
   using namespace cuda_backend;
   auto w = NNP_THRUST(thrust::device_vector<float>(rows * inner, 0.5f));
@@ -153,25 +164,7 @@ double cuda_sgemm_seconds(std::size_t rows, std::size_t inner, std::size_t n) {
         raw(y), static_cast<int>(n), raw(w), static_cast<int>(inner), &zero, raw(c), static_cast<int>(n)));
   };
   sgemm();  // untimed: the first call also creates the cuBLAS handle and loads its kernels
-  EventPair ev;
-  NNP_CUDA_CHECK(cudaEventRecord(ev.start));
-  sgemm();
-  NNP_CUDA_CHECK(cudaEventRecord(ev.stop));
-  NNP_CUDA_CHECK(cudaEventSynchronize(ev.stop));
-  float ms = 0;
-  NNP_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.start, ev.stop));
-  return ms / 1000.0;
-}
-
-double cuda_seconds(const std::function<void()>& work) {
-  EventPair ev;
-  NNP_CUDA_CHECK(cudaEventRecord(ev.start));
-  work();
-  NNP_CUDA_CHECK(cudaEventRecord(ev.stop));
-  NNP_CUDA_CHECK(cudaEventSynchronize(ev.stop));
-  float ms = 0;
-  NNP_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.start, ev.stop));
-  return ms / 1000.0;
+  return cuda_seconds(sgemm);
 }
 
 double cuda_copy_seconds(std::size_t bytes) {
