@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/fiat_shamir.hpp"
+#include "kernels/engine/backward_ops.hpp"
 #include "kernels/engine/table.hpp"
 
 namespace nnproof {
@@ -104,6 +105,31 @@ class Engine {
   // what col_combine_of_squares(Z, ., eq(r, .)) left, or empty.
   virtual std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
                                                              std::span<const K> r, K claim, SquareCarry<K> carry) = 0;
+
+  // Training's backward pass (TRAINING.md section 2). The defaults are the portable exact loops of
+  // kernels/engine/backward_ops.hpp on host tables (the driver calls to_host first); an engine may
+  // override them with faster exact code, which the cross-engine tests hold to the same bits.
+  // E = W^T D: padded(cols) x D.cols (dense layers).
+  virtual Table2D<F> transpose_product(const FieldLayer<F>& layer, const Table2D<F>& D) {
+    return backward_ops::transpose_product(layer, D);
+  }
+  // 2 Z o E, entrywise.
+  virtual Table2D<F> double_hadamard(const Table2D<F>& Z, const Table2D<F>& E) {
+    return backward_ops::double_hadamard(Z, E);
+  }
+  // G = D Y^T summed over the batch: rows x cols real entries, row-major.
+  virtual std::vector<F> batch_outer_product(const Table2D<F>& D, const Table2D<F>& Y, std::size_t rows,
+                                             std::size_t cols) {
+    return backward_ops::batch_outer_product(D, Y, rows, cols);
+  }
+  // g = D 1: the first `rows` row sums.
+  virtual std::vector<F> batch_row_sums(const Table2D<F>& D, std::size_t rows) {
+    return backward_ops::batch_row_sums(D, rows);
+  }
+  // P[k] = sum_a eq[a] T[a][k] for every column k (the training proof's batch-sum products).
+  virtual std::vector<K> row_weighted_sum(const Table2D<F>& T, std::span<const K> eq) {
+    return backward_ops::row_weighted_sum<K>(T, eq);
+  }
 };
 
 }  // namespace nnproof
