@@ -5,54 +5,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "host/sumcheck_driver.hpp"
 #include "verifier/verifier.hpp"
 
 namespace nnproof {
 namespace {
-
-// The rounds an engine ran on its device (SumcheckProver::run_fiat_shamir), through the channel:
-// its transcript absorbs each message and draws the challenge that follows, which must be the one
-// the engine drew. Returns false where the engine runs no rounds itself.
-template <class K>
-bool replay_device_rounds(SumcheckProver<K>& sc, unsigned n, unsigned degree, ProverChannel<K>& ch,
-                          std::vector<K>& point) {
-  const Transcript* transcript = ch.fiat_shamir_transcript();
-  if (transcript == nullptr || n == 0) return false;
-  TranscriptState state;
-  std::copy(transcript->state().begin(), transcript->state().end(), state.bytes);
-  const auto rounds = sc.run_fiat_shamir(state, n, degree);
-  if (!rounds) return false;
-  if (rounds->messages.size() != std::size_t{n} * degree || rounds->challenges.size() != n)
-    throw std::logic_error("the engine's device rounds returned " + std::to_string(rounds->messages.size()) +
-                           " message values and " + std::to_string(rounds->challenges.size()) + " challenges for " +
-                           std::to_string(n) + " rounds of degree " + std::to_string(degree));
-  for (unsigned t = 1; t <= n; ++t) {
-    ch.send(std::span<const K>(rounds->messages.data() + (t - 1) * degree, degree));
-    point[n - t] = ch.challenge();
-    if (point[n - t] != rounds->challenges[t - 1])
-      throw std::logic_error("the engine's device transcript drew another challenge than the prover's");
-  }
-  return true;
-}
-
-// Runs n rounds of a sum-check of degree d; point[v] receives the challenge binding variable v.
-template <class K>
-std::vector<K> run_sumcheck(SumcheckProver<K>& sc, unsigned n, unsigned degree, ProverChannel<K>& ch) {
-  std::vector<K> point(n);
-  if (replay_device_rounds(sc, n, degree, ch, point)) return point;
-  for (unsigned t = 1; t <= n; ++t) {
-    std::array<K, 3> h = t == 1 ? sc.round() : sc.fold_and_round(point[n - t + 1]);
-    ch.send(std::span<const K>(h.data(), degree));
-    point[n - t] = ch.challenge();
-  }
-  if (n > 0) sc.fold(point[0]);
-  return point;
-}
-
-template <class K>
-void send_one(ProverChannel<K>& ch, K x) {
-  ch.send(std::span<const K>(&x, 1));
-}
 
 void report(const ProgressFn& progress, const std::string& stage) {
   if (progress) progress(stage);

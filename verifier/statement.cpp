@@ -6,26 +6,10 @@
 #include <cmath>
 #include <type_traits>
 
+#include "verifier/element_hash.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
-
-namespace {
-template <class T>
-void update_elements(Sha256& h, std::span<const T> v) {
-  h.update_u64(v.size());
-  // The encoding is each canonical value's kBytes little-endian bytes: on a little-endian machine,
-  // exactly the elements' memory, hashed in place instead of through a copy.
-  if constexpr (std::endian::native == std::endian::little && sizeof(T) == T::kBytes &&
-                std::has_unique_object_representations_v<T>) {
-    h.update(v.data(), v.size_bytes());
-    return;
-  }
-  std::vector<unsigned char> buf(v.size() * T::kBytes);
-  for (std::size_t i = 0; i < v.size(); ++i) v[i].to_bytes(buf.data() + i * T::kBytes);
-  h.update(buf.data(), buf.size());
-}
-}  // namespace
 
 template <class Cfg>
 Digest model_binding(const Statement<Cfg>& st) {
@@ -35,16 +19,13 @@ Digest model_binding(const Statement<Cfg>& st) {
   return h.finish();
 }
 
-// Elements per chunk of the input's tree hash: 64 Ki elements (512 KiB with m61).
-constexpr std::size_t kInputChunk = std::size_t{1} << 16;
-
 template <class Cfg>
 StatementBindings statement_bindings(const Statement<Cfg>& st) {
   // Task 0 hashes the outputs, task 1 + c the input's chunk c, each task its own SHA-256 stream:
   // one stream runs on one core, and the input (a two-level hash) is the largest thing either
   // party hashes. Dynamic scheduling: the outputs may be longer than a chunk.
   using F = typename Cfg::F;
-  const std::size_t chunks = (st.input.size() + kInputChunk - 1) / kInputChunk;
+  const std::size_t chunks = (st.input.size() + kElementChunk - 1) / kElementChunk;
   std::vector<Digest> digests(chunks);
   StatementBindings b;
   parallel_for_dynamic(chunks + 1, [&](std::size_t task) {
@@ -55,7 +36,7 @@ StatementBindings statement_bindings(const Statement<Cfg>& st) {
       b.outputs = h.finish();
       return;
     }
-    const std::size_t begin = (task - 1) * kInputChunk, end = std::min(st.input.size(), begin + kInputChunk);
+    const std::size_t begin = (task - 1) * kElementChunk, end = std::min(st.input.size(), begin + kElementChunk);
     update_elements(h, std::span<const F>(st.input.data() + begin, end - begin));
     digests[task - 1] = h.finish();
   });

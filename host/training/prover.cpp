@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "host/training/prover.hpp"
+
+#include <string>
+
+#include "host/sumcheck_driver.hpp"
+#include "host/training/table_sumcheck.hpp"
+#include "verifier/parallel.hpp"
+#include "verifier/training/computation.hpp"
+#include "verifier/training/verifier.hpp"
+
+namespace nnproof {
+namespace {
+
+template <class K>
+std::vector<K> slice(const std::vector<K>& v, std::size_t begin, std::size_t n) {
+  return std::vector<K>(v.begin() + static_cast<std::ptrdiff_t>(begin),
+                        v.begin() + static_cast<std::ptrdiff_t>(begin + n));
+}
+
+template <class K>
+std::vector<K> concat(std::vector<K> a, const std::vector<K>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+template <class K, class F>
+std::vector<K> lift(const Table2D<F>& t) {
+  std::vector<K> out(t.data.size());
+  parallel_for(out.size(), [&](std::size_t i) { out[i] = K::from_base(t.data[i]); });
+  return out;
+}
+
+// The prover's side of the walk: every reduction from the engine's tables, every message sent.
+template <class Cfg>
+class ProverSide {
+ public:
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+
+  ProverSide(Engine<Cfg>& engine, const std::vector<FieldLayer<F>>& layers, const Computation& c,
+             BackwardTrace<Cfg>& trace, ProverChannel<K>& ch, const ProgressFn& progress)
+      : engine_(engine), layers_(layers), trace_(trace), ch_(ch), progress_(progress), tables_(c.tensors.size()) {
+    const std::size_t L = c.depth();
+    for (std::size_t i = 0; i < L; ++i) tables_[c.Y[i]] = &trace.forward.Y[i];
+    for (std::size_t i = 1; i <= L; ++i) {
+      tables_[c.Z[i]] = &trace.forward.Z[i - 1];
+      tables_[c.D[i]] = &trace.D[i - 1];
+      if (i < L) tables_[c.E[i]] = &trace.E[i - 1];
+    }
+  }
+
+  NewClaims<K> seed(const Computation& c, const Seed& s) {
+    const std::size_t L = c.depth();
+    switch (s.kind) {
+      case SeedKind::gradient:
+        return gradient_seed(c, s.layer);
+      case SeedKind::loss: {
+        report("proving the loss");
+        const Table2D<F>& Z = table(c.Z[L]);
+        std::vector<K> U(Z.data.size());
+        parallel_for(U.size(), [&](std::size_t i) { U[i] = K::from_base(Z.data[i] - trace_.target.data[i]); });
+        auto sc = engine_.product_sumcheck(U, U);
+        const std::vector<K> x = run_sumcheck(*sc, c.vars(c.Z[L]), 2, ch_);
+        const K z = sc->final_value() + target_mle(x);
+        send_one(ch_, z);
+        return {{c.Z[L], {x, z}}};
+      }
+      case SeedKind::outputs: {
+        const std::vector<K> q = draw_challenges(ch_, c.row_vars(c.Z[L])), r = draw_challenges(ch_, c.beta());
+        std::vector<K> x = concat(r, q);
+        const K v = mle_evaluate<K>(std::span<const F>(table(c.Z[L]).data), std::span<const K>(x));
+        return {{c.Z[L], {std::move(x), v}}};
+      }
+    }
+    return {};
+  }
+
+  Claim<K> merge(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims) {
+    report("merging the claims on " + c.tensors[t].name);
+    const std::vector<K> rho = draw_challenges(ch_, static_cast<unsigned>(claims.size()));
+    std::vector<K> w(std::size_t{1} << c.vars(t), K::zero());
+    for (std::size_t m = 0; m < claims.size(); ++m) {
+      const std::vector<K> e = eq_table<K>(claims[m].point);
+      parallel_for(w.size(), [&](std::size_t i) { w[i] += rho[m] * e[i]; });
+    }
+    auto sc = engine_.product_sumcheck(std::move(w), lift<K>(table(t)));
+    std::vector<K> x = run_sumcheck(*sc, c.vars(t), 2, ch_);
+    const K value = sc->final_value();
+    send_one(ch_, value);
+    return {std::move(x), value};
+  }
+
+  NewClaims<K> reduce(const Computation& c, std::size_t t, const Claim<K>& claim) {
+    const TensorNode& node = c.tensors[t];
+    report("proving " + node.name);
+    const unsigned beta = c.beta();
+    switch (node.op) {
+      case TensorOp::linear: {  // sum_j W~(q, j) Y~(j, r), then y* = Y~(s, r)
+        const std::vector<K> r = slice(claim.point, 0, beta), q = slice(claim.point, beta, claim.point.size() - beta);
+        const FieldLayer<F>& layer = layers_[node.layer - 1];
+        std::vector<K> V = engine_.col_combine(table(node.operands[0]), eq_table<K>(r));
+        auto sc = engine_.product_sumcheck(engine_.row_combine(layer, eq_table<K>(q)), std::move(V));
+        const std::vector<K> s = run_sumcheck(*sc, ceil_log2(layer.cols()), 2, ch_);
+        const K y = sc->final_value();
+        send_one(ch_, y);
+        return {{node.operands[0], {concat(r, s), y}}};
+      }
+      case TensorOp::square: {  // sum eq(x, y) Z~(y)^2, then z* = Z~(x')
+        const std::vector<K> r = slice(claim.point, 0, beta), s = slice(claim.point, beta, claim.point.size() - beta);
+        auto sc = engine_.square_sumcheck(table(node.operands[0]), s, r, claim.value, {});
+        std::vector<K> x = run_sumcheck(*sc, c.vars(t), 3, ch_);
+        const K z = sc->final_value();
+        send_one(ch_, z);
+        return {{node.operands[0], {std::move(x), z}}};
+      }
+      case TensorOp::hadamard: {  // sum 2 eq(x, y) Z~(y) E~(y), then z*, e*
+        std::vector<K> eq2 = eq_table<K>(claim.point);
+        parallel_for(eq2.size(), [&](std::size_t i) { eq2[i] += eq2[i]; });
+        HostTableSumcheck<K> sc({std::move(eq2), lift<K>(table(node.operands[0])), lift<K>(table(node.operands[1]))});
+        std::vector<K> x = run_sumcheck(sc, c.vars(t), 3, ch_);
+        const std::array<K, 2> ze{sc.value(1), sc.value(2)};
+        ch_.send(std::span<const K>(ze.data(), 2));
+        return {{node.operands[0], {x, ze[0]}}, {node.operands[1], {x, ze[1]}}};
+      }
+      case TensorOp::transpose_linear: {  // sum_a W~(a, s) D~(a, r), then d* = D~(a*, r)
+        const std::vector<K> r = slice(claim.point, 0, beta), s = slice(claim.point, beta, claim.point.size() - beta);
+        const FieldLayer<F>& layer = layers_[node.layer - 1];
+        std::vector<K> V = engine_.col_combine(table(node.operands[0]), eq_table<K>(r));
+        auto sc = engine_.product_sumcheck(weight_columns(layer, eq_table<K>(s)), std::move(V));
+        const std::vector<K> a = run_sumcheck(*sc, ceil_log2(layer.rows()), 2, ch_);
+        const K d = sc->final_value();
+        send_one(ch_, d);
+        return {{node.operands[0], {concat(r, a), d}}};
+      }
+      default:
+        throw std::logic_error("training prover: no reduction for " + node.name);
+    }
+  }
+
+  Claim<K> pass_residual(const Computation& /*c*/, std::size_t /*t*/, const Claim<K>& claim) {
+    return {claim.point, claim.value * K::from_int(2).inverse() + target_mle(claim.point)};
+  }
+
+  void check_data(const Computation&, std::size_t, const std::vector<Claim<K>>&) {}  // the verifier's
+
+ private:
+  // G_i~(q, s) + c g_i~(q) = sum_k P[k] (Q[k] + c), P = eq_q^T D_i, Q = eq_s^T Y_{i-1}.
+  NewClaims<K> gradient_seed(const Computation& c, std::size_t i) {
+    report("proving the gradient of layer " + std::to_string(i));
+    const std::vector<K> q = draw_challenges(ch_, ceil_log2(c.dims[i])),
+                         s = draw_challenges(ch_, ceil_log2(c.dims[i - 1]));
+    const K shift = ch_.challenge();
+    std::vector<K> P = engine_.row_weighted_sum(table(c.D[i]), eq_table<K>(q));
+    std::vector<K> Q = engine_.row_weighted_sum(table(c.Y[i - 1]), eq_table<K>(s));
+    for (K& x : Q) x += shift;
+    auto sc = engine_.product_sumcheck(P, std::move(Q));
+    const std::vector<K> rho = run_sumcheck(*sc, c.beta(), 2, ch_);
+    const std::array<K, 2> dy{mle_evaluate<K>(std::span<const K>(P), std::span<const K>(rho)),
+                              sc->final_value() - shift};
+    ch_.send(std::span<const K>(dy.data(), 2));
+    return {{c.D[i], {concat(rho, q), dy[0]}}, {c.Y[i - 1], {concat(rho, s), dy[1]}}};
+  }
+
+  // A[a] = sum_j W[a][j] eq_s[j] for a < padded(rows): W applied to eq(s, .).
+  std::vector<K> weight_columns(const FieldLayer<F>& layer, const std::vector<K>& eq_s) const {
+    std::vector<K> A(padded(layer.rows()), K::zero());
+    const std::size_t cols = layer.cols();
+    parallel_for(layer.rows(), [&](std::size_t a) {
+      K acc = K::zero();
+      for (std::size_t j = 0; j < cols; ++j)
+        if (const std::int64_t w = layer.q->weights[a * cols + j]; w != 0) acc += mul_base(eq_s[j], F::from_int(w));
+      A[a] = acc;
+    });
+    return A;
+  }
+
+  K target_mle(const std::vector<K>& x) const {
+    return mle_evaluate<K>(std::span<const F>(trace_.target.data), std::span<const K>(x));
+  }
+
+  const Table2D<F>& table(std::size_t t) const { return *tables_.at(t); }
+  void report(const std::string& stage) const {
+    if (progress_) progress_(stage);
+  }
+
+  Engine<Cfg>& engine_;
+  const std::vector<FieldLayer<F>>& layers_;
+  BackwardTrace<Cfg>& trace_;
+  ProverChannel<K>& ch_;
+  const ProgressFn& progress_;
+  std::vector<const Table2D<F>*> tables_;
+};
+
+}  // namespace
+
+template <class Cfg>
+void prove_training(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
+                    BackwardTrace<Cfg>& trace, const TrainingStatement<Cfg>& st, ProverChannel<typename Cfg::K>& ch,
+                    const ProgressFn& progress) {
+  // The walk's host-side steps (merges, the Hadamard, the loss) read the tables on the host.
+  for (auto* group : {&trace.forward.Y, &trace.forward.Z, &trace.D, &trace.E})
+    for (auto& t : *group) engine.to_host(t);
+  const Computation c = training_computation(st.model->dims(), st.samples);
+  ProverSide<Cfg> side(engine, layers, c, trace, ch, progress);
+  walk<typename Cfg::K>(c, side);
+}
+
+template <class Cfg>
+TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>& engine, TrainingStatement<Cfg>& st, const ProgressFn& progress) {
+  using F = typename Cfg::F;
+  const auto layers = field_layers<F>(*st.model);
+  BackwardTrace<Cfg> trace =
+      run_backward(engine, layers, st.input, st.labels, F::from_int(target_scale(*st.model)), progress);
+  st.claims = gradient_claims(engine, layers, trace);
+  const TrainingBindings bindings = training_bindings(st);
+  TrainingBundle<Cfg> bundle;
+  bundle.header.field = Cfg::kId;
+  bundle.header.statement_digest = training_statement_digest(st, bindings);
+  bundle.header.model_binding = bindings.model;
+  bundle.header.data_binding = bindings.data;
+  bundle.header.lr_exponent = st.lr_exponent;
+  bundle.header.dims = st.model->dims();
+  bundle.header.samples = st.samples;
+  bundle.claims = st.claims;
+  Transcript transcript = training_transcript<Cfg>(bundle.header.statement_digest);
+  FiatShamirProverChannel<typename Cfg::K> ch(transcript);
+  prove_training(engine, layers, trace, st, ch, progress);
+  bundle.messages = std::move(ch.messages());
+  return bundle;
+}
+
+#define NNP_INSTANTIATE(Cfg)                                                                              \
+  template void prove_training(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&, BackwardTrace<Cfg>&, \
+                               const TrainingStatement<Cfg>&, ProverChannel<Cfg::K>&, const ProgressFn&);
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
+#undef NNP_INSTANTIATE
+#define NNP_INSTANTIATE(Cfg) \
+  template TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>&, TrainingStatement<Cfg>&, const ProgressFn&);
+NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
+#undef NNP_INSTANTIATE
+
+}  // namespace nnproof

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+// The training proof (docs/TRAINING_PROTOCOL.md): honest proofs verify on every engine, and each
+// kind of tampering is rejected: a claim (loss, a gradient entry, an output), a proof message, and,
+// with the challenges fixed in advance so that only the protocol can catch them, a weight, a bias,
+// a data entry or a label.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "host/training/prover.hpp"
+#include "kernels/registry.hpp"
+#include "tests/support/models.hpp"
+#include "verifier/training/computation.hpp"
+#include "verifier/training/verifier.hpp"
+
+namespace nnproof {
+namespace {
+
+using testing::pick;
+using testing::random_model;
+
+template <class Cfg>
+class TrainingProofTest : public ::testing::Test {};
+using FileConfigs = ::testing::Types<M61, M127>;
+TYPED_TEST_SUITE(TrainingProofTest, FileConfigs);
+
+struct Case {
+  QuantizedModel model;
+  std::vector<std::int64_t> input, labels;
+  std::size_t samples = 0;
+};
+
+// A random dense network with power-of-two scales and a labelled batch.
+Case random_case(std::mt19937_64& rng, std::size_t depth, std::size_t samples) {
+  std::vector<std::size_t> dims;
+  for (std::size_t i = 0; i <= depth; ++i) dims.push_back(pick(rng, 1, 9));
+  Case c;
+  c.model = random_model(dims, rng, 3, 3);
+  c.samples = samples;
+  std::uniform_int_distribution<std::int64_t> x(-4, 4);
+  for (std::size_t i = 0; i < samples * dims[0]; ++i) c.input.push_back(x(rng));
+  for (std::size_t k = 0; k < samples; ++k)
+    c.labels.push_back(static_cast<std::int64_t>(pick(rng, 0, dims.back() - 1)));
+  return c;
+}
+
+template <class Cfg>
+TrainingStatement<Cfg> statement_of(const Case& c) {
+  TrainingStatement<Cfg> st;
+  st.model = &c.model;
+  st.model_digest = model_digest(c.model);
+  st.samples = c.samples;
+  for (std::int64_t v : c.input) st.input.push_back(Cfg::F::from_int(v));
+  st.labels = c.labels;
+  st.lr_exponent = 3;
+  return st;
+}
+
+// A transcript that ignores the statement: challenges fixed in advance, so a tampered statement
+// meets the honest proof's challenges and only the protocol's checks can reject it.
+template <class Cfg>
+Transcript fixed_transcript() {
+  Transcript t(Cfg::kId, kModeNonInteractive);
+  t.absorb("fixed challenges for a test", std::span<const unsigned char>());
+  return t;
+}
+
+template <class Cfg>
+std::vector<typename Cfg::K> prove_with_fixed_challenges(Engine<Cfg>& engine, TrainingStatement<Cfg>& st) {
+  using F = typename Cfg::F;
+  const auto layers = field_layers<F>(*st.model);
+  BackwardTrace<Cfg> trace = run_backward(engine, layers, st.input, st.labels, F::from_int(target_scale(*st.model)));
+  st.claims = gradient_claims(engine, layers, trace);
+  Transcript t = fixed_transcript<Cfg>();
+  FiatShamirProverChannel<typename Cfg::K> ch(t);
+  prove_training(engine, layers, trace, st, ch);
+  return ch.messages();
+}
+
+template <class Cfg>
+Verdict verify_with_fixed_challenges(const TrainingStatement<Cfg>& st, const std::vector<typename Cfg::K>& messages) {
+  Transcript t = fixed_transcript<Cfg>();
+  FiatShamirVerifierChannel<typename Cfg::K> ch(t, messages);
+  Verdict v = verify_training_protocol(st, ch);
+  if (v.accepted && ch.consumed() != messages.size()) return Verdict::reject("unused messages");
+  return v;
+}
+
+TEST(TrainingComputation, InferenceDescriptionCostsWhatTheInferenceProofDoes) {
+  for (const std::vector<std::size_t>& dims :
+       {std::vector<std::size_t>{5, 3}, {7, 9, 2}, {1845, 2000, 2000, 2000, 183}})
+    for (std::size_t batch : {1, 3, 2048}) {
+      const ProofShape shape{dims, batch};
+      const WalkCost cost = walk_cost(inference_computation(dims, batch));
+      EXPECT_EQ(cost.messages, shape.message_count());
+      EXPECT_DOUBLE_EQ(challenge_field_log2(FieldId::m61) - std::log2(cost.error_terms),
+                       shape.soundness_bits(FieldId::m61));
+    }
+}
+
+TEST(TrainingComputation, SoundnessIsAtLeast100BitsForTheTimitShape) {
+  const TrainingShape shape{{1845, 2000, 2000, 2000, 183}, 60000};
+  EXPECT_GE(shape.soundness_bits(FieldId::m61), 100.0);
+  EXPECT_GE(shape.soundness_bits(FieldId::m127), 100.0);
+}
+
+TYPED_TEST(TrainingProofTest, HonestProofsVerifyOnEveryEngine) {
+  auto rng = std::mt19937_64(181);
+  for (std::size_t depth = 1; depth <= 4; ++depth)
+    for (std::size_t samples : {std::size_t{1}, std::size_t{5}, pick(rng, 6, 40)}) {
+      const Case c = random_case(rng, depth, samples);
+      std::optional<TrainingClaims<typename TypeParam::F>> first;
+      for (std::string_view name : runnable_engines()) {
+        SCOPED_TRACE(std::string(name) + " depth " + std::to_string(depth) + " N " + std::to_string(samples));
+        auto engine = make_engine<TypeParam>(name);
+        TrainingStatement<TypeParam> st = statement_of<TypeParam>(c);
+        TrainingBundle<TypeParam> bundle = prove_training_bundle(*engine, st);
+        const Verdict v = verify_training_bundle(st, bundle, training_bindings(st));
+        EXPECT_TRUE(v.accepted) << v.failed_check;
+        if (!first) first = st.claims;
+        EXPECT_EQ(st.claims.loss, first->loss);
+        EXPECT_EQ(st.claims.weight_gradients, first->weight_gradients);
+        EXPECT_EQ(st.claims.bias_gradients, first->bias_gradients);
+        EXPECT_EQ(bundle.messages.size(), (TrainingShape{c.model.dims(), samples}.message_count()));
+      }
+    }
+}
+
+TYPED_TEST(TrainingProofTest, ChangedClaimsAndMessagesAreRejected) {
+  using F = typename TypeParam::F;
+  using K = typename TypeParam::K;
+  auto rng = std::mt19937_64(182);
+  for (std::size_t depth = 1; depth <= 3; ++depth) {
+    const Case c = random_case(rng, depth, 7);
+    auto engine = make_engine<TypeParam>("reference");
+    TrainingStatement<TypeParam> st = statement_of<TypeParam>(c);
+    const std::vector<K> messages = prove_with_fixed_challenges(*engine, st);
+    ASSERT_TRUE(verify_with_fixed_challenges(st, messages).accepted);
+    auto expect_rejected = [&](const TrainingStatement<TypeParam>& bad, const std::string& what) {
+      EXPECT_FALSE(verify_with_fixed_challenges(bad, messages).accepted) << what << " depth " << depth;
+    };
+    {
+      auto bad = st;
+      bad.claims.loss += F::one();
+      expect_rejected(bad, "loss");
+    }
+    for (std::size_t i = 0; i < depth; ++i) {
+      auto bad = st;
+      auto& G = bad.claims.weight_gradients[i];
+      G[pick(rng, 0, G.size() - 1)] += F::one();
+      expect_rejected(bad, "weight gradient of layer " + std::to_string(i + 1));
+      bad = st;
+      auto& g = bad.claims.bias_gradients[i];
+      g[pick(rng, 0, g.size() - 1)] -= F::one();
+      expect_rejected(bad, "bias gradient of layer " + std::to_string(i + 1));
+    }
+    {
+      auto bad = st;
+      bad.claims.outputs[pick(rng, 0, bad.claims.outputs.size() - 1)] += F::one();
+      expect_rejected(bad, "an output");
+    }
+    for (std::size_t m = 0; m < messages.size(); ++m) {
+      auto bad_messages = messages;
+      bad_messages[m] += K::one();
+      EXPECT_FALSE(verify_with_fixed_challenges(st, bad_messages).accepted) << "message " << m;
+    }
+  }
+}
+
+TYPED_TEST(TrainingProofTest, ChangedModelDataOrLabelsAreRejectedByTheProtocol) {
+  using F = typename TypeParam::F;
+  auto rng = std::mt19937_64(183);
+  for (std::size_t depth = 1; depth <= 3; ++depth) {
+    Case c = random_case(rng, depth, 9);
+    auto engine = make_engine<TypeParam>("reference");
+    TrainingStatement<TypeParam> st = statement_of<TypeParam>(c);
+    const auto messages = prove_with_fixed_challenges(*engine, st);
+    ASSERT_TRUE(verify_with_fixed_challenges(st, messages).accepted);
+    for (std::size_t i = 0; i < depth; ++i) {
+      Case bad = c;
+      QuantizedLayer& layer = bad.model.layers[i];
+      const std::size_t at = pick(rng, 0, layer.rows * layer.cols - 1);
+      std::vector<std::int64_t> w(layer.rows * layer.cols);
+      for (std::size_t e = 0; e < w.size(); ++e) w[e] = layer.weights[e];
+      w[at] += 1;
+      layer.weights = WeightMatrix(w);
+      auto bad_st = st;
+      bad_st.model = &bad.model;
+      EXPECT_FALSE(verify_with_fixed_challenges(bad_st, messages).accepted) << "a weight of layer " << i + 1;
+      bad = c;
+      bad.model.layers[i].bias[pick(rng, 0, bad.model.layers[i].rows - 1)] += 1;
+      bad_st.model = &bad.model;
+      EXPECT_FALSE(verify_with_fixed_challenges(bad_st, messages).accepted) << "a bias of layer " << i + 1;
+    }
+    {
+      auto bad = st;
+      bad.input[pick(rng, 0, bad.input.size() - 1)] += F::one();
+      EXPECT_FALSE(verify_with_fixed_challenges(bad, messages).accepted) << "a data entry";
+    }
+    if (c.model.out_dim() > 1) {
+      auto bad = st;
+      auto& y = bad.labels[pick(rng, 0, bad.labels.size() - 1)];
+      y = (y + 1) % static_cast<std::int64_t>(c.model.out_dim());
+      EXPECT_FALSE(verify_with_fixed_challenges(bad, messages).accepted) << "a label";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nnproof

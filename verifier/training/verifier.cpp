@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "verifier/training/verifier.hpp"
+
+#include <string>
+
+#include "verifier/public_mle.hpp"
+#include "verifier/training/computation.hpp"
+
+namespace nnproof {
+namespace {
+
+// A failed check, thrown out of the walk and turned into a Verdict.
+struct Rejection {
+  std::string check;
+};
+
+template <class K>
+std::vector<K> slice(const std::vector<K>& v, std::size_t begin, std::size_t n) {
+  return std::vector<K>(v.begin() + static_cast<std::ptrdiff_t>(begin),
+                        v.begin() + static_cast<std::ptrdiff_t>(begin + n));
+}
+
+template <class K>
+std::vector<K> concat(std::vector<K> a, const std::vector<K>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+template <class Cfg>
+class VerifierSide {
+ public:
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+
+  VerifierSide(const TrainingStatement<Cfg>& st, VerifierChannel<K>& ch)
+      : st_(st), ch_(ch), model_(*st.model), target_(K::from_int(target_scale(model_))) {}
+
+  NewClaims<K> seed(const Computation& c, const Seed& s) {
+    const std::size_t L = c.depth();
+    switch (s.kind) {
+      case SeedKind::gradient:
+        return gradient_seed(c, s.layer);
+      case SeedKind::loss: {
+        std::vector<K> x;
+        const K final = sumcheck_verifier(ch_, K::from_base(st_.claims.loss), c.vars(c.Z[L]), 2, x);
+        const K z = receive<1>()[0], u = z - target_mle(c, x);
+        if (final != u * u) throw Rejection{"loss sum-check: final claim != (Z_L~ - T~)^2"};
+        return {{c.Z[L], {x, z}}};
+      }
+      case SeedKind::outputs: {
+        const std::vector<K> q = draw_challenges(ch_, c.row_vars(c.Z[L])), r = draw_challenges(ch_, c.beta());
+        const K v = sample_major_mle<K>(st_.claims.outputs, st_.samples, c.dims[L], eq_table<K>(q), eq_table<K>(r));
+        return {{c.Z[L], {concat(r, q), v}}};
+      }
+    }
+    return {};
+  }
+
+  Claim<K> merge(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims) {
+    std::vector<K> rho = draw_challenges(ch_, static_cast<unsigned>(claims.size()));
+    K claim = K::zero();
+    for (std::size_t m = 0; m < claims.size(); ++m) claim += rho[m] * claims[m].value;
+    std::vector<K> x;
+    const K final = sumcheck_verifier(ch_, claim, c.vars(t), 2, x);
+    const K value = receive<1>()[0];
+    K weight = K::zero();
+    for (std::size_t m = 0; m < claims.size(); ++m) weight += rho[m] * eq_eval<K>(claims[m].point, x);
+    if (final != weight * value) throw Rejection{c.tensors[t].name + " merge sum-check: final claim != w~(x) * t*"};
+    return {x, value};
+  }
+
+  NewClaims<K> reduce(const Computation& c, std::size_t t, const Claim<K>& claim) {
+    const TensorNode& node = c.tensors[t];
+    const unsigned beta = c.beta();
+    switch (node.op) {
+      case TensorOp::linear: {  // PROTOCOL.md 5, steps 2.1 and 2.2
+        const QuantizedLayer& layer = model_.layers[node.layer - 1];
+        const std::vector<K> r = slice(claim.point, 0, beta), q = slice(claim.point, beta, claim.point.size() - beta);
+        const std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
+        const K v = claim.value - bias_mle<K>(layer, eq_q) * mask_mle(eq_r);
+        std::vector<K> s;
+        const K final = sumcheck_verifier(ch_, v, ceil_log2(layer.cols), 2, s);
+        const K y = receive<1>()[0];
+        if (final != weight_mle<K>(layer, eq_q, eq_table<K>(s)) * y)
+          throw Rejection{node.name + " matrix-product sum-check: final claim != W~(q,s) * y*"};
+        return {{node.operands[0], {concat(r, s), y}}};
+      }
+      case TensorOp::square: {  // PROTOCOL.md 5, step 2.4
+        std::vector<K> x;
+        const K final = sumcheck_verifier(ch_, claim.value, c.vars(t), 3, x);
+        const K z = receive<1>()[0];
+        if (final != eq_eval<K>(claim.point, x) * z * z)
+          throw Rejection{node.name + " activation sum-check: final claim != eq(x,x') z*^2"};
+        return {{node.operands[0], {x, z}}};
+      }
+      case TensorOp::hadamard: {  // D = 2 Z o E
+        std::vector<K> x;
+        const K final = sumcheck_verifier(ch_, claim.value, c.vars(t), 3, x);
+        const auto [z, e] = receive<2>();
+        if (final != K::from_int(2) * eq_eval<K>(claim.point, x) * z * e)
+          throw Rejection{node.name + " Hadamard sum-check: final claim != 2 eq(x,x') z* e*"};
+        return {{node.operands[0], {x, z}}, {node.operands[1], {x, e}}};
+      }
+      case TensorOp::transpose_linear: {  // E_{i-1} = W_i^T D_i
+        const QuantizedLayer& layer = model_.layers[node.layer - 1];
+        const std::vector<K> r = slice(claim.point, 0, beta), s = slice(claim.point, beta, claim.point.size() - beta);
+        std::vector<K> a;
+        const K final = sumcheck_verifier(ch_, claim.value, ceil_log2(layer.rows), 2, a);
+        const K d = receive<1>()[0];
+        if (final != weight_mle<K>(layer, eq_table<K>(a), eq_table<K>(s)) * d)
+          throw Rejection{node.name + " transposed-product sum-check: final claim != W~(a,s) * d*"};
+        return {{node.operands[0], {concat(r, a), d}}};
+      }
+      default:
+        throw std::logic_error("training verifier: no reduction for " + node.name);
+    }
+  }
+
+  // D_L = 2 (Z_L - T): Z_L~(x) = D_L~(x) / 2 + T~(x).
+  Claim<K> pass_residual(const Computation& c, std::size_t /*t*/, const Claim<K>& claim) {
+    return {claim.point, claim.value * K::from_int(2).inverse() + target_mle(c, claim.point)};
+  }
+
+  void check_data(const Computation& c, std::size_t /*t*/, const std::vector<Claim<K>>& claims) {
+    const unsigned beta = c.beta();
+    for (const Claim<K>& claim : claims) {
+      const std::vector<K> r = slice(claim.point, 0, beta), s = slice(claim.point, beta, claim.point.size() - beta);
+      if (claim.value != sample_major_mle<K>(st_.input, st_.samples, c.dims[0], eq_table<K>(s), eq_table<K>(r)))
+        throw Rejection{"input check: a claim on Y_0 != X~"};
+    }
+  }
+
+ private:
+  // G_i~(q, s) + c g_i~(q) = sum_k D_i~(q, k) (Y_{i-1}~(s, k) + c): both gradients of layer i.
+  NewClaims<K> gradient_seed(const Computation& c, std::size_t i) {
+    const std::vector<K> q = draw_challenges(ch_, ceil_log2(c.dims[i])),
+                         s = draw_challenges(ch_, ceil_log2(c.dims[i - 1]));
+    const K shift = ch_.challenge();
+    const std::vector<K> eq_q = eq_table<K>(q);
+    const K v =
+        sample_major_mle<K>(st_.claims.weight_gradients[i - 1], c.dims[i], c.dims[i - 1], eq_table<K>(s), eq_q) +
+        shift * vector_mle<K>(st_.claims.bias_gradients[i - 1], eq_q);
+    std::vector<K> rho;
+    const K final = sumcheck_verifier(ch_, v, c.beta(), 2, rho);
+    const auto [d, y] = receive<2>();
+    if (final != d * (y + shift))
+      throw Rejection{"layer " + std::to_string(i) + " gradient sum-check: final claim != d* (y* + c)"};
+    return {{c.D[i], {concat(rho, q), d}}, {c.Y[i - 1], {concat(rho, s), y}}};
+  }
+
+  // T~(r, q) = s_Z(L) sum_{k < N} eq(r, k) eq(q, y_k): the one-hot target, O(N).
+  K target_mle(const Computation& c, const std::vector<K>& point) const {
+    const unsigned beta = c.beta();
+    const std::vector<K> eq_r = eq_table<K>(slice(point, 0, beta));
+    const std::vector<K> eq_q = eq_table<K>(slice(point, beta, point.size() - beta));
+    K acc = K::zero();
+    for (std::size_t k = 0; k < st_.samples; ++k) acc += eq_r[k] * eq_q[static_cast<std::size_t>(st_.labels[k])];
+    return acc * target_;
+  }
+
+  K mask_mle(const std::vector<K>& eq_r) const {
+    K m = K::zero();
+    for (std::size_t k = 0; k < st_.samples; ++k) m += eq_r[k];
+    return m;
+  }
+
+  template <std::size_t N>
+  std::array<K, N> receive() {
+    std::array<K, N> v;
+    ch_.receive(std::span<K>(v.data(), N));
+    return v;
+  }
+
+  const TrainingStatement<Cfg>& st_;
+  VerifierChannel<K>& ch_;
+  const QuantizedModel& model_;
+  K target_;
+};
+
+}  // namespace
+
+template <class Cfg>
+Verdict verify_training_protocol(const TrainingStatement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch) {
+  const QuantizedModel& model = *st.model;
+  const std::size_t L = model.depth();
+  const TrainingClaims<typename Cfg::F>& claims = st.claims;
+  if (st.samples == 0 || st.input.size() != st.samples * model.in_dim() || st.labels.size() != st.samples ||
+      claims.outputs.size() != st.samples * model.out_dim() || claims.weight_gradients.size() != L ||
+      claims.bias_gradients.size() != L)
+    return Verdict::reject("statement: the data, labels or claims do not match the model and N");
+  for (std::size_t i = 0; i < L; ++i)
+    if (claims.weight_gradients[i].size() != model.layers[i].rows * model.layers[i].cols ||
+        claims.bias_gradients[i].size() != model.layers[i].rows)
+      return Verdict::reject("statement: the claimed gradients of layer " + std::to_string(i + 1) +
+                             " do not match the model");
+  for (std::int64_t y : st.labels)
+    if (y < 0 || static_cast<std::size_t>(y) >= model.out_dim())
+      return Verdict::reject("statement: a label is outside [0, n_L)");
+  for (const QuantizedLayer& layer : model.layers)
+    if (layer.structured()) return Verdict::reject("statement: training proofs cover dense layers only");
+  VerifierSide<Cfg> side(st, ch);
+  try {
+    walk<typename Cfg::K>(training_computation(model.dims(), st.samples), side);
+  } catch (const Rejection& r) {
+    return Verdict::reject(r.check);
+  }
+  return Verdict::accept();
+}
+
+template <class Cfg>
+Transcript training_transcript(const Digest& statement_digest) {
+  Transcript t(Cfg::kId, kModeNonInteractive);
+  t.absorb("training-statement", statement_digest);
+  return t;
+}
+
+template <class Cfg>
+Verdict verify_training_bundle(const TrainingStatement<Cfg>& st, const TrainingBundle<Cfg>& bundle,
+                               const TrainingBindings& bindings, double min_bits) {
+  const TrainingShape shape{st.model->dims(), st.samples};
+  if (bindings.model != bundle.header.model_binding)
+    return Verdict::reject("model digest: the proof was made for another model or other scales");
+  if (bindings.data != bundle.header.data_binding)
+    return Verdict::reject("data digest: the proof was made for other data or labels");
+  if (st.lr_exponent != bundle.header.lr_exponent)
+    return Verdict::reject("learning rate: the proof was made for another learning rate");
+  const Digest digest = training_statement_digest(st, bindings);
+  if (digest != bundle.header.statement_digest)
+    return Verdict::reject("statement digest: the header does not match the claimed loss, gradients or outputs");
+  const double bits = shape.soundness_bits(Cfg::kId);
+  if (!(bits >= std::max(min_bits, kMinSoundnessBits)))
+    return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " +
+                           std::to_string(std::max(min_bits, kMinSoundnessBits)));
+  Transcript t = training_transcript<Cfg>(digest);
+  FiatShamirVerifierChannel<typename Cfg::K> ch(t, bundle.messages);
+  Verdict v = verify_training_protocol(st, ch);
+  if (v.accepted && ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");
+  return v;
+}
+
+#define NNP_INSTANTIATE(Cfg)                                                                          \
+  template Verdict verify_training_protocol(const TrainingStatement<Cfg>&, VerifierChannel<Cfg::K>&); \
+  template Transcript training_transcript<Cfg>(const Digest&);
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
+#undef NNP_INSTANTIATE
+#define NNP_INSTANTIATE(Cfg)                                                                         \
+  template Verdict verify_training_bundle(const TrainingStatement<Cfg>&, const TrainingBundle<Cfg>&, \
+                                          const TrainingBindings&, double);
+NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
+#undef NNP_INSTANTIATE
+
+}  // namespace nnproof
