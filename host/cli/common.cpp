@@ -55,6 +55,15 @@ ProgressFn terminal_progress() {
   return [](const std::string& stage) { std::fprintf(stderr, "\r\033[K%s", stage.c_str()); };
 }
 
+std::string to_decimal(i128 x) {
+  if (x == 0) return "0";
+  const bool neg = x < 0;
+  u128 m = neg ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x);
+  std::string s;
+  for (; m; m /= 10) s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(m % 10)));
+  return neg ? "-" + s : s;
+}
+
 std::vector<unsigned char> read_file_prefix(const std::string& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError(path + ": cannot open: " + std::strerror(errno));

@@ -84,6 +84,9 @@ std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::v
 // Progress lines on stderr when it is a terminal; nothing in CI logs or pipes.
 ProgressFn terminal_progress();
 
+// An exact integer in decimal (JSON carries values beyond 2^53 as such strings).
+std::string to_decimal(i128 x);
+
 std::vector<unsigned char> read_file_prefix(const std::string& path, std::size_t max_bytes);
 void write_file(const std::string& path, const std::vector<unsigned char>& bytes);
 

@@ -17,15 +17,6 @@ struct InspectOptions {
   bool json = false;
 };
 
-std::string to_decimal(i128 x) {
-  if (x == 0) return "0";
-  bool neg = x < 0;
-  u128 m = neg ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x);
-  std::string s;
-  for (; m; m /= 10) s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(m % 10)));
-  return neg ? "-" + s : s;
-}
-
 template <class Cfg>
 int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& bytes, const ProofShape& shape) {
   ProofBundle<Cfg> b = parse_bundle<Cfg>(bytes, shape);

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+// nnproof prove-training and verify-training (issue 18; docs/TRAINING_PROTOCOL.md).
+#include <fmt/core.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "host/cli/commands.hpp"
+#include "host/cli/training_common.hpp"
+#include "host/training/prover.hpp"
+#include "verifier/training/convergence.hpp"
+#include "verifier/training/magnitude.hpp"
+#include "verifier/training/verifier.hpp"
+
+namespace nnproof::cli {
+namespace {
+
+constexpr int kExitNotConverged = 3;
+
+struct ProveTrainingOptions {
+  std::string model, data, labels, proof, field = "m61", engine = "auto";
+  double lr = kDefaultLearningRate;
+  int threads = 0;
+};
+
+int run_prove_training(const ProveTrainingOptions& o) {
+  const FieldId field = parse_field(o.field);
+  std::string lr_note;
+  const std::uint32_t lr_exponent = learning_rate_exponent(o.lr, lr_note);
+  if (!lr_note.empty()) fmt::print(stderr, "note: {}\n", lr_note);
+  const TrainingProblem tp = load_training_problem(o.model, o.data, o.labels);
+  check_training_magnitudes(tp, field);
+  return with_file_field(field, [&]<class Cfg>() {
+    // Forward, transposed and batch products: about three times the forward pass's work.
+    auto engine = make_engine<Cfg>(o.engine, o.threads, 3 * dense_work(tp.problem.model, tp.problem.batch));
+    TrainingStatement<Cfg> st = make_training_statement<Cfg>(tp, lr_exponent);
+    const ProgressFn progress = terminal_progress();
+    const auto t0 = std::chrono::steady_clock::now();
+    const TrainingBundle<Cfg> bundle = prove_training_bundle(*engine, st, progress);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto bytes = serialize_training_bundle(bundle);
+    write_file(o.proof, bytes);
+    const TrainingShape shape{tp.problem.model.dims(), tp.problem.batch};
+    fmt::print(
+        stderr,
+        "{}proved the loss and gradients of {} samples on the {} engine in {:.3f} s: {}, {:.1f} bits, {} bytes -> {}\n",
+        progress ? "\r\033[K" : "", tp.problem.batch, engine->name(), seconds, field_name(field),
+        shape.soundness_bits(field), bytes.size(), o.proof);
+    return kExitOk;
+  });
+}
+
+struct VerifyTrainingOptions {
+  std::string model, data, labels, proof;
+  std::optional<double> lr;
+  std::size_t max_changed = 0;
+  bool json = false;
+};
+
+// The verdict's printout: text or one JSON object.
+template <class Cfg>
+int report_verified(const VerifyTrainingOptions& o, const TrainingProblem& tp, const TrainingStatement<Cfg>& st,
+                    std::size_t proof_bytes) {
+  const QuantizedModel& m = tp.problem.model;
+  const ConvergenceReport r = convergence_report(m, st.claims, st.samples, st.lr_exponent);
+  const auto predicted = argmax_labels(st.claims.outputs, st.samples, m.out_dim());
+  std::size_t correct = 0;
+  for (std::size_t k = 0; k < st.samples; ++k) correct += predicted[k] == tp.labels[k];
+  const double accuracy = static_cast<double>(correct) / static_cast<double>(st.samples);
+  const bool converged = r.weights_changed <= o.max_changed;
+  const double bits = TrainingShape{m.dims(), st.samples}.soundness_bits(Cfg::kId);
+  const std::string lr = fmt::format("2^-{}", st.lr_exponent);
+  if (o.json) {
+    nlohmann::json j;
+    j["verified"] = true;
+    j["converged"] = converged;
+    j["loss"] = to_decimal(st.claims.loss.centered());
+    j["loss_float"] = r.loss_float;
+    j["accuracy"] = accuracy;
+    j["weights_changed"] = r.weights_changed;
+    j["weights_total"] = r.weights_total;
+    j["gradient_norms"] = r.gradient_norms;
+    j["learning_rate"] = std::exp2(-static_cast<double>(st.lr_exponent));
+    j["soundness_bits"] = bits;
+    j["proof_bytes"] = proof_bytes;
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print("VERIFIED\n");
+    fmt::print("loss: {} exact, {:.6g} mean squared error per sample\n", to_decimal(st.claims.loss.centered()),
+               r.loss_float);
+    fmt::print("training accuracy: {:.2f}% ({} of {})\n", 100 * accuracy, correct, st.samples);
+    for (std::size_t i = 0; i < r.gradient_norms.size(); ++i)
+      fmt::print("gradient norm, layer {}: {:.6g}\n", i + 1, r.gradient_norms[i]);
+    fmt::print("soundness: {:.1f} bits, proof {} bytes\n", bits, proof_bytes);
+    if (converged)
+      fmt::print("CONVERGED\n");
+    else
+      fmt::print("NOT CONVERGED: {} of {} weights would change at lr {}\n", r.weights_changed, r.weights_total, lr);
+  }
+  return converged ? kExitOk : kExitNotConverged;
+}
+
+int reject(const VerifyTrainingOptions& o, const std::string& check) {
+  if (o.json)
+    fmt::print("{}\n", nlohmann::json{{"verified", false}, {"converged", false}, {"rejected", check}}.dump());
+  else
+    fmt::print("REJECTED: {}\n", check);
+  return kExitRejected;
+}
+
+template <class Cfg>
+int verify_training_file(const VerifyTrainingOptions& o, const TrainingProblem& tp,
+                         const std::vector<unsigned char>& bytes, const TrainingShape& shape) {
+  TrainingBundle<Cfg> bundle;
+  try {
+    bundle = parse_training_bundle<Cfg>(bytes, shape);
+  } catch (const ProofFormatError& e) {
+    return reject(o, std::string("proof format: ") + e.what());
+  }
+  std::string lr_note;
+  const std::uint32_t lr_exponent = o.lr ? learning_rate_exponent(*o.lr, lr_note) : bundle.header.lr_exponent;
+  if (!lr_note.empty()) fmt::print(stderr, "note: {}\n", lr_note);
+  if (lr_exponent != bundle.header.lr_exponent)
+    throw UsageError(fmt::format("{}: the proof was made for learning rate 2^-{}, not 2^-{}; check --lr", o.proof,
+                                 bundle.header.lr_exponent, lr_exponent));
+  TrainingStatement<Cfg> st = make_training_statement<Cfg>(tp, lr_exponent);
+  st.claims = bundle.claims;
+  const TrainingBindings bindings = training_bindings(st);
+  // A proof for another model or data is the client's usage error (exit 2), not a lying prover.
+  if (bindings.model != bundle.header.model_binding)
+    throw UsageError(o.proof + ": the proof was made for another model or other scales; check --model");
+  if (bindings.data != bundle.header.data_binding)
+    throw UsageError(o.proof + ": the proof was made for other data or labels; check --data and --labels");
+  const QuantizedModel& m = tp.problem.model;
+  if (auto wrap = training_magnitude_violation(magnitude_profile(m), m, max_abs(tp.problem.input), st.samples,
+                                               target_scale(m), Cfg::kId))
+    return reject(o, "magnitude: " + wrap->describe(Cfg::kId) +
+                         ": the field can wrap, so these values need not be the integers'; the prover must use m127");
+  const Verdict v = verify_training_bundle(st, bundle, bindings);
+  if (!v.accepted) return reject(o, v.failed_check);
+  return report_verified(o, tp, st, bytes.size());
+}
+
+int run_verify_training(const VerifyTrainingOptions& o) {
+  const TrainingProblem tp = load_training_problem(o.model, o.data, o.labels);
+  const TrainingShape shape{tp.problem.model.dims(), tp.problem.batch};
+  const auto head = read_file_prefix(o.proof, training_bundle_header_size(tp.problem.model.depth()));
+  TrainingBundleHeader h;
+  try {
+    h = parse_training_header(head, tp.problem.model.depth());
+  } catch (const ProofFormatError& e) {
+    return reject(o, std::string("proof format: ") + e.what());
+  }
+  // Exactly the size the trusted model and data imply (plus one byte, to see trailing data).
+  const auto bytes = read_file_prefix(o.proof, training_bundle_size(h.field, shape) + 1);
+  return with_file_field(h.field, [&]<class Cfg>() { return verify_training_file<Cfg>(o, tp, bytes, shape); });
+}
+
+}  // namespace
+
+void add_training_proof_commands(CLI::App& app, int& exit_code) {
+  {
+    auto o = std::make_shared<ProveTrainingOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "prove-training", "prove a model's exact loss and gradient over a labelled training set (.nnpt bundle)");
+    cmd->add_option("--model", o->model, "the trained model (.onnx, scales in its metadata)")->required();
+    cmd->add_option("--data", o->data, "training inputs (.npy, (N, n_0))")->required();
+    cmd->add_option("--labels", o->labels, "training labels (.npy, integers, (N,))")->required();
+    cmd->add_option("--proof", o->proof, "training-proof bundle to write (.nnpt)")->required();
+    cmd->add_option("--lr", o->lr, "learning rate (rounded to a power of two), bound into the proof")
+        ->default_str(fmt::format("{}", kDefaultLearningRate));
+    cmd->add_option("--field", o->field, "m61 (default) or m127");
+    add_engine_options(*cmd, o->engine, o->threads);
+    cmd->callback([o, &exit_code] { exit_code = run_prove_training(*o); });
+  }
+  {
+    auto o = std::make_shared<VerifyTrainingOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "verify-training",
+        "check a training proof: VERIFIED and CONVERGED (exit 0), NOT CONVERGED (3), REJECTED (1), bad input (2)");
+    cmd->add_option("--model", o->model, "the returned model (.onnx)")->required();
+    cmd->add_option("--data", o->data, "your training inputs (.npy, (N, n_0))")->required();
+    cmd->add_option("--labels", o->labels, "your training labels (.npy, integers, (N,))")->required();
+    cmd->add_option("--proof", o->proof, "training-proof bundle (.nnpt)")->required();
+    cmd->add_option("--lr", o->lr, "your learning rate (must be the proof's; default: the proof's)");
+    cmd->add_option("--max-changed", o->max_changed, "weights a further step may change and still count as converged")
+        ->default_val(0);
+    cmd->add_flag("--json", o->json, "print one JSON object");
+    cmd->callback([o, &exit_code] { exit_code = run_verify_training(*o); });
+  }
+}
+
+}  // namespace nnproof::cli

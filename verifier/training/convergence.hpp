@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// What a verified loss and gradient say about the returned model (TRAINING.md section 4): how
+// many weights and biases one more full-batch step of gradient descent at the client's learning
+// rate would move, the loss and the gradient norms in the model's real units.
+#include <cstdint>
+#include <vector>
+
+#include "verifier/training/statement.hpp"
+
+namespace nnproof {
+
+// The exact step's divisor for a parameter of scale s (beta for weights, s_Z(i) for layer i's
+// biases): N s_Z(L)^2 2^e / s^2 = N 2^k (TRAINING.md section 3) with k an integer because every
+// scale is a power of two. Throws std::invalid_argument naming the scale otherwise.
+int step_shift(const QuantizedModel& model, double parameter_scale, std::uint32_t lr_exponent);
+
+// Whether rdiv(g, n 2^k) != 0 (round to nearest, ties away from zero): |g| >= n 2^k / 2, exactly.
+bool step_moves(i128 g, std::size_t n, int k);
+
+struct ConvergenceReport {
+  std::size_t weights_changed = 0;  // weights and biases a full-batch step would change
+  std::size_t weights_total = 0;
+  double loss_float = 0;               // L / (N s_Z(L)^2): the real-valued mean squared error
+  std::vector<double> gradient_norms;  // per layer: || dL'/dW'_i, dL'/dB'_i ||_2, real units
+};
+
+template <class F>
+ConvergenceReport convergence_report(const QuantizedModel& model, const TrainingClaims<F>& claims, std::size_t samples,
+                                     std::uint32_t lr_exponent);
+
+}  // namespace nnproof
