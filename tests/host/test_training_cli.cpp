@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// nnproof prove-training / verify-training: the verdict lines, exit codes (0 converged, 3 not
+// converged, 1 rejected, 2 the client's bad files or flags) and JSON keys. Runs $NNPROOF_BIN.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "host/npy.hpp"
+#include "tests/host/onnx_builder.hpp"
+#include "tests/support/cli.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace nnproof {
+namespace {
+
+using testing::CliRun;
+using testing::run_cli;
+
+class TrainingCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::getenv("NNPROOF_BIN")) GTEST_SKIP() << "NNPROOF_BIN is not set (run through ctest)";
+    std::vector<testing::BuilderLayer> layers = {{3, 4, {1, -2, 0, 3, 2, 1, -1, 0, 0, 1, 1, -3}, {1, 0, -1}},
+                                                 {2, 3, {1, 2, -1, -2, 0, 1}, {0, 5}}};
+    testing::write_mlp_onnx(model, layers);
+    write_npy_f64(data, {3, 4}, std::vector<double>{1, 2, 3, 4, -1, 0, 2, 1, 0, 0, 0, 1});
+    write_npy_i64(labels, {3}, std::vector<std::int64_t>{0, 1, 1});
+  }
+  std::string args(const std::string& more = "") const {
+    return "--model " + model + " --data " + data + " --labels " + labels + " --proof " + proof + " " + more;
+  }
+  testing::TempDir dir;
+  std::string model = dir.file("m.onnx"), data = dir.file("x.npy"), labels = dir.file("y.npy"),
+              proof = dir.file("p.nnpt");
+};
+
+TEST_F(TrainingCli, ProveThenVerifyGivesTheVerdict) {
+  for (const char* field : {"m61", "m127"}) {
+    CliRun p = run_cli("prove-training " + args(std::string("--field ") + field));
+    ASSERT_EQ(p.code, 0) << p.out;
+    CliRun v = run_cli("verify-training " + args());
+    EXPECT_EQ(v.code, 3) << v.out;  // this random model is far from a minimum
+    EXPECT_NE(v.out.find("VERIFIED"), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("NOT CONVERGED: "), std::string::npos) << v.out;
+    CliRun j = run_cli("verify-training " + args("--json"));
+    EXPECT_EQ(j.code, 3);
+    const auto obj = nlohmann::json::parse(j.out);
+    for (const char* key : {"verified", "converged", "loss", "loss_float", "weights_changed", "weights_total",
+                            "gradient_norms", "soundness_bits", "proof_bytes"})
+      EXPECT_TRUE(obj.contains(key)) << key;
+    EXPECT_EQ(obj["verified"], true);
+    EXPECT_EQ(obj["weights_total"], 12 + 3 + 6 + 2);
+    EXPECT_EQ(obj["gradient_norms"].size(), 2u);
+    EXPECT_GE(obj["soundness_bits"].get<double>(), 100.0);
+  }
+}
+
+TEST_F(TrainingCli, ATinyLearningRateMovesNothingSoItConverges) {
+  ASSERT_EQ(run_cli("prove-training " + args("--lr 1e-18")).code, 0);
+  CliRun v = run_cli("verify-training " + args());
+  EXPECT_EQ(v.code, 0) << v.out;
+  EXPECT_NE(v.out.find("CONVERGED"), std::string::npos);
+  // The client's learning rate must be the proof's.
+  CliRun other = run_cli("verify-training " + args("--lr 0.5"));
+  EXPECT_EQ(other.code, 2) << other.out;
+}
+
+TEST_F(TrainingCli, TamperedProofIsRejectedWithExitOne) {
+  ASSERT_EQ(run_cli("prove-training " + args()).code, 0);
+  std::ifstream in(proof, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  for (std::size_t at : {bytes.size() - 1, bytes.size() / 2}) {
+    std::vector<char> bad = bytes;
+    bad[at] ^= 1;
+    std::ofstream(dir.file("bad.nnpt"), std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
+    CliRun v = run_cli("verify-training --model " + model + " --data " + data + " --labels " + labels + " --proof " +
+                       dir.file("bad.nnpt"));
+    EXPECT_EQ(v.code, 1) << "byte " << at << ": " << v.out;
+    EXPECT_NE(v.out.find("REJECTED: "), std::string::npos) << v.out;
+  }
+}
+
+TEST_F(TrainingCli, TheClientsBadFilesExitTwo) {
+  ASSERT_EQ(run_cli("prove-training " + args()).code, 0);
+  write_npy_i64(dir.file("y5.npy"), {3}, std::vector<std::int64_t>{0, 5, 1});
+  CliRun out_of_range = run_cli("verify-training --model " + model + " --data " + data + " --labels " +
+                                dir.file("y5.npy") + " --proof " + proof);
+  EXPECT_EQ(out_of_range.code, 2) << out_of_range.out;
+  EXPECT_NE(out_of_range.out.find("outside [0, 2)"), std::string::npos) << out_of_range.out;
+  write_npy_i64(dir.file("y2.npy"), {2}, std::vector<std::int64_t>{0, 1});
+  EXPECT_EQ(run_cli("prove-training --model " + model + " --data " + data + " --labels " + dir.file("y2.npy") +
+                    " --proof " + proof)
+                .code,
+            2);
+  // Other labels than the proof's: the client's mistake (or another proof), not a lie.
+  write_npy_i64(dir.file("y3.npy"), {3}, std::vector<std::int64_t>{1, 1, 1});
+  CliRun other = run_cli("verify-training --model " + model + " --data " + data + " --labels " + dir.file("y3.npy") +
+                         " --proof " + proof);
+  EXPECT_EQ(other.code, 2) << other.out;
+}
+
+}  // namespace
+}  // namespace nnproof
