@@ -34,7 +34,8 @@ BackwardTrace<Cfg> run_backward(Engine<Cfg>& engine, const std::vector<FieldLaye
 
 // The loss, every G_i and g_i, and the outputs Z_L (N x n_L, row per sample) of a trace.
 template <class Cfg>
-TrainingClaims<typename Cfg::F> gradient_claims(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
+TrainingClaims<typename Cfg::F> gradient_claims(Engine<Cfg>& engine,
+                                                const std::vector<FieldLayer<typename Cfg::F>>& layers,
                                                 BackwardTrace<Cfg>& trace);
 
 }  // namespace nnproof

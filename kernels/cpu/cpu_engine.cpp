@@ -10,10 +10,12 @@
 #include <type_traits>
 
 #include "core/lazy.hpp"
+#include "kernels/cpu/cpu_backward.hpp"
 #include "kernels/cpu/int8_column_sums.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
 #include "kernels/cpu/limb_gemm.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
+#include "kernels/cpu/outer_product.hpp"
 #include "kernels/cpu/square_sumcheck.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/uninitialized.hpp"
@@ -305,6 +307,29 @@ class CpuEngine final : public Engine<Cfg> {
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
                                                      K claim, SquareCarry<K> carry) override {
     return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r, claim, carry.sums);
+  }
+
+  // Training's backward pass (kernels/cpu/cpu_backward.hpp). E = W^T D is the forward GEMM of W^T
+  // (zero bias) over D: the same exact routes (int8 limbs through oneDNN, DGEMM limbs, the direct
+  // kernel) as the forward pass, for the cost of transposing W once per call (O(nnz), small next
+  // to the product's O(nnz N)). Columns of D past its last nonzero one are left out: at N = 300 the
+  // padding is 212 of 512 columns.
+  Table2D<F> transpose_product(const FieldLayer<F>& layer, const Table2D<F>& D) override {
+    backward_ops::require_host(D, "transpose_product");
+    const QuantizedLayer t = transposed_layer(*layer.q);
+    const FieldLayer<F> tl{&t, std::vector<F>(t.rows, F::zero())};
+    const std::size_t used = used_columns(D);
+    if (used == 0) return Table2D<F>(padded(layer.cols()), D.cols);
+    return forward(tl, D, used);
+  }
+  Table2D<F> double_hadamard(const Table2D<F>& Z, const Table2D<F>& E) override { return cpu_double_hadamard(Z, E); }
+  std::vector<F> batch_outer_product(const Table2D<F>& D, const Table2D<F>& Y, std::size_t rows,
+                                     std::size_t cols) override {
+    return cpu_batch_outer_product(D, Y, rows, cols);
+  }
+  std::vector<F> batch_row_sums(const Table2D<F>& D, std::size_t rows) override { return cpu_batch_row_sums(D, rows); }
+  std::vector<K> row_weighted_sum(const Table2D<F>& T, std::span<const K> eq) override {
+    return cpu_row_weighted_sum<K>(T, eq);
   }
 
  private:
