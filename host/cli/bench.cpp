@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 
+#include "host/cli/bench_common.hpp"
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
 #include "host/synthetic.hpp"
@@ -21,46 +22,6 @@
 
 namespace nnproof::cli {
 namespace {
-
-struct BenchOptions {
-  std::string arch = "1845,2000,2000,2000,183", batches = "64,512,2048", field = "m61", engine = "auto";
-  int threads = 0, repeat = 1;
-  std::uint64_t seed = 1;
-  bool json = false;
-};
-
-std::vector<std::size_t> parse_list(const std::string& s, const char* flag) {
-  std::vector<std::size_t> v;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      std::size_t pos = 0;
-      long long x = std::stoll(item, &pos);
-      if (pos != item.size() || x <= 0 || x > (1ll << 24)) throw std::invalid_argument("range");
-      v.push_back(static_cast<std::size_t>(x));
-    } catch (const std::exception&) {
-      throw UsageError(std::string(flag) + ": '" + item + "' is not a positive integer; use e.g. " + flag + " 64,512");
-    }
-  }
-  if (v.empty()) throw UsageError(std::string(flag) + " is empty");
-  return v;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// The fastest of several runs: the least disturbed by whatever else the machine is doing.
-struct BestTime {
-  double seconds = 1e300;
-  template <class Fn>
-  void run(Fn&& fn) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    seconds = std::min(seconds, seconds_since(t0));
-  }
-};
 
 // What a client would otherwise run locally: float32 inference with BLAS sgemm and x*x. Returns
 // one run of it as a function.
@@ -86,14 +47,6 @@ std::function<void()> float_forward(const std::vector<std::size_t>& arch, std::s
       y.swap(z);
     }
   };
-}
-
-std::string cpu_name() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
 }
 
 template <class Cfg>
@@ -153,6 +106,7 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, con
 }
 
 int run_bench(const BenchOptions& o) {
+  if (o.training) return run_training_bench(o);
   const auto arch = parse_list(o.arch, "--arch");
   const auto batches = parse_list(o.batches, "--batch");
   if (arch.size() < 2) throw UsageError("--arch needs at least two sizes (input and output)");
@@ -203,6 +157,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--repeat", o->repeat, "runs per measurement; the fastest is reported (default 1)");
   cmd->add_option("--seed", o->seed, "random seed (default 1)");
   cmd->add_flag("--json", o->json, "machine-readable output");
+  cmd->add_flag("--training", o->training,
+                "time the exact loss and gradient (grad_s), its proof (prove_s) and verify_training (verify_s)");
   cmd->callback([o, &exit_code] { exit_code = run_bench(*o); });
 }
 

@@ -79,11 +79,9 @@ class ProverSide {
   Claim<K> merge(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims) {
     report("merging the claims on " + c.tensors[t].name);
     const std::vector<K> rho = draw_challenges(ch_, static_cast<unsigned>(claims.size()));
-    std::vector<K> w(std::size_t{1} << c.vars(t), K::zero());
-    for (std::size_t m = 0; m < claims.size(); ++m) {
-      const std::vector<K> e = eq_table<K>(claims[m].point);
-      parallel_for(w.size(), [&](std::size_t i) { w[i] += rho[m] * e[i]; });
-    }
+    std::vector<std::vector<K>> points;
+    for (const Claim<K>& claim : claims) points.push_back(claim.point);
+    std::vector<K> w = weighted_eq_sum(c, t, points, rho);
     auto sc = engine_.product_sumcheck(std::move(w), lift<K>(table(t)));
     std::vector<K> x = run_sumcheck(*sc, c.vars(t), 2, ch_);
     const K value = sc->final_value();
@@ -115,8 +113,7 @@ class ProverSide {
         return {{node.operands[0], {std::move(x), z}}};
       }
       case TensorOp::hadamard: {  // sum 2 eq(x, y) Z~(y) E~(y), then z*, e*
-        std::vector<K> eq2 = eq_table<K>(claim.point);
-        parallel_for(eq2.size(), [&](std::size_t i) { eq2[i] += eq2[i]; });
+        std::vector<K> eq2 = weighted_eq_sum(c, t, {claim.point}, {K::from_int(2)});
         HostTableSumcheck<K> sc({std::move(eq2), lift<K>(table(node.operands[0])), lift<K>(table(node.operands[1]))});
         std::vector<K> x = run_sumcheck(sc, c.vars(t), 3, ch_);
         const std::array<K, 2> ze{sc.value(1), sc.value(2)};
@@ -160,6 +157,29 @@ class ProverSide {
                               sc->final_value() - shift};
     ch_.send(std::span<const K>(dy.data(), 2));
     return {{c.D[i], {concat(rho, q), dy[0]}}, {c.Y[i - 1], {concat(rho, s), dy[1]}}};
+  }
+
+  // sum_m rho_m eq(x_m, .) over tensor t's table, each eq table the outer product of its row and
+  // column halves (row bits high): built a row at a time on every core, not as long sequential eq
+  // tables.
+  std::vector<K> weighted_eq_sum(const Computation& c, std::size_t t, const std::vector<std::vector<K>>& points,
+                                 const std::vector<K>& rho) const {
+    const unsigned beta = c.beta();
+    const std::size_t cols = std::size_t{1} << beta, rows = std::size_t{1} << c.row_vars(t);
+    std::vector<std::vector<K>> eq_rows, eq_cols;
+    for (std::size_t m = 0; m < points.size(); ++m) {
+      eq_cols.push_back(eq_table<K>(slice(points[m], 0, beta)));
+      eq_rows.push_back(eq_table<K>(slice(points[m], beta, points[m].size() - beta)));
+      for (K& e : eq_rows.back()) e *= rho[m];
+    }
+    std::vector<K> w(rows * cols);
+    parallel_for(rows, [&](std::size_t a) {
+      K* row = w.data() + a * cols;
+      for (std::size_t k = 0; k < cols; ++k) row[k] = eq_rows[0][a] * eq_cols[0][k];
+      for (std::size_t m = 1; m < points.size(); ++m)
+        for (std::size_t k = 0; k < cols; ++k) row[k] += eq_rows[m][a] * eq_cols[m][k];
+    });
+    return w;
   }
 
   // A[a] = sum_j W[a][j] eq_s[j] for a < padded(rows): W applied to eq(s, .).

@@ -15,35 +15,57 @@ namespace nnproof {
 template <class K>
 class HostTableSumcheck final : public SumcheckProver<K> {
  public:
-  explicit HostTableSumcheck(std::vector<std::vector<K>> tables) : t_(std::move(tables)) {}
+  explicit HostTableSumcheck(std::vector<std::vector<K>> tables)
+      : t_(std::move(tables)), size_(t_.empty() ? 0 : t_[0].size()) {}
 
-  // h(X) at X = 0, 2, 3: each table's pair (i, i + half) extended linearly to X.
   std::array<K, 3> round() override {
-    const std::size_t half = t_[0].size() / 2;
-    const K two = K::from_int(2), three = K::from_int(3);
-    return parallel_sum<K, 3>(half, [&](std::size_t i) {
-      std::array<K, 3> prod{K::one(), K::one(), K::one()};
-      for (const auto& t : t_) {
-        const K lo = t[i], step = t[i + half] - t[i];
-        prod[0] *= lo;
-        prod[1] *= lo + two * step;
-        prod[2] *= lo + three * step;
-      }
-      return prod;
-    });
+    const std::size_t half = size_ / 2;
+    return parallel_sum<K, 3>(half, [&](std::size_t i) { return pair_terms(i, i + half); });
   }
   void fold(K r) override {
-    for (auto& t : t_) {
-      const std::size_t half = t.size() / 2;
-      parallel_for(half, [&](std::size_t i) { t[i] += r * (t[i + half] - t[i]); });
-      t.resize(half);
+    const std::size_t half = size_ / 2;
+    parallel_for(half, [&](std::size_t i) {
+      for (auto& t : t_) t[i] += r * (t[i + half] - t[i]);
+    });
+    size_ = half;
+  }
+  // One pass: task i folds entries i and i + quarter of every table (each from its partner half a
+  // table up), then adds the next round's terms of the pair (i, i + quarter) while it holds them.
+  // Tasks touch disjoint entries, so the fold is in place.
+  std::array<K, 3> fold_and_round(K r) override {
+    const std::size_t half = size_ / 2, quarter = half / 2;
+    if (quarter == 0) {
+      fold(r);
+      return round();
     }
+    auto h = parallel_sum<K, 3>(quarter, [&](std::size_t i) {
+      for (auto& t : t_) {
+        t[i] += r * (t[i + half] - t[i]);
+        t[i + quarter] += r * (t[i + quarter + half] - t[i + quarter]);
+      }
+      return pair_terms(i, i + quarter);
+    });
+    size_ = half;
+    return h;
   }
   K final_value() const override { return t_.back()[0]; }
   K value(std::size_t m) const { return t_[m][0]; }
 
  private:
+  // h(0), h(2), h(3) terms of one pair: each table extended linearly from (lo, hi) to X.
+  std::array<K, 3> pair_terms(std::size_t lo_at, std::size_t hi_at) const {
+    std::array<K, 3> prod{K::one(), K::one(), K::one()};
+    for (const auto& t : t_) {
+      const K lo = t[lo_at], step = t[hi_at] - lo, at2 = lo + step + step;
+      prod[0] *= lo;
+      prod[1] *= at2;
+      prod[2] *= at2 + step;
+    }
+    return prod;
+  }
+
   std::vector<std::vector<K>> t_;
+  std::size_t size_;  // entries still live in each table
 };
 
 }  // namespace nnproof

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// What nnproof bench's inference and training modes share: options, list parsing, timing.
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "host/cli/common.hpp"
+
+namespace nnproof::cli {
+
+struct BenchOptions {
+  std::string arch = "1845,2000,2000,2000,183", batches = "64,512,2048", field = "m61", engine = "auto";
+  int threads = 0, repeat = 1;
+  std::uint64_t seed = 1;
+  bool json = false;
+  bool training = false;  // bench --training: the exact gradient and its proof
+};
+
+inline std::vector<std::size_t> parse_list(const std::string& s, const char* flag) {
+  std::vector<std::size_t> v;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      std::size_t pos = 0;
+      long long x = std::stoll(item, &pos);
+      if (pos != item.size() || x <= 0 || x > (1ll << 24)) throw std::invalid_argument("range");
+      v.push_back(static_cast<std::size_t>(x));
+    } catch (const std::exception&) {
+      throw UsageError(std::string(flag) + ": '" + item + "' is not a positive integer; use e.g. " + flag + " 64,512");
+    }
+  }
+  if (v.empty()) throw UsageError(std::string(flag) + " is empty");
+  return v;
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The fastest of several runs: the least disturbed by whatever else the machine is doing.
+struct BestTime {
+  double seconds = 1e300;
+  template <class Fn>
+  void run(Fn&& fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    seconds = std::min(seconds, seconds_since(t0));
+  }
+};
+
+inline std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+// bench --training (bench_training.cpp).
+int run_training_bench(const BenchOptions& o);
+
+}  // namespace nnproof::cli
