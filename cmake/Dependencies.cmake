@@ -8,6 +8,10 @@ find_package(nlohmann_json CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(ONNX CONFIG REQUIRED)
+# .npz archives (verify-training --gradient-out). By pkg-config: Debian's libzip CMake config
+# also imports the zipcmp / zipmerge tools, which live in another package.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 # OpenBLAS built for OpenMP (Debian's libopenblas-openmp-dev): it shares the OpenMP thread pool
 # with the engines. The pthread build spins its own threads after each GEMM, which then compete
 # with the OpenMP threads of the sum-check for the same cores.

@@ -211,10 +211,9 @@ void read_items(std::FILE* f, const std::string& path, std::size_t count, std::s
   }
 }
 
-// Writes a version 1.0 file of count 8-byte items; item_bits(i) is item i as a 64-bit pattern.
-template <class ItemBits>
-void write_npy(const std::string& path, const std::vector<std::size_t>& shape, const char* descr, std::size_t count,
-               ItemBits item_bits) {
+// The version 1.0 header (magic through the padded dict) of count items of `descr`.
+std::string npy_header(const std::string& path, const std::vector<std::size_t>& shape, const char* descr,
+                       std::size_t count) {
   std::size_t n = 1;
   for (std::size_t d : shape) {
     if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d)
@@ -239,7 +238,14 @@ void write_npy(const std::string& path, const std::vector<std::size_t>& shape, c
   pre += static_cast<char>(header.size() & 0xff);
   pre += static_cast<char>(header.size() >> 8);
   pre += header;
+  return pre;
+}
 
+// Writes a version 1.0 file of count 8-byte items; item_bits(i) is item i as a 64-bit pattern.
+template <class ItemBits>
+void write_npy(const std::string& path, const std::vector<std::size_t>& shape, const char* descr, std::size_t count,
+               ItemBits item_bits) {
+  const std::string pre = npy_header(path, shape, descr, count);
   FilePtr f(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (!f) fail(path, "cannot write: " + errno_text());
   bool ok = std::fwrite(pre.data(), 1, pre.size(), f.get()) == pre.size();
@@ -357,6 +363,15 @@ NpyArray read_npy(const std::string& path) {
 
 void write_npy_f64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const double> data) {
   write_npy(path, shape, "<f8", data.size(), [&](std::size_t i) { return std::bit_cast<std::uint64_t>(data[i]); });
+}
+
+std::vector<unsigned char> npy_bytes_f64(const std::vector<std::size_t>& shape, std::span<const double> data) {
+  const std::string pre = npy_header("(in memory)", shape, "<f8", data.size());
+  std::vector<unsigned char> out(pre.begin(), pre.end());
+  out.resize(pre.size() + 8 * data.size());
+  for (std::size_t i = 0; i < data.size(); ++i)
+    store_le(out.data() + pre.size() + 8 * i, std::bit_cast<std::uint64_t>(data[i]));
+  return out;
 }
 
 void write_npy_i64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const std::int64_t> data) {

@@ -35,6 +35,8 @@ NpyArray read_npy(const std::string& path);
 // Write version 1.0 files that numpy.load reads, data aligned to 64 bytes. Throw NpyError when the shape
 // does not match the data size or the file cannot be written.
 void write_npy_f64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const double> data);
+// The bytes write_npy_f64 would write, in memory (for .npz archives).
+std::vector<unsigned char> npy_bytes_f64(const std::vector<std::size_t>& shape, std::span<const double> data);
 void write_npy_i64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const std::int64_t> data);
 
 }  // namespace nnproof

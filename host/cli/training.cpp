@@ -9,6 +9,8 @@
 
 #include "host/cli/commands.hpp"
 #include "host/cli/training_common.hpp"
+#include "host/npy.hpp"
+#include "host/npz.hpp"
 #include "host/training/prover.hpp"
 #include "verifier/training/convergence.hpp"
 #include "verifier/training/magnitude.hpp"
@@ -53,11 +55,25 @@ int run_prove_training(const ProveTrainingOptions& o) {
 }
 
 struct VerifyTrainingOptions {
-  std::string model, data, labels, proof;
+  std::string model, data, labels, proof, gradient_out;
   std::optional<double> lr;
   std::size_t max_changed = 0;
   bool json = false;
 };
+
+// The verified gradients in real units as .npz: G1, g1, G2, g2, .. (weights as out x in, PyTorch's
+// weight.grad layout, and biases), for the mean squared error over the N samples.
+template <class Cfg>
+void write_gradients(const std::string& path, const QuantizedModel& m, const TrainingStatement<Cfg>& st) {
+  const RealGradients g = real_gradients(m, st.claims, st.samples);
+  std::vector<std::pair<std::string, std::vector<unsigned char>>> arrays;
+  for (std::size_t i = 0; i < m.depth(); ++i) {
+    const std::string n = std::to_string(i + 1);
+    arrays.emplace_back("G" + n, npy_bytes_f64({m.layers[i].rows, m.layers[i].cols}, g.weights[i]));
+    arrays.emplace_back("g" + n, npy_bytes_f64({m.layers[i].rows}, g.biases[i]));
+  }
+  write_npz(path, arrays);
+}
 
 // The verdict's printout: text or one JSON object.
 template <class Cfg>
@@ -72,6 +88,7 @@ int report_verified(const VerifyTrainingOptions& o, const TrainingProblem& tp, c
   const bool converged = r.weights_changed <= o.max_changed;
   const double bits = TrainingShape{m.dims(), st.samples}.soundness_bits(Cfg::kId);
   const std::string lr = fmt::format("2^-{}", st.lr_exponent);
+  if (!o.gradient_out.empty()) write_gradients(o.gradient_out, m, st);
   if (o.json) {
     nlohmann::json j;
     j["verified"] = true;
@@ -187,6 +204,8 @@ void add_training_proof_commands(CLI::App& app, int& exit_code) {
     cmd->add_option("--lr", o->lr, "your learning rate (must be the proof's; default: the proof's)");
     cmd->add_option("--max-changed", o->max_changed, "weights a further step may change and still count as converged")
         ->default_val(0);
+    cmd->add_option("--gradient-out", o->gradient_out,
+                    "write the verified gradients in real units (.npz: G1, g1, G2, g2, .. per layer)");
     cmd->add_flag("--json", o->json, "print one JSON object");
     cmd->callback([o, &exit_code] { exit_code = run_verify_training(*o); });
   }

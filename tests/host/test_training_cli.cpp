@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -45,7 +46,7 @@ TEST_F(TrainingCli, ProveThenVerifyGivesTheVerdict) {
     EXPECT_EQ(v.code, 3) << v.out;  // this random model is far from a minimum
     EXPECT_NE(v.out.find("VERIFIED"), std::string::npos) << v.out;
     EXPECT_NE(v.out.find("NOT CONVERGED: "), std::string::npos) << v.out;
-    CliRun j = run_cli("verify-training " + args("--json"));
+    CliRun j = run_cli("verify-training " + args("--json --gradient-out " + dir.file("g.npz")));
     EXPECT_EQ(j.code, 3);
     const auto obj = nlohmann::json::parse(j.out);
     for (const char* key : {"verified", "converged", "loss", "loss_float", "weights_changed", "weights_total",
@@ -55,6 +56,7 @@ TEST_F(TrainingCli, ProveThenVerifyGivesTheVerdict) {
     EXPECT_EQ(obj["weights_total"], 12 + 3 + 6 + 2);
     EXPECT_EQ(obj["gradient_norms"].size(), 2u);
     EXPECT_GE(obj["soundness_bits"].get<double>(), 100.0);
+    EXPECT_TRUE(std::filesystem::exists(dir.file("g.npz")));
   }
 }
 

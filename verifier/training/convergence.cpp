@@ -50,31 +50,43 @@ ConvergenceReport convergence_report(const QuantizedModel& model, const Training
   const double s_out = model.output_scale();
   const double real_unit = 1.0 / (static_cast<double>(samples) * s_out * s_out);  // dL'/dw' = G beta / (N s_Z(L)^2)
   r.loss_float = static_cast<double>(claims.loss.centered()) * real_unit;
+  const RealGradients real = real_gradients(model, claims, samples);
   double s_y = model.alpha;  // s_Y(i-1)
   for (std::size_t i = 0; i < model.depth(); ++i) {
-    const QuantizedLayer& layer = model.layers[i];
-    const double s_z = s_y * layer.gain.value_or(model.beta);
+    const double s_z = s_y * model.layers[i].gain.value_or(model.beta);
     const int k_w = step_shift(model, model.beta, lr_exponent), k_b = step_shift(model, s_z, lr_exponent);
-    double sq = 0;
-    for (const F& g : claims.weight_gradients[i]) {
-      const i128 v = g.centered();
-      r.weights_changed += step_moves(v, samples, k_w);
-      const double real = static_cast<double>(v) * model.beta * real_unit;
-      sq += real * real;
-    }
-    for (const F& g : claims.bias_gradients[i]) {
-      const i128 v = g.centered();
-      r.weights_changed += step_moves(v, samples, k_b);
-      const double real = static_cast<double>(v) * s_z * real_unit;
-      sq += real * real;
-    }
+    for (const F& g : claims.weight_gradients[i]) r.weights_changed += step_moves(g.centered(), samples, k_w);
+    for (const F& g : claims.bias_gradients[i]) r.weights_changed += step_moves(g.centered(), samples, k_b);
     r.weights_total += claims.weight_gradients[i].size() + claims.bias_gradients[i].size();
+    double sq = 0;
+    for (double v : real.weights[i]) sq += v * v;
+    for (double v : real.biases[i]) sq += v * v;
     r.gradient_norms.push_back(std::sqrt(sq));
     s_y = s_z * s_z;
   }
   return r;
 }
 
+template <class F>
+RealGradients real_gradients(const QuantizedModel& model, const TrainingClaims<F>& claims, std::size_t samples) {
+  RealGradients out;
+  const double s_out = model.output_scale();
+  const double real_unit = 1.0 / (static_cast<double>(samples) * s_out * s_out);
+  double s_y = model.alpha;
+  for (std::size_t i = 0; i < model.depth(); ++i) {
+    const double s_z = s_y * model.layers[i].gain.value_or(model.beta);
+    auto& w = out.weights.emplace_back();
+    for (const F& g : claims.weight_gradients[i])
+      w.push_back(static_cast<double>(g.centered()) * model.beta * real_unit);
+    auto& b = out.biases.emplace_back();
+    for (const F& g : claims.bias_gradients[i]) b.push_back(static_cast<double>(g.centered()) * s_z * real_unit);
+    s_y = s_z * s_z;
+  }
+  return out;
+}
+
+template RealGradients real_gradients(const QuantizedModel&, const TrainingClaims<Fp61>&, std::size_t);
+template RealGradients real_gradients(const QuantizedModel&, const TrainingClaims<Fp127>&, std::size_t);
 template ConvergenceReport convergence_report(const QuantizedModel&, const TrainingClaims<Fp61>&, std::size_t,
                                               std::uint32_t);
 template ConvergenceReport convergence_report(const QuantizedModel&, const TrainingClaims<Fp127>&, std::size_t,

@@ -29,4 +29,12 @@ template <class F>
 ConvergenceReport convergence_report(const QuantizedModel& model, const TrainingClaims<F>& claims, std::size_t samples,
                                      std::uint32_t lr_exponent);
 
+// The gradients in the model's real units, layer by layer: dL'/dW'_i (n_i x n_{i-1}, row-major)
+// and dL'/dB'_i (n_i), for L' the mean over the N samples of the squared error.
+struct RealGradients {
+  std::vector<std::vector<double>> weights, biases;
+};
+template <class F>
+RealGradients real_gradients(const QuantizedModel& model, const TrainingClaims<F>& claims, std::size_t samples);
+
 }  // namespace nnproof
