@@ -4,75 +4,20 @@
 #include <cstring>
 #include <string>
 
+#include "verifier/byte_io.hpp"
+
 namespace nnproof {
 namespace {
+
+using byte_io::field_base_bytes;
+using byte_io::field_challenge_bytes;
+using byte_io::read_elements;
+using byte_io::Reader;
+using byte_io::Writer;
 
 constexpr unsigned char kMagic[8] = {'N', 'N', 'P', 'R', 'O', 'O', 'F', 0};
 
 std::size_t header_size(std::size_t depth) { return kFixedHeaderBytes + (depth + 1) * 8 + 8; }
-
-std::size_t field_base_bytes(FieldId f) { return f == FieldId::m127 ? Fp127::kBytes : Fp61::kBytes; }
-std::size_t field_challenge_bytes(FieldId f) {
-  switch (f) {
-    case FieldId::m61:
-      return Fp61x2::kBytes;
-    case FieldId::m127:
-      return Fp127::kBytes;
-    case FieldId::m61_interactive:
-      return Fp61::kBytes;
-  }
-  return 0;
-}
-
-class Reader {
- public:
-  explicit Reader(std::span<const unsigned char> b) : b_(b) {}
-  const unsigned char* take(std::size_t n, const char* what) {
-    if (b_.size() - pos_ < n) throw ProofFormatError(std::string("truncated proof: file ends inside ") + what);
-    const unsigned char* p = b_.data() + pos_;
-    pos_ += n;
-    return p;
-  }
-  std::uint64_t uint(std::size_t n, const char* what) {
-    const unsigned char* p = take(n, what);
-    std::uint64_t x = 0;
-    for (std::size_t i = 0; i < n; ++i) x |= static_cast<std::uint64_t>(p[i]) << (8 * i);
-    return x;
-  }
-  std::size_t pos() const { return pos_; }
-
- private:
-  std::span<const unsigned char> b_;
-  std::size_t pos_ = 0;
-};
-
-class Writer {
- public:
-  void bytes(const void* p, std::size_t n) {
-    auto c = static_cast<const unsigned char*>(p);
-    out.insert(out.end(), c, c + n);
-  }
-  void uint(std::uint64_t x, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<unsigned char>(x >> (8 * i)));
-  }
-  template <class T>
-  void elements(const std::vector<T>& v) {
-    std::size_t at = out.size();
-    out.resize(at + v.size() * T::kBytes);
-    for (std::size_t i = 0; i < v.size(); ++i) v[i].to_bytes(out.data() + at + i * T::kBytes);
-  }
-  std::vector<unsigned char> out;
-};
-
-template <class T>
-void read_elements(Reader& r, std::vector<T>& v, std::size_t count, const char* what) {
-  const unsigned char* p = r.take(count * T::kBytes, what);
-  v.resize(count);
-  for (std::size_t i = 0; i < count; ++i)
-    if (!T::from_bytes(p + i * T::kBytes, v[i]))
-      throw ProofFormatError(std::string("non-canonical field element (>= p) in ") + what + " at element " +
-                             std::to_string(i));
-}
 
 }  // namespace
 

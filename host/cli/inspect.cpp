@@ -8,6 +8,7 @@
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
 #include "nnproof/version.hpp"
+#include "verifier/training/bundle.hpp"
 
 namespace nnproof::cli {
 namespace {
@@ -29,6 +30,7 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
   if (o.json) {
     nlohmann::json j;
     j["nnproof_version"] = NNPROOF_VERSION;
+    j["kind"] = "inference";
     j["field"] = std::string(field_name(Cfg::kId));
     j["batch"] = shape.batch;
     j["dims"] = shape.dims;
@@ -40,8 +42,10 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
   }
   std::string dims;
   for (auto d : shape.dims) dims += (dims.empty() ? "" : "-") + std::to_string(d);
-  fmt::print("field:          {}\nbatch:          {}\ndims:           {}\nsoundness bits: {:.1f}\n",
-             field_name(Cfg::kId), shape.batch, dims, bits);
+  fmt::print(
+      "kind:           inference proof\nfield:          {}\nbatch:          {}\ndims:           {}\nsoundness bits: "
+      "{:.1f}\n",
+      field_name(Cfg::kId), shape.batch, dims, bits);
   fmt::print(
       "proof bytes:    {} ({} elements, outputs excluded)\nfile bytes:     {}\noutputs (exact, centered; as the file "
       "claims them, unverified until nnproof verify accepts it):\n",
@@ -54,17 +58,90 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
   return kExitOk;
 }
 
+// A training bundle (.nnpt): the header, the claims' and messages' sizes, the claimed loss and
+// outputs, as the file claims them (inspect checks the format, not the proof). The gradients are
+// counted in the claim bytes, not printed.
+template <class Cfg>
+int print_training_bundle(const InspectOptions& o, const std::vector<unsigned char>& bytes,
+                          const TrainingShape& shape) {
+  TrainingBundle<Cfg> b = parse_training_bundle<Cfg>(bytes, shape);
+  const std::size_t n_out = shape.dims.back();
+  const double bits = shape.soundness_bits(Cfg::kId);
+  const std::size_t claim_bytes = shape.claim_elements() * Cfg::F::kBytes;
+  const std::size_t proof_bytes = b.messages.size() * Cfg::K::kBytes;
+  const std::string loss = to_decimal(b.claims.loss.centered());
+  std::string dims;
+  for (auto d : shape.dims) dims += (dims.empty() ? "" : "-") + std::to_string(d);
+  if (o.json) {
+    std::vector<std::vector<std::string>> outputs(shape.samples);
+    for (std::size_t k = 0; k < shape.samples; ++k)
+      for (std::size_t j = 0; j < n_out; ++j)
+        outputs[k].push_back(to_decimal(b.claims.outputs[k * n_out + j].centered()));
+    nlohmann::json j;
+    j["nnproof_version"] = NNPROOF_VERSION;
+    j["kind"] = "training";
+    j["version"] = kTrainingProofVersion;
+    j["field"] = std::string(field_name(Cfg::kId));
+    j["mode"] = b.header.mode;
+    j["batch"] = shape.samples;
+    j["samples"] = shape.samples;
+    j["dims"] = shape.dims;
+    j["lr_exponent"] = b.header.lr_exponent;
+    j["soundness_bits"] = bits;
+    j["claim_bytes"] = claim_bytes;
+    j["message_count"] = b.messages.size();
+    j["proof_bytes"] = proof_bytes;
+    j["file_bytes"] = bytes.size();
+    j["loss"] = loss;
+    j["outputs"] = outputs;
+    fmt::print("{}\n", j.dump());
+    return kExitOk;
+  }
+  fmt::print(
+      "kind:           training proof\nversion:        {}\nfield:          {}\nmode:           {} "
+      "(non-interactive)\ndims:           {}\nsamples (N):    {}\nlr exponent:    {} (learning rate 2^-{})\n",
+      kTrainingProofVersion, field_name(Cfg::kId), b.header.mode, dims, shape.samples, b.header.lr_exponent,
+      b.header.lr_exponent);
+  fmt::print(
+      "claim bytes:    {} ({} elements: the loss, every weight and bias gradient, the outputs)\nmessages:       {} "
+      "({} bytes)\nsoundness bits: {:.1f}\nfile bytes:     {}\nloss (exact, centered; as the file claims it, "
+      "unverified until the proof is checked): {}\noutputs:        {} x {} (in --json)\n",
+      claim_bytes, shape.claim_elements(), b.messages.size(), proof_bytes, bits, bytes.size(), loss, shape.samples,
+      n_out);
+  return kExitOk;
+}
+
+std::size_t le32(const std::vector<unsigned char>& b, std::size_t at) {
+  return b[at] | b[at + 1] << 8 | b[at + 2] << 16 | static_cast<std::size_t>(b[at + 3]) << 24;
+}
+
+int inspect_training(const InspectOptions& o, std::uintmax_t file_size) {
+  // As for .nnp files: the header's shape is taken only when the length it implies is the file's.
+  auto fixed = read_file_prefix(o.proof, kTrainingFixedHeaderBytes);
+  std::size_t depth = fixed.size() == kTrainingFixedHeaderBytes ? le32(fixed, kTrainingFixedHeaderBytes - 4) : 0;
+  auto head = read_file_prefix(o.proof, training_bundle_header_size(std::min(depth, kMaxDepth)));
+  TrainingBundleHeader h = parse_training_header(head, kAnyDepth);
+  const TrainingShape shape{h.dims, h.samples};
+  const std::size_t want = training_bundle_size(h.field, shape);
+  if (file_size != want)
+    throw ProofFormatError(
+        (file_size < want ? "truncated training proof: " : "trailing bytes after the training proof: ") +
+        std::to_string(file_size) + " bytes, the header implies " + std::to_string(want));
+  auto bytes = read_file_prefix(o.proof, want);
+  if (h.field == FieldId::m127) return print_training_bundle<M127>(o, bytes, shape);
+  return print_training_bundle<M61>(o, bytes, shape);
+}
+
 int run_inspect(const InspectOptions& o) {
   std::error_code ec;
   const std::uintmax_t file_size = std::filesystem::file_size(o.proof, ec);
   if (ec) throw UsageError(o.proof + ": cannot open: " + ec.message());
   try {
+    if (is_training_bundle(read_file_prefix(o.proof, 8))) return inspect_training(o, file_size);
     // No model at hand: take the header's shape, but only after checking the size it implies
     // against the file's real length, so nothing is allocated beyond what the file holds.
     auto fixed = read_file_prefix(o.proof, kFixedHeaderBytes);
-    std::size_t depth = fixed.size() == kFixedHeaderBytes ? fixed[112] | fixed[113] << 8 | fixed[114] << 16 |
-                                                                static_cast<std::size_t>(fixed[115]) << 24
-                                                          : 0;
+    std::size_t depth = fixed.size() == kFixedHeaderBytes ? le32(fixed, kFixedHeaderBytes - 4) : 0;
     auto head = read_file_prefix(o.proof, bundle_header_size(std::min(depth, kMaxDepth)));
     BundleHeader h = parse_header(head, kAnyDepth);
     const ProofShape shape{h.dims, h.batch};
@@ -85,7 +162,7 @@ int run_inspect(const InspectOptions& o) {
 void add_inspect_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<InspectOptions>();
   CLI::App* cmd = app.add_subcommand("inspect", "show a proof bundle's field, shape, soundness, size and outputs");
-  cmd->add_option("proof", o->proof, "proof bundle (.nnp)")->required();
+  cmd->add_option("proof", o->proof, "proof bundle (.nnp) or training proof bundle (.nnpt)")->required();
   cmd->add_flag("--json", o->json, "machine-readable output");
   cmd->callback([o, &exit_code] { exit_code = run_inspect(*o); });
 }

@@ -20,6 +20,7 @@
 #include "tests/support/cli.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/training_bundle.hpp"
 #include "verifier/proof.hpp"
 
 namespace nnproof {
@@ -193,6 +194,7 @@ TEST_F(Cli, InspectJsonHasTheDocumentedKeys) {
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["nnproof_version"], NNPROOF_VERSION);
+  EXPECT_EQ(j["kind"], "inference");
   EXPECT_EQ(j["field"], "m61");
   EXPECT_EQ(j["batch"], 3);
   EXPECT_EQ(j["dims"], (std::vector<int>{4, 3, 2}));
@@ -204,6 +206,75 @@ TEST_F(Cli, InspectJsonHasTheDocumentedKeys) {
   CliRun text = run_cli("inspect " + proof);
   EXPECT_EQ(text.code, 0);
   EXPECT_NE(text.out.find("soundness bits"), std::string::npos);
+}
+
+// A training bundle (.nnpt) written by the serializer with random content: inspect tells it from
+// an inference bundle by its magic, prints its header and sizes, and refuses it cut or extended.
+template <class Cfg>
+void inspect_training_bundle(const testing::TempDir& dir, std::uint64_t salt) {
+  using F = typename Cfg::F;
+  std::mt19937_64 rng(salt);
+  auto b = testing::random_training_bundle<Cfg>({4, 3, 2}, 3, rng);
+  b.header.lr_exponent = 7;
+  b.claims.loss = F::from_int(-12345);
+  b.claims.outputs[0] = F::from_int(38);
+  const auto bytes = serialize_training_bundle(b);
+  const std::string path = dir.file("t.nnpt");
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  CliRun r = run_cli("inspect --json " + path);
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  // The inference JSON's keys, and the training bundle's own.
+  for (const char* key :
+       {"nnproof_version", "field", "batch", "dims", "soundness_bits", "proof_bytes", "outputs", "kind", "version",
+        "mode", "samples", "lr_exponent", "claim_bytes", "message_count", "file_bytes", "loss"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  const TrainingShape shape{{4, 3, 2}, 3};
+  EXPECT_EQ(j["nnproof_version"], NNPROOF_VERSION);
+  EXPECT_EQ(j["kind"], "training");
+  EXPECT_EQ(j["version"], kTrainingProofVersion);
+  EXPECT_EQ(j["field"], std::string(field_name(Cfg::kId)));
+  EXPECT_EQ(j["mode"], 0);
+  EXPECT_EQ(j["batch"], 3);
+  EXPECT_EQ(j["samples"], 3);
+  EXPECT_EQ(j["dims"], (std::vector<int>{4, 3, 2}));
+  EXPECT_EQ(j["lr_exponent"], 7);
+  EXPECT_EQ(j["claim_bytes"], shape.claim_elements() * F::kBytes);
+  EXPECT_EQ(j["message_count"], shape.message_count());
+  EXPECT_EQ(j["proof_bytes"], shape.message_count() * Cfg::K::kBytes);
+  EXPECT_EQ(j["file_bytes"], bytes.size());
+  EXPECT_EQ(j["soundness_bits"].get<double>(), shape.soundness_bits(Cfg::kId));
+  EXPECT_EQ(j["loss"], "-12345");
+  ASSERT_EQ(j["outputs"].size(), 3u);
+  EXPECT_EQ(j["outputs"][0].size(), 2u);
+  EXPECT_EQ(j["outputs"][0][0], "38");
+  CliRun text = run_cli("inspect " + path);
+  EXPECT_EQ(text.code, 0) << text.out;
+  for (const char* needle : {"training proof", "learning rate 2^-7", "4-3-2", "soundness bits", "-12345"})
+    EXPECT_NE(text.out.find(needle), std::string::npos) << needle << ": " << text.out;
+  // Cut by one byte, one byte more, a header that implies another length: one line, exit 2.
+  auto expect_two = [&](const std::vector<unsigned char>& file, const std::string& needle) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size()));
+    CliRun bad = run_cli("inspect " + path);
+    EXPECT_EQ(bad.code, 2) << bad.out;
+    EXPECT_NE(bad.out.find(needle), std::string::npos) << bad.out;
+    EXPECT_EQ(std::count(bad.out.begin(), bad.out.end(), '\n'), 1) << bad.out;
+  };
+  expect_two(std::vector<unsigned char>(bytes.begin(), bytes.end() - 1), "truncated");
+  auto longer = bytes;
+  longer.push_back(0);
+  expect_two(longer, "trailing bytes");
+  auto wider = bytes;
+  wider[120] = 5;  // n_0 = 5: the header implies a longer file
+  expect_two(wider, "truncated");
+  expect_two(std::vector<unsigned char>(bytes.begin(), bytes.begin() + 100), "truncated");
+}
+
+TEST_F(Cli, InspectReadsTrainingBundles) {
+  inspect_training_bundle<M61>(dir, 18);
+  inspect_training_bundle<M127>(dir, 19);
 }
 
 TEST_F(Cli, VersionNamesTheReleaseAndTheProofFormats) {

@@ -13,6 +13,8 @@
 namespace nnproof {
 
 constexpr std::uint32_t kTrainingProofVersion = 1;
+constexpr std::size_t kTrainingFixedHeaderBytes = 120;  // magic .. depth L (see docs/FORMAT.md)
+constexpr std::uint32_t kMaxLrExponent = 64;            // the learning rate 2^-e, e in 0..64
 
 struct TrainingBundleHeader {
   FieldId field = FieldId::m61;
@@ -34,6 +36,8 @@ struct TrainingBundle {
   std::vector<K> messages;  // in protocol order
 };
 
+// Whether `bytes` starts with the training bundle's magic `NNPTRAIN` (inspect tells the kinds apart).
+bool is_training_bundle(std::span<const unsigned char> bytes);
 // The header's length for a network of `depth` layers.
 std::size_t training_bundle_header_size(std::size_t depth);
 // Reads and checks the header (magic, version, field, mode, reserved bytes, dims, N). A depth other
