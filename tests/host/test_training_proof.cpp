@@ -208,3 +208,23 @@ TYPED_TEST(TrainingProofTest, ChangedModelDataOrLabelsAreRejectedByTheProtocol) 
 
 }  // namespace
 }  // namespace nnproof
+
+namespace nnproof {
+namespace {
+
+// A whole training proof pinned: the walk's order, every message and every challenge of a fixed
+// 3-layer statement. A change here is a change of the protocol (docs/TRAINING_PROTOCOL.md) and
+// of every .nnpt file: bump kTrainingProofVersion with it.
+TEST(TrainingProofKnownAnswer, TheBundleOfAFixedStatementIsPinned) {
+  auto rng = std::mt19937_64(2026);
+  const Case c = random_case(rng, 3, 11);
+  for (const char* engine_name : {"reference", "cpu"}) {
+    auto engine = make_engine<M61>(engine_name);
+    TrainingStatement<M61> st = statement_of<M61>(c);
+    const auto bytes = serialize_training_bundle(prove_training_bundle(*engine, st));
+    EXPECT_EQ(to_hex(sha256(bytes)), "cb21c2ff766ca50d8584b8a8965b0716c5b075c59848dd8d029645cda202d5f0") << engine_name;
+  }
+}
+
+}  // namespace
+}  // namespace nnproof
