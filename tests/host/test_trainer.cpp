@@ -277,6 +277,25 @@ TEST(TrainedOnnx, ReadsBackAsTheSameIntegers) {
   EXPECT_NE(model_digest(m), model_digest(reload(dir.file("m.onnx"))));
 }
 
+// A model that takes (batch, 1, n_0) and flattens it keeps that input shape: the user's data
+// files still fit the trained model.
+TEST(TrainedOnnx, KeepsThePerSampleInputShape) {
+  testing::TempDir dir;
+  std::vector<testing::BuilderLayer> layers = {{2, 3, {0.5, -0.25, 0, 0.25, 0.75, -0.5}, {0.125, 0}}};
+  testing::BuildOptions opt;
+  opt.alpha = opt.beta = 8;
+  opt.flatten_first = true;
+  testing::write_mlp_onnx(dir.file("m.onnx"), layers, opt);
+  QuantizedModel m = reload(dir.file("m.onnx"));
+  ASSERT_EQ(m.input_shape, (std::vector<std::size_t>{1, 3}));
+  const TrainingData data{{8, -8, 4, 0, 2, -6}, {1, 0}};
+  train(*make_engine<M61>("cpu"), m, data, {2, 0, 2, 0});
+  write_quantized_onnx(m, dir.file("trained.onnx"));
+  const QuantizedModel back = reload(dir.file("trained.onnx"));
+  EXPECT_EQ(back.input_shape, m.input_shape);
+  expect_same_model(back, m);
+}
+
 // Biases past 2^53 have no float64 form: they travel in the metadata, and the floats (B rounded)
 // still say which biases they are. Weights of every storage width come back too.
 TEST(TrainedOnnx, BiasesPastTwoToThe53TravelInTheMetadata) {
