@@ -128,6 +128,25 @@ double quantize_ops(const FloatLayer& fl, QuantizedLayer& l, double beta, bool b
   return gain;
 }
 
+// The exact biases the file carries for layer `index` (FloatModel::exact_biases) replace the
+// rounded ones where each float bias is its exact integer rounded to a double and scaled down by
+// s_Z(i) (as write_quantized_onnx writes them; then round(s_Z(i) b') is that integer's nearest
+// double). Where the floats say otherwise (the model edited, other scales given) the floats stand.
+void take_exact_biases(const FloatModel& fm, std::size_t index, double s_z, const FloatLayer& fl, QuantizedLayer& l) {
+  const auto it = fm.exact_biases.find(index);
+  if (it == fm.exact_biases.end()) return;
+  const std::vector<i128>& exact = it->second;
+  if (exact.size() != l.rows)
+    throw QuantizeError(fm.path + ": metadata nnproof.bias." + std::to_string(index) + " holds " +
+                        std::to_string(exact.size()) + " biases for a layer of " + std::to_string(l.rows) +
+                        " outputs; remove the entry or write the model again with nnproof");
+  for (std::size_t a = 0; a < l.rows; ++a) {
+    const double b = fl.bias.empty() ? 0.0 : fl.bias[a];
+    if (static_cast<double>(exact[a]) != s_z * b) return;
+  }
+  l.bias = exact;
+}
+
 }  // namespace
 
 QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
@@ -157,6 +176,7 @@ QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
                                   : scale_round(
                                         fl.bias[a], s_z, beta_given || s_z != 1.0, 126,
                                         [&] { return where + " bias " + std::to_string(a); }, "--beta");
+    take_exact_biases(fm, q.layers.size() + 1, s_z, fl, l);
     s_y = s_z * s_z;
     q.layers.push_back(std::move(l));
   }

@@ -13,6 +13,7 @@ void add_inspect_command(CLI::App& app, int& exit_code);
 void add_interactive_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
 void add_quantize_command(CLI::App& app, int& exit_code);
+void add_train_command(CLI::App& app, int& exit_code);
 // prove-training and verify-training.
 void add_training_proof_commands(CLI::App& app, int& exit_code);
 

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_interactive_command(app, exit_code);
   add_bench_command(app, exit_code);
   add_quantize_command(app, exit_code);
+  add_train_command(app, exit_code);
   add_training_proof_commands(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -23,7 +23,7 @@ constexpr int kExitNotConverged = 3;
 
 struct ProveTrainingOptions {
   std::string model, data, labels, proof, field = "m61", engine = "auto";
-  double lr = kDefaultLearningRate;
+  std::optional<double> lr;
   int threads = 0;
 };
 
@@ -137,7 +137,7 @@ int verify_training_file(const VerifyTrainingOptions& o, const TrainingProblem& 
     return reject(o, std::string("proof format: ") + e.what());
   }
   std::string lr_note;
-  const std::uint32_t lr_exponent = o.lr ? learning_rate_exponent(*o.lr, lr_note) : bundle.header.lr_exponent;
+  const std::uint32_t lr_exponent = o.lr ? learning_rate_exponent(o.lr, lr_note) : bundle.header.lr_exponent;
   if (!lr_note.empty()) fmt::print(stderr, "note: {}\n", lr_note);
   if (lr_exponent != bundle.header.lr_exponent)
     throw UsageError(fmt::format("{}: the proof was made for learning rate 2^-{}, not 2^-{}; check --lr", o.proof,
@@ -186,8 +186,7 @@ void add_training_proof_commands(CLI::App& app, int& exit_code) {
     cmd->add_option("--data", o->data, "training inputs (.npy, (N, n_0))")->required();
     cmd->add_option("--labels", o->labels, "training labels (.npy, integers, (N,))")->required();
     cmd->add_option("--proof", o->proof, "training-proof bundle to write (.nnpt)")->required();
-    cmd->add_option("--lr", o->lr, "learning rate (rounded to a power of two), bound into the proof")
-        ->default_str(fmt::format("{}", kDefaultLearningRate));
+    cmd->add_option("--lr", o->lr, "learning rate, rounded to a power of two and bound into the proof (default 2^-6)");
     cmd->add_option("--field", o->field, "m61 (default) or m127");
     add_engine_options(*cmd, o->engine, o->threads);
     cmd->callback([o, &exit_code] { exit_code = run_prove_training(*o); });

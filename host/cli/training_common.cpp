@@ -1,17 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/cli/training_common.hpp"
 
+#include <fmt/core.h>
+
 #include <cmath>
 
 #include "host/npy.hpp"
+#include "verifier/training/bundle.hpp"
 #include "verifier/training/magnitude.hpp"
 
 namespace nnproof::cli {
 
+std::vector<std::int64_t> read_labels(const std::string& path, std::size_t samples, std::size_t classes) {
+  const NpyArray y = read_npy(path);
+  const bool column = y.shape.size() == 1 || (y.shape.size() == 2 && y.shape[1] == 1);
+  if (!y.is_integer() || !column)
+    throw UsageError(path + ": labels must be an integer array of shape (N,); save numpy int64 class indices");
+  if (y.integers.size() != samples)
+    throw UsageError(path + ": holds " + std::to_string(y.integers.size()) + " labels for " + std::to_string(samples) +
+                     " samples; give one label per row of --data");
+  for (std::size_t k = 0; k < samples; ++k)
+    if (y.integers[k] < 0 || static_cast<std::size_t>(y.integers[k]) >= classes)
+      throw UsageError(path + ": label " + std::to_string(k) + " is " + std::to_string(y.integers[k]) +
+                       ", outside [0, " + std::to_string(classes) +
+                       "), the model's classes; labels must be class indices");
+  return y.integers;
+}
+
 TrainingProblem load_training_problem(const std::string& model_path, const std::string& data_path,
-                                      const std::string& labels_path) {
+                                      const std::string& labels_path, const ScaleChoice& scales) {
   TrainingProblem tp;
-  tp.problem = load_problem(model_path, data_path, {});
+  tp.problem = load_problem(model_path, data_path, scales);
   for (std::size_t i = 0; i < tp.problem.model.depth(); ++i)
     if (tp.problem.model.layers[i].structured())
       throw UsageError(model_path + ": layer " + std::to_string(i + 1) +
@@ -21,28 +40,18 @@ TrainingProblem load_training_problem(const std::string& model_path, const std::
   } catch (const std::invalid_argument& e) {
     throw UsageError(model_path + ": " + e.what());
   }
-  const NpyArray y = read_npy(labels_path);
-  const std::size_t classes = tp.problem.model.out_dim();
-  if (!y.is_integer() || y.shape.size() != 1)
-    throw UsageError(labels_path + ": labels must be a 1-D integer array (int32 or int64) of class indices");
-  if (y.shape[0] != tp.problem.batch)
-    throw UsageError(labels_path + ": " + std::to_string(y.shape[0]) + " labels for " +
-                     std::to_string(tp.problem.batch) + " samples in " + data_path);
-  for (std::size_t k = 0; k < y.integers.size(); ++k)
-    if (y.integers[k] < 0 || static_cast<std::size_t>(y.integers[k]) >= classes)
-      throw UsageError(labels_path + ": label " + std::to_string(y.integers[k]) + " of sample " + std::to_string(k) +
-                       " is outside [0, " + std::to_string(classes) + "), the model's classes");
-  tp.labels = y.integers;
+  tp.labels = read_labels(labels_path, tp.problem.batch, tp.problem.model.out_dim());
   return tp;
 }
 
-std::uint32_t learning_rate_exponent(double lr, std::string& note) {
-  if (!(lr > 0 && lr <= 1)) throw UsageError("--lr must be in (0, 1]");
-  const double e = std::round(-std::log2(lr));
-  if (e > 64) throw UsageError("--lr is below 2^-64");
-  note = std::exp2(-e) == lr ? ""
-                             : "learning rate " + std::to_string(lr) + " rounded to 2^-" +
-                                   std::to_string(static_cast<int>(e)) + " (the exact step needs a power of two)";
+std::uint32_t learning_rate_exponent(const std::optional<double>& lr, std::string& note) {
+  note.clear();
+  if (!lr) return kDefaultLrExponent;
+  if (!(*lr > 0) || *lr > 1 || !std::isfinite(*lr))
+    throw UsageError("--lr must be in (0, 1]; it is rounded to a power of two");
+  const double e = std::round(-std::log2(*lr));
+  if (e > kMaxLrExponent) throw UsageError("--lr is below 2^-64; every step would round to nothing");
+  if (std::exp2(-e) != *lr) note = fmt::format("learning rate {} rounded to 2^-{} = {}", *lr, e, std::exp2(-e));
   return static_cast<std::uint32_t>(e);
 }
 

@@ -3,6 +3,7 @@
 // What the training commands share: the client's model, data and labels, loaded and checked, the
 // learning rate as a power of two, and the statement in a field.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,22 +12,28 @@
 
 namespace nnproof::cli {
 
-// The learning rate when --lr is absent: 2^-6, small enough for the quadratic networks' steps to
-// shrink the loss (README, "Training").
-constexpr double kDefaultLearningRate = 0x1p-6;
+// The learning rate when --lr is absent, 2^-6: on the quadratic networks nnproof proves (squared
+// activations make the loss surface steep), larger rates diverged on the examples tried, and
+// smaller ones round most steps to zero at 8-bit weight scales.
+constexpr std::uint32_t kDefaultLrExponent = 6;
 
 struct TrainingProblem {
   Problem problem;                   // the model and the data (problem.input, problem.batch = N)
   std::vector<std::int64_t> labels;  // N classes in [0, n_L)
 };
 
-// Loads and quantizes the model and the data, and reads the labels: an integer .npy of N entries
-// in [0, n_L) (UsageError naming the file otherwise). Dense layers only.
-TrainingProblem load_training_problem(const std::string& model_path, const std::string& data_path,
-                                      const std::string& labels_path);
+// N class indices in [0, classes): an integer .npy of shape (N,) or (N, 1); UsageError naming the
+// file otherwise.
+std::vector<std::int64_t> read_labels(const std::string& path, std::size_t samples, std::size_t classes);
 
-// --lr as the exponent e of 2^-e, the nearest power of two; `note` says when it was rounded.
-std::uint32_t learning_rate_exponent(double lr, std::string& note);
+// Loads and quantizes the model and the data, and reads the labels. Dense layers only, and an
+// integer output scale (the one-hot target's value).
+TrainingProblem load_training_problem(const std::string& model_path, const std::string& data_path,
+                                      const std::string& labels_path, const ScaleChoice& scales = {});
+
+// --lr as the exponent e of eta = 2^-e, the nearest power of two in log scale (kDefaultLrExponent
+// when absent); `note` says when it was rounded, else stays empty.
+std::uint32_t learning_rate_exponent(const std::optional<double>& lr, std::string& note);
 
 // Refuses (UsageError, exit 2) data whose training values could wrap `field`, naming the layer and
 // quantity and the fix.

@@ -110,7 +110,40 @@ void Importer::read_metadata() {
   for (const auto& p : model_.metadata_props()) {
     if (p.key() == "nnproof.alpha") out_.alpha = parse_scale(p.key(), p.value());
     if (p.key() == "nnproof.beta") out_.beta = parse_scale(p.key(), p.value());
+    if (p.key().starts_with(kExactBiasKey)) read_exact_bias(p.key(), p.value());
   }
+}
+
+// "nnproof.bias.<i>" = "<B_1>,<B_2>,...": layer i's exact biases (write_quantized_onnx), each an
+// integer below 2^126 in magnitude as the quantizer's biases are. Their count is checked against
+// the layer by the quantizer, which knows the layers.
+void Importer::read_exact_bias(const std::string& key, const std::string& value) {
+  auto bad = [&](const std::string& why) -> void {
+    fail("metadata " + printable(key) + " " + why, "remove the entry or write the model again with nnproof");
+  };
+  const std::string index = key.substr(std::string(kExactBiasKey).size());
+  std::size_t layer = 0;
+  const auto [end, ec] = std::from_chars(index.data(), index.data() + index.size(), layer);
+  if (index.empty() || ec != std::errc{} || end != index.data() + index.size() || layer == 0 || layer > kMaxElements)
+    bad("does not name a layer (nnproof.bias.1, nnproof.bias.2, ...)");
+  std::vector<i128> values;
+  const u128 limit = u128{1} << 126;
+  std::size_t i = 0;
+  while (i <= value.size()) {
+    if (values.size() >= kMaxElements) bad("holds too many values");
+    const bool negative = i < value.size() && value[i] == '-';
+    std::size_t k = i + (negative ? 1 : 0);
+    u128 m = 0;
+    const std::size_t digits_from = k;
+    for (; k < value.size() && value[k] >= '0' && value[k] <= '9'; ++k) {
+      m = m * 10 + static_cast<unsigned>(value[k] - '0');
+      if (m >= limit) bad("holds an integer of 2^126 or more");
+    }
+    if (k == digits_from || (k < value.size() && value[k] != ',')) bad("is not a comma-separated list of integers");
+    values.push_back(negative ? -static_cast<i128>(m) : static_cast<i128>(m));
+    i = k + 1;
+  }
+  out_.exact_biases[layer] = std::move(values);
 }
 
 double Importer::parse_scale(const std::string& key, const std::string& value) const {

@@ -9,6 +9,7 @@
 // Softmax / LogSoftmax is recorded for the verifier to apply. Anything nnproof cannot prove is
 // refused with one line that names the file, the node and, where one exists, the fix. The code is
 // in host/onnx/ (importer.hpp says which file does what).
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -53,9 +54,13 @@ struct FloatLayer {
 
 struct FloatModel {
   std::string path;
-  std::vector<FloatLayer> layers;        // affine layers; a square activation sits between consecutive layers
-  FinalOp final_op = FinalOp::none;      // trailing Softmax / LogSoftmax (applied by the verifier, not proved)
-  std::optional<double> alpha, beta;     // from metadata_props "nnproof.alpha" / "nnproof.beta"
+  std::vector<FloatLayer> layers;     // affine layers; a square activation sits between consecutive layers
+  FinalOp final_op = FinalOp::none;   // trailing Softmax / LogSoftmax (applied by the verifier, not proved)
+  std::optional<double> alpha, beta;  // from metadata_props "nnproof.alpha" / "nnproof.beta"
+  // Exact integer biases by layer (from 1), from metadata_props "nnproof.bias.<i>" (decimal integers,
+  // comma-separated), which write_quantized_onnx adds where a bias has no exact float64 form. The
+  // quantizer takes them where the float bias is that integer rounded (quantize.hpp).
+  std::map<std::size_t, std::vector<i128>> exact_biases;
   std::vector<std::size_t> input_shape;  // per-sample input dims when the model declares them, e.g. {1, 28, 28}
   std::size_t in_dim() const { return layers.front().cols; }
 };
@@ -69,5 +74,13 @@ FloatModel import_onnx(const std::string& path);
 // Copies the model at `in` to `out` with the metadata keys nnproof.alpha / nnproof.beta set to the
 // given scales (replacing earlier values), the form `nnproof prove` and `verify` read them in.
 void write_onnx_with_scales(const std::string& in, const std::string& out, double alpha, double beta);
+
+// Writes a quantized dense model as ONNX (float64 initializers w' = W / beta, b' = B / s_Z(i), one
+// Gemm per layer, Mul(x, x) between layers, the final op, the scales in the metadata) that
+// import_onnx and quantize_model read back as exactly these integers. Biases without an exact
+// float64 form are also written exactly in the metadata (FloatModel::exact_biases). Throws
+// ModelError for structured layers and for weights that have no exact float64 form (|W| > 2^53, or
+// a scale that is not a power of two).
+void write_quantized_onnx(const QuantizedModel& model, const std::string& path);
 
 }  // namespace nnproof

@@ -21,9 +21,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/cpu_backward.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/engine.hpp"
 #include "kernels/engine/weights_cache.hpp"
+#include "kernels/thrust/backward_functors.hpp"
 #include "kernels/thrust/device_vector.hpp"
 #include "kernels/thrust/functors.hpp"
 #include "kernels/thrust/gemm.inl"
@@ -149,6 +151,52 @@ class ThrustEngine final : public Engine<Cfg> {
                                                      K /*claim*/, SquareCarry<K> /*carry*/) override {
     DeviceVector<F> staged;
     return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, staged), Z.rows, Z.cols, s, r);
+  }
+
+  // Training's backward pass on the device (backward_functors.hpp); row_weighted_sum keeps the
+  // default. W^T D is the forward GEMM of W^T (transposed on the host, O(nnz)) over every column of
+  // D: the padding's columns are zero and stay zero.
+  Table2D<F> transpose_product(const FieldLayer<F>& layer, const Table2D<F>& D) override {
+    const QuantizedLayer t = transposed_layer(*layer.q);
+    const FieldLayer<F> tl{&t, std::vector<F>(t.rows, F::zero())};
+    DeviceVector<F> staged;
+    return device_table(padded(t.rows), D.cols, dense_forward(tl, device_view(D, staged), D.cols, D.cols, weights_));
+  }
+
+  Table2D<F> double_hadamard(const Table2D<F>& Z, const Table2D<F>& E) override {
+    if (Z.rows != E.rows || Z.cols != E.cols) throw std::logic_error("double_hadamard: shapes differ");
+    DeviceVector<F> staged_z, staged_e;
+    const DeviceVector<F>& z = device_view(Z, staged_z);
+    const DeviceVector<F>& e = device_view(E, staged_e);
+    auto d = sized_table<F>(z.size());
+    NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), e.begin(), d.begin(), DoubleProduct<F>{}));
+    return device_table(Z.rows, Z.cols, std::move(d));
+  }
+
+  std::vector<F> batch_outer_product(const Table2D<F>& D, const Table2D<F>& Y, std::size_t rows,
+                                     std::size_t cols) override {
+    if (D.cols != Y.cols) throw std::logic_error("batch_outer_product: batch sizes differ");
+    if (rows > D.rows || cols > Y.rows) throw std::logic_error("batch_outer_product: more rows than the tables hold");
+    DeviceVector<F> staged_d, staged_y;
+    const DeviceVector<F>& d = device_view(D, staged_d);
+    const DeviceVector<F>& y = device_view(Y, staged_y);
+    auto g = sized_table<F>(rows * cols);
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
+                                OuterEntry<F>{raw(d), raw(y), raw(g), cols, D.cols}));
+    std::vector<F> out(rows * cols);
+    download(g, out.begin());
+    return out;
+  }
+
+  std::vector<F> batch_row_sums(const Table2D<F>& D, std::size_t rows) override {
+    if (rows > D.rows) throw std::logic_error("batch_row_sums: more rows than the table holds");
+    DeviceVector<F> staged;
+    const DeviceVector<F>& d = device_view(D, staged);
+    auto g = sized_table<F>(rows);
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows), RowSum<F>{raw(d), raw(g), D.cols}));
+    std::vector<F> out(rows);
+    download(g, out.begin());
+    return out;
   }
 
  private:

@@ -7,16 +7,9 @@
 #include <vector>
 
 #include "verifier/training/statement.hpp"
+#include "verifier/training/step.hpp"
 
 namespace nnproof {
-
-// The exact step's divisor for a parameter of scale s (beta for weights, s_Z(i) for layer i's
-// biases): N s_Z(L)^2 2^e / s^2 = N 2^k (TRAINING.md section 3) with k an integer because every
-// scale is a power of two. Throws std::invalid_argument naming the scale otherwise.
-int step_shift(const QuantizedModel& model, double parameter_scale, std::uint32_t lr_exponent);
-
-// Whether rdiv(g, n 2^k) != 0 (round to nearest, ties away from zero): |g| >= n 2^k / 2, exactly.
-bool step_moves(i128 g, std::size_t n, int k);
 
 struct ConvergenceReport {
   std::size_t weights_changed = 0;  // weights and biases a full-batch step would change
