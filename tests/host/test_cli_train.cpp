@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -142,6 +143,32 @@ TEST_F(CliTrain, NonPowerOfTwoScalesAreRefused) {
   CliRun t = run_cli(args(dir.file("t.onnx"), "--field m127 --alpha 3 --beta 16"));
   EXPECT_EQ(t.code, 2) << t.out;
   EXPECT_NE(t.out.find("nnproof quantize"), std::string::npos) << t.out;
+}
+
+}  // namespace
+}  // namespace nnproof
+
+namespace nnproof {
+namespace {
+
+// The loop closed: train until a full-batch step changes no weight (train stops there),
+// then the client's verify-training over the same data at the same rate says CONVERGED (exit 0),
+// and says NOT CONVERGED (exit 3) for the model before training.
+TEST_F(CliTrain, TrainingUntilNoStepMovesReachesConvergedThroughVerifyTraining) {
+  const std::string out = dir.file("t.onnx"), proof = dir.file("p.nnpt");
+  CliRun t = run_cli(args(out, "--field m127 --epochs 500 --json --engine reference"));
+  ASSERT_EQ(t.code, 0) << t.out;
+  std::cerr << "epochs to convergence: " << lines(t.out) << "\n";
+  const std::string last = t.out.substr(t.out.rfind('{'));
+  ASSERT_EQ(nlohmann::json::parse(last)["weights_changed"], 0) << "did not converge in 500 epochs: " << last;
+  const std::string files = " --data " + data + " --labels " + labels + " --proof " + proof;
+  ASSERT_EQ(run_cli("prove-training --model " + out + files + " --field m127").code, 0);
+  CliRun v = run_cli("verify-training --model " + out + files);
+  EXPECT_EQ(v.code, 0) << v.out;
+  EXPECT_NE(v.out.find("\nCONVERGED"), std::string::npos) << v.out;
+  ASSERT_EQ(run_cli("prove-training --model " + model + files + " --field m127").code, 0);
+  CliRun before = run_cli("verify-training --model " + model + files);
+  EXPECT_EQ(before.code, 3) << before.out;
 }
 
 }  // namespace
