@@ -8,6 +8,7 @@
 #include "host/npy.hpp"
 #include "verifier/training/bundle.hpp"
 #include "verifier/training/magnitude.hpp"
+#include "verifier/training/step.hpp"
 
 namespace nnproof::cli {
 
@@ -35,8 +36,9 @@ TrainingProblem load_training_problem(const std::string& model_path, const std::
     if (tp.problem.model.layers[i].structured())
       throw UsageError(model_path + ": layer " + std::to_string(i + 1) +
                        " is a convolution or pooling; training supports dense layers only for now");
-  try {
+  try {  // the one-hot target's value and the exact step's exponents need power-of-two scales
     (void)target_scale(tp.problem.model);
+    (void)step_exponents(tp.problem.model, kDefaultLrExponent);
   } catch (const std::invalid_argument& e) {
     throw UsageError(model_path + ": " + e.what());
   }

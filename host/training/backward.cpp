@@ -57,12 +57,9 @@ BackwardTrace<Cfg> run_backward(Engine<Cfg>& engine, const std::vector<FieldLaye
   tr.D[L - 1] = output_delta(tr.forward.Z[L - 1], tr.target);
   for (std::size_t i = L; i >= 2; --i) {
     report(progress, "backward layer " + std::to_string(L - i + 1) + "/" + std::to_string(L - 1));
-    // Operands go to the host first: the default operations (backward_ops.hpp) read host tables,
-    // and to_host is a no-op for tables already there.
-    engine.to_host(tr.D[i - 1]);
+    // The tables stay where the engine keeps them: its own operations read them there, and the
+    // defaults (backward_ops.hpp) download what they need (Engine::on_host).
     tr.E[i - 2] = engine.transpose_product(layers[i - 1], tr.D[i - 1]);
-    engine.to_host(tr.E[i - 2]);
-    engine.to_host(tr.forward.Z[i - 2]);
     tr.D[i - 2] = engine.double_hadamard(tr.forward.Z[i - 2], tr.E[i - 2]);
   }
   return tr;
@@ -85,8 +82,6 @@ TrainingClaims<typename Cfg::F> gradient_claims(Engine<Cfg>& engine,
       claims.loss += d * d;
     }
   for (std::size_t i = 1; i <= L; ++i) {
-    engine.to_host(trace.D[i - 1]);
-    engine.to_host(trace.forward.Y[i - 1]);
     claims.weight_gradients.push_back(
         engine.batch_outer_product(trace.D[i - 1], trace.forward.Y[i - 1], layers[i - 1].rows(), layers[i - 1].cols()));
     claims.bias_gradients.push_back(engine.batch_row_sums(trace.D[i - 1], layers[i - 1].rows()));

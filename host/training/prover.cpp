@@ -12,18 +12,6 @@
 namespace nnproof {
 namespace {
 
-template <class K>
-std::vector<K> slice(const std::vector<K>& v, std::size_t begin, std::size_t n) {
-  return std::vector<K>(v.begin() + static_cast<std::ptrdiff_t>(begin),
-                        v.begin() + static_cast<std::ptrdiff_t>(begin + n));
-}
-
-template <class K>
-std::vector<K> concat(std::vector<K> a, const std::vector<K>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 template <class K, class F>
 std::vector<K> lift(const Table2D<F>& t) {
   std::vector<K> out(t.data.size());
@@ -68,7 +56,7 @@ class ProverSide {
       }
       case SeedKind::outputs: {
         const std::vector<K> q = draw_challenges(ch_, c.row_vars(c.Z[L])), r = draw_challenges(ch_, c.beta());
-        std::vector<K> x = concat(r, q);
+        std::vector<K> x = join_point(r, q);
         const K v = mle_evaluate<K>(std::span<const F>(table(c.Z[L]).data), std::span<const K>(x));
         return {{c.Z[L], {std::move(x), v}}};
       }
@@ -95,17 +83,17 @@ class ProverSide {
     const unsigned beta = c.beta();
     switch (node.op) {
       case TensorOp::linear: {  // sum_j W~(q, j) Y~(j, r), then y* = Y~(s, r)
-        const std::vector<K> r = slice(claim.point, 0, beta), q = slice(claim.point, beta, claim.point.size() - beta);
+        const std::vector<K> r = point_cols(claim.point, beta), q = point_rows(claim.point, beta);
         const FieldLayer<F>& layer = layers_[node.layer - 1];
         std::vector<K> V = engine_.col_combine(table(node.operands[0]), eq_table<K>(r));
         auto sc = engine_.product_sumcheck(engine_.row_combine(layer, eq_table<K>(q)), std::move(V));
         const std::vector<K> s = run_sumcheck(*sc, ceil_log2(layer.cols()), 2, ch_);
         const K y = sc->final_value();
         send_one(ch_, y);
-        return {{node.operands[0], {concat(r, s), y}}};
+        return {{node.operands[0], {join_point(r, s), y}}};
       }
       case TensorOp::square: {  // sum eq(x, y) Z~(y)^2, then z* = Z~(x')
-        const std::vector<K> r = slice(claim.point, 0, beta), s = slice(claim.point, beta, claim.point.size() - beta);
+        const std::vector<K> r = point_cols(claim.point, beta), s = point_rows(claim.point, beta);
         auto sc = engine_.square_sumcheck(table(node.operands[0]), s, r, claim.value, {});
         std::vector<K> x = run_sumcheck(*sc, c.vars(t), 3, ch_);
         const K z = sc->final_value();
@@ -121,14 +109,14 @@ class ProverSide {
         return {{node.operands[0], {x, ze[0]}}, {node.operands[1], {x, ze[1]}}};
       }
       case TensorOp::transpose_linear: {  // sum_a W~(a, s) D~(a, r), then d* = D~(a*, r)
-        const std::vector<K> r = slice(claim.point, 0, beta), s = slice(claim.point, beta, claim.point.size() - beta);
+        const std::vector<K> r = point_cols(claim.point, beta), s = point_rows(claim.point, beta);
         const FieldLayer<F>& layer = layers_[node.layer - 1];
         std::vector<K> V = engine_.col_combine(table(node.operands[0]), eq_table<K>(r));
         auto sc = engine_.product_sumcheck(weight_columns(layer, eq_table<K>(s)), std::move(V));
         const std::vector<K> a = run_sumcheck(*sc, ceil_log2(layer.rows()), 2, ch_);
         const K d = sc->final_value();
         send_one(ch_, d);
-        return {{node.operands[0], {concat(r, a), d}}};
+        return {{node.operands[0], {join_point(r, a), d}}};
       }
       default:
         throw std::logic_error("training prover: no reduction for " + node.name);
@@ -156,7 +144,7 @@ class ProverSide {
     const std::array<K, 2> dy{mle_evaluate<K>(std::span<const K>(P), std::span<const K>(rho)),
                               sc->final_value() - shift};
     ch_.send(std::span<const K>(dy.data(), 2));
-    return {{c.D[i], {concat(rho, q), dy[0]}}, {c.Y[i - 1], {concat(rho, s), dy[1]}}};
+    return {{c.D[i], {join_point(rho, q), dy[0]}}, {c.Y[i - 1], {join_point(rho, s), dy[1]}}};
   }
 
   // sum_m rho_m eq(x_m, .) over tensor t's table, each eq table the outer product of its row and
@@ -168,8 +156,8 @@ class ProverSide {
     const std::size_t cols = std::size_t{1} << beta, rows = std::size_t{1} << c.row_vars(t);
     std::vector<std::vector<K>> eq_rows, eq_cols;
     for (std::size_t m = 0; m < points.size(); ++m) {
-      eq_cols.push_back(eq_table<K>(slice(points[m], 0, beta)));
-      eq_rows.push_back(eq_table<K>(slice(points[m], beta, points[m].size() - beta)));
+      eq_cols.push_back(eq_table<K>(point_cols(points[m], beta)));
+      eq_rows.push_back(eq_table<K>(point_rows(points[m], beta)));
       for (K& e : eq_rows.back()) e *= rho[m];
     }
     std::vector<K> w(rows * cols);

@@ -3,6 +3,7 @@
 // The bulk operations the prover driver runs (DESIGN.md, "One protocol, several engines"). Each
 // engine keeps its tables where it likes; only round values cross to the driver.
 #include <array>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -107,29 +108,44 @@ class Engine {
                                                              std::span<const K> r, K claim, SquareCarry<K> carry) = 0;
 
   // Training's backward pass (TRAINING.md section 2). The defaults are the portable exact loops of
-  // kernels/engine/backward_ops.hpp on host tables (the driver calls to_host first); an engine may
-  // override them with faster exact code, which the cross-engine tests hold to the same bits.
+  // kernels/engine/backward_ops.hpp on host copies of the tables (on_host(), which downloads a
+  // table that lives only on the engine's device); an engine may override them with faster exact
+  // code on its own tables, which the cross-engine tests hold to the same bits.
   // E = W^T D: padded(cols) x D.cols (dense layers).
   virtual Table2D<F> transpose_product(const FieldLayer<F>& layer, const Table2D<F>& D) {
-    return backward_ops::transpose_product(layer, D);
+    return backward_ops::transpose_product(layer, on_host(D));
   }
   // 2 Z o E, entrywise.
   virtual Table2D<F> double_hadamard(const Table2D<F>& Z, const Table2D<F>& E) {
-    return backward_ops::double_hadamard(Z, E);
+    return backward_ops::double_hadamard(on_host(Z), on_host(E));
   }
   // G = D Y^T summed over the batch: rows x cols real entries, row-major.
   virtual std::vector<F> batch_outer_product(const Table2D<F>& D, const Table2D<F>& Y, std::size_t rows,
                                              std::size_t cols) {
-    return backward_ops::batch_outer_product(D, Y, rows, cols);
+    return backward_ops::batch_outer_product(on_host(D), on_host(Y), rows, cols);
   }
   // g = D 1: the first `rows` row sums.
   virtual std::vector<F> batch_row_sums(const Table2D<F>& D, std::size_t rows) {
-    return backward_ops::batch_row_sums(D, rows);
+    return backward_ops::batch_row_sums(on_host(D), rows);
   }
   // P[k] = sum_a eq[a] T[a][k] for every column k (the training proof's batch-sum products).
   virtual std::vector<K> row_weighted_sum(const Table2D<F>& T, std::span<const K> eq) {
-    return backward_ops::row_weighted_sum<K>(T, eq);
+    return backward_ops::row_weighted_sum<K>(on_host(T), eq);
   }
+
+ protected:
+  // The table itself when its entries are on the host, else a downloaded copy (a reference to the
+  // last one, valid until the next call).
+  const Table2D<F>& on_host(const Table2D<F>& t) {
+    if (t.on_host()) return t;
+    host_copies_.push_back(t);  // a deque: earlier references stay valid while it grows
+    to_host(host_copies_.back());
+    if (host_copies_.size() > 2) host_copies_.pop_front();
+    return host_copies_.back();
+  }
+
+ private:
+  std::deque<Table2D<F>> host_copies_;  // on_host's downloads: at most the two operands of one call
 };
 
 }  // namespace nnproof

@@ -73,6 +73,21 @@ struct Claim {
   K value{};
 };
 
+// A point's column (sample) coordinates and row coordinates, and the point they make.
+template <class K>
+std::vector<K> point_cols(const std::vector<K>& point, unsigned beta) {
+  return std::vector<K>(point.begin(), point.begin() + beta);
+}
+template <class K>
+std::vector<K> point_rows(const std::vector<K>& point, unsigned beta) {
+  return std::vector<K>(point.begin() + beta, point.end());
+}
+template <class K>
+std::vector<K> join_point(std::vector<K> cols, const std::vector<K>& rows) {
+  cols.insert(cols.end(), rows.begin(), rows.end());
+  return cols;
+}
+
 template <class K>
 using NewClaims = std::vector<std::pair<std::size_t, Claim<K>>>;
 

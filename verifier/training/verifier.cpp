@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "verifier/training/verifier.hpp"
 
+#include <algorithm>
 #include <string>
 
+#include "verifier/magnitude.hpp"
 #include "verifier/public_mle.hpp"
 #include "verifier/training/computation.hpp"
+#include "verifier/training/magnitude.hpp"
 
 namespace nnproof {
 namespace {
@@ -13,18 +16,6 @@ namespace {
 struct Rejection {
   std::string check;
 };
-
-template <class K>
-std::vector<K> slice(const std::vector<K>& v, std::size_t begin, std::size_t n) {
-  return std::vector<K>(v.begin() + static_cast<std::ptrdiff_t>(begin),
-                        v.begin() + static_cast<std::ptrdiff_t>(begin + n));
-}
-
-template <class K>
-std::vector<K> concat(std::vector<K> a, const std::vector<K>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 template <class Cfg>
 class VerifierSide {
@@ -50,7 +41,7 @@ class VerifierSide {
       case SeedKind::outputs: {
         const std::vector<K> q = draw_challenges(ch_, c.row_vars(c.Z[L])), r = draw_challenges(ch_, c.beta());
         const K v = sample_major_mle<K>(st_.claims.outputs, st_.samples, c.dims[L], eq_table<K>(q), eq_table<K>(r));
-        return {{c.Z[L], {concat(r, q), v}}};
+        return {{c.Z[L], {join_point(r, q), v}}};
       }
     }
     return {};
@@ -75,7 +66,7 @@ class VerifierSide {
     switch (node.op) {
       case TensorOp::linear: {  // PROTOCOL.md 5, steps 2.1 and 2.2
         const QuantizedLayer& layer = model_.layers[node.layer - 1];
-        const std::vector<K> r = slice(claim.point, 0, beta), q = slice(claim.point, beta, claim.point.size() - beta);
+        const std::vector<K> r = point_cols(claim.point, beta), q = point_rows(claim.point, beta);
         const std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
         const K v = claim.value - bias_mle<K>(layer, eq_q) * mask_mle(eq_r);
         std::vector<K> s;
@@ -83,7 +74,7 @@ class VerifierSide {
         const K y = receive<1>()[0];
         if (final != weight_mle<K>(layer, eq_q, eq_table<K>(s)) * y)
           throw Rejection{node.name + " matrix-product sum-check: final claim != W~(q,s) * y*"};
-        return {{node.operands[0], {concat(r, s), y}}};
+        return {{node.operands[0], {join_point(r, s), y}}};
       }
       case TensorOp::square: {  // PROTOCOL.md 5, step 2.4
         std::vector<K> x;
@@ -103,13 +94,13 @@ class VerifierSide {
       }
       case TensorOp::transpose_linear: {  // E_{i-1} = W_i^T D_i
         const QuantizedLayer& layer = model_.layers[node.layer - 1];
-        const std::vector<K> r = slice(claim.point, 0, beta), s = slice(claim.point, beta, claim.point.size() - beta);
+        const std::vector<K> r = point_cols(claim.point, beta), s = point_rows(claim.point, beta);
         std::vector<K> a;
         const K final = sumcheck_verifier(ch_, claim.value, ceil_log2(layer.rows), 2, a);
         const K d = receive<1>()[0];
         if (final != weight_mle<K>(layer, eq_table<K>(a), eq_table<K>(s)) * d)
           throw Rejection{node.name + " transposed-product sum-check: final claim != W~(a,s) * d*"};
-        return {{node.operands[0], {concat(r, a), d}}};
+        return {{node.operands[0], {join_point(r, a), d}}};
       }
       default:
         throw std::logic_error("training verifier: no reduction for " + node.name);
@@ -124,7 +115,7 @@ class VerifierSide {
   void check_data(const Computation& c, std::size_t /*t*/, const std::vector<Claim<K>>& claims) {
     const unsigned beta = c.beta();
     for (const Claim<K>& claim : claims) {
-      const std::vector<K> r = slice(claim.point, 0, beta), s = slice(claim.point, beta, claim.point.size() - beta);
+      const std::vector<K> r = point_cols(claim.point, beta), s = point_rows(claim.point, beta);
       if (claim.value != sample_major_mle<K>(st_.input, st_.samples, c.dims[0], eq_table<K>(s), eq_table<K>(r)))
         throw Rejection{"input check: a claim on Y_0 != X~"};
     }
@@ -145,14 +136,14 @@ class VerifierSide {
     const auto [d, y] = receive<2>();
     if (final != d * (y + shift))
       throw Rejection{"layer " + std::to_string(i) + " gradient sum-check: final claim != d* (y* + c)"};
-    return {{c.D[i], {concat(rho, q), d}}, {c.Y[i - 1], {concat(rho, s), y}}};
+    return {{c.D[i], {join_point(rho, q), d}}, {c.Y[i - 1], {join_point(rho, s), y}}};
   }
 
   // T~(r, q) = s_Z(L) sum_{k < N} eq(r, k) eq(q, y_k): the one-hot target, O(N).
   K target_mle(const Computation& c, const std::vector<K>& point) const {
     const unsigned beta = c.beta();
-    const std::vector<K> eq_r = eq_table<K>(slice(point, 0, beta));
-    const std::vector<K> eq_q = eq_table<K>(slice(point, beta, point.size() - beta));
+    const std::vector<K> eq_r = eq_table<K>(point_cols(point, beta));
+    const std::vector<K> eq_q = eq_table<K>(point_rows(point, beta));
     K acc = K::zero();
     for (std::size_t k = 0; k < st_.samples; ++k) acc += eq_r[k] * eq_q[static_cast<std::size_t>(st_.labels[k])];
     return acc * target_;
@@ -198,13 +189,26 @@ Verdict verify_training_protocol(const TrainingStatement<Cfg>& st, VerifierChann
       return Verdict::reject("statement: a label is outside [0, n_L)");
   for (const QuantizedLayer& layer : model.layers)
     if (layer.structured()) return Verdict::reject("statement: training proofs cover dense layers only");
-  VerifierSide<Cfg> side(st, ch);
   try {
+    VerifierSide<Cfg> side(st, ch);
     walk<typename Cfg::K>(training_computation(model.dims(), st.samples), side);
   } catch (const Rejection& r) {
     return Verdict::reject(r.check);
+  } catch (const std::exception& e) {  // a model without an integer target, a proof too short, ..
+    return Verdict::reject(std::string("statement: ") + e.what());
   }
   return Verdict::accept();
+}
+
+// The largest |x| of the quantized data, read back from the field.
+template <class Cfg>
+u128 max_abs_input(const TrainingStatement<Cfg>& st) {
+  u128 m = 0;
+  for (const auto& x : st.input) {
+    const i128 v = x.centered();
+    m = std::max(m, v < 0 ? static_cast<u128>(-(v + 1)) + 1 : static_cast<u128>(v));
+  }
+  return m;
 }
 
 template <class Cfg>
@@ -224,6 +228,16 @@ Verdict verify_training_bundle(const TrainingStatement<Cfg>& st, const TrainingB
     return Verdict::reject("data digest: the proof was made for other data or labels");
   if (st.lr_exponent != bundle.header.lr_exponent)
     return Verdict::reject("learning rate: the proof was made for another learning rate");
+  // The claims are the integers' only if nothing can wrap in the field the prover chose.
+  try {
+    if (auto wrap = training_magnitude_violation(magnitude_profile(*st.model), *st.model, max_abs_input(st), st.samples,
+                                                 target_scale(*st.model), Cfg::kId))
+      return Verdict::reject("magnitude: " + wrap->describe(Cfg::kId) +
+                             ": the field can wrap, so these values need not be the integers'; the prover must use "
+                             "m127 or the model smaller scales");
+  } catch (const std::invalid_argument& e) {
+    return Verdict::reject(std::string("statement: ") + e.what());
+  }
   const Digest digest = training_statement_digest(st, bindings);
   if (digest != bundle.header.statement_digest)
     return Verdict::reject("statement digest: the header does not match the claimed loss, gradients or outputs");

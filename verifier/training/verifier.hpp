@@ -17,8 +17,9 @@ template <class Cfg>
 Transcript training_transcript(const Digest& statement_digest);
 
 // Verifies a parsed bundle whose claims the caller copied into st.claims: the bindings (which the
-// caller computed, once, with training_bindings(st)), the statement digest, the soundness floor,
-// then the protocol with challenges from the transcript.
+// caller computed, once, with training_bindings(st)), the learning rate, the magnitude bound for
+// the proof's field (so that accepted claims are the integers', not only field elements), the
+// statement digest, the soundness floor, then the protocol with challenges from the transcript.
 template <class Cfg>
 Verdict verify_training_bundle(const TrainingStatement<Cfg>& st, const TrainingBundle<Cfg>& bundle,
                                const TrainingBindings& bindings, double min_bits = kMinSoundnessBits);
