@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // nnproof prove-training / verify-training: the verdict lines, exit codes (0 converged, 3 not
-// converged, 1 rejected, 2 the client's bad files or flags) and JSON keys. Runs $NNPROOF_BIN.
+// converged, 1 rejected: anything wrong with what the server sent, 2 the client's bad files or
+// flags) and JSON keys. Runs $NNPROOF_BIN.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -65,9 +66,11 @@ TEST_F(TrainingCli, ATinyLearningRateMovesNothingSoItConverges) {
   CliRun v = run_cli("verify-training " + args());
   EXPECT_EQ(v.code, 0) << v.out;
   EXPECT_NE(v.out.find("CONVERGED"), std::string::npos);
-  // The client's learning rate must be the proof's.
+  // The client's learning rate must be the proof's: a proof for another is rejected.
   CliRun other = run_cli("verify-training " + args("--lr 0.5"));
-  EXPECT_EQ(other.code, 2) << other.out;
+  EXPECT_EQ(other.code, 1) << other.out;
+  EXPECT_EQ(other.out.rfind("REJECTED: learning rate", 0), 0u) << other.out;
+  EXPECT_EQ(run_cli("verify-training " + args("--lr 2")).code, 2);  // a bad flag is the client's
 }
 
 TEST_F(TrainingCli, TamperedProofIsRejectedWithExitOne) {
@@ -98,11 +101,53 @@ TEST_F(TrainingCli, TheClientsBadFilesExitTwo) {
                     " --proof " + proof)
                 .code,
             2);
-  // Other labels than the proof's: the client's mistake (or another proof), not a lie.
+  EXPECT_EQ(run_cli("verify-training " + args("--threads 0")).code, 2);
+  EXPECT_EQ(run_cli("verify-training " + args("--field m62")).code, 2);
+  EXPECT_EQ(run_cli("verify-training --model " + model + " --data " + data + " --labels " + labels + " --proof " +
+                    dir.file("none.nnpt"))
+                .code,
+            2);
+}
+
+// A proof about other labels, data, model or scales, or in another field than asked, is a rejection
+// (exit 1): the server sent something that is no answer to the client's question. With --json the
+// rejection is one object.
+TEST_F(TrainingCli, AProofForAnotherModelOrDataIsRejected) {
+  ASSERT_EQ(run_cli("prove-training " + args()).code, 0);
+  auto expect_rejected = [&](const std::string& cmd, const std::string& needle) {
+    CliRun r = run_cli(cmd);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_EQ(r.out.rfind("REJECTED: " + needle, 0), 0u) << r.out;
+    CliRun j = run_cli(cmd + " --json");
+    EXPECT_EQ(j.code, 1) << j.out;
+    const auto obj = nlohmann::json::parse(j.out);
+    EXPECT_EQ(obj["verified"], false);
+    EXPECT_EQ(obj["converged"], false);
+    EXPECT_EQ(obj["rejected"].get<std::string>().rfind(needle, 0), 0u) << j.out;
+  };
   write_npy_i64(dir.file("y3.npy"), {3}, std::vector<std::int64_t>{1, 1, 1});
-  CliRun other = run_cli("verify-training --model " + model + " --data " + data + " --labels " + dir.file("y3.npy") +
-                         " --proof " + proof);
-  EXPECT_EQ(other.code, 2) << other.out;
+  expect_rejected(
+      "verify-training --model " + model + " --data " + data + " --labels " + dir.file("y3.npy") + " --proof " + proof,
+      "data binding");
+  std::vector<testing::BuilderLayer> other = {{3, 4, {1, -2, 0, 3, 2, 1, -1, 0, 0, 1, 1, -2}, {1, 0, -1}},
+                                              {2, 3, {1, 2, -1, -2, 0, 1}, {0, 5}}};
+  testing::write_mlp_onnx(dir.file("m2.onnx"), other);
+  expect_rejected("verify-training --model " + dir.file("m2.onnx") + " --data " + data + " --labels " + labels +
+                      " --proof " + proof,
+                  "model binding");
+  expect_rejected("verify-training " + args("--field m127"), "field");
+  std::ifstream in(proof, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  std::ofstream(dir.file("cut.nnpt"), std::ios::binary) << bytes.substr(0, bytes.size() - 1);
+  expect_rejected("verify-training --model " + model + " --data " + data + " --labels " + labels + " --proof " +
+                      dir.file("cut.nnpt"),
+                  "proof format");
+  // Nothing written for a rejected proof; the gradients once verified.
+  const std::string g = dir.file("g.npz");
+  EXPECT_EQ(run_cli("verify-training " + args("--field m127 --gradient-out " + g)).code, 1);
+  EXPECT_FALSE(std::filesystem::exists(g));
+  EXPECT_EQ(run_cli("verify-training " + args("--field m61 --threads 1 --gradient-out " + g)).code, 3);
+  EXPECT_TRUE(std::filesystem::exists(g));
 }
 
 }  // namespace
