@@ -96,8 +96,8 @@ void check_proof_path(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);  // before opening: a FIFO could block forever
-  if (ec) throw UsageError(path + ": cannot open: " + ec.message() + "; check --proof");
-  if (!fs::is_regular_file(st)) throw UsageError(path + ": not a regular file; --proof names the proof file");
+  if (ec) throw UsageError(path + ": cannot open: " + ec.message() + "; check the proof's path");
+  if (!fs::is_regular_file(st)) throw UsageError(path + ": not a regular file; give the proof file's path");
   if (::access(path.c_str(), R_OK) != 0)
     throw UsageError(path + ": cannot read: " + std::strerror(errno) + "; check its permissions");
 }

@@ -89,6 +89,25 @@ TEST_F(TrainingCli, TamperedProofIsRejectedWithExitOne) {
   }
 }
 
+// The tamper sweep for training bundles: every header byte and every 7th byte after it, changed
+// one at a time, is rejected (exit 1, REJECTED: the check), never verified and never exit 2.
+TEST_F(TrainingCli, EveryChangedByteIsRejected) {
+  ASSERT_EQ(run_cli("prove-training " + args()).code, 0);
+  std::ifstream in(proof, std::ios::binary);
+  const std::string honest((std::istreambuf_iterator<char>(in)), {});
+  const std::string bad = dir.file("bad.nnpt");
+  const std::size_t header = 136 + 8 * 2;  // the fixed fields, dimensions and N for L = 2
+  for (std::size_t i = 0; i < honest.size(); i += i < header ? 1 : 7) {
+    std::string bytes = honest;
+    bytes[i] = static_cast<char>(bytes[i] + 1);
+    std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes;
+    CliRun r =
+        run_cli("verify-training --model " + model + " --data " + data + " --labels " + labels + " --proof " + bad);
+    ASSERT_EQ(r.code, 1) << "byte " << i << ": " << r.out;
+    ASSERT_EQ(r.out.rfind("REJECTED: ", 0), 0u) << "byte " << i << ": " << r.out;
+  }
+}
+
 TEST_F(TrainingCli, TheClientsBadFilesExitTwo) {
   ASSERT_EQ(run_cli("prove-training " + args()).code, 0);
   write_npy_i64(dir.file("y5.npy"), {3}, std::vector<std::int64_t>{0, 5, 1});
