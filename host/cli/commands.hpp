@@ -25,5 +25,8 @@ void add_scale_options(CLI::App& cmd, ScaleOptions& s);
 
 // Adds --engine (the names make_engine takes) and --threads to a subcommand that runs a prover.
 void add_engine_options(CLI::App& cmd, std::string& engine, int& threads);
+// Adds --threads: a positive number of worker threads; 0, the default when it is absent, means all
+// cores. 0 or a negative value given on the command line is refused (exit 2).
+void add_threads_option(CLI::App& cmd, int& threads);
 
 }  // namespace nnproof::cli

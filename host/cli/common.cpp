@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/cli/common.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 namespace nnproof::cli {
 
@@ -27,6 +31,21 @@ FieldId parse_field(const std::string& name) {
   for (FieldId id : {FieldId::m61, FieldId::m127, FieldId::m61_interactive})
     if (name == field_name(id)) return id;
   throw UsageError("unknown field '" + name + "'; use m61, m127 or (interactive only) m61-interactive");
+}
+
+std::optional<FieldId> parse_field_flag(const std::string& flag, bool interactive) {
+  if (flag.empty()) return std::nullopt;
+  const FieldId id = parse_field(flag);
+  if (id == FieldId::m61_interactive && !interactive)
+    throw UsageError(
+        "--field m61-interactive is for interactive mode only (nnproof interactive): proof files need >= 100 bits; "
+        "use m61 or m127");
+  return id;
+}
+
+FieldId choose_field(const std::string& flag, const FloatModel& model, bool interactive) {
+  if (auto id = parse_field_flag(flag, interactive)) return *id;
+  return model.field.value_or(FieldId::m61);
 }
 
 template <class F>
@@ -73,10 +92,122 @@ std::vector<unsigned char> read_file_prefix(const std::string& path, std::size_t
   return buf;
 }
 
+void check_proof_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);  // before opening: a FIFO could block forever
+  if (ec) throw UsageError(path + ": cannot open: " + ec.message() + "; check the proof's path");
+  if (!fs::is_regular_file(st)) throw UsageError(path + ": not a regular file; give the proof file's path");
+  if (::access(path.c_str(), R_OK) != 0)
+    throw UsageError(path + ": cannot read: " + std::strerror(errno) + "; check its permissions");
+}
+
+namespace {
+
+std::string directory_of(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return dir.empty() ? "." : dir;
+}
+
+// The mode a newly created file gets (0666 less the umask), for the temporaries mkstemp makes 0600.
+mode_t new_file_mode() {
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t at = s.find(from); !from.empty() && at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path, const std::string& flag) {
+  namespace fs = std::filesystem;
+  if (path.empty()) return;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (fs::is_directory(st)) throw UsageError(flag + " " + path + ": is a directory; give a file name");
+  if (fs::exists(st) && !fs::is_regular_file(st))
+    throw UsageError(flag + " " + path +
+                     ": is not a regular file; nnproof writes files atomically (a temporary file renamed onto the "
+                     "path), so give a file name");
+  const std::string dir = directory_of(path);
+  if (!fs::is_directory(dir, ec))
+    throw UsageError(flag + " " + path + ": the directory " + dir +
+                     " does not exist; create it or choose another path");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw UsageError(flag + " " + path + ": cannot write in " + dir + " (" + std::strerror(errno) +
+                     "); choose another path");
+}
+
+OutputFiles::OutputFiles(const std::vector<std::pair<std::string, std::string>>& paths) {
+  std::set<std::string> seen;
+  for (const auto& [path, flag] : paths) {
+    if (path.empty()) continue;
+    check_output_path(path, flag);
+    std::error_code ec;
+    std::string key = std::filesystem::weakly_canonical(path, ec).string();
+    if (ec) key = path;
+    if (!seen.insert(key).second) throw UsageError(flag + " " + path + ": the same file is given for two outputs");
+  }
+}
+
+OutputFiles::~OutputFiles() {
+  for (const auto& [path, tmp] : staged_) std::remove(tmp.c_str());
+}
+
+void OutputFiles::stage(const std::string& path, const std::function<void(const std::string& tmp)>& write) {
+  const std::string dir = directory_of(path);
+  std::string tmp = dir + "/." + std::filesystem::path(path).filename().string() + ".XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0)
+    throw UsageError(path + ": cannot write in " + dir + " (" + std::strerror(errno) + "); choose another path");
+  ::close(fd);
+  try {
+    write(tmp);
+    // The contents on disk before the name: a crash leaves the old file or the new one, never half.
+    const int sync_fd = ::open(tmp.c_str(), O_RDONLY);
+    const bool synced = sync_fd >= 0 && ::fsync(sync_fd) == 0;
+    if (sync_fd >= 0) ::close(sync_fd);
+    if (!synced || ::chmod(tmp.c_str(), new_file_mode()) != 0)
+      throw UsageError(tmp + ": cannot write: " + std::strerror(errno));
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    std::string why = replace_all(e.what(), tmp, path);
+    if (why.rfind(path, 0) != 0) why = path + ": " + why;
+    throw UsageError(why);
+  }
+  staged_.emplace_back(path, std::move(tmp));
+}
+
+void OutputFiles::stage_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+  stage(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) throw UsageError(tmp + ": cannot write: " + std::strerror(errno));
+  });
+}
+
+void OutputFiles::commit() {
+  std::vector<std::pair<std::string, std::string>> staged;
+  staged.swap(staged_);
+  for (std::size_t i = 0; i < staged.size(); ++i) {
+    if (std::rename(staged[i].second.c_str(), staged[i].first.c_str()) != 0) {
+      const std::string why = std::strerror(errno);
+      for (std::size_t k = i; k < staged.size(); ++k) std::remove(staged[k].second.c_str());
+      throw UsageError(staged[i].first + ": cannot write: " + why);
+    }
+  }
+}
+
 void write_file(const std::string& path, const std::vector<unsigned char>& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw UsageError(path + ": cannot write: " + std::strerror(errno));
+  OutputFiles files({{path, "output"}});
+  files.stage_bytes(path, bytes);
+  files.commit();
 }
 
 }  // namespace nnproof::cli

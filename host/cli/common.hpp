@@ -2,6 +2,7 @@
 #pragma once
 // Shared pieces of the nnproof subcommands: loading a problem, choosing an engine, field dispatch,
 // progress on a terminal, and the exit codes of DESIGN.md (0 ok, 1 rejected, 2 bad usage or input).
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -35,6 +36,14 @@ struct Problem {
 Problem load_problem(const std::string& model_path, const std::string& input_path, const ScaleChoice& scales);
 
 FieldId parse_field(const std::string& name);
+
+// The field a command proves in: --field when given (`flag`, a field name, else empty), else the
+// model's nnproof.field metadata (what `nnproof quantize` chose), else m61. m61-interactive is
+// refused unless `interactive` (proof files need >= 100 bits).
+FieldId choose_field(const std::string& flag, const FloatModel& model, bool interactive = false);
+// --field's value checked before any work (UsageError for an unknown name or, unless `interactive`,
+// m61-interactive); nullopt when the flag was not given.
+std::optional<FieldId> parse_field_flag(const std::string& flag, bool interactive = false);
 
 // Calls fn.template operator()<Cfg>() for the configuration of `field`.
 template <class Fn>
@@ -88,6 +97,37 @@ ProgressFn terminal_progress();
 std::string to_decimal(i128 x);
 
 std::vector<unsigned char> read_file_prefix(const std::string& path, std::size_t max_bytes);
+// A proof path the client named must be a readable regular file (UsageError, exit 2, otherwise):
+// what the file holds is the server's, but a missing or unreadable path is the client's mistake.
+void check_proof_path(const std::string& path);
+
+// Output files, checked before any work and written atomically: each is written to a temporary
+// file in its own directory (so a rename can replace the path in one step) and renamed onto its
+// path by commit(). A run that fails or is rejected before commit() leaves no partial or stale
+// file: its temporaries are removed, and whatever the user had at those paths stays untouched.
+class OutputFiles {
+ public:
+  // Checks every (path, flag) pair with a non-empty path: its directory exists and is writable,
+  // the path is not a directory or a device, and no path is given twice. UsageError otherwise.
+  explicit OutputFiles(const std::vector<std::pair<std::string, std::string>>& paths = {});
+  OutputFiles(const OutputFiles&) = delete;
+  OutputFiles& operator=(const OutputFiles&) = delete;
+  ~OutputFiles();
+  // Runs write(tmp) on a fresh temporary file beside `path`. A failure removes the temporary and
+  // throws UsageError naming `path`.
+  void stage(const std::string& path, const std::function<void(const std::string& tmp)>& write);
+  void stage_bytes(const std::string& path, const std::vector<unsigned char>& bytes);
+  // Renames every staged file onto its path.
+  void commit();
+
+ private:
+  std::vector<std::pair<std::string, std::string>> staged_;  // (path, temporary)
+};
+
+// Checks that `path` can be written (as OutputFiles does), naming `flag` in the error.
+void check_output_path(const std::string& path, const std::string& flag);
+
+// One file written atomically (OutputFiles with one entry).
 void write_file(const std::string& path, const std::vector<unsigned char>& bytes);
 
 }  // namespace nnproof::cli

@@ -13,20 +13,44 @@
 namespace nnproof::cli {
 namespace {
 
+// Rows of outputs the text view prints unless --all.
+constexpr std::size_t kTextRows = 10;
+
 struct InspectOptions {
-  std::string proof;
-  bool json = false;
+  std::string proof, model;
+  ScaleOptions scales;
+  bool json = false, dequantize = false, all = false;
 };
 
+// inspect --model: the client's model, which gives the outputs' scale. The proof must have been made
+// for it (its dimensions and model binding), else the scale would describe another network.
 template <class Cfg>
-int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& bytes, const ProofShape& shape) {
+void check_model(const InspectOptions& o, const QuantizedModel& m, const BundleHeader& h) {
+  if (m.dims() != h.dims)
+    throw UsageError(o.proof + ": the proof's dimensions are not those of " + o.model +
+                     ": it was made for another model; give the model it was proved with");
+  Statement<Cfg> st;
+  st.model = &m;
+  st.model_digest = model_digest(m);
+  if (model_binding(st) != h.model_binding)
+    throw UsageError(o.proof + ": the proof was made for another model or other scales than " + o.model +
+                     "; check --model, --alpha and --beta");
+}
+
+template <class Cfg>
+int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& bytes, const ProofShape& shape,
+                 const std::optional<QuantizedModel>& model) {
   ProofBundle<Cfg> b = parse_bundle<Cfg>(bytes, shape);
+  if (model) check_model<Cfg>(o, *model, b.header);
   const std::size_t n_out = shape.dims.back();
   const double bits = shape.soundness_bits(Cfg::kId);
   const std::size_t proof_bytes = b.messages.size() * Cfg::K::kBytes;
   std::vector<std::vector<std::string>> outputs(shape.batch);
   for (std::size_t k = 0; k < shape.batch; ++k)
     for (std::size_t j = 0; j < n_out; ++j) outputs[k].push_back(to_decimal(b.outputs[k * n_out + j].centered()));
+  // Dequantized: centered / s_Z(L), then the model's final (log-)softmax, as prove --output writes them.
+  std::vector<double> floats;
+  if (o.dequantize) floats = dequantize_outputs(*model, b.outputs);
   if (o.json) {
     nlohmann::json j;
     j["nnproof_version"] = NNPROOF_VERSION;
@@ -37,6 +61,14 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
     j["soundness_bits"] = bits;
     j["proof_bytes"] = proof_bytes;
     j["outputs"] = outputs;
+    if (model) j["output_scale"] = model->output_scale();  // s_Z(L): every output shares it
+    if (o.dequantize) {
+      std::vector<std::vector<double>> rows(shape.batch);
+      for (std::size_t k = 0; k < shape.batch; ++k)
+        rows[k].assign(floats.begin() + static_cast<std::ptrdiff_t>(k * n_out),
+                       floats.begin() + static_cast<std::ptrdiff_t>((k + 1) * n_out));
+      j["outputs_float"] = rows;
+    }
     fmt::print("{}\n", j.dump());
     return kExitOk;
   }
@@ -46,15 +78,21 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
       "kind:           inference proof\nfield:          {}\nbatch:          {}\ndims:           {}\nsoundness bits: "
       "{:.1f}\n",
       field_name(Cfg::kId), shape.batch, dims, bits);
-  fmt::print(
-      "proof bytes:    {} ({} elements, outputs excluded)\nfile bytes:     {}\noutputs (exact, centered; as the file "
-      "claims them, unverified until nnproof verify accepts it):\n",
-      proof_bytes, b.messages.size(), bytes.size());
-  for (std::size_t k = 0; k < shape.batch; ++k) {
+  fmt::print("proof bytes:    {} ({} elements, outputs excluded)\nfile bytes:     {}\n", proof_bytes, b.messages.size(),
+             bytes.size());
+  if (model) fmt::print("output scale:   {} (s_Z(L) of {})\n", model->output_scale(), o.model);
+  fmt::print("outputs ({}; as the file claims them, unverified until nnproof verify accepts it):\n",
+             o.dequantize ? "dequantized by the output scale" : "exact, centered");
+  const std::size_t rows = o.all ? shape.batch : std::min(shape.batch, kTextRows);
+  for (std::size_t k = 0; k < rows; ++k) {
     std::string row;
-    for (const auto& s : outputs[k]) row += (row.empty() ? "" : " ") + s;
+    for (std::size_t j = 0; j < n_out; ++j)
+      row += (j ? " " : "") + (o.dequantize ? fmt::format("{:.6g}", floats[k * n_out + j]) : outputs[k][j]);
     fmt::print("  [{}] {}\n", k, row);
   }
+  if (rows < shape.batch)
+    fmt::print("  ... {} more row{} (--all for every row, --json for all of them as JSON)\n", shape.batch - rows,
+               shape.batch - rows == 1 ? "" : "s");
   return kExitOk;
 }
 
@@ -133,11 +171,19 @@ int inspect_training(const InspectOptions& o, std::uintmax_t file_size) {
 }
 
 int run_inspect(const InspectOptions& o) {
+  if (o.dequantize && o.model.empty())
+    throw UsageError("--float needs --model: the proof holds exact integers, and the model gives their scale");
+  check_proof_path(o.proof);
   std::error_code ec;
   const std::uintmax_t file_size = std::filesystem::file_size(o.proof, ec);
   if (ec) throw UsageError(o.proof + ": cannot open: " + ec.message());
+  std::optional<QuantizedModel> model;
+  if (!o.model.empty()) model = quantize_model(import_onnx(o.model), {o.scales.alpha, o.scales.beta});
   try {
-    if (is_training_bundle(read_file_prefix(o.proof, 8))) return inspect_training(o, file_size);
+    if (is_training_bundle(read_file_prefix(o.proof, 8))) {
+      if (model) throw UsageError("--model and --float apply to inference proofs (.nnp), not training proofs");
+      return inspect_training(o, file_size);
+    }
     // No model at hand: take the header's shape, but only after checking the size it implies
     // against the file's real length, so nothing is allocated beyond what the file holds.
     auto fixed = read_file_prefix(o.proof, kFixedHeaderBytes);
@@ -150,8 +196,8 @@ int run_inspect(const InspectOptions& o) {
       throw ProofFormatError((file_size < want ? "truncated proof: " : "trailing bytes after the proof: ") +
                              std::to_string(file_size) + " bytes, the header implies " + std::to_string(want));
     auto bytes = read_file_prefix(o.proof, want);
-    if (h.field == FieldId::m127) return print_bundle<M127>(o, bytes, shape);
-    return print_bundle<M61>(o, bytes, shape);
+    if (h.field == FieldId::m127) return print_bundle<M127>(o, bytes, shape, model);
+    return print_bundle<M61>(o, bytes, shape, model);
   } catch (const ProofFormatError& e) {
     throw UsageError(o.proof + ": " + e.what());
   }
@@ -163,7 +209,13 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<InspectOptions>();
   CLI::App* cmd = app.add_subcommand("inspect", "show a proof bundle's field, shape, soundness, size and outputs");
   cmd->add_option("proof", o->proof, "proof bundle (.nnp) or training proof bundle (.nnpt)")->required();
-  cmd->add_flag("--json", o->json, "machine-readable output");
+  cmd->add_flag("--json", o->json, "machine-readable output (every row)");
+  cmd->add_option(
+      "--model", o->model,
+      "the model the proof was made for (.onnx): adds the outputs' scale (it is checked against the proof)");
+  cmd->add_flag("--float", o->dequantize, "show the outputs dequantized by the model's output scale (needs --model)");
+  cmd->add_flag("--all", o->all, "print every row of outputs (the text view shows the first 10)");
+  add_scale_options(*cmd, o->scales);
   cmd->callback([o, &exit_code] { exit_code = run_inspect(*o); });
 }
 

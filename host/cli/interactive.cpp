@@ -14,15 +14,18 @@ namespace nnproof::cli {
 namespace {
 
 struct InteractiveOptions {
-  std::string model, input, output, field = "m61-interactive", engine = "auto";
+  std::string model, input, output, labels_out, field, engine = "auto";
   ScaleOptions scales;
   int threads = 0;
   bool in_process = false;
 };
 
 int run_interactive(const InteractiveOptions& o) {
-  const FieldId field = parse_field(o.field);
+  (void)parse_field_flag(o.field, true);  // a bad --field is refused before any work
+  OutputFiles files({{o.output, "--output"}, {o.labels_out, "--labels-out"}});
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
+  // m61 by default (challenges from F_p^2, >= 100 bits); m61-interactive only when asked for.
+  const FieldId field = choose_field(o.field, p.float_model, true);
   check_magnitudes(p.model, p.input, field);
   return with_field(field, [&]<class Cfg>() {
     auto input = to_field<typename Cfg::F>(p.input);
@@ -39,13 +42,22 @@ int run_interactive(const InteractiveOptions& o) {
     Verdict v = o.in_process ? interactive_in_process(*engine(), p.model, input, p.batch, outputs)
                              : interactive_two_processes(engine, p.model, input, p.batch, outputs);
     const double bits = ProofShape{p.model.dims(), p.batch}.soundness_bits(field);
-    fmt::print(stderr, "interactive proof over {} ({}), challenges from the OS CSPRNG: {:.1f} bits of soundness\n",
-               field_name(field), o.in_process ? "prover thread" : "prover process", bits);
+    fmt::print(stderr, "interactive proof over {} ({}), challenges from the OS CSPRNG: {:.1f} bits of soundness{}\n",
+               field_name(field), o.in_process ? "prover thread" : "prover process", bits,
+               field == FieldId::m61_interactive ? " (one try per session; proof files need 100)" : "");
     if (!v.accepted) {
       fmt::print("REJECTED: {}\n", v.failed_check);
       return kExitRejected;
     }
-    if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, outputs));
+    if (!o.output.empty())
+      files.stage(o.output, [&](const std::string& tmp) {
+        write_npy_f64(tmp, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, outputs));
+      });
+    if (!o.labels_out.empty())
+      files.stage(o.labels_out, [&](const std::string& tmp) {
+        write_npy_i64(tmp, {p.batch}, argmax_labels(outputs, p.batch, p.model.out_dim()));
+      });
+    files.commit();
     fmt::print("VERIFIED\n");
     return kExitOk;
   });
@@ -60,9 +72,12 @@ void add_interactive_command(CLI::App& app, int& exit_code) {
       "prove and verify interactively: a prover process answers a verifier's random challenges over a pipe");
   cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
   cmd->add_option("--input", o->input, "inputs (.npy, one sample per row)")->required();
-  cmd->add_option("--field", o->field, "m61-interactive (default), m61 or m127");
+  cmd->add_option("--field", o->field,
+                  "m61, m127 or m61-interactive (61-bit challenges, about 55 bits; default: the model's nnproof.field "
+                  "metadata, else m61 with challenges from F_p^2)");
   add_engine_options(*cmd, o->engine, o->threads);
   cmd->add_option("--output", o->output, "write the verified, dequantized outputs (.npy, float64)");
+  cmd->add_option("--labels-out", o->labels_out, "write the verified argmax class of each sample (.npy, int64, (b,))");
   cmd->add_flag("--in-process", o->in_process, "run the prover on a thread of this process instead of a child process");
   add_scale_options(*cmd, o->scales);
   cmd->callback([o, &exit_code] { exit_code = run_interactive(*o); });

@@ -28,8 +28,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitBadInput;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // A bad flag or value is the client's mistake: one line, exit 2.
+    std::fprintf(stderr, "nnproof: error: %s; see nnproof <command> --help\n", e.what());
+    return kExitBadInput;
   } catch (const std::exception& e) {
     // Every anticipated failure (bad files, usage, scales, magnitudes) is one line and exit 2.
     std::fflush(stdout);

@@ -12,18 +12,16 @@ namespace nnproof::cli {
 namespace {
 
 struct ProveOptions {
-  std::string model, input, proof, output, labels_out, field = "m61", engine = "auto";
+  std::string model, input, proof, output, labels_out, field, engine = "auto";
   ScaleOptions scales;
   int threads = 0;
 };
 
 int run_prove(const ProveOptions& o) {
-  const FieldId field = parse_field(o.field);
-  if (field == FieldId::m61_interactive)
-    throw UsageError(
-        "--field m61-interactive is for interactive mode only (nnproof interactive): proof files need >= 100 bits; use "
-        "m61 or m127");
+  (void)parse_field_flag(o.field);  // a bad --field is refused before any work
+  OutputFiles files({{o.proof, "--proof"}, {o.output, "--output"}, {o.labels_out, "--labels-out"}});
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
+  const FieldId field = choose_field(o.field, p.float_model);
   check_magnitudes(p.model, p.input, field);
   return with_file_field(field, [&]<class Cfg>() {
     auto engine = make_engine<Cfg>(o.engine, o.threads, dense_work(p.model, p.batch));
@@ -32,12 +30,16 @@ int run_prove(const ProveOptions& o) {
     auto t0 = std::chrono::steady_clock::now();
     ProofBundle<Cfg> bundle = prove_bundle(*engine, st, progress);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    auto bytes = serialize_bundle(bundle);
-    write_file(o.proof, bytes);
+    files.stage_bytes(o.proof, serialize_bundle(bundle));
     if (!o.output.empty())
-      write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+      files.stage(o.output, [&](const std::string& tmp) {
+        write_npy_f64(tmp, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+      });
     if (!o.labels_out.empty())
-      write_npy_i64(o.labels_out, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
+      files.stage(o.labels_out, [&](const std::string& tmp) {
+        write_npy_i64(tmp, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
+      });
+    files.commit();
     const ProofShape shape{p.model.dims(), p.batch};
     fmt::print(stderr,
                "{}proved {} samples on the {} engine in {:.3f} s: {}, {:.1f} bits, proof {} bytes + outputs -> {}\n",
@@ -55,7 +57,7 @@ void add_prove_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
   cmd->add_option("--input", o->input, "inputs (.npy: (b, n_0), or (b, C, H, W) for convolutional models)")->required();
   cmd->add_option("--proof", o->proof, "proof bundle to write (.nnp)")->required();
-  cmd->add_option("--field", o->field, "m61 (default) or m127");
+  cmd->add_option("--field", o->field, "m61 or m127 (default: the model's nnproof.field metadata, else m61)");
   add_engine_options(*cmd, o->engine, o->threads);
   cmd->add_option("--output", o->output, "also write the dequantized outputs (.npy, float64, (b, n_L))");
   cmd->add_option("--labels-out", o->labels_out, "also write the argmax class of each sample (.npy, int64, (b,))");

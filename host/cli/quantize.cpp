@@ -67,6 +67,7 @@ int run_quantize(const QuantizeOptions& o) {
   const FieldId field = parse_field(o.field);
   if (field == FieldId::m61_interactive) throw UsageError("--field: use m61 or m127 (the fields of proof files)");
   if (o.max_exponent < 0 || o.max_exponent > 30) throw UsageError("--max-exponent must be in [0, 30]");
+  OutputFiles files({{o.out, "--out"}});
   set_cpu_threads(o.threads);
   const FloatModel model = import_onnx(o.model);
   const NpyArray x = read_npy(o.calibration);
@@ -81,13 +82,16 @@ int run_quantize(const QuantizeOptions& o) {
                      (field == FieldId::m61 ? "; use --field m127" : "; the network is too deep for exact proofs"));
   }
   const ScaleTrial& best = s.trials[*s.best];
-  write_onnx_with_scales(o.model, o.out, best.alpha, best.beta);
+  // The field goes into the metadata too: prove, interactive, train and prove-training default to it.
+  files.stage(o.out,
+              [&](const std::string& tmp) { write_onnx_with_scales(o.model, tmp, best.alpha, best.beta, field); });
+  files.commit();
   if (o.json) {
     fmt::print("{}\n", to_json(s, field, o.out).dump(2));
   } else {
     print_table(s, field);
-    fmt::print("chose alpha={} beta={}: calibration accuracy {:.2f}% on {} samples; wrote {}\n", best.alpha, best.beta,
-               100 * *best.accuracy, labels.size(), o.out);
+    fmt::print("chose alpha={} beta={}: calibration accuracy {:.2f}% on {} samples; wrote {} (field {})\n", best.alpha,
+               best.beta, 100 * *best.accuracy, labels.size(), o.out, field_name(field));
   }
   return kExitOk;
 }
@@ -102,9 +106,10 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--calibration", o->calibration, "calibration inputs (.npy, as for prove)")->required();
   cmd->add_option("--labels", o->labels, "their class labels (.npy, integers, (b,))")->required();
   cmd->add_option("--out", o->out, "the model with the chosen scales in its metadata (.onnx)")->required();
-  cmd->add_option("--field", o->field, "m61 (default) or m127: every value must fit it");
+  cmd->add_option("--field", o->field,
+                  "m61 (default) or m127: every value must fit it; written into the model's metadata (nnproof.field)");
   cmd->add_option("--max-exponent", o->max_exponent, "try alpha, beta = 2^0 .. 2^E (default 12)");
-  cmd->add_option("--threads", o->threads, "worker threads (default: all cores)");
+  add_threads_option(*cmd, o->threads);
   cmd->add_flag("--json", o->json, "print the table as JSON");
   cmd->callback([o, &exit_code] { exit_code = run_quantize(*o); });
 }

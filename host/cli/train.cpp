@@ -19,7 +19,7 @@ namespace nnproof::cli {
 namespace {
 
 struct TrainCliOptions {
-  std::string model, data, labels, out, field = "m61", engine = "auto";
+  std::string model, data, labels, out, field, engine = "auto";
   ScaleOptions scales;
   std::size_t epochs = 10, batch = 0;
   std::optional<double> lr;
@@ -29,12 +29,13 @@ struct TrainCliOptions {
 };
 
 int run_train(const TrainCliOptions& o) {
-  const FieldId field = parse_field(o.field);
-  if (field == FieldId::m61_interactive) throw UsageError("--field: use m61 or m127");
+  (void)parse_field_flag(o.field);  // a bad --field is refused before any work
   if (o.epochs == 0) throw UsageError("--epochs must be at least 1");
   std::string lr_note;
   const std::uint32_t e = learning_rate_exponent(o.lr, lr_note);
+  OutputFiles files({{o.out, "--out"}});
   TrainingProblem tp = load_training_problem(o.model, o.data, o.labels, {o.scales.alpha, o.scales.beta});
+  const FieldId field = choose_field(o.field, tp.problem.float_model);
   Problem& p = tp.problem;
   TrainingData data;
   data.labels = std::move(tp.labels);
@@ -69,7 +70,9 @@ int run_train(const TrainCliOptions& o) {
           }
         },
         progress);
-    write_quantized_onnx(p.model, o.out);
+    // The field trained in goes into the metadata: prove-training and prove default to it.
+    files.stage(o.out, [&](const std::string& tmp) { write_quantized_onnx(p.model, tmp, field); });
+    files.commit();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!o.json)
       fmt::print(stderr, "{}trained {} samples for {} epoch{} on the {} engine in {:.3f} s ({}, lr 2^-{}{}) -> {}\n",
@@ -93,7 +96,9 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--epochs", o->epochs, "passes over the data (default 10; stops early once nothing changes)");
   cmd->add_option("--batch", o->batch, "samples per step, in an order drawn from --seed (default: the whole set)");
   cmd->add_option("--lr", o->lr, "learning rate, rounded to a power of two (default 2^-6 = 0.015625)");
-  cmd->add_option("--field", o->field, "m61 (default) or m127: every value of every step must fit it");
+  cmd->add_option("--field", o->field,
+                  "m61 or m127: every value of every step must fit it (default: the model's nnproof.field metadata, "
+                  "else m61); written into --out's metadata");
   cmd->add_option("--seed", o->seed, "seed of the batches' order (default 0)");
   add_engine_options(*cmd, o->engine, o->threads);
   add_scale_options(*cmd, o->scales);

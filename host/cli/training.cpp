@@ -12,6 +12,7 @@
 #include "host/npy.hpp"
 #include "host/npz.hpp"
 #include "host/training/prover.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "verifier/training/convergence.hpp"
 #include "verifier/training/magnitude.hpp"
 #include "verifier/training/verifier.hpp"
@@ -22,17 +23,19 @@ namespace {
 constexpr int kExitNotConverged = 3;
 
 struct ProveTrainingOptions {
-  std::string model, data, labels, proof, field = "m61", engine = "auto";
+  std::string model, data, labels, proof, field, engine = "auto";
   std::optional<double> lr;
   int threads = 0;
 };
 
 int run_prove_training(const ProveTrainingOptions& o) {
-  const FieldId field = parse_field(o.field);
+  (void)parse_field_flag(o.field);  // a bad --field is refused before any work
   std::string lr_note;
   const std::uint32_t lr_exponent = learning_rate_exponent(o.lr, lr_note);
+  OutputFiles files({{o.proof, "--proof"}});
   if (!lr_note.empty()) fmt::print(stderr, "note: {}\n", lr_note);
   const TrainingProblem tp = load_training_problem(o.model, o.data, o.labels);
+  const FieldId field = choose_field(o.field, tp.problem.float_model);
   check_training_magnitudes(tp, field);
   return with_file_field(field, [&]<class Cfg>() {
     // Forward, transposed and batch products: about three times the forward pass's work.
@@ -43,7 +46,8 @@ int run_prove_training(const ProveTrainingOptions& o) {
     const TrainingBundle<Cfg> bundle = prove_training_bundle(*engine, st, progress);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto bytes = serialize_training_bundle(bundle);
-    write_file(o.proof, bytes);
+    files.stage_bytes(o.proof, bytes);
+    files.commit();
     const TrainingShape shape{tp.problem.model.dims(), tp.problem.batch};
     fmt::print(
         stderr,
@@ -55,16 +59,18 @@ int run_prove_training(const ProveTrainingOptions& o) {
 }
 
 struct VerifyTrainingOptions {
-  std::string model, data, labels, proof, gradient_out;
+  std::string model, data, labels, proof, gradient_out, field;
   std::optional<double> lr;
   std::size_t max_changed = 0;
+  int threads = 0;
   bool json = false;
 };
 
 // The verified gradients in real units as .npz: G1, g1, G2, g2, .. (weights as out x in, PyTorch's
 // weight.grad layout, and biases), for the mean squared error over the N samples.
 template <class Cfg>
-void write_gradients(const std::string& path, const QuantizedModel& m, const TrainingStatement<Cfg>& st) {
+void write_gradients(OutputFiles& files, const std::string& path, const QuantizedModel& m,
+                     const TrainingStatement<Cfg>& st) {
   const RealGradients g = real_gradients(m, st.claims, st.samples);
   std::vector<std::pair<std::string, std::vector<unsigned char>>> arrays;
   for (std::size_t i = 0; i < m.depth(); ++i) {
@@ -72,13 +78,13 @@ void write_gradients(const std::string& path, const QuantizedModel& m, const Tra
     arrays.emplace_back("G" + n, npy_bytes_f64({m.layers[i].rows, m.layers[i].cols}, g.weights[i]));
     arrays.emplace_back("g" + n, npy_bytes_f64({m.layers[i].rows}, g.biases[i]));
   }
-  write_npz(path, arrays);
+  files.stage(path, [&](const std::string& tmp) { write_npz(tmp, arrays); });
 }
 
 // The verdict's printout: text or one JSON object.
 template <class Cfg>
 int report_verified(const VerifyTrainingOptions& o, const TrainingProblem& tp, const TrainingStatement<Cfg>& st,
-                    std::size_t proof_bytes) {
+                    std::size_t proof_bytes, OutputFiles& files) {
   const QuantizedModel& m = tp.problem.model;
   const ConvergenceReport r = convergence_report(m, st.claims, st.samples, st.lr_exponent);
   const auto predicted = argmax_labels(st.claims.outputs, st.samples, m.out_dim());
@@ -88,7 +94,8 @@ int report_verified(const VerifyTrainingOptions& o, const TrainingProblem& tp, c
   const bool converged = r.weights_changed <= o.max_changed;
   const double bits = TrainingShape{m.dims(), st.samples}.soundness_bits(Cfg::kId);
   const std::string lr = fmt::format("2^-{}", st.lr_exponent);
-  if (!o.gradient_out.empty()) write_gradients(o.gradient_out, m, st);
+  if (!o.gradient_out.empty()) write_gradients(files, o.gradient_out, m, st);
+  files.commit();
   if (o.json) {
     nlohmann::json j;
     j["verified"] = true;
@@ -129,7 +136,7 @@ int reject(const VerifyTrainingOptions& o, const std::string& check) {
 
 template <class Cfg>
 int verify_training_file(const VerifyTrainingOptions& o, const TrainingProblem& tp,
-                         const std::vector<unsigned char>& bytes, const TrainingShape& shape) {
+                         const std::vector<unsigned char>& bytes, const TrainingShape& shape, OutputFiles& files) {
   TrainingBundle<Cfg> bundle;
   try {
     bundle = parse_training_bundle<Cfg>(bytes, shape);
@@ -142,22 +149,31 @@ int verify_training_file(const VerifyTrainingOptions& o, const TrainingProblem& 
   const std::uint32_t lr_exponent = learning_rate_exponent(o.lr, lr_note);
   if (!lr_note.empty()) fmt::print(stderr, "note: {}\n", lr_note);
   if (lr_exponent != bundle.header.lr_exponent)
-    throw UsageError(fmt::format("{}: the proof was made for learning rate 2^-{}, not 2^-{}; check --lr", o.proof,
+    return reject(o, fmt::format("learning rate: the proof was made for 2^-{}, not your 2^-{} (--lr, default 2^-6)",
                                  bundle.header.lr_exponent, lr_exponent));
   TrainingStatement<Cfg> st = make_training_statement<Cfg>(tp, lr_exponent);
   st.claims = bundle.claims;
   const TrainingBindings bindings = training_bindings(st);
-  // A proof for another model or data is the client's usage error (exit 2), not a lying prover.
+  // A proof about another model or other data is worthless to the client, whoever made the mistake.
   if (bindings.model != bundle.header.model_binding)
-    throw UsageError(o.proof + ": the proof was made for another model or other scales; check --model");
+    return reject(o, "model binding: the proof was made for another model or other scales (check --model)");
   if (bindings.data != bundle.header.data_binding)
-    throw UsageError(o.proof + ": the proof was made for other data or labels; check --data and --labels");
+    return reject(o, "data binding: the proof was made for other data or labels (check --data and --labels)");
   const Verdict v = verify_training_bundle(st, bundle, bindings);
   if (!v.accepted) return reject(o, v.failed_check);
-  return report_verified(o, tp, st, bytes.size());
+  return report_verified(o, tp, st, bytes.size(), files);
 }
 
 int run_verify_training(const VerifyTrainingOptions& o) {
+  // The client's side first (exit 2): flags, the output path, the proof path, model, data, labels.
+  const std::optional<FieldId> want = parse_field_flag(o.field);
+  if (o.lr) {
+    std::string note;
+    (void)learning_rate_exponent(o.lr, note);
+  }
+  OutputFiles files({{o.gradient_out, "--gradient-out"}});
+  check_proof_path(o.proof);
+  set_cpu_threads(o.threads);
   const TrainingProblem tp = load_training_problem(o.model, o.data, o.labels);
   const TrainingShape shape{tp.problem.model.dims(), tp.problem.batch};
   const auto head = read_file_prefix(o.proof, training_bundle_header_size(tp.problem.model.depth()));
@@ -167,9 +183,12 @@ int run_verify_training(const VerifyTrainingOptions& o) {
   } catch (const ProofFormatError& e) {
     return reject(o, std::string("proof format: ") + e.what());
   }
+  if (want && h.field != *want)
+    return reject(
+        o, fmt::format("field: the proof is over {}, not {} as --field asks", field_name(h.field), field_name(*want)));
   // Exactly the size the trusted model and data imply (plus one byte, to see trailing data).
   const auto bytes = read_file_prefix(o.proof, training_bundle_size(h.field, shape) + 1);
-  return with_file_field(h.field, [&]<class Cfg>() { return verify_training_file<Cfg>(o, tp, bytes, shape); });
+  return with_file_field(h.field, [&]<class Cfg>() { return verify_training_file<Cfg>(o, tp, bytes, shape, files); });
 }
 
 }  // namespace
@@ -184,7 +203,7 @@ void add_training_proof_commands(CLI::App& app, int& exit_code) {
     cmd->add_option("--labels", o->labels, "training labels (.npy, integers, (N,))")->required();
     cmd->add_option("--proof", o->proof, "training-proof bundle to write (.nnpt)")->required();
     cmd->add_option("--lr", o->lr, "learning rate, rounded to a power of two and bound into the proof (default 2^-6)");
-    cmd->add_option("--field", o->field, "m61 (default) or m127");
+    cmd->add_option("--field", o->field, "m61 or m127 (default: the model's nnproof.field metadata, else m61)");
     add_engine_options(*cmd, o->engine, o->threads);
     cmd->callback([o, &exit_code] { exit_code = run_prove_training(*o); });
   }
@@ -203,6 +222,8 @@ void add_training_proof_commands(CLI::App& app, int& exit_code) {
         ->default_val(0);
     cmd->add_option("--gradient-out", o->gradient_out,
                     "write the verified gradients in real units (.npz: G1, g1, G2, g2, .. per layer)");
+    cmd->add_option("--field", o->field, "m61 or m127: the field the proof must be over (default: the proof's)");
+    add_threads_option(*cmd, o->threads);
     cmd->add_flag("--json", o->json, "print one JSON object");
     cmd->callback([o, &exit_code] { exit_code = run_verify_training(*o); });
   }

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+// `nnproof verify`: exit 0 VERIFIED, 1 `REJECTED: <reason>` for anything wrong with what the server
+// sent (the bundle's format, its field, bindings to another model, input or scales, the magnitude
+// bound, the protocol), 2 only for the client's own mistakes (its model, input, flags, an
+// unreadable proof path). A rejected run writes nothing.
 #include <fmt/core.h>
 
 #include <memory>
@@ -6,6 +10,7 @@
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
 #include "host/npy.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "verifier/magnitude.hpp"
 #include "verifier/verifier.hpp"
 
@@ -13,45 +18,59 @@ namespace nnproof::cli {
 namespace {
 
 struct VerifyOptions {
-  std::string model, input, proof, output, labels_out;
+  std::string model, input, proof, output, labels_out, field;
   ScaleOptions scales;
+  int threads = 0;
 };
+
+int reject(const std::string& reason) {
+  fmt::print("REJECTED: {}\n", reason);
+  return kExitRejected;
+}
 
 template <class Cfg>
 int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsigned char>& bytes,
-                const ProofShape& shape) {
+                const ProofShape& shape, OutputFiles& files) {
   ProofBundle<Cfg> bundle = parse_bundle<Cfg>(bytes, shape);
   Statement<Cfg> st = make_statement<Cfg>(p);
   st.outputs = bundle.outputs;
-  // A proof for another model or input is a usage error (exit 2), not a lying prover.
+  // The header names the model (with scales) and the input the proof is about: a proof about
+  // anything but the client's own is worthless to it, whoever made the mistake.
   const StatementBindings bindings = statement_bindings(st);
   if (bindings.model != bundle.header.model_binding)
-    throw UsageError(o.proof +
-                     ": the proof was made for another model or other scales; check --model, --alpha and --beta");
+    return reject(
+        "model binding: the proof was made for another model or other scales (check --model, --alpha and "
+        "--beta)");
   if (bindings.input != bundle.header.input_binding)
-    throw UsageError(o.proof + ": the proof was made for another input; check --input");
+    return reject("input binding: the proof was made for another input (check --input)");
   // The proof is about the field; its outputs are the network's only if nothing can wrap in the
   // field the prover chose (PROTOCOL.md section 7).
-  if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), Cfg::kId)) {
-    fmt::print(
-        "REJECTED: magnitude: {}: the field can wrap, so these outputs need not be the network's; "
-        "the prover must use --field m127 or smaller scales\n",
-        wrap->describe(Cfg::kId));
-    return kExitRejected;
-  }
+  if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), Cfg::kId))
+    return reject(fmt::format(
+        "magnitude: {}: the field can wrap, so these outputs need not be the network's; the prover must use "
+        "--field m127 or smaller scales",
+        wrap->describe(Cfg::kId)));
   Verdict v = verify_bundle(st, bundle, bindings);
-  if (!v.accepted) {
-    fmt::print("REJECTED: {}\n", v.failed_check);
-    return kExitRejected;
-  }
-  if (!o.output.empty()) write_npy_f64(o.output, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+  if (!v.accepted) return reject(v.failed_check);
+  if (!o.output.empty())
+    files.stage(o.output, [&](const std::string& tmp) {
+      write_npy_f64(tmp, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+    });
   if (!o.labels_out.empty())
-    write_npy_i64(o.labels_out, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
+    files.stage(o.labels_out, [&](const std::string& tmp) {
+      write_npy_i64(tmp, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
+    });
+  files.commit();
   fmt::print("VERIFIED\n");
   return kExitOk;
 }
 
 int run_verify(const VerifyOptions& o) {
+  // The client's side first: flags, output paths, the proof path, the model and the input (exit 2).
+  const std::optional<FieldId> want = parse_field_flag(o.field);
+  OutputFiles files({{o.output, "--output"}, {o.labels_out, "--labels-out"}});
+  check_proof_path(o.proof);
+  set_cpu_threads(o.threads);
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
   const ProofShape shape{p.model.dims(), p.batch};
   try {
@@ -59,10 +78,13 @@ int run_verify(const VerifyOptions& o) {
     // see trailing data): never a size taken from the file.
     auto head = read_file_prefix(o.proof, bundle_header_size(p.model.depth()));
     BundleHeader h = parse_header(head, p.model.depth());
+    if (want && h.field != *want)
+      return reject(
+          fmt::format("field: the proof is over {}, not {} as --field asks", field_name(h.field), field_name(*want)));
     auto bytes = read_file_prefix(o.proof, bundle_size(h.field, shape) + 1);
-    return with_file_field(h.field, [&]<class Cfg>() { return verify_file<Cfg>(o, p, bytes, shape); });
+    return with_file_field(h.field, [&]<class Cfg>() { return verify_file<Cfg>(o, p, bytes, shape, files); });
   } catch (const ProofFormatError& e) {
-    throw UsageError(o.proof + ": " + e.what() + "; this is not a valid proof for this model and input");
+    return reject(std::string("proof format: ") + e.what());
   }
 }
 
@@ -70,12 +92,15 @@ int run_verify(const VerifyOptions& o) {
 
 void add_verify_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<VerifyOptions>();
-  CLI::App* cmd = app.add_subcommand("verify", "check a proof bundle: prints VERIFIED (exit 0) or REJECTED (exit 1)");
+  CLI::App* cmd = app.add_subcommand(
+      "verify", "check a proof bundle: VERIFIED (exit 0), REJECTED (1), your own files or flags wrong (2)");
   cmd->add_option("--model", o->model, "ONNX model (.onnx)")->required();
   cmd->add_option("--input", o->input, "inputs (.npy: (b, n_0), or (b, C, H, W) for convolutional models)")->required();
   cmd->add_option("--proof", o->proof, "proof bundle (.nnp)")->required();
+  cmd->add_option("--field", o->field, "m61 or m127: the field the proof must be over (default: the proof's)");
   cmd->add_option("--output", o->output, "write the verified, dequantized outputs (.npy, float64)");
   cmd->add_option("--labels-out", o->labels_out, "write the verified argmax class of each sample (.npy, int64, (b,))");
+  add_threads_option(*cmd, o->threads);
   add_scale_options(*cmd, o->scales);
   cmd->callback([o, &exit_code] { exit_code = run_verify(*o); });
 }

@@ -110,6 +110,7 @@ void Importer::read_metadata() {
   for (const auto& p : model_.metadata_props()) {
     if (p.key() == "nnproof.alpha") out_.alpha = parse_scale(p.key(), p.value());
     if (p.key() == "nnproof.beta") out_.beta = parse_scale(p.key(), p.value());
+    if (p.key() == kFieldKey) out_.field = parse_field(p.value());
     if (p.key().starts_with(kExactBiasKey)) read_exact_bias(p.key(), p.value());
   }
 }
@@ -144,6 +145,14 @@ void Importer::read_exact_bias(const std::string& key, const std::string& value)
     i = k + 1;
   }
   out_.exact_biases[layer] = std::move(values);
+}
+
+// nnproof.field: the field of proof files `nnproof quantize` chose for the model.
+FieldId Importer::parse_field(const std::string& value) const {
+  for (FieldId id : {FieldId::m61, FieldId::m127})
+    if (value == field_name(id)) return id;
+  fail(std::string("metadata ") + kFieldKey + " = " + in_quotes(value) + " is not a proof field",
+       "set it to \"m61\" or \"m127\", or remove it");
 }
 
 double Importer::parse_scale(const std::string& key, const std::string& value) const {

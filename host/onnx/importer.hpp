@@ -36,6 +36,8 @@ constexpr std::uint64_t kMaxFeatures = std::uint64_t{1} << 26;
 // Kernel taps of one op over all its outputs (the verifier's O(nnz) work, the prover's per sample):
 // CNN-2-Quad has 2^20; 2^32 keeps a hostile model from asking for hours of work.
 constexpr std::uint64_t kMaxTaps = std::uint64_t{1} << 32;
+// The metadata key of the proof field (FloatModel::field).
+constexpr const char* kFieldKey = "nnproof.field";
 // The metadata prefix of a layer's exact biases (FloatModel::exact_biases).
 constexpr const char* kExactBiasKey = "nnproof.bias.";
 // Integers beyond 2^53 do not survive the trip through double.
@@ -83,6 +85,7 @@ class Importer {
   void read_opset();
   void read_metadata();
   double parse_scale(const std::string& key, const std::string& value) const;
+  FieldId parse_field(const std::string& value) const;
   void read_exact_bias(const std::string& key, const std::string& value);
   void find_input_and_output();
   void read_input_shape(const onnx::ValueInfoProto& v);

@@ -93,7 +93,7 @@ std::string exact_double(double x) {
 
 }  // namespace
 
-void write_quantized_onnx(const QuantizedModel& model, const std::string& path) {
+void write_quantized_onnx(const QuantizedModel& model, const std::string& path, std::optional<FieldId> field) {
   model.validate();
   onnx::ModelProto m;
   m.set_ir_version(8);
@@ -166,6 +166,7 @@ void write_quantized_onnx(const QuantizedModel& model, const std::string& path) 
   set_shape(*g.add_output(), current, {model.out_dim()});
   add_metadata(m, "nnproof.alpha", exact_double(model.alpha));
   add_metadata(m, "nnproof.beta", exact_double(model.beta));
+  if (field) add_metadata(m, "nnproof.field", std::string(field_name(*field)));
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f || !m.SerializeToOstream(&f))
     throw ModelError(path + ": cannot write (" + std::strerror(errno) + "); check the path");

@@ -49,17 +49,26 @@ onnx::ModelProto parse_file(const std::string& path) {
 
 }  // namespace
 
-void write_onnx_with_scales(const std::string& in, const std::string& out, double alpha, double beta) {
+void write_onnx_with_scales(const std::string& in, const std::string& out, double alpha, double beta,
+                            std::optional<FieldId> field) {
   onnx::ModelProto model = parse_file(in);
   auto* props = model.mutable_metadata_props();
-  for (int i = props->size() - 1; i >= 0; --i)
-    if (props->Get(i).key() == "nnproof.alpha" || props->Get(i).key() == "nnproof.beta") props->DeleteSubrange(i, 1);
+  for (int i = props->size() - 1; i >= 0; --i) {
+    const std::string& key = props->Get(i).key();
+    if (key == "nnproof.alpha" || key == "nnproof.beta" || (field && key == onnx_detail::kFieldKey))
+      props->DeleteSubrange(i, 1);
+  }
   for (auto [key, value] : {std::pair{"nnproof.alpha", alpha}, std::pair{"nnproof.beta", beta}}) {
     auto* p = model.add_metadata_props();
     p->set_key(key);
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.17g", value);  // round-trips exactly
     p->set_value(buf);
+  }
+  if (field) {
+    auto* p = model.add_metadata_props();
+    p->set_key(onnx_detail::kFieldKey);
+    p->set_value(std::string(field_name(*field)));
   }
   std::ofstream f(out, std::ios::binary | std::ios::trunc);
   if (!f || !model.SerializeToOstream(&f))

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fields.hpp"
 #include "verifier/model.hpp"
 
 namespace nnproof {
@@ -57,6 +58,9 @@ struct FloatModel {
   std::vector<FloatLayer> layers;     // affine layers; a square activation sits between consecutive layers
   FinalOp final_op = FinalOp::none;   // trailing Softmax / LogSoftmax (applied by the verifier, not proved)
   std::optional<double> alpha, beta;  // from metadata_props "nnproof.alpha" / "nnproof.beta"
+  // From metadata_props "nnproof.field" ("m61" or "m127", the field `nnproof quantize` chose): the
+  // field prove, interactive, train and prove-training use when --field is not given.
+  std::optional<FieldId> field;
   // Exact integer biases by layer (from 1), from metadata_props "nnproof.bias.<i>" (decimal integers,
   // comma-separated), which write_quantized_onnx adds where a bias has no exact float64 form. The
   // quantizer takes them where the float bias is that integer rounded (quantize.hpp).
@@ -72,15 +76,18 @@ struct FloatModel {
 FloatModel import_onnx(const std::string& path);
 
 // Copies the model at `in` to `out` with the metadata keys nnproof.alpha / nnproof.beta set to the
-// given scales (replacing earlier values), the form `nnproof prove` and `verify` read them in.
-void write_onnx_with_scales(const std::string& in, const std::string& out, double alpha, double beta);
+// given scales and, when given, nnproof.field to the field's name (replacing earlier values), the
+// form `nnproof prove` and `verify` read them in.
+void write_onnx_with_scales(const std::string& in, const std::string& out, double alpha, double beta,
+                            std::optional<FieldId> field = std::nullopt);
 
 // Writes a quantized dense model as ONNX (float64 initializers w' = W / beta, b' = B / s_Z(i), one
 // Gemm per layer, Mul(x, x) between layers, the final op, the scales in the metadata) that
 // import_onnx and quantize_model read back as exactly these integers. Biases without an exact
 // float64 form are also written exactly in the metadata (FloatModel::exact_biases). Throws
 // ModelError for structured layers and for weights that have no exact float64 form (|W| > 2^53, or
-// a scale that is not a power of two).
-void write_quantized_onnx(const QuantizedModel& model, const std::string& path);
+// a scale that is not a power of two). `field`, when given, is written as nnproof.field.
+void write_quantized_onnx(const QuantizedModel& model, const std::string& path,
+                          std::optional<FieldId> field = std::nullopt);
 
 }  // namespace nnproof

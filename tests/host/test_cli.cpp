@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The nnproof command line: exit codes (0 ok, 1 rejected, 2 bad usage or input), the VERIFIED /
-// REJECTED lines, inspect's JSON keys, --version, and one-line errors. Runs the built binary ($NNPROOF_BIN).
+// The nnproof command line: exit codes (0 ok, 1 rejected: anything wrong with what the server sent,
+// 2 the client's own bad usage or input), the VERIFIED / REJECTED lines, inspect's JSON keys,
+// --version, and one-line errors. Runs the built binary ($NNPROOF_BIN). Flags, atomic output
+// files and the field in the metadata: test_cli_files.cpp.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -96,47 +98,76 @@ TEST_F(Cli, BadInputsExitTwoWithOneLine) {
   if (!engine_unavailable_reason(EngineId::cuda).empty()) expect_two(run_cli("prove " + args("--engine cuda")), "cuda");
   expect_two(run_cli("prove " + args("--field m62")), "m62");
   expect_two(run_cli("inspect " + dir.file("none.nnp")), "none.nnp");
-  EXPECT_EQ(run_cli("prove --model " + model).code, 2);  // missing required options
-  // A proof for other inputs: a usage error, not a rejection.
-  write_npy_f64(dir.file("x2.npy"), {3, 4}, std::vector<double>(12, 1.0));
-  expect_two(run_cli("verify --model " + model + " --input " + dir.file("x2.npy") + " --proof " + proof),
-             "another input");
-  // Truncated and extended proof files.
+  expect_two(run_cli("prove --model " + model), "--input is required");  // missing required options
+  expect_two(run_cli("verify " + args("--bogus")), "bogus");
+  // The client's own files, even with a good proof at hand.
+  write_npy_f64(dir.file("wide.npy"), {3, 5}, std::vector<double>(15, 1.0));
+  expect_two(run_cli("verify --model " + model + " --input " + dir.file("wide.npy") + " --proof " + proof), "wide.npy");
+  std::ofstream(dir.file("junk.onnx")) << "not a model";
+  expect_two(run_cli("verify --model " + dir.file("junk.onnx") + " --input " + input + " --proof " + proof),
+             "junk.onnx");
+  std::filesystem::create_directory(dir.file("folder"));
+  expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("folder")),
+             "not a regular file");
+}
+
+// Everything wrong with what the server sent is a rejection (exit 1, one REJECTED line on stdout),
+// never exit 2: a bundle for another model, input or scales, a bad header, truncation, trailing
+// bytes, non-canonical elements, an empty file.
+TEST_F(Cli, WhatTheServerSentIsARejection) {
+  ASSERT_EQ(run_cli("prove " + args()).code, 0);
   std::ifstream in(proof, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  std::ofstream(dir.file("short.nnp"), std::ios::binary) << bytes.substr(0, bytes.size() - 1);
-  std::ofstream(dir.file("long.nnp"), std::ios::binary) << bytes << 'x';
-  expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("short.nnp")),
-             "truncated");
-  expect_two(run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("long.nnp")), "trailing");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  auto expect_rejected = [&](const std::string& file, const std::string& more, const std::string& needle) {
+    std::ofstream(dir.file("sent.nnp"), std::ios::binary | std::ios::trunc) << file;
+    CliRun r =
+        run_cli("verify --model " + model + " --input " + input + " --proof " + dir.file("sent.nnp") + " " + more);
+    EXPECT_EQ(r.code, 1) << needle << ": " << r.out;
+    EXPECT_EQ(r.out.rfind("REJECTED: ", 0), 0u) << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  };
+  expect_rejected(bytes.substr(0, bytes.size() - 1), "", "truncated");
+  expect_rejected(bytes + "x", "", "trailing");
+  expect_rejected("", "", "proof format");
+  expect_rejected("NNPROOX" + bytes.substr(7), "", "magic");
+  expect_rejected(bytes, "--alpha 2", "another model or other scales");
+  std::string wide = bytes;
+  wide[116] = 5;  // n_0 = 5: dimensions that are not the model's
+  expect_rejected(wide, "", "proof format");
+  std::string big = bytes;  // the last element's top byte: past p
+  big[big.size() - 1] = static_cast<char>(0xff);
+  expect_rejected(big, "", "proof format");
+  // A proof for other inputs.
+  write_npy_f64(dir.file("x2.npy"), {3, 4}, std::vector<double>(12, 1.0));
+  std::ofstream(dir.file("sent.nnp"), std::ios::binary | std::ios::trunc) << bytes;
+  CliRun other =
+      run_cli("verify --model " + model + " --input " + dir.file("x2.npy") + " --proof " + dir.file("sent.nnp"));
+  EXPECT_EQ(other.code, 1) << other.out;
+  EXPECT_EQ(other.out.rfind("REJECTED: input binding", 0), 0u) << other.out;
 }
 
 // The tamper sweep: every byte of an honest bundle (header, outputs, proof), changed one at a time,
-// is refused with exit 1 (REJECTED: the failing check) or exit 2 (the malformed field), never 0.
-TEST_F(Cli, EveryChangedByteOfAProofIsRefused) {
+// is rejected: exit 1 with the failing check named (REJECTED: ...), never 0 or 2.
+TEST_F(Cli, EveryChangedByteOfAProofIsRejected) {
   for (const char* field : {"m61", "m127"}) {
     ASSERT_EQ(run_cli("prove " + args(std::string("--field ") + field)).code, 0);
     std::ifstream in(proof, std::ios::binary);
     const std::string honest((std::istreambuf_iterator<char>(in)), {});
     const std::string bad = dir.file("bad.nnp");
     const std::string verify = "verify --model " + model + " --input " + input + " --proof " + bad;
-    int rejected = 0, malformed = 0;
+    int format = 0, protocol = 0;
     for (std::size_t i = 0; i < honest.size(); ++i) {
       std::string bytes = honest;
       bytes[i] = static_cast<char>(bytes[i] + 1);
       std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes;
       CliRun r = run_cli(verify);
-      if (r.code == 1) {
-        ++rejected;
-        EXPECT_EQ(r.out.rfind("REJECTED: ", 0), 0u) << field << " byte " << i << ": " << r.out;
-      } else {
-        ++malformed;
-        EXPECT_EQ(r.code, 2) << field << " byte " << i << ": " << r.out;
-        EXPECT_NE(r.out.find("nnproof: error: "), std::string::npos) << r.out;
-      }
+      ASSERT_EQ(r.code, 1) << field << " byte " << i << ": " << r.out;
+      ASSERT_EQ(r.out.rfind("REJECTED: ", 0), 0u) << field << " byte " << i << ": " << r.out;
+      (r.out.rfind("REJECTED: proof format", 0) == 0 ? format : protocol) += 1;
     }
-    EXPECT_GT(rejected, 0);   // outputs and messages reach the protocol's checks
-    EXPECT_GT(malformed, 0);  // header fields are refused by the parser
+    EXPECT_GT(protocol, 0);  // outputs and messages reach the protocol's checks
+    EXPECT_GT(format, 0);    // header fields are refused by the parser
   }
 }
 
@@ -146,8 +177,8 @@ TEST_F(Cli, HugeProofFileIsRefusedWithoutReadingIt) {
   ASSERT_EQ(run_cli("prove " + args()).code, 0);
   std::filesystem::resize_file(proof, std::uintmax_t{8} << 30);  // 8 GiB, sparse
   CliRun r = run_cli("verify " + args());
-  EXPECT_EQ(r.code, 2) << r.out;
-  EXPECT_NE(r.out.find("trailing bytes"), std::string::npos) << r.out;
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.out.rfind("REJECTED: proof format: trailing bytes", 0), 0u) << r.out;
   r = run_cli("inspect " + proof);
   EXPECT_EQ(r.code, 2) << r.out;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // nnproof prove-training / verify-training: the verdict lines, exit codes (0 converged, 3 not
-// converged, 1 rejected, 2 the client's bad files or flags) and JSON keys. Runs $NNPROOF_BIN.
+// converged, 1 rejected: anything wrong with what the server sent, 2 the client's bad files or
+// flags) and JSON keys. Runs $NNPROOF_BIN.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -66,10 +67,14 @@ TEST_F(TrainingCli, ATinyLearningRateMovesNothingSoItConverges) {
   EXPECT_EQ(v.code, 0) << v.out;
   EXPECT_NE(v.out.find("\nCONVERGED: no weight would change at lr 2^-60"), std::string::npos) << v.out;
   // The verdict is at the client's learning rate (default 2^-6), never one the server chose: a
-  // proof made at another rate is not accepted in its place.
-  CliRun other = run_cli("verify-training " + args());
-  EXPECT_NE(other.code, 0) << other.out;
-  EXPECT_EQ(other.out.find("CONVERGED"), std::string::npos) << other.out;
+  // proof made at another rate is rejected, not judged at the server's rate.
+  CliRun dflt = run_cli("verify-training " + args());
+  EXPECT_EQ(dflt.code, 1) << dflt.out;
+  EXPECT_EQ(dflt.out.find("CONVERGED"), std::string::npos) << dflt.out;
+  CliRun other = run_cli("verify-training " + args("--lr 0.5"));
+  EXPECT_EQ(other.code, 1) << other.out;
+  EXPECT_EQ(other.out.rfind("REJECTED: learning rate", 0), 0u) << other.out;
+  EXPECT_EQ(run_cli("verify-training " + args("--lr 2")).code, 2);  // a bad flag is the client's
 }
 
 TEST_F(TrainingCli, TamperedProofIsRejectedWithExitOne) {
@@ -88,6 +93,25 @@ TEST_F(TrainingCli, TamperedProofIsRejectedWithExitOne) {
   }
 }
 
+// The tamper sweep for training bundles: every header byte and every 7th byte after it, changed
+// one at a time, is rejected (exit 1, REJECTED: the check), never verified and never exit 2.
+TEST_F(TrainingCli, EveryChangedByteIsRejected) {
+  ASSERT_EQ(run_cli("prove-training " + args()).code, 0);
+  std::ifstream in(proof, std::ios::binary);
+  const std::string honest((std::istreambuf_iterator<char>(in)), {});
+  const std::string bad = dir.file("bad.nnpt");
+  const std::size_t header = 136 + 8 * 2;  // the fixed fields, dimensions and N for L = 2
+  for (std::size_t i = 0; i < honest.size(); i += i < header ? 1 : 7) {
+    std::string bytes = honest;
+    bytes[i] = static_cast<char>(bytes[i] + 1);
+    std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes;
+    CliRun r =
+        run_cli("verify-training --model " + model + " --data " + data + " --labels " + labels + " --proof " + bad);
+    ASSERT_EQ(r.code, 1) << "byte " << i << ": " << r.out;
+    ASSERT_EQ(r.out.rfind("REJECTED: ", 0), 0u) << "byte " << i << ": " << r.out;
+  }
+}
+
 TEST_F(TrainingCli, TheClientsBadFilesExitTwo) {
   ASSERT_EQ(run_cli("prove-training " + args()).code, 0);
   write_npy_i64(dir.file("y5.npy"), {3}, std::vector<std::int64_t>{0, 5, 1});
@@ -100,11 +124,53 @@ TEST_F(TrainingCli, TheClientsBadFilesExitTwo) {
                     " --proof " + proof)
                 .code,
             2);
-  // Other labels than the proof's: the client's mistake (or another proof), not a lie.
+  EXPECT_EQ(run_cli("verify-training " + args("--threads 0")).code, 2);
+  EXPECT_EQ(run_cli("verify-training " + args("--field m62")).code, 2);
+  EXPECT_EQ(run_cli("verify-training --model " + model + " --data " + data + " --labels " + labels + " --proof " +
+                    dir.file("none.nnpt"))
+                .code,
+            2);
+}
+
+// A proof about other labels, data, model or scales, or in another field than asked, is a rejection
+// (exit 1): the server sent something that is no answer to the client's question. With --json the
+// rejection is one object.
+TEST_F(TrainingCli, AProofForAnotherModelOrDataIsRejected) {
+  ASSERT_EQ(run_cli("prove-training " + args()).code, 0);
+  auto expect_rejected = [&](const std::string& cmd, const std::string& needle) {
+    CliRun r = run_cli(cmd);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_EQ(r.out.rfind("REJECTED: " + needle, 0), 0u) << r.out;
+    CliRun j = run_cli(cmd + " --json");
+    EXPECT_EQ(j.code, 1) << j.out;
+    const auto obj = nlohmann::json::parse(j.out);
+    EXPECT_EQ(obj["verified"], false);
+    EXPECT_EQ(obj["converged"], false);
+    EXPECT_EQ(obj["rejected"].get<std::string>().rfind(needle, 0), 0u) << j.out;
+  };
   write_npy_i64(dir.file("y3.npy"), {3}, std::vector<std::int64_t>{1, 1, 1});
-  CliRun other = run_cli("verify-training --model " + model + " --data " + data + " --labels " + dir.file("y3.npy") +
-                         " --proof " + proof);
-  EXPECT_EQ(other.code, 2) << other.out;
+  expect_rejected(
+      "verify-training --model " + model + " --data " + data + " --labels " + dir.file("y3.npy") + " --proof " + proof,
+      "data binding");
+  std::vector<testing::BuilderLayer> other = {{3, 4, {1, -2, 0, 3, 2, 1, -1, 0, 0, 1, 1, -2}, {1, 0, -1}},
+                                              {2, 3, {1, 2, -1, -2, 0, 1}, {0, 5}}};
+  testing::write_mlp_onnx(dir.file("m2.onnx"), other);
+  expect_rejected("verify-training --model " + dir.file("m2.onnx") + " --data " + data + " --labels " + labels +
+                      " --proof " + proof,
+                  "model binding");
+  expect_rejected("verify-training " + args("--field m127"), "field");
+  std::ifstream in(proof, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  std::ofstream(dir.file("cut.nnpt"), std::ios::binary) << bytes.substr(0, bytes.size() - 1);
+  expect_rejected("verify-training --model " + model + " --data " + data + " --labels " + labels + " --proof " +
+                      dir.file("cut.nnpt"),
+                  "proof format");
+  // Nothing written for a rejected proof; the gradients once verified.
+  const std::string g = dir.file("g.npz");
+  EXPECT_EQ(run_cli("verify-training " + args("--field m127 --gradient-out " + g)).code, 1);
+  EXPECT_FALSE(std::filesystem::exists(g));
+  EXPECT_EQ(run_cli("verify-training " + args("--field m61 --threads 1 --gradient-out " + g)).code, 3);
+  EXPECT_TRUE(std::filesystem::exists(g));
 }
 
 }  // namespace
