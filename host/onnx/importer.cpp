@@ -262,7 +262,6 @@ void Importer::finish() {
              ": the model ends with constants applied after this activation, with no linear layer to fold "
              "them into",
          "end the model with a linear layer (Gemm/MatMul/Conv)");
-  check_pool_work();
   for (FloatLayer& layer : out_.layers) seal(layer);
   if (stage_ == Stage::square)
     fail(last_op_ + ": the model ends with an activation, but the last layer must be affine",

@@ -179,7 +179,7 @@ class Importer {
   void add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> bias);
   void check_size(const onnx::NodeProto& n, const FloatOp& op) const;  // before anything is sized by it
   void add_square(const onnx::NodeProto& n);
-  void check_pool_work() const;
+  void check_pool_work(const onnx::NodeProto& n, const FloatOp& pool);
 
   std::string path_;
   const onnx::ModelProto& model_;
@@ -203,9 +203,8 @@ class Importer {
   std::string pad_node_;
   std::unordered_map<std::string, ShapeValue> shapes_;  // the shape subgraph's tensors
   // Pools hold no weights in the file, so their taps are capped by the model's features
-  // (check_pool_work): each pool's describe() and taps, and the features of every op's output.
-  std::vector<std::pair<std::string, std::uint64_t>> pool_taps_;
-  std::uint64_t features_ = 0;
+  // (check_pool_work): the pools' taps so far, and the features of the input and every op's output.
+  std::uint64_t pool_taps_ = 0, features_ = 0;
 };
 
 }  // namespace nnproof::onnx_detail

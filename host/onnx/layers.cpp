@@ -2,6 +2,7 @@
 // The chain of affine layers the importer grows: linear ops appended to the current layer (a bias
 // already there carried through them in float), a square activation closing it, and at the end
 // each layer sealed (a chain of dense ops multiplied out where that is no larger).
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -147,8 +148,10 @@ void Importer::add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> 
   features_ += op.rows;
   if (stage_ == Stage::linear) {
     FloatLayer& layer = out_.layers.back();
-    std::vector<double> carried = apply_float(op, layer.bias);
-    for (std::size_t a = 0; a < op.rows; ++a) bias[a] += carried[a];
+    if (std::any_of(layer.bias.begin(), layer.bias.end(), [](double b) { return b != 0; })) {
+      std::vector<double> carried = apply_float(op, layer.bias);  // O(taps): skipped for a zero bias
+      for (std::size_t a = 0; a < op.rows; ++a) bias[a] += carried[a];
+    }
     layer.rows = op.rows;
     layer.ops.push_back(std::move(op));
     layer.bias = std::move(bias);
@@ -167,22 +170,22 @@ void Importer::add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> 
 }
 
 // Pools are the one op whose work the file does not pay for: a 1 KB file can chain AveragePools
-// with large windows and stride 1, each ~2^26 taps (~1 s of verifying). Their taps together may be
-// at most 2^24 plus 32 per feature of the model (its input and every op's outputs): far above what
-// pooling costs in any real network (a k x k window at stride k reads each input once; 3 x 3 at
-// stride 1, nine times), and in proportion to the model. Conv and dense work is paid for by weights
-// stored in the file and bounded per op by check_size.
-void Importer::check_pool_work() const {
+// with large windows and stride 1, each ~2^26 taps (~1 s of verifying, and of carrying a bias at
+// import). Up to each pool, the pools' taps together may be at most 2^24 plus 32 per feature so far
+// (the input's and every op's outputs, this pool's included): far above what pooling costs in real
+// networks (a k x k window at stride k reads each input once; 3 x 3 at stride 1, nine times) and in
+// proportion to the model. Checked before the pool is added, so nothing is spent on a refused one.
+// Conv and dense work is paid for by weights stored in the file and bounded per op by check_size.
+void Importer::check_pool_work(const onnx::NodeProto& n, const FloatOp& pool) {
   constexpr std::uint64_t kFreeTaps = std::uint64_t{1} << 24, kTapsPerFeature = 32;
-  const u128 budget = kFreeTaps + static_cast<u128>(kTapsPerFeature) * features_;
-  u128 taps = 0;
-  for (const auto& [node, t] : pool_taps_) {
-    if ((taps += t) <= budget) continue;
-    fail(node + ": pooling windows would sum " + std::to_string(static_cast<std::uint64_t>(taps)) +
-             " inputs per sample by here, more than 2^24 + 32 per feature of the model (" + std::to_string(features_) +
-             " features); the verifier's work would not be in proportion to the model",
-         "use smaller pooling windows or strides equal to the kernel");
-  }
+  const std::uint64_t features = features_ + (out_.layers.empty() ? pool.cols : 0) + pool.rows;
+  pool_taps_ += pool.rows * pool.conv.kernel_h * pool.conv.kernel_w;  // below 2^32 each (check_size)
+  if (pool_taps_ > kFreeTaps + kTapsPerFeature * features)
+    fail_node(n,
+              "pooling windows would sum " + std::to_string(pool_taps_) +
+                  " inputs per sample by here, more than 2^24 + 32 per feature of the model so far (" +
+                  std::to_string(features) + "); the verifier's work would not be in proportion to the model",
+              "use smaller pooling windows or strides equal to the kernel");
 }
 
 // A square activation closes the current layer: the network starts with a linear layer and has

@@ -291,7 +291,7 @@ void Importer::on_average_pool(const onnx::NodeProto& n, bool global) {
   op.factor = 1.0 / static_cast<double>(g.kernel_h * g.kernel_w);
   chw_ = std::array<std::size_t, 3>{c, g.out_h(), g.out_w()};
   pending_pad_.reset();
-  pool_taps_.emplace_back(describe(n), op.rows * g.kernel_h * g.kernel_w);
+  check_pool_work(n, op);
   add_op(n, std::move(op), std::vector<double>(g.out_size(), 0.0));
 }
 
