@@ -2,10 +2,13 @@
 // The flatten x.view(x.size(0), -1) as torch.onnx.export writes it in opsets 9-17 (Shape / Gather /
 // [Cast] / Unsqueeze / Concat / Reshape, a Slice of the shape, or a constant-folded target), the
 // limits on what a shape value may feed, and a PyTorch-style CNN (normalize, BatchNorm2d, padded
-// AvgPool2d, view) imported, quantized, proved and verified against the float network.
+// AvgPool2d, view) imported, quantized, proved and verified against the float network, and through
+// the CLI on uint8 images.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -16,6 +19,7 @@
 #include "host/quantize.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
 #include "tests/host/onnx_pytorch.hpp"
+#include "tests/support/cli.hpp"
 #include "tests/support/models.hpp"
 #include "verifier/verifier.hpp"
 
@@ -125,18 +129,24 @@ TEST_F(OnnxFlatten, ShapeValuesOnlyFeedAReshapeTarget) {
 // The user's path: normalize, Conv, BatchNorm2d, x^2, nn.AvgPool2d(2, padding=1) (Pad, then
 // AveragePool), x.view(x.size(0), -1), Linear; quantized, proved and verified, the dequantized
 // outputs close to the float network's.
-TEST_F(OnnxFlatten, APytorchStyleCnnProvesToTheFloatNetwork) {
-  std::mt19937_64 rng(9);
-  OnnxGraph g(13);
+// The user's CNN on (1, 6, 6) images; `ref` becomes the network as ONNX defines it.
+struct PytorchCnn {
+  OnnxGraph g{13};
+  Params c, fc;
+  Norm bn;
+  Ref ref;
+};
+
+PytorchCnn pytorch_cnn(std::mt19937_64& rng) {
+  PytorchCnn m;
+  OnnxGraph& g = m.g;
   g.input("input", {1, 6, 6});
   g.initializer("mean", {1, 1, 1, 1}, {0.25});
   g.initializer("std", {1, 1, 1, 1}, {0.5});
   g.node("Sub", "sub", {"input", "mean"}, "centred");
   g.node("Div", "div", {"centred", "std"}, "normalized");
-  Params c, fc;
-  Norm bn;
   std::string y =
-      add_batch_norm(g, "bn", add_conv(g, "conv", "normalized", 1, 2, 3, {0, 0, 0, 0}, rng, c, false), 2, rng, bn);
+      add_batch_norm(g, "bn", add_conv(g, "conv", "normalized", 1, 2, 3, {0, 0, 0, 0}, rng, m.c, false), 2, rng, m.bn);
   g.node("Mul", "sq", {y, y}, "sq");
   g.constant("pads", {8}, {0, 0, 1, 1, 0, 0, 1, 1});
   g.node("Pad", "pad", {"sq", "pads"}, "padded");
@@ -150,13 +160,21 @@ TEST_F(OnnxFlatten, APytorchStyleCnnProvesToTheFloatNetwork) {
   g.constant("rest", {1}, {-1});
   set_int(g.node("Concat", "concat", {"batch", "rest"}, "target"), "axis", 0);
   g.node("Reshape", "reshape", {"pooled", "target"}, "flat");
-  g.output(add_gemm(g, "fc", "flat", 3, 2 * 3 * 3, rng, fc));
-  const Ref ref = [&](const Image& x) {
+  g.output(add_gemm(g, "fc", "flat", 3, 2 * 3 * 3, rng, m.fc));
+  m.ref = [c = m.c, fc = m.fc, bn = m.bn](const Image& x) {
     Image z = x;
     for (double& v : z.v) v = (v - 0.25) / 0.5;
     z = square(bn.apply(conv(z, c.w, {}, 2, 3)));
     return gemm(average_pool(pad(z, 1, 1, 1, 1), 2, 2), fc.w, fc.b, 3);
   };
+  return m;
+}
+
+TEST_F(OnnxFlatten, APytorchStyleCnnProvesToTheFloatNetwork) {
+  std::mt19937_64 rng(9);
+  const PytorchCnn cnn = pytorch_cnn(rng);
+  const OnnxGraph& g = cnn.g;
+  const Ref& ref = cnn.ref;
   const FloatModel fm = expect_matches(g, {1, 6, 6}, ref);
   const QuantizedModel q = quantize_model(fm, {256.0, 4096.0});
   NpyArray x;
@@ -181,6 +199,37 @@ TEST_F(OnnxFlatten, APytorchStyleCnnProvesToTheFloatNetwork) {
                   0.01 * (1 + std::fabs(want[o])))
           << "sample " << k << " output " << o;
   }
+}
+
+// Through the CLI, as a user runs it: uint8 images straight from a dataset, the scales in the
+// model's metadata, prove then verify.
+TEST_F(OnnxFlatten, TheCliProvesAndVerifiesItOnUint8Images) {
+  if (!std::getenv("NNPROOF_BIN")) GTEST_SKIP() << "NNPROOF_BIN is not set (run through ctest)";
+  std::mt19937_64 rng(10);
+  PytorchCnn cnn = pytorch_cnn(rng);
+  for (auto [key, value] : {std::pair{"nnproof.alpha", "1"}, std::pair{"nnproof.beta", "4096"}}) {
+    auto* p = cnn.g.model.add_metadata_props();
+    p->set_key(key);
+    p->set_value(value);
+  }
+  const std::string model = dir.file("cnn.onnx"), images = dir.file("images.npy"), proof = dir.file("p.nnp");
+  cnn.g.save(model);
+  std::string npy = "\x93NUMPY\x01";
+  npy += '\0';
+  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (3, 1, 6, 6), }";
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  npy += static_cast<char>(header.size());
+  npy += '\0';
+  npy += header;
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int i = 0; i < 3 * 36; ++i) npy += static_cast<char>(byte(rng));
+  std::ofstream(images, std::ios::binary) << npy;
+  CliRun r = run_cli("prove --model " + model + " --input " + images + " --proof " + proof + " --field m127");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run_cli("verify --model " + model + " --input " + images + " --proof " + proof);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("VERIFIED"), std::string::npos) << r.out;
 }
 
 }  // namespace
