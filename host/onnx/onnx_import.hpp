@@ -6,7 +6,10 @@
 // convolutions (Conv, with strides, pads and groups) and sum pooling (AveragePool and
 // GlobalAveragePool, whose 1/k^2 is folded into the scale, or a Conv with a ones kernel); Flatten
 // and Reshape to (batch, features), Identity, Dropout and Constant nodes pass through, and a final
-// Softmax / LogSoftmax is recorded for the verifier to apply. Anything nnproof cannot prove is
+// Softmax / LogSoftmax is recorded for the verifier to apply. A zero Pad, BatchNormalization and
+// Add / Sub / Mul / Div by constants fold into the neighbouring linear op, and shape computations
+// (Shape, Gather, Unsqueeze, Concat, ...) are evaluated for a Reshape's target
+// (docs/ARCHITECTURE.md, "Import folds"). Anything nnproof cannot prove is
 // refused with one line that names the file, the node and, where one exists, the fix. The code is
 // in host/onnx/ (importer.hpp says which file does what).
 #include <map>
@@ -41,8 +44,9 @@ struct FloatOp {
 };
 
 // An affine layer: a square activation sits between consecutive layers. Chains of fully connected
-// maps with nothing between them are multiplied out into one dense matrix; a chain with a
-// convolution or a pool stays a chain of ops (never a dense matrix).
+// maps with nothing between them are multiplied out into one dense matrix when no partial product
+// is larger than the maps together; other chains (a convolution or a pool in them, or a large
+// partial product) stay a chain of ops (never a dense matrix).
 struct FloatLayer {
   std::string name;                // the first linear node's name (or "layer i"), for messages
   std::size_t rows = 0, cols = 0;  // W is rows x cols = n_i x n_{i-1} (output x input features)
