@@ -71,13 +71,17 @@ std::vector<double> Importer::per_feature(const onnx::NodeProto& n, const Tensor
 }
 
 void Importer::apply_affine(const onnx::NodeProto& n, Affine a) {
-  if (stage_ == Stage::linear) return fold_into_rows(n, a);
-  if (pending_) {  // s2 (s1 x + t1) + t2
+  if (pending_ && stage_ != Stage::linear) {  // s2 (s1 x + t1) + t2
     for (std::size_t j = 0; j < a.scale.size(); ++j) {
       a.shift[j] += a.scale[j] * pending_->shift[j];
       a.scale[j] *= pending_->scale[j];
     }
   }
+  for (std::size_t j = 0; j < a.scale.size(); ++j)
+    if (!std::isfinite(a.scale[j]) || !std::isfinite(a.shift[j]))
+      fail_node(n, "scales or shifts feature " + std::to_string(j) + " beyond a double's range",
+                "fix the constants the model applies to its activations");
+  if (stage_ == Stage::linear) return fold_into_rows(n, a);
   pending_ = std::move(a);
 }
 
@@ -101,7 +105,7 @@ void Importer::fold_into_rows(const onnx::NodeProto& n, const Affine& a) {
             fail_node(n, "scales the outputs of one channel of " + last_op_ + " differently",
                       "only per-channel constants fold into a Conv or pool");
       }
-      if (op.exact && channel[0] > 0 && all_equal(channel, channel[0])) {
+      if (op.exact && channel[0] > 0 && std::isnormal(op.factor * channel[0]) && all_equal(channel, channel[0])) {
         op.factor *= channel[0];  // still a sum pool, its factor folded into the next scale
       } else {
         if (op.exact) make_weighted(op);
@@ -136,7 +140,7 @@ void Importer::fold_into_columns(const onnx::NodeProto& n, FloatOp& op, std::vec
         fail_node(n, "reads features that earlier constants scale differently within one channel",
                   "only per-channel constants fold into a Conv or pool");
   }
-  if (op.exact && channel[0] > 0 && all_equal(channel, channel[0])) {
+  if (op.exact && channel[0] > 0 && std::isnormal(op.factor * channel[0]) && all_equal(channel, channel[0])) {
     op.factor *= channel[0];
     return;
   }

@@ -142,9 +142,10 @@ void Importer::on_pad(const onnx::NodeProto& n) {
   std::vector<std::int64_t> axes = {0, 1, 2, 3};
   if (n.input_size() > 3 && !n.input(3).empty()) {
     axes.clear();
-    for (double v : constant_input(n, 3).values)
-      axes.push_back(static_cast<std::int64_t>(v) < 0 ? static_cast<std::int64_t>(v) + 4
-                                                      : static_cast<std::int64_t>(v));
+    for (double v : constant_input(n, 3).values) {
+      if (v != std::floor(v) || v < -4 || v > 3) fail_node(n, "axis " + fmt_double(v) + " is out of range");
+      axes.push_back(static_cast<std::int64_t>(v) + (v < 0 ? 4 : 0));
+    }
   }
   if (pads.size() != 2 * axes.size())
     fail_node(n, std::to_string(pads.size()) + " pads for a rank-4 tensor", "re-export the model");

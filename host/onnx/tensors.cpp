@@ -161,7 +161,8 @@ Tensor Importer::load_ints(const onnx::TensorProto& t, std::vector<std::int64_t>
   Tensor out;
   std::uint64_t count = 1;
   for (auto d : t.dims()) {
-    if (d < 0 || (count *= static_cast<std::uint64_t>(d)) > kMaxShapeEntries)
+    if (d < 0 || static_cast<std::uint64_t>(d) > kMaxShapeEntries ||
+        (count *= static_cast<std::uint64_t>(d)) > kMaxShapeEntries)
       fail(what + " has more than " + std::to_string(kMaxShapeEntries) + " entries, too many for a shape",
            "re-export the model");
     out.dims.push_back(static_cast<std::size_t>(d));
