@@ -71,8 +71,9 @@ struct FloatModel {
 
 // Reads `path`. The graph must be one chain from its single input to its single output of
 // MatMul/Gemm/Conv (+ Add bias), AveragePool / GlobalAveragePool (sum pooling), Mul(x,x) / Pow(x,2),
-// pass-through ops (Flatten, Reshape, Identity, Dropout) and an optional trailing Softmax /
-// LogSoftmax. Throws ModelError otherwise.
+// pass-through ops (Flatten, Reshape, Identity, Dropout), folded ones (zero Pad, BatchNormalization,
+// Add / Sub / Mul / Div by constants), shape computations read by a Reshape, and an optional
+// trailing Softmax / LogSoftmax. Throws ModelError otherwise.
 FloatModel import_onnx(const std::string& path);
 
 // Copies the model at `in` to `out` with the metadata keys nnproof.alpha / nnproof.beta set to the
