@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -21,7 +22,7 @@ constexpr std::size_t kMaxHeaderLen = 64 * 1024;  // numpy's own reader refuses 
 constexpr std::size_t kMaxDims = 64;              // numpy 2 allows 64, numpy 1 allows 32
 constexpr std::size_t kAlign = 64;                // numpy aligns the data start to 64 bytes
 constexpr std::size_t kChunkElems = 1 << 16;      // I/O chunk, so no full-size byte buffer is needed
-constexpr const char* kDtypeFix = "save float32, float64, int32 or int64 in little-endian order";
+constexpr const char* kDtypeFix = "save float16, float32, float64, int32, int64, uint8 or bool in little-endian order";
 constexpr const char* kResaveFix = "re-save the array with numpy.save";
 
 [[noreturn]] void fail(const std::string& path, const std::string& problem) { throw NpyError(path + ": " + problem); }
@@ -179,10 +180,13 @@ DTypeInfo parse_descr(const std::string& descr, const std::string& path) {
   // that write these files they mean little-endian.
   if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '|' || descr[0] == '=')) {
     const std::string_view t = std::string_view(descr).substr(1);
+    if (t == "f2") return {NpyDType::f16, 2};
     if (t == "f4") return {NpyDType::f32, 4};
     if (t == "f8") return {NpyDType::f64, 8};
     if (t == "i4") return {NpyDType::i32, 4};
     if (t == "i8") return {NpyDType::i64, 8};
+    if (t == "u1") return {NpyDType::u8, 1};
+    if (t == "b1") return {NpyDType::b1, 1};
   }
   fail(path, "dtype " + excerpt(descr) + " is not supported; " + kDtypeFix);
 }
@@ -191,6 +195,21 @@ std::uint64_t load_le(const unsigned char* p, std::size_t width) {
   std::uint64_t v = 0;
   for (std::size_t i = 0; i < width; ++i) v |= std::uint64_t{p[i]} << (8 * i);
   return v;
+}
+
+// IEEE binary16 to double, exactly (every half is a double): subnormals, infinities and NaN included.
+double half_to_double(std::uint64_t bits) {
+  const bool negative = (bits >> 15) & 1;
+  const int exponent = static_cast<int>((bits >> 10) & 0x1f);
+  const auto mantissa = static_cast<double>(bits & 0x3ff);
+  double v;
+  if (exponent == 0)
+    v = std::ldexp(mantissa, -24);
+  else if (exponent == 31)
+    v = mantissa == 0 ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+  else
+    v = std::ldexp(1024 + mantissa, exponent - 25);
+  return negative ? -v : v;
 }
 
 void store_le(unsigned char* p, std::uint64_t v) {
@@ -341,6 +360,9 @@ NpyArray read_npy(const std::string& path) {
   a.shape = h.shape;
   a.dtype = dt.dtype;
   switch (dt.dtype) {
+    case NpyDType::f16:
+      read_items(f.get(), path, count, 2, a.reals, half_to_double);
+      break;
     case NpyDType::f32:
       read_items(f.get(), path, count, 4, a.reals, [](std::uint64_t v) {
         return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(v)));
@@ -356,6 +378,15 @@ NpyArray read_npy(const std::string& path) {
       break;
     case NpyDType::i64:
       read_items(f.get(), path, count, 8, a.integers, [](std::uint64_t v) { return static_cast<std::int64_t>(v); });
+      break;
+    case NpyDType::u8:
+      read_items(f.get(), path, count, 1, a.integers, [](std::uint64_t v) { return static_cast<std::int64_t>(v); });
+      break;
+    case NpyDType::b1:  // numpy writes True as 1; any other byte is not a bool numpy wrote
+      read_items(f.get(), path, count, 1, a.integers, [&](std::uint64_t v) {
+        if (v > 1) fail(path, "bool array holds the byte " + std::to_string(v) + ", not 0 or 1; " + kResaveFix);
+        return static_cast<std::int64_t>(v);
+      });
       break;
   }
   return a;

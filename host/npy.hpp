@@ -15,19 +15,21 @@ struct NpyError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class NpyDType { f32, f64, i32, i64 };
+// u8 and b1 (bool) are read as integers, f16 widened exactly into reals.
+enum class NpyDType { f32, f64, i32, i64, u8, b1, f16 };
 
 struct NpyArray {
   std::vector<std::size_t> shape;
   NpyDType dtype = NpyDType::f64;
-  std::vector<double> reals;           // filled for f32/f64 (f32 widened exactly)
-  std::vector<std::int64_t> integers;  // filled for i32/i64
-  bool is_integer() const { return dtype == NpyDType::i32 || dtype == NpyDType::i64; }
+  std::vector<double> reals;           // filled for f16/f32/f64 (widened exactly)
+  std::vector<std::int64_t> integers;  // filled for i32/i64/u8/b1 (bool as 0 or 1)
+  bool is_integer() const { return !(dtype == NpyDType::f16 || dtype == NpyDType::f32 || dtype == NpyDType::f64); }
   std::size_t size() const;  // product of shape (1 for shape ())
 };
 
-// Reads a NumPy .npy file (format versions 1.0, 2.0, 3.0). Accepts little-endian '<f4','<f8','<i4','<i8'
-// (and '|' or '=' byte-order marks where NumPy writes them for these types on little-endian), C order only.
+// Reads a NumPy .npy file (format versions 1.0, 2.0, 3.0). Accepts little-endian '<f2','<f4','<f8','<i4','<i8'
+// and '|u1', '|b1' (datasets ship images as uint8, masks as bool; '|', '<' or '=' byte-order marks alike,
+// as NumPy writes them on little-endian machines), C order only. A bool byte other than 0 or 1 is refused.
 // The product of the non-zero dimensions times the item size fits in size_t, so an empty array cannot
 // carry an absurd dimension such as (2**63, 0).
 NpyArray read_npy(const std::string& path);

@@ -55,33 +55,35 @@ std::pair<std::string, std::string> why_unsupported(const std::string& op) {
       "Relu", "LeakyRelu", "PRelu",    "Sigmoid",  "HardSigmoid", "Tanh", "Elu",  "Selu",
       "Celu", "Gelu",      "Softplus", "Softsign", "HardSwish",   "Mish", "Clip", "ThresholdedRelu"};
   static const std::unordered_set<std::string> conv_pool = {"ConvTranspose", "ConvInteger", "LpPool", "GlobalLpPool"};
-  static const std::unordered_set<std::string> normalization = {"BatchNormalization", "LayerNormalization",
-                                                                "InstanceNormalization", "GroupNormalization", "LRN"};
+  // These normalize by statistics of the sample itself, which no fixed affine map computes.
+  static const std::unordered_set<std::string> normalization = {"LayerNormalization", "InstanceNormalization",
+                                                                "GroupNormalization", "LRN"};
   static const std::unordered_set<std::string> not_field = {
-      "Div",    "Sqrt",   "Reciprocal", "Exp",     "Log",   "Abs",   "Max", "Min",       "Sign",
-      "Floor",  "Ceil",   "Round",      "Mod",     "Erf",   "Sin",   "Cos", "ReduceMax", "ReduceMin",
-      "ArgMax", "ArgMin", "Less",       "Greater", "Equal", "Where", "Not", "And",       "Or"};
+      "Sqrt",   "Reciprocal", "Exp",     "Log",   "Abs",   "Max", "Min",       "Sign",      "Floor",
+      "Ceil",   "Round",      "Mod",     "Erf",   "Sin",   "Cos", "ReduceMax", "ReduceMin", "ArgMax",
+      "ArgMin", "Less",       "Greater", "Equal", "Where", "Not", "And",       "Or"};
   if (nonlinear.count(op)) return {op + " is not an arithmetic circuit", "use a quadratic activation x*x"};
   if (op == "MaxPool" || op == "GlobalMaxPool")
     return {"max pooling is not an arithmetic circuit", "use sum pooling (AveragePool)"};
   if (conv_pool.count(op))
     return {op + " is not supported", "use Conv and AveragePool (sum pooling), which nnproof imports"};
   if (normalization.count(op))
-    return {op + " is not supported",
-            "fold the normalization into the neighbouring layer's weights and bias before export"};
-  if (op == "Sub") return {"Sub is not supported", "fold the subtracted constant into the previous layer's bias"};
+    return {op + " normalizes by statistics of each sample, which is not an arithmetic circuit",
+            "use BatchNormalization (eval mode), which nnproof folds into the neighbouring layer"};
   if (not_field.count(op))
     return {op + " is not arithmetic over the field (only additions and multiplications are)",
             "remove it or fold it into the weights"};
   return {op + " is not supported",
-          "nnproof imports MatMul/Gemm/Conv (+ Add bias), AveragePool/GlobalAveragePool, Mul(x,x) or Pow(x,2), "
-          "Flatten, Reshape, Identity, Dropout and a final Softmax/LogSoftmax"};
+          "nnproof imports MatMul/Gemm/Conv (+ Add bias), zero Pad, AveragePool/GlobalAveragePool, "
+          "BatchNormalization and Add/Sub/Mul/Div by constants (folded), Mul(x,x) or Pow(x,2), Flatten, Reshape, "
+          "Identity, Dropout and a final Softmax/LogSoftmax"};
 }
 
 bool is_supported(const std::string& op) {
   static const std::unordered_set<std::string> ops = {
-      "MatMul", "Gemm",    "Conv",    "AveragePool", "GlobalAveragePool", "Add",     "Mul",
-      "Pow",    "Flatten", "Reshape", "Identity",    "Dropout",           "Softmax", "LogSoftmax"};
+      "MatMul",  "Gemm",    "Conv",     "Pad",     "AveragePool", "GlobalAveragePool",
+      "Add",     "Sub",     "Mul",      "Div",     "Pow",         "BatchNormalization",
+      "Flatten", "Reshape", "Identity", "Dropout", "Softmax",     "LogSoftmax"};
   return ops.count(op) != 0;
 }
 
@@ -222,6 +224,10 @@ void Importer::on_node(const onnx::NodeProto& n) {
   if (op == "Constant") return on_constant(n);
   if (stage_ == Stage::final)
     fail_node(n, "follows the final " + last_op_, "Softmax/LogSoftmax must be the last node (the verifier applies it)");
+  if (pending_pad_ && op != "Conv" && op != "AveragePool" && op != "Pad")
+    fail_node(n, "reads the output of " + pad_node_ + ", zero padding that only a Conv or AveragePool can take",
+              "pad inside the Conv or AveragePool (padding=...), or remove the Pad");
+  if (is_shape_op(op)) return on_shape_op(n);  // a side computation: the chain's tensor stays
   if (!is_supported(op)) {
     auto [problem, fix] = why_unsupported(printable(op));
     fail_node(n, problem, fix);
@@ -237,10 +243,14 @@ void Importer::dispatch(const onnx::NodeProto& n) {
   if (op == "MatMul") return on_matmul(n);
   if (op == "Gemm") return on_gemm(n);
   if (op == "Conv") return on_conv(n);
+  if (op == "Pad") return on_pad(n);
   if (op == "AveragePool") return on_average_pool(n, false);
   if (op == "GlobalAveragePool") return on_average_pool(n, true);
   if (op == "Add") return on_add(n);
+  if (op == "Sub") return on_sub(n);
   if (op == "Mul") return on_mul(n);
+  if (op == "Div") return on_div(n);
+  if (op == "BatchNormalization") return on_batch_norm(n);
   if (op == "Pow") return on_pow(n);
   if (op == "Flatten") return on_flatten(n);
   if (op == "Reshape") return on_reshape(n);
@@ -251,10 +261,17 @@ void Importer::dispatch(const onnx::NodeProto& n) {
 }
 
 void Importer::finish() {
-  for (FloatLayer& layer : out_.layers) seal(layer);
+  if (pending_pad_)
+    fail(pad_node_ + ": the model ends with zero padding", "remove the Pad; nnproof pads inside a Conv or AveragePool");
   if (out_.layers.empty())
     fail("the graph has no MatMul/Gemm/Conv layer",
          "nnproof proves networks of fully connected and convolutional layers");
+  if (pending_)
+    fail(last_op_ +
+             ": the model ends with constants applied after this activation, with no linear layer to fold "
+             "them into",
+         "end the model with a linear layer (Gemm/MatMul/Conv)");
+  for (FloatLayer& layer : out_.layers) seal(layer);
   if (stage_ == Stage::square)
     fail(last_op_ + ": the model ends with an activation, but the last layer must be affine",
          "remove the final activation");
@@ -276,10 +293,15 @@ void Importer::expect_arity(const onnx::NodeProto& n, int min_inputs, int max_in
 
 void Importer::check_inputs(const onnx::NodeProto& n) const {
   bool reads_activation = false;
-  for (const auto& in : n.input()) {
+  for (int k = 0; k < n.input_size(); ++k) {
+    const std::string& in = n.input(k);
     if (in.empty()) continue;  // an omitted optional input
     if (in == current_) {
       reads_activation = true;
+    } else if (shapes_.count(in)) {
+      if (n.op_type() != "Reshape" || k != 1)
+        fail_node(n, "reads " + in_quotes(in) + ", a value computed from a tensor's shape",
+                  "only a Reshape's target shape may come from Shape nodes");
     } else if (!constants_.count(in)) {
       if (produced_.count(in))
         fail_node(n,
@@ -330,6 +352,15 @@ std::vector<std::int64_t> Importer::attr_ints(const onnx::NodeProto& n, const st
                                               std::vector<std::int64_t> fallback) const {
   const auto* a = attr(n, name, onnx::AttributeProto::INTS);
   return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : fallback;
+}
+
+// The per-sample dims of the chain's tensor where the walk knows them: (features) when flat, (C, H, W)
+// for a known image, or the declared input shape while the chain is still at the input.
+std::optional<std::vector<std::size_t>> Importer::sample_dims() const {
+  if (flat_) return width_ ? std::optional(std::vector<std::size_t>{*width_}) : std::nullopt;
+  if (chw_) return std::vector<std::size_t>{(*chw_)[0], (*chw_)[1], (*chw_)[2]};
+  if (current_ == input_name_ && !out_.input_shape.empty()) return out_.input_shape;
+  return std::nullopt;
 }
 
 Tensor Importer::constant_input(const onnx::NodeProto& n, int k) const {

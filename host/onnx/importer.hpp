@@ -6,10 +6,14 @@
 //   importer.cpp     the walk over the graph: opset, metadata, the one input and output, each
 //                    node's inputs, arity and attributes, Constant nodes, refusals of unsupported ops;
 //   tensors.cpp      initializers and Constant values decoded into doubles, trusting nothing;
-//   operators.cpp    one handler per supported op (MatMul, Gemm, Conv, pooling, Add, Mul, Pow,
-//                    Flatten, Reshape, Softmax), each checking what it reads before it sizes anything;
-//   layers.cpp       growing the chain of affine layers (ops, carried biases, activations) and
-//                    sealing each layer at the end.
+//   operators.cpp    one handler per supported op (MatMul, Gemm, Conv, Pad, pooling, Pow, Flatten,
+//                    Softmax), each checking what it reads before it sizes anything;
+//   folding.cpp      constants applied to the activation (BatchNormalization, Add / Sub / Mul / Div by
+//                    a constant) folded exactly into the neighbouring linear op and its bias;
+//   shapes.cpp       the shape subgraph PyTorch writes for x.view(x.size(0), -1) (Shape, Gather,
+//                    Unsqueeze, Concat, ...) evaluated symbolically, and Reshape;
+//   layers.cpp       growing the chain of affine layers (ops, carried biases, activations), the cap
+//                    on pooling work, and sealing each layer at the end.
 #include <onnx/onnx_pb.h>
 
 #include <array>
@@ -38,6 +42,8 @@ constexpr std::uint64_t kMaxFeatures = std::uint64_t{1} << 26;
 constexpr std::uint64_t kMaxTaps = std::uint64_t{1} << 32;
 // The metadata key of the proof field (FloatModel::field).
 constexpr const char* kFieldKey = "nnproof.field";
+// Entries of a shape value (a rank is far below this; a hostile Concat could grow one without end).
+constexpr std::uint64_t kMaxShapeEntries = 64;
 // The metadata prefix of a layer's exact biases (FloatModel::exact_biases).
 constexpr const char* kExactBiasKey = "nnproof.bias.";
 // Integers beyond 2^53 do not survive the trip through double.
@@ -58,6 +64,28 @@ struct Tensor {
 
 // A layer's chain of ops multiplied out into one dense matrix where that pays (layers.cpp).
 void seal(FloatLayer& layer);
+
+// y = op(x) in float (layers.cpp): carries a bias or a shift through an op.
+std::vector<double> apply_float(const FloatOp& op, const std::vector<double>& x);
+
+// One entry of a shape computed in the graph (shapes.cpp): a known integer, the batch size (known
+// only when proving), or unknown.
+struct ShapeDim {
+  enum class Kind { value, batch, unknown };
+  Kind kind = Kind::value;
+  std::int64_t value = 0;
+};
+
+// A 1-D integer tensor (or a scalar) of the shape subgraph.
+struct ShapeValue {
+  std::vector<ShapeDim> dims;
+  bool scalar = false;
+};
+
+// A per-feature affine map y = scale[j] x[j] + shift[j] on the activation (folding.cpp).
+struct Affine {
+  std::vector<double> scale, shift;
+};
 
 // Walks the node list once, growing a chain of affine layers. current_ names the activation tensor
 // (the chain's head); every node must read it and may read constants only, which is what makes the
@@ -103,22 +131,22 @@ class Importer {
                                       std::vector<std::int64_t> fallback) const;
   Tensor constant_input(const onnx::NodeProto& n, int k) const;
   void on_constant(const onnx::NodeProto& n);
+  std::optional<std::vector<std::size_t>> sample_dims() const;  // of current_, without the batch
 
   // Constants decoded (tensors.cpp).
   Tensor load(const onnx::TensorProto& t) const;
   void load_values(const onnx::TensorProto& t, const std::string& what, std::uint64_t count, Tensor& out) const;
   void check_values(const std::string& what, int type, const std::vector<double>& values) const;
+  Tensor load_ints(const onnx::TensorProto& t, std::vector<std::int64_t>& ints) const;  // dims only in the Tensor
 
   // The operator handlers (operators.cpp).
   void on_matmul(const onnx::NodeProto& n);
   void on_gemm(const onnx::NodeProto& n);
   void on_conv(const onnx::NodeProto& n);
   void on_average_pool(const onnx::NodeProto& n, bool global);
-  void on_add(const onnx::NodeProto& n);
-  void on_mul(const onnx::NodeProto& n);
+  void on_pad(const onnx::NodeProto& n);
   void on_pow(const onnx::NodeProto& n);
   void on_flatten(const onnx::NodeProto& n);
-  void on_reshape(const onnx::NodeProto& n);
   void on_softmax(const onnx::NodeProto& n, FinalOp op);
   void expect_no_auto_pad(const onnx::NodeProto& n) const;
   void expect_unit_dilations(const onnx::NodeProto& n) const;
@@ -129,6 +157,24 @@ class Importer {
   std::vector<double> conv_bias(const onnx::NodeProto& n, const FloatOp& op) const;
   ConvShape pool_shape(const onnx::NodeProto& n, bool global) const;
 
+  // Constants on the activation, folded (folding.cpp).
+  void on_add(const onnx::NodeProto& n);
+  void on_sub(const onnx::NodeProto& n);
+  void on_mul(const onnx::NodeProto& n);
+  void on_div(const onnx::NodeProto& n);
+  void on_batch_norm(const onnx::NodeProto& n);
+  std::vector<double> per_feature(const onnx::NodeProto& n, const Tensor& c, const std::string& name) const;
+  void apply_affine(const onnx::NodeProto& n, Affine a);
+  void fold_into_rows(const onnx::NodeProto& n, const Affine& a);
+  void fold_into_columns(const onnx::NodeProto& n, FloatOp& op, std::vector<double>& bias);
+
+  // The shape subgraph and Reshape (shapes.cpp).
+  static bool is_shape_op(const std::string& op);
+  void on_shape_op(const onnx::NodeProto& n);
+  ShapeValue shape_input(const onnx::NodeProto& n, int k) const;
+  ShapeValue eval_shape_op(const onnx::NodeProto& n);
+  std::vector<std::int64_t> int_list(const onnx::NodeProto& n, int input, const std::string& attr_name) const;
+  void on_reshape(const onnx::NodeProto& n);
   // The chain of layers (layers.cpp).
   FloatLayer make_layer(const onnx::NodeProto& n, Tensor w, bool input_major) const;
   void add_bias(const onnx::NodeProto& n, FloatLayer& layer, const Tensor& b, const std::string& name) const;
@@ -136,6 +182,7 @@ class Importer {
   void add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> bias);
   void check_size(const onnx::NodeProto& n, const FloatOp& op) const;  // before anything is sized by it
   void add_square(const onnx::NodeProto& n);
+  void check_pool_work(const onnx::NodeProto& n, const FloatOp& pool);
 
   std::string path_;
   const onnx::ModelProto& model_;
@@ -151,6 +198,16 @@ class Importer {
   Stage stage_ = Stage::start;
   std::string last_op_;  // describe() of the last linear / square / final node, for structure errors
   int node_index_ = 0;
+  // Normalization before the first layer or after an activation, waiting for the next linear op.
+  std::optional<Affine> pending_;
+  // Zero padding (top, left, bottom, right) a Pad node leaves for the Conv / AveragePool reading it,
+  // and the Pad's describe().
+  std::optional<std::array<std::size_t, 4>> pending_pad_;
+  std::string pad_node_;
+  std::unordered_map<std::string, ShapeValue> shapes_;  // the shape subgraph's tensors
+  // Pools hold no weights in the file, so their taps are capped by the model's features
+  // (check_pool_work): the pools' taps so far, and the features of the input and every op's output.
+  std::uint64_t pool_taps_ = 0, features_ = 0;
 };
 
 }  // namespace nnproof::onnx_detail

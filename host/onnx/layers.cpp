@@ -2,6 +2,7 @@
 // The chain of affine layers the importer grows: linear ops appended to the current layer (a bias
 // already there carried through them in float), a square activation closing it, and at the end
 // each layer sealed (a chain of dense ops multiplied out where that is no larger).
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -10,7 +11,6 @@
 #include "host/onnx/importer.hpp"
 
 namespace nnproof::onnx_detail {
-namespace {
 
 // y = op(x) in float, for carrying a bias through the ops that follow it.
 std::vector<double> apply_float(const FloatOp& op, const std::vector<double>& x) {
@@ -26,19 +26,21 @@ std::vector<double> apply_float(const FloatOp& op, const std::vector<double>& x)
   return y;
 }
 
-}  // namespace
-
 // A chain of fully connected ops becomes one dense matrix (PROTOCOL.md section 2), quantized once:
-// more precise than rounding each factor, and the protocol then sees an ordinary dense layer. Only
-// when the product is no larger than its factors together (an n -> 1 -> n chain would multiply out
-// to n^2 entries from 2n): otherwise the ops stay a structured chain.
+// more precise than rounding each factor, and the protocol then sees an ordinary dense layer. The
+// product is formed first op first (W_2 W_1, then W_3 (W_2 W_1), ...), and only when every partial
+// product, the last included, has no more entries than the ops together: otherwise the ops stay a
+// structured chain. So an n -> 1 -> n chain (n^2 entries from 2n) stays a chain, and so does
+// n0 -> 1 -> M -> 1, whose product is small but whose partial product W_2 W_1 is M x n0: a file of
+// a few hundred KB must not make import allocate gigabytes.
 void seal(FloatLayer& layer) {
   std::uint64_t factors = 0;
   for (const FloatOp& op : layer.ops) {
     if (op.kind != LinearOp::Kind::dense || op.exact) return;
     factors += static_cast<std::uint64_t>(op.rows) * op.cols;
   }
-  if (static_cast<std::uint64_t>(layer.rows) * layer.cols > factors) return;
+  for (const FloatOp& op : layer.ops)  // the partial products are rows_k x cols
+    if (static_cast<std::uint64_t>(op.rows) * layer.cols > factors) return;
   std::vector<double> product = std::move(layer.ops.front().weights);  // rows_0 x cols
   std::size_t rows = layer.ops.front().rows;
   for (std::size_t i = 1; i < layer.ops.size(); ++i) {
@@ -141,10 +143,15 @@ void Importer::add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> 
         n, "takes " + std::to_string(op.cols) + " inputs but " +
                (out_.layers.empty() ? "the model input " + in_quotes(input_name_) : std::string("the previous layer")) +
                " gives " + std::to_string(*width_));
+  if (pending_ && stage_ != Stage::linear) fold_into_columns(n, op, bias);
+  if (out_.layers.empty()) features_ += op.cols;
+  features_ += op.rows;
   if (stage_ == Stage::linear) {
     FloatLayer& layer = out_.layers.back();
-    std::vector<double> carried = apply_float(op, layer.bias);
-    for (std::size_t a = 0; a < op.rows; ++a) bias[a] += carried[a];
+    if (std::any_of(layer.bias.begin(), layer.bias.end(), [](double b) { return b != 0; })) {
+      std::vector<double> carried = apply_float(op, layer.bias);  // O(taps): skipped for a zero bias
+      for (std::size_t a = 0; a < op.rows; ++a) bias[a] += carried[a];
+    }
     layer.rows = op.rows;
     layer.ops.push_back(std::move(op));
     layer.bias = std::move(bias);
@@ -160,6 +167,25 @@ void Importer::add_op(const onnx::NodeProto& n, FloatOp op, std::vector<double> 
   width_ = out_.layers.back().rows;
   stage_ = Stage::linear;
   last_op_ = describe(n);
+}
+
+// Pools are the one op whose work the file does not pay for: a 1 KB file can chain AveragePools
+// with large windows and stride 1, each ~2^26 taps (~1 s of verifying, and of carrying a bias at
+// import). Up to each pool, the pools' taps together may be at most 2^24 plus 32 per feature so far
+// (the input's and every op's outputs, this pool's included): far above what pooling costs in real
+// networks (a k x k window at stride k reads each input once; 3 x 3 at stride 1, nine times) and in
+// proportion to the model. Checked before the pool is added, so nothing is spent on a refused one.
+// Conv and dense work is paid for by weights stored in the file and bounded per op by check_size.
+void Importer::check_pool_work(const onnx::NodeProto& n, const FloatOp& pool) {
+  constexpr std::uint64_t kFreeTaps = std::uint64_t{1} << 24, kTapsPerFeature = 32;
+  const std::uint64_t features = features_ + (out_.layers.empty() ? pool.cols : 0) + pool.rows;
+  pool_taps_ += pool.rows * pool.conv.kernel_h * pool.conv.kernel_w;  // below 2^32 each (check_size)
+  if (pool_taps_ > kFreeTaps + kTapsPerFeature * features)
+    fail_node(n,
+              "pooling windows would sum " + std::to_string(pool_taps_) +
+                  " inputs per sample by here, more than 2^24 + 32 per feature of the model so far (" +
+                  std::to_string(features) + "); the verifier's work would not be in proportion to the model",
+              "use smaller pooling windows or strides equal to the kernel");
 }
 
 // A square activation closes the current layer: the network starts with a linear layer and has

@@ -6,7 +6,10 @@
 // convolutions (Conv, with strides, pads and groups) and sum pooling (AveragePool and
 // GlobalAveragePool, whose 1/k^2 is folded into the scale, or a Conv with a ones kernel); Flatten
 // and Reshape to (batch, features), Identity, Dropout and Constant nodes pass through, and a final
-// Softmax / LogSoftmax is recorded for the verifier to apply. Anything nnproof cannot prove is
+// Softmax / LogSoftmax is recorded for the verifier to apply. A zero Pad, BatchNormalization and
+// Add / Sub / Mul / Div by constants fold into the neighbouring linear op, and shape computations
+// (Shape, Gather, Unsqueeze, Concat, ...) are evaluated for a Reshape's target
+// (docs/ARCHITECTURE.md, "Import folds"). Anything nnproof cannot prove is
 // refused with one line that names the file, the node and, where one exists, the fix. The code is
 // in host/onnx/ (importer.hpp says which file does what).
 #include <map>
@@ -42,8 +45,9 @@ struct FloatOp {
 };
 
 // An affine layer: a square activation sits between consecutive layers. Chains of fully connected
-// maps with nothing between them are multiplied out into one dense matrix; a chain with a
-// convolution or a pool stays a chain of ops (never a dense matrix).
+// maps with nothing between them are multiplied out into one dense matrix when no partial product
+// is larger than the maps together; other chains (a convolution or a pool in them, or a large
+// partial product) stay a chain of ops (never a dense matrix).
 struct FloatLayer {
   std::string name;                // the first linear node's name (or "layer i"), for messages
   std::size_t rows = 0, cols = 0;  // W is rows x cols = n_i x n_{i-1} (output x input features)
@@ -71,8 +75,9 @@ struct FloatModel {
 
 // Reads `path`. The graph must be one chain from its single input to its single output of
 // MatMul/Gemm/Conv (+ Add bias), AveragePool / GlobalAveragePool (sum pooling), Mul(x,x) / Pow(x,2),
-// pass-through ops (Flatten, Reshape, Identity, Dropout) and an optional trailing Softmax /
-// LogSoftmax. Throws ModelError otherwise.
+// pass-through ops (Flatten, Reshape, Identity, Dropout), folded ones (zero Pad, BatchNormalization,
+// Add / Sub / Mul / Div by constants), shape computations read by a Reshape, and an optional
+// trailing Softmax / LogSoftmax. Throws ModelError otherwise.
 FloatModel import_onnx(const std::string& path);
 
 // Copies the model at `in` to `out` with the metadata keys nnproof.alpha / nnproof.beta set to the

@@ -101,11 +101,74 @@ ConvShape Importer::window_shape(const onnx::NodeProto& n, std::size_t kernel_h,
   shape.kernel_w = kernel_w;
   shape.stride_h = static_cast<std::size_t>(strides[0]);
   shape.stride_w = static_cast<std::size_t>(strides[1]);
-  shape.pad_top = static_cast<std::size_t>(pads[0]);
-  shape.pad_left = static_cast<std::size_t>(pads[1]);
-  shape.pad_bottom = static_cast<std::size_t>(pads[2]);
-  shape.pad_right = static_cast<std::size_t>(pads[3]);
+  // A zero Pad before the node is more of its padding (both below 2^31, so the sums cannot wrap).
+  const std::array<std::size_t, 4> extra = pending_pad_.value_or(std::array<std::size_t, 4>{});
+  shape.pad_top = static_cast<std::size_t>(pads[0]) + extra[0];
+  shape.pad_left = static_cast<std::size_t>(pads[1]) + extra[1];
+  shape.pad_bottom = static_cast<std::size_t>(pads[2]) + extra[2];
+  shape.pad_right = static_cast<std::size_t>(pads[3]) + extra[3];
   return shape;
+}
+
+// A constant-zero Pad of an image's H and W is padding of the Conv or AveragePool that reads it:
+// nn.AvgPool2d(count_include_pad=True) exports as Pad then AveragePool, nn.ZeroPad2d as Pad.
+// Opset 11 moved pads (and the value) from attributes to inputs; opset 18 added axes.
+void Importer::on_pad(const onnx::NodeProto& n) {
+  expect_arity(n, 1, 4);
+  spatial_input(n);
+  const std::string fix = "pad with zeros inside the Conv or AveragePool (padding=...)";
+  if (n.input(0) != current_) fail_node(n, "pads a constant", "the activation must be Pad's first input");
+  const auto* mode = attr(n, "mode", onnx::AttributeProto::STRING);
+  if (mode && mode->s() != "constant") fail_node(n, "mode=" + printable(mode->s()) + " is not zero padding", fix);
+  std::vector<std::int64_t> pads;
+  double value = attr_float(n, "value", 0.0);
+  if (opset_ < 11) {
+    pads = attr_ints(n, "pads", {});
+  } else {
+    const Tensor p = constant_input(n, 1);
+    for (double v : p.values) {
+      if (v != std::floor(v) || std::fabs(v) > static_cast<double>(kMaxElements))
+        fail_node(n, "pad " + fmt_double(v) + " is invalid", "re-export the model");
+      pads.push_back(static_cast<std::int64_t>(v));
+    }
+    if (n.input_size() > 2 && !n.input(2).empty()) {
+      const Tensor v = constant_input(n, 2);
+      if (v.values.size() != 1) fail_node(n, "constant_value is not a scalar", "re-export the model");
+      value = v.values[0];
+    }
+  }
+  if (value != 0) fail_node(n, "pads with the value " + fmt_double(value) + ", not zero", fix);
+  // Per axis (begin, end) of the listed axes, all four by default.
+  std::vector<std::int64_t> axes = {0, 1, 2, 3};
+  if (n.input_size() > 3 && !n.input(3).empty()) {
+    axes.clear();
+    for (double v : constant_input(n, 3).values) {
+      if (v != std::floor(v) || v < -4 || v > 3) fail_node(n, "axis " + fmt_double(v) + " is out of range");
+      axes.push_back(static_cast<std::int64_t>(v) + (v < 0 ? 4 : 0));
+    }
+  }
+  if (pads.size() != 2 * axes.size())
+    fail_node(n, std::to_string(pads.size()) + " pads for a rank-4 tensor", "re-export the model");
+  std::array<std::int64_t, 8> full{};  // ONNX order: begins of axes 0..3, then ends
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    if (axes[i] < 0 || axes[i] > 3) fail_node(n, "pads an axis out of range", "re-export the model");
+    full[static_cast<std::size_t>(axes[i])] = pads[i];
+    full[4 + static_cast<std::size_t>(axes[i])] = pads[axes.size() + i];
+  }
+  if (full[0] != 0 || full[1] != 0 || full[4] != 0 || full[5] != 0)
+    fail_node(n, "pads the batch or channel axis", "pad only the image's height and width");
+  for (std::int64_t v : full)
+    if (v < 0) fail_node(n, "negative padding crops the image", fix);
+  // Consecutive Pads add up; each sum stays below 2^31, as window_shape's pads do.
+  std::array<std::size_t, 4> pad = pending_pad_.value_or(std::array<std::size_t, 4>{});
+  const std::array<std::int64_t, 4> add = {full[2], full[3], full[6], full[7]};  // top, left, bottom, right
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (static_cast<std::uint64_t>(add[i]) > kMaxElements ||
+        (pad[i] += static_cast<std::size_t>(add[i])) > kMaxElements)
+      fail_node(n, "padding " + std::to_string(add[i]) + " is invalid", "re-export the model");
+  }
+  pending_pad_ = pad;
+  pad_node_ = describe(n);
 }
 
 // A Conv's or pool's shape checked (ConvShape::validate), its feature counts set and capped, all
@@ -181,6 +244,7 @@ void Importer::on_conv(const onnx::NodeProto& n) {
   const bool has_bias = std::any_of(bias.begin(), bias.end(), [](double v) { return v != 0; });
   op.exact = !has_bias && std::all_of(op.weights.begin(), op.weights.end(), [](double v) { return v == 0 || v == 1; });
   chw_ = std::array<std::size_t, 3>{op.conv.out_channels, op.conv.out_h(), op.conv.out_w()};
+  pending_pad_.reset();
   add_op(n, std::move(op), std::move(bias));
 }
 
@@ -213,7 +277,9 @@ void Importer::on_average_pool(const onnx::NodeProto& n, bool global) {
   op.conv = pool_shape(n, global);
   op.conv.groups = c;
   const ConvShape& g = op.conv;
-  const bool padded = g.pad_top + g.pad_left + g.pad_bottom + g.pad_right > 0;
+  // Only the node's own pads: a Pad before it wrote real zeros, which every window counts.
+  const auto own = global ? std::vector<std::int64_t>{} : attr_ints(n, "pads", {});
+  const bool padded = std::any_of(own.begin(), own.end(), [](std::int64_t p) { return p != 0; });
   if (padded && attr_int(n, "count_include_pad", 0) == 0)
     fail_node(n, "pads with count_include_pad=0, so border windows divide by fewer than k^2 and are not a sum pool",
               "pool without padding, or with count_include_pad=1");
@@ -225,29 +291,12 @@ void Importer::on_average_pool(const onnx::NodeProto& n, bool global) {
   op.exact = true;
   op.factor = 1.0 / static_cast<double>(g.kernel_h * g.kernel_w);
   chw_ = std::array<std::size_t, 3>{c, g.out_h(), g.out_w()};
+  pending_pad_.reset();
+  check_pool_work(n, op);
   add_op(n, std::move(op), std::vector<double>(g.out_size(), 0.0));
 }
 
-// ---- bias, activation, reshaping, final op ---------------------------------------------------
-
-void Importer::on_add(const onnx::NodeProto& n) {
-  expect_arity(n, 2, 2);
-  if (n.input(0) == current_ && n.input(1) == current_)
-    fail_node(n, "adds the activation to itself", "fold the factor 2 into the previous layer's weights");
-  if (stage_ != Stage::linear)
-    fail_node(n, "adds a constant away from a linear layer; only a bias right after MatMul/Gemm is supported",
-              "fold the constant into the neighbouring layer's bias");
-  const int k = n.input(0) == current_ ? 1 : 0;
-  add_bias(n, out_.layers.back(), constant_input(n, k), n.input(k));
-}
-
-void Importer::on_mul(const onnx::NodeProto& n) {
-  expect_arity(n, 2, 2);
-  if (n.input(0) != current_ || n.input(1) != current_)
-    fail_node(n, "multiplies by a constant, which is not supported",
-              "fold the constant into the neighbouring layer's weights; the activation must be Mul(x, x)");
-  add_square(n);
-}
+// ---- activation, flattening, final op -------------------------------------------------------
 
 void Importer::on_pow(const onnx::NodeProto& n) {
   expect_arity(n, 2, 2);
@@ -270,43 +319,34 @@ void Importer::on_flatten(const onnx::NodeProto& n) {
   flat_ = true;  // width_ already counts all non-batch features
 }
 
-// Allowed only when the result is (batch, features): target (-1, n), (0, n) or (0, -1).
-void Importer::on_reshape(const onnx::NodeProto& n) {
-  expect_arity(n, 2, 2);
-  if (n.input(0) != current_) fail_node(n, "reshapes a constant by a computed shape", "fold constants before export");
-  const Tensor s = constant_input(n, 1);
-  const bool allow_zero = attr_int(n, "allowzero", 0) != 0;  // then 0 means size 0, not "copy"
-  const std::string fix = "reshape to (-1, features) or (0, features), or use Flatten";
-  if (s.values.size() != 2)
-    fail_node(n, "target shape of " + std::to_string(s.values.size()) + " dims does not keep (batch, features)", fix);
-  const double batch = s.values[0], features = s.values[1];
-  if (!(batch == -1 || (batch == 0 && !allow_zero)))
-    fail_node(n, "target shape (" + fmt_double(batch) + ", " + fmt_double(features) + ") changes the batch dimension",
-              fix);
-  if (features == -1) {
-    if (batch == -1) fail_node(n, "target shape (-1, -1) is invalid", fix);
-  } else if (features == 0 && !allow_zero) {
-    if (!flat_) fail_node(n, "target shape (0, 0) keeps only the second of several feature dims", fix);
-  } else if (features >= 1 && features == std::floor(features)) {
-    if (width_ && static_cast<double>(*width_) != features)
-      fail_node(n, "reshapes " + std::to_string(*width_) + " features per sample into " + fmt_double(features), fix);
-    width_ = static_cast<std::size_t>(features);
-  } else {
-    fail_node(n, "target feature count " + fmt_double(features) + " is invalid", fix);
-  }
-  flat_ = true;
-}
-
+// The verifier normalizes over all of a sample's features. ONNX normalizes over `axis` alone from
+// opset 13 on, and before it over the axes from `axis` on (the input coerced to 2-D): the two agree
+// exactly when every other non-batch axis has size 1, which is what this accepts.
 void Importer::on_softmax(const onnx::NodeProto& n, FinalOp op) {
   expect_arity(n, 1, 1);
-  // opset 13 made the default axis -1; before it was 1. On (batch, features) both mean features.
   const std::int64_t axis = attr_int(n, "axis", opset_ >= 13 ? -1 : 1);
-  if (axis != -1 && axis != 1)
-    fail_node(n, "axis=" + std::to_string(axis) + " is not the feature axis", "apply it over the features (axis=-1)");
   if (stage_ == Stage::square)
     fail(last_op_ + ": the model ends with an activation before " + describe(n) + ", but the last layer must be affine",
          "remove the final activation");
   if (stage_ == Stage::start) fail_node(n, "comes before any linear layer", "export a model with a MatMul/Gemm layer");
+  const auto dims = sample_dims();
+  const std::string fix = "apply it over the features of a flat (batch, features) tensor (Flatten first, axis=-1)";
+  if (!dims) fail_node(n, "reads a tensor of unknown shape", fix);
+  const auto rank = static_cast<std::int64_t>(dims->size()) + 1;
+  const std::int64_t a = axis < 0 ? axis + rank : axis;
+  if (a == 0) fail_node(n, "axis=" + std::to_string(axis) + " normalizes over the batch, not the features", fix);
+  if (a < 0 || a >= rank)
+    fail_node(n, "axis=" + std::to_string(axis) + " is out of range for a rank-" + std::to_string(rank) + " tensor",
+              fix);
+  for (std::int64_t d = 1; d < rank; ++d) {
+    const bool normalized = opset_ >= 13 ? d == a : d >= a;
+    if (!normalized && (*dims)[static_cast<std::size_t>(d - 1)] != 1)
+      fail_node(n,
+                "axis=" + std::to_string(axis) + " on a (batch" + shape_str(*dims).replace(0, 1, ", ") +
+                    " tensor normalizes over part of each sample (opset " + std::to_string(opset_) +
+                    "), but the verifier normalizes over all of its features",
+                fix);
+  }
   out_.final_op = op;
   stage_ = Stage::final;
   last_op_ = describe(n);

@@ -151,4 +151,44 @@ void Importer::check_values(const std::string& what, int type, const std::vector
   }
 }
 
+// A small int64 / int32 constant read exactly (a shape, pads, axes, Slice bounds): not through
+// doubles, since PyTorch writes INT64_MAX for "to the end" and check_values refuses integers past 2^53.
+Tensor Importer::load_ints(const onnx::TensorProto& t, std::vector<std::int64_t>& ints) const {
+  const std::string what = "tensor " + in_quotes(t.name());
+  const int type = t.data_type();
+  if (type != onnx::TensorProto::INT64 && type != onnx::TensorProto::INT32)
+    fail(what + " has element type " + type_name(type) + " where ONNX asks for int64", "re-export the model");
+  Tensor out;
+  std::uint64_t count = 1;
+  for (auto d : t.dims()) {
+    if (d < 0 || static_cast<std::uint64_t>(d) > kMaxShapeEntries ||
+        (count *= static_cast<std::uint64_t>(d)) > kMaxShapeEntries)
+      fail(what + " has more than " + std::to_string(kMaxShapeEntries) + " entries, too many for a shape",
+           "re-export the model");
+    out.dims.push_back(static_cast<std::size_t>(d));
+  }
+  const std::size_t width = type == onnx::TensorProto::INT64 ? 8 : 4;
+  ints.clear();
+  if (t.has_raw_data()) {
+    if (t.raw_data().size() != count * width)
+      fail(what + " holds " + std::to_string(t.raw_data().size()) + " bytes of data but its shape " +
+               shape_str(out.dims) + " needs " + std::to_string(count * width),
+           "the file is corrupt; re-export it");
+    for (std::size_t i = 0; i < count; ++i) {
+      const char* p = t.raw_data().data() + i * width;
+      ints.push_back(width == 8 ? std::bit_cast<std::int64_t>(load_le<std::uint64_t>(p))
+                                : std::int64_t{std::bit_cast<std::int32_t>(load_le<std::uint32_t>(p))});
+    }
+  } else if (type == onnx::TensorProto::INT64) {
+    ints.assign(t.int64_data().begin(), t.int64_data().end());
+  } else {
+    ints.assign(t.int32_data().begin(), t.int32_data().end());
+  }
+  if (ints.size() != count)
+    fail(what + " holds " + std::to_string(ints.size()) + " values but its shape " + shape_str(out.dims) + " needs " +
+             std::to_string(count),
+         "the file is corrupt; re-export it");
+  return out;
+}
+
 }  // namespace nnproof::onnx_detail

@@ -220,6 +220,44 @@ TEST_F(NpyTest, ReadsNumpyI32AndI64) {
   EXPECT_EQ(a.integers, v64);
 }
 
+// Datasets ship images as uint8 and masks as bool; mixed-precision exports write float16.
+TEST_F(NpyTest, ReadsUint8AndBoolAsIntegers) {
+  const std::string u8 = {0, 1, 127, static_cast<char>(128), static_cast<char>(255), 7};
+  NpyArray a = read_npy(put("u1.npy", npy_file(dict("|u1", "(2, 3)"), u8)));
+  EXPECT_EQ(a.dtype, NpyDType::u8);
+  EXPECT_TRUE(a.is_integer());
+  EXPECT_EQ(a.shape, (std::vector<std::size_t>{2, 3}));
+  EXPECT_EQ(a.integers, (std::vector<std::int64_t>{0, 1, 127, 128, 255, 7}));
+
+  a = read_npy(put("b1.npy", npy_file(dict("|b1", "(3,)"), std::string("\x01\x00\x01", 3))));
+  EXPECT_EQ(a.dtype, NpyDType::b1);
+  EXPECT_EQ(a.integers, (std::vector<std::int64_t>{1, 0, 1}));
+  const std::string p = put("b2.npy", npy_file(dict("|b1", "(2,)"), std::string("\x01\x02", 2)));
+  expect_rejected(p, {"bool array holds the byte 2", "not 0 or 1"});
+}
+
+TEST_F(NpyTest, ReadsFloat16WidenedExactly) {
+  // 1, -2, 0.5 + 2^-11, the largest half, the smallest subnormal 2^-24, -0, +inf, a NaN.
+  const std::vector<std::uint16_t> bits = {0x3c00, 0xc000, 0x3801, 0x7bff, 0x0001, 0x8000, 0x7c00, 0x7e00};
+  std::string raw;
+  for (auto b : bits) raw += {static_cast<char>(b & 0xff), static_cast<char>(b >> 8)};
+  const NpyArray a = read_npy(put("f2.npy", npy_file(dict("<f2", "(8,)"), raw)));
+  EXPECT_EQ(a.dtype, NpyDType::f16);
+  EXPECT_FALSE(a.is_integer());
+  ASSERT_EQ(a.reals.size(), 8u);
+  EXPECT_EQ(a.reals[0], 1.0);
+  EXPECT_EQ(a.reals[1], -2.0);
+  EXPECT_EQ(a.reals[2], 0.5 + std::ldexp(1.0, -11));
+  EXPECT_EQ(a.reals[3], 65504.0);
+  EXPECT_EQ(a.reals[4], std::ldexp(1.0, -24));
+  EXPECT_EQ(a.reals[5], 0.0);
+  EXPECT_TRUE(std::signbit(a.reals[5]));
+  EXPECT_EQ(a.reals[6], std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(std::isnan(a.reals[7]));
+  // '=' and '|' marks as for the other types.
+  EXPECT_EQ(read_npy(put("f2eq.npy", npy_file(dict("=f2", "(1,)"), raw.substr(0, 2)))).reals[0], 1.0);
+}
+
 TEST_F(NpyTest, ReadsVersion2And3) {
   // numpy.lib.format.write_array(f, a, version=(2, 0)) for a = [[1, 2], [3, 4]] int64: header length 0x74.
   const std::vector<std::int64_t> v = {1, 2, 3, 4};
@@ -271,8 +309,8 @@ TEST_F(NpyTest, RejectsUnknownVersion) {
 }
 
 TEST_F(NpyTest, RejectsUnsupportedDtypes) {
-  const std::string fix = "save float32, float64, int32 or int64 in little-endian order";
-  for (const char* descr : {">f8", "<f2", "|b1", "<u4", "<c16", "|O", "f8", "<f8 "}) {
+  const std::string fix = "save float16, float32, float64, int32, int64, uint8 or bool in little-endian order";
+  for (const char* descr : {">f8", ">f2", "|i1", "<u2", "<u4", "<c16", "|O", "f8", "<f8 "}) {
     const std::string p = put("dt.npy", npy_file(dict(descr, "(1,)"), std::string(8, '\0')));
     expect_rejected(p, {"dtype", "not supported", fix.c_str()});
   }

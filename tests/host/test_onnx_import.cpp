@@ -362,9 +362,13 @@ TEST_F(OnnxImport, RejectsConvOnAFlatTensor) {
   expect_error(file("m.onnx"), {"node 'conv1' (Conv)", "not an image", "(batch, C, H, W)"});
 }
 
-TEST_F(OnnxImport, RejectsDiv) {
+// Div by a constant folds (test_onnx_pytorch.cpp); a constant divided by the activation does not.
+TEST_F(OnnxImport, RejectsDivByTheActivation) {
   testing::write_mlp_with_op(file("m.onnx"), make_layers({4, 3, 2}), "Div");
-  expect_error(file("m.onnx"), {"node 'div1' (Div)", "not arithmetic over the field"});
+  onnx::ModelProto m = load(file("m.onnx"));
+  node(m, "div1").mutable_input()->SwapElements(0, 1);
+  save(m, file("m.onnx"));
+  expect_error(file("m.onnx"), {"node 'div1' (Div)", "divides by the activation", "division by a constant"});
 }
 
 TEST_F(OnnxImport, RejectsUnknownOp) {
@@ -372,9 +376,24 @@ TEST_F(OnnxImport, RejectsUnknownOp) {
   expect_error(file("m.onnx"), {"node 'transpose1' (Transpose)", "not supported", "MatMul/Gemm"});
 }
 
-TEST_F(OnnxImport, RejectsMulByConstant) {
-  testing::write_mlp_with_op(file("m.onnx"), make_layers({4, 3, 2}), "Mul");
-  expect_error(file("m.onnx"), {"node 'mul1' (Mul)", "multiplies by a constant", "Mul(x, x)"});
+// Mul by a constant between two layers is no activation: it folds into the first layer's rows and
+// the two layers become one, multiplied out (W2 (2 W1 x + 2 b1) + b2).
+TEST_F(OnnxImport, MulByAConstantFoldsIntoTheLayer) {
+  const auto layers = make_layers({4, 3, 2});
+  testing::write_mlp_with_op(file("m.onnx"), layers, "Mul");
+  const FloatModel m = import_onnx(file("m.onnx"));
+  ASSERT_EQ(m.layers.size(), 1u);
+  ASSERT_FALSE(m.layers[0].structured());
+  for (std::size_t a = 0; a < 2; ++a) {
+    double bias = layers[1].bias[a];
+    for (std::size_t m1 = 0; m1 < 3; ++m1) bias += layers[1].weights[a * 3 + m1] * 2 * layers[0].bias[m1];
+    EXPECT_DOUBLE_EQ(m.layers[0].bias[a], bias);
+    for (std::size_t j = 0; j < 4; ++j) {
+      double w = 0;
+      for (std::size_t m1 = 0; m1 < 3; ++m1) w += layers[1].weights[a * 3 + m1] * 2 * layers[0].weights[m1 * 4 + j];
+      EXPECT_DOUBLE_EQ(m.layers[0].weights[a * 4 + j], w);
+    }
+  }
 }
 
 TEST_F(OnnxImport, RejectsPowOtherThanSquare) {
