@@ -5,6 +5,7 @@
 // round at a time.
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,40 @@ std::vector<K> run_sumcheck(SumcheckProver<K>& sc, unsigned n, unsigned degree, 
   if (n > 0) sc.fold(point[0]);
   return point;
 }
+
+// Several sum-checks over the same variables run as one: round values sum_c rho_c h_c, every
+// instance folded with the same challenge (the training walk's combined claims, TRAINING.md
+// section 5). Each instance keeps its own claim, so an engine may still derive h(1) from it.
+template <class K>
+class CombinedSumcheck final : public SumcheckProver<K> {
+ public:
+  CombinedSumcheck(std::vector<K> rho, std::vector<std::unique_ptr<SumcheckProver<K>>> parts)
+      : rho_(std::move(rho)), parts_(std::move(parts)) {}
+  std::array<K, 3> round() override {
+    return combine([](SumcheckProver<K>& p) { return p.round(); });
+  }
+  void fold(K r) override {
+    for (auto& p : parts_) p->fold(r);
+  }
+  std::array<K, 3> fold_and_round(K r) override {
+    return combine([r](SumcheckProver<K>& p) { return p.fold_and_round(r); });
+  }
+  K final_value() const override { return parts_.front()->final_value(); }
+  K final_value(std::size_t c) const { return parts_[c]->final_value(); }
+
+ private:
+  template <class Fn>
+  std::array<K, 3> combine(Fn&& fn) {
+    std::array<K, 3> h{K::zero(), K::zero(), K::zero()};
+    for (std::size_t c = 0; c < parts_.size(); ++c) {
+      const std::array<K, 3> part = fn(*parts_[c]);
+      for (std::size_t d = 0; d < 3; ++d) h[d] += rho_[c] * part[d];
+    }
+    return h;
+  }
+  std::vector<K> rho_;
+  std::vector<std::unique_ptr<SumcheckProver<K>>> parts_;
+};
 
 template <class K>
 void send_one(ProverChannel<K>& ch, K x) {

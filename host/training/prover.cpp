@@ -64,59 +64,62 @@ class ProverSide {
     return {};
   }
 
-  Claim<K> merge(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims) {
-    report("merging the claims on " + c.tensors[t].name);
-    const std::vector<K> rho = draw_challenges(ch_, static_cast<unsigned>(claims.size()));
-    std::vector<std::vector<K>> points;
-    for (const Claim<K>& claim : claims) points.push_back(claim.point);
-    std::vector<K> w = weighted_eq_sum(c, t, points, rho);
-    auto sc = engine_.product_sumcheck(std::move(w), lift<K>(table(t)));
-    std::vector<K> x = run_sumcheck(*sc, c.vars(t), 2, ch_);
-    const K value = sc->final_value();
-    send_one(ch_, value);
-    return {std::move(x), value};
-  }
-
-  NewClaims<K> reduce(const Computation& c, std::size_t t, const Claim<K>& claim) {
+  // All of a tensor's claims at once (TRAINING.md section 5): several instances of the engine's
+  // sum-check run as one where the operation's structure is a product (linear, square, transposed),
+  // one host sum-check with the combined eq weights for the Hadamard.
+  NewClaims<K> reduce(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims) {
     const TensorNode& node = c.tensors[t];
     report("proving " + node.name);
     const unsigned beta = c.beta();
+    const std::size_t m = claims.size();
+    const std::vector<K> rho = combination_weights<K>(ch_, m);
+    std::vector<std::unique_ptr<SumcheckProver<K>>> parts;
     switch (node.op) {
-      case TensorOp::linear: {  // sum_j W~(q, j) Y~(j, r), then y* = Y~(s, r)
-        const std::vector<K> r = point_cols(claim.point, beta), q = point_rows(claim.point, beta);
+      case TensorOp::linear: {  // sum_j sum_c rho_c W~(q_c, j) Y~(j, r_c), then y*_c = Y~(s, r_c)
         const FieldLayer<F>& layer = layers_[node.layer - 1];
-        std::vector<K> V = engine_.col_combine(table(node.operands[0]), eq_table<K>(r));
-        auto sc = engine_.product_sumcheck(engine_.row_combine(layer, eq_table<K>(q)), std::move(V));
-        const std::vector<K> s = run_sumcheck(*sc, ceil_log2(layer.cols()), 2, ch_);
-        const K y = sc->final_value();
-        send_one(ch_, y);
-        return {{node.operands[0], {join_point(r, s), y}}};
+        for (const Claim<K>& claim : claims) {
+          std::vector<K> V = engine_.col_combine(table(node.operands[0]), eq_table<K>(point_cols(claim.point, beta)));
+          parts.push_back(engine_.product_sumcheck(
+              engine_.row_combine(layer, eq_table<K>(point_rows(claim.point, beta))), std::move(V)));
+        }
+        CombinedSumcheck<K> sc(rho, std::move(parts));
+        const std::vector<K> s = run_sumcheck(sc, ceil_log2(layer.cols()), 2, ch_);
+        return send_finals(sc, m, node.operands[0], claims, beta, s);
       }
-      case TensorOp::square: {  // sum eq(x, y) Z~(y)^2, then z* = Z~(x')
-        const std::vector<K> r = point_cols(claim.point, beta), s = point_rows(claim.point, beta);
-        auto sc = engine_.square_sumcheck(table(node.operands[0]), s, r, claim.value, {});
-        std::vector<K> x = run_sumcheck(*sc, c.vars(t), 3, ch_);
-        const K z = sc->final_value();
+      case TensorOp::square: {  // sum_y w(y) Z~(y)^2, then z* = Z~(x')
+        for (const Claim<K>& claim : claims)
+          parts.push_back(engine_.square_sumcheck(table(node.operands[0]), point_rows(claim.point, beta),
+                                                  point_cols(claim.point, beta), claim.value, {}));
+        CombinedSumcheck<K> sc(rho, std::move(parts));
+        std::vector<K> x = run_sumcheck(sc, c.vars(t), 3, ch_);
+        const K z = sc.final_value();
         send_one(ch_, z);
         return {{node.operands[0], {std::move(x), z}}};
       }
-      case TensorOp::hadamard: {  // sum 2 eq(x, y) Z~(y) E~(y), then z*, e*
-        std::vector<K> eq2 = weighted_eq_sum(c, t, {claim.point}, {K::from_int(2)});
-        HostTableSumcheck<K> sc({std::move(eq2), lift<K>(table(node.operands[0])), lift<K>(table(node.operands[1]))});
+      case TensorOp::hadamard: {  // sum_y 2 w(y) Z~(y) E~(y), then z*, e*
+        std::vector<std::vector<K>> points;
+        std::vector<K> weights;
+        for (std::size_t i = 0; i < m; ++i) {
+          points.push_back(claims[i].point);
+          weights.push_back(rho[i] + rho[i]);
+        }
+        HostTableSumcheck<K> sc({weighted_eq_sum(c, t, points, weights), lift<K>(table(node.operands[0])),
+                                 lift<K>(table(node.operands[1]))});
         std::vector<K> x = run_sumcheck(sc, c.vars(t), 3, ch_);
         const std::array<K, 2> ze{sc.value(1), sc.value(2)};
         ch_.send(std::span<const K>(ze.data(), 2));
         return {{node.operands[0], {x, ze[0]}}, {node.operands[1], {x, ze[1]}}};
       }
-      case TensorOp::transpose_linear: {  // sum_a W~(a, s) D~(a, r), then d* = D~(a*, r)
-        const std::vector<K> r = point_cols(claim.point, beta), s = point_rows(claim.point, beta);
+      case TensorOp::transpose_linear: {  // sum_a sum_c rho_c W~(a, s_c) D~(a, r_c), then d*_c
         const FieldLayer<F>& layer = layers_[node.layer - 1];
-        std::vector<K> V = engine_.col_combine(table(node.operands[0]), eq_table<K>(r));
-        auto sc = engine_.product_sumcheck(weight_columns(layer, eq_table<K>(s)), std::move(V));
-        const std::vector<K> a = run_sumcheck(*sc, ceil_log2(layer.rows()), 2, ch_);
-        const K d = sc->final_value();
-        send_one(ch_, d);
-        return {{node.operands[0], {join_point(r, a), d}}};
+        for (const Claim<K>& claim : claims) {
+          std::vector<K> V = engine_.col_combine(table(node.operands[0]), eq_table<K>(point_cols(claim.point, beta)));
+          parts.push_back(engine_.product_sumcheck(weight_columns(layer, eq_table<K>(point_rows(claim.point, beta))),
+                                                   std::move(V)));
+        }
+        CombinedSumcheck<K> sc(rho, std::move(parts));
+        const std::vector<K> a = run_sumcheck(sc, ceil_log2(layer.rows()), 2, ch_);
+        return send_finals(sc, m, node.operands[0], claims, beta, a);
       }
       default:
         throw std::logic_error("training prover: no reduction for " + node.name);
@@ -145,6 +148,19 @@ class ProverSide {
                               sc->final_value() - shift};
     ch_.send(std::span<const K>(dy.data(), 2));
     return {{c.D[i], {join_point(rho, q), dy[0]}}, {c.Y[i - 1], {join_point(rho, s), dy[1]}}};
+  }
+
+  // The m instances' final values (the operand's MLE at (r_c, point) for each claim c), sent as one
+  // message, and the claims they make.
+  NewClaims<K> send_finals(const CombinedSumcheck<K>& sc, std::size_t m, std::size_t operand,
+                           const std::vector<Claim<K>>& claims, unsigned beta, const std::vector<K>& point) {
+    std::vector<K> finals(m);
+    for (std::size_t i = 0; i < m; ++i) finals[i] = sc.final_value(i);
+    ch_.send(std::span<const K>(finals));
+    NewClaims<K> out;
+    for (std::size_t i = 0; i < m; ++i)
+      out.push_back({operand, {join_point(point_cols(claims[i].point, beta), point), finals[i]}});
+    return out;
   }
 
   // sum_m rho_m eq(x_m, .) over tensor t's table, each eq table the outer product of its row and

@@ -54,12 +54,17 @@ class HostTableSumcheck final : public SumcheckProver<K> {
  private:
   // h(0), h(2), h(3) terms of one pair: each table extended linearly from (lo, hi) to X.
   std::array<K, 3> pair_terms(std::size_t lo_at, std::size_t hi_at) const {
-    std::array<K, 3> prod{K::one(), K::one(), K::one()};
-    for (const auto& t : t_) {
-      const K lo = t[lo_at], step = t[hi_at] - lo, at2 = lo + step + step;
+    std::array<K, 3> prod{};
+    for (std::size_t m = 0; m < t_.size(); ++m) {
+      const std::vector<K>& t = t_[m];
+      const K lo = t[lo_at], step = t[hi_at] - lo, at2 = lo + step + step, at3 = at2 + step;
+      if (m == 0) {  // the first table starts the products: no multiplication by one
+        prod = {lo, at2, at3};
+        continue;
+      }
       prod[0] *= lo;
       prod[1] *= at2;
-      prod[2] *= at2 + step;
+      prod[2] *= at3;
     }
     return prod;
   }

@@ -58,26 +58,23 @@ class CostSide {
     }
     return {};
   }
-  Claim<K> merge(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims) {
-    sumcheck(c.vars(t), 2, 1);
-    cost.error_terms += static_cast<double>(claims.size()) * c.vars(t);
-    return claim(c, t);
-  }
-  NewClaims<K> reduce(const Computation& c, std::size_t t, const Claim<K>& /*one*/) {
+  NewClaims<K> reduce(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims) {
     const TensorNode& node = c.tensors[t];
+    const std::size_t m = claims.size();
+    if (m > 1) cost.error_terms += static_cast<double>(m);  // the random combination
     switch (node.op) {
-      case TensorOp::linear:
-        sumcheck(ceil_log2(c.dims[node.layer - 1]), 2, 1);
-        return {{node.operands[0], claim(c, node.operands[0])}};
+      case TensorOp::linear:  // one value of the operand per claim: Y_{i-1}~(s, r_c)
+        sumcheck(ceil_log2(c.dims[node.layer - 1]), 2, m);
+        return repeat(m, node.operands[0], c);
       case TensorOp::square:
         sumcheck(c.vars(t), 3, 1);
         return {{node.operands[0], claim(c, node.operands[0])}};
       case TensorOp::hadamard:
         sumcheck(c.vars(t), 3, 2);
         return {{node.operands[0], claim(c, node.operands[0])}, {node.operands[1], claim(c, node.operands[1])}};
-      case TensorOp::transpose_linear:
-        sumcheck(ceil_log2(c.dims[node.layer]), 2, 1);
-        return {{node.operands[0], claim(c, node.operands[0])}};
+      case TensorOp::transpose_linear:  // one value of D_i per claim: D_i~(a*, r_c)
+        sumcheck(ceil_log2(c.dims[node.layer]), 2, m);
+        return repeat(m, node.operands[0], c);
       default:
         throw std::logic_error("computation: no reduction for " + node.name);
     }
@@ -94,6 +91,11 @@ class CostSide {
     cost.error_terms += static_cast<double>(n) * d;
   }
   static Claim<K> claim(const Computation& c, std::size_t t) { return {std::vector<K>(c.vars(t)), K::zero()}; }
+  static NewClaims<K> repeat(std::size_t m, std::size_t t, const Computation& c) {
+    NewClaims<K> out;
+    for (std::size_t i = 0; i < m; ++i) out.push_back({t, claim(c, t)});
+    return out;
+  }
 };
 
 }  // namespace

@@ -3,10 +3,12 @@
 // A description of a computation over the integers, and the one walk that proves it (DESIGN.md,
 // "A description of the computation"; docs/TRAINING_PROTOCOL.md). Tensors are feature x batch
 // tables, each made by one operation from earlier tensors; the statement puts claims on some of
-// them (seeds). The walk takes the tensors in the reverse of the order they were made: it merges
-// a tensor's claims into one by a random linear combination (a sum-check), then reduces that one
-// claim through the tensor's operation to claims on its operands. Prover, verifier and the shape
-// (message count, soundness) are three sides of the same walk, so they cannot disagree on order.
+// them (seeds). The walk takes the tensors in the reverse of the order they were made and reduces
+// all of a tensor's claims at once through its operation (TRAINING.md section 5): m >= 2 claims
+// (x_c, v_c) are combined by random rho_c, and one sum-check proves sum_c rho_c v_c =
+// sum_x (sum_c rho_c eq(x_c, x)) f(x) for the expression f that makes the tensor, leaving claims on
+// its operands. Prover, verifier and the shape (message count, soundness) are three sides of the
+// same walk, so they cannot disagree on order.
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -88,13 +90,22 @@ std::vector<K> join_point(std::vector<K> cols, const std::vector<K>& rows) {
   return cols;
 }
 
+// The weights combining m claims on one tensor: none drawn for a single claim (weight 1), so a chain
+// of single claims is exactly PROTOCOL.md section 5's protocol; m fresh challenges otherwise.
+template <class K, class Channel>
+std::vector<K> combination_weights(Channel& channel, std::size_t m) {
+  if (m == 1) return {K::one()};
+  std::vector<K> rho(m);
+  for (K& x : rho) x = channel.challenge();
+  return rho;
+}
+
 template <class K>
 using NewClaims = std::vector<std::pair<std::size_t, Claim<K>>>;
 
 // The walk. Side provides, for its K:
 //   NewClaims<K> seed(const Computation&, const Seed&)
-//   Claim<K>     merge(const Computation&, std::size_t t, const std::vector<Claim<K>>&)    (>= 2 claims)
-//   NewClaims<K> reduce(const Computation&, std::size_t t, const Claim<K>&)               (one claim)
+//   NewClaims<K> reduce(const Computation&, std::size_t t, const std::vector<Claim<K>>&)  (>= 1 claim)
 //   Claim<K>     pass_residual(const Computation&, std::size_t t, const Claim<K>&)        (the claim on Z_L)
 //   void         check_data(const Computation&, std::size_t t, const std::vector<Claim<K>>&)
 template <class K, class Side>
@@ -115,10 +126,8 @@ void walk(const Computation& c, Side& side) {
       case TensorOp::residual:  // affine: each claim passes through, no merge needed
         for (const Claim<K>& claim : on_t) add({{node.operands[0], side.pass_residual(c, t, claim)}});
         break;
-      default: {
-        const Claim<K> one = on_t.size() == 1 ? on_t[0] : side.merge(c, t, on_t);
-        add(side.reduce(c, t, one));
-      }
+      default:
+        add(side.reduce(c, t, on_t));
     }
     on_t.clear();
     on_t.shrink_to_fit();
@@ -126,8 +135,8 @@ void walk(const Computation& c, Side& side) {
 }
 
 // The walk's sizes: message elements and the soundness sum (TRAINING.md section 5), in units of
-// 1 / |K|: sum-check rounds weighted by degree, each random evaluation point's variables, each
-// merge's variables.
+// 1 / |K|: sum-check rounds weighted by degree, each random evaluation point's variables, and for
+// each combination of m claims, m.
 struct WalkCost {
   std::size_t messages = 0;
   double error_terms = 0;

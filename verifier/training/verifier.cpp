@@ -47,60 +47,64 @@ class VerifierSide {
     return {};
   }
 
-  Claim<K> merge(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims) {
-    std::vector<K> rho = draw_challenges(ch_, static_cast<unsigned>(claims.size()));
-    K claim = K::zero();
-    for (std::size_t m = 0; m < claims.size(); ++m) claim += rho[m] * claims[m].value;
-    std::vector<K> x;
-    const K final = sumcheck_verifier(ch_, claim, c.vars(t), 2, x);
-    const K value = receive<1>()[0];
-    K weight = K::zero();
-    for (std::size_t m = 0; m < claims.size(); ++m) weight += rho[m] * eq_eval<K>(claims[m].point, x);
-    if (final != weight * value) throw Rejection{c.tensors[t].name + " merge sum-check: final claim != w~(x) * t*"};
-    return {x, value};
-  }
-
-  NewClaims<K> reduce(const Computation& c, std::size_t t, const Claim<K>& claim) {
+  // All of a tensor's claims at once: sum_c rho_c v_c = sum_x (sum_c rho_c eq(x_c, x)) f(x).
+  NewClaims<K> reduce(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims) {
     const TensorNode& node = c.tensors[t];
     const unsigned beta = c.beta();
+    const std::size_t m = claims.size();
+    const std::vector<K> rho = combination_weights<K>(ch_, m);
+    K claim = K::zero();
+    for (std::size_t i = 0; i < m; ++i) claim += rho[i] * claims[i].value;
     switch (node.op) {
-      case TensorOp::linear: {  // PROTOCOL.md 5, steps 2.1 and 2.2
+      case TensorOp::linear: {  // PROTOCOL.md 5, steps 2.1 and 2.2, for each claim (r_c, q_c)
         const QuantizedLayer& layer = model_.layers[node.layer - 1];
-        const std::vector<K> r = point_cols(claim.point, beta), q = point_rows(claim.point, beta);
-        const std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
-        const K v = claim.value - bias_mle<K>(layer, eq_q) * mask_mle(eq_r);
+        std::vector<std::vector<K>> eq_q(m);
+        for (std::size_t i = 0; i < m; ++i) {
+          eq_q[i] = eq_table<K>(point_rows(claims[i].point, beta));
+          claim -= rho[i] * bias_mle<K>(layer, eq_q[i]) * mask_mle(eq_table<K>(point_cols(claims[i].point, beta)));
+        }
         std::vector<K> s;
-        const K final = sumcheck_verifier(ch_, v, ceil_log2(layer.cols), 2, s);
-        const K y = receive<1>()[0];
-        if (final != weight_mle<K>(layer, eq_q, eq_table<K>(s)) * y)
-          throw Rejection{node.name + " matrix-product sum-check: final claim != W~(q,s) * y*"};
-        return {{node.operands[0], {join_point(r, s), y}}};
+        const K final = sumcheck_verifier(ch_, claim, ceil_log2(layer.cols), 2, s);
+        const std::vector<K> y = receive(m), eq_s = eq_table<K>(s);
+        K expected = K::zero();
+        for (std::size_t i = 0; i < m; ++i) expected += rho[i] * weight_mle<K>(layer, eq_q[i], eq_s) * y[i];
+        if (final != expected)
+          throw Rejection{node.name + " matrix-product sum-check: final claim != sum_c rho_c W~(q_c,s) y*_c"};
+        NewClaims<K> out;
+        for (std::size_t i = 0; i < m; ++i)
+          out.push_back({node.operands[0], {join_point(point_cols(claims[i].point, beta), s), y[i]}});
+        return out;
       }
       case TensorOp::square: {  // PROTOCOL.md 5, step 2.4
         std::vector<K> x;
-        const K final = sumcheck_verifier(ch_, claim.value, c.vars(t), 3, x);
-        const K z = receive<1>()[0];
-        if (final != eq_eval<K>(claim.point, x) * z * z)
-          throw Rejection{node.name + " activation sum-check: final claim != eq(x,x') z*^2"};
+        const K final = sumcheck_verifier(ch_, claim, c.vars(t), 3, x);
+        const K z = receive(1)[0];
+        if (final != weight_at(claims, rho, x) * z * z)
+          throw Rejection{node.name + " activation sum-check: final claim != w~(x') z*^2"};
         return {{node.operands[0], {x, z}}};
       }
       case TensorOp::hadamard: {  // D = 2 Z o E
         std::vector<K> x;
-        const K final = sumcheck_verifier(ch_, claim.value, c.vars(t), 3, x);
-        const auto [z, e] = receive<2>();
-        if (final != K::from_int(2) * eq_eval<K>(claim.point, x) * z * e)
-          throw Rejection{node.name + " Hadamard sum-check: final claim != 2 eq(x,x') z* e*"};
-        return {{node.operands[0], {x, z}}, {node.operands[1], {x, e}}};
+        const K final = sumcheck_verifier(ch_, claim, c.vars(t), 3, x);
+        const std::vector<K> ze = receive(2);
+        if (final != K::from_int(2) * weight_at(claims, rho, x) * ze[0] * ze[1])
+          throw Rejection{node.name + " Hadamard sum-check: final claim != 2 w~(x') z* e*"};
+        return {{node.operands[0], {x, ze[0]}}, {node.operands[1], {x, ze[1]}}};
       }
-      case TensorOp::transpose_linear: {  // E_{i-1} = W_i^T D_i
+      case TensorOp::transpose_linear: {  // E_{i-1} = W_i^T D_i, for each claim (r_c, s_c)
         const QuantizedLayer& layer = model_.layers[node.layer - 1];
-        const std::vector<K> r = point_cols(claim.point, beta), s = point_rows(claim.point, beta);
         std::vector<K> a;
-        const K final = sumcheck_verifier(ch_, claim.value, ceil_log2(layer.rows), 2, a);
-        const K d = receive<1>()[0];
-        if (final != weight_mle<K>(layer, eq_table<K>(a), eq_table<K>(s)) * d)
-          throw Rejection{node.name + " transposed-product sum-check: final claim != W~(a,s) * d*"};
-        return {{node.operands[0], {join_point(r, a), d}}};
+        const K final = sumcheck_verifier(ch_, claim, ceil_log2(layer.rows), 2, a);
+        const std::vector<K> d = receive(m), eq_a = eq_table<K>(a);
+        K expected = K::zero();
+        for (std::size_t i = 0; i < m; ++i)
+          expected += rho[i] * weight_mle<K>(layer, eq_a, eq_table<K>(point_rows(claims[i].point, beta))) * d[i];
+        if (final != expected)
+          throw Rejection{node.name + " transposed-product sum-check: final claim != sum_c rho_c W~(a,s_c) d*_c"};
+        NewClaims<K> out;
+        for (std::size_t i = 0; i < m; ++i)
+          out.push_back({node.operands[0], {join_point(point_cols(claims[i].point, beta), a), d[i]}});
+        return out;
       }
       default:
         throw std::logic_error("training verifier: no reduction for " + node.name);
@@ -160,6 +164,18 @@ class VerifierSide {
     std::array<K, N> v;
     ch_.receive(std::span<K>(v.data(), N));
     return v;
+  }
+  std::vector<K> receive(std::size_t n) {
+    std::vector<K> v(n);
+    ch_.receive(std::span<K>(v));
+    return v;
+  }
+
+  // w~(x) = sum_c rho_c eq(x_c, x): the combined claims' weight at the sum-check's point.
+  static K weight_at(const std::vector<Claim<K>>& claims, const std::vector<K>& rho, const std::vector<K>& x) {
+    K w = K::zero();
+    for (std::size_t i = 0; i < claims.size(); ++i) w += rho[i] * eq_eval<K>(claims[i].point, x);
+    return w;
   }
 
   const TrainingStatement<Cfg>& st_;
