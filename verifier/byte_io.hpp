@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "verifier/proof.hpp"
@@ -76,6 +77,18 @@ void read_elements(Reader& r, std::vector<T>& v, std::size_t count, const char* 
     if (!T::from_bytes(p + i * T::kBytes, v[i]))
       throw ProofFormatError(std::string("non-canonical field element (>= p) in ") + what + " at element " +
                              std::to_string(i));
+}
+
+// The field id, mode and reserved bytes every proof file has after its magic and version: a file
+// field (m61 or m127), the non-interactive mode, zero reserved bytes.
+inline std::pair<FieldId, std::uint8_t> read_field_and_mode(Reader& r) {
+  const std::uint64_t field = r.uint(1, "the field id");
+  if (field != static_cast<std::uint8_t>(FieldId::m61) && field != static_cast<std::uint8_t>(FieldId::m127))
+    throw ProofFormatError("unknown or non-file field id " + std::to_string(field) + " (files hold m61 or m127)");
+  const auto mode = static_cast<std::uint8_t>(r.uint(1, "the mode"));
+  if (mode != kModeNonInteractive) throw ProofFormatError("unknown proof mode " + std::to_string(mode));
+  if (r.uint(2, "the reserved bytes") != 0) throw ProofFormatError("reserved header bytes are not zero");
+  return {static_cast<FieldId>(field), mode};
 }
 
 }  // namespace nnproof::byte_io

@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <string>
+#include <tuple>
 
 #include "verifier/byte_io.hpp"
 
@@ -12,6 +13,7 @@ namespace {
 using byte_io::field_base_bytes;
 using byte_io::field_challenge_bytes;
 using byte_io::read_elements;
+using byte_io::read_field_and_mode;
 using byte_io::Reader;
 using byte_io::Writer;
 
@@ -30,13 +32,7 @@ BundleHeader parse_header(std::span<const unsigned char> bytes, std::size_t expe
     throw ProofFormatError("unsupported proof version " + std::to_string(version) + " (this nnproof reads version " +
                            std::to_string(kProofVersion) + "; prove again with it)");
   BundleHeader h;
-  std::uint64_t field = r.uint(1, "the field id");
-  if (field != static_cast<std::uint8_t>(FieldId::m61) && field != static_cast<std::uint8_t>(FieldId::m127))
-    throw ProofFormatError("unknown or non-file field id " + std::to_string(field) + " (files hold m61 or m127)");
-  h.field = static_cast<FieldId>(field);
-  h.mode = static_cast<std::uint8_t>(r.uint(1, "the mode"));
-  if (h.mode != kModeNonInteractive) throw ProofFormatError("unknown proof mode " + std::to_string(h.mode));
-  if (r.uint(2, "the reserved bytes") != 0) throw ProofFormatError("reserved header bytes are not zero");
+  std::tie(h.field, h.mode) = read_field_and_mode(r);
   std::memcpy(h.statement_digest.data(), r.take(32, "the statement digest"), 32);
   std::memcpy(h.model_binding.data(), r.take(32, "the model digest"), 32);
   std::memcpy(h.input_binding.data(), r.take(32, "the input digest"), 32);

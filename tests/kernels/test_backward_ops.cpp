@@ -10,6 +10,7 @@
 
 #include "kernels/reference/reference_engine.hpp"
 #include "kernels/registry.hpp"
+#include "tests/support/engines.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/random.hpp"
 
@@ -24,14 +25,7 @@ class EngineTestBackward : public ::testing::Test {};
 using Configs = ::testing::Types<M61, M127, M61Interactive>;
 TYPED_TEST_SUITE(EngineTestBackward, Configs);
 
-template <class Cfg>
-std::vector<std::unique_ptr<Engine<Cfg>>> engines_under_test() {
-  std::vector<std::unique_ptr<Engine<Cfg>>> out;
-  for (std::string_view name : runnable_engines())
-    if (name != "reference") out.push_back(make_engine<Cfg>(name));
-  EXPECT_GE(out.size(), 1u);
-  return out;
-}
+using testing::engines_under_test;
 
 // Random entries in the real corner, zero elsewhere (as the backward pass's tables are).
 template <class F>

@@ -15,6 +15,7 @@
 #include "kernels/registry.hpp"
 #include "kernels/thrust/device_info.hpp"
 #include "kernels/thrust/thrust_engine.hpp"
+#include "tests/support/engines.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/problems.hpp"
 
@@ -29,16 +30,7 @@ class EngineTest : public ::testing::Test {};
 using Configs = ::testing::Types<M61, M127, M61Interactive>;
 TYPED_TEST_SUITE(EngineTest, Configs);
 
-// Every engine of the registry that runs here but the reference (the oracle): the cpu engine,
-// the thrust-omp twin, and cuda with a device.
-template <class Cfg>
-std::vector<std::unique_ptr<Engine<Cfg>>> engines_under_test() {
-  std::vector<std::unique_ptr<Engine<Cfg>>> out;
-  for (std::string_view name : runnable_engines())
-    if (name != "reference") out.push_back(make_engine<Cfg>(name));
-  EXPECT_GE(out.size(), 1u);
-  return out;
-}
+using testing::engines_under_test;
 
 template <class F>
 Table2D<F> random_table(std::size_t real_rows, std::size_t real_cols, std::mt19937_64& rng) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "verifier/byte_io.hpp"
 
@@ -13,6 +14,7 @@ namespace {
 using byte_io::field_base_bytes;
 using byte_io::field_challenge_bytes;
 using byte_io::read_elements;
+using byte_io::read_field_and_mode;
 using byte_io::Reader;
 using byte_io::Writer;
 
@@ -62,13 +64,7 @@ TrainingBundleHeader parse_training_header(std::span<const unsigned char> bytes,
                            " (this nnproof reads training proof version " + std::to_string(kTrainingProofVersion) +
                            "; prove again with it)");
   TrainingBundleHeader h;
-  std::uint64_t field = r.uint(1, "the field id");
-  if (field != static_cast<std::uint8_t>(FieldId::m61) && field != static_cast<std::uint8_t>(FieldId::m127))
-    throw ProofFormatError("unknown or non-file field id " + std::to_string(field) + " (files hold m61 or m127)");
-  h.field = static_cast<FieldId>(field);
-  h.mode = static_cast<std::uint8_t>(r.uint(1, "the mode"));
-  if (h.mode != kModeNonInteractive) throw ProofFormatError("unknown proof mode " + std::to_string(h.mode));
-  if (r.uint(2, "the reserved bytes") != 0) throw ProofFormatError("reserved header bytes are not zero");
+  std::tie(h.field, h.mode) = read_field_and_mode(r);
   std::memcpy(h.statement_digest.data(), r.take(32, "the statement digest"), 32);
   std::memcpy(h.model_binding.data(), r.take(32, "the model binding"), 32);
   std::memcpy(h.data_binding.data(), r.take(32, "the data binding"), 32);
