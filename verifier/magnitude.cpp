@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <iomanip>
 #include <sstream>
 
 namespace nnproof {
@@ -97,9 +98,11 @@ double worst_case_log2(const MagnitudeProfile& profile, u128 max_abs_input) {
 
 std::string MagnitudeViolation::describe(FieldId field) const {
   std::ostringstream s;
-  s.precision(4);
-  s << "layer " << layer << " " << where << " could reach 2^" << log2_bound << " > 2^" << std::round(log2_limit)
-    << " in " << field_name(field);
+  // The bound rounded up to two decimals: rounding to nearest printed "2^60 > 2^60" for a bound just
+  // above the limit.
+  s << std::fixed << std::setprecision(2);
+  s << "layer " << layer << " " << where << " could reach 2^" << std::ceil(log2_bound * 100) / 100 << " > 2^"
+    << std::setprecision(0) << std::round(log2_limit) << " in " << field_name(field);
   return s.str();
 }
 

@@ -61,7 +61,9 @@ void check_training_magnitudes(const TrainingProblem& tp, FieldId field) {
   const QuantizedModel& m = tp.problem.model;
   if (auto v = training_magnitude_violation(magnitude_profile(m), m, max_abs(tp.problem.input), tp.problem.batch,
                                             target_scale(m), field))
-    throw UsageError(v->describe(field) + ": the field could wrap; use --field m127, fewer samples or smaller scales");
+    throw UsageError(v->describe(field) + ": the field could wrap; " +
+                     (field == FieldId::m127 ? "use fewer samples or smaller scales (nnproof quantize)"
+                                             : "use --field m127, fewer samples or smaller scales"));
 }
 
 }  // namespace nnproof::cli

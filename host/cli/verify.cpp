@@ -28,6 +28,12 @@ int reject(const std::string& reason) {
   return kExitRejected;
 }
 
+// What the prover should have done instead, for a proof in `field` (m127 is already the widest).
+std::string wrap_fix(FieldId field) {
+  return field == FieldId::m127 ? "the model needs smaller scales (nnproof quantize) or a smaller batch"
+                                : "the prover must use --field m127 or smaller scales";
+}
+
 template <class Cfg>
 int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsigned char>& bytes,
                 const ProofShape& shape, OutputFiles& files) {
@@ -46,10 +52,8 @@ int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsi
   // The proof is about the field; its outputs are the network's only if nothing can wrap in the
   // field the prover chose (PROTOCOL.md section 7).
   if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), Cfg::kId))
-    return reject(fmt::format(
-        "magnitude: {}: the field can wrap, so these outputs need not be the network's; the prover must use "
-        "--field m127 or smaller scales",
-        wrap->describe(Cfg::kId)));
+    return reject(fmt::format("magnitude: {}: the field can wrap, so these outputs need not be the network's; {}",
+                              wrap->describe(Cfg::kId), wrap_fix(Cfg::kId)));
   Verdict v = verify_bundle(st, bundle, bindings);
   if (!v.accepted) return reject(v.failed_check);
   if (!o.output.empty())

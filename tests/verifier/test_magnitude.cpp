@@ -56,3 +56,17 @@ TEST(Soundness, NanFloorRejects) {
 
 }  // namespace
 }  // namespace nnproof
+
+namespace nnproof {
+namespace {
+
+// A bound just above the limit never reads as equal to it ("could reach 2^60 > 2^60").
+TEST(Magnitude, DescribeRoundsTheBoundUp) {
+  const MagnitudeViolation v{2, "pre-activation", 60.00001, 60.0};
+  EXPECT_EQ(v.describe(FieldId::m61), "layer 2 pre-activation could reach 2^60.01 > 2^60 in m61");
+  const MagnitudeViolation w{1, "activation (x*x)", 72.8, 126.0};
+  EXPECT_EQ(w.describe(FieldId::m127), "layer 1 activation (x*x) could reach 2^72.80 > 2^126 in m127");
+}
+
+}  // namespace
+}  // namespace nnproof

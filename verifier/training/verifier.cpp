@@ -249,8 +249,9 @@ Verdict verify_training_bundle(const TrainingStatement<Cfg>& st, const TrainingB
     if (auto wrap = training_magnitude_violation(magnitude_profile(*st.model), *st.model, max_abs_input(st), st.samples,
                                                  target_scale(*st.model), Cfg::kId))
       return Verdict::reject("magnitude: " + wrap->describe(Cfg::kId) +
-                             ": the field can wrap, so these values need not be the integers'; the prover must use "
-                             "m127 or the model smaller scales");
+                             ": the field can wrap, so these values need not be the integers'; " +
+                             (Cfg::kId == FieldId::m127 ? "the model needs smaller scales or fewer samples"
+                                                        : "the prover must use m127 or smaller scales"));
   } catch (const std::invalid_argument& e) {
     return Verdict::reject(std::string("statement: ") + e.what());
   }
