@@ -29,7 +29,7 @@ i128 scale_round(double x, double scale, bool scale_given, double limit_bits, Wh
     throw QuantizeError(where() + " is " + fmt_double(x) + ", not an integer; pass " + flag +
                         " (or set the model's metadata) to quantize float values");
   if (std::fabs(v) >= std::ldexp(1.0, static_cast<int>(limit_bits)))
-    throw QuantizeError(where() + " is too large after scaling (" + fmt_double(v) + " >= 2^" +
+    throw QuantizeError(where() + " is too large after scaling (" + fmt_double(v) + ", magnitude >= 2^" +
                         std::to_string(static_cast<int>(limit_bits)) + "); use a smaller " + flag);
   // Below 2^63 one conversion instruction; a double to 128-bit conversion is a libgcc call, which
   // was the largest part of loading a model of 12M weights.

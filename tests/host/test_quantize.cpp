@@ -153,3 +153,20 @@ TEST(Quantize, MagnitudeCheckNamesTheLayerAndSuggestsM127) {
 
 }  // namespace
 }  // namespace nnproof
+
+namespace nnproof {
+namespace {
+
+// A negative value past the limit is reported as past it in magnitude, not as "-9.2e18 >= 2^62".
+TEST(Quantize, TooLargeNamesTheMagnitude) {
+  QuantizedModel m;
+  try {
+    m = quantize_model(two_layer({-0x1p63, 1, 1, 1}, {}, {1, 1}, {}), {});
+    FAIL() << "a weight of -2^63 was accepted";
+  } catch (const QuantizeError& e) {
+    EXPECT_NE(std::string(e.what()).find(", magnitude >= 2^62"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace nnproof
