@@ -20,9 +20,11 @@ struct Verdict {
 // only when no value can wrap: callers that need that (the CLI does) also check
 // magnitude_violation (verifier/magnitude.hpp) for the proof's field.
 
-// Runs the layered protocol against any channel (Fiat-Shamir or interactive).
+// Runs the layered protocol against any channel (Fiat-Shamir or interactive), on the tables of
+// proof format `version` (verifier/image_layout.hpp: version 3 pads images to powers of two).
 template <class Cfg>
-Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& channel);
+Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& channel,
+                        std::uint32_t version = kProofVersion);
 
 // Verifies a parsed proof file: statement digest, the soundness floor, then the protocol with
 // challenges from the transcript. `min_bits` may be raised, never lowered below 100.
@@ -48,5 +50,12 @@ K sumcheck_verifier(VerifierChannel<K>& ch, K claim, unsigned n, unsigned degree
 // W~(q, s) = sum_a eq_q[a] sum_j W[a][j] eq_s[j], in O(nnz(W)) (PROTOCOL.md 5, step 2.2).
 template <class K>
 K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s);
+
+// W~(q, s) of a layer of the proof's tables, as the verifier computes it: by the separable route
+// of verifier/separable_conv.hpp where it applies and costs less, else weight_mle with eq(s, .)
+// (built into eq_s, which is left empty otherwise).
+template <class K>
+K layer_weight_mle(const QuantizedLayer& layer, std::span<const K> q, std::span<const K> eq_q, std::span<const K> s,
+                   std::vector<K>& eq_s);
 
 }  // namespace nnproof

@@ -18,7 +18,8 @@
 #include "host/cli/common.hpp"
 #include "host/synthetic.hpp"
 #include "nnproof/version.hpp"
-#include "verifier/verifier.hpp"
+#include "verifier//verifier.hpp"
+#include "verifier/image_layout.hpp"
 
 namespace nnproof::cli {
 namespace {
@@ -88,7 +89,7 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, con
     verify_t.run([&] { verdict = verify_bundle(st, bundle); });
     if (!verdict.accepted) throw std::runtime_error("bench: an honest proof was rejected: " + verdict.failed_check);
   }
-  const ProofShape shape{model.dims(), batch};
+  const ProofShape shape{proof_dims(model, bundle.header.version), batch};
   nlohmann::json r;
   r["batch"] = batch;
   r["forward_s"] = forward_t.seconds;
