@@ -97,7 +97,7 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   bundle.header.dims = layout.dims();
   bundle.header.batch = st.batch;
   bundle.outputs = st.outputs;
-  Transcript transcript = statement_transcript<Cfg>(bundle.header.statement_digest);
+  Transcript transcript = statement_transcript<Cfg>(bundle.header.statement_digest, version);
   FiatShamirProverChannel<typename Cfg::K> ch(transcript);
   prove_layers(engine, layers, trace, ch, progress);
   bundle.messages = std::move(ch.messages());

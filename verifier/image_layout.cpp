@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "verifier/image_layout.hpp"
 
+#include <algorithm>
 #include <optional>
+#include <type_traits>
 
 namespace nnproof {
 namespace {
@@ -51,16 +53,25 @@ std::vector<std::optional<Image>> padded_boundaries(const std::vector<OpRef>& op
   return img;
 }
 
-// rows x cols weights with rows and columns moved by the maps (empty: unchanged), zeros elsewhere.
+// rows x cols weights with rows and columns moved by the maps (empty: unchanged), zeros elsewhere,
+// written in the storage's own width (an int64 copy of a large padded layer would be 8x its bytes).
 WeightMatrix remap_dense(const WeightMatrix& w, std::size_t rows, std::size_t cols,
                          const std::vector<std::size_t>& rmap, std::size_t new_rows,
                          const std::vector<std::size_t>& cmap, std::size_t new_cols) {
-  std::vector<std::int64_t> out(new_rows * new_cols, 0);
-  for (std::size_t a = 0; a < rows; ++a) {
-    const std::size_t ra = rmap.empty() ? a : rmap[a];
-    for (std::size_t j = 0; j < cols; ++j) out[ra * new_cols + (cmap.empty() ? j : cmap[j])] = w[a * cols + j];
-  }
-  return WeightMatrix(std::move(out));  // the same values: the same (narrowest) width
+  return w.visit([&](const auto* src) {
+    std::int64_t lo = 0, hi = 0;
+    for (std::size_t i = 0; i < rows * cols; ++i)
+      lo = std::min<std::int64_t>(lo, src[i]), hi = std::max<std::int64_t>(hi, src[i]);
+    return WeightMatrix::with_range(lo, hi, new_rows * new_cols, [&](auto* out) {
+      using T = std::remove_pointer_t<decltype(out)>;
+      std::fill(out, out + new_rows * new_cols, T{0});
+      for (std::size_t a = 0; a < rows; ++a) {
+        const std::size_t ra = rmap.empty() ? a : rmap[a];
+        for (std::size_t j = 0; j < cols; ++j)
+          out[ra * new_cols + (cmap.empty() ? j : cmap[j])] = static_cast<T>(src[a * cols + j]);
+      }
+    });
+  });
 }
 
 }  // namespace

@@ -104,9 +104,15 @@ K layer_weight_mle(const QuantizedLayer& layer, std::span<const K> q, std::span<
 }
 
 template <class Cfg>
-Transcript statement_transcript(const Digest& statement_digest) {
+Transcript statement_transcript(const Digest& statement_digest, std::uint32_t version) {
   Transcript t(Cfg::kId, kModeNonInteractive);
   t.absorb("statement", statement_digest);
+  if (version >= kPow2ImageVersion) {
+    const std::array<unsigned char, 4> v{static_cast<unsigned char>(version), static_cast<unsigned char>(version >> 8),
+                                         static_cast<unsigned char>(version >> 16),
+                                         static_cast<unsigned char>(version >> 24)};
+    t.absorb("version", v);
+  }
   return t;
 }
 
@@ -191,7 +197,7 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
   if (!(bits >= std::max(min_bits, kMinSoundnessBits)))  // negated: a NaN floor rejects
     return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " +
                            std::to_string(std::max(min_bits, kMinSoundnessBits)));
-  Transcript t = statement_transcript<Cfg>(digest);
+  Transcript t = statement_transcript<Cfg>(digest, bundle.header.version);
   FiatShamirVerifierChannel<typename Cfg::K> ch(t, bundle.messages);
   Verdict v = verify_protocol(st, ch, bundle.header.version);
   if (v.accepted && ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");
@@ -200,7 +206,7 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
 
 #define NNP_INSTANTIATE(Cfg)                                                                        \
   template Verdict verify_protocol(const Statement<Cfg>&, VerifierChannel<Cfg::K>&, std::uint32_t); \
-  template Transcript statement_transcript<Cfg>(const Digest&);
+  template Transcript statement_transcript<Cfg>(const Digest&, std::uint32_t);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 #define NNP_INSTANTIATE(Cfg)                                                              \

@@ -37,9 +37,11 @@ template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings,
                       double min_bits = kMinSoundnessBits);
 
-// The transcript both parties start from for a statement (PROTOCOL.md section 6).
+// The transcript both parties start from for a statement (PROTOCOL.md section 6): from format
+// version 3 it absorbs the version after the statement, so that a file's tables (its layout,
+// docs/IMAGE_LAYOUT.md) are bound by its challenges and one proof has one encoding.
 template <class Cfg>
-Transcript statement_transcript(const Digest& statement_digest);
+Transcript statement_transcript(const Digest& statement_digest, std::uint32_t version = kProofVersion);
 
 // The verifier's side of one sum-check of degree d <= 3 over n variables (PROTOCOL.md section 4):
 // receives h(0), h(2), .., h(d) per round, sets h(1) = claim - h(0), draws r and moves the claim to

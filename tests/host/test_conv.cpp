@@ -9,6 +9,7 @@
 #include "kernels/thrust/thrust_engine.hpp"
 #include "tests/support/problems.hpp"
 #include "verifier/magnitude.hpp"
+#include "verifier/separable_conv.hpp"
 
 namespace nnproof {
 namespace {
@@ -183,8 +184,9 @@ TEST(ConvVerifier, WeightMleAndMagnitudeEqualTheDenseExpansion) {
         if (l.ops[0].kind == LinearOp::Kind::conv)
           for_each_tap(l.ops[0].conv, a, [&](std::size_t, std::size_t) { ++taps; });
         const ConvShape& shape = l.ops[0].conv;
-        if (l.ops[0].kind == LinearOp::Kind::dense || taps == shape.group_in() * shape.kernel_h * shape.kernel_w)
+        if (l.ops[0].kind == LinearOp::Kind::dense || taps == shape.group_in() * shape.kernel_h * shape.kernel_w) {
           EXPECT_EQ(bounds.row_abs_sums[i][a], chained[a]) << "case " << c << " layer " << i << " row " << a;
+        }
       }
     }
   }
@@ -229,6 +231,7 @@ TYPED_TEST(Conv, ChangedInputKernelOrBiasIsRejected) {
 
 TEST(ConvVerifier, WeightMleIsSeparableInVersion3) {
   auto rng = make_rng(74);
+  std::size_t separable = 0;
   for (int c = 0; c < 10; ++c) {
     QuantizedModel model = random_cnn(rng, 2);
     const ProofLayout v3(model, kProofVersion), v2(model, kOldestProofVersion);
@@ -242,8 +245,10 @@ TEST(ConvVerifier, WeightMleIsSeparableInVersion3) {
       std::vector<Fp127> eq_s;
       const Fp127 got = layer_weight_mle<Fp127>(l, q, eq_q, s, eq_s);
       EXPECT_EQ(got, weight_mle<Fp127>(l, eq_q, eq_table<Fp127>(s))) << "case " << c << " layer " << i;
+      separable += eq_s.empty();  // the separable route leaves eq(s, .) unbuilt
     }
   }
+  EXPECT_GT(separable, 0u);
 }
 
 TYPED_TEST(Conv, Version3TablesArePaddedImages) {
@@ -275,12 +280,25 @@ TYPED_TEST(Conv, Version3TablesArePaddedImages) {
       EXPECT_EQ(d.weights[a * 128 + pow2_image_map(2, 5, 6)[j]], dense.weights[a * 60 + j]);
   std::size_t nonzero_bias = 0;
   for (auto b : layout.model().layers[0].bias) nonzero_bias += b != 0;
-  EXPECT_EQ(nonzero_bias, 60u);  // zero at the padding
+  EXPECT_EQ(nonzero_bias, 60u);                                           // zero at the padding
+  ASSERT_TRUE(separable_cost(layout.model().layers[0].ops).has_value());  // the separable route
   auto st = testing::random_statement<TypeParam>(m, 3, rng);
   auto bundle = prove_bundle(*make_cpu_engine<TypeParam>(), st);
   EXPECT_EQ(bundle.header.dims, proof_dims(m, 3));
   Verdict v = verify_bundle(st, bundle);
   EXPECT_TRUE(v.accepted) << v.failed_check;
+  // Every kernel entry changed by one is caught by the separable W~ (fixed challenges).
+  const std::uint64_t seed = 11;
+  auto msgs = testing::fixed_challenge_proof(*make_cpu_engine<TypeParam>(), st, seed);
+  ASSERT_TRUE(testing::verify_fixed(st, msgs, seed).accepted);
+  for (std::size_t w = 0; w < c.kernel_size(); ++w) {
+    QuantizedModel m2 = m;
+    auto& weights = m2.layers[0].ops[0].weights;
+    weights.set(w, weights[w] + 1);
+    auto bad = st;
+    bad.model = &m2;
+    EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed).accepted) << "kernel entry " << w;
+  }
 }
 
 template <class Cfg>
