@@ -19,6 +19,7 @@
 #include "host/cli/float_forward.hpp"
 #include "host/synthetic.hpp"
 #include "nnproof/version.hpp"
+#include "verifier/image_layout.hpp"
 #include "verifier/magnitude.hpp"
 #include "verifier/verifier.hpp"
 
@@ -112,7 +113,7 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t
     verify_t.run([&] { verdict = verify_bundle(st, bundle); });
     if (!verdict.accepted) throw std::runtime_error("bench: an honest proof was rejected: " + verdict.failed_check);
   }
-  const ProofShape shape{model.dims(), batch};
+  const ProofShape shape{proof_dims(model, bundle.header.version), batch};
   nlohmann::json r;
   r["batch"] = batch;
   r["forward_s"] = forward_t.seconds;

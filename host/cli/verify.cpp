@@ -11,6 +11,7 @@
 #include "host/cli/common.hpp"
 #include "host/npy.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
+#include "verifier/image_layout.hpp"
 #include "verifier/magnitude.hpp"
 #include "verifier/verifier.hpp"
 
@@ -76,12 +77,12 @@ int run_verify(const VerifyOptions& o) {
   check_proof_path(o.proof);
   set_cpu_threads(o.threads);
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
-  const ProofShape shape{p.model.dims(), p.batch};
   try {
     // Read the header, then exactly the size the trusted model and input imply (plus one byte, to
     // see trailing data): never a size taken from the file.
     auto head = read_file_prefix(o.proof, bundle_header_size(p.model.depth()));
     BundleHeader h = parse_header(head, p.model.depth());
+    const ProofShape shape{proof_dims(p.model, h.version), p.batch};  // the tables of the file's version
     if (want && h.field != *want)
       return reject(
           fmt::format("field: the proof is over {}, not {} as --field asks", field_name(h.field), field_name(*want)));

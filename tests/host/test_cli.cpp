@@ -312,7 +312,8 @@ TEST_F(Cli, VersionNamesTheReleaseAndTheProofFormats) {
   CliRun r = run_cli("--version");
   EXPECT_EQ(r.code, 0) << r.out;
   const std::string v = "v" + std::to_string(kProofVersion);
-  EXPECT_EQ(r.out, "nnproof " NNPROOF_VERSION " (proof format: writes " + v + ", reads " + v + ")\n");
+  const std::string oldest = "v" + std::to_string(kOldestProofVersion);
+  EXPECT_EQ(r.out, "nnproof " NNPROOF_VERSION " (proof format: writes " + v + ", reads " + oldest + "-" + v + ")\n");
   EXPECT_TRUE(std::regex_match(NNPROOF_VERSION, std::regex(R"(\d+\.\d+\.\d+)")))
       << "semantic versioning: " NNPROOF_VERSION;
 }
