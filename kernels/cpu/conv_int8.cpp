@@ -113,7 +113,17 @@ struct ByteConv {
   }
 };
 
-// src[((i L + l) H W + p) C + c] = byte l of in[(c H W + p) in_stride + k0 + i]: the bytes of
+// The feature index of channel ch, position p = h W + w of an input / output image in the op's
+// layouts: dense, or padded to powers of two (format version 3, docs/IMAGE_LAYOUT.md), where the
+// padding positions are never read and stay zero in the output.
+inline std::size_t in_feature(const ConvShape& c, std::size_t ch, std::size_t p) {
+  return (ch * c.in_rows() + p / c.in_w) * c.in_cols() + p % c.in_w;
+}
+inline std::size_t out_feature(const ConvShape& c, std::size_t ch, std::size_t p) {
+  return (ch * c.out_rows() + p / c.out_w()) * c.out_cols() + p % c.out_w();
+}
+
+// src[((i L + l) H W + p) C + c] = byte l of in[in_feature(c, p) in_stride + k0 + i]: the bytes of
 // samples [k0, k0 + n) as n L images in nhwc.
 template <std::size_t L, class F>
 void split_bytes(const ConvShape& c, const F* in, std::size_t in_stride, std::size_t k0, std::size_t n,
@@ -121,7 +131,7 @@ void split_bytes(const ConvShape& c, const F* in, std::size_t in_stride, std::si
   const std::size_t hw = c.in_h * c.in_w, C = c.in_channels;
   for (std::size_t ch = 0; ch < C; ++ch)
     for (std::size_t p = 0; p < hw; ++p) {
-      const F* x = in + (ch * hw + p) * in_stride + k0;
+      const F* x = in + in_feature(c, ch, p) * in_stride + k0;
       for (std::size_t i = 0; i < n; ++i) {
         u128 v = static_cast<u128>(x[i].v);
         std::uint8_t* dst = src + (i * L * hw + p) * C + ch;
@@ -130,7 +140,7 @@ void split_bytes(const ConvShape& c, const F* in, std::size_t in_stride, std::si
     }
 }
 
-// out[(oc OH OW + p) batch + k0 + i] = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc'] (OC' =
+// out[out_feature(oc, p) batch + k0 + i] = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc'] (OC' =
 // halves OC; with two halves, the lo channel's value plus 256 times the hi channel's), in pieces
 // of positions: each piece's values for the n samples are rebuilt into z, then written as runs of
 // n consecutive entries of out's rows.
@@ -150,7 +160,7 @@ void join_bytes(const ConvShape& c, std::size_t halves, const std::int32_t* dst,
       const std::size_t p = e0 / ocx + e;
       for (std::size_t oc = 0; oc < OC; ++oc) {
         const std::size_t lo = e * ocx + (oc / ocg * halves) * ocg + oc % ocg;  // its group's lo block
-        F* row = out + (oc * ohw + p) * batch + k0;
+        F* row = out + out_feature(c, oc, p) * batch + k0;
         if (halves == 1)
           for (std::size_t i = 0; i < n; ++i) row[i] = z[i * piece + lo];
         else

@@ -19,8 +19,12 @@ namespace nnproof {
 // transpose of for_each_tap.
 template <class Fn>
 void for_each_tap_reading(const ConvShape& c, std::size_t in, Fn&& fn) {
-  const std::size_t oh_n = c.out_h(), ow_n = c.out_w(), hw = c.in_h * c.in_w;
-  const std::size_t ci = in / hw, ih = in / c.in_w % c.in_h, iw = in % c.in_w;
+  // Indices in the shape's layouts (dense, or padded to powers of two: docs/IMAGE_LAYOUT.md); a
+  // padding position is read by no tap.
+  const std::size_t oh_n = c.out_h(), ow_n = c.out_w(), out_rows = c.out_rows(), out_cols = c.out_cols();
+  const std::size_t in_rows = c.in_rows(), in_cols = c.in_cols();
+  const std::size_t ci = in / (in_rows * in_cols), ih = in / in_cols % in_rows, iw = in % in_cols;
+  if (ih >= c.in_h || iw >= c.in_w) return;
   const std::size_t gin = c.group_in(), gout = c.out_channels / c.groups, group = ci / gin, cl = ci % gin;
   for (std::size_t kh = 0; kh < c.kernel_h; ++kh) {
     const std::size_t y = ih + c.pad_top;  // = oh stride_h + kh
@@ -31,7 +35,7 @@ void for_each_tap_reading(const ConvShape& c, std::size_t in, Fn&& fn) {
       if (x < kw || (x - kw) % c.stride_w != 0 || (x - kw) / c.stride_w >= ow_n) continue;
       const std::size_t ow = (x - kw) / c.stride_w;
       for (std::size_t co = group * gout; co < (group + 1) * gout; ++co)
-        fn((co * oh_n + oh) * ow_n + ow, ((co * gin + cl) * c.kernel_h + kh) * c.kernel_w + kw);
+        fn((co * out_rows + oh) * out_cols + ow, ((co * gin + cl) * c.kernel_h + kh) * c.kernel_w + kw);
     }
   }
 }

@@ -27,7 +27,7 @@ std::vector<std::int64_t> kernel_weights(std::size_t n, bool wide, std::mt19937_
 }
 
 // A random convolution: 1-3 groups, channels, image sides 3-9, kernels 2-4 (rectangular),
-// strides 1-2, paddings 0-2 on each side (each kept below the kernel side).
+// strides 1-2, paddings 0-2 on each side (each kept below the kernel side), either layout.
 LinearOp random_conv(std::mt19937_64& rng, bool wide) {
   const auto pick = [&](std::size_t lo, std::size_t hi) {
     return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
@@ -41,6 +41,9 @@ LinearOp random_conv(std::mt19937_64& rng, bool wide) {
   c.stride_h = pick(1, 2), c.stride_w = pick(1, 2);
   c.pad_top = pick(0, c.kernel_h - 1), c.pad_bottom = pick(0, c.kernel_h - 1);
   c.pad_left = pick(0, c.kernel_w - 1), c.pad_right = pick(0, c.kernel_w - 1);
+  // Either layout on either side: dense, or padded to powers of two (format version 3), where the
+  // input's padding positions hold values no tap may read and the output's must stay zero.
+  c.pow2_in = pick(0, 1) == 1, c.pow2_out = pick(0, 1) == 1;
   return LinearOp::convolution(c, WeightMatrix(kernel_weights(c.kernel_size(), wide, rng)));
 }
 
