@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The forward passes of `nnproof quantize`'s scale search (host/calibrate.hpp): the float model's,
+// once per calibration batch (what the exact outputs are compared with when there are no labels),
+// and each candidate pair's exact integer network without the field: while every partial sum stays
+// below 2^53 an op runs in double (exact: integers below 2^53 add and multiply exactly), else in
+// int64, from the actual values of the batch. Tables are feature-major (row f: feature f of every
+// sample), so every tap is one multiply-add along the batch, which vectorizes. A pair whose values
+// could pass 2^62 is left to the field engine (the caller's fallback).
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "host/npy.hpp"
+#include "host/onnx/onnx_import.hpp"
+#include "verifier/model.hpp"
+
+namespace nnproof {
+
+// Per sample and output, the float model's outputs, row per sample (batch x n_L), before a final
+// softmax (monotone, so it changes no argmax). `x` is the calibration array, row per sample.
+std::vector<double> float_outputs(const FloatModel& model, const NpyArray& x);
+
+// A (batch x n) row-per-sample array transposed to feature-major (n x batch).
+std::vector<std::int64_t> features_first(const std::vector<std::int64_t>& rows, std::size_t batch);
+
+struct ExactOutputs {
+  std::vector<std::int64_t> z;  // Z_L, n_L x batch (feature-major)
+  double observed_log2 = 0;     // log2 of the largest |value| (input, every Z_i, Y_i = Z_i^2)
+};
+
+// The exact network q on `input` (n_0 x batch, feature-major, |x| < 2^62), or nothing when some
+// value could reach 2^62 (then the field engine must run it).
+std::optional<ExactOutputs> exact_forward_int64(const QuantizedModel& q, const std::vector<std::int64_t>& input,
+                                                std::size_t batch);
+
+}  // namespace nnproof
