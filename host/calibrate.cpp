@@ -58,9 +58,9 @@ ExactRun run_in_field(const QuantizedModel& q, const std::vector<std::int64_t>& 
 
 // Everything else runs on the host in double / int64 (host/calibrate_forward.hpp): no field
 // reductions, no engine tables.
-ExactRun run_exact(const QuantizedModel& q, const std::vector<std::int64_t>& rows,
-                   const std::vector<std::int64_t>& features, std::size_t batch, FieldId field) {
-  auto exact = exact_forward_int64(q, features, batch);
+ExactRun run_exact(const QuantizedModel& q, const std::vector<std::int64_t>& rows, std::size_t batch, FieldId field,
+                   std::vector<CalibrationWorkspace>& ws) {
+  auto exact = exact_forward_int64(q, rows, batch, ws);
   if (!exact) return field == FieldId::m127 ? run_in_field<M127>(q, rows, batch) : run_in_field<M61>(q, rows, batch);
   const std::size_t n = q.out_dim();
   const double scale = q.output_scale();
@@ -145,8 +145,10 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
   if (labels) check_labels(*labels, batch, model.layers.back().rows, calibration_path);
   std::optional<FloatReference> ref;  // after the first pair has checked the calibration's shape
   std::size_t runs = 0;
+  std::vector<CalibrationWorkspace> workspaces;
   for (int a = 0; a <= max_exponent; ++a) {
-    std::vector<std::int64_t> rows, features;  // the batch quantized at this alpha, shared by every beta
+    std::vector<std::int64_t> rows;  // the batch quantized at this alpha, shared by every beta
+    u128 max_input = 0;              // and its largest magnitude (0 until computed)
     double best_for_alpha = -1;
     int stale = 0;  // betas in a row that did not beat best_for_alpha (labels only)
     for (int e = 0; e <= max_exponent && stale < kPatience; ++e) {
@@ -159,17 +161,15 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
       QuantizedModel q;
       try {
         q = quantize_model(model, {t.alpha, t.beta});
-        if (rows.empty()) {
-          rows = quantize_input(calibration, calibration_path, q);
-          features = features_first(rows, batch);
-        }
+        if (rows.empty()) rows = quantize_input(calibration, calibration_path, q);
       } catch (const QuantizeError& err) {  // float inputs at alpha = 1, or a value past 2^62
         t.why = a == 0 && q.depth() > 0 ? "the inputs are not integers, so alpha = 1 cannot hold them" : err.what();
         search.trials.push_back(t);
         break;
       }
+      if (max_input == 0) max_input = max_abs(rows);
       const MagnitudeProfile profile = magnitude_profile(q);  // O(nnz): once per pair
-      const auto violation = magnitude_violation(profile, max_abs(rows), field);
+      const auto violation = magnitude_violation(profile, max_input, field);
       if (violation) {
         t.wraps = true;
         t.worst_log2 = violation->log2_bound;
@@ -178,9 +178,9 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
         break;  // a larger beta only grows the bound
       }
       t.feasible = true;
-      t.worst_log2 = worst_case_log2(profile, max_abs(rows));
+      t.worst_log2 = worst_case_log2(profile, max_input);
       if (!ref) ref = float_reference(model, calibration, batch);
-      score(run_exact(q, rows, features, batch, field), *ref, labels, t);
+      score(run_exact(q, rows, batch, field, workspaces), *ref, labels, t);
       ++runs;
       search.trials.push_back(t);
       if (better(t, search)) search.best = search.trials.size() - 1;

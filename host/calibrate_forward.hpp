@@ -5,7 +5,7 @@
 // and each candidate pair's exact integer network without the field: while every partial sum stays
 // below 2^53 an op runs in double (exact: integers below 2^53 add and multiply exactly), else in
 // int64, from the actual values of the batch. Tables are feature-major (row f: feature f of every
-// sample), so every tap is one multiply-add along the batch, which vectorizes. A pair whose values
+// sample of a chunk), so every tap is one multiply-add along the chunk, which vectorizes. A pair whose values
 // could pass 2^62 is left to the field engine (the caller's fallback).
 #include <cstddef>
 #include <cstdint>
@@ -22,17 +22,30 @@ namespace nnproof {
 // softmax (monotone, so it changes no argmax). `x` is the calibration array, row per sample.
 std::vector<double> float_outputs(const FloatModel& model, const NpyArray& x);
 
-// A (batch x n) row-per-sample array transposed to feature-major (n x batch).
-std::vector<std::int64_t> features_first(const std::vector<std::int64_t>& rows, std::size_t batch);
-
 struct ExactOutputs {
   std::vector<std::int64_t> z;  // Z_L, n_L x batch (feature-major)
   double observed_log2 = 0;     // log2 of the largest |value| (input, every Z_i, Y_i = Z_i^2)
 };
 
-// The exact network q on `input` (n_0 x batch, feature-major, |x| < 2^62), or nothing when some
-// value could reach 2^62 (then the field engine must run it).
+// A table of an exact run: its values as doubles (when `real`) or int64, all integers, and their
+// largest magnitude.
+struct CalibrationTable {
+  bool real = false;
+  std::vector<double> d;
+  std::vector<std::int64_t> i;
+  long double max = 0;
+};
+
+// The tables of one thread's exact runs, kept from pair to pair: the same sizes come back each
+// time, and fresh ones cost a page fault per 4 KB (a third of the search's time before they were kept).
+struct CalibrationWorkspace {
+  CalibrationTable tables[2];
+};
+
+// The exact network q on `input` (batch x n_0, row per sample, |x| < 2^62), in chunks of samples
+// run in parallel (one workspace per thread, `ws` resized to the thread count), or nothing when
+// some value could reach 2^62 (then the field engine must run it).
 std::optional<ExactOutputs> exact_forward_int64(const QuantizedModel& q, const std::vector<std::int64_t>& input,
-                                                std::size_t batch);
+                                                std::size_t batch, std::vector<CalibrationWorkspace>& ws);
 
 }  // namespace nnproof

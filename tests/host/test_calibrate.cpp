@@ -16,6 +16,7 @@
 #include "kernels/reference/reference_engine.hpp"
 #include "tests/host/onnx_reference.hpp"
 #include "tests/host/trial_cnn.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "verifier/magnitude.hpp"
 
 namespace nnproof {
@@ -101,7 +102,7 @@ Case mlp_case() {
 }
 
 Case cnn_case(const std::string& dir) {
-  const testing::TrialFiles f = testing::write_trial_cnn(dir, 30, 12, 2);
+  const testing::TrialFiles f = testing::write_trial_cnn(dir, 40, 12, 2);  // a chunk of 32 and 8 more
   const NpyArray y = load(f.labels);
   return {import_onnx(f.model), load(f.images), y.integers, FieldId::m61, 8};
 }
@@ -181,7 +182,9 @@ TEST_F(Calibrate, WithoutLabelsTheChosenPairIsClosestToTheFloatModel) {
         const double error = std::sqrt(diff / norm);
         oracle_best = std::min(oracle_best, error);
         for (const ScaleTrial& t : s.trials)  // the search's own measure of the pair, where it ran it
-          if (t.alpha == alpha && t.beta == beta && t.feasible) EXPECT_NEAR(*t.output_error, error, 1e-9 * error);
+          if (t.alpha == alpha && t.beta == beta && t.feasible) {
+            EXPECT_NEAR(*t.output_error, error, 1e-9 * error);
+          }
       }
     EXPECT_GT(feasible, 5u);
     EXPECT_LE(*s.trials[*s.best].output_error, oracle_best * (1 + 1e-9));

@@ -46,6 +46,18 @@ TEST_F(QuantizeCli, TrialCnnWithLabels) {
   EXPECT_EQ(q.beta, j["chosen"]["beta"].get<double>());
 }
 
+// Float inputs need alpha > 1, which --max-exponent 0 forbids: the advice says so, not "use --field
+// m127" (which cannot help).
+TEST_F(QuantizeCli, MaxExponentTooSmallForFloatInputsNamesTheCause) {
+  CliRun r = run_cli("quantize --max-exponent 0 --model " + files.model + " --calibration " + files.images + " --out " +
+                     folder + "/q0.onnx");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("the inputs are not integers"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("raise --max-exponent"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("m127"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
+}
+
 std::size_t count(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
