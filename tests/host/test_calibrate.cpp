@@ -5,8 +5,10 @@
 // without labels, the chosen pair's outputs are at least as close to the float model's as those of
 // every feasible pair of the grid. Also the calibration range warning (host/calibrate_range.hpp).
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <random>
 
@@ -227,6 +229,37 @@ TEST(CalibrationRange, WarnsOnlyFarOutsideTheRecordedRange) {
   m.input_range = InputRange{0, 255};
   EXPECT_FALSE(input_range_warning(u8, "x.npy", m));
   EXPECT_EQ(input_range(u8).hi, 255);
+}
+
+// nnproof.input_range round-trips exactly through write_onnx_with_scales; a malformed one is refused
+// at import with one line naming the key.
+TEST_F(Calibrate, InputRangeMetadataRoundTripsAndIsValidated) {
+  const testing::TrialFiles f = testing::write_trial_cnn(dir.file(""), 2, 12, 2);
+  const std::string out = dir.file("q.onnx");
+  write_onnx_with_scales(f.model, out, 4, 8, FieldId::m61, InputRange{-0.1, 1.0 / 3});
+  const FloatModel m = import_onnx(out);
+  ASSERT_TRUE(m.input_range);
+  EXPECT_EQ(m.input_range->lo, -0.1);
+  EXPECT_EQ(m.input_range->hi, 1.0 / 3);
+  for (const char* bad : {"1,0", "0", "0,1,2", "a,1", "0,inf", "nan,1", ""}) {
+    onnx::ModelProto proto;
+    std::ifstream in(out, std::ios::binary);
+    ASSERT_TRUE(proto.ParseFromIstream(&in));
+    for (auto& p : *proto.mutable_metadata_props())
+      if (p.key() == "nnproof.input_range") p.set_value(bad);
+    const std::string path = dir.file("bad.onnx");
+    std::ofstream o(path, std::ios::binary | std::ios::trunc);
+    ASSERT_TRUE(proto.SerializeToOstream(&o));
+    o.close();
+    try {
+      import_onnx(path);
+      ADD_FAILURE() << "accepted nnproof.input_range = '" << bad << "'";
+    } catch (const ModelError& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.rfind(path + ": metadata nnproof.input_range", 0), 0u) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+  }
 }
 
 }  // namespace
