@@ -163,7 +163,9 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
         q = quantize_model(model, {t.alpha, t.beta});
         if (rows.empty()) rows = quantize_input(calibration, calibration_path, q);
       } catch (const QuantizeError& err) {  // float inputs at alpha = 1, or a value past 2^62
-        t.why = a == 0 && q.depth() > 0 ? "the inputs are not integers, so alpha = 1 cannot hold them" : err.what();
+        const bool inputs = a == 0 && q.depth() > 0;
+        t.cause = inputs ? ScaleTrial::Cause::non_integer_inputs : ScaleTrial::Cause::quantization;
+        t.why = inputs ? "the inputs are not integers, so alpha = 1 cannot hold them" : err.what();
         search.trials.push_back(t);
         break;
       }
@@ -171,7 +173,7 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
       const MagnitudeProfile profile = magnitude_profile(q);  // O(nnz): once per pair
       const auto violation = magnitude_violation(profile, max_input, field);
       if (violation) {
-        t.wraps = true;
+        t.cause = ScaleTrial::Cause::wraps;
         t.worst_log2 = violation->log2_bound;
         t.why = violation->describe(field);
         search.trials.push_back(t);

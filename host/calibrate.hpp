@@ -18,8 +18,11 @@ namespace nnproof {
 
 struct ScaleTrial {
   double alpha = 1, beta = 1;
-  bool feasible = false;                // every value stays below (p - 1) / 2 in the worst case
-  bool wraps = false;                   // infeasible because of that bound (else: a quantization error)
+  bool feasible = false;  // every value stays below (p - 1) / 2 in the worst case
+  // Why an infeasible pair is: that bound, inputs that are not integers at alpha = 1, or another
+  // quantization error (a value past 2^62, a scale without an exact double form).
+  enum class Cause { none, wraps, non_integer_inputs, quantization };
+  Cause cause = Cause::none;
   double worst_log2 = 0;                // log2 of the worst-case bound's largest value
   std::optional<double> observed_log2;  // log2 of the largest |value| the batch produced (feasible only)
   std::optional<double> accuracy;       // of the exact network's argmax against the labels (feasible, labels only)

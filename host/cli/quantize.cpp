@@ -83,14 +83,15 @@ nlohmann::json to_json(const ScaleSearch& s, FieldId field, const std::string& o
 std::string no_pair_message(const ScaleSearch& s, const QuantizeOptions& o, FieldId field) {
   const std::string head = o.model + ": no alpha, beta in [1, 2^" + std::to_string(o.max_exponent) + "] ";
   for (const ScaleTrial& t : s.trials)
-    if (t.wraps)
+    if (t.cause == ScaleTrial::Cause::wraps)
       return head + "keeps every value inside " + std::string(field_name(field)) + " (" + t.why + ")" +
              (field == FieldId::m61 ? "; use --field m127"
                                     : "; the network is too deep or too wide for exact proofs in m127");
-  const std::string why = s.trials.empty() ? "no scales tried" : s.trials.back().why;
-  if (why.find("not integers") != std::string::npos)
-    return head + "quantizes " + o.calibration + " (" + why + "); raise --max-exponent so that alpha can grow";
-  return head + "quantizes the model (" + why + ")";
+  if (s.trials.empty()) return head + "was tried";
+  const ScaleTrial& last = s.trials.back();
+  if (last.cause == ScaleTrial::Cause::non_integer_inputs)
+    return head + "quantizes " + o.calibration + " (" + last.why + "); raise --max-exponent so that alpha can grow";
+  return head + "quantizes the model (" + last.why + ")";
 }
 
 int run_quantize(const QuantizeOptions& o) {
