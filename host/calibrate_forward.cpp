@@ -174,14 +174,22 @@ NNP_CLONES_V4_V3 void square_i64(std::int64_t* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] *= x[i];
 }
 
+// At least n entries in v, never fewer: a workspace's tables change size from op to op, and growing
+// a vector again would zero its new entries each time (a memset of every pair's largest table).
+template <class T>
+T* room(std::vector<T>& v, std::size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
 // y = op x for feature-major tables of `batch` samples, with the op's rows (shape) and weights w
-// (the shape's own, or the same as doubles); y is resized (its capacity kept).
+// (the shape's own, or the same as doubles).
 template <class T, class W>
-void apply_rows(const Rows<W>& shape, const T* w, const std::vector<T>& x, std::size_t batch, std::vector<T>& y) {
-  y.resize(shape.rows() * batch);
+void apply_rows(const Rows<W>& shape, const T* w, const T* x, std::size_t batch, std::vector<T>& y) {
+  T* out = room(y, shape.rows() * batch);
   for (std::size_t a = 0; a < shape.rows(); ++a) {
     const std::size_t t = shape.start[a];
-    row(y.data() + a * batch, x.data(), shape.col.data() + t, w + t, shape.start[a + 1] - t, batch);
+    row(out + a * batch, x, shape.col.data() + t, w + t, shape.start[a + 1] - t, batch);
   }
 }
 
@@ -204,19 +212,17 @@ constexpr long double kLimit = 0x1p62L;        // int64 tables stay below it
 // int64 (exact: doubles holding integers).
 void to_real(CalibrationTable& t) {
   if (t.real) return;
-  t.d.resize(t.i.size());
-  to_f64(t.i.data(), t.d.data(), t.i.size());
+  to_f64(t.i.data(), room(t.d, t.size), t.size);
   t.real = true;
 }
 void to_int(CalibrationTable& t) {
   if (!t.real) return;
-  t.i.resize(t.d.size());
-  to_i64(t.d.data(), t.i.data(), t.d.size());
+  to_i64(t.d.data(), room(t.i, t.size), t.size);
   t.real = false;
 }
 long double max_abs(const CalibrationTable& t) {
-  return t.real ? static_cast<long double>(max_abs_f64(t.d.data(), t.d.size()))
-                : static_cast<long double>(max_abs_i64(t.i.data(), t.i.size()));
+  return t.real ? static_cast<long double>(max_abs_f64(t.d.data(), t.size))
+                : static_cast<long double>(max_abs_i64(t.i.data(), t.size));
 }
 
 // An op of a pair, prepared once for every chunk: its rows, and their weights as doubles too.
@@ -253,13 +259,14 @@ bool exact_op(const ExactOp& op, CalibrationTable& in, std::size_t batch, Calibr
   if (bound >= kLimit) return false;
   if (bound >= kDoubleExact) {
     to_int(in);
-    apply_rows(op.rows, op.rows.w.data(), in.i, batch, out.i);
+    apply_rows(op.rows, op.rows.w.data(), in.i.data(), batch, out.i);
     out.real = false;
   } else {
     to_real(in);
-    apply_rows(op.rows, op.real_w.data(), in.d, batch, out.d);
+    apply_rows(op.rows, op.real_w.data(), in.d.data(), batch, out.d);
     out.real = true;
   }
+  out.size = op.rows.rows() * batch;
   out.max = max_abs(out);
   return true;
 }
@@ -288,9 +295,9 @@ bool square(CalibrationTable& z) {
   if (bound >= kLimit) return false;
   if (bound >= kDoubleExact) to_int(z);
   if (z.real)
-    square_f64(z.d.data(), z.d.size());
+    square_f64(z.d.data(), z.size);
   else
-    square_i64(z.i.data(), z.i.size());
+    square_i64(z.i.data(), z.size);
   z.max = bound;
   return true;
 }
@@ -340,9 +347,10 @@ std::optional<ChunkOut> run_chunk(const std::vector<ExactLayer>& layers, const s
   CalibrationTable* cur = &ws.tables[0];
   CalibrationTable* next = &ws.tables[1];
   cur->real = false;
-  cur->i.resize(n0 * count);
+  cur->size = n0 * count;
+  std::int64_t* x = room(cur->i, cur->size);
   for (std::size_t k = 0; k < count; ++k)
-    for (std::size_t j = 0; j < n0; ++j) cur->i[j * count + k] = rows[k * n0 + j];
+    for (std::size_t j = 0; j < n0; ++j) x[j * count + k] = rows[k * n0 + j];
   cur->max = max_abs(*cur);
   if (cur->max >= kLimit) return std::nullopt;
   ChunkOut out;
@@ -359,7 +367,7 @@ std::optional<ChunkOut> run_chunk(const std::vector<ExactLayer>& layers, const s
     if (!last && !square(*cur)) return std::nullopt;
   }
   to_int(*cur);
-  out.z = cur->i;
+  out.z.assign(cur->i.begin(), cur->i.begin() + static_cast<std::ptrdiff_t>(cur->size));
   return out;
 }
 

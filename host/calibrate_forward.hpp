@@ -27,12 +27,13 @@ struct ExactOutputs {
   double observed_log2 = 0;     // log2 of the largest |value| (input, every Z_i, Y_i = Z_i^2)
 };
 
-// A table of an exact run: its values as doubles (when `real`) or int64, all integers, and their
-// largest magnitude.
+// A table of an exact run: its `size` values as doubles (when `real`) or int64, all integers, and
+// their largest magnitude. The vectors may hold more entries (from earlier, larger tables).
 struct CalibrationTable {
   bool real = false;
   std::vector<double> d;
   std::vector<std::int64_t> i;
+  std::size_t size = 0;
   long double max = 0;
 };
 
