@@ -60,8 +60,8 @@ VerifyOutcome rejected(const std::string& reason) {
 
 // The outputs' checks for an interactive session, then the protocol with this process's challenges.
 template <class Cfg>
-VerifyOutcome verify_session(const Problem& p, service::ServiceClient& c, const std::string& id,
-                             const VerifyTargets& t, OutputFiles& files) {
+VerifyOutcome verify_session(const Problem& p, service::ServiceClient& c, const std::string& id, const VerifyTargets& t,
+                             OutputFiles& files) {
   Statement<Cfg> st = make_statement<Cfg>(p);
   st.outputs.resize(p.batch * p.model.out_dim());
   service::HttpVerifierChannel<typename Cfg::K> ch(c, id);
@@ -101,7 +101,8 @@ VerifyOutcome query_interactive(const Problem& p, service::ServiceClient& c, std
   else
     return rejected("field: the server proves over '" + s.field.substr(0, 40) + "', not m61 or m127 (>= 100 bits)");
   const double bits = ProofShape{p.model.dims(), p.batch}.soundness_bits(field);
-  if (bits < kMinSoundnessBits) return rejected(fmt::format("soundness: {:.1f} bits over {}, under 100", bits, s.field));
+  if (bits < kMinSoundnessBits)
+    return rejected(fmt::format("soundness: {:.1f} bits over {}, under 100", bits, s.field));
   if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), field))
     return rejected(fmt::format("magnitude: {}: the field can wrap, so these outputs need not be the network's",
                                 wrap->describe(field)));

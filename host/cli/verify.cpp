@@ -3,13 +3,14 @@
 // sent (the bundle's format, its field, bindings to another model, input or scales, the magnitude
 // bound, the protocol), 2 only for the client's own mistakes (its model, input, flags, an
 // unreadable proof path). A rejected run writes nothing.
+#include "host/cli/verify.hpp"
+
 #include <fmt/core.h>
 
 #include <memory>
 
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
-#include "host/cli/verify.hpp"
 #include "host/npy.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
 #include "verifier/magnitude.hpp"
@@ -80,8 +81,8 @@ int run_verify(const VerifyOptions& o) {
   check_proof_path(o.proof);
   set_cpu_threads(o.threads);
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
-  const VerifyOutcome r =
-      verify_proof(p, [&](std::size_t max_bytes) { return read_file_prefix(o.proof, max_bytes); }, t, files);
+  const VerifyOutcome r = verify_proof(
+      p, [&](std::size_t max_bytes) { return read_file_prefix(o.proof, max_bytes); }, t, files);
   if (r.code != kExitOk) {
     fmt::print("REJECTED: {}\n", r.reason);
     return r.code;
@@ -100,11 +101,10 @@ VerifyOutcome verify_proof(const Problem& p, const ProofReader& read, const Veri
     auto head = read(bundle_header_size(p.model.depth()));
     BundleHeader h = parse_header(head, p.model.depth());
     if (t.field && h.field != *t.field)
-      return reject(
-          fmt::format("field: the proof is over {}, not {} as --field asks", field_name(h.field), field_name(*t.field)));
+      return reject(fmt::format("field: the proof is over {}, not {} as --field asks", field_name(h.field),
+                                field_name(*t.field)));
     auto bytes = read(bundle_size(h.field, shape) + 1);
-    return with_file_field(h.field,
-                           [&]<class Cfg>() { return verify_bytes<Cfg>(p, bytes, shape, t, files); });
+    return with_file_field(h.field, [&]<class Cfg>() { return verify_bytes<Cfg>(p, bytes, shape, t, files); });
   } catch (const ProofFormatError& e) {
     return reject(std::string("proof format: ") + e.what());
   }

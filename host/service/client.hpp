@@ -26,9 +26,9 @@ struct ServerFault : std::runtime_error {
 };
 
 struct ClientOptions {
-  std::string server;  // http://HOST:PORT or https://HOST:PORT
-  std::string token;   // empty: no Authorization header
-  std::string tls_ca;  // PEM file of the CA that signed the server's certificate (https)
+  std::string server;   // http://HOST:PORT or https://HOST:PORT
+  std::string token;    // empty: no Authorization header
+  std::string tls_ca;   // PEM file of the CA that signed the server's certificate (https)
   int timeout_s = 300;  // for each read: connecting, and waiting for a proof
 };
 

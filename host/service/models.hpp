@@ -14,9 +14,9 @@ struct ServedModel {
   std::string name;  // the file's stem, e.g. "cnn2quad"
   std::string path;
   FloatModel float_model;
-  QuantizedModel model;  // quantized with the scales in the model's metadata
-  Digest digest{};       // model_digest(model)
-  std::string binding;   // model_binding as hex: what a proof's header names (docs/FORMAT.md)
+  QuantizedModel model;          // quantized with the scales in the model's metadata
+  Digest digest{};               // model_digest(model)
+  std::string binding;           // model_binding as hex: what a proof's header names (docs/FORMAT.md)
   FieldId field = FieldId::m61;  // the model's nnproof.field metadata, else m61 (as prove chooses)
 };
 

@@ -46,12 +46,8 @@ const ServedModel& requested_model(const ServiceState& s, const httplib::Request
 json model_json(const ServedModel& m) {
   std::vector<std::size_t> shape = m.model.input_shape;
   if (shape.empty()) shape = {m.model.in_dim()};
-  return json{{"name", m.name},
-              {"model_binding", m.binding},
-              {"field", field_name(m.field)},
-              {"input_shape", shape},
-              {"outputs", m.model.out_dim()},
-              {"alpha", m.model.alpha},
+  return json{{"name", m.name},       {"model_binding", m.binding},   {"field", field_name(m.field)},
+              {"input_shape", shape}, {"outputs", m.model.out_dim()}, {"alpha", m.model.alpha},
               {"beta", m.model.beta}};
 }
 
@@ -80,8 +76,8 @@ void prove(ServiceState& s, const httplib::Request& req, httplib::Response& res)
   });
   if (!queued) {
     ++s.metrics.busy;
-    throw RequestError(503, s.stopping ? "the server is stopping; retry on another"
-                                       : "busy: the proving queue is full; retry later");
+    throw RequestError(
+        503, s.stopping ? "the server is stopping; retry on another" : "busy: the proving queue is full; retry later");
   }
   const std::vector<unsigned char> bytes = result.get();  // an accepted request is always answered
   res.set_content(std::string(bytes.begin(), bytes.end()), "application/octet-stream");
@@ -97,7 +93,8 @@ void start_session(ServiceState& s, const httplib::Request& req, httplib::Respon
                        {"field", field_name(m.field)},
                        {"batch", batch},
                        {"soundness_bits", ProofShape{m.model.dims(), batch}.soundness_bits(m.field)}}
-                          .dump() + "\n",
+                          .dump() +
+                      "\n",
                   "application/json");
 }
 
@@ -122,14 +119,12 @@ json metrics_json(ServiceState& s) {
               {"proofs", s.metrics.proofs.load()},
               {"prove_seconds_total", s.metrics.prove_seconds_total},
               {"prove_seconds_last", s.metrics.prove_seconds_last},
-              {"uptime_seconds",
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count()},
+              {"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count()},
               {"stopping", s.stopping.load()}};
 }
 
 // Before the body is read: the token (no work at all without it) and, while stopping, new work.
-httplib::Server::HandlerResponse before_routing(ServiceState& s, const httplib::Request& req,
-                                                httplib::Response& res) {
+httplib::Server::HandlerResponse before_routing(ServiceState& s, const httplib::Request& req, httplib::Response& res) {
   if (req.path == "/v1/health") return httplib::Server::HandlerResponse::Unhandled;
   if (s.token) {
     const std::string got = req.get_header_value("Authorization");

@@ -13,9 +13,9 @@ struct ServerOptions {
   std::vector<std::string> models;
   std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free port (printed at start)
   std::string engine = "auto";
-  std::string field;    // m61 or m127 for every model (default: each model's metadata, else m61)
-  int threads = 0;      // per proof (0: all cores)
-  int workers = 0;      // proofs at once (0: 1; cuda always 1, one engine per device)
+  std::string field;       // m61 or m127 for every model (default: each model's metadata, else m61)
+  int threads = 0;         // per proof (0: all cores)
+  int workers = 0;         // proofs at once (0: 1; cuda always 1, one engine per device)
   std::size_t queue = 16;  // requests waiting for a worker before "busy"
   std::string token_file, tls_cert, tls_key;
   std::size_t max_request_bytes = std::size_t{256} << 20;

@@ -96,7 +96,10 @@ std::vector<unsigned char> read_exact(int fd, std::size_t want, std::chrono::sec
 
 Sessions::Sessions(JobQueue& queue, std::string engine, int threads, std::chrono::seconds idle_timeout,
                    std::size_t max_sessions)
-    : queue_(queue), engine_(std::move(engine)), threads_(threads), idle_timeout_(idle_timeout),
+    : queue_(queue),
+      engine_(std::move(engine)),
+      threads_(threads),
+      idle_timeout_(idle_timeout),
       max_sessions_(max_sessions) {}
 
 Sessions::~Sessions() = default;
@@ -117,15 +120,16 @@ std::string Sessions::start(const ServedModel& m, ParsedInput in) {
 std::shared_ptr<Session> Sessions::find(const std::string& id) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(id);
-  if (it == sessions_.end()) throw RequestError(404, "no interactive session '" + id.substr(0, 64) + "' (ended or expired)");
+  if (it == sessions_.end())
+    throw RequestError(404, "no interactive session '" + id.substr(0, 64) + "' (ended or expired)");
   return it->second;
 }
 
 std::vector<unsigned char> Sessions::step(const std::string& id, std::span<const unsigned char> challenges,
                                           std::size_t want) {
   if (want > kMaxStepBytes)
-    throw RequestError(413, "want=" + std::to_string(want) + " is over the " + std::to_string(kMaxStepBytes) +
-                                "-byte step limit");
+    throw RequestError(
+        413, "want=" + std::to_string(want) + " is over the " + std::to_string(kMaxStepBytes) + "-byte step limit");
   std::shared_ptr<Session> s = find(id);
   std::unique_lock step(s->step_mu, std::try_to_lock);
   if (!step.owns_lock()) throw RequestError(409, "a step of this session is already running; send one at a time");

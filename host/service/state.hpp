@@ -33,7 +33,10 @@ struct Metrics {
 
 struct ServiceState {
   ServiceState(const ServerOptions& o, ModelSet m, std::optional<std::string> t, std::size_t workers)
-      : opts(o), models(std::move(m)), token(std::move(t)), queue(workers, o.queue),
+      : opts(o),
+        models(std::move(m)),
+        token(std::move(t)),
+        queue(workers, o.queue),
         sessions(queue, o.engine, o.threads, std::chrono::seconds(o.idle_timeout_s), 4 * (workers + o.queue)) {}
   const ServerOptions& opts;
   ModelSet models;
