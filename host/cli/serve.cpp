@@ -28,6 +28,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--idle-timeout", o->idle_timeout_s,
                   "seconds a slow client or an idle interactive session may hold the server")
       ->capture_default_str();
+  cmd->add_option("--request-timeout", o->request_timeout_s,
+                  "seconds from acceptance after which a proof is abandoned and answered 504 (default 0: none)");
   cmd->callback([o, &exit_code] { exit_code = service::run_server(*o); });
 }
 

@@ -65,10 +65,19 @@ void prove(ServiceState& s, const httplib::Request& req, httplib::Response& res)
   auto in = std::make_shared<ParsedInput>(parse_request(s, req, res, m));
   auto done = std::make_shared<std::promise<std::vector<unsigned char>>>();
   auto result = done->get_future();
-  const bool queued = s.queue.try_submit([&s, &m, in, done] {
+  // --request-timeout counts from acceptance: a proof still waiting or running past it is abandoned
+  // between layers (the check runs where the prover reports progress) and answered 504.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(s.opts.request_timeout_s);
+  const ProveCheck check = [&s, deadline] {
+    if (s.opts.request_timeout_s > 0 && std::chrono::steady_clock::now() > deadline)
+      throw RequestError(504, "the proof did not finish within " + std::to_string(s.opts.request_timeout_s) +
+                                  " s (--request-timeout); send a smaller batch or retry later");
+  };
+  const bool queued = s.queue.try_submit([&s, &m, in, done, check] {
     const auto t0 = std::chrono::steady_clock::now();
     try {
-      done->set_value(prove_request(m, *in, s.opts.engine, s.opts.threads));
+      check();
+      done->set_value(prove_request(m, *in, s.opts.engine, s.opts.threads, check));
       s.metrics.add_proof(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     } catch (...) {
       done->set_exception(std::current_exception());

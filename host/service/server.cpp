@@ -85,8 +85,10 @@ int run_server(const ServerOptions& o) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   parse_engine_name(o.engine);  // a bad name is refused before listening
-  if (o.workers < 0 || o.queue == 0 || o.max_batch == 0 || o.max_request_bytes == 0 || o.idle_timeout_s <= 0)
-    throw UsageError("--workers, --queue, --max-batch, --max-request-bytes and --idle-timeout must be positive");
+  if (o.workers < 0 || o.queue == 0 || o.max_batch == 0 || o.max_request_bytes == 0 || o.idle_timeout_s <= 0 ||
+      o.request_timeout_s < 0)
+    throw UsageError(
+        "--workers, --queue, --max-batch, --max-request-bytes, --idle-timeout and --request-timeout must be positive");
   // One engine per device: requests for the GPU queue in order; cpu workers prove in parallel.
   const std::size_t workers = o.engine == "cuda" ? 1 : static_cast<std::size_t>(std::max(o.workers, 1));
   auto [host, port] = parse_listen(o.listen);

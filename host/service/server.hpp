@@ -20,7 +20,8 @@ struct ServerOptions {
   std::string token_file, tls_cert, tls_key;
   std::size_t max_request_bytes = std::size_t{256} << 20;
   std::size_t max_batch = 4096;
-  int idle_timeout_s = 60;  // interactive sessions and slow clients
+  int idle_timeout_s = 60;    // interactive sessions and slow clients
+  int request_timeout_s = 0;  // a proof not done this long after acceptance is abandoned (0: none)
 };
 
 // Loads the models, listens, serves until SIGTERM / SIGINT, then lets accepted requests finish.

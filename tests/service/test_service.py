@@ -372,6 +372,34 @@ def case_sigterm():
     check(any("SIGTERM" in l for l in srv.lines), "\n".join(srv.lines))
 
 
+def case_timeout():
+    """--request-timeout: proofs still queued or running past it are answered 504; the server keeps serving."""
+    model = os.path.join(SRC, "examples/fashion_mnist/cnn2quad.onnx")  # ten proofs of 256 images: > 1 s
+    body = make_npy(256, 784, 0.5)
+    srv = Server(BIN, [model, MODEL], "--engine", "cpu", "--workers", "1", "--threads", "1", "--queue", "16",
+                 "--field", "m127", "--request-timeout", "1")
+    results = []
+
+    def send():
+        status, data, _ = srv.request("POST", "/v1/prove?model=cnn2quad", body)
+        results.append((status, data))
+
+    try:
+        threads = [threading.Thread(target=send) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        statuses = sorted(s for s, _ in results)
+        check(len(results) == 10 and set(statuses) <= {200, 504} and 504 in statuses, f"statuses: {statuses}")
+        late = [d for s, d in results if s == 504][0]
+        check(b"--request-timeout" in late, late)
+        r = query(srv.url)
+        check(r.returncode == 0, f"after the timeouts: {r.stdout} {r.stderr}")
+    finally:
+        check(srv.stop() == 0, "server exit")
+
+
 def case_tls():
     """HTTPS with a certificate: query checks it against --tls-ca; without the CA it cannot connect."""
     cert, key = tmp("cert.pem"), tmp("key.pem")
