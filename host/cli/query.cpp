@@ -2,6 +2,8 @@
 // `nnproof query`: send an input to `nnproof serve`, verify what comes back against the client's own
 // model copy (the server's model is never trusted, only its proof), write outputs only when
 // VERIFIED. Exit codes as verify's, plus 4: the server could not be reached or answered an error.
+#include "host/cli/query.hpp"
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -22,14 +24,6 @@
 
 namespace nnproof::cli {
 namespace {
-
-constexpr int kExitServer = 4;
-
-struct QueryOptions {
-  std::string server, model, input, output, labels_out, token_file, tls_ca, save_proof;
-  bool interactive = false, json = false;
-  int timeout_s = 300;
-};
 
 std::vector<unsigned char> read_whole(const std::string& path, const std::string& flag) {
   std::ifstream in(path, std::ios::binary);
@@ -134,21 +128,30 @@ void report(const QueryOptions& o, const VerifyOutcome& r, const Problem& p) {
 
 int run_query(const QueryOptions& o) {
   // The client's own files and flags first (exit 2), before any connection.
-  OutputFiles files({{o.output, "--output"}, {o.labels_out, "--labels-out"}, {o.save_proof, "--save-proof"}});
-  if (o.interactive && !o.save_proof.empty())
-    throw UsageError("--save-proof: an interactive session leaves no proof file; drop one of the two flags");
   if (o.timeout_s <= 0) throw UsageError("--timeout must be a positive number of seconds");
   service::ClientOptions co{o.server, read_token(o.token_file), o.tls_ca, o.timeout_s};
   if (!o.tls_ca.empty()) (void)read_whole(o.tls_ca, "--tls-ca");
-  Problem p = load_problem(o.model, o.input, {});
-  const std::vector<unsigned char> npy = read_whole(o.input, "--input");
-  const VerifyTargets t{std::nullopt, o.output, o.labels_out};
   std::unique_ptr<service::ServiceClient> client;
   try {
     client = std::make_unique<service::ServiceClient>(co);
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
+  if (o.train) {
+    if (o.interactive || !o.input.empty() || !o.output.empty() || !o.labels_out.empty())
+      throw UsageError(
+          "--train takes --data, --labels and --out, not --input, --output, --labels-out or --interactive");
+    return run_query_train(o, *client);
+  }
+  if (o.input.empty()) throw UsageError("--input is required (or --train with --data and --labels)");
+  if (!o.data.empty() || !o.labels.empty() || !o.out.empty())
+    throw UsageError("--data, --labels and --out are for --train");
+  OutputFiles files({{o.output, "--output"}, {o.labels_out, "--labels-out"}, {o.save_proof, "--save-proof"}});
+  if (o.interactive && !o.save_proof.empty())
+    throw UsageError("--save-proof: an interactive session leaves no proof file; drop one of the two flags");
+  Problem p = load_problem(o.model, o.input, {});
+  const std::vector<unsigned char> npy = read_whole(o.input, "--input");
+  const VerifyTargets t{std::nullopt, o.output, o.labels_out};
   VerifyOutcome r;
   try {
     if (o.interactive) {
@@ -187,7 +190,7 @@ void add_query_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--server", o->server, "http://HOST:PORT or https://HOST:PORT")->required();
   cmd->add_option("--model", o->model, "your own copy of the model (.onnx): the proof is checked against it")
       ->required();
-  cmd->add_option("--input", o->input, "inputs (.npy, as for prove)")->required();
+  cmd->add_option("--input", o->input, "inputs (.npy, as for prove)");
   cmd->add_option("--output", o->output, "write the verified, dequantized outputs (.npy, float64)");
   cmd->add_option("--labels-out", o->labels_out, "write the verified argmax class of each sample (.npy, int64, (b,))");
   cmd->add_flag("--interactive", o->interactive,
@@ -197,6 +200,17 @@ void add_query_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--save-proof", o->save_proof, "also keep the verified proof bundle (.nnp)");
   cmd->add_option("--timeout", o->timeout_s, "seconds to wait for the server's answer (default 300)");
   cmd->add_flag("--json", o->json, "print the verdict as one JSON object");
+  cmd->add_flag("--train", o->train,
+                "a training job: upload --model (the initial model), --data and --labels; write the trained model "
+                "to --out once verify-training accepts it (exit 0 converged, 3 not converged)");
+  cmd->add_option("--data", o->data, "--train: your training inputs (.npy)");
+  cmd->add_option("--labels", o->labels, "--train: your training labels (.npy)");
+  cmd->add_option("--out", o->out, "--train: the trained model to write (.onnx)");
+  cmd->add_option("--epochs", o->epochs, "--train: passes over the data (the server's train default: 10)");
+  cmd->add_option("--batch", o->batch, "--train: samples per step (default: all)");
+  cmd->add_option("--seed", o->seed, "--train: seed of the batches' order");
+  cmd->add_option("--lr", o->lr, "--train: learning rate (a power of two; default 2^-6)");
+  cmd->add_option("--field", o->field, "--train: m61 or m127");
   cmd->callback([o, &exit_code] { exit_code = run_query(*o); });
 }
 

@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "core/fields.hpp"
 #include "host/interactive.hpp"
@@ -52,6 +53,10 @@ std::vector<unsigned char> ServiceClient::post(const std::string& path, std::spa
   req.path = path;
   req.body.assign(reinterpret_cast<const char*>(body.data()), body.size());
   req.set_header("Content-Type", "application/octet-stream");
+  return send(req, max_bytes);
+}
+
+std::vector<unsigned char> ServiceClient::send(httplib::Request& req, std::size_t max_bytes, int ok) {
   int status = 0;
   bool too_long = false;
   std::string got;
@@ -62,11 +67,11 @@ std::vector<unsigned char> ServiceClient::post(const std::string& path, std::spa
   // Never more than the caller's bound (derived from the client's own model), whatever the
   // server's Content-Length says.
   req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
-    const std::size_t cap = status == 200 ? max_bytes : 4096;
+    const std::size_t cap = status == ok ? max_bytes : 4096;
     if (got.size() + n > cap) {
-      if (status == 200) too_long = true;
+      if (status == ok) too_long = true;
       got.append(data, std::min(n, cap - got.size()));
-      return status != 200 ? true : false;
+      return status != ok;
     }
     got.append(data, n);
     return true;
@@ -84,7 +89,7 @@ std::vector<unsigned char> ServiceClient::post(const std::string& path, std::spa
     throw ServerFault("the server's answer broke off (HTTP " + std::to_string(status) + ", " + httplib::to_string(e) +
                       ")");
   }
-  if (status != 200) throw ServerError("server " + o_.server + " " + error_reason(status, got));
+  if (status != ok) throw ServerError("server " + o_.server + " " + error_reason(status, got));
   return std::vector<unsigned char>(got.begin(), got.end());
 }
 
@@ -120,6 +125,49 @@ void ServiceClient::end_session(const std::string& id) noexcept {
     (void)http_->Delete("/v1/interactive/" + id);
   } catch (...) {
   }
+}
+
+std::string ServiceClient::submit_training(const std::string& model, const std::string& data, const std::string& labels,
+                                           const std::string& query) {
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/train" + query;
+  std::random_device rd;  // a boundary no upload contains, with overwhelming probability
+  std::string boundary = "nnproof-boundary-";
+  for (int i = 0; i < 4; ++i) boundary += std::to_string(rd());
+  for (const auto& [name, bytes] : {std::pair{"model", &model}, {"data", &data}, {"labels", &labels}}) {
+    req.body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"; filename=\"" + name +
+                "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    req.body += *bytes;
+    req.body += "\r\n";
+  }
+  req.body += "--" + boundary + "--\r\n";
+  req.set_header("Content-Type", "multipart/form-data; boundary=" + boundary);
+  auto bytes = send(req, 4096, 202);
+  try {
+    const std::string id = nlohmann::json::parse(bytes.begin(), bytes.end()).at("job").get<std::string>();
+    if (id.size() != 32 || id.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw ServerFault("the job id is not 32 hex digits");
+    return id;
+  } catch (const nlohmann::json::exception& e) {
+    throw ServerFault(std::string("the job answer is not the JSON of docs/SERVICE.md: ") + e.what());
+  }
+}
+
+std::string ServiceClient::training_status(const std::string& id) {
+  httplib::Request req;
+  req.method = "GET";
+  req.path = "/v1/train/" + id;
+  auto bytes = send(req, std::size_t{1} << 20);
+  return {bytes.begin(), bytes.end()};
+}
+
+std::vector<unsigned char> ServiceClient::training_file(const std::string& id, const std::string& which,
+                                                        std::size_t max_bytes) {
+  httplib::Request req;
+  req.method = "GET";
+  req.path = "/v1/train/" + id + "/" + which;
+  return send(req, max_bytes);
 }
 
 template <class K>

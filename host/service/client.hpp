@@ -14,7 +14,8 @@
 
 namespace httplib {
 class Client;
-}
+struct Request;
+}  // namespace httplib
 
 namespace nnproof::service {
 
@@ -46,9 +47,16 @@ class ServiceClient {
   SessionInfo start_session(const std::string& model, std::span<const unsigned char> npy);
   std::vector<unsigned char> step(const std::string& id, std::span<const unsigned char> challenges, std::size_t want);
   void end_session(const std::string& id) noexcept;
+  // Training jobs: POST /v1/train (multipart), GET its state, GET a done job's model or proof.
+  std::string submit_training(const std::string& model, const std::string& data, const std::string& labels,
+                              const std::string& query);
+  std::string training_status(const std::string& id);  // the JSON text
+  std::vector<unsigned char> training_file(const std::string& id, const std::string& which, std::size_t max_bytes);
 
  private:
   std::vector<unsigned char> post(const std::string& path, std::span<const unsigned char> body, std::size_t max_bytes);
+  // One request; its answer's body (at most max_bytes: more is a ServerFault) when the status is `ok`.
+  std::vector<unsigned char> send(httplib::Request& req, std::size_t max_bytes, int ok = 200);
   ClientOptions o_;
   std::unique_ptr<httplib::Client> http_;
 };

@@ -117,6 +117,21 @@ void step_session(ServiceState& s, const httplib::Request& req, httplib::Respons
   res.set_content(std::string(bytes.begin(), bytes.end()), "application/octet-stream");
 }
 
+// POST /v1/train: multipart/form-data with files "model" (.onnx), "data" and "labels" (.npy), and
+// query parameters epochs, batch, seed, lr, field (each optional, as `nnproof train` takes them).
+void submit_training(ServiceState& s, const httplib::Request& req, httplib::Response& res) {
+  for (const char* part : {"model", "data", "labels"})
+    if (!req.has_file(part))
+      throw RequestError(400, std::string("missing the multipart file '") + part +
+                                  "' (model: .onnx, data and labels: .npy; see docs/SERVICE.md)");
+  TrainParams p{req.get_param_value("epochs"), req.get_param_value("batch"), req.get_param_value("seed"),
+                req.get_param_value("lr"), req.get_param_value("field")};
+  const std::string id = s.training.submit(req.get_file_value("model").content, req.get_file_value("data").content,
+                                           req.get_file_value("labels").content, p);
+  res.status = 202;
+  res.set_content(json{{"job", id}}.dump() + "\n", "application/json");
+}
+
 json metrics_json(ServiceState& s) {
   std::lock_guard lock(s.metrics.mu);
   return json{{"requests", s.metrics.requests.load()},
@@ -125,6 +140,7 @@ json metrics_json(ServiceState& s) {
               {"queue_length", s.queue.waiting()},
               {"running", s.queue.running()},
               {"sessions", s.sessions.count()},
+              {"training_jobs", s.training.count()},
               {"proofs", s.metrics.proofs.load()},
               {"prove_seconds_total", s.metrics.prove_seconds_total},
               {"prove_seconds_last", s.metrics.prove_seconds_last},
@@ -141,11 +157,14 @@ httplib::Server::HandlerResponse before_routing(ServiceState& s, const httplib::
     if (got.size() != want.size() || CRYPTO_memcmp(got.data(), want.data(), want.size()) != 0) {
       refuse(res, 401, "missing or wrong token: send 'Authorization: Bearer <token>'");
       res.set_header("WWW-Authenticate", "Bearer");
+      // The body was not read: the connection cannot carry another request.
+      res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
     }
   }
   if (s.stopping && req.method == "POST") {
     refuse(res, 503, "the server is stopping; retry on another");
+    res.set_header("Connection", "close");
     return httplib::Server::HandlerResponse::Handled;
   }
   return httplib::Server::HandlerResponse::Unhandled;
@@ -158,7 +177,13 @@ void log_line(ServiceState& s, const httplib::Request& req, const httplib::Respo
   const std::string model = res.get_header_value("X-Nnproof-Model");
   const std::string batch = res.get_header_value("X-Nnproof-Batch");
   const std::string secs = res.get_header_value("X-Nnproof-Seconds");
+  if (req.method.empty()) {  // bytes that are not an HTTP request (or a refused request's unread body)
+    fmt::print(stderr, "nnproof serve: - (not an HTTP request) status={} seconds=0\n", res.status);
+    return;
+  }
   std::string path = req.path.substr(0, 96);
+  for (char& c : path)  // a decoded %0A must not forge a log line
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   fmt::print(stderr, "nnproof serve: {}:{} {} {} model={} batch={} status={} seconds={}\n", req.remote_addr,
              req.remote_port, req.method, path, model.empty() ? "-" : model, batch.empty() ? "-" : batch, res.status,
              secs.empty() ? "0" : secs);
@@ -203,6 +228,17 @@ void add_routes(httplib::Server& svr, ServiceState& s) {
   svr.Post("/v1/prove", handler(s, prove));
   svr.Post("/v1/interactive", handler(s, start_session));
   svr.Post(R"(/v1/interactive/([0-9a-f]{32})/step)", handler(s, step_session));
+  svr.Post("/v1/train", handler(s, submit_training));
+  svr.Get(R"(/v1/train/([0-9a-f]{32}))", handler(s, [](ServiceState& st, const auto& req, auto& res) {
+            res.set_content(st.training.status(req.matches[1]).dump() + "\n", "application/json");
+          }));
+  svr.Get(R"(/v1/train/([0-9a-f]{32})/(model|proof))", handler(s, [](ServiceState& st, const auto& req, auto& res) {
+            res.set_content(st.training.file(req.matches[1], req.matches[2]), "application/octet-stream");
+          }));
+  svr.Delete(R"(/v1/train/([0-9a-f]{32}))", handler(s, [](ServiceState& st, const auto& req, auto& res) {
+               st.training.remove(req.matches[1]);
+               res.set_content("{\"deleted\": true}\n", "application/json");
+             }));
   svr.Delete(R"(/v1/interactive/([0-9a-f]{32}))", handler(s, [](ServiceState& st, const auto& req, auto& res) {
                st.sessions.end(req.matches[1]);
                res.set_content("{\"ended\": true}\n", "application/json");

@@ -12,6 +12,7 @@
 #include "host/service/models.hpp"
 #include "host/service/server.hpp"
 #include "host/service/sessions.hpp"
+#include "host/service/training_jobs.hpp"
 
 namespace httplib {
 class Server;
@@ -37,12 +38,14 @@ struct ServiceState {
         models(std::move(m)),
         token(std::move(t)),
         queue(workers, o.queue),
-        sessions(queue, o.engine, o.threads, std::chrono::seconds(o.idle_timeout_s), 4 * (workers + o.queue)) {}
+        sessions(queue, o.engine, o.threads, std::chrono::seconds(o.idle_timeout_s), 4 * (workers + o.queue)),
+        training(queue, o.engine, o.threads, 4 * (workers + o.queue)) {}
   const ServerOptions& opts;
   ModelSet models;
   std::optional<std::string> token;  // the bearer token every request but /v1/health must carry
   JobQueue queue;
   Sessions sessions;
+  TrainingJobs training;
   Metrics metrics;
   std::atomic<bool> stopping{false};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();

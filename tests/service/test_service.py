@@ -42,7 +42,8 @@ def read(path):
 
 
 def query(url, *extra, model=MODEL, inp=INPUT, timeout=180):
-    return run([BIN, "query", "--server", url, "--model", model, "--input", inp, *extra], timeout=timeout)
+    return run([BIN, "query", "--server", url, "--model", model, *(["--input", inp] if inp else []), *extra],
+               timeout=timeout)
 
 
 def other_model():
@@ -146,7 +147,8 @@ class Tamperer:
                     path = "/v1/prove?model=other"
                 if proxy.mode == "stall":
                     time.sleep(6)
-                status, data, _ = upstream.request("POST", path, body)
+                kind = {"Content-Type": self.headers.get("Content-Type", "application/octet-stream")}
+                status, data, _ = upstream.request("POST", path, body, kind)
                 length = len(data)
                 if proxy.mode == "flip_output" and path.startswith("/v1/prove"):
                     data = bytearray(data)
@@ -171,6 +173,18 @@ class Tamperer:
                 self.wfile.write(bytes(data))
                 if proxy.mode == "cut":
                     self.close_connection = True
+
+            def do_GET(self):
+                status, data, _ = upstream.request("GET", self.path)
+                if proxy.mode == "swap_model" and self.path.endswith("/model"):
+                    data = read(MODEL)  # the untrained model: not what the proof is about
+                if proxy.mode == "flip_proof" and self.path.endswith("/proof"):
+                    data = bytearray(data)
+                    data[len(data) // 2] ^= 0x10
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(bytes(data))
 
             def do_DELETE(self):
                 status, data, _ = upstream.request("DELETE", self.path)
@@ -397,6 +411,51 @@ def case_timeout():
         r = query(srv.url)
         check(r.returncode == 0, f"after the timeouts: {r.stdout} {r.stderr}")
     finally:
+        check(srv.stop() == 0, "server exit")
+
+
+def labels_file(name, values):
+    path = tmp(name)
+    header = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % len(values)
+    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+                + b"".join(v.to_bytes(8, "little", signed=True) for v in values))
+    return path
+
+
+def case_train():
+    """query --train: the trained model is written only when verify-training accepts it (0 or 3)."""
+    labels = labels_file("train-labels.npy", [0, 1, 2, 3, 0, 1, 2, 3])
+    srv = Server(BIN, [MODEL], "--engine", "cpu")
+    proxy = Tamperer(srv)
+    train = ["--train", "--data", INPUT, "--labels", labels, "--epochs", "2", "--field", "m127", "--lr", "0.125"]
+    try:
+        out = tmp("trained.onnx")
+        r = query(srv.url, *train, "--out", out, "--save-proof", tmp("t.nnpt"), inp="")
+        check(r.returncode in (0, 3) and os.path.exists(out), f"train: {r.returncode} {r.stdout} {r.stderr}")
+        check("VERIFIED" in r.stdout and "server: epoch 2" in r.stderr, r.stdout + r.stderr)
+        v = run([BIN, "verify-training", "--model", out, "--data", INPUT, "--labels", labels, "--proof", tmp("t.nnpt"),
+                 "--lr", "0.125"])
+        check(v.returncode == r.returncode, f"verify-training says {v.returncode}: {v.stdout}")
+        for mode in ("swap_model", "flip_proof"):
+            proxy.mode = mode
+            bad = tmp(f"{mode}.onnx")
+            r = query(proxy.url, *train, "--out", bad, inp="")
+            check(r.returncode == 1 and "REJECTED" in r.stdout, f"{mode}: {r.returncode} {r.stdout} {r.stderr}")
+            check(not os.path.exists(bad), f"{mode}: a rejected model was written")
+        status, before = srv.json("GET", "/v1/metrics")
+        r = query(srv.url, "--train", "--data", INPUT, "--labels", labels_file("bad.npy", [9] * 8), "--out",
+                  tmp("x.onnx"), inp="")
+        check(r.returncode == 2, f"the client's bad labels: {r.returncode} {r.stderr}")
+        status, after = srv.json("GET", "/v1/metrics")
+        check(after["requests"] == before["requests"] + 1, "the client sent bad labels to the server")
+        r = query(srv.url, *train[:-4], "--field", "m61", "--lr", "1", "--out", tmp("y.onnx"), inp="")
+        check(r.returncode in (0, 3, 4), f"m61 training: {r.returncode} {r.stderr}")
+        if r.returncode == 4:
+            check("the training job failed" in r.stderr, r.stderr)
+    finally:
+        proxy.close()
         check(srv.stop() == 0, "server exit")
 
 
