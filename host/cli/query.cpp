@@ -164,7 +164,11 @@ int run_query(const QueryOptions& o) {
       const ProofReader read = [&](std::size_t n) {
         return std::vector<unsigned char>(bundle.begin(), bundle.begin() + std::min(n, bundle.size()));
       };
-      r = verify_proof(p, read, t, files);
+      try {
+        r = verify_proof(p, read, t, files);
+      } catch (const UsageError& e) {  // e.g. a header naming m61-interactive: the server's bytes
+        r = rejected(std::string("proof: ") + e.what());
+      }
     }
   } catch (const service::ServerError& e) {
     if (o.json) fmt::print("{}\n", nlohmann::json{{"verdict", "ERROR"}, {"reason", e.what()}}.dump());

@@ -343,7 +343,7 @@ def case_sigterm():
     model = os.path.join(SRC, "examples/fashion_mnist/fcquad.onnx")
     inp = tmp("images.npy")
     with open(inp, "wb") as f:
-        f.write(make_npy(64, 784, 0.5))
+        f.write(make_npy(256, 784, 0.5))
     srv = Server(BIN, [model], "--engine", "cpu", "--workers", "1", "--queue", "32")
     body = npy_bytes(inp)
     results = []
