@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/service/sessions.hpp"
 
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ struct Session {
   Session() {
     if (::pipe(to_prover) != 0 || ::pipe(to_client) != 0)
       throw RequestError(503, std::string("cannot open a session: pipe: ") + std::strerror(errno));
+    ::fcntl(to_prover[1], F_SETFL, ::fcntl(to_prover[1], F_GETFL) | O_NONBLOCK);
   }
   ~Session() {
     for (int fd : {to_prover[0], to_prover[1], to_client[0], to_client[1]})
@@ -64,10 +66,18 @@ void run_prover(Session& s, const std::string& engine_name, int threads) {
   s.to_client[1] = -1;
 }
 
-void write_all(int fd, std::span<const unsigned char> b) {
+// The write end is non-blocking: a client that sends challenges the prover does not read (more
+// than the pipe holds) gets 504 after the idle timeout instead of holding this thread forever.
+void write_all(int fd, std::span<const unsigned char> b, std::chrono::seconds timeout) {
   while (!b.empty()) {
     ssize_t w = ::write(fd, b.data(), b.size());
     if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      pollfd p{fd, POLLOUT, 0};
+      const int r = ::poll(&p, 1, static_cast<int>(timeout.count() * 1000));
+      if (r == 0) throw RequestError(504, "the session's prover took no challenge within the idle timeout");
+      continue;
+    }
     if (w <= 0) throw RequestError(410, "the session's prover has ended (it may have refused a challenge)");
     b = b.subspan(static_cast<std::size_t>(w));
   }
@@ -134,7 +144,7 @@ std::vector<unsigned char> Sessions::step(const std::string& id, std::span<const
   std::unique_lock step(s->step_mu, std::try_to_lock);
   if (!step.owns_lock()) throw RequestError(409, "a step of this session is already running; send one at a time");
   s->touch();
-  write_all(s->to_prover[1], challenges);
+  write_all(s->to_prover[1], challenges, idle_timeout_);
   auto out = read_exact(s->to_client[0], want, idle_timeout_);
   s->touch();
   return out;
