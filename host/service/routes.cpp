@@ -7,6 +7,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "host/service/connection.hpp"
 #include "host/service/state.hpp"
 #include "verifier/statement.hpp"
 
@@ -68,10 +69,17 @@ void prove(ServiceState& s, const httplib::Request& req, httplib::Response& res)
   // --request-timeout counts from acceptance: a proof still waiting or running past it is abandoned
   // between layers (the check runs where the prover reports progress) and answered 504.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(s.opts.request_timeout_s);
-  const ProveCheck check = [&s, deadline] {
+  // A client that has gone away frees its place: its proof is dropped before it starts or between
+  // layers (the connection stays open, so its socket stays this one, until this handler returns).
+  const int fd = find_connection(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+  const ProveCheck check = [&s, deadline, fd] {
     if (s.opts.request_timeout_s > 0 && std::chrono::steady_clock::now() > deadline)
       throw RequestError(504, "the proof did not finish within " + std::to_string(s.opts.request_timeout_s) +
                                   " s (--request-timeout); send a smaller batch or retry later");
+    if (connection_closed(fd)) {
+      ++s.metrics.abandoned;
+      throw RequestError(499, "the client closed the connection; its proof was dropped");
+    }
   };
   const bool queued = s.queue.try_submit([&s, &m, in, done, check] {
     const auto t0 = std::chrono::steady_clock::now();
@@ -137,6 +145,7 @@ json metrics_json(ServiceState& s) {
   return json{{"requests", s.metrics.requests.load()},
               {"failures", s.metrics.failures.load()},
               {"busy", s.metrics.busy.load()},
+              {"abandoned", s.metrics.abandoned.load()},
               {"queue_length", s.queue.waiting()},
               {"running", s.queue.running()},
               {"sessions", s.sessions.count()},

@@ -21,7 +21,7 @@ class Server;
 namespace nnproof::service {
 
 struct Metrics {
-  std::atomic<std::uint64_t> requests{0}, failures{0}, busy{0}, proofs{0};
+  std::atomic<std::uint64_t> requests{0}, failures{0}, busy{0}, proofs{0}, abandoned{0};
   std::mutex mu;
   double prove_seconds_total = 0, prove_seconds_last = 0;
   void add_proof(double seconds) {

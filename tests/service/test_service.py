@@ -422,6 +422,43 @@ def case_timeout():
         check(srv.stop() == 0, "server exit")
 
 
+def case_disconnect():
+    """A client that closes its connection frees its queued proof: it is dropped, not run for nobody."""
+    model = os.path.join(SRC, "examples/fashion_mnist/cnn2quad.onnx")
+    body = make_npy(256, 784, 0.5)
+    srv = Server(BIN, [model], "--engine", "cpu", "--workers", "1", "--threads", "1", "--field", "m127")
+    try:
+        conns = []
+        for _ in range(4):
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=300)
+            c.request("POST", "/v1/prove?model=cnn2quad", body)
+            conns.append(c)
+        deadline = time.time() + 60
+        while time.time() < deadline:  # all four accepted: one running, three waiting
+            status, met = srv.json("GET", "/v1/metrics")
+            if met["running"] + met["queue_length"] + met["proofs"] == 4:
+                break
+            time.sleep(0.01)
+        for c in conns[1:]:
+            c.close()
+        r = conns[0].getresponse()
+        check(r.status == 200 and len(r.read()) > 0, f"the client that stayed: {r.status}")
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            status, met = srv.json("GET", "/v1/metrics")
+            if met["running"] + met["queue_length"] == 0 and met["abandoned"] + met["proofs"] >= 4:
+                break
+            time.sleep(0.05)
+        check(met["proofs"] + met["abandoned"] == 4 and met["abandoned"] >= 2, f"metrics: {met}")
+        print(f"disconnect: {met['abandoned']} of 3 closed connections' proofs dropped, {met['proofs']} proved")
+        with open(tmp("one.npy"), "wb") as f:
+            f.write(make_npy(1, 784))
+        r = query(srv.url, model=model, inp=tmp("one.npy"))
+        check(r.returncode == 0, f"after the disconnects: {r.stdout} {r.stderr}")
+    finally:
+        check(srv.stop() == 0, "server exit")
+
+
 def labels_file(name, values):
     path = tmp(name)
     header = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % len(values)
