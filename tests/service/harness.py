@@ -6,12 +6,10 @@ request that takes longer than REQUEST_TIMEOUT, fails the test instead of hangin
 """
 import http.client
 import json
-import os
 import re
 import signal
 import subprocess
 import threading
-import time
 
 START_TIMEOUT = 60
 REQUEST_TIMEOUT = 120

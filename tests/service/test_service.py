@@ -1,71 +1,22 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""`nnproof serve` and `nnproof query` end to end on 127.0.0.1 (docs/SERVICE.md).
+"""`nnproof serve` and `nnproof query` end to end on 127.0.0.1 (docs/SERVICE.md): the API,
+byte-identical bundles, tampering servers, hostile requests, load, TLS, the documented Python client.
 
 Usage: test_service.py NNPROOF_BIN SOURCE_DIR CASE, CASE one of the functions named case_*.
 Each case starts its own servers (ports they pick), stops them, and fails on any unmet property.
 """
 import concurrent.futures
-import http.client
 import json
 import os
-import shutil
 import socket
-import ssl
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import BIN, INPUT, MODEL, SRC, check, main, other_model, proved_by_cli, query, read, tmp  # noqa: E402
 from harness import Server, make_npy, npy_bytes, run  # noqa: E402
-
-BIN, SRC, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
-MODEL = os.path.join(SRC, "examples/mlp/model.onnx")
-INPUT = os.path.join(SRC, "examples/mlp/input.npy")
-TMP = tempfile.mkdtemp(prefix="nnproof-service-")
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-def tmp(name):
-    return os.path.join(TMP, name)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def query(url, *extra, model=MODEL, inp=INPUT, timeout=180):
-    return run([BIN, "query", "--server", url, "--model", model, *(["--input", inp] if inp else []), *extra],
-               timeout=timeout)
-
-
-def other_model():
-    """The mlp with other scales (nnproof quantize, alpha and beta <= 4): same shapes, another binding."""
-    path = tmp("other.onnx")
-    if not os.path.exists(path):
-        labels = tmp("labels.npy")
-        with open(labels, "wb") as f:  # (8,) int64 zeros
-            header = "{'descr': '<i8', 'fortran_order': False, 'shape': (8,), }"
-            header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
-            f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(64))
-        r = run([BIN, "quantize", "--model", MODEL, "--calibration", INPUT, "--labels", labels, "--out", path,
-                 "--max-exponent", "2"])
-        check(r.returncode == 0, "quantize failed: " + r.stderr)
-    return path
-
-
-def proved_by_cli(model=MODEL, inp=INPUT):
-    out = tmp("cli.nnp")
-    r = run([BIN, "prove", "--model", model, "--input", inp, "--proof", out, "--engine", "cpu"])
-    check(r.returncode == 0, "nnproof prove failed: " + r.stderr)
-    return read(out)
+from tamperer import Tamperer  # noqa: E402
 
 
 def case_api():
@@ -127,84 +78,10 @@ def case_api():
     check(any("POST /v1/prove model=model batch=8 status=200" in l for l in logged), "\n".join(logged))
 
 
-class Tamperer:
-    """A proxy in front of the real server that changes what it answers, by mode."""
-
-    def __init__(self, upstream):
-        import http.server
-
-        self.mode = "pass"
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                path = self.path
-                if proxy.mode == "other" and path.startswith("/v1/prove"):
-                    path = "/v1/prove?model=other"
-                if proxy.mode == "stall":
-                    time.sleep(6)
-                kind = {"Content-Type": self.headers.get("Content-Type", "application/octet-stream")}
-                status, data, _ = upstream.request("POST", path, body, kind)
-                length = len(data)
-                if proxy.mode == "flip_output" and path.startswith("/v1/prove"):
-                    data = bytearray(data)
-                    data[132 + 8 * 3] ^= 1  # the first claimed output (docs/FORMAT.md, L = 3)
-                elif proxy.mode == "flip_message" and path.startswith("/v1/prove"):
-                    data = bytearray(data)
-                    data[-1] ^= 1
-                elif proxy.mode == "flip_step" and "/step" in path and "want=256" not in path:
-                    data = bytearray(data)
-                    data[0] ^= 1
-                elif proxy.mode == "truncate":
-                    data = data[: len(data) // 2]
-                    length = len(data)
-                elif proxy.mode == "cut":  # announces the whole bundle, sends half, closes
-                    data = data[: len(data) // 2]
-                elif proxy.mode == "error":
-                    status, data = 500, b'{"error": "out of memory", "status": 500}'
-                    length = len(data)
-                self.send_response(status)
-                self.send_header("Content-Length", str(length))
-                self.end_headers()
-                self.wfile.write(bytes(data))
-                if proxy.mode == "cut":
-                    self.close_connection = True
-
-            def do_GET(self):
-                status, data, _ = upstream.request("GET", self.path)
-                if proxy.mode == "swap_model" and self.path.endswith("/model"):
-                    data = read(MODEL)  # the untrained model: not what the proof is about
-                if proxy.mode == "flip_proof" and self.path.endswith("/proof"):
-                    data = bytearray(data)
-                    data[len(data) // 2] ^= 0x10
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(bytes(data))
-
-            def do_DELETE(self):
-                status, data, _ = upstream.request("DELETE", self.path)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-
-
 def case_tamper():
     """query rejects (exit 1) whatever a tampering server changes, and writes nothing."""
     srv = Server(BIN, [MODEL, other_model()], "--engine", "cpu")
-    proxy = Tamperer(srv)
+    proxy = Tamperer(srv, read(MODEL))
     try:
         r = query(proxy.url)
         check(r.returncode == 0, "through an honest proxy: " + r.stdout + r.stderr)
@@ -346,164 +223,6 @@ def case_load():
         check(srv.stop() == 0, "server exit")
 
 
-def case_sigterm():
-    """SIGTERM mid-load: every accepted request is answered with a proof that verifies; new ones are refused."""
-    model = os.path.join(SRC, "examples/fashion_mnist/fcquad.onnx")
-    inp = tmp("images.npy")
-    with open(inp, "wb") as f:
-        f.write(make_npy(256, 784, 0.5))
-    srv = Server(BIN, [model], "--engine", "cpu", "--workers", "1", "--queue", "32")
-    body = npy_bytes(inp)
-    results = []
-
-    def send():
-        try:
-            status, data, _ = srv.request("POST", "/v1/prove?model=fcquad", body)
-            results.append((status, data))
-        except OSError as e:
-            results.append((None, str(e)))
-
-    threads = [threading.Thread(target=send) for _ in range(12)]
-    for t in threads:
-        t.start()
-    deadline = time.time() + 60
-    while time.time() < deadline:  # until all 12 are accepted, one proof running and >= 4 waiting
-        status, met = srv.json("GET", "/v1/metrics")
-        accepted = met["running"] + met["queue_length"] + met["proofs"]
-        if accepted == 12 and met["running"] >= 1 and met["queue_length"] >= 4:
-            break
-        time.sleep(0.01)
-    check(accepted == 12 and met["queue_length"] >= 4, f"no queue formed: {met}")
-    srv.proc.send_signal(15)
-    time.sleep(0.3)
-    try:
-        status, _, _ = srv.request("POST", "/v1/prove?model=fcquad", body, timeout=10)
-        check(status == 503, f"a new request during the drain got {status}")
-    except OSError:
-        pass  # or the listener is already closed: refused either way
-    for t in threads:
-        t.join(300)
-    code = srv.stop()
-    check(code == 0, f"server exit {code}")
-    check(len(results) == 12 and all(s == 200 for s, _ in results), f"lost: {[s for s, _ in results]}")
-    with open(tmp("drained.nnp"), "wb") as f:
-        f.write(results[-1][1])
-    r = run([BIN, "verify", "--model", model, "--input", inp, "--proof", tmp("drained.nnp")])
-    check(r.returncode == 0, "a drained proof does not verify: " + r.stdout)
-    check(len(set(d for _, d in results)) == 1, "the same request got different bundles")
-    check(any("SIGTERM" in l for l in srv.lines), "\n".join(srv.lines))
-
-
-def case_timeout():
-    """--request-timeout: proofs still queued or running past it are answered 504; the server keeps serving."""
-    model = os.path.join(SRC, "examples/fashion_mnist/cnn2quad.onnx")  # ten proofs of 256 images: > 1 s
-    body = make_npy(256, 784, 0.5)
-    srv = Server(BIN, [model, MODEL], "--engine", "cpu", "--workers", "1", "--threads", "1", "--queue", "16",
-                 "--field", "m127", "--request-timeout", "1")
-    results = []
-
-    def send():
-        status, data, _ = srv.request("POST", "/v1/prove?model=cnn2quad", body)
-        results.append((status, data))
-
-    try:
-        threads = [threading.Thread(target=send) for _ in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(300)
-        statuses = sorted(s for s, _ in results)
-        check(len(results) == 10 and set(statuses) <= {200, 504} and 504 in statuses, f"statuses: {statuses}")
-        late = [d for s, d in results if s == 504][0]
-        check(b"--request-timeout" in late, late)
-        r = query(srv.url)
-        check(r.returncode == 0, f"after the timeouts: {r.stdout} {r.stderr}")
-    finally:
-        check(srv.stop() == 0, "server exit")
-
-
-def case_disconnect():
-    """A client that closes its connection frees its queued proof: it is dropped, not run for nobody."""
-    model = os.path.join(SRC, "examples/fashion_mnist/cnn2quad.onnx")
-    body = make_npy(256, 784, 0.5)
-    srv = Server(BIN, [model], "--engine", "cpu", "--workers", "1", "--threads", "1", "--field", "m127")
-    try:
-        conns = []
-        for _ in range(4):
-            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=300)
-            c.request("POST", "/v1/prove?model=cnn2quad", body)
-            conns.append(c)
-        deadline = time.time() + 60
-        while time.time() < deadline:  # all four accepted: one running, three waiting
-            status, met = srv.json("GET", "/v1/metrics")
-            if met["running"] + met["queue_length"] + met["proofs"] == 4:
-                break
-            time.sleep(0.01)
-        for c in conns[1:]:
-            c.close()
-        r = conns[0].getresponse()
-        check(r.status == 200 and len(r.read()) > 0, f"the client that stayed: {r.status}")
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            status, met = srv.json("GET", "/v1/metrics")
-            if met["running"] + met["queue_length"] == 0 and met["abandoned"] + met["proofs"] >= 4:
-                break
-            time.sleep(0.05)
-        check(met["proofs"] + met["abandoned"] == 4 and met["abandoned"] >= 2, f"metrics: {met}")
-        print(f"disconnect: {met['abandoned']} of 3 closed connections' proofs dropped, {met['proofs']} proved")
-        with open(tmp("one.npy"), "wb") as f:
-            f.write(make_npy(1, 784))
-        r = query(srv.url, model=model, inp=tmp("one.npy"))
-        check(r.returncode == 0, f"after the disconnects: {r.stdout} {r.stderr}")
-    finally:
-        check(srv.stop() == 0, "server exit")
-
-
-def labels_file(name, values):
-    path = tmp(name)
-    header = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % len(values)
-    header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
-                + b"".join(v.to_bytes(8, "little", signed=True) for v in values))
-    return path
-
-
-def case_train():
-    """query --train: the trained model is written only when verify-training accepts it (0 or 3)."""
-    labels = labels_file("train-labels.npy", [0, 1, 2, 3, 0, 1, 2, 3])
-    srv = Server(BIN, [MODEL], "--engine", "cpu")
-    proxy = Tamperer(srv)
-    train = ["--train", "--data", INPUT, "--labels", labels, "--epochs", "2", "--field", "m127", "--lr", "0.125"]
-    try:
-        out = tmp("trained.onnx")
-        r = query(srv.url, *train, "--out", out, "--save-proof", tmp("t.nnpt"), inp="")
-        check(r.returncode in (0, 3) and os.path.exists(out), f"train: {r.returncode} {r.stdout} {r.stderr}")
-        check("VERIFIED" in r.stdout and "server: epoch 2" in r.stderr, r.stdout + r.stderr)
-        v = run([BIN, "verify-training", "--model", out, "--data", INPUT, "--labels", labels, "--proof", tmp("t.nnpt"),
-                 "--lr", "0.125"])
-        check(v.returncode == r.returncode, f"verify-training says {v.returncode}: {v.stdout}")
-        for mode in ("swap_model", "flip_proof"):
-            proxy.mode = mode
-            bad = tmp(f"{mode}.onnx")
-            r = query(proxy.url, *train, "--out", bad, inp="")
-            check(r.returncode == 1 and "REJECTED" in r.stdout, f"{mode}: {r.returncode} {r.stdout} {r.stderr}")
-            check(not os.path.exists(bad), f"{mode}: a rejected model was written")
-        status, before = srv.json("GET", "/v1/metrics")
-        r = query(srv.url, "--train", "--data", INPUT, "--labels", labels_file("bad.npy", [9] * 8), "--out",
-                  tmp("x.onnx"), inp="")
-        check(r.returncode == 2, f"the client's bad labels: {r.returncode} {r.stderr}")
-        status, after = srv.json("GET", "/v1/metrics")
-        check(after["requests"] == before["requests"] + 1, "the client sent bad labels to the server")
-        r = query(srv.url, *train[:-4], "--field", "m61", "--lr", "1", "--out", tmp("y.onnx"), inp="")
-        check(r.returncode in (0, 3, 4), f"m61 training: {r.returncode} {r.stderr}")
-        if r.returncode == 4:
-            check("the training job failed" in r.stderr, r.stderr)
-    finally:
-        proxy.close()
-        check(srv.stop() == 0, "server exit")
-
-
 def case_tls():
     """HTTPS with a certificate: query checks it against --tls-ca; without the CA it cannot connect."""
     cert, key = tmp("cert.pem"), tmp("key.pem")
@@ -537,8 +256,4 @@ def case_python_example():
 
 
 if __name__ == "__main__":
-    try:
-        globals()["case_" + CASE]()
-        print(f"service {CASE}: ok")
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
+    main(globals())
