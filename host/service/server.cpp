@@ -95,6 +95,8 @@ int run_server(const ServerOptions& o) {
   std::optional<std::string> token = read_token(o.token_file);
   auto svr = make_server(o);
   ModelSet models = load_models(o);
+  // An engine this machine cannot run (cuda without a device, say) is refused now, not per request.
+  (void)make_engine<M61>(o.engine, o.threads, 0);
 
   ServiceState s(o, std::move(models), std::move(token), workers);
   add_routes(*svr, s);
