@@ -68,8 +68,8 @@ def case_sigterm():
 
 def case_timeout():
     """--request-timeout: proofs still queued or running past it are answered 504; the server keeps serving."""
-    model = os.path.join(SRC, "examples/fashion_mnist/cnn2quad.onnx")  # ten proofs of 256 images: > 1 s
-    body = make_npy(256, 784, 0.5)
+    model = os.path.join(SRC, "examples/fashion_mnist/cnn2quad.onnx")  # twelve proofs of 512 images: well over 1 s
+    body = make_npy(512, 784, 0.5)
     srv = Server(BIN, [model, MODEL], "--engine", "cpu", "--workers", "1", "--threads", "1", "--queue", "16",
                  "--field", "m127", "--request-timeout", "1")
     results = []
@@ -79,13 +79,13 @@ def case_timeout():
         results.append((status, data))
 
     try:
-        threads = [threading.Thread(target=send) for _ in range(10)]
+        threads = [threading.Thread(target=send) for _ in range(12)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(300)
         statuses = sorted(s for s, _ in results)
-        check(len(results) == 10 and set(statuses) <= {200, 504} and 504 in statuses, f"statuses: {statuses}")
+        check(len(results) == 12 and set(statuses) <= {200, 504} and 504 in statuses, f"statuses: {statuses}")
         late = [d for s, d in results if s == 504][0]
         check(b"--request-timeout" in late, late)
         r = query(srv.url)
