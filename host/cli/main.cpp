@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   add_quantize_command(app, exit_code);
   add_train_command(app, exit_code);
   add_training_proof_commands(app, exit_code);
+  add_serve_command(app, exit_code);
+  add_query_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
