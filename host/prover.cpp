@@ -76,14 +76,18 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
 }
 
 template <class Cfg>
-ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const ProgressFn& progress) {
+ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const ProgressFn& progress,
+                              std::uint32_t version) {
+  if (version < kOldestProofVersion || version > kProofVersion)
+    throw std::invalid_argument("prove_bundle: no proof format version " + std::to_string(version));
   const auto layers = field_layers<typename Cfg::F>(*st.model);
   ProofBundle<Cfg> bundle;
+  bundle.header.version = version;
   bundle.header.field = Cfg::kId;
   ForwardTrace<Cfg> trace = run_forward(engine, layers, st.input, st.batch, progress);
   st.outputs = trace_outputs(trace, st.model->out_dim());
   // Hashed after the forward pass: prove_s measured ~1% lower than hashing first (PERFORMANCE.md).
-  const StatementBindings bindings = statement_bindings(st);
+  const StatementBindings bindings = statement_bindings(st, input_encoding(version));
   bundle.header.model_binding = bindings.model;
   bundle.header.input_binding = bindings.input;
   bundle.header.statement_digest = statement_digest(st, bindings);
@@ -105,7 +109,8 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
                              ProverChannel<Cfg::K>&, const ProgressFn&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
-#define NNP_INSTANTIATE(Cfg) template ProofBundle<Cfg> prove_bundle(Engine<Cfg>&, Statement<Cfg>&, const ProgressFn&);
+#define NNP_INSTANTIATE(Cfg) \
+  template ProofBundle<Cfg> prove_bundle(Engine<Cfg>&, Statement<Cfg>&, const ProgressFn&, std::uint32_t);
 NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 

@@ -22,6 +22,11 @@ struct ProofFormatError : std::runtime_error {
 // 2: the input binding hashed each input element's F bytes (docs/FORMAT.md, "Versions").
 constexpr std::uint32_t kProofVersion = 3;
 constexpr std::uint32_t kOldestProofVersion = 2;
+
+// How a version's statement hashes the input (verifier/input_binding.hpp).
+constexpr InputEncoding input_encoding(std::uint32_t version) {
+  return version >= 3 ? InputEncoding::compact : InputEncoding::field_elements;
+}
 constexpr std::uint8_t kModeNonInteractive = 0;
 constexpr std::size_t kFixedHeaderBytes = 116;  // magic .. depth L (see docs/FORMAT.md)
 

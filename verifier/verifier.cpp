@@ -6,6 +6,7 @@
 
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
+#include "verifier/input_binding.hpp"
 #include "verifier/int8_chunk_dot.hpp"
 #include "verifier/public_mle.hpp"
 #include "verifier/weight_routes.hpp"
@@ -90,8 +91,20 @@ Transcript statement_transcript(const Digest& statement_digest) {
   return t;
 }
 
+namespace {
+
+// What the protocol leaves for the input: y* must equal X~(s, r), eq_s = eq(s, .), eq_r = eq(r, .).
+template <class K>
+struct InputClaim {
+  K y_star{};
+  std::vector<K> eq_s, eq_r;
+};
+
+// Steps 1 and 2 of PROTOCOL.md section 5 down to layer 1's y*, the input check left to the caller
+// (which may read the input once for it and its binding together).
 template <class Cfg>
-Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch) {
+Verdict verify_layers(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch,
+                      InputClaim<typename Cfg::K>& input) {
   using K = typename Cfg::K;
   const QuantizedModel& model = *st.model;
   const ProofShape shape{model.dims(), st.batch};
@@ -120,9 +133,8 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
     if (claim != weight_mle<K>(layer, eq_q, eq_s) * y_star)
       return Verdict::reject(layer_name(i) + " matrix-product sum-check: final claim != W~(q,s) * y*");
 
-    if (i == 1) {  // Step 2.3: the input, computed by the verifier itself.
-      if (y_star != sample_major_mle<K>(st.input, st.batch, shape.dims[0], eq_s, eq_r))
-        return Verdict::reject("input check: y* != X~(s,r) at layer 1");
+    if (i == 1) {  // Step 2.3: the input, computed by the verifier itself (the caller).
+      input = {y_star, std::move(eq_s), std::move(eq_r)};
       break;
     }
 
@@ -141,30 +153,83 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
   return Verdict::accept();
 }
 
+constexpr const char* kInputCheckFailed = "input check: y* != X~(s,r) at layer 1";
+
+}  // namespace
+
+template <class Cfg>
+Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch) {
+  using K = typename Cfg::K;
+  InputClaim<K> input;
+  Verdict v = verify_layers(st, ch, input);
+  if (!v.accepted) return v;
+  if (input.y_star != sample_major_mle<K>(st.input, st.batch, st.model->in_dim(), input.eq_s, input.eq_r))
+    return Verdict::reject(kInputCheckFailed);
+  return v;
+}
+
+namespace {
+
+// The checks before the protocol: the outputs, the model binding, the statement digest from the
+// bindings `b` and the soundness floor. An empty failed_check when all hold.
+template <class Cfg>
+Verdict check_statement(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& b,
+                        double min_bits, Digest& digest) {
+  if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
+  if (b.model != bundle.header.model_binding)
+    return Verdict::reject("model digest: the proof was made for another model or other scales");
+  if (b.input != bundle.header.input_binding) return Verdict::reject(kInputBindingRejection);
+  digest = statement_digest(st, b);
+  if (digest != bundle.header.statement_digest)
+    return Verdict::reject("statement digest: the header does not match the outputs");
+  const double bits = ProofShape{st.model->dims(), st.batch}.soundness_bits(Cfg::kId);
+  if (!(bits >= std::max(min_bits, kMinSoundnessBits)))  // negated: a NaN floor rejects
+    return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " +
+                           std::to_string(std::max(min_bits, kMinSoundnessBits)));
+  return Verdict::accept();
+}
+
+}  // namespace
+
+// One read of the input (input_binding.hpp): the challenges are drawn from the statement digest
+// with the header's input binding, and the pass that evaluates X~(s, r) also hashes the input and
+// requires that binding. A rejection for any other reason hashes the input once more to report a
+// proof for another input as such.
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits) {
-  return verify_bundle(st, bundle, statement_bindings(st), min_bits);
+  using K = typename Cfg::K;
+  const InputEncoding encoding = input_encoding(bundle.header.version);
+  const auto other_input_or = [&](Verdict v) {
+    if (input_binding(st, encoding) != bundle.header.input_binding) return Verdict::reject(kInputBindingRejection);
+    return v;
+  };
+  if (st.batch == 0 || st.input.size() != st.batch * st.model->in_dim())
+    return Verdict::reject("statement: the input or output size does not match the model and the batch");
+  StatementBindings claimed{model_binding(st), bundle.header.input_binding, output_binding(st)};
+  Digest digest;
+  Verdict v = check_statement(st, bundle, claimed, min_bits, digest);
+  if (!v.accepted) return v.failed_check.starts_with("model") ? v : other_input_or(v);
+  Transcript t = statement_transcript<Cfg>(digest);
+  FiatShamirVerifierChannel<K> ch(t, bundle.messages);
+  InputClaim<K> claim;
+  v = verify_layers(st, ch, claim);
+  if (!v.accepted) return other_input_or(v);
+  const InputPass<K> pass = input_pass(st, encoding, std::span<const K>(claim.eq_s), std::span<const K>(claim.eq_r));
+  if (pass.binding != bundle.header.input_binding) return Verdict::reject(kInputBindingRejection);
+  if (claim.y_star != pass.mle) return Verdict::reject(kInputCheckFailed);
+  if (ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");
+  return Verdict::accept();
 }
 
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings,
                       double min_bits) {
-  const ProofShape shape{st.model->dims(), st.batch};
-  if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
-  if (bindings.model != bundle.header.model_binding)
-    return Verdict::reject("model digest: the proof was made for another model or other scales");
-  if (bindings.input != bundle.header.input_binding)
-    return Verdict::reject("input digest: the proof was made for another input");
-  Digest digest = statement_digest(st, bindings);
-  if (digest != bundle.header.statement_digest)
-    return Verdict::reject("statement digest: the header does not match the outputs");
-  double bits = shape.soundness_bits(Cfg::kId);
-  if (!(bits >= std::max(min_bits, kMinSoundnessBits)))  // negated: a NaN floor rejects
-    return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " +
-                           std::to_string(std::max(min_bits, kMinSoundnessBits)));
+  Digest digest;
+  Verdict v = check_statement(st, bundle, bindings, min_bits, digest);
+  if (!v.accepted) return v;
   Transcript t = statement_transcript<Cfg>(digest);
   FiatShamirVerifierChannel<typename Cfg::K> ch(t, bundle.messages);
-  Verdict v = verify_protocol(st, ch);
+  v = verify_protocol(st, ch);
   if (v.accepted && ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");
   return v;
 }

@@ -59,7 +59,11 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, con
   st.model_digest = digest;
   st.batch = batch;
   st.input.resize(batch * arch.front());
-  for (auto& x : st.input) x = random_element<F>(rng);  // random field elements
+  // Small integers, as quantized inputs are (the input binding hashes them in their compact
+  // encoding, verifier/input_binding.hpp); --input-bits 61 or more: any field element.
+  const std::int64_t bound = o.input_bits >= 61 ? 0 : (std::int64_t{1} << (o.input_bits - 1)) - 1;
+  std::uniform_int_distribution<std::int64_t> value(-bound, bound);
+  for (auto& x : st.input) x = bound == 0 ? random_element<F>(rng) : F::from_int(value(rng));
   const auto layers = field_layers<F>(model);
   const std::function<void()> float_run = float_forward(arch, batch, rng);
   // The server's side: each repetition runs the float network, the exact forward pass and the
@@ -156,6 +160,10 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   add_engine_options(*cmd, o->engine, o->threads);
   cmd->add_option("--repeat", o->repeat, "runs per measurement; the fastest is reported (default 1)");
   cmd->add_option("--seed", o->seed, "random seed (default 1)");
+  cmd->add_option("--input-bits", o->input_bits,
+                  "input values in +-(2^(bits-1) - 1), as quantized inputs are (default 8; 61 or more: any field "
+                  "element)")
+      ->check(CLI::Range(2, 128));
   cmd->add_flag("--json", o->json, "machine-readable output");
   cmd->add_flag("--training", o->training,
                 "time the exact loss and gradient (grad_s), its proof (prove_s) and verify_training (verify_s)");

@@ -15,6 +15,7 @@ namespace nnproof::cli {
 struct BenchOptions {
   std::string arch = "1845,2000,2000,2000,183", batches = "64,512,2048", field = "m61", engine = "auto";
   int threads = 0, repeat = 1;
+  int input_bits = 8;  // the input's values in +-(2^(input_bits-1) - 1), as a quantized input's are
   std::uint64_t seed = 1;
   bool json = false;
   bool training = false;  // bench --training: the exact gradient and its proof

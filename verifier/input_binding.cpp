@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "verifier/input_binding.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <optional>
+#include <type_traits>
+
+#include "core/lazy.hpp"
+#include "verifier/int8_chunk_dot.hpp"
+#include "verifier/parallel.hpp"
+#include "verifier/public_mle.hpp"
+#include "verifier/row_dots.hpp"
+
+namespace nnproof {
+namespace {
+
+template <class F>
+using Centered = decltype(F{}.centered());  // std::int64_t (m61), i128 (m127)
+
+constexpr bool kLittleEndian = std::endian::native == std::endian::little;
+
+// Each centered value as T, little-endian, at out.
+template <class T, class F>
+void encode_as(std::span<const F> v, unsigned char* out) {
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const T t = static_cast<T>(v[i].centered());
+    if constexpr (kLittleEndian) {
+      std::memcpy(out + i * sizeof(T), &t, sizeof(T));
+    } else {
+      using U = std::make_unsigned_t<T>;
+      for (std::size_t b = 0; b < sizeof(T); ++b)
+        out[i * sizeof(T) + b] = static_cast<unsigned char>(static_cast<U>(t) >> (8 * b));
+    }
+  }
+}
+
+}  // namespace
+
+template <class F>
+unsigned compact_width(std::span<const F> v) {
+  using C = Centered<F>;
+  using U = std::conditional_t<std::is_same_v<C, i128>, u128, std::make_unsigned_t<C>>;
+  // c ^ (c >> top) is |c| for c >= 0 and |c| - 1 below: c fits w bytes iff that is < 2^(8w - 1).
+  U bits = 0;
+  for (const F& x : v) {
+    const C c = x.centered();
+    bits |= static_cast<U>(c ^ (c >> (8 * sizeof(C) - 1)));
+  }
+  unsigned w = 1;
+  while (w < sizeof(C) && (bits >> (8 * w - 1)) != 0) w *= 2;
+  return w;
+}
+
+template <class F>
+void compact_encode(std::span<const F> v, std::vector<unsigned char>& out) {
+  const unsigned w = compact_width(v);
+  const std::size_t at = out.size();
+  out.resize(at + 1 + v.size() * w);
+  out[at] = static_cast<unsigned char>(w);
+  unsigned char* p = out.data() + at + 1;
+  switch (w) {
+    case 1:
+      encode_as<std::int8_t>(v, p);
+      break;
+    case 2:
+      encode_as<std::int16_t>(v, p);
+      break;
+    case 4:
+      encode_as<std::int32_t>(v, p);
+      break;
+    case 8:
+      encode_as<std::int64_t>(v, p);
+      break;
+    default:
+      encode_as<Centered<F>>(v, p);
+      break;  // 16: m127 only
+  }
+}
+
+namespace {
+
+// The elements [begin, end) of chunk c.
+template <class Cfg>
+std::pair<std::size_t, std::size_t> chunk_range(const Statement<Cfg>& st, InputEncoding encoding, std::size_t c) {
+  const std::size_t per = encoding == InputEncoding::compact
+                              ? compact_chunk_samples(st.model->in_dim()) * st.model->in_dim()
+                              : kElementChunk;
+  return {c * per, std::min(st.input.size(), (c + 1) * per)};
+}
+
+// Chunk c's digest; for the compact encoding `encoded` holds its bytes afterwards (width first).
+template <class Cfg>
+Digest chunk_digest(const Statement<Cfg>& st, InputEncoding encoding, std::size_t c,
+                    std::vector<unsigned char>& encoded) {
+  using F = typename Cfg::F;
+  const auto [begin, end] = chunk_range(st, encoding, c);
+  const std::span<const F> v(st.input.data() + begin, end - begin);
+  Sha256 h;
+  if (encoding == InputEncoding::field_elements) {
+    update_elements(h, v);
+    return h.finish();
+  }
+  encoded.clear();
+  compact_encode(v, encoded);
+  h.update_u64(v.size()).update(encoded.data(), encoded.size());
+  return h.finish();
+}
+
+// The tables X~(s, r) needs per route, built once per pass from eq(s, .): the int8 bytes
+// (Int8ChunkDot), the pieces of exact integer sums, and the row-dot kernels' weights.
+struct NoWeights {};
+template <class K>
+struct RowDots {
+  using F = base_field_t<K>;
+  using Weights = typename std::conditional_t<HasRowDot<K>, ColumnWeightsOf<K>, std::type_identity<NoWeights>>::type;
+  std::size_t n;
+  std::span<const K> eq_s;
+  Int8ChunkDot<K> int8;
+  std::vector<std::int64_t> pieces;
+  std::optional<Weights> weights;  // only where HasRowDot<K>
+
+  explicit RowDots(std::span<const K> eq) : n(eq.size()), eq_s(eq), int8(eq), pieces(exact_int_pieces<K>(eq)) {
+    if constexpr (HasRowDot<K>) weights.emplace(eq);
+  }
+
+  // sum_j eq_s[j] x[j] for one sample: from its compact bytes (width w, at `bytes`) where an
+  // exact integer route takes them, else from its field elements x.
+  K dot(unsigned w, const unsigned char* bytes, const F* x) const {
+    if (w == 1) return int8.dot(reinterpret_cast<const std::int8_t*>(bytes), n);
+    if constexpr (kLittleEndian) {
+      if (w == 2 && ExactIntSums<K>::exact(2, n))
+        return exact_int_dot<K>(reinterpret_cast<const std::int16_t*>(bytes), pieces.data(), n);
+      if (w == 4 && ExactIntSums<K>::exact(4, n))
+        return exact_int_dot<K>(reinterpret_cast<const std::int32_t*>(bytes), pieces.data(), n);
+    }
+    if constexpr (HasRowDot<K>) {
+      return row_dot<K>(x, *weights);
+    } else {
+      LazyDot<K, F> row;
+      for (std::size_t j = 0; j < n; ++j) row.add(eq_s[j], x[j]);
+      return row.result();
+    }
+  }
+};
+
+}  // namespace
+
+template <class Cfg>
+std::size_t input_chunks(const Statement<Cfg>& st, InputEncoding encoding) {
+  if (encoding == InputEncoding::field_elements) return element_chunks(st.input.size());
+  const std::size_t per = compact_chunk_samples(st.model->in_dim());
+  return (st.batch + per - 1) / per;
+}
+
+template <class Cfg>
+Digest input_chunk_digest(const Statement<Cfg>& st, InputEncoding encoding, std::size_t chunk) {
+  thread_local std::vector<unsigned char> encoded;  // one buffer a thread, not one a chunk
+  return chunk_digest(st, encoding, chunk, encoded);
+}
+
+template <class Cfg>
+Digest input_binding_of(const Statement<Cfg>& st, InputEncoding encoding, std::span<const Digest> chunk_digests) {
+  Sha256 h;
+  h.update_str(encoding == InputEncoding::compact ? "nnproof/input/v3" : "nnproof/input/v1");
+  h.update_str(field_name(Cfg::kId)).update_u64(st.model->in_dim()).update_u64(st.batch);
+  h.update_u64(st.input.size()).update_u64(chunk_digests.size());
+  for (const Digest& d : chunk_digests) h.update(d);
+  return h.finish();
+}
+
+template <class Cfg>
+Digest input_binding(const Statement<Cfg>& st, InputEncoding encoding) {
+  std::vector<Digest> digests(input_chunks(st, encoding));
+  parallel_for_dynamic(digests.size(), [&](std::size_t c) { digests[c] = input_chunk_digest(st, encoding, c); });
+  return input_binding_of(st, encoding, digests);
+}
+
+template <class Cfg>
+InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding encoding,
+                                      std::span<const typename Cfg::K> eq_s, std::span<const typename Cfg::K> eq_r) {
+  using K = typename Cfg::K;
+  const std::size_t n = st.model->in_dim();
+  InputPass<K> out;
+  if (encoding == InputEncoding::field_elements) {  // version 2: chunks cut across samples
+    out.binding = input_binding(st, encoding);
+    out.mle = sample_major_mle<K>(st.input, st.batch, n, eq_s, eq_r);
+    return out;
+  }
+  const RowDots<K> dots(eq_s.first(n));
+  const std::size_t chunks = input_chunks(st, encoding), per = compact_chunk_samples(n);
+  std::vector<Digest> digests(chunks);
+  std::vector<K> partial(chunks, K::zero());
+  parallel_for_dynamic(chunks, [&](std::size_t c) {
+    thread_local std::vector<unsigned char> encoded;
+    digests[c] = chunk_digest(st, encoding, c, encoded);  // the chunk is in cache for the sums below
+    const unsigned w = encoded[0];
+    const std::size_t first = c * per, last = std::min(st.batch, first + per);
+    K acc = K::zero();
+    for (std::size_t k = first; k < last; ++k)
+      acc += eq_r[k] * dots.dot(w, encoded.data() + 1 + (k - first) * n * w, st.input.data() + k * n);
+    partial[c] = acc;
+  });
+  out.binding = input_binding_of(st, encoding, digests);
+  out.mle = K::zero();
+  for (const K& p : partial) out.mle += p;  // field addition: the same sum whatever the order
+  return out;
+}
+
+template unsigned compact_width(std::span<const Fp61>);
+template unsigned compact_width(std::span<const Fp127>);
+template void compact_encode(std::span<const Fp61>, std::vector<unsigned char>&);
+template void compact_encode(std::span<const Fp127>, std::vector<unsigned char>&);
+#define NNP_INSTANTIATE(Cfg)                                                                           \
+  template std::size_t input_chunks(const Statement<Cfg>&, InputEncoding);                             \
+  template Digest input_chunk_digest(const Statement<Cfg>&, InputEncoding, std::size_t);               \
+  template Digest input_binding_of(const Statement<Cfg>&, InputEncoding, std::span<const Digest>);     \
+  template Digest input_binding(const Statement<Cfg>&, InputEncoding);                                 \
+  template InputPass<Cfg::K> input_pass(const Statement<Cfg>&, InputEncoding, std::span<const Cfg::K>, \
+                                        std::span<const Cfg::K>);
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
+#undef NNP_INSTANTIATE
+
+}  // namespace nnproof
