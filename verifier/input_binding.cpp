@@ -16,70 +16,7 @@
 namespace nnproof {
 namespace {
 
-template <class F>
-using Centered = decltype(F{}.centered());  // std::int64_t (m61), i128 (m127)
-
 constexpr bool kLittleEndian = std::endian::native == std::endian::little;
-
-// Each centered value as T, little-endian, at out.
-template <class T, class F>
-void encode_as(std::span<const F> v, unsigned char* out) {
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const T t = static_cast<T>(v[i].centered());
-    if constexpr (kLittleEndian) {
-      std::memcpy(out + i * sizeof(T), &t, sizeof(T));
-    } else {
-      using U = std::make_unsigned_t<T>;
-      for (std::size_t b = 0; b < sizeof(T); ++b)
-        out[i * sizeof(T) + b] = static_cast<unsigned char>(static_cast<U>(t) >> (8 * b));
-    }
-  }
-}
-
-}  // namespace
-
-template <class F>
-unsigned compact_width(std::span<const F> v) {
-  using C = Centered<F>;
-  using U = std::conditional_t<std::is_same_v<C, i128>, u128, std::make_unsigned_t<C>>;
-  // c ^ (c >> top) is |c| for c >= 0 and |c| - 1 below: c fits w bytes iff that is < 2^(8w - 1).
-  U bits = 0;
-  for (const F& x : v) {
-    const C c = x.centered();
-    bits |= static_cast<U>(c ^ (c >> (8 * sizeof(C) - 1)));
-  }
-  unsigned w = 1;
-  while (w < sizeof(C) && (bits >> (8 * w - 1)) != 0) w *= 2;
-  return w;
-}
-
-template <class F>
-void compact_encode(std::span<const F> v, std::vector<unsigned char>& out) {
-  const unsigned w = compact_width(v);
-  const std::size_t at = out.size();
-  out.resize(at + 1 + v.size() * w);
-  out[at] = static_cast<unsigned char>(w);
-  unsigned char* p = out.data() + at + 1;
-  switch (w) {
-    case 1:
-      encode_as<std::int8_t>(v, p);
-      break;
-    case 2:
-      encode_as<std::int16_t>(v, p);
-      break;
-    case 4:
-      encode_as<std::int32_t>(v, p);
-      break;
-    case 8:
-      encode_as<std::int64_t>(v, p);
-      break;
-    default:
-      encode_as<Centered<F>>(v, p);
-      break;  // 16: m127 only
-  }
-}
-
-namespace {
 
 // The elements [begin, end) of chunk c.
 template <class Cfg>
@@ -102,9 +39,7 @@ Digest chunk_digest(const Statement<Cfg>& st, InputEncoding encoding, std::size_
     update_elements(h, v);
     return h.finish();
   }
-  encoded.clear();
-  compact_encode(v, encoded);
-  h.update_u64(v.size()).update(encoded.data(), encoded.size());
+  h.update_u64(v.size()).update(encoded.data(), compact_encode_into(v, encoded));
   return h.finish();
 }
 
@@ -208,10 +143,6 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
   return out;
 }
 
-template unsigned compact_width(std::span<const Fp61>);
-template unsigned compact_width(std::span<const Fp127>);
-template void compact_encode(std::span<const Fp61>, std::vector<unsigned char>&);
-template void compact_encode(std::span<const Fp127>, std::vector<unsigned char>&);
 #define NNP_INSTANTIATE(Cfg)                                                                           \
   template std::size_t input_chunks(const Statement<Cfg>&, InputEncoding);                             \
   template Digest input_chunk_digest(const Statement<Cfg>&, InputEncoding, std::size_t);               \

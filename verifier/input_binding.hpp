@@ -25,9 +25,15 @@ namespace nnproof {
 template <class F>
 unsigned compact_width(std::span<const F> v);
 
-// u8 width || each element's centered value in `width` bytes, little-endian, appended to out.
+// u8 width || each element's centered value in `width` bytes, little-endian: written at the start
+// of buf (grown if short, never shrunk); returns its length. The m61 and m127 loops are
+// vectorized (verifier/compact_encode.cpp); compact_encoding_portable is the plain reference.
 template <class F>
-void compact_encode(std::span<const F> v, std::vector<unsigned char>& out);
+std::size_t compact_encode_into(std::span<const F> v, std::vector<unsigned char>& buf);
+template <class F>
+std::vector<unsigned char> compact_encoding(std::span<const F> v);
+template <class F>
+std::vector<unsigned char> compact_encoding_portable(std::span<const F> v);
 
 // Samples per chunk of the compact encoding: whole samples, about kElementChunk elements.
 inline std::size_t compact_chunk_samples(std::size_t n0) { return n0 >= kElementChunk ? 1 : kElementChunk / n0; }

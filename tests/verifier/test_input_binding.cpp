@@ -39,18 +39,21 @@ TEST(CompactEncoding, WidthIsTheNarrowestHoldingEveryValue) {
   EXPECT_EQ(width_of<Fp127>({-static_cast<i128>(Fp127::P / 2)}), 16u);
 }
 
+// The encoding by the vectorized loops, checked against the portable reference on every call.
+template <class F>
+std::vector<unsigned char> encode(const std::vector<F>& v) {
+  std::vector<unsigned char> fast = compact_encoding<F>(v);
+  EXPECT_EQ(fast, compact_encoding_portable<F>(v));
+  return fast;
+}
+
 TEST(CompactEncoding, BytesAreTheWidthThenLittleEndianTwosComplement) {
-  std::vector<unsigned char> out;
-  compact_encode<Fp61>(std::vector<Fp61>{Fp61{1}, Fp61::from_int(-1), Fp61{2}}, out);
-  EXPECT_EQ(out, (std::vector<unsigned char>{1, 0x01, 0xff, 0x02}));
-  out.clear();
-  compact_encode<Fp61>(std::vector<Fp61>{Fp61{300}, Fp61::from_int(-2)}, out);
-  EXPECT_EQ(out, (std::vector<unsigned char>{2, 0x2c, 0x01, 0xfe, 0xff}));
-  out.clear();
-  compact_encode<Fp127>(std::vector<Fp127>{Fp127{u128{1} << 64}}, out);
+  EXPECT_EQ(encode<Fp61>({Fp61{1}, Fp61::from_int(-1), Fp61{2}}), (std::vector<unsigned char>{1, 0x01, 0xff, 0x02}));
+  EXPECT_EQ(encode<Fp61>({Fp61{300}, Fp61::from_int(-2)}), (std::vector<unsigned char>{2, 0x2c, 0x01, 0xfe, 0xff}));
+  EXPECT_EQ(encode<Fp127>({Fp127::from_int(-1), Fp127{1}}), (std::vector<unsigned char>{1, 0xff, 0x01}));
   std::vector<unsigned char> want(17, 0);
   want[0] = 16, want[1 + 8] = 1;
-  EXPECT_EQ(out, want);
+  EXPECT_EQ(encode<Fp127>({Fp127{u128{1} << 64}}), want);
 }
 
 // The test's own reading of the encoding: the count (known from the shape), the width byte, then
@@ -77,8 +80,7 @@ void expect_injective(const std::vector<i128>& values) {
   for (i128 a : values)
     for (i128 b : values) {
       const std::vector<F> v{F::from_i128(a), F::from_i128(b)};
-      std::vector<unsigned char> bytes;
-      compact_encode<F>(v, bytes);
+      const std::vector<unsigned char> bytes = encode<F>(v);
       EXPECT_EQ(decode<F>(bytes, 2), v);
       EXPECT_TRUE(seen.insert(bytes).second);
     }
@@ -92,9 +94,38 @@ TEST(CompactEncoding, DecodesBackSoDistinctInputsNeverShareBytes) {
   m61.push_back(-static_cast<i128>(Fp61::P / 2));
   expect_injective<Fp61>(m61);
   m127.push_back(static_cast<i128>(std::numeric_limits<std::int64_t>::max()) + 1);
+  m127.push_back(-static_cast<i128>(std::numeric_limits<std::int64_t>::max()) - 2);
+  m127.push_back(-(static_cast<i128>(1) << 64));
   m127.push_back(static_cast<i128>(Fp127::P / 2));
   m127.push_back(-static_cast<i128>(Fp127::P / 2));
   expect_injective<Fp127>(m127);
+}
+
+// Long vectors (the vectorized loops' main bodies, not only their tails) of every width, with the
+// extreme value of each width at a random place: the fast encoding equals the portable one.
+template <class F>
+void expect_long_vectors_encode_as_portable(std::uint64_t salt) {
+  auto rng = testing::make_rng(salt);
+  for (unsigned bytes : {1u, 2u, 4u, 8u, 16u}) {
+    if (bytes == 16 && sizeof(F) == 8) continue;
+    const bool widest = 8 * bytes > F::kBits;  // this width holds every centered value: p/2 is the top
+    const i128 top = widest ? static_cast<i128>(F::P / 2) : (static_cast<i128>(1) << (8 * bytes - 1)) - 1;
+    std::uniform_int_distribution<std::int64_t> small(-100, 100);
+    for (std::size_t n : {std::size_t{1000}, std::size_t{4097}}) {
+      std::vector<F> v(n);
+      for (auto& x : v) x = F::from_int(small(rng));
+      v[rng() % n] = F::from_i128(top);
+      v[rng() % n] = F::from_i128(-top - (widest ? 0 : 1));
+      const std::vector<unsigned char> bytes_out = encode<F>(v);
+      EXPECT_EQ(bytes_out.at(0), bytes) << "n " << n;
+      EXPECT_EQ(decode<F>(bytes_out, n), v);
+    }
+  }
+}
+
+TEST(CompactEncoding, LongVectorsOfEveryWidthEncodeAsThePortableLoop) {
+  expect_long_vectors_encode_as_portable<Fp61>(81);
+  expect_long_vectors_encode_as_portable<Fp127>(82);
 }
 
 template <class Cfg>
