@@ -119,7 +119,9 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
   const std::size_t n = st.model->in_dim();
   InputPass<K> out;
   if (encoding == InputEncoding::field_elements) {  // version 2: chunks cut across samples
-    out.binding = input_binding(st, encoding);
+    const StatementBindings b = statement_bindings(st, encoding);
+    out.binding = b.input;
+    out.outputs = b.outputs;
     out.mle = sample_major_mle<K>(st.input, st.batch, n, eq_s, eq_r);
     return out;
   }
@@ -127,7 +129,12 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
   const std::size_t chunks = input_chunks(st, encoding), per = compact_chunk_samples(n);
   std::vector<Digest> digests(chunks);
   std::vector<K> partial(chunks, K::zero());
-  parallel_for_dynamic(chunks, [&](std::size_t c) {
+  parallel_for_dynamic(chunks + 1, [&](std::size_t task) {
+    if (task == 0) {  // the outputs' stream, longer than a chunk: first, beside the chunks
+      out.outputs = output_binding(st);
+      return;
+    }
+    const std::size_t c = task - 1;
     thread_local std::vector<unsigned char> encoded;
     digests[c] = chunk_digest(st, encoding, c, encoded);  // the chunk is in cache for the sums below
     const unsigned w = encoded[0];

@@ -50,11 +50,13 @@ Digest input_binding_of(const Statement<Cfg>& st, InputEncoding encoding, std::s
 template <class Cfg>
 Digest input_binding(const Statement<Cfg>& st, InputEncoding encoding);
 
-// The input binding and X~(s, r) = sum_k eq_r[k] sum_j eq_s[j] X[k][j], the input read once.
+// The input binding and X~(s, r) = sum_k eq_r[k] sum_j eq_s[j] X[k][j], the input read once, and
+// the output binding (hashed in the same parallel pass, as statement_bindings does).
 template <class K>
 struct InputPass {
   Digest binding{};
   K mle{};
+  Digest outputs{};
 };
 template <class Cfg>
 InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding encoding,

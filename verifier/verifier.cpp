@@ -170,18 +170,13 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
 
 namespace {
 
-// The checks before the protocol: the outputs, the model binding, the statement digest from the
-// bindings `b` and the soundness floor. An empty failed_check when all hold.
+// The checks that hash no data: the outputs are the file's, the model binding, the soundness floor.
 template <class Cfg>
-Verdict check_statement(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& b,
-                        double min_bits, Digest& digest) {
+Verdict check_model_and_floor(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const Digest& model,
+                              double min_bits) {
   if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
-  if (b.model != bundle.header.model_binding)
+  if (model != bundle.header.model_binding)
     return Verdict::reject("model digest: the proof was made for another model or other scales");
-  if (b.input != bundle.header.input_binding) return Verdict::reject(kInputBindingRejection);
-  digest = statement_digest(st, b);
-  if (digest != bundle.header.statement_digest)
-    return Verdict::reject("statement digest: the header does not match the outputs");
   const double bits = ProofShape{st.model->dims(), st.batch}.soundness_bits(Cfg::kId);
   if (!(bits >= std::max(min_bits, kMinSoundnessBits)))  // negated: a NaN floor rejects
     return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " +
@@ -189,33 +184,42 @@ Verdict check_statement(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle
   return Verdict::accept();
 }
 
+// The input binding and the statement digest (from the bindings b) against the header's.
+template <class Cfg>
+Verdict check_bindings(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& b) {
+  if (b.input != bundle.header.input_binding) return Verdict::reject(kInputBindingRejection);
+  if (statement_digest(st, b) != bundle.header.statement_digest)
+    return Verdict::reject("statement digest: the header does not match the outputs");
+  return Verdict::accept();
+}
+
 }  // namespace
 
-// One read of the input (input_binding.hpp): the challenges are drawn from the statement digest
-// with the header's input binding, and the pass that evaluates X~(s, r) also hashes the input and
-// requires that binding. A rejection for any other reason hashes the input once more to report a
-// proof for another input as such.
+// One read of the data (input_binding.hpp): the challenges are drawn from the header's statement
+// digest, and the one parallel pass that evaluates X~(s, r) also hashes the input and the outputs;
+// their bindings and the digest they give must then be the header's, so the challenges were drawn
+// from this statement's digest. Where the protocol rejects, a header that is not this statement's
+// (another input, changed outputs) is named first: that hashes the data once more.
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits) {
   using K = typename Cfg::K;
   const InputEncoding encoding = input_encoding(bundle.header.version);
-  const auto other_input_or = [&](Verdict v) {
-    if (input_binding(st, encoding) != bundle.header.input_binding) return Verdict::reject(kInputBindingRejection);
-    return v;
-  };
   if (st.batch == 0 || st.input.size() != st.batch * st.model->in_dim())
     return Verdict::reject("statement: the input or output size does not match the model and the batch");
-  StatementBindings claimed{model_binding(st), bundle.header.input_binding, output_binding(st)};
-  Digest digest;
-  Verdict v = check_statement(st, bundle, claimed, min_bits, digest);
-  if (!v.accepted) return v.failed_check.starts_with("model") ? v : other_input_or(v);
-  Transcript t = statement_transcript<Cfg>(digest);
+  const Digest model = model_binding(st);
+  Verdict v = check_model_and_floor(st, bundle, model, min_bits);
+  if (!v.accepted) return v;
+  Transcript t = statement_transcript<Cfg>(bundle.header.statement_digest);  // checked after the pass
   FiatShamirVerifierChannel<K> ch(t, bundle.messages);
   InputClaim<K> claim;
   v = verify_layers(st, ch, claim);
-  if (!v.accepted) return other_input_or(v);
+  if (!v.accepted) {
+    const Verdict header = check_bindings(st, bundle, statement_bindings(st, encoding));
+    return header.accepted ? v : header;
+  }
   const InputPass<K> pass = input_pass(st, encoding, std::span<const K>(claim.eq_s), std::span<const K>(claim.eq_r));
-  if (pass.binding != bundle.header.input_binding) return Verdict::reject(kInputBindingRejection);
+  v = check_bindings(st, bundle, StatementBindings{model, pass.binding, pass.outputs});
+  if (!v.accepted) return v;
   if (claim.y_star != pass.mle) return Verdict::reject(kInputCheckFailed);
   if (ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");
   return Verdict::accept();
@@ -224,10 +228,10 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings,
                       double min_bits) {
-  Digest digest;
-  Verdict v = check_statement(st, bundle, bindings, min_bits, digest);
+  Verdict v = check_model_and_floor(st, bundle, bindings.model, min_bits);
+  if (v.accepted) v = check_bindings(st, bundle, bindings);
   if (!v.accepted) return v;
-  Transcript t = statement_transcript<Cfg>(digest);
+  Transcript t = statement_transcript<Cfg>(bundle.header.statement_digest);
   FiatShamirVerifierChannel<typename Cfg::K> ch(t, bundle.messages);
   v = verify_protocol(st, ch);
   if (v.accepted && ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");

@@ -156,6 +156,7 @@ TYPED_TEST(InputPassTest, OnePassEqualsTheHashAndTheMleApart) {
     Statement<TypeParam> st;
     st.model = &m;
     st.batch = batch;
+    st.outputs.assign(3 * batch, F::from_int(-7));
     for (std::size_t k = 0; k < batch; ++k) {
       const std::int64_t bound = bounds[k % bounds.size()];
       std::uniform_int_distribution<std::int64_t> value(-bound, bound);
@@ -171,6 +172,7 @@ TYPED_TEST(InputPassTest, OnePassEqualsTheHashAndTheMleApart) {
       EXPECT_EQ(pass.mle, mle) << "n0 " << n0;
       EXPECT_EQ(pass.binding, input_binding(st, encoding)) << "n0 " << n0;
       EXPECT_EQ(pass.binding, statement_bindings(st, encoding).input) << "n0 " << n0;
+      EXPECT_EQ(pass.outputs, output_binding(st)) << "n0 " << n0;
     }
     EXPECT_NE(input_binding(st, InputEncoding::compact), input_binding(st, InputEncoding::field_elements));
   }
