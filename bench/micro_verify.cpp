@@ -8,9 +8,12 @@
 #include <numeric>
 #include <random>
 
+#include "host/prover.hpp"
 #include "host/synthetic.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "verifier/input_binding.hpp"
 #include "verifier/public_mle.hpp"
+#include "verifier/verifier.hpp"
 
 namespace nnproof {
 namespace {
@@ -73,6 +76,23 @@ void BM_InputMle(benchmark::State& state) {
   f.set_bytes(state);
 }
 
+// The whole verifier at the TIMIT shape (1845-2000-2000-2000-183, int8 weights, 8-bit inputs),
+// batch 2048, on a cpu-engine proof made once: what `nnproof bench` reports as verify_s.
+template <class Cfg>
+void BM_VerifyBundle(benchmark::State& state) {
+  std::mt19937_64 rng(1);
+  const std::vector<std::size_t> arch{kN0, 2000, 2000, 2000, 183};
+  const QuantizedModel model = synthetic_model(arch, rng, 127, 127);
+  InputFixture<Cfg> f(8);
+  f.st.model = &model;
+  f.st.model_digest = model_digest(model);
+  Statement<Cfg> st = f.st;
+  const ProofBundle<Cfg> bundle = prove_bundle(*make_cpu_engine<Cfg>(), st);
+  for (auto _ : state)
+    if (!verify_bundle(st, bundle).accepted) state.SkipWithError("an honest proof was rejected");
+  f.set_bytes(state);
+}
+
 // The floor: summing range(0) bytes of 64-bit words on every core (a STREAM-like read).
 void BM_MemoryRead(benchmark::State& state) {
   const std::size_t words = static_cast<std::size_t>(state.range(0)) / 8;
@@ -92,6 +112,8 @@ BENCHMARK(BM_InputBinding<M61>)->Args({8, 1})->Args({8, 0})->Unit(benchmark::kMi
 BENCHMARK(BM_InputBinding<M127>)->Args({8, 1})->Args({8, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InputMle<M61>)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InputMle<M127>)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_VerifyBundle<M61>)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_VerifyBundle<M127>)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MemoryRead)->Arg(kN0* kBatch * 8)->Arg(kN0* kBatch * 16)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
