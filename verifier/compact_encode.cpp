@@ -39,22 +39,22 @@ NNP_M61_ENCODE(std::int64_t, m61_encode_8)
 #undef NNP_M61_ENCODE
 // (x ^ neg) + (P & neg) for negative c = x - P: ~x + P = P - 1 - x = |c| - 1 (mod 2^64).
 
-// m127 on (lo, hi) word pairs: negative iff bit 126 is set; |c| - 1 = (x ^ (2^127 - 1)) - 1, whose
-// high word is OR'ed into *bits_hi. c truncated to 64 bits or fewer is lo + 1 where negative
-// (x - p = x + 1 - 2^127).
-#define NNP_M127_ENCODE(T, name)                                                       \
-  NNP_CLONES_V4_V3 u64 name(const u64_words* x, std::size_t n, T* out, u64* bits_hi) { \
-    u64 lo_bits = 0, hi_bits = 0;                                                      \
-    for (std::size_t i = 0; i < n; ++i) {                                              \
-      const u64 lo = x[2 * i], hi = x[2 * i + 1];                                      \
-      const u64 neg = (hi >> 62) & 1, mask = u64{0} - neg;                             \
-      const u64 a_lo = lo ^ mask, a_hi = hi ^ (mask >> 1);                             \
-      lo_bits |= a_lo - neg;                                                           \
-      hi_bits |= a_hi - (neg & (a_lo == 0 ? 1 : 0));                                   \
-      out[i] = static_cast<T>(lo + neg);                                               \
-    }                                                                                  \
-    *bits_hi = hi_bits;                                                                \
-    return lo_bits;                                                                    \
+// m127 on (lo, hi) word pairs: negative iff bit 126 is set, and then c = x - p = x + 1 - 2^127.
+// c fits 64 bits iff hi is 0 (c >= 0) or 2^63 - 1 (c < 0) and c's low word lo + [c < 0] has c's
+// sign; then that word is c, its magnitude bits are OR'ed as for m61, and out[i] is it truncated.
+// Any other element sets *wide (the chunk takes 16 bytes). Plain 64-bit operations: vectorized.
+#define NNP_M127_ENCODE(T, name)                                                    \
+  NNP_CLONES_V4_V3 u64 name(const u64_words* x, std::size_t n, T* out, u64* wide) { \
+    u64 bits = 0, bad = 0;                                                          \
+    for (std::size_t i = 0; i < n; ++i) {                                           \
+      const u64 lo = x[2 * i], hi = x[2 * i + 1];                                   \
+      const u64 neg = hi >> 62, c = lo + neg;                                       \
+      bad |= (hi ^ ((u64{0} - neg) >> 1)) | ((c >> 63) ^ neg);                      \
+      bits |= c ^ (u64{0} - (c >> 63));                                             \
+      out[i] = static_cast<T>(c);                                                   \
+    }                                                                               \
+    *wide = bad;                                                                    \
+    return bits;                                                                    \
   }
 NNP_M127_ENCODE(std::int8_t, m127_encode_1)
 NNP_M127_ENCODE(std::int16_t, m127_encode_2)
@@ -134,7 +134,7 @@ std::size_t compact_encode_into(std::span<const F> v, std::vector<unsigned char>
     if constexpr (std::is_same_v<F, Fp61>) {
       w = width_for(m61_encode_1(x, n, reinterpret_cast<std::int8_t*>(out)), 0);
     } else {
-      const u64 lo = m127_encode_1(x, n, reinterpret_cast<std::int8_t*>(out), &hi);  // sets hi first
+      const u64 lo = m127_encode_1(x, n, reinterpret_cast<std::int8_t*>(out), &hi);  // hi: wide elements
       w = width_for(lo, hi);
     }
     if (w == 16) return encode_portable(v, buf);  // m127 values of 64 bits or more
