@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 
 #include "core/lazy.hpp"
@@ -117,6 +118,8 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
                                       std::span<const typename Cfg::K> eq_s, std::span<const typename Cfg::K> eq_r) {
   using K = typename Cfg::K;
   const std::size_t n = st.model->in_dim();
+  if (st.input.size() != st.batch * n || eq_s.size() < n || eq_r.size() < st.batch)
+    throw std::invalid_argument("input_pass: the input, eq(s, .) or eq(r, .) is shorter than the statement's shape");
   InputPass<K> out;
   if (encoding == InputEncoding::field_elements) {  // version 2: chunks cut across samples
     const StatementBindings b = statement_bindings(st, encoding);

@@ -58,6 +58,7 @@ struct InputPass {
   K mle{};
   Digest outputs{};
 };
+// Throws std::invalid_argument unless the input is batch x n_0 and eq_s, eq_r cover n_0 and batch.
 template <class Cfg>
 InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding encoding,
                                       std::span<const typename Cfg::K> eq_s, std::span<const typename Cfg::K> eq_r);
