@@ -90,7 +90,7 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   ForwardTrace<Cfg> trace = run_forward(engine, layers, to_proof_input(layout, st.input, st.batch), st.batch, progress);
   st.outputs = trace_outputs(trace, st.model->out_dim());
   // Hashed after the forward pass: prove_s measured ~1% lower than hashing first (PERFORMANCE.md).
-  const StatementBindings bindings = statement_bindings(st);
+  const StatementBindings bindings = statement_bindings(st, input_encoding(version));
   bundle.header.model_binding = bindings.model;
   bundle.header.input_binding = bindings.input;
   bundle.header.statement_digest = statement_digest(st, bindings);

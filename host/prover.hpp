@@ -52,7 +52,8 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
                   const ProgressFn& progress = {});
 
 // Forward pass + non-interactive proof of a statement whose outputs are filled in here, in proof
-// format `version` (kOldestProofVersion .. kProofVersion: the layout of its tables, image_layout.hpp).
+// format `version` (kOldestProofVersion .. kProofVersion: its input binding and the layout of its
+// tables, verifier/input_binding.hpp and image_layout.hpp; older ones for compatibility).
 template <class Cfg>
 ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& statement, const ProgressFn& progress = {},
                               std::uint32_t version = kProofVersion);

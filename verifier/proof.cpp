@@ -67,6 +67,8 @@ std::size_t bundle_header_size(std::size_t depth) { return header_size(depth); }
 template <class Cfg>
 std::vector<unsigned char> serialize_bundle(const ProofBundle<Cfg>& bundle) {
   const BundleHeader& h = bundle.header;
+  if (h.version < kOldestProofVersion || h.version > kProofVersion)
+    throw std::invalid_argument("serialize_bundle: no proof format version " + std::to_string(h.version));
   Writer w;
   w.bytes(kMagic, 8);
   w.uint(h.version, 4);

@@ -17,11 +17,17 @@ struct ProofFormatError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The version serialize_bundle writes by default, and the oldest parse_header still reads (nnproof
-// --version says both). 1: the outputs were hashed into the statement digest directly. 2: image
-// features in the dense (C, H, W) order. 3: the version of docs/FORMAT.md today.
+// The version serialize_bundle writes by default, and the oldest one parse_header still reads
+// (nnproof --version says both). 1: the outputs were hashed into the statement digest directly;
+// 2: the input binding hashed each input element's F bytes, image features in the dense (C, H, W)
+// order; 3: the compact input binding, images padded to powers of two (docs/FORMAT.md, "Versions").
 constexpr std::uint32_t kProofVersion = 3;
 constexpr std::uint32_t kOldestProofVersion = 2;
+
+// How a version's statement hashes the input (verifier/input_binding.hpp).
+constexpr InputEncoding input_encoding(std::uint32_t version) {
+  return version >= 3 ? InputEncoding::compact : InputEncoding::field_elements;
+}
 constexpr std::uint8_t kModeNonInteractive = 0;
 constexpr std::size_t kFixedHeaderBytes = 116;  // magic .. depth L (see docs/FORMAT.md)
 

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "verifier/element_hash.hpp"
+#include "verifier/input_binding.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -20,31 +21,27 @@ Digest model_binding(const Statement<Cfg>& st) {
 }
 
 template <class Cfg>
-StatementBindings statement_bindings(const Statement<Cfg>& st) {
+Digest output_binding(const Statement<Cfg>& st) {
+  Sha256 h;
+  h.update_str("nnproof/outputs/v1");
+  update_elements(h, std::span<const typename Cfg::F>(st.outputs));
+  return h.finish();
+}
+
+template <class Cfg>
+StatementBindings statement_bindings(const Statement<Cfg>& st, InputEncoding encoding) {
   // Task 0 hashes the outputs, task 1 + c the input's chunk c, each task its own SHA-256 stream:
   // one stream runs on one core, and the input (a two-level hash) is the largest thing either
   // party hashes. Dynamic scheduling: the outputs may be longer than a chunk.
-  using F = typename Cfg::F;
-  const std::size_t chunks = (st.input.size() + kElementChunk - 1) / kElementChunk;
-  std::vector<Digest> digests(chunks);
+  std::vector<Digest> digests(input_chunks(st, encoding));
   StatementBindings b;
-  parallel_for_dynamic(chunks + 1, [&](std::size_t task) {
-    Sha256 h;
-    if (task == 0) {
-      h.update_str("nnproof/outputs/v1");
-      update_elements(h, std::span<const F>(st.outputs));
-      b.outputs = h.finish();
-      return;
-    }
-    const std::size_t begin = (task - 1) * kElementChunk, end = std::min(st.input.size(), begin + kElementChunk);
-    update_elements(h, std::span<const F>(st.input.data() + begin, end - begin));
-    digests[task - 1] = h.finish();
+  parallel_for_dynamic(digests.size() + 1, [&](std::size_t task) {
+    if (task == 0)
+      b.outputs = output_binding(st);
+    else
+      digests[task - 1] = input_chunk_digest(st, encoding, task - 1);
   });
-  Sha256 h;
-  h.update_str("nnproof/input/v1").update_str(field_name(Cfg::kId)).update_u64(st.model->in_dim()).update_u64(st.batch);
-  h.update_u64(st.input.size()).update_u64(chunks);
-  for (const Digest& d : digests) h.update(d);
-  b.input = h.finish();
+  b.input = input_binding_of(st, encoding, digests);
   b.model = model_binding(st);
   return b;
 }
@@ -62,9 +59,10 @@ Digest statement_digest(const Statement<Cfg>& st, const StatementBindings& b) {
   return h.finish();
 }
 
-#define NNP_INSTANTIATE(Cfg)                                            \
-  template Digest model_binding(const Statement<Cfg>&);                 \
-  template StatementBindings statement_bindings(const Statement<Cfg>&); \
+#define NNP_INSTANTIATE(Cfg)                                                           \
+  template Digest model_binding(const Statement<Cfg>&);                                \
+  template StatementBindings statement_bindings(const Statement<Cfg>&, InputEncoding); \
+  template Digest output_binding(const Statement<Cfg>&);                               \
   template Digest statement_digest(const Statement<Cfg>&, const StatementBindings&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE

@@ -3,6 +3,7 @@
 // What a proof is about (PROTOCOL.md section 5, "Public"): the quantized model, the input batch and
 // the claimed outputs, plus the proof's shape (message counts and the soundness bound).
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "core/fields.hpp"
@@ -21,12 +22,19 @@ struct Statement {
   std::vector<F> outputs;  // b x n_L, row per sample: the claimed Z_L, transposed
 };
 
+// How the input binding encodes the input's elements (docs/FORMAT.md, "Digests"); the proof
+// format's version picks one (input_encoding in verifier/proof.hpp).
+enum class InputEncoding : std::uint8_t {
+  field_elements,  // version 2: each element's canonical F bytes, chunks of kElementChunk elements
+  compact,         // version 3: chunks of whole samples, u8 width || centered values in that width
+};
+
 // The statement's digests (docs/FORMAT.md). The proof header carries the model and input
 // bindings next to the statement digest, so a verifier can tell "this proof is for another model
 // or input" (a usage error) from "the outputs were changed" (a rejection).
 struct StatementBindings {
   Digest model;    // SHA-256 of the model digest and the scales alpha, beta
-  Digest input;    // SHA-256 of the field, the input's shape and its elements, in chunks
+  Digest input;    // SHA-256 of the field, the input's shape and its elements, in chunks (input_binding.hpp)
   Digest outputs;  // SHA-256 of the claimed outputs
 };
 // SHA-256 of the model digest and the scales alpha, beta.
@@ -35,7 +43,10 @@ Digest model_binding(const Statement<Cfg>& st);
 // All three bindings. The input's chunks and the outputs are independent SHA-256 streams, hashed
 // in one parallel pass: the input and the outputs are all the bytes either party hashes.
 template <class Cfg>
-StatementBindings statement_bindings(const Statement<Cfg>& st);
+StatementBindings statement_bindings(const Statement<Cfg>& st, InputEncoding encoding = InputEncoding::compact);
+// SHA-256 of the claimed outputs.
+template <class Cfg>
+Digest output_binding(const Statement<Cfg>& st);
 // SHA-256 binding everything public: field, the three bindings, dimensions, batch.
 template <class Cfg>
 Digest statement_digest(const Statement<Cfg>& st, const StatementBindings& bindings);

@@ -7,6 +7,7 @@
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
 #include "verifier/image_layout.hpp"
+#include "verifier/input_binding.hpp"
 #include "verifier/int8_chunk_dot.hpp"
 #include "verifier/public_mle.hpp"
 #include "verifier/separable_conv.hpp"
@@ -116,8 +117,20 @@ Transcript statement_transcript(const Digest& statement_digest, std::uint32_t ve
   return t;
 }
 
+namespace {
+
+// What the protocol leaves for the input: y* must equal X~(s, r), eq_s = eq(s, .), eq_r = eq(r, .).
+template <class K>
+struct InputClaim {
+  K y_star{};
+  std::vector<K> eq_s, eq_r;
+};
+
+// Steps 1 and 2 of PROTOCOL.md section 5 down to layer 1's y*, the input check left to the caller
+// (which may read the input once for it and its binding together).
 template <class Cfg>
-Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch, std::uint32_t version) {
+Verdict verify_layers(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch, std::uint32_t version,
+                      InputClaim<typename Cfg::K>& input) {
   using K = typename Cfg::K;
   if (st.batch == 0 || st.input.size() != st.batch * st.model->in_dim() ||
       st.outputs.size() != st.batch * st.model->out_dim())
@@ -148,7 +161,7 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
     if (claim != layer_weight_mle<K>(layer, q, eq_q, s, eq_s) * y_star)
       return Verdict::reject(layer_name(i) + " matrix-product sum-check: final claim != W~(q,s) * y*");
 
-    if (i == 1) {  // Step 2.3: the input, computed by the verifier itself.
+    if (i == 1) {  // Step 2.3: the input, computed by the verifier itself (the caller).
       if (eq_s.empty()) eq_s = eq_table<K>(s);
       // A padded input's rows are moved by the layout: gather eq(s, map[j]) into the input's order.
       if (const auto& map = layout.input_map(); !map.empty()) {
@@ -156,8 +169,7 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
         for (std::size_t j = 0; j < map.size(); ++j) moved[j] = eq_s[map[j]];
         eq_s = std::move(moved);
       }
-      if (y_star != sample_major_mle<K>(st.input, st.batch, st.model->in_dim(), eq_s, eq_r))
-        return Verdict::reject("input check: y* != X~(s,r) at layer 1");
+      input = {y_star, std::move(eq_s), std::move(eq_r)};
       break;
     }
 
@@ -176,30 +188,89 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
   return Verdict::accept();
 }
 
+constexpr const char* kInputCheckFailed = "input check: y* != X~(s,r) at layer 1";
+
+}  // namespace
+
+template <class Cfg>
+Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch, std::uint32_t version) {
+  using K = typename Cfg::K;
+  InputClaim<K> input;
+  Verdict v = verify_layers(st, ch, version, input);
+  if (!v.accepted) return v;
+  if (input.y_star != sample_major_mle<K>(st.input, st.batch, st.model->in_dim(), input.eq_s, input.eq_r))
+    return Verdict::reject(kInputCheckFailed);
+  return v;
+}
+
+namespace {
+
+// The checks that hash no data: the outputs are the file's, the model binding, the soundness floor.
+template <class Cfg>
+Verdict check_model_and_floor(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const Digest& model,
+                              double min_bits) {
+  if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
+  if (model != bundle.header.model_binding)
+    return Verdict::reject("model digest: the proof was made for another model or other scales");
+  // The soundness of the file's tables (images padded from version 3).
+  const double bits = ProofShape{proof_dims(*st.model, bundle.header.version), st.batch}.soundness_bits(Cfg::kId);
+  if (!(bits >= std::max(min_bits, kMinSoundnessBits)))  // negated: a NaN floor rejects
+    return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " +
+                           std::to_string(std::max(min_bits, kMinSoundnessBits)));
+  return Verdict::accept();
+}
+
+// The input binding and the statement digest (from the bindings b) against the header's.
+template <class Cfg>
+Verdict check_bindings(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& b) {
+  if (b.input != bundle.header.input_binding) return Verdict::reject(kInputBindingRejection);
+  if (statement_digest(st, b) != bundle.header.statement_digest)
+    return Verdict::reject("statement digest: the header does not match the outputs");
+  return Verdict::accept();
+}
+
+}  // namespace
+
+// One read of the data (input_binding.hpp): the challenges are drawn from the header's statement
+// digest, and the one parallel pass that evaluates X~(s, r) also hashes the input and the outputs;
+// their bindings and the digest they give must then be the header's, so the challenges were drawn
+// from this statement's digest. Where the protocol rejects, a header that is not this statement's
+// (another input, changed outputs) is named first: that hashes the data once more.
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits) {
-  return verify_bundle(st, bundle, statement_bindings(st), min_bits);
+  using K = typename Cfg::K;
+  const InputEncoding encoding = input_encoding(bundle.header.version);
+  if (st.batch == 0 || st.input.size() != st.batch * st.model->in_dim())
+    return Verdict::reject("statement: the input or output size does not match the model and the batch");
+  const Digest model = model_binding(st);
+  Verdict v = check_model_and_floor(st, bundle, model, min_bits);
+  if (!v.accepted) return v;
+  // Checked after the pass.
+  Transcript t = statement_transcript<Cfg>(bundle.header.statement_digest, bundle.header.version);
+  FiatShamirVerifierChannel<K> ch(t, bundle.messages);
+  InputClaim<K> claim;
+  v = verify_layers(st, ch, bundle.header.version, claim);
+  if (!v.accepted) {
+    const Verdict header = check_bindings(st, bundle, statement_bindings(st, encoding));
+    return header.accepted ? v : header;
+  }
+  const InputPass<K> pass = input_pass(st, encoding, std::span<const K>(claim.eq_s), std::span<const K>(claim.eq_r));
+  v = check_bindings(st, bundle, StatementBindings{model, pass.binding, pass.outputs});
+  if (!v.accepted) return v;
+  if (claim.y_star != pass.mle) return Verdict::reject(kInputCheckFailed);
+  if (ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");
+  return Verdict::accept();
 }
 
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings,
                       double min_bits) {
-  const ProofShape shape{proof_dims(*st.model, bundle.header.version), st.batch};
-  if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
-  if (bindings.model != bundle.header.model_binding)
-    return Verdict::reject("model digest: the proof was made for another model or other scales");
-  if (bindings.input != bundle.header.input_binding)
-    return Verdict::reject("input digest: the proof was made for another input");
-  Digest digest = statement_digest(st, bindings);
-  if (digest != bundle.header.statement_digest)
-    return Verdict::reject("statement digest: the header does not match the outputs");
-  double bits = shape.soundness_bits(Cfg::kId);
-  if (!(bits >= std::max(min_bits, kMinSoundnessBits)))  // negated: a NaN floor rejects
-    return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " +
-                           std::to_string(std::max(min_bits, kMinSoundnessBits)));
-  Transcript t = statement_transcript<Cfg>(digest, bundle.header.version);
+  Verdict v = check_model_and_floor(st, bundle, bindings.model, min_bits);
+  if (v.accepted) v = check_bindings(st, bundle, bindings);
+  if (!v.accepted) return v;
+  Transcript t = statement_transcript<Cfg>(bundle.header.statement_digest, bundle.header.version);
   FiatShamirVerifierChannel<typename Cfg::K> ch(t, bundle.messages);
-  Verdict v = verify_protocol(st, ch, bundle.header.version);
+  v = verify_protocol(st, ch, bundle.header.version);
   if (v.accepted && ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");
   return v;
 }

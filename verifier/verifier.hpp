@@ -26,16 +26,20 @@ template <class Cfg>
 Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& channel,
                         std::uint32_t version = kProofVersion);
 
-// Verifies a parsed proof file: statement digest, the soundness floor, then the protocol with
-// challenges from the transcript. `min_bits` may be raised, never lowered below 100.
+// Verifies a parsed proof file: the model binding, the statement digest, the soundness floor, then
+// the protocol with challenges from the transcript, and the input read once for its binding (by
+// the header's version) and X~(s, r). `min_bits` may be raised, never lowered below 100.
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits = kMinSoundnessBits);
-// The same with the statement's bindings already computed: `bindings` must be
-// statement_bindings(st) for this st (the CLI compares two of them with the header first, and the
-// input is hashed once).
+// The same with the statement's bindings already computed by the caller: `bindings` must be
+// statement_bindings(st, input_encoding(bundle.header.version)) for this st. It reads the input a
+// second time for X~(s, r); verify_bundle above reads it once.
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings,
                       double min_bits = kMinSoundnessBits);
+
+// Why verify_bundle rejects a proof made for another input (its header's input binding differs).
+inline constexpr const char* kInputBindingRejection = "input binding: the proof was made for another input";
 
 // The transcript both parties start from for a statement (PROTOCOL.md section 6): from format
 // version 3 it absorbs the version after the statement, so that a file's tables (its layout,

@@ -56,21 +56,25 @@ std::function<void()> float_forward(const std::vector<std::size_t>& arch, std::s
 struct BenchModel {
   const QuantizedModel& model;
   Digest digest;
-  // 0: random field elements (--arch: no magnitude bound applies to a synthetic network's timing);
-  // else integers uniform in [-input_max, input_max] (--model: within the model's bound).
+  // 0: --arch, inputs of --input-bits bits (no magnitude bound applies to a synthetic network's
+  // timing); else integers uniform in [-input_max, input_max] (--model: within the model's bound).
   u128 input_max = 0;
   std::function<std::function<void()>(std::size_t batch, std::mt19937_64& rng)> make_float;
 };
 
+// --arch: integers of --input-bits bits, as quantized inputs are (the input binding hashes them in
+// their compact encoding, verifier/input_binding.hpp), any field element from 61 bits; --model:
+// integers within the model's bound.
 template <class F>
-std::vector<F> bench_input(const BenchModel& m, std::size_t batch, std::mt19937_64& rng) {
+std::vector<F> bench_input(const BenchModel& m, std::size_t batch, int input_bits, std::mt19937_64& rng) {
   std::vector<F> in(batch * m.model.in_dim());
-  if (m.input_max == 0) {
-    for (auto& x : in) x = random_element<F>(rng);  // random field elements
+  if (m.input_max == 0 && input_bits >= 61) {
+    for (auto& x : in) x = random_element<F>(rng);
     return in;
   }
-  std::uniform_int_distribution<std::int64_t> d(-static_cast<std::int64_t>(m.input_max),
-                                                static_cast<std::int64_t>(m.input_max));
+  const std::int64_t bound =
+      m.input_max != 0 ? static_cast<std::int64_t>(m.input_max) : (std::int64_t{1} << (input_bits - 1)) - 1;
+  std::uniform_int_distribution<std::int64_t> d(-bound, bound);
   for (auto& x : in) x = F::from_int(d(rng));
   return in;
 }
@@ -84,7 +88,7 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t
   st.model = &model;
   st.model_digest = m.digest;
   st.batch = batch;
-  st.input = bench_input<F>(m, batch, rng);
+  st.input = bench_input<F>(m, batch, o.input_bits, rng);
   const auto layers = field_layers<F>(model);
   const std::function<void()> float_run = m.make_float(batch, rng);
   // The server's side: each repetition runs the float network, the exact forward pass and the
@@ -225,6 +229,11 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   add_engine_options(*cmd, o->engine, o->threads);
   cmd->add_option("--repeat", o->repeat, "runs per measurement; the fastest is reported (default 1)");
   cmd->add_option("--seed", o->seed, "random seed (default 1)");
+  cmd->add_option(
+         "--input-bits", o->input_bits,
+         "--arch: input values in +-(2^(bits-1) - 1), as quantized inputs are (default 8; 61 or more: any field "
+         "element)")
+      ->check(CLI::Range(2, 128));
   cmd->add_flag("--json", o->json, "machine-readable output");
   cmd->add_flag("--training", o->training,
                 "time the exact loss and gradient (grad_s), its proof (prove_s) and verify_training (verify_s)");

@@ -17,6 +17,7 @@ struct BenchOptions {
   std::string field;  // empty: m61, or with --model the model's own (choose_field)
   std::string model;  // bench --model: an ONNX file instead of --arch's synthetic network
   int threads = 0, repeat = 1;
+  int input_bits = 8;  // the input's values in +-(2^(input_bits-1) - 1), as a quantized input's are
   std::uint64_t seed = 1;
   bool json = false;
   bool training = false;  // bench --training: the exact gradient and its proof

@@ -14,10 +14,11 @@ int main(int argc, char** argv) {
   CLI::App app{"nnproof: verifiable neural-network inference (SafetyNets)", "nnproof"};
   app.require_subcommand(1);
   // serialize_bundle writes kProofVersion; parse_header reads kOldestProofVersion .. kProofVersion.
-  const std::string v = "v" + std::to_string(nnproof::kProofVersion);
-  const std::string oldest = "v" + std::to_string(nnproof::kOldestProofVersion);
-  app.set_version_flag("--version",
-                       "nnproof " NNPROOF_VERSION " (proof format: writes " + v + ", reads " + oldest + "-" + v + ")");
+  std::string reads;
+  for (std::uint32_t v = nnproof::kOldestProofVersion; v <= nnproof::kProofVersion; ++v)
+    reads += (reads.empty() ? "v" : ", v") + std::to_string(v);
+  app.set_version_flag("--version", "nnproof " NNPROOF_VERSION " (proof format: writes v" +
+                                        std::to_string(nnproof::kProofVersion) + ", reads " + reads + ")");
   int exit_code = kExitOk;
   add_prove_command(app, exit_code);
   add_verify_command(app, exit_code);

@@ -45,21 +45,20 @@ VerifyOutcome verify_bytes(const Problem& p, const std::vector<unsigned char>& b
   Statement<Cfg> st = make_statement<Cfg>(p);
   st.outputs = bundle.outputs;
   // The header names the model (with scales) and the input the proof is about: a proof about
-  // anything but the client's own is worthless to it, whoever made the mistake.
-  const StatementBindings bindings = statement_bindings(st);
-  if (bindings.model != bundle.header.model_binding)
+  // anything but the client's own is worthless to it, whoever made the mistake. verify_bundle
+  // reads the input once, for its binding and X~(s, r), and names another input as such.
+  if (model_binding(st) != bundle.header.model_binding)
     return reject(
         "model binding: the proof was made for another model or other scales (check --model, --alpha and "
         "--beta)");
-  if (bindings.input != bundle.header.input_binding)
-    return reject("input binding: the proof was made for another input (check --input)");
+  Verdict v = verify_bundle(st, bundle);
+  if (!v.accepted)
+    return reject(v.failed_check == kInputBindingRejection ? v.failed_check + " (check --input)" : v.failed_check);
   // The proof is about the field; its outputs are the network's only if nothing can wrap in the
   // field the prover chose (PROTOCOL.md section 7).
   if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), Cfg::kId))
     return reject(fmt::format("magnitude: {}: the field can wrap, so these outputs need not be the network's; {}",
                               wrap->describe(Cfg::kId), wrap_fix(Cfg::kId)));
-  Verdict v = verify_bundle(st, bundle, bindings);
-  if (!v.accepted) return reject(v.failed_check);
   if (!t.output.empty())
     files.stage(t.output, [&](const std::string& tmp) {
       write_npy_f64(tmp, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "verifier/input_binding.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+
+#include "core/lazy.hpp"
+#include "verifier/int8_chunk_dot.hpp"
+#include "verifier/parallel.hpp"
+#include "verifier/public_mle.hpp"
+#include "verifier/row_dots.hpp"
+
+namespace nnproof {
+namespace {
+
+constexpr bool kLittleEndian = std::endian::native == std::endian::little;
+
+// The elements [begin, end) of chunk c.
+template <class Cfg>
+std::pair<std::size_t, std::size_t> chunk_range(const Statement<Cfg>& st, InputEncoding encoding, std::size_t c) {
+  const std::size_t per = encoding == InputEncoding::compact
+                              ? compact_chunk_samples(st.model->in_dim()) * st.model->in_dim()
+                              : kElementChunk;
+  return {c * per, std::min(st.input.size(), (c + 1) * per)};
+}
+
+// Chunk c's digest; for the compact encoding `encoded` holds its bytes afterwards (width first).
+template <class Cfg>
+Digest chunk_digest(const Statement<Cfg>& st, InputEncoding encoding, std::size_t c,
+                    std::vector<unsigned char>& encoded) {
+  using F = typename Cfg::F;
+  const auto [begin, end] = chunk_range(st, encoding, c);
+  const std::span<const F> v(st.input.data() + begin, end - begin);
+  Sha256 h;
+  if (encoding == InputEncoding::field_elements) {
+    update_elements(h, v);
+    return h.finish();
+  }
+  h.update_u64(v.size()).update(encoded.data(), compact_encode_into(v, encoded));
+  return h.finish();
+}
+
+// The tables X~(s, r) needs per route, built once per pass from eq(s, .): the int8 bytes
+// (Int8ChunkDot), the pieces of exact integer sums, and the row-dot kernels' weights.
+struct NoWeights {};
+template <class K>
+struct RowDots {
+  using F = base_field_t<K>;
+  using Weights = typename std::conditional_t<HasRowDot<K>, ColumnWeightsOf<K>, std::type_identity<NoWeights>>::type;
+  std::size_t n;
+  std::span<const K> eq_s;
+  Int8ChunkDot<K> int8;
+  std::vector<std::int64_t> pieces;
+  std::optional<Weights> weights;  // only where HasRowDot<K>
+
+  explicit RowDots(std::span<const K> eq) : n(eq.size()), eq_s(eq), int8(eq), pieces(exact_int_pieces<K>(eq)) {
+    if constexpr (HasRowDot<K>) weights.emplace(eq);
+  }
+
+  // sum_j eq_s[j] x[j] for one sample: from its compact bytes (width w, at `bytes`) where an
+  // exact integer route takes them, else from its field elements x.
+  K dot(unsigned w, const unsigned char* bytes, const F* x) const {
+    if (w == 1) return int8.dot(reinterpret_cast<const std::int8_t*>(bytes), n);
+    if constexpr (kLittleEndian) {
+      if (w == 2 && ExactIntSums<K>::exact(2, n))
+        return exact_int_dot<K>(reinterpret_cast<const std::int16_t*>(bytes), pieces.data(), n);
+      if (w == 4 && ExactIntSums<K>::exact(4, n))
+        return exact_int_dot<K>(reinterpret_cast<const std::int32_t*>(bytes), pieces.data(), n);
+    }
+    if constexpr (HasRowDot<K>) {
+      return row_dot<K>(x, *weights);
+    } else {
+      LazyDot<K, F> row;
+      for (std::size_t j = 0; j < n; ++j) row.add(eq_s[j], x[j]);
+      return row.result();
+    }
+  }
+};
+
+}  // namespace
+
+template <class Cfg>
+std::size_t input_chunks(const Statement<Cfg>& st, InputEncoding encoding) {
+  if (encoding == InputEncoding::field_elements) return element_chunks(st.input.size());
+  const std::size_t per = compact_chunk_samples(st.model->in_dim());
+  return (st.batch + per - 1) / per;
+}
+
+template <class Cfg>
+Digest input_chunk_digest(const Statement<Cfg>& st, InputEncoding encoding, std::size_t chunk) {
+  thread_local std::vector<unsigned char> encoded;  // one buffer a thread, not one a chunk
+  return chunk_digest(st, encoding, chunk, encoded);
+}
+
+template <class Cfg>
+Digest input_binding_of(const Statement<Cfg>& st, InputEncoding encoding, std::span<const Digest> chunk_digests) {
+  Sha256 h;
+  h.update_str(encoding == InputEncoding::compact ? "nnproof/input/v3" : "nnproof/input/v1");
+  h.update_str(field_name(Cfg::kId)).update_u64(st.model->in_dim()).update_u64(st.batch);
+  h.update_u64(st.input.size()).update_u64(chunk_digests.size());
+  for (const Digest& d : chunk_digests) h.update(d);
+  return h.finish();
+}
+
+template <class Cfg>
+Digest input_binding(const Statement<Cfg>& st, InputEncoding encoding) {
+  std::vector<Digest> digests(input_chunks(st, encoding));
+  parallel_for_dynamic(digests.size(), [&](std::size_t c) { digests[c] = input_chunk_digest(st, encoding, c); });
+  return input_binding_of(st, encoding, digests);
+}
+
+template <class Cfg>
+InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding encoding,
+                                      std::span<const typename Cfg::K> eq_s, std::span<const typename Cfg::K> eq_r) {
+  using K = typename Cfg::K;
+  const std::size_t n = st.model->in_dim();
+  if (st.input.size() != st.batch * n || eq_s.size() < n || eq_r.size() < st.batch)
+    throw std::invalid_argument("input_pass: the input, eq(s, .) or eq(r, .) is shorter than the statement's shape");
+  InputPass<K> out;
+  if (encoding == InputEncoding::field_elements) {  // version 2: chunks cut across samples
+    const StatementBindings b = statement_bindings(st, encoding);
+    out.binding = b.input;
+    out.outputs = b.outputs;
+    out.mle = sample_major_mle<K>(st.input, st.batch, n, eq_s, eq_r);
+    return out;
+  }
+  const RowDots<K> dots(eq_s.first(n));
+  const std::size_t chunks = input_chunks(st, encoding), per = compact_chunk_samples(n);
+  std::vector<Digest> digests(chunks);
+  std::vector<K> partial(chunks, K::zero());
+  parallel_for_dynamic(chunks + 1, [&](std::size_t task) {
+    if (task == 0) {  // the outputs' stream, longer than a chunk: first, beside the chunks
+      out.outputs = output_binding(st);
+      return;
+    }
+    const std::size_t c = task - 1;
+    thread_local std::vector<unsigned char> encoded;
+    digests[c] = chunk_digest(st, encoding, c, encoded);  // the chunk is in cache for the sums below
+    const unsigned w = encoded[0];
+    const std::size_t first = c * per, last = std::min(st.batch, first + per);
+    K acc = K::zero();
+    for (std::size_t k = first; k < last; ++k)
+      acc += eq_r[k] * dots.dot(w, encoded.data() + 1 + (k - first) * n * w, st.input.data() + k * n);
+    partial[c] = acc;
+  });
+  out.binding = input_binding_of(st, encoding, digests);
+  out.mle = K::zero();
+  for (const K& p : partial) out.mle += p;  // field addition: the same sum whatever the order
+  return out;
+}
+
+#define NNP_INSTANTIATE(Cfg)                                                                           \
+  template std::size_t input_chunks(const Statement<Cfg>&, InputEncoding);                             \
+  template Digest input_chunk_digest(const Statement<Cfg>&, InputEncoding, std::size_t);               \
+  template Digest input_binding_of(const Statement<Cfg>&, InputEncoding, std::span<const Digest>);     \
+  template Digest input_binding(const Statement<Cfg>&, InputEncoding);                                 \
+  template InputPass<Cfg::K> input_pass(const Statement<Cfg>&, InputEncoding, std::span<const Cfg::K>, \
+                                        std::span<const Cfg::K>);
+NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
+#undef NNP_INSTANTIATE
+
+}  // namespace nnproof
