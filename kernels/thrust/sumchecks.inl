@@ -32,7 +32,7 @@ namespace nnproof::NNP_THRUST_NS {
 // a sum-check allocates its tables' memory once, not once per round.
 template <class K>
 void prepare_spare(DeviceVector<K>& spare, Index n) {
-  resize_table(spare, n);
+  resize_unwritten(spare, n);
 }
 
 // Binds the top variable of t to *r (device memory), through `spare` (the two then swap). Stream
