@@ -417,8 +417,8 @@ std::size_t thrust_proof_syncs(std::size_t width, std::size_t layers) {
 
 TEST(ThrustEngine, HostSyncsPerProofGrowWithLayersNotRounds) {
   if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
-  // ~14 today (43 for 3 layers): the uploads of eq(q), eq(r), A, V, the bias and the transcript
-  // states, the downloads of A, V and the rounds, col_combine's reduce_by_key. Making a table waits
+  // ~13 today (40 for 3 layers): the uploads of eq(q), eq(r), A, V, the bias and the transcript
+  // states, the downloads of A, V and the rounds. Making a table waits
   // for nothing (transfers.hpp); it was two thirds of the count (101 for 3 layers).
   constexpr std::size_t kPerLayer = 16;
   const std::size_t narrow = thrust_proof_syncs(16, 3), wide = thrust_proof_syncs(256, 3);
