@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "host/prover.hpp"
+#include "verifier/image_layout.hpp"
 
 namespace nnproof {
 namespace {
@@ -123,8 +124,9 @@ K csprng_challenge() {
 template <class Cfg>
 void serve_interactive_prover(Engine<Cfg>& engine, const QuantizedModel& model,
                               const std::vector<typename Cfg::F>& input, std::size_t batch, int in_fd, int out_fd) {
-  const auto layers = field_layers<typename Cfg::F>(model);
-  ForwardTrace<Cfg> trace = run_forward(engine, layers, input, batch);
+  const ProofLayout layout(model, kProofVersion);  // verify_protocol's default version
+  const auto layers = field_layers<typename Cfg::F>(layout.model());
+  ForwardTrace<Cfg> trace = run_forward(engine, layers, to_proof_input(layout, input, batch), batch);
   auto outputs = trace_outputs(trace, model.out_dim());
   send_elements<typename Cfg::F>(out_fd, outputs);
   FdProverChannel<typename Cfg::K> ch(in_fd, out_fd);

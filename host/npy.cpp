@@ -295,6 +295,10 @@ std::size_t NpyArray::size() const {
   return n;
 }
 
+namespace {
+NpyArray read_npy_stream(std::FILE* f, std::uintmax_t file_size, const std::string& path);
+}  // namespace
+
 NpyArray read_npy(const std::string& path) {
   // Check the type before opening: opening a FIFO or a device for reading could block forever.
   std::error_code ec;
@@ -305,6 +309,26 @@ NpyArray read_npy(const std::string& path) {
   if (ec) fail(path, "cannot open: " + ec.message());
   FilePtr f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) fail(path, "cannot open: " + errno_text());
+  return read_npy_stream(f.get(), file_size, path);
+}
+
+NpyArray read_npy_bytes(std::span<const unsigned char> bytes, const std::string& name) {
+  // fmemopen needs a non-empty buffer; an empty body is "not a .npy file" like an empty file.
+  static const unsigned char none = 0;
+  FilePtr f(::fmemopen(const_cast<unsigned char*>(bytes.empty() ? &none : bytes.data()),
+                       bytes.empty() ? 1 : bytes.size(), "rb"),
+            &std::fclose);
+  if (!f) fail(name, "cannot read: " + errno_text());
+  return read_npy_stream(f.get(), bytes.size(), name);
+}
+
+namespace {
+// The parser behind read_npy and read_npy_bytes: `f` holds file_size bytes, `path` names them.
+NpyArray read_npy_stream(std::FILE* fp, std::uintmax_t file_size, const std::string& path) {
+  struct Borrowed {
+    std::FILE* p;
+    std::FILE* get() const { return p; }
+  } f{fp};
 
   // Preamble: magic, major, minor, then a little-endian header length (2 bytes in 1.0, 4 in 2.0 and 3.0).
   std::array<unsigned char, 12> pre{};
@@ -391,6 +415,7 @@ NpyArray read_npy(const std::string& path) {
   }
   return a;
 }
+}  // namespace
 
 void write_npy_f64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const double> data) {
   write_npy(path, shape, "<f8", data.size(), [&](std::size_t i) { return std::bit_cast<std::uint64_t>(data[i]); });

@@ -33,6 +33,8 @@ struct NpyArray {
 // The product of the non-zero dimensions times the item size fits in size_t, so an empty array cannot
 // carry an absurd dimension such as (2**63, 0).
 NpyArray read_npy(const std::string& path);
+// The same for bytes in memory (a request body); `name` stands for the path in the messages.
+NpyArray read_npy_bytes(std::span<const unsigned char> bytes, const std::string& name);
 
 // Write version 1.0 files that numpy.load reads, data aligned to 64 bytes. Throw NpyError when the shape
 // does not match the data size or the file cannot be written.

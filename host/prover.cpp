@@ -6,6 +6,7 @@
 #include <string>
 
 #include "host/sumcheck_driver.hpp"
+#include "verifier/image_layout.hpp"
 #include "verifier/verifier.hpp"
 
 namespace nnproof {
@@ -76,21 +77,27 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
 }
 
 template <class Cfg>
-ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const ProgressFn& progress) {
-  const auto layers = field_layers<typename Cfg::F>(*st.model);
+ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const ProgressFn& progress,
+                              std::uint32_t version) {
+  if (version < kOldestProofVersion || version > kProofVersion)
+    throw std::invalid_argument("prove_bundle: proof format version " + std::to_string(version) + " is not written");
+  // The tables in the version's layout (image_layout.hpp): a padded model, the input's rows moved.
+  const ProofLayout layout(*st.model, version);
+  const auto layers = field_layers<typename Cfg::F>(layout.model());
   ProofBundle<Cfg> bundle;
+  bundle.header.version = version;
   bundle.header.field = Cfg::kId;
-  ForwardTrace<Cfg> trace = run_forward(engine, layers, st.input, st.batch, progress);
+  ForwardTrace<Cfg> trace = run_forward(engine, layers, to_proof_input(layout, st.input, st.batch), st.batch, progress);
   st.outputs = trace_outputs(trace, st.model->out_dim());
   // Hashed after the forward pass: prove_s measured ~1% lower than hashing first (PERFORMANCE.md).
   const StatementBindings bindings = statement_bindings(st);
   bundle.header.model_binding = bindings.model;
   bundle.header.input_binding = bindings.input;
   bundle.header.statement_digest = statement_digest(st, bindings);
-  bundle.header.dims = st.model->dims();
+  bundle.header.dims = layout.dims();
   bundle.header.batch = st.batch;
   bundle.outputs = st.outputs;
-  Transcript transcript = statement_transcript<Cfg>(bundle.header.statement_digest);
+  Transcript transcript = statement_transcript<Cfg>(bundle.header.statement_digest, version);
   FiatShamirProverChannel<typename Cfg::K> ch(transcript);
   prove_layers(engine, layers, trace, ch, progress);
   bundle.messages = std::move(ch.messages());
@@ -105,7 +112,8 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
                              ProverChannel<Cfg::K>&, const ProgressFn&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
-#define NNP_INSTANTIATE(Cfg) template ProofBundle<Cfg> prove_bundle(Engine<Cfg>&, Statement<Cfg>&, const ProgressFn&);
+#define NNP_INSTANTIATE(Cfg) \
+  template ProofBundle<Cfg> prove_bundle(Engine<Cfg>&, Statement<Cfg>&, const ProgressFn&, std::uint32_t);
 NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 

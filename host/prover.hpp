@@ -51,8 +51,10 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
                   const ForwardTrace<Cfg>& trace, ProverChannel<typename Cfg::K>& channel,
                   const ProgressFn& progress = {});
 
-// Forward pass + non-interactive proof of a statement whose outputs are filled in here.
+// Forward pass + non-interactive proof of a statement whose outputs are filled in here, in proof
+// format `version` (kOldestProofVersion .. kProofVersion: the layout of its tables, image_layout.hpp).
 template <class Cfg>
-ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& statement, const ProgressFn& progress = {});
+ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& statement, const ProgressFn& progress = {},
+                              std::uint32_t version = kProofVersion);
 
 }  // namespace nnproof

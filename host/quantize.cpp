@@ -18,6 +18,33 @@ std::string fmt_double(double x) {
   return s.str();
 }
 
+// round(s x) of the exact real product s x, ties away from zero (PROTOCOL.md section 7), for finite
+// s, x with |s x| < 2^127. The double product hi = fl(s x) may be off by its rounding error lo =
+// s x - hi, which fma gives exactly; lo decides where hi is an integer (|hi| >= 2^52: the result is
+// hi + round(lo), the tie broken by the sign of hi + lo, hi's) or exactly half-way between two
+// (|hi| < 2^52: then hi + lo is on lo's side of the tie). Elsewhere round(hi) is round(s x): a
+// half-integer is at least ulp(hi) > |lo| away from hi. With power-of-two scales lo is always 0.
+i128 round_product(double s, double x) {
+  const double hi = s * x;
+  const double lo = std::fma(s, x, -hi);
+  if (std::fabs(hi) >= 0x1p52) {
+    double r = std::round(lo);
+    if (std::fabs(lo - std::trunc(lo)) == 0.5 && std::signbit(lo) != std::signbit(hi)) r = std::trunc(lo);
+    return static_cast<i128>(hi) + static_cast<i128>(r);
+  }
+  const double t = std::trunc(hi);
+  if (std::fabs(hi - t) == 0.5 && lo != 0) {
+    if (hi > 0) return static_cast<i128>(lo > 0 ? t + 1 : t);
+    return static_cast<i128>(lo < 0 ? t - 1 : t);
+  }
+  return static_cast<i128>(std::round(hi));
+}
+
+bool power_of_two(double s) {
+  int e = 0;
+  return std::frexp(s, &e) == 0.5;
+}
+
 // round(scale * x), refusing non-integers at an implicit scale of 1 and values past `limit_bits`.
 // where() names the value in an error; it is called only then: building that name for every
 // weight cost more than the rounding (~0.1 us each, over a second for a model of 12M weights).
@@ -31,8 +58,10 @@ i128 scale_round(double x, double scale, bool scale_given, double limit_bits, Wh
   if (std::fabs(v) >= std::ldexp(1.0, static_cast<int>(limit_bits)))
     throw QuantizeError(where() + " is too large after scaling (" + fmt_double(v) + ", magnitude >= 2^" +
                         std::to_string(static_cast<int>(limit_bits)) + "); use a smaller " + flag);
-  // Below 2^63 one conversion instruction; a double to 128-bit conversion is a libgcc call, which
-  // was the largest part of loading a model of 12M weights.
+  // A power of two scales exactly: then v is round(scale x). Below 2^63 one conversion
+  // instruction; a double to 128-bit conversion is a libgcc call, which was the largest part of
+  // loading a model of 12M weights.
+  if (!power_of_two(scale)) return round_product(scale, x);
   return std::fabs(v) < 0x1p63 ? static_cast<i128>(static_cast<std::int64_t>(v)) : static_cast<i128>(v);
 }
 
@@ -88,7 +117,8 @@ NNP_CLONES_V4_V3 void round_scaled(const double* x, std::size_t n, double scale,
 // A dense layer's weights, scaled by beta, written straight into their narrowest storage.
 WeightMatrix quantize_weights(const std::vector<double>& w, double beta, bool beta_given, const std::string& where) {
   const RoundedRange r = check_scaled(w.data(), w.size(), beta, beta_given);
-  if (r.ok)
+  // The vectorized rounding rounds the double product: exact for a power-of-two beta only.
+  if (r.ok && power_of_two(beta))
     return WeightMatrix::with_range(r.lo, r.hi, w.size(),
                                     [&](auto* out) { round_scaled(w.data(), w.size(), beta, out); });
   // Some weight is refused: scale_round throws for the first one, with its name in the message.
@@ -107,9 +137,22 @@ double pick(const std::optional<double>& cli, const std::optional<double>& meta,
   return s;
 }
 
+// a b for two scales, refused where a double cannot hold the product exactly: PROTOCOL.md section 7
+// tracks the scales exactly, and a verifier that follows it computes the model binding from them
+// (alpha = beta = 10 and 4 layers make s_Z(4) = 10^23, which a double rounds).
+double scale_product(double a, double b, const std::string& path, const std::string& what) {
+  const double p = a * b;
+  if (!std::isfinite(p) || std::fma(a, b, -p) != 0)
+    throw QuantizeError(path + ": the scale " + what + " = " + fmt_double(a) + " * " + fmt_double(b) +
+                        " has no exact double form; use powers of two for --alpha / --beta (as nnproof quantize "
+                        "picks) or smaller ones");
+  return p;
+}
+
 // Weighted ops are scaled by beta; exact ops (sum pooling) keep their integers and fold 1/factor
 // into the scale instead. Returns s_Z(i) / s_Y(i-1).
-double quantize_ops(const FloatLayer& fl, QuantizedLayer& l, double beta, bool beta_given, const std::string& where) {
+double quantize_ops(const FloatLayer& fl, QuantizedLayer& l, double beta, bool beta_given, const std::string& where,
+                    const std::string& path) {
   double gain = 1;
   for (std::size_t k = 0; k < fl.ops.size(); ++k) {
     const FloatOp& fo = fl.ops[k];
@@ -121,7 +164,7 @@ double quantize_ops(const FloatLayer& fl, QuantizedLayer& l, double beta, bool b
     } else {
       w = quantize_weights(fo.weights, beta, beta_given, where + " op " + std::to_string(k + 1));
     }
-    gain *= fo.exact ? 1.0 / fo.factor : beta;
+    gain = scale_product(gain, fo.exact ? 1.0 / fo.factor : beta, path, "gain of " + where);
     l.ops.push_back(fo.kind == LinearOp::Kind::dense ? LinearOp::dense(fo.rows, fo.cols, std::move(w))
                                                      : LinearOp::convolution(fo.conv, std::move(w)));
   }
@@ -164,12 +207,13 @@ QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
     const std::string where = fm.path + ": layer '" + fl.name + "'";
     double gain = q.beta;
     if (fl.structured()) {
-      gain = quantize_ops(fl, l, q.beta, beta_given, where);
+      gain = quantize_ops(fl, l, q.beta, beta_given, where, fm.path);
       l.gain = gain;
     } else {
       l.weights = quantize_weights(fl.weights, q.beta, beta_given, where);
     }
-    const double s_z = gain * s_y;  // s_Z(i) = beta s_Y(i-1) for one weighted op
+    const std::string index = std::to_string(q.layers.size() + 1);
+    const double s_z = scale_product(gain, s_y, fm.path, "s_Z(" + index + ")");  // beta s_Y(i-1) for one op
     l.bias.resize(fl.rows);
     for (std::size_t a = 0; a < fl.rows; ++a)
       l.bias[a] = fl.bias.empty() ? 0
@@ -177,7 +221,7 @@ QuantizedModel quantize_model(const FloatModel& fm, const ScaleChoice& scales) {
                                         fl.bias[a], s_z, beta_given || s_z != 1.0, 126,
                                         [&] { return where + " bias " + std::to_string(a); }, "--beta");
     take_exact_biases(fm, q.layers.size() + 1, s_z, fl, l);
-    s_y = s_z * s_z;
+    if (q.layers.size() + 1 < fm.layers.size()) s_y = scale_product(s_z, s_z, fm.path, "s_Y(" + index + ")");
     q.layers.push_back(std::move(l));
   }
   q.validate();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "verifier/linear_op.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -32,6 +33,8 @@ void ConvShape::validate() const {
       static_cast<u128>(out_channels) * out_h() * out_w() >= kMaxExtent ||
       static_cast<u128>(out_channels) * group_in() * kernel_h * kernel_w >= kMaxExtent)
     fail("more than 2^31 features or kernel entries");
+  if (in_size() >= kMaxExtent || out_size() >= kMaxExtent)  // below 2^33 each here: no overflow
+    fail("more than 2^31 features once padded to powers of two");
 }
 
 LinearOp LinearOp::dense(std::size_t rows, std::size_t cols, WeightMatrix weights) {
@@ -83,6 +86,65 @@ std::vector<u128> chain_abs_row_sums(std::span<const LinearOp> chain) {
     cur = std::move(next);
   }
   return cur;
+}
+
+namespace {
+
+// Per input channel of a convolution, the largest of `per_feature` over the channel's features.
+std::vector<u128> channel_max(const ConvShape& c, const std::vector<u128>& per_feature) {
+  std::vector<u128> m(c.in_channels, 0);
+  const std::size_t plane = c.in_h * c.in_w;
+  for (std::size_t j = 0; j < per_feature.size(); ++j) m[j / plane] = std::max(m[j / plane], per_feature[j]);
+  return m;
+}
+
+// Each output channel's bound repeated over its out_h x out_w features (the dense layout).
+std::vector<u128> spread(const ConvShape& c, const std::vector<u128>& per_channel) {
+  const std::size_t plane = c.out_h() * c.out_w();
+  std::vector<u128> f(c.out_channels * plane);
+  for (std::size_t j = 0; j < f.size(); ++j) f[j] = per_channel[j / plane];
+  return f;
+}
+
+}  // namespace
+
+std::vector<u128> chain_abs_row_bounds(std::span<const LinearOp> chain) {
+  // The bound in hand: per feature (`features`) or, after a convolution, per channel (`channels`).
+  std::vector<u128> features, channels;
+  bool by_channel = chain.front().kind == LinearOp::Kind::conv;
+  if (by_channel)
+    channels.assign(chain.front().conv.in_channels, 1);
+  else
+    features.assign(chain.front().cols, 1);
+  for (std::size_t k = 0; k < chain.size(); ++k) {
+    const LinearOp& op = chain[k];
+    if (op.kind == LinearOp::Kind::conv) {
+      const ConvShape& c = op.conv;
+      if (!by_channel) channels = channel_max(c, features);
+      // Every output feature of channel oc reads at most every tap once: sum |K| x its channel's bound.
+      std::vector<u128> next(c.out_channels, 0);
+      const std::size_t gin = c.group_in(), window = c.kernel_h * c.kernel_w, per_group = c.out_channels / c.groups;
+      op.weights.visit([&](const auto* w) {
+        for (std::size_t oc = 0; oc < c.out_channels; ++oc)
+          for (std::size_t cl = 0; cl < gin; ++cl) {
+            const u128 in = channels[oc / per_group * gin + cl];
+            for (std::size_t t = 0; t < window; ++t)
+              next[oc] = sat_add(next[oc], sat_mul(abs128(w[(oc * gin + cl) * window + t]), in));
+          }
+      });
+      channels = std::move(next);
+      by_channel = true;
+    } else {
+      if (by_channel) features = spread(chain[k - 1].conv, channels);
+      std::vector<u128> next(op.rows, 0);
+      for (std::size_t a = 0; a < op.rows; ++a)
+        for_each_entry(
+            op, a, [&](std::size_t j, std::int64_t w) { next[a] = sat_add(next[a], sat_mul(abs128(w), features[j])); });
+      features = std::move(next);
+      by_channel = false;
+    }
+  }
+  return by_channel ? spread(chain.back().conv, channels) : features;
 }
 
 }  // namespace nnproof

@@ -6,7 +6,9 @@
 // O(nnz): the verifier's W~(q, s) and the prover's row_combine (a transposed convolution) alike.
 //
 // Feature layout: a (C, H, W) activation is the feature vector at index c H W + h W + w, which is
-// what ONNX Flatten gives, so convolutions and fully connected ops chain without reordering.
+// what ONNX Flatten gives, so convolutions and fully connected ops chain without reordering. Proofs
+// of format version 3 pad H and W to powers of two in their tables (ConvShape::pow2_in / pow2_out,
+// verifier/image_layout.hpp).
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -19,21 +21,39 @@ namespace nnproof {
 
 // A 2-D convolution with zero padding, stride and channel groups (no dilation). Sum pooling is the
 // depthwise case: groups = in_channels = out_channels with a kernel of ones.
+//
+// Feature layouts (docs/IMAGE_LAYOUT.md): dense, (c, h, w) at c H W + h W + w; or, with pow2_in /
+// pow2_out set (proof format version 3), at (c H' + h) W' + w with H', W' the powers of two at or
+// above H, W and zeros at the padding, so that the index's channel, row and column bits are
+// separate and eq(s, .) factors (verifier/separable_conv.hpp).
 struct ConvShape {
   std::size_t in_channels = 0, in_h = 0, in_w = 0, out_channels = 0;
   std::size_t kernel_h = 0, kernel_w = 0, stride_h = 1, stride_w = 1;
   std::size_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   std::size_t groups = 1;
+  bool pow2_in = false, pow2_out = false;  // the layouts; neither is part of the model digest
 
   std::size_t out_h() const { return (in_h + pad_top + pad_bottom - kernel_h) / stride_h + 1; }
   std::size_t out_w() const { return (in_w + pad_left + pad_right - kernel_w) / stride_w + 1; }
-  std::size_t in_size() const { return in_channels * in_h * in_w; }
-  std::size_t out_size() const { return out_channels * out_h() * out_w(); }
+  // Rows and columns of the layouts: H' and W' when padded to powers of two, else H and W.
+  std::size_t in_rows() const { return pow2_in ? pow2_at_least(in_h) : in_h; }
+  std::size_t in_cols() const { return pow2_in ? pow2_at_least(in_w) : in_w; }
+  std::size_t out_rows() const { return pow2_out ? pow2_at_least(out_h()) : out_h(); }
+  std::size_t out_cols() const { return pow2_out ? pow2_at_least(out_w()) : out_w(); }
+  // Features in each layout (padding included): the op's cols and rows.
+  std::size_t in_size() const { return in_channels * in_rows() * in_cols(); }
+  std::size_t out_size() const { return out_channels * out_rows() * out_cols(); }
   std::size_t group_in() const { return in_channels / groups; }
   // Kernel entries: out_channels x (in_channels / groups) x kernel_h x kernel_w, row-major.
   std::size_t kernel_size() const { return out_channels * group_in() * kernel_h * kernel_w; }
   // Throws std::invalid_argument when the shape is empty, inconsistent or too large.
   void validate() const;
+
+  static std::size_t pow2_at_least(std::size_t n) {
+    std::size_t p = 1;
+    while (p < n) p <<= 1;
+    return p;
+  }
 };
 
 struct LinearOp {
@@ -50,12 +70,15 @@ struct LinearOp {
 };
 
 // fn(in_index, weight_index) for every kernel tap that reads a real (unpadded) input feature of
-// output feature `out`. The order is fixed, so sums over taps are deterministic.
+// output feature `out`, both indices in the shape's layouts (a padding row of a pow2 layout has no
+// taps). The order is fixed, so sums over taps are deterministic.
 template <class Fn>
 void for_each_tap(const ConvShape& c, std::size_t out, Fn&& fn) {
-  const std::size_t oh_n = c.out_h(), ow_n = c.out_w();
+  const std::size_t oh_n = c.out_rows(), ow_n = c.out_cols();
   const std::size_t co = out / (oh_n * ow_n), oh = out / ow_n % oh_n, ow = out % ow_n;
+  if (oh >= c.out_h() || ow >= c.out_w()) return;
   const std::size_t gin = c.group_in(), group = co / (c.out_channels / c.groups);
+  const std::size_t in_rows = c.in_rows(), in_cols = c.in_cols();
   for (std::size_t cl = 0; cl < gin; ++cl) {
     const std::size_t ci = group * gin + cl;
     for (std::size_t kh = 0; kh < c.kernel_h; ++kh) {
@@ -64,7 +87,7 @@ void for_each_tap(const ConvShape& c, std::size_t out, Fn&& fn) {
       for (std::size_t kw = 0; kw < c.kernel_w; ++kw) {
         const std::size_t iw = ow * c.stride_w + kw;
         if (iw < c.pad_left || iw >= c.pad_left + c.in_w) continue;
-        fn((ci * c.in_h + (ih - c.pad_top)) * c.in_w + (iw - c.pad_left),
+        fn((ci * in_rows + (ih - c.pad_top)) * in_cols + (iw - c.pad_left),
            ((co * gin + cl) * c.kernel_h + kh) * c.kernel_w + kw);
       }
     }
@@ -109,5 +132,12 @@ std::vector<K> chain_transpose_apply(std::span<const LinearOp> chain, std::span<
 // |W_k ... W_1| <= |W_k| ... |W_1| entrywise, so row sums of the product of absolute values bound
 // the magnitude exactly as a dense row sum does. Sequential (see magnitude.cpp).
 std::vector<u128> chain_abs_row_sums(std::span<const LinearOp> chain);
+
+// Per row, an upper bound on the same, by channel where a convolution or pool gives the rows: each
+// output channel's rows get sum |K[oc]| times its input channels' bounds, which every row of the
+// channel is at most and an interior row (one that reads every tap) reaches. O(kernel entries +
+// features) per convolution instead of O(positions x taps); dense ops as in chain_abs_row_sums.
+// The chain must be in the dense layout (the model's own, not a ProofLayout's).
+std::vector<u128> chain_abs_row_bounds(std::span<const LinearOp> chain);
 
 }  // namespace nnproof

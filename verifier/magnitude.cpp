@@ -52,7 +52,7 @@ MagnitudeProfile magnitude_profile(const QuantizedModel& model) {
     // Sequential on purpose: `nnproof interactive` runs this before it forks the prover, and libgomp
     // is not fork-safe once it has started its threads. One pass over the weights, per model.
     if (l.structured())
-      rows = chain_abs_row_sums(l.ops);
+      rows = chain_abs_row_bounds(l.ops);  // per channel: O(kernel entries), not O(positions x taps)
     else
       l.weights.visit([&](const auto* w) {
         for (std::size_t a = 0; a < l.rows; ++a) rows[a] = row_abs_sum(w + a * l.cols, l.cols);

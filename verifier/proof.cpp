@@ -28,10 +28,12 @@ BundleHeader parse_header(std::span<const unsigned char> bytes, std::size_t expe
   if (std::memcmp(r.take(8, "the magic"), kMagic, 8) != 0)
     throw ProofFormatError("not an nnproof proof file (bad magic)");
   std::uint64_t version = r.uint(4, "the version");
-  if (version != kProofVersion)
-    throw ProofFormatError("unsupported proof version " + std::to_string(version) + " (this nnproof reads version " +
-                           std::to_string(kProofVersion) + "; prove again with it)");
+  if (version < kOldestProofVersion || version > kProofVersion)
+    throw ProofFormatError("unsupported proof version " + std::to_string(version) + " (this nnproof reads versions " +
+                           std::to_string(kOldestProofVersion) + " to " + std::to_string(kProofVersion) +
+                           "; prove again with it)");
   BundleHeader h;
+  h.version = static_cast<std::uint32_t>(version);
   std::tie(h.field, h.mode) = read_field_and_mode(r);
   std::memcpy(h.statement_digest.data(), r.take(32, "the statement digest"), 32);
   std::memcpy(h.model_binding.data(), r.take(32, "the model digest"), 32);
@@ -67,7 +69,7 @@ std::vector<unsigned char> serialize_bundle(const ProofBundle<Cfg>& bundle) {
   const BundleHeader& h = bundle.header;
   Writer w;
   w.bytes(kMagic, 8);
-  w.uint(kProofVersion, 4);
+  w.uint(h.version, 4);
   w.uint(static_cast<std::uint8_t>(Cfg::kId), 1);
   w.uint(h.mode, 1);
   w.uint(0, 2);

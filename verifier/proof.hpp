@@ -17,12 +17,16 @@ struct ProofFormatError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The version serialize_bundle writes and the only one parse_header reads (nnproof --version says both).
-constexpr std::uint32_t kProofVersion = 2;  // 1: the outputs were hashed into the statement digest directly
+// The version serialize_bundle writes by default, and the oldest parse_header still reads (nnproof
+// --version says both). 1: the outputs were hashed into the statement digest directly. 2: image
+// features in the dense (C, H, W) order. 3: the version of docs/FORMAT.md today.
+constexpr std::uint32_t kProofVersion = 3;
+constexpr std::uint32_t kOldestProofVersion = 2;
 constexpr std::uint8_t kModeNonInteractive = 0;
 constexpr std::size_t kFixedHeaderBytes = 116;  // magic .. depth L (see docs/FORMAT.md)
 
 struct BundleHeader {
+  std::uint32_t version = kProofVersion;  // kOldestProofVersion .. kProofVersion
   FieldId field = FieldId::m61;
   std::uint8_t mode = kModeNonInteractive;
   Digest statement_digest{};

@@ -6,8 +6,10 @@
 
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
+#include "verifier/image_layout.hpp"
 #include "verifier/int8_chunk_dot.hpp"
 #include "verifier/public_mle.hpp"
+#include "verifier/separable_conv.hpp"
 #include "verifier/weight_routes.hpp"
 
 namespace nnproof {
@@ -83,21 +85,47 @@ K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<con
   return acc;
 }
 
+// Whether the separable route applies to a layer and costs less than the direct one.
+static bool separable_layer(const QuantizedLayer& layer) {
+  if (!layer.structured()) return false;
+  const std::optional<std::size_t> cost = separable_cost(layer.ops);
+  if (!cost) return false;
+  std::size_t direct = layer.cols;
+  for (const LinearOp& op : layer.ops) direct += op.nnz_bound();
+  return *cost <= direct;
+}
+
+template <class K>
+K layer_weight_mle(const QuantizedLayer& layer, std::span<const K> q, std::span<const K> eq_q, std::span<const K> s,
+                   std::vector<K>& eq_s) {
+  if (separable_layer(layer)) return separable_weight_mle<K>(layer.ops, q, s);
+  eq_s = eq_table<K>(s);
+  return weight_mle<K>(layer, eq_q, eq_s);
+}
+
 template <class Cfg>
-Transcript statement_transcript(const Digest& statement_digest) {
+Transcript statement_transcript(const Digest& statement_digest, std::uint32_t version) {
   Transcript t(Cfg::kId, kModeNonInteractive);
   t.absorb("statement", statement_digest);
+  if (version >= kPow2ImageVersion) {
+    const std::array<unsigned char, 4> v{static_cast<unsigned char>(version), static_cast<unsigned char>(version >> 8),
+                                         static_cast<unsigned char>(version >> 16),
+                                         static_cast<unsigned char>(version >> 24)};
+    t.absorb("version", v);
+  }
   return t;
 }
 
 template <class Cfg>
-Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch) {
+Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch, std::uint32_t version) {
   using K = typename Cfg::K;
-  const QuantizedModel& model = *st.model;
+  if (st.batch == 0 || st.input.size() != st.batch * st.model->in_dim() ||
+      st.outputs.size() != st.batch * st.model->out_dim())
+    return Verdict::reject("statement: the input or output size does not match the model and the batch");
+  const ProofLayout layout(*st.model, version);
+  const QuantizedModel& model = layout.model();  // the proof's tables: images padded from version 3
   const ProofShape shape{model.dims(), st.batch};
   const std::size_t L = model.depth();
-  if (st.batch == 0 || st.input.size() != st.batch * model.in_dim() || st.outputs.size() != st.batch * model.out_dim())
-    return Verdict::reject("statement: the input or output size does not match the model and the batch");
 
   // Step 1: the claim about the outputs at random (q, r).
   std::vector<K> q = draw_challenges(ch, shape.nu(L));
@@ -116,12 +144,19 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
     // Step 2.2: the matrix product, then W~(q, s) * y* against the final claim.
     K claim = sumcheck_verifier(ch, v, shape.nu(i - 1), 2, s);
     K y_star = receive_one(ch);
-    std::vector<K> eq_s = eq_table<K>(s);
-    if (claim != weight_mle<K>(layer, eq_q, eq_s) * y_star)
+    std::vector<K> eq_s;  // eq(s, .), built only where needed
+    if (claim != layer_weight_mle<K>(layer, q, eq_q, s, eq_s) * y_star)
       return Verdict::reject(layer_name(i) + " matrix-product sum-check: final claim != W~(q,s) * y*");
 
     if (i == 1) {  // Step 2.3: the input, computed by the verifier itself.
-      if (y_star != sample_major_mle<K>(st.input, st.batch, shape.dims[0], eq_s, eq_r))
+      if (eq_s.empty()) eq_s = eq_table<K>(s);
+      // A padded input's rows are moved by the layout: gather eq(s, map[j]) into the input's order.
+      if (const auto& map = layout.input_map(); !map.empty()) {
+        std::vector<K> moved(map.size());
+        for (std::size_t j = 0; j < map.size(); ++j) moved[j] = eq_s[map[j]];
+        eq_s = std::move(moved);
+      }
+      if (y_star != sample_major_mle<K>(st.input, st.batch, st.model->in_dim(), eq_s, eq_r))
         return Verdict::reject("input check: y* != X~(s,r) at layer 1");
       break;
     }
@@ -149,7 +184,7 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
 template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings,
                       double min_bits) {
-  const ProofShape shape{st.model->dims(), st.batch};
+  const ProofShape shape{proof_dims(*st.model, bundle.header.version), st.batch};
   if (bundle.outputs != st.outputs) return Verdict::reject("the statement's outputs are not the proof's outputs");
   if (bindings.model != bundle.header.model_binding)
     return Verdict::reject("model digest: the proof was made for another model or other scales");
@@ -162,16 +197,16 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
   if (!(bits >= std::max(min_bits, kMinSoundnessBits)))  // negated: a NaN floor rejects
     return Verdict::reject("soundness: " + std::to_string(bits) + " bits is below the floor of " +
                            std::to_string(std::max(min_bits, kMinSoundnessBits)));
-  Transcript t = statement_transcript<Cfg>(digest);
+  Transcript t = statement_transcript<Cfg>(digest, bundle.header.version);
   FiatShamirVerifierChannel<typename Cfg::K> ch(t, bundle.messages);
-  Verdict v = verify_protocol(st, ch);
+  Verdict v = verify_protocol(st, ch, bundle.header.version);
   if (v.accepted && ch.consumed() != bundle.messages.size()) return Verdict::reject("proof has unused messages");
   return v;
 }
 
-#define NNP_INSTANTIATE(Cfg)                                                         \
-  template Verdict verify_protocol(const Statement<Cfg>&, VerifierChannel<Cfg::K>&); \
-  template Transcript statement_transcript<Cfg>(const Digest&);
+#define NNP_INSTANTIATE(Cfg)                                                                        \
+  template Verdict verify_protocol(const Statement<Cfg>&, VerifierChannel<Cfg::K>&, std::uint32_t); \
+  template Transcript statement_transcript<Cfg>(const Digest&, std::uint32_t);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 #define NNP_INSTANTIATE(Cfg)                                                              \
@@ -184,6 +219,13 @@ template Fp127 sumcheck_verifier(VerifierChannel<Fp127>&, Fp127, unsigned, unsig
 template Fp61x2 weight_mle(const QuantizedLayer&, std::span<const Fp61x2>, std::span<const Fp61x2>);
 template Fp61 weight_mle(const QuantizedLayer&, std::span<const Fp61>, std::span<const Fp61>);
 template Fp127 weight_mle(const QuantizedLayer&, std::span<const Fp127>, std::span<const Fp127>);
+#define NNP_INSTANTIATE_LAYER(K)                                                                                 \
+  template K layer_weight_mle(const QuantizedLayer&, std::span<const K>, std::span<const K>, std::span<const K>, \
+                              std::vector<K>&);
+NNP_INSTANTIATE_LAYER(Fp61x2)
+NNP_INSTANTIATE_LAYER(Fp61)
+NNP_INSTANTIATE_LAYER(Fp127)
+#undef NNP_INSTANTIATE_LAYER
 #undef NNP_INSTANTIATE
 
 }  // namespace nnproof

@@ -20,9 +20,11 @@ struct Verdict {
 // only when no value can wrap: callers that need that (the CLI does) also check
 // magnitude_violation (verifier/magnitude.hpp) for the proof's field.
 
-// Runs the layered protocol against any channel (Fiat-Shamir or interactive).
+// Runs the layered protocol against any channel (Fiat-Shamir or interactive), on the tables of
+// proof format `version` (verifier/image_layout.hpp: version 3 pads images to powers of two).
 template <class Cfg>
-Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& channel);
+Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& channel,
+                        std::uint32_t version = kProofVersion);
 
 // Verifies a parsed proof file: statement digest, the soundness floor, then the protocol with
 // challenges from the transcript. `min_bits` may be raised, never lowered below 100.
@@ -35,9 +37,11 @@ template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings,
                       double min_bits = kMinSoundnessBits);
 
-// The transcript both parties start from for a statement (PROTOCOL.md section 6).
+// The transcript both parties start from for a statement (PROTOCOL.md section 6): from format
+// version 3 it absorbs the version after the statement, so that a file's tables (its layout,
+// docs/IMAGE_LAYOUT.md) are bound by its challenges and one proof has one encoding.
 template <class Cfg>
-Transcript statement_transcript(const Digest& statement_digest);
+Transcript statement_transcript(const Digest& statement_digest, std::uint32_t version = kProofVersion);
 
 // The verifier's side of one sum-check of degree d <= 3 over n variables (PROTOCOL.md section 4):
 // receives h(0), h(2), .., h(d) per round, sets h(1) = claim - h(0), draws r and moves the claim to
@@ -48,5 +52,12 @@ K sumcheck_verifier(VerifierChannel<K>& ch, K claim, unsigned n, unsigned degree
 // W~(q, s) = sum_a eq_q[a] sum_j W[a][j] eq_s[j], in O(nnz(W)) (PROTOCOL.md 5, step 2.2).
 template <class K>
 K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s);
+
+// W~(q, s) of a layer of the proof's tables, as the verifier computes it: by the separable route
+// of verifier/separable_conv.hpp where it applies and costs less, else weight_mle with eq(s, .)
+// (built into eq_s, which is left empty otherwise).
+template <class K>
+K layer_weight_mle(const QuantizedLayer& layer, std::span<const K> q, std::span<const K> eq_q, std::span<const K> s,
+                   std::vector<K>& eq_s);
 
 }  // namespace nnproof

@@ -16,8 +16,11 @@
 #include "host/cli/bench_common.hpp"
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
+#include "host/cli/float_forward.hpp"
 #include "host/synthetic.hpp"
 #include "nnproof/version.hpp"
+#include "verifier/image_layout.hpp"
+#include "verifier/magnitude.hpp"
 #include "verifier/verifier.hpp"
 
 namespace nnproof::cli {
@@ -49,19 +52,41 @@ std::function<void()> float_forward(const std::vector<std::size_t>& arch, std::s
   };
 }
 
+// What is benched: the model and how its inputs and its float32 twin are drawn.
+struct BenchModel {
+  const QuantizedModel& model;
+  Digest digest;
+  // 0: random field elements (--arch: no magnitude bound applies to a synthetic network's timing);
+  // else integers uniform in [-input_max, input_max] (--model: within the model's bound).
+  u128 input_max = 0;
+  std::function<std::function<void()>(std::size_t batch, std::mt19937_64& rng)> make_float;
+};
+
+template <class F>
+std::vector<F> bench_input(const BenchModel& m, std::size_t batch, std::mt19937_64& rng) {
+  std::vector<F> in(batch * m.model.in_dim());
+  if (m.input_max == 0) {
+    for (auto& x : in) x = random_element<F>(rng);  // random field elements
+    return in;
+  }
+  std::uniform_int_distribution<std::int64_t> d(-static_cast<std::int64_t>(m.input_max),
+                                                static_cast<std::int64_t>(m.input_max));
+  for (auto& x : in) x = F::from_int(d(rng));
+  return in;
+}
+
 template <class Cfg>
-nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, const Digest& digest,
-                           const std::vector<std::size_t>& arch, std::size_t batch, const BenchOptions& o,
+nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t batch, const BenchOptions& o,
                            std::mt19937_64& rng) {
   using F = typename Cfg::F;
+  const QuantizedModel& model = m.model;
   Statement<Cfg> st;
   st.model = &model;
-  st.model_digest = digest;
+  st.model_digest = m.digest;
   st.batch = batch;
-  st.input.resize(batch * arch.front());
-  for (auto& x : st.input) x = random_element<F>(rng);  // random field elements
+  st.input = bench_input<F>(m, batch, rng);
   const auto layers = field_layers<F>(model);
-  const std::function<void()> float_run = float_forward(arch, batch, rng);
+  const std::function<void()> float_run = m.make_float(batch, rng);
   // The server's side: each repetition runs the float network, the exact forward pass and the
   // prover in turn, so that each one's fastest run is drawn from the same stretch of a shared
   // machine's load rather than one quiet stretch against a busy one. Each starts, as in use, from
@@ -88,7 +113,7 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, con
     verify_t.run([&] { verdict = verify_bundle(st, bundle); });
     if (!verdict.accepted) throw std::runtime_error("bench: an honest proof was rejected: " + verdict.failed_check);
   }
-  const ProofShape shape{model.dims(), batch};
+  const ProofShape shape{proof_dims(model, bundle.header.version), batch};
   nlohmann::json r;
   r["batch"] = batch;
   r["forward_s"] = forward_t.seconds;
@@ -105,43 +130,82 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const QuantizedModel& model, con
   return r;
 }
 
-int run_bench(const BenchOptions& o) {
-  if (o.training) return run_training_bench(o);
-  const auto arch = parse_list(o.arch, "--arch");
-  const auto batches = parse_list(o.batches, "--batch");
-  if (arch.size() < 2) throw UsageError("--arch needs at least two sizes (input and output)");
-  const FieldId field = parse_field(o.field);
-  std::mt19937_64 rng(o.seed);
-  const QuantizedModel model = synthetic_model(arch, rng, 127, 127);  // int8 weights
-  const Digest digest = model_digest(model);                          // once per model, as a client loading it would
-  return with_file_field(field, [&]<class Cfg>() {
-    auto engine = make_engine<Cfg>(o.engine, o.threads);
-    nlohmann::json out;
-    out["nnproof_version"] = NNPROOF_VERSION;
-    out["engine"] = engine->name();
-    out["device"] = cpu_name();
-    out["threads"] = omp_get_max_threads();
-    out["field"] = std::string(field_name(field));
-    out["arch"] = arch;
-    out["results"] = nlohmann::json::array();
+// The largest input magnitude M for which the worst-case bound of PROTOCOL.md section 7 holds in
+// `field` (inputs in [-M, M]), by bisection over [0, 2^62]: O(rows) per step.
+u128 largest_input_bound(const QuantizedModel& model, FieldId field, const std::string& path) {
+  const MagnitudeProfile profile = magnitude_profile(model);
+  u128 lo = 0, hi = u128{1} << 62;
+  if (magnitude_violation(profile, 1, field))
+    throw UsageError("bench: model " + path + ": even inputs in [-1, 1] could wrap " + std::string(field_name(field)) +
+                     "; use --field m127 or a model quantized at smaller scales");
+  lo = 1;
+  while (hi - lo > 1) {  // invariant: lo fits, hi does not (or is the cap)
+    const u128 mid = lo + (hi - lo) / 2;
+    (magnitude_violation(profile, mid, field) ? hi : lo) = mid;
+  }
+  return magnitude_violation(profile, hi, field) ? lo : hi;
+}
+
+template <class Cfg>
+int bench_all(const BenchModel& m, FieldId field, const std::vector<std::size_t>& batches, const BenchOptions& o,
+              std::mt19937_64& rng) {
+  auto engine = make_engine<Cfg>(o.engine, o.threads);
+  nlohmann::json out;
+  out["nnproof_version"] = NNPROOF_VERSION;
+  out["engine"] = engine->name();
+  out["device"] = cpu_name();
+  out["threads"] = omp_get_max_threads();
+  out["field"] = std::string(field_name(field));
+  out["arch"] = m.model.dims();
+  // Which float32 implementation float_forward_s timed (docs/PERFORMANCE.md).
+  out["float_forward_impl"] = o.model.empty() ? "OpenBLAS sgemm" : "oneDNN f32 primitives";
+  if (!o.model.empty()) {
+    out["model"] = o.model;
+    out["input_max_abs"] = static_cast<std::uint64_t>(m.input_max);
+  }
+  out["results"] = nlohmann::json::array();
+  if (!o.json)
+    fmt::print("engine {} on {} ({} threads), field {}\n{:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12} {:>14}\n",
+               engine->name(), cpu_name(), omp_get_max_threads(), field_name(field), "batch", "forward_s", "prove_s",
+               "verify_s", "prove/fw", "bits", "proof_bytes", "float_fw_s");
+  for (std::size_t b : batches) {
+    auto r = bench_batch<Cfg>(*engine, m, b, o, rng);
     if (!o.json)
-      fmt::print("engine {} on {} ({} threads), field {}\n{:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12} {:>14}\n",
-                 engine->name(), cpu_name(), omp_get_max_threads(), field_name(field), "batch", "forward_s", "prove_s",
-                 "verify_s", "prove/fw", "bits", "proof_bytes", "float_fw_s");
-    for (std::size_t b : batches) {
-      auto r = bench_batch<Cfg>(*engine, model, digest, arch, b, o, rng);
-      if (!o.json)
-        fmt::print("{:>6} {:>10.4f} {:>10.4f} {:>10.5f} {:>8.3f} {:>8.1f} {:>12} {:>14.4f}\n", b,
-                   static_cast<double>(r["forward_s"]), static_cast<double>(r["prove_s"]),
-                   static_cast<double>(r["verify_s"]),
-                   static_cast<double>(r["prove_s"]) / static_cast<double>(r["forward_s"]),
-                   static_cast<double>(r["soundness_bits"]), static_cast<std::size_t>(r["proof_bytes"]),
-                   static_cast<double>(r["float_forward_s"]));
-      out["results"].push_back(r);
-    }
-    if (o.json) fmt::print("{}\n", out.dump(2));
-    return kExitOk;
-  });
+      fmt::print("{:>6} {:>10.4f} {:>10.4f} {:>10.5f} {:>8.3f} {:>8.1f} {:>12} {:>14.4f}\n", b,
+                 static_cast<double>(r["forward_s"]), static_cast<double>(r["prove_s"]),
+                 static_cast<double>(r["verify_s"]),
+                 static_cast<double>(r["prove_s"]) / static_cast<double>(r["forward_s"]),
+                 static_cast<double>(r["soundness_bits"]), static_cast<std::size_t>(r["proof_bytes"]),
+                 static_cast<double>(r["float_forward_s"]));
+    out["results"].push_back(r);
+  }
+  if (o.json) fmt::print("{}\n", out.dump(2));
+  return kExitOk;
+}
+
+int run_bench(const BenchOptions& o) {
+  if (o.training && !o.model.empty())
+    throw UsageError("bench --training times a synthetic network (--arch); --model is for inference proofs");
+  if (o.training) return run_training_bench(o);
+  const auto batches = parse_list(o.batches, "--batch");
+  std::mt19937_64 rng(o.seed);
+  if (!o.model.empty()) {  // a model file: its own field unless --field, inputs within its bound
+    const FloatModel fm = import_onnx(o.model);
+    const QuantizedModel model = quantize_model(fm, ScaleChoice{});
+    const FieldId field = choose_field(o.field, fm);
+    const BenchModel m{
+        model, model_digest(model), largest_input_bound(model, field, o.model),
+        [&model](std::size_t batch, std::mt19937_64& r) { return float_forward_model(model, batch, r); }};
+    return with_file_field(field, [&]<class Cfg>() { return bench_all<Cfg>(m, field, batches, o, rng); });
+  }
+  const auto arch = parse_list(o.arch, "--arch");
+  if (arch.size() < 2) throw UsageError("--arch needs at least two sizes (input and output)");
+  const FieldId field = o.field.empty() ? FieldId::m61 : parse_field(o.field);
+  const QuantizedModel model = synthetic_model(arch, rng, 127, 127);  // int8 weights
+  // The digest once per model, as a client loading it would.
+  const BenchModel m{model, model_digest(model), 0,
+                     [&arch](std::size_t batch, std::mt19937_64& r) { return float_forward(arch, batch, r); }};
+  return with_file_field(field, [&]<class Cfg>() { return bench_all<Cfg>(m, field, batches, o, rng); });
 }
 
 }  // namespace
@@ -150,9 +214,14 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd =
       app.add_subcommand("bench", "time forward, prove and verify on random data shaped like a quantized model");
-  cmd->add_option("--arch", o->arch, "layer sizes n_0,...,n_L (default: TIMIT, 1845,2000,2000,2000,183)");
+  CLI::Option* arch =
+      cmd->add_option("--arch", o->arch, "layer sizes n_0,...,n_L (default: TIMIT, 1845,2000,2000,2000,183)");
+  cmd->add_option("--model", o->model,
+                  "an ONNX model (as prove takes) instead of --arch: random inputs within its magnitude bound, "
+                  "float_forward_s from oneDNN float32")
+      ->excludes(arch);
   cmd->add_option("--batch", o->batches, "batch sizes (default 64,512,2048)");
-  cmd->add_option("--field", o->field, "m61 (default) or m127");
+  cmd->add_option("--field", o->field, "m61 or m127 (default m61; with --model, the model's nnproof.field, else m61)");
   add_engine_options(*cmd, o->engine, o->threads);
   cmd->add_option("--repeat", o->repeat, "runs per measurement; the fastest is reported (default 1)");
   cmd->add_option("--seed", o->seed, "random seed (default 1)");

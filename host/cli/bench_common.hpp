@@ -13,7 +13,9 @@
 namespace nnproof::cli {
 
 struct BenchOptions {
-  std::string arch = "1845,2000,2000,2000,183", batches = "64,512,2048", field = "m61", engine = "auto";
+  std::string arch = "1845,2000,2000,2000,183", batches = "64,512,2048", engine = "auto";
+  std::string field;  // empty: m61, or with --model the model's own (choose_field)
+  std::string model;  // bench --model: an ONNX file instead of --arch's synthetic network
   int threads = 0, repeat = 1;
   std::uint64_t seed = 1;
   bool json = false;

@@ -136,7 +136,7 @@ int run_training_bench(const BenchOptions& o) {
   const auto arch = parse_list(o.arch, "--arch");
   const auto batches = parse_list(o.batches, "--batch");
   if (arch.size() < 2) throw UsageError("--arch needs at least two sizes (input and output)");
-  const FieldId field = parse_field(o.field);
+  const FieldId field = o.field.empty() ? FieldId::m61 : parse_field(o.field);
   std::mt19937_64 rng(o.seed);
   const QuantizedModel model = synthetic_model(arch, rng, 127, 127);
   const Digest digest = model_digest(model);

@@ -16,6 +16,9 @@ void add_quantize_command(CLI::App& app, int& exit_code);
 void add_train_command(CLI::App& app, int& exit_code);
 // prove-training and verify-training.
 void add_training_proof_commands(CLI::App& app, int& exit_code);
+// serve and query: proving as a service (docs/SERVICE.md).
+void add_serve_command(CLI::App& app, int& exit_code);
+void add_query_command(CLI::App& app, int& exit_code);
 
 // Adds --alpha / --beta to a subcommand.
 struct ScaleOptions {

@@ -14,6 +14,8 @@
 #include <iostream>
 #include <set>
 
+#include "host/calibrate_range.hpp"
+
 namespace nnproof::cli {
 
 Problem load_problem(const std::string& model_path, const std::string& input_path, const ScaleChoice& scales) {
@@ -22,6 +24,8 @@ Problem load_problem(const std::string& model_path, const std::string& input_pat
   p.model = quantize_model(p.float_model, scales);
   p.model_digest = model_digest(p.model);
   NpyArray x = read_npy(input_path);
+  // One line, not an error: the scales were chosen for the calibration range (nnproof.input_range).
+  if (auto warning = input_range_warning(x, input_path, p.float_model)) std::fprintf(stderr, "%s\n", warning->c_str());
   p.input = quantize_input(x, input_path, p.model);
   p.batch = x.shape[0];
   return p;

@@ -8,6 +8,7 @@
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
 #include "nnproof/version.hpp"
+#include "verifier/image_layout.hpp"
 #include "verifier/training/bundle.hpp"
 
 namespace nnproof::cli {
@@ -26,7 +27,7 @@ struct InspectOptions {
 // for it (its dimensions and model binding), else the scale would describe another network.
 template <class Cfg>
 void check_model(const InspectOptions& o, const QuantizedModel& m, const BundleHeader& h) {
-  if (m.dims() != h.dims)
+  if (proof_dims(m, h.version) != h.dims)
     throw UsageError(o.proof + ": the proof's dimensions are not those of " + o.model +
                      ": it was made for another model; give the model it was proved with");
   Statement<Cfg> st;

@@ -9,6 +9,7 @@
 #include "host/cli/common.hpp"
 #include "host/npy.hpp"
 #include "kernels/thrust/thrust_engine.hpp"
+#include "verifier/image_layout.hpp"
 
 namespace nnproof::cli {
 namespace {
@@ -41,7 +42,7 @@ int run_interactive(const InteractiveOptions& o) {
     };
     Verdict v = o.in_process ? interactive_in_process(*engine(), p.model, input, p.batch, outputs)
                              : interactive_two_processes(engine, p.model, input, p.batch, outputs);
-    const double bits = ProofShape{p.model.dims(), p.batch}.soundness_bits(field);
+    const double bits = ProofShape{proof_dims(p.model, kProofVersion), p.batch}.soundness_bits(field);
     fmt::print(stderr, "interactive proof over {} ({}), challenges from the OS CSPRNG: {:.1f} bits of soundness{}\n",
                field_name(field), o.in_process ? "prover thread" : "prover process", bits,
                field == FieldId::m61_interactive ? " (one try per session; proof files need 100)" : "");

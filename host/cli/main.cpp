@@ -13,9 +13,11 @@ int main(int argc, char** argv) {
   using namespace nnproof::cli;
   CLI::App app{"nnproof: verifiable neural-network inference (SafetyNets)", "nnproof"};
   app.require_subcommand(1);
-  // parse_header reads exactly the version serialize_bundle writes, kProofVersion.
+  // serialize_bundle writes kProofVersion; parse_header reads kOldestProofVersion .. kProofVersion.
   const std::string v = "v" + std::to_string(nnproof::kProofVersion);
-  app.set_version_flag("--version", "nnproof " NNPROOF_VERSION " (proof format: writes " + v + ", reads " + v + ")");
+  const std::string oldest = "v" + std::to_string(nnproof::kOldestProofVersion);
+  app.set_version_flag("--version",
+                       "nnproof " NNPROOF_VERSION " (proof format: writes " + v + ", reads " + oldest + "-" + v + ")");
   int exit_code = kExitOk;
   add_prove_command(app, exit_code);
   add_verify_command(app, exit_code);
@@ -25,6 +27,8 @@ int main(int argc, char** argv) {
   add_quantize_command(app, exit_code);
   add_train_command(app, exit_code);
   add_training_proof_commands(app, exit_code);
+  add_serve_command(app, exit_code);
+  add_query_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,7 @@
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
 #include "host/npy.hpp"
+#include "verifier/image_layout.hpp"
 
 namespace nnproof::cli {
 namespace {
@@ -15,6 +16,7 @@ struct ProveOptions {
   std::string model, input, proof, output, labels_out, field, engine = "auto";
   ScaleOptions scales;
   int threads = 0;
+  std::uint32_t proof_version = kProofVersion;
 };
 
 int run_prove(const ProveOptions& o) {
@@ -28,7 +30,7 @@ int run_prove(const ProveOptions& o) {
     Statement<Cfg> st = make_statement<Cfg>(p);
     const ProgressFn progress = terminal_progress();
     auto t0 = std::chrono::steady_clock::now();
-    ProofBundle<Cfg> bundle = prove_bundle(*engine, st, progress);
+    ProofBundle<Cfg> bundle = prove_bundle(*engine, st, progress, o.proof_version);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     files.stage_bytes(o.proof, serialize_bundle(bundle));
     if (!o.output.empty())
@@ -40,7 +42,7 @@ int run_prove(const ProveOptions& o) {
         write_npy_i64(tmp, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
       });
     files.commit();
-    const ProofShape shape{p.model.dims(), p.batch};
+    const ProofShape shape{proof_dims(p.model, bundle.header.version), p.batch};
     fmt::print(stderr,
                "{}proved {} samples on the {} engine in {:.3f} s: {}, {:.1f} bits, proof {} bytes + outputs -> {}\n",
                progress ? "\r\033[K" : "", p.batch, engine->name(), seconds, field_name(field),
@@ -59,6 +61,10 @@ void add_prove_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--proof", o->proof, "proof bundle to write (.nnp)")->required();
   cmd->add_option("--field", o->field, "m61 or m127 (default: the model's nnproof.field metadata, else m61)");
   add_engine_options(*cmd, o->engine, o->threads);
+  cmd->add_option("--proof-version", o->proof_version,
+                  "proof format to write: " + std::to_string(kProofVersion) + " (default) or " +
+                      std::to_string(kOldestProofVersion) + " (dense image layout, for older verifiers)")
+      ->check(CLI::Range(kOldestProofVersion, kProofVersion));
   cmd->add_option("--output", o->output, "also write the dequantized outputs (.npy, float64, (b, n_L))");
   cmd->add_option("--labels-out", o->labels_out, "also write the argmax class of each sample (.npy, int64, (b,))");
   add_scale_options(*cmd, o->scales);

@@ -3,6 +3,8 @@
 // sent (the bundle's format, its field, bindings to another model, input or scales, the magnitude
 // bound, the protocol), 2 only for the client's own mistakes (its model, input, flags, an
 // unreadable proof path). A rejected run writes nothing.
+#include "host/cli/verify.hpp"
+
 #include <fmt/core.h>
 
 #include <memory>
@@ -11,6 +13,7 @@
 #include "host/cli/common.hpp"
 #include "host/npy.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
+#include "verifier/image_layout.hpp"
 #include "verifier/magnitude.hpp"
 #include "verifier/verifier.hpp"
 
@@ -23,9 +26,10 @@ struct VerifyOptions {
   int threads = 0;
 };
 
-int reject(const std::string& reason) {
-  fmt::print("REJECTED: {}\n", reason);
-  return kExitRejected;
+VerifyOutcome reject(const std::string& reason) {
+  VerifyOutcome r;
+  r.reason = reason;
+  return r;
 }
 
 // What the prover should have done instead, for a proof in `field` (m127 is already the widest).
@@ -35,8 +39,8 @@ std::string wrap_fix(FieldId field) {
 }
 
 template <class Cfg>
-int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsigned char>& bytes,
-                const ProofShape& shape, OutputFiles& files) {
+VerifyOutcome verify_bytes(const Problem& p, const std::vector<unsigned char>& bytes, const ProofShape& shape,
+                           const VerifyTargets& t, OutputFiles& files) {
   ProofBundle<Cfg> bundle = parse_bundle<Cfg>(bytes, shape);
   Statement<Cfg> st = make_statement<Cfg>(p);
   st.outputs = bundle.outputs;
@@ -56,43 +60,56 @@ int verify_file(const VerifyOptions& o, const Problem& p, const std::vector<unsi
                               wrap->describe(Cfg::kId), wrap_fix(Cfg::kId)));
   Verdict v = verify_bundle(st, bundle, bindings);
   if (!v.accepted) return reject(v.failed_check);
-  if (!o.output.empty())
-    files.stage(o.output, [&](const std::string& tmp) {
+  if (!t.output.empty())
+    files.stage(t.output, [&](const std::string& tmp) {
       write_npy_f64(tmp, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
     });
-  if (!o.labels_out.empty())
-    files.stage(o.labels_out, [&](const std::string& tmp) {
-      write_npy_i64(tmp, {p.batch}, argmax_labels(st.outputs, p.batch, p.model.out_dim()));
-    });
+  VerifyOutcome ok;
+  ok.code = kExitOk;
+  ok.field = Cfg::kId;
+  ok.soundness_bits = shape.soundness_bits(Cfg::kId);
+  ok.labels = argmax_labels(st.outputs, p.batch, p.model.out_dim());
+  if (!t.labels_out.empty())
+    files.stage(t.labels_out, [&](const std::string& tmp) { write_npy_i64(tmp, {p.batch}, ok.labels); });
   files.commit();
-  fmt::print("VERIFIED\n");
-  return kExitOk;
+  return ok;
 }
 
 int run_verify(const VerifyOptions& o) {
   // The client's side first: flags, output paths, the proof path, the model and the input (exit 2).
-  const std::optional<FieldId> want = parse_field_flag(o.field);
+  const VerifyTargets t{parse_field_flag(o.field), o.output, o.labels_out};
   OutputFiles files({{o.output, "--output"}, {o.labels_out, "--labels-out"}});
   check_proof_path(o.proof);
   set_cpu_threads(o.threads);
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
-  const ProofShape shape{p.model.dims(), p.batch};
+  const VerifyOutcome r = verify_proof(
+      p, [&](std::size_t max_bytes) { return read_file_prefix(o.proof, max_bytes); }, t, files);
+  if (r.code != kExitOk) {
+    fmt::print("REJECTED: {}\n", r.reason);
+    return r.code;
+  }
+  fmt::print("VERIFIED\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+VerifyOutcome verify_proof(const Problem& p, const ProofReader& read, const VerifyTargets& t, OutputFiles& files) {
   try {
     // Read the header, then exactly the size the trusted model and input imply (plus one byte, to
-    // see trailing data): never a size taken from the file.
-    auto head = read_file_prefix(o.proof, bundle_header_size(p.model.depth()));
+    // see trailing data): never a size taken from the proof.
+    auto head = read(bundle_header_size(p.model.depth()));
     BundleHeader h = parse_header(head, p.model.depth());
-    if (want && h.field != *want)
-      return reject(
-          fmt::format("field: the proof is over {}, not {} as --field asks", field_name(h.field), field_name(*want)));
-    auto bytes = read_file_prefix(o.proof, bundle_size(h.field, shape) + 1);
-    return with_file_field(h.field, [&]<class Cfg>() { return verify_file<Cfg>(o, p, bytes, shape, files); });
+    const ProofShape shape{proof_dims(p.model, h.version), p.batch};  // the tables of the file's version
+    if (t.field && h.field != *t.field)
+      return reject(fmt::format("field: the proof is over {}, not {} as --field asks", field_name(h.field),
+                                field_name(*t.field)));
+    auto bytes = read(bundle_size(h.field, shape) + 1);
+    return with_file_field(h.field, [&]<class Cfg>() { return verify_bytes<Cfg>(p, bytes, shape, t, files); });
   } catch (const ProofFormatError& e) {
     return reject(std::string("proof format: ") + e.what());
   }
 }
-
-}  // namespace
 
 void add_verify_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<VerifyOptions>();

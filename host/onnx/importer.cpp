@@ -113,6 +113,7 @@ void Importer::read_metadata() {
     if (p.key() == "nnproof.alpha") out_.alpha = parse_scale(p.key(), p.value());
     if (p.key() == "nnproof.beta") out_.beta = parse_scale(p.key(), p.value());
     if (p.key() == kFieldKey) out_.field = parse_field(p.value());
+    if (p.key() == kInputRangeKey) out_.input_range = parse_input_range(p.value());
     if (p.key().starts_with(kExactBiasKey)) read_exact_bias(p.key(), p.value());
   }
 }
@@ -155,6 +156,23 @@ FieldId Importer::parse_field(const std::string& value) const {
     if (value == field_name(id)) return id;
   fail(std::string("metadata ") + kFieldKey + " = " + in_quotes(value) + " is not a proof field",
        "set it to \"m61\" or \"m127\", or remove it");
+}
+
+// nnproof.input_range = "<lo>,<hi>": the smallest and largest calibration input (written by
+// `nnproof quantize`), for the warning about inputs far outside it.
+InputRange Importer::parse_input_range(const std::string& value) const {
+  InputRange r;
+  const char* end = value.data() + value.size();
+  const auto comma = value.find(',');
+  const char* mid = value.data() + (comma == std::string::npos ? value.size() : comma);
+  const auto [lo_end, lo_ec] = std::from_chars(value.data(), mid, r.lo);
+  const auto [hi_end, hi_ec] = comma == std::string::npos ? std::from_chars_result{mid, std::errc::invalid_argument}
+                                                          : std::from_chars(mid + 1, end, r.hi);
+  if (lo_ec != std::errc{} || lo_end != mid || hi_ec != std::errc{} || hi_end != end || !std::isfinite(r.lo) ||
+      !std::isfinite(r.hi) || r.lo > r.hi)
+    fail(std::string("metadata ") + kInputRangeKey + " = " + in_quotes(value) + " is not a range \"lo,hi\"",
+         "set it to the calibration inputs' smallest and largest value, e.g. \"0,1\", or remove it");
+  return r;
 }
 
 double Importer::parse_scale(const std::string& key, const std::string& value) const {

@@ -44,6 +44,8 @@ constexpr std::uint64_t kMaxTaps = std::uint64_t{1} << 32;
 constexpr const char* kFieldKey = "nnproof.field";
 // Entries of a shape value (a rank is far below this; a hostile Concat could grow one without end).
 constexpr std::uint64_t kMaxShapeEntries = 64;
+// The metadata key of the calibration inputs' range (FloatModel::input_range).
+constexpr const char* kInputRangeKey = "nnproof.input_range";
 // The metadata prefix of a layer's exact biases (FloatModel::exact_biases).
 constexpr const char* kExactBiasKey = "nnproof.bias.";
 // Integers beyond 2^53 do not survive the trip through double.
@@ -114,6 +116,7 @@ class Importer {
   void read_metadata();
   double parse_scale(const std::string& key, const std::string& value) const;
   FieldId parse_field(const std::string& value) const;
+  InputRange parse_input_range(const std::string& value) const;
   void read_exact_bias(const std::string& key, const std::string& value);
   void find_input_and_output();
   void read_input_shape(const onnx::ValueInfoProto& v);

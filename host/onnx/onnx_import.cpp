@@ -50,12 +50,13 @@ onnx::ModelProto parse_file(const std::string& path) {
 }  // namespace
 
 void write_onnx_with_scales(const std::string& in, const std::string& out, double alpha, double beta,
-                            std::optional<FieldId> field) {
+                            std::optional<FieldId> field, std::optional<InputRange> input_range) {
   onnx::ModelProto model = parse_file(in);
   auto* props = model.mutable_metadata_props();
   for (int i = props->size() - 1; i >= 0; --i) {
     const std::string& key = props->Get(i).key();
-    if (key == "nnproof.alpha" || key == "nnproof.beta" || (field && key == onnx_detail::kFieldKey))
+    if (key == "nnproof.alpha" || key == "nnproof.beta" || (field && key == onnx_detail::kFieldKey) ||
+        (input_range && key == onnx_detail::kInputRangeKey))
       props->DeleteSubrange(i, 1);
   }
   for (auto [key, value] : {std::pair{"nnproof.alpha", alpha}, std::pair{"nnproof.beta", beta}}) {
@@ -69,6 +70,13 @@ void write_onnx_with_scales(const std::string& in, const std::string& out, doubl
     auto* p = model.add_metadata_props();
     p->set_key(onnx_detail::kFieldKey);
     p->set_value(std::string(field_name(*field)));
+  }
+  if (input_range) {
+    auto* p = model.add_metadata_props();
+    p->set_key(onnx_detail::kInputRangeKey);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g,%.17g", input_range->lo, input_range->hi);  // round-trips exactly
+    p->set_value(buf);
   }
   std::ofstream f(out, std::ios::binary | std::ios::trunc);
   if (!f || !model.SerializeToOstream(&f))

@@ -57,6 +57,11 @@ struct FloatLayer {
   bool structured() const { return !ops.empty(); }
 };
 
+// The smallest and largest input value of a calibration batch.
+struct InputRange {
+  double lo = 0, hi = 0;
+};
+
 struct FloatModel {
   std::string path;
   std::vector<FloatLayer> layers;     // affine layers; a square activation sits between consecutive layers
@@ -65,6 +70,9 @@ struct FloatModel {
   // From metadata_props "nnproof.field" ("m61" or "m127", the field `nnproof quantize` chose): the
   // field prove, interactive, train and prove-training use when --field is not given.
   std::optional<FieldId> field;
+  // From metadata_props "nnproof.input_range" ("<lo>,<hi>", written by `nnproof quantize`): the range
+  // of the calibration inputs, which prove, verify and interactive compare the user's input with.
+  std::optional<InputRange> input_range;
   // Exact integer biases by layer (from 1), from metadata_props "nnproof.bias.<i>" (decimal integers,
   // comma-separated), which write_quantized_onnx adds where a bias has no exact float64 form. The
   // quantizer takes them where the float bias is that integer rounded (quantize.hpp).
@@ -81,10 +89,11 @@ struct FloatModel {
 FloatModel import_onnx(const std::string& path);
 
 // Copies the model at `in` to `out` with the metadata keys nnproof.alpha / nnproof.beta set to the
-// given scales and, when given, nnproof.field to the field's name (replacing earlier values), the
-// form `nnproof prove` and `verify` read them in.
+// given scales and, when given, nnproof.field to the field's name and nnproof.input_range to the
+// calibration range (replacing earlier values), the form `nnproof prove` and `verify` read them in.
 void write_onnx_with_scales(const std::string& in, const std::string& out, double alpha, double beta,
-                            std::optional<FieldId> field = std::nullopt);
+                            std::optional<FieldId> field = std::nullopt,
+                            std::optional<InputRange> input_range = std::nullopt);
 
 // Writes a quantized dense model as ONNX (float64 initializers w' = W / beta, b' = B / s_Z(i), one
 // Gemm per layer, Mul(x, x) between layers, the final op, the scales in the metadata) that

@@ -10,6 +10,8 @@
 #include <type_traits>
 
 #include "core/lazy.hpp"
+#include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/conv_transpose.hpp"
 #include "kernels/cpu/cpu_backward.hpp"
 #include "kernels/cpu/int8_column_sums.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
@@ -127,7 +129,7 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
-    if (layer.q->structured()) return structured_forward_limbs(layer, Y, batch);
+    if (layer.q->structured()) return structured_forward_cpu(layer, Y, batch);
     if (layer.q->weights.int8_data() && int8_byte_sums_exact(layer.cols()) && int8_limb_gemm_available()) {
       auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
       forward_int8(layer, Y, batch, Z);
@@ -159,7 +161,7 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
-    if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
+    if (layer.q->structured()) return structured_row_combine_cpu<K>(layer, eq_q);
     const std::size_t rows = layer.rows(), cols = layer.cols();
     std::vector<K> A(padded(cols), K::zero());
     // The verifier's routes (verifier/weight_routes.hpp); the byte route where an exact int8 kernel

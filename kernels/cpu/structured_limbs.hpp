@@ -122,7 +122,8 @@ std::vector<F> apply_op_limbs(const LinearOp& op, const F* in, std::size_t in_st
   return out;
 }
 
-// structured_forward (same result, bit for bit) with the limb route for the ops it fits.
+// structured_forward (same result, bit for bit) with the limb route for the ops it fits. The cpu
+// engine's own choice (structured_forward_cpu, conv_int8.hpp) puts oneDNN's int8 convolution first.
 template <class F>
 Table2D<F> structured_forward_limbs(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
   return structured_forward_by(layer, Y, batch, [batch](const LinearOp& op, const F* in, std::size_t stride) {

@@ -312,7 +312,8 @@ TEST_F(Cli, VersionNamesTheReleaseAndTheProofFormats) {
   CliRun r = run_cli("--version");
   EXPECT_EQ(r.code, 0) << r.out;
   const std::string v = "v" + std::to_string(kProofVersion);
-  EXPECT_EQ(r.out, "nnproof " NNPROOF_VERSION " (proof format: writes " + v + ", reads " + v + ")\n");
+  const std::string oldest = "v" + std::to_string(kOldestProofVersion);
+  EXPECT_EQ(r.out, "nnproof " NNPROOF_VERSION " (proof format: writes " + v + ", reads " + oldest + "-" + v + ")\n");
   EXPECT_TRUE(std::regex_match(NNPROOF_VERSION, std::regex(R"(\d+\.\d+\.\d+)")))
       << "semantic versioning: " NNPROOF_VERSION;
 }
@@ -346,6 +347,45 @@ TEST_F(Cli, BenchPrintsTheDocumentedJson) {
     EXPECT_GT(jt["results"][1]["host_syncs"], 0);
   }
   EXPECT_EQ(run_cli("bench --arch 5,x --batch 4").code, 2);
+}
+
+// bench --model: a convolutional model file, timed with the same keys plus which float32
+// implementation float_forward_s ran and the input bound the random inputs were drawn under; the
+// same seed proves the same bytes on the cpu and thrust-omp engines (the cpu engine's int8
+// convolution and gather row_combine against the reference-shaped Thrust code).
+TEST_F(Cli, BenchTimesAModelFile) {
+  using Stage = testing::BuilderStage;
+  Stage conv{Stage::Kind::conv};
+  conv.out_channels = 9, conv.kernel_h = conv.kernel_w = 3, conv.pads = {1, 1, 1, 1};
+  for (std::size_t i = 0; i < 9 * 8 * 9; ++i) conv.weights.push_back(static_cast<double>(static_cast<int>(i % 7) - 3));
+  conv.bias.assign(9, 1.0);
+  Stage pool{Stage::Kind::average_pool};
+  pool.kernel_h = pool.kernel_w = pool.stride_h = pool.stride_w = 2;
+  Stage dense{Stage::Kind::dense};
+  dense.rows = 3, dense.cols = 9 * 2 * 2;
+  for (std::size_t i = 0; i < 3 * 36; ++i) dense.weights.push_back(static_cast<double>(static_cast<int>(i % 5) - 2));
+  dense.bias = {0, 1, -1};
+  const std::string cnn = dir.file("cnn.onnx");
+  testing::write_cnn_onnx(cnn, {8, 4, 4}, {conv, Stage{Stage::Kind::square}, pool, Stage{Stage::Kind::flatten}, dense});
+  CliRun r = run_cli("bench --model " + cnn + " --batch 3,40 --field m127 --engine cpu --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["model"], cnn);
+  EXPECT_EQ(j["field"], "m127");
+  EXPECT_EQ(j["float_forward_impl"], "oneDNN f32 primitives");
+  EXPECT_GT(j["input_max_abs"], 1000u);  // 72 taps of |w| <= 3, then squares: far below 2^126
+  ASSERT_EQ(j["results"].size(), 2u);
+  for (const char* key : {"batch", "forward_s", "prove_s", "verify_s", "proof_bytes", "soundness_bits",
+                          "float_forward_s", "host_syncs", "proof_sha256"})
+    EXPECT_TRUE(j["results"][1].contains(key)) << key;
+  EXPECT_GT(j["results"][1]["float_forward_s"], 0.0);
+  CliRun t = run_cli("bench --model " + cnn + " --batch 3,40 --field m127 --engine thrust-omp --json");
+  if (t.code == 0)
+    EXPECT_EQ(nlohmann::json::parse(t.out)["results"][1]["proof_sha256"], j["results"][1]["proof_sha256"]);
+  // Bad usage: --model with --arch or --training, a missing file.
+  EXPECT_EQ(run_cli("bench --model " + cnn + " --arch 4,3").code, 2);
+  EXPECT_EQ(run_cli("bench --model " + cnn + " --training").code, 2);
+  EXPECT_EQ(run_cli("bench --model " + dir.file("missing.onnx")).code, 2);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "kernels/thrust/thrust_engine.hpp"
 #include "tests/support/problems.hpp"
 #include "verifier/magnitude.hpp"
+#include "verifier/separable_conv.hpp"
 
 namespace nnproof {
 namespace {
@@ -104,6 +105,28 @@ TYPED_TEST(Conv, OutputsEqualDirectConvolutionAndProofsVerify) {
     }
     Verdict v = verify_bundle(st, bundle);
     EXPECT_TRUE(v.accepted) << v.failed_check << ", case " << c;
+    // Version 2 (dense image layout) proofs are still made and verified, with the same outputs.
+    auto v2_st = st;
+    auto v2 = prove_bundle(*make_cpu_engine<TypeParam>(), v2_st, {}, kOldestProofVersion);
+    EXPECT_EQ(v2.header.version, kOldestProofVersion);
+    EXPECT_EQ(v2.outputs, bundle.outputs) << "case " << c;
+    v = verify_bundle(v2_st, v2);
+    EXPECT_TRUE(v.accepted) << v.failed_check << ", version 2, case " << c;
+    // A file's version says how to read its tables: the other version's reading fails.
+    if (proof_dims(model, 2) != proof_dims(model, 3)) {
+      auto bytes = serialize_bundle(v2);
+      bytes[8] = static_cast<unsigned char>(kProofVersion);
+      const ProofShape as_v3{proof_dims(model, kProofVersion), batch};
+      EXPECT_THROW(parse_bundle<TypeParam>(bytes, as_v3), ProofFormatError) << "case " << c;
+      auto relabeled = v2;
+      relabeled.header.version = kProofVersion;
+      bool accepted = false;
+      try {  // too few messages for version 3's tables throws; too many, or wrong ones, reject
+        accepted = verify_bundle(v2_st, relabeled).accepted;
+      } catch (const std::runtime_error&) {
+      }
+      EXPECT_FALSE(accepted) << "case " << c;
+    }
     if (depth <= 2 && (!wide || TypeParam::kId == FieldId::m127)) {  // small enough not to wrap
       std::vector<std::int64_t> ints;
       for (auto x : st.input) ints.push_back(static_cast<std::int64_t>(x.centered()));
@@ -146,15 +169,26 @@ TEST(ConvVerifier, WeightMleAndMagnitudeEqualTheDenseExpansion) {
       const auto eq_q = eq_table<Fp61x2>(q), eq_s = eq_table<Fp61x2>(s);
       EXPECT_EQ(weight_mle<Fp61x2>(l, eq_q, eq_s), weight_mle<Fp61x2>(as_dense.layers[i], eq_q, eq_s)) << "case " << c;
     }
-    // Row sums of |W| through the chain bound the dense ones, and equal them for one op.
-    const auto chained = magnitude_profile(model), direct = magnitude_profile(as_dense);
-    for (std::size_t i = 0; i < model.depth(); ++i)
-      for (std::size_t a = 0; a < model.layers[i].rows; ++a) {
-        EXPECT_GE(chained.row_abs_sums[i][a], direct.row_abs_sums[i][a]);
-        if (model.layers[i].ops.size() == 1) {
-          EXPECT_EQ(chained.row_abs_sums[i][a], direct.row_abs_sums[i][a]);
+    // Row sums of |W| through the chain bound the dense ones, and equal them for one op; the
+    // per-channel bounds bound those, and equal them on the rows that read every tap of one op.
+    const auto bounds = magnitude_profile(model), direct = magnitude_profile(as_dense);
+    for (std::size_t i = 0; i < model.depth(); ++i) {
+      const auto& l = model.layers[i];
+      const std::vector<u128> chained = chain_abs_row_sums(l.ops);
+      for (std::size_t a = 0; a < l.rows; ++a) {
+        EXPECT_GE(chained[a], direct.row_abs_sums[i][a]);
+        EXPECT_GE(bounds.row_abs_sums[i][a], chained[a]);
+        if (l.ops.size() != 1) continue;
+        EXPECT_EQ(chained[a], direct.row_abs_sums[i][a]);
+        std::size_t taps = 0;
+        if (l.ops[0].kind == LinearOp::Kind::conv)
+          for_each_tap(l.ops[0].conv, a, [&](std::size_t, std::size_t) { ++taps; });
+        const ConvShape& shape = l.ops[0].conv;
+        if (l.ops[0].kind == LinearOp::Kind::dense || taps == shape.group_in() * shape.kernel_h * shape.kernel_w) {
+          EXPECT_EQ(bounds.row_abs_sums[i][a], chained[a]) << "case " << c << " layer " << i << " row " << a;
         }
       }
+    }
   }
 }
 
@@ -180,15 +214,99 @@ TYPED_TEST(Conv, ChangedOutputOrProofElementIsRejected) {
   }
 }
 
-// With fixed challenges only the protocol's checks can notice a changed input, kernel entry or bias.
+template <class Cfg>
+void expect_input_kernel_and_bias_changes_rejected(const QuantizedModel& model, Statement<Cfg> st, std::uint64_t seed,
+                                                   std::uint32_t version);
+
+// With fixed challenges only the protocol's checks can notice a changed input, kernel entry or bias,
+// in both layouts (version 2: dense images, the direct W~; version 3: padded, the separable W~).
 TYPED_TEST(Conv, ChangedInputKernelOrBiasIsRejected) {
   auto rng = make_rng(73);
   QuantizedModel model = random_cnn(rng, 2);
   auto st = testing::random_statement<TypeParam>(model, 2, rng);
   const std::uint64_t seed = 7;
+  for (std::uint32_t version = kOldestProofVersion; version <= kProofVersion; ++version)
+    expect_input_kernel_and_bias_changes_rejected(model, st, seed, version);
+}
+
+TEST(ConvVerifier, WeightMleIsSeparableInVersion3) {
+  auto rng = make_rng(74);
+  std::size_t separable = 0;
+  for (int c = 0; c < 10; ++c) {
+    QuantizedModel model = random_cnn(rng, 2);
+    const ProofLayout v3(model, kProofVersion), v2(model, kOldestProofVersion);
+    EXPECT_EQ(&v2.model(), &model);  // version 2: the model's own tables
+    for (std::size_t i = 0; i < model.depth(); ++i) {
+      const QuantizedLayer& l = v3.model().layers[i];
+      std::vector<Fp127> q, s;
+      for (std::size_t t = 0; t < ceil_log2(l.rows); ++t) q.push_back(random_element<Fp127>(rng));
+      for (std::size_t t = 0; t < ceil_log2(l.cols); ++t) s.push_back(random_element<Fp127>(rng));
+      const auto eq_q = eq_table<Fp127>(q);
+      std::vector<Fp127> eq_s;
+      const Fp127 got = layer_weight_mle<Fp127>(l, q, eq_q, s, eq_s);
+      EXPECT_EQ(got, weight_mle<Fp127>(l, eq_q, eq_table<Fp127>(s))) << "case " << c << " layer " << i;
+      separable += eq_s.empty();  // the separable route leaves eq(s, .) unbuilt
+    }
+  }
+  EXPECT_GT(separable, 0u);
+}
+
+TYPED_TEST(Conv, Version3TablesArePaddedImages) {
+  // A 1 x 5 x 6 image through a 3 x 3 convolution (pad 1) to 2 x 5 x 6, then a dense op: the
+  // convolution's input and output pad to 8 x 8, the dense op's columns follow.
+  auto rng = make_rng(75);
+  QuantizedModel m;
+  ConvShape c{1, 5, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1};
+  QuantizedLayer conv;
+  conv.ops.push_back(LinearOp::convolution(c, random_ints(rng, c.kernel_size(), 3)));
+  conv.cols = 30;
+  conv.rows = 60;
+  conv.bias.assign(60, 1);
+  QuantizedLayer dense;
+  dense.cols = 60;
+  dense.rows = 3;
+  dense.weights = random_ints(rng, 180, 3);
+  dense.bias.assign(3, 0);
+  m.layers = {conv, dense};
+  m.validate();
+  EXPECT_EQ(proof_dims(m, 2), (std::vector<std::size_t>{30, 60, 3}));
+  EXPECT_EQ(proof_dims(m, 3), (std::vector<std::size_t>{64, 128, 3}));
+  const ProofLayout layout(m, 3);
+  EXPECT_EQ(layout.dims(), proof_dims(m, 3));
+  EXPECT_EQ(layout.input_map(), pow2_image_map(1, 5, 6));
+  const QuantizedLayer& d = layout.model().layers[1];
+  for (std::size_t a = 0; a < 3; ++a)
+    for (std::size_t j = 0; j < 60; ++j)
+      EXPECT_EQ(d.weights[a * 128 + pow2_image_map(2, 5, 6)[j]], dense.weights[a * 60 + j]);
+  std::size_t nonzero_bias = 0;
+  for (auto b : layout.model().layers[0].bias) nonzero_bias += b != 0;
+  EXPECT_EQ(nonzero_bias, 60u);                                           // zero at the padding
+  ASSERT_TRUE(separable_cost(layout.model().layers[0].ops).has_value());  // the separable route
+  auto st = testing::random_statement<TypeParam>(m, 3, rng);
+  auto bundle = prove_bundle(*make_cpu_engine<TypeParam>(), st);
+  EXPECT_EQ(bundle.header.dims, proof_dims(m, 3));
+  Verdict v = verify_bundle(st, bundle);
+  EXPECT_TRUE(v.accepted) << v.failed_check;
+  // Every kernel entry changed by one is caught by the separable W~ (fixed challenges).
+  const std::uint64_t seed = 11;
   auto msgs = testing::fixed_challenge_proof(*make_cpu_engine<TypeParam>(), st, seed);
   ASSERT_TRUE(testing::verify_fixed(st, msgs, seed).accepted);
-  testing::expect_each_input_change_rejected(st, msgs, seed);
+  for (std::size_t w = 0; w < c.kernel_size(); ++w) {
+    QuantizedModel m2 = m;
+    auto& weights = m2.layers[0].ops[0].weights;
+    weights.set(w, weights[w] + 1);
+    auto bad = st;
+    bad.model = &m2;
+    EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed).accepted) << "kernel entry " << w;
+  }
+}
+
+template <class Cfg>
+void expect_input_kernel_and_bias_changes_rejected(const QuantizedModel& model, Statement<Cfg> st, std::uint64_t seed,
+                                                   std::uint32_t version) {
+  auto msgs = testing::fixed_challenge_proof(*make_cpu_engine<Cfg>(), st, seed, version);
+  ASSERT_TRUE(testing::verify_fixed(st, msgs, seed, version).accepted) << "version " << version;
+  testing::expect_each_input_change_rejected(st, msgs, seed, version);
   for (std::size_t layer = 0; layer < model.depth(); ++layer) {
     for (std::size_t k = 0; k < model.layers[layer].ops.size(); ++k)
       for (std::size_t w = 0; w < model.layers[layer].ops[k].weights.size(); ++w) {
@@ -197,15 +315,16 @@ TYPED_TEST(Conv, ChangedInputKernelOrBiasIsRejected) {
         weights.set(w, weights[w] + 1);
         auto bad = st;
         bad.model = &m2;
-        EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed).accepted)
-            << "layer " << layer << " op " << k << " weight " << w;
+        EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed, version).accepted)
+            << "version " << version << " layer " << layer << " op " << k << " weight " << w;
       }
     for (std::size_t b = 0; b < model.layers[layer].bias.size(); ++b) {
       QuantizedModel m2 = model;
       m2.layers[layer].bias[b] += 1;
       auto bad = st;
       bad.model = &m2;
-      EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed).accepted) << "layer " << layer << " bias " << b;
+      EXPECT_FALSE(testing::verify_fixed(bad, msgs, seed, version).accepted)
+          << "version " << version << " layer " << layer << " bias " << b;
     }
   }
 }

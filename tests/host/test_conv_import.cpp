@@ -407,6 +407,17 @@ TEST_F(ConvImport, CliProvesImagesAndWritesVerifiedLabels) {
     EXPECT_EQ(labels.integers[k], best) << "sample " << k;
     for (std::size_t o = 0; o < want.size(); ++o) EXPECT_EQ(y.reals[k * want.size() + o], want[o]);
   }
+  // Both proof format versions: version 2 (dense images) is still written on request and read, and
+  // inspect --model accepts each file's own dims (version 3: the padded tables').
+  for (const char* version : {"2", "3"}) {
+    CliRun p2 = run_cli("prove" + common + " --field m127 --proof-version " + version);
+    ASSERT_EQ(p2.code, 0) << p2.out;
+    CliRun v2 = run_cli("verify" + common);
+    EXPECT_EQ(v2.code, 0) << "version " << version << ": " << v2.out;
+    CliRun i2 = run_cli("inspect " + proof + " --model " + model + " --json");
+    EXPECT_EQ(i2.code, 0) << "version " << version << ": " << i2.out;
+  }
+  EXPECT_EQ(run_cli("prove" + common + " --proof-version 4").code, 2);
   // Images of another size: one line, exit 2, naming both shapes.
   write_npy_f64(x, {batch, c.chw[0], c.chw[1] + 1, c.chw[2]},
                 std::vector<double>(batch * c.chw[0] * (c.chw[1] + 1) * c.chw[2], 0.0));

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <span>
 #include <sstream>
 
 #include "host/npy.hpp"
@@ -448,6 +449,40 @@ TEST_F(NpyTest, CorruptedFilesNeverCrash) {
       bad[i] = v;
       probe(bad);
     }
+}
+
+// read_npy_bytes (a request body of nnproof serve) is read_npy's parser on memory: for every prefix
+// and corruption of a valid file both accept with the same array or refuse with the same message,
+// the name in place of the path.
+TEST_F(NpyTest, BytesInMemoryReadAsTheSameFile) {
+  const std::string good = npy_file(dict("<f4", "(2, 3)"), le_bytes(std::vector<float>{0, 1, 2, 3, 4, 5}));
+  const std::string p = path("same.npy");
+  auto outcome = [](auto&& read, const std::string& name) {
+    try {
+      const NpyArray a = read();
+      std::ostringstream out;
+      out << "ok " << a.shape.size() << " " << a.size() << " ";
+      for (double v : a.reals) out << v << ",";
+      for (std::int64_t v : a.integers) out << v << ",";
+      return out.str();
+    } catch (const NpyError& e) {
+      std::string what = e.what();
+      EXPECT_EQ(what.rfind(name, 0), 0u) << what;  // the message names the file or the body
+      return "error" + what.substr(name.size());
+    }
+  };
+  auto compare = [&](const std::string& bytes) {
+    put("same.npy", bytes);
+    const std::span<const unsigned char> mem(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    EXPECT_EQ(outcome([&] { return read_npy(p); }, p), outcome([&] { return read_npy_bytes(mem, "body"); }, "body"));
+  };
+  for (std::size_t n = 0; n <= good.size(); ++n) compare(good.substr(0, n));
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = '\x7f';
+    compare(bad);
+  }
+  compare(good + "x");
 }
 
 }  // namespace

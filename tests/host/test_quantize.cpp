@@ -170,3 +170,78 @@ TEST(Quantize, TooLargeNamesTheMagnitude) {
 
 }  // namespace
 }  // namespace nnproof
+
+namespace nnproof {
+namespace {
+
+// Issue 19, item 7: PROTOCOL.md section 7 tracks the scales exactly. alpha = beta = 10 with 4
+// layers makes s_Z(4) = 10^23, which a double cannot hold (it rounds the layer-4 bias
+// round(10^23 * 0.5) to 49999999999999995805696): refused, naming the scale; with 3 layers every
+// scale is exact (s_Y(3) = 10^22 is a double) and the model quantizes.
+TEST(Quantize, ScalesWithoutAnExactDoubleAreRefused) {
+  FloatModel m;
+  m.path = "deep.onnx";
+  for (int i = 1; i <= 4; ++i) m.layers.push_back({"fc" + std::to_string(i), 1, 1, {1.0}, {0.5}, {}});
+  try {
+    quantize_model(m, {10.0, 10.0});
+    FAIL() << "alpha = beta = 10 with 4 layers was accepted";
+  } catch (const QuantizeError& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind("deep.onnx: the scale s_Z(4) = 10 * 1e+22 has no exact double form", 0), 0u) << msg;
+    EXPECT_NE(msg.find("powers of two"), std::string::npos) << msg;
+  }
+  m.layers.pop_back();
+  const QuantizedModel q = quantize_model(m, {10.0, 10.0});
+  EXPECT_EQ(q.layers[2].bias[0], static_cast<i128>(50000000000));  // round(10^11 * 0.5)
+  EXPECT_EQ(q.output_scale(), 1e11);
+  // Powers of two never round: alpha = beta = 2^5 with 4 layers (s_Z(4) = 2^115).
+  m.layers.push_back(m.layers.back());
+  EXPECT_EQ(quantize_model(m, {32.0, 32.0}).layers[3].bias[0], static_cast<i128>(1) << 114);
+}
+
+// round(s x) of the exact product, from integers: x = M 2^k with M a 53-bit integer.
+i128 exact_round(std::int64_t s, double x) {
+  int e = 0;
+  const double m = std::frexp(x, &e);
+  const auto mant = static_cast<std::int64_t>(std::ldexp(m, 53));
+  const i128 p = static_cast<i128>(s) * mant;  // s x = p 2^(e - 53)
+  const int shift = e - 53;
+  if (shift >= 0) return p << shift;
+  if (-shift >= 120) return 0;
+  const i128 mag = p < 0 ? -p : p;
+  const i128 q = mag >> -shift, rem = mag - (q << -shift);
+  const i128 r = q + (rem >= (i128{1} << (-shift - 1)) ? 1 : 0);  // ties away from zero
+  return p < 0 ? -r : r;
+}
+
+// With a scale that is not a power of two the double product s x rounds; the quantizer rounds the
+// exact product, as a verifier following the spec does: weights (beta) and biases (alpha beta),
+// against exact_round, on values drawn near ties (k + 1/2 plus a few ulps) and at random.
+TEST(Quantize, NonPowerOfTwoScalesRoundTheExactProduct) {
+  std::mt19937_64 rng(71);
+  for (const std::int64_t beta : {10LL, 3LL, 1000000007LL, 7LL * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7 * 7}) {
+    FloatModel m;
+    m.path = "m.onnx";
+    FloatLayer l{"fc1", 400, 1, {}, {}, {}};
+    std::uniform_real_distribution<double> u(-1000, 1000);
+    for (std::size_t i = 0; i < l.rows; ++i) {
+      double w = u(rng);
+      if (i % 2 == 0) {  // near a tie of beta w: (k + 1/2) / beta, a few ulps either way
+        w = (std::floor(w) + 0.5) / static_cast<double>(beta);
+        for (int k = static_cast<int>(rng() % 7) - 3; k != 0; k += k > 0 ? -1 : 1)
+          w = std::nextafter(w, k > 0 ? INFINITY : -INFINITY);
+      }
+      l.weights.push_back(w);
+      l.bias.push_back(u(rng) * 1000 / 3);  // past 2^52 after scaling for the largest beta
+    }
+    m.layers.push_back(l);
+    const QuantizedModel q = quantize_model(m, {1.0, static_cast<double>(beta)});
+    for (std::size_t i = 0; i < l.rows; ++i) {
+      EXPECT_EQ(static_cast<i128>(q.layers[0].weights[i]), exact_round(beta, l.weights[i])) << beta << " " << i;
+      EXPECT_EQ(q.layers[0].bias[i], exact_round(beta, l.bias[i])) << beta << " " << i;  // s_Z(1) = beta
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nnproof

@@ -8,6 +8,7 @@
 #include "kernels/reference/reference_engine.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/random.hpp"
+#include "verifier/image_layout.hpp"
 #include "verifier/verifier.hpp"
 
 namespace nnproof::testing {
@@ -63,11 +64,14 @@ class FixedChallengeVerifierChannel final : public VerifierChannel<K> {
   std::mt19937_64 rng_;
 };
 
-// Honest messages for a statement (whose outputs are filled in) under fixed challenges.
+// Honest messages for a statement (whose outputs are filled in) under fixed challenges, on the
+// tables of proof format `version` (verifier/image_layout.hpp).
 template <class Cfg>
-std::vector<typename Cfg::K> fixed_challenge_proof(Engine<Cfg>& engine, Statement<Cfg>& st, std::uint64_t seed) {
-  const auto layers = field_layers<typename Cfg::F>(*st.model);
-  auto trace = run_forward(engine, layers, st.input, st.batch);
+std::vector<typename Cfg::K> fixed_challenge_proof(Engine<Cfg>& engine, Statement<Cfg>& st, std::uint64_t seed,
+                                                   std::uint32_t version = kProofVersion) {
+  const ProofLayout layout(*st.model, version);
+  const auto layers = field_layers<typename Cfg::F>(layout.model());
+  auto trace = run_forward(engine, layers, to_proof_input(layout, st.input, st.batch), st.batch);
   st.outputs = trace_outputs(trace, st.model->out_dim());
   FixedChallengeProverChannel<typename Cfg::K> ch(seed);
   prove_layers(engine, layers, trace, ch);
@@ -75,19 +79,20 @@ std::vector<typename Cfg::K> fixed_challenge_proof(Engine<Cfg>& engine, Statemen
 }
 
 template <class Cfg>
-Verdict verify_fixed(const Statement<Cfg>& st, const std::vector<typename Cfg::K>& messages, std::uint64_t seed) {
+Verdict verify_fixed(const Statement<Cfg>& st, const std::vector<typename Cfg::K>& messages, std::uint64_t seed,
+                     std::uint32_t version = kProofVersion) {
   FixedChallengeVerifierChannel<typename Cfg::K> ch(messages, seed);
-  return verify_protocol(st, ch);
+  return verify_protocol(st, ch, version);
 }
 
 // Every single input entry changed by one: the verifier must reject the fixed-challenge proof.
 template <class Cfg>
 void expect_each_input_change_rejected(const Statement<Cfg>& st, const std::vector<typename Cfg::K>& messages,
-                                       std::uint64_t seed) {
+                                       std::uint64_t seed, std::uint32_t version = kProofVersion) {
   for (std::size_t i = 0; i < st.input.size(); ++i) {
     auto bad = st;
     bad.input[i] += Cfg::F::one();
-    EXPECT_FALSE(verify_fixed(bad, messages, seed).accepted) << "input " << i;
+    EXPECT_FALSE(verify_fixed(bad, messages, seed, version).accepted) << "input " << i;
   }
 }
 

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "host/service/models.hpp"
+
+#include <filesystem>
+
+#include "host/npy.hpp"
+#include "verifier/sha256.hpp"
+
+namespace nnproof::service {
+
+ServedModel load_served_model(const std::string& path, const std::string& field) {
+  ServedModel m;
+  m.path = path;
+  m.name = std::filesystem::path(path).stem().string();
+  m.float_model = import_onnx(path);
+  m.model = quantize_model(m.float_model, {});
+  m.digest = model_digest(m.model);
+  m.field = cli::choose_field(field, m.float_model);
+  Statement<M61> st;  // the binding covers the digest and the scales, not the field
+  st.model = &m.model;
+  st.model_digest = m.digest;
+  m.binding = to_hex(model_binding(st));
+  return m;
+}
+
+void ModelSet::add(ServedModel m) {
+  for (const ServedModel& o : models_)
+    if (o.name == m.name || o.binding == m.binding)
+      throw cli::UsageError(m.path + ": the same name or model binding as " + o.path +
+                            "; serve each model once, under distinct file names");
+  models_.push_back(std::move(m));
+}
+
+const ServedModel& ModelSet::find(const std::string& key) const {
+  for (const ServedModel& m : models_)
+    if (m.name == key || m.binding == key) return m;
+  throw RequestError(404, "unknown model '" + key.substr(0, 80) + "'; GET /v1/models lists the names and bindings");
+}
+
+ParsedInput parse_input(const ServedModel& m, std::span<const unsigned char> npy, std::size_t max_batch) {
+  ParsedInput in;
+  try {
+    NpyArray x = read_npy_bytes(npy, "request body");
+    // Before quantizing: the batch limit bounds the work and memory a request may ask for.
+    if (!x.shape.empty() && x.shape[0] > max_batch)
+      throw RequestError(413, "request body: batch " + std::to_string(x.shape[0]) + " is over this server's " +
+                                  std::to_string(max_batch) + " (--max-batch); send fewer samples per request");
+    in.input = quantize_input(x, "request body", m.model);
+    in.batch = x.shape[0];
+    check_magnitudes(m.model, in.input, m.field);
+  } catch (const NpyError& e) {
+    throw RequestError(400, e.what());
+  } catch (const QuantizeError& e) {
+    throw RequestError(400, e.what());
+  }
+  return in;
+}
+
+std::vector<unsigned char> prove_request(const ServedModel& m, const ParsedInput& in, const std::string& engine_name,
+                                         int threads, const ProveCheck& check) {
+  return cli::with_file_field(m.field, [&]<class Cfg>() {
+    auto engine = make_engine<Cfg>(engine_name, threads, dense_work(m.model, in.batch));
+    Statement<Cfg> st;
+    st.model = &m.model;
+    st.model_digest = m.digest;
+    st.batch = in.batch;
+    st.input = cli::to_field<typename Cfg::F>(in.input);
+    ProgressFn progress;
+    if (check) progress = [&](const std::string&) { check(); };
+    ProofBundle<Cfg> bundle = prove_bundle(*engine, st, progress);
+    return serialize_bundle(bundle);
+  });
+}
+
+}  // namespace nnproof::service

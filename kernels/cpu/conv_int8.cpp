@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "kernels/cpu/conv_int8.hpp"
+
+#include <algorithm>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "core/lazy.hpp"
+#include "kernels/cpu/int8_limbs.hpp"
+#include "kernels/cpu/isa.hpp"
+#include "kernels/cpu/structured_limbs.hpp"
+#include "kernels/engine/uninitialized.hpp"
+#include "verifier/parallel.hpp"
+
+namespace nnproof {
+
+namespace {
+
+using dnnl::memory;
+memory::dim md(std::size_t d) { return static_cast<memory::dim>(d); }
+constexpr std::size_t kJoinPiece = 512;  // output entries rebuilt at a time, per sample
+
+// Entries of a join piece: whole positions (oc entries each), about kJoinPiece.
+std::size_t join_piece(std::size_t oc) { return std::max<std::size_t>(1, kJoinPiece / oc) * oc; }
+
+// The kernel as int8: itself when stored as int8 (halves = 1); an int16 kernel as two int8 kernels
+// w = lo + 256 hi, lo in [-128, 127], side by side as twice the output channels (halves = 2): in
+// each group its lo channels, then its hi channels.
+struct Int8Kernel {
+  std::size_t halves = 1;
+  std::vector<std::int8_t> w;  // (halves out_channels) x group_in x kernel_h x kernel_w
+};
+
+// The halves of w, or nothing when hi leaves int8 (w > 32639).
+std::optional<std::pair<std::int8_t, std::int8_t>> split_weight(std::int64_t w) {
+  const std::int64_t lo = ((w + 128) & 255) - 128, hi = (w - lo) / 256;
+  if (hi < -128 || hi > 127) return std::nullopt;
+  return std::pair{static_cast<std::int8_t>(lo), static_cast<std::int8_t>(hi)};
+}
+
+Int8Kernel int8_kernel(const LinearOp& op) {
+  Int8Kernel k;
+  const std::size_t n = op.weights.size();
+  if (const std::int8_t* w = op.weights.int8_data()) {
+    k.w.assign(w, w + n);
+    return k;
+  }
+  const ConvShape& c = op.conv;
+  const std::size_t ocg = c.out_channels / c.groups, per_oc = n / c.out_channels;  // group_in x kh x kw
+  k.halves = 2;
+  k.w.resize(2 * n);
+  for (std::size_t co = 0; co < c.out_channels; ++co) {
+    const std::size_t g = co / ocg, j = co % ocg;
+    for (std::size_t t = 0; t < per_oc; ++t) {
+      const auto parts = split_weight(op.weights[co * per_oc + t]);
+      k.w[((g * 2 + 0) * ocg + j) * per_oc + t] = parts->first;
+      k.w[((g * 2 + 1) * ocg + j) * per_oc + t] = parts->second;
+    }
+  }
+  return k;
+}
+
+// One oneDNN convolution over `images` images of bytes (nhwc, u8) into int32 (nhwc), with the
+// kernel repacked into the layout its implementation reads. Run by several threads at once, each
+// with its own scratchpad (scratchpad_mode::user), each call single-threaded (oneDNN runs a
+// primitive called inside an OpenMP parallel region on the calling thread alone).
+struct ByteConv {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward conv;
+  memory weights;
+
+  ByteConv(const LinearOp& op, const Int8Kernel& kernel, std::size_t images) {
+    const ConvShape& c = op.conv;
+    const std::size_t oc = kernel.halves * c.out_channels;
+    using dt = memory::data_type;
+    using tag = memory::format_tag;
+    const memory::dims wdims =
+        c.groups == 1 ? memory::dims{md(oc), md(c.in_channels), md(c.kernel_h), md(c.kernel_w)}
+                      : memory::dims{md(c.groups), md(oc / c.groups), md(c.group_in()), md(c.kernel_h), md(c.kernel_w)};
+    const memory::desc src({md(images), md(c.in_channels), md(c.in_h), md(c.in_w)}, dt::u8, tag::nhwc),
+        w_any(wdims, dt::s8, tag::any), dst({md(images), md(oc), md(c.out_h()), md(c.out_w())}, dt::s32, tag::nhwc);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    pd = dnnl::convolution_forward::primitive_desc({dnnl::prop_kind::forward_inference,
+                                                    dnnl::algorithm::convolution_direct,
+                                                    src,
+                                                    w_any,
+                                                    dst,
+                                                    {md(c.stride_h), md(c.stride_w)},
+                                                    {md(c.pad_top), md(c.pad_left)},
+                                                    {md(c.pad_bottom), md(c.pad_right)}},
+                                                   attr, eng);
+    conv = dnnl::convolution_forward(pd);
+    memory given(memory::desc(wdims, dt::s8, c.groups == 1 ? tag::oihw : tag::goihw), eng,
+                 const_cast<std::int8_t*>(kernel.w.data()));
+    weights = memory(pd.weights_desc(), eng);
+    dnnl::stream s(eng);
+    dnnl::reorder(given, weights).execute(s, given, weights);
+    s.wait();
+  }
+
+  std::size_t scratchpad_bytes() const { return pd.scratchpad_desc().get_size(); }
+
+  void run(std::uint8_t* src, std::int32_t* dst, std::uint8_t* scratchpad) const {
+    memory s_mem(pd.src_desc(), eng, src), d_mem(pd.dst_desc(), eng, dst), pad(pd.scratchpad_desc(), eng, scratchpad);
+    dnnl::stream s(eng);
+    conv.execute(
+        s, {{DNNL_ARG_SRC, s_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, d_mem}, {DNNL_ARG_SCRATCHPAD, pad}});
+    s.wait();
+  }
+};
+
+// The feature index of channel ch, position p = h W + w of an input / output image in the op's
+// layouts: dense, or padded to powers of two (format version 3, docs/IMAGE_LAYOUT.md), where the
+// padding positions are never read and stay zero in the output.
+inline std::size_t in_feature(const ConvShape& c, std::size_t ch, std::size_t p) {
+  return (ch * c.in_rows() + p / c.in_w) * c.in_cols() + p % c.in_w;
+}
+inline std::size_t out_feature(const ConvShape& c, std::size_t ch, std::size_t p) {
+  return (ch * c.out_rows() + p / c.out_w()) * c.out_cols() + p % c.out_w();
+}
+
+// src[((i L + l) H W + p) C + c] = byte l of in[in_feature(c, p) in_stride + k0 + i]: the bytes of
+// samples [k0, k0 + n) as n L images in nhwc.
+template <std::size_t L, class F>
+void split_bytes(const ConvShape& c, const F* in, std::size_t in_stride, std::size_t k0, std::size_t n,
+                 std::uint8_t* src) {
+  const std::size_t hw = c.in_h * c.in_w, C = c.in_channels;
+  for (std::size_t ch = 0; ch < C; ++ch)
+    for (std::size_t p = 0; p < hw; ++p) {
+      const F* x = in + in_feature(c, ch, p) * in_stride + k0;
+      for (std::size_t i = 0; i < n; ++i) {
+        u128 v = static_cast<u128>(x[i].v);
+        std::uint8_t* dst = src + (i * L * hw + p) * C + ch;
+        for (std::size_t l = 0; l < L; ++l, v >>= 8) dst[l * hw * C] = static_cast<std::uint8_t>(v);
+      }
+    }
+}
+
+// out[out_feature(oc, p) batch + k0 + i] = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc'] (OC' =
+// halves OC; with two halves, the lo channel's value plus 256 times the hi channel's), in pieces
+// of positions: each piece's values for the n samples are rebuilt into z, then written as runs of
+// n consecutive entries of out's rows.
+template <std::size_t L, class F>
+void join_bytes(const ConvShape& c, std::size_t halves, const std::int32_t* dst, std::size_t k0, std::size_t n,
+                std::size_t batch, F* out, F* z) {
+  const std::size_t OC = c.out_channels, ocx = halves * OC, ocg = OC / c.groups, ohw = c.out_h() * c.out_w();
+  const std::size_t P = ohw * ocx, piece = join_piece(ocx);  // entries, whole positions
+  static const std::vector<F> zeros(kJoinPiece);             // recombine_limbs adds a bias: none here
+  const std::vector<F> bias(piece > zeros.size() ? piece : 0);
+  const F* no_bias = piece > zeros.size() ? bias.data() : zeros.data();
+  const F f256 = F::from_int(256);
+  for (std::size_t e0 = 0; e0 < P; e0 += piece) {
+    const std::size_t m = std::min(P, e0 + piece) - e0;
+    for (std::size_t i = 0; i < n; ++i) recombine_limbs(dst + i * L * P + e0, P, m, no_bias, z + i * piece);
+    for (std::size_t e = 0; e < m / ocx; ++e) {
+      const std::size_t p = e0 / ocx + e;
+      for (std::size_t oc = 0; oc < OC; ++oc) {
+        const std::size_t lo = e * ocx + (oc / ocg * halves) * ocg + oc % ocg;  // its group's lo block
+        F* row = out + out_feature(c, oc, p) * batch + k0;
+        if (halves == 1)
+          for (std::size_t i = 0; i < n; ++i) row[i] = z[i * piece + lo];
+        else
+          for (std::size_t i = 0; i < n; ++i) row[i] = z[i * piece + lo] + f256 * z[i * piece + lo + ocg];
+      }
+    }
+  }
+}
+
+template <class F>
+std::vector<F> conv_int8(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                         std::size_t max_chunk_bytes) {
+  constexpr std::size_t L = F::kBits <= 64 ? kM61Limbs : kM127Limbs;
+  constexpr std::size_t kMaxChunk = 4;  // four m127 samples: one cache line of each input row
+  const ConvShape& c = op.conv;
+  const Int8Kernel kernel = int8_kernel(op);
+  // Samples per task: its int32 products (L x out_size x 4 bytes a sample) within the bound.
+  const std::size_t per_sample = L * kernel.halves * c.out_size() * sizeof(std::int32_t);
+  const std::size_t chunk = std::clamp<std::size_t>(max_chunk_bytes / per_sample, 1, std::min(kMaxChunk, batch));
+  const std::size_t tasks = (batch + chunk - 1) / chunk, rest = batch - (tasks - 1) * chunk;
+  std::vector<F> out(op.rows * batch);
+  std::string failure;
+  try {
+    const ByteConv full(op, kernel, chunk * L);
+    const std::optional<ByteConv> last =
+        rest == chunk ? std::nullopt : std::make_optional<ByteConv>(op, kernel, rest * L);
+    const std::size_t pad_bytes = std::max(full.scratchpad_bytes(), last ? last->scratchpad_bytes() : 0);
+    // One parallel region per op, a task per chunk of samples: split, convolve and join on one
+    // thread, in its cache (a barrier per chunk cost more than the work on a loaded 2-core machine).
+#pragma omp parallel
+    {
+      UninitializedVector<std::uint8_t> src(chunk * L * c.in_size()), pad(pad_bytes);
+      UninitializedVector<std::int32_t> dst(chunk * L * kernel.halves * c.out_size());
+      std::vector<F> z(chunk * join_piece(kernel.halves * c.out_channels));
+#pragma omp for schedule(dynamic)
+      for (std::int64_t t = 0; t < static_cast<std::int64_t>(tasks); ++t) {
+        const std::size_t k0 = static_cast<std::size_t>(t) * chunk, n = std::min(chunk, batch - k0);
+        try {
+          split_bytes<L>(c, in, in_stride, k0, n, src.data());
+          (n == chunk ? full : *last).run(src.data(), dst.data(), pad.data());
+          join_bytes<L>(c, kernel.halves, dst.data(), k0, n, batch, out.data(), z.data());
+        } catch (const dnnl::error& e) {
+#pragma omp critical(nnproof_conv_int8)
+          failure = e.what();
+        }
+      }
+    }
+  } catch (const dnnl::error& e) {
+    failure = e.what();
+  }
+  if (!failure.empty()) throw std::runtime_error("oneDNN int8 convolution failed: " + failure);
+  return out;
+}
+
+}  // namespace
+
+bool int8_conv_exact(const LinearOp& op) {
+  if (op.kind != LinearOp::Kind::conv || op.weights.width() > 2) return false;
+  if (!op.weights.int8_data())  // int16: every weight must split into two int8 halves
+    for (std::size_t i = 0; i < op.weights.size(); ++i)
+      if (!split_weight(op.weights[i])) return false;
+  return int8_byte_sums_exact(max_taps_per_row(op)) && int8_limb_gemm_available();
+}
+
+bool int8_conv_route_fits(const LinearOp& op) {
+  return max_taps_per_row(op) >= kInt8ConvMinTaps && int8_conv_exact(op);
+}
+
+std::vector<Fp61> apply_conv_int8(const LinearOp& op, const Fp61* in, std::size_t in_stride, std::size_t batch,
+                                  std::size_t max_chunk_bytes) {
+  return conv_int8(op, in, in_stride, batch, max_chunk_bytes);
+}
+
+std::vector<Fp127> apply_conv_int8(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
+                                   std::size_t max_chunk_bytes) {
+  return conv_int8(op, in, in_stride, batch, max_chunk_bytes);
+}
+
+}  // namespace nnproof

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The cpu engine's convolutions on the exact limb GEMM of the dense path (issue 23, item 2): each
+// input value is cut into its bytes (eight for m61, sixteen for m127), the bytes of a block of
+// samples become the batch dimension of one oneDNN u8 x s8 -> s32 convolution (VNNI or AMX, in
+// oneDNN's int8 kernels), and each output is rebuilt as sum_l 2^(8 l) G_l mod p by the dense path's
+// recombine_limbs. Exact: a byte is at most 255 and |w| <= 128, so fewer than 2^31 / (128 x 255)
+// taps per output (int8_byte_sums_exact) keep every int32 sum exact; oneDNN's zero padding is the
+// convolution's. The same result as structured_forward's apply_op, bit for bit (the field element
+// is unique); only where oneDNN's int8 kernels use VNNI or AMX (int8_limb_gemm_available), since
+// without them it forms 16-bit pair sums that saturate.
+#include <cstddef>
+#include <vector>
+
+#include "core/field_m127.hpp"
+#include "core/field_m61.hpp"
+#include "kernels/cpu/structured_limbs.hpp"
+#include "verifier/linear_op.hpp"
+
+namespace nnproof {
+
+// Whether the int8 route is exact for op here: a convolution with int8 weights, or int16 weights
+// that split into two int8 halves w = lo + 256 hi (all but w > 32639; twice the output channels,
+// the halves joined in the field), few enough taps per output, on a CPU with VNNI or AMX.
+bool int8_conv_exact(const LinearOp& op);
+
+// Whether the cpu engine takes it: exact, and at least kInt8ConvMinTaps taps per output. Below
+// that the 16 int32 products per output (m127) cost more to write and join than the 31-bit limb
+// route's five in-register sums: on CNN-2-Quad's and the CIFAR-size CNN's first convolutions (25
+// and 27 taps) the limb route was faster, on their second ones (400 and 288 taps) this one was
+// (docs/PERFORMANCE.md, session 13).
+inline constexpr std::size_t kInt8ConvMinTaps = 64;
+bool int8_conv_route_fits(const LinearOp& op);
+
+// out (op.rows x batch, row-major) = op applied to `in` (op.cols rows of stride in_stride);
+// int8_conv_exact(op) must hold. Parallel over chunks of up to four samples, each convolved
+// on one thread; max_chunk_bytes bounds a chunk's int32 products (at least one sample: smaller in
+// tests, to run many chunks and a shorter last one).
+inline constexpr std::size_t kConvChunkBytes = std::size_t{4} << 20;
+std::vector<Fp61> apply_conv_int8(const LinearOp& op, const Fp61* in, std::size_t in_stride, std::size_t batch,
+                                  std::size_t max_chunk_bytes = kConvChunkBytes);
+std::vector<Fp127> apply_conv_int8(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
+                                   std::size_t max_chunk_bytes = kConvChunkBytes);
+
+// The cpu engine's structured forward: per op of the chain, the int8 convolution where it fits,
+// else the 31-bit limb route (structured_limbs.hpp), else apply_op. The same table, bit for bit,
+// as structured_forward.
+template <class F>
+Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
+  return structured_forward_by(layer, Y, batch, [batch](const LinearOp& op, const F* in, std::size_t stride) {
+    if (int8_conv_route_fits(op)) return apply_conv_int8(op, in, stride, batch);
+    return limb_route_fits(op) ? apply_op_limbs(op, in, stride, batch) : apply_op(op, in, stride, batch);
+  });
+}
+
+}  // namespace nnproof

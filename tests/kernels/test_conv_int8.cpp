@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+// The cpu engine's int8 convolution route (conv_int8.hpp: oneDNN u8 x s8 convolutions on the
+// input's bytes) against the 128-bit route that the reference engine keeps (structured_forward.hpp's
+// apply_op): random convolutions with strides, asymmetric paddings, groups and non-square images,
+// int8 kernels at their extremes (-128, 127), inputs random and at p - 1, both fields, batches
+// split into one-sample chunks, uneven chunks and one chunk. Also which ops the route takes.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/conv_transpose.hpp"
+#include "kernels/cpu/isa.hpp"
+#include "tests/support/problems.hpp"
+
+namespace nnproof {
+namespace {
+
+// Kernels at their extremes: int8 (-128, 127) or int16 within the route's split (-32768, 32639).
+std::vector<std::int64_t> kernel_weights(std::size_t n, bool wide, std::mt19937_64& rng) {
+  const std::int64_t lo = wide ? -32768 : -128, hi = wide ? 32639 : 127;
+  std::uniform_int_distribution<std::int64_t> d(lo, hi);
+  std::vector<std::int64_t> w(n);
+  for (std::size_t i = 0; i < n; ++i) w[i] = i % 5 == 0 ? lo : i % 5 == 1 ? hi : d(rng);
+  return w;
+}
+
+// A random convolution: 1-3 groups, channels, image sides 3-9, kernels 2-4 (rectangular),
+// strides 1-2, paddings 0-2 on each side (each kept below the kernel side), either layout.
+LinearOp random_conv(std::mt19937_64& rng, bool wide) {
+  const auto pick = [&](std::size_t lo, std::size_t hi) {
+    return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
+  };
+  ConvShape c;
+  c.groups = pick(1, 3);
+  c.in_channels = c.groups * pick(1, 4);
+  c.out_channels = c.groups * pick(1, 4);
+  c.in_h = pick(3, 9), c.in_w = pick(3, 9);
+  c.kernel_h = pick(2, 3), c.kernel_w = pick(2, 4);
+  c.stride_h = pick(1, 2), c.stride_w = pick(1, 2);
+  c.pad_top = pick(0, c.kernel_h - 1), c.pad_bottom = pick(0, c.kernel_h - 1);
+  c.pad_left = pick(0, c.kernel_w - 1), c.pad_right = pick(0, c.kernel_w - 1);
+  // Either layout on either side: dense, or padded to powers of two (format version 3), where the
+  // input's padding positions hold values no tap may read and the output's must stay zero.
+  c.pow2_in = pick(0, 1) == 1, c.pow2_out = pick(0, 1) == 1;
+  return LinearOp::convolution(c, WeightMatrix(kernel_weights(c.kernel_size(), wide, rng)));
+}
+
+template <class F>
+class ConvInt8 : public ::testing::Test {};
+using Fields = ::testing::Types<Fp61, Fp127>;
+TYPED_TEST_SUITE(ConvInt8, Fields);
+
+TYPED_TEST(ConvInt8, EqualsThe128BitRoute) {
+  using F = TypeParam;
+  if (!int8_limb_gemm_available()) GTEST_SKIP() << "oneDNN's int8 kernels are not exact here (no VNNI or AMX)";
+  auto rng = testing::make_rng(230);
+  const F top = F::zero() - F::one();
+  for (int trial = 0; trial < 24; ++trial) {
+    const LinearOp op = random_conv(rng, trial % 2 == 1);   // int16 kernels every other trial
+    ASSERT_TRUE(int8_conv_exact(op)) << "trial " << trial;  // small convolutions too, below the engine's threshold
+    for (std::size_t batch : {1, 5, 19}) {
+      const std::size_t stride = batch + 2;  // the input's rows are longer than the batch
+      std::vector<F> in(op.cols * stride);
+      const bool extreme = trial % 4 == 3;
+      for (auto& x : in) x = extreme ? top : testing::random_element<F>(rng);
+      const std::vector<F> want = apply_op(op, in.data(), stride, batch);
+      const std::size_t one_sample = 1;  // below a sample's products: chunks of one sample
+      for (std::size_t cap : {one_sample, std::size_t{3} * 16 * 4 * op.rows, kConvChunkBytes})
+        EXPECT_EQ(apply_conv_int8(op, in.data(), stride, batch, cap), want)
+            << "trial " << trial << " batch " << batch << " chunk bytes " << cap;
+    }
+  }
+}
+
+TEST(ConvInt8Route, TakesInt8ConvolutionsWithEnoughTaps) {
+  ConvShape c;
+  c.in_channels = 8, c.in_h = c.in_w = 6, c.out_channels = 3, c.kernel_h = c.kernel_w = 3;  // 72 taps
+  const LinearOp conv = LinearOp::convolution(c, WeightMatrix(std::vector<std::int64_t>(c.kernel_size(), 5)));
+  EXPECT_EQ(int8_conv_route_fits(conv), int8_limb_gemm_available());
+  // int16 weights split into int8 halves; 32767 does not (its hi half would be 128); int32 weights,
+  // a 2x2 sum pool (4 taps) and a dense op do not take it.
+  std::vector<std::int64_t> wide(c.kernel_size(), -32768);
+  EXPECT_EQ(int8_conv_route_fits(LinearOp::convolution(c, WeightMatrix(wide))), int8_limb_gemm_available());
+  wide[7] = 32767;
+  EXPECT_FALSE(int8_conv_route_fits(LinearOp::convolution(c, WeightMatrix(wide))));
+  EXPECT_FALSE(
+      int8_conv_route_fits(LinearOp::convolution(c, WeightMatrix(std::vector<std::int64_t>(c.kernel_size(), 70000)))));
+  ConvShape pool;
+  pool.in_channels = pool.out_channels = pool.groups = 2, pool.in_h = pool.in_w = 4;
+  pool.kernel_h = pool.kernel_w = pool.stride_h = pool.stride_w = 2;
+  EXPECT_FALSE(int8_conv_route_fits(LinearOp::convolution(pool, WeightMatrix(std::vector<std::int64_t>(8, 1)))));
+  EXPECT_FALSE(int8_conv_route_fits(LinearOp::dense(3, 40, WeightMatrix(std::vector<std::int64_t>(120, 1)))));
+  c.in_channels = 2;  // 18 taps: exact, but the limb route's
+  const LinearOp small = LinearOp::convolution(c, WeightMatrix(std::vector<std::int64_t>(c.kernel_size(), 5)));
+  EXPECT_EQ(int8_conv_exact(small), int8_limb_gemm_available());
+  EXPECT_FALSE(int8_conv_route_fits(small));
+}
+
+// The cpu engine's transposed convolution (conv_transpose.hpp: a gather over the taps reading each
+// input, in exact integers) against chain_transpose_apply, for m127 and m61's extension, with
+// int8, int16 and int32 kernels at their extremes and random and p - 1 entries.
+template <class K>
+class ConvTranspose : public ::testing::Test {};
+using Extensions = ::testing::Types<Fp127, Fp61x2>;
+TYPED_TEST_SUITE(ConvTranspose, Extensions);
+
+TYPED_TEST(ConvTranspose, EqualsChainTransposeApply) {
+  using K = TypeParam;
+  auto rng = testing::make_rng(231);
+  const K top = K::zero() - K::one();
+  for (int trial = 0; trial < 30; ++trial) {
+    LinearOp op = random_conv(rng, trial % 2 == 1);
+    if (trial % 3 == 2) {  // int32 extremes
+      op.weights.set(0, -(std::int64_t{1} << 31));
+      op.weights.set(op.weights.size() - 1, (std::int64_t{1} << 31) - 1);
+    }
+    std::vector<K> cur(op.rows);
+    for (auto& x : cur) x = trial % 5 == 4 ? top : testing::random_element<K>(rng);
+    const std::vector<LinearOp> chain{op};
+    EXPECT_EQ(conv_transpose_exact(op, cur), chain_transpose_apply<K>(chain, std::span<const K>(cur)))
+        << "trial " << trial;
+  }
+}
+
+}  // namespace
+}  // namespace nnproof
