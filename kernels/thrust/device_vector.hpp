@@ -16,11 +16,13 @@ namespace nnproof::NNP_THRUST_NS {
 // and drops dozens of tables (sum-check tables and their spares, the forward pass's limbs and
 // products); with the cuda backend's caching allocator none of them pays a synchronizing cudaFree.
 //
-// Its construct(p) does nothing, so a table made with a size alone (DeviceVector<T>(n), resize)
-// is left as allocated, not filled with T(): each such table is written in full by the pass that
-// makes it, and the fill would be one more pass over its memory (37 MB per TIMIT layer for the
-// forward's int32 products at batch 512). Thrust calls this no-op where it would fill; tables
-// made with a value (DeviceVector<T>(n, x)) are still filled with it.
+// It has no construct member: a table made with a size alone (DeviceVector<T>(n), resize) is left
+// as allocated, with no pass over its memory at all (value_initialize_range below). Each such table
+// is written in full by the pass that makes it; a fill would be one more pass (37 MB per TIMIT
+// layer for the forward's int32 products at batch 512), and a construct member, even a no-op,
+// makes Thrust launch a kernel per table under its synchronizing default policy, whose functor
+// holds a host reference to the allocator (a device fault the moment the allocator gains state).
+// Tables made with a value (DeviceVector<T>(n, x)) are still filled with it.
 template <class T>
 class CachedAllocator : public thrust::device_allocator<T> {
   using Base = thrust::device_allocator<T>;
@@ -38,8 +40,15 @@ class CachedAllocator : public thrust::device_allocator<T> {
 
   pointer allocate(size_type n) { return pointer(static_cast<T*>(device_allocate(n * sizeof(T)))); }
   void deallocate(pointer p, size_type /*n*/) noexcept { device_free(thrust::raw_pointer_cast(p)); }
-  NNP_HD void construct(T* /*p*/) {}
 };
+
+// Thrust's storage value-initializes the entries of a table made or grown with a size alone by an
+// unqualified call value_initialize_range(allocator, first, n) (thrust/detail/contiguous_storage.inl):
+// argument-dependent lookup finds this overload, more specialized than Thrust's own, which would
+// fill with T() or launch a construct kernel. Tables of CachedAllocator are left as allocated: no
+// launch, no wait (tests/kernels/test_device_vector.cpp checks both the bytes and the count).
+template <class T, class Pointer, class Size>
+NNP_HD void value_initialize_range(CachedAllocator<T>& /*allocator*/, Pointer /*first*/, Size /*n*/) {}
 
 template <class T>
 using DeviceVector = thrust::device_vector<T, CachedAllocator<T>>;

@@ -9,9 +9,6 @@
 // device_allocate / device_free), as thrust_engine.inl.
 #include <thrust/copy.h>
 #include <thrust/for_each.h>
-#include <thrust/iterator/discard_iterator.h>
-#include <thrust/iterator/transform_iterator.h>
-#include <thrust/reduce.h>
 #include <thrust/transform.h>
 
 #include <memory>
@@ -132,12 +129,12 @@ class ThrustEngine final : public Engine<Cfg> {
     DeviceVector<F> staged;
     const DeviceVector<F>& y = device_view(Y, staged);
     const auto e = upload<K>(eq_r.begin(), eq_r.end());
+    const Index lanes = Y.cols < kColLanes ? Y.cols : kColLanes;
+    auto partial = sized_table<K>(Y.rows * lanes);
     auto v = sized_table<K>(Y.rows);
-    const auto row = thrust::make_transform_iterator(count(0), RowOfEntry{Y.cols});
-    NNP_THRUST(
-        thrust::reduce_by_key(exec(), row, row + static_cast<std::ptrdiff_t>(Y.rows * Y.cols),
-                              thrust::make_transform_iterator(count(0), WeightedEntry<K, F>{raw(y), raw(e), Y.cols}),
-                              thrust::make_discard_iterator(), v.begin()));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows * lanes),
+                                ColLaneCombine<K, F>{raw(y), raw(e), raw(partial), Y.cols, lanes}));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), SumLanes<K>{raw(partial), raw(v), lanes}));
     std::vector<K> out(Y.rows);
     download(v, out.begin());
     return out;

@@ -296,19 +296,37 @@ struct SquareEntry {
   NNP_HD F operator()(F x) const { return x * x; }
 };
 
-// col_combine as one keyed reduction over the flat table: entry i = (j, k) of Y, weighted by
-// eq_r[k], summed per row j. Consecutive threads read consecutive entries (coalesced), and every
-// entry has a thread: a thread per row left a GPU with a few thousand threads striding rows.
-struct RowOfEntry {
-  Index cols;
-  NNP_HD Index operator()(Index i) const { return i / cols; }
-};
+// col_combine in two passes, both stream-ordered (no wait and no temporary storage, unlike the
+// reduce_by_key it replaces, which copied its segment count back): a thread per (row j, lane l)
+// sums the columns k = l mod lanes, adjacent threads reading adjacent entries (coalesced; a thread
+// per row alone left a GPU a few thousand threads striding rows); then a thread per row sums its
+// lanes. Field sums are exact, so any order gives the reference's bits.
+constexpr Index kColLanes = 64;
+
 template <class K, class F>
-struct WeightedEntry {
+struct ColLaneCombine {  // thread per (row j, lane l), l fastest
   const F* y;
   const K* eq_r;
-  Index cols;
-  NNP_HD K operator()(Index i) const { return mul_base(eq_r[i % cols], y[i]); }
+  K* partial;  // rows x lanes
+  Index cols, lanes;
+  NNP_HD void operator()(Index t) const {
+    const Index j = t / lanes, l = t % lanes;
+    K acc = K::zero();
+    for (Index k = l; k < cols; k += lanes) acc += mul_base(eq_r[k], y[j * cols + k]);
+    partial[t] = acc;
+  }
+};
+
+template <class K>
+struct SumLanes {  // thread per row j: V[j] = the sum of its lanes' partial sums
+  const K* partial;
+  K* out;
+  Index lanes;
+  NNP_HD void operator()(Index j) const {
+    K acc = K::zero();
+    for (Index l = 0; l < lanes; ++l) acc += partial[j * lanes + l];
+    out[j] = acc;
+  }
 };
 
 // row_combine in two passes, so that a GPU has rows / kRowBlock times more threads than columns

@@ -2,10 +2,11 @@
 #pragma once
 // How many times the host has waited for the device in this build of the Thrust engine
 // (Engine::host_syncs): every Thrust algorithm launched with the synchronizing policy exec() (the
-// cuda build's thrust::cuda::par synchronizes after each), every transfer to or from the host,
-// every read or write of one device entry, and every table made or grown (Thrust constructs or
-// fills its entries with a kernel under its synchronizing default policy: transfers.hpp). The
-// OpenMP build counts the same points, so CI measures what the cuda engine would wait for.
+// cuda build's thrust::cuda::par synchronizes after each), every transfer to or from the host, and
+// every read or write of one device entry (transfers.hpp). Making a table is not one: the
+// allocator's tables are left unwritten and filled_table's fill is stream-ordered (device_vector.hpp,
+// transfers.hpp). The OpenMP build counts the same points, so CI measures what the cuda engine
+// would wait for.
 //
 // Include with NNP_THRUST_NS defined: each build has its own count, shared by all of that build's
 // engines in the process (a proof's count is the difference across it, one engine at a time).

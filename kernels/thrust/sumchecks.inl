@@ -17,6 +17,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/engine/engine.hpp"
@@ -32,7 +33,7 @@ namespace nnproof::NNP_THRUST_NS {
 // a sum-check allocates its tables' memory once, not once per round.
 template <class K>
 void prepare_spare(DeviceVector<K>& spare, Index n) {
-  resize_table(spare, n);
+  resize_unwritten(spare, n);
 }
 
 // Binds the top variable of t to *r (device memory), through `spare` (the two then swap). Stream
@@ -126,8 +127,9 @@ class DeviceRounds {
 template <class K>
 class ProductSumcheck final : public SumcheckProver<K> {
  public:
-  ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V)
-      : a_(upload<K>(A)), v_(upload<K>(V)), r_(sized_table<K>(1)) {}
+  ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V) : r_(sized_table<K>(1)) {
+    std::tie(a_, v_) = upload_two<K>(A, V);
+  }
 
   std::array<K, 3> round() override {
     const Index half = a_.size() / 2;
@@ -200,12 +202,8 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
  public:
   // z: the rows x cols table Z in the base field, already on the device.
   SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
-      : rows_(rows),
-        cols_(cols),
-        es_(upload<K>(eq_table<K>(s))),
-        er_(upload<K>(eq_table<K>(r))),
-        z_(sized_table<K>(z.size())),
-        r_(sized_table<K>(1)) {
+      : rows_(rows), cols_(cols), z_(sized_table<K>(z.size())), r_(sized_table<K>(1)) {
+    std::tie(es_, er_) = upload_two<K>(eq_table<K>(s), eq_table<K>(r));
     NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{}));
   }
 

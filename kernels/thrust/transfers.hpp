@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Every way the Thrust engine moves data between host and device or makes a table, each a point
-// where the host waits for the device and counted as one (host_syncs.hpp). Uploads come from
-// pageable host memory, which CUDA copies synchronously.
+// Every way the Thrust engine moves data between host and device or makes a table. Each transfer is
+// a point where the host waits for the device, counted as one (host_syncs.hpp): uploads come from
+// pageable host memory, which CUDA copies synchronously. Making a table is not (sized_table).
 //
-// Include with NNP_THRUST_NS defined, as thrust_engine.inl.
+// Include with NNP_THRUST_NS and exec_nosync() defined, as thrust_engine.inl.
 #include <thrust/copy.h>
+#include <thrust/fill.h>
 
 #include <cstddef>
+#include <utility>
+#include <vector>
 
 #include "kernels/thrust/device_vector.hpp"
 #include "kernels/thrust/host_syncs.hpp"
@@ -40,26 +43,48 @@ T read_entry(const DeviceVector<T>& v, std::size_t i) {
   return NNP_THRUST(T(v[i]));
 }
 
-// A table of n entries, unwritten (each is written in full by the pass that makes it) or filled
-// with x. Thrust constructs or fills the entries with a kernel under its synchronizing default
-// policy, even with the allocator's no-op construct (device_vector.hpp): a wait, counted.
+// A table of n entries, unwritten (each is written in full by the pass that makes it): memory from
+// the allocator and nothing else (device_vector.hpp), no launch and no wait. In the cuda build a
+// request the caching allocator cannot serve from its free blocks calls cudaMalloc, which may
+// synchronize: the first proof of a process, not the later ones (not counted).
 template <class T>
 DeviceVector<T> sized_table(std::size_t n) {
-  note_host_sync();
   return NNP_THRUST(DeviceVector<T>(n));
 }
+// A table of n entries filled with x: a stream-ordered fill, no wait. (DeviceVector<T>(n, x) would
+// fill under Thrust's synchronizing default policy.)
 template <class T>
 DeviceVector<T> filled_table(std::size_t n, const T& x) {
-  note_host_sync();
-  return NNP_THRUST(DeviceVector<T>(n, x));
+  auto t = sized_table<T>(n);
+  NNP_THRUST(thrust::fill(exec_nosync(), t.begin(), t.end(), x));
+  return t;
 }
 
-// Resizes t to n entries; growing constructs the new ones as above (a wait, counted), shrinking
-// does not touch the device.
+// Resizes t to n entries for a pass to overwrite: afterwards its entries are unspecified (a spare
+// table, sumchecks.inl). Within its capacity nothing touches the device; past it, new memory of
+// exactly n entries replaces the old without copying it (Thrust's resize would copy the old
+// entries under its synchronizing default policy: a wait for entries nobody reads).
 template <class T>
-void resize_table(DeviceVector<T>& t, std::size_t n) {
-  if (n > t.size()) note_host_sync();
-  NNP_THRUST(t.resize(n));
+void resize_unwritten(DeviceVector<T>& t, std::size_t n) {
+  if (n > t.capacity())
+    t = sized_table<T>(n);
+  else
+    NNP_THRUST(t.resize(n));
+}
+
+// Two host ranges as two tables from one transfer (one wait instead of two): the host joins them,
+// the device copies the second out, stream-ordered, and the first table keeps the joined memory,
+// shrunk (which touches nothing).
+template <class T, class RangeA, class RangeB>
+std::pair<DeviceVector<T>, DeviceVector<T>> upload_two(const RangeA& a, const RangeB& b) {
+  std::vector<T> joined(a.begin(), a.end());
+  joined.insert(joined.end(), b.begin(), b.end());
+  auto first = upload<T>(joined);
+  auto second = sized_table<T>(joined.size() - a.size());
+  NNP_THRUST(
+      thrust::copy(exec_nosync(), first.begin() + static_cast<std::ptrdiff_t>(a.size()), first.end(), second.begin()));
+  NNP_THRUST(first.resize(a.size()));
+  return {std::move(first), std::move(second)};
 }
 
 // One host value into entry i of a device table.
