@@ -83,23 +83,23 @@ void encode_as(std::span<const F> v, unsigned char* out) {
 template <class F>
 std::size_t encode_portable(std::span<const F> v, std::vector<unsigned char>& buf) {
   const unsigned w = compact_width(v);
-  if (buf.size() < 1 + v.size() * w) buf.resize(1 + v.size() * w);
-  buf[0] = static_cast<unsigned char>(w);
+  if (buf.size() < kCompactLead + 1 + v.size() * w) buf.resize(kCompactLead + 1 + v.size() * w);
+  buf[kCompactLead] = static_cast<unsigned char>(w);
   switch (w) {
     case 1:
-      encode_as<std::int8_t>(v, buf.data() + 1);
+      encode_as<std::int8_t>(v, buf.data() + kCompactLead + 1);
       break;
     case 2:
-      encode_as<std::int16_t>(v, buf.data() + 1);
+      encode_as<std::int16_t>(v, buf.data() + kCompactLead + 1);
       break;
     case 4:
-      encode_as<std::int32_t>(v, buf.data() + 1);
+      encode_as<std::int32_t>(v, buf.data() + kCompactLead + 1);
       break;
     case 8:
-      encode_as<std::int64_t>(v, buf.data() + 1);
+      encode_as<std::int64_t>(v, buf.data() + kCompactLead + 1);
       break;
     default:
-      encode_as<i128>(v, buf.data() + 1);
+      encode_as<i128>(v, buf.data() + kCompactLead + 1);
       break;
   }
   return 1 + v.size() * w;
@@ -126,11 +126,11 @@ std::size_t compact_encode_into(std::span<const F> v, std::vector<unsigned char>
     return encode_portable(v, buf);
   } else {
     const std::size_t n = v.size();
-    if (buf.size() < 1 + n) buf.resize(1 + n);
+    if (buf.size() < kCompactLead + 1 + n) buf.resize(kCompactLead + 1 + n);
     const u64_words* x = reinterpret_cast<const u64_words*>(v.data());  // F is its value's words, low first
     u64 hi = 0;
     unsigned w;
-    auto* out = buf.data() + 1;
+    auto* out = buf.data() + kCompactLead + 1;
     if constexpr (std::is_same_v<F, Fp61>) {
       w = width_for(m61_encode_1(x, n, reinterpret_cast<std::int8_t*>(out)), 0);
     } else {
@@ -138,9 +138,9 @@ std::size_t compact_encode_into(std::span<const F> v, std::vector<unsigned char>
       w = width_for(lo, hi);
     }
     if (w == 16) return encode_portable(v, buf);  // m127 values of 64 bits or more
-    if (buf.size() < 1 + n * w) buf.resize(1 + n * w);
-    out = buf.data() + 1;
-    buf[0] = static_cast<unsigned char>(w);
+    if (buf.size() < kCompactLead + 1 + n * w) buf.resize(kCompactLead + 1 + n * w);
+    out = buf.data() + kCompactLead + 1;
+    buf[kCompactLead] = static_cast<unsigned char>(w);
     if (w == 1) return 1 + n;
     // The chunk again (from cache) at its width: its values did not all fit one byte.
     if constexpr (std::is_same_v<F, Fp61>) {
@@ -159,15 +159,15 @@ std::size_t compact_encode_into(std::span<const F> v, std::vector<unsigned char>
 template <class F>
 std::vector<unsigned char> compact_encoding(std::span<const F> v) {
   std::vector<unsigned char> buf;
-  buf.resize(compact_encode_into(v, buf));
-  return buf;
+  const std::size_t bytes = compact_encode_into(v, buf);
+  return {buf.begin() + kCompactLead, buf.begin() + static_cast<std::ptrdiff_t>(kCompactLead + bytes)};
 }
 
 template <class F>
 std::vector<unsigned char> compact_encoding_portable(std::span<const F> v) {
   std::vector<unsigned char> buf;
-  buf.resize(encode_portable(v, buf));
-  return buf;
+  const std::size_t bytes = encode_portable(v, buf);
+  return {buf.begin() + kCompactLead, buf.begin() + static_cast<std::ptrdiff_t>(kCompactLead + bytes)};
 }
 
 #define NNP_INSTANTIATE(F)                                                                   \

@@ -28,7 +28,7 @@ std::pair<std::size_t, std::size_t> chunk_range(const Statement<Cfg>& st, InputE
   return {c * per, std::min(st.input.size(), (c + 1) * per)};
 }
 
-// Chunk c's digest; for the compact encoding `encoded` holds its bytes afterwards (width first).
+// Chunk c's digest; for the compact encoding `encoded` holds its bytes afterwards (from kCompactLead).
 template <class Cfg>
 Digest chunk_digest(const Statement<Cfg>& st, InputEncoding encoding, std::size_t c,
                     std::vector<unsigned char>& encoded) {
@@ -40,7 +40,8 @@ Digest chunk_digest(const Statement<Cfg>& st, InputEncoding encoding, std::size_
     update_elements(h, v);
     return h.finish();
   }
-  h.update_u64(v.size()).update(encoded.data(), compact_encode_into(v, encoded));
+  const std::size_t bytes = compact_encode_into(v, encoded);
+  h.update_u64(v.size()).update(encoded.data() + kCompactLead, bytes);
   return h.finish();
 }
 
@@ -140,11 +141,11 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
     const std::size_t c = task - 1;
     thread_local std::vector<unsigned char> encoded;
     digests[c] = chunk_digest(st, encoding, c, encoded);  // the chunk is in cache for the sums below
-    const unsigned w = encoded[0];
+    const unsigned w = encoded[kCompactLead];
     const std::size_t first = c * per, last = std::min(st.batch, first + per);
     K acc = K::zero();
     for (std::size_t k = first; k < last; ++k)
-      acc += eq_r[k] * dots.dot(w, encoded.data() + 1 + (k - first) * n * w, st.input.data() + k * n);
+      acc += eq_r[k] * dots.dot(w, encoded.data() + kCompactLead + 1 + (k - first) * n * w, st.input.data() + k * n);
     partial[c] = acc;
   });
   out.binding = input_binding_of(st, encoding, digests);

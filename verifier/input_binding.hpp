@@ -25,8 +25,14 @@ namespace nnproof {
 template <class F>
 unsigned compact_width(std::span<const F> v);
 
-// u8 width || each element's centered value in `width` bytes, little-endian: written at the start
-// of buf (grown if short, never shrunk); returns its length. The m61 and m127 loops are
+// Where compact_encode_into puts the encoding in its buffer: the width byte at buf[kCompactLead],
+// the values from buf[kCompactLead + 1], which std::vector's allocation aligns to 16 bytes, so the
+// encoder's and the dot products' int16 / int32 / int64 stores and loads are aligned (they would
+// not be right after a width byte at buf[0]). The bytes hashed are the same.
+inline constexpr std::size_t kCompactLead = 15;
+
+// u8 width || each element's centered value in `width` bytes, little-endian: written at
+// buf[kCompactLead] (buf grown if short, never shrunk); returns its length. The m61 and m127 loops are
 // vectorized (verifier/compact_encode.cpp); compact_encoding_portable is the plain reference.
 template <class F>
 std::size_t compact_encode_into(std::span<const F> v, std::vector<unsigned char>& buf);

@@ -18,6 +18,7 @@
 #include "host/interactive.hpp"
 #include "host/npy.hpp"
 #include "host/service/client.hpp"
+#include "verifier/image_layout.hpp"
 #include "verifier/magnitude.hpp"
 #include "verifier/sha256.hpp"
 #include "verifier/verifier.hpp"
@@ -65,7 +66,7 @@ VerifyOutcome verify_session(const Problem& p, service::ServiceClient& c, const 
   VerifyOutcome ok;
   ok.code = kExitOk;
   ok.field = Cfg::kId;
-  ok.soundness_bits = ProofShape{p.model.dims(), p.batch}.soundness_bits(Cfg::kId);
+  ok.soundness_bits = ProofShape{proof_dims(p.model, kProofVersion), p.batch}.soundness_bits(Cfg::kId);
   ok.labels = argmax_labels(st.outputs, p.batch, p.model.out_dim());
   if (!t.output.empty())
     files.stage(t.output, [&](const std::string& tmp) {
@@ -94,7 +95,7 @@ VerifyOutcome query_interactive(const Problem& p, service::ServiceClient& c, std
     field = FieldId::m127;
   else
     return rejected("field: the server proves over '" + s.field.substr(0, 40) + "', not m61 or m127 (>= 100 bits)");
-  const double bits = ProofShape{p.model.dims(), p.batch}.soundness_bits(field);
+  const double bits = ProofShape{proof_dims(p.model, kProofVersion), p.batch}.soundness_bits(field);
   if (bits < kMinSoundnessBits)
     return rejected(fmt::format("soundness: {:.1f} bits over {}, under 100", bits, s.field));
   if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), field))
@@ -158,7 +159,7 @@ int run_query(const QueryOptions& o) {
       r = query_interactive(p, *client, npy, t, files);
     } else {
       // At most the largest bundle the client's own model and batch allow (m127's), plus one byte.
-      const std::size_t most = bundle_size(FieldId::m127, ProofShape{p.model.dims(), p.batch}) + 1;
+      const std::size_t most = bundle_size(FieldId::m127, ProofShape{proof_dims(p.model, kProofVersion), p.batch}) + 1;
       const std::vector<unsigned char> bundle = client->prove(binding_of(p), npy, most);
       if (!o.save_proof.empty()) files.stage_bytes(o.save_proof, bundle);
       const ProofReader read = [&](std::size_t n) {

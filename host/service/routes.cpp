@@ -9,6 +9,7 @@
 
 #include "host/service/connection.hpp"
 #include "host/service/state.hpp"
+#include "verifier/image_layout.hpp"
 #include "verifier/statement.hpp"
 
 namespace nnproof::service {
@@ -105,14 +106,15 @@ void start_session(ServiceState& s, const httplib::Request& req, httplib::Respon
   ParsedInput in = parse_request(s, req, res, m);
   const std::size_t batch = in.batch;
   const std::string id = s.sessions.start(m, std::move(in));
-  res.set_content(json{{"session", id},
-                       {"model_binding", m.binding},
-                       {"field", field_name(m.field)},
-                       {"batch", batch},
-                       {"soundness_bits", ProofShape{m.model.dims(), batch}.soundness_bits(m.field)}}
-                          .dump() +
-                      "\n",
-                  "application/json");
+  res.set_content(
+      json{{"session", id},
+           {"model_binding", m.binding},
+           {"field", field_name(m.field)},
+           {"batch", batch},
+           {"soundness_bits", ProofShape{proof_dims(m.model, kProofVersion), batch}.soundness_bits(m.field)}}
+              .dump() +
+          "\n",
+      "application/json");
 }
 
 void step_session(ServiceState& s, const httplib::Request& req, httplib::Response& res) {

@@ -134,6 +134,29 @@ def case_interactive():
         check(srv.stop() == 0, "server exit")
 
 
+def case_odd_image():
+    """A CNN whose 5 x 6 image pads to 8 x 8 in version 3's tables: query sizes the bundle it accepts
+    and the soundness it reports by the padded tables (not the model's dense shape), both ways."""
+    fixtures = os.path.join(SRC, "tests", "fixtures", "service")
+    model, inp = os.path.join(fixtures, "odd_cnn.onnx"), os.path.join(fixtures, "odd_input.npy")
+    srv = Server(BIN, [model], "--engine", "cpu")
+    try:
+        r = run([BIN, "prove", "--model", model, "--input", inp, "--proof", tmp("odd.nnp")])
+        check(r.returncode == 0, r.stderr)
+        bits = float((r.stdout + r.stderr).split(" bits")[0].split()[-1])  # "..., m61, 116.2 bits, proof ..."
+        r = query(srv.url, "--json", "--save-proof", tmp("served.nnp"), model=model, inp=inp)
+        check(r.returncode == 0, f"query: {r.returncode} {r.stdout} {r.stderr}")
+        check(read(tmp("served.nnp")) == read(tmp("odd.nnp")), "the served bundle differs from prove's")
+        v = json.loads(r.stdout)
+        check(v["verdict"] == "VERIFIED" and abs(v["soundness_bits"] - bits) < 0.05, f"{r.stdout} vs {bits}")
+        r = query(srv.url, "--interactive", "--json", model=model, inp=inp)
+        check(r.returncode == 0, f"interactive: {r.returncode} {r.stdout} {r.stderr}")
+        v = json.loads(r.stdout)
+        check(v["verdict"] == "VERIFIED" and v["soundness_bits"] >= 100, r.stdout)
+    finally:
+        check(srv.stop() == 0, "server exit")
+
+
 def case_hostile():
     """Refusals for hostile or broken requests, no work without the token, and the server keeps serving."""
     token = tmp("token")
