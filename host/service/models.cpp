@@ -2,6 +2,7 @@
 #include "host/service/models.hpp"
 
 #include <filesystem>
+#include <mutex>
 
 #include "host/npy.hpp"
 #include "verifier/sha256.hpp"
@@ -56,10 +57,21 @@ ParsedInput parse_input(const ServedModel& m, std::span<const unsigned char> npy
   return in;
 }
 
+namespace {
+// One engine per device: proofs that land on the GPU (--engine cuda, or auto for large work) take
+// this lock, so they run one at a time while the cpu workers stay parallel.
+std::mutex& gpu_lock() {
+  static std::mutex m;
+  return m;
+}
+}  // namespace
+
 std::vector<unsigned char> prove_request(const ServedModel& m, const ParsedInput& in, const std::string& engine_name,
                                          int threads, const ProveCheck& check) {
   return cli::with_file_field(m.field, [&]<class Cfg>() {
     auto engine = make_engine<Cfg>(engine_name, threads, dense_work(m.model, in.batch));
+    std::unique_lock<std::mutex> gpu;
+    if (engine->name() == "cuda") gpu = std::unique_lock<std::mutex>(gpu_lock());
     Statement<Cfg> st;
     st.model = &m.model;
     st.model_digest = m.digest;
