@@ -35,9 +35,10 @@ nnproof_install_packages() {
 # The arm64 cross build (scripts/test_arm64, docs/CLIENTS.md): Debian's cross compilers, qemu-user to
 # run the tests, and the :arm64 twins of the libraries the core, verifier, kernels and host layers
 # link (multiarch). Header-only and architecture-independent packages (CLI11, nlohmann-json,
-# GoogleTest's sources) come from the main list. Only the arm64 CI stage pays for these.
+# GoogleTest's sources) come from the main list; libdnnl-dev and libonnx-dev, which cannot sit beside
+# their amd64 twins, scripts/test_arm64 unpacks into its build tree. Only the arm64 CI stage pays for these.
 NNPROOF_ARM64_PACKAGES=(crossbuild-essential-arm64 qemu-user libssl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64
-  libonnx-dev:arm64 libprotobuf-dev:arm64 libfmt-dev:arm64 libopenblas-openmp-dev:arm64 libdnnl-dev:arm64
+  libprotobuf-dev:arm64 libfmt-dev:arm64 libopenblas-openmp-dev:arm64
   ocl-icd-opencl-dev:arm64 libzip-dev:arm64 libcpp-httplib-dev:arm64)
 
 # nnproof_install_arm64_deps: adds the arm64 architecture to dpkg (once) and installs the packages above.
