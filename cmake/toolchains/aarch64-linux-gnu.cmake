@@ -3,8 +3,10 @@
 # packages: crossbuild-essential-arm64 (the compilers) and the :arm64 -dev packages
 # (scripts/deps.sh, nnproof_install_arm64_deps). The tests run under qemu-user: CMake's
 # CROSSCOMPILING_EMULATOR makes gtest_discover_tests and ctest start every test binary through
-# qemu-aarch64, with the arm64 loader and libraries from /usr/aarch64-linux-gnu (-L) and
-# /usr/lib/aarch64-linux-gnu (multiarch, found by the loader's default paths under -L /).
+# qemu-aarch64 -L /: the loader and C library of the multiarch libc6:arm64 (/lib/ld-linux-aarch64.so.1,
+# /usr/lib/aarch64-linux-gnu), which the :arm64 packages pull in. Not -L /usr/aarch64-linux-gnu: that
+# loader (libc6-arm64-cross, another build of glibc 2.36) with the multiarch libc.so.6 hangs at the
+# first pthread_create.
 #   cmake -S . -B build-arm64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/aarch64-linux-gnu.cmake \
 #         -DNNPROOF_CUDA=OFF -DNNPROOF_BUILD_BENCH=OFF
 set(CMAKE_SYSTEM_NAME Linux)
@@ -25,5 +27,5 @@ set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgco
 
 find_program(NNPROOF_QEMU_AARCH64 NAMES qemu-aarch64 qemu-aarch64-static)
 if(NNPROOF_QEMU_AARCH64)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${NNPROOF_QEMU_AARCH64} -L /usr/aarch64-linux-gnu)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${NNPROOF_QEMU_AARCH64} -L /)
 endif()
