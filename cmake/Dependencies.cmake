@@ -15,8 +15,15 @@ pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 # OpenBLAS built for OpenMP (Debian's libopenblas-openmp-dev): it shares the OpenMP thread pool
 # with the engines. The pthread build spins its own threads after each GEMM, which then compete
 # with the OpenMP threads of the sum-check for the same cores.
-find_library(BLAS_LIBRARIES openblas PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH REQUIRED)
-find_path(CBLAS_INCLUDE_DIR cblas.h PATHS /usr/include/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH REQUIRED)
+# The multiarch triplet (x86_64-linux-gnu, or aarch64-linux-gnu when cross-compiling with
+# cmake/toolchains/aarch64-linux-gnu.cmake).
+if(CMAKE_LIBRARY_ARCHITECTURE)
+  set(nnproof_multiarch ${CMAKE_LIBRARY_ARCHITECTURE})
+else()
+  set(nnproof_multiarch x86_64-linux-gnu)
+endif()
+find_library(BLAS_LIBRARIES openblas PATHS /usr/lib/${nnproof_multiarch}/openblas-openmp NO_DEFAULT_PATH REQUIRED)
+find_path(CBLAS_INCLUDE_DIR cblas.h PATHS /usr/include/${nnproof_multiarch}/openblas-openmp NO_DEFAULT_PATH REQUIRED)
 message(STATUS "nnproof: OpenBLAS ${BLAS_LIBRARIES}")
 # oneDNN (Debian's libdnnl-dev) for the cpu engine's int8 limb GEMM (VNNI).
 find_package(dnnl REQUIRED)
