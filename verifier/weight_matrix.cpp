@@ -2,6 +2,7 @@
 #include "verifier/weight_matrix.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <type_traits>
 
@@ -31,6 +32,7 @@ void WeightMatrix::set(std::size_t i, std::int64_t value) {
   std::vector<std::int64_t> all = to_vector();
   all[i] = value;
   *this = WeightMatrix(std::move(all));  // re-pick the narrowest width: the encoding stays canonical
+  stamp_ = next_stamp();                 // (the move brought a fresh one already; this says why)
 }
 
 unsigned WeightMatrix::width() const {
@@ -43,6 +45,17 @@ std::vector<std::int64_t> WeightMatrix::to_vector() const {
 
 const std::int8_t* WeightMatrix::int8_data() const {
   const auto* v = std::get_if<std::vector<std::int8_t>>(&data_);
+  return v ? v->data() : nullptr;
+}
+
+std::uint64_t WeightMatrix::next_stamp() {
+  static std::atomic<std::uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+std::int8_t* WeightMatrix::mutable_int8_data() {
+  auto* v = std::get_if<std::vector<std::int8_t>>(&data_);
+  stamp_ = next_stamp();
   return v ? v->data() : nullptr;
 }
 

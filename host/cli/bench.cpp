@@ -98,15 +98,17 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t
   const std::vector<F> input = st.input;
   BestTime float_t, forward_t, prove_t, verify_t;
   ProofBundle<Cfg> bundle;
-  std::size_t host_syncs = 0;  // per proof: the same in every repetition
+  std::size_t host_syncs = 0;         // per proof: the same in every repetition
+  std::size_t table_allocations = 0;  // per proof, the last one's: the engine is warm by then
   for (int i = 0; i < std::max(o.repeat, 1); ++i) {
     float_t.run(float_run);
     st.input = input;
     forward_t.run([&] { run_forward(engine, layers, st.input, batch); });
     st.input = input;
-    const std::size_t syncs_before = engine.host_syncs();
+    const std::size_t syncs_before = engine.host_syncs(), tables_before = engine.table_allocations();
     prove_t.run([&] { bundle = prove_bundle(engine, st); });
     host_syncs = engine.host_syncs() - syncs_before;
+    table_allocations = engine.table_allocations() - tables_before;
   }
   // The client's side runs on another machine: its repetitions follow each other, as a client
   // checking proofs would, not each one straight after a prover run (on this machine the first
@@ -128,6 +130,8 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t
   r["float_forward_s"] = float_t.seconds;
   // The times the prover's host waited for the engine's device in one proof (0: no device).
   r["host_syncs"] = host_syncs;
+  // The device tables one proof of a warm engine allocated (the Thrust engines; 0: no device).
+  r["table_allocations"] = table_allocations;
   // The proof file's digest: the same seed gives the same bytes on every engine and build, so a
   // refactor or a new engine shows it changed nothing by this value alone.
   r["proof_sha256"] = to_hex(sha256(serialize_bundle(bundle)));

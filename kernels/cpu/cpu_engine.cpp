@@ -371,11 +371,10 @@ class CpuEngine final : public Engine<Cfg> {
   // Measured faster than the two-limb DGEMM (docs/PERFORMANCE.md).
   void forward_int8(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
     const std::size_t rows = layer.rows(), inner = layer.cols();
-    const std::int8_t* w = layer.q->weights.int8_data();
     constexpr std::size_t L = (F::kBits + 7) / 8;
     F limb_weights = F::zero();  // sum_l 2^(8 l)
     for (std::size_t l = 0; l < L; ++l) limb_weights += pow2(8 * l);
-    Int8WeightsMatmul& matmul = weights_matmul(w, rows, inner);
+    Int8WeightsMatmul& matmul = weights_matmul(layer.q->weights, rows, inner);
     std::vector<F> bias(rows);
     for (std::size_t a = 0; a < rows; ++a)
       bias[a] = layer.bias[a] + F::from_int(128 * matmul.row_sums()[a]) * limb_weights;
@@ -421,12 +420,12 @@ class CpuEngine final : public Engine<Cfg> {
     });
   }
 
-  // The matmul for these weights, from the cache or made and cached. The weights are compared
-  // byte for byte (~0.25 ms per 4 MB layer on 2 cores), once per layer and forward pass. Each
+  // The matmul for these weights, from the cache or made and cached, found by the weights' stamp
+  // (weights_cache.hpp; it was a byte comparison, ~0.25 ms per 4 MB layer on 2 cores). Each
   // entry holds a copy of its weights and their repacked form (twice the layer's int8 weights,
   // more only if oneDNN packs them differently for a narrower last block), and a first forward
   // pass pays each layer's repacking (~1.8 ms per 2000 x 2000 layer here).
-  Int8WeightsMatmul& weights_matmul(const std::int8_t* w, std::size_t rows, std::size_t inner) {
+  Int8WeightsMatmul& weights_matmul(const WeightMatrix& w, std::size_t rows, std::size_t inner) {
     return matmuls_.get(w, rows, inner);
   }
 

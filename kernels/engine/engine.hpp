@@ -71,6 +71,9 @@ class Engine {
   // the difference across it (bench --json: host_syncs). Host engines have no device: 0. The Thrust
   // engines keep one count per build, shared by that build's engines in the process.
   virtual std::size_t host_syncs() const { return 0; }
+  // How many device tables this engine's build has allocated so far (the Thrust engines: each
+  // DeviceVector's memory, kernels/thrust/host_syncs.hpp), counted like host_syncs. Host engines: 0.
+  virtual std::size_t table_allocations() const { return 0; }
 
   // Fills t.data from the engine's device copy when the table lives only there (no-op otherwise).
   // The driver calls it for the outputs; the trace's other tables never need to leave the device.

@@ -9,6 +9,7 @@
 #include <thrust/device_vector.h>
 
 #include "core/hostdevice.hpp"
+#include "kernels/thrust/host_syncs.hpp"
 
 namespace nnproof::NNP_THRUST_NS {
 
@@ -38,7 +39,10 @@ class CachedAllocator : public thrust::device_allocator<T> {
   template <class U>
   CachedAllocator(const CachedAllocator<U>& /*other*/) {}  // NOLINT: stateless, as Thrust's allocators
 
-  pointer allocate(size_type n) { return pointer(static_cast<T*>(device_allocate(n * sizeof(T)))); }
+  pointer allocate(size_type n) {
+    note_table_allocation();  // Engine::table_allocations
+    return pointer(static_cast<T*>(device_allocate(n * sizeof(T))));
+  }
   void deallocate(pointer p, size_type /*n*/) noexcept { device_free(thrust::raw_pointer_cast(p)); }
 };
 

@@ -8,6 +8,7 @@
 // Include with the backend's definitions (NNP_THRUST_NS, kEngineName, exec(), gemm_s8,
 // device_allocate / device_free), as thrust_engine.inl.
 #include <thrust/copy.h>
+#include <thrust/fill.h>
 #include <thrust/for_each.h>
 #include <thrust/transform.h>
 
@@ -61,6 +62,7 @@ class ThrustEngine final : public Engine<Cfg> {
  public:
   std::string name() const override { return kEngineName; }
   std::size_t host_syncs() const override { return host_sync_count().load(std::memory_order_relaxed); }
+  std::size_t table_allocations() const override { return table_allocation_count().load(std::memory_order_relaxed); }
 
   void to_host(Table2D<F>& t) override {
     if (t.on_host()) return;
@@ -85,7 +87,7 @@ class ThrustEngine final : public Engine<Cfg> {
     if (layer.q->structured()) return structured_forward_limbs(layer, host_copy(Y), batch);  // host: ARCHITECTURE.md
     DeviceVector<F> staged;
     const DeviceVector<F>& y = device_view(Y, staged);
-    return device_table(padded(layer.rows()), Y.cols, dense_forward(layer, y, Y.cols, batch, weights_));
+    return device_table(padded(layer.rows()), Y.cols, dense_forward(layer, y, Y.cols, batch, weights_, forward_));
   }
 
   Table2D<F> square(const Table2D<F>& Z) override {
@@ -99,19 +101,21 @@ class ThrustEngine final : public Engine<Cfg> {
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
     const Index rows = layer.rows(), cols = layer.cols();
-    const auto e = upload<K>(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows));
-    auto a = filled_table<K>(padded(cols), K::zero());
+    upload_into(eq_, eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows));
+    auto& a = combined_;
+    resize_unwritten(a, padded(cols));
+    NNP_THRUST(thrust::fill(exec_nosync(), a.begin(), a.end(), K::zero()));
     const auto combine = [&](const auto* w, Index stride) {
       using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
       const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
-      auto partial = sized_table<K>(blocks * cols);
+      resize_unwritten(partial_, blocks * cols);
       NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(blocks * cols),
-                                  RowBlockCombine<K, F, W>{w, raw(e), raw(partial), rows, cols, stride}));
+                                  RowBlockCombine<K, F, W>{w, raw(eq_), raw(partial_), rows, cols, stride}));
       NNP_THRUST(
-          thrust::for_each(exec_nosync(), count(0), count(cols), SumRowBlocks<K>{raw(partial), raw(a), blocks, cols}));
+          thrust::for_each(exec_nosync(), count(0), count(cols), SumRowBlocks<K>{raw(partial_), raw(a), blocks, cols}));
     };
-    if (const std::int8_t* w8 = layer.q->weights.int8_data()) {
-      const DeviceInt8Weights& w = weights_.get(w8, rows, cols);  // the forward pass's copy
+    if (layer.q->weights.int8_data()) {
+      const DeviceInt8Weights& w = weights_.get(layer.q->weights, rows, cols);  // the forward pass's copy
       combine(w.data(), w.stride());
     } else {
       layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width
@@ -128,13 +132,14 @@ class ThrustEngine final : public Engine<Cfg> {
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
     DeviceVector<F> staged;
     const DeviceVector<F>& y = device_view(Y, staged);
-    const auto e = upload<K>(eq_r.begin(), eq_r.end());
+    upload_into(eq_, eq_r.begin(), eq_r.end());
     const Index lanes = Y.cols < kColLanes ? Y.cols : kColLanes;
-    auto partial = sized_table<K>(Y.rows * lanes);
-    auto v = sized_table<K>(Y.rows);
+    resize_unwritten(partial_, Y.rows * lanes);
+    auto& v = combined_;
+    resize_unwritten(v, Y.rows);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows * lanes),
-                                ColLaneCombine<K, F>{raw(y), raw(e), raw(partial), Y.cols, lanes}));
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), SumLanes<K>{raw(partial), raw(v), lanes}));
+                                ColLaneCombine<K, F>{raw(y), raw(eq_), raw(partial_), Y.cols, lanes}));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), SumLanes<K>{raw(partial_), raw(v), lanes}));
     std::vector<K> out(Y.rows);
     download(v, out.begin());
     return out;
@@ -157,7 +162,8 @@ class ThrustEngine final : public Engine<Cfg> {
     const QuantizedLayer t = transposed_layer(*layer.q);
     const FieldLayer<F> tl{&t, std::vector<F>(t.rows, F::zero())};
     DeviceVector<F> staged;
-    return device_table(padded(t.rows), D.cols, dense_forward(tl, device_view(D, staged), D.cols, D.cols, weights_));
+    return device_table(padded(t.rows), D.cols,
+                        dense_forward(tl, device_view(D, staged), D.cols, D.cols, weights_, forward_));
   }
 
   Table2D<F> double_hadamard(const Table2D<F>& Z, const Table2D<F>& E) override {
@@ -229,6 +235,12 @@ class ThrustEngine final : public Engine<Cfg> {
 
   // The device copies of the layers' int8 weights (gemm.inl), read by forward and row_combine.
   WeightsCache<DeviceInt8Weights> weights_;
+  // Tables that do not outlive the operation using them, kept across operations and proofs so that
+  // a warm engine allocates them once (Engine::table_allocations): the forward pass's (gemm.inl),
+  // and row_combine's and col_combine's eq table, partial sums and result. Operations run one at a
+  // time on one stream, so each reuse is ordered after the previous one's kernels.
+  ForwardScratch<F> forward_;
+  DeviceVector<K> eq_, partial_, combined_;
 };
 
 }  // namespace nnproof::NNP_THRUST_NS

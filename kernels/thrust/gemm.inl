@@ -9,6 +9,7 @@
 // calls (DeviceInt8Weights), for the forward pass and row_combine alike.
 //
 // Include with NNP_THRUST_NS, exec() and gemm_s8 defined, as thrust_engine.inl.
+#include <thrust/fill.h>
 #include <thrust/for_each.h>
 
 #include <cstdint>
@@ -35,31 +36,34 @@ constexpr Index kGemmAlign = 16;
 inline Index align_up(Index x) { return (x + kGemmAlign - 1) / kGemmAlign * kGemmAlign; }
 
 // A layer's int8 weights on the device, align_up(rows) rows of align_up(cols) entries (zero padded)
-// as the limb GEMM reads them; row_combine reads the real rows too. The engine keeps them across calls in a
-// WeightsCache, so a proof uploads each layer's weights once instead of in every forward and
-// row_combine; the host copy is what holds() compares a call's weights with, byte for byte.
+// as the limb GEMM reads them; row_combine reads the real rows too. The engine keeps them across
+// calls in a WeightsCache, found by the weights' stamp (weights_cache.hpp), so a proof uploads each
+// layer's weights once instead of in every forward and row_combine, and compares no weights.
 class DeviceInt8Weights {
  public:
   DeviceInt8Weights(const std::int8_t* w, Index rows, Index cols)
-      : host_(w, w + rows * cols),
-        rows_(rows),
-        cols_(cols),
-        padded_(filled_table<std::int8_t>(align_up(rows) * align_up(cols), 0)) {
-    const auto dense = upload<std::int8_t>(host_);
+      : cols_(cols), rows_(rows), padded_(filled_table<std::int8_t>(align_up(rows) * align_up(cols), 0)) {
+    const auto dense = upload<std::int8_t>(w, w + rows * cols);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
                                 WidenWeights{raw(dense), raw(padded_), cols, stride()}));
-  }
-  bool holds(const std::int8_t* w, Index rows, Index cols) const {
-    return rows == rows_ && cols == cols_ && equal_in_parallel(host_.data(), w, host_.size());
   }
   Index stride() const { return align_up(cols_); }       // entries per row on the device
   Index padded_rows() const { return align_up(rows_); }  // rows on the device, the real ones first
   const std::int8_t* data() const { return raw(padded_); }
 
  private:
-  std::vector<std::int8_t> host_;
-  Index rows_, cols_;
+  Index cols_, rows_;
   DeviceVector<std::int8_t> padded_;
+};
+
+// The forward pass's tables that do not outlive it, kept by the engine across layers and proofs
+// (resize_unwritten): the bias, the input's limbs and the GEMM's int32 products were three
+// allocations per layer.
+template <class F>
+struct ForwardScratch {
+  DeviceVector<F> bias;
+  DeviceVector<std::int8_t> limbs_t;
+  DeviceVector<std::int32_t> products;
 };
 
 // Z = W Y + B m^T for a dense layer, Y already on the device (y_cols columns, the first `batch`
@@ -67,25 +71,29 @@ class DeviceInt8Weights {
 // engine's device copies of int8 weights; this layer's is taken from it or added to it.
 template <class F>
 DeviceVector<F> dense_forward(const FieldLayer<F>& layer, const DeviceVector<F>& y, Index y_cols, Index batch,
-                              WeightsCache<DeviceInt8Weights>& weights) {
+                              WeightsCache<DeviceInt8Weights>& weights, ForwardScratch<F>& scratch) {
   const Index rows = layer.rows(), cols = layer.cols();
-  const auto bias = upload<F>(layer.bias);
+  upload_into(scratch.bias, layer.bias.begin(), layer.bias.end());
+  const F* bias = raw(scratch.bias);
   auto z = filled_table<F>(padded(rows) * y_cols, F::zero());
   if (const std::int8_t* w8 = layer.q->weights.int8_data(); w8 && int8_gemm_exact(cols)) {
-    const DeviceInt8Weights& w = weights.get(w8, rows, cols);
+    const DeviceInt8Weights& w = weights.get(layer.q->weights, rows, cols);
     const Index kp = w.stride(), n = align_up(limb_count<F>() * batch);
-    auto limbs_t = filled_table<std::int8_t>(n * kp, 0);  // zero in the padding the split leaves
-    auto g = sized_table<std::int32_t>(w.padded_rows() * n);
+    auto& limbs_t = scratch.limbs_t;
+    resize_unwritten(limbs_t, n * kp);
+    NNP_THRUST(thrust::fill(exec_nosync(), limbs_t.begin(), limbs_t.end(), std::int8_t{0}));  // the split's padding
+    auto& g = scratch.products;
+    resize_unwritten(g, w.padded_rows() * n);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(batch * cols),
                                 SplitLimbs<F>{raw(y), raw(limbs_t), y_cols, cols, batch, kp}));
     gemm_s8(w.data(), raw(limbs_t), raw(g), w.padded_rows(), kp, n);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * batch),
-                                Recombine<F>{raw(g), raw(bias), raw(z), y_cols, batch, n}));
+                                Recombine<F>{raw(g), bias, raw(z), y_cols, batch, n}));
   } else {
     const std::vector<std::int64_t> w64 = layer.q->weights.to_vector();
     const auto w = upload<std::int64_t>(w64);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * batch),
-                                DirectRow<F>{raw(w), raw(y), raw(bias), raw(z), cols, y_cols, batch}));
+                                DirectRow<F>{raw(w), raw(y), bias, raw(z), cols, y_cols, batch}));
   }
   return z;
 }

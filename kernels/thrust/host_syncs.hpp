@@ -21,4 +21,15 @@ inline std::atomic<std::size_t>& host_sync_count() {
 }
 inline void note_host_sync() { host_sync_count().fetch_add(1, std::memory_order_relaxed); }
 
+// How many device tables (DeviceVector memory, device_vector.hpp) this build has allocated
+// (Engine::table_allocations). In the cuda build each is a call into CUB's caching allocator (a
+// lock, a search of its free blocks, and an event recorded when the block is freed); the engine
+// keeps its per-operation scratch tables across operations and proofs (engine.inl) and a sum-check
+// its round buffers in one table (sumchecks.inl), so a warm engine's proof makes few.
+inline std::atomic<std::size_t>& table_allocation_count() {
+  static std::atomic<std::size_t> count{0};
+  return count;
+}
+inline void note_table_allocation() { table_allocation_count().fetch_add(1, std::memory_order_relaxed); }
+
 }  // namespace nnproof::NNP_THRUST_NS

@@ -8,11 +8,13 @@
 // host waits a fixed few times per sum-check, not once per round.
 //
 // Include with NNP_THRUST_NS and the backend's exec() defined, as thrust_engine.inl.
+#include <thrust/copy.h>
 #include <thrust/for_each.h>
 #include <thrust/transform.h>
 #include <thrust/transform_reduce.h>
 
 #include <array>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -51,6 +53,14 @@ std::array<K, 3> to_array(const RoundSums<K>& s) {
   return {s.h[0], s.h[1], s.h[2]};
 }
 
+// The host's challenge r into `at`, one entry made on first use: only the host-driven rounds
+// (round / fold / fold_and_round) read it, so a Fiat-Shamir sum-check allocates no table for it.
+template <class K>
+void put_challenge(DeviceVector<K>& at, const K& r) {
+  if (at.empty()) at = sized_table<K>(1);
+  write_entry(at, 0, r);
+}
+
 // run_fiat_shamir's contract: the sum-check's own degree, one round per variable of its table.
 inline void check_rounds(unsigned n, unsigned degree, unsigned own_degree, Index table_size) {
   if (n == 0 || n >= 64 || degree != own_degree || table_size != Index{1} << n)
@@ -79,35 +89,42 @@ class DeviceRounds {
   DeviceRounds(const TranscriptState& state, unsigned n, unsigned degree, Index first_terms)
       : n_(n),
         degree_(degree),
-        state_(upload<TranscriptState>(&state, &state + 1)),
-        out_(sized_table<K>(n * degree + n + 2)),
-        lanes_(sized_table<RoundSums<K>>(first_terms < kRoundLanes ? first_terms : kRoundLanes)),
-        groups_(sized_table<RoundSums<K>>(kRoundGroups)) {}
+        lanes_(first_terms < kRoundLanes ? first_terms : kRoundLanes),
+        memory_(sized_table<K>(state_at() + kStateEntries)) {
+    std::array<K, kStateEntries> host{};
+    std::memcpy(static_cast<void*>(host.data()), &state, sizeof state);
+    note_host_sync();
+    NNP_THRUST(thrust::copy(host.begin(), host.end(), memory_.begin() + static_cast<std::ptrdiff_t>(state_at())));
+  }
 
   // Where the latest challenge is, for the folds.
-  const K* challenge() const { return raw(out_) + n_ * degree_ + n_; }
+  const K* challenge() const { return out() + n_ * degree_ + n_; }
 
   // Round t: its n_terms terms summed on the device, then the transcript step.
   template <class Terms>
   void round(unsigned t, Index n_terms, Terms terms) {
-    const Index lanes = n_terms < lanes_.size() ? n_terms : lanes_.size();
+    const Index lanes = n_terms < lanes_ ? n_terms : lanes_;
     const Index groups = lanes < kRoundGroups ? lanes : kRoundGroups;
+    RoundSums<K>* lane_sums = sums();
+    RoundSums<K>* group_sums = sums() + lanes_;
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(lanes),
-                                StridedSums<K, Terms>{terms, n_terms, lanes, raw(lanes_)}));
+                                StridedSums<K, Terms>{terms, n_terms, lanes, lane_sums}));
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(groups),
-                                StridedSums<K, ReadSums<K>>{ReadSums<K>{raw(lanes_)}, lanes, groups, raw(groups_)}));
-    K* out = raw(out_);
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(1),
-                                TranscriptStep<K>{raw(groups_), groups, degree_, t, out, out + n_ * degree_,
-                                                  out + n_ * degree_ + n_, raw(state_)}));
+                                StridedSums<K, ReadSums<K>>{ReadSums<K>{lane_sums}, lanes, groups, group_sums}));
+    K* out = this->out();
+    NNP_THRUST(thrust::for_each(
+        exec_nosync(), count(0), count(1),
+        TranscriptStep<K>{group_sums, groups, degree_, t, out, out + n_ * degree_, out + n_ * degree_ + n_, state()}));
   }
 
   // The messages and challenges, and the bound table's entry `final` (the sum-check's final value).
   typename SumcheckProver<K>::Rounds finish(const K* final, K& final_value) {
-    K* out = raw(out_);
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(1), CopyEntry<K>{final, out + n_ * degree_ + n_ + 1}));
-    std::vector<K> host(out_.size());
-    download(out_, host.begin());
+    K* out = this->out();
+    const Index n_out = n_ * degree_ + n_ + 2;
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(1), CopyEntry<K>{final, out + n_out - 1}));
+    std::vector<K> host(n_out);
+    note_host_sync();
+    NNP_THRUST(thrust::copy(memory_.begin(), memory_.begin() + static_cast<std::ptrdiff_t>(n_out), host.begin()));
     typename SumcheckProver<K>::Rounds r;
     r.messages.assign(host.begin(), host.begin() + n_ * degree_);
     r.challenges.assign(host.begin() + n_ * degree_, host.begin() + n_ * degree_ + n_);
@@ -116,10 +133,23 @@ class DeviceRounds {
   }
 
  private:
+  // memory_'s layout, in entries of K: the rounds' output (n x degree messages, n challenges, the
+  // current challenge, the final value), then the lanes' and the groups' sums (RoundSums<K> is
+  // three K), then the transcript state's 32 bytes.
+  static constexpr Index kStateEntries = (sizeof(TranscriptState) + sizeof(K) - 1) / sizeof(K);
+  static_assert(sizeof(RoundSums<K>) == 3 * sizeof(K) && alignof(RoundSums<K>) == alignof(K));
+  static_assert(alignof(TranscriptState) <= alignof(K));
+  Index sums_at() const { return n_ * degree_ + n_ + 2; }
+  Index state_at() const { return sums_at() + 3 * (lanes_ + kRoundGroups); }
+  K* out() const { return const_cast<K*>(raw(memory_)); }
+  RoundSums<K>* sums() { return reinterpret_cast<RoundSums<K>*>(raw(memory_) + sums_at()); }
+  TranscriptState* state() { return reinterpret_cast<TranscriptState*>(raw(memory_) + state_at()); }
+
   unsigned n_, degree_;
-  DeviceVector<TranscriptState> state_;
-  DeviceVector<K> out_;  // n x degree messages, n challenges, the current challenge, the final value
-  DeviceVector<RoundSums<K>> lanes_, groups_;
+  Index lanes_;
+  // One table for the rounds' output, the lanes' and groups' sums and the transcript state: one
+  // allocation per sum-check instead of four. Declared last: its size reads n_, degree_, lanes_.
+  DeviceVector<K> memory_;
 };
 
 // ---- the sum-check of sum_j A[j] V[j] (degree 2) ----
@@ -127,20 +157,18 @@ class DeviceRounds {
 template <class K>
 class ProductSumcheck final : public SumcheckProver<K> {
  public:
-  ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V) : r_(sized_table<K>(1)) {
-    std::tie(a_, v_) = upload_two<K>(A, V);
-  }
+  ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V) { std::tie(a_, v_) = upload_two<K>(A, V); }
 
   std::array<K, 3> round() override {
     const Index half = a_.size() / 2;
     return host_round<K>(half, ProductRound<K>{raw(a_), raw(v_), half});
   }
   void fold(K r) override {
-    write_entry(r_, 0, r);
+    put_challenge(r_, r);
     fold_tables(raw(r_));
   }
   std::array<K, 3> fold_and_round(K r) override {
-    write_entry(r_, 0, r);
+    put_challenge(r_, r);
     const Index q = a_.size() / 4;
     prepare_spares(q);
     const auto h = host_round<K>(q, ProductFoldRound<K>{raw(a_), raw(v_), raw(spare_a_), raw(spare_v_), q, raw(r_)});
@@ -202,7 +230,7 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
  public:
   // z: the rows x cols table Z in the base field, already on the device.
   SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
-      : rows_(rows), cols_(cols), z_(sized_table<K>(z.size())), r_(sized_table<K>(1)) {
+      : rows_(rows), cols_(cols), z_(sized_table<K>(z.size())) {
     std::tie(es_, er_) = upload_two<K>(eq_table<K>(s), eq_table<K>(r));
     NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{}));
   }
@@ -212,12 +240,12 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     return host_round<K>(half, SquareRound<K>{shape(), raw(z_), half});
   }
   void fold(K r) override {
-    write_entry(r_, 0, r);
+    put_challenge(r_, r);
     fold_eq(raw(r_));
     fold_table(z_, spare_z_, raw(r_));
   }
   std::array<K, 3> fold_and_round(K r) override {
-    write_entry(r_, 0, r);
+    put_challenge(r_, r);
     fold_eq(raw(r_));
     const Index q = z_.size() / 4;
     prepare_spare(spare_z_, 2 * q);

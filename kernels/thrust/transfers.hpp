@@ -72,6 +72,16 @@ void resize_unwritten(DeviceVector<T>& t, std::size_t n) {
     NNP_THRUST(t.resize(n));
 }
 
+// [first, last) of host memory into t, a scratch table kept across calls: sized as resize_unwritten
+// does (no allocation within its capacity), then one transfer. The copy is stream-ordered after the
+// device's earlier work on t (CUDA orders a pageable upload after the stream's queued kernels).
+template <class T, class It>
+void upload_into(DeviceVector<T>& t, It first, It last) {
+  resize_unwritten(t, static_cast<std::size_t>(last - first));
+  note_host_sync();
+  NNP_THRUST(thrust::copy(first, last, t.begin()));
+}
+
 // Two host ranges as two tables from one transfer (one wait instead of two): the host joins them,
 // the device copies the second out, stream-ordered, and the first table keeps the joined memory,
 // shrunk (which touches nothing).
