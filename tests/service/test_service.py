@@ -239,8 +239,13 @@ def case_load():
         check(len(warm + results) == 200 and not bad, f"{len(bad)} of 200 not verified: {bad[:3]}")
         status, met = srv.json("GET", "/v1/metrics")
         check(met["proofs"] == 200 and met["queue_length"] == 0, f"metrics: {met}")
-        # No growth with the number of requests: 192 more requests, at most 32 MiB more memory.
-        check(rss_end - rss_warm < 32 * 1024, f"memory grew from {rss_warm} KiB to {rss_end} KiB")
+        # No growth with the number of requests: 192 more requests, at most 32 MiB more memory. Under
+        # AddressSanitizer freed memory waits in its quarantine (up to 256 MiB), so RSS grows with
+        # the requests whatever the server does: the bound is checked in the release build only.
+        if os.environ.get("NNPROOF_SANITIZED") == "1":
+            print(f"load: memory bound not checked under ASan (RSS {rss_warm} -> {rss_end} KiB: quarantine)")
+        else:
+            check(rss_end - rss_warm < 32 * 1024, f"memory grew from {rss_warm} KiB to {rss_end} KiB")
         print(f"load: 200 queries verified; server RSS {rss_warm} KiB after 8, {rss_end} KiB after 200")
     finally:
         check(srv.stop() == 0, "server exit")

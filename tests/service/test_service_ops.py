@@ -23,7 +23,7 @@ def case_sigterm():
     model = os.path.join(SRC, "examples/fashion_mnist/fcquad.onnx")
     inp = tmp("images.npy")
     with open(inp, "wb") as f:
-        f.write(make_npy(256, 784, 0.5))
+        f.write(make_npy(1024, 784, 0.5))  # proofs long enough (~0.1 s) for a queue to form behind one
     srv = Server(BIN, [model], "--engine", "cpu", "--workers", "1", "--queue", "32")
     body = npy_bytes(inp)
     results = []
