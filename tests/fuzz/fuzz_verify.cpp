@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer: verification of mutated proofs against a fixed model and input. The property: the
-// only byte string that verifies is the honest bundle itself (canonical encoding + soundness).
+// only byte strings that verify are the honest bundle itself, in each format version still read
+// (version 3, and version 2, which encodes the same proof otherwise): canonical encoding + soundness.
 // NNPROOF_FUZZ_WRITE_SEED=path writes that honest bundle (the seed corpus) and exits.
 #include <cstdlib>
 #include <fstream>
@@ -17,7 +18,7 @@ namespace {
 struct Fixture {
   nnproof::QuantizedModel model;
   nnproof::Statement<nnproof::M61> statement;
-  std::vector<unsigned char> honest;
+  std::vector<unsigned char> honest, honest_v2;
   nnproof::ProofShape shape;
 
   Fixture() {
@@ -29,6 +30,9 @@ struct Fixture {
     statement = nnproof::testing::make_statement<nnproof::M61>(model, 3, std::move(input));
     auto bundle = nnproof::prove_bundle(*nnproof::make_reference_engine<nnproof::M61>(), statement);
     honest = nnproof::serialize_bundle(bundle);
+    nnproof::Statement<nnproof::M61> v2 = statement;
+    honest_v2 = nnproof::serialize_bundle(
+        nnproof::prove_bundle(*nnproof::make_reference_engine<nnproof::M61>(), v2, {}, nnproof::kOldestProofVersion));
     shape = {model.dims(), statement.batch};
     if (const char* seed = std::getenv("NNPROOF_FUZZ_WRITE_SEED")) {
       std::ofstream(seed, std::ios::binary)
@@ -49,7 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Statement<M61> st = fx.statement;
     st.outputs = bundle.outputs;
     const bool accepted = verify_bundle(st, bundle).accepted;
-    const bool honest = size == fx.honest.size() && std::equal(bytes.begin(), bytes.end(), fx.honest.begin());
+    const auto is = [&](const std::vector<unsigned char>& b) {
+      return size == b.size() && std::equal(bytes.begin(), bytes.end(), b.begin());
+    };
+    const bool honest = is(fx.honest) || is(fx.honest_v2);
     if (accepted != honest) __builtin_trap();  // a forged proof verified, or the honest one failed
   } catch (const ProofFormatError&) {
   }
