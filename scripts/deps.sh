@@ -4,9 +4,12 @@
 # ocl-icd-opencl-dev: Debian's dnnl-config.cmake (oneDNN built with its OpenCL GPU runtime) calls
 # find_package(OpenCL REQUIRED), but libdnnl-dev does not depend on the OpenCL development files.
 # libcpp-httplib-dev: nnproof serve / query (docs/SERVICE.md); openssl: the TLS test's certificate.
+# pybind11-dev, python3-dev, python3-venv, python3-numpy, python3-pytest: the Python package
+# (python/, scripts/test_python; pip fetches scikit-build-core).
 NNPROOF_PACKAGES=(cmake ninja-build g++ pkg-config libssl-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libcli11-dev nlohmann-json3-dev libfmt-dev libopenblas-openmp-dev libdnnl-dev ocl-icd-opencl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev python3 clang-format libzip-dev libcpp-httplib-dev openssl)
+  libgtest-dev libgmock-dev libbenchmark-dev python3 clang-format libzip-dev libcpp-httplib-dev openssl
+  pybind11-dev python3-dev python3-venv python3-numpy python3-pytest)
 
 # The demo also reads the Fashion-MNIST test set (Debian's IDX files) with numpy.
 NNPROOF_DEMO_PACKAGES=(dataset-fashion-mnist python3-numpy)

@@ -18,17 +18,35 @@
 
 namespace nnproof::cli {
 
-Problem load_problem(const std::string& model_path, const std::string& input_path, const ScaleChoice& scales) {
+namespace {
+
+// The model is read and quantized before the input is read: a bad model (or scales) is reported
+// first, whichever way the input arrives.
+template <class ReadInput>
+Problem load(const std::string& model_path, const ScaleChoice& scales, const std::string& input_name,
+             ReadInput read_input) {
   Problem p;
   p.float_model = import_onnx(model_path);
   p.model = quantize_model(p.float_model, scales);
   p.model_digest = model_digest(p.model);
-  NpyArray x = read_npy(input_path);
+  const NpyArray& x = read_input();
   // One line, not an error: the scales were chosen for the calibration range (nnproof.input_range).
-  if (auto warning = input_range_warning(x, input_path, p.float_model)) std::fprintf(stderr, "%s\n", warning->c_str());
-  p.input = quantize_input(x, input_path, p.model);
+  if (auto warning = input_range_warning(x, input_name, p.float_model)) std::fprintf(stderr, "%s\n", warning->c_str());
+  p.input = quantize_input(x, input_name, p.model);
   p.batch = x.shape[0];
   return p;
+}
+
+}  // namespace
+
+Problem load_problem(const std::string& model_path, const std::string& input_path, const ScaleChoice& scales) {
+  NpyArray x;
+  return load(model_path, scales, input_path, [&]() -> const NpyArray& { return x = read_npy(input_path); });
+}
+
+Problem load_problem(const std::string& model_path, const NpyArray& x, const std::string& input_name,
+                     const ScaleChoice& scales) {
+  return load(model_path, scales, input_name, [&]() -> const NpyArray& { return x; });
 }
 
 FieldId parse_field(const std::string& name) {

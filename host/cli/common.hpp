@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "host/npy.hpp"
 #include "host/prover.hpp"
 #include "host/quantize.hpp"
 #include "kernels/registry.hpp"
@@ -34,6 +35,10 @@ struct Problem {
 };
 
 Problem load_problem(const std::string& model_path, const std::string& input_path, const ScaleChoice& scales);
+// The same for an input already read (the Python module's arrays); `input_name` stands for its path
+// in the messages.
+Problem load_problem(const std::string& model_path, const NpyArray& x, const std::string& input_name,
+                     const ScaleChoice& scales);
 
 FieldId parse_field(const std::string& name);
 

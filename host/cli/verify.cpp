@@ -59,11 +59,13 @@ VerifyOutcome verify_bytes(const Problem& p, const std::vector<unsigned char>& b
   if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), Cfg::kId))
     return reject(fmt::format("magnitude: {}: the field can wrap, so these outputs need not be the network's; {}",
                               wrap->describe(Cfg::kId), wrap_fix(Cfg::kId)));
+  VerifyOutcome ok;
+  ok.outputs = dequantize_outputs(p.model, st.outputs);
+  for (const auto& y : st.outputs) ok.exact.push_back(y.centered());
   if (!t.output.empty())
     files.stage(t.output, [&](const std::string& tmp) {
-      write_npy_f64(tmp, {p.batch, p.model.out_dim()}, dequantize_outputs(p.model, st.outputs));
+      write_npy_f64(tmp, {p.batch, p.model.out_dim()}, ok.outputs);
     });
-  VerifyOutcome ok;
   ok.code = kExitOk;
   ok.field = Cfg::kId;
   ok.soundness_bits = shape.soundness_bits(Cfg::kId);

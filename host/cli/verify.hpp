@@ -24,6 +24,10 @@ struct VerifyOutcome {
   FieldId field = FieldId::m61;
   double soundness_bits = 0;
   std::vector<std::int64_t> labels;  // the verified argmax classes, when accepted
+  // When accepted: the verified outputs (b x n_L, row per sample), exact (centered) and dequantized
+  // as --output writes them (the Python module returns both).
+  std::vector<i128> exact;
+  std::vector<double> outputs;
 };
 
 // Up to max_bytes of the proof from its start (fewer when it is shorter). Sizes asked for come from
