@@ -128,3 +128,29 @@ def test_a_failed_save_leaves_nothing(tmp_path, honest):
         honest.save(tmp_path / "d")  # a directory
     assert list((tmp_path / "d").iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+def test_garbage_raises_and_never_crashes(tmp_path, honest):
+    """Truncations at many lengths, random bytes and a hostile header: exceptions, not crashes."""
+    rng = np.random.default_rng(21)
+    data = honest.to_bytes()
+    for n in list(range(0, 140, 7)) + [len(data) // 2, len(data) - 8]:
+        with pytest.raises(nnproof.Rejected):
+            nnproof.verify(MLP, MLP_INPUT, data[:n])
+        with pytest.raises(nnproof.InputError):
+            nnproof.inspect(data[:n])
+    for _ in range(20):
+        junk = data[:12] + rng.integers(0, 256, len(data) - 12, dtype=np.uint8).tobytes()
+        with pytest.raises(nnproof.Rejected):
+            nnproof.verify(MLP, MLP_INPUT, junk)
+        with pytest.raises(nnproof.InputError):
+            nnproof.inspect(junk)
+    # A header claiming a huge depth and batch: refused before anything that size is allocated.
+    huge = bytearray(data)
+    huge[112:116] = (2**31).to_bytes(4, "little")
+    with pytest.raises(nnproof.InputError):
+        nnproof.inspect(bytes(huge))
+    # A corrupt .npy input: the CLI reader's error, as InputError.
+    (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY\x01\x00" + b"\xff" * 100)
+    with pytest.raises(nnproof.InputError):
+        nnproof.prove(MLP, tmp_path / "bad.npy")
