@@ -44,9 +44,10 @@ Problem load_problem(const std::string& model_path, const std::string& input_pat
   return load(model_path, scales, input_path, [&]() -> const NpyArray& { return x = read_npy(input_path); });
 }
 
-Problem load_problem(const std::string& model_path, const NpyArray& x, const std::string& input_name,
-                     const ScaleChoice& scales) {
-  return load(model_path, scales, input_name, [&]() -> const NpyArray& { return x; });
+Problem load_problem(const std::string& model_path, const std::function<NpyArray()>& read_input,
+                     const std::string& input_name, const ScaleChoice& scales) {
+  NpyArray x;
+  return load(model_path, scales, input_name, [&]() -> const NpyArray& { return x = read_input(); });
 }
 
 FieldId parse_field(const std::string& name) {

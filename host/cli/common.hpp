@@ -35,10 +35,10 @@ struct Problem {
 };
 
 Problem load_problem(const std::string& model_path, const std::string& input_path, const ScaleChoice& scales);
-// The same for an input already read (the Python module's arrays); `input_name` stands for its path
-// in the messages.
-Problem load_problem(const std::string& model_path, const NpyArray& x, const std::string& input_name,
-                     const ScaleChoice& scales);
+// The same for an input read by `read_input` (the Python module's arrays: .npy bytes in memory),
+// called after the model is loaded; `input_name` stands for its path in the messages.
+Problem load_problem(const std::string& model_path, const std::function<NpyArray()>& read_input,
+                     const std::string& input_name, const ScaleChoice& scales);
 
 FieldId parse_field(const std::string& name);
 

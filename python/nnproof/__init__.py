@@ -130,7 +130,7 @@ class Bundle:
         return f"<nnproof.Bundle {len(self._data)} bytes>"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value to compare by
 class Verified:
     """What :func:`verify` proved: the network's outputs on the input, exactly.
 

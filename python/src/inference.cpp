@@ -24,7 +24,8 @@ struct Proved {
 Proved prove(const std::string& model, const InputSpec& in, const std::string& field_flag, const std::string& engine,
              const ScaleChoice& sc) {
   (void)cli::parse_field_flag(field_flag);
-  cli::Problem p = cli::load_problem(model, in.read(), in.name, sc);
+  cli::Problem p = cli::load_problem(
+      model, [&] { return in.read(); }, in.name, sc);
   const FieldId field = cli::choose_field(field_flag, p.float_model);
   check_magnitudes(p.model, p.input, field);
   return cli::with_file_field(field, [&]<class Cfg>() {
@@ -61,7 +62,8 @@ py::dict py_verify(const std::string& model, const std::string& input_path, cons
   const cli::VerifyOutcome r = call_library([&] {
     const cli::VerifyTargets t{cli::parse_field_flag(field), "", ""};
     cli::OutputFiles files;
-    cli::Problem p = cli::load_problem(model, in.read(), in.name, scales(alpha, beta));
+    cli::Problem p = cli::load_problem(
+        model, [&] { return in.read(); }, in.name, scales(alpha, beta));
     batch = p.batch;
     classes = p.model.out_dim();
     // The proof is in memory: the reader hands out its prefix, as read_file_prefix does a file's.
