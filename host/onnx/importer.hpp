@@ -10,6 +10,7 @@
 //                    Softmax), each checking what it reads before it sizes anything;
 //   folding.cpp      constants applied to the activation (BatchNormalization, Add / Sub / Mul / Div by
 //                    a constant) folded exactly into the neighbouring linear op and its bias;
+//   constants.cpp    Cast (to a float type) and Transpose of a constant, folded into a constant;
 //   shapes.cpp       the shape subgraph PyTorch writes for x.view(x.size(0), -1) (Shape, Gather,
 //                    Unsqueeze, Concat, ...) evaluated symbolically, and Reshape;
 //   layers.cpp       growing the chain of affine layers (ops, carried biases, activations), the cap
@@ -134,6 +135,7 @@ class Importer {
                                       std::vector<std::int64_t> fallback) const;
   Tensor constant_input(const onnx::NodeProto& n, int k) const;
   void on_constant(const onnx::NodeProto& n);
+  bool fold_constant_op(const onnx::NodeProto& n);              // constants.cpp: true when n became a constant
   std::optional<std::vector<std::size_t>> sample_dims() const;  // of current_, without the batch
 
   // Constants decoded (tensors.cpp).
