@@ -28,6 +28,7 @@ agreement. Exit 0 when every opset passes, 1 otherwise.
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,13 +47,28 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 SEED = 19
 CLASSES = 4
 SIDE = 14
+NOISE = 0.45  # the pixel noise: enough that the float model errs on a few percent
+# How users call torch.onnx.export, one style per default opset (others get the dynamic batch):
+#   11: constant folding off and the activation written x ** 2: Constant(2) -> Cast -> Pow stays in
+#       the graph for the importer to fold, as do the Constants and the BatchNormalization;
+#   13: named tensors with a dynamic batch: the view's Shape / Gather / Unsqueeze / Concat idiom;
+#   17: the plain call (batch 1 fixed, the view's shape folded to a constant).
+DYNAMIC = dict(input_names=["input"], output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+EXPORT_STYLES = {
+    11: ("x ** 2, dynamic batch, no constant folding", dict(DYNAMIC, do_constant_folding=False), "pow"),
+    13: ("dynamic batch", DYNAMIC, "mul"),
+    17: ("plain call", {}, "mul"),
+}
 
 
 class Square(nn.Module):
-    """The quadratic activation; x * x exports as Mul(x, x)."""
+    """The quadratic activation: x * x exports as Mul(x, x), x ** 2 as Pow(x, 2) (the same function;
+    `written` picks the spelling, for the export styles below)."""
+
+    written = "mul"
 
     def forward(self, x):
-        return x * x
+        return x ** 2 if self.written == "pow" else x * x
 
 
 class TinyQuadCnn(nn.Module):
@@ -76,7 +92,7 @@ def synthetic_images(n, rng, templates):
     images = np.empty((n, 1, SIDE, SIDE), np.float32)
     for i, c in enumerate(labels):
         t = np.roll(templates[c], (rng.integers(-1, 2), rng.integers(-1, 2)), axis=(0, 1))
-        images[i, 0] = np.clip(t * rng.uniform(0.7, 1.0) + rng.normal(0, 0.25, t.shape), 0, 1)
+        images[i, 0] = np.clip(t * rng.uniform(0.7, 1.0) + rng.normal(0, NOISE, t.shape), 0, 1)
     return images, labels.astype(np.int64)
 
 
@@ -93,27 +109,26 @@ def make_templates(rng):
     return templates
 
 
-def train(model, x, y, seconds):
-    """Adam on mini-batches until the time is up (at least one epoch)."""
+def train(model, x, y, epochs):
+    """Adam on mini-batches of 64 for a fixed number of epochs (a fixed count, not a time, so that a
+    rerun with the same torch gives the same model); leaves the model in eval mode."""
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    start, epochs = time.monotonic(), 0
     gen = torch.Generator().manual_seed(SEED)
-    while epochs == 0 or time.monotonic() - start < seconds:
-        model.train()
+    model.train()
+    for _ in range(epochs):
         for idx in torch.randperm(len(xt), generator=gen).split(64):
             opt.zero_grad()
             loss = loss_fn(model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
-        epochs += 1
     model.eval()
-    return epochs, float(loss)
+    return float(loss)
 
 
 def run(cmd, log):
-    """Runs one nnproof command; returns (exit code, stdout, seconds), echoing both outputs."""
+    """Runs one nnproof command, logging it with its output; returns (exit code, stdout, stderr, seconds)."""
     t0 = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True)
     secs = time.monotonic() - t0
@@ -123,7 +138,7 @@ def run(cmd, log):
 
 def check_opset(opset, model, args, data, work):
     """Export at this opset, then quantize / prove / verify; returns True when verified and agreeing."""
-    calib, test, float_pred = data
+    calib, test, float_pred, truth = data
     d = os.path.join(work, f"opset{opset}")
     os.makedirs(d, exist_ok=True)
     onnx_path, q_path = os.path.join(d, "float.onnx"), os.path.join(d, "q.onnx")
@@ -131,8 +146,8 @@ def check_opset(opset, model, args, data, work):
     calib_path, test_path = os.path.join(d, "calib.npy"), os.path.join(d, "test.npy")
     np.save(calib_path, calib)
     np.save(test_path, test)
-    torch.onnx.export(model, torch.from_numpy(test[:1]), onnx_path, opset_version=opset, input_names=["input"],
-                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    style, kwargs, model.square.written = EXPORT_STYLES.get(opset, EXPORT_STYLES[13])
+    torch.onnx.export(model, torch.from_numpy(test[:1]), onnx_path, opset_version=opset, **kwargs)
     nnproof = args.nnproof
     steps = [
         ("quantize", [nnproof, "quantize", "--model", onnx_path, "--calibration", calib_path, "--out", q_path]),
@@ -146,7 +161,7 @@ def check_opset(opset, model, args, data, work):
             rc, out, err, times[name] = run(cmd, log)
             if name == "quantize" and rc == 0:
                 chose = [line for line in out.splitlines() if "chose alpha=" in line]
-                print(f"  opset {opset}: {chose[-1] if chose else out.strip().splitlines()[-1]}")
+                print(f"  opset {opset} ({style}): {chose[-1] if chose else out.strip().splitlines()[-1]}")
             if rc != 0:
                 print(f"  opset {opset}: nnproof {name} failed (exit {rc}): {(err or out).strip()}")
                 return False
@@ -157,7 +172,8 @@ def check_opset(opset, model, args, data, work):
     agreement = float(np.mean(verified == float_pred))
     ok = agreement >= args.min_agreement
     print(f"  opset {opset}: VERIFIED; verified labels agree with PyTorch's float predictions on "
-          f"{100 * agreement:.1f}% of {len(test)} samples (need {100 * args.min_agreement:.0f}%); "
+          f"{100 * agreement:.1f}% of {len(test)} samples (need {100 * args.min_agreement:.0f}%), verified "
+          f"accuracy {100 * np.mean(verified == truth):.1f}%; "
           f"quantize {times['quantize']:.2f} s, prove {times['prove']:.2f} s, verify {times['verify']:.2f} s"
           + ("" if ok else "  <- FAILED"))
     return ok
@@ -167,7 +183,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nnproof", default=os.path.join(REPO, "build", "host", "nnproof"), help="the nnproof binary")
     ap.add_argument("--opsets", default="11,13,17", help="comma-separated ONNX opsets to export (default 11,13,17)")
-    ap.add_argument("--train-seconds", type=float, default=5.0, help="training time (default 5 s)")
+    ap.add_argument("--epochs", type=int, default=4, help="training epochs (default 4, about 2 s on 2 cores)")
     ap.add_argument("--samples", type=int, default=2000, help="training samples (default 2000)")
     ap.add_argument("--calibration", type=int, default=500, help="calibration samples for quantize (default 500)")
     ap.add_argument("--test", type=int, default=300, help="samples to prove and verify (default 300)")
@@ -187,21 +203,25 @@ def main():
     x_test, y_test = synthetic_images(args.test, rng, templates)
     model = TinyQuadCnn()
     t0 = time.monotonic()
-    epochs, loss = train(model, x_train, y_train, args.train_seconds)
+    loss = train(model, x_train, y_train, args.epochs)
     with torch.no_grad():
         float_pred = model(torch.from_numpy(x_test)).argmax(1).numpy()
-    print(f"torch {torch.__version__}: trained {epochs} epochs in {time.monotonic() - t0:.1f} s (last loss "
+    print(f"torch {torch.__version__}: trained {args.epochs} epochs in {time.monotonic() - t0:.1f} s (last loss "
           f"{loss:.3f}); float test accuracy {100 * np.mean(float_pred == y_test):.1f}% on {args.test} samples")
 
-    data = (x_train[: args.calibration], x_test, float_pred)
-    work = args.work_dir or tempfile.mkdtemp(prefix="nnproof-pytorch-")
+    data = (x_train[: args.calibration], x_test, float_pred, y_test)
+    work = args.work_dir or tempfile.mkdtemp(prefix="nnproof-pytorch-")  # removed if every opset passes
     opsets = [int(s) for s in args.opsets.split(",") if s]
     with torch.no_grad():
         results = [check_opset(opset, model, args, data, work) for opset in opsets]
-    print(f"files and nnproof's output: {work}")
     if not all(results):
-        print(f"FAILED for opset(s) {', '.join(str(o) for o, r in zip(opsets, results) if not r)}")
+        print(f"FAILED for opset(s) {', '.join(str(o) for o, r in zip(opsets, results) if not r)}; "
+              f"the files and nnproof's output (nnproof.log) are in {work}")
         return 1
+    if args.work_dir:
+        print(f"files and nnproof's output (nnproof.log): {work}")
+    else:
+        shutil.rmtree(work)
     print(f"all {len(opsets)} opsets: trained, exported, quantized, proved and VERIFIED")
     return 0
 
