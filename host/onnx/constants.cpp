@@ -18,6 +18,8 @@
 namespace nnproof::onnx_detail {
 namespace {
 
+constexpr std::uint64_t kFoldSlack = 1 << 16;
+
 bool is_float_type(std::int64_t type) { return type == onnx::TensorProto::FLOAT || type == onnx::TensorProto::DOUBLE; }
 
 // A permutation of 0..rank-1, or empty.
@@ -70,6 +72,15 @@ bool Importer::fold_constant_op(const onnx::NodeProto& n) {
     fail_node(n, "writes " + in_quotes(out) + ", which already exists",
               "ONNX tensors are assigned once; re-export the model");
   Tensor t = constant_input(n, 0);  // bounded, checked and finite (tensors.cpp)
+  // Each fold keeps a copy, so many folds of one weight could hold far more than the file: all the
+  // folds of a model together may hold at most one element per byte of the file (a float32 weight
+  // can be folded about four times), plus a little for scalars.
+  if (!fold_budget_) fold_budget_ = static_cast<std::uint64_t>(model_.ByteSizeLong()) + kFoldSlack;
+  if ((folded_elements_ += t.values.size()) > *fold_budget_)
+    fail_node(n,
+              "folds more constant data than the file holds (" + std::to_string(folded_elements_) +
+                  " elements, the limit is one per byte of the model)",
+              "fold constants before export: torch.onnx.export(..., do_constant_folding=True) or onnxsim");
   if (op == "Cast") {
     if (attr_int(n, "to", 0) == onnx::TensorProto::FLOAT)
       for (double& v : t.values) {

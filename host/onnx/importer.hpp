@@ -210,6 +210,9 @@ class Importer {
   std::optional<std::array<std::size_t, 4>> pending_pad_;
   std::string pad_node_;
   std::unordered_map<std::string, ShapeValue> shapes_;  // the shape subgraph's tensors
+  // Elements of the constants folded so far (constants.cpp) and their cap, from the file's size.
+  std::uint64_t folded_elements_ = 0;
+  std::optional<std::uint64_t> fold_budget_;
   // Pools hold no weights in the file, so their taps are capped by the model's features
   // (check_pool_work): the pools' taps so far, and the features of the input and every op's output.
   std::uint64_t pool_taps_ = 0, features_ = 0;

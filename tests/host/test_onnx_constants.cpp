@@ -148,6 +148,31 @@ TEST_F(OnnxConstants, WhatIsNotAConstantFoldIsRefused) {
   }
 }
 
+// Folds keep copies: many Transposes of one weight (a small file asking for many copies of it)
+// are refused once they hold more elements than the file has bytes. 300 copies of a 2,048-entry
+// weight (about 8 KB of raw float32) pass that limit; two folds of it do not.
+TEST_F(OnnxConstants, FoldsOfOneWeightAreCappedByTheFileSize) {
+  std::mt19937_64 rng(17);
+  for (int copies : {2, 300}) {
+    SCOPED_TRACE(std::to_string(copies) + " copies");
+    OnnxGraph g(13);
+    g.input("input", {64});
+    g.initializer("w", {32, 64}, sixteenths(rng, 32 * 64));
+    for (int k = 0; k < copies; ++k) g.node("Transpose", "t" + std::to_string(k), {"w"}, "wt" + std::to_string(k));
+    g.node("MatMul", "mm", {"input", "wt0"}, "h");
+    g.node("Mul", "sq", {"h", "h"}, "sq");
+    Params fc;
+    g.output(add_gemm(g, "fc", "sq", 2, 32, rng, fc));
+    const std::string path = dir.file("copies.onnx");
+    g.save(path);
+    if (copies == 2) {
+      EXPECT_NO_THROW(import_onnx(path));
+    } else {
+      expect_refused(g, {"folds more constant data than the file holds", "do_constant_folding=True"});
+    }
+  }
+}
+
 // nn.AvgPool2d(2, ceil_mode=True) at opset 9 pads the end by one with count_include_pad=0. On a
 // 6x6 map no window reaches that padding: the same pool as without it. On 5x5 the last window
 // would average one row or column of the image (a partial window): refused.
