@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -90,6 +91,11 @@ std::string to_decimal(i128 x) {
 std::vector<unsigned char> read_file_prefix(const std::string& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError(path + ": cannot open: " + std::strerror(errno));
+  // Never more than the file holds: max_bytes is a bound (from the client's model), not a size.
+  in.seekg(0, std::ios::end);
+  const auto end = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (end >= 0) max_bytes = std::min(max_bytes, static_cast<std::size_t>(end));
   std::vector<unsigned char> buf(max_bytes);
   in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(max_bytes));
   buf.resize(static_cast<std::size_t>(in.gcount()));
