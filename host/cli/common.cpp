@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -19,16 +20,46 @@
 
 namespace nnproof::cli {
 
+namespace {
+
+// What loading a .npy costs, for an out-of-memory message: its values (from the file's size and the
+// item size its header names) as read (8 bytes each) and as exact integers (8 more).
+std::size_t npy_load_bytes(const std::string& path) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return 0;
+  const std::vector<unsigned char> head = read_file_prefix(path, 512);
+  const std::string text(head.begin(), head.end());
+  std::size_t item = 1;
+  const std::size_t at = text.find("descr");
+  if (at != std::string::npos) {
+    const std::size_t digit = text.find_first_of("1248", text.find_first_of("fiub", at + 8));
+    if (digit != std::string::npos) item = static_cast<std::size_t>(text[digit] - '0');
+  }
+  return static_cast<std::size_t>(size) / item * 16;
+}
+
+}  // namespace
+
 Problem load_problem(const std::string& model_path, const std::string& input_path, const ScaleChoice& scales) {
   Problem p;
   p.float_model = import_onnx(model_path);
   p.model = quantize_model(p.float_model, scales);
   p.model_digest = model_digest(p.model);
-  NpyArray x = read_npy(input_path);
-  // One line, not an error: the scales were chosen for the calibration range (nnproof.input_range).
-  if (auto warning = input_range_warning(x, input_path, p.float_model)) std::fprintf(stderr, "%s\n", warning->c_str());
-  p.input = quantize_input(x, input_path, p.model);
-  p.batch = x.shape[0];
+  try {
+    NpyArray x = read_npy(input_path);
+    // One line, not an error: the scales were chosen for the calibration range (nnproof.input_range).
+    if (auto warning = input_range_warning(x, input_path, p.float_model))
+      std::fprintf(stderr, "%s\n", warning->c_str());
+    p.input = quantize_input(x, input_path, p.model);
+    p.batch = x.shape[0];
+  } catch (const std::bad_alloc&) {
+    // The client's own resources (exit 2): the whole input is loaded before any chunk is proved.
+    throw UsageError("out of memory: loading " + input_path + " needs about " +
+                     std::to_string(npy_load_bytes(input_path) >> 20) +
+                     " MiB (16 bytes a value) and this process could not get it; split the input into smaller "
+                     "files (--max-memory bounds the proof, not the loaded input)");
+  }
   return p;
 }
 
