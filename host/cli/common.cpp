@@ -10,10 +10,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <new>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <new>
 #include <set>
 
 #include "host/calibrate_range.hpp"
