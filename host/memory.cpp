@@ -36,6 +36,18 @@ u128 weight_bytes(const QuantizedModel& model, FieldId field) {
   return entries * (8 + 2 * byte_io::field_base_bytes(field));
 }
 
+// The process's mapped address space now (VmSize of /proc/self/status), 0 when unknown.
+std::size_t mapped_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  std::size_t kib = 0;
+  while (status >> key) {
+    if (key == "VmSize:" && status >> kib) return kib * 1024;
+    status.ignore(4096, '\n');
+  }
+  return 0;
+}
+
 // What the process may use at most, from physical memory and the limits placed on it.
 std::pair<std::size_t, std::string> host_memory() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
@@ -48,8 +60,12 @@ std::pair<std::size_t, std::string> host_memory() {
     }
   };
   rlimit rl{};
-  if (::getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-    consider(static_cast<std::size_t>(rl.rlim_cur), "the address-space limit (ulimit -v)");
+  // The address space this process has already mapped (libraries, thread stacks, OpenBLAS's
+  // buffers: ~350 MiB here before main) counts against ulimit -v: what is left of it is the limit.
+  if (::getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    const std::size_t limit = static_cast<std::size_t>(rl.rlim_cur), mapped = mapped_bytes();
+    consider(limit > mapped ? limit - mapped : 1, "the address space left under ulimit -v");
+  }
   if (::getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
     consider(static_cast<std::size_t>(rl.rlim_cur), "the data-segment limit (ulimit -d)");
   std::ifstream cg("/sys/fs/cgroup/memory.max");  // "max" when unlimited

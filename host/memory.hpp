@@ -29,8 +29,9 @@ struct MemoryLimit {
   std::string source;  // "--max-memory", "80% of physical memory (23.4 GiB)", ...
 };
 
-// 80% of the least of: physical memory, the address-space and data limits (ulimit -v / -d,
-// RLIMIT_AS / RLIMIT_DATA) and the cgroup's memory.max; with `cuda`, 80% of device 0's memory.
+// 80% of the least of: physical memory, the address space left under ulimit -v (RLIMIT_AS less
+// what the process has mapped), the data limit (ulimit -d, RLIMIT_DATA) and the cgroup's
+// memory.max; with `cuda`, 80% of device 0's memory.
 MemoryLimit default_memory_limit(bool cuda);
 
 // The prover's peak memory for one proof of `batch` samples, in bytes: the forward pass's tables

@@ -100,7 +100,14 @@ int print_bundle(const InspectOptions& o, const InferenceView<Cfg>& v, const std
   }
   std::string dims, sizes;
   for (auto d : shape.dims) dims += (dims.empty() ? "" : "-") + std::to_string(d);
-  for (auto c : v.chunk_batches) sizes += (sizes.empty() ? "" : " + ") + std::to_string(c);
+  // Runs of equal sizes as "9 x 512 + 392": the prover's chunks are equal but the last.
+  for (std::size_t j = 0; j < chunks;) {
+    std::size_t run = 1;
+    while (j + run < chunks && v.chunk_batches[j + run] == v.chunk_batches[j]) ++run;
+    sizes += (sizes.empty() ? "" : " + ") + (run > 1 ? std::to_string(run) + " x " : "") +
+             std::to_string(v.chunk_batches[j]);
+    j += run;
+  }
   fmt::print(
       "kind:           inference proof{}\nfield:          {}\nbatch:          {}\ndims:           {}\nsoundness bits: "
       "{:.1f}{}\n",
