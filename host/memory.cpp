@@ -177,7 +177,7 @@ ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t ba
   };
   std::size_t c = batch;
   if (!fits(batch)) {
-    c = std::size_t{1} << (ceil_log2(batch) - 1);  // below the whole batch's padded size
+    c = batch > 1 ? std::size_t{1} << (ceil_log2(batch) - 1) : 1;  // below the whole batch's padded size
     while (c > 1 && !fits(c)) c /= 2;
     if (!fits(c)) {
       const std::size_t one = estimate_prove_bytes(model, field, 1, version) + shared;

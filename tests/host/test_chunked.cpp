@@ -99,6 +99,8 @@ TEST_F(Plans, LargestPowerOfTwoChunksThatFit) {
 }
 
 TEST_F(Plans, RefusedWhenOneSampleDoesNotFit) {
+  EXPECT_THROW((void)plan_chunks(model, FieldId::m61, 1, 3, 1 << 20), MemoryLimitError);
+  EXPECT_EQ(plan_chunks(model, FieldId::m61, 1, 3, need(1)).chunks, 1u);
   try {
     (void)plan_chunks(model, FieldId::m61, kBatch, 3, need(1) - 1);
     FAIL() << "a plan under the one-sample need was accepted";
