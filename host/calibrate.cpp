@@ -11,10 +11,6 @@
 namespace nnproof {
 namespace {
 
-// Accuracy saturates as beta grows (the paper's Table 1): after this many larger betas without a
-// gain, the search moves on to the next alpha (with labels only).
-constexpr int kPatience = 3;
-
 // A feasible pair's exact outputs: the argmax per sample, the outputs dequantized (row per
 // sample) and the largest |value| seen.
 struct ExactRun {
@@ -126,12 +122,15 @@ void check_labels(const std::vector<std::int64_t>& labels, std::size_t batch, st
                           std::to_string(classes) + " classes; labels must be class indices");
 }
 
-// Whether trial t beats the best so far: more accurate with labels, closer to the float model
-// without; ties keep the earlier (smaller) pair.
+// Whether trial t beats the best so far. With labels: more accurate; on equal accuracy, closer to
+// the float model's outputs; then a smaller worst-case magnitude. Without labels: closer to the
+// float model's outputs. Remaining ties keep the earlier (smaller) pair.
 bool better(const ScaleTrial& t, const ScaleSearch& s) {
   if (!s.best) return true;
   const ScaleTrial& b = s.trials[*s.best];
-  return s.by_labels ? *t.accuracy > *b.accuracy : *t.output_error < *b.output_error;
+  if (s.by_labels && *t.accuracy != *b.accuracy) return *t.accuracy > *b.accuracy;
+  if (*t.output_error != *b.output_error) return *t.output_error < *b.output_error;
+  return s.by_labels && t.worst_log2 < b.worst_log2;
 }
 
 }  // namespace
@@ -149,9 +148,7 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
   for (int a = 0; a <= max_exponent; ++a) {
     std::vector<std::int64_t> rows;  // the batch quantized at this alpha, shared by every beta
     u128 max_input = 0;              // and its largest magnitude (0 until computed)
-    double best_for_alpha = -1;
-    int stale = 0;  // betas in a row that did not beat best_for_alpha (labels only)
-    for (int e = 0; e <= max_exponent && stale < kPatience; ++e) {
+    for (int e = 0; e <= max_exponent; ++e) {
       ScaleTrial t;
       t.alpha = std::ldexp(1.0, a);
       t.beta = std::ldexp(1.0, e);
@@ -186,10 +183,6 @@ ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, 
       ++runs;
       search.trials.push_back(t);
       if (better(t, search)) search.best = search.trials.size() - 1;
-      if (labels) {
-        stale = *t.accuracy > best_for_alpha ? 0 : stale + 1;
-        best_for_alpha = std::max(best_for_alpha, *t.accuracy);
-      }
     }
   }
   return search;

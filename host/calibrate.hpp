@@ -36,15 +36,16 @@ struct ScaleTrial {
 struct ScaleSearch {
   std::vector<ScaleTrial> trials;   // in search order: alpha ascending, then beta ascending
   std::optional<std::size_t> best;  // see search_scales
-  bool by_labels = true;            // best is the most accurate pair, else the closest to the float model
+  bool by_labels = true;            // best is the most accurate pair (ties: closest to the float model), else
+                                    // the closest to the float model
 };
 
 // Tries alpha = 2^a, beta = 2^e for a, e in [0, max_exponent]; for each alpha, beta grows until the
-// bound fails (a larger beta only grows it). With labels (class indices, one per calibration
-// sample) the best pair is the most accurate (smaller scales on ties), and three larger betas in a
-// row without a better accuracy end an alpha (accuracy saturates, the paper's Table 1). Without
-// labels every feasible pair is run and the best is the one whose outputs are closest to the float
-// model's (smallest output_error; smaller scales on ties). Throws QuantizeError / ModelError for
+// bound fails (a larger beta only grows it). Every feasible pair is run. With labels (class indices,
+// one per calibration sample) the best pair is the most accurate; on equal accuracy the one whose
+// outputs are closest to the float model's (smallest output_error), then the one with the smallest
+// worst-case magnitude. Without labels the best is the one closest to the float model's outputs.
+// Remaining ties keep the smaller pair (alpha, then beta). Throws QuantizeError / ModelError for
 // unusable inputs (one line).
 ScaleSearch search_scales(const FloatModel& model, const NpyArray& calibration, const std::string& calibration_path,
                           const std::optional<std::vector<std::int64_t>>& labels, FieldId field, int max_exponent,

@@ -38,8 +38,10 @@ template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, const StatementBindings& bindings,
                       double min_bits = kMinSoundnessBits);
 
-// Why verify_bundle rejects a proof made for another input (its header's input binding differs).
-inline constexpr const char* kInputBindingRejection = "input binding: the proof was made for another input";
+// Why verify_bundle rejects a proof made for another input (its header's input binding differs). A
+// proof relabelled with another format version lands here too: each version hashes the input its own way.
+inline constexpr const char* kInputBindingRejection =
+    "input binding: the proof was made for another input, or its header names another format version";
 
 // The transcript both parties start from for a statement (PROTOCOL.md section 6): from format
 // version 3 it absorbs the version after the statement, so that a file's tables (its layout,

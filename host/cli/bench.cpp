@@ -170,6 +170,8 @@ int bench_all(const BenchModel& m, FieldId field, const std::vector<std::size_t>
   if (!o.model.empty()) {
     out["model"] = o.model;
     out["input_max_abs"] = static_cast<std::uint64_t>(m.input_max);
+  } else {
+    out["input_bits"] = o.input_bits;  // the synthetic input's width, which the input binding's cost follows
   }
   out["results"] = nlohmann::json::array();
   if (!o.json)

@@ -120,8 +120,12 @@ int run_quantize(const QuantizeOptions& o) {
     print_table(s, field);
     const std::size_t samples = x.shape.empty() ? 0 : x.shape[0];
     if (labels)
-      fmt::print("chose alpha={} beta={}: calibration accuracy {:.2f}% on {} samples; wrote {} (field {})\n",
-                 best.alpha, best.beta, 100 * *best.accuracy, samples, o.out, field_name(field));
+      fmt::print(
+          "with labels: chose alpha={} beta={}, the most accurate pair (calibration accuracy {:.2f}% on {} samples; "
+          "among equally accurate pairs the one closest to the float model's outputs: relative error {:.2e}, same "
+          "argmax on {:.2f}%); wrote {} (field {})\n",
+          best.alpha, best.beta, 100 * *best.accuracy, samples, *best.output_error, 100 * *best.agreement, o.out,
+          field_name(field));
     else
       fmt::print(
           "no labels: chose alpha={} beta={}, the pair whose exact outputs are closest to the float model's "

@@ -240,6 +240,7 @@ void Importer::on_node(const onnx::NodeProto& n) {
     fail_node(n, "ops from domain " + in_quotes(n.domain()) + " are not supported",
               "export with standard ONNX ops only");
   if (op == "Constant") return on_constant(n);
+  if (fold_constant_op(n)) return;  // a Cast or Transpose of a constant: one more constant
   if (stage_ == Stage::final)
     fail_node(n, "follows the final " + last_op_, "Softmax/LogSoftmax must be the last node (the verifier applies it)");
   if (pending_pad_ && op != "Conv" && op != "AveragePool" && op != "Pad")

@@ -10,6 +10,7 @@
 //                    Softmax), each checking what it reads before it sizes anything;
 //   folding.cpp      constants applied to the activation (BatchNormalization, Add / Sub / Mul / Div by
 //                    a constant) folded exactly into the neighbouring linear op and its bias;
+//   constants.cpp    Cast (to a float type) and Transpose of a constant, folded into a constant;
 //   shapes.cpp       the shape subgraph PyTorch writes for x.view(x.size(0), -1) (Shape, Gather,
 //                    Unsqueeze, Concat, ...) evaluated symbolically, and Reshape;
 //   layers.cpp       growing the chain of affine layers (ops, carried biases, activations), the cap
@@ -134,6 +135,7 @@ class Importer {
                                       std::vector<std::int64_t> fallback) const;
   Tensor constant_input(const onnx::NodeProto& n, int k) const;
   void on_constant(const onnx::NodeProto& n);
+  bool fold_constant_op(const onnx::NodeProto& n);              // constants.cpp: true when n became a constant
   std::optional<std::vector<std::size_t>> sample_dims() const;  // of current_, without the batch
 
   // Constants decoded (tensors.cpp).
@@ -208,6 +210,9 @@ class Importer {
   std::optional<std::array<std::size_t, 4>> pending_pad_;
   std::string pad_node_;
   std::unordered_map<std::string, ShapeValue> shapes_;  // the shape subgraph's tensors
+  // Elements of the constants folded so far (constants.cpp) and their cap, from the file's size.
+  std::uint64_t folded_elements_ = 0;
+  std::optional<std::uint64_t> fold_budget_;
   // Pools hold no weights in the file, so their taps are capped by the model's features
   // (check_pool_work): the pools' taps so far, and the features of the input and every op's output.
   std::uint64_t pool_taps_ = 0, features_ = 0;

@@ -16,6 +16,23 @@
 #include "host/onnx/importer.hpp"
 
 namespace nnproof::onnx_detail {
+namespace {
+
+// Whether an AveragePool's own pads (top, left, bottom, right; each in [0, 2^31]) only extend the
+// end of the image where no window reaches: every window of `g` (which holds them) then lies in the
+// image with the end pads taken away, so the pool is the same without them.
+bool inert_end_pads(const std::vector<std::int64_t>& own, const ConvShape& g) {
+  if (own.size() != 4 || own[0] != 0 || own[1] != 0) return false;
+  const auto inert = [](std::size_t padded, std::size_t kernel, std::size_t stride, std::size_t end_pad) {
+    if (padded < kernel) return false;  // no window at all: finish_window refuses the shape
+    const std::size_t last_end = (padded - kernel) / stride * stride + kernel;
+    return last_end <= padded - end_pad;
+  };
+  return inert(g.in_h + g.pad_top + g.pad_bottom, g.kernel_h, g.stride_h, static_cast<std::size_t>(own[2])) &&
+         inert(g.in_w + g.pad_left + g.pad_right, g.kernel_w, g.stride_w, static_cast<std::size_t>(own[3]));
+}
+
+}  // namespace
 
 // ---- fully connected ----------------------------------------------------------------------------
 
@@ -280,9 +297,16 @@ void Importer::on_average_pool(const onnx::NodeProto& n, bool global) {
   // Only the node's own pads: a Pad before it wrote real zeros, which every window counts.
   const auto own = global ? std::vector<std::int64_t>{} : attr_ints(n, "pads", {});
   const bool padded = std::any_of(own.begin(), own.end(), [](std::int64_t p) { return p != 0; });
-  if (padded && attr_int(n, "count_include_pad", 0) == 0)
-    fail_node(n, "pads with count_include_pad=0, so border windows divide by fewer than k^2 and are not a sum pool",
-              "pool without padding, or with count_include_pad=1");
+  if (padded && attr_int(n, "count_include_pad", 0) == 0) {
+    if (!inert_end_pads(own, op.conv))
+      fail_node(n, "pads with count_include_pad=0, so border windows divide by fewer than k^2 and are not a sum pool",
+                "pool without padding, with count_include_pad=1, or (ceil_mode=True at opset 9) on sizes the "
+                "stride divides");
+    // nn.AvgPool2d(ceil_mode=True) at opset 9 (AveragePool-7 has no ceil_mode): PyTorch pads the
+    // end for the partial window ceil would add; where the stride divides, no window reads it.
+    op.conv.pad_bottom -= static_cast<std::size_t>(own[2]);
+    op.conv.pad_right -= static_cast<std::size_t>(own[3]);
+  }
   finish_window(n, op);
   if (attr_int(n, "ceil_mode", 0) != 0 && ((g.in_h + g.pad_top + g.pad_bottom - g.kernel_h) % g.stride_h != 0 ||
                                            (g.in_w + g.pad_left + g.pad_right - g.kernel_w) % g.stride_w != 0))

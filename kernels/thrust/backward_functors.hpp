@@ -66,17 +66,4 @@ struct OuterEntry {
   }
 };
 
-// g[a] = sum_k D[a][k], a thread per row.
-template <class F>
-struct RowSum {
-  const F* d;
-  F* g;
-  Index n;
-  NNP_HD void operator()(Index a) const {
-    F acc = F::zero();
-    for (Index k = 0; k < n; ++k) acc += d[a * n + k];
-    g[a] = acc;
-  }
-};
-
 }  // namespace nnproof::NNP_THRUST_NS

@@ -139,7 +139,7 @@ class ThrustEngine final : public Engine<Cfg> {
     resize_unwritten(v, Y.rows);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows * lanes),
                                 ColLaneCombine<K, F>{raw(y), raw(eq_), raw(partial_), Y.cols, lanes}));
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), SumLanes<K>{raw(partial_), raw(v), lanes}));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), RowSums<K>{raw(partial_), raw(v), lanes}));
     std::vector<K> out(Y.rows);
     download(v, out.begin());
     return out;
@@ -196,7 +196,7 @@ class ThrustEngine final : public Engine<Cfg> {
     DeviceVector<F> staged;
     const DeviceVector<F>& d = device_view(D, staged);
     auto g = sized_table<F>(rows);
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows), RowSum<F>{raw(d), raw(g), D.cols}));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows), RowSums<F>{raw(d), raw(g), D.cols}));
     std::vector<F> out(rows);
     download(g, out.begin());
     return out;

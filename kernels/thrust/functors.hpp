@@ -317,14 +317,16 @@ struct ColLaneCombine {  // thread per (row j, lane l), l fastest
   }
 };
 
-template <class K>
-struct SumLanes {  // thread per row j: V[j] = the sum of its lanes' partial sums
-  const K* partial;
-  K* out;
-  Index lanes;
+// out[j] = the sum of row j of a row-major table with `cols` columns, a thread per row: row_combine's
+// lanes' partial sums, and the batch sums of the backward pass (g = D 1).
+template <class T>
+struct RowSums {
+  const T* in;
+  T* out;
+  Index cols;
   NNP_HD void operator()(Index j) const {
-    K acc = K::zero();
-    for (Index l = 0; l < lanes; ++l) acc += partial[j * lanes + l];
+    T acc = T::zero();
+    for (Index l = 0; l < cols; ++l) acc += in[j * cols + l];
     out[j] = acc;
   }
 };

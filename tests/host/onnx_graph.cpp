@@ -20,8 +20,10 @@ void fill(onnx::TensorProto& t, const std::vector<std::int64_t>& dims, const std
     t.set_raw_data(raw);
   } else if (type == onnx::TensorProto::INT64) {
     for (double v : values) t.add_int64_data(static_cast<std::int64_t>(v));
+  } else if (type == onnx::TensorProto::DOUBLE) {
+    for (double v : values) t.add_double_data(v);
   } else {
-    throw std::invalid_argument("OnnxGraph: FLOAT or INT64 only");
+    throw std::invalid_argument("OnnxGraph: FLOAT, DOUBLE or INT64 only");
   }
 }
 

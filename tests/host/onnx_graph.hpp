@@ -18,7 +18,7 @@ class OnnxGraph {
 
   // The data input, FLOAT of shape (batch, dims...) with a symbolic batch.
   void input(const std::string& name, const std::vector<std::int64_t>& dims);
-  // An initializer: FLOAT in raw_data as PyTorch writes it, or INT64 in int64_data.
+  // An initializer: FLOAT in raw_data as PyTorch writes it, or INT64 / DOUBLE in int64_data / double_data.
   void initializer(const std::string& name, const std::vector<std::int64_t>& dims, const std::vector<double>& values,
                    int type = onnx::TensorProto::FLOAT);
   // A Constant node whose value is a tensor (rank 0 when dims is empty).

@@ -348,6 +348,26 @@ TEST_F(Cli, BenchPrintsTheDocumentedJson) {
   EXPECT_EQ(run_cli("bench --arch 5,x --batch 4").code, 2);
 }
 
+// --input-bits sets the synthetic input's width (default 8): the JSON says which, another width
+// proves another statement, and widths outside 2..128 are the caller's mistake.
+TEST_F(Cli, BenchInputBitsChangesTheSyntheticInput) {
+  auto bench = [](const std::string& extra) {
+    CliRun r = run_cli("bench --arch 5,7,3 --batch 9 --engine cpu --json" + extra);
+    EXPECT_EQ(r.code, 0) << r.out;
+    return nlohmann::json::parse(r.out);
+  };
+  const auto by_default = bench("");
+  const auto narrow = bench(" --input-bits 3");
+  const auto full = bench(" --input-bits 61");
+  EXPECT_EQ(by_default["input_bits"], 8);
+  EXPECT_EQ(narrow["input_bits"], 3);
+  EXPECT_EQ(bench(" --input-bits 8")["results"][0]["proof_sha256"], by_default["results"][0]["proof_sha256"]);
+  EXPECT_NE(narrow["results"][0]["proof_sha256"], by_default["results"][0]["proof_sha256"]);
+  EXPECT_NE(full["results"][0]["proof_sha256"], by_default["results"][0]["proof_sha256"]);
+  for (const char* bad : {" --input-bits 1", " --input-bits 129", " --input-bits x"})
+    EXPECT_EQ(run_cli(std::string("bench --arch 5,7,3 --batch 4") + bad).code, 2) << bad;
+}
+
 // bench --model: a convolutional model file, timed with the same keys plus which float32
 // implementation float_forward_s ran and the input bound the random inputs were drawn under; the
 // same seed proves the same bytes on the cpu and thrust-omp engines (the cpu engine's int8
