@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <new>
 #include <set>
 
 #include "host/calibrate_range.hpp"
@@ -19,6 +21,24 @@
 namespace nnproof::cli {
 
 namespace {
+
+// What loading a .npy costs, for an out-of-memory message: its values (from the file's size and the
+// item size its header names) as read (8 bytes each) and as exact integers (8 more). 0 when the
+// input is not a readable file (an array handed over by the Python package).
+std::size_t npy_load_bytes(const std::string& path) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) return 0;
+  const std::vector<unsigned char> head = read_file_prefix(path, 512);
+  const std::string text(head.begin(), head.end());
+  std::size_t item = 1;
+  const std::size_t at = text.find("descr");
+  if (at != std::string::npos) {
+    const std::size_t digit = text.find_first_of("1248", text.find_first_of("fiub", at + 8));
+    if (digit != std::string::npos) item = static_cast<std::size_t>(text[digit] - '0');
+  }
+  return static_cast<std::size_t>(size) / item * 16;
+}
 
 // The model is read and quantized before the input is read: a bad model (or scales) is reported
 // first, whichever way the input arrives.
@@ -29,11 +49,21 @@ Problem load(const std::string& model_path, const ScaleChoice& scales, const std
   p.float_model = import_onnx(model_path);
   p.model = quantize_model(p.float_model, scales);
   p.model_digest = model_digest(p.model);
-  const NpyArray& x = read_input();
-  // One line, not an error: the scales were chosen for the calibration range (nnproof.input_range).
-  if (auto warning = input_range_warning(x, input_name, p.float_model)) std::fprintf(stderr, "%s\n", warning->c_str());
-  p.input = quantize_input(x, input_name, p.model);
-  p.batch = x.shape[0];
+  try {
+    const NpyArray& x = read_input();
+    // One line, not an error: the scales were chosen for the calibration range (nnproof.input_range).
+    if (auto warning = input_range_warning(x, input_name, p.float_model))
+      std::fprintf(stderr, "%s\n", warning->c_str());
+    p.input = quantize_input(x, input_name, p.model);
+    p.batch = x.shape[0];
+  } catch (const std::bad_alloc&) {
+    // The client's own resources (exit 2): the whole input is loaded before any chunk is proved.
+    const std::size_t need = npy_load_bytes(input_name);
+    throw UsageError("out of memory: loading " + input_name +
+                     (need ? " needs about " + std::to_string(need >> 20) + " MiB (16 bytes a value) and" : "") +
+                     " this process could not get it; split the input into smaller files (--max-memory bounds "
+                     "the proof, not the loaded input)");
+  }
   return p;
 }
 
@@ -109,6 +139,11 @@ std::string to_decimal(i128 x) {
 std::vector<unsigned char> read_file_prefix(const std::string& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UsageError(path + ": cannot open: " + std::strerror(errno));
+  // Never more than the file holds: max_bytes is a bound (from the client's model), not a size.
+  in.seekg(0, std::ios::end);
+  const auto end = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (end >= 0) max_bytes = std::min(max_bytes, static_cast<std::size_t>(end));
   std::vector<unsigned char> buf(max_bytes);
   in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(max_bytes));
   buf.resize(static_cast<std::size_t>(in.gcount()));

@@ -4,10 +4,12 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
 #include "nnproof/version.hpp"
+#include "verifier/chunked.hpp"
 #include "verifier/image_layout.hpp"
 #include "verifier/training/bundle.hpp"
 
@@ -38,20 +40,41 @@ void check_model(const InspectOptions& o, const QuantizedModel& m, const BundleH
                      "; check --model, --alpha and --beta");
 }
 
+// What inspect shows of a plain or chunked inference bundle: the outputs of all its proofs, in order.
 template <class Cfg>
-int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& bytes, const ProofShape& shape,
-                 const std::optional<QuantizedModel>& model) {
+struct InferenceView {
+  BundleHeader header;  // the (first) proof's
+  ProofShape shape;     // the dims, and the batch of all chunks together
+  std::vector<typename Cfg::F> outputs;
+  std::vector<std::size_t> chunk_batches;  // one entry for a plain bundle
+  std::vector<double> chunk_bits;
+  std::size_t messages = 0, file_bytes = 0;
+};
+
+template <class Cfg>
+void add_proof(InferenceView<Cfg>& v, std::span<const unsigned char> bytes, const ProofShape& shape) {
   ProofBundle<Cfg> b = parse_bundle<Cfg>(bytes, shape);
-  if (model) check_model<Cfg>(o, *model, b.header);
+  if (v.chunk_batches.empty()) v.header = b.header;
+  v.outputs.insert(v.outputs.end(), b.outputs.begin(), b.outputs.end());
+  v.chunk_batches.push_back(shape.batch);
+  v.chunk_bits.push_back(shape.soundness_bits(Cfg::kId));
+  v.messages += b.messages.size();
+}
+
+template <class Cfg>
+int print_bundle(const InspectOptions& o, const InferenceView<Cfg>& v, const std::optional<QuantizedModel>& model) {
+  if (model) check_model<Cfg>(o, *model, v.header);
+  const ProofShape& shape = v.shape;
   const std::size_t n_out = shape.dims.back();
-  const double bits = shape.soundness_bits(Cfg::kId);
-  const std::size_t proof_bytes = b.messages.size() * Cfg::K::kBytes;
+  const std::size_t chunks = v.chunk_batches.size();
+  const double bits = combined_soundness_bits(v.chunk_bits);
+  const std::size_t proof_bytes = v.messages * Cfg::K::kBytes;
   std::vector<std::vector<std::string>> outputs(shape.batch);
   for (std::size_t k = 0; k < shape.batch; ++k)
-    for (std::size_t j = 0; j < n_out; ++j) outputs[k].push_back(to_decimal(b.outputs[k * n_out + j].centered()));
+    for (std::size_t j = 0; j < n_out; ++j) outputs[k].push_back(to_decimal(v.outputs[k * n_out + j].centered()));
   // Dequantized: centered / s_Z(L), then the model's final (log-)softmax, as prove --output writes them.
   std::vector<double> floats;
-  if (o.dequantize) floats = dequantize_outputs(*model, b.outputs);
+  if (o.dequantize) floats = dequantize_outputs(*model, v.outputs);
   if (o.json) {
     nlohmann::json j;
     j["nnproof_version"] = NNPROOF_VERSION;
@@ -61,6 +84,8 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
     j["dims"] = shape.dims;
     j["soundness_bits"] = bits;
     j["proof_bytes"] = proof_bytes;
+    j["chunks"] = chunks;
+    j["chunk_batches"] = v.chunk_batches;
     j["outputs"] = outputs;
     if (model) j["output_scale"] = model->output_scale();  // s_Z(L): every output shares it
     if (o.dequantize) {
@@ -73,14 +98,24 @@ int print_bundle(const InspectOptions& o, const std::vector<unsigned char>& byte
     fmt::print("{}\n", j.dump());
     return kExitOk;
   }
-  std::string dims;
+  std::string dims, sizes;
   for (auto d : shape.dims) dims += (dims.empty() ? "" : "-") + std::to_string(d);
+  // Runs of equal sizes as "9 x 512 + 392": the prover's chunks are equal but the last.
+  for (std::size_t j = 0; j < chunks;) {
+    std::size_t run = 1;
+    while (j + run < chunks && v.chunk_batches[j + run] == v.chunk_batches[j]) ++run;
+    sizes += (sizes.empty() ? "" : " + ") + (run > 1 ? std::to_string(run) + " x " : "") +
+             std::to_string(v.chunk_batches[j]);
+    j += run;
+  }
   fmt::print(
-      "kind:           inference proof\nfield:          {}\nbatch:          {}\ndims:           {}\nsoundness bits: "
-      "{:.1f}\n",
-      field_name(Cfg::kId), shape.batch, dims, bits);
-  fmt::print("proof bytes:    {} ({} elements, outputs excluded)\nfile bytes:     {}\n", proof_bytes, b.messages.size(),
-             bytes.size());
+      "kind:           inference proof{}\nfield:          {}\nbatch:          {}\ndims:           {}\nsoundness bits: "
+      "{:.1f}{}\n",
+      chunks > 1 ? ", chunked" : "", field_name(Cfg::kId), shape.batch, dims, bits,
+      chunks > 1 ? " (union bound over the chunks)" : "");
+  if (chunks > 1) fmt::print("chunks:         {} ({} samples)\n", chunks, sizes);
+  fmt::print("proof bytes:    {} ({} elements, outputs excluded)\nfile bytes:     {}\n", proof_bytes, v.messages,
+             v.file_bytes);
   if (model) fmt::print("output scale:   {} (s_Z(L) of {})\n", model->output_scale(), o.model);
   fmt::print("outputs ({}; as the file claims them, unverified until nnproof verify accepts it):\n",
              o.dequantize ? "dequantized by the output scale" : "exact, centered");
@@ -171,6 +206,40 @@ int inspect_training(const InspectOptions& o, std::uintmax_t file_size) {
   return print_training_bundle<M61>(o, bytes, shape);
 }
 
+// A chunked bundle, with no model at hand: every chunk's header is read where the previous chunk
+// ends, its shape taken only when the length it implies fits in the file, and the chunks must have
+// one field, version and dims, cover the prefix's batch and end exactly at the file's end.
+int inspect_chunked(const InspectOptions& o, std::uintmax_t file_size, const std::optional<QuantizedModel>& model) {
+  const std::vector<unsigned char> bytes = read_file_prefix(o.proof, static_cast<std::size_t>(file_size));
+  const ChunkedPrefix prefix = parse_chunked_prefix(bytes);
+  return with_file_field(prefix.field, [&]<class Cfg>() {
+    InferenceView<Cfg> v;
+    v.file_bytes = bytes.size();
+    std::size_t at = kChunkedPrefixBytes, covered = 0;
+    for (std::size_t j = 0; j < prefix.chunks; ++j) {
+      const std::string where = "chunk " + std::to_string(j + 1) + "/" + std::to_string(prefix.chunks) + ": ";
+      const auto rest = std::span<const unsigned char>(bytes).subspan(at);
+      const BundleHeader h = parse_header(rest, kAnyDepth);
+      if (h.field != prefix.field || h.version != prefix.version || (j > 0 && h.dims != v.shape.dims))
+        throw ProofFormatError(where + "its field, version or dims differ from the bundle's");
+      if (h.batch > prefix.batch - covered)
+        throw ProofFormatError(where + "its samples run past the bundle's batch of " + std::to_string(prefix.batch));
+      const ProofShape shape{h.dims, h.batch};
+      const std::size_t size = bundle_size(h.field, shape);
+      if (size > rest.size()) throw ProofFormatError(where + "truncated");
+      add_proof<Cfg>(v, j + 1 == prefix.chunks ? rest : rest.first(size), shape);
+      v.shape.dims = h.dims;
+      at += size;
+      covered += h.batch;
+    }
+    if (covered != prefix.batch)
+      throw ProofFormatError("the chunks cover " + std::to_string(covered) + " of the bundle's " +
+                             std::to_string(prefix.batch) + " samples");
+    v.shape.batch = covered;
+    return print_bundle<Cfg>(o, v, model);
+  });
+}
+
 int run_inspect(const InspectOptions& o) {
   if (o.dequantize && o.model.empty())
     throw UsageError("--float needs --model: the proof holds exact integers, and the model gives their scale");
@@ -185,6 +254,7 @@ int run_inspect(const InspectOptions& o) {
       if (model) throw UsageError("--model and --float apply to inference proofs (.nnp), not training proofs");
       return inspect_training(o, file_size);
     }
+    if (is_chunked_bundle(read_file_prefix(o.proof, 8))) return inspect_chunked(o, file_size, model);
     // No model at hand: take the header's shape, but only after checking the size it implies
     // against the file's real length, so nothing is allocated beyond what the file holds.
     auto fixed = read_file_prefix(o.proof, kFixedHeaderBytes);
@@ -197,8 +267,13 @@ int run_inspect(const InspectOptions& o) {
       throw ProofFormatError((file_size < want ? "truncated proof: " : "trailing bytes after the proof: ") +
                              std::to_string(file_size) + " bytes, the header implies " + std::to_string(want));
     auto bytes = read_file_prefix(o.proof, want);
-    if (h.field == FieldId::m127) return print_bundle<M127>(o, bytes, shape, model);
-    return print_bundle<M61>(o, bytes, shape, model);
+    return with_file_field(h.field, [&]<class Cfg>() {
+      InferenceView<Cfg> v;
+      v.file_bytes = bytes.size();
+      v.shape = shape;
+      add_proof<Cfg>(v, bytes, shape);
+      return print_bundle<Cfg>(o, v, model);
+    });
   } catch (const ProofFormatError& e) {
     throw UsageError(o.proof + ": " + e.what());
   }

@@ -2,6 +2,7 @@
 // nnproof: prove and verify neural-network inference (see README.md).
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <string>
 
 #include "host/cli/commands.hpp"
@@ -36,6 +37,13 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     // A bad flag or value is the client's mistake: one line, exit 2.
     std::fprintf(stderr, "nnproof: error: %s; see nnproof <command> --help\n", e.what());
+    return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    // Memory the client's own machine could not give (exit 2), never a crash.
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "nnproof: error: out of memory (std::bad_alloc); `nnproof prove --dry-run` estimates what a batch "
+                 "needs, and prove --max-memory proves it in chunks that fit\n");
     return kExitBadInput;
   } catch (const std::exception& e) {
     // Every anticipated failure (bad files, usage, scales, magnitudes) is one line and exit 2.

@@ -18,6 +18,7 @@
 #include "host/interactive.hpp"
 #include "host/npy.hpp"
 #include "host/service/client.hpp"
+#include "verifier/chunked.hpp"
 #include "verifier/image_layout.hpp"
 #include "verifier/magnitude.hpp"
 #include "verifier/sha256.hpp"
@@ -158,8 +159,11 @@ int run_query(const QueryOptions& o) {
     if (o.interactive) {
       r = query_interactive(p, *client, npy, t, files);
     } else {
-      // At most the largest bundle the client's own model and batch allow (m127's), plus one byte.
-      const std::size_t most = bundle_size(FieldId::m127, ProofShape{proof_dims(p.model, kProofVersion), p.batch}) + 1;
+      // At most the largest bundle the client's own model and batch allow (m127's, plain or chunked),
+      // plus one byte.
+      const ProofShape whole{proof_dims(p.model, kProofVersion), p.batch};
+      const std::size_t most =
+          std::max(bundle_size(FieldId::m127, whole), max_chunked_bundle_size(FieldId::m127, whole)) + 1;
       const std::vector<unsigned char> bundle = client->prove(binding_of(p), npy, most);
       if (!o.save_proof.empty()) files.stage_bytes(o.save_proof, bundle);
       const ProofReader read = [&](std::size_t n) {

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // `nnproof serve`: proving as a service (docs/SERVICE.md).
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "host/cli/commands.hpp"
+#include "host/cli/common.hpp"
+#include "host/memory.hpp"
 #include "host/service/server.hpp"
 
 namespace nnproof::cli {
@@ -30,7 +34,20 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--request-timeout", o->request_timeout_s,
                   "seconds from acceptance after which a proof is abandoned and answered 504 (default 0: none)");
-  cmd->callback([o, &exit_code] { exit_code = service::run_server(*o); });
+  auto max_memory = std::make_shared<std::string>();
+  cmd->add_option("--max-memory", *max_memory,
+                  "bound each proof's peak memory (bytes, or K/M/G/T); larger batches are proved in chunks, one "
+                  "bundle (default: as nnproof prove's)");
+  cmd->callback([o, max_memory, &exit_code] {
+    if (!max_memory->empty()) {
+      try {
+        o->max_memory = parse_byte_size(*max_memory);
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--max-memory: ") + e.what());
+      }
+    }
+    exit_code = service::run_server(*o);
+  });
 }
 
 }  // namespace nnproof::cli

@@ -7,12 +7,19 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <memory>
+#include <new>
+#include <optional>
+#include <span>
+#include <variant>
 
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
+#include "host/memory.hpp"
 #include "host/npy.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
+#include "verifier/chunked.hpp"
 #include "verifier/image_layout.hpp"
 #include "verifier/magnitude.hpp"
 #include "verifier/verifier.hpp"
@@ -38,38 +45,131 @@ std::string wrap_fix(FieldId field) {
                                 : "the prover must use --field m127 or smaller scales";
 }
 
+// Samples [first, first + count) of the client's input, in the field: one chunk's statement. Only
+// one chunk's field form is alive at a time (the loaded int64 input is the client's own).
 template <class Cfg>
-VerifyOutcome verify_bytes(const Problem& p, const std::vector<unsigned char>& bytes, const ProofShape& shape,
-                           const VerifyTargets& t, OutputFiles& files) {
+Statement<Cfg> chunk_statement(const Problem& p, std::size_t first, std::size_t count) {
+  Statement<Cfg> st;
+  st.model = &p.model;
+  st.model_digest = p.model_digest;
+  st.batch = count;
+  const std::size_t n0 = p.model.in_dim();
+  st.input.resize(count * n0);
+  for (std::size_t i = 0; i < count * n0; ++i) st.input[i] = Cfg::F::from_int(p.input[first * n0 + i]);
+  return st;
+}
+
+// One complete proof (a plain bundle, or one chunk of a chunked one) about samples [first, first +
+// shape.batch): its outputs are appended to `outputs` when it verifies; otherwise the reason.
+template <class Cfg>
+std::optional<std::string> verify_one(const Problem& p, std::span<const unsigned char> bytes, const ProofShape& shape,
+                                      std::size_t first, std::vector<typename Cfg::F>& outputs) {
   ProofBundle<Cfg> bundle = parse_bundle<Cfg>(bytes, shape);
-  Statement<Cfg> st = make_statement<Cfg>(p);
+  Statement<Cfg> st = chunk_statement<Cfg>(p, first, shape.batch);
   st.outputs = bundle.outputs;
   // The header names the model (with scales) and the input the proof is about: a proof about
   // anything but the client's own is worthless to it, whoever made the mistake. verify_bundle
   // reads the input once, for its binding and X~(s, r), and names another input as such.
   if (model_binding(st) != bundle.header.model_binding)
-    return reject(
-        "model binding: the proof was made for another model or other scales (check --model, --alpha and "
-        "--beta)");
+    return "model binding: the proof was made for another model or other scales (check --model, --alpha and "
+           "--beta)";
   Verdict v = verify_bundle(st, bundle);
   if (!v.accepted)
-    return reject(v.failed_check == kInputBindingRejection ? v.failed_check + " (check --input)" : v.failed_check);
+    return v.failed_check == kInputBindingRejection ? v.failed_check + " (check --input)" : v.failed_check;
+  outputs.insert(outputs.end(), bundle.outputs.begin(), bundle.outputs.end());
+  return std::nullopt;
+}
+
+// A chunked bundle (docs/FORMAT.md, "Chunked bundles"): its chunks in order, each a complete proof
+// of the next samples of the client's input, covering them exactly. Returns the soundness bits of
+// the union bound, or the rejection.
+template <class Cfg>
+std::variant<double, std::string> verify_chunks(const Problem& p, std::span<const unsigned char> bytes,
+                                                std::vector<typename Cfg::F>& outputs) {
+  const ChunkedPrefix prefix = parse_chunked_prefix(bytes);
+  if (prefix.batch != p.batch)
+    return fmt::format("chunks: the bundle covers {} samples but the input has {} (check --input)", prefix.batch,
+                       p.batch);
+  const std::vector<std::size_t> dims = proof_dims(p.model, prefix.version);
+  std::vector<double> bits;
+  std::size_t at = kChunkedPrefixBytes, first = 0;
+  for (std::size_t j = 0; j < prefix.chunks; ++j) {
+    const std::string where = fmt::format("chunk {}/{}", j + 1, prefix.chunks);
+    if (first == p.batch)
+      return fmt::format("chunk count: the header says {} chunks but the samples end after {}", prefix.chunks, j);
+    const auto rest = bytes.subspan(at);
+    BundleHeader h;
+    try {
+      h = parse_header(rest, p.model.depth());
+    } catch (const ProofFormatError& e) {
+      return fmt::format("proof format: {}: {}", where, e.what());
+    }
+    if (h.version != prefix.version || h.field != prefix.field)
+      return fmt::format("proof format: {}: version {} over {} in a bundle of version {} over {}", where, h.version,
+                         field_name(h.field), prefix.version, field_name(prefix.field));
+    if (h.batch > p.batch - first)
+      return fmt::format("chunks: {} claims {} samples from sample {}, past the input's {}", where, h.batch, first,
+                         p.batch);
+    const ProofShape shape{dims, h.batch};
+    // The chunk's exact length, from the trusted model and the batch just checked against the input.
+    const std::size_t size = std::min(bundle_size(h.field, shape), rest.size());
+    const bool last = j + 1 == prefix.chunks;
+    std::optional<std::string> why;
+    try {
+      // The last chunk is parsed with the rest of the file so that trailing bytes are refused.
+      why = verify_one<Cfg>(p, last ? rest : rest.first(size), shape, first, outputs);
+    } catch (const ProofFormatError& e) {
+      why = std::string("proof format: ") + e.what();
+    }
+    if (why) return fmt::format("{} (samples {}..{}): {}", where, first, first + h.batch - 1, *why);
+    bits.push_back(shape.soundness_bits(h.field));
+    at += size;
+    first += h.batch;
+  }
+  if (first != p.batch)
+    return fmt::format("chunks: the {} chunks cover samples 0..{} of the input's {} (a chunk is missing)",
+                       prefix.chunks, first - 1, p.batch);
+  const double combined = combined_soundness_bits(bits);
+  if (combined < kMinSoundnessBits)
+    return fmt::format("soundness: {:.1f} bits over {} chunks (union bound) is below 100", combined, prefix.chunks);
+  return combined;
+}
+
+// Verifies a plain or chunked bundle of `field`, then the magnitude bound; on acceptance stages the
+// targets' files.
+template <class Cfg>
+VerifyOutcome verify_bytes(const Problem& p, std::span<const unsigned char> bytes, const VerifyTargets& t,
+                           OutputFiles& files) {
+  std::vector<typename Cfg::F> outputs;
+  outputs.reserve(p.batch * p.model.out_dim());
+  double bits = 0;
+  if (is_chunked_bundle(bytes)) {
+    auto r = verify_chunks<Cfg>(p, bytes, outputs);
+    if (auto* why = std::get_if<std::string>(&r)) return reject(*why);
+    bits = std::get<double>(r);
+  } else {
+    const BundleHeader h = parse_header(bytes, p.model.depth());
+    const ProofShape shape{proof_dims(p.model, h.version), p.batch};  // the tables of the file's version
+    if (auto why = verify_one<Cfg>(p, bytes, shape, 0, outputs)) return reject(*why);
+    bits = shape.soundness_bits(Cfg::kId);
+  }
   // The proof is about the field; its outputs are the network's only if nothing can wrap in the
   // field the prover chose (PROTOCOL.md section 7).
   if (auto wrap = magnitude_violation(magnitude_profile(p.model), max_abs(p.input), Cfg::kId))
     return reject(fmt::format("magnitude: {}: the field can wrap, so these outputs need not be the network's; {}",
                               wrap->describe(Cfg::kId), wrap_fix(Cfg::kId)));
   VerifyOutcome ok;
-  ok.outputs = dequantize_outputs(p.model, st.outputs);
-  for (const auto& y : st.outputs) ok.exact.push_back(y.centered());
+  ok.outputs = dequantize_outputs(p.model, outputs);
+  ok.exact.reserve(outputs.size());
+  for (const auto& y : outputs) ok.exact.push_back(y.centered());
   if (!t.output.empty())
     files.stage(t.output, [&](const std::string& tmp) {
       write_npy_f64(tmp, {p.batch, p.model.out_dim()}, ok.outputs);
     });
   ok.code = kExitOk;
   ok.field = Cfg::kId;
-  ok.soundness_bits = shape.soundness_bits(Cfg::kId);
-  ok.labels = argmax_labels(st.outputs, p.batch, p.model.out_dim());
+  ok.soundness_bits = bits;
+  ok.labels = argmax_labels(outputs, p.batch, p.model.out_dim());
   if (!t.labels_out.empty())
     files.stage(t.labels_out, [&](const std::string& tmp) { write_npy_i64(tmp, {p.batch}, ok.labels); });
   files.commit();
@@ -83,8 +183,17 @@ int run_verify(const VerifyOptions& o) {
   check_proof_path(o.proof);
   set_cpu_threads(o.threads);
   Problem p = load_problem(o.model, o.input, {o.scales.alpha, o.scales.beta});
-  const VerifyOutcome r = verify_proof(
-      p, [&](std::size_t max_bytes) { return read_file_prefix(o.proof, max_bytes); }, t, files);
+  VerifyOutcome r;
+  try {
+    r = verify_proof(
+        p, [&](std::size_t max_bytes) { return read_file_prefix(o.proof, max_bytes); }, t, files);
+  } catch (const std::bad_alloc&) {
+    // The client's own resources (exit 2): the verifier holds one chunk's field-form input at a time.
+    throw UsageError(fmt::format(
+        "out of memory: verifying {} samples needs up to about {} (estimated, one proof of the whole batch) and this "
+        "process could not get it; free memory, or have the prover split the batch with prove --max-memory",
+        p.batch, format_bytes(estimate_verify_bytes(p.model, FieldId::m127, p.batch, p.batch))));
+  }
   if (r.code != kExitOk) {
     fmt::print("REJECTED: {}\n", r.reason);
     return r.code;
@@ -97,16 +206,27 @@ int run_verify(const VerifyOptions& o) {
 
 VerifyOutcome verify_proof(const Problem& p, const ProofReader& read, const VerifyTargets& t, OutputFiles& files) {
   try {
-    // Read the header, then exactly the size the trusted model and input imply (plus one byte, to
+    // Read the header, then at most the size the trusted model and input imply (plus one byte, to
     // see trailing data): never a size taken from the proof.
-    auto head = read(bundle_header_size(p.model.depth()));
-    BundleHeader h = parse_header(head, p.model.depth());
-    const ProofShape shape{proof_dims(p.model, h.version), p.batch};  // the tables of the file's version
-    if (t.field && h.field != *t.field)
-      return reject(fmt::format("field: the proof is over {}, not {} as --field asks", field_name(h.field),
-                                field_name(*t.field)));
-    auto bytes = read(bundle_size(h.field, shape) + 1);
-    return with_file_field(h.field, [&]<class Cfg>() { return verify_bytes<Cfg>(p, bytes, shape, t, files); });
+    auto head = read(std::max(bundle_header_size(p.model.depth()), kChunkedPrefixBytes));
+    FieldId field;
+    std::size_t most;
+    if (is_chunked_bundle(head)) {
+      const ChunkedPrefix prefix = parse_chunked_prefix(head);
+      field = prefix.field;
+      most = max_chunked_bundle_size(field, ProofShape{proof_dims(p.model, prefix.version), p.batch});
+    } else {
+      const BundleHeader h = parse_header(head, p.model.depth());
+      field = h.field;
+      most = bundle_size(field, ProofShape{proof_dims(p.model, h.version), p.batch});
+    }
+    if (t.field && field != *t.field)
+      return reject(
+          fmt::format("field: the proof is over {}, not {} as --field asks", field_name(field), field_name(*t.field)));
+    // The bundle's bytes (a few KiB a chunk plus the outputs); the tables and the input's field
+    // form are built one chunk at a time.
+    auto bytes = read(most + 1);
+    return with_file_field(field, [&]<class Cfg>() { return verify_bytes<Cfg>(p, bytes, t, files); });
   } catch (const ProofFormatError& e) {
     return reject(std::string("proof format: ") + e.what());
   }

@@ -3,7 +3,9 @@
 
 #include <filesystem>
 #include <mutex>
+#include <new>
 
+#include "host/chunked_prover.hpp"
 #include "host/npy.hpp"
 #include "verifier/sha256.hpp"
 
@@ -67,20 +69,29 @@ std::mutex& gpu_lock() {
 }  // namespace
 
 std::vector<unsigned char> prove_request(const ServedModel& m, const ParsedInput& in, const std::string& engine_name,
-                                         int threads, const ProveCheck& check) {
+                                         int threads, const ProveCheck& check, std::size_t max_memory) {
   return cli::with_file_field(m.field, [&]<class Cfg>() {
     auto engine = make_engine<Cfg>(engine_name, threads, dense_work(m.model, in.batch));
     std::unique_lock<std::mutex> gpu;
     if (engine->name() == "cuda") gpu = std::unique_lock<std::mutex>(gpu_lock());
-    Statement<Cfg> st;
-    st.model = &m.model;
-    st.model_digest = m.digest;
-    st.batch = in.batch;
-    st.input = cli::to_field<typename Cfg::F>(in.input);
+    // As `nnproof prove` with its default --max-memory: a batch larger than the memory allows is
+    // proved in chunks (one bundle), which `nnproof query` verifies as such.
+    ChunkPlan plan;
+    try {
+      const std::size_t limit = max_memory ? max_memory : default_memory_limit(engine->name() == "cuda").bytes;
+      plan = plan_chunks(m.model, m.field, in.batch, kProofVersion, limit);
+    } catch (const MemoryLimitError& e) {
+      throw RequestError(413, std::string("the batch is too large for this server's memory: ") + e.what());
+    }
     ProgressFn progress;
     if (check) progress = [&](const std::string&) { check(); };
-    ProofBundle<Cfg> bundle = prove_bundle(*engine, st, progress);
-    return serialize_bundle(bundle);
+    try {
+      return prove_in_chunks(*engine, m.model, m.digest, in.input, plan, progress).bytes;
+    } catch (const std::bad_alloc&) {
+      throw RequestError(503,
+                         "out of memory while proving (other requests hold memory); retry later or send a smaller "
+                         "batch");
+    }
   });
 }
 

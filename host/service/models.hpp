@@ -51,8 +51,9 @@ ParsedInput parse_input(const ServedModel& m, std::span<const unsigned char> npy
 // Called between stages of a proof; may throw to abandon it (the client went away).
 using ProveCheck = std::function<void()>;
 
-// The .nnp bytes `nnproof prove --model m.path` writes for this input (same field and scales).
+// The .nnp bytes `nnproof prove --model m.path --max-memory max_memory` writes for this input (same
+// field and scales; max_memory 0: prove's default limit): a chunked bundle when the batch needs more.
 std::vector<unsigned char> prove_request(const ServedModel& m, const ParsedInput& in, const std::string& engine,
-                                         int threads, const ProveCheck& check = {});
+                                         int threads, const ProveCheck& check = {}, std::size_t max_memory = 0);
 
 }  // namespace nnproof::service

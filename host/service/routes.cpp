@@ -86,7 +86,7 @@ void prove(ServiceState& s, const httplib::Request& req, httplib::Response& res)
     const auto t0 = std::chrono::steady_clock::now();
     try {
       check();
-      done->set_value(prove_request(m, *in, s.opts.engine, s.opts.threads, check));
+      done->set_value(prove_request(m, *in, s.opts.engine, s.opts.threads, check, s.opts.max_memory));
       s.metrics.add_proof(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     } catch (...) {
       done->set_exception(std::current_exception());

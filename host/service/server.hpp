@@ -20,8 +20,9 @@ struct ServerOptions {
   std::string token_file, tls_cert, tls_key;
   std::size_t max_request_bytes = std::size_t{256} << 20;
   std::size_t max_batch = 4096;
-  int idle_timeout_s = 60;    // interactive sessions and slow clients
-  int request_timeout_s = 0;  // a proof not done this long after acceptance is abandoned (0: none)
+  int idle_timeout_s = 60;     // interactive sessions and slow clients
+  int request_timeout_s = 0;   // a proof not done this long after acceptance is abandoned (0: none)
+  std::size_t max_memory = 0;  // bytes per proof; a larger batch is proved in chunks (0: prove's default)
 };
 
 // Loads the models, listens, serves until SIGTERM / SIGINT, then lets accepted requests finish.

@@ -22,6 +22,7 @@ DeviceInfo query_cuda_devices() {
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) {
     info.name = prop.name;
+    info.total_memory = prop.totalGlobalMem;
     // The binary holds sm_80 and sm_90 code (and compute_90 PTX): any 8.x or later device runs it,
     // an older one (V100, T4) fails at its first kernel with "no kernel image is available".
     if (prop.major < 8) {

@@ -157,6 +157,30 @@ def case_odd_image():
         check(srv.stop() == 0, "server exit")
 
 
+def case_chunked():
+    """A server under --max-memory answers a batch too large for one proof with a chunked bundle
+    (docs/FORMAT.md): query verifies it chunk by chunk, with the outputs of one proof of the batch."""
+    model = os.path.join(SRC, "examples/fashion_mnist/cnn2quad.onnx")
+    inp = tmp("images64.npy")
+    with open(inp, "wb") as f:
+        f.write(make_npy(64, 784, 0.5))
+    srv = Server(BIN, [model], "--engine", "cpu", "--field", "m127", "--max-memory", "150M")
+    try:
+        r = query(srv.url, "--json", "--save-proof", tmp("chunked.nnp"), "--output", tmp("served.npy"),
+                  model=model, inp=inp)
+        check(r.returncode == 0, f"query: {r.returncode} {r.stdout} {r.stderr}")
+        v = json.loads(r.stdout)
+        check(v["verdict"] == "VERIFIED" and v["soundness_bits"] >= 100, r.stdout)
+        r = run([BIN, "inspect", "--json", tmp("chunked.nnp")])
+        check(r.returncode == 0 and json.loads(r.stdout)["chunks"] > 1, f"not chunked: {r.stdout} {r.stderr}")
+        r = run([BIN, "prove", "--model", model, "--input", inp, "--field", "m127", "--proof", tmp("one.nnp"),
+                 "--output", tmp("one.npy")])
+        check(r.returncode == 0, r.stderr)
+        check(read(tmp("served.npy")) == read(tmp("one.npy")), "chunked outputs differ from one proof's")
+    finally:
+        check(srv.stop() == 0, "server exit")
+
+
 def case_hostile():
     """Refusals for hostile or broken requests, no work without the token, and the server keeps serving."""
     token = tmp("token")

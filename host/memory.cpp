@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "host/memory.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <fstream>
+#include <string>
+
+#include "kernels/thrust/device_info.hpp"
+#include "verifier/byte_io.hpp"
+#include "verifier/chunked.hpp"
+#include "verifier/image_layout.hpp"
+
+namespace nnproof {
+namespace {
+
+// The process besides its tables: code, libraries, thread stacks and arenas, the model's weights
+// in the engine's caches (counted apart below). Peak RSS of a 1-sample proof of the MLP example is
+// ~30 MiB; the allowance covers what malloc keeps and address space that threads reserve.
+constexpr std::size_t kProcessBytes = std::size_t{128} << 20;
+
+std::size_t pow2(std::size_t d) { return std::size_t{1} << ceil_log2(d); }
+
+// Saturating u128 -> size_t.
+std::size_t clamp(u128 x) { return x > static_cast<u128>(SIZE_MAX) ? SIZE_MAX : static_cast<std::size_t>(x); }
+
+// The model as the engine holds it: dense weights in several forms (int64, field, limbs).
+u128 weight_bytes(const QuantizedModel& model, FieldId field) {
+  u128 entries = 0;
+  for (const auto& layer : model.layers)
+    if (!layer.structured()) entries += static_cast<u128>(layer.rows) * layer.cols;
+  return entries * (8 + 2 * byte_io::field_base_bytes(field));
+}
+
+// The process's mapped address space now (VmSize of /proc/self/status), 0 when unknown.
+std::size_t mapped_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  std::size_t kib = 0;
+  while (status >> key) {
+    if (key == "VmSize:" && status >> kib) return kib * 1024;
+    status.ignore(4096, '\n');
+  }
+  return 0;
+}
+
+// What the process may use at most, from physical memory and the limits placed on it.
+std::pair<std::size_t, std::string> host_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  std::size_t best = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) : 0;
+  std::string what = "physical memory";
+  auto consider = [&](std::size_t bytes, const char* name) {
+    if (bytes > 0 && (best == 0 || bytes < best)) {
+      best = bytes;
+      what = name;
+    }
+  };
+  rlimit rl{};
+  // The address space this process has already mapped (libraries, thread stacks, OpenBLAS's
+  // buffers: ~350 MiB here before main) counts against ulimit -v: what is left of it is the limit.
+  if (::getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    const std::size_t limit = static_cast<std::size_t>(rl.rlim_cur), mapped = mapped_bytes();
+    consider(limit > mapped ? limit - mapped : 1, "the address space left under ulimit -v");
+  }
+  if (::getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    consider(static_cast<std::size_t>(rl.rlim_cur), "the data-segment limit (ulimit -d)");
+  std::ifstream cg("/sys/fs/cgroup/memory.max");  // "max" when unlimited
+  std::string text;
+  if (cg >> text && !text.empty() && std::all_of(text.begin(), text.end(), ::isdigit))
+    consider(std::stoull(text), "the cgroup's memory.max");
+  return {best, what};
+}
+
+}  // namespace
+
+std::size_t parse_byte_size(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() >= 2 && unit.substr(unit.size() - 2) == "IB") unit.resize(unit.size() - 2);
+  if (!unit.empty() && unit.back() == 'B' && unit != "B") unit.pop_back();
+  if (unit == "B") unit.clear();
+  const std::string units = "KMGT";
+  double scale = 1;
+  if (unit.size() == 1 && units.find(unit[0]) != std::string::npos)
+    scale = std::exp2(10.0 * static_cast<double>(units.find(unit[0]) + 1));
+  else if (!unit.empty())
+    used = 0;
+  const double bytes = value * scale;
+  if (used == 0 || !std::isfinite(bytes) || bytes < 1 || bytes >= 1.8e19)
+    throw std::invalid_argument("'" + text +
+                                "' is not a memory size: give bytes (1500000000) or a size with K, M, G or T (1.5G)");
+  return static_cast<std::size_t>(bytes);
+}
+
+std::string format_bytes(std::size_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
+  return buf;
+}
+
+MemoryLimit default_memory_limit(bool cuda) {
+  if (cuda) {
+    const DeviceInfo d = query_cuda_devices();
+    if (d.count > 0 && d.total_memory > 0)
+      return {d.total_memory / 10 * 8, "80% of " + d.name + "'s memory (" + format_bytes(d.total_memory) + ")"};
+  }
+  const auto [bytes, what] = host_memory();
+  return {bytes / 10 * 8, "80% of " + what + " (" + format_bytes(bytes) + ")"};
+}
+
+std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version) {
+  const std::vector<std::size_t> dims = proof_dims(model, version);
+  const std::size_t L = dims.size() - 1, b = pow2(batch);
+  const std::size_t F = byte_io::field_base_bytes(field), K = byte_io::field_challenge_bytes(field);
+  // The forward trace: Y_0, Z_1 .. Z_L and Y_1 .. Y_{L-1} = Z o Z, each padded n_i x b in F.
+  u128 rows = pow2(dims[0]);
+  std::size_t widest = 0;
+  for (std::size_t i = 1; i <= L; ++i) {
+    rows += pow2(dims[i]) * (i < L ? 2 : 1);
+    if (i < L) widest = std::max(widest, pow2(dims[i]));
+  }
+  const u128 tables = rows * b * F;
+  // The activation sum-check's table after its first round: half of Z_i, in K.
+  const u128 folded = static_cast<u128>(widest) * b * K / 2;
+  // The chunk's input: its field form, the copy in the layout of the proof's tables.
+  const u128 input = static_cast<u128>(batch) * model.in_dim() * 2 * F;
+  return clamp(tables + folded + input + weight_bytes(model, field) + kProcessBytes);
+}
+
+std::size_t estimate_batch_bytes(const QuantizedModel& model, FieldId field, std::size_t batch) {
+  // The loaded input (int64) and its float form while it is read, the outputs in F and as float64.
+  const u128 input = static_cast<u128>(batch) * model.in_dim() * (8 + 4);
+  const u128 outputs = static_cast<u128>(batch) * model.out_dim() * (byte_io::field_base_bytes(field) + 8);
+  return clamp(input + outputs);
+}
+
+std::size_t estimate_verify_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::size_t chunk) {
+  const std::size_t F = byte_io::field_base_bytes(field);
+  const u128 chunk_input = static_cast<u128>(chunk) * model.in_dim() * F;
+  return clamp(estimate_batch_bytes(model, field, batch) + chunk_input + weight_bytes(model, field) +
+               static_cast<u128>(batch) * model.out_dim() * F + kProcessBytes);
+}
+
+std::vector<std::size_t> ChunkPlan::sizes() const {
+  std::vector<std::size_t> out;
+  for (std::size_t at = 0; at < batch; at += chunk_samples) out.push_back(std::min(chunk_samples, batch - at));
+  return out;
+}
+
+ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
+                      std::size_t limit) {
+  ChunkPlan plan;
+  plan.batch = batch;
+  plan.whole_bytes = estimate_prove_bytes(model, field, batch, version);
+  const std::size_t shared = estimate_batch_bytes(model, field, batch);
+  auto fits = [&](std::size_t c) {
+    const std::size_t need = estimate_prove_bytes(model, field, c, version);
+    return need <= limit && shared <= limit - need;
+  };
+  std::size_t c = batch;
+  if (!fits(batch)) {
+    c = batch > 1 ? std::size_t{1} << (ceil_log2(batch) - 1) : 1;  // below the whole batch's padded size
+    while (c > 1 && !fits(c)) c /= 2;
+    if (!fits(c)) {
+      const std::size_t one = estimate_prove_bytes(model, field, 1, version) + shared;
+      throw MemoryLimitError("out of memory: proving even one sample of this batch needs about " + format_bytes(one) +
+                             " (estimated), more than the limit of " + format_bytes(limit) +
+                             "; raise --max-memory or free memory");
+    }
+  }
+  plan.chunk_samples = c;
+  plan.chunks = (batch + c - 1) / c;
+  plan.peak_bytes = shared + estimate_prove_bytes(model, field, c, version);
+  if (plan.chunks > kMaxChunks)
+    throw MemoryLimitError("out of memory: this batch would need " + std::to_string(plan.chunks) + " chunks (at most " +
+                           std::to_string(kMaxChunks) + "); raise --max-memory above " + format_bytes(limit) +
+                           " or prove fewer samples per file");
+  const std::vector<std::size_t> dims = proof_dims(model, version);
+  std::vector<double> bits;
+  for (std::size_t n : plan.sizes()) bits.push_back(ProofShape{dims, n}.soundness_bits(field));
+  plan.soundness_bits = combined_soundness_bits(bits);
+  if (plan.soundness_bits < kMinSoundnessBits)
+    throw MemoryLimitError("the " + std::to_string(plan.chunks) + " chunks that --max-memory " + format_bytes(limit) +
+                           " asks for would leave " + std::to_string(plan.soundness_bits) +
+                           " bits of soundness (< 100, the union bound over chunks); raise --max-memory");
+  return plan;
+}
+
+}  // namespace nnproof

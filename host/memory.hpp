@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The prover's memory: its peak estimated from the model and the batch before any work, the limit
+// it is held to (--max-memory, or 80% of what this process may use), and the plan that cuts a
+// batch into chunks that each fit (docs/PERFORMANCE.md, "Memory"; docs/FORMAT.md, "Chunked bundles").
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "verifier/model.hpp"
+#include "verifier/proof.hpp"
+
+namespace nnproof {
+
+// Not enough memory for even one sample under the limit, or a plan with too many chunks.
+struct MemoryLimitError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// "1500000000", "1.5G", "512M", "64K" (K, M, G, T: powers of 1024; a trailing B or iB allowed).
+// std::invalid_argument naming the text otherwise, or for zero.
+std::size_t parse_byte_size(const std::string& text);
+// "1.50 GiB", "812.3 MiB", "900 B".
+std::string format_bytes(std::size_t bytes);
+
+struct MemoryLimit {
+  std::size_t bytes = 0;
+  std::string source;  // "--max-memory", "80% of physical memory (23.4 GiB)", ...
+};
+
+// 80% of the least of: physical memory, the address space left under ulimit -v (RLIMIT_AS less
+// what the process has mapped), the data limit (ulimit -d, RLIMIT_DATA) and the cgroup's
+// memory.max; with `cuda`, 80% of device 0's memory.
+MemoryLimit default_memory_limit(bool cuda);
+
+// The prover's peak memory for one proof of `batch` samples, in bytes: the forward pass's tables
+// (each n_i x b padded to powers of two, in F), the sum-checks' folded tables (in K), the input's
+// field form and copies, and a fixed allowance for the process. An upper estimate, calibrated
+// against peak RSS (docs/PERFORMANCE.md).
+std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version);
+// What the prover holds for the whole batch whatever the chunks: the loaded input (int64) and the
+// outputs. Counted once in a plan.
+std::size_t estimate_batch_bytes(const QuantizedModel& model, FieldId field, std::size_t batch);
+// The verifier's peak for one chunk of `chunk` samples of a `batch`-sample input: the loaded input,
+// the chunk's field form and the bundle's bytes (it never builds a table).
+std::size_t estimate_verify_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::size_t chunk);
+
+struct ChunkPlan {
+  std::size_t batch = 0;
+  std::size_t chunk_samples = 0;           // every chunk but the last holds this many
+  std::size_t chunks = 0;                  // 1: a plain bundle
+  std::size_t whole_bytes = 0;             // estimated peak of one proof of the whole batch
+  std::size_t peak_bytes = 0;              // estimated peak of this plan (the batch's share + its largest chunk)
+  double soundness_bits = 0;               // of the bundle: the union bound over its chunks
+  std::vector<std::size_t> sizes() const;  // samples in each chunk, in order
+};
+
+// The fewest chunks whose estimated peak fits `limit`: the whole batch when it fits, else chunks of
+// the largest power of two that does (tables pad the batch to a power of two, so any other size
+// costs as much as the next power). MemoryLimitError when one sample does not fit, when more than
+// kMaxChunks chunks are needed, or when the union bound would fall below 100 bits.
+ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
+                      std::size_t limit);
+
+}  // namespace nnproof
