@@ -26,10 +26,12 @@ struct TrainingProblem {
 // file otherwise.
 std::vector<std::int64_t> read_labels(const std::string& path, std::size_t samples, std::size_t classes);
 
-// Loads and quantizes the model and the data, and reads the labels. Dense layers only, and an
-// integer output scale (the one-hot target's value).
+// Loads and quantizes the model and the data, and reads the labels. An integer output scale (the
+// one-hot target's value); dense layers only unless `structured_ok` (the trainer: training proofs
+// do not cover convolutions and pools yet, so prove-training and verify-training refuse them).
 TrainingProblem load_training_problem(const std::string& model_path, const std::string& data_path,
-                                      const std::string& labels_path, const ScaleChoice& scales = {});
+                                      const std::string& labels_path, const ScaleChoice& scales = {},
+                                      bool structured_ok = false);
 
 // --lr as the exponent e of eta = 2^-e, the nearest power of two in log scale (kDefaultLrExponent
 // when absent); `note` says when it was rounded, else stays empty.

@@ -42,8 +42,6 @@ BackwardTrace<Cfg> run_backward(Engine<Cfg>& engine, const std::vector<FieldLaye
                                 const std::vector<typename Cfg::F>& input, const std::vector<std::int64_t>& labels,
                                 typename Cfg::F target_scale, const ProgressFn& progress) {
   if (layers.empty()) throw std::invalid_argument("run_backward: the model has no layers");
-  for (const auto& layer : layers)
-    if (layer.q->structured()) throw std::invalid_argument("training supports dense layers only for now");
   const std::size_t L = layers.size(), N = labels.size();
   if (N == 0) throw std::invalid_argument("run_backward: no samples");
   if (input.size() != N * layers.front().cols())
@@ -82,8 +80,10 @@ TrainingClaims<typename Cfg::F> gradient_claims(Engine<Cfg>& engine,
       claims.loss += d * d;
     }
   for (std::size_t i = 1; i <= L; ++i) {
+    const FieldLayer<F>& l = layers[i - 1];
     claims.weight_gradients.push_back(
-        engine.batch_outer_product(trace.D[i - 1], trace.forward.Y[i - 1], layers[i - 1].rows(), layers[i - 1].cols()));
+        l.q->structured() ? engine.structured_gradients(l, trace.D[i - 1], trace.forward.Y[i - 1])
+                          : engine.batch_outer_product(trace.D[i - 1], trace.forward.Y[i - 1], l.rows(), l.cols()));
     claims.bias_gradients.push_back(engine.batch_row_sums(trace.D[i - 1], layers[i - 1].rows()));
   }
   claims.outputs = trace_outputs(trace.forward, classes);

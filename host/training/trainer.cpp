@@ -10,6 +10,7 @@
 #include "verifier/magnitude.hpp"
 #include "verifier/parallel.hpp"
 #include "verifier/training/magnitude.hpp"
+#include "verifier/training/parameters.hpp"
 #include "verifier/training/statement.hpp"
 #include "verifier/training/step.hpp"
 
@@ -41,6 +42,37 @@ std::string position(std::size_t layer, std::size_t a, std::optional<std::size_t
                       "smaller --lr");
 }
 
+// A structured layer's trained ops stepped by their part of G (parameters.hpp's order); pools are
+// kept. Entry t of op k is reported as "layer i op k weight [t]".
+template <class F>
+std::vector<LinearOp> step_ops(const QuantizedLayer& l, std::size_t layer, const std::vector<F>& G, std::size_t n,
+                               int exponent, std::size_t& changed) {
+  std::vector<LinearOp> out;
+  std::size_t offset = 0;
+  for (std::size_t k = 0; k < l.ops.size(); ++k) {
+    const LinearOp& op = l.ops[k];
+    if (!trained(op)) {
+      out.push_back(op);
+      continue;
+    }
+    std::vector<std::int64_t> w = op.weights.to_vector();
+    for (std::size_t t = 0; t < w.size(); ++t) {
+      const auto q = rdiv_pow2(static_cast<i128>(G[offset + t].centered()), n, exponent);
+      if (q && *q == 0) continue;
+      const i128 v = q ? static_cast<i128>(w[t]) - *q : kWeightLimit;
+      if (v >= kWeightLimit || v <= -kWeightLimit)
+        diverged("layer " + std::to_string(layer) + " op " + std::to_string(k + 1) + " weight [" + std::to_string(t) +
+                 "]");
+      w[t] = static_cast<std::int64_t>(v);
+      ++changed;
+    }
+    offset += w.size();
+    out.push_back(op.kind == LinearOp::Kind::dense ? LinearOp::dense(op.rows, op.cols, WeightMatrix(std::move(w)))
+                                                   : LinearOp::convolution(op.conv, WeightMatrix(std::move(w))));
+  }
+  return out;
+}
+
 // The step of TRAINING.md section 3 on every layer, from the batch's exact gradients over n
 // samples. All new values are computed before any is stored: a refused step leaves the model as
 // it was. Returns how many weights and biases changed.
@@ -49,15 +81,18 @@ std::size_t apply_step(QuantizedModel& model, const TrainingClaims<F>& claims, s
   const std::size_t L = model.depth();
   std::vector<std::vector<std::int64_t>> weights(L);
   std::vector<std::vector<i128>> biases(L);
+  std::vector<std::vector<LinearOp>> ops(L);
   std::size_t changed = 0;
   for (std::size_t i = 0; i < L; ++i) {
     const QuantizedLayer& l = model.layers[i];
     const std::vector<F>& G = claims.weight_gradients[i];
-    std::vector<std::int64_t> w = l.weights.to_vector();
+    if (l.structured()) ops[i] = step_ops(l, i + 1, G, n, k.weight, changed);
+    std::vector<std::int64_t> w = l.structured() ? std::vector<std::int64_t>{} : l.weights.to_vector();
     // Per row: the first refused column (cols: none) and the count changed. No exception may leave
     // a parallel region, so refusals are collected and reported after it.
-    std::vector<std::size_t> refused(l.rows, l.cols), moved(l.rows, 0);
-    parallel_for(l.rows, [&](std::size_t a) {
+    const std::size_t dense_rows = l.structured() ? 0 : l.rows;
+    std::vector<std::size_t> refused(dense_rows, l.cols), moved(dense_rows, 0);
+    parallel_for(dense_rows, [&](std::size_t a) {
       for (std::size_t j = 0; j < l.cols; ++j) {
         const auto q = rdiv_pow2(static_cast<i128>(G[a * l.cols + j].centered()), n, k.weight);
         if (q && *q == 0) continue;
@@ -70,7 +105,7 @@ std::size_t apply_step(QuantizedModel& model, const TrainingClaims<F>& claims, s
         ++moved[a];
       }
     });
-    for (std::size_t a = 0; a < l.rows; ++a)
+    for (std::size_t a = 0; a < dense_rows; ++a)
       if (refused[a] < l.cols) diverged(position(i + 1, a, refused[a]));
     changed = std::accumulate(moved.begin(), moved.end(), changed);
     std::vector<i128> b = l.bias;
@@ -87,7 +122,10 @@ std::size_t apply_step(QuantizedModel& model, const TrainingClaims<F>& claims, s
     biases[i] = std::move(b);
   }
   for (std::size_t i = 0; i < L; ++i) {
-    model.layers[i].weights = WeightMatrix(std::move(weights[i]));  // the narrowest storage again
+    if (model.layers[i].structured())
+      model.layers[i].ops = std::move(ops[i]);
+    else
+      model.layers[i].weights = WeightMatrix(std::move(weights[i]));  // the narrowest storage again
     model.layers[i].bias = std::move(biases[i]);
   }
   return changed;

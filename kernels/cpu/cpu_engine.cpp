@@ -316,8 +316,15 @@ class CpuEngine final : public Engine<Cfg> {
   // kernel) as the forward pass, for the cost of transposing W once per call (O(nnz), small next
   // to the product's O(nnz N)). Columns of D past its last nonzero one are left out: at N = 300 the
   // padding is 212 of 512 columns.
+  struct Parallel {
+    template <class Fn>
+    void operator()(std::size_t n, Fn&& fn) const {
+      parallel_for(n, fn);
+    }
+  };
   Table2D<F> transpose_product(const FieldLayer<F>& layer, const Table2D<F>& D) override {
     backward_ops::require_host(D, "transpose_product");
+    if (layer.q->structured()) return structured_backward::transpose_product(*layer.q, D, Parallel{});
     const QuantizedLayer t = transposed_layer(*layer.q);
     const FieldLayer<F> tl{&t, std::vector<F>(t.rows, F::zero())};
     const std::size_t used = used_columns(D);
@@ -330,6 +337,13 @@ class CpuEngine final : public Engine<Cfg> {
     return cpu_batch_outer_product(D, Y, rows, cols);
   }
   std::vector<F> batch_row_sums(const Table2D<F>& D, std::size_t rows) override { return cpu_batch_row_sums(D, rows); }
+  // Structured layers: the shared exact loops (structured_backward.hpp), samples across threads.
+  std::vector<F> structured_gradients(const FieldLayer<F>& layer, const Table2D<F>& D, const Table2D<F>& Y) override {
+    backward_ops::require_host(D, "structured_gradients");
+    backward_ops::require_host(Y, "structured_gradients");
+    if (D.cols != Y.cols) throw std::logic_error("structured_gradients: batch sizes differ");
+    return structured_backward::parameter_gradients(*layer.q, D, Y, Parallel{});
+  }
   std::vector<K> row_weighted_sum(const Table2D<F>& T, std::span<const K> eq) override {
     return cpu_row_weighted_sum<K>(T, eq);
   }

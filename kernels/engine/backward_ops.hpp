@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/fields.hpp"
+#include "kernels/engine/structured_backward.hpp"
 #include "kernels/engine/table.hpp"
 
 namespace nnproof::backward_ops {
@@ -18,12 +19,12 @@ void require_host(const Table2D<T>& t, const char* what) {
   if (!t.on_host()) throw std::logic_error(std::string(what) + ": the table is not on the host (call to_host first)");
 }
 
-// E = W^T D for a dense layer: E[j][k] = sum_a W[a][j] D[a][k].
+// E = W^T D: E[j][k] = sum_a W[a][j] D[a][k]; a structured layer's through its ops' transposes.
 template <class F>
 Table2D<F> transpose_product(const FieldLayer<F>& layer, const Table2D<F>& D) {
   require_host(D, "transpose_product");
   if (layer.q->structured())
-    throw std::invalid_argument("training supports dense layers only (a convolution's transpose is not built yet)");
+    return structured_backward::transpose_product(*layer.q, D, structured_backward::Sequential{});
   Table2D<F> E(padded(layer.cols()), D.cols);
   for (std::size_t a = 0; a < layer.rows(); ++a)
     for (std::size_t j = 0; j < layer.cols(); ++j) {
@@ -61,6 +62,15 @@ std::vector<F> batch_outer_product(const Table2D<F>& D, const Table2D<F>& Y, std
       G[a * cols + j] = acc;
     }
   return G;
+}
+
+// A structured layer's gradient with respect to its trained ops' weights (parameters.hpp's order).
+template <class F>
+std::vector<F> structured_gradients(const FieldLayer<F>& layer, const Table2D<F>& D, const Table2D<F>& Y) {
+  require_host(D, "structured_gradients");
+  require_host(Y, "structured_gradients");
+  if (D.cols != Y.cols) throw std::logic_error("structured_gradients: batch sizes differ");
+  return structured_backward::parameter_gradients(*layer.q, D, Y, structured_backward::Sequential{});
 }
 
 template <class F>

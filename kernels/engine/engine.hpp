@@ -114,7 +114,7 @@ class Engine {
   // kernels/engine/backward_ops.hpp on host copies of the tables (on_host(), which downloads a
   // table that lives only on the engine's device); an engine may override them with faster exact
   // code on its own tables, which the cross-engine tests hold to the same bits.
-  // E = W^T D: padded(cols) x D.cols (dense layers).
+  // E = W^T D: padded(cols) x D.cols.
   virtual Table2D<F> transpose_product(const FieldLayer<F>& layer, const Table2D<F>& D) {
     return backward_ops::transpose_product(layer, on_host(D));
   }
@@ -126,6 +126,11 @@ class Engine {
   virtual std::vector<F> batch_outer_product(const Table2D<F>& D, const Table2D<F>& Y, std::size_t rows,
                                              std::size_t cols) {
     return backward_ops::batch_outer_product(on_host(D), on_host(Y), rows, cols);
+  }
+  // A structured layer's G: the gradient with respect to each trained op's own weights
+  // (verifier/training/parameters.hpp), summed over the batch.
+  virtual std::vector<F> structured_gradients(const FieldLayer<F>& layer, const Table2D<F>& D, const Table2D<F>& Y) {
+    return backward_ops::structured_gradients(layer, on_host(D), on_host(Y));
   }
   // g = D 1: the first `rows` row sums.
   virtual std::vector<F> batch_row_sums(const Table2D<F>& D, std::size_t rows) {

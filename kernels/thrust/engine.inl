@@ -159,6 +159,8 @@ class ThrustEngine final : public Engine<Cfg> {
   // default. W^T D is the forward GEMM of W^T (transposed on the host, O(nnz)) over every column of
   // D: the padding's columns are zero and stay zero.
   Table2D<F> transpose_product(const FieldLayer<F>& layer, const Table2D<F>& D) override {
+    // A structured layer's transpose is the shared host loop (as its forward pass runs on the host).
+    if (layer.q->structured()) return Engine<Cfg>::transpose_product(layer, D);
     const QuantizedLayer t = transposed_layer(*layer.q);
     const FieldLayer<F> tl{&t, std::vector<F>(t.rows, F::zero())};
     DeviceVector<F> staged;

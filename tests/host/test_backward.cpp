@@ -174,22 +174,5 @@ TEST(Backward, TargetTableIsOneHotAtTheScale) {
   EXPECT_THROW(target_table<Fp61>({-1}, 3, Fp61::one()), std::invalid_argument);
 }
 
-TEST(Backward, StructuredLayersAreRefused) {
-  QuantizedModel m;
-  QuantizedLayer l;
-  l.rows = l.cols = 1;
-  l.ops.push_back(LinearOp::dense(1, 1, {1}));
-  l.bias = {0};
-  m.layers.push_back(l);
-  const auto layers = field_layers<Fp61>(m);
-  auto engine = make_engine<M61>("reference");
-  try {
-    run_backward(*engine, layers, {Fp61::one()}, {0}, Fp61::one());
-    FAIL() << "a structured layer was accepted";
-  } catch (const std::invalid_argument& e) {
-    EXPECT_STREQ(e.what(), "training supports dense layers only for now");
-  }
-}
-
 }  // namespace
 }  // namespace nnproof

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Cross-engine: Engine's training operations (transpose_product, double_hadamard,
-// batch_outer_product, batch_row_sums, row_weighted_sum) of every engine that runs here are
+// batch_outer_product, batch_row_sums, row_weighted_sum, structured_gradients) of every engine that runs here are
 // bit-identical to the reference engine's portable loops, on random tables of full field
 // elements: the cpu engine's W^T D through each of its forward routes (int8 limbs, DGEMM limbs,
 // the direct kernel), its tiled outer products across tile and slice edges, and the largest sums.
@@ -13,6 +13,7 @@
 #include "tests/support/engines.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/random.hpp"
+#include "verifier/training/parameters.hpp"
 
 namespace nnproof {
 namespace {
@@ -73,6 +74,35 @@ TYPED_TEST(EngineTestBackward, OperationsAreBitIdentical) {
         EXPECT_EQ(engine->batch_row_sums(D, rows), gr) << "batch_row_sums";
         EXPECT_EQ(engine->row_weighted_sum(D, std::span<const K>(eq)), Pr) << "row_weighted_sum";
       }
+    }
+  }
+}
+
+// Structured layers (random chains of convolutions, sum pools and dense maps): transpose_product
+// and structured_gradients of every engine equal the reference's on full field elements, and
+// the gradient has one entry per trained weight.
+TYPED_TEST(EngineTestBackward, StructuredOperationsAreBitIdentical) {
+  using F = typename TypeParam::F;
+  auto rng = make_rng(1823);
+  auto ref = make_reference_engine<TypeParam>();
+  const auto engines = engines_under_test<TypeParam>();
+  for (int c = 0; c < 12; ++c) {
+    const QuantizedModel m = testing::random_cnn(rng, 1);
+    const std::size_t batch = testing::pick(rng, 1, 40);
+    SCOPED_TRACE(::testing::Message() << "case " << c << ", batch " << batch);
+    const auto layers = field_layers<F>(m);
+    const auto D = random_table<F>(m.layers[0].rows, batch, rng), Y = random_table<F>(m.layers[0].cols, batch, rng);
+    const auto Er = ref->transpose_product(layers[0], D);
+    const auto Gr = ref->structured_gradients(layers[0], D, Y);
+    EXPECT_EQ(Gr.size(), layer_parameters(m.layers[0]));
+    for (const auto& engine : engines) {
+      SCOPED_TRACE(engine->name());
+      auto Ee = engine->transpose_product(layers[0], D);
+      engine->to_host(Ee);
+      EXPECT_EQ(Ee.rows, Er.rows);
+      EXPECT_EQ(Ee.cols, Er.cols);
+      EXPECT_EQ(Ee.data, Er.data) << "transpose_product";
+      EXPECT_EQ(engine->structured_gradients(layers[0], D, Y), Gr) << "structured_gradients";
     }
   }
 }

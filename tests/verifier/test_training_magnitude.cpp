@@ -76,14 +76,42 @@ TEST(TrainingMagnitude, ForwardViolationsComeFirstAndSaturate) {
   EXPECT_TRUE(training_magnitude_violation(magnitude_profile(m), m, u128{1} << 100, 1, 8, FieldId::m127));
 }
 
-TEST(TrainingMagnitude, StructuredLayersAreRefused) {
+// Layer 2 a chain: a 1 x 2 convolution [2, -1] of a 1 x 1 x 2 image, then a dense [3] (W_2 = [6, -3]).
+// |x| <= 4, N = 5, s = 8: bZ_1 = 9, bY_1 = 81; bZ_2 = 3 (2 + 1) 81 + 1 = 730, |Z_2 - T| <= 738,
+// L <= 5 * 738^2 = 2723220, |D_2| <= 1476. Per op: U_0 = (81, 81), U_1 = 243; the dense op's
+// entry 1476 * 243 = 358668; V_0 = 3 * 1476 = 4428, each kernel entry 4428 * 81 = 358668; so
+// G_2 <= 5 * 358668. E_1 <= (2, 1) * 4428 -> 8856 (= max |W_2| column 6 * 1476, as dense);
+// D_1 <= 2 * 9 * 8856 = 159408, G_1 <= 5 * 159408 * 4, g_1 <= 5 * 159408.
+TEST(TrainingMagnitude, StructuredLayersAreBoundedThroughTheirOps) {
   QuantizedModel m;
+  m.layers.push_back({2, 1, {2, -1}, {1, -3}, {}, {}});
   QuantizedLayer l;
-  l.rows = l.cols = 1;
-  l.ops.push_back(LinearOp::dense(1, 1, {1}));
-  l.bias = {0};
+  ConvShape c;
+  c.in_channels = c.out_channels = 1;
+  c.in_h = 1;
+  c.in_w = 2;
+  c.kernel_h = 1;
+  c.kernel_w = 2;
+  l.ops = {LinearOp::convolution(c, {2, -1}), LinearOp::dense(1, 1, {3})};
+  l.rows = 1;
+  l.cols = 2;
+  l.bias = {-1};
   m.layers.push_back(l);
-  EXPECT_THROW(training_magnitude_bounds(magnitude_profile(m), m, 1, 1, 1), std::invalid_argument);
+  m.validate();
+  const auto bounds = training_magnitude_bounds(magnitude_profile(m), m, 4, 5, 8);
+  const std::vector<std::tuple<std::size_t, std::string, std::uint64_t>> expected{
+      {2, "target (one-hot at s_Z(L))", 8},  {2, "loss (sum of squared errors)", 2723220},
+      {2, "backward D (dL/dZ)", 1476},       {2, "weight gradient G (dL/dW)", 5 * 358668},
+      {2, "bias gradient g (dL/dB)", 7380},  {1, "backward E (dL/dY)", 8856},
+      {1, "backward D (dL/dZ)", 159408},     {1, "weight gradient G (dL/dW)", 5 * 159408 * 4},
+      {1, "bias gradient g (dL/dB)", 797040}};
+  ASSERT_EQ(bounds.size(), expected.size());
+  for (std::size_t t = 0; t < bounds.size(); ++t) {
+    SCOPED_TRACE(t);
+    EXPECT_EQ(bounds[t].layer, std::get<0>(expected[t]));
+    EXPECT_EQ(bounds[t].where, std::get<1>(expected[t]));
+    EXPECT_EQ(bounds[t].bound, u128{std::get<2>(expected[t])});
+  }
 }
 
 TEST(TargetScale, IntegerScalesOnly) {

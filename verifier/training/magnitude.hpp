@@ -24,8 +24,9 @@ namespace nnproof {
 //   |E_{i-1}| <= max_j (sum_a |W_i[a][j]|) max|D_i|,   |D_{i-1}| <= 2 bZ_{i-1} max|E_{i-1}|.
 // Returns the first quantity (the forward's first, then the backward pass in the order it is
 // computed, layer L down to 1) that could exceed (p - 1) / 2 of `field`, or nothing. `profile` is
-// magnitude_profile(model). O(nnz) for the column sums. Dense layers only (std::invalid_argument
-// otherwise, as run_backward).
+// magnitude_profile(model). O(nnz) for the column sums. A structured layer's G and E are bounded
+// entrywise through its ops (|G[p]| <= N sum over p's uses of |V[a]| |U[j]|, |E| <= |W|^T max|D|):
+// magnitude.cpp's structured_bounds.
 struct TrainingBound {
   std::size_t layer = 0;
   std::string where;  // "backward D (dL/dZ)", "weight gradient G (dL/dW)", ...

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "verifier/training/parameters.hpp"
+
 namespace nnproof {
 namespace {
 
@@ -50,8 +52,25 @@ StepExponents step_exponents(const QuantizedModel& model, std::uint32_t lr_expon
   std::vector<long long> sz;
   long long sy = *la;
   for (const QuantizedLayer& l : model.layers) {
-    if (l.structured() || l.gain) throw std::invalid_argument("training supports dense layers only for now");
-    sz.push_back(*lb + sy);
+    // A structured layer's s_Z(i) is its gain times s_Y(i-1): beta per weighted op, times the sum
+    // pools' k^2 (a power of two for 2x2 and 4x4 pools; a 3x3 pool's 9 is not, and its step's
+    // exact rational divisor is not built yet).
+    long long lg = *lb;
+    if (l.structured() && l.gain.value_or(model.beta) != ops_gain(l, model.beta))
+      throw std::invalid_argument("a layer's scale gain " + std::to_string(l.gain.value_or(model.beta)) +
+                                  " is not beta per weighted op times k^2 per sum pool (" +
+                                  std::to_string(ops_gain(l, model.beta)) +
+                                  "): a pool scaled by a constant or a convolution of 0s and 1s cannot be stepped "
+                                  "exactly; give such ops weights at beta");
+    if (l.structured() || l.gain) {
+      const auto g = exact_log2(l.gain.value_or(model.beta));
+      if (!g)
+        throw std::invalid_argument("training needs power-of-two layer gains (a layer has gain " +
+                                    std::to_string(l.gain.value_or(model.beta)) +
+                                    ", e.g. a 3x3 average pool); use 2x2 or 4x4 pools");
+      lg = *g;
+    }
+    sz.push_back(lg + sy);
     sy = 2 * sz.back();
     if (sy > (1LL << 40)) throw std::invalid_argument("the model's scales grow past any exact step");
   }
@@ -100,9 +119,16 @@ std::size_t weights_changed(const TrainingClaims<F>& claims, std::size_t samples
   return changed;
 }
 
+double ops_gain(const QuantizedLayer& layer, double beta) {
+  double gain = 1;
+  for (const LinearOp& op : layer.ops)
+    gain *= is_sum_pool(op) ? static_cast<double>(op.conv.kernel_h * op.conv.kernel_w) : beta;
+  return gain;
+}
+
 std::size_t weights_total(const QuantizedModel& model) {
   std::size_t n = 0;
-  for (const QuantizedLayer& l : model.layers) n += l.rows * l.cols + l.rows;
+  for (const QuantizedLayer& l : model.layers) n += layer_parameters(l) + l.rows;
   return n;
 }
 

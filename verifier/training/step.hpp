@@ -38,6 +38,12 @@ template <class F>
 std::size_t weights_changed(const TrainingClaims<F>& claims, std::size_t samples, std::uint32_t lr_exponent,
                             const QuantizedModel& model);
 
+// The scale gain a structured layer's ops give when their weights are at beta: beta per trained op
+// times k_h k_w per sum pool (an AveragePool's 1/k^2 goes into the scale). Training steps every
+// trained weight as one at scale beta, so a structured layer's gain must be this (a pool scaled by
+// another constant, or a 0/1 channel-summing convolution the importer keeps exact, is not).
+double ops_gain(const QuantizedLayer& layer, double beta);
+
 // Every weight and bias of the model's layers.
 std::size_t weights_total(const QuantizedModel& model);
 
