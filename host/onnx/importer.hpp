@@ -3,8 +3,10 @@
 // The ONNX importer's insides, shared by the files of host/onnx/ and by nothing else (the rest of
 // nnproof includes onnx_import.hpp):
 //   onnx_import.cpp  the entry points import_onnx and write_onnx_with_scales: the file parsed;
-//   importer.cpp     the walk over the graph: opset, metadata, the one input and output, each
-//                    node's inputs, arity and attributes, Constant nodes, refusals of unsupported ops;
+//   importer.cpp     the walk over the graph: each node's inputs, arity and attributes, Constant
+//                    nodes, refusals of unsupported ops;
+//   model_info.cpp   what the model says before its first node: opset, metadata, the one input and
+//                    output;
 //   tensors.cpp      initializers and Constant values decoded into doubles, trusting nothing;
 //   operators.cpp    one handler per supported op (MatMul, Gemm, Conv, Pad, pooling, Pow, Flatten,
 //                    Softmax), each checking what it reads before it sizes anything;
@@ -112,7 +114,7 @@ class Importer {
     return who + " (" + printable(n.op_type()) + ")";
   }
 
-  // The graph walk (importer.cpp).
+  // The model's opset, metadata, input and output (model_info.cpp).
   void read_opset();
   void read_metadata();
   double parse_scale(const std::string& key, const std::string& value) const;
@@ -121,6 +123,8 @@ class Importer {
   void read_exact_bias(const std::string& key, const std::string& value);
   void find_input_and_output();
   void read_input_shape(const onnx::ValueInfoProto& v);
+
+  // The graph walk (importer.cpp).
   void on_node(const onnx::NodeProto& n);
   void dispatch(const onnx::NodeProto& n);
   void finish();

@@ -2,11 +2,13 @@
 // Int8WeightsMatmul on its own: one object per layer, one primitive per block width. Each width,
 // including one made again after eviction, must compute C^T = L'^T W^T exactly (against a plain
 // int32 product), and holds() must tell the same bytes from changed ones.
+// And plan_limbs: the widest limbs whose DGEMM sums stay exact in double.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
 
+#include "core/hostdevice.hpp"
 #include "kernels/cpu/limb_gemm.hpp"
 
 namespace nnproof {
@@ -63,6 +65,21 @@ TEST(Int8WeightsMatmul, HoldsComparesTheBytesAndTheShape) {
   EXPECT_FALSE(matmul.holds(copy.data(), inner, rows));
   w.back() = static_cast<std::int8_t>(w.back() ^ 1);
   EXPECT_FALSE(matmul.holds(w.data(), rows, inner));
+}
+
+TEST(LimbPlan, RespectsTheDoublePrecisionBound) {
+  // (2^c - 1) * rowsum <= 2^53 must hold, and c must be the largest such width.
+  for (std::uint64_t rowsum : {1ull, 127ull, 254000ull, 1ull << 30, (1ull << 45) - 1}) {
+    LimbPlan p = plan_limbs(rowsum, 61);
+    ASSERT_GT(p.limb_bits, 0u) << rowsum;
+    EXPECT_LE(((u128{1} << p.limb_bits) - 1) * rowsum, u128{1} << 53);
+    if (p.limb_bits < 52) {
+      EXPECT_GT(((u128{1} << (p.limb_bits + 1)) - 1) * rowsum, u128{1} << 53);
+    }
+    EXPECT_GE(p.limb_bits * p.limbs, 61u);
+  }
+  EXPECT_EQ(plan_limbs(254000, 61).limbs, 2u);          // the TIMIT shape with int8 weights: two DGEMMs
+  EXPECT_EQ(plan_limbs(1ull << 50, 61).limb_bits, 0u);  // too wide: the direct kernel
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "host/npy.hpp"
-
+// Reading .npy files and request bodies (host/npy.hpp): the header dict parsed by hand, then the
+// data, only once the header's byte count matches what the file really holds.
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -12,24 +12,19 @@
 #include <string_view>
 #include <system_error>
 
+#include "host/npy.hpp"
+#include "host/npy_format.hpp"
+
 namespace nnproof {
 namespace {
 
+using namespace npy_detail;
+
 namespace fs = std::filesystem;
 
-constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr std::size_t kMaxHeaderLen = 64 * 1024;  // numpy's own reader refuses more than 10000 by default
 constexpr std::size_t kMaxDims = 64;              // numpy 2 allows 64, numpy 1 allows 32
-constexpr std::size_t kAlign = 64;                // numpy aligns the data start to 64 bytes
-constexpr std::size_t kChunkElems = 1 << 16;      // I/O chunk, so no full-size byte buffer is needed
 constexpr const char* kDtypeFix = "save float16, float32, float64, int32, int64, uint8 or bool in little-endian order";
-constexpr const char* kResaveFix = "re-save the array with numpy.save";
-
-[[noreturn]] void fail(const std::string& path, const std::string& problem) { throw NpyError(path + ": " + problem); }
-
-using FilePtr = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
-
-std::string errno_text() { return std::generic_category().message(errno); }
 
 // Text from the file, made safe to quote in a one-line message: printable ASCII only, and short.
 std::string excerpt(std::string_view s) {
@@ -37,13 +32,6 @@ std::string excerpt(std::string_view s) {
   for (std::size_t i = 0; i < s.size() && i < 32; ++i) out += (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
   if (s.size() > 32) out += "...";
   return out + "'";
-}
-
-// Python repr of a shape tuple: (), (3,), (2, 3).
-std::string shape_repr(const std::vector<std::size_t>& shape) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + (shape.size() == 1 ? ",)" : ")");
 }
 
 struct Header {
@@ -212,10 +200,6 @@ double half_to_double(std::uint64_t bits) {
   return negative ? -v : v;
 }
 
-void store_le(unsigned char* p, std::uint64_t v) {
-  for (std::size_t i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-
 // Reads count items of the given width from f, decoding each into out[i] in chunks.
 template <class T, class Decode>
 void read_items(std::FILE* f, const std::string& path, std::size_t count, std::size_t width, std::vector<T>& out,
@@ -227,63 +211,6 @@ void read_items(std::FILE* f, const std::string& path, std::size_t count, std::s
     if (std::fread(buf.data(), width, n, f) != n) fail(path, "truncated: the file got shorter while being read");
     for (std::size_t i = 0; i < n; ++i) out[done + i] = decode(load_le(buf.data() + i * width, width));
     done += n;
-  }
-}
-
-// The version 1.0 header (magic through the padded dict) of count items of `descr`.
-std::string npy_header(const std::string& path, const std::vector<std::size_t>& shape, const char* descr,
-                       std::size_t count) {
-  std::size_t n = 1;
-  for (std::size_t d : shape) {
-    if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d)
-      fail(path, "cannot write: shape " + shape_repr(shape) + " overflows");
-    n *= d;
-  }
-  if (n != count)
-    fail(path, "cannot write: shape " + shape_repr(shape) + " holds " + std::to_string(n) + " elements but " +
-                   std::to_string(count) + " values were given");
-
-  // Same dict text as numpy, then spaces and '\n' so that the data starts at a multiple of 64.
-  std::string header =
-      std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
-  const std::size_t unpadded = kMagic.size() + 4 + header.size() + 1;
-  header.append((kAlign - unpadded % kAlign) % kAlign, ' ');
-  header += '\n';
-  if (header.size() > 0xffff) fail(path, "cannot write: shape " + shape_repr(shape) + " has too many dimensions");
-
-  std::string pre(kMagic);
-  pre += '\x01';
-  pre += '\x00';
-  pre += static_cast<char>(header.size() & 0xff);
-  pre += static_cast<char>(header.size() >> 8);
-  pre += header;
-  return pre;
-}
-
-// Writes a version 1.0 file of count 8-byte items; item_bits(i) is item i as a 64-bit pattern.
-template <class ItemBits>
-void write_npy(const std::string& path, const std::vector<std::size_t>& shape, const char* descr, std::size_t count,
-               ItemBits item_bits) {
-  const std::string pre = npy_header(path, shape, descr, count);
-  FilePtr f(std::fopen(path.c_str(), "wb"), &std::fclose);
-  if (!f) fail(path, "cannot write: " + errno_text());
-  bool ok = std::fwrite(pre.data(), 1, pre.size(), f.get()) == pre.size();
-  std::vector<unsigned char> buf(std::min(count, kChunkElems) * 8);
-  for (std::size_t done = 0; ok && done < count;) {
-    const std::size_t m = std::min(count - done, kChunkElems);
-    for (std::size_t i = 0; i < m; ++i) store_le(buf.data() + 8 * i, item_bits(done + i));
-    ok = std::fwrite(buf.data(), 8, m, f.get()) == m;
-    done += m;
-  }
-  if (ok) ok = std::fflush(f.get()) == 0;  // a full disk often shows up only here
-  std::string err = ok ? "" : errno_text();
-  if (std::fclose(f.release()) != 0 && ok) {
-    ok = false;
-    err = errno_text();
-  }
-  if (!ok) {
-    std::remove(path.c_str());  // leave no half-written array behind
-    fail(path, "cannot write: " + err);
   }
 }
 
@@ -416,22 +343,5 @@ NpyArray read_npy_stream(std::FILE* fp, std::uintmax_t file_size, const std::str
   return a;
 }
 }  // namespace
-
-void write_npy_f64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const double> data) {
-  write_npy(path, shape, "<f8", data.size(), [&](std::size_t i) { return std::bit_cast<std::uint64_t>(data[i]); });
-}
-
-std::vector<unsigned char> npy_bytes_f64(const std::vector<std::size_t>& shape, std::span<const double> data) {
-  const std::string pre = npy_header("(in memory)", shape, "<f8", data.size());
-  std::vector<unsigned char> out(pre.begin(), pre.end());
-  out.resize(pre.size() + 8 * data.size());
-  for (std::size_t i = 0; i < data.size(); ++i)
-    store_le(out.data() + pre.size() + 8 * i, std::bit_cast<std::uint64_t>(data[i]));
-  return out;
-}
-
-void write_npy_i64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const std::int64_t> data) {
-  write_npy(path, shape, "<i8", data.size(), [&](std::size_t i) { return static_cast<std::uint64_t>(data[i]); });
-}
 
 }  // namespace nnproof

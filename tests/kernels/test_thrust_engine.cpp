@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Thrust engine's costs, measured on its OpenMP twin: host syncs and device tables per proof, and
+// weights uploaded once per contents (found by the weights' stamp, which WeightMatrix keeps).
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "kernels/registry.hpp"
+#include "kernels/thrust/thrust_engine.hpp"
+#include "tests/support/engines.hpp"
+#include "tests/support/models.hpp"
+#include "tests/support/problems.hpp"
+
+namespace nnproof {
+namespace {
+
+using testing::make_rng;
+
+// The Thrust engine keeps a proof's sum-check rounds on its device (SumcheckProver::run_fiat_shamir):
+// the host waits a fixed number of times per layer, not once per round. Measured on the OpenMP
+// twin, which counts the waits the cuda build would make (kernels/thrust/host_syncs.hpp): the same
+// count for a network 16 times wider (four more rounds per sum-check), and at most kPerLayer per
+// layer. A driver that ran the rounds from the host again (one wait per round) fails both.
+std::size_t thrust_proof_syncs(std::size_t width, std::size_t layers) {
+  auto rng = make_rng(91);
+  std::vector<std::size_t> dims(layers + 1, width);
+  auto model = testing::random_model(dims, rng, 100, 100);
+  auto st = testing::random_statement<M61>(model, 32, rng);
+  auto engine = make_engine<M61>("thrust-omp");
+  const std::size_t before = engine->host_syncs();
+  const auto bundle = prove_bundle(*engine, st);
+  auto ref_st = st;
+  EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(prove_bundle(*make_reference_engine<M61>(), ref_st)));
+  return engine->host_syncs() - before;
+}
+
+TEST(ThrustEngine, HostSyncsPerProofGrowWithLayersNotRounds) {
+  if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
+  // ~12 today (35 for 3 layers): the uploads of the bias, eq(q), eq(r), A with V, the two eq
+  // tables and the transcript states, the downloads of A, V and the rounds. Making a table waits
+  // for nothing (transfers.hpp); it was two thirds of the count (101 for 3 layers, session 11).
+  constexpr std::size_t kPerLayer = 14;
+  const std::size_t narrow = thrust_proof_syncs(16, 3), wide = thrust_proof_syncs(256, 3);
+  EXPECT_EQ(narrow, wide) << "the host waits more often for a wider network: once per round?";
+  EXPECT_LE(wide, 3 * kPerLayer);
+  EXPECT_GT(wide, 0u);  // the count is live
+  std::printf("thrust-omp: %zu host syncs per proof of 3 layers\n", wide);
+}
+
+// A warm engine's proof allocates a fixed few device tables per layer (Engine::table_allocations):
+// the operations' scratch tables are kept across operations and proofs (engine.inl, gemm.inl) and
+// each sum-check's round buffers are one table (sumchecks.inl). Measured on the OpenMP twin, whose
+// allocator is the cuda build's: the same count for a network 16 times wider, at most kPerLayer.
+std::size_t thrust_proof_tables(std::size_t width, std::size_t layers) {
+  auto rng = make_rng(92);
+  std::vector<std::size_t> dims(layers + 1, width);
+  auto model = testing::random_model(dims, rng, 100, 100);
+  const auto st = testing::random_statement<M61>(model, 32, rng);
+  auto engine = make_engine<M61>("thrust-omp");
+  auto cold_st = st, warm_st = st, ref_st = st;
+  const std::size_t cold_before = engine->table_allocations();
+  static_cast<void>(prove_bundle(*engine, cold_st));  // the first: the weights' copies, the scratch
+  const std::size_t before = engine->table_allocations();
+  const auto bundle = prove_bundle(*engine, warm_st);
+  const std::size_t warm = engine->table_allocations() - before;
+  EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(prove_bundle(*make_reference_engine<M61>(), ref_st)));
+  std::printf("thrust-omp: %zu device tables allocated by a cold proof of %zu layers of %zu, %zu by a warm one\n",
+              before - cold_before, layers, width, warm);
+  return warm;
+}
+
+TEST(ThrustEngine, TableAllocationsPerProofAreBounded) {
+  if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
+  // ~11 per layer today (34 for 3 layers): the forward's and square's outputs, the sum-checks'
+  // tables, spares and round buffers. Was 27 (81): every scratch table, eq upload and round buffer
+  // its own. The narrow network's few more: its column eq table outgrows the row table's spare.
+  constexpr std::size_t kPerLayer = 13;
+  const std::size_t narrow = thrust_proof_tables(16, 3), wide = thrust_proof_tables(256, 3);
+  EXPECT_LE(wide, narrow) << "a wider network (more rounds) allocates more tables: once per round?";
+  EXPECT_LE(wide, 3 * kPerLayer);
+  EXPECT_GT(wide, 0u);  // the count is live
+}
+
+// The engine's device copy of a layer's weights is found by the weights' stamp
+// (weights_cache.hpp): unchanged weights are uploaded once, and a copy of them, a set() and a write
+// through mutable_int8_data() each make the next use upload them again (and prove with the new
+// weights). Each upload is one host sync (transfers.hpp), so the count shows them.
+TEST(ThrustEngine, WeightsAreUploadedOncePerContents) {
+  if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
+  using K = M61::K;
+  auto rng = make_rng(71);
+  auto engine = make_thrust_omp_engine<M61>();
+  auto ref = make_reference_engine<M61>();
+  QuantizedModel m = testing::random_model({300, 520}, rng, 127, 1000);
+  ASSERT_NE(m.layers[0].weights.int8_data(), nullptr);
+  std::vector<K> eq_q(padded(520));
+  for (auto& x : eq_q) x = random_element<K>(rng);
+  // row_combine's host syncs with these weights, its result checked against the reference engine.
+  const auto syncs = [&](const QuantizedModel& model) {
+    const auto layers = field_layers<M61::F>(model);
+    const std::size_t before = engine->host_syncs();
+    const auto a = engine->row_combine(layers[0], eq_q);
+    const std::size_t n = engine->host_syncs() - before;
+    EXPECT_EQ(ref->row_combine(layers[0], eq_q), a);
+    return n;
+  };
+  const std::size_t first = syncs(m), cached = syncs(m);
+  EXPECT_EQ(first, cached + 1) << "unchanged weights were uploaded again, or the first use uploaded nothing";
+  EXPECT_EQ(syncs(m), cached);
+
+  const QuantizedModel copy = m;
+  EXPECT_EQ(syncs(copy), first) << "a copy";
+  EXPECT_EQ(syncs(copy), cached);
+
+  WeightMatrix& w = m.layers[0].weights;
+  w.set(7, w[7] == 3 ? 4 : 3);
+  ASSERT_NE(w.int8_data(), nullptr);
+  EXPECT_EQ(syncs(m), first) << "set()";
+  EXPECT_EQ(syncs(m), cached);
+
+  std::int8_t* p = w.mutable_int8_data();
+  p[520 * 299] = static_cast<std::int8_t>(p[520 * 299] == 5 ? 6 : 5);
+  EXPECT_EQ(syncs(m), first) << "a write through mutable_int8_data()";
+  EXPECT_EQ(syncs(m), cached);
+  EXPECT_EQ(syncs(copy), cached) << "the copy's entry is still cached and still its own";
+}
+
+// A stamp names one matrix's contents: copies and changes get new ones, a move keeps it.
+TEST(WeightMatrix, StampsNameContents) {
+  WeightMatrix a{1, -2, 3};
+  const std::uint64_t s = a.stamp();
+  EXPECT_NE(s, 0u);
+  EXPECT_EQ(a.stamp(), s) << "reading changes nothing";
+  static_cast<void>(a.int8_data());
+  EXPECT_EQ(a.stamp(), s);
+  WeightMatrix b = a;
+  EXPECT_NE(b.stamp(), s);
+  WeightMatrix c = std::move(a);
+  EXPECT_EQ(c.stamp(), s) << "a move keeps the contents and their stamp";
+  EXPECT_NE(a.stamp(), s);  // NOLINT(bugprone-use-after-move): the moved-from matrix's stamp is new
+  b = c;
+  EXPECT_NE(b.stamp(), s);
+  const std::uint64_t before_set = c.stamp();
+  c.set(0, 1);  // the same value: still a mutation through a member
+  EXPECT_NE(c.stamp(), before_set);
+  const std::uint64_t before_write = c.stamp();
+  static_cast<void>(c.mutable_int8_data());
+  EXPECT_NE(c.stamp(), before_write);
+}
+
+}  // namespace
+}  // namespace nnproof
