@@ -43,6 +43,7 @@ VerifyOutcome verify_bytes(const Problem& p, const std::vector<unsigned char>& b
                            const VerifyTargets& t, OutputFiles& files) {
   ProofBundle<Cfg> bundle = parse_bundle<Cfg>(bytes, shape);
   Statement<Cfg> st = make_statement<Cfg>(p);
+  hold_input_small(st);  // quantized inputs: the verifier reads them as small integers
   st.outputs = bundle.outputs;
   // The header names the model (with scales) and the input the proof is about: a proof about
   // anything but the client's own is worthless to it, whoever made the mistake. verify_bundle
