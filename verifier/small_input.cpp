@@ -6,6 +6,8 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "verifier/input_binding.hpp"
@@ -57,15 +59,24 @@ void narrow_to(unsigned width, const From* v, std::size_t n, unsigned char* out)
   narrow<std::int32_t>(v, n, out);
 }
 
+// A width other than 1, 2, 4 is a SmallInput not made by hold_input_small: refused, not read.
+void check_width(const SmallInput& s) {
+  if (s.width != 1 && s.width != 2 && s.width != 4)
+    throw std::invalid_argument("statement: small_input's width " + std::to_string(s.width) +
+                                " is not 1, 2 or 4; make it with hold_input_small");
+}
+
 }  // namespace
 
 std::int64_t SmallInput::at(std::size_t i) const {
+  check_width(*this);
   if (width == 1) return values_as<std::int8_t>(*this)[i];
   if (width == 2) return values_as<std::int16_t>(*this)[i];
   return values_as<std::int32_t>(*this)[i];
 }
 
 unsigned small_chunk_width(const SmallInput& s, std::size_t begin, std::size_t end) {
+  check_width(s);
   if (s.width == 1) return 1;
   if (s.width == 2) return width_of_bits(magnitude_bits(values_as<std::int16_t>(s) + begin, end - begin));
   return width_of_bits(magnitude_bits(values_as<std::int32_t>(s) + begin, end - begin));

@@ -133,6 +133,10 @@ TYPED_TEST(SmallInputTest, WideValuesStayFieldElementsAndTwoCopiesAreRefused) {
   EXPECT_FALSE(hold_input_small(st));  // held so already: unchanged
   st.input = before;
   EXPECT_THROW(input_size(st), std::invalid_argument);
+  st.input.clear();
+  st.small_input.width = 3;  // not one of hold_input_small's widths: refused, not read
+  EXPECT_THROW(small_chunk_width(st.small_input, 0, 3), std::invalid_argument);
+  EXPECT_THROW(st.small_input.at(0), std::invalid_argument);
 }
 
 template <class Cfg>
