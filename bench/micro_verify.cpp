@@ -43,15 +43,18 @@ struct InputFixture {
     for (auto& e : eq_r) e = random_element<K>(rng);
   }
   void set_bytes(benchmark::State& state) const {
-    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(st.input.size() * sizeof(st.input[0])));
+    // The field elements' bytes, whichever way the input is held by then.
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kN0 * kBatch * sizeof(typename Cfg::F)));
   }
 };
 
-// range(0): input bits. The verifier's one pass: compact binding and X~(s, r).
+// range(0): input bits, range(1): 1 the input held as small integers (hold_input_small, as
+// `nnproof verify` holds it), 0 as field elements. The verifier's one pass: compact binding and X~(s, r).
 template <class Cfg>
 void BM_InputPass(benchmark::State& state) {
   using K = typename Cfg::K;
   InputFixture<Cfg> f(static_cast<int>(state.range(0)));
+  if (state.range(1)) hold_input_small(f.st);
   for (auto _ : state)
     benchmark::DoNotOptimize(
         input_pass(f.st, InputEncoding::compact, std::span<const K>(f.eq_s), std::span<const K>(f.eq_r)));
@@ -78,7 +81,8 @@ void BM_InputMle(benchmark::State& state) {
 
 // The whole verifier at the TIMIT shape (1845-2000-2000-2000-183, int8 weights, 8-bit inputs),
 // batch 2048, on a cpu-engine proof made once: what `nnproof bench` reports as verify_s.
-// range(0): the proof format version (2: the field elements hashed, X~(s, r) a second pass).
+// range(0): the proof format version (2: the field elements hashed, X~(s, r) a second pass);
+// range(1): 1 the input held as small integers, 0 as field elements.
 template <class Cfg>
 void BM_VerifyBundle(benchmark::State& state) {
   std::mt19937_64 rng(1);
@@ -90,6 +94,7 @@ void BM_VerifyBundle(benchmark::State& state) {
   Statement<Cfg> st = f.st;
   const auto version = static_cast<std::uint32_t>(state.range(0));
   const ProofBundle<Cfg> bundle = prove_bundle(*make_cpu_engine<Cfg>(), st, {}, version);
+  if (state.range(1)) hold_input_small(st);
   for (auto _ : state)
     if (!verify_bundle(st, bundle).accepted) state.SkipWithError("an honest proof was rejected");
   f.set_bytes(state);
@@ -108,14 +113,14 @@ void BM_MemoryRead(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(words * 8));
 }
 
-BENCHMARK(BM_InputPass<M61>)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_InputPass<M127>)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_InputPass<M61>)->ArgsProduct({{8, 16}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_InputPass<M127>)->ArgsProduct({{8, 16}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InputBinding<M61>)->Args({8, 1})->Args({8, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InputBinding<M127>)->Args({8, 1})->Args({8, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InputMle<M61>)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_InputMle<M127>)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_VerifyBundle<M61>)->Arg(2)->Arg(3)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_VerifyBundle<M127>)->Arg(2)->Arg(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_VerifyBundle<M61>)->ArgsProduct({{2, 3}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_VerifyBundle<M127>)->ArgsProduct({{2, 3}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MemoryRead)->Arg(kN0* kBatch * 8)->Arg(kN0* kBatch * 16)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

@@ -25,7 +25,42 @@ std::pair<std::size_t, std::size_t> chunk_range(const Statement<Cfg>& st, InputE
   const std::size_t per = encoding == InputEncoding::compact
                               ? compact_chunk_samples(st.model->in_dim()) * st.model->in_dim()
                               : kElementChunk;
-  return {c * per, std::min(st.input.size(), (c + 1) * per)};
+  return {c * per, std::min(input_size(st), (c + 1) * per)};
+}
+
+// One chunk's values in its compact encoding: the width and where its bytes are.
+struct CompactChunk {
+  unsigned width;
+  const unsigned char* values;
+};
+
+// SHA256(u64 count || u8 width || values), the compact chunk digest of docs/FORMAT.md.
+Digest compact_digest(std::size_t count, const CompactChunk& chunk) {
+  const auto w = static_cast<unsigned char>(chunk.width);
+  Sha256 h;
+  h.update_u64(count).update(&w, 1).update(chunk.values, count * chunk.width);
+  return h.finish();
+}
+
+// Chunk c of an input held as small integers (Statement::small_input), read once: its encoding is
+// mostly the statement's own bytes (1 to 4 a value), never a field element's 8 or 16. For the
+// version 2 encoding its elements are made in a thread's buffer.
+template <class Cfg>
+Digest small_chunk_digest(const Statement<Cfg>& st, InputEncoding encoding, std::size_t c,
+                          std::vector<unsigned char>& encoded, CompactChunk& chunk) {
+  using F = typename Cfg::F;
+  const auto [begin, end] = chunk_range(st, encoding, c);
+  if (encoding == InputEncoding::field_elements) {
+    thread_local std::vector<F> elements;
+    elements.resize(end - begin);
+    for (std::size_t i = begin; i < end; ++i) elements[i - begin] = F::from_int(st.small_input.at(i));
+    Sha256 h;
+    update_elements(h, std::span<const F>(elements));
+    return h.finish();
+  }
+  chunk.width = small_chunk_width(st.small_input, begin, end);
+  chunk.values = small_chunk_encoding(st.small_input, begin, end, chunk.width, encoded);
+  return compact_digest(end - begin, chunk);
 }
 
 // Chunk c's digest; for the compact encoding `encoded` holds its bytes afterwards (from kCompactLead).
@@ -33,6 +68,10 @@ template <class Cfg>
 Digest chunk_digest(const Statement<Cfg>& st, InputEncoding encoding, std::size_t c,
                     std::vector<unsigned char>& encoded) {
   using F = typename Cfg::F;
+  if (!st.small_input.empty()) {
+    CompactChunk chunk{};
+    return small_chunk_digest(st, encoding, c, encoded, chunk);
+  }
   const auto [begin, end] = chunk_range(st, encoding, c);
   const std::span<const F> v(st.input.data() + begin, end - begin);
   Sha256 h;
@@ -62,6 +101,13 @@ struct RowDots {
     if constexpr (HasRowDot<K>) weights.emplace(eq);
   }
 
+  // Whether dot() takes the compact bytes of width w alone (x unread, may be null).
+  bool integer_route(unsigned w) const {
+    if (w == 1) return true;
+    if constexpr (kLittleEndian) return (w == 2 || w == 4) && ExactIntSums<K>::exact(w, n);
+    return false;
+  }
+
   // sum_j eq_s[j] x[j] for one sample: from its compact bytes (width w, at `bytes`) where an
   // exact integer route takes them, else from its field elements x.
   K dot(unsigned w, const unsigned char* bytes, const F* x) const {
@@ -82,11 +128,32 @@ struct RowDots {
   }
 };
 
+// sum_{k in [first, last)} eq_r[k] sum_j eq_s[j] X[k][j] for a chunk of small integers: from its
+// compact bytes, or (no exact integer route for its width) each sample's elements made in a buffer.
+template <class Cfg>
+typename Cfg::K small_chunk_mle(const Statement<Cfg>& st, const RowDots<typename Cfg::K>& dots,
+                                const CompactChunk& chunk, std::size_t first, std::size_t last,
+                                std::span<const typename Cfg::K> eq_r) {
+  using K = typename Cfg::K;
+  using F = typename Cfg::F;
+  const std::size_t n = dots.n, w = chunk.width;
+  const bool from_bytes = dots.integer_route(chunk.width);
+  thread_local std::vector<F> x;
+  if (!from_bytes) x.resize(n);
+  K acc = K::zero();
+  for (std::size_t k = first; k < last; ++k) {
+    if (!from_bytes)
+      for (std::size_t j = 0; j < n; ++j) x[j] = F::from_int(st.small_input.at(k * n + j));
+    acc += eq_r[k] * dots.dot(chunk.width, chunk.values + (k - first) * n * w, from_bytes ? nullptr : x.data());
+  }
+  return acc;
+}
+
 }  // namespace
 
 template <class Cfg>
 std::size_t input_chunks(const Statement<Cfg>& st, InputEncoding encoding) {
-  if (encoding == InputEncoding::field_elements) return element_chunks(st.input.size());
+  if (encoding == InputEncoding::field_elements) return element_chunks(input_size(st));
   const std::size_t per = compact_chunk_samples(st.model->in_dim());
   return (st.batch + per - 1) / per;
 }
@@ -102,7 +169,7 @@ Digest input_binding_of(const Statement<Cfg>& st, InputEncoding encoding, std::s
   Sha256 h;
   h.update_str(encoding == InputEncoding::compact ? "nnproof/input/v3" : "nnproof/input/v1");
   h.update_str(field_name(Cfg::kId)).update_u64(st.model->in_dim()).update_u64(st.batch);
-  h.update_u64(st.input.size()).update_u64(chunk_digests.size());
+  h.update_u64(input_size(st)).update_u64(chunk_digests.size());
   for (const Digest& d : chunk_digests) h.update(d);
   return h.finish();
 }
@@ -119,14 +186,15 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
                                       std::span<const typename Cfg::K> eq_s, std::span<const typename Cfg::K> eq_r) {
   using K = typename Cfg::K;
   const std::size_t n = st.model->in_dim();
-  if (st.input.size() != st.batch * n || eq_s.size() < n || eq_r.size() < st.batch)
+  if (input_size(st) != st.batch * n || eq_s.size() < n || eq_r.size() < st.batch)
     throw std::invalid_argument("input_pass: the input, eq(s, .) or eq(r, .) is shorter than the statement's shape");
   InputPass<K> out;
   if (encoding == InputEncoding::field_elements) {  // version 2: chunks cut across samples
     const StatementBindings b = statement_bindings(st, encoding);
     out.binding = b.input;
     out.outputs = b.outputs;
-    out.mle = sample_major_mle<K>(st.input, st.batch, n, eq_s, eq_r);
+    std::vector<typename Cfg::F> storage;
+    out.mle = sample_major_mle<K>(input_elements(st, storage), st.batch, n, eq_s, eq_r);
     return out;
   }
   const RowDots<K> dots(eq_s.first(n));
@@ -138,11 +206,16 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
       out.outputs = output_binding(st);
       return;
     }
-    const std::size_t c = task - 1;
+    const std::size_t c = task - 1, first = c * per, last = std::min(st.batch, first + per);
     thread_local std::vector<unsigned char> encoded;
+    if (!st.small_input.empty()) {
+      CompactChunk chunk{};
+      digests[c] = small_chunk_digest(st, encoding, c, encoded, chunk);  // in cache for the sums below
+      partial[c] = small_chunk_mle<Cfg>(st, dots, chunk, first, last, eq_r);
+      return;
+    }
     digests[c] = chunk_digest(st, encoding, c, encoded);  // the chunk is in cache for the sums below
     const unsigned w = encoded[kCompactLead];
-    const std::size_t first = c * per, last = std::min(st.batch, first + per);
     K acc = K::zero();
     for (std::size_t k = first; k < last; ++k)
       acc += eq_r[k] * dots.dot(w, encoded.data() + kCompactLead + 1 + (k - first) * n * w, st.input.data() + k * n);

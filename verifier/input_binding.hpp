@@ -41,6 +41,14 @@ std::vector<unsigned char> compact_encoding(std::span<const F> v);
 template <class F>
 std::vector<unsigned char> compact_encoding_portable(std::span<const F> v);
 
+// The compact encoding of values [begin, end) of an input held as small integers
+// (Statement::small_input): their width (as compact_width gives for the same values), and their
+// bytes in that width: the statement's own bytes where the widths agree (little-endian machines),
+// else narrowed into buf at kCompactLead + 1 (buf grown if short).
+unsigned small_chunk_width(const SmallInput& s, std::size_t begin, std::size_t end);
+const unsigned char* small_chunk_encoding(const SmallInput& s, std::size_t begin, std::size_t end, unsigned width,
+                                          std::vector<unsigned char>& buf);
+
 // Samples per chunk of the compact encoding: whole samples, about kElementChunk elements.
 inline std::size_t compact_chunk_samples(std::size_t n0) { return n0 >= kElementChunk ? 1 : kElementChunk / n0; }
 

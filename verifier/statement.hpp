@@ -4,6 +4,7 @@
 // the claimed outputs, plus the proof's shape (message counts and the soundness bound).
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "core/fields.hpp"
@@ -11,6 +12,19 @@
 #include "verifier/model.hpp"
 
 namespace nnproof {
+
+// The input's values as small integers: each value's centered form in `width` bytes of native
+// two's complement (int8, int16 or int32). Quantized inputs are small, and a verifier holding them
+// so reads 1, 2 or 4 bytes a value in its input pass rather than a field element's 8 (m61) or 16
+// (m127): the compact encoding's bytes are then mostly these very bytes (verifier/input_binding.hpp).
+struct SmallInput {
+  unsigned width = 0;                // 1, 2 or 4; 0: the input is not held so
+  std::vector<unsigned char> bytes;  // size() * width bytes (std::vector's allocation aligns them)
+  bool empty() const { return width == 0; }
+  std::size_t size() const { return width == 0 ? 0 : bytes.size() / width; }
+  // Value i, sign-extended.
+  std::int64_t at(std::size_t i) const;
+};
 
 template <class Cfg>
 struct Statement {
@@ -20,7 +34,30 @@ struct Statement {
   std::size_t batch = 0;   // b, the real samples
   std::vector<F> input;    // b x n_0, row per sample (as in the user's .npy)
   std::vector<F> outputs;  // b x n_L, row per sample: the claimed Z_L, transposed
+  // The verifier's other way to hold the input (hold_input_small): the same b x n_0 values, with
+  // `input` then empty. A statement holds its input one way; the prover takes `input`.
+  SmallInput small_input;
 };
+
+// The input's length, however the statement holds it. Both ways at once is the caller's mistake
+// (std::invalid_argument): the verifier would check one and the caller might read the other.
+template <class Cfg>
+std::size_t input_size(const Statement<Cfg>& st) {
+  if (!st.small_input.empty() && !st.input.empty())
+    throw std::invalid_argument(
+        "statement: the input is held both as field elements and as small integers; keep "
+        "one (hold_input_small moves it)");
+  return st.small_input.empty() ? st.input.size() : st.small_input.size();
+}
+// Moves st.input into st.small_input when every value's centered form fits 32 bits (quantized
+// inputs do), the narrowest of int8, int16, int32 holding them all; returns whether it did (if
+// not, or if it is held so already, st is unchanged). For the verifier: the prover reads `input`.
+template <class Cfg>
+bool hold_input_small(Statement<Cfg>& st);
+// The input as field elements: st.input itself, or the small integers converted into `storage`
+// (the version 2 binding and the interactive verifier read elements).
+template <class Cfg>
+const std::vector<typename Cfg::F>& input_elements(const Statement<Cfg>& st, std::vector<typename Cfg::F>& storage);
 
 // How the input binding encodes the input's elements (docs/FORMAT.md, "Digests"); the proof
 // format's version picks one (input_encoding in verifier/proof.hpp).

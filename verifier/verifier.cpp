@@ -132,7 +132,7 @@ template <class Cfg>
 Verdict verify_layers(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>& ch, std::uint32_t version,
                       InputClaim<typename Cfg::K>& input) {
   using K = typename Cfg::K;
-  if (st.batch == 0 || st.input.size() != st.batch * st.model->in_dim() ||
+  if (st.batch == 0 || input_size(st) != st.batch * st.model->in_dim() ||
       st.outputs.size() != st.batch * st.model->out_dim())
     return Verdict::reject("statement: the input or output size does not match the model and the batch");
   const ProofLayout layout(*st.model, version);
@@ -198,7 +198,9 @@ Verdict verify_protocol(const Statement<Cfg>& st, VerifierChannel<typename Cfg::
   InputClaim<K> input;
   Verdict v = verify_layers(st, ch, version, input);
   if (!v.accepted) return v;
-  if (input.y_star != sample_major_mle<K>(st.input, st.batch, st.model->in_dim(), input.eq_s, input.eq_r))
+  std::vector<typename Cfg::F> storage;  // an input held as small integers, as elements
+  if (input.y_star !=
+      sample_major_mle<K>(input_elements(st, storage), st.batch, st.model->in_dim(), input.eq_s, input.eq_r))
     return Verdict::reject(kInputCheckFailed);
   return v;
 }
@@ -240,7 +242,7 @@ template <class Cfg>
 Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, double min_bits) {
   using K = typename Cfg::K;
   const InputEncoding encoding = input_encoding(bundle.header.version);
-  if (st.batch == 0 || st.input.size() != st.batch * st.model->in_dim())
+  if (st.batch == 0 || input_size(st) != st.batch * st.model->in_dim())
     return Verdict::reject("statement: the input or output size does not match the model and the batch");
   const Digest model = model_binding(st);
   Verdict v = check_model_and_floor(st, bundle, model, min_bits);

@@ -66,6 +66,7 @@ std::optional<std::string> verify_one(const Problem& p, std::span<const unsigned
                                       std::size_t first, std::vector<typename Cfg::F>& outputs) {
   ProofBundle<Cfg> bundle = parse_bundle<Cfg>(bytes, shape);
   Statement<Cfg> st = chunk_statement<Cfg>(p, first, shape.batch);
+  hold_input_small(st);  // quantized inputs: the verifier reads them as small integers
   st.outputs = bundle.outputs;
   // The header names the model (with scales) and the input the proof is about: a proof about
   // anything but the client's own is worthless to it, whoever made the mistake. verify_bundle
