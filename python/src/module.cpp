@@ -4,6 +4,7 @@
 
 #include "bindings.hpp"
 #include "nnproof/version.hpp"
+#include "verifier/chunked.hpp"
 #include "verifier/proof.hpp"
 #include "verifier/training/bundle.hpp"
 
@@ -40,6 +41,8 @@ Inspected inspect(const std::vector<unsigned char>& bytes) {
   try {
     if (is_training_bundle(bytes))
       throw InputError("a training proof (.nnpt): nnproof.inspect reads inference bundles; use `nnproof inspect`");
+    if (is_chunked_bundle(bytes))  // nnproof.verify reads them; inspect's chunk walk is the CLI's for now
+      throw InputError("a chunked bundle (NNPCHUNK): nnproof.inspect reads plain bundles; use `nnproof inspect`");
     auto prefix = [&](std::size_t n) {
       return std::vector<unsigned char>(bytes.begin(),
                                         bytes.begin() + static_cast<std::ptrdiff_t>(std::min(n, bytes.size())));
@@ -71,6 +74,8 @@ py::dict py_inspect(const py::bytes& data) {
   d["dims"] = r.header.dims;
   d["soundness_bits"] = r.bits;
   d["proof_bytes"] = r.proof_bytes;
+  d["chunks"] = 1;  // `nnproof inspect --json`'s keys: a plain bundle is one proof of the whole batch
+  d["chunk_batches"] = std::vector<std::size_t>{r.batch};
   d["outputs"] = to_int_rows(r.outputs, r.n_out);
   return d;
 }

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnproof
-from conftest import CASES, MLP, MLP_INPUT, flip_middle, run_cli
+from conftest import CASES, MLP, MLP_INPUT, ROOT, flip_middle, run_cli
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -72,6 +72,29 @@ def test_inspect_equals_the_cli_json(cli, tmp_path):
         for key in want:
             assert got[key] == (want[key] if key != "outputs" else [[int(y) for y in row] for row in want[key]]), key
         assert got["version"] == (2 if case.name.startswith("v2_") else nnproof._nnproof.proof_version)
+
+
+def test_chunked_cli_bundle_verifies_with_one_proofs_outputs(cli, tmp_path):
+    """`prove --max-memory` below the batch's need writes a chunked bundle (docs/FORMAT.md): Python's
+    verify reads it through the CLI's verify path and returns one proof's outputs; a dropped chunk
+    is rejected; inspect points to the CLI, which walks the chunks."""
+    model = ROOT / "examples/fashion_mnist/cnn2quad.onnx"
+    x = np.random.default_rng(5).uniform(0, 1, size=(64, 1, 28, 28)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    r = run_cli(cli, "prove", "--model", model, "--input", tmp_path / "x.npy", "--proof", tmp_path / "c.nnp",
+                "--field", "m127", "--max-memory", "150M", "--output", tmp_path / "y.npy")
+    assert r.returncode == 0 and " chunks" in r.stderr, r.stderr
+    chunked = (tmp_path / "c.nnp").read_bytes()
+    assert chunked[:8] == b"NNPCHUNK"
+    v = nnproof.verify(model, x, chunked)
+    assert v.outputs.tobytes() == np.load(tmp_path / "y.npy").tobytes()
+    assert v.soundness_bits >= 100
+    whole = nnproof.prove(model, x, field="m127")
+    assert v.outputs.tobytes() == whole.outputs.tobytes()
+    with pytest.raises(nnproof.Rejected):
+        nnproof.verify(model, x, chunked[: len(chunked) // 2])
+    with pytest.raises(nnproof.InputError, match="chunked"):
+        nnproof.inspect(chunked)
 
 
 def test_bundle_bytes_round_trip(tmp_path):
