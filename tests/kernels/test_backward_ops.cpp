@@ -10,6 +10,7 @@
 
 #include "kernels/reference/reference_engine.hpp"
 #include "kernels/registry.hpp"
+#include "tests/kernels/engine_test.hpp"
 #include "tests/support/engines.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/random.hpp"
@@ -23,19 +24,11 @@ using testing::random_element;
 
 template <class Cfg>
 class EngineTestBackward : public ::testing::Test {};
-using Configs = ::testing::Types<M61, M127, M61Interactive>;
-TYPED_TEST_SUITE(EngineTestBackward, Configs);
+TYPED_TEST_SUITE(EngineTestBackward, engine_test::Configs);
 
 using testing::engines_under_test;
-
 // Random entries in the real corner, zero elsewhere (as the backward pass's tables are).
-template <class F>
-Table2D<F> random_table(std::size_t real_rows, std::size_t real_cols, std::mt19937_64& rng) {
-  Table2D<F> t(padded(real_rows), padded(real_cols));
-  for (std::size_t j = 0; j < real_rows; ++j)
-    for (std::size_t k = 0; k < real_cols; ++k) t.at(j, k) = random_element<F>(rng);
-  return t;
-}
+using engine_test::random_table;
 
 TYPED_TEST(EngineTestBackward, OperationsAreBitIdentical) {
   using F = typename TypeParam::F;
