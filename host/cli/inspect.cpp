@@ -224,6 +224,8 @@ int inspect_chunked(const InspectOptions& o, std::uintmax_t file_size, const std
         throw ProofFormatError(where + "its field, version or dims differ from the bundle's");
       if (h.batch > prefix.batch - covered)
         throw ProofFormatError(where + "its samples run past the bundle's batch of " + std::to_string(prefix.batch));
+      // Every chunk, not only the first, must be about the model given: --float scales all outputs by it.
+      if (model) check_model<Cfg>(o, *model, h);
       const ProofShape shape{h.dims, h.batch};
       const std::size_t size = bundle_size(h.field, shape);
       if (size > rest.size()) throw ProofFormatError(where + "truncated");

@@ -12,6 +12,7 @@
 #include <new>
 #include <optional>
 #include <span>
+#include <utility>
 #include <variant>
 
 #include "host/cli/commands.hpp"
@@ -81,17 +82,19 @@ std::optional<std::string> verify_one(const Problem& p, std::span<const unsigned
   return std::nullopt;
 }
 
-// A chunked bundle (docs/FORMAT.md, "Chunked bundles"): its chunks in order, each a complete proof
-// of the next samples of the client's input, covering them exactly. Returns the soundness bits of
-// the union bound, or the rejection.
-template <class Cfg>
-std::variant<double, std::string> verify_chunks(const Problem& p, std::span<const unsigned char> bytes,
-                                                std::vector<typename Cfg::F>& outputs) {
-  const ChunkedPrefix prefix = parse_chunked_prefix(bytes);
-  if (prefix.batch != p.batch)
-    return fmt::format("chunks: the bundle covers {} samples but the input has {} (check --input)", prefix.batch,
-                       p.batch);
-  const std::vector<std::size_t> dims = proof_dims(p.model, prefix.version);
+// Where one chunk of a chunked bundle lies: its bytes and its samples [first, first + batch).
+struct ChunkSpan {
+  std::size_t at = 0, size = 0, first = 0, batch = 0;
+};
+
+// Every chunk's header, read before any proof is checked: the chunks must have the prefix's
+// version and field, cover the input's samples exactly, fit in the file, and their union bound
+// must reach 100 bits. A split the bound refuses (say 2^15 one-sample chunks) then costs the client
+// no proof checks. Returns the chunks and the combined bits, or the rejection.
+std::variant<std::pair<std::vector<ChunkSpan>, double>, std::string> read_chunk_headers(
+    const Problem& p, std::span<const unsigned char> bytes, const ChunkedPrefix& prefix,
+    const std::vector<std::size_t>& dims) {
+  std::vector<ChunkSpan> spans;
   std::vector<double> bits;
   std::size_t at = kChunkedPrefixBytes, first = 0;
   for (std::size_t j = 0; j < prefix.chunks; ++j) {
@@ -113,16 +116,10 @@ std::variant<double, std::string> verify_chunks(const Problem& p, std::span<cons
                          p.batch);
     const ProofShape shape{dims, h.batch};
     // The chunk's exact length, from the trusted model and the batch just checked against the input.
-    const std::size_t size = std::min(bundle_size(h.field, shape), rest.size());
-    const bool last = j + 1 == prefix.chunks;
-    std::optional<std::string> why;
-    try {
-      // The last chunk is parsed with the rest of the file so that trailing bytes are refused.
-      why = verify_one<Cfg>(p, last ? rest : rest.first(size), shape, first, outputs);
-    } catch (const ProofFormatError& e) {
-      why = std::string("proof format: ") + e.what();
-    }
-    if (why) return fmt::format("{} (samples {}..{}): {}", where, first, first + h.batch - 1, *why);
+    const std::size_t size = bundle_size(h.field, shape);
+    if (size > rest.size())
+      return fmt::format("proof format: {}: truncated ({} bytes left, the chunk needs {})", where, rest.size(), size);
+    spans.push_back({at, size, first, h.batch});
     bits.push_back(shape.soundness_bits(h.field));
     at += size;
     first += h.batch;
@@ -133,6 +130,36 @@ std::variant<double, std::string> verify_chunks(const Problem& p, std::span<cons
   const double combined = combined_soundness_bits(bits);
   if (combined < kMinSoundnessBits)
     return fmt::format("soundness: {:.1f} bits over {} chunks (union bound) is below 100", combined, prefix.chunks);
+  return std::pair{std::move(spans), combined};
+}
+
+// A chunked bundle (docs/FORMAT.md, "Chunked bundles"): its chunks in order, each a complete proof
+// of the next samples of the client's input, covering them exactly. Returns the soundness bits of
+// the union bound, or the rejection.
+template <class Cfg>
+std::variant<double, std::string> verify_chunks(const Problem& p, std::span<const unsigned char> bytes,
+                                                std::vector<typename Cfg::F>& outputs) {
+  const ChunkedPrefix prefix = parse_chunked_prefix(bytes);
+  if (prefix.batch != p.batch)
+    return fmt::format("chunks: the bundle covers {} samples but the input has {} (check --input)", prefix.batch,
+                       p.batch);
+  const std::vector<std::size_t> dims = proof_dims(p.model, prefix.version);
+  auto headers = read_chunk_headers(p, bytes, prefix, dims);
+  if (auto* why = std::get_if<std::string>(&headers)) return *why;
+  const auto& [spans, combined] = std::get<0>(headers);
+  for (std::size_t j = 0; j < spans.size(); ++j) {
+    const ChunkSpan& c = spans[j];
+    // The last chunk is parsed with the rest of the file so that trailing bytes are refused.
+    const auto chunk = j + 1 == spans.size() ? bytes.subspan(c.at) : bytes.subspan(c.at, c.size);
+    std::optional<std::string> why;
+    try {
+      why = verify_one<Cfg>(p, chunk, ProofShape{dims, c.batch}, c.first, outputs);
+    } catch (const ProofFormatError& e) {
+      why = std::string("proof format: ") + e.what();
+    }
+    if (why)
+      return fmt::format("chunk {}/{} (samples {}..{}): {}", j + 1, spans.size(), c.first, c.first + c.batch - 1, *why);
+  }
   return combined;
 }
 

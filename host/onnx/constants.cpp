@@ -74,7 +74,8 @@ bool Importer::fold_constant_op(const onnx::NodeProto& n) {
   Tensor t = constant_input(n, 0);  // bounded, checked and finite (tensors.cpp)
   // Each fold keeps a copy, so many folds of one weight could hold far more than the file: all the
   // folds of a model together may hold at most one element per byte of the file (a float32 weight
-  // can be folded about four times), plus a little for scalars.
+  // can be folded about four times), plus a little for scalars. Each element is a double (8 bytes,
+  // ~16 while the Tensor and its protobuf copy coexist): a bounded multiple of the file's size.
   if (!fold_budget_) fold_budget_ = static_cast<std::uint64_t>(model_.ByteSizeLong()) + kFoldSlack;
   if ((folded_elements_ += t.values.size()) > *fold_budget_)
     fail_node(n,

@@ -246,6 +246,27 @@ TEST_F(CliChunks, ChunkedBundleVerifiesWithTheOutputsOfOneProof) {
   EXPECT_NE(run_cli("inspect " + chunked).out.find("chunks:         3 (3 x 4 samples)"), std::string::npos);
 }
 
+// A chunk proved for other scales spliced into an honest chunked bundle: verify rejects it (its
+// model binding), and inspect --model refuses it, whichever chunk it is (not only the first).
+TEST_F(CliChunks, AChunkForOtherScalesIsRefusedByVerifyAndInspect) {
+  const std::string chunked = dir.file("chunked.nnp"), other = dir.file("other.nnp");
+  ASSERT_EQ(run_cli("prove " + args(chunked, "--max-memory " + limit_for(4))).code, 0);
+  ASSERT_EQ(run_cli("prove " + args(other, "--alpha 2 --max-memory " + limit_for(4))).code, 0);
+  const std::vector<Bytes> c = split(read_bytes(chunked), model), o = split(read_bytes(other), model);
+  ASSERT_EQ(c.size(), 3u);
+  ASSERT_EQ(o.size(), 3u);
+  ASSERT_NE(c[1], o[1]);
+  const std::string forged = dir.file("forged.nnp");
+  write_bytes(forged, join(3, kBatch, {c[0], o[1], c[2]}));
+  CliRun v = run_cli("verify " + args(forged));
+  EXPECT_EQ(v.code, 1) << v.out;
+  EXPECT_NE(v.out.find("chunk 2/3"), std::string::npos) << v.out;
+  CliRun i = run_cli("inspect --model " + model_path + " " + forged);
+  EXPECT_EQ(i.code, 2) << i.out;
+  EXPECT_NE(i.out.find("another model or other scales"), std::string::npos) << i.out;
+  EXPECT_EQ(run_cli("inspect --model " + model_path + " " + chunked).code, 0);
+}
+
 TEST_F(CliChunks, EveryWayTheChunksFailToCoverTheInputIsRejected) {
   const std::string chunked = dir.file("chunked.nnp"), first = dir.file("first.nnp");
   ASSERT_EQ(run_cli("prove " + args(chunked, "--max-memory " + limit_for(4))).code, 0);
