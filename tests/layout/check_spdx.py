@@ -3,7 +3,8 @@
 """Every source file names its license (LICENSE, Apache-2.0) in an SPDX line near its top.
 
 Source files: .hpp .cpp .cu .inl .h .py .cmake, CMakeLists.txt, and the scripts (every file in
-scripts/ and .ci/, and *.sh). Build trees (folders holding a CMakeCache.txt), hidden folders other
+scripts/ and .ci/, and *.sh). Build trees (folders holding a CMakeCache.txt), Python venvs (a
+pyvenv.cfg), hidden folders other
 than .ci/, __pycache__/ and tests/fuzz/corpus/ (fuzzer inputs) are skipped. A file passes when one
 of its first HEAD_LINES lines is a comment (// or # or /*) holding the identifier below.
 
@@ -52,6 +53,8 @@ def source_files(root):
                 if hidden or entry.name in SKIPPED_FOLDERS or rel in SKIPPED_PATHS:
                     continue
                 if (entry / "CMakeCache.txt").exists():  # a build tree
+                    continue
+                if (entry / "pyvenv.cfg").exists():  # a Python venv (scripts/test_python makes one)
                     continue
                 walk(entry)
             elif entry.is_file():
