@@ -129,4 +129,15 @@ Statement<Cfg> random_statement(const QuantizedModel& m, std::size_t batch, std:
   return make_statement<Cfg>(m, batch, std::move(input));
 }
 
+// A shape-only model (one 1 x n0 layer, no weights): the input pass and the input binding read the
+// model's n_0 and nothing else of it.
+inline QuantizedModel shape_only_model(std::size_t n0) {
+  QuantizedModel m;
+  QuantizedLayer l;
+  l.rows = 1;
+  l.cols = n0;
+  m.layers.push_back(l);
+  return m;
+}
+
 }  // namespace nnproof::testing

@@ -133,15 +133,7 @@ class InputPassTest : public ::testing::Test {};
 using AllConfigs = ::testing::Types<M61, M127, M61Interactive>;
 TYPED_TEST_SUITE(InputPassTest, AllConfigs);
 
-// A shape-only statement: the input pass reads the model's n_0 and nothing else of it.
-QuantizedModel shape_only_model(std::size_t n0) {
-  QuantizedModel m;
-  QuantizedLayer l;
-  l.rows = 1;
-  l.cols = n0;
-  m.layers.push_back(l);
-  return m;
-}
+using testing::shape_only_model;
 
 // Chunks of every width the field has (one sample a chunk at n0 = 40000, 13107 samples a chunk at
 // n0 = 5): the one pass gives the binding input_binding gives and X~(s, r) as sample_major_mle.

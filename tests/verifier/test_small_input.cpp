@@ -18,14 +18,7 @@ class SmallInputTest : public ::testing::Test {};
 using AllConfigs = ::testing::Types<M61, M127, M61Interactive>;
 TYPED_TEST_SUITE(SmallInputTest, AllConfigs);
 
-QuantizedModel shape_only_model(std::size_t n0) {
-  QuantizedModel m;
-  QuantizedLayer l;
-  l.rows = 1;
-  l.cols = n0;
-  m.layers.push_back(l);
-  return m;
-}
+using testing::shape_only_model;
 
 // Sample k's values are within bounds[k % bounds.size()]: the chunks' widths vary below the
 // storage width (the widest bound's).
