@@ -181,10 +181,16 @@ httplib::Server::HandlerResponse before_routing(ServiceState& s, const httplib::
   return httplib::Server::HandlerResponse::Unhandled;
 }
 
-// One line per request: client, method, path, model, batch, status, seconds.
-void log_line(ServiceState& s, const httplib::Request& req, const httplib::Response& res) {
+// Counted just before the response is written (cpp-httplib's post-routing hook runs for every
+// response, error pages included), so a client that reads /v1/metrics after its previous reply
+// sees that request counted; the logger runs only after the bytes have gone out.
+void count_request(ServiceState& s, const httplib::Response& res) {
   ++s.metrics.requests;
   if (res.status >= 400) ++s.metrics.failures;
+}
+
+// One line per request: client, method, path, model, batch, status, seconds.
+void log_line(const httplib::Request& req, const httplib::Response& res) {
   const std::string model = res.get_header_value("X-Nnproof-Model");
   const std::string batch = res.get_header_value("X-Nnproof-Batch");
   const std::string secs = res.get_header_value("X-Nnproof-Seconds");
@@ -215,7 +221,8 @@ httplib::Server::Handler handler(ServiceState& s, Fn fn) {
 
 void add_routes(httplib::Server& svr, ServiceState& s) {
   svr.set_pre_routing_handler([&s](const auto& req, auto& res) { return before_routing(s, req, res); });
-  svr.set_logger([&s](const auto& req, const auto& res) { log_line(s, req, res); });
+  svr.set_post_routing_handler([&s](const auto&, auto& res) { count_request(s, res); });
+  svr.set_logger([](const auto& req, const auto& res) { log_line(req, res); });
   svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       const int status = res.status;

@@ -67,7 +67,7 @@ def case_api():
 
         status, met = srv.json("GET", "/v1/metrics")
         check(status == 200 and met["proofs"] >= 4 and met["prove_seconds_total"] > 0, f"metrics: {met}")
-        # Ten requests before this one (the metrics count a request once its log line is out); one failed.
+        # Ten requests before this one (each counted before its reply is written); one failed.
         check(met["queue_length"] == 0 and met["requests"] == 10 and met["failures"] == 1, f"metrics: {met}")
     finally:
         code = srv.stop()
