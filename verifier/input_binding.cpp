@@ -183,7 +183,8 @@ Digest input_binding(const Statement<Cfg>& st, InputEncoding encoding) {
 
 template <class Cfg>
 InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding encoding,
-                                      std::span<const typename Cfg::K> eq_s, std::span<const typename Cfg::K> eq_r) {
+                                      std::span<const typename Cfg::K> eq_s, std::span<const typename Cfg::K> eq_r,
+                                      bool hash_outputs) {
   using K = typename Cfg::K;
   const std::size_t n = st.model->in_dim();
   if (input_size(st) != st.batch * n || eq_s.size() < n || eq_r.size() < st.batch)
@@ -192,7 +193,7 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
   if (encoding == InputEncoding::field_elements) {  // version 2: chunks cut across samples
     const StatementBindings b = statement_bindings(st, encoding);
     out.binding = b.input;
-    out.outputs = b.outputs;
+    if (hash_outputs) out.outputs = b.outputs;
     std::vector<typename Cfg::F> storage;
     out.mle = sample_major_mle<K>(input_elements(st, storage), st.batch, n, eq_s, eq_r);
     return out;
@@ -201,12 +202,13 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
   const std::size_t chunks = input_chunks(st, encoding), per = compact_chunk_samples(n);
   std::vector<Digest> digests(chunks);
   std::vector<K> partial(chunks, K::zero());
-  parallel_for_dynamic(chunks + 1, [&](std::size_t task) {
-    if (task == 0) {  // the outputs' stream, longer than a chunk: first, beside the chunks
+  const std::size_t lead = hash_outputs ? 1 : 0;  // task 0 hashes the outputs when asked
+  parallel_for_dynamic(chunks + lead, [&](std::size_t task) {
+    if (task < lead) {  // the outputs' stream, longer than a chunk: first, beside the chunks
       out.outputs = output_binding(st);
       return;
     }
-    const std::size_t c = task - 1, first = c * per, last = std::min(st.batch, first + per);
+    const std::size_t c = task - lead, first = c * per, last = std::min(st.batch, first + per);
     thread_local std::vector<unsigned char> encoded;
     if (!st.small_input.empty()) {
       CompactChunk chunk{};
@@ -233,7 +235,7 @@ InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding en
   template Digest input_binding_of(const Statement<Cfg>&, InputEncoding, std::span<const Digest>);     \
   template Digest input_binding(const Statement<Cfg>&, InputEncoding);                                 \
   template InputPass<Cfg::K> input_pass(const Statement<Cfg>&, InputEncoding, std::span<const Cfg::K>, \
-                                        std::span<const Cfg::K>);
+                                        std::span<const Cfg::K>, bool);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 

@@ -65,7 +65,8 @@ template <class Cfg>
 Digest input_binding(const Statement<Cfg>& st, InputEncoding encoding);
 
 // The input binding and X~(s, r) = sum_k eq_r[k] sum_j eq_s[j] X[k][j], the input read once, and
-// the output binding (hashed in the same parallel pass, as statement_bindings does).
+// the output binding (hashed in the same parallel pass, as statement_bindings does) unless
+// hash_outputs is false (the caller hashed them beside other work; `outputs` is then left zero).
 template <class K>
 struct InputPass {
   Digest binding{};
@@ -75,6 +76,7 @@ struct InputPass {
 // Throws std::invalid_argument unless the input is batch x n_0 and eq_s, eq_r cover n_0 and batch.
 template <class Cfg>
 InputPass<typename Cfg::K> input_pass(const Statement<Cfg>& st, InputEncoding encoding,
-                                      std::span<const typename Cfg::K> eq_s, std::span<const typename Cfg::K> eq_r);
+                                      std::span<const typename Cfg::K> eq_s, std::span<const typename Cfg::K> eq_r,
+                                      bool hash_outputs = true);
 
 }  // namespace nnproof

@@ -8,6 +8,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace nnproof {
 
@@ -42,6 +47,38 @@ template <class Fn>
 void parallel_for_dynamic(std::size_t n, Fn fn) {
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(n); ++i) fn(static_cast<std::size_t>(i));
+}
+
+// Runs `main` and `side` at once, on two threads where there are two (sequentially otherwise).
+// `main`'s own parallel loops then run on its thread alone (OpenMP does not nest by default): for
+// a long sequential job (a hash stream) beside work that parallelises, this beats both one after
+// the other and a third thread, whose spinning stalls the other loops' barriers on two cores.
+// An exception from either is rethrown here, `main`'s first.
+template <class Main, class Side>
+void beside(Main main, Side side) {
+  std::exception_ptr errors[2];
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads() >= 2 ? 2 : 1;  // --threads 1 stays one thread
+#else
+  const int threads = 1;
+#endif
+#pragma omp parallel sections num_threads(threads)
+  {
+#pragma omp section
+    try {
+      main();
+    } catch (...) {
+      errors[0] = std::current_exception();
+    }
+#pragma omp section
+    try {
+      side();
+    } catch (...) {
+      errors[1] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 // Whether a[0, n) == b[0, n), compared in chunks on every core: caches of large weight matrices

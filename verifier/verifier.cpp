@@ -9,6 +9,7 @@
 #include "verifier/image_layout.hpp"
 #include "verifier/input_binding.hpp"
 #include "verifier/int8_chunk_dot.hpp"
+#include "verifier/parallel.hpp"
 #include "verifier/public_mle.hpp"
 #include "verifier/separable_conv.hpp"
 #include "verifier/weight_routes.hpp"
@@ -251,12 +252,20 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
   Transcript t = statement_transcript<Cfg>(bundle.header.statement_digest, bundle.header.version);
   FiatShamirVerifierChannel<K> ch(t, bundle.messages);
   InputClaim<K> claim;
-  v = verify_layers(st, ch, bundle.header.version, claim);
+  // Version 3: the outputs' binding (one SHA-256 stream) is hashed beside the layer checks.
+  const bool outputs_beside = encoding == InputEncoding::compact;
+  Digest outputs{};
+  beside([&] { v = verify_layers(st, ch, bundle.header.version, claim); },
+         [&] {
+           if (outputs_beside) outputs = output_binding(st);
+         });
   if (!v.accepted) {
     const Verdict header = check_bindings(st, bundle, statement_bindings(st, encoding));
     return header.accepted ? v : header;
   }
-  const InputPass<K> pass = input_pass(st, encoding, std::span<const K>(claim.eq_s), std::span<const K>(claim.eq_r));
+  InputPass<K> pass =
+      input_pass(st, encoding, std::span<const K>(claim.eq_s), std::span<const K>(claim.eq_r), !outputs_beside);
+  if (outputs_beside) pass.outputs = outputs;
   v = check_bindings(st, bundle, StatementBindings{model, pass.binding, pass.outputs});
   if (!v.accepted) return v;
   if (claim.y_star != pass.mle) return Verdict::reject(kInputCheckFailed);
