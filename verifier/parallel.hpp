@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -16,9 +17,37 @@
 
 namespace nnproof {
 
+// parallel_sum inside a parallel region (with_side_task): chunks as tasks that any thread of the
+// team takes, partial sums added in chunk order afterwards. Field addition makes the order moot.
+template <class K, std::size_t N, class Fn>
+std::array<K, N> task_sum(std::size_t n, Fn fn) {
+  const std::size_t chunks = std::min<std::size_t>(n, 64);
+  std::vector<std::array<K, N>> partial(chunks);
+#pragma omp taskloop grainsize(1) shared(partial, fn)
+  for (std::int64_t c = 0; c < static_cast<std::int64_t>(chunks); ++c) {
+    const std::size_t begin = n * static_cast<std::size_t>(c) / chunks;
+    const std::size_t end = n * (static_cast<std::size_t>(c) + 1) / chunks;
+    std::array<K, N> local;
+    local.fill(K::zero());
+    for (std::size_t i = begin; i < end; ++i) {
+      const std::array<K, N> v = fn(i);
+      for (std::size_t m = 0; m < N; ++m) local[m] += v[m];
+    }
+    partial[static_cast<std::size_t>(c)] = local;
+  }
+  std::array<K, N> total;
+  total.fill(K::zero());
+  for (const std::array<K, N>& p : partial)
+    for (std::size_t m = 0; m < N; ++m) total[m] += p[m];
+  return total;
+}
+
 // sum over i < n of fn(i), where fn returns std::array<K, N>.
 template <class K, std::size_t N, class Fn>
 std::array<K, N> parallel_sum(std::size_t n, Fn fn) {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return task_sum<K, N>(n, fn);  // inside with_side_task: the team's tasks
+#endif
   std::array<K, N> total;
   total.fill(K::zero());
 #pragma omp parallel
@@ -49,33 +78,29 @@ void parallel_for_dynamic(std::size_t n, Fn fn) {
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(n); ++i) fn(static_cast<std::size_t>(i));
 }
 
-// Runs `main` and `side` at once, on two threads where there are two (sequentially otherwise).
-// `main`'s own parallel loops then run on its thread alone (OpenMP does not nest by default): for
-// a long sequential job (a hash stream) beside work that parallelises, this beats both one after
-// the other and a third thread, whose spinning stalls the other loops' barriers on two cores.
-// An exception from either is rethrown here, `main`'s first.
+// Runs `main` with `side` as an OpenMP task beside it. While both run, the sums inside `main`
+// (parallel_sum) are task loops (task_sum) that every thread of the team takes, so the thread that
+// ran `side` joins `main`'s loops as soon as it is done: a long sequential job (one SHA-256 stream)
+// costs its own length on one core, not that plus a barrier behind it. A plain third thread stalls
+// the other loops' barriers on two cores. An exception from either is rethrown here, `main`'s first.
 template <class Main, class Side>
-void beside(Main main, Side side) {
+void with_side_task(Main main, Side side) {
   std::exception_ptr errors[2];
-#ifdef _OPENMP
-  const int threads = omp_get_max_threads() >= 2 ? 2 : 1;  // --threads 1 stays one thread
-#else
-  const int threads = 1;
-#endif
-#pragma omp parallel sections num_threads(threads)
+#pragma omp parallel
+#pragma omp single
   {
-#pragma omp section
-    try {
-      main();
-    } catch (...) {
-      errors[0] = std::current_exception();
-    }
-#pragma omp section
+#pragma omp task shared(errors, side)
     try {
       side();
     } catch (...) {
       errors[1] = std::current_exception();
     }
+    try {
+      main();
+    } catch (...) {
+      errors[0] = std::current_exception();
+    }
+#pragma omp taskwait
   }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);

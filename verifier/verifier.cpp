@@ -255,10 +255,11 @@ Verdict verify_bundle(const Statement<Cfg>& st, const ProofBundle<Cfg>& bundle, 
   // Version 3: the outputs' binding (one SHA-256 stream) is hashed beside the layer checks.
   const bool outputs_beside = encoding == InputEncoding::compact;
   Digest outputs{};
-  beside([&] { v = verify_layers(st, ch, bundle.header.version, claim); },
-         [&] {
-           if (outputs_beside) outputs = output_binding(st);
-         });
+  if (outputs_beside)
+    with_side_task([&] { v = verify_layers(st, ch, bundle.header.version, claim); },
+                   [&] { outputs = output_binding(st); });
+  else
+    v = verify_layers(st, ch, bundle.header.version, claim);
   if (!v.accepted) {
     const Verdict header = check_bindings(st, bundle, statement_bindings(st, encoding));
     return header.accepted ? v : header;
