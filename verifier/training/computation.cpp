@@ -4,6 +4,8 @@
 #include <cstdint>
 
 #include "core/fields.hpp"
+#include "verifier/model.hpp"
+#include "verifier/training/parameters.hpp"
 
 namespace nnproof {
 namespace {
@@ -48,6 +50,19 @@ class CostSide {
         sumcheck(c.beta(), 2, 2);
         cost.error_terms += ceil_log2(c.dims[i]) + ceil_log2(c.dims[i - 1]) + 1;  // the point (q, s, c)
         return {{c.D[i], claim(c, c.D[i])}, {c.Y[i - 1], claim(c, c.Y[i - 1])}};
+      }
+      case SeedKind::op_gradient: {
+        const std::size_t i = s.layer;
+        const bool op = s.op != SIZE_MAX;
+        if (op) cost.error_terms += ceil_log2(s.params);                      // t*
+        if (s.bias) cost.error_terms += ceil_log2(c.dims[i]) + (op ? 1 : 0);  // q (and c)
+        sumcheck(c.vars(c.D[i]), 2, op ? 2 : 1);                              // over (a, k): d* [, w*]
+        NewClaims<K> out{{c.D[i], claim(c, c.D[i])}};
+        if (op) {
+          sumcheck(ceil_log2(c.dims[i - 1]), 2, 1);  // over j: y*
+          out.push_back({c.Y[i - 1], claim(c, c.Y[i - 1])});
+        }
+        return out;
       }
       case SeedKind::loss:
         sumcheck(c.vars(c.Z[L]), 2, 1);
@@ -118,6 +133,31 @@ Computation training_computation(const std::vector<std::size_t>& dims, std::size
   for (std::size_t i = L; i >= 1; --i) c.seeds.push_back({SeedKind::gradient, i});
   c.seeds.push_back({SeedKind::loss, 0});
   c.seeds.push_back({SeedKind::outputs, 0});
+  return c;
+}
+
+Computation training_computation(const QuantizedModel& model, std::size_t samples) {
+  Computation c = training_computation(model.dims(), samples);
+  const std::size_t L = c.depth();
+  std::vector<Seed> seeds;
+  for (std::size_t i = L; i >= 1; --i) {
+    const QuantizedLayer& l = model.layers[i - 1];
+    if (!l.structured()) {
+      seeds.push_back({SeedKind::gradient, i});
+      continue;
+    }
+    std::size_t offset = 0;
+    const std::size_t before = seeds.size();
+    for (std::size_t t = 0; t < l.ops.size(); ++t) {
+      if (!trained(l.ops[t])) continue;
+      seeds.push_back({SeedKind::op_gradient, i, t, l.ops[t].weights.size(), offset, seeds.size() == before});
+      offset += l.ops[t].weights.size();
+    }
+    if (seeds.size() == before) seeds.push_back({SeedKind::op_gradient, i, SIZE_MAX, 0, 0, true});
+  }
+  seeds.push_back({SeedKind::loss, 0});
+  seeds.push_back({SeedKind::outputs, 0});
+  c.seeds = std::move(seeds);
   return c;
 }
 

@@ -32,6 +32,16 @@ TrainingBindings training_bindings(const TrainingStatement<Cfg>& st) {
     h.update_str("nnproof/model-scales/v1").update(st.model_digest);
     h.update_u64(std::bit_cast<std::uint64_t>(st.model->alpha))
         .update_u64(std::bit_cast<std::uint64_t>(st.model->beta));
+    // Which ops are trained (LinearOp::fixed) decides what G_i holds; the model digest leaves it out
+    // (inference does not depend on it), so a model with structured layers binds it here. Dense
+    // models hash nothing more: their bindings are unchanged.
+    if (std::any_of(st.model->layers.begin(), st.model->layers.end(), [](const auto& l) { return l.structured(); })) {
+      h.update_str("fixed-ops");
+      for (const QuantizedLayer& l : st.model->layers) {
+        h.update_u64(l.ops.size());
+        for (const LinearOp& op : l.ops) h.update_u8(op.fixed ? 1 : 0);
+      }
+    }
     b.model = h.finish();
   }
   {
