@@ -306,6 +306,8 @@ TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>& engine, TrainingStatement
   bundle.header.lr_exponent = st.lr_exponent;
   bundle.header.dims = st.model->dims();
   bundle.header.samples = st.samples;
+  bundle.header.structure = layer_structure(*st.model);
+  bundle.header.structured = !bundle.header.structure.empty();
   bundle.claims = st.claims;
   Transcript transcript = training_transcript<Cfg>(bundle.header.statement_digest);
   FiatShamirProverChannel<typename Cfg::K> ch(transcript);

@@ -136,29 +136,52 @@ Computation training_computation(const std::vector<std::size_t>& dims, std::size
   return c;
 }
 
-Computation training_computation(const QuantizedModel& model, std::size_t samples) {
-  Computation c = training_computation(model.dims(), samples);
+Computation training_computation(const std::vector<std::size_t>& dims, std::size_t samples,
+                                 const std::vector<LayerStructure>& structure) {
+  Computation c = training_computation(dims, samples);
   const std::size_t L = c.depth();
+  if (structure.empty()) return c;
+  if (structure.size() != L) throw std::invalid_argument("computation: the structure has another depth than dims");
   std::vector<Seed> seeds;
   for (std::size_t i = L; i >= 1; --i) {
-    const QuantizedLayer& l = model.layers[i - 1];
-    if (!l.structured()) {
+    const LayerStructure& l = structure[i - 1];
+    if (!l) {
       seeds.push_back({SeedKind::gradient, i});
       continue;
     }
     std::size_t offset = 0;
-    const std::size_t before = seeds.size();
-    for (std::size_t t = 0; t < l.ops.size(); ++t) {
-      if (!trained(l.ops[t])) continue;
-      seeds.push_back({SeedKind::op_gradient, i, t, l.ops[t].weights.size(), offset, seeds.size() == before});
-      offset += l.ops[t].weights.size();
+    for (const TrainedOp& t : *l) {
+      seeds.push_back({SeedKind::op_gradient, i, t.op, t.params, offset, &t == &l->front()});
+      offset += t.params;
     }
-    if (seeds.size() == before) seeds.push_back({SeedKind::op_gradient, i, SIZE_MAX, 0, 0, true});
+    if (l->empty()) seeds.push_back({SeedKind::op_gradient, i, SIZE_MAX, 0, 0, true});
   }
   seeds.push_back({SeedKind::loss, 0});
   seeds.push_back({SeedKind::outputs, 0});
   c.seeds = std::move(seeds);
   return c;
+}
+
+std::vector<LayerStructure> layer_structure(const QuantizedModel& model) {
+  std::vector<LayerStructure> out;
+  bool any = false;
+  for (const QuantizedLayer& l : model.layers) {
+    if (!l.structured()) {
+      out.emplace_back(std::nullopt);
+      continue;
+    }
+    any = true;
+    std::vector<TrainedOp> ops;
+    for (std::size_t t = 0; t < l.ops.size(); ++t)
+      if (trained(l.ops[t])) ops.push_back({t, l.ops[t].weights.size()});
+    out.emplace_back(std::move(ops));
+  }
+  if (!any) out.clear();
+  return out;
+}
+
+Computation training_computation(const QuantizedModel& model, std::size_t samples) {
+  return training_computation(model.dims(), samples, layer_structure(model));
 }
 
 WalkCost walk_cost(const Computation& c) {

@@ -11,6 +11,7 @@
 // same walk, so they cannot disagree on order.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -74,10 +75,22 @@ Computation inference_computation(const std::vector<std::size_t>& dims, std::siz
 // seeds: the gradients of layers L..1, the loss, the outputs.
 Computation training_computation(const std::vector<std::size_t>& dims, std::size_t samples);
 
-// The same for a model with structured layers: a structured layer's gradient seed is one
-// op_gradient seed per trained op (parameters.hpp's order; the first also proves the bias), or one
-// bias-only seed when no op is trained. A dense model's description is the dims version's.
+// A structured layer's trained ops: each op's index in the chain and its weight count, in chain
+// order (parameters.hpp). std::nullopt for a dense layer.
+struct TrainedOp {
+  std::size_t op = 0, params = 0;
+  bool operator==(const TrainedOp&) const = default;
+};
+using LayerStructure = std::optional<std::vector<TrainedOp>>;
+
+// The same with structured layers (structure: one entry per layer, or empty when every layer is
+// dense): a structured layer's gradient seed is one op_gradient seed per trained op (the first
+// also proves the bias), or one bias-only seed when no op is trained. A dense layer's is the
+// dims version's, so an all-dense structure gives exactly that description.
+Computation training_computation(const std::vector<std::size_t>& dims, std::size_t samples,
+                                 const std::vector<LayerStructure>& structure);
 struct QuantizedModel;
+std::vector<LayerStructure> layer_structure(const QuantizedModel& model);  // empty when all dense
 Computation training_computation(const QuantizedModel& model, std::size_t samples);
 
 // A claim that tensor t's MLE at `point` is `value`. point: the column (sample) coordinates first,

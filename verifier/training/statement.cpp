@@ -10,17 +10,30 @@
 
 namespace nnproof {
 
-std::size_t TrainingShape::claim_elements() const {
-  std::size_t n = 1 + samples * dims.back();  // the loss, the outputs
-  for (std::size_t i = 1; i <= depth(); ++i) n += dims[i] * dims[i - 1] + dims[i];
+std::size_t TrainingShape::parameters(std::size_t i) const {
+  if (structure.empty() || !structure.at(i - 1)) return dims[i] * dims[i - 1];
+  std::size_t n = 0;
+  for (const TrainedOp& t : *structure[i - 1]) n += t.params;
   return n;
 }
 
-std::size_t TrainingShape::message_count() const { return walk_cost(training_computation(dims, samples)).messages; }
+std::size_t TrainingShape::claim_elements() const {
+  std::size_t n = 1 + samples * dims.back();  // the loss, the outputs
+  for (std::size_t i = 1; i <= depth(); ++i) n += parameters(i) + dims[i];
+  return n;
+}
+
+std::size_t TrainingShape::message_count() const {
+  return walk_cost(training_computation(dims, samples, structure)).messages;
+}
 
 double TrainingShape::soundness_bits(FieldId field) const {
-  const double terms = walk_cost(training_computation(dims, samples)).error_terms;
+  const double terms = walk_cost(training_computation(dims, samples, structure)).error_terms;
   return challenge_field_log2(field) - std::log2(std::max(terms, 1.0));
+}
+
+TrainingShape training_shape(const QuantizedModel& model, std::size_t samples) {
+  return {model.dims(), samples, layer_structure(model)};
 }
 
 template <class Cfg>

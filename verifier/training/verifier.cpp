@@ -282,11 +282,9 @@ Transcript training_transcript(const Digest& statement_digest) {
 template <class Cfg>
 Verdict verify_training_bundle(const TrainingStatement<Cfg>& st, const TrainingBundle<Cfg>& bundle,
                                const TrainingBindings& bindings, double min_bits) {
-  // The bundle format and its soundness count cover dense models only for now (FORMAT.md): the
-  // structured protocol runs (verify_training_protocol) but no file carries it yet.
-  for (const QuantizedLayer& layer : st.model->layers)
-    if (layer.structured()) return Verdict::reject("statement: training proof files cover dense layers only");
-  const TrainingShape shape{st.model->dims(), st.samples};
+  const TrainingShape shape = training_shape(*st.model, st.samples);
+  if (bundle.header.structure != shape.structure)
+    return Verdict::reject("structure: the proof's trained ops are not the model's");
   if (bindings.model != bundle.header.model_binding)
     return Verdict::reject("model digest: the proof was made for another model or other scales");
   if (bindings.data != bundle.header.data_binding)
