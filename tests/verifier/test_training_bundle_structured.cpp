@@ -124,6 +124,14 @@ TYPED_TEST(StructuredBundleTest, DenseAndStructuredFilesAreRefusedAgainstTheOthe
       << parse_error<TypeParam>(other_bytes, kShape);
 }
 
+// A structure of dense layers only is not written (the flag would announce nothing).
+TEST(StructuredBundle, AnAllDenseStructureIsNotWritten) {
+  auto rng = testing::make_rng(204);
+  auto b = testing::random_training_bundle<M61>({4, 3, 2}, 2, rng);
+  b.header.structure = {std::nullopt, std::nullopt};
+  EXPECT_THROW(serialize_training_bundle(b), std::invalid_argument);
+}
+
 TEST(StructuredBundle, TheSectionReaderRefusesImplausibleValues) {
   auto section = [](std::vector<std::uint64_t> words) {  // (value, width) pairs flattened
     std::vector<unsigned char> out;

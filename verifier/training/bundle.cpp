@@ -177,7 +177,11 @@ std::vector<unsigned char> serialize_training_bundle(const TrainingBundle<Cfg>& 
                     bundle.messages.size() == shape.message_count();
   for (std::size_t i = 1; consistent && i <= depth; ++i)
     consistent = c.weight_gradients[i - 1].size() == shape.parameters(i) && c.bias_gradients[i - 1].size() == h.dims[i];
-  consistent = consistent && (h.structure.empty() || h.structure.size() == depth);
+  // A structure section holds at least one structured layer (the parser refuses one that does not).
+  consistent = consistent &&
+               (h.structure.empty() ||
+                (h.structure.size() == depth && std::any_of(h.structure.begin(), h.structure.end(),
+                                                            [](const LayerStructure& l) { return l.has_value(); })));
   if (!consistent)
     throw std::invalid_argument("training bundle: claims, messages or learning rate disagree with the header's " +
                                 dims_text(h.dims) + " network and " + std::to_string(h.samples) + " samples");
