@@ -27,7 +27,7 @@ LinearOp conv_op(std::mt19937_64& rng, std::size_t in_c, std::size_t hw, std::si
 LinearOp sum_pool(std::size_t channels, std::size_t hw) {
   ConvShape c{channels, hw, hw, channels, 2, 2, 2, 2};
   c.groups = channels;
-  return LinearOp::convolution(c, std::vector<std::int64_t>(c.kernel_size(), 1));
+  return LinearOp::sum_pool(c);
 }
 
 const QuantizedModel& cnn2quad_shape() {

@@ -57,6 +57,14 @@ LinearOp LinearOp::convolution(const ConvShape& shape, WeightMatrix kernel) {
   return op;
 }
 
+LinearOp LinearOp::sum_pool(const ConvShape& shape) {
+  if (shape.groups != shape.in_channels || shape.out_channels != shape.in_channels)
+    throw std::invalid_argument("a sum pool is depthwise: groups = input channels = output channels");
+  LinearOp op = convolution(shape, WeightMatrix(std::vector<std::int64_t>(shape.kernel_size(), 1)));
+  op.fixed = true;
+  return op;
+}
+
 std::size_t LinearOp::nnz_bound() const {
   if (kind == Kind::dense) return rows * cols;
   return conv.out_size() * conv.group_in() * conv.kernel_h * conv.kernel_w;

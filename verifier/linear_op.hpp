@@ -62,9 +62,17 @@ struct LinearOp {
   std::size_t rows = 0, cols = 0;  // output x input features
   ConvShape conv;                  // kind == conv only
   WeightMatrix weights;            // dense: rows x cols row-major; conv: the kernel
+  // Whether the importer read this op as exact sum pooling (AveragePool / GlobalAveragePool, or a
+  // Conv with a 0/1 kernel and no bias): integer weights kept at every scale, not at beta, and
+  // never trained (verifier/training/parameters.hpp). Recorded at import, not inferred from the
+  // values: a trained depthwise kernel that happens to be all ones is still trained. Not part of the
+  // model digest (inference does not depend on it); the training statement binds it.
+  bool fixed = false;
 
   static LinearOp dense(std::size_t rows, std::size_t cols, WeightMatrix weights);
   static LinearOp convolution(const ConvShape& shape, WeightMatrix kernel);
+  // A sum pool: depthwise (groups = in = out channels), every kernel entry 1, fixed.
+  static LinearOp sum_pool(const ConvShape& shape);
   std::size_t nnz_bound() const;  // stored weights times their uses: the cost of one application
   void validate() const;
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -189,13 +190,27 @@ std::size_t le32(const std::vector<unsigned char>& b, std::size_t at) {
   return b[at] | b[at + 1] << 8 | b[at + 2] << 16 | static_cast<std::size_t>(b[at + 3]) << 24;
 }
 
+// A structured model's section after the header (docs/FORMAT.md): its counts first, then as many
+// (op, weights) entries as they say; each read is bounded by the file (read_file_prefix).
+std::vector<LayerStructure> training_structure_of_file(const std::string& path, std::size_t depth) {
+  const std::size_t at = training_bundle_header_size(depth);
+  const auto counts = read_file_prefix(path, at + 4 * depth);
+  std::size_t ops = 0;
+  for (std::size_t i = 0; i < depth && at + 4 * (i + 1) <= counts.size(); ++i)
+    if (const std::size_t c = le32(counts, at + 4 * i); c != kDenseLayer) ops += std::min(c, kMaxTrainedOps + 1);
+  const auto section = read_file_prefix(path, at + 4 * depth + 12 * ops);
+  std::size_t used = 0;
+  return parse_training_structure(std::span(section).subspan(std::min(at, section.size())), depth, used);
+}
+
 int inspect_training(const InspectOptions& o, std::uintmax_t file_size) {
   // As for .nnp files: the header's shape is taken only when the length it implies is the file's.
   auto fixed = read_file_prefix(o.proof, kTrainingFixedHeaderBytes);
   std::size_t depth = fixed.size() == kTrainingFixedHeaderBytes ? le32(fixed, kTrainingFixedHeaderBytes - 4) : 0;
   auto head = read_file_prefix(o.proof, training_bundle_header_size(std::min(depth, kMaxDepth)));
   TrainingBundleHeader h = parse_training_header(head, kAnyDepth);
-  const TrainingShape shape{h.dims, h.samples};
+  TrainingShape shape{h.dims, h.samples};
+  if (h.structured) shape.structure = training_structure_of_file(o.proof, h.dims.size() - 1);
   const std::size_t want = training_bundle_size(h.field, shape);
   if (file_size != want)
     throw ProofFormatError(

@@ -34,7 +34,7 @@ int run_train(const TrainCliOptions& o) {
   std::string lr_note;
   const std::uint32_t e = learning_rate_exponent(o.lr, lr_note);
   OutputFiles files({{o.out, "--out"}});
-  TrainingProblem tp = load_training_problem(o.model, o.data, o.labels, {o.scales.alpha, o.scales.beta}, true);
+  TrainingProblem tp = load_training_problem(o.model, o.data, o.labels, {o.scales.alpha, o.scales.beta});
   const FieldId field = choose_field(o.field, tp.problem.float_model);
   Problem& p = tp.problem;
   TrainingData data;

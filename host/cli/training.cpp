@@ -48,7 +48,7 @@ int run_prove_training(const ProveTrainingOptions& o) {
     const auto bytes = serialize_training_bundle(bundle);
     files.stage_bytes(o.proof, bytes);
     files.commit();
-    const TrainingShape shape{tp.problem.model.dims(), tp.problem.batch};
+    const TrainingShape shape = training_shape(tp.problem.model, tp.problem.batch);
     fmt::print(
         stderr,
         "{}proved the loss and gradients of {} samples on the {} engine in {:.3f} s: {}, {:.1f} bits, {} bytes -> {}\n",
@@ -75,7 +75,11 @@ void write_gradients(OutputFiles& files, const std::string& path, const Quantize
   std::vector<std::pair<std::string, std::vector<unsigned char>>> arrays;
   for (std::size_t i = 0; i < m.depth(); ++i) {
     const std::string n = std::to_string(i + 1);
-    arrays.emplace_back("G" + n, npy_bytes_f64({m.layers[i].rows, m.layers[i].cols}, g.weights[i]));
+    // A structured layer's G_i is its trained ops' weights in order (one vector), not rows x cols.
+    const std::vector<std::size_t> shape = m.layers[i].structured()
+                                               ? std::vector<std::size_t>{g.weights[i].size()}
+                                               : std::vector<std::size_t>{m.layers[i].rows, m.layers[i].cols};
+    arrays.emplace_back("G" + n, npy_bytes_f64(shape, g.weights[i]));
     arrays.emplace_back("g" + n, npy_bytes_f64({m.layers[i].rows}, g.biases[i]));
   }
   files.stage(path, [&](const std::string& tmp) { write_npz(tmp, arrays); });
@@ -92,7 +96,7 @@ int report_verified(const VerifyTrainingOptions& o, const TrainingProblem& tp, c
   for (std::size_t k = 0; k < st.samples; ++k) correct += predicted[k] == tp.labels[k];
   const double accuracy = static_cast<double>(correct) / static_cast<double>(st.samples);
   const bool converged = r.weights_changed <= o.max_changed;
-  const double bits = TrainingShape{m.dims(), st.samples}.soundness_bits(Cfg::kId);
+  const double bits = training_shape(m, st.samples).soundness_bits(Cfg::kId);
   const std::string lr = fmt::format("2^-{}", st.lr_exponent);
   if (!o.gradient_out.empty()) write_gradients(files, o.gradient_out, m, st);
   files.commit();
@@ -175,7 +179,7 @@ int run_verify_training(const VerifyTrainingOptions& o) {
   check_proof_path(o.proof);
   set_cpu_threads(o.threads);
   const TrainingProblem tp = load_training_problem(o.model, o.data, o.labels);
-  const TrainingShape shape{tp.problem.model.dims(), tp.problem.batch};
+  const TrainingShape shape = training_shape(tp.problem.model, tp.problem.batch);
   const auto head = read_file_prefix(o.proof, training_bundle_header_size(tp.problem.model.depth()));
   TrainingBundleHeader h;
   try {

@@ -29,14 +29,9 @@ std::vector<std::int64_t> read_labels(const std::string& path, std::size_t sampl
 }
 
 TrainingProblem load_training_problem(const std::string& model_path, const std::string& data_path,
-                                      const std::string& labels_path, const ScaleChoice& scales, bool structured_ok) {
+                                      const std::string& labels_path, const ScaleChoice& scales) {
   TrainingProblem tp;
   tp.problem = load_problem(model_path, data_path, scales);
-  for (std::size_t i = 0; i < tp.problem.model.depth() && !structured_ok; ++i)
-    if (tp.problem.model.layers[i].structured())
-      throw UsageError(model_path + ": layer " + std::to_string(i + 1) +
-                       " is a convolution or pooling; training proofs cover dense layers only for now (`nnproof "
-                       "train` trains it; prove-training and verify-training do not yet)");
   try {  // the one-hot target's value and the exact step's exponents need power-of-two scales
     (void)target_scale(tp.problem.model);
     (void)step_exponents(tp.problem.model, kDefaultLrExponent);

@@ -27,11 +27,9 @@ struct TrainingProblem {
 std::vector<std::int64_t> read_labels(const std::string& path, std::size_t samples, std::size_t classes);
 
 // Loads and quantizes the model and the data, and reads the labels. An integer output scale (the
-// one-hot target's value); dense layers only unless `structured_ok` (the trainer: training proofs
-// do not cover convolutions and pools yet, so prove-training and verify-training refuse them).
+// one-hot target's value) and power-of-two gains; dense and structured layers alike.
 TrainingProblem load_training_problem(const std::string& model_path, const std::string& data_path,
-                                      const std::string& labels_path, const ScaleChoice& scales = {},
-                                      bool structured_ok = false);
+                                      const std::string& labels_path, const ScaleChoice& scales = {});
 
 // --lr as the exponent e of eta = 2^-e, the nearest power of two in log scale (kDefaultLrExponent
 // when absent); `note` says when it was rounded, else stays empty.

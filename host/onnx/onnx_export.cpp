@@ -145,11 +145,29 @@ struct Current {
   std::vector<std::size_t> shape;
 };
 
-// A structured layer's ops as nodes the importer reads back into the same ops: a sum pool
+// A fixed op (LinearOp::fixed) that AveragePool reads back as: depthwise with a kernel of ones.
+bool is_ones_pool(const LinearOp& op) {
+  const ConvShape& c = op.conv;
+  if (op.kind != LinearOp::Kind::conv || c.groups != c.in_channels || c.out_channels != c.in_channels) return false;
+  for (std::size_t i = 0; i < op.weights.size(); ++i)
+    if (op.weights[i] != 1) return false;
+  return true;
+}
+
+// A Conv node without bias (its window attributes follow) with the kernel `w` as written.
+onnx::NodeProto& add_conv(onnx::GraphProto& g, const std::string& out, const std::string& in, const ConvShape& c,
+                          const std::vector<double>& w) {
+  *g.add_initializer() = double_tensor(out + "_W", dims64({c.out_channels, c.group_in(), c.kernel_h, c.kernel_w}), w);
+  onnx::NodeProto& n = add_node(g, "Conv", out + "_conv", {in, out + "_W"}, out);
+  add_int_attribute(n, "group", static_cast<std::int64_t>(c.groups));
+  return n;
+}
+
+// A structured layer's ops as nodes the importer reads back into the same ops: a fixed sum pool
 // (parameters.hpp) as AveragePool (count_include_pad = 1: the sum of k^2 entries, 1/k^2 in the
-// gain), a convolution as Conv without bias, a dense op as Flatten (after an image) and Gemm
-// without bias; then the per-feature biases as one Add. The layer's gain must be what the
-// importer will compute again: beta per trained op times k^2 per pool.
+// gain), another fixed op as its 0/1 Conv, a trained convolution as Conv without bias, a dense op as Flatten (after an
+// image) and Gemm without bias; then the per-feature biases as one Add. The layer's gain must be what the importer will
+// compute again: beta per trained op times k^2 per pool.
 void write_structured(onnx::ModelProto& m, const QuantizedModel& model, std::size_t index, double s_z, Current& cur,
                       const std::string& path) {
   onnx::GraphProto& g = *m.mutable_graph();
@@ -178,21 +196,24 @@ void write_structured(onnx::ModelProto& m, const QuantizedModel& model, std::siz
       throw ModelError(path + ": " + where +
                        " is a convolution of a tensor without its image shape; it cannot be written");
     onnx::NodeProto* n = nullptr;
-    if (is_sum_pool(op)) {
+    if (op.fixed && is_ones_pool(op)) {
       n = &add_node(g, "AveragePool", out + "_pool", {cur.name}, out);
       add_int_attribute(*n, "count_include_pad", 1);
       gain *= static_cast<double>(c.kernel_h * c.kernel_w);
+    } else if (op.fixed) {
+      // The importer's exact 0/1 Conv (no bias): its integers written as they are read back.
+      n = &add_conv(g, out, cur.name, c, float_weights(op.weights, 1.0, path, [&](std::size_t t) {
+                      return where + " kernel entry [" + std::to_string(t) + "]";
+                    }));
     } else {
       const auto w = float_weights(op.weights, model.beta, path,
                                    [&](std::size_t t) { return where + " kernel entry [" + std::to_string(t) + "]"; });
-      // A kernel of only 0s and 1s reads back as an exact sum pool (operators.cpp), not at beta.
-      if (model.beta != 1 && std::all_of(w.begin(), w.end(), [](double v) { return v == 0 || v == 1; }))
-        throw ModelError(path + ": " + where + " has a kernel of only 0 and beta, which reads back as a sum pool; " +
-                         "it cannot be written exactly");
-      *g.add_initializer() =
-          double_tensor(out + "_W", dims64({c.out_channels, c.group_in(), c.kernel_h, c.kernel_w}), w);
-      n = &add_node(g, "Conv", out + "_conv", {cur.name, out + "_W"}, out);
-      add_int_attribute(*n, "group", static_cast<std::int64_t>(c.groups));
+      // A kernel of only 0s and 1s reads back as an exact sum pool (operators.cpp), not trained at
+      // beta: a trained op that would read back fixed cannot be written (at beta = 1 too).
+      if (std::all_of(w.begin(), w.end(), [](double v) { return v == 0 || v == 1; }))
+        throw ModelError(path + ": " + where + " has a trained kernel of only 0 and beta, which reads back as a " +
+                         "fixed sum pool; it cannot be written exactly");
+      n = &add_conv(g, out, cur.name, c, w);
       gain *= model.beta;
     }
     add_ints_attribute(*n, "kernel_shape", dims64({c.kernel_h, c.kernel_w}));

@@ -7,6 +7,7 @@
 #include "host/training/table_sumcheck.hpp"
 #include "verifier/parallel.hpp"
 #include "verifier/training/computation.hpp"
+#include "verifier/training/op_gradient.hpp"
 #include "verifier/training/verifier.hpp"
 
 namespace nnproof {
@@ -43,6 +44,8 @@ class ProverSide {
     switch (s.kind) {
       case SeedKind::gradient:
         return gradient_seed(c, s.layer);
+      case SeedKind::op_gradient:
+        return op_gradient_seed(c, s);
       case SeedKind::loss: {
         report("proving the loss");
         const Table2D<F>& Z = table(c.Z[L]);
@@ -150,6 +153,58 @@ class ProverSide {
     return {{c.D[i], {join_point(rho, q), dy[0]}}, {c.Y[i - 1], {join_point(rho, s), dy[1]}}};
   }
 
+  // A structured layer's trained op (or its bias alone): the verifier's op_gradient_seed, proved
+  // over the host tables D_i and X = W'_t Y_{i-1} (+ c eq(q, a)); X costs one pass of the chain per
+  // sample, as the engines' structured gradients do.
+  NewClaims<K> op_gradient_seed(const Computation& c, const Seed& sd) {
+    const std::size_t i = sd.layer;
+    report("proving the gradient of layer " + std::to_string(i));
+    const std::vector<LinearOp>& ops = layers_[i - 1].q->ops;
+    const bool op = sd.op != SIZE_MAX;
+    const unsigned beta = c.beta();
+    std::vector<K> eq_t, eq_q;
+    K shift = K::one();
+    if (op) eq_t = eq_table<K>(draw_challenges(ch_, ceil_log2(sd.params)));
+    std::vector<K> q;
+    if (sd.bias) {
+      q = draw_challenges(ch_, ceil_log2(c.dims[i]));
+      if (op) shift = ch_.challenge();
+      eq_q = eq_table<K>(q);
+    }
+    const Table2D<F>& D = table(c.D[i]);
+    const Table2D<F>& Y = table(c.Y[i - 1]);
+    std::vector<K> X(D.rows * D.cols, K::zero());
+    if (op)
+      parallel_for(c.samples, [&](std::size_t k) {
+        std::vector<K> y(c.dims[i - 1]);
+        for (std::size_t j = 0; j < y.size(); ++j) y[j] = K::from_base(Y.data[j * Y.cols + k]);
+        const std::vector<K> out = replaced_chain_apply<K>(ops, sd.op, eq_t, y);
+        for (std::size_t a = 0; a < out.size(); ++a) X[a * D.cols + k] = out[a];
+      });
+    if (sd.bias)
+      parallel_for(D.rows, [&](std::size_t a) {
+        const K e = shift * eq_q[a];
+        for (std::size_t k = 0; k < D.cols; ++k) X[a * D.cols + k] += e;
+      });
+    HostTableSumcheck<K> sc({lift<K>(D), std::move(X)});
+    std::vector<K> x = run_sumcheck(sc, c.vars(c.D[i]), 2, ch_);
+    const std::vector<K> a = point_rows(x, beta), k = point_cols(x, beta);
+    const K d = sc.value(0), w = sc.value(1) - (sd.bias ? shift * eq_eval<K>(q, a) : K::zero());
+    const std::array<K, 2> dw{d, w};
+    ch_.send(std::span<const K>(dw.data(), op ? 2 : 1));
+    NewClaims<K> out{{c.D[i], {x, d}}};
+    if (!op) return out;
+    std::vector<K> V = engine_.col_combine(Y, eq_table<K>(k));
+    std::vector<K> A = replaced_chain_transpose_apply<K>(ops, sd.op, eq_t, eq_table<K>(a));
+    A.resize(V.size(), K::zero());
+    auto sc2 = engine_.product_sumcheck(std::move(A), std::move(V));
+    const std::vector<K> s = run_sumcheck(*sc2, ceil_log2(c.dims[i - 1]), 2, ch_);
+    const K y = sc2->final_value();
+    send_one(ch_, y);
+    out.push_back({c.Y[i - 1], {join_point(k, s), y}});
+    return out;
+  }
+
   // The m instances' final values (the operand's MLE at (r_c, point) for each claim c), sent as one
   // message, and the claims they make.
   NewClaims<K> send_finals(const CombinedSumcheck<K>& sc, std::size_t m, std::size_t operand,
@@ -188,6 +243,11 @@ class ProverSide {
 
   // A[a] = sum_j W[a][j] eq_s[j] for a < padded(rows): W applied to eq(s, .).
   std::vector<K> weight_columns(const FieldLayer<F>& layer, const std::vector<K>& eq_s) const {
+    if (layer.q->structured()) {  // the chain applied to eq(s, .), O(nnz)
+      std::vector<K> A = replaced_chain_apply<K>(layer.q->ops, SIZE_MAX, {}, eq_s);
+      A.resize(padded(layer.rows()), K::zero());
+      return A;
+    }
     std::vector<K> A(padded(layer.rows()), K::zero());
     const std::size_t cols = layer.cols();
     parallel_for(layer.rows(), [&](std::size_t a) {
@@ -225,7 +285,7 @@ void prove_training(Engine<Cfg>& engine, const std::vector<FieldLayer<typename C
   // The walk's host-side steps (merges, the Hadamard, the loss) read the tables on the host.
   for (auto* group : {&trace.forward.Y, &trace.forward.Z, &trace.D, &trace.E})
     for (auto& t : *group) engine.to_host(t);
-  const Computation c = training_computation(st.model->dims(), st.samples);
+  const Computation c = training_computation(*st.model, st.samples);
   ProverSide<Cfg> side(engine, layers, c, trace, ch, progress);
   walk<typename Cfg::K>(c, side);
 }
@@ -246,6 +306,8 @@ TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>& engine, TrainingStatement
   bundle.header.lr_exponent = st.lr_exponent;
   bundle.header.dims = st.model->dims();
   bundle.header.samples = st.samples;
+  bundle.header.structure = layer_structure(*st.model);
+  bundle.header.structured = !bundle.header.structure.empty();
   bundle.claims = st.claims;
   Transcript transcript = training_transcript<Cfg>(bundle.header.statement_digest);
   FiatShamirProverChannel<typename Cfg::K> ch(transcript);

@@ -19,6 +19,8 @@ namespace {
 using nnproof::TrainingShape;
 
 const TrainingShape kSeedShape{{5, 3, 2}, 3};
+// A model with structured layers (a structure section after the header, docs/FORMAT.md).
+const TrainingShape kStructuredShape{{6, 4, 2}, 2, {std::vector<nnproof::TrainedOp>{{0, 3}, {2, 5}}, std::nullopt}};
 
 template <class Cfg, class Other>
 void parse_and_roundtrip(std::span<const unsigned char> bytes, const TrainingShape& shape) {
@@ -71,6 +73,9 @@ void write(const std::filesystem::path& path, std::span<const unsigned char> byt
         nnproof::serialize_training_bundle(nnproof::testing::random_training_bundle<nnproof::M61>({3, 5}, 2, rng)));
   write(dir / "one_layer_m127.nnpt",
         nnproof::serialize_training_bundle(nnproof::testing::random_training_bundle<nnproof::M127>({1, 1}, 1, rng)));
+  write(dir / "structured_m61.nnpt",
+        nnproof::serialize_training_bundle(nnproof::testing::random_training_bundle<nnproof::M61>(
+            kStructuredShape.dims, kStructuredShape.samples, rng, kStructuredShape.structure)));
   std::_Exit(0);  // not exit(): libFuzzer reports a target that calls exit() as a crash
 }
 
@@ -90,17 +95,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool fits = h.samples <= size;
     for (std::size_t d : h.dims) fits = fits && d <= size;  // every dimension sizes a claim of the file
     if (fits) {
-      const TrainingShape shape{h.dims, h.samples};
-      if (training_bundle_size(h.field, shape) == size) parse_either(bytes, h.field, shape);
+      TrainingShape shape{h.dims, h.samples};
+      if (h.structured) {  // the section, read as inspect reads it: bounded by the input
+        const std::size_t at = std::min(training_bundle_header_size(h.dims.size() - 1), size);
+        std::size_t used = 0;
+        shape.structure = parse_training_structure(bytes.subspan(at), h.dims.size() - 1, used);
+        for (const auto& l : shape.structure)
+          if (l)
+            for (const auto& t : *l) fits = fits && t.params <= size;  // each weight count sizes claims too
+      }
+      if (fits && training_bundle_size(h.field, shape) == size) parse_either(bytes, h.field, shape);
     }
   } catch (const ProofFormatError&) {
   }
   // Against a trusted shape, in both fields.
-  for (FieldId field : {FieldId::m61, FieldId::m127}) {
-    try {
-      parse_either(bytes, field, kSeedShape);
-    } catch (const ProofFormatError&) {
+  for (FieldId field : {FieldId::m61, FieldId::m127})
+    for (const TrainingShape* shape : {&kSeedShape, &kStructuredShape}) {
+      try {
+        parse_either(bytes, field, *shape);
+      } catch (const ProofFormatError&) {
+      }
     }
-  }
   return 0;
 }

@@ -2,7 +2,7 @@
 // `nnproof train` from the command line ($NNPROOF_BIN): a trained model that prove and verify
 // accept, one JSON object per epoch, the same bytes from every engine, and one-line errors with
 // exit code 2 for bad labels and a field that could wrap; a convolutional model trains the same on
-// every engine and reads back, while prove-training refuses it (proofs cover dense layers only).
+// every engine and reads back, and its training proof verifies.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -216,13 +216,36 @@ TEST_F(CliTrainCnn, EveryEngineWritesTheSameBytesAndTheModelProves) {
   ASSERT_EQ(p.code, 0) << p.out;
   CliRun v = run_cli("verify --model " + out + " --input " + data + " --proof " + proof);
   EXPECT_EQ(v.code, 0) << v.out;
-  // Training proofs do not cover convolutions yet: a one-line refusal, exit 2, nothing written.
+  // The training proof of the trained CNN (docs/TRAINING_PROTOCOL.md, "Structured layers"): the
+  // client's verify-training says VERIFIED and gives the convergence verdict; inspect reads the
+  // file; a changed byte of the claims is REJECTED.
   const std::string tp = dir.file("p.nnpt");
-  CliRun pt = run_cli("prove-training --model " + out + " --data " + data + " --labels " + labels + " --proof " + tp);
-  EXPECT_EQ(pt.code, 2) << pt.out;
-  EXPECT_NE(pt.out.find("training proofs cover dense layers only"), std::string::npos) << pt.out;
-  EXPECT_EQ(lines(pt.out), 1u) << pt.out;
-  EXPECT_FALSE(std::ifstream(tp).good());
+  const std::string files = " --model " + out + " --data " + data + " --labels " + labels + " --proof " + tp;
+  CliRun pt = run_cli("prove-training" + files + " --field m127");
+  ASSERT_EQ(pt.code, 0) << pt.out;
+  CliRun vt = run_cli("verify-training" + files);
+  EXPECT_TRUE(vt.code == 0 || vt.code == 3) << vt.out;
+  EXPECT_NE(vt.out.find("VERIFIED"), std::string::npos) << vt.out;
+  EXPECT_NE(vt.out.find(vt.code == 0 ? "CONVERGED" : "NOT CONVERGED: "), std::string::npos) << vt.out;
+  CliRun vj = run_cli("verify-training" + files + " --json --max-changed 1000000");
+  EXPECT_EQ(vj.code, 0) << vj.out;
+  const auto j = nlohmann::json::parse(vj.out.substr(vj.out.find('{')));
+  EXPECT_TRUE(j["verified"].get<bool>());
+  EXPECT_TRUE(j["converged"].get<bool>());
+  EXPECT_GE(j["soundness_bits"].get<double>(), 100.0);
+  EXPECT_EQ(j["gradient_norms"].size(), 2u);
+  CliRun in = run_cli("inspect --json " + tp);
+  ASSERT_EQ(in.code, 0) << in.out;
+  const auto ij = nlohmann::json::parse(in.out);
+  EXPECT_EQ(ij["kind"], "training");
+  EXPECT_EQ(ij["soundness_bits"].get<double>(), j["soundness_bits"].get<double>());
+  EXPECT_EQ(ij["file_bytes"].get<std::size_t>(), read_bytes(tp).size());
+  std::string bytes = read_bytes(tp);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
+  std::ofstream(tp, std::ios::binary) << bytes;
+  CliRun bad = run_cli("verify-training" + files);
+  EXPECT_EQ(bad.code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("REJECTED"), std::string::npos) << bad.out;
 }
 
 }  // namespace

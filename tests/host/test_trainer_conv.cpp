@@ -38,7 +38,7 @@ ConvShape shape(std::size_t c, std::size_t h, std::size_t w, std::size_t oc, std
 LinearOp pool(std::size_t c, std::size_t h, std::size_t w, std::size_t pad_end) {
   ConvShape s = shape(c, h, w, c, 2, 2, 0, c);
   s.pad_bottom = s.pad_right = pad_end;
-  return LinearOp::convolution(s, std::vector<std::int64_t>(s.kernel_size(), 1));
+  return LinearOp::sum_pool(s);
 }
 
 // 2 x 5 x 5 images at alpha = beta = 1: [grouped 3 x 3 conv (pad 1), 2 x 2 pool (padded)] ->
@@ -197,7 +197,7 @@ TEST(TrainerConv, GainsThatCannotBeSteppedExactlyAreRefused) {
   QuantizedModel m;
   QuantizedLayer l;
   const ConvShape p = shape(1, 3, 3, 1, 3, 3, 0, 1);
-  l.ops = {LinearOp::convolution(p, std::vector<std::int64_t>(9, 1))};
+  l.ops = {LinearOp::sum_pool(p)};
   l.cols = 9;
   l.rows = 1;
   l.bias = {0};
@@ -220,6 +220,75 @@ TEST(TrainerConv, GainsThatCannotBeSteppedExactlyAreRefused) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("cannot be stepped exactly"), std::string::npos) << e.what();
   }
+}
+
+// Reviewer finding F3: what is trained is the importer's flag (LinearOp::fixed), not the values. A
+// depthwise 2 x 2 convolution whose integers are all 1 (at beta = 2: float weights 0.5) is trained:
+// its kernel is part of G_1, the step moves it, and the trained model written as ONNX reads back
+// with it trained and the pool fixed.
+TEST(TrainerConv, AnAllOnesDepthwiseConvIsTrainedAndAPoolIsNot) {
+  auto rng = make_rng(1823);
+  QuantizedModel m;
+  m.input_shape = {2, 5, 5};
+  m.alpha = 1;
+  m.beta = 2;
+  QuantizedLayer conv_pool;
+  const ConvShape c = shape(2, 5, 5, 2, 2, 1, 0, 2);  // depthwise, 2 x 5 x 5 -> 2 x 4 x 4
+  conv_pool.ops = {LinearOp::convolution(c, std::vector<std::int64_t>(c.kernel_size(), 1)), pool(2, 4, 4, 0)};
+  conv_pool.cols = conv_pool.ops.front().cols;
+  conv_pool.rows = conv_pool.ops.back().rows;
+  conv_pool.bias.assign(conv_pool.rows, 0);
+  conv_pool.gain = 2 * 4;  // beta for the conv, k^2 for the pool
+  QuantizedLayer dense;
+  dense.weights = random_ints(rng, 2 * conv_pool.rows, 2);
+  dense.rows = 2;
+  dense.cols = conv_pool.rows;
+  dense.bias = {1, -1};
+  m.layers = {conv_pool, dense};
+  m.validate();
+  ASSERT_FALSE(m.layers[0].ops[0].fixed);
+  ASSERT_TRUE(m.layers[0].ops[1].fixed);
+  EXPECT_EQ(layer_parameters(m.layers[0]), c.kernel_size());  // the conv's 8 entries, no pool entries
+
+  const TrainingData d = small_data(rng, m, 9);
+  auto engine = make_engine<M127>("reference");
+  const auto layers = field_layers<Fp127>(m);
+  std::vector<Fp127> input;
+  for (auto v : d.input) input.push_back(Fp127::from_int(v));
+  auto trace = run_backward(*engine, layers, input, d.labels, Fp127::from_int(target_scale(m)));
+  const auto claims = gradient_claims(*engine, layers, trace);
+  ASSERT_EQ(claims.weight_gradients[0].size(), c.kernel_size());
+  EXPECT_TRUE(std::any_of(claims.weight_gradients[0].begin(), claims.weight_gradients[0].end(),
+                          [](Fp127 g) { return g != Fp127::zero(); }));
+
+  // The smallest step (largest e) at which the conv moves: it is trained, the pool never moves.
+  TrainOptions o;
+  o.epochs = 1;
+  bool moved = false;
+  for (std::uint32_t e = 64; e-- > 0 && !moved;) {
+    o.lr_exponent = e;
+    QuantizedModel t = m;
+    try {
+      train(*make_engine<M127>("cpu"), t, d, o);
+    } catch (const TrainingError&) {
+      break;
+    }
+    moved = t.layers[0].ops[0].weights.to_vector() != m.layers[0].ops[0].weights.to_vector();
+    EXPECT_EQ(t.layers[0].ops[1].weights.to_vector(), m.layers[0].ops[1].weights.to_vector()) << "the pool moved";
+  }
+  EXPECT_TRUE(moved) << "the all-ones conv never moved";
+
+  // Written and read back: the all-ones conv as a Conv at beta (trained), the pool as AveragePool.
+  testing::TempDir dir;
+  write_quantized_onnx(m, dir.file("ones.onnx"));
+  const QuantizedModel back = quantize_model(import_onnx(dir.file("ones.onnx")), {});
+  ASSERT_EQ(back.layers.size(), 2u);
+  ASSERT_EQ(back.layers[0].ops.size(), 2u);
+  EXPECT_FALSE(back.layers[0].ops[0].fixed);
+  EXPECT_TRUE(back.layers[0].ops[1].fixed);
+  EXPECT_EQ(back.layers[0].ops[0].weights.to_vector(), m.layers[0].ops[0].weights.to_vector());
+  EXPECT_EQ(layer_parameters(back.layers[0]), c.kernel_size());
+  EXPECT_EQ(model_digest(back), model_digest(m));
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ inline LinearOp random_sum_pool(std::mt19937_64& rng, ImageDims& img) {
   c.stride_w = c.kernel_w;
   c.pad_bottom = c.kernel_h > 1 ? pick(rng, 0, 1) : 0;
   img = {c.out_channels, c.out_h(), c.out_w()};
-  return LinearOp::convolution(c, std::vector<std::int64_t>(c.kernel_size(), 1));
+  return LinearOp::sum_pool(c);
 }
 
 // A dense op from the flattened image to 1..7 features.

@@ -12,7 +12,8 @@ namespace nnproof::testing {
 
 template <class Cfg>
 TrainingBundle<Cfg> random_training_bundle(const std::vector<std::size_t>& dims, std::size_t samples,
-                                           std::mt19937_64& rng) {
+                                           std::mt19937_64& rng, const std::vector<LayerStructure>& structure = {}) {
+  const TrainingShape shape{dims, samples, structure};
   using F = typename Cfg::F;
   using K = typename Cfg::K;
   TrainingBundle<Cfg> b;
@@ -23,6 +24,8 @@ TrainingBundle<Cfg> random_training_bundle(const std::vector<std::size_t>& dims,
   h.lr_exponent = static_cast<std::uint32_t>(rng() % (kMaxLrExponent + 1));
   h.dims = dims;
   h.samples = samples;
+  h.structure = structure;
+  h.structured = !structure.empty();
   auto elements = [&](std::size_t n) {
     std::vector<F> v(n);
     for (auto& x : v) x = random_element<F>(rng);
@@ -30,11 +33,11 @@ TrainingBundle<Cfg> random_training_bundle(const std::vector<std::size_t>& dims,
   };
   b.claims.loss = random_element<F>(rng);
   for (std::size_t i = 1; i < dims.size(); ++i) {
-    b.claims.weight_gradients.push_back(elements(dims[i] * dims[i - 1]));
+    b.claims.weight_gradients.push_back(elements(shape.parameters(i)));
     b.claims.bias_gradients.push_back(elements(dims[i]));
   }
   b.claims.outputs = elements(samples * dims.back());
-  b.messages.resize(TrainingShape{dims, samples}.message_count());
+  b.messages.resize(shape.message_count());
   for (auto& m : b.messages) m = random_element<K>(rng);
   return b;
 }

@@ -136,7 +136,7 @@ TEST(SeparableConv, PoolsFoldAndConvolutionsCostKernelEntries) {
   ConvShape p{16, 20, 20, 16, 2, 2, 2, 2};
   p.groups = 16;
   p.pow2_in = p.pow2_out = true;
-  const LinearOp pool = LinearOp::convolution(p, std::vector<std::int64_t>(p.kernel_size(), 1));
+  const LinearOp pool = LinearOp::sum_pool(p);
   EXPECT_TRUE(kernel_constant_over_window(pool));
   EXPECT_FALSE(kernel_constant_over_window(conv));
   const std::vector<LinearOp> chain{conv, pool};

@@ -34,7 +34,7 @@ std::uint64_t le(const std::vector<unsigned char>& b, std::size_t at, std::size_
 bool same_header(const TrainingBundleHeader& a, const TrainingBundleHeader& b) {
   return a.field == b.field && a.mode == b.mode && a.statement_digest == b.statement_digest &&
          a.model_binding == b.model_binding && a.data_binding == b.data_binding && a.lr_exponent == b.lr_exponent &&
-         a.dims == b.dims && a.samples == b.samples;
+         a.dims == b.dims && a.samples == b.samples && a.structured == b.structured;
 }
 
 template <class Cfg>
@@ -205,8 +205,10 @@ TYPED_TEST(TrainingBundleTest, RejectsHeaderFieldsThatDisagree) {
   EXPECT_NE(refused(12, m61 ? 2 : 1).find(m61 ? "field is m127, expected m61" : "field is m61, expected m127"),
             std::string::npos);
   EXPECT_NE(refused(13, 1).find("mode"), std::string::npos);
-  EXPECT_NE(refused(14, 1).find("reserved"), std::string::npos);
-  EXPECT_NE(refused(15, 0x80).find("reserved"), std::string::npos);
+  // The flags (bytes 14-15): bit 0 announces a structure section this dense model does not have.
+  EXPECT_NE(refused(14, 1).find("with convolution or pooling layers but the model has none"), std::string::npos);
+  EXPECT_NE(refused(14, 2).find("unknown header flags 2"), std::string::npos);
+  EXPECT_NE(refused(15, 0x80).find("unknown header flags"), std::string::npos);
   EXPECT_NE(refused(112, 65).find("learning rate exponent 65"), std::string::npos);
   EXPECT_NE(refused(115, 1).find("learning rate exponent"), std::string::npos);
   EXPECT_NE(refused(116, 3).find("3-layer network but the model has 2 layers"), std::string::npos);

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "verifier/training/bundle.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 
 #include "verifier/byte_io.hpp"
 
@@ -14,7 +14,6 @@ namespace {
 using byte_io::field_base_bytes;
 using byte_io::field_challenge_bytes;
 using byte_io::read_elements;
-using byte_io::read_field_and_mode;
 using byte_io::Reader;
 using byte_io::Writer;
 
@@ -28,8 +27,29 @@ std::size_t header_size(std::size_t depth) { return kTrainingFixedHeaderBytes + 
 u128 claim_count(const TrainingShape& shape) {
   u128 n = 1;
   for (std::size_t i = 1; i < shape.dims.size(); ++i)
-    n += static_cast<u128>(shape.dims[i]) * shape.dims[i - 1] + shape.dims[i];
+    n += (shape.structured() && shape.structure[i - 1] ? static_cast<u128>(shape.parameters(i))
+                                                       : static_cast<u128>(shape.dims[i]) * shape.dims[i - 1]) +
+         shape.dims[i];
   return n + static_cast<u128>(shape.samples) * shape.dims.back();
+}
+
+// The structure section's length: none for a dense model.
+u128 structure_bytes(const TrainingShape& shape) {
+  if (!shape.structured()) return 0;
+  u128 n = 4 * static_cast<u128>(shape.depth());
+  for (const LayerStructure& l : shape.structure)
+    if (l) n += 12 * static_cast<u128>(l->size());
+  return n;
+}
+
+void write_structure(Writer& w, const std::vector<LayerStructure>& structure) {
+  for (const LayerStructure& l : structure) w.uint(l ? l->size() : kDenseLayer, 4);
+  for (const LayerStructure& l : structure)
+    if (l)
+      for (const TrainedOp& t : *l) {
+        w.uint(t.op, 4);
+        w.uint(t.params, 8);
+      }
 }
 
 std::string dims_text(const std::vector<std::size_t>& dims) {
@@ -64,7 +84,17 @@ TrainingBundleHeader parse_training_header(std::span<const unsigned char> bytes,
                            " (this nnproof reads training proof version " + std::to_string(kTrainingProofVersion) +
                            "; prove again with it)");
   TrainingBundleHeader h;
-  std::tie(h.field, h.mode) = read_field_and_mode(r);
+  // The field, the mode and the flags (the inference header's reserved bytes): bit 0 says a
+  // structure section follows; every other bit is zero.
+  const std::uint64_t field = r.uint(1, "the field id");
+  if (field != static_cast<std::uint8_t>(FieldId::m61) && field != static_cast<std::uint8_t>(FieldId::m127))
+    throw ProofFormatError("unknown or non-file field id " + std::to_string(field) + " (files hold m61 or m127)");
+  h.field = static_cast<FieldId>(field);
+  h.mode = static_cast<std::uint8_t>(r.uint(1, "the mode"));
+  if (h.mode != kModeNonInteractive) throw ProofFormatError("unknown proof mode " + std::to_string(h.mode));
+  const std::uint64_t flags = r.uint(2, "the flags");
+  if (flags > 1) throw ProofFormatError("unknown header flags " + std::to_string(flags) + " (only bit 0 is defined)");
+  h.structured = flags == 1;
   std::memcpy(h.statement_digest.data(), r.take(32, "the statement digest"), 32);
   std::memcpy(h.model_binding.data(), r.take(32, "the model binding"), 32);
   std::memcpy(h.data_binding.data(), r.take(32, "the data binding"), 32);
@@ -92,10 +122,44 @@ TrainingBundleHeader parse_training_header(std::span<const unsigned char> bytes,
   return h;
 }
 
+std::vector<LayerStructure> parse_training_structure(std::span<const unsigned char> bytes, std::size_t depth,
+                                                     std::size_t& used) {
+  Reader r(bytes);
+  std::vector<std::uint64_t> counts;
+  bool any = false;
+  for (std::size_t i = 0; i < depth; ++i) {
+    counts.push_back(r.uint(4, "the structure section's op counts"));
+    if (counts.back() == kDenseLayer) continue;
+    any = true;
+    if (counts.back() > kMaxTrainedOps)
+      throw ProofFormatError("implausible trained-op count " + std::to_string(counts.back()) + " for layer " +
+                             std::to_string(i + 1) + " in the structure section");
+  }
+  if (!any) throw ProofFormatError("the structure section has no structured layer (the flag must then be 0)");
+  std::vector<LayerStructure> out;
+  for (std::size_t i = 0; i < depth; ++i) {
+    if (counts[i] == kDenseLayer) {
+      out.emplace_back(std::nullopt);
+      continue;
+    }
+    std::vector<TrainedOp> ops;
+    for (std::uint64_t k = 0; k < counts[i]; ++k) {
+      const std::uint64_t op = r.uint(4, "a trained op's index"), params = r.uint(8, "a trained op's weight count");
+      if ((!ops.empty() && op <= ops.back().op) || params == 0 || params > kMaxOpWeights)
+        throw ProofFormatError("layer " + std::to_string(i + 1) + "'s trained op " + std::to_string(k + 1) +
+                               " in the structure section is out of order or has an implausible weight count");
+      ops.push_back({static_cast<std::size_t>(op), static_cast<std::size_t>(params)});
+    }
+    out.emplace_back(std::move(ops));
+  }
+  used = r.pos();
+  return out;
+}
+
 std::size_t training_bundle_size(FieldId field, const TrainingShape& shape) {
   check_shape(shape);
   // In 128 bits: with dims and N below 2^32 and depth below 2^32 nothing here can overflow.
-  u128 total = header_size(shape.depth()) + claim_count(shape) * field_base_bytes(field) +
+  u128 total = header_size(shape.depth()) + structure_bytes(shape) + claim_count(shape) * field_base_bytes(field) +
                static_cast<u128>(shape.message_count()) * field_challenge_bytes(field);
   return total > static_cast<u128>(SIZE_MAX) ? SIZE_MAX : static_cast<std::size_t>(total);
 }
@@ -104,7 +168,7 @@ template <class Cfg>
 std::vector<unsigned char> serialize_training_bundle(const TrainingBundle<Cfg>& bundle) {
   const TrainingBundleHeader& h = bundle.header;
   const TrainingClaims<typename Cfg::F>& c = bundle.claims;
-  const TrainingShape shape{h.dims, h.samples};
+  const TrainingShape shape{h.dims, h.samples, h.structure};
   check_shape(shape);
   // A bundle that disagrees with its own header would write a file no parser accepts.
   const std::size_t depth = shape.depth();
@@ -112,8 +176,12 @@ std::vector<unsigned char> serialize_training_bundle(const TrainingBundle<Cfg>& 
                     c.outputs.size() == h.samples * h.dims.back() && h.lr_exponent <= kMaxLrExponent &&
                     bundle.messages.size() == shape.message_count();
   for (std::size_t i = 1; consistent && i <= depth; ++i)
-    consistent =
-        c.weight_gradients[i - 1].size() == h.dims[i] * h.dims[i - 1] && c.bias_gradients[i - 1].size() == h.dims[i];
+    consistent = c.weight_gradients[i - 1].size() == shape.parameters(i) && c.bias_gradients[i - 1].size() == h.dims[i];
+  // A structure section holds at least one structured layer (the parser refuses one that does not).
+  consistent = consistent &&
+               (h.structure.empty() ||
+                (h.structure.size() == depth && std::any_of(h.structure.begin(), h.structure.end(),
+                                                            [](const LayerStructure& l) { return l.has_value(); })));
   if (!consistent)
     throw std::invalid_argument("training bundle: claims, messages or learning rate disagree with the header's " +
                                 dims_text(h.dims) + " network and " + std::to_string(h.samples) + " samples");
@@ -122,7 +190,7 @@ std::vector<unsigned char> serialize_training_bundle(const TrainingBundle<Cfg>& 
   w.uint(kTrainingProofVersion, 4);
   w.uint(static_cast<std::uint8_t>(Cfg::kId), 1);
   w.uint(h.mode, 1);
-  w.uint(0, 2);
+  w.uint(shape.structured() ? 1 : 0, 2);  // the flags
   w.bytes(h.statement_digest.data(), 32);
   w.bytes(h.model_binding.data(), 32);
   w.bytes(h.data_binding.data(), 32);
@@ -130,6 +198,7 @@ std::vector<unsigned char> serialize_training_bundle(const TrainingBundle<Cfg>& 
   w.uint(depth, 4);
   for (auto d : h.dims) w.uint(d, 8);
   w.uint(h.samples, 8);
+  if (shape.structured()) write_structure(w, h.structure);
   w.elements(std::vector<typename Cfg::F>{c.loss});
   for (std::size_t i = 0; i < depth; ++i) {
     w.elements(c.weight_gradients[i]);
@@ -157,6 +226,23 @@ TrainingBundle<Cfg> parse_training_bundle(std::span<const unsigned char> bytes, 
   if (h.samples != expected.samples)
     throw ProofFormatError("training proof is for " + std::to_string(h.samples) + " samples but the data has " +
                            std::to_string(expected.samples));
+  if (h.structured != expected.structured())
+    throw ProofFormatError(std::string("training proof is for a model ") + (h.structured ? "with" : "without") +
+                           " convolution or pooling layers but the model has " +
+                           (expected.structured() ? "some" : "none"));
+  // The structure section before the length: a file for another model's trained ops is named as
+  // such (the section's reader is bounded by the trusted depth and by the bytes there are).
+  std::size_t offset = header_size(expected.depth());
+  if (expected.structured()) {
+    std::size_t used = 0;
+    b.header.structure =
+        parse_training_structure(bytes.subspan(std::min(offset, bytes.size())), expected.depth(), used);
+    for (std::size_t i = 0; i < expected.depth(); ++i)
+      if (b.header.structure[i] != expected.structure[i])
+        throw ProofFormatError("training proof's trained ops of layer " + std::to_string(i + 1) +
+                               " differ from the model's (another model, or ops read as pools differently)");
+    offset += used;
+  }
   // Sizes are now those of the trusted model and data: safe to check the length and allocate.
   const std::size_t want = training_bundle_size(Cfg::kId, expected);
   if (bytes.size() < want)
@@ -165,7 +251,7 @@ TrainingBundle<Cfg> parse_training_bundle(std::span<const unsigned char> bytes, 
   if (bytes.size() > want)
     throw ProofFormatError("trailing bytes after the training proof: " + std::to_string(bytes.size()) +
                            " bytes, expected " + std::to_string(want));
-  Reader r(bytes.subspan(header_size(expected.depth())));
+  Reader r(bytes.subspan(offset));
   std::vector<typename Cfg::F> loss;
   read_elements(r, loss, 1, "the loss");
   b.claims.loss = loss[0];
@@ -174,7 +260,7 @@ TrainingBundle<Cfg> parse_training_bundle(std::span<const unsigned char> bytes, 
   b.claims.bias_gradients.resize(depth);
   for (std::size_t i = 1; i <= depth; ++i) {
     const std::string g = "the weight gradient G_" + std::to_string(i);
-    read_elements(r, b.claims.weight_gradients[i - 1], expected.dims[i] * expected.dims[i - 1], g.c_str());
+    read_elements(r, b.claims.weight_gradients[i - 1], expected.parameters(i), g.c_str());
     const std::string bias = "the bias gradient g_" + std::to_string(i);
     read_elements(r, b.claims.bias_gradients[i - 1], expected.dims[i], bias.c_str());
   }

@@ -25,6 +25,10 @@ struct TrainingBundleHeader {
   std::uint32_t lr_exponent = 0;
   std::vector<std::size_t> dims;  // n_0 .. n_L
   std::size_t samples = 0;        // N
+  // Flag bit 0 of the header's flags: a structure section follows the header (a model with a
+  // structured layer). parse_training_header sets it; parse_training_bundle fills `structure`.
+  bool structured = false;
+  std::vector<LayerStructure> structure{};  // empty: every layer dense
 };
 
 template <class Cfg>
@@ -43,6 +47,15 @@ std::size_t training_bundle_header_size(std::size_t depth);
 // Reads and checks the header (magic, version, field, mode, reserved bytes, dims, N). A depth other
 // than expected_depth is refused; kAnyDepth (inspect) accepts 1..kMaxDepth. Throws ProofFormatError.
 TrainingBundleHeader parse_training_header(std::span<const unsigned char> bytes, std::size_t expected_depth);
+// The structure section (docs/FORMAT.md) that starts right after the header, read with no model at
+// hand: per layer a u32 trained-op count (kDenseLayer for a dense layer), then each structured
+// layer's trained ops as (u32 op index, u64 weight count). Throws ProofFormatError when `bytes` is
+// short or a value is out of range. `used` is set to the section's length.
+constexpr std::uint32_t kDenseLayer = 0xFFFFFFFF;
+constexpr std::size_t kMaxTrainedOps = 65536;                // per layer
+constexpr std::size_t kMaxOpWeights = std::size_t{1} << 40;  // per trained op
+std::vector<LayerStructure> parse_training_structure(std::span<const unsigned char> bytes, std::size_t depth,
+                                                     std::size_t& used);
 // The whole file's length for a trusted shape (saturating at SIZE_MAX).
 std::size_t training_bundle_size(FieldId field, const TrainingShape& shape);
 

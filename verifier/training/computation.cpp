@@ -4,6 +4,8 @@
 #include <cstdint>
 
 #include "core/fields.hpp"
+#include "verifier/model.hpp"
+#include "verifier/training/parameters.hpp"
 
 namespace nnproof {
 namespace {
@@ -48,6 +50,19 @@ class CostSide {
         sumcheck(c.beta(), 2, 2);
         cost.error_terms += ceil_log2(c.dims[i]) + ceil_log2(c.dims[i - 1]) + 1;  // the point (q, s, c)
         return {{c.D[i], claim(c, c.D[i])}, {c.Y[i - 1], claim(c, c.Y[i - 1])}};
+      }
+      case SeedKind::op_gradient: {
+        const std::size_t i = s.layer;
+        const bool op = s.op != SIZE_MAX;
+        if (op) cost.error_terms += ceil_log2(s.params);                      // t*
+        if (s.bias) cost.error_terms += ceil_log2(c.dims[i]) + (op ? 1 : 0);  // q (and c)
+        sumcheck(c.vars(c.D[i]), 2, op ? 2 : 1);                              // over (a, k): d* [, w*]
+        NewClaims<K> out{{c.D[i], claim(c, c.D[i])}};
+        if (op) {
+          sumcheck(ceil_log2(c.dims[i - 1]), 2, 1);  // over j: y*
+          out.push_back({c.Y[i - 1], claim(c, c.Y[i - 1])});
+        }
+        return out;
       }
       case SeedKind::loss:
         sumcheck(c.vars(c.Z[L]), 2, 1);
@@ -119,6 +134,54 @@ Computation training_computation(const std::vector<std::size_t>& dims, std::size
   c.seeds.push_back({SeedKind::loss, 0});
   c.seeds.push_back({SeedKind::outputs, 0});
   return c;
+}
+
+Computation training_computation(const std::vector<std::size_t>& dims, std::size_t samples,
+                                 const std::vector<LayerStructure>& structure) {
+  Computation c = training_computation(dims, samples);
+  const std::size_t L = c.depth();
+  if (structure.empty()) return c;
+  if (structure.size() != L) throw std::invalid_argument("computation: the structure has another depth than dims");
+  std::vector<Seed> seeds;
+  for (std::size_t i = L; i >= 1; --i) {
+    const LayerStructure& l = structure[i - 1];
+    if (!l) {
+      seeds.push_back({SeedKind::gradient, i});
+      continue;
+    }
+    std::size_t offset = 0;
+    for (const TrainedOp& t : *l) {
+      seeds.push_back({SeedKind::op_gradient, i, t.op, t.params, offset, &t == &l->front()});
+      offset += t.params;
+    }
+    if (l->empty()) seeds.push_back({SeedKind::op_gradient, i, SIZE_MAX, 0, 0, true});
+  }
+  seeds.push_back({SeedKind::loss, 0});
+  seeds.push_back({SeedKind::outputs, 0});
+  c.seeds = std::move(seeds);
+  return c;
+}
+
+std::vector<LayerStructure> layer_structure(const QuantizedModel& model) {
+  std::vector<LayerStructure> out;
+  bool any = false;
+  for (const QuantizedLayer& l : model.layers) {
+    if (!l.structured()) {
+      out.emplace_back(std::nullopt);
+      continue;
+    }
+    any = true;
+    std::vector<TrainedOp> ops;
+    for (std::size_t t = 0; t < l.ops.size(); ++t)
+      if (trained(l.ops[t])) ops.push_back({t, l.ops[t].weights.size()});
+    out.emplace_back(std::move(ops));
+  }
+  if (!any) out.clear();
+  return out;
+}
+
+Computation training_computation(const QuantizedModel& model, std::size_t samples) {
+  return training_computation(model.dims(), samples, layer_structure(model));
 }
 
 WalkCost walk_cost(const Computation& c) {

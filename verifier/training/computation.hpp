@@ -10,6 +10,8 @@
 // its operands. Prover, verifier and the shape (message count, soundness) are three sides of the
 // same walk, so they cannot disagree on order.
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -37,14 +39,20 @@ struct TensorNode {
 };
 
 enum class SeedKind : std::uint8_t {
-  gradient,  // layer i: G_i~(q, s) + c g_i~(q) as a batch sum of D_i and Y_{i-1}: claims on both
-  loss,      // the loss as sum (Z_L - T)^2: a claim on Z_L
-  outputs,   // the claimed outputs' MLE at a random point: a claim on Z_L
+  gradient,     // layer i: G_i~(q, s) + c g_i~(q) as a batch sum of D_i and Y_{i-1}: claims on both
+  loss,         // the loss as sum (Z_L - T)^2: a claim on Z_L
+  outputs,      // the claimed outputs' MLE at a random point: a claim on Z_L
+  op_gradient,  // structured layer i, trained op t: G_t~(t*) [+ c g_i~(q)] = sum_{a,k} D_i (W'_t Y_{i-1} [+ c eq_q]),
+                // then sum_j W'_t~(a*, j) Y_{i-1}~(j, k*) (verifier/training/op_gradient.hpp): claims on both
 };
 
 struct Seed {
   SeedKind kind = SeedKind::outputs;
-  std::size_t layer = 0;  // gradient seeds only
+  std::size_t layer = 0;      // gradient and op_gradient seeds
+  std::size_t op = SIZE_MAX;  // op_gradient: the trained op's index in the chain (SIZE_MAX: the bias alone)
+  std::size_t params = 0;     // op_gradient: the op's weight count (its point has ceil_log2(params) coordinates)
+  std::size_t offset = 0;     // op_gradient: where the op's entries start in the layer's G_i
+  bool bias = false;          // op_gradient: the layer's bias gradient is proved with this seed
 };
 
 struct Computation {
@@ -66,6 +74,24 @@ Computation inference_computation(const std::vector<std::size_t>& dims, std::siz
 // TRAINING.md sections 2 and 5: the forward tensors, then D_L, E_{L-1}, D_{L-1}, .., E_1, D_1;
 // seeds: the gradients of layers L..1, the loss, the outputs.
 Computation training_computation(const std::vector<std::size_t>& dims, std::size_t samples);
+
+// A structured layer's trained ops: each op's index in the chain and its weight count, in chain
+// order (parameters.hpp). std::nullopt for a dense layer.
+struct TrainedOp {
+  std::size_t op = 0, params = 0;
+  bool operator==(const TrainedOp&) const = default;
+};
+using LayerStructure = std::optional<std::vector<TrainedOp>>;
+
+// The same with structured layers (structure: one entry per layer, or empty when every layer is
+// dense): a structured layer's gradient seed is one op_gradient seed per trained op (the first
+// also proves the bias), or one bias-only seed when no op is trained. A dense layer's is the
+// dims version's, so an all-dense structure gives exactly that description.
+Computation training_computation(const std::vector<std::size_t>& dims, std::size_t samples,
+                                 const std::vector<LayerStructure>& structure);
+struct QuantizedModel;
+std::vector<LayerStructure> layer_structure(const QuantizedModel& model);  // empty when all dense
+Computation training_computation(const QuantizedModel& model, std::size_t samples);
 
 // A claim that tensor t's MLE at `point` is `value`. point: the column (sample) coordinates first,
 // low bit first, then the row coordinates (PROTOCOL.md section 3: row bits high).

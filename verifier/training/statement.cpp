@@ -10,17 +10,30 @@
 
 namespace nnproof {
 
-std::size_t TrainingShape::claim_elements() const {
-  std::size_t n = 1 + samples * dims.back();  // the loss, the outputs
-  for (std::size_t i = 1; i <= depth(); ++i) n += dims[i] * dims[i - 1] + dims[i];
+std::size_t TrainingShape::parameters(std::size_t i) const {
+  if (structure.empty() || !structure.at(i - 1)) return dims[i] * dims[i - 1];
+  std::size_t n = 0;
+  for (const TrainedOp& t : *structure[i - 1]) n += t.params;
   return n;
 }
 
-std::size_t TrainingShape::message_count() const { return walk_cost(training_computation(dims, samples)).messages; }
+std::size_t TrainingShape::claim_elements() const {
+  std::size_t n = 1 + samples * dims.back();  // the loss, the outputs
+  for (std::size_t i = 1; i <= depth(); ++i) n += parameters(i) + dims[i];
+  return n;
+}
+
+std::size_t TrainingShape::message_count() const {
+  return walk_cost(training_computation(dims, samples, structure)).messages;
+}
 
 double TrainingShape::soundness_bits(FieldId field) const {
-  const double terms = walk_cost(training_computation(dims, samples)).error_terms;
+  const double terms = walk_cost(training_computation(dims, samples, structure)).error_terms;
   return challenge_field_log2(field) - std::log2(std::max(terms, 1.0));
+}
+
+TrainingShape training_shape(const QuantizedModel& model, std::size_t samples) {
+  return {model.dims(), samples, layer_structure(model)};
 }
 
 template <class Cfg>
@@ -32,6 +45,16 @@ TrainingBindings training_bindings(const TrainingStatement<Cfg>& st) {
     h.update_str("nnproof/model-scales/v1").update(st.model_digest);
     h.update_u64(std::bit_cast<std::uint64_t>(st.model->alpha))
         .update_u64(std::bit_cast<std::uint64_t>(st.model->beta));
+    // Which ops are trained (LinearOp::fixed) decides what G_i holds; the model digest leaves it out
+    // (inference does not depend on it), so a model with structured layers binds it here. Dense
+    // models hash nothing more: their bindings are unchanged.
+    if (std::any_of(st.model->layers.begin(), st.model->layers.end(), [](const auto& l) { return l.structured(); })) {
+      h.update_str("fixed-ops");
+      for (const QuantizedLayer& l : st.model->layers) {
+        h.update_u64(l.ops.size());
+        for (const LinearOp& op : l.ops) h.update_u8(op.fixed ? 1 : 0);
+      }
+    }
     b.model = h.finish();
   }
   {

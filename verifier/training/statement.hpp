@@ -9,6 +9,7 @@
 
 #include "core/fields.hpp"
 #include "verifier/model.hpp"
+#include "verifier/training/computation.hpp"
 
 namespace nnproof {
 
@@ -42,8 +43,13 @@ std::int64_t target_scale(const QuantizedModel& model);
 struct TrainingShape {
   std::vector<std::size_t> dims;  // n_0 .. n_L
   std::size_t samples = 0;        // N
+  // Per layer, a structured layer's trained ops (computation.hpp); empty when every layer is dense.
+  std::vector<LayerStructure> structure{};
 
   std::size_t depth() const { return dims.size() - 1; }
+  bool structured() const { return !structure.empty(); }
+  // Entries of G_i (i = 1..L): n_i n_{i-1} for a dense layer, the trained ops' weights otherwise.
+  std::size_t parameters(std::size_t i) const;
   // Field elements of F in the claims: the loss, every G_i and g_i, the outputs.
   std::size_t claim_elements() const;
   // Elements of K in the proof's messages.
@@ -51,6 +57,9 @@ struct TrainingShape {
   // -log2 of the soundness error (TRAINING.md section 5) for challenge field `field`.
   double soundness_bits(FieldId field) const;
 };
+
+// The shape of a training proof about `model` over `samples` samples.
+TrainingShape training_shape(const QuantizedModel& model, std::size_t samples);
 
 struct TrainingBindings {
   Digest model;   // as the inference statement's: model digest and the scales alpha, beta

@@ -8,6 +8,8 @@
 #include "verifier/public_mle.hpp"
 #include "verifier/training/computation.hpp"
 #include "verifier/training/magnitude.hpp"
+#include "verifier/training/op_gradient.hpp"
+#include "verifier/training/parameters.hpp"
 
 namespace nnproof {
 namespace {
@@ -31,6 +33,8 @@ class VerifierSide {
     switch (s.kind) {
       case SeedKind::gradient:
         return gradient_seed(c, s.layer);
+      case SeedKind::op_gradient:
+        return op_gradient_seed(c, s);
       case SeedKind::loss: {
         std::vector<K> x;
         const K final = sumcheck_verifier(ch_, K::from_base(st_.claims.loss), c.vars(c.Z[L]), 2, x);
@@ -143,6 +147,49 @@ class VerifierSide {
     return {{c.D[i], {join_point(rho, q), d}}, {c.Y[i - 1], {join_point(rho, s), y}}};
   }
 
+  // A structured layer's trained op t (verifier/training/op_gradient.hpp), with the bias when
+  // s.bias: v = G_t~(t*) + c g_i~(q) = sum_{a,k} D_i(a, k) ((W'_t Y_{i-1})(a, k) + c eq(q, a)); the
+  // prover sends d* = D_i~(x*) and w* = (W'_t Y_{i-1})~(x*), then sum_j W'_t~(a*, j) Y_{i-1}~(j, k*) =
+  // w* leaves y* = Y_{i-1}~(s*, k*). A bias-only seed (no trained op) is v = g_i~(q), f = D_i eq_q.
+  NewClaims<K> op_gradient_seed(const Computation& c, const Seed& sd) {
+    const std::size_t i = sd.layer;
+    const QuantizedLayer& layer = model_.layers[i - 1];
+    const bool op = sd.op != SIZE_MAX;
+    const unsigned beta = c.beta();
+    std::vector<K> eq_t, q;
+    K shift = K::one(), v = K::zero();
+    if (op) {
+      eq_t = eq_table<K>(draw_challenges(ch_, ceil_log2(sd.params)));
+      const std::vector<typename Cfg::F>& G = st_.claims.weight_gradients[i - 1];
+      for (std::size_t w = 0; w < sd.params; ++w) v += mul_base(eq_t[w], G[sd.offset + w]);
+    }
+    if (sd.bias) {
+      q = draw_challenges(ch_, ceil_log2(c.dims[i]));
+      if (op) shift = ch_.challenge();
+      v += shift * vector_mle<K>(st_.claims.bias_gradients[i - 1], eq_table<K>(q));
+    }
+    std::vector<K> x;
+    const K final = sumcheck_verifier(ch_, v, c.vars(c.D[i]), 2, x);
+    const std::vector<K> dw = receive(op ? 2 : 1);
+    const std::vector<K> a = point_rows(x, beta), k = point_cols(x, beta);
+    const K w = op ? dw[1] : K::zero();
+    if (final != dw[0] * (w + (sd.bias ? shift * eq_eval<K>(q, a) : K::zero())))
+      throw Rejection{"layer " + std::to_string(i) + " op gradient sum-check: final claim != d* (w* + c eq(q, a*))"};
+    NewClaims<K> out{{c.D[i], {x, dw[0]}}};
+    if (!op) return out;
+    std::vector<K> s;
+    const K final2 = sumcheck_verifier(ch_, w, ceil_log2(c.dims[i - 1]), 2, s);
+    const K y = receive(1)[0];
+    const std::vector<K> A = replaced_chain_transpose_apply<K>(layer.ops, sd.op, eq_t, eq_table<K>(a));
+    const std::vector<K> eq_s = eq_table<K>(s);
+    K wmle = K::zero();
+    for (std::size_t j = 0; j < layer.cols; ++j) wmle += A[j] * eq_s[j];
+    if (final2 != wmle * y)
+      throw Rejection{"layer " + std::to_string(i) + " op gradient product sum-check: final claim != W'~(a*,s) y*"};
+    out.push_back({c.Y[i - 1], {join_point(k, s), y}});
+    return out;
+  }
+
   // T~(r, q) = s_Z(L) sum_{k < N} eq(r, k) eq(q, y_k): the one-hot target, O(N).
   K target_mle(const Computation& c, const std::vector<K>& point) const {
     const unsigned beta = c.beta();
@@ -196,18 +243,16 @@ Verdict verify_training_protocol(const TrainingStatement<Cfg>& st, VerifierChann
       claims.bias_gradients.size() != L)
     return Verdict::reject("statement: the data, labels or claims do not match the model and N");
   for (std::size_t i = 0; i < L; ++i)
-    if (claims.weight_gradients[i].size() != model.layers[i].rows * model.layers[i].cols ||
+    if (claims.weight_gradients[i].size() != layer_parameters(model.layers[i]) ||
         claims.bias_gradients[i].size() != model.layers[i].rows)
       return Verdict::reject("statement: the claimed gradients of layer " + std::to_string(i + 1) +
                              " do not match the model");
   for (std::int64_t y : st.labels)
     if (y < 0 || static_cast<std::size_t>(y) >= model.out_dim())
       return Verdict::reject("statement: a label is outside [0, n_L)");
-  for (const QuantizedLayer& layer : model.layers)
-    if (layer.structured()) return Verdict::reject("statement: training proofs cover dense layers only");
   try {
     VerifierSide<Cfg> side(st, ch);
-    walk<typename Cfg::K>(training_computation(model.dims(), st.samples), side);
+    walk<typename Cfg::K>(training_computation(model, st.samples), side);
   } catch (const Rejection& r) {
     return Verdict::reject(r.check);
   } catch (const std::exception& e) {  // a model without an integer target, a proof too short, ..
@@ -237,7 +282,9 @@ Transcript training_transcript(const Digest& statement_digest) {
 template <class Cfg>
 Verdict verify_training_bundle(const TrainingStatement<Cfg>& st, const TrainingBundle<Cfg>& bundle,
                                const TrainingBindings& bindings, double min_bits) {
-  const TrainingShape shape{st.model->dims(), st.samples};
+  const TrainingShape shape = training_shape(*st.model, st.samples);
+  if (bundle.header.structure != shape.structure)
+    return Verdict::reject("structure: the proof's trained ops are not the model's");
   if (bindings.model != bundle.header.model_binding)
     return Verdict::reject("model digest: the proof was made for another model or other scales");
   if (bindings.data != bundle.header.data_binding)
