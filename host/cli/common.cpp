@@ -101,12 +101,16 @@ FieldId choose_field(const std::string& flag, const FloatModel& model, bool inte
   return model.field.value_or(FieldId::m61);
 }
 
-template <class F>
-std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<F>& outputs) {
+namespace {
+
+// centered / s_Z(L), then the model's final op, of outputs as centered integers (i128 or the
+// field elements' centered()).
+template <class Centered>
+std::vector<double> dequantize_centered(const QuantizedModel& model, std::size_t count, Centered centered) {
   const double scale = model.output_scale();
   const std::size_t n = model.out_dim();
-  std::vector<double> y(outputs.size());
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<double>(outputs[i].centered()) / scale;
+  std::vector<double> y(count);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<double>(centered(i)) / scale;
   if (model.final_op == FinalOp::none) return y;
   for (std::size_t k = 0; k < y.size() / n; ++k) {  // a numerically stable (log-)softmax per sample
     double* row = y.data() + k * n;
@@ -117,6 +121,17 @@ std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::v
       row[o] = model.final_op == FinalOp::softmax ? std::exp(row[o] - mx) / sum : row[o] - mx - std::log(sum);
   }
   return y;
+}
+
+}  // namespace
+
+template <class F>
+std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<F>& outputs) {
+  return dequantize_centered(model, outputs.size(), [&](std::size_t i) { return outputs[i].centered(); });
+}
+
+std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<i128>& outputs) {
+  return dequantize_centered(model, outputs.size(), [&](std::size_t i) { return outputs[i]; });
 }
 
 template std::vector<double> dequantize_outputs(const QuantizedModel&, const std::vector<Fp61>&);

@@ -94,6 +94,8 @@ Statement<Cfg> make_statement(const Problem& p) {
 // Exact outputs (field elements) as floats: centered / s_Z(L), then the model's final op.
 template <class F>
 std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<F>& outputs);
+// The same of exact outputs already centered (inspect's view of a bundle).
+std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<i128>& outputs);
 
 // Progress lines on stderr when it is a terminal; nothing in CI logs or pipes.
 ProgressFn terminal_progress();
