@@ -22,22 +22,15 @@ namespace nnproof::cli {
 
 namespace {
 
-// What loading a .npy costs, for an out-of-memory message: its values (from the file's size and the
-// item size its header names) as read (8 bytes each) and as exact integers (8 more). 0 when the
-// input is not a readable file (an array handed over by the Python package).
+// What loading a .npy costs, for an out-of-memory message: its values (counted by its header, as
+// the reader checks it) as read (8 bytes each) and as exact integers (8 more). 0 when the input is
+// not a readable .npy file (an array handed over by the Python package).
 std::size_t npy_load_bytes(const std::string& path) {
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) return 0;
-  const std::vector<unsigned char> head = read_file_prefix(path, 512);
-  const std::string text(head.begin(), head.end());
-  std::size_t item = 1;
-  const std::size_t at = text.find("descr");
-  if (at != std::string::npos) {
-    const std::size_t digit = text.find_first_of("1248", text.find_first_of("fiub", at + 8));
-    if (digit != std::string::npos) item = static_cast<std::size_t>(text[digit] - '0');
+  try {
+    return read_npy_header(path).count * 16;
+  } catch (const NpyError&) {
+    return 0;
   }
-  return static_cast<std::size_t>(size) / item * 16;
 }
 
 // The model is read and quantized before the input is read: a bad model (or scales) is reported
