@@ -12,7 +12,6 @@ template <class Cfg>
 ChunkedProof<Cfg> prove_in_chunks(Engine<Cfg>& engine, const QuantizedModel& model, const Digest& model_digest,
                                   std::span<const std::int64_t> input, const ChunkPlan& plan,
                                   const ProgressFn& progress, std::uint32_t version) {
-  using F = typename Cfg::F;
   const std::size_t n0 = model.in_dim();
   if (input.size() != plan.batch * n0) throw std::invalid_argument("prove_in_chunks: the input is not batch x n_0");
   if (plan.chunks > 1 && version != 3)
@@ -29,12 +28,7 @@ ChunkedProof<Cfg> prove_in_chunks(Engine<Cfg>& engine, const QuantizedModel& mod
       stage = [&](const std::string& s) {
         progress("chunk " + std::to_string(index) + "/" + std::to_string(plan.chunks) + ": " + s);
       };
-    Statement<Cfg> st;
-    st.model = &model;
-    st.model_digest = model_digest;
-    st.batch = n;
-    st.input.resize(n * n0);
-    for (std::size_t i = 0; i < n * n0; ++i) st.input[i] = F::from_int(input[at * n0 + i]);
+    Statement<Cfg> st = sample_statement<Cfg>(model, model_digest, input, at, n);
     const std::vector<unsigned char> chunk = serialize_bundle(prove_bundle(engine, st, stage, version));
     out.bytes.insert(out.bytes.end(), chunk.begin(), chunk.end());
     out.outputs.insert(out.outputs.end(), st.outputs.begin(), st.outputs.end());

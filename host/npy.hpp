@@ -36,6 +36,16 @@ NpyArray read_npy(const std::string& path);
 // The same for bytes in memory (a request body); `name` stands for the path in the messages.
 NpyArray read_npy_bytes(std::span<const unsigned char> bytes, const std::string& name);
 
+// A .npy file's header, checked as read_npy checks it (the data's length against the file's size
+// included), without reading the data: what loading the file would hold.
+struct NpyHeader {
+  std::vector<std::size_t> shape;
+  NpyDType dtype = NpyDType::f64;
+  std::size_t item_size = 0;  // bytes a value in the file
+  std::size_t count = 0;      // values
+};
+NpyHeader read_npy_header(const std::string& path);
+
 // Write version 1.0 files that numpy.load reads, data aligned to 64 bytes. Throw NpyError when the shape
 // does not match the data size or the file cannot be written.
 void write_npy_f64(const std::string& path, const std::vector<std::size_t>& shape, std::span<const double> data);

@@ -223,20 +223,36 @@ std::size_t NpyArray::size() const {
 }
 
 namespace {
+NpyHeader read_header(std::FILE* f, std::uintmax_t file_size, const std::string& path);
 NpyArray read_npy_stream(std::FILE* f, std::uintmax_t file_size, const std::string& path);
 }  // namespace
 
-NpyArray read_npy(const std::string& path) {
-  // Check the type before opening: opening a FIFO or a device for reading could block forever.
+namespace {
+// Opens a regular file for reading, with its size. The type is checked before opening: opening a
+// FIFO or a device for reading could block forever.
+FilePtr open_regular(const std::string& path, std::uintmax_t& file_size) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (ec) fail(path, "cannot open: " + ec.message());
   if (!fs::is_regular_file(st)) fail(path, "cannot open: not a regular file");
-  const std::uintmax_t file_size = fs::file_size(path, ec);
+  file_size = fs::file_size(path, ec);
   if (ec) fail(path, "cannot open: " + ec.message());
   FilePtr f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) fail(path, "cannot open: " + errno_text());
+  return f;
+}
+}  // namespace
+
+NpyArray read_npy(const std::string& path) {
+  std::uintmax_t file_size = 0;
+  FilePtr f = open_regular(path, file_size);
   return read_npy_stream(f.get(), file_size, path);
+}
+
+NpyHeader read_npy_header(const std::string& path) {
+  std::uintmax_t file_size = 0;
+  FilePtr f = open_regular(path, file_size);
+  return read_header(f.get(), file_size, path);
 }
 
 NpyArray read_npy_bytes(std::span<const unsigned char> bytes, const std::string& name) {
@@ -250,8 +266,9 @@ NpyArray read_npy_bytes(std::span<const unsigned char> bytes, const std::string&
 }
 
 namespace {
-// The parser behind read_npy and read_npy_bytes: `f` holds file_size bytes, `path` names them.
-NpyArray read_npy_stream(std::FILE* fp, std::uintmax_t file_size, const std::string& path) {
+// The preamble and header of `f` (file_size bytes, named `path`), checked against the file's size,
+// with f left at the data's first byte: what read_npy_stream and read_npy_header share.
+NpyHeader read_header(std::FILE* fp, std::uintmax_t file_size, const std::string& path) {
   struct Borrowed {
     std::FILE* p;
     std::FILE* get() const { return p; }
@@ -305,12 +322,23 @@ NpyArray read_npy_stream(std::FILE* fp, std::uintmax_t file_size, const std::str
   if (left != bytes)
     fail(path, std::string(left < bytes ? "truncated" : "trailing bytes") + ": header says " + std::to_string(count) +
                    " elements (" + std::to_string(bytes) + " bytes) but " + std::to_string(left) + " bytes follow");
+  return NpyHeader{h.shape, dt.dtype, dt.itemsize, count};
+}
 
-  // Only now, with bytes == the real remaining file size, is it safe to allocate.
+// The parser behind read_npy and read_npy_bytes: `f` holds file_size bytes, `path` names them.
+NpyArray read_npy_stream(std::FILE* fp, std::uintmax_t file_size, const std::string& path) {
+  struct Borrowed {
+    std::FILE* p;
+    std::FILE* get() const { return p; }
+  } f{fp};
+  const NpyHeader h = read_header(fp, file_size, path);
+  const std::size_t count = h.count;
+
+  // Only now, with the data's length the real remaining file size, is it safe to allocate.
   NpyArray a;
   a.shape = h.shape;
-  a.dtype = dt.dtype;
-  switch (dt.dtype) {
+  a.dtype = h.dtype;
+  switch (h.dtype) {
     case NpyDType::f16:
       read_items(f.get(), path, count, 2, a.reals, half_to_double);
       break;

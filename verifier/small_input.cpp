@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -94,29 +95,68 @@ const unsigned char* small_chunk_encoding(const SmallInput& s, std::size_t begin
   return out;
 }
 
-template <class Cfg>
-bool hold_input_small(Statement<Cfg>& st) {
-  if (!st.small_input.empty() || st.input.empty()) return false;
+namespace {
+
+// The narrowest of int8, int16, int32 holding n values, each given by centered(i) (an integer in
+// any width); std::nullopt when one does not fit 32 bits.
+template <class Centered>
+std::optional<SmallInput> narrowest(std::size_t n, Centered centered) {
   constexpr std::int64_t lo = std::numeric_limits<std::int32_t>::min(), hi = std::numeric_limits<std::int32_t>::max();
   std::uint64_t bits = 0;
-  for (const auto& x : st.input) {
-    const auto c = x.centered();
-    if (c < lo || c > hi) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = centered(i);
+    if (c < lo || c > hi) return std::nullopt;
     const auto v = static_cast<std::int64_t>(c);
     bits |= static_cast<std::uint64_t>(v ^ (v >> 63));
   }
   SmallInput s;
   s.width = width_of_bits(bits);
-  s.bytes.resize(st.input.size() * s.width);
-  for (std::size_t i = 0; i < st.input.size(); ++i) {  // native order: the bytes are the values' memory
-    const auto v = static_cast<std::int64_t>(st.input[i].centered());
+  s.bytes.resize(n * s.width);
+  for (std::size_t i = 0; i < n; ++i) {  // native order: the bytes are the values' memory
+    const auto v = static_cast<std::int64_t>(centered(i));
     if (s.width == 1) reinterpret_cast<std::int8_t*>(s.bytes.data())[i] = static_cast<std::int8_t>(v);
     if (s.width == 2) reinterpret_cast<std::int16_t*>(s.bytes.data())[i] = static_cast<std::int16_t>(v);
     if (s.width == 4) reinterpret_cast<std::int32_t*>(s.bytes.data())[i] = static_cast<std::int32_t>(v);
   }
-  st.small_input = std::move(s);
+  return s;
+}
+
+}  // namespace
+
+std::optional<SmallInput> small_input_of(std::span<const std::int64_t> values) {
+  return narrowest(values.size(), [&](std::size_t i) { return values[i]; });
+}
+
+template <class Cfg>
+bool hold_input_small(Statement<Cfg>& st) {
+  if (!st.small_input.empty() || st.input.empty()) return false;
+  auto s = narrowest(st.input.size(), [&](std::size_t i) { return st.input[i].centered(); });
+  if (!s) return false;
+  st.small_input = std::move(*s);
   st.input = {};
   return true;
+}
+
+template <class Cfg>
+Statement<Cfg> sample_statement(const QuantizedModel& model, const Digest& model_digest,
+                                std::span<const std::int64_t> input, std::size_t first, std::size_t count,
+                                InputForm form) {
+  const std::size_t n0 = model.in_dim();
+  if (first > input.size() / n0 || count > input.size() / n0 - first)
+    throw std::invalid_argument("sample_statement: samples past the input's end");
+  const auto values = input.subspan(first * n0, count * n0);
+  Statement<Cfg> st;
+  st.model = &model;
+  st.model_digest = model_digest;
+  st.batch = count;
+  if (form == InputForm::small_if_fits)
+    if (auto s = small_input_of(values)) {
+      st.small_input = std::move(*s);
+      return st;
+    }
+  st.input.resize(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) st.input[i] = Cfg::F::from_int(values[i]);
+  return st;
 }
 
 template <class Cfg>
@@ -127,8 +167,10 @@ const std::vector<typename Cfg::F>& input_elements(const Statement<Cfg>& st, std
   return storage;
 }
 
-#define NNP_INSTANTIATE(Cfg)                       \
-  template bool hold_input_small(Statement<Cfg>&); \
+#define NNP_INSTANTIATE(Cfg)                                                                                    \
+  template bool hold_input_small(Statement<Cfg>&);                                                              \
+  template Statement<Cfg> sample_statement(const QuantizedModel&, const Digest&, std::span<const std::int64_t>, \
+                                           std::size_t, std::size_t, InputForm);                                \
   template const std::vector<Cfg::F>& input_elements(const Statement<Cfg>&, std::vector<Cfg::F>&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE

@@ -4,6 +4,8 @@
 // the claimed outputs, plus the proof's shape (message counts and the soundness bound).
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
@@ -54,6 +56,20 @@ std::size_t input_size(const Statement<Cfg>& st) {
 // not, or if it is held so already, st is unchanged). For the verifier: the prover reads `input`.
 template <class Cfg>
 bool hold_input_small(Statement<Cfg>& st);
+// The same form built straight from integer values (a loaded input's int64 samples), without
+// their field elements: std::nullopt when a value does not fit 32 bits.
+std::optional<SmallInput> small_input_of(std::span<const std::int64_t> values);
+
+// How a statement built from integer samples holds its input: as field elements (the prover reads
+// them), or as small integers when every value fits 32 bits, else as field elements (the verifier).
+enum class InputForm { field, small_if_fits };
+// The statement about samples [first, first + count) of `input` (rows of model.in_dim() quantized
+// values): the model, its digest and those samples' input, no outputs yet. One helper for the
+// whole batch, a prover's chunk and a verifier's chunk. std::invalid_argument past the input's end.
+template <class Cfg>
+Statement<Cfg> sample_statement(const QuantizedModel& model, const Digest& model_digest,
+                                std::span<const std::int64_t> input, std::size_t first, std::size_t count,
+                                InputForm form = InputForm::field);
 // The input as field elements: st.input itself, or the small integers converted into `storage`
 // (the version 2 binding and the interactive verifier read elements).
 template <class Cfg>

@@ -22,22 +22,15 @@ namespace nnproof::cli {
 
 namespace {
 
-// What loading a .npy costs, for an out-of-memory message: its values (from the file's size and the
-// item size its header names) as read (8 bytes each) and as exact integers (8 more). 0 when the
-// input is not a readable file (an array handed over by the Python package).
+// What loading a .npy costs, for an out-of-memory message: its values (counted by its header, as
+// the reader checks it) as read (8 bytes each) and as exact integers (8 more). 0 when the input is
+// not a readable .npy file (an array handed over by the Python package).
 std::size_t npy_load_bytes(const std::string& path) {
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) return 0;
-  const std::vector<unsigned char> head = read_file_prefix(path, 512);
-  const std::string text(head.begin(), head.end());
-  std::size_t item = 1;
-  const std::size_t at = text.find("descr");
-  if (at != std::string::npos) {
-    const std::size_t digit = text.find_first_of("1248", text.find_first_of("fiub", at + 8));
-    if (digit != std::string::npos) item = static_cast<std::size_t>(text[digit] - '0');
+  try {
+    return read_npy_header(path).count * 16;
+  } catch (const NpyError&) {
+    return 0;
   }
-  return static_cast<std::size_t>(size) / item * 16;
 }
 
 // The model is read and quantized before the input is read: a bad model (or scales) is reported
@@ -101,12 +94,16 @@ FieldId choose_field(const std::string& flag, const FloatModel& model, bool inte
   return model.field.value_or(FieldId::m61);
 }
 
-template <class F>
-std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<F>& outputs) {
+namespace {
+
+// centered / s_Z(L), then the model's final op, of outputs as centered integers (i128 or the
+// field elements' centered()).
+template <class Centered>
+std::vector<double> dequantize_centered(const QuantizedModel& model, std::size_t count, Centered centered) {
   const double scale = model.output_scale();
   const std::size_t n = model.out_dim();
-  std::vector<double> y(outputs.size());
-  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<double>(outputs[i].centered()) / scale;
+  std::vector<double> y(count);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<double>(centered(i)) / scale;
   if (model.final_op == FinalOp::none) return y;
   for (std::size_t k = 0; k < y.size() / n; ++k) {  // a numerically stable (log-)softmax per sample
     double* row = y.data() + k * n;
@@ -117,6 +114,17 @@ std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::v
       row[o] = model.final_op == FinalOp::softmax ? std::exp(row[o] - mx) / sum : row[o] - mx - std::log(sum);
   }
   return y;
+}
+
+}  // namespace
+
+template <class F>
+std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<F>& outputs) {
+  return dequantize_centered(model, outputs.size(), [&](std::size_t i) { return outputs[i].centered(); });
+}
+
+std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<i128>& outputs) {
+  return dequantize_centered(model, outputs.size(), [&](std::size_t i) { return outputs[i]; });
 }
 
 template std::vector<double> dequantize_outputs(const QuantizedModel&, const std::vector<Fp61>&);

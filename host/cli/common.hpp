@@ -83,17 +83,14 @@ std::vector<F> to_field(const std::vector<std::int64_t>& v) {
 // The statement of a loaded problem in the field of Cfg, outputs not yet filled in.
 template <class Cfg>
 Statement<Cfg> make_statement(const Problem& p) {
-  Statement<Cfg> st;
-  st.model = &p.model;
-  st.model_digest = p.model_digest;
-  st.batch = p.batch;
-  st.input = to_field<typename Cfg::F>(p.input);
-  return st;
+  return sample_statement<Cfg>(p.model, p.model_digest, p.input, 0, p.batch);
 }
 
 // Exact outputs (field elements) as floats: centered / s_Z(L), then the model's final op.
 template <class F>
 std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<F>& outputs);
+// The same of exact outputs already centered (inspect's view of a bundle).
+std::vector<double> dequantize_outputs(const QuantizedModel& model, const std::vector<i128>& outputs);
 
 // Progress lines on stderr when it is a terminal; nothing in CI logs or pipes.
 ProgressFn terminal_progress();

@@ -46,18 +46,12 @@ std::string wrap_fix(FieldId field) {
                                 : "the prover must use --field m127 or smaller scales";
 }
 
-// Samples [first, first + count) of the client's input, in the field: one chunk's statement. Only
-// one chunk's field form is alive at a time (the loaded int64 input is the client's own).
+// Samples [first, first + count) of the client's input: one chunk's statement. Quantized inputs
+// are held as small integers, made straight from the loaded int64 input (the verifier reads them
+// so); only one chunk's copy is alive at a time (the loaded input is the client's own).
 template <class Cfg>
 Statement<Cfg> chunk_statement(const Problem& p, std::size_t first, std::size_t count) {
-  Statement<Cfg> st;
-  st.model = &p.model;
-  st.model_digest = p.model_digest;
-  st.batch = count;
-  const std::size_t n0 = p.model.in_dim();
-  st.input.resize(count * n0);
-  for (std::size_t i = 0; i < count * n0; ++i) st.input[i] = Cfg::F::from_int(p.input[first * n0 + i]);
-  return st;
+  return sample_statement<Cfg>(p.model, p.model_digest, p.input, first, count, InputForm::small_if_fits);
 }
 
 // One complete proof (a plain bundle, or one chunk of a chunked one) about samples [first, first +
@@ -67,7 +61,6 @@ std::optional<std::string> verify_one(const Problem& p, std::span<const unsigned
                                       std::size_t first, std::vector<typename Cfg::F>& outputs) {
   ProofBundle<Cfg> bundle = parse_bundle<Cfg>(bytes, shape);
   Statement<Cfg> st = chunk_statement<Cfg>(p, first, shape.batch);
-  hold_input_small(st);  // quantized inputs: the verifier reads them as small integers
   st.outputs = bundle.outputs;
   // The header names the model (with scales) and the input the proof is about: a proof about
   // anything but the client's own is worthless to it, whoever made the mistake. verify_bundle

@@ -9,7 +9,14 @@ The calls run the same library code as the ``nnproof`` command line, in this pro
     v = nnproof.verify("model.onnx", x, nnproof.Bundle.load("proof.nnp"))   # the client's side
     v.outputs, v.labels                                # verified: float64 (b, n_L), int64 (b,)
 
-``verify`` raises :class:`Rejected` for anything wrong with what the server sent (the exit code 1
+and training (``nnproof train``, ``prove-training``, ``verify-training``):
+
+    t = nnproof.train("model.onnx", x, labels, epochs=5)             # exact gradient descent
+    tb = nnproof.prove_training(t, x, labels)                        # the server's side
+    tv = nnproof.verify_training(t, x, labels, tb)                   # the client's side
+    tv.converged, tv.loss_float, tv.gradient_norms
+
+``verify`` and ``verify_training`` raise :class:`Rejected` for anything wrong with what the server sent (the exit code 1
 of ``nnproof verify``, with the same reason) and :class:`InputError` for the caller's own model,
 input or argument (exit code 2). See docs/CLIENTS.md.
 """
@@ -34,12 +41,18 @@ __all__ = [
     "InputError",
     "Quantized",
     "Rejected",
+    "Trained",
+    "TrainingBundle",
+    "TrainingVerified",
     "Verified",
     "inspect",
     "prove",
+    "prove_training",
     "quantize",
     "set_threads",
+    "train",
     "verify",
+    "verify_training",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -170,6 +183,8 @@ class _Model:
 
     def __init__(self, model: Any) -> None:
         self._tmp: Optional[tempfile.TemporaryDirectory] = None
+        if isinstance(getattr(model, "onnx", None), bytes):  # a Quantized or Trained result
+            model = model.onnx
         if isinstance(model, (bytes, bytearray, memoryview)):
             self._tmp = tempfile.TemporaryDirectory(prefix="nnproof-")
             self.path = os.path.join(self._tmp.name, "model.onnx")
@@ -179,7 +194,8 @@ class _Model:
         elif isinstance(model, (str, os.PathLike)):
             self.path = self.name = os.fspath(model)
         else:
-            raise TypeError(f"model: a path or the bytes of an ONNX model expected, got {type(model).__name__}")
+            raise TypeError(f"model: a path, the bytes of an ONNX model, or a Quantized or Trained result expected, "
+                            f"got {type(model).__name__}")
 
     def __enter__(self) -> "_Model":
         return self
@@ -284,11 +300,16 @@ def verify(model: Any, x: Any, bundle: Any, *, field: Optional[str] = None,
 
 
 def inspect(bundle: Any) -> dict:
-    """The header and claimed outputs of an inference bundle, as ``nnproof inspect --json`` gives them.
+    """The header and claimed outputs of a bundle, as ``nnproof inspect --json`` gives them.
 
-    Keys: nnproof_version, kind, version, field, batch, dims, soundness_bits, proof_bytes, outputs
-    (exact integers, as the file claims them: unverified until :func:`verify` accepts the bundle).
-    Raises :class:`InputError` when the bytes are not a well-formed bundle.
+    Reads plain and chunked inference bundles (.nnp) and training bundles (.nnpt, as
+    :class:`TrainingBundle`), with the CLI's own checks of their format. Keys: nnproof_version,
+    kind ("inference" or "training"), version, field, batch, dims, soundness_bits (of a chunked
+    bundle's chunks together, the union bound), proof_bytes, file_bytes, outputs (exact integers,
+    as the file claims them: unverified until :func:`verify` or :func:`verify_training` accepts
+    the bundle); inference: chunks, chunk_batches; training: mode, samples, lr_exponent,
+    claim_bytes, message_count, loss (a Python int). Raises :class:`InputError` when the bytes are
+    not a well-formed bundle.
     """
     return _nnproof.inspect(_bundle_bytes(bundle))
 
@@ -332,3 +353,8 @@ def quantize(model: Any, calibration: Any, labels: Any = None, *, field: str = "
 def set_threads(threads: int) -> None:
     """Threads of the cpu engine and the verifier (0, the default: every core)."""
     _nnproof.set_threads(int(threads))
+
+
+# The training calls (train, prove_training, verify_training) live in _training.py, which uses the
+# helpers above: imported last, once they exist.
+from ._training import Trained, TrainingBundle, TrainingVerified, prove_training, train, verify_training  # noqa: E402

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The extension module nnproof._nnproof: thin bindings over the library entry points the CLI uses
-// (host/cli/common.hpp, host/cli/verify.hpp, host/calibrate.hpp). The Python layer
+// (host/cli/common.hpp, host/cli/verify.hpp, host/cli/verify_training.hpp, host/calibrate.hpp). The Python layer
 // (python/nnproof/__init__.py) turns paths, bytes and arrays into these calls' arguments; no
 // protocol logic lives here.
-//   module.cpp     the module, its exception type, inspect
+//   module.cpp     the module, its exception type, inspect (host/cli/inspect_view.hpp)
 //   inference.cpp  prove, verify, quantize
+//   training.cpp   train, prove_training, verify_training
 //   convert.cpp    arguments in (inputs as .npy bytes or paths, scales) and results out (arrays, ints)
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -60,8 +61,10 @@ py::array_t<double> to_array(const std::vector<double>& v, std::size_t rows, std
 py::array_t<std::int64_t> to_array(const std::vector<std::int64_t>& v);
 // Exact integers (beyond 64 bits in m127) as Python ints, rows of `cols`.
 py::list to_int_rows(const std::vector<i128>& v, std::size_t cols);
+py::int_ to_int(i128 v);
 std::vector<unsigned char> to_vector(const py::bytes& b);
 
 void bind_inference(py::module_& m);
+void bind_training(py::module_& m);
 
 }  // namespace nnproof::python

@@ -32,15 +32,17 @@ py::array_t<std::int64_t> to_array(const std::vector<std::int64_t>& v) {
   return a;
 }
 
+py::int_ to_int(i128 v) {
+  // Through the decimal string: Python ints are unbounded, i128 has no direct conversion.
+  const std::string s = cli::to_decimal(v);
+  return py::reinterpret_steal<py::int_>(PyLong_FromString(s.c_str(), nullptr, 10));
+}
+
 py::list to_int_rows(const std::vector<i128>& v, std::size_t cols) {
   py::list rows;
   for (std::size_t k = 0; cols && k < v.size() / cols; ++k) {
     py::list row;
-    for (std::size_t j = 0; j < cols; ++j) {
-      // Through the decimal string: Python ints are unbounded, i128 has no direct conversion.
-      const std::string s = cli::to_decimal(v[k * cols + j]);
-      row.append(py::reinterpret_steal<py::object>(PyLong_FromString(s.c_str(), nullptr, 10)));
-    }
+    for (std::size_t j = 0; j < cols; ++j) row.append(to_int(v[k * cols + j]));
     rows.append(row);
   }
   return rows;

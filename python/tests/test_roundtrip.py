@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Round trips with the CLI's files: the same bundle bytes, the same outputs, the same verdicts."""
+import json
+
 import numpy as np
 import pytest
 
@@ -62,8 +64,6 @@ def test_prove_matches_the_cli_now_and_each_verifies_the_other(cli, tmp_path):
 
 
 def test_inspect_equals_the_cli_json(cli, tmp_path):
-    import json
-
     for case in CASES:
         r = run_cli(cli, "inspect", case.proof, "--json")
         assert r.returncode == 0, r.stderr
@@ -77,7 +77,7 @@ def test_inspect_equals_the_cli_json(cli, tmp_path):
 def test_chunked_cli_bundle_verifies_with_one_proofs_outputs(cli, tmp_path):
     """`prove --max-memory` below the batch's need writes a chunked bundle (docs/FORMAT.md): Python's
     verify reads it through the CLI's verify path and returns one proof's outputs; a dropped chunk
-    is rejected; inspect points to the CLI, which walks the chunks."""
+    is rejected; inspect walks the chunks as `nnproof inspect --json` does."""
     model = ROOT / "examples/fashion_mnist/cnn2quad.onnx"
     x = np.random.default_rng(5).uniform(0, 1, size=(64, 1, 28, 28)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
@@ -93,8 +93,20 @@ def test_chunked_cli_bundle_verifies_with_one_proofs_outputs(cli, tmp_path):
     assert v.outputs.tobytes() == whole.outputs.tobytes()
     with pytest.raises(nnproof.Rejected):
         nnproof.verify(model, x, chunked[: len(chunked) // 2])
-    with pytest.raises(nnproof.InputError, match="chunked"):
-        nnproof.inspect(chunked)
+    r = run_cli(cli, "inspect", tmp_path / "c.nnp", "--json")
+    assert r.returncode == 0, r.stderr
+    want = json.loads(r.stdout)
+    got = nnproof.inspect(chunked)
+    assert want["chunks"] > 1 and sum(want["chunk_batches"]) == 64
+    for key in want:
+        assert got[key] == (want[key] if key != "outputs" else [[int(y) for y in row] for row in want[key]]), key
+    assert got["soundness_bits"] == v.soundness_bits and got["file_bytes"] == len(chunked)
+    # The claimed outputs are the verified ones (this bundle is honest).
+    assert got["outputs"] == v.exact
+    # A dropped chunk or trailing bytes: the CLI's format errors, as InputError.
+    for bad in (chunked[: len(chunked) // 2], chunked + b"\0"):
+        with pytest.raises(nnproof.InputError, match="bundle: "):
+            nnproof.inspect(bad)
 
 
 def test_bundle_bytes_round_trip(tmp_path):

@@ -116,6 +116,31 @@ TEST_F(NpyTest, RoundTripF64) {
   }
 }
 
+// read_npy_header: the shape, dtype and count read_npy would load, from the header alone, with the
+// reader's own checks (a file whose data is not the header's length is refused the same way).
+TEST_F(NpyTest, HeaderAloneGivesWhatReadingWouldHold) {
+  const std::string f32 = put("f32.npy", npy_file(dict("<f4", "(2, 3)"), le_bytes(std::vector<float>(6, 1.5f))));
+  const NpyHeader h = read_npy_header(f32);
+  EXPECT_EQ(h.shape, (std::vector<std::size_t>{2, 3}));
+  EXPECT_EQ(h.dtype, NpyDType::f32);
+  EXPECT_EQ(h.item_size, 4u);
+  EXPECT_EQ(h.count, read_npy(f32).size());
+  const std::string u8 = put("u8.npy", npy_file(dict("|u1", "(5,)"), std::string(5, '\1'), 2));
+  EXPECT_EQ(read_npy_header(u8).count, 5u);
+  EXPECT_EQ(read_npy_header(u8).item_size, 1u);
+  const std::string trunc = put("t.npy", npy_file(dict("<i8", "(4,)"), le_bytes(std::vector<std::int64_t>(3, 7))));
+  for (auto read :
+       {+[](const std::string& p) { (void)read_npy_header(p); }, +[](const std::string& p) { (void)read_npy(p); }}) {
+    try {
+      read(trunc);
+      ADD_FAILURE() << "a truncated file was accepted";
+    } catch (const NpyError& e) {
+      EXPECT_NE(std::string(e.what()).find("truncated: header says 4 elements"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(read(path("missing.npy")), NpyError);
+  }
+}
+
 TEST_F(NpyTest, RoundTripNaNKeepsBits) {
   const std::vector<double> data = {std::numeric_limits<double>::quiet_NaN()};
   write_npy_f64(path("nan.npy"), {1}, data);

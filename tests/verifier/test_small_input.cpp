@@ -6,6 +6,8 @@
 // reject a changed value; and an input held both ways, or too wide to hold so, is refused.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "tests/support/problems.hpp"
 #include "verifier/input_binding.hpp"
 #include "verifier/public_mle.hpp"
@@ -130,6 +132,42 @@ TYPED_TEST(SmallInputTest, WideValuesStayFieldElementsAndTwoCopiesAreRefused) {
   st.small_input.width = 3;  // not one of hold_input_small's widths: refused, not read
   EXPECT_THROW(small_chunk_width(st.small_input, 0, 3), std::invalid_argument);
   EXPECT_THROW(st.small_input.at(0), std::invalid_argument);
+}
+
+// sample_statement: a range of int64 samples, in the field (the prover's form) or as small
+// integers built straight from the int64 values (the verifier's): the same bytes as converting to
+// the field and then hold_input_small, for each width and across int32's ends; a value past int32
+// keeps the field form; a range past the input's end is refused.
+TYPED_TEST(SmallInputTest, SampleStatementsFromIntegersMatchHoldInputSmall) {
+  using F = typename TypeParam::F;
+  const QuantizedModel m = shape_only_model(3);
+  const Digest digest{};
+  std::mt19937_64 rng(91);
+  constexpr std::int64_t lo = std::numeric_limits<std::int32_t>::min(), hi = std::numeric_limits<std::int32_t>::max();
+  for (std::int64_t bound : {std::int64_t{100}, std::int64_t{30000}, hi, hi + 1}) {
+    std::uniform_int_distribution<std::int64_t> value(-bound - 1, bound);
+    std::vector<std::int64_t> x(5 * 3);
+    for (auto& v : x) v = value(rng);
+    if (bound >= hi) x[4] = bound == hi ? lo : hi + 1;  // an end of int32, or just past it
+    const Statement<TypeParam> field = sample_statement<TypeParam>(m, digest, x, 1, 3);
+    ASSERT_EQ(field.batch, 3u);
+    ASSERT_TRUE(field.small_input.empty());
+    ASSERT_EQ(field.input.size(), 9u);
+    for (std::size_t i = 0; i < 9; ++i) ASSERT_EQ(field.input[i], F::from_int(x[3 + i]));
+    Statement<TypeParam> held = field;
+    const bool fits = hold_input_small(held);
+    EXPECT_EQ(fits, bound <= hi);
+    const Statement<TypeParam> small = sample_statement<TypeParam>(m, digest, x, 1, 3, InputForm::small_if_fits);
+    EXPECT_EQ(small.batch, 3u);
+    EXPECT_EQ(small.small_input.width, held.small_input.width) << bound;
+    EXPECT_EQ(small.small_input.bytes, held.small_input.bytes) << bound;
+    EXPECT_EQ(small.input, held.input) << bound;  // empty when held small, else the field form
+    EXPECT_EQ(small_input_of(std::span(x).subspan(3, 9)).has_value(), fits);
+  }
+  const std::vector<std::int64_t> x(6);
+  EXPECT_NO_THROW(sample_statement<TypeParam>(m, digest, x, 2, 0));
+  EXPECT_THROW(sample_statement<TypeParam>(m, digest, x, 1, 2), std::invalid_argument);
+  EXPECT_THROW(sample_statement<TypeParam>(m, digest, x, 3, 0), std::invalid_argument);
 }
 
 template <class Cfg>
