@@ -172,8 +172,8 @@ def prove_training(model: Any, x: Any, labels: Any, *, lr: Optional[float] = Non
                    engine: str = "auto") -> TrainingBundle:
     """Proves the model's exact loss and gradients over the labelled data (``nnproof prove-training``).
 
-    model, x, labels: as for :func:`train` (dense layers only: training proofs do not cover
-    convolutions yet). lr: bound into the proof (default 2^-6; the verifier's must match). field:
+    model, x, labels: as for :func:`train` (dense, convolution and sum-pool layers, as
+    ``prove-training`` takes them). lr: bound into the proof (default 2^-6; the verifier's must match). field:
     default the model's metadata, else m61. Returns the :class:`TrainingBundle`. Raises
     :class:`InputError` (a bad model, data, labels or argument, or values that could wrap the
     field). The GIL is released while proving.
