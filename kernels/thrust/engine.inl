@@ -63,6 +63,11 @@ class ThrustEngine final : public Engine<Cfg> {
   std::string name() const override { return kEngineName; }
   std::size_t host_syncs() const override { return host_sync_count().load(std::memory_order_relaxed); }
   std::size_t table_allocations() const override { return table_allocation_count().load(std::memory_order_relaxed); }
+  HostTransfers host_transfers() const override {
+    const auto& c = transfer_counters();
+    constexpr auto o = std::memory_order_relaxed;
+    return {c.to_device.load(o), c.to_device_bytes.load(o), c.to_host.load(o), c.to_host_bytes.load(o)};
+  }
 
   void to_host(Table2D<F>& t) override {
     if (t.on_host()) return;
@@ -100,53 +105,44 @@ class ThrustEngine final : public Engine<Cfg> {
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
-    const Index rows = layer.rows(), cols = layer.cols();
-    upload_into(eq_, eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows));
-    auto& a = combined_;
-    resize_unwritten(a, padded(cols));
-    NNP_THRUST(thrust::fill(exec_nosync(), a.begin(), a.end(), K::zero()));
-    const auto combine = [&](const auto* w, Index stride) {
-      using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
-      const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
-      resize_unwritten(partial_, blocks * cols);
-      NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(blocks * cols),
-                                  RowBlockCombine<K, F, W>{w, raw(eq_), raw(partial_), rows, cols, stride}));
-      NNP_THRUST(
-          thrust::for_each(exec_nosync(), count(0), count(cols), SumRowBlocks<K>{raw(partial_), raw(a), blocks, cols}));
-    };
-    if (layer.q->weights.int8_data()) {
-      const DeviceInt8Weights& w = weights_.get(layer.q->weights, rows, cols);  // the forward pass's copy
-      combine(w.data(), w.stride());
-    } else {
-      layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width
-        using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
-        const auto w = upload<W>(host_w, host_w + rows * cols);
-        combine(raw(w), cols);
-      });
-    }
-    std::vector<K> out(a.size());
-    download(a, out.begin());
+    upload_into(eq_, eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(layer.rows()));
+    row_combine_into(layer, raw(eq_), combined_);
+    std::vector<K> out(combined_.size());
+    download(combined_, out.begin());
     return out;
   }
 
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
-    DeviceVector<F> staged;
-    const DeviceVector<F>& y = device_view(Y, staged);
     upload_into(eq_, eq_r.begin(), eq_r.end());
-    const Index lanes = Y.cols < kColLanes ? Y.cols : kColLanes;
-    resize_unwritten(partial_, Y.rows * lanes);
-    auto& v = combined_;
-    resize_unwritten(v, Y.rows);
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows * lanes),
-                                ColLaneCombine<K, F>{raw(y), raw(eq_), raw(partial_), Y.cols, lanes}));
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), RowSums<K>{raw(partial_), raw(v), lanes}));
-    std::vector<K> out(Y.rows);
-    download(v, out.begin());
+    col_combine_into(Y, raw(eq_), combined_);
+    std::vector<K> out(combined_.size());
+    download(combined_, out.begin());
     return out;
   }
 
   std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) override {
     return std::make_unique<ProductSumcheck<K>>(A, V);
+  }
+
+  // A and V made where the sum-check reads them: the eq tables go up (one transfer), A and V are
+  // computed into the sum-check's own tables and never come down. (A structured layer's A is the
+  // host's, as its forward pass: ARCHITECTURE.md; it goes up alone.) The Thrust engine keeps no
+  // carry (its col_combine_of_squares is col_combine), so Z is not read.
+  std::unique_ptr<SumcheckProver<K>> layer_product_sumcheck(const FieldLayer<F>& layer, const Table2D<F>& Y,
+                                                            const Table2D<F>* /*Z*/, std::span<const K> q,
+                                                            std::span<const K> r, SquareCarry<K>& /*carry*/) override {
+    const Index n_q = Index{1} << q.size();
+    upload_eq_tables(q, r);
+    auto v = sized_table<K>(Y.rows);
+    col_combine_into(Y, raw(eq_) + n_q, v);
+    DeviceVector<K> a;
+    if (layer.q->structured()) {
+      a = upload<K>(structured_row_combine<K>(layer, std::span<const K>(eq_table<K>(q))));
+    } else {
+      a = sized_table<K>(padded(layer.cols()));
+      row_combine_into(layer, raw(eq_), a);
+    }
+    return std::make_unique<ProductSumcheck<K>>(std::move(a), std::move(v));
   }
 
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
@@ -227,6 +223,54 @@ class ThrustEngine final : public Engine<Cfg> {
     download(on_device(t), out.data.begin());
     return out;
   }
+  // eq(q, .) then eq(r, .) into eq_, one table after the other.
+  void upload_eq_tables(std::span<const K> q, std::span<const K> r) {
+    std::vector<K> both = eq_table<K>(q);
+    const std::vector<K> eq_r = eq_table<K>(r);
+    both.insert(both.end(), eq_r.begin(), eq_r.end());
+    upload_into(eq_, both.begin(), both.end());
+  }
+
+  // A[j] = sum_a eq[a] W[a][j] into `a` (padded(cols) entries), eq on the device: rows partial sums
+  // of kRowBlock rows, then their sums. Stream-ordered: nothing waits (but the weights' first upload).
+  void row_combine_into(const FieldLayer<F>& layer, const K* eq, DeviceVector<K>& a) {
+    const Index rows = layer.rows(), cols = layer.cols();
+    resize_unwritten(a, padded(cols));
+    NNP_THRUST(thrust::fill(exec_nosync(), a.begin(), a.end(), K::zero()));
+    const auto combine = [&](const auto* w, Index stride) {
+      using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
+      const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
+      resize_unwritten(partial_, blocks * cols);
+      NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(blocks * cols),
+                                  RowBlockCombine<K, F, W>{w, eq, raw(partial_), rows, cols, stride}));
+      NNP_THRUST(
+          thrust::for_each(exec_nosync(), count(0), count(cols), SumRowBlocks<K>{raw(partial_), raw(a), blocks, cols}));
+    };
+    if (layer.q->weights.int8_data()) {
+      const DeviceInt8Weights& w = weights_.get(layer.q->weights, rows, cols);  // the forward pass's copy
+      combine(w.data(), w.stride());
+    } else {
+      layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width
+        using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
+        const auto w = upload<W>(host_w, host_w + rows * cols);
+        combine(raw(w), cols);
+      });
+    }
+  }
+
+  // V[j] = sum_k Y[j][k] eq[k] into `v` (Y.rows entries), eq on the device: lanes of columns per
+  // row, then their sums (two stream-ordered passes).
+  void col_combine_into(const Table2D<F>& Y, const K* eq, DeviceVector<K>& v) {
+    DeviceVector<F> staged;
+    const DeviceVector<F>& y = device_view(Y, staged);
+    const Index lanes = Y.cols < kColLanes ? Y.cols : kColLanes;
+    resize_unwritten(partial_, Y.rows * lanes);
+    resize_unwritten(v, Y.rows);
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows * lanes),
+                                ColLaneCombine<K, F>{raw(y), eq, raw(partial_), Y.cols, lanes}));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), RowSums<K>{raw(partial_), raw(v), lanes}));
+  }
+
   static Table2D<F> device_table(Index rows, Index cols, DeviceVector<F> values) {
     Table2D<F> t;
     t.rows = rows;
@@ -239,7 +283,8 @@ class ThrustEngine final : public Engine<Cfg> {
   WeightsCache<DeviceInt8Weights> weights_;
   // Tables that do not outlive the operation using them, kept across operations and proofs so that
   // a warm engine allocates them once (Engine::table_allocations): the forward pass's (gemm.inl),
-  // and row_combine's and col_combine's eq table, partial sums and result. Operations run one at a
+  // and row_combine's and col_combine's eq tables, partial sums and result (layer_product_sumcheck
+  // computes A and V into the sum-check's own tables instead). Operations run one at a
   // time on one stream, so each reuse is ordered after the previous one's kernels.
   ForwardScratch<F> forward_;
   DeviceVector<K> eq_, partial_, combined_;

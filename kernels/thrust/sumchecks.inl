@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "kernels/engine/engine.hpp"
@@ -94,6 +95,7 @@ class DeviceRounds {
     std::array<K, kStateEntries> host{};
     std::memcpy(static_cast<void*>(host.data()), &state, sizeof state);
     note_host_sync();
+    note_upload(sizeof host);
     NNP_THRUST(thrust::copy(host.begin(), host.end(), memory_.begin() + static_cast<std::ptrdiff_t>(state_at())));
   }
 
@@ -124,6 +126,7 @@ class DeviceRounds {
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(1), CopyEntry<K>{final, out + n_out - 1}));
     std::vector<K> host(n_out);
     note_host_sync();
+    note_download(n_out * sizeof(K));
     NNP_THRUST(thrust::copy(memory_.begin(), memory_.begin() + static_cast<std::ptrdiff_t>(n_out), host.begin()));
     typename SumcheckProver<K>::Rounds r;
     r.messages.assign(host.begin(), host.begin() + n_ * degree_);
@@ -158,6 +161,8 @@ template <class K>
 class ProductSumcheck final : public SumcheckProver<K> {
  public:
   ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V) { std::tie(a_, v_) = upload_two<K>(A, V); }
+  // A and V already on the device (ThrustEngine::layer_product_sumcheck): nothing crosses.
+  ProductSumcheck(DeviceVector<K> a, DeviceVector<K> v) : a_(std::move(a)), v_(std::move(v)) {}
 
   std::array<K, 3> round() override {
     const Index half = a_.size() / 2;
