@@ -25,6 +25,7 @@
 #include "kernels/engine/weights_cache.hpp"
 #include "kernels/thrust/backward_functors.hpp"
 #include "kernels/thrust/device_vector.hpp"
+#include "kernels/thrust/eq_tables.inl"
 #include "kernels/thrust/functors.hpp"
 #include "kernels/thrust/gemm.inl"
 #include "kernels/thrust/sumchecks.inl"
@@ -124,15 +125,16 @@ class ThrustEngine final : public Engine<Cfg> {
     return std::make_unique<ProductSumcheck<K>>(A, V);
   }
 
-  // A and V made where the sum-check reads them: the eq tables go up (one transfer), A and V are
-  // computed into the sum-check's own tables and never come down. (A structured layer's A is the
+  // A and V made where the sum-check reads them: the points q and r go up (one transfer), the eq
+  // tables are built from them there, and A and V are computed into the sum-check's own tables and
+  // never come down. (A structured layer's A is the
   // host's, as its forward pass: ARCHITECTURE.md; it goes up alone.) The Thrust engine keeps no
   // carry (its col_combine_of_squares is col_combine), so Z is not read.
   std::unique_ptr<SumcheckProver<K>> layer_product_sumcheck(const FieldLayer<F>& layer, const Table2D<F>& Y,
                                                             const Table2D<F>* /*Z*/, std::span<const K> q,
                                                             std::span<const K> r, SquareCarry<K>& /*carry*/) override {
     const Index n_q = Index{1} << q.size();
-    upload_eq_tables(q, r);
+    device_eq_tables(q, r);
     auto v = sized_table<K>(Y.rows);
     col_combine_into(Y, raw(eq_) + n_q, v);
     DeviceVector<K> a;
@@ -148,7 +150,9 @@ class ThrustEngine final : public Engine<Cfg> {
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
                                                      K /*claim*/, SquareCarry<K> /*carry*/) override {
     DeviceVector<F> staged;
-    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, staged), Z.rows, Z.cols, s, r);
+    upload_points(s, r);  // eq(s, .) and eq(r, .) are built from them on the device
+    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, staged), Z.rows, Z.cols, raw(points_),
+                                                 static_cast<unsigned>(s.size()), static_cast<unsigned>(r.size()));
   }
 
   // Training's backward pass on the device (backward_functors.hpp); row_weighted_sum keeps the
@@ -223,12 +227,20 @@ class ThrustEngine final : public Engine<Cfg> {
     download(on_device(t), out.data.begin());
     return out;
   }
-  // eq(q, .) then eq(r, .) into eq_, one table after the other.
-  void upload_eq_tables(std::span<const K> q, std::span<const K> r) {
-    std::vector<K> both = eq_table<K>(q);
-    const std::vector<K> eq_r = eq_table<K>(r);
-    both.insert(both.end(), eq_r.begin(), eq_r.end());
-    upload_into(eq_, both.begin(), both.end());
+  // The points q and r up in one transfer (points_), then eq(q, .) and eq(r, .) built from them on
+  // the device into eq_, one table after the other (eq_tables.inl): |q| + |r| entries cross, not
+  // 2^|q| + 2^|r|.
+  void device_eq_tables(std::span<const K> q, std::span<const K> r) {
+    upload_points(q, r);
+    resize_unwritten(eq_, (Index{1} << q.size()) + (Index{1} << r.size()));
+    device_eq_table(raw(eq_), raw(points_), static_cast<unsigned>(q.size()));
+    device_eq_table(raw(eq_) + (Index{1} << q.size()), raw(points_) + q.size(), static_cast<unsigned>(r.size()));
+  }
+  // x then y into points_: one transfer.
+  void upload_points(std::span<const K> x, std::span<const K> y) {
+    std::vector<K> both(x.begin(), x.end());
+    both.insert(both.end(), y.begin(), y.end());
+    upload_into(points_, both.begin(), both.end());
   }
 
   // A[j] = sum_a eq[a] W[a][j] into `a` (padded(cols) entries), eq on the device: rows partial sums
@@ -287,7 +299,9 @@ class ThrustEngine final : public Engine<Cfg> {
   // computes A and V into the sum-check's own tables instead). Operations run one at a
   // time on one stream, so each reuse is ordered after the previous one's kernels.
   ForwardScratch<F> forward_;
-  DeviceVector<K> eq_, partial_, combined_;
+  // points_: the challenge points the eq tables are built from (the layer's q and r, the activation
+  // sum-check's s and r), read by the passes that build them before any later upload.
+  DeviceVector<K> eq_, partial_, combined_, points_;
 };
 
 }  // namespace nnproof::NNP_THRUST_NS

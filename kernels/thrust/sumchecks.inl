@@ -25,6 +25,7 @@
 
 #include "kernels/engine/engine.hpp"
 #include "kernels/thrust/device_vector.hpp"
+#include "kernels/thrust/eq_tables.inl"
 #include "kernels/thrust/functors.hpp"
 #include "kernels/thrust/thrust_errors.hpp"
 #include "kernels/thrust/transfers.hpp"
@@ -233,10 +234,16 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   using K = typename Cfg::K;
 
  public:
-  // z: the rows x cols table Z in the base field, already on the device.
-  SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
-      : rows_(rows), cols_(cols), z_(sized_table<K>(z.size())) {
-    std::tie(es_, er_) = upload_two<K>(eq_table<K>(s), eq_table<K>(r));
+  // z: the rows x cols table Z in the base field, already on the device. points: s (n_s entries)
+  // then r (n_r) in device memory, from which eq(s, .) and eq(r, .) are built there (eq_tables.inl).
+  SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, const K* points, unsigned n_s, unsigned n_r)
+      : rows_(rows),
+        cols_(cols),
+        es_(sized_table<K>(Index{1} << n_s)),
+        er_(sized_table<K>(Index{1} << n_r)),
+        z_(sized_table<K>(z.size())) {
+    device_eq_table(raw(es_), points, n_s);
+    device_eq_table(raw(er_), points + n_s, n_r);
     NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{}));
   }
 

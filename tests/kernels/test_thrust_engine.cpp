@@ -29,6 +29,7 @@ struct ProofCosts {
   std::size_t output_bytes = 0;   // the last layer's table, which the prover reads on the host
   std::size_t message_bytes = 0;  // the proof's messages
   std::size_t input_bytes = 0;    // the input's rows, as uploaded
+  std::size_t bias_bytes = 0;     // the layers' biases, uploaded by each forward pass
 };
 ProofCosts thrust_proof_costs(std::size_t width, std::size_t layers) {
   using K = M61::K;
@@ -48,6 +49,7 @@ ProofCosts thrust_proof_costs(std::size_t width, std::size_t layers) {
   c.output_bytes = padded(width) * padded(st.batch) * sizeof(M61::F);
   c.message_bytes = bundle.messages.size() * sizeof(K);
   c.input_bytes = st.input.size() * sizeof(M61::F);
+  c.bias_bytes = layers * width * sizeof(M61::F);
   EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(prove_bundle(*make_reference_engine<M61>(), ref_st)));
   return c;
 }
@@ -84,6 +86,11 @@ TEST(ThrustEngine, HostTransfersPerProofAreBounded) {
     // The messages and the challenges drawn on the device (as many), and each sum-check's final value.
     EXPECT_LE(c.transfers.to_host_bytes - c.output_bytes, 2 * c.message_bytes + 3 * 2 * 2 * sizeof(M61::K))
         << "a table of the network's width came down (A or V?)";
+    // Up: the input, each layer's bias, and per layer only points (the eq tables are built from them
+    // on the device: eq_tables.inl) and transcript states, well under 1 KiB. Uploading A and V, or
+    // the eq tables (9 KiB a layer at width 256), fails this.
+    EXPECT_LE(c.transfers.to_device_bytes, c.input_bytes + c.bias_bytes + 3 * 1024)
+        << "a table of the network's width went up (A, V or an eq table?)";
   }
   std::printf(
       "thrust-omp, 3 layers of 256, batch 32: %zu uploads (%zu bytes; the input is %zu), %zu downloads (%zu "
