@@ -77,12 +77,13 @@ class ThrustEngine final : public Engine<Cfg> {
     download(v, t.data.begin());
   }
 
-  // The input goes to the device once, as the user's rows, and is transposed there (the host's
+  // The input goes to the device once, as the user's rows (the backend's upload_input: the cuda
+  // build's from pinned memory, without waiting for it), and is transposed there (the host's
   // transpose was a sequential pass over the whole batch): the first layer's forward and its
   // col_combine read the table.
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
     const Index rows = padded(n0), cols = padded(batch);
-    const auto rows_in = upload<F>(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(n0 * batch));
+    const auto rows_in = upload_input<F>(input.data(), n0 * batch);  // the backend's: pinned memory in cuda
     auto x = sized_table<F>(rows * cols);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
                                 TransposeInput<F>{raw(rows_in), raw(x), n0, batch, cols}));
