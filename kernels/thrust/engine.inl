@@ -128,9 +128,9 @@ class ThrustEngine final : public Engine<Cfg> {
 
   // A and V made where the sum-check reads them: the points q and r go up (one transfer), the eq
   // tables are built from them there, and A and V are computed into the sum-check's own tables and
-  // never come down. (A structured layer's A is the
-  // host's, as its forward pass: ARCHITECTURE.md; it goes up alone.) The Thrust engine keeps no
-  // carry (its col_combine_of_squares is col_combine), so Z is not read.
+  // never come down. (A structured layer's A is the host's, as its forward pass: ARCHITECTURE.md;
+  // it goes up alone.) The Thrust engine keeps no carry (its col_combine_of_squares is
+  // col_combine), so Z is not read.
   std::unique_ptr<SumcheckProver<K>> layer_product_sumcheck(const FieldLayer<F>& layer, const Table2D<F>& Y,
                                                             const Table2D<F>* /*Z*/, std::span<const K> q,
                                                             std::span<const K> r, SquareCarry<K>& /*carry*/) override {
