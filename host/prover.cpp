@@ -58,11 +58,8 @@ void prove_layers(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg
     const auto& Y = trace.Y[i - 1];
     const unsigned nu = ceil_log2(layer.cols());
     // Matrix product: sum_j W~(q, j) Y~(j, r), then y* = Y~(s, r).
-    std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
     SquareCarry<K> carry;  // below the first layer Y = Z o Z: the activation sum-check reuses V's pass
-    std::vector<K> V =
-        i == 1 ? engine.col_combine(Y, eq_r) : engine.col_combine_of_squares(trace.Z[i - 2], Y, eq_r, carry);
-    auto product = engine.product_sumcheck(engine.row_combine(layer, eq_q), std::move(V));
+    auto product = engine.layer_product_sumcheck(layer, Y, i == 1 ? nullptr : &trace.Z[i - 2], q, r, carry);
     std::vector<K> s = run_sumcheck(*product, nu, 2, ch);
     const K y_star = product->final_value();
     send_one(ch, y_star);

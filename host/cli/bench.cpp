@@ -100,15 +100,18 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t
   ProofBundle<Cfg> bundle;
   std::size_t host_syncs = 0;         // per proof: the same in every repetition
   std::size_t table_allocations = 0;  // per proof, the last one's: the engine is warm by then
+  HostTransfers transfers;            // per proof, the last one's (a cold engine's first adds the weights)
   for (int i = 0; i < std::max(o.repeat, 1); ++i) {
     float_t.run(float_run);
     st.input = input;
     forward_t.run([&] { run_forward(engine, layers, st.input, batch); });
     st.input = input;
     const std::size_t syncs_before = engine.host_syncs(), tables_before = engine.table_allocations();
+    const HostTransfers transfers_before = engine.host_transfers();
     prove_t.run([&] { bundle = prove_bundle(engine, st); });
     host_syncs = engine.host_syncs() - syncs_before;
     table_allocations = engine.table_allocations() - tables_before;
+    transfers = engine.host_transfers() - transfers_before;
   }
   // The client's side runs on another machine: its repetitions follow each other, as a client
   // checking proofs would, not each one straight after a prover run (on this machine the first
@@ -136,6 +139,12 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t
   r["host_syncs"] = host_syncs;
   // The device tables one proof of a warm engine allocated (the Thrust engines; 0: no device).
   r["table_allocations"] = table_allocations;
+  // The transfers between host and device in that proof, each direction's count and bytes (0: no device).
+  r["host_transfers"] = transfers.count();
+  r["host_to_device_transfers"] = transfers.to_device;
+  r["host_to_device_bytes"] = transfers.to_device_bytes;
+  r["device_to_host_transfers"] = transfers.to_host;
+  r["device_to_host_bytes"] = transfers.to_host_bytes;
   // The proof file's digest: the same seed gives the same bytes on every engine and build, so a
   // refactor or a new engine shows it changed nothing by this value alone.
   r["proof_sha256"] = to_hex(sha256(serialize_bundle(bundle)));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/fiat_shamir.hpp"
+#include "core/polynomial.hpp"
 #include "kernels/engine/backward_ops.hpp"
 #include "kernels/engine/table.hpp"
 
@@ -57,6 +58,17 @@ struct SquareCarry {
   std::vector<K> sums;
 };
 
+// The data an engine has moved between the host and its device (Engine::host_transfers): uploads
+// (to_device) and downloads (to_host), each a count and its bytes.
+struct HostTransfers {
+  std::size_t to_device = 0, to_device_bytes = 0, to_host = 0, to_host_bytes = 0;
+  std::size_t count() const { return to_device + to_host; }
+  HostTransfers operator-(const HostTransfers& o) const {
+    return {to_device - o.to_device, to_device_bytes - o.to_device_bytes, to_host - o.to_host,
+            to_host_bytes - o.to_host_bytes};
+  }
+};
+
 // One engine serves one prover at a time: engines may keep state between calls (the cpu engine
 // keeps its int8 forward's scratch buffers), so concurrent proofs need an engine each.
 template <class Cfg>
@@ -74,6 +86,9 @@ class Engine {
   // How many device tables this engine's build has allocated so far (the Thrust engines: each
   // DeviceVector's memory, kernels/thrust/host_syncs.hpp), counted like host_syncs. Host engines: 0.
   virtual std::size_t table_allocations() const { return 0; }
+  // The transfers between host and device so far (the Thrust engines: kernels/thrust/transfers.hpp),
+  // counted like host_syncs (bench --json: host_transfers and its parts). Host engines: none.
+  virtual HostTransfers host_transfers() const { return {}; }
 
   // Fills t.data from the engine's device copy when the table lives only there (no-op otherwise).
   // The driver calls it for the outputs; the trace's other tables never need to leave the device.
@@ -104,6 +119,18 @@ class Engine {
   }
   // The sum-check of sum_j A[j] V[j] (degree 2).
   virtual std::unique_ptr<SumcheckProver<K>> product_sumcheck(std::vector<K> A, std::vector<K> V) = 0;
+  // A layer's matrix-product sum-check (host/prover.cpp): sum_j A[j] V[j] with
+  // A = row_combine(layer, eq(q, .)) and V = col_combine(Y, eq(r, .)), or, when Z is given (Y = Z o Z),
+  // col_combine_of_squares(*Z, Y, eq(r, .), carry). One call from the challenge points, so that an
+  // engine may build the eq tables and keep A and V where it computes them (the Thrust engine: on
+  // its device, with no round trip through the host); the default is the three calls above.
+  virtual std::unique_ptr<SumcheckProver<K>> layer_product_sumcheck(const FieldLayer<F>& layer, const Table2D<F>& Y,
+                                                                    const Table2D<F>* Z, std::span<const K> q,
+                                                                    std::span<const K> r, SquareCarry<K>& carry) {
+    const std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
+    std::vector<K> V = Z ? col_combine_of_squares(*Z, Y, eq_r, carry) : col_combine(Y, eq_r);
+    return product_sumcheck(row_combine(layer, eq_q), std::move(V));
+  }
   // The sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first. `claim`
   // is that sum (y*): an engine may derive one round value from it (h(1) = claim - h(0)). `carry` is
   // what col_combine_of_squares(Z, ., eq(r, .)) left, or empty.

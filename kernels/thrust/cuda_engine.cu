@@ -6,7 +6,9 @@
 #include <cuda_runtime.h>
 #include <thrust/execution_policy.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <cub/util_allocator.cuh>
 #include <functional>
 #include <string>
@@ -96,6 +98,62 @@ void* device_allocate(std::size_t bytes) {
 // block is then not released, a loss of its memory until exit.
 void device_free(void* p) noexcept { static_cast<void>(device_cache().DeviceFree(p)); }
 
+// The input's upload (ThrustEngine::input_table, through upload_input) from page-locked memory: the
+// rows are copied (by all the host's threads, 4 MiB at a time) into a pinned staging buffer that the
+// backend keeps, and each chunk's DMA is queued on the legacy default stream as soon as it is
+// copied, so the host does not wait for the transfer (a pageable cudaMemcpy copies through the
+// driver's own small staging buffers at a fraction of the bus's rate and returns only when done);
+// the transpose queued next is ordered after it. The buffer is reused only once the upload that
+// last read it has finished (an event), so the wait, when there is one, is at the next proof's
+// upload: counted there as the host sync.
+class PinnedStaging {
+ public:
+  PinnedStaging() = default;
+  PinnedStaging(const PinnedStaging&) = delete;
+  PinnedStaging& operator=(const PinnedStaging&) = delete;
+  ~PinnedStaging() {  // at thread exit: errors (a context already gone) are ignored
+    if (done_) cudaEventDestroy(done_);
+    if (buffer_) cudaFreeHost(buffer_);
+  }
+
+  void upload(void* to, const void* from, std::size_t bytes) {
+    if (done_) NNP_CUDA_CHECK(cudaEventSynchronize(done_));  // the last upload has left the buffer
+    if (bytes > capacity_) {
+      if (buffer_) NNP_CUDA_CHECK(cudaFreeHost(buffer_));
+      buffer_ = nullptr;
+      capacity_ = 0;
+      NNP_CUDA_CHECK(cudaMallocHost(&buffer_, bytes));
+      capacity_ = bytes;
+    }
+    // Chunk by chunk: the DMA of one chunk runs while the host copies the next.
+    for (std::size_t at = 0; at < bytes; at += kChunk) {
+      const std::size_t n = bytes - at < kChunk ? bytes - at : kChunk;
+      char* staged = static_cast<char*>(buffer_) + at;
+      copy_in_parallel(staged, static_cast<const char*>(from) + at, n);
+      NNP_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(to) + at, staged, n, cudaMemcpyHostToDevice, cudaStreamLegacy));
+    }
+    if (!done_) NNP_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+    NNP_CUDA_CHECK(cudaEventRecord(done_, cudaStreamLegacy));
+  }
+
+ private:
+  static constexpr std::size_t kChunk = std::size_t{4} << 20;
+  // One host thread's memcpy reaches a fraction of the memory's bandwidth: slices of 256 KiB.
+  static void copy_in_parallel(char* to, const char* from, std::size_t bytes) {
+    constexpr std::size_t kSlice = std::size_t{256} << 10;
+    const auto slices = static_cast<std::ptrdiff_t>((bytes + kSlice - 1) / kSlice);
+#pragma omp parallel for schedule(static)
+    for (std::ptrdiff_t i = 0; i < slices; ++i) {
+      const std::size_t at = static_cast<std::size_t>(i) * kSlice;
+      std::memcpy(to + at, from + at, bytes - at < kSlice ? bytes - at : kSlice);
+    }
+  }
+
+  void* buffer_ = nullptr;
+  std::size_t capacity_ = 0;
+  cudaEvent_t done_ = nullptr;
+};
+
 class CachedTemporaries {
  public:
   using value_type = char;
@@ -115,6 +173,23 @@ inline auto exec() {
 inline auto exec_nosync() {
   thread_local CachedTemporaries temporaries;
   return thrust::cuda::par_nosync(temporaries);
+}
+
+}  // namespace nnproof::cuda_backend
+
+#include "kernels/thrust/transfers.hpp"  // after exec_nosync(), which it calls
+
+namespace nnproof::cuda_backend {
+
+// [first, first + n) of host memory as a new table, through the thread's pinned staging buffer.
+template <class T>
+DeviceVector<T> upload_input(const T* first, std::size_t n) {
+  thread_local PinnedStaging staging;
+  note_host_sync();  // the wait for the staging buffer's last upload, if it is still running
+  note_upload(n * sizeof(T));
+  auto t = sized_table<T>(n);
+  staging.upload(raw(t), first, n * sizeof(T));
+  return t;
 }
 
 }  // namespace nnproof::cuda_backend

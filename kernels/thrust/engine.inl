@@ -25,6 +25,7 @@
 #include "kernels/engine/weights_cache.hpp"
 #include "kernels/thrust/backward_functors.hpp"
 #include "kernels/thrust/device_vector.hpp"
+#include "kernels/thrust/eq_tables.inl"
 #include "kernels/thrust/functors.hpp"
 #include "kernels/thrust/gemm.inl"
 #include "kernels/thrust/sumchecks.inl"
@@ -63,6 +64,11 @@ class ThrustEngine final : public Engine<Cfg> {
   std::string name() const override { return kEngineName; }
   std::size_t host_syncs() const override { return host_sync_count().load(std::memory_order_relaxed); }
   std::size_t table_allocations() const override { return table_allocation_count().load(std::memory_order_relaxed); }
+  HostTransfers host_transfers() const override {
+    const auto& c = transfer_counters();
+    constexpr auto o = std::memory_order_relaxed;
+    return {c.to_device.load(o), c.to_device_bytes.load(o), c.to_host.load(o), c.to_host_bytes.load(o)};
+  }
 
   void to_host(Table2D<F>& t) override {
     if (t.on_host()) return;
@@ -71,12 +77,13 @@ class ThrustEngine final : public Engine<Cfg> {
     download(v, t.data.begin());
   }
 
-  // The input goes to the device once, as the user's rows, and is transposed there (the host's
+  // The input goes to the device once, as the user's rows (the backend's upload_input: the cuda
+  // build's from pinned memory, without waiting for it), and is transposed there (the host's
   // transpose was a sequential pass over the whole batch): the first layer's forward and its
   // col_combine read the table.
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
     const Index rows = padded(n0), cols = padded(batch);
-    const auto rows_in = upload<F>(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(n0 * batch));
+    const auto rows_in = upload_input<F>(input.data(), n0 * batch);  // the backend's: pinned memory in cuda
     auto x = sized_table<F>(rows * cols);
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
                                 TransposeInput<F>{raw(rows_in), raw(x), n0, batch, cols}));
@@ -100,48 +107,18 @@ class ThrustEngine final : public Engine<Cfg> {
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine<K>(layer, eq_q);
-    const Index rows = layer.rows(), cols = layer.cols();
-    upload_into(eq_, eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(rows));
-    auto& a = combined_;
-    resize_unwritten(a, padded(cols));
-    NNP_THRUST(thrust::fill(exec_nosync(), a.begin(), a.end(), K::zero()));
-    const auto combine = [&](const auto* w, Index stride) {
-      using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
-      const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
-      resize_unwritten(partial_, blocks * cols);
-      NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(blocks * cols),
-                                  RowBlockCombine<K, F, W>{w, raw(eq_), raw(partial_), rows, cols, stride}));
-      NNP_THRUST(
-          thrust::for_each(exec_nosync(), count(0), count(cols), SumRowBlocks<K>{raw(partial_), raw(a), blocks, cols}));
-    };
-    if (layer.q->weights.int8_data()) {
-      const DeviceInt8Weights& w = weights_.get(layer.q->weights, rows, cols);  // the forward pass's copy
-      combine(w.data(), w.stride());
-    } else {
-      layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width
-        using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
-        const auto w = upload<W>(host_w, host_w + rows * cols);
-        combine(raw(w), cols);
-      });
-    }
-    std::vector<K> out(a.size());
-    download(a, out.begin());
+    upload_into(eq_, eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(layer.rows()));
+    row_combine_into(layer, raw(eq_), combined_);
+    std::vector<K> out(combined_.size());
+    download(combined_, out.begin());
     return out;
   }
 
   std::vector<K> col_combine(const Table2D<F>& Y, std::span<const K> eq_r) override {
-    DeviceVector<F> staged;
-    const DeviceVector<F>& y = device_view(Y, staged);
     upload_into(eq_, eq_r.begin(), eq_r.end());
-    const Index lanes = Y.cols < kColLanes ? Y.cols : kColLanes;
-    resize_unwritten(partial_, Y.rows * lanes);
-    auto& v = combined_;
-    resize_unwritten(v, Y.rows);
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows * lanes),
-                                ColLaneCombine<K, F>{raw(y), raw(eq_), raw(partial_), Y.cols, lanes}));
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), RowSums<K>{raw(partial_), raw(v), lanes}));
-    std::vector<K> out(Y.rows);
-    download(v, out.begin());
+    col_combine_into(Y, raw(eq_), combined_);
+    std::vector<K> out(combined_.size());
+    download(combined_, out.begin());
     return out;
   }
 
@@ -149,10 +126,34 @@ class ThrustEngine final : public Engine<Cfg> {
     return std::make_unique<ProductSumcheck<K>>(A, V);
   }
 
+  // A and V made where the sum-check reads them: the points q and r go up (one transfer), the eq
+  // tables are built from them there, and A and V are computed into the sum-check's own tables and
+  // never come down. (A structured layer's A is the host's, as its forward pass: ARCHITECTURE.md;
+  // it goes up alone.) The Thrust engine keeps no carry (its col_combine_of_squares is
+  // col_combine), so Z is not read.
+  std::unique_ptr<SumcheckProver<K>> layer_product_sumcheck(const FieldLayer<F>& layer, const Table2D<F>& Y,
+                                                            const Table2D<F>* /*Z*/, std::span<const K> q,
+                                                            std::span<const K> r, SquareCarry<K>& /*carry*/) override {
+    const Index n_q = Index{1} << q.size();
+    device_eq_tables(q, r);
+    auto v = sized_table<K>(Y.rows);
+    col_combine_into(Y, raw(eq_) + n_q, v);
+    DeviceVector<K> a;
+    if (layer.q->structured()) {
+      a = upload<K>(structured_row_combine<K>(layer, std::span<const K>(eq_table<K>(q))));
+    } else {
+      a = sized_table<K>(padded(layer.cols()));
+      row_combine_into(layer, raw(eq_), a);
+    }
+    return std::make_unique<ProductSumcheck<K>>(std::move(a), std::move(v));
+  }
+
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
                                                      K /*claim*/, SquareCarry<K> /*carry*/) override {
     DeviceVector<F> staged;
-    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, staged), Z.rows, Z.cols, s, r);
+    upload_points(s, r);  // eq(s, .) and eq(r, .) are built from them on the device
+    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, staged), Z.rows, Z.cols, raw(points_),
+                                                 static_cast<unsigned>(s.size()), static_cast<unsigned>(r.size()));
   }
 
   // Training's backward pass on the device (backward_functors.hpp); row_weighted_sum keeps the
@@ -227,6 +228,62 @@ class ThrustEngine final : public Engine<Cfg> {
     download(on_device(t), out.data.begin());
     return out;
   }
+  // The points q and r up in one transfer (points_), then eq(q, .) and eq(r, .) built from them on
+  // the device into eq_, one table after the other (eq_tables.inl): |q| + |r| entries cross, not
+  // 2^|q| + 2^|r|.
+  void device_eq_tables(std::span<const K> q, std::span<const K> r) {
+    upload_points(q, r);
+    resize_unwritten(eq_, (Index{1} << q.size()) + (Index{1} << r.size()));
+    device_eq_table(raw(eq_), raw(points_), static_cast<unsigned>(q.size()));
+    device_eq_table(raw(eq_) + (Index{1} << q.size()), raw(points_) + q.size(), static_cast<unsigned>(r.size()));
+  }
+  // x then y into points_: one transfer.
+  void upload_points(std::span<const K> x, std::span<const K> y) {
+    std::vector<K> both(x.begin(), x.end());
+    both.insert(both.end(), y.begin(), y.end());
+    upload_into(points_, both.begin(), both.end());
+  }
+
+  // A[j] = sum_a eq[a] W[a][j] into `a` (padded(cols) entries), eq on the device: rows partial sums
+  // of kRowBlock rows, then their sums. Stream-ordered: nothing waits (but the weights' first upload).
+  void row_combine_into(const FieldLayer<F>& layer, const K* eq, DeviceVector<K>& a) {
+    const Index rows = layer.rows(), cols = layer.cols();
+    resize_unwritten(a, padded(cols));
+    NNP_THRUST(thrust::fill(exec_nosync(), a.begin(), a.end(), K::zero()));
+    const auto combine = [&](const auto* w, Index stride) {
+      using W = std::remove_cv_t<std::remove_pointer_t<decltype(w)>>;
+      const Index blocks = (rows + kRowBlock - 1) / kRowBlock;
+      resize_unwritten(partial_, blocks * cols);
+      NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(blocks * cols),
+                                  RowBlockCombine<K, F, W>{w, eq, raw(partial_), rows, cols, stride}));
+      NNP_THRUST(
+          thrust::for_each(exec_nosync(), count(0), count(cols), SumRowBlocks<K>{raw(partial_), raw(a), blocks, cols}));
+    };
+    if (layer.q->weights.int8_data()) {
+      const DeviceInt8Weights& w = weights_.get(layer.q->weights, rows, cols);  // the forward pass's copy
+      combine(w.data(), w.stride());
+    } else {
+      layer.q->weights.visit([&](const auto* host_w) {  // uploaded at their storage width
+        using W = std::remove_cv_t<std::remove_pointer_t<decltype(host_w)>>;
+        const auto w = upload<W>(host_w, host_w + rows * cols);
+        combine(raw(w), cols);
+      });
+    }
+  }
+
+  // V[j] = sum_k Y[j][k] eq[k] into `v` (Y.rows entries), eq on the device: lanes of columns per
+  // row, then their sums (two stream-ordered passes).
+  void col_combine_into(const Table2D<F>& Y, const K* eq, DeviceVector<K>& v) {
+    DeviceVector<F> staged;
+    const DeviceVector<F>& y = device_view(Y, staged);
+    const Index lanes = Y.cols < kColLanes ? Y.cols : kColLanes;
+    resize_unwritten(partial_, Y.rows * lanes);
+    resize_unwritten(v, Y.rows);
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows * lanes),
+                                ColLaneCombine<K, F>{raw(y), eq, raw(partial_), Y.cols, lanes}));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), RowSums<K>{raw(partial_), raw(v), lanes}));
+  }
+
   static Table2D<F> device_table(Index rows, Index cols, DeviceVector<F> values) {
     Table2D<F> t;
     t.rows = rows;
@@ -239,10 +296,13 @@ class ThrustEngine final : public Engine<Cfg> {
   WeightsCache<DeviceInt8Weights> weights_;
   // Tables that do not outlive the operation using them, kept across operations and proofs so that
   // a warm engine allocates them once (Engine::table_allocations): the forward pass's (gemm.inl),
-  // and row_combine's and col_combine's eq table, partial sums and result. Operations run one at a
+  // and row_combine's and col_combine's eq tables, partial sums and result (layer_product_sumcheck
+  // computes A and V into the sum-check's own tables instead). Operations run one at a
   // time on one stream, so each reuse is ordered after the previous one's kernels.
   ForwardScratch<F> forward_;
-  DeviceVector<K> eq_, partial_, combined_;
+  // points_: the challenge points the eq tables are built from (the layer's q and r, the activation
+  // sum-check's s and r), read by the passes that build them before any later upload.
+  DeviceVector<K> eq_, partial_, combined_, points_;
 };
 
 }  // namespace nnproof::NNP_THRUST_NS

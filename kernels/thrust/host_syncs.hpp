@@ -32,4 +32,22 @@ inline std::atomic<std::size_t>& table_allocation_count() {
 }
 inline void note_table_allocation() { table_allocation_count().fetch_add(1, std::memory_order_relaxed); }
 
+// The transfers between host and device this build has made (Engine::host_transfers): each upload
+// and download of transfers.hpp, with its bytes. Each is also a host sync, counted by the caller.
+struct TransferCounters {
+  std::atomic<std::size_t> to_device{0}, to_device_bytes{0}, to_host{0}, to_host_bytes{0};
+};
+inline TransferCounters& transfer_counters() {
+  static TransferCounters counters;
+  return counters;
+}
+inline void note_upload(std::size_t bytes) {
+  transfer_counters().to_device.fetch_add(1, std::memory_order_relaxed);
+  transfer_counters().to_device_bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
+inline void note_download(std::size_t bytes) {
+  transfer_counters().to_host.fetch_add(1, std::memory_order_relaxed);
+  transfer_counters().to_host_bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
+
 }  // namespace nnproof::NNP_THRUST_NS

@@ -20,10 +20,12 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "kernels/engine/engine.hpp"
 #include "kernels/thrust/device_vector.hpp"
+#include "kernels/thrust/eq_tables.inl"
 #include "kernels/thrust/functors.hpp"
 #include "kernels/thrust/thrust_errors.hpp"
 #include "kernels/thrust/transfers.hpp"
@@ -94,6 +96,7 @@ class DeviceRounds {
     std::array<K, kStateEntries> host{};
     std::memcpy(static_cast<void*>(host.data()), &state, sizeof state);
     note_host_sync();
+    note_upload(sizeof host);
     NNP_THRUST(thrust::copy(host.begin(), host.end(), memory_.begin() + static_cast<std::ptrdiff_t>(state_at())));
   }
 
@@ -124,6 +127,7 @@ class DeviceRounds {
     NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(1), CopyEntry<K>{final, out + n_out - 1}));
     std::vector<K> host(n_out);
     note_host_sync();
+    note_download(n_out * sizeof(K));
     NNP_THRUST(thrust::copy(memory_.begin(), memory_.begin() + static_cast<std::ptrdiff_t>(n_out), host.begin()));
     typename SumcheckProver<K>::Rounds r;
     r.messages.assign(host.begin(), host.begin() + n_ * degree_);
@@ -158,6 +162,8 @@ template <class K>
 class ProductSumcheck final : public SumcheckProver<K> {
  public:
   ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V) { std::tie(a_, v_) = upload_two<K>(A, V); }
+  // A and V already on the device (ThrustEngine::layer_product_sumcheck): nothing crosses.
+  ProductSumcheck(DeviceVector<K> a, DeviceVector<K> v) : a_(std::move(a)), v_(std::move(v)) {}
 
   std::array<K, 3> round() override {
     const Index half = a_.size() / 2;
@@ -228,10 +234,16 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   using K = typename Cfg::K;
 
  public:
-  // z: the rows x cols table Z in the base field, already on the device.
-  SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, std::span<const K> s, std::span<const K> r)
-      : rows_(rows), cols_(cols), z_(sized_table<K>(z.size())) {
-    std::tie(es_, er_) = upload_two<K>(eq_table<K>(s), eq_table<K>(r));
+  // z: the rows x cols table Z in the base field, already on the device. points: s (n_s entries)
+  // then r (n_r) in device memory, from which eq(s, .) and eq(r, .) are built there (eq_tables.inl).
+  SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, const K* points, unsigned n_s, unsigned n_r)
+      : rows_(rows),
+        cols_(cols),
+        es_(sized_table<K>(Index{1} << n_s)),
+        er_(sized_table<K>(Index{1} << n_r)),
+        z_(sized_table<K>(z.size())) {
+    device_eq_table(raw(es_), points, n_s);
+    device_eq_table(raw(er_), points + n_s, n_r);
     NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{}));
   }
 

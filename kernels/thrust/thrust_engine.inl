@@ -17,10 +17,13 @@
 //                                 (host_syncs.hpp); exec_nosync() for stream-ordered launches
 //   device_allocate(bytes), device_free(p)  the memory of every device table (cuda: CUB's caching
 //                                 allocator; a plain cudaMalloc / cudaFree synchronizes the device)
+//   upload_input<T>(p, n)         the input's rows as a new table (cuda: through a pinned staging
+//                                 buffer, the host not waiting for the transfer; thrust-omp: upload)
 //
 // The source is split by concern into these parts, each including the parts it uses:
 //   functors.hpp   the device code: every functor the algorithms run, a thread per index
 //   sumchecks.inl  the sum-check provers, their tables on the device for the sum-check's whole life
+//   eq_tables.inl  eq(x, .) built on the device from the point x, as the host's eq_table
 //   gemm.inl       the dense forward pass: the exact int8 limb GEMM, or a direct modular kernel
 //   engine.inl     the Engine itself, and its tables that stay on the device (Table2D::device)
 //   transfers.hpp  every upload and download, each counted as a host sync (host_syncs.hpp)
@@ -28,6 +31,7 @@
 // compiles one .cu file for the engine (cuda_engine.cu, the build's slowest step) and each part
 // still compiles once per backend, in that backend's namespace.
 #include "kernels/thrust/engine.inl"
+#include "kernels/thrust/eq_tables.inl"
 #include "kernels/thrust/functors.hpp"
 #include "kernels/thrust/gemm.inl"
 #include "kernels/thrust/sumchecks.inl"

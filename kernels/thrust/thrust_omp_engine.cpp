@@ -47,6 +47,20 @@ inline void device_free(void* p) noexcept { ::operator delete(p); }
 
 }  // namespace nnproof::thrust_omp
 
+#include "kernels/thrust/transfers.hpp"  // after exec_nosync(), which it calls
+
+namespace nnproof::thrust_omp {
+
+// The input's upload (ThrustEngine::input_table): the cuda build's goes through a pinned staging
+// buffer without a wait; here a plain copy, counted as that build counts it (one host sync: its wait
+// for the staging buffer's previous upload).
+template <class T>
+DeviceVector<T> upload_input(const T* first, std::size_t n) {
+  return upload<T>(first, first + n);
+}
+
+}  // namespace nnproof::thrust_omp
+
 #include "kernels/thrust/thrust_engine.inl"
 
 namespace nnproof {

@@ -2,7 +2,8 @@
 #pragma once
 // Every way the Thrust engine moves data between host and device or makes a table. Each transfer is
 // a point where the host waits for the device, counted as one (host_syncs.hpp): uploads come from
-// pageable host memory, which CUDA copies synchronously. Making a table is not (sized_table).
+// pageable host memory, which CUDA copies synchronously. Each is also counted with its bytes
+// (note_upload, note_download: Engine::host_transfers). Making a table is not (sized_table).
 //
 // Include with NNP_THRUST_NS and exec_nosync() defined, as thrust_engine.inl.
 #include <thrust/copy.h>
@@ -22,6 +23,7 @@ namespace nnproof::NNP_THRUST_NS {
 template <class T, class It>
 DeviceVector<T> upload(It first, It last) {
   note_host_sync();
+  note_upload(static_cast<std::size_t>(last - first) * sizeof(T));
   return NNP_THRUST(DeviceVector<T>(first, last));
 }
 template <class T, class Range>
@@ -33,6 +35,7 @@ DeviceVector<T> upload(const Range& host) {
 template <class T, class Out>
 void download(const DeviceVector<T>& v, Out out) {
   note_host_sync();
+  note_download(v.size() * sizeof(T));
   NNP_THRUST(thrust::copy(v.begin(), v.end(), out));
 }
 
@@ -40,6 +43,7 @@ void download(const DeviceVector<T>& v, Out out) {
 template <class T>
 T read_entry(const DeviceVector<T>& v, std::size_t i) {
   note_host_sync();
+  note_download(sizeof(T));
   return NNP_THRUST(T(v[i]));
 }
 
@@ -79,6 +83,7 @@ template <class T, class It>
 void upload_into(DeviceVector<T>& t, It first, It last) {
   resize_unwritten(t, static_cast<std::size_t>(last - first));
   note_host_sync();
+  note_upload(static_cast<std::size_t>(last - first) * sizeof(T));
   NNP_THRUST(thrust::copy(first, last, t.begin()));
 }
 
@@ -101,6 +106,7 @@ std::pair<DeviceVector<T>, DeviceVector<T>> upload_two(const RangeA& a, const Ra
 template <class T>
 void write_entry(DeviceVector<T>& v, std::size_t i, const T& x) {
   note_host_sync();
+  note_upload(sizeof(T));
   NNP_THRUST(v[i] = x);
 }
 

@@ -334,16 +334,24 @@ TEST_F(Cli, BenchPrintsTheDocumentedJson) {
   EXPECT_EQ(j["nnproof_version"], NNPROOF_VERSION);
   EXPECT_EQ(j["engine"], "cpu");
   ASSERT_EQ(j["results"].size(), 2u);
-  for (const char* key : {"batch", "forward_s", "prove_s", "verify_s", "proof_bytes", "soundness_bits",
-                          "float_forward_s", "host_syncs", "proof_sha256"})
+  for (const char* key :
+       {"batch", "forward_s", "prove_s", "verify_s", "proof_bytes", "soundness_bits", "float_forward_s", "host_syncs",
+        "table_allocations", "host_transfers", "host_to_device_transfers", "host_to_device_bytes",
+        "device_to_host_transfers", "device_to_host_bytes", "proof_sha256"})
     EXPECT_TRUE(j["results"][0].contains(key)) << key;
   EXPECT_EQ(j["results"][0]["host_syncs"], 0);  // the cpu engine has no device to wait for
+  EXPECT_EQ(j["results"][0]["host_transfers"], 0);
   // The same seed proves the same bytes on every engine; the Thrust twin reports its waits.
   CliRun t = run_cli("bench --arch 5,7,3 --batch 4,9 --engine thrust-omp --json");
   if (t.code == 0) {
     auto jt = nlohmann::json::parse(t.out);
     EXPECT_EQ(jt["results"][1]["proof_sha256"], j["results"][1]["proof_sha256"]);
     EXPECT_GT(jt["results"][1]["host_syncs"], 0);
+    const auto& rt = jt["results"][1];  // the input goes up, the outputs and the rounds come down
+    EXPECT_EQ(rt["host_transfers"],
+              rt["host_to_device_transfers"].get<std::size_t>() + rt["device_to_host_transfers"].get<std::size_t>());
+    EXPECT_GT(rt["host_to_device_bytes"], 0);
+    EXPECT_GT(rt["device_to_host_bytes"], 0);
   }
   EXPECT_EQ(run_cli("bench --arch 5,x --batch 4").code, 2);
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <vector>
 
 #include "kernels/registry.hpp"
@@ -22,30 +23,80 @@ using testing::make_rng;
 // twin, which counts the waits the cuda build would make (kernels/thrust/host_syncs.hpp): the same
 // count for a network 16 times wider (four more rounds per sum-check), and at most kPerLayer per
 // layer. A driver that ran the rounds from the host again (one wait per round) fails both.
-std::size_t thrust_proof_syncs(std::size_t width, std::size_t layers) {
+struct ProofCosts {
+  std::size_t syncs = 0;
+  HostTransfers transfers;        // a warm engine's: the weights are on the device already
+  std::size_t output_bytes = 0;   // the last layer's table, which the prover reads on the host
+  std::size_t message_bytes = 0;  // the proof's messages
+  std::size_t input_bytes = 0;    // the input's rows, as uploaded
+  std::size_t bias_bytes = 0;     // the layers' biases, uploaded by each forward pass
+};
+ProofCosts thrust_proof_costs(std::size_t width, std::size_t layers) {
+  using K = M61::K;
   auto rng = make_rng(91);
   std::vector<std::size_t> dims(layers + 1, width);
   auto model = testing::random_model(dims, rng, 100, 100);
-  auto st = testing::random_statement<M61>(model, 32, rng);
+  const auto st = testing::random_statement<M61>(model, 32, rng);
   auto engine = make_engine<M61>("thrust-omp");
+  auto cold_st = st, warm_st = st, ref_st = st;
+  static_cast<void>(prove_bundle(*engine, cold_st));  // the first uploads the weights
+  ProofCosts c;
   const std::size_t before = engine->host_syncs();
-  const auto bundle = prove_bundle(*engine, st);
-  auto ref_st = st;
+  const HostTransfers transfers_before = engine->host_transfers();
+  const auto bundle = prove_bundle(*engine, warm_st);
+  c.syncs = engine->host_syncs() - before;
+  c.transfers = engine->host_transfers() - transfers_before;
+  c.output_bytes = padded(width) * padded(st.batch) * sizeof(M61::F);
+  c.message_bytes = bundle.messages.size() * sizeof(K);
+  c.input_bytes = st.input.size() * sizeof(M61::F);
+  c.bias_bytes = layers * width * sizeof(M61::F);
   EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(prove_bundle(*make_reference_engine<M61>(), ref_st)));
-  return engine->host_syncs() - before;
+  return c;
 }
 
 TEST(ThrustEngine, HostSyncsPerProofGrowWithLayersNotRounds) {
   if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
-  // ~12 today (35 for 3 layers): the uploads of the bias, eq(q), eq(r), A with V, the two eq
-  // tables and the transcript states, the downloads of A, V and the rounds. Making a table waits
-  // for nothing (transfers.hpp); it was two thirds of the count (101 for 3 layers, session 11).
-  constexpr std::size_t kPerLayer = 14;
-  const std::size_t narrow = thrust_proof_syncs(16, 3), wide = thrust_proof_syncs(256, 3);
-  EXPECT_EQ(narrow, wide) << "the host waits more often for a wider network: once per round?";
-  EXPECT_LE(wide, 3 * kPerLayer);
-  EXPECT_GT(wide, 0u);  // the count is live
-  std::printf("thrust-omp: %zu host syncs per proof of 3 layers\n", wide);
+  // ~7 today (20 for 3 layers of a warm engine): the uploads of the bias, the eq tables and the
+  // transcript states, the downloads of the rounds, the input and the outputs. A and V stay on the
+  // device (layer_product_sumcheck); making a table waits for nothing (transfers.hpp). 101 for 3
+  // layers in session 11, 35 in session 13 (a cold engine's, 3 weight uploads more).
+  constexpr std::size_t kPerLayer = 8;
+  const ProofCosts narrow = thrust_proof_costs(16, 3), wide = thrust_proof_costs(256, 3);
+  EXPECT_EQ(narrow.syncs, wide.syncs) << "the host waits more often for a wider network: once per round?";
+  EXPECT_LE(wide.syncs, 3 * kPerLayer);
+  EXPECT_GT(wide.syncs, 0u);  // the count is live
+  std::printf("thrust-omp: %zu host syncs per proof of 3 layers\n", wide.syncs);
+}
+
+// What crosses between host and device in a warm engine's proof (Engine::host_transfers): a fixed
+// few transfers per layer, and nothing of the tables' size but the input going up and the outputs
+// coming down. A and V, computed on the device, stay there: at width 256 they are 4 KiB a layer,
+// more than the proof's messages, which (with the challenges) are all that comes down besides the
+// outputs.
+TEST(ThrustEngine, HostTransfersPerProofAreBounded) {
+  if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
+  constexpr std::size_t kPerLayer = 8;  // 20 for 3 layers today, each also a host sync
+  const ProofCosts narrow = thrust_proof_costs(16, 3), wide = thrust_proof_costs(256, 3);
+  for (const ProofCosts& c : {narrow, wide}) {
+    EXPECT_EQ(c.transfers.count(), wide.transfers.count()) << "more transfers for a wider network: per round?";
+    EXPECT_LE(c.transfers.count(), 3 * kPerLayer);
+    EXPECT_GT(c.transfers.to_device, 0u);  // the counts are live
+    EXPECT_GT(c.transfers.to_host, 0u);
+    EXPECT_GE(c.transfers.to_host_bytes, c.output_bytes);
+    // The messages and the challenges drawn on the device (as many), and each sum-check's final value.
+    EXPECT_LE(c.transfers.to_host_bytes - c.output_bytes, 2 * c.message_bytes + 3 * 2 * 2 * sizeof(M61::K))
+        << "a table of the network's width came down (A or V?)";
+    // Up: the input, each layer's bias, and per layer only points (the eq tables are built from them
+    // on the device: eq_tables.inl) and transcript states, well under 1 KiB. Uploading A and V, or
+    // the eq tables (9 KiB a layer at width 256), fails this.
+    EXPECT_LE(c.transfers.to_device_bytes, c.input_bytes + c.bias_bytes + 3 * 1024)
+        << "a table of the network's width went up (A, V or an eq table?)";
+  }
+  std::printf(
+      "thrust-omp, 3 layers of 256, batch 32: %zu uploads (%zu bytes; the input is %zu), %zu downloads (%zu "
+      "bytes; the outputs are %zu)\n",
+      wide.transfers.to_device, wide.transfers.to_device_bytes, wide.input_bytes, wide.transfers.to_host,
+      wide.transfers.to_host_bytes, wide.output_bytes);
 }
 
 // A warm engine's proof allocates a fixed few device tables per layer (Engine::table_allocations):
