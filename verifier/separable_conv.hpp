@@ -18,6 +18,7 @@
 #include <span>
 #include <vector>
 
+#include "core/lazy.hpp"
 #include "core/polynomial.hpp"
 #include "verifier/linear_op.hpp"
 
@@ -48,10 +49,72 @@ std::vector<std::vector<K>> transpose_axis(const std::vector<std::vector<K>>& cu
   return out;
 }
 
+// The channel products of one op in separable_weight_mle: for each state (u, kh, v, kw) and input
+// channel ic, sum over the out channels oc of ic's group of K[oc][ic][kh][kw] ch[u V + v][oc]
+// (kh = kw = 0 only when `fold`). Exact integer sums of the weights times each ch element's pieces
+// (ExactIntSums, as the dense routes do), one join per result, where the weights' width allows;
+// else one field product per kernel entry and state.
+template <class K>
+std::vector<std::vector<K>> separable_channel_products(const LinearOp& op, const std::vector<std::vector<K>>& ch,
+                                                       std::size_t U, std::size_t V, bool fold) {
+  using F = base_field_t<K>;
+  using Sums = ExactIntSums<K>;
+  constexpr unsigned L = Sums::kCount;
+  const ConvShape& c = op.conv;
+  const std::size_t kh_n = fold ? 1 : c.kernel_h, kw_n = fold ? 1 : c.kernel_w, states = U * kh_n * V * kw_n;
+  const std::size_t gin = c.group_in(), per_group = c.out_channels / c.groups, n_in = c.in_channels;
+  std::vector<std::vector<K>> next(states, std::vector<K>(n_in, K::zero()));
+  const auto state = [&](std::size_t u, std::size_t kh, std::size_t v, std::size_t kw) {
+    return (u * kh_n + kh) * V * kw_n + v * kw_n + kw;
+  };
+  if (Sums::exact(op.weights.width(), per_group)) {
+    std::vector<std::int64_t> pieces(U * V * c.out_channels * L);
+    for (std::size_t uv = 0; uv < U * V; ++uv)
+      for (std::size_t oc = 0; oc < c.out_channels; ++oc)
+        Sums::split(ch[uv][oc], pieces.data() + (uv * c.out_channels + oc) * L);
+    std::vector<typename Sums::Acc> acc(states * n_in * L, 0);
+    op.weights.visit([&](const auto* w) {
+      for (std::size_t oc = 0; oc < c.out_channels; ++oc)
+        for (std::size_t cl = 0; cl < gin; ++cl) {
+          const std::size_t ic = oc / per_group * gin + cl;
+          for (std::size_t kh = 0; kh < kh_n; ++kh)
+            for (std::size_t kw = 0; kw < kw_n; ++kw) {
+              const auto wt = static_cast<typename Sums::Acc>(
+                  static_cast<std::int64_t>(w[((oc * gin + cl) * c.kernel_h + kh) * c.kernel_w + kw]));
+              if (wt == 0) continue;
+              for (std::size_t u = 0; u < U; ++u)
+                for (std::size_t v = 0; v < V; ++v) {
+                  typename Sums::Acc* a = acc.data() + (state(u, kh, v, kw) * n_in + ic) * L;
+                  const std::int64_t* p = pieces.data() + ((u * V + v) * c.out_channels + oc) * L;
+                  for (unsigned l = 0; l < L; ++l) a[l] += wt * p[l];
+                }
+            }
+        }
+    });
+    for (std::size_t st = 0; st < states; ++st)
+      for (std::size_t ic = 0; ic < n_in; ++ic) next[st][ic] = Sums::join(acc.data() + (st * n_in + ic) * L);
+    return next;
+  }
+  op.weights.visit([&](const auto* w) {
+    for (std::size_t oc = 0; oc < c.out_channels; ++oc)
+      for (std::size_t cl = 0; cl < gin; ++cl) {
+        const std::size_t ic = oc / per_group * gin + cl;
+        for (std::size_t kh = 0; kh < kh_n; ++kh)
+          for (std::size_t kw = 0; kw < kw_n; ++kw) {
+            const std::int64_t wt = w[((oc * gin + cl) * c.kernel_h + kh) * c.kernel_w + kw];
+            if (wt == 0) continue;
+            const F wf = F::from_int(wt);
+            for (std::size_t u = 0; u < U; ++u)
+              for (std::size_t v = 0; v < V; ++v) next[state(u, kh, v, kw)][ic] += mul_base(ch[u * V + v][oc], wf);
+          }
+      }
+  });
+  return next;
+}
+
 // W~(q, s) for a chain separable_cost accepts; q and s are the points (not eq tables), bit 0 first.
 template <class K>
 K separable_weight_mle(std::span<const LinearOp> chain, std::span<const K> q, std::span<const K> s) {
-  using F = base_field_t<K>;
   const ConvShape& last = chain.back().conv;
   const ConvShape& first = chain.front().conv;
   // Split a point into its column, row and channel bits (eq_table's bit 0 is x[0]).
@@ -71,24 +134,7 @@ K separable_weight_mle(std::span<const LinearOp> chain, std::span<const K> q, st
     const LinearOp& op = chain[i];
     const ConvShape& c = op.conv;
     const bool fold = kernel_constant_over_window(op);
-    const std::size_t U = R.size(), V = C.size(), kh_n = fold ? 1 : c.kernel_h, kw_n = fold ? 1 : c.kernel_w;
-    const std::size_t gin = c.group_in(), per_group = c.out_channels / c.groups;
-    std::vector<std::vector<K>> next(U * kh_n * V * kw_n, std::vector<K>(c.in_channels, K::zero()));
-    op.weights.visit([&](const auto* w) {
-      for (std::size_t oc = 0; oc < c.out_channels; ++oc)
-        for (std::size_t cl = 0; cl < gin; ++cl) {
-          const std::size_t ic = oc / per_group * gin + cl;
-          for (std::size_t kh = 0; kh < kh_n; ++kh)
-            for (std::size_t kw = 0; kw < kw_n; ++kw) {
-              const std::int64_t wt = w[((oc * gin + cl) * c.kernel_h + kh) * c.kernel_w + kw];
-              if (wt == 0) continue;
-              const F wf = F::from_int(wt);
-              for (std::size_t u = 0; u < U; ++u)
-                for (std::size_t v = 0; v < V; ++v)
-                  next[(u * kh_n + kh) * V * kw_n + v * kw_n + kw][ic] += mul_base(ch[u * V + v][oc], wf);
-            }
-        }
-    });
+    std::vector<std::vector<K>> next = separable_channel_products<K>(op, ch, R.size(), C.size(), fold);
     R = transpose_axis(R, c.in_h, c.out_h(), c.kernel_h, c.stride_h, c.pad_top, fold);
     C = transpose_axis(C, c.in_w, c.out_w(), c.kernel_w, c.stride_w, c.pad_left, fold);
     ch = std::move(next);

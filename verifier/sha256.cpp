@@ -8,8 +8,21 @@
 
 namespace nnproof {
 
+namespace {
+
+// SHA-256's implementation, fetched from OpenSSL's providers once per process. EVP_sha256() names
+// it without fetching it: OpenSSL 3 then looks it up in the provider store on every
+// EVP_DigestInit_ex, a few microseconds per digest. The Fiat-Shamir transcript makes three small
+// digests per sum-check round (~80 rounds a CNN proof), so that lookup was most of a round's cost.
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);  // never freed: lives with the process
+  return md != nullptr ? md : EVP_sha256();
+}
+
+}  // namespace
+
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) != 1)
+  if (!ctx_ || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), sha256_md(), nullptr) != 1)
     throw std::runtime_error("OpenSSL: cannot initialize SHA-256");
 }
 

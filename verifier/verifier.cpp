@@ -12,6 +12,7 @@
 #include "verifier/parallel.hpp"
 #include "verifier/public_mle.hpp"
 #include "verifier/separable_conv.hpp"
+#include "verifier/separable_dense.hpp"
 #include "verifier/weight_routes.hpp"
 
 namespace nnproof {
@@ -48,43 +49,14 @@ std::string layer_name(std::size_t i) { return "layer " + std::to_string(i); }
 
 template <class K>
 K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s) {
-  using F = base_field_t<K>;
   if (layer.structured()) {  // O(nnz): W~(q, s) = sum_j (W^T eq_q)[j] eq_s[j]
     const std::vector<K> A = chain_transpose_apply<K>(layer.ops, eq_q);
     K acc = K::zero();
     for (std::size_t j = 0; j < layer.cols; ++j) acc += A[j] * eq_s[j];
     return acc;
   }
-  // Dots of each row with eq(s, .), by the route of verifier/weight_routes.hpp.
-  switch (weight_route<K>(layer.weights, layer.cols)) {
-    case WeightRoute::int8_bytes: {
-      const std::int8_t* w = layer.weights.int8_data();
-      const Int8ChunkDot<K> chunks(eq_s.first(layer.cols));
-      return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
-        return std::array<K, 1>{eq_q[a] * chunks.dot(w + a * layer.cols, layer.cols)};
-      })[0];
-    }
-    case WeightRoute::exact_ints: {
-      const std::vector<std::int64_t> pieces = exact_int_pieces<K>(eq_s.first(layer.cols));
-      return layer.weights.visit([&](const auto* w) {
-        return parallel_sum<K, 1>(layer.rows, [&](std::size_t a) {
-          return std::array<K, 1>{eq_q[a] * exact_int_dot<K>(w + a * layer.cols, pieces.data(), layer.cols)};
-        })[0];
-      });
-    }
-    case WeightRoute::field_products:
-      break;
-  }
-  K acc = K::zero();
-  for (std::size_t a = 0; a < layer.rows; ++a) {
-    K row = K::zero();
-    for (std::size_t j = 0; j < layer.cols; ++j) {
-      const std::int64_t w = layer.weights[a * layer.cols + j];
-      if (w != 0) row += mul_base(eq_s[j], F::from_int(w));
-    }
-    acc += eq_q[a] * row;
-  }
-  return acc;
+  // Dots of each row with eq(s, .), by the routes of verifier/weight_routes.hpp.
+  return dense_rows_mle<K>(layer.weights, layer.rows, layer.cols, eq_q, eq_s);
 }
 
 // Whether the separable route applies to a layer and costs less than the direct one.
@@ -101,8 +73,22 @@ template <class K>
 K layer_weight_mle(const QuantizedLayer& layer, std::span<const K> q, std::span<const K> eq_q, std::span<const K> s,
                    std::vector<K>& eq_s) {
   if (separable_layer(layer)) return separable_weight_mle<K>(layer.ops, q, s);
+  if (layer.structured() && pooled_dense_applies(layer.ops)) return pooled_dense_weight_mle<K>(layer.ops, q, s);
   eq_s = eq_table<K>(s);
+  if (eq_q.empty()) {  // the caller builds eq(q, .) only where a route needs it
+    const std::vector<K> built = eq_table<K>(q);
+    return weight_mle<K>(layer, built, eq_s);
+  }
   return weight_mle<K>(layer, eq_q, eq_s);
+}
+
+template <class K>
+K layer_bias_mle(const QuantizedLayer& layer, std::span<const K> q, std::vector<K>& eq_q) {
+  if (layer.structured() && layer.ops.back().kind == LinearOp::Kind::conv)
+    if (const auto b = channel_bias(layer.ops.back().conv, layer.bias))
+      return channel_bias_mle<K>(layer.ops.back().conv, *b, q);
+  if (eq_q.empty()) eq_q = eq_table<K>(q);
+  return bias_mle<K>(layer, eq_q);
 }
 
 template <class Cfg>
@@ -153,7 +139,7 @@ Verdict verify_layers(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>
     // Step 2.1: remove the bias. m~(r) = sum_{k < b} eq(r, k).
     K mask = K::zero();
     for (std::size_t k = 0; k < st.batch; ++k) mask += eq_r[k];
-    v -= bias_mle<K>(layer, eq_q) * mask;
+    v -= layer_bias_mle<K>(layer, q, eq_q) * mask;
 
     // Step 2.2: the matrix product, then W~(q, s) * y* against the final claim.
     K claim = sumcheck_verifier(ch, v, shape.nu(i - 1), 2, s);
@@ -182,7 +168,7 @@ Verdict verify_layers(const Statement<Cfg>& st, VerifierChannel<typename Cfg::K>
       return Verdict::reject(layer_name(i - 1) + " activation sum-check: final claim != eq(s,s') eq(r,r') z*^2");
     q.assign(s_new.begin(), s_new.end());
     r.assign(r_new.begin(), r_new.end());
-    eq_q = eq_table<K>(q);
+    eq_q.clear();  // built by the next layer's bias or W~ route only if it needs it (O(rows))
     eq_r = eq_table<K>(r);
     v = z_star;
   }
@@ -310,5 +296,10 @@ NNP_INSTANTIATE_LAYER(Fp61)
 NNP_INSTANTIATE_LAYER(Fp127)
 #undef NNP_INSTANTIATE_LAYER
 #undef NNP_INSTANTIATE
+#define NNP_INSTANTIATE_BIAS(K) template K layer_bias_mle(const QuantizedLayer&, std::span<const K>, std::vector<K>&);
+NNP_INSTANTIATE_BIAS(Fp61x2)
+NNP_INSTANTIATE_BIAS(Fp61)
+NNP_INSTANTIATE_BIAS(Fp127)
+#undef NNP_INSTANTIATE_BIAS
 
 }  // namespace nnproof

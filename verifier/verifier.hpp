@@ -60,10 +60,18 @@ template <class K>
 K weight_mle(const QuantizedLayer& layer, std::span<const K> eq_q, std::span<const K> eq_s);
 
 // W~(q, s) of a layer of the proof's tables, as the verifier computes it: by the separable route
-// of verifier/separable_conv.hpp where it applies and costs less, else weight_mle with eq(s, .)
-// (built into eq_s, which is left empty otherwise).
+// of verifier/separable_conv.hpp where it applies and costs less, by the pooled-dense route of
+// verifier/separable_dense.hpp (window-constant ops, then one dense op), else weight_mle with
+// eq(s, .) (built into eq_s, which is left empty otherwise). eq_q = eq(q, .) may be empty: it is
+// then built here if the direct route needs it.
 template <class K>
 K layer_weight_mle(const QuantizedLayer& layer, std::span<const K> q, std::span<const K> eq_q, std::span<const K> s,
                    std::vector<K>& eq_s);
+
+// B~(q) of a layer of the proof's tables: per channel (separable_dense.hpp) where a convolution
+// gives the rows and the bias is one value per channel, else bias_mle over eq_q, which is built
+// into eq_q (from q) when empty.
+template <class K>
+K layer_bias_mle(const QuantizedLayer& layer, std::span<const K> q, std::vector<K>& eq_q);
 
 }  // namespace nnproof

@@ -116,7 +116,7 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t
   // The client's side runs on another machine: its repetitions follow each other, as a client
   // checking proofs would, not each one straight after a prover run (on this machine the first
   // verify after a proof is ~1 ms slower, its input hash mostly; a client runs no prover first).
-  for (int i = 0; i < std::max(o.repeat, 1); ++i) {
+  for (int i = 0; i < std::max(o.verify_repeat > 0 ? o.verify_repeat : o.repeat, 1); ++i) {
     // The client holds its quantized input as the small integers it is (as `nnproof verify` does):
     // the verifier reads 1 to 4 bytes a value, not a field element's 8 or 16.
     st.small_input = {};
@@ -247,6 +247,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--field", o->field, "m61 or m127 (default m61; with --model, the model's nnproof.field, else m61)");
   add_engine_options(*cmd, o->engine, o->threads);
   cmd->add_option("--repeat", o->repeat, "runs per measurement; the fastest is reported (default 1)");
+  cmd->add_option("--verify-repeat", o->verify_repeat,
+                  "verifications per measurement, back to back; the fastest is reported (default: --repeat)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o->seed, "random seed (default 1)");
   cmd->add_option(
          "--input-bits", o->input_bits,

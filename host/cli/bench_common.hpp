@@ -17,6 +17,9 @@ struct BenchOptions {
   std::string field;  // empty: m61, or with --model the model's own (choose_field)
   std::string model;  // bench --model: an ONNX file instead of --arch's synthetic network
   int threads = 0, repeat = 1;
+  // Verifications per measurement (0: --repeat). A client checks proofs back to back; on a shared
+  // machine many short verifies find a quiet stretch where five do not.
+  int verify_repeat = 0;
   int input_bits = 8;  // the input's values in +-(2^(input_bits-1) - 1), as a quantized input's are
   std::uint64_t seed = 1;
   bool json = false;

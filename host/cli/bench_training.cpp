@@ -109,7 +109,7 @@ nlohmann::json bench_training_batch(Engine<Cfg>& engine, const QuantizedModel& m
     };
     prove_t.run([&] { bundle = prove_training_bundle(engine, st, stages); });
   }
-  for (int i = 0; i < std::max(o.repeat, 1); ++i) {
+  for (int i = 0; i < std::max(o.verify_repeat > 0 ? o.verify_repeat : o.repeat, 1); ++i) {
     Verdict verdict;
     // The bundle's checks and the protocol, without the magnitude bound: random field elements as
     // data wrap any bound, and the bound's O(|W| + data) pass is not what is timed here.

@@ -376,6 +376,18 @@ TEST_F(Cli, BenchInputBitsChangesTheSyntheticInput) {
     EXPECT_EQ(run_cli(std::string("bench --arch 5,7,3 --batch 4") + bad).code, 2) << bad;
 }
 
+// --verify-repeat times more verifications than --repeat's runs (the client's loop only): the same
+// proof, an accepted verify each time (bench exits 1 on a rejection), and a negative count refused.
+TEST_F(Cli, BenchVerifyRepeatRunsTheClientsLoopOnly) {
+  CliRun once = run_cli("bench --arch 5,7,3 --batch 9 --engine cpu --json");
+  CliRun many = run_cli("bench --arch 5,7,3 --batch 9 --engine cpu --json --verify-repeat 25");
+  ASSERT_EQ(once.code, 0) << once.out;
+  ASSERT_EQ(many.code, 0) << many.out;
+  EXPECT_EQ(nlohmann::json::parse(many.out)["results"][0]["proof_sha256"],
+            nlohmann::json::parse(once.out)["results"][0]["proof_sha256"]);
+  EXPECT_EQ(run_cli("bench --arch 5,7,3 --batch 4 --verify-repeat -1").code, 2);
+}
+
 // bench --model: a convolutional model file, timed with the same keys plus which float32
 // implementation float_forward_s ran and the input bound the random inputs were drawn under; the
 // same seed proves the same bytes on the cpu and thrust-omp engines (the cpu engine's int8
