@@ -10,6 +10,7 @@
 #include "host/training/prover.hpp"
 #include "kernels/registry.hpp"
 #include "tests/support/models.hpp"
+#include "tests/support/training_case.hpp"
 #include "verifier/magnitude.hpp"
 #include "verifier/training/computation.hpp"
 #include "verifier/training/magnitude.hpp"
@@ -26,11 +27,9 @@ class TrainingProofTest : public ::testing::Test {};
 using FileConfigs = ::testing::Types<M61, M127>;
 TYPED_TEST_SUITE(TrainingProofTest, FileConfigs);
 
-struct Case {
-  QuantizedModel model;
-  std::vector<std::int64_t> input, labels;
-  std::size_t samples = 0;
-};
+using Case = testing::TrainingCase;
+using testing::fixed_transcript;
+using testing::statement_of;
 
 // A random dense network with power-of-two scales and a labelled batch.
 Case random_case(std::mt19937_64& rng, std::size_t depth, std::size_t samples) {
@@ -44,27 +43,6 @@ Case random_case(std::mt19937_64& rng, std::size_t depth, std::size_t samples) {
   for (std::size_t k = 0; k < samples; ++k)
     c.labels.push_back(static_cast<std::int64_t>(pick(rng, 0, dims.back() - 1)));
   return c;
-}
-
-template <class Cfg>
-TrainingStatement<Cfg> statement_of(const Case& c) {
-  TrainingStatement<Cfg> st;
-  st.model = &c.model;
-  st.model_digest = model_digest(c.model);
-  st.samples = c.samples;
-  for (std::int64_t v : c.input) st.input.push_back(Cfg::F::from_int(v));
-  st.labels = c.labels;
-  st.lr_exponent = 3;
-  return st;
-}
-
-// A transcript that ignores the statement: challenges fixed in advance, so a tampered statement
-// meets the honest proof's challenges and only the protocol's checks can reject it.
-template <class Cfg>
-Transcript fixed_transcript() {
-  Transcript t(Cfg::kId, kModeNonInteractive);
-  t.absorb("fixed challenges for a test", std::span<const unsigned char>());
-  return t;
 }
 
 template <class Cfg>

@@ -14,6 +14,7 @@
 #include "host/training/prover.hpp"
 #include "kernels/registry.hpp"
 #include "tests/support/models.hpp"
+#include "tests/support/training_case.hpp"
 #include "verifier/element_hash.hpp"
 #include "verifier/magnitude.hpp"
 #include "verifier/sha256.hpp"
@@ -32,11 +33,9 @@ class ConvTrainingProofTest : public ::testing::Test {};
 using FileConfigs = ::testing::Types<M61, M127>;
 TYPED_TEST_SUITE(ConvTrainingProofTest, FileConfigs);
 
-struct Case {
-  QuantizedModel model;
-  std::vector<std::int64_t> input, labels;
-  std::size_t samples = 0;
-};
+using Case = testing::TrainingCase;
+using testing::fixed_transcript;
+using testing::statement_of;
 
 std::uint64_t max_abs(const std::vector<std::int64_t>& v) {
   std::uint64_t m = 0;
@@ -62,26 +61,12 @@ Case random_case(std::mt19937_64& rng, std::size_t depth, std::size_t samples) {
   throw std::runtime_error("no random CNN of this depth fits m61");
 }
 
-template <class Cfg>
-TrainingStatement<Cfg> statement_of(const Case& c) {
-  TrainingStatement<Cfg> st;
-  st.model = &c.model;
-  st.model_digest = model_digest(c.model);
-  st.samples = c.samples;
-  for (std::int64_t v : c.input) st.input.push_back(Cfg::F::from_int(v));
-  st.labels = c.labels;
-  st.lr_exponent = 3;
-  return st;
-}
-
 // The statement's own transcript (honest runs) or one that ignores the statement (fixed
 // challenges: a tampered statement meets the honest proof's challenges).
 template <class Cfg>
 Transcript transcript_for(const TrainingStatement<Cfg>& st, bool fixed) {
   if (!fixed) return training_transcript<Cfg>(training_statement_digest(st, training_bindings(st)));
-  Transcript t(Cfg::kId, kModeNonInteractive);
-  t.absorb("fixed challenges for a test", std::span<const unsigned char>());
-  return t;
+  return fixed_transcript<Cfg>();
 }
 
 template <class Cfg>
