@@ -76,6 +76,11 @@ BundleView inspect_training(const ProofReader& read, std::size_t size) {
   TrainingBundleHeader h = parse_training_header(head, kAnyDepth);
   TrainingShape shape{h.dims, h.samples};
   if (h.structured) shape.structure = training_structure_of(read, h.dims.size() - 1);
+  // The structure is the file's: its claims must be in the file before its description is walked
+  // (a few bytes of section could otherwise declare millions of ops for the walk to allocate).
+  if (const std::size_t least = training_bundle_size_before_messages(h.field, shape); size < least)
+    throw ProofFormatError("truncated training proof: " + std::to_string(size) +
+                           " bytes, the header implies at least " + std::to_string(least));
   const std::size_t want = training_bundle_size(h.field, shape);
   if (size != want)
     throw ProofFormatError((size < want ? "truncated training proof: " : "trailing bytes after the training proof: ") +

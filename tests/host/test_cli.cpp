@@ -308,6 +308,32 @@ TEST_F(Cli, InspectReadsTrainingBundles) {
   inspect_training_bundle<M127>(dir, 19);
 }
 
+// A structured training bundle's section is the file's own word when inspect has no model: a few
+// bytes a trained op. A file that declares 65,536 ops and then stops is refused as truncated from
+// the sizes of its header, section and claims, before the description is walked to count messages.
+TEST_F(Cli, InspectRefusesATrainingBundleWhoseStructureOutrunsTheFile) {
+  std::mt19937_64 rng(20);
+  const std::vector<LayerStructure> small{std::vector<TrainedOp>{{0, 1}}, std::nullopt};
+  const auto honest = serialize_training_bundle(testing::random_training_bundle<M61>({4, 3, 2}, 3, rng, small));
+  std::vector<unsigned char> bytes(honest.begin(), honest.begin() + training_bundle_header_size(2));
+  auto put = [&](std::uint64_t v, int width) {
+    for (int k = 0; k < width; ++k) bytes.push_back(static_cast<unsigned char>(v >> (8 * k)));
+  };
+  put(kMaxTrainedOps, 4);
+  put(kDenseLayer, 4);
+  for (std::uint64_t op = 0; op < kMaxTrainedOps; ++op) {
+    put(op, 4);
+    put(1, 8);
+  }
+  const std::string path = dir.file("ops.nnpt");
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  CliRun r = run_cli("inspect " + path);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("truncated training proof"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("implies at least"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, VersionNamesTheReleaseAndTheProofFormats) {
   CliRun r = run_cli("--version");
   EXPECT_EQ(r.code, 0) << r.out;

@@ -156,6 +156,12 @@ std::vector<LayerStructure> parse_training_structure(std::span<const unsigned ch
   return out;
 }
 
+std::size_t training_bundle_size_before_messages(FieldId field, const TrainingShape& shape) {
+  check_shape(shape);
+  const u128 total = header_size(shape.depth()) + structure_bytes(shape) + claim_count(shape) * field_base_bytes(field);
+  return total > static_cast<u128>(SIZE_MAX) ? SIZE_MAX : static_cast<std::size_t>(total);
+}
+
 std::size_t training_bundle_size(FieldId field, const TrainingShape& shape) {
   check_shape(shape);
   // In 128 bits: with dims and N below 2^32 and depth below 2^32 nothing here can overflow.

@@ -58,6 +58,10 @@ std::vector<LayerStructure> parse_training_structure(std::span<const unsigned ch
                                                      std::size_t& used);
 // The whole file's length for a trusted shape (saturating at SIZE_MAX).
 std::size_t training_bundle_size(FieldId field, const TrainingShape& shape);
+// The header, structure section and claims alone (no walk of the description): a reader that takes
+// the shape from the file itself (inspect) checks the file holds at least this much before it
+// walks a structure of the file's choosing to count the messages.
+std::size_t training_bundle_size_before_messages(FieldId field, const TrainingShape& shape);
 
 template <class Cfg>
 std::vector<unsigned char> serialize_training_bundle(const TrainingBundle<Cfg>& bundle);
