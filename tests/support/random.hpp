@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <random>
 #include <type_traits>
+#include <vector>
 
 #include "core/fields.hpp"
+#include "core/polynomial.hpp"
 #include "host/synthetic.hpp"
 
 namespace nnproof::testing {
@@ -27,5 +29,13 @@ inline std::mt19937_64 make_rng(std::uint64_t salt = 0) {
 }
 
 using nnproof::random_element;
+
+// A random point for the MLE of a table of n entries: ceil(log2 n) coordinates.
+template <class K>
+std::vector<K> random_point(std::mt19937_64& rng, std::size_t n) {
+  std::vector<K> x;
+  for (std::size_t t = 0; t < ceil_log2(n); ++t) x.push_back(random_element<K>(rng));
+  return x;
+}
 
 }  // namespace nnproof::testing

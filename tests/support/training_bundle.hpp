@@ -3,6 +3,8 @@
 // A training bundle (.nnpt) of the right sizes with random content (digests, claims, messages):
 // what the format's tests, the CLI's inspect test and the fuzz seeds need, no prover involved.
 #include <random>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "host/synthetic.hpp"
@@ -40,6 +42,17 @@ TrainingBundle<Cfg> random_training_bundle(const std::vector<std::size_t>& dims,
   b.messages.resize(shape.message_count());
   for (auto& m : b.messages) m = random_element<K>(rng);
   return b;
+}
+
+// The parser's refusal of bytes for a trusted shape, or "(accepted)".
+template <class Cfg>
+std::string parse_error(std::span<const unsigned char> bytes, const TrainingShape& shape) {
+  try {
+    parse_training_bundle<Cfg>(bytes, shape);
+  } catch (const ProofFormatError& e) {
+    return e.what();
+  }
+  return "(accepted)";
 }
 
 }  // namespace nnproof::testing

@@ -18,6 +18,7 @@ namespace {
 using testing::ImageDims;
 using testing::make_rng;
 using testing::pick;
+using testing::random_point;
 
 // A chain of one to three convolutions and sum pools over a random image (odd sizes mostly).
 std::vector<LinearOp> random_conv_chain(std::mt19937_64& rng, std::size_t max_ops) {
@@ -64,13 +65,6 @@ std::vector<std::int64_t> padded_dense_matrix(const std::vector<LinearOp>& chain
   for (std::size_t a = 0; a < m.size(); ++a)
     for (std::size_t j = 0; j < n0; ++j) out[rmap[a] * cols + cmap[j]] = m[a][j];
   return out;
-}
-
-template <class K>
-std::vector<K> random_point(std::mt19937_64& rng, std::size_t n) {
-  std::vector<K> x;
-  for (std::size_t t = 0; t < ceil_log2(n); ++t) x.push_back(random_element<K>(rng));
-  return x;
 }
 
 template <class K>

@@ -18,6 +18,7 @@ namespace {
 using testing::ImageDims;
 using testing::make_rng;
 using testing::pick;
+using testing::random_point;
 
 // A convolution whose kernel is one random weight per (out, in) channel over its whole window.
 LinearOp window_constant_conv(std::mt19937_64& rng, ImageDims& img) {
@@ -57,13 +58,6 @@ std::vector<LinearOp> random_pooled_dense(std::mt19937_64& rng, bool pad_dense_i
     }
   chain.push_back(LinearOp::dense(rows, cols, std::move(w)));
   return chain;
-}
-
-template <class K>
-std::vector<K> random_point(std::mt19937_64& rng, std::size_t n) {
-  std::vector<K> x;
-  for (std::size_t t = 0; t < ceil_log2(n); ++t) x.push_back(random_element<K>(rng));
-  return x;
 }
 
 template <class K>

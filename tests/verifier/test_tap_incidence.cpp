@@ -17,6 +17,7 @@ namespace {
 using testing::ImageDims;
 using testing::make_rng;
 using testing::pick;
+using testing::random_point;
 
 LinearOp random_padded_conv(std::mt19937_64& rng) {
   ImageDims img{pick(rng, 1, 4), pick(rng, 2, 9), pick(rng, 2, 9)};
@@ -26,13 +27,6 @@ LinearOp random_padded_conv(std::mt19937_64& rng) {
   op.rows = op.conv.out_size();
   op.cols = op.conv.in_size();
   return op;
-}
-
-template <class K>
-std::vector<K> random_point(std::mt19937_64& rng, std::size_t n) {
-  std::vector<K> x;
-  for (std::size_t i = 0; i < ceil_log2(n); ++i) x.push_back(random_element<K>(rng));
-  return x;
 }
 
 template <class K>

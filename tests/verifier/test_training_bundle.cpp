@@ -16,6 +16,7 @@ namespace {
 template <class Cfg>
 class TrainingBundleTest : public ::testing::Test {};
 using FileConfigs = ::testing::Types<M61, M127>;
+using testing::parse_error;
 TYPED_TEST_SUITE(TrainingBundleTest, FileConfigs);
 
 struct Case {
@@ -48,16 +49,6 @@ struct Sample {
   TrainingBundle<Cfg> bundle;
   std::vector<unsigned char> bytes;
 };
-
-template <class Cfg>
-std::string parse_error(std::span<const unsigned char> bytes, const TrainingShape& shape) {
-  try {
-    parse_training_bundle<Cfg>(bytes, shape);
-  } catch (const ProofFormatError& e) {
-    return e.what();
-  }
-  return "(accepted)";
-}
 
 TYPED_TEST(TrainingBundleTest, RoundTripAndExactSize) {
   using F = typename TypeParam::F;

@@ -17,6 +17,7 @@ namespace {
 template <class Cfg>
 class StructuredBundleTest : public ::testing::Test {};
 using FileConfigs = ::testing::Types<M61, M127>;
+using testing::parse_error;
 TYPED_TEST_SUITE(StructuredBundleTest, FileConfigs);
 
 std::uint64_t le(const std::vector<unsigned char>& b, std::size_t at, std::size_t n) {
@@ -29,16 +30,6 @@ std::uint64_t le(const std::vector<unsigned char>& b, std::size_t at, std::size_
 // layer 3: a chain of pools only.
 const TrainingShape kShape{
     {8, 6, 3, 2}, 3, {std::vector<TrainedOp>{{0, 5}, {2, 7}}, std::nullopt, std::vector<TrainedOp>{}}};
-
-template <class Cfg>
-std::string parse_error(std::span<const unsigned char> bytes, const TrainingShape& shape) {
-  try {
-    parse_training_bundle<Cfg>(bytes, shape);
-  } catch (const ProofFormatError& e) {
-    return e.what();
-  }
-  return "(accepted)";
-}
 
 template <class Cfg>
 std::vector<unsigned char> sample_bytes(TrainingBundle<Cfg>& b, std::uint64_t salt) {
