@@ -126,33 +126,30 @@ class ThrustEngine final : public Engine<Cfg> {
     return std::make_unique<ProductSumcheck<K>>(A, V);
   }
 
-  // A and V made where the sum-check reads them: the points q and r go up (one transfer), the eq
-  // tables are built from them there, and A and V are computed into the sum-check's own tables and
-  // never come down. (A structured layer's A is the host's, as its forward pass: ARCHITECTURE.md;
-  // it goes up alone.) The Thrust engine keeps no carry (its col_combine_of_squares is
-  // col_combine), so Z is not read.
+  // A and V made where the sum-check reads them: when its rounds start, the points q and r go up
+  // with the transcript's state (one transfer, DeviceRounds), the eq tables are built from them
+  // there, and A and V are computed into the sum-check's own tables (LayerTables) and never come
+  // down. (A structured layer's A is the host's, as its forward pass: ARCHITECTURE.md; it goes up
+  // here, alone.) The Thrust engine keeps no carry (its col_combine_of_squares is col_combine), so
+  // Z is not read. The layer, and this engine, must outlive the sum-check's first round.
   std::unique_ptr<SumcheckProver<K>> layer_product_sumcheck(const FieldLayer<F>& layer, const Table2D<F>& Y,
                                                             const Table2D<F>* /*Z*/, std::span<const K> q,
                                                             std::span<const K> r, SquareCarry<K>& /*carry*/) override {
-    const Index n_q = Index{1} << q.size();
-    device_eq_tables(q, r);
-    auto v = sized_table<K>(Y.rows);
-    col_combine_into(Y, raw(eq_) + n_q, v);
-    DeviceVector<K> a;
-    if (layer.q->structured()) {
-      a = upload<K>(structured_row_combine<K>(layer, std::span<const K>(eq_table<K>(q))));
-    } else {
-      a = sized_table<K>(padded(layer.cols()));
-      row_combine_into(layer, raw(eq_), a);
-    }
-    return std::make_unique<ProductSumcheck<K>>(std::move(a), std::move(v));
+    const Index size = padded(layer.cols());
+    if (Y.rows != size) throw std::logic_error("layer_product_sumcheck: Y has another number of rows than W columns");
+    DeviceVector<K> structured_a;
+    if (layer.q->structured())
+      structured_a = upload<K>(structured_row_combine<K>(layer, std::span<const K>(eq_table<K>(q))));
+    auto maker = std::make_unique<LayerTables>(*this, layer, Y, static_cast<unsigned>(q.size()),
+                                               static_cast<unsigned>(r.size()), std::move(structured_a));
+    return std::make_unique<ProductSumcheck<K>>(joined(q, r), size, std::move(maker));
   }
 
+  // eq(s, .) and eq(r, .) are built from s and r on the device, uploaded with the transcript's state.
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
                                                      K /*claim*/, SquareCarry<K> /*carry*/) override {
     DeviceVector<F> staged;
-    upload_points(s, r);  // eq(s, .) and eq(r, .) are built from them on the device
-    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, staged), Z.rows, Z.cols, raw(points_),
+    return std::make_unique<SquareSumcheck<Cfg>>(device_view(Z, staged), Z.rows, Z.cols, joined(s, r),
                                                  static_cast<unsigned>(s.size()), static_cast<unsigned>(r.size()));
   }
 
@@ -228,21 +225,54 @@ class ThrustEngine final : public Engine<Cfg> {
     download(on_device(t), out.data.begin());
     return out;
   }
-  // The points q and r up in one transfer (points_), then eq(q, .) and eq(r, .) built from them on
-  // the device into eq_, one table after the other (eq_tables.inl): |q| + |r| entries cross, not
-  // 2^|q| + 2^|r|.
-  void device_eq_tables(std::span<const K> q, std::span<const K> r) {
-    upload_points(q, r);
-    resize_unwritten(eq_, (Index{1} << q.size()) + (Index{1} << r.size()));
-    device_eq_table(raw(eq_), raw(points_), static_cast<unsigned>(q.size()));
-    device_eq_table(raw(eq_) + (Index{1} << q.size()), raw(points_) + q.size(), static_cast<unsigned>(r.size()));
-  }
-  // x then y into points_: one transfer.
-  void upload_points(std::span<const K> x, std::span<const K> y) {
+  static std::vector<K> joined(std::span<const K> x, std::span<const K> y) {
     std::vector<K> both(x.begin(), x.end());
     both.insert(both.end(), y.begin(), y.end());
-    upload_into(points_, both.begin(), both.end());
+    return both;
   }
+  // eq(q, .) then eq(r, .) into eq_, built on the device from q and r (`points`, device memory,
+  // n_q then n_r entries; eq_tables.inl): |q| + |r| entries cross, not 2^|q| + 2^|r|.
+  void device_eq_tables(const K* points, unsigned n_q, unsigned n_r) {
+    resize_unwritten(eq_, (Index{1} << n_q) + (Index{1} << n_r));
+    device_eq_table(raw(eq_), points, n_q);
+    device_eq_table(raw(eq_) + (Index{1} << n_q), points + n_q, n_r);
+  }
+
+  // A layer's A and V, made when its product sum-check's rounds start (ProductSumcheck): Y's device
+  // copy is held (or Y's host data uploaded now), the layer referred to.
+  class LayerTables final : public ProductTablesMaker<K> {
+   public:
+    LayerTables(ThrustEngine& engine, const FieldLayer<F>& layer, const Table2D<F>& Y, unsigned n_q, unsigned n_r,
+                DeviceVector<K> structured_a)
+        : engine_(engine),
+          layer_(layer),
+          y_cols_(Y.cols),
+          keep_(Y.device),
+          y_(&device_view(Y, staged_)),
+          n_q_(n_q),
+          n_r_(n_r),
+          structured_a_(std::move(structured_a)) {}
+    void make(const K* points, DeviceVector<K>& a, DeviceVector<K>& v) override {
+      engine_.device_eq_tables(points, n_q_, n_r_);
+      engine_.col_combine_into(*y_, y_cols_, raw(engine_.eq_) + (Index{1} << n_q_), v);
+      if (layer_.q->structured()) {
+        a = std::move(structured_a_);
+      } else {
+        a = sized_table<K>(padded(layer_.cols()));
+        engine_.row_combine_into(layer_, raw(engine_.eq_), a);
+      }
+    }
+
+   private:
+    ThrustEngine& engine_;
+    const FieldLayer<F>& layer_;
+    Index y_cols_;
+    std::shared_ptr<const DeviceCopy> keep_;  // Y's device copy, alive while y_ points into it
+    DeviceVector<F> staged_;                  // Y's host data uploaded, when Y has no device copy here
+    const DeviceVector<F>* y_;
+    unsigned n_q_, n_r_;
+    DeviceVector<K> structured_a_;
+  };
 
   // A[j] = sum_a eq[a] W[a][j] into `a` (padded(cols) entries), eq on the device: rows partial sums
   // of kRowBlock rows, then their sums. Stream-ordered: nothing waits (but the weights' first upload).
@@ -275,13 +305,17 @@ class ThrustEngine final : public Engine<Cfg> {
   // row, then their sums (two stream-ordered passes).
   void col_combine_into(const Table2D<F>& Y, const K* eq, DeviceVector<K>& v) {
     DeviceVector<F> staged;
-    const DeviceVector<F>& y = device_view(Y, staged);
-    const Index lanes = Y.cols < kColLanes ? Y.cols : kColLanes;
-    resize_unwritten(partial_, Y.rows * lanes);
-    resize_unwritten(v, Y.rows);
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows * lanes),
-                                ColLaneCombine<K, F>{raw(y), eq, raw(partial_), Y.cols, lanes}));
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(Y.rows), RowSums<K>{raw(partial_), raw(v), lanes}));
+    col_combine_into(device_view(Y, staged), Y.cols, eq, v);
+  }
+  // The same for Y's device entries y (rows of `cols` entries).
+  void col_combine_into(const DeviceVector<F>& y, Index cols, const K* eq, DeviceVector<K>& v) {
+    const Index rows = y.size() / cols;
+    const Index lanes = cols < kColLanes ? cols : kColLanes;
+    resize_unwritten(partial_, rows * lanes);
+    resize_unwritten(v, rows);
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * lanes),
+                                ColLaneCombine<K, F>{raw(y), eq, raw(partial_), cols, lanes}));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows), RowSums<K>{raw(partial_), raw(v), lanes}));
   }
 
   static Table2D<F> device_table(Index rows, Index cols, DeviceVector<F> values) {
@@ -300,9 +334,7 @@ class ThrustEngine final : public Engine<Cfg> {
   // computes A and V into the sum-check's own tables instead). Operations run one at a
   // time on one stream, so each reuse is ordered after the previous one's kernels.
   ForwardScratch<F> forward_;
-  // points_: the challenge points the eq tables are built from (the layer's q and r, the activation
-  // sum-check's s and r), read by the passes that build them before any later upload.
-  DeviceVector<K> eq_, partial_, combined_, points_;
+  DeviceVector<K> eq_, partial_, combined_;
 };
 
 }  // namespace nnproof::NNP_THRUST_NS

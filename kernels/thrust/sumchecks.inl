@@ -13,8 +13,10 @@
 #include <thrust/transform.h>
 #include <thrust/transform_reduce.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -87,21 +89,27 @@ std::array<K, 3> host_round(Index n, Terms terms) {
 template <class K>
 class DeviceRounds {
  public:
-  // first_terms: the first round's number of terms, the most any round has.
-  DeviceRounds(const TranscriptState& state, unsigned n, unsigned degree, Index first_terms)
+  // first_terms: the first round's number of terms, the most any round has. points: the challenge
+  // points the sum-check's tables are made from on the device (points() below), when they are not
+  // made yet: they go up in the state's transfer, one wait per sum-check instead of two.
+  DeviceRounds(const TranscriptState& state, unsigned n, unsigned degree, Index first_terms,
+               std::span<const K> points = {})
       : n_(n),
         degree_(degree),
         lanes_(first_terms < kRoundLanes ? first_terms : kRoundLanes),
-        memory_(sized_table<K>(state_at() + kStateEntries)) {
-    std::array<K, kStateEntries> host{};
+        memory_(sized_table<K>(state_at() + kStateEntries + points.size())) {
+    std::vector<K> host(kStateEntries + points.size());
     std::memcpy(static_cast<void*>(host.data()), &state, sizeof state);
+    std::copy(points.begin(), points.end(), host.begin() + kStateEntries);
     note_host_sync();
-    note_upload(sizeof host);
+    note_upload(host.size() * sizeof(K));
     NNP_THRUST(thrust::copy(host.begin(), host.end(), memory_.begin() + static_cast<std::ptrdiff_t>(state_at())));
   }
 
   // Where the latest challenge is, for the folds.
   const K* challenge() const { return out() + n_ * degree_ + n_; }
+  // The points given to the constructor, on the device.
+  const K* points() const { return out() + state_at() + kStateEntries; }
 
   // Round t: its n_terms terms summed on the device, then the transcript step.
   template <class Terms>
@@ -139,7 +147,7 @@ class DeviceRounds {
  private:
   // memory_'s layout, in entries of K: the rounds' output (n x degree messages, n challenges, the
   // current challenge, the final value), then the lanes' and the groups' sums (RoundSums<K> is
-  // three K), then the transcript state's 32 bytes.
+  // three K), then the transcript state's 32 bytes, then the points.
   static constexpr Index kStateEntries = (sizeof(TranscriptState) + sizeof(K) - 1) / sizeof(K);
   static_assert(sizeof(RoundSums<K>) == 3 * sizeof(K) && alignof(RoundSums<K>) == alignof(K));
   static_assert(alignof(TranscriptState) <= alignof(K));
@@ -158,22 +166,40 @@ class DeviceRounds {
 
 // ---- the sum-check of sum_j A[j] V[j] (degree 2) ----
 
+// How a product sum-check's tables A and V are made on the device from its challenge points
+// (ThrustEngine::layer_product_sumcheck's: eq(q, .) and eq(r, .), then A and V from them). Run when
+// the rounds start, not when the sum-check is made: the points then go up in the transfer of the
+// transcript's state (DeviceRounds), and nothing is uploaded before. `points` is device memory.
+template <class K>
+class ProductTablesMaker {
+ public:
+  virtual ~ProductTablesMaker() = default;
+  virtual void make(const K* points, DeviceVector<K>& a, DeviceVector<K>& v) = 0;
+};
+
 template <class K>
 class ProductSumcheck final : public SumcheckProver<K> {
  public:
-  ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V) { std::tie(a_, v_) = upload_two<K>(A, V); }
-  // A and V already on the device (ThrustEngine::layer_product_sumcheck): nothing crosses.
-  ProductSumcheck(DeviceVector<K> a, DeviceVector<K> v) : a_(std::move(a)), v_(std::move(v)) {}
+  ProductSumcheck(const std::vector<K>& A, const std::vector<K>& V) : size_(A.size()) {
+    std::tie(a_, v_) = upload_two<K>(A, V);
+  }
+  // A and V made on the device from `points` (host memory) by `maker` when the rounds start
+  // (ensure_tables): nothing crosses but the points. size: A's and V's entries.
+  ProductSumcheck(std::vector<K> points, Index size, std::unique_ptr<ProductTablesMaker<K>> maker)
+      : size_(size), points_(std::move(points)), maker_(std::move(maker)) {}
 
   std::array<K, 3> round() override {
+    ensure_tables();
     const Index half = a_.size() / 2;
     return host_round<K>(half, ProductRound<K>{raw(a_), raw(v_), half});
   }
   void fold(K r) override {
+    ensure_tables();
     put_challenge(r_, r);
     fold_tables(raw(r_));
   }
   std::array<K, 3> fold_and_round(K r) override {
+    ensure_tables();
     put_challenge(r_, r);
     const Index q = a_.size() / 4;
     prepare_spares(q);
@@ -181,13 +207,19 @@ class ProductSumcheck final : public SumcheckProver<K> {
     swap_spares();
     return h;
   }
-  K final_value() const override { return final_ ? *final_ : read_entry(v_, 0); }
+  K final_value() const override {
+    if (final_) return *final_;
+    // A sum-check of no rounds (a one-entry table) is read without any round having made V.
+    const_cast<ProductSumcheck*>(this)->ensure_tables();
+    return read_entry(v_, 0);
+  }
 
   std::optional<typename SumcheckProver<K>::Rounds> run_fiat_shamir(const TranscriptState& state, unsigned n,
                                                                     unsigned degree) override {
-    check_rounds(n, degree, 2, a_.size());
-    const Index half = a_.size() / 2;
-    DeviceRounds<K> rounds(state, n, degree, half);
+    check_rounds(n, degree, 2, size_);
+    const Index half = size_ / 2;
+    DeviceRounds<K> rounds(state, n, degree, half, maker_ ? std::span<const K>(points_) : std::span<const K>());
+    if (maker_) make_tables(rounds.points());
     rounds.round(0, half, ProductRound<K>{raw(a_), raw(v_), half});
     for (unsigned t = 1; t < n; ++t) {
       const Index q = a_.size() / 4;
@@ -203,6 +235,19 @@ class ProductSumcheck final : public SumcheckProver<K> {
   }
 
  private:
+  // The host-driven rounds' tables: the points go up alone (one transfer), then A and V are made.
+  void ensure_tables() {
+    if (!maker_) return;
+    const auto points = upload<K>(points_);
+    make_tables(raw(points));
+  }
+  void make_tables(const K* points) {
+    maker_->make(points, a_, v_);
+    maker_.reset();
+    if (a_.size() != size_ || v_.size() != size_)
+      throw std::logic_error("ProductSumcheck: tables of " + std::to_string(a_.size()) + " and " +
+                             std::to_string(v_.size()) + " entries for a sum-check over " + std::to_string(size_));
+  }
   void fold_tables(const K* r) {
     fold_table(a_, spare_a_, r);
     fold_table(v_, spare_v_, r);
@@ -216,9 +261,12 @@ class ProductSumcheck final : public SumcheckProver<K> {
     v_.swap(spare_v_);
   }
 
+  Index size_;
   DeviceVector<K> a_, v_, spare_a_, spare_v_;
-  DeviceVector<K> r_;       // the host's challenge for the next fold (round / fold_and_round)
-  std::optional<K> final_;  // run_fiat_shamir's, downloaded with its messages
+  std::vector<K> points_;                         // the points maker_ reads, while it has not run
+  std::unique_ptr<ProductTablesMaker<K>> maker_;  // null once A and V are made
+  DeviceVector<K> r_;                             // the host's challenge for the next fold (round / fold_and_round)
+  std::optional<K> final_;                        // run_fiat_shamir's, downloaded with its messages
 };
 
 // ---- the sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first ----
@@ -235,28 +283,34 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
  public:
   // z: the rows x cols table Z in the base field, already on the device. points: s (n_s entries)
-  // then r (n_r) in device memory, from which eq(s, .) and eq(r, .) are built there (eq_tables.inl).
-  SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, const K* points, unsigned n_s, unsigned n_r)
+  // then r (n_r) in host memory, from which eq(s, .) and eq(r, .) are built on the device
+  // (eq_tables.inl) when the rounds start: run_fiat_shamir uploads them with the transcript's state.
+  SquareSumcheck(const DeviceVector<F>& z, Index rows, Index cols, std::vector<K> points, unsigned n_s, unsigned n_r)
       : rows_(rows),
         cols_(cols),
+        n_s_(n_s),
+        n_r_(n_r),
+        points_(std::move(points)),
         es_(sized_table<K>(Index{1} << n_s)),
         er_(sized_table<K>(Index{1} << n_r)),
         z_(sized_table<K>(z.size())) {
-    device_eq_table(raw(es_), points, n_s);
-    device_eq_table(raw(er_), points + n_s, n_r);
+    if (points_.size() != std::size_t{n_s} + n_r) throw std::logic_error("SquareSumcheck: points of another size");
     NNP_THRUST(thrust::transform(exec_nosync(), z.begin(), z.end(), z_.begin(), LiftToK<F, K>{}));
   }
 
   std::array<K, 3> round() override {
+    ensure_eq();
     const Index half = z_.size() / 2;
     return host_round<K>(half, SquareRound<K>{shape(), raw(z_), half});
   }
   void fold(K r) override {
+    ensure_eq();
     put_challenge(r_, r);
     fold_eq(raw(r_));
     fold_table(z_, spare_z_, raw(r_));
   }
   std::array<K, 3> fold_and_round(K r) override {
+    ensure_eq();
     put_challenge(r_, r);
     fold_eq(raw(r_));
     const Index q = z_.size() / 4;
@@ -271,7 +325,8 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
                                                                     unsigned degree) override {
     check_rounds(n, degree, 3, z_.size());
     const Index half = z_.size() / 2;
-    DeviceRounds<K> rounds(state, n, degree, half);
+    DeviceRounds<K> rounds(state, n, degree, half, eq_built_ ? std::span<const K>() : std::span<const K>(points_));
+    if (!eq_built_) build_eq(rounds.points());
     rounds.round(0, half, SquareRound<K>{shape(), raw(z_), half});
     for (unsigned t = 1; t < n; ++t) {
       fold_eq(rounds.challenge());
@@ -290,6 +345,17 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
  private:
   SquareShape<K> shape() const { return {raw(es_), raw(er_), rows_, cols_}; }
+  // The host-driven rounds' eq tables: the points go up alone (one transfer).
+  void ensure_eq() {
+    if (eq_built_) return;
+    const auto points = upload<K>(points_);
+    build_eq(raw(points));
+  }
+  void build_eq(const K* points) {
+    device_eq_table(raw(es_), points, n_s_);
+    device_eq_table(raw(er_), points + n_s_, n_r_);
+    eq_built_ = true;
+  }
   // Binds the top variable of the eq factor: a row while rows remain, then a column.
   void fold_eq(const K* r) {
     if (rows_ > 1) {
@@ -302,6 +368,9 @@ class SquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   }
 
   Index rows_, cols_;
+  unsigned n_s_, n_r_;
+  std::vector<K> points_;  // s then r, on the host
+  bool eq_built_ = false;  // es_ and er_ built from points_
   DeviceVector<K> es_, er_, z_, spare_z_, spare_e_;
   DeviceVector<K> r_;       // the host's challenge for the next fold (round / fold_and_round)
   std::optional<K> final_;  // run_fiat_shamir's, downloaded with its messages

@@ -4,6 +4,7 @@
 // convolutional ones.
 #include <gtest/gtest.h>
 
+#include "host/sumcheck_driver.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
 #include "kernels/cpu/limb_gemm.hpp"
 #include "kernels/registry.hpp"
@@ -12,6 +13,8 @@
 #include "tests/support/engines.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/problems.hpp"
+#include "verifier/channel.hpp"
+#include "verifier/transcript.hpp"
 
 namespace nnproof {
 namespace {
@@ -128,6 +131,71 @@ TYPED_TEST(EngineTest, StructuredLayersAreBitIdentical) {
         auto engine_st = st;
         EXPECT_EQ(serialize_bundle(prove_bundle(*engine, engine_st)), want) << engine->name() << ", case " << c;
       }
+    }
+  }
+}
+
+// A layer's matrix-product sum-check made from its points (layer_product_sumcheck), whose tables
+// the Thrust engine makes on its device only when the rounds start (from points uploaded with the
+// transcript's state, or alone for host-driven rounds): its rounds and final value are the reference
+// engine's, driven from the host (round, fold_and_round, fold) and through a Fiat-Shamir transcript
+// (run_fiat_shamir, replayed), on dense and structured layers, from a host table Y and from one the
+// engine made, and for a layer of one column (no rounds: the final value alone).
+template <class Cfg>
+void check_layer_product_sumcheck(Engine<Cfg>& engine, const QuantizedModel& model, std::size_t batch,
+                                  std::mt19937_64& rng) {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+  const auto layers = field_layers<F>(model);
+  const auto& layer = layers.front();
+  auto ref = make_reference_engine<Cfg>();
+  std::vector<K> q(ceil_log2(layer.rows())), r(ceil_log2(batch));
+  for (auto& x : q) x = random_element<K>(rng);
+  for (auto& x : r) x = random_element<K>(rng);
+  const auto Z = random_table<F>(layer.cols(), batch, rng);
+  const Table2D<F> host_y = ref->square(Z), engine_y = engine.square(Z);
+  const unsigned n = ceil_log2(layer.cols());
+  for (const Table2D<F>* y : {&host_y, &engine_y}) {
+    SquareCarry<K> ref_carry, carry;
+    auto a = ref->layer_product_sumcheck(layer, host_y, nullptr, q, r, ref_carry);
+    auto b = engine.layer_product_sumcheck(layer, *y, nullptr, q, r, carry);
+    // h(0) and h(2): a degree-2 round's third value is unspecified.
+    const auto two = [](const std::array<K, 3>& h) { return std::pair{h[0], h[1]}; };
+    if (n > 0) {
+      ASSERT_EQ(two(a->round()), two(b->round()));
+      for (unsigned t = 1; t < n; ++t) {
+        const K c = random_element<K>(rng);
+        a->fold(c);
+        ASSERT_EQ(two(a->round()), two(b->fold_and_round(c))) << "round " << t;
+      }
+      const K c = random_element<K>(rng);
+      a->fold(c);
+      b->fold(c);
+    }
+    EXPECT_EQ(a->final_value(), b->final_value());
+    // Through a transcript: the engine's device rounds (if it runs them) replayed, the reference's
+    // driven by the host; the same messages, challenges and final value.
+    auto a2 = ref->layer_product_sumcheck(layer, host_y, nullptr, q, r, ref_carry);
+    auto b2 = engine.layer_product_sumcheck(layer, *y, nullptr, q, r, carry);
+    Transcript ta(Cfg::kId, 0), tb(Cfg::kId, 0);
+    FiatShamirProverChannel<K> cha(ta), chb(tb);
+    EXPECT_EQ(run_sumcheck(*a2, n, 2, cha), run_sumcheck(*b2, n, 2, chb));
+    EXPECT_EQ(cha.messages(), chb.messages());
+    EXPECT_EQ(a2->final_value(), b2->final_value());
+  }
+}
+
+TYPED_TEST(EngineTest, LayerProductSumcheckIsBitIdentical) {
+  auto rng = make_rng(69);
+  std::vector<QuantizedModel> models;
+  models.push_back(testing::random_model({37, 21}, rng, 100, 100));
+  models.push_back(testing::random_model({1, 5}, rng, 100, 100));  // one column: no rounds
+  models.push_back(testing::random_model({6, 1}, rng, 100, 100));  // one row: q is empty
+  models.push_back(testing::random_cnn(rng, 1));
+  for (const auto& engine : engines_under_test<TypeParam>()) {
+    for (std::size_t m = 0; m < models.size(); ++m) {
+      SCOPED_TRACE(engine->name() + ", model " + std::to_string(m));
+      check_layer_product_sumcheck<TypeParam>(*engine, models[m], m == 0 ? 13 : 3, rng);
     }
   }
 }
