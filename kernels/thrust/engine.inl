@@ -12,6 +12,7 @@
 #include <thrust/for_each.h>
 #include <thrust/transform.h>
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -28,6 +29,7 @@
 #include "kernels/thrust/eq_tables.inl"
 #include "kernels/thrust/functors.hpp"
 #include "kernels/thrust/gemm.inl"
+#include "kernels/thrust/small_input.hpp"
 #include "kernels/thrust/sumchecks.inl"
 #include "kernels/thrust/thrust_errors.hpp"
 #include "kernels/thrust/transfers.hpp"
@@ -78,15 +80,25 @@ class ThrustEngine final : public Engine<Cfg> {
   }
 
   // The input goes to the device once, as the user's rows (the backend's upload_input: the cuda
-  // build's from pinned memory, without waiting for it), and is transposed there (the host's
-  // transpose was a sequential pass over the whole batch): the first layer's forward and its
-  // col_combine read the table.
+  // build's from pinned memory, without waiting for it), each value in the fewest bytes that hold
+  // every value's centered form (small_input.hpp: 1 for an 8-bit input, not 8 or 16), and is lifted
+  // to F and transposed there (the host's transpose was a sequential pass over the whole batch):
+  // the first layer's forward and its col_combine read the table.
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
-    const Index rows = padded(n0), cols = padded(batch);
-    const auto rows_in = upload_input<F>(input.data(), n0 * batch);  // the backend's: pinned memory in cuda
+    const Index rows = padded(n0), cols = padded(batch), n = n0 * batch;
     auto x = sized_table<F>(rows * cols);
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(rows * cols),
-                                TransposeInput<F>{raw(rows_in), raw(x), n0, batch, cols}));
+    std::vector<std::int8_t> small(n);
+    const unsigned width = narrow_input(input.data(), n, small.data());  // one pass for an 8-bit input
+    if (width == 1)
+      transpose_input(small, n0, batch, x);
+    else if (width == 2 && width < sizeof(F))
+      transpose_input(narrowed<std::int16_t>(input), n0, batch, x);
+    else if (width == 4 && width < sizeof(F))
+      transpose_input(narrowed<std::int32_t>(input), n0, batch, x);
+    else if (width == 8 && width < sizeof(F))
+      transpose_input(narrowed<std::int64_t>(input), n0, batch, x);
+    else
+      transpose_input(input, n0, batch, x);
     return device_table(rows, cols, std::move(x));
   }
 
@@ -223,6 +235,20 @@ class ThrustEngine final : public Engine<Cfg> {
     if (t.on_host()) return t;
     Table2D<F> out(t.rows, t.cols);
     download(on_device(t), out.data.begin());
+    return out;
+  }
+  // The input's rows `in` (field elements or small integers) up, then lifted and transposed into x.
+  template <class In>
+  static void transpose_input(const std::vector<In>& in, Index n0, Index batch, DeviceVector<F>& x) {
+    const Index cols = padded(batch);
+    const auto rows_in = upload_input<In>(in.data(), in.size());  // the backend's: pinned memory in cuda
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(x.size()),
+                                TransposeInput<F, In>{raw(rows_in), raw(x), n0, batch, cols}));
+  }
+  template <class I>
+  static std::vector<I> narrowed(const std::vector<F>& input) {
+    std::vector<I> out(input.size());
+    narrow_input(input.data(), input.size(), out.data());
     return out;
   }
   static std::vector<K> joined(std::span<const K> x, std::span<const K> y) {

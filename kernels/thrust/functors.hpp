@@ -280,14 +280,20 @@ struct DirectRow {  // thread per (a, k), int64 weights: a field product per wei
 
 // The protocol's padded n0 x b input table from the user's b rows of n0 values, on the device: a
 // thread per entry (j, k) of the table, k fastest (coalesced writes), zero outside the real corner.
-template <class F>
+// The rows are field elements (In = F) or the values' centered forms as small integers, lifted here.
+template <class F, class In = F>
 struct TransposeInput {
-  const F* input;  // b x n0, row per sample
-  F* x;            // rows x cols, padded
+  const In* input;  // b x n0, row per sample: field elements, or small integers (small_input.hpp)
+  F* x;             // rows x cols, padded
   Index n0, batch, cols;
   NNP_HD void operator()(Index t) const {
     const Index j = t / cols, k = t % cols;
-    x[t] = j < n0 && k < batch ? input[k * n0 + j] : F::zero();
+    x[t] = j < n0 && k < batch ? lift(input[k * n0 + j]) : F::zero();
+  }
+  NNP_HD static F lift(const F& v) { return v; }
+  template <class I>
+  NNP_HD static F lift(I v) {
+    return F::from_int(static_cast<std::int64_t>(v));
   }
 };
 

@@ -13,6 +13,7 @@
 #include <thrust/for_each.h>
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels/engine/table.hpp"
@@ -56,12 +57,42 @@ class DeviceInt8Weights {
   DeviceVector<std::int8_t> padded_;
 };
 
+// The layers' biases on the device, kept across calls and proofs as the weights are: a proof
+// uploads each bias once per contents, not in every forward pass (one transfer and one wait per
+// layer before). An entry is found by its entries, compared with the host copy kept beside it:
+// rows x sizeof(F) bytes (32 KiB for a TIMIT layer in m127, ~2 us of memcmp), exact where a digest
+// could collide, and without a stamp to trust (FieldLayer::bias is a plain vector, made anew for
+// each proof). Bytes that differ but name equal field elements only cost an upload. At most
+// kMaxEntries are kept, the oldest dropped first.
+template <class F>
+class DeviceBiases {
+ public:
+  // The device copy of `bias`, uploaded on first use.
+  const F* get(const std::vector<F>& bias) {
+    for (const auto& e : entries_)
+      if (e.host.size() == bias.size() &&
+          (bias.empty() || std::memcmp(e.host.data(), bias.data(), bias.size() * sizeof(F)) == 0))
+        return raw(e.device);
+    if (entries_.size() == kMaxEntries) entries_.erase(entries_.begin());
+    entries_.push_back({bias, upload<F>(bias)});
+    return raw(entries_.back().device);
+  }
+
+ private:
+  struct Entry {
+    std::vector<F> host;
+    DeviceVector<F> device;
+  };
+  static constexpr std::size_t kMaxEntries = 64;
+  std::vector<Entry> entries_;
+};
+
 // The forward pass's tables that do not outlive it, kept by the engine across layers and proofs
-// (resize_unwritten): the bias, the input's limbs and the GEMM's int32 products were three
-// allocations per layer.
+// (resize_unwritten): the input's limbs and the GEMM's int32 products were allocations per layer;
+// and the biases, uploaded once (DeviceBiases).
 template <class F>
 struct ForwardScratch {
-  DeviceVector<F> bias;
+  DeviceBiases<F> biases;
   DeviceVector<std::int8_t> limbs_t;
   DeviceVector<std::int32_t> products;
 };
@@ -73,8 +104,7 @@ template <class F>
 DeviceVector<F> dense_forward(const FieldLayer<F>& layer, const DeviceVector<F>& y, Index y_cols, Index batch,
                               WeightsCache<DeviceInt8Weights>& weights, ForwardScratch<F>& scratch) {
   const Index rows = layer.rows(), cols = layer.cols();
-  upload_into(scratch.bias, layer.bias.begin(), layer.bias.end());
-  const F* bias = raw(scratch.bias);
+  const F* bias = scratch.biases.get(layer.bias);
   auto z = filled_table<F>(padded(rows) * y_cols, F::zero());
   if (const std::int8_t* w8 = layer.q->weights.int8_data(); w8 && int8_gemm_exact(cols)) {
     const DeviceInt8Weights& w = weights.get(layer.q->weights, rows, cols);

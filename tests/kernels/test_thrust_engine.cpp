@@ -177,6 +177,37 @@ TEST(ThrustEngine, WeightsAreUploadedOncePerContents) {
   EXPECT_EQ(syncs(copy), cached) << "the copy's entry is still cached and still its own";
 }
 
+// The layers' biases stay on the device too (gemm.inl's DeviceBiases), found by their entries:
+// a forward pass with a bias already used uploads nothing, and a changed bias (the same weights) is
+// uploaded and used, each result the reference engine's.
+TEST(ThrustEngine, BiasesAreUploadedOncePerContents) {
+  if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
+  using F = M61::F;
+  auto rng = make_rng(72);
+  auto engine = make_thrust_omp_engine<M61>();
+  auto ref = make_reference_engine<M61>();
+  QuantizedModel m = testing::random_model({40, 30}, rng, 100, 1000);
+  const auto st = testing::random_statement<M61>(m, 5, rng);
+  const Table2D<F> x = engine->input_table(st.input, 40, 5), ref_x = ref->input_table(st.input, 40, 5);
+  // The uploads of one forward pass, its result checked against the reference engine's.
+  const auto uploads = [&](const QuantizedModel& model) {
+    const auto layers = field_layers<F>(model);
+    const HostTransfers before = engine->host_transfers();
+    Table2D<F> z = engine->forward(layers[0], x, 5);
+    const std::size_t n = (engine->host_transfers() - before).to_device;
+    engine->to_host(z);
+    EXPECT_EQ(z.data, ref->forward(layers[0], ref_x, 5).data);
+    return n;
+  };
+  EXPECT_EQ(uploads(m), 2u) << "the first forward pass: the weights and the bias";
+  EXPECT_EQ(uploads(m), 0u) << "a bias used before went up again";
+  m.layers[0].bias[17] += 1;
+  EXPECT_EQ(uploads(m), 1u) << "a changed bias";
+  EXPECT_EQ(uploads(m), 0u);
+  m.layers[0].bias[17] -= 1;
+  EXPECT_EQ(uploads(m), 0u) << "the first bias is still kept";
+}
+
 // A stamp names one matrix's contents: copies and changes get new ones, a move keeps it.
 TEST(WeightMatrix, StampsNameContents) {
   WeightMatrix a{1, -2, 3};
