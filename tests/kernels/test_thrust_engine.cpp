@@ -3,8 +3,13 @@
 // weights uploaded once per contents (found by the weights' stamp, which WeightMatrix keeps).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
+#include <limits>
+#include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/registry.hpp"
@@ -28,8 +33,7 @@ struct ProofCosts {
   HostTransfers transfers;        // a warm engine's: the weights are on the device already
   std::size_t output_bytes = 0;   // the last layer's table, which the prover reads on the host
   std::size_t message_bytes = 0;  // the proof's messages
-  std::size_t input_bytes = 0;    // the input's rows, as uploaded
-  std::size_t bias_bytes = 0;     // the layers' biases, uploaded by each forward pass
+  std::size_t input_bytes = 0;    // the input's rows, as uploaded: one byte a value (small_input.hpp)
 };
 ProofCosts thrust_proof_costs(std::size_t width, std::size_t layers) {
   using K = M61::K;
@@ -48,19 +52,20 @@ ProofCosts thrust_proof_costs(std::size_t width, std::size_t layers) {
   c.transfers = engine->host_transfers() - transfers_before;
   c.output_bytes = padded(width) * padded(st.batch) * sizeof(M61::F);
   c.message_bytes = bundle.messages.size() * sizeof(K);
-  c.input_bytes = st.input.size() * sizeof(M61::F);
-  c.bias_bytes = layers * width * sizeof(M61::F);
+  c.input_bytes = st.input.size();  // random_statement's values are within +-3: int8
   EXPECT_EQ(serialize_bundle(bundle), serialize_bundle(prove_bundle(*make_reference_engine<M61>(), ref_st)));
   return c;
 }
 
 TEST(ThrustEngine, HostSyncsPerProofGrowWithLayersNotRounds) {
   if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
-  // ~7 today (20 for 3 layers of a warm engine): the uploads of the bias, the eq tables and the
-  // transcript states, the downloads of the rounds, the input and the outputs. A and V stay on the
-  // device (layer_product_sumcheck); making a table waits for nothing (transfers.hpp). 101 for 3
-  // layers in session 11, 35 in session 13 (a cold engine's, 3 weight uploads more).
-  constexpr std::size_t kPerLayer = 8;
+  // 4 today (12 for 3 layers of a warm engine: the input up, then per sum-check its points with its
+  // transcript state up and its rounds down, then the outputs down). A and V stay on the device
+  // (layer_product_sumcheck), the biases too (DeviceBiases); making a table waits for nothing
+  // (transfers.hpp). 101 for 3 layers in session 11, 35 in session 13 (a cold engine's, 3 weight
+  // uploads more), 20 in session 15 (a bias and a points upload more per layer). One sum-check
+  // whose rounds went back to the host (8 rounds at width 256) exceeds the bound.
+  constexpr std::size_t kPerLayer = 4;
   const ProofCosts narrow = thrust_proof_costs(16, 3), wide = thrust_proof_costs(256, 3);
   EXPECT_EQ(narrow.syncs, wide.syncs) << "the host waits more often for a wider network: once per round?";
   EXPECT_LE(wide.syncs, 3 * kPerLayer);
@@ -75,7 +80,7 @@ TEST(ThrustEngine, HostSyncsPerProofGrowWithLayersNotRounds) {
 // outputs.
 TEST(ThrustEngine, HostTransfersPerProofAreBounded) {
   if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
-  constexpr std::size_t kPerLayer = 8;  // 20 for 3 layers today, each also a host sync
+  constexpr std::size_t kPerLayer = 4;  // 12 for 3 layers today, each also a host sync (20 before)
   const ProofCosts narrow = thrust_proof_costs(16, 3), wide = thrust_proof_costs(256, 3);
   for (const ProofCosts& c : {narrow, wide}) {
     EXPECT_EQ(c.transfers.count(), wide.transfers.count()) << "more transfers for a wider network: per round?";
@@ -86,11 +91,12 @@ TEST(ThrustEngine, HostTransfersPerProofAreBounded) {
     // The messages and the challenges drawn on the device (as many), and each sum-check's final value.
     EXPECT_LE(c.transfers.to_host_bytes - c.output_bytes, 2 * c.message_bytes + 3 * 2 * 2 * sizeof(M61::K))
         << "a table of the network's width came down (A or V?)";
-    // Up: the input, each layer's bias, and per layer only points (the eq tables are built from them
-    // on the device: eq_tables.inl) and transcript states, well under 1 KiB. Uploading A and V, or
-    // the eq tables (9 KiB a layer at width 256), fails this.
-    EXPECT_LE(c.transfers.to_device_bytes, c.input_bytes + c.bias_bytes + 3 * 1024)
-        << "a table of the network's width went up (A, V or an eq table?)";
+    // Up: the input, one byte a value, and per layer only points (the eq tables are built from them
+    // on the device: eq_tables.inl) with transcript states, 480 bytes at width 256 (the biases are
+    // kept on the device). Uploading A, V, an eq table (9 KiB a layer at width 256), a bias (2 KiB)
+    // or the input as field elements (8 bytes a value) fails this.
+    EXPECT_LE(c.transfers.to_device_bytes, c.input_bytes + 3 * 512)
+        << "a table of the network's width went up (A, V, an eq table, a bias, the input as F?)";
   }
   std::printf(
       "thrust-omp, 3 layers of 256, batch 32: %zu uploads (%zu bytes; the input is %zu), %zu downloads (%zu "
@@ -206,6 +212,46 @@ TEST(ThrustEngine, BiasesAreUploadedOncePerContents) {
   EXPECT_EQ(uploads(m), 0u);
   m.layers[0].bias[17] -= 1;
   EXPECT_EQ(uploads(m), 0u) << "the first bias is still kept";
+}
+
+// The input goes up as the small integers it is (small_input.hpp): each value in the fewest of 1, 2,
+// 4 or 8 bytes that hold every value's centered form (a field element's own bytes past that), and
+// lifted on the device to the reference engine's table byte for byte. Each width's extremes, and
+// one value past them, which takes the next width.
+template <class Cfg>
+void check_small_input() {
+  using F = typename Cfg::F;
+  auto rng = make_rng(73);
+  auto engine = make_thrust_omp_engine<Cfg>();
+  auto ref = make_reference_engine<Cfg>();
+  const std::size_t n0 = 37, batch = 5, n = n0 * batch;
+  const i128 max64 = std::numeric_limits<std::int64_t>::max();
+  const std::vector<std::pair<i128, std::size_t>> cases = {
+      {127, 1}, {128, 2}, {32767, 2}, {32768, 4}, {2147483647, 4}, {i128{2147483648}, 8}, {max64, 8}, {max64 + 1, 16}};
+  for (const auto& [bound, width] : cases) {
+    if (static_cast<i128>(F::from_i128(-bound - 1).centered()) != -bound - 1) continue;  // past m61's half
+    std::vector<F> input(n);
+    std::uniform_int_distribution<std::int64_t> small(-100, 100);
+    for (auto& x : input) x = F::from_int(small(rng));
+    input[3] = F::from_i128(bound);
+    input[n - 1] = F::from_i128(-bound - 1);  // the width's least value (one past it for the odd bound)
+    const std::size_t want = std::min(width, sizeof(F)) * n;
+    SCOPED_TRACE("values up to " + std::to_string(static_cast<long double>(bound)) + ", " + std::to_string(want) +
+                 " bytes");
+    const HostTransfers before = engine->host_transfers();
+    Table2D<F> x = engine->input_table(input, n0, batch);
+    const HostTransfers up = engine->host_transfers() - before;
+    EXPECT_EQ(up.to_device, 1u);
+    EXPECT_EQ(up.to_device_bytes, want);
+    engine->to_host(x);
+    EXPECT_EQ(x.data, ref->input_table(input, n0, batch).data);
+  }
+}
+
+TEST(ThrustEngine, InputGoesUpAsSmallIntegers) {
+  if (!engine_unavailable_reason(EngineId::thrust_omp).empty()) GTEST_SKIP() << "built without the Thrust engines";
+  check_small_input<M61>();
+  check_small_input<M127>();
 }
 
 // A stamp names one matrix's contents: copies and changes get new ones, a move keeps it.
