@@ -86,6 +86,9 @@ class ThrustEngine final : public Engine<Cfg> {
   // the first layer's forward and its col_combine read the table.
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
     const Index rows = padded(n0), cols = padded(batch), n = n0 * batch;
+    if (input.size() != n)
+      throw std::logic_error("input_table: " + std::to_string(input.size()) + " values for " + std::to_string(batch) +
+                             " rows of " + std::to_string(n0));
     auto x = sized_table<F>(rows * cols);
     std::vector<std::int8_t> small(n);
     const unsigned width = narrow_input(input.data(), n, small.data());  // one pass for an 8-bit input
