@@ -19,6 +19,7 @@
 #include "kernels/cpu/m61_kernels.hpp"
 #include "kernels/cpu/outer_product.hpp"
 #include "kernels/cpu/square_sumcheck.hpp"
+#include "kernels/cpu/structured_cpu.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/uninitialized.hpp"
 #include "kernels/engine/weights_cache.hpp"
