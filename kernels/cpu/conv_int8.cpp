@@ -126,8 +126,8 @@ inline std::size_t out_feature(const ConvShape& c, std::size_t ch, std::size_t p
 // src[((i L + l) H W + p) C + c] = byte l of in[in_feature(c, p) in_stride + k0 + i] for l < L: the
 // low L bytes of samples [k0, k0 + n) as n L images in nhwc.
 template <class F>
-void split_bytes(const ConvShape& c, std::size_t L, const F* in, std::size_t in_stride, std::size_t k0,
-                 std::size_t n, std::uint8_t* src) {
+void split_bytes(const ConvShape& c, std::size_t L, const F* in, std::size_t in_stride, std::size_t k0, std::size_t n,
+                 std::uint8_t* src) {
   const std::size_t hw = c.in_h * c.in_w, C = c.in_channels;
   for (std::size_t ch = 0; ch < C; ++ch)
     for (std::size_t p = 0; p < hw; ++p) {
@@ -157,7 +157,8 @@ void recombine_short(const std::int32_t* g, std::size_t limb_stride, std::size_t
       for (std::size_t l = 4 * dg; l < std::min(L, 4 * dg + 4); ++l) {
         const std::int32_t* row = g + l * limb_stride + e0;
         const unsigned shift = static_cast<unsigned>(8 * (l - 4 * dg));
-        for (std::size_t e = 0; e < len; ++e) d[dg][e] += static_cast<std::int64_t>(row[e]) * (std::int64_t{1} << shift);
+        for (std::size_t e = 0; e < len; ++e)
+          d[dg][e] += static_cast<std::int64_t>(row[e]) * (std::int64_t{1} << shift);
       }
     }
     for (std::size_t e = 0; e < len; ++e)
@@ -197,7 +198,8 @@ void join_bytes(const ConvShape& c, std::size_t halves, std::size_t L, const std
         if (halves == 1)
           for (std::size_t i = 0; i < n; ++i) row[i] = out.add_bias(a, z[i * piece + lo]);
         else
-          for (std::size_t i = 0; i < n; ++i) row[i] = out.add_bias(a, z[i * piece + lo] + f256 * z[i * piece + lo + ocg]);
+          for (std::size_t i = 0; i < n; ++i)
+            row[i] = out.add_bias(a, z[i * piece + lo] + f256 * z[i * piece + lo + ocg]);
       }
     }
   }

@@ -102,7 +102,8 @@ void cut_limbs31(F x, unsigned n, std::int32_t* limb, std::size_t limb_stride) {
     for (unsigned l = 0; l < n; ++l) limb[l * limb_stride] = static_cast<std::int32_t>((v >> (31 * l)) & 0x7FFFFFFF);
     return;
   }
-  const i128 c = v > (static_cast<u128>(F::P) >> 1) ? -static_cast<i128>(static_cast<u128>(F::P) - v) : static_cast<i128>(v);
+  const i128 c =
+      v > (static_cast<u128>(F::P) >> 1) ? -static_cast<i128>(static_cast<u128>(F::P) - v) : static_cast<i128>(v);
   for (unsigned l = 0; l + 1 < n; ++l) limb[l * limb_stride] = static_cast<std::int32_t>((c >> (31 * l)) & 0x7FFFFFFF);
   limb[(n - 1) * limb_stride] = static_cast<std::int32_t>(c >> (31 * (n - 1)));  // |.| < 2^30
 }
