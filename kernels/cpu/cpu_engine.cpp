@@ -156,11 +156,14 @@ class CpuEngine final : public Engine<Cfg> {
         m61_square_entries(Z.data.data() + i, Y.data.data() + i, std::min(kChunk, n - i));
       });
     } else {
-      // A zero's square without the product: a convolution's Z in the pow2 layout is zero at the
-      // padding (CNN-2-Quad's first: 7168 of 16384 rows), and every table at its padded columns.
+      // An entry whose centered value m = +-z is below 2^64 (a CNN's first Z is below 2^26, and the
+      // zeros at the pow2 layout's padding and the padded columns) is squared by one 64 x 64-bit
+      // product, m^2 < 2^128 folded by from_u128; wider ones by the field's four-product multiply.
       parallel_for(Z.data.size(), [&](std::size_t i) {
         const F z = Z.data[i];
-        Y.data[i] = z == F::zero() ? z : z * z;
+        const u128 m = z.v > (F::P >> 1) ? F::P - z.v : z.v;
+        const auto m64 = static_cast<std::uint64_t>(m);
+        Y.data[i] = m >> 64 ? z * z : F::from_u128(static_cast<u128>(m64) * m64);
       });
     }
     return Y;

@@ -12,8 +12,11 @@
 #include <vector>
 
 #include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
 #include "kernels/cpu/isa.hpp"
 #include "kernels/cpu/structured_cpu.hpp"
+#include "kernels/reference/reference_engine.hpp"
+#include "tests/support/engines.hpp"
 #include "tests/support/random.hpp"
 
 namespace nnproof {
@@ -146,6 +149,19 @@ TYPED_TEST(StructuredCpu, LimbCutJoinsBack) {
         for (unsigned l = 0; l < n; ++l) acc[l] = limb[l];
         EXPECT_EQ(join_limbs31_n<F>(acc, 1, n), x) << "bits " << bits << " sign " << sign << " limbs " << n;
       }
+}
+
+// The cpu engine's square (m127: one 64-bit product for entries whose centered value is below
+// 2^64) against the reference engine's, at widths around 2^64, signed and not, and zeros.
+TEST(CpuSquare, EqualsTheReferenceAtEveryWidth) {
+  auto rng = testing::make_rng(235);
+  Table2D<Fp127> Z(64, 48);
+  for (std::size_t i = 0; i < Z.data.size(); ++i) {
+    const unsigned bits = static_cast<unsigned>(i % 70) + 60 * (i % 3 == 0);  // 0-69 and 60-129
+    Z.data[i] = bits >= 127 ? testing::random_element<Fp127>(rng) : draw<Fp127>(rng, 2, bits);
+  }
+  const auto ref = make_reference_engine<M127>(), cpu = make_cpu_engine<M127>();
+  EXPECT_EQ(cpu->square(Z).data, ref->square(Z).data);
 }
 
 }  // namespace
