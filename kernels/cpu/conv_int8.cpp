@@ -162,8 +162,8 @@ void recombine_short(const std::int32_t* g, std::size_t limb_stride, std::size_t
       }
     }
     for (std::size_t e = 0; e < len; ++e)
-      z[e0 + e] = F::from_i128(static_cast<i128>(d[0][e]) + (static_cast<i128>(d[1][e]) << 32) +
-                               (static_cast<i128>(d[2][e]) << 64));
+      z[e0 + e] = from_small_i128<F>(static_cast<i128>(d[0][e]) + (static_cast<i128>(d[1][e]) << 32) +
+                                     (static_cast<i128>(d[2][e]) << 64));
   }
 }
 

@@ -27,6 +27,18 @@ struct OpOutput {
   F add_bias(std::size_t a, F v) const { return bias ? v + bias[a] : v; }
 };
 
+// x mod p for |x| < 2^126. For m127 without a branch (x's two's complement plus p where x < 0):
+// the joins' signed sums are negative half the time, at random, and from_i128's branch missed.
+template <class F>
+F from_small_i128(i128 x) {
+  if constexpr (F::kBits == 127) {
+    const auto negative = static_cast<u128>(x >> 127);  // all ones where x < 0
+    return F{static_cast<u128>(x) + (static_cast<u128>(F::P) & negative)};
+  } else {
+    return F::from_i128(x);
+  }
+}
+
 // How wide the values of a table are: `raw` the bit length of the largest representative in
 // [0, p), `centered` that of the largest |x| with x taken in (-p/2, p/2).
 struct ValueWidth {

@@ -155,7 +155,11 @@ void apply_op_limbs_into(const LinearOp& op, const F* in, std::size_t in_stride,
         sum_taps_limbs(planes.data() + b * block_size, op.cols, taps.in.data() + t0, taps.w.data() + t0,
                        taps.start[r + 1] - t0, n, sums.data());
         F* row = out.row(a) + b * B;
-        for (std::size_t i = 0; i < m; ++i) row[i] = out.add_bias(a, join_limbs31_n<F>(sums.data() + i, B, n));
+        const i128 bias = out.bias ? static_cast<i128>(out.bias[a].centered()) : 0;
+        if (n == 1 && bias < (i128{1} << 124) && bias > -(i128{1} << 124))  // one limb: the sum is acc[0] + bias
+          for (std::size_t i = 0; i < m; ++i) row[i] = from_small_i128<F>(sums[i] + bias);
+        else
+          for (std::size_t i = 0; i < m; ++i) row[i] = out.add_bias(a, join_limbs31_n<F>(sums.data() + i, B, n));
       }
     });
     first = taps.end;

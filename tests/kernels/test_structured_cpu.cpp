@@ -151,6 +151,15 @@ TYPED_TEST(StructuredCpu, LimbCutJoinsBack) {
       }
 }
 
+// from_small_i128 (branch-free for m127) against from_i128 at the edges of its range |x| < 2^126.
+TYPED_TEST(StructuredCpu, SmallI128ReducesAsFromI128) {
+  using F = TypeParam;
+  const i128 top = (i128{1} << 126) - 1;
+  const i128 p61 = (i128{1} << 61) - 1;
+  for (i128 x : {i128{0}, i128{1}, i128{-1}, top, -top, p61, -p61, p61 + 1, -p61 - 1, i128{1} << 64, -(i128{1} << 64)})
+    EXPECT_EQ(from_small_i128<F>(x), F::from_i128(x)) << static_cast<double>(x);
+}
+
 // The cpu engine's square (m127: one 64-bit product for entries whose centered value is below
 // 2^64) against the reference engine's, at widths around 2^64, signed and not, and zeros.
 TEST(CpuSquare, EqualsTheReferenceAtEveryWidth) {
