@@ -123,44 +123,17 @@ inline std::size_t out_feature(const ConvShape& c, std::size_t ch, std::size_t p
   return (ch * c.out_rows() + p / c.out_w()) * c.out_cols() + p % c.out_w();
 }
 
-constexpr std::size_t kMaxChunk = 4;  // samples per task: four m127 samples, one cache line of each input row
-
-// The convolution's input: feature f of sample k is table[f stride + k], or, with a sum pool in
-// front of the convolution (pool_then_conv), the field sum of table[j stride + k] over the pool's
-// taps j of f (start[f] .. start[f + 1] of taps), so that the pooled table is never written.
+// src[((i L + l) H W + p) C + c] = byte l of in[in_feature(c, p) in_stride + k0 + i] for l < L: the
+// low L bytes of samples [k0, k0 + n) as n L images in nhwc.
 template <class F>
-struct ConvInput {
-  const F* table;
-  std::size_t stride;
-  const std::uint32_t* start = nullptr;  // pooled: taps of f are tap[start[f] .. start[f + 1])
-  const std::uint32_t* tap = nullptr;
-
-  // vals[i] = feature f of samples k0 + i, i < n.
-  void read(std::size_t f, std::size_t k0, std::size_t n, F* vals) const {
-    if (!start) {
-      std::copy_n(table + f * stride + k0, n, vals);
-      return;
-    }
-    for (std::size_t i = 0; i < n; ++i) vals[i] = F::zero();
-    for (std::uint32_t t = start[f]; t < start[f + 1]; ++t) {
-      const F* x = table + std::size_t{tap[t]} * stride + k0;
-      for (std::size_t i = 0; i < n; ++i) vals[i] += x[i];
-    }
-  }
-};
-
-// src[((i L + l) H W + p) C + c] = byte l of input feature in_feature(c, p), sample k0 + i, for
-// l < L: the low L bytes of samples [k0, k0 + n) as n L images in nhwc.
-template <class F>
-void split_bytes(const ConvShape& c, std::size_t L, const ConvInput<F>& in, std::size_t k0, std::size_t n,
+void split_bytes(const ConvShape& c, std::size_t L, const F* in, std::size_t in_stride, std::size_t k0, std::size_t n,
                  std::uint8_t* src) {
   const std::size_t hw = c.in_h * c.in_w, C = c.in_channels;
-  F vals[kMaxChunk];
   for (std::size_t ch = 0; ch < C; ++ch)
     for (std::size_t p = 0; p < hw; ++p) {
-      in.read(in_feature(c, ch, p), k0, n, vals);
+      const F* x = in + in_feature(c, ch, p) * in_stride + k0;
       for (std::size_t i = 0; i < n; ++i) {
-        u128 v = static_cast<u128>(vals[i].v);
+        u128 v = static_cast<u128>(x[i].v);
         std::uint8_t* dst = src + (i * L * hw + p) * C + ch;
         for (std::size_t l = 0; l < L; ++l, v >>= 8) dst[l * hw * C] = static_cast<std::uint8_t>(v);
       }
@@ -248,16 +221,16 @@ void write_padding_rows(const ConvShape& c, std::size_t batch, const OpOutput<F>
   });
 }
 
-// in_bits: every input value's representative is below 2^in_bits.
 template <class F>
-void conv_int8(const LinearOp& op, const ConvInput<F>& in, unsigned in_bits, std::size_t batch, const OpOutput<F>& out,
+void conv_int8(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch, const OpOutput<F>& out,
                std::size_t max_chunk_bytes) {
   constexpr std::size_t kFull = F::kBits <= 64 ? kM61Limbs : kM127Limbs;
+  constexpr std::size_t kMaxChunk = 4;  // four m127 samples: one cache line of each input row
   const ConvShape& c = op.conv;
   const Int8Kernel kernel = int8_kernel(op);
   // The input's bytes that are not zero in every value (pooled squares: about half of m127's),
   // rebuilt in 128 bits; else all of them (any value negative, or wide).
-  const std::size_t used = (in_bits + 7) / 8;
+  const std::size_t used = (value_width(in, op.cols, in_stride, batch).raw + 7) / 8;
   const std::size_t L = used <= kShortBytes ? std::max<std::size_t>(used, 1) : kFull;
   // Samples per task: its int32 products (L x out_size x 4 bytes a sample) within the bound.
   const std::size_t per_sample = L * kernel.halves * c.out_size() * sizeof(std::int32_t);
@@ -280,7 +253,7 @@ void conv_int8(const LinearOp& op, const ConvInput<F>& in, unsigned in_bits, std
       for (std::int64_t t = 0; t < static_cast<std::int64_t>(tasks); ++t) {
         const std::size_t k0 = static_cast<std::size_t>(t) * chunk, n = std::min(chunk, batch - k0);
         try {
-          split_bytes(c, L, in, k0, n, src.data());
+          split_bytes(c, L, in, in_stride, k0, n, src.data());
           (n == chunk ? full : *last).run(src.data(), dst.data(), pad.data());
           join_bytes<kFull>(c, kernel.halves, L, dst.data(), k0, n, out, z.data());
         } catch (const dnnl::error& e) {
@@ -297,35 +270,11 @@ void conv_int8(const LinearOp& op, const ConvInput<F>& in, unsigned in_bits, std
 }
 
 template <class F>
-void conv_int8_of_table(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
-                        const OpOutput<F>& out, std::size_t max_chunk_bytes) {
-  conv_int8(op, ConvInput<F>{in, in_stride}, value_width(in, op.cols, in_stride, batch).raw, batch, out,
-            max_chunk_bytes);
-}
-
-template <class F>
 std::vector<F> conv_int8_vector(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
                                 std::size_t max_chunk_bytes) {
   std::vector<F> out(op.rows * batch);
-  conv_int8_of_table(op, in, in_stride, batch, OpOutput<F>{out.data(), batch}, max_chunk_bytes);
+  conv_int8(op, in, in_stride, batch, OpOutput<F>{out.data(), batch}, max_chunk_bytes);
   return out;
-}
-
-// The sum pool's taps per output feature, and a bound on the pooled values' width: below
-// 2^(w + ceil(log2 taps)) when the table's are below 2^w, their integer sums then below p (so the
-// field sums are those integers); else the field's width.
-template <class F>
-void pool_conv_int8(const LinearOp& pool, const LinearOp& conv, const F* in, std::size_t in_stride, std::size_t batch,
-                    const OpOutput<F>& out, std::size_t max_chunk_bytes) {
-  std::vector<std::uint32_t> start{0}, tap;
-  for (std::size_t f = 0; f < pool.rows; ++f) {
-    for_each_entry(pool, f, [&](std::size_t j, std::int64_t) { tap.push_back(static_cast<std::uint32_t>(j)); });
-    start.push_back(static_cast<std::uint32_t>(tap.size()));
-  }
-  const unsigned w = value_width(in, pool.cols, in_stride, batch).raw;
-  const unsigned bits = w + ceil_log2(std::max<std::size_t>(max_taps_per_row(pool), 1));
-  conv_int8(conv, ConvInput<F>{in, in_stride, start.data(), tap.data()}, bits < F::kBits ? bits : F::kBits, batch, out,
-            max_chunk_bytes);
 }
 
 }  // namespace
@@ -354,22 +303,12 @@ std::vector<Fp127> apply_conv_int8(const LinearOp& op, const Fp127* in, std::siz
 
 void apply_conv_int8_into(const LinearOp& op, const Fp61* in, std::size_t in_stride, std::size_t batch,
                           const OpOutput<Fp61>& out) {
-  conv_int8_of_table(op, in, in_stride, batch, out, kConvChunkBytes);
+  conv_int8(op, in, in_stride, batch, out, kConvChunkBytes);
 }
 
 void apply_conv_int8_into(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
                           const OpOutput<Fp127>& out) {
-  conv_int8_of_table(op, in, in_stride, batch, out, kConvChunkBytes);
-}
-
-void apply_pool_conv_int8_into(const LinearOp& pool, const LinearOp& conv, const Fp61* in, std::size_t in_stride,
-                               std::size_t batch, const OpOutput<Fp61>& out, std::size_t max_chunk_bytes) {
-  pool_conv_int8(pool, conv, in, in_stride, batch, out, max_chunk_bytes);
-}
-
-void apply_pool_conv_int8_into(const LinearOp& pool, const LinearOp& conv, const Fp127* in, std::size_t in_stride,
-                               std::size_t batch, const OpOutput<Fp127>& out, std::size_t max_chunk_bytes) {
-  pool_conv_int8(pool, conv, in, in_stride, batch, out, max_chunk_bytes);
+  conv_int8(op, in, in_stride, batch, out, kConvChunkBytes);
 }
 
 }  // namespace nnproof

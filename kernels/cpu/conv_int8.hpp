@@ -49,15 +49,4 @@ void apply_conv_int8_into(const LinearOp& op, const Fp61* in, std::size_t in_str
 void apply_conv_int8_into(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
                           const OpOutput<Fp127>& out);
 
-// A sum pool (every weight 1) then conv (int8_conv_exact), in one pass: the convolution's byte
-// split reads the pool's taps from `in` and adds them, so the pooled table is never written (at
-// CIFAR batch 256, m127: 33 MB written, faulted in and read back). The same rows as conv applied
-// to the pool's output; `out` as for apply_conv_int8_into.
-void apply_pool_conv_int8_into(const LinearOp& pool, const LinearOp& conv, const Fp61* in, std::size_t in_stride,
-                               std::size_t batch, const OpOutput<Fp61>& out,
-                               std::size_t max_chunk_bytes = kConvChunkBytes);
-void apply_pool_conv_int8_into(const LinearOp& pool, const LinearOp& conv, const Fp127* in, std::size_t in_stride,
-                               std::size_t batch, const OpOutput<Fp127>& out,
-                               std::size_t max_chunk_bytes = kConvChunkBytes);
-
 }  // namespace nnproof

@@ -86,33 +86,22 @@ void zero_padding_parallel(Table2D<F>& t, std::size_t rows, std::size_t batch) {
   });
 }
 
-// Z = W Y + B m^T for a structured layer (structured_forward_by's table, bit for bit). A sum pool
-// followed by a convolution on the int8 route runs as one step (apply_pool_conv_int8_into).
+// Z = W Y + B m^T for a structured layer (structured_forward_by's table, bit for bit).
 template <class F>
 Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
   const auto& ops = layer.q->ops;
-  if (ops.back().rows != layer.rows()) throw std::logic_error("structured_forward_cpu: the chain's rows differ");
-  auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
   UninitializedVector<F> cur, next;
   const F* in = Y.data.data();
   std::size_t stride = Y.cols;
-  for (std::size_t i = 0; i < ops.size();) {
-    const bool fuse = i + 1 < ops.size() && all_weights_one(ops[i]) && int8_conv_route_fits(ops[i + 1]);
-    const std::size_t end = i + (fuse ? 2 : 1);  // this step runs ops [i, end)
-    const bool last = end == ops.size();
-    if (!last) next.resize(ops[end - 1].rows * batch);
-    const OpOutput<F> out =
-        last ? OpOutput<F>{Z.data.data(), Y.cols, layer.bias.data()} : OpOutput<F>{next.data(), batch};
-    if (fuse)
-      apply_pool_conv_int8_into(ops[i], ops[i + 1], in, stride, batch, out);
-    else
-      apply_op_cpu_into(ops[i], in, stride, batch, out);
-    if (!last) {
-      cur.swap(next);
-      in = cur.data(), stride = batch;
-    }
-    i = end;
+  for (std::size_t i = 0; i + 1 < ops.size(); ++i) {
+    next.resize(ops[i].rows * batch);
+    apply_op_cpu_into(ops[i], in, stride, batch, OpOutput<F>{next.data(), batch});
+    cur.swap(next);
+    in = cur.data(), stride = batch;
   }
+  if (ops.back().rows != layer.rows()) throw std::logic_error("structured_forward_cpu: the chain's rows differ");
+  auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
+  apply_op_cpu_into(ops.back(), in, stride, batch, OpOutput<F>{Z.data.data(), Y.cols, layer.bias.data()});
   zero_padding_parallel(Z, layer.rows(), batch);
   return Z;
 }
