@@ -123,8 +123,12 @@ TYPED_TEST(StructuredCpu, EachRouteEqualsThe128BitRouteOnNarrowInputs) {
         std::vector<F> in(op.cols * stride);
         for (auto& x : in) x = draw<F>(rng, kind, bits);
         const std::vector<F> want = apply_op(op, in.data(), stride, batch);
-        if (limb_route_fits(op)) EXPECT_EQ(apply_op_limbs(op, in.data(), stride, batch), want) << trial << " " << bits;
-        if (int8_conv_exact(op)) EXPECT_EQ(apply_conv_int8(op, in.data(), stride, batch), want) << trial << " " << bits;
+        if (limb_route_fits(op)) {
+          EXPECT_EQ(apply_op_limbs(op, in.data(), stride, batch), want) << trial << " " << bits;
+        }
+        if (int8_conv_exact(op)) {
+          EXPECT_EQ(apply_conv_int8(op, in.data(), stride, batch), want) << trial << " " << bits;
+        }
         std::vector<F> exact(op.rows * batch);
         apply_op_exact_into(op, in.data(), stride, batch, OpOutput<F>{exact.data(), batch});
         EXPECT_EQ(exact, want) << trial << " " << bits;
