@@ -123,10 +123,10 @@ inline std::size_t out_feature(const ConvShape& c, std::size_t ch, std::size_t p
   return (ch * c.out_rows() + p / c.out_w()) * c.out_cols() + p % c.out_w();
 }
 
-// src[((i L + l) H W + p) C + c] = byte l of in[in_feature(c, p) in_stride + k0 + i]: the bytes of
-// samples [k0, k0 + n) as n L images in nhwc.
-template <std::size_t L, class F>
-void split_bytes(const ConvShape& c, const F* in, std::size_t in_stride, std::size_t k0, std::size_t n,
+// src[((i L + l) H W + p) C + c] = byte l of in[in_feature(c, p) in_stride + k0 + i] for l < L: the
+// low L bytes of samples [k0, k0 + n) as n L images in nhwc.
+template <class F>
+void split_bytes(const ConvShape& c, std::size_t L, const F* in, std::size_t in_stride, std::size_t k0, std::size_t n,
                  std::uint8_t* src) {
   const std::size_t hw = c.in_h * c.in_w, C = c.in_channels;
   for (std::size_t ch = 0; ch < C; ++ch)
@@ -140,13 +140,41 @@ void split_bytes(const ConvShape& c, const F* in, std::size_t in_stride, std::si
     }
 }
 
-// out[out_feature(oc, p) batch + k0 + i] = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc'] (OC' =
-// halves OC; with two halves, the lo channel's value plus 256 times the hi channel's), in pieces
-// of positions: each piece's values for the n samples are rebuilt into z, then written as runs of
-// n consecutive entries of out's rows.
-template <std::size_t L, class F>
-void join_bytes(const ConvShape& c, std::size_t halves, const std::int32_t* dst, std::size_t k0, std::size_t n,
-                std::size_t batch, F* out, F* z) {
+// Inputs of at most kShortBytes bytes are rebuilt in 128-bit integers: sum_l 2^(8 l) g_l with
+// |g_l| < 2^31 stays below 2^111, and lo + 256 hi (two halves) below 2^120.
+constexpr std::size_t kShortBytes = 10;
+
+// z[e] = sum_{l < L} 2^(8 l) g[l limb_stride + e] mod p for e < m, L <= kShortBytes: three int64
+// digits of radix 2^32 (each below 2^57 in magnitude; a loop that vectorizes), joined in 128 bits.
+template <class F>
+void recombine_short(const std::int32_t* g, std::size_t limb_stride, std::size_t L, std::size_t m, F* z) {
+  constexpr std::size_t kChunk = 64;
+  std::int64_t d[3][kChunk];
+  for (std::size_t e0 = 0; e0 < m; e0 += kChunk) {
+    const std::size_t len = std::min(kChunk, m - e0);
+    for (std::size_t dg = 0; dg < 3; ++dg) {
+      for (std::size_t e = 0; e < len; ++e) d[dg][e] = 0;
+      for (std::size_t l = 4 * dg; l < std::min(L, 4 * dg + 4); ++l) {
+        const std::int32_t* row = g + l * limb_stride + e0;
+        const unsigned shift = static_cast<unsigned>(8 * (l - 4 * dg));
+        for (std::size_t e = 0; e < len; ++e)
+          d[dg][e] += static_cast<std::int64_t>(row[e]) * (std::int64_t{1} << shift);
+      }
+    }
+    for (std::size_t e = 0; e < len; ++e)
+      z[e0 + e] = from_small_i128<F>(static_cast<i128>(d[0][e]) + (static_cast<i128>(d[1][e]) << 32) +
+                                     (static_cast<i128>(d[2][e]) << 64));
+  }
+}
+
+// out row out_feature(oc, p), samples k0 + i = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc']
+// (OC' = halves OC; with two halves, the lo channel's value plus 256 times the hi channel's), plus
+// the row's bias, in pieces of positions: each piece's values for the n samples are rebuilt into
+// z, then written as runs of n consecutive entries of out's rows. L is the full width (recombine_limbs)
+// or at most kShortBytes (recombine_short).
+template <std::size_t kFull, class F>
+void join_bytes(const ConvShape& c, std::size_t halves, std::size_t L, const std::int32_t* dst, std::size_t k0,
+                std::size_t n, const OpOutput<F>& out, F* z) {
   const std::size_t OC = c.out_channels, ocx = halves * OC, ocg = OC / c.groups, ohw = c.out_h() * c.out_w();
   const std::size_t P = ohw * ocx, piece = join_piece(ocx);  // entries, whole positions
   static const std::vector<F> zeros(kJoinPiece);             // recombine_limbs adds a bias: none here
@@ -155,33 +183,59 @@ void join_bytes(const ConvShape& c, std::size_t halves, const std::int32_t* dst,
   const F f256 = F::from_int(256);
   for (std::size_t e0 = 0; e0 < P; e0 += piece) {
     const std::size_t m = std::min(P, e0 + piece) - e0;
-    for (std::size_t i = 0; i < n; ++i) recombine_limbs(dst + i * L * P + e0, P, m, no_bias, z + i * piece);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (L == kFull)
+        recombine_limbs(dst + i * L * P + e0, P, m, no_bias, z + i * piece);
+      else
+        recombine_short(dst + i * L * P + e0, P, L, m, z + i * piece);
+    }
     for (std::size_t e = 0; e < m / ocx; ++e) {
       const std::size_t p = e0 / ocx + e;
       for (std::size_t oc = 0; oc < OC; ++oc) {
         const std::size_t lo = e * ocx + (oc / ocg * halves) * ocg + oc % ocg;  // its group's lo block
-        F* row = out + out_feature(c, oc, p) * batch + k0;
+        const std::size_t a = out_feature(c, oc, p);
+        F* row = out.row(a) + k0;
         if (halves == 1)
-          for (std::size_t i = 0; i < n; ++i) row[i] = z[i * piece + lo];
+          for (std::size_t i = 0; i < n; ++i) row[i] = out.add_bias(a, z[i * piece + lo]);
         else
-          for (std::size_t i = 0; i < n; ++i) row[i] = z[i * piece + lo] + f256 * z[i * piece + lo + ocg];
+          for (std::size_t i = 0; i < n; ++i)
+            row[i] = out.add_bias(a, z[i * piece + lo] + f256 * z[i * piece + lo + ocg]);
       }
     }
   }
 }
 
+// The output rows at the padding of a pow2 layout (no position of the image): zero plus the bias.
 template <class F>
-std::vector<F> conv_int8(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
-                         std::size_t max_chunk_bytes) {
-  constexpr std::size_t L = F::kBits <= 64 ? kM61Limbs : kM127Limbs;
+void write_padding_rows(const ConvShape& c, std::size_t batch, const OpOutput<F>& out) {
+  const std::size_t rows = c.out_rows(), cols = c.out_cols(), oh = c.out_h(), ow = c.out_w();
+  if (rows == oh && cols == ow) return;
+  parallel_for(c.out_channels * rows, [&](std::size_t cr) {
+    const std::size_t h = cr % rows;
+    for (std::size_t w = 0; w < cols; ++w) {
+      if (h < oh && w < ow) continue;
+      const std::size_t a = cr * cols + w;
+      F* row = out.row(a);
+      for (std::size_t k = 0; k < batch; ++k) row[k] = out.add_bias(a, F::zero());
+    }
+  });
+}
+
+template <class F>
+void conv_int8(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch, const OpOutput<F>& out,
+               std::size_t max_chunk_bytes) {
+  constexpr std::size_t kFull = F::kBits <= 64 ? kM61Limbs : kM127Limbs;
   constexpr std::size_t kMaxChunk = 4;  // four m127 samples: one cache line of each input row
   const ConvShape& c = op.conv;
   const Int8Kernel kernel = int8_kernel(op);
+  // The input's bytes that are not zero in every value (pooled squares: about half of m127's),
+  // rebuilt in 128 bits; else all of them (any value negative, or wide).
+  const std::size_t used = (value_width(in, op.cols, in_stride, batch).raw + 7) / 8;
+  const std::size_t L = used <= kShortBytes ? std::max<std::size_t>(used, 1) : kFull;
   // Samples per task: its int32 products (L x out_size x 4 bytes a sample) within the bound.
   const std::size_t per_sample = L * kernel.halves * c.out_size() * sizeof(std::int32_t);
   const std::size_t chunk = std::clamp<std::size_t>(max_chunk_bytes / per_sample, 1, std::min(kMaxChunk, batch));
   const std::size_t tasks = (batch + chunk - 1) / chunk, rest = batch - (tasks - 1) * chunk;
-  std::vector<F> out(op.rows * batch);
   std::string failure;
   try {
     const ByteConv full(op, kernel, chunk * L);
@@ -199,9 +253,9 @@ std::vector<F> conv_int8(const LinearOp& op, const F* in, std::size_t in_stride,
       for (std::int64_t t = 0; t < static_cast<std::int64_t>(tasks); ++t) {
         const std::size_t k0 = static_cast<std::size_t>(t) * chunk, n = std::min(chunk, batch - k0);
         try {
-          split_bytes<L>(c, in, in_stride, k0, n, src.data());
+          split_bytes(c, L, in, in_stride, k0, n, src.data());
           (n == chunk ? full : *last).run(src.data(), dst.data(), pad.data());
-          join_bytes<L>(c, kernel.halves, dst.data(), k0, n, batch, out.data(), z.data());
+          join_bytes<kFull>(c, kernel.halves, L, dst.data(), k0, n, out, z.data());
         } catch (const dnnl::error& e) {
 #pragma omp critical(nnproof_conv_int8)
           failure = e.what();
@@ -212,6 +266,14 @@ std::vector<F> conv_int8(const LinearOp& op, const F* in, std::size_t in_stride,
     failure = e.what();
   }
   if (!failure.empty()) throw std::runtime_error("oneDNN int8 convolution failed: " + failure);
+  write_padding_rows(c, batch, out);
+}
+
+template <class F>
+std::vector<F> conv_int8_vector(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                                std::size_t max_chunk_bytes) {
+  std::vector<F> out(op.rows * batch);
+  conv_int8(op, in, in_stride, batch, OpOutput<F>{out.data(), batch}, max_chunk_bytes);
   return out;
 }
 
@@ -231,12 +293,22 @@ bool int8_conv_route_fits(const LinearOp& op) {
 
 std::vector<Fp61> apply_conv_int8(const LinearOp& op, const Fp61* in, std::size_t in_stride, std::size_t batch,
                                   std::size_t max_chunk_bytes) {
-  return conv_int8(op, in, in_stride, batch, max_chunk_bytes);
+  return conv_int8_vector(op, in, in_stride, batch, max_chunk_bytes);
 }
 
 std::vector<Fp127> apply_conv_int8(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
                                    std::size_t max_chunk_bytes) {
-  return conv_int8(op, in, in_stride, batch, max_chunk_bytes);
+  return conv_int8_vector(op, in, in_stride, batch, max_chunk_bytes);
+}
+
+void apply_conv_int8_into(const LinearOp& op, const Fp61* in, std::size_t in_stride, std::size_t batch,
+                          const OpOutput<Fp61>& out) {
+  conv_int8(op, in, in_stride, batch, out, kConvChunkBytes);
+}
+
+void apply_conv_int8_into(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
+                          const OpOutput<Fp127>& out) {
+  conv_int8(op, in, in_stride, batch, out, kConvChunkBytes);
 }
 
 }  // namespace nnproof

@@ -14,6 +14,7 @@
 
 #include "core/field_m127.hpp"
 #include "core/field_m61.hpp"
+#include "kernels/cpu/op_output.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "verifier/linear_op.hpp"
 
@@ -42,15 +43,10 @@ std::vector<Fp61> apply_conv_int8(const LinearOp& op, const Fp61* in, std::size_
 std::vector<Fp127> apply_conv_int8(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
                                    std::size_t max_chunk_bytes = kConvChunkBytes);
 
-// The cpu engine's structured forward: per op of the chain, the int8 convolution where it fits,
-// else the 31-bit limb route (structured_limbs.hpp), else apply_op. The same table, bit for bit,
-// as structured_forward.
-template <class F>
-Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
-  return structured_forward_by(layer, Y, batch, [batch](const LinearOp& op, const F* in, std::size_t stride) {
-    if (int8_conv_route_fits(op)) return apply_conv_int8(op, in, stride, batch);
-    return limb_route_fits(op) ? apply_op_limbs(op, in, stride, batch) : apply_op(op, in, stride, batch);
-  });
-}
+// The same, written to `out` (every row of op.rows, samples [0, batch), the bias added).
+void apply_conv_int8_into(const LinearOp& op, const Fp61* in, std::size_t in_stride, std::size_t batch,
+                          const OpOutput<Fp61>& out);
+void apply_conv_int8_into(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
+                          const OpOutput<Fp127>& out);
 
 }  // namespace nnproof

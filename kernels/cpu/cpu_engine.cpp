@@ -13,12 +13,16 @@
 #include "kernels/cpu/conv_int8.hpp"
 #include "kernels/cpu/conv_transpose.hpp"
 #include "kernels/cpu/cpu_backward.hpp"
+#include "kernels/cpu/int8_column_byte_sums.hpp"
 #include "kernels/cpu/int8_column_sums.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
+#include "kernels/cpu/layer_gemm_plan.hpp"
 #include "kernels/cpu/limb_gemm.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
 #include "kernels/cpu/outer_product.hpp"
+#include "kernels/cpu/product_sumcheck.hpp"
 #include "kernels/cpu/square_sumcheck.hpp"
+#include "kernels/cpu/structured_cpu.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/uninitialized.hpp"
 #include "kernels/engine/weights_cache.hpp"
@@ -39,78 +43,6 @@ namespace {
 template <class F>
 u128 raw_value(F x) {
   return static_cast<u128>(x.v);
-}
-
-// The sum-check of sum_j A[j] V[j].
-template <class K>
-class CpuProductSumcheck final : public SumcheckProver<K> {
- public:
-  CpuProductSumcheck(std::vector<K> A, std::vector<K> V) : a_(std::move(A)), v_(std::move(V)) {}
-  std::array<K, 3> round() override {
-    const std::size_t half = a_.size() / 2;
-    auto h = parallel_sum<K, 2>(half, [&](std::size_t i) {
-      K a2 = a_[i + half] + a_[i + half] - a_[i], v2 = v_[i + half] + v_[i + half] - v_[i];
-      return std::array<K, 2>{a_[i] * v_[i], a2 * v2};
-    });
-    return {h[0], h[1], K::zero()};
-  }
-  void fold(K r) override {
-    fold_top(a_, r);
-    fold_top(v_, r);
-  }
-  // One parallel pass: task i folds entries i and i + quarter of both tables (each from itself and
-  // its partner half a table up) and sums the next round's pair (i, i + quarter) while it has them.
-  // Tasks touch disjoint entries, so the fold is in place.
-  std::array<K, 3> fold_and_round(K r) override {
-    const std::size_t half = a_.size() / 2, quarter = half / 2;
-    assert(quarter >= 1);  // a round follows: at least two entries after the fold
-    auto folded = [&](std::vector<K>& t, std::size_t i) { return t[i] = t[i] + r * (t[i + half] - t[i]); };
-    auto h = parallel_sum<K, 2>(quarter, [&](std::size_t i) {
-      const K a0 = folded(a_, i), a1 = folded(a_, i + quarter), v0 = folded(v_, i), v1 = folded(v_, i + quarter);
-      return std::array<K, 2>{a0 * v0, (a1 + a1 - a0) * (v1 + v1 - v0)};
-    });
-    a_.resize(half);
-    v_.resize(half);
-    return {h[0], h[1], K::zero()};
-  }
-  K final_value() const override { return v_[0]; }
-
- private:
-  std::vector<K> a_, v_;
-};
-
-// The weights as doubles and the widest exact limbs for them. Rebuilt per call (O(rows x cols),
-// small next to the GEMM's O(rows x cols x batch)): nothing outlives the layer it was made from.
-struct LayerGemmPlan {
-  std::vector<double> weights;
-  LimbPlan plan;
-};
-
-LayerGemmPlan plan_layer(const QuantizedLayer& q, unsigned field_bits) {
-  LayerGemmPlan c;
-  std::vector<u128> row_abs(q.rows);
-  q.weights.visit([&](const auto* w) {
-    parallel_for(q.rows, [&](std::size_t a) {
-      u128 row = 0;
-      for (std::size_t j = 0; j < q.cols; ++j) {
-        const std::int64_t x = w[a * q.cols + j];
-        row += x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x);
-      }
-      row_abs[a] = row;
-    });
-  });
-  const u128 max_row = *std::max_element(row_abs.begin(), row_abs.end());
-  if (max_row >> 53) return c;  // no limb width makes DGEMM exact: the direct kernel
-  c.plan = plan_limbs(static_cast<std::uint64_t>(max_row), field_bits);
-  if (c.plan.limb_bits) {  // exact in doubles: |w| <= max_row < 2^53
-    c.weights.resize(q.weights.size());
-    q.weights.visit([&](const auto* w) {
-      parallel_for(q.rows, [&](std::size_t a) {
-        for (std::size_t j = 0; j < q.cols; ++j) c.weights[a * q.cols + j] = static_cast<double>(w[a * q.cols + j]);
-      });
-    });
-  }
-  return c;
 }
 
 template <class Cfg>
@@ -155,7 +87,15 @@ class CpuEngine final : public Engine<Cfg> {
         m61_square_entries(Z.data.data() + i, Y.data.data() + i, std::min(kChunk, n - i));
       });
     } else {
-      parallel_for(Z.data.size(), [&](std::size_t i) { Y.data[i] = Z.data[i] * Z.data[i]; });
+      // An entry whose centered value m = +-z is below 2^64 (a CNN's first Z is below 2^26, and the
+      // zeros at the pow2 layout's padding and the padded columns) is squared by one 64 x 64-bit
+      // product, m^2 < 2^128 folded by from_u128; wider ones by the field's four-product multiply.
+      parallel_for(Z.data.size(), [&](std::size_t i) {
+        const F z = Z.data[i];
+        const u128 m = z.v > (F::P >> 1) ? F::P - z.v : z.v;
+        const auto m64 = static_cast<std::uint64_t>(m);
+        Y.data[i] = m >> 64 ? z * z : F::from_u128(static_cast<u128>(m64) * m64);
+      });
     }
     return Y;
   }
@@ -196,58 +136,6 @@ class CpuEngine final : public Engine<Cfg> {
       A[j] = ByteChunks<K>::combine(totals.data());
     });
     return A;
-  }
-
-  // Our VNNI kernel where it runs and the ISA cap admits it; else oneDNN's GEMM (AVX2 VNNI CPUs).
-  static bool column_sums_route() { return int8_column_sums_vnni() && int8_avx512_vnni_allowed(); }
-
-  // G (cols x kBytes) by int8_column_byte_sums: each thread sums its own rows of W into its own
-  // (kBytes x columns) partial sums, added up at the end.
-  static std::vector<std::int32_t> column_byte_sums(const FieldLayer<F>& layer, std::span<const K> eq_q) {
-    constexpr unsigned kBytes = K::kBytes;
-    const std::size_t rows = layer.rows(), cols = layer.cols(), stride = (rows + 3) / 4 * 4;
-    std::vector<std::uint8_t> bytes(kBytes * stride, 0);  // byte array c, then row a; zero past rows
-    parallel_for(rows, [&](std::size_t a) {
-      unsigned char b[kBytes];
-      eq_q[a].to_bytes(b);
-      for (unsigned c = 0; c < kBytes; ++c) bytes[c * stride + a] = b[c];
-    });
-    // One part per thread, but at least 64 rows each: the parts' sums cost kBytes x columns each.
-    const std::size_t parts =
-        std::clamp<std::size_t>((rows + 63) / 64, 1, static_cast<std::size_t>(omp_get_max_threads()));
-    const std::size_t part_rows = (rows + 4 * parts - 1) / (4 * parts) * 4;
-    const std::size_t part_size = kBytes * column_sums_stride(cols);
-    std::vector<std::int32_t> partial(parts * part_size, 0);
-    parallel_for(parts, [&](std::size_t t) {
-      const std::size_t a0 = std::min(rows, t * part_rows), a1 = std::min(rows, a0 + part_rows);
-      int8_column_byte_sums(layer.q->weights.int8_data(), rows, cols, a0, a1, bytes.data(), stride, kBytes,
-                            partial.data() + t * part_size);
-    });
-    std::vector<std::int32_t> G(cols * kBytes);
-    parallel_for(cols, [&](std::size_t j) {
-      for (unsigned c = 0; c < kBytes; ++c) {
-        std::int32_t sum = 0;  // the parts' sums of disjoint rows: still within the exactness bound
-        for (std::size_t t = 0; t < parts; ++t) sum += partial[t * part_size + c * column_sums_stride(cols) + j];
-        G[j * kBytes + c] = sum;
-      }
-    });
-    return G;
-  }
-
-  // G (cols x kBytes) by oneDNN: W^T times the rows x kBytes matrix of bytes.
-  static std::vector<std::int32_t> byte_gemm(const FieldLayer<F>& layer, std::span<const K> eq_q) {
-    constexpr unsigned kBytes = K::kBytes;
-    const std::size_t rows = layer.rows(), cols = layer.cols();
-    std::vector<std::int8_t> bytes(rows * kBytes);
-    parallel_for(rows, [&](std::size_t a) {
-      unsigned char b[kBytes];
-      eq_q[a].to_bytes(b);
-      for (unsigned c = 0; c < kBytes; ++c)
-        bytes[a * kBytes + c] = static_cast<std::int8_t>(static_cast<int>(b[c]) - 128);
-    });
-    std::vector<std::int32_t> G(cols * kBytes);
-    int8_transposed_byte_gemm(cols, rows, kBytes, layer.q->weights.int8_data(), bytes.data(), G.data());
-    return G;
   }
 
   // Sums of weight x piece products down each column (core/lazy.hpp, ExactIntSums: m61 coordinates

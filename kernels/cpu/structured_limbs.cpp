@@ -57,8 +57,20 @@ void sum_taps_limbs(const std::int32_t* block, std::size_t cols, const std::uint
                     std::size_t taps, unsigned limbs, std::int64_t* sums) {
 #ifdef NNP_X86_KERNELS
   static const bool simd = avx512_ifma_kernels_allowed();
-  if (simd && limbs == 2) return sum_taps_avx512<2>(block, cols, in, w, taps, sums);
-  if (simd && limbs == 5) return sum_taps_avx512<5>(block, cols, in, w, taps, sums);
+  if (simd) switch (limbs) {
+      case 1:
+        return sum_taps_avx512<1>(block, cols, in, w, taps, sums);
+      case 2:
+        return sum_taps_avx512<2>(block, cols, in, w, taps, sums);
+      case 3:
+        return sum_taps_avx512<3>(block, cols, in, w, taps, sums);
+      case 4:
+        return sum_taps_avx512<4>(block, cols, in, w, taps, sums);
+      case 5:
+        return sum_taps_avx512<5>(block, cols, in, w, taps, sums);
+      default:
+        break;
+    }
 #endif
   sum_taps_loops(block, cols, in, w, taps, limbs, sums);
 }

@@ -7,11 +7,13 @@
 // taps per output sum exactly in int64. The reference engine keeps structured_forward.hpp's two
 // 128-bit products per tap (m127), which took ~0.9 s of the 1.7 s demo (CNN-2-Quad, 1000 images).
 // Ops with few taps per output (sum pooling) or wider weights take that route here too.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/op_output.hpp"
 #include "kernels/engine/structured_forward.hpp"
 #include "kernels/engine/uninitialized.hpp"
 
@@ -82,25 +84,62 @@ struct TapTable {
 // Entries of a TapTable slab: 2^21 (16 MiB). CNN-2-Quad's second convolution is one slab of 0.8M.
 inline constexpr std::size_t kMaxSlabTaps = std::size_t{1} << 21;
 
-// out (op.rows x batch, row-major) = op applied to `in` (op.cols rows of stride in_stride), by limb
-// planes: limb_route_fits(op) must hold. (max_slab_taps: smaller in tests, to run many slabs.)
+// How many 31-bit limbs a table of these widths needs: at least kLimbs31<F> (the raw
+// representatives, unsigned limbs) or fewer, of the centered values (x in (-p/2, p/2)), the top
+// limb signed: |x| < 2^(31 n - 1) for n limbs.
 template <class F>
-std::vector<F> apply_op_limbs(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
-                              std::size_t max_slab_taps = kMaxSlabTaps) {
+unsigned limbs31_needed(const ValueWidth& w) {
+  const unsigned n = std::max(1u, (w.centered + 1 + 30) / 31);
+  return n >= kLimbs31<F> ? static_cast<unsigned>(kLimbs31<F>) : n;
+}
+
+// The limbs of x: n = kLimbs31<F> unsigned 31-bit limbs of its representative, or fewer, of its
+// centered value, the top one signed.
+template <class F>
+void cut_limbs31(F x, unsigned n, std::int32_t* limb, std::size_t limb_stride) {
+  const u128 v = static_cast<u128>(x.v);
+  if (n == kLimbs31<F>) {
+    for (unsigned l = 0; l < n; ++l) limb[l * limb_stride] = static_cast<std::int32_t>((v >> (31 * l)) & 0x7FFFFFFF);
+    return;
+  }
+  const i128 c =
+      v > (static_cast<u128>(F::P) >> 1) ? -static_cast<i128>(static_cast<u128>(F::P) - v) : static_cast<i128>(v);
+  for (unsigned l = 0; l + 1 < n; ++l) limb[l * limb_stride] = static_cast<std::int32_t>((c >> (31 * l)) & 0x7FFFFFFF);
+  limb[(n - 1) * limb_stride] = static_cast<std::int32_t>(c >> (31 * (n - 1)));  // |.| < 2^30
+}
+
+// sum_l acc[l] 2^(31 l) mod p for n limbs (the rest zero), |acc[l]| < 2^63.
+template <class F>
+F join_limbs31_n(const std::int64_t* acc, std::size_t stride, unsigned n) {
+  if (n == 1) return F::from_int(acc[0]);
+  if constexpr (kLimbs31<F> == 5) {
+    if (n == 2) return F::from_i128(static_cast<i128>(acc[0]) + (static_cast<i128>(acc[stride]) << 31));
+    if (n == 3)  // |sum| < 2^63 (1 + 2^31 + 2^62) < 2^126
+      return F::from_i128(static_cast<i128>(acc[0]) + (static_cast<i128>(acc[stride]) << 31) +
+                          (static_cast<i128>(acc[2 * stride]) << 62));
+  }
+  return join_limbs31<F>(acc, stride);
+}
+
+// op applied to `in` (op.cols rows of stride in_stride), rows [0, op.rows) x samples [0, batch)
+// written to `out`, by limb planes: limb_route_fits(op) must hold. (max_slab_taps: smaller in
+// tests, to run many slabs.)
+template <class F>
+void apply_op_limbs_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                         const OpOutput<F>& out, std::size_t max_slab_taps = kMaxSlabTaps) {
   constexpr std::size_t L = kLimbs31<F>, B = kLimbBlock, kRowsPerTask = 64;
-  const std::size_t blocks = (batch + B - 1) / B, block_size = L * op.cols * B;
+  using Sums = std::array<std::int64_t, L * B>;
+  const unsigned n = limbs31_needed<F>(value_width(in, op.cols, in_stride, batch));
+  const std::size_t blocks = (batch + B - 1) / B, block_size = n * op.cols * B;
   // planes[b block_size + (l cols + j) B + i]: limb l of input j, sample b B + i (zero past the batch).
   UninitializedVector<std::int32_t> planes(blocks * block_size);
   parallel_for(op.cols, [&](std::size_t j) {
     for (std::size_t b = 0; b < blocks; ++b)
       for (std::size_t i = 0; i < B; ++i) {
         const std::size_t k = b * B + i;
-        const u128 v = k < batch ? static_cast<u128>(in[j * in_stride + k].v) : 0;
-        for (std::size_t l = 0; l < L; ++l)
-          planes[b * block_size + (l * op.cols + j) * B + i] = static_cast<std::int32_t>((v >> (31 * l)) & 0x7FFFFFFF);
+        cut_limbs31(k < batch ? in[j * in_stride + k] : F::zero(), n, &planes[b * block_size + j * B + i], op.cols * B);
       }
   });
-  std::vector<F> out(op.rows * batch);
   for (std::size_t first = 0; first < op.rows;) {
     const TapTable taps(op, first, max_slab_taps);
     // Tasks block-major (a block's planes stay in cache for the rows of consecutive tasks), each a
@@ -108,17 +147,31 @@ std::vector<F> apply_op_limbs(const LinearOp& op, const F* in, std::size_t in_st
     const std::size_t rows = taps.end - first, row_tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
     parallel_for(blocks * row_tasks, [&](std::size_t task) {
       const std::size_t b = task / row_tasks, r0 = task % row_tasks * kRowsPerTask;
-      const std::size_t n = std::min(batch, b * B + B) - b * B;
-      std::array<std::int64_t, L * B> sums;
+      const std::size_t m = std::min(batch, b * B + B) - b * B;
+      Sums sums;
+      sums.fill(0);  // limbs past n stay zero for the join
       for (std::size_t r = r0; r < std::min(rows, r0 + kRowsPerTask); ++r) {
         const std::size_t t0 = taps.start[r], a = first + r;
         sum_taps_limbs(planes.data() + b * block_size, op.cols, taps.in.data() + t0, taps.w.data() + t0,
-                       taps.start[r + 1] - t0, L, sums.data());
-        for (std::size_t i = 0; i < n; ++i) out[a * batch + b * B + i] = join_limbs31<F>(sums.data() + i, B);
+                       taps.start[r + 1] - t0, n, sums.data());
+        F* row = out.row(a) + b * B;
+        const i128 bias = out.bias ? static_cast<i128>(out.bias[a].centered()) : 0;
+        if (n == 1 && bias < (i128{1} << 124) && bias > -(i128{1} << 124))  // one limb: the sum is acc[0] + bias
+          for (std::size_t i = 0; i < m; ++i) row[i] = from_small_i128<F>(sums[i] + bias);
+        else
+          for (std::size_t i = 0; i < m; ++i) row[i] = out.add_bias(a, join_limbs31_n<F>(sums.data() + i, B, n));
       }
     });
     first = taps.end;
   }
+}
+
+// out (op.rows x batch, row-major) = op applied to `in`: apply_op_limbs_into a vector.
+template <class F>
+std::vector<F> apply_op_limbs(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                              std::size_t max_slab_taps = kMaxSlabTaps) {
+  std::vector<F> out(op.rows * batch);
+  apply_op_limbs_into(op, in, in_stride, batch, OpOutput<F>{out.data(), batch}, max_slab_taps);
   return out;
 }
 

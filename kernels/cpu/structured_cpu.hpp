@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The cpu engine's structured forward (convolutions, pools, chains of them): per op, oneDNN's int8
+// convolution where it fits (conv_int8.hpp), else the 31-bit limb route (structured_limbs.hpp),
+// else the exact 128-bit loops (structured_forward.hpp). The same Z, bit for bit, as the reference
+// engine's structured_forward; what differs is where the ops write. The chain's last op writes
+// Z's rows itself, bias added, and the ops before it write vectors nobody zero-fills first: each was
+// a pass over the layer's largest table (the first CIFAR layer's Z is 134 MB at batch 256, m127).
+// (Transparent huge pages for these tables, asked by madvise, cost more system time in compaction
+// than they saved in faults on this machine: 1.0-1.3 -> 2.0-2.6 s of sys for two proofs.)
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/op_output.hpp"
+#include "kernels/cpu/structured_limbs.hpp"
+#include "kernels/engine/structured_forward.hpp"
+#include "kernels/engine/uninitialized.hpp"
+
+namespace nnproof {
+
+// Whether every weight of op is 1 (a sum pool's kernel of ones).
+inline bool all_weights_one(const LinearOp& op) {
+  for (std::size_t i = 0; i < op.weights.size(); ++i)
+    if (op.weights[i] != 1) return false;
+  return true;
+}
+
+// The 128-bit route into `out` (apply_op's rows, the bias added): for ops the other routes do not
+// take (sum pools, wide weights). A sum pool is field additions (each entry's tap values added in
+// the field: the same element), ~3x fewer instructions than two 128-bit products per tap.
+template <class F>
+void apply_op_exact_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                         const OpOutput<F>& out) {
+  if (op.weights.width() > 4 || op.cols >= (std::size_t{1} << 31)) {  // apply_op's field products
+    const std::vector<F> v = apply_op(op, in, in_stride, batch);
+    parallel_for(op.rows, [&](std::size_t a) {
+      for (std::size_t k = 0; k < batch; ++k) out.row(a)[k] = out.add_bias(a, v[a * batch + k]);
+    });
+    return;
+  }
+  if (all_weights_one(op)) {  // a sum pool: field additions, no products
+    parallel_for(op.rows, [&](std::size_t a) {
+      F* row = out.row(a);
+      const F b = out.bias ? out.bias[a] : F::zero();
+      for (std::size_t k = 0; k < batch; ++k) row[k] = b;
+      for_each_entry(op, a, [&](std::size_t j, std::int64_t) {
+        const F* x = in + j * in_stride;
+        for (std::size_t k = 0; k < batch; ++k) row[k] += x[k];
+      });
+    });
+    return;
+  }
+#pragma omp parallel
+  {
+    std::vector<i128> acc;  // per thread
+#pragma omp for schedule(static)
+    for (std::int64_t s = 0; s < static_cast<std::int64_t>(op.rows); ++s) {
+      const auto a = static_cast<std::size_t>(s);
+      F* row = out.row(a);
+      accumulate_row_exact(op, a, in, in_stride, batch, acc, row);
+      if (out.bias)
+        for (std::size_t k = 0; k < batch; ++k) row[k] += out.bias[a];
+    }
+  }
+}
+
+// One op of a chain by the cpu engine's route for it, into `out`.
+template <class F>
+void apply_op_cpu_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                       const OpOutput<F>& out) {
+  if (int8_conv_route_fits(op)) return apply_conv_int8_into(op, in, in_stride, batch, out);
+  if (limb_route_fits(op)) return apply_op_limbs_into(op, in, in_stride, batch, out);
+  apply_op_exact_into(op, in, in_stride, batch, out);
+}
+
+// Rows [0, rows) keep their first `batch` entries; the rest of each row, and every row after, are
+// zero: zero_padding, in parallel.
+template <class F>
+void zero_padding_parallel(Table2D<F>& t, std::size_t rows, std::size_t batch) {
+  parallel_for(t.rows, [&](std::size_t r) {
+    F* row = &t.at(r, 0);
+    for (std::size_t k = r < rows ? batch : 0; k < t.cols; ++k) row[k] = F::zero();
+  });
+}
+
+// Z = W Y + B m^T for a structured layer (structured_forward_by's table, bit for bit).
+template <class F>
+Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
+  const auto& ops = layer.q->ops;
+  UninitializedVector<F> cur, next;
+  const F* in = Y.data.data();
+  std::size_t stride = Y.cols;
+  for (std::size_t i = 0; i + 1 < ops.size(); ++i) {
+    next.resize(ops[i].rows * batch);
+    apply_op_cpu_into(ops[i], in, stride, batch, OpOutput<F>{next.data(), batch});
+    cur.swap(next);
+    in = cur.data(), stride = batch;
+  }
+  if (ops.back().rows != layer.rows()) throw std::logic_error("structured_forward_cpu: the chain's rows differ");
+  auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
+  apply_op_cpu_into(ops.back(), in, stride, batch, OpOutput<F>{Z.data.data(), Y.cols, layer.bias.data()});
+  zero_padding_parallel(Z, layer.rows(), batch);
+  return Z;
+}
+
+}  // namespace nnproof
