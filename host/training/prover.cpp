@@ -100,16 +100,8 @@ class ProverSide {
         return {{node.operands[0], {std::move(x), z}}};
       }
       case TensorOp::hadamard: {  // sum_y 2 w(y) Z~(y) E~(y), then z*, e*
-        std::vector<std::vector<K>> points;
-        std::vector<K> weights;
-        for (std::size_t i = 0; i < m; ++i) {
-          points.push_back(claims[i].point);
-          weights.push_back(rho[i] + rho[i]);
-        }
-        HostTableSumcheck<K> sc({weighted_eq_sum(c, t, points, weights), lift<K>(table(node.operands[0])),
-                                 lift<K>(table(node.operands[1]))});
-        std::vector<K> x = run_sumcheck(sc, c.vars(t), 3, ch_);
-        const std::array<K, 2> ze{sc.value(1), sc.value(2)};
+        std::vector<K> x;
+        const std::array<K, 2> ze = hadamard(c, t, claims, rho, x);
         ch_.send(std::span<const K>(ze.data(), 2));
         return {{node.operands[0], {x, ze[0]}}, {node.operands[1], {x, ze[1]}}};
       }
@@ -203,6 +195,34 @@ class ProverSide {
     send_one(ch_, y);
     out.push_back({c.Y[i - 1], {join_point(k, s), y}});
     return out;
+  }
+
+  // The Hadamard's sum-check with weights 2 rho_c on the claims' eq tables: the engine's where it
+  // has one (claim c's own sum is its value / 2: D = 2 Z o E), else the host's over the combined
+  // eq table. Returns (Z~(x), E~(x)) and sets x.
+  std::array<K, 2> hadamard(const Computation& c, std::size_t t, const std::vector<Claim<K>>& claims,
+                            const std::vector<K>& rho, std::vector<K>& x) {
+    const TensorNode& node = c.tensors[t];
+    const unsigned beta = c.beta();
+    const K half = K::from_int(2).inverse();
+    std::vector<EqClaim<K>> eq_claims;
+    for (std::size_t i = 0; i < claims.size(); ++i)
+      eq_claims.push_back({point_rows(claims[i].point, beta), point_cols(claims[i].point, beta), rho[i] + rho[i],
+                           claims[i].value * half});
+    if (auto sc = engine_.hadamard_sumcheck(table(node.operands[0]), table(node.operands[1]), eq_claims)) {
+      x = run_sumcheck(*sc, c.vars(t), 3, ch_);
+      return sc->operand_values();
+    }
+    std::vector<std::vector<K>> points;
+    std::vector<K> weights;
+    for (std::size_t i = 0; i < claims.size(); ++i) {
+      points.push_back(claims[i].point);
+      weights.push_back(eq_claims[i].weight);
+    }
+    HostTableSumcheck<K> sc({weighted_eq_sum(c, t, points, weights), lift<K>(table(node.operands[0])),
+                             lift<K>(table(node.operands[1]))});
+    x = run_sumcheck(sc, c.vars(t), 3, ch_);
+    return {sc.value(1), sc.value(2)};
   }
 
   // The m instances' final values (the operand's MLE at (r_c, point) for each claim c), sent as one
