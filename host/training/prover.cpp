@@ -219,8 +219,8 @@ class ProverSide {
       points.push_back(claims[i].point);
       weights.push_back(eq_claims[i].weight);
     }
-    HostTableSumcheck<K> sc({weighted_eq_sum(c, t, points, weights), lift<K>(table(node.operands[0])),
-                             lift<K>(table(node.operands[1]))});
+    HostTableSumcheck<K> sc(
+        {weighted_eq_sum(c, t, points, weights), lift<K>(table(node.operands[0])), lift<K>(table(node.operands[1]))});
     x = run_sumcheck(sc, c.vars(t), 3, ch_);
     return {sc.value(1), sc.value(2)};
   }

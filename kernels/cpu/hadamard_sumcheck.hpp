@@ -52,7 +52,8 @@ class CpuHadamardSumcheck final : public HadamardSumcheckProver<typename Cfg::K>
     if (rows_ == 1) return folded_ ? column_round(z_.data(), e_.data()) : column_round(base(z_base_), base(e_base_));
     const std::size_t half = rows_ / 2;
     const auto lows = lower_row_eqs(1);
-    const Sums q = folded_ ? row_sums(z_.data(), e_.data(), half, lows) : row_sums(base(z_base_), base(e_base_), half, lows);
+    const Sums q =
+        folded_ ? row_sums(z_.data(), e_.data(), half, lows) : row_sums(base(z_base_), base(e_base_), half, lows);
     return row_round(q, lows);
   }
 
@@ -83,7 +84,8 @@ class CpuHadamardSumcheck final : public HadamardSumcheckProver<typename Cfg::K>
     }
     advance(r);
     const auto lows = lower_row_eqs(2);  // the next round's: one more row variable bound
-    const Sums q = folded_ ? fused_rows(z_.data(), e_.data(), r, lows) : fused_rows(base(z_base_), base(e_base_), r, lows);
+    const Sums q =
+        folded_ ? fused_rows(z_.data(), e_.data(), r, lows) : fused_rows(base(z_base_), base(e_base_), r, lows);
     bind(r);
     return row_round(q, lows);
   }
@@ -97,11 +99,11 @@ class CpuHadamardSumcheck final : public HadamardSumcheckProver<typename Cfg::K>
  private:
   using Sums = std::array<K, 2 * kMaxClaims>;  // q_c(0), q_c(2) of every claim c
   struct Part {
-    std::vector<K> s;        // the row point
-    std::vector<K> ec;       // eq(r, .) over the remaining columns
-    K weight, sum;           // w_c, and the sum over the remaining variables
-    K bound = K::one();      // eq(s, .) over the row variables bound so far
-    std::array<K, 4> h{};    // the latest round's h_c(0), h_c(1), h_c(2), h_c(3)
+    std::vector<K> s;      // the row point
+    std::vector<K> ec;     // eq(r, .) over the remaining columns
+    K weight, sum;         // w_c, and the sum over the remaining variables
+    K bound = K::one();    // eq(s, .) over the row variables bound so far
+    std::array<K, 4> h{};  // the latest round's h_c(0), h_c(1), h_c(2), h_c(3)
   };
 
   static const F* base(const Table2D<F>* t) { return t->data.data(); }

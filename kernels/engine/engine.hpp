@@ -158,8 +158,7 @@ class Engine {
   // sizes, rows bound first: the training proof's Hadamard reduction. nullptr (the default) where
   // the engine has none for these tables: the prover then runs the host's (HostTableSumcheck), the
   // same messages by the sum-check's uniqueness.
-  virtual std::unique_ptr<HadamardSumcheckProver<K>> hadamard_sumcheck(const Table2D<F>& /*Z*/,
-                                                                       const Table2D<F>& /*E*/,
+  virtual std::unique_ptr<HadamardSumcheckProver<K>> hadamard_sumcheck(const Table2D<F>& /*Z*/, const Table2D<F>& /*E*/,
                                                                        const std::vector<EqClaim<K>>& /*claims*/) {
     return nullptr;
   }
