@@ -11,6 +11,7 @@
 #include <random>
 
 #include "host/cli/bench_common.hpp"
+#include "host/cli/common.hpp"
 #include "host/synthetic.hpp"
 #include "host/training/prover.hpp"
 #include "nnproof/version.hpp"
@@ -123,10 +124,16 @@ nlohmann::json bench_training_batch(Engine<Cfg>& engine, const QuantizedModel& m
   r["grad_s"] = grad_t.seconds;
   r["prove_s"] = prove_t.seconds;
   r["verify_s"] = verify_t.seconds;
-  r["proof_bytes"] = serialize_training_bundle(bundle).size();
+  const std::vector<unsigned char> bytes = serialize_training_bundle(bundle);
+  r["proof_bytes"] = bytes.size();
+  r["proof_sha256"] = to_hex(sha256(bytes));  // proofs compared across builds and engines in one command
   r["message_bytes"] = bundle.messages.size() * Cfg::K::kBytes;
   r["soundness_bits"] = shape.soundness_bits(Cfg::kId);
   r["float_grad_s"] = float_t.seconds;
+  // Process CPU seconds (bench_common.hpp, BestTime): ratios that a loaded machine disturbs less.
+  r["grad_cpu_s"] = grad_t.cpu_seconds;
+  r["prove_cpu_s"] = prove_t.cpu_seconds;
+  r["verify_cpu_s"] = verify_t.cpu_seconds;
   return r;
 }
 

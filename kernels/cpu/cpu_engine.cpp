@@ -14,6 +14,7 @@
 #include "kernels/cpu/conv_transpose.hpp"
 #include "kernels/cpu/cpu_backward.hpp"
 #include "kernels/cpu/int8_column_byte_sums.hpp"
+#include "kernels/cpu/hadamard_sumcheck.hpp"
 #include "kernels/cpu/int8_column_sums.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
 #include "kernels/cpu/layer_gemm_plan.hpp"
@@ -197,6 +198,11 @@ class CpuEngine final : public Engine<Cfg> {
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
                                                      K claim, SquareCarry<K> carry) override {
     return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r, claim, carry.sums);
+  }
+
+  std::unique_ptr<HadamardSumcheckProver<K>> hadamard_sumcheck(const Table2D<F>& Z, const Table2D<F>& E,
+                                                               const std::vector<EqClaim<K>>& claims) override {
+    return make_cpu_hadamard_sumcheck<Cfg>(Z, E, claims);  // kernels/cpu/hadamard_sumcheck.hpp
   }
 
   // Training's backward pass (kernels/cpu/cpu_backward.hpp). E = W^T D is the forward GEMM of W^T

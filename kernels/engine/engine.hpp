@@ -51,6 +51,23 @@ class SumcheckProver {
   }
 };
 
+// One claim of the training proof's Hadamard reduction (Engine::hadamard_sumcheck): its point,
+// the row half s and the column half r (row variables high), its weight w in the combination, and
+// its sum sum_y eq((s, r), y) Z(y) E(y).
+template <class K>
+struct EqClaim {
+  std::vector<K> s, r;
+  K weight, sum;
+};
+
+// The Hadamard reduction's sum-check: after the last fold, operand_values() is (Z~(x), E~(x)) at
+// the point x of the challenges.
+template <class K>
+class HadamardSumcheckProver : public SumcheckProver<K> {
+ public:
+  virtual std::array<K, 2> operand_values() const = 0;
+};
+
 // What an engine's col_combine_of_squares leaves for its square sum-check over the same Z and r.
 // Opaque to the driver; engines that keep nothing leave it empty and ignore it.
 template <class K>
@@ -136,6 +153,15 @@ class Engine {
   // what col_combine_of_squares(Z, ., eq(r, .)) left, or empty.
   virtual std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s,
                                                              std::span<const K> r, K claim, SquareCarry<K> carry) = 0;
+
+  // The sum-check of sum_y sum_c w_c eq(x_c, y) Z(y) E(y) (degree 3) over Z and E of power-of-two
+  // sizes, rows bound first: the training proof's Hadamard reduction. nullptr (the default) where
+  // the engine has none for these tables: the prover then runs the host's (HostTableSumcheck), the
+  // same messages by the sum-check's uniqueness.
+  virtual std::unique_ptr<HadamardSumcheckProver<K>> hadamard_sumcheck(const Table2D<F>& /*Z*/, const Table2D<F>& /*E*/,
+                                                                       const std::vector<EqClaim<K>>& /*claims*/) {
+    return nullptr;
+  }
 
   // Training's backward pass (TRAINING.md section 2). The defaults are the portable exact loops of
   // kernels/engine/backward_ops.hpp on host copies of the tables (on_host(), which downloads a
