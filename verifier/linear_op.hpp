@@ -68,6 +68,12 @@ struct LinearOp {
   // values: a trained depthwise kernel that happens to be all ones is still trained. Not part of the
   // model digest (inference does not depend on it); the training statement binds it.
   bool fixed = false;
+  // A fixed op's scale gain s_out / s_in, recorded at quantization from the importer's factor
+  // (FloatOp::factor): k_h k_w for an average pool computed as a sum, 1 for a Conv of 0s and 1s
+  // (which computes its float map exactly), whatever the kernel's size. Training's step exponents
+  // check a layer's gain against it (verifier/training/step.cpp, ops_gain). Not part of the model
+  // digest (the layer's gain is).
+  double fixed_gain = 1;
 
   static LinearOp dense(std::size_t rows, std::size_t cols, WeightMatrix weights);
   static LinearOp convolution(const ConvShape& shape, WeightMatrix kernel);
