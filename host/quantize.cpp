@@ -167,7 +167,8 @@ double quantize_ops(const FloatLayer& fl, QuantizedLayer& l, double beta, bool b
     gain = scale_product(gain, fo.exact ? 1.0 / fo.factor : beta, path, "gain of " + where);
     l.ops.push_back(fo.kind == LinearOp::Kind::dense ? LinearOp::dense(fo.rows, fo.cols, std::move(w))
                                                      : LinearOp::convolution(fo.conv, std::move(w)));
-    l.ops.back().fixed = fo.exact;  // what training keeps (verifier/training/parameters.hpp)
+    l.ops.back().fixed = fo.exact;                            // what training keeps (verifier/training/parameters.hpp)
+    if (fo.exact) l.ops.back().fixed_gain = 1.0 / fo.factor;  // the gain folded into the scale above
   }
   return gain;
 }

@@ -62,6 +62,7 @@ LinearOp LinearOp::sum_pool(const ConvShape& shape) {
     throw std::invalid_argument("a sum pool is depthwise: groups = input channels = output channels");
   LinearOp op = convolution(shape, WeightMatrix(std::vector<std::int64_t>(shape.kernel_size(), 1)));
   op.fixed = true;
+  op.fixed_gain = static_cast<double>(shape.kernel_h * shape.kernel_w);
   return op;
 }
 

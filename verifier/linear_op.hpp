@@ -68,6 +68,12 @@ struct LinearOp {
   // values: a trained depthwise kernel that happens to be all ones is still trained. Not part of the
   // model digest (inference does not depend on it); the training statement binds it.
   bool fixed = false;
+  // A fixed op's scale gain s_out / s_in, recorded at quantization from the importer's factor
+  // (FloatOp::factor): k_h k_w for an average pool computed as a sum, 1 for a Conv of 0s and 1s
+  // (which computes its float map exactly), whatever the kernel's size. Training's step exponents
+  // check a layer's gain against it (verifier/training/step.cpp, ops_gain). Not part of the model
+  // digest (the layer's gain is).
+  double fixed_gain = 1;
 
   static LinearOp dense(std::size_t rows, std::size_t cols, WeightMatrix weights);
   static LinearOp convolution(const ConvShape& shape, WeightMatrix kernel);
@@ -117,23 +123,41 @@ void for_each_entry(const LinearOp& op, std::size_t out, Fn&& fn) {
   });
 }
 
-// in[j] = sum_a out[a] W[a][j] for the chain's product W (ops applied first to last): the prover's
-// row_combine and, dotted with eq(s, .), the verifier's W~(q, s). `out` has the last op's rows
-// entries (extra entries are ignored); the result has the first op's cols entries.
-template <class K>
-std::vector<K> chain_transpose_apply(std::span<const LinearOp> chain, std::span<const K> out) {
-  using F = base_field_t<K>;
+// The chain's transpose walk, last op to first: `cur` starts as the last op's rows entries of `out`
+// (extra entries are ignored), and op i turns it into its cols entries, row(i, op, a, cur[a], prev)
+// adding row a's share (for each nonzero cur[a], rows in order) into `prev`. The one loop behind
+// chain_transpose_apply and training's replaced_chain_transpose_apply (op_gradient.hpp).
+template <class K, class RowFn>
+std::vector<K> chain_transpose_walk(std::span<const LinearOp> chain, std::span<const K> out, RowFn&& row) {
   std::vector<K> cur(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(chain.back().rows));
   for (std::size_t i = chain.size(); i-- > 0;) {
     const LinearOp& op = chain[i];
     std::vector<K> prev(op.cols, K::zero());
     for (std::size_t a = 0; a < op.rows; ++a) {
       if (cur[a] == K::zero()) continue;
-      for_each_entry(op, a, [&](std::size_t j, std::int64_t w) { prev[j] += mul_base(cur[a], F::from_int(w)); });
+      row(i, op, a, cur[a], prev);
     }
     cur = std::move(prev);
   }
   return cur;
+}
+
+// prev[j] += c W[a][j] over row a's nonzero entries: one row of a transpose application.
+template <class K>
+void add_transposed_row(const LinearOp& op, std::size_t a, const K& c, std::vector<K>& prev) {
+  using F = base_field_t<K>;
+  for_each_entry(op, a, [&](std::size_t j, std::int64_t w) { prev[j] += mul_base(c, F::from_int(w)); });
+}
+
+// in[j] = sum_a out[a] W[a][j] for the chain's product W (ops applied first to last): the prover's
+// row_combine and, dotted with eq(s, .), the verifier's W~(q, s). `out` has the last op's rows
+// entries (extra entries are ignored); the result has the first op's cols entries.
+template <class K>
+std::vector<K> chain_transpose_apply(std::span<const LinearOp> chain, std::span<const K> out) {
+  return chain_transpose_walk<K>(chain, out,
+                                 [](std::size_t, const LinearOp& op, std::size_t a, const K& c, std::vector<K>& prev) {
+                                   add_transposed_row(op, a, c, prev);
+                                 });
 }
 
 // Per row of the chain's product, an upper bound on sum_j |W[a][j]| (saturating at 2^128 - 1):

@@ -35,7 +35,7 @@ int run_prove_training(const ProveTrainingOptions& o) {
   if (!lr_note.empty()) fmt::print(stderr, "note: {}\n", lr_note);
   const TrainingProblem tp = load_training_problem(o.model, o.data, o.labels);
   const FieldId field = choose_field(o.field, tp.problem.float_model);
-  check_training_magnitudes(tp, field);
+  check_training_magnitudes(tp, field);  // the forward pass; the backward's bound reads the outputs
   return with_file_field(field, [&]<class Cfg>() {
     // Forward, transposed and batch products: about three times the forward pass's work.
     auto engine = make_engine<Cfg>(o.engine, o.threads, 3 * dense_work(tp.problem.model, tp.problem.batch));
@@ -44,6 +44,12 @@ int run_prove_training(const ProveTrainingOptions& o) {
     const auto t0 = std::chrono::steady_clock::now();
     const TrainingBundle<Cfg> bundle = prove_training_bundle(*engine, st, progress);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // The verifier's bound, from the outputs just computed (exact: the forward bound held): a
+    // bundle it would reject is not written.
+    const auto outputs = output_gradient_bounds(bundle.claims.outputs, tp.labels, tp.problem.model.out_dim(),
+                                                target_scale(tp.problem.model));
+    if (progress) fmt::print(stderr, "\r\033[K");
+    check_training_magnitudes(tp, field, &outputs);
     const auto bytes = serialize_training_bundle(bundle);
     files.stage_bytes(o.proof, bytes);
     files.commit();

@@ -53,10 +53,13 @@ std::uint32_t learning_rate_exponent(const std::optional<double>& lr, std::strin
   return static_cast<std::uint32_t>(e);
 }
 
-void check_training_magnitudes(const TrainingProblem& tp, FieldId field) {
+void check_training_magnitudes(const TrainingProblem& tp, FieldId field, const OutputGradientBounds* outputs) {
   const QuantizedModel& m = tp.problem.model;
-  if (auto v = training_magnitude_violation(magnitude_profile(m), m, max_abs(tp.problem.input), tp.problem.batch,
-                                            target_scale(m), field))
+  const MagnitudeProfile profile = magnitude_profile(m);
+  const u128 xmax = max_abs(tp.problem.input);
+  const auto v = outputs ? training_magnitude_violation(profile, m, xmax, target_scale(m), *outputs, field)
+                         : magnitude_violation(profile, xmax, field);
+  if (v)
     throw UsageError(v->describe(field) + ": the field could wrap; " +
                      (field == FieldId::m127 ? "use fewer samples or smaller scales (nnproof quantize)"
                                              : "use --field m127, fewer samples or smaller scales"));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "host/cli/common.hpp"
+#include "verifier/training/magnitude.hpp"
 #include "verifier/training/statement.hpp"
 
 namespace nnproof::cli {
@@ -36,8 +37,10 @@ TrainingProblem load_training_problem(const std::string& model_path, const std::
 std::uint32_t learning_rate_exponent(const std::optional<double>& lr, std::string& note);
 
 // Refuses (UsageError, exit 2) data whose training values could wrap `field`, naming the layer and
-// quantity and the fix.
-void check_training_magnitudes(const TrainingProblem& tp, FieldId field);
+// quantity and the fix. Without `outputs`, the forward pass's bound only (before any work); with
+// the outputs Z_L of the computation (outputs_of), the backward values' too, as the verifier
+// checks them.
+void check_training_magnitudes(const TrainingProblem& tp, FieldId field, const OutputGradientBounds* outputs = nullptr);
 
 template <class Cfg>
 TrainingStatement<Cfg> make_training_statement(const TrainingProblem& tp, std::uint32_t lr_exponent) {

@@ -196,7 +196,9 @@ void write_structured(onnx::ModelProto& m, const QuantizedModel& model, std::siz
       throw ModelError(path + ": " + where +
                        " is a convolution of a tensor without its image shape; it cannot be written");
     onnx::NodeProto* n = nullptr;
-    if (op.fixed && is_ones_pool(op)) {
+    // A depthwise ones kernel the importer read from a Conv (gain 1) stays a Conv: as AveragePool
+    // it would read back with gain k^2.
+    if (op.fixed && is_ones_pool(op) && op.fixed_gain == static_cast<double>(c.kernel_h * c.kernel_w)) {
       n = &add_node(g, "AveragePool", out + "_pool", {cur.name}, out);
       add_int_attribute(*n, "count_include_pad", 1);
       gain *= static_cast<double>(c.kernel_h * c.kernel_w);

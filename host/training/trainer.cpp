@@ -188,12 +188,15 @@ std::size_t train(Engine<Cfg>& engine, QuantizedModel& model, const TrainingData
     bool any_change = false;
     for (std::size_t t = 0; t < steps; ++t) {
       const std::size_t first = t * B, n = std::min(B, N - first);
-      if (auto v = training_magnitude_violation(magnitude_profile(model), model, xmax, n, s, Cfg::kId))
-        throw TrainingError(v->describe(Cfg::kId) + " in a training step of " + std::to_string(n) +
-                            " samples: the field would wrap and the step would be wrong; " +
-                            (Cfg::kId == FieldId::m127
-                                 ? "use a smaller --batch or smaller --alpha / --beta"
-                                 : "use --field m127, a smaller --batch or smaller --alpha / --beta"));
+      const MagnitudeProfile profile = magnitude_profile(model);
+      const auto refuse = [&](const MagnitudeViolation& v) {
+        return TrainingError(v.describe(Cfg::kId) + " in a training step of " + std::to_string(n) +
+                             " samples: the field would wrap and the step would be wrong; " +
+                             (Cfg::kId == FieldId::m127
+                                  ? "use a smaller --batch or smaller --alpha / --beta"
+                                  : "use --field m127, a smaller --batch or smaller --alpha / --beta"));
+      };
+      if (auto v = magnitude_violation(profile, xmax, Cfg::kId)) throw refuse(*v);
       if (progress)
         progress("epoch " + std::to_string(e + 1) + "/" + std::to_string(o.epochs) + ", step " + std::to_string(t + 1) +
                  "/" + std::to_string(steps));
@@ -207,6 +210,11 @@ std::size_t train(Engine<Cfg>& engine, QuantizedModel& model, const TrainingData
       const auto layers = field_layers<F>(model);
       auto trace = run_backward(engine, layers, input, labels, F::from_int(s));
       const auto claims = gradient_claims(engine, layers, trace);
+      // The backward values' bound from this batch's exact outputs (the forward bound held), before
+      // the step uses the gradients.
+      if (auto v = training_magnitude_violation(profile, model, xmax, s,
+                                                output_gradient_bounds(claims.outputs, labels, classes, s), Cfg::kId))
+        throw refuse(*v);
       r.loss = saturating_add(r.loss, static_cast<i128>(claims.loss.centered()));
       const auto predicted = argmax_labels(claims.outputs, n, classes);
       for (std::size_t b = 0; b < n; ++b) correct += predicted[b] == labels[b] ? 1 : 0;

@@ -77,7 +77,8 @@ py::dict py_train(const std::string& model, const std::string& data, const std::
   return d;
 }
 
-// `nnproof prove-training`: the field from `field` or the model's metadata, magnitudes checked first.
+// `nnproof prove-training`: the field from `field` or the model's metadata, the forward's magnitudes
+// checked first, the backward's (from the outputs) before the bundle is returned.
 std::vector<unsigned char> prove_training(const std::string& model, const std::string& data, const std::string& labels,
                                           const std::string& field_flag, const std::string& engine,
                                           std::optional<double> lr) {
@@ -91,7 +92,12 @@ std::vector<unsigned char> prove_training(const std::string& model, const std::s
     // Forward, transposed and batch products: about three times the forward pass's work.
     auto eng = make_engine<Cfg>(engine, 0, 3 * dense_work(tp.problem.model, tp.problem.batch));
     TrainingStatement<Cfg> st = cli::make_training_statement<Cfg>(tp, lr_exponent);
-    return serialize_training_bundle(prove_training_bundle(*eng, st));
+    const TrainingBundle<Cfg> bundle = prove_training_bundle(*eng, st);
+    // The backward values' bound reads the outputs, as verify-training does: no bundle it rejects.
+    const auto outputs = output_gradient_bounds(bundle.claims.outputs, tp.labels, tp.problem.model.out_dim(),
+                                                target_scale(tp.problem.model));
+    cli::check_training_magnitudes(tp, field, &outputs);
+    return serialize_training_bundle(bundle);
   });
 }
 

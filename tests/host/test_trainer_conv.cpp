@@ -291,5 +291,64 @@ TEST(TrainerConv, AnAllOnesDepthwiseConvIsTrainedAndAPoolIsNot) {
   EXPECT_EQ(model_digest(back), model_digest(m));
 }
 
+// Reviewer finding F2: a fixed Conv of 0s and 1s larger than 1 x 1 computes its float map exactly,
+// so the importer folds no factor into the scale (gain 1), unlike an AveragePool of the same window
+// (gain k^2). The op records its own gain at import, so training accepts such a layer (before, it
+// was given the pool's k^2 and refused), trains the other ops, and writes it back as the same Conv
+// (a depthwise ones kernel included, which must not come back as an AveragePool).
+TEST(TrainerConv, AFixedZeroOneConvKeepsItsOwnGain) {
+  auto rng = make_rng(1824);
+  QuantizedModel m;
+  m.input_shape = {1, 5, 5};
+  m.alpha = 1;
+  m.beta = 2;
+  const ConvShape c = shape(1, 5, 5, 2, 2, 1, 0, 1);  // trained: 1 x 5 x 5 -> 2 x 4 x 4
+  LinearOp ones = LinearOp::convolution(shape(2, 4, 4, 2, 2, 2, 0, 2), std::vector<std::int64_t>(8, 1));
+  LinearOp sum01 = LinearOp::convolution(shape(2, 2, 2, 1, 2, 1, 0, 1), {1, 0, 1, 1, 0, 1, 1, 1});
+  ones.fixed = sum01.fixed = true;  // fixed_gain 1, as the importer records a 0/1 Conv
+  QuantizedLayer convs;
+  convs.ops = {LinearOp::convolution(c, random_ints(rng, c.kernel_size(), 2)), ones, sum01};
+  convs.cols = convs.ops.front().cols;
+  convs.rows = convs.ops.back().rows;
+  convs.bias = {1};
+  convs.gain = 2;  // beta for the trained conv, 1 for each 0/1 Conv
+  QuantizedLayer dense;
+  dense.weights = random_ints(rng, 2, 2);
+  dense.rows = 2;
+  dense.cols = 1;
+  dense.bias = {0, 1};
+  m.layers = {convs, dense};
+  m.validate();
+  EXPECT_EQ(ops_gain(m.layers[0], m.beta), 2.0);
+  EXPECT_NO_THROW(step_exponents(m, 10));
+
+  // Through ONNX: both fixed ops come back as 0/1 Convs with gain 1, the digest unchanged.
+  testing::TempDir dir;
+  auto read_back = [&](const QuantizedModel& q, const std::string& name) {
+    write_quantized_onnx(q, dir.file(name));
+    return quantize_model(import_onnx(dir.file(name)), {});
+  };
+  const QuantizedModel back = read_back(m, "zero_one.onnx");
+  ASSERT_EQ(back.layers[0].ops.size(), 3u);
+  for (std::size_t k : {1, 2}) {
+    EXPECT_TRUE(back.layers[0].ops[k].fixed) << k;
+    EXPECT_EQ(back.layers[0].ops[k].fixed_gain, 1.0) << k;
+  }
+  EXPECT_EQ(model_digest(back), model_digest(m));
+  EXPECT_NO_THROW(step_exponents(back, 10));
+
+  // Trained: the conv moves, the 0/1 Convs stay, and the result reads back exactly.
+  const TrainingData d = small_data(rng, back, 9);
+  TrainOptions o;
+  o.epochs = 2;
+  o.lr_exponent = gentle_lr(back, d, o);
+  QuantizedModel t = back;
+  train(*make_engine<M127>("cpu"), t, d, o);
+  EXPECT_NE(t.layers[0].ops[0].weights.to_vector(), back.layers[0].ops[0].weights.to_vector());
+  for (std::size_t k : {1, 2})
+    EXPECT_EQ(t.layers[0].ops[k].weights.to_vector(), back.layers[0].ops[k].weights.to_vector()) << k;
+  EXPECT_EQ(model_digest(read_back(t, "trained.onnx")), model_digest(t));
+}
+
 }  // namespace
 }  // namespace nnproof

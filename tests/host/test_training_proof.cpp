@@ -96,9 +96,13 @@ TYPED_TEST(TrainingProofTest, HonestProofsVerifyOnEveryEngine) {
         TrainingStatement<TypeParam> st = statement_of<TypeParam>(c);
         TrainingBundle<TypeParam> bundle = prove_training_bundle(*engine, st);
         const Verdict v = verify_training_bundle(st, bundle, training_bindings(st));
-        const bool wraps = training_magnitude_violation(magnitude_profile(c.model), c.model, max_abs(c.input), samples,
-                                                        target_scale(c.model), TypeParam::kId)
-                               .has_value();
+        // The verifier's bound reads the claimed (here: honest) outputs.
+        const std::int64_t s = target_scale(c.model);
+        const bool wraps =
+            training_magnitude_violation(magnitude_profile(c.model), c.model, max_abs(c.input), s,
+                                         output_gradient_bounds(st.claims.outputs, c.labels, c.model.out_dim(), s),
+                                         TypeParam::kId)
+                .has_value();
         if (!wraps) {
           EXPECT_TRUE(v.accepted) << v.failed_check;
         } else {  // the bundle refuses a field that could wrap; the protocol itself still holds mod p

@@ -21,15 +21,16 @@ TEST(TrainingMagnitude, BoundsMatchTheHandComputation) {
   const QuantizedModel m = hand_model();
   // |x| <= 4, N = 5, s = 8. Forward: bZ_1 = max(2*4 + 1, 1*4 + 3) = 9, bY_1 = 81,
   // bZ_2 = (3 + 5) 81 + 1 = 649. |Z_2 - T| <= 657, so L <= 5 * 1 * 657^2 = 2158245 and |D_2| <= 1314;
-  // G_2 <= 5 * 1314 * 81, g_2 <= 5 * 1314; E_1 <= max(3, 5) * 1314 = 6570; D_1 <= 2 * 9 * 6570;
-  // G_1 <= 5 * 118260 * 4, g_1 <= 5 * 118260.
+  // G_2 <= 5 * 1314 * 81, g_2 <= 5 * 1314; E_1 <= (3, 5) * 1314 = (3942, 6570), max 6570; D_1 per
+  // row: 2 (9 * 3942, 7 * 6570) = (70956, 91980) (row 2's |Z| <= 1 * 4 + 3 = 7);
+  // G_1 <= 5 * 91980 * 4, g_1 <= 5 * 91980.
   const auto bounds = training_magnitude_bounds(magnitude_profile(m), m, 4, 5, 8);
   const std::vector<std::tuple<std::size_t, std::string, std::uint64_t>> expected{
       {2, "target (one-hot at s_Z(L))", 8},  {2, "loss (sum of squared errors)", 2158245},
       {2, "backward D (dL/dZ)", 1314},       {2, "weight gradient G (dL/dW)", 532170},
       {2, "bias gradient g (dL/dB)", 6570},  {1, "backward E (dL/dY)", 6570},
-      {1, "backward D (dL/dZ)", 118260},     {1, "weight gradient G (dL/dW)", 2365200},
-      {1, "bias gradient g (dL/dB)", 591300}};
+      {1, "backward D (dL/dZ)", 91980},      {1, "weight gradient G (dL/dW)", 1839600},
+      {1, "bias gradient g (dL/dB)", 459900}};
   ASSERT_EQ(bounds.size(), expected.size());
   for (std::size_t t = 0; t < bounds.size(); ++t) {
     SCOPED_TRACE(t);

@@ -54,21 +54,13 @@ std::vector<K> replaced_chain_apply(std::span<const LinearOp> chain, std::size_t
 template <class K>
 std::vector<K> replaced_chain_transpose_apply(std::span<const LinearOp> chain, std::size_t replaced,
                                               std::span<const K> eq_t, std::span<const K> out) {
-  using F = base_field_t<K>;
-  std::vector<K> cur(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(chain.back().rows));
-  for (std::size_t i = chain.size(); i-- > 0;) {
-    const LinearOp& op = chain[i];
-    std::vector<K> prev(op.cols, K::zero());
-    for (std::size_t a = 0; a < op.rows; ++a) {
-      if (cur[a] == K::zero()) continue;
-      if (i == replaced)
-        for_each_weight_use(op, a, [&](std::size_t j, std::size_t w) { prev[j] += cur[a] * eq_t[w]; });
-      else
-        for_each_entry(op, a, [&](std::size_t j, std::int64_t w) { prev[j] += mul_base(cur[a], F::from_int(w)); });
-    }
-    cur = std::move(prev);
-  }
-  return cur;
+  return chain_transpose_walk<K>(
+      chain, out, [&](std::size_t i, const LinearOp& op, std::size_t a, const K& c, std::vector<K>& prev) {
+        if (i == replaced)
+          for_each_weight_use(op, a, [&](std::size_t j, std::size_t w) { prev[j] += c * eq_t[w]; });
+        else
+          add_transposed_row(op, a, c, prev);
+      });
 }
 
 }  // namespace nnproof

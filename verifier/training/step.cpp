@@ -54,14 +54,14 @@ StepExponents step_exponents(const QuantizedModel& model, std::uint32_t lr_expon
   for (const QuantizedLayer& l : model.layers) {
     // A structured layer's s_Z(i) is its gain times s_Y(i-1): beta per weighted op, times the sum
     // pools' k^2 (a power of two for 2x2 and 4x4 pools; a 3x3 pool's 9 is not, and its step's
-    // exact rational divisor is not built yet).
+    // exact rational divisor is not built yet), times 1 per 0/1 Conv.
     long long lg = *lb;
     if (l.structured() && l.gain.value_or(model.beta) != ops_gain(l, model.beta))
       throw std::invalid_argument("a layer's scale gain " + std::to_string(l.gain.value_or(model.beta)) +
                                   " is not beta per weighted op times k^2 per sum pool (" +
                                   std::to_string(ops_gain(l, model.beta)) +
-                                  "): a pool scaled by a constant or a convolution of 0s and 1s cannot be stepped "
-                                  "exactly; give such ops weights at beta");
+                                  "): a pool scaled by a constant cannot be stepped exactly; give such ops weights at "
+                                  "beta");
     if (l.structured() || l.gain) {
       const auto g = exact_log2(l.gain.value_or(model.beta));
       if (!g)
@@ -121,8 +121,7 @@ std::size_t weights_changed(const TrainingClaims<F>& claims, std::size_t samples
 
 double ops_gain(const QuantizedLayer& layer, double beta) {
   double gain = 1;
-  for (const LinearOp& op : layer.ops)
-    gain *= is_sum_pool(op) ? static_cast<double>(op.conv.kernel_h * op.conv.kernel_w) : beta;
+  for (const LinearOp& op : layer.ops) gain *= op.fixed ? op.fixed_gain : beta;
   return gain;
 }
 

@@ -39,9 +39,9 @@ std::size_t weights_changed(const TrainingClaims<F>& claims, std::size_t samples
                             const QuantizedModel& model);
 
 // The scale gain a structured layer's ops give when their weights are at beta: beta per trained op
-// times k_h k_w per sum pool (an AveragePool's 1/k^2 goes into the scale). Training steps every
-// trained weight as one at scale beta, so a structured layer's gain must be this (a pool scaled by
-// another constant, or a 0/1 channel-summing convolution the importer keeps exact, is not).
+// times each fixed op's own gain (LinearOp::fixed_gain: k_h k_w for an AveragePool read as a sum,
+// 1 for a Conv of 0s and 1s of any size). Training steps every trained weight as one at scale beta,
+// so a structured layer's gain must be this (a pool scaled by another constant is not).
 double ops_gain(const QuantizedLayer& layer, double beta);
 
 // Every weight and bias of the model's layers.

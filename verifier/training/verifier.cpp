@@ -291,10 +291,16 @@ Verdict verify_training_bundle(const TrainingStatement<Cfg>& st, const TrainingB
     return Verdict::reject("data digest: the proof was made for other data or labels");
   if (st.lr_exponent != bundle.header.lr_exponent)
     return Verdict::reject("learning rate: the proof was made for another learning rate");
-  // The claims are the integers' only if nothing can wrap in the field the prover chose.
+  // The claims are the integers' only if nothing can wrap in the field the prover chose. The bound
+  // reads the claimed outputs: a proof that verifies has claimed the true Z_L, which the forward
+  // bound (checked first) keeps below p / 2 (docs/TRAINING_PROTOCOL.md, "Magnitudes").
+  if (st.claims.outputs.size() != st.samples * st.model->out_dim() || st.labels.size() != st.samples)
+    return Verdict::reject("statement: the data, labels or claims do not match the model and N");
   try {
-    if (auto wrap = training_magnitude_violation(magnitude_profile(*st.model), *st.model, max_abs_input(st), st.samples,
-                                                 target_scale(*st.model), Cfg::kId))
+    const std::int64_t s = target_scale(*st.model);
+    const auto outputs = output_gradient_bounds(st.claims.outputs, st.labels, st.model->out_dim(), s);
+    if (auto wrap = training_magnitude_violation(magnitude_profile(*st.model), *st.model, max_abs_input(st), s, outputs,
+                                                 Cfg::kId))
       return Verdict::reject("magnitude: " + wrap->describe(Cfg::kId) +
                              ": the field can wrap, so these values need not be the integers'; " +
                              (Cfg::kId == FieldId::m127 ? "the model needs smaller scales or fewer samples"
