@@ -66,6 +66,13 @@ LinearOp LinearOp::sum_pool(const ConvShape& shape) {
   return op;
 }
 
+bool LinearOp::is_ones_pool() const {
+  if (kind != Kind::conv || conv.groups != conv.in_channels || conv.out_channels != conv.in_channels) return false;
+  for (std::size_t i = 0; i < weights.size(); ++i)
+    if (weights[i] != 1) return false;
+  return true;
+}
+
 std::size_t LinearOp::nnz_bound() const {
   if (kind == Kind::dense) return rows * cols;
   return conv.out_size() * conv.group_in() * conv.kernel_h * conv.kernel_w;

@@ -79,6 +79,9 @@ struct LinearOp {
   static LinearOp convolution(const ConvShape& shape, WeightMatrix kernel);
   // A sum pool: depthwise (groups = in = out channels), every kernel entry 1, fixed.
   static LinearOp sum_pool(const ConvShape& shape);
+  // Depthwise (groups = in = out channels) with every kernel entry 1: what ONNX's AveragePool is
+  // read as, whatever `fixed` says.
+  bool is_ones_pool() const;
   std::size_t nnz_bound() const;  // stored weights times their uses: the cost of one application
   void validate() const;
 };

@@ -42,14 +42,18 @@ int run_prove_training(const ProveTrainingOptions& o) {
     TrainingStatement<Cfg> st = make_training_statement<Cfg>(tp, lr_exponent);
     const ProgressFn progress = terminal_progress();
     const auto t0 = std::chrono::steady_clock::now();
-    const TrainingBundle<Cfg> bundle = prove_training_bundle(*engine, st, progress);
+    // The verifier's bound on the backward values, from the forward pass's outputs (exact: the
+    // forward bound held), before the backward pass: a bundle it would reject is never computed.
+    const auto check = backward_magnitude_check<typename Cfg::F>(tp, field);
+    const TrainingBundle<Cfg> bundle = prove_training_bundle(*engine, st, progress, [&](const auto& outputs) {
+      try {
+        check(outputs);
+      } catch (const UsageError&) {
+        if (progress) fmt::print(stderr, "\r\033[K");  // the error's line, not after the progress
+        throw;
+      }
+    });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    // The verifier's bound, from the outputs just computed (exact: the forward bound held): a
-    // bundle it would reject is not written.
-    const auto outputs = output_gradient_bounds(bundle.claims.outputs, tp.labels, tp.problem.model.out_dim(),
-                                                target_scale(tp.problem.model));
-    if (progress) fmt::print(stderr, "\r\033[K");
-    check_training_magnitudes(tp, field, &outputs);
     const auto bytes = serialize_training_bundle(bundle);
     files.stage_bytes(o.proof, bytes);
     files.commit();

@@ -3,6 +3,7 @@
 // What the training commands share: the client's model, data and labels, loaded and checked, the
 // learning rate as a power of two, and the statement in a field.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,18 @@ std::uint32_t learning_rate_exponent(const std::optional<double>& lr, std::strin
 // the outputs Z_L of the computation (outputs_of), the backward values' too, as the verifier
 // checks them.
 void check_training_magnitudes(const TrainingProblem& tp, FieldId field, const OutputGradientBounds* outputs = nullptr);
+
+// The backward values' check as prove_training_bundle's OutputsCheck: it runs on the outputs of the
+// forward pass, before the gradients' work, so a batch whose bundle verify-training would reject is
+// refused early. `tp` must outlive the returned function.
+template <class F>
+std::function<void(const std::vector<F>&)> backward_magnitude_check(const TrainingProblem& tp, FieldId field) {
+  return [&tp, field](const std::vector<F>& outputs) {
+    const OutputGradientBounds b =
+        output_gradient_bounds(outputs, tp.labels, tp.problem.model.out_dim(), target_scale(tp.problem.model));
+    check_training_magnitudes(tp, field, &b);
+  };
+}
 
 template <class Cfg>
 TrainingStatement<Cfg> make_training_statement(const TrainingProblem& tp, std::uint32_t lr_exponent) {

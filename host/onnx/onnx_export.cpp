@@ -145,15 +145,6 @@ struct Current {
   std::vector<std::size_t> shape;
 };
 
-// A fixed op (LinearOp::fixed) that AveragePool reads back as: depthwise with a kernel of ones.
-bool is_ones_pool(const LinearOp& op) {
-  const ConvShape& c = op.conv;
-  if (op.kind != LinearOp::Kind::conv || c.groups != c.in_channels || c.out_channels != c.in_channels) return false;
-  for (std::size_t i = 0; i < op.weights.size(); ++i)
-    if (op.weights[i] != 1) return false;
-  return true;
-}
-
 // A Conv node without bias (its window attributes follow) with the kernel `w` as written.
 onnx::NodeProto& add_conv(onnx::GraphProto& g, const std::string& out, const std::string& in, const ConvShape& c,
                           const std::vector<double>& w) {
@@ -198,7 +189,7 @@ void write_structured(onnx::ModelProto& m, const QuantizedModel& model, std::siz
     onnx::NodeProto* n = nullptr;
     // A depthwise ones kernel the importer read from a Conv (gain 1) stays a Conv: as AveragePool
     // it would read back with gain k^2.
-    if (op.fixed && is_ones_pool(op) && op.fixed_gain == static_cast<double>(c.kernel_h * c.kernel_w)) {
+    if (op.fixed && op.is_ones_pool() && op.fixed_gain == static_cast<double>(c.kernel_h * c.kernel_w)) {
       n = &add_node(g, "AveragePool", out + "_pool", {cur.name}, out);
       add_int_attribute(*n, "count_include_pad", 1);
       gain *= static_cast<double>(c.kernel_h * c.kernel_w);

@@ -40,7 +40,8 @@ Table2D<F> target_table(const std::vector<std::int64_t>& labels, std::size_t cla
 template <class Cfg>
 BackwardTrace<Cfg> run_backward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
                                 const std::vector<typename Cfg::F>& input, const std::vector<std::int64_t>& labels,
-                                typename Cfg::F target_scale, const ProgressFn& progress) {
+                                typename Cfg::F target_scale, const ProgressFn& progress,
+                                const OutputsCheck<typename Cfg::F>& check_outputs) {
   if (layers.empty()) throw std::invalid_argument("run_backward: the model has no layers");
   const std::size_t L = layers.size(), N = labels.size();
   if (N == 0) throw std::invalid_argument("run_backward: no samples");
@@ -49,6 +50,7 @@ BackwardTrace<Cfg> run_backward(Engine<Cfg>& engine, const std::vector<FieldLaye
                                 std::to_string(N) + " samples of " + std::to_string(layers.front().cols()));
   BackwardTrace<Cfg> tr;
   tr.forward = run_forward(engine, layers, input, N, progress);  // leaves Z_L on the host
+  if (check_outputs) check_outputs(trace_outputs(tr.forward, layers.back().rows()));
   tr.target = target_table(labels, layers.back().rows(), target_scale);
   tr.D.resize(L);
   tr.E.resize(L - 1);
@@ -93,7 +95,7 @@ TrainingClaims<typename Cfg::F> gradient_claims(Engine<Cfg>& engine,
 #define NNP_INSTANTIATE(Cfg)                                                                                     \
   template BackwardTrace<Cfg> run_backward(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&,                 \
                                            const std::vector<Cfg::F>&, const std::vector<std::int64_t>&, Cfg::F, \
-                                           const ProgressFn&);                                                   \
+                                           const ProgressFn&, const OutputsCheck<Cfg::F>&);                      \
   template TrainingClaims<Cfg::F> gradient_claims(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&,          \
                                                   BackwardTrace<Cfg>&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)

@@ -5,6 +5,7 @@
 // E_{i-1} = W_i^T D_i, D_{i-1} = 2 Z_{i-1} o E_{i-1}. Everything is exact in the field; the
 // magnitude bound (verifier/training/magnitude.hpp) says when that is the integers' result.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "host/prover.hpp"
@@ -26,11 +27,18 @@ struct BackwardTrace {
 template <class F>
 Table2D<F> target_table(const std::vector<std::int64_t>& labels, std::size_t classes, F scale);
 
+// Called with the outputs Z_L (N x n_L, row per sample) between the forward and the backward pass:
+// the backward's magnitude bound reads them, so a batch that could wrap is refused (by throwing)
+// before the gradients' work.
+template <class F>
+using OutputsCheck = std::function<void(const std::vector<F>& outputs)>;
+
 // Forward and backward over the whole batch. `input` is N x n_0, row per sample; labels N entries.
 template <class Cfg>
 BackwardTrace<Cfg> run_backward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
                                 const std::vector<typename Cfg::F>& input, const std::vector<std::int64_t>& labels,
-                                typename Cfg::F target_scale, const ProgressFn& progress = {});
+                                typename Cfg::F target_scale, const ProgressFn& progress = {},
+                                const OutputsCheck<typename Cfg::F>& check_outputs = {});
 
 // The loss, every G_i and g_i, and the outputs Z_L (N x n_L, row per sample) of a trace.
 template <class Cfg>

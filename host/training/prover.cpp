@@ -335,11 +335,12 @@ void prove_training(Engine<Cfg>& engine, const std::vector<FieldLayer<typename C
 }
 
 template <class Cfg>
-TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>& engine, TrainingStatement<Cfg>& st, const ProgressFn& progress) {
+TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>& engine, TrainingStatement<Cfg>& st, const ProgressFn& progress,
+                                          const OutputsCheck<typename Cfg::F>& check_outputs) {
   using F = typename Cfg::F;
   const auto layers = field_layers<F>(*st.model);
   BackwardTrace<Cfg> trace =
-      run_backward(engine, layers, st.input, st.labels, F::from_int(target_scale(*st.model)), progress);
+      run_backward(engine, layers, st.input, st.labels, F::from_int(target_scale(*st.model)), progress, check_outputs);
   st.claims = gradient_claims(engine, layers, trace);
   const TrainingBindings bindings = training_bindings(st);
   TrainingBundle<Cfg> bundle;
@@ -365,8 +366,9 @@ TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>& engine, TrainingStatement
                                const TrainingStatement<Cfg>&, ProverChannel<Cfg::K>&, const ProgressFn&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
-#define NNP_INSTANTIATE(Cfg) \
-  template TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>&, TrainingStatement<Cfg>&, const ProgressFn&);
+#define NNP_INSTANTIATE(Cfg)                                                                                   \
+  template TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>&, TrainingStatement<Cfg>&, const ProgressFn&, \
+                                                     const OutputsCheck<Cfg::F>&);
 NNP_FOR_EACH_FILE_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE
 

@@ -14,9 +14,11 @@ void prove_training(Engine<Cfg>& engine, const std::vector<FieldLayer<typename C
                     BackwardTrace<Cfg>& trace, const TrainingStatement<Cfg>& st,
                     ProverChannel<typename Cfg::K>& channel, const ProgressFn& progress = {});
 
-// Computes the claims (filled into st.claims) and a non-interactive proof of them.
+// Computes the claims (filled into st.claims) and a non-interactive proof of them. check_outputs
+// runs between the forward and the backward pass (run_backward).
 template <class Cfg>
 TrainingBundle<Cfg> prove_training_bundle(Engine<Cfg>& engine, TrainingStatement<Cfg>& st,
-                                          const ProgressFn& progress = {});
+                                          const ProgressFn& progress = {},
+                                          const OutputsCheck<typename Cfg::F>& check_outputs = {});
 
 }  // namespace nnproof

@@ -208,13 +208,14 @@ std::size_t train(Engine<Cfg>& engine, QuantizedModel& model, const TrainingData
         labels[b] = data.labels[sample];
       }
       const auto layers = field_layers<F>(model);
-      auto trace = run_backward(engine, layers, input, labels, F::from_int(s));
-      const auto claims = gradient_claims(engine, layers, trace);
       // The backward values' bound from this batch's exact outputs (the forward bound held), before
-      // the step uses the gradients.
-      if (auto v = training_magnitude_violation(profile, model, xmax, s,
-                                                output_gradient_bounds(claims.outputs, labels, classes, s), Cfg::kId))
-        throw refuse(*v);
+      // the backward pass computes them.
+      auto trace = run_backward(engine, layers, input, labels, F::from_int(s), {}, [&](const std::vector<F>& outputs) {
+        if (auto v = training_magnitude_violation(profile, model, xmax, s,
+                                                  output_gradient_bounds(outputs, labels, classes, s), Cfg::kId))
+          throw refuse(*v);
+      });
+      const auto claims = gradient_claims(engine, layers, trace);
       r.loss = saturating_add(r.loss, static_cast<i128>(claims.loss.centered()));
       const auto predicted = argmax_labels(claims.outputs, n, classes);
       for (std::size_t b = 0; b < n; ++b) correct += predicted[b] == labels[b] ? 1 : 0;

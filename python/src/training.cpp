@@ -92,11 +92,9 @@ std::vector<unsigned char> prove_training(const std::string& model, const std::s
     // Forward, transposed and batch products: about three times the forward pass's work.
     auto eng = make_engine<Cfg>(engine, 0, 3 * dense_work(tp.problem.model, tp.problem.batch));
     TrainingStatement<Cfg> st = cli::make_training_statement<Cfg>(tp, lr_exponent);
-    const TrainingBundle<Cfg> bundle = prove_training_bundle(*eng, st);
     // The backward values' bound reads the outputs, as verify-training does: no bundle it rejects.
-    const auto outputs = output_gradient_bounds(bundle.claims.outputs, tp.labels, tp.problem.model.out_dim(),
-                                                target_scale(tp.problem.model));
-    cli::check_training_magnitudes(tp, field, &outputs);
+    const TrainingBundle<Cfg> bundle =
+        prove_training_bundle(*eng, st, {}, cli::backward_magnitude_check<typename Cfg::F>(tp, field));
     return serialize_training_bundle(bundle);
   });
 }

@@ -350,5 +350,44 @@ TEST(TrainerConv, AFixedZeroOneConvKeepsItsOwnGain) {
   EXPECT_EQ(model_digest(read_back(t, "trained.onnx")), model_digest(t));
 }
 
+// A constant folded into a sum pool (AveragePool then Mul(0.5): gain 8 for a 2x2 ones kernel) is
+// refused before training: such a model would train but its result could not be written as ONNX.
+// The same pool at its own gain k_h k_w, or as a 0/1 Conv at gain 1, is accepted.
+TEST(TrainerConv, AFixedOpWithAFoldedConstantIsRefusedBeforeTraining) {
+  auto rng = make_rng(1825);
+  QuantizedModel m;
+  m.input_shape = {1, 5, 5};
+  m.alpha = 1;
+  m.beta = 2;
+  const ConvShape c = shape(1, 5, 5, 2, 2, 1, 0, 1);  // trained: 1 x 5 x 5 -> 2 x 4 x 4
+  LinearOp pool = LinearOp::sum_pool(shape(2, 4, 4, 2, 2, 2, 0, 2));
+  QuantizedLayer convs;
+  convs.ops = {LinearOp::convolution(c, random_ints(rng, c.kernel_size(), 2)), pool};
+  convs.cols = convs.ops.front().cols;
+  convs.rows = convs.ops.back().rows;
+  convs.bias.assign(convs.rows, 1);
+  QuantizedLayer dense;
+  dense.weights = random_ints(rng, 2 * 2 * 2 * 2, 2);
+  dense.rows = 2;
+  dense.cols = 8;
+  dense.bias = {0, 1};
+  auto model_with_pool_gain = [&](double pool_gain) {
+    QuantizedModel q = m;
+    convs.ops[1].fixed_gain = pool_gain;
+    convs.gain = m.beta * pool_gain;
+    q.layers = {convs, dense};
+    q.validate();
+    return q;
+  };
+  EXPECT_NO_THROW(step_exponents(model_with_pool_gain(4), 10));  // the pool's own k_h k_w
+  EXPECT_NO_THROW(step_exponents(model_with_pool_gain(1), 10));  // a 0/1 Conv of ones
+  try {
+    step_exponents(model_with_pool_gain(8), 10);
+    ADD_FAILURE() << "a pool with a folded factor 2 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot be written back"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace nnproof

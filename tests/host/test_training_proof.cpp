@@ -221,5 +221,65 @@ TEST(TrainingProofKnownAnswer, TheBundleOfAFixedStatementIsPinned) {
   }
 }
 
+// The backward values' bound reads the outputs (docs/TRAINING_PROTOCOL.md, "Magnitudes"). One
+// dense layer Z = W x + b with W = [[a, -a], [a, -a]] in m61: the worst case over inputs with
+// |x| <= v, |Z| <= 2 a v = 2^31, bounds the loss of 4 samples by 8 (2^31)^2 = 2^65 > (p - 1) / 2.
+// Inputs (v, v) cancel (Z = b): the outputs' bound accepts what the worst case refuses, and the
+// proof verifies. Inputs (v, -v) make the loss really 8 (2^31 + b)^2: refused before the backward
+// pass, and a bundle proved past the check is rejected by the verifier's bound alone.
+TEST(TrainingProofMagnitude, TheBackwardBoundReadsTheOutputs) {
+  const std::int64_t a = std::int64_t{1} << 20, v = std::int64_t{1} << 10;
+  Case c;
+  c.model.alpha = 1;
+  c.model.beta = 1;
+  QuantizedLayer l;
+  l.rows = 2;
+  l.cols = 2;
+  l.weights = WeightMatrix({a, -a, a, -a});
+  l.bias = {1, -1};
+  c.model.layers = {l};
+  c.model.validate();
+  c.samples = 4;
+  c.labels = {0, 1, 1, 0};
+  const std::int64_t s = target_scale(c.model);
+  const auto worst_case = [&] {
+    return training_magnitude_violation(magnitude_profile(c.model), c.model, static_cast<u128>(v), c.samples, s,
+                                        FieldId::m61);
+  };
+  auto engine = make_engine<M61>("cpu");
+
+  for (std::size_t k = 0; k < c.samples; ++k) c.input.insert(c.input.end(), {v, v});
+  ASSERT_TRUE(worst_case().has_value());
+  TrainingStatement<M61> st = statement_of<M61>(c);
+  bool checked = false;
+  const TrainingBundle<M61> bundle = prove_training_bundle(*engine, st, {}, [&](const std::vector<M61::F>& outputs) {
+    checked = true;
+    EXPECT_FALSE(training_magnitude_violation(magnitude_profile(c.model), c.model, static_cast<u128>(v), s,
+                                              output_gradient_bounds(outputs, c.labels, 2, s), FieldId::m61));
+  });
+  EXPECT_TRUE(checked);
+  const Verdict accepted = verify_training_bundle(st, bundle, training_bindings(st));
+  EXPECT_TRUE(accepted.accepted) << accepted.failed_check;
+
+  c.input.clear();
+  for (std::size_t k = 0; k < c.samples; ++k) c.input.insert(c.input.end(), {v, -v});
+  TrainingStatement<M61> large = statement_of<M61>(c);
+  EXPECT_THROW(prove_training_bundle(*engine, large, {},
+                                     [&](const std::vector<M61::F>& outputs) {
+                                       if (training_magnitude_violation(
+                                               magnitude_profile(c.model), c.model, static_cast<u128>(v), s,
+                                               output_gradient_bounds(outputs, c.labels, 2, s), FieldId::m61))
+                                         throw std::range_error("wraps");
+                                     }),
+               std::range_error);
+  const TrainingBundle<M61> wrapped = prove_training_bundle(*engine, large);  // past the check
+  const Verdict rejected = verify_training_bundle(large, wrapped, training_bindings(large));
+  EXPECT_FALSE(rejected.accepted);
+  EXPECT_EQ(rejected.failed_check.rfind("magnitude: ", 0), 0u) << rejected.failed_check;
+  Transcript t = training_transcript<M61>(wrapped.header.statement_digest);
+  FiatShamirVerifierChannel<M61::K> ch(t, wrapped.messages);
+  EXPECT_TRUE(verify_training_protocol(large, ch).accepted);  // the field's identities hold mod p
+}
+
 }  // namespace
 }  // namespace nnproof

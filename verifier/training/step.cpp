@@ -40,6 +40,14 @@ int checked(long long k, const char* what) {
   return static_cast<int>(k);
 }
 
+// The gains the ONNX writer gives back (host/onnx/onnx_export.cpp): 1 for a 0/1 Conv, k_h k_w
+// for a depthwise ones kernel written as AveragePool. Any other factor would train but fail at
+// the end, when the trained model is written.
+bool writable_fixed_gain(const LinearOp& op) {
+  if (op.fixed_gain == 1) return true;
+  return op.is_ones_pool() && op.fixed_gain == static_cast<double>(op.conv.kernel_h * op.conv.kernel_w);
+}
+
 }  // namespace
 
 StepExponents step_exponents(const QuantizedModel& model, std::uint32_t lr_exponent) {
@@ -56,12 +64,16 @@ StepExponents step_exponents(const QuantizedModel& model, std::uint32_t lr_expon
     // pools' k^2 (a power of two for 2x2 and 4x4 pools; a 3x3 pool's 9 is not, and its step's
     // exact rational divisor is not built yet), times 1 per 0/1 Conv.
     long long lg = *lb;
+    for (const LinearOp& op : l.ops)
+      if (op.fixed && !writable_fixed_gain(op))
+        throw std::invalid_argument(
+            "a sum pool or 0/1 convolution has scale gain " + std::to_string(op.fixed_gain) +
+            " (a constant factor folded into it, e.g. a Mul after an AveragePool), which a trained model cannot be "
+            "written back with; move the constant into the next weighted layer");
     if (l.structured() && l.gain.value_or(model.beta) != ops_gain(l, model.beta))
       throw std::invalid_argument("a layer's scale gain " + std::to_string(l.gain.value_or(model.beta)) +
-                                  " is not beta per weighted op times k^2 per sum pool (" +
-                                  std::to_string(ops_gain(l, model.beta)) +
-                                  "): a pool scaled by a constant cannot be stepped exactly; give such ops weights at "
-                                  "beta");
+                                  " is not beta per weighted op times its fixed ops' gains (" +
+                                  std::to_string(ops_gain(l, model.beta)) + "): its weights cannot be stepped exactly");
     if (l.structured() || l.gain) {
       const auto g = exact_log2(l.gain.value_or(model.beta));
       if (!g)

@@ -41,7 +41,8 @@ std::size_t weights_changed(const TrainingClaims<F>& claims, std::size_t samples
 // The scale gain a structured layer's ops give when their weights are at beta: beta per trained op
 // times each fixed op's own gain (LinearOp::fixed_gain: k_h k_w for an AveragePool read as a sum,
 // 1 for a Conv of 0s and 1s of any size). Training steps every trained weight as one at scale beta,
-// so a structured layer's gain must be this (a pool scaled by another constant is not).
+// so a structured layer's gain must be this; step_exponents also refuses a fixed op with any other
+// gain (a constant folded into a pool), whose trained model could not be written back as ONNX.
 double ops_gain(const QuantizedLayer& layer, double beta);
 
 // Every weight and bias of the model's layers.

@@ -294,6 +294,8 @@ Verdict verify_training_bundle(const TrainingStatement<Cfg>& st, const TrainingB
   // The claims are the integers' only if nothing can wrap in the field the prover chose. The bound
   // reads the claimed outputs: a proof that verifies has claimed the true Z_L, which the forward
   // bound (checked first) keeps below p / 2 (docs/TRAINING_PROTOCOL.md, "Magnitudes").
+  // (Checked here, not left to the protocol: output_gradient_bounds takes mismatched sizes for a
+  // logic error, and only invalid_argument is caught below.)
   if (st.claims.outputs.size() != st.samples * st.model->out_dim() || st.labels.size() != st.samples)
     return Verdict::reject("statement: the data, labels or claims do not match the model and N");
   try {
