@@ -2,12 +2,16 @@
 #include "host/memory.hpp"
 
 #include <sys/resource.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "kernels/thrust/device_info.hpp"
@@ -76,6 +80,15 @@ std::pair<std::size_t, std::string> host_memory() {
 }
 
 }  // namespace
+
+void keep_freed_memory() {
+#if defined(__GLIBC__)
+  // Blocks past M_MMAP_THRESHOLD (at most 32 MiB in glibc) are mmapped and unmapped on free; with
+  // no mmap they come from the heap, and a trim threshold past any table keeps the heap's top.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+#endif
+}
 
 std::size_t parse_byte_size(const std::string& text) {
   std::size_t used = 0;

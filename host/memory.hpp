@@ -18,6 +18,15 @@ struct MemoryLimitError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Keeps the memory of freed tables in this process for the next ones instead of handing it back
+// to the kernel (glibc: no mmap for large blocks, no trimming of the heap's top). A proof's tables
+// are large (0.45 GB at the CIFAR-size CNN's batch 256 in m127) and short-lived; given back, each
+// new one comes as fresh zeroed pages, one fault per 4 KiB: a third of a CNN proof's time on a warm
+// prover (docs/PERFORMANCE.md, session 17). The cost: the process's RSS stays at its peak. The
+// nnproof command calls it at start; a library user (Python) decides for their own process. No-op
+// without glibc.
+void keep_freed_memory();
+
 // "1500000000", "1.5G", "512M", "64K" (K, M, G, T: powers of 1024; a trailing B or iB allowed).
 // std::invalid_argument naming the text otherwise, or for zero.
 std::size_t parse_byte_size(const std::string& text);

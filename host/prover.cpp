@@ -20,16 +20,29 @@ void report(const ProgressFn& progress, const std::string& stage) {
 
 template <class Cfg>
 ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
-                              const std::vector<typename Cfg::F>& input, std::size_t batch,
-                              const ProgressFn& progress) {
+                              const std::vector<typename Cfg::F>& input, std::size_t batch, const ProgressFn& progress,
+                              Activations keep) {
+  using F = typename Cfg::F;
   const std::size_t n0 = layers.front().cols();
+  const bool keep_y = keep == Activations::all || engine.proof_reads_activations();
   ForwardTrace<Cfg> tr;
   tr.batch = batch;
   tr.Y.push_back(engine.input_table(input, n0, batch));
   for (std::size_t i = 1; i <= layers.size(); ++i) {
     report(progress, "forward layer " + std::to_string(i) + "/" + std::to_string(layers.size()));
-    tr.Z.push_back(engine.forward(layers[i - 1], tr.Y.back(), batch));
-    if (i < layers.size()) tr.Y.push_back(engine.square(tr.Z.back()));
+    if (i == 1 || keep_y) {
+      tr.Z.push_back(engine.forward(layers[i - 1], tr.Y.back(), batch));
+    } else {
+      tr.Z.push_back(engine.forward_of_square(layers[i - 1], tr.Z.back(), batch));
+    }
+    if (i == layers.size()) break;
+    if (keep_y) {
+      tr.Y.push_back(engine.square(tr.Z.back()));
+    } else {
+      Table2D<F> shape;  // Y_i's shape only: the proof reads Z_i (ForwardTrace)
+      shape.rows = tr.Z.back().rows, shape.cols = tr.Z.back().cols;
+      tr.Y.push_back(std::move(shape));
+    }
   }
   engine.to_host(tr.Z.back());  // the outputs; the other tables may stay on the engine's device
   return tr;
@@ -84,7 +97,8 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   ProofBundle<Cfg> bundle;
   bundle.header.version = version;
   bundle.header.field = Cfg::kId;
-  ForwardTrace<Cfg> trace = run_forward(engine, layers, to_proof_input(layout, st.input, st.batch), st.batch, progress);
+  ForwardTrace<Cfg> trace = run_forward(engine, layers, to_proof_input(layout, st.input, st.batch), st.batch, progress,
+                                        Activations::for_proof);
   st.outputs = trace_outputs(trace, st.model->out_dim());
   // Hashed after the forward pass: prove_s measured ~1% lower than hashing first (PERFORMANCE.md).
   const StatementBindings bindings = statement_bindings(st, input_encoding(version));
@@ -101,11 +115,11 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   return bundle;
 }
 
-#define NNP_INSTANTIATE(Cfg)                                                                                 \
-  template ForwardTrace<Cfg> run_forward(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&,               \
-                                         const std::vector<Cfg::F>&, std::size_t, const ProgressFn&);        \
-  template std::vector<Cfg::F> trace_outputs(const ForwardTrace<Cfg>&, std::size_t);                         \
-  template void prove_layers(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&, const ForwardTrace<Cfg>&, \
+#define NNP_INSTANTIATE(Cfg)                                                                                       \
+  template ForwardTrace<Cfg> run_forward(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&,                     \
+                                         const std::vector<Cfg::F>&, std::size_t, const ProgressFn&, Activations); \
+  template std::vector<Cfg::F> trace_outputs(const ForwardTrace<Cfg>&, std::size_t);                               \
+  template void prove_layers(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&, const ForwardTrace<Cfg>&,       \
                              ProverChannel<Cfg::K>&, const ProgressFn&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE

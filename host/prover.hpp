@@ -19,15 +19,22 @@ template <class Cfg>
 struct ForwardTrace {
   using F = typename Cfg::F;
   std::size_t batch = 0;
-  std::vector<Table2D<F>> Y;  // Y_0 (the input, n_0 x b padded) .. Y_{L-1}
+  // Y_0 (the input, n_0 x b padded) .. Y_{L-1}. With Activations::for_proof on an engine whose
+  // proof reads only Z (Engine::proof_reads_activations), Y_1 .. Y_{L-1} hold their shape and no data.
+  std::vector<Table2D<F>> Y;
   std::vector<Table2D<F>> Z;  // Z_1 .. Z_L, at index i - 1
 };
+
+// Which activation tables Y_i = Z_i o Z_i (i >= 1) a forward pass keeps: all (training's backward
+// pass, calibration, tests read them), or those the engine's inference proof reads (prove_bundle:
+// none on the cpu engine, whose forward then squares each Z where the next layer reads it).
+enum class Activations { all, for_proof };
 
 // Exact mod-p inference: the forward pass alone.
 template <class Cfg>
 ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
                               const std::vector<typename Cfg::F>& input, std::size_t batch,
-                              const ProgressFn& progress = {});
+                              const ProgressFn& progress = {}, Activations keep = Activations::all);
 
 // Z_L as b x n_L, row per sample.
 template <class Cfg>

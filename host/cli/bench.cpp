@@ -104,7 +104,7 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t
   for (int i = 0; i < std::max(o.repeat, 1); ++i) {
     float_t.run(float_run);
     st.input = input;
-    forward_t.run([&] { run_forward(engine, layers, st.input, batch); });
+    forward_t.run([&] { run_forward(engine, layers, st.input, batch, {}, Activations::for_proof); });
     st.input = input;
     const std::size_t syncs_before = engine.host_syncs(), tables_before = engine.table_allocations();
     const HostTransfers transfers_before = engine.host_transfers();

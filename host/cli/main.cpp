@@ -7,11 +7,13 @@
 
 #include "host/cli/commands.hpp"
 #include "host/cli/common.hpp"
+#include "host/memory.hpp"
 #include "nnproof/version.hpp"
 #include "verifier/proof.hpp"
 
 int main(int argc, char** argv) {
   using namespace nnproof::cli;
+  nnproof::keep_freed_memory();  // a proof's tables reused, not faulted in afresh (host/memory.hpp)
   CLI::App app{"nnproof: verifiable neural-network inference (SafetyNets)", "nnproof"};
   app.require_subcommand(1);
   // serialize_bundle writes kProofVersion; parse_header reads kOldestProofVersion .. kProofVersion.

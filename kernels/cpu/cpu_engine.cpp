@@ -22,6 +22,7 @@
 #include "kernels/cpu/m61_kernels.hpp"
 #include "kernels/cpu/outer_product.hpp"
 #include "kernels/cpu/product_sumcheck.hpp"
+#include "kernels/cpu/square_entries.hpp"
 #include "kernels/cpu/square_sumcheck.hpp"
 #include "kernels/cpu/structured_cpu.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
@@ -80,26 +81,20 @@ class CpuEngine final : public Engine<Cfg> {
 
   Table2D<F> square(const Table2D<F>& Z) override {
     auto Y = Table2D<F>::unwritten(Z.rows, Z.cols);
-    if constexpr (std::is_same_v<F, Fp61>) {
-      constexpr std::size_t kChunk = 4096;
-      const std::size_t n = Z.data.size();
-      parallel_for((n + kChunk - 1) / kChunk, [&](std::size_t c) {
-        const std::size_t i = c * kChunk;
-        m61_square_entries(Z.data.data() + i, Y.data.data() + i, std::min(kChunk, n - i));
-      });
-    } else {
-      // An entry whose centered value m = +-z is below 2^64 (a CNN's first Z is below 2^26, and the
-      // zeros at the pow2 layout's padding and the padded columns) is squared by one 64 x 64-bit
-      // product, m^2 < 2^128 folded by from_u128; wider ones by the field's four-product multiply.
-      parallel_for(Z.data.size(), [&](std::size_t i) {
-        const F z = Z.data[i];
-        const u128 m = z.v > (F::P >> 1) ? F::P - z.v : z.v;
-        const auto m64 = static_cast<std::uint64_t>(m);
-        Y.data[i] = m >> 64 ? z * z : F::from_u128(static_cast<u128>(m64) * m64);
-      });
-    }
+    square_table(Z.data.data(), Y.data.data(), Z.data.size());  // kernels/cpu/square_entries.hpp
     return Y;
   }
+
+  // A structured layer whose chain starts with a sum pool pools the squares of Z as it reads them
+  // (structured_cpu.hpp): no Y table is written, faulted in or read back.
+  Table2D<F> forward_of_square(const FieldLayer<F>& layer, const Table2D<F>& S, std::size_t batch) override {
+    if (layer.q->structured()) return structured_forward_cpu(layer, S, batch, InputIs::squared);
+    return forward(layer, square(S), batch);
+  }
+
+  // The sum-checks read Z where the protocol names Y = Z o Z (col_combine_of_squares, the square
+  // sum-check): an inference proof keeps no Y table.
+  bool proof_reads_activations() const override { return false; }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine_cpu<K>(layer, eq_q);
@@ -191,7 +186,7 @@ class CpuEngine final : public Engine<Cfg> {
 
   std::vector<K> col_combine_of_squares(const Table2D<F>& Z, const Table2D<F>& Y, std::span<const K> eq_r,
                                         SquareCarry<K>& carry) override {
-    if (Z.rows < 4) return col_combine(Y, eq_r);
+    if (Z.rows < 4) return Y.data.empty() ? col_combine(square(Z), eq_r) : col_combine(Y, eq_r);  // Y not kept
     return square_group_sums<F, K>(Z, eq_r, carry.sums);
   }
 

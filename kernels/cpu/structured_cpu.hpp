@@ -15,6 +15,7 @@
 
 #include "kernels/cpu/conv_int8.hpp"
 #include "kernels/cpu/op_output.hpp"
+#include "kernels/cpu/square_entries.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/structured_forward.hpp"
 #include "kernels/engine/uninitialized.hpp"
@@ -86,22 +87,60 @@ void zero_padding_parallel(Table2D<F>& t, std::size_t rows, std::size_t batch) {
   });
 }
 
-// Z = W Y + B m^T for a structured layer (structured_forward_by's table, bit for bit).
+// Whether a structured forward's input table holds the layer's input Y itself, or the previous
+// layer's Z, whose entrywise square is the input (the prover keeps no Y: Engine::forward_of_square).
+enum class InputIs { values, squared };
+
+// A sum pool of the squares of `in`'s entries into `out` (apply_op_exact_into's sum pool with each
+// tap value squared as it is read): the same elements as squaring into a table and pooling it.
 template <class F>
-Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) {
+void sum_pool_of_squares_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                              const OpOutput<F>& out) {
+  parallel_for(op.rows, [&](std::size_t a) {
+    F* row = out.row(a);
+    const F b = out.bias ? out.bias[a] : F::zero();
+    for (std::size_t k = 0; k < batch; ++k) row[k] = b;
+    for_each_entry(op, a, [&](std::size_t j, std::int64_t) {
+      const F* x = in + j * in_stride;
+      for (std::size_t k = 0; k < batch; ++k) row[k] += square_entry(x[k]);
+    });
+  });
+}
+
+// Z = W Y + B m^T for a structured layer (structured_forward_by's table, bit for bit). With
+// InputIs::squared, `Y` is the previous layer's Z and the input is its square: a chain that starts
+// with a sum pool (a CNN's square-then-pool) squares as it pools, so the layer's largest table is
+// read once and no Y is written; other chains square Y's real rows into a scratch vector first.
+template <class F>
+Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch,
+                                  InputIs input = InputIs::values) {
   const auto& ops = layer.q->ops;
   UninitializedVector<F> cur, next;
   const F* in = Y.data.data();
   std::size_t stride = Y.cols;
+  bool pool_squares = false;
+  if (input == InputIs::squared) {
+    pool_squares = ops.front().weights.width() <= 4 && all_weights_one(ops.front());
+    if (!pool_squares) {
+      cur.resize(ops.front().cols * stride);
+      square_table(in, cur.data(), cur.size());
+      in = cur.data();
+    }
+  }
+  // Op i of the chain from `in` into `out`: the first op pools squares where asked.
+  const auto apply = [&](std::size_t i, const OpOutput<F>& out) {
+    if (i == 0 && pool_squares) return sum_pool_of_squares_into(ops[i], in, stride, batch, out);
+    apply_op_cpu_into(ops[i], in, stride, batch, out);
+  };
   for (std::size_t i = 0; i + 1 < ops.size(); ++i) {
     next.resize(ops[i].rows * batch);
-    apply_op_cpu_into(ops[i], in, stride, batch, OpOutput<F>{next.data(), batch});
+    apply(i, OpOutput<F>{next.data(), batch});
     cur.swap(next);
     in = cur.data(), stride = batch;
   }
   if (ops.back().rows != layer.rows()) throw std::logic_error("structured_forward_cpu: the chain's rows differ");
   auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
-  apply_op_cpu_into(ops.back(), in, stride, batch, OpOutput<F>{Z.data.data(), Y.cols, layer.bias.data()});
+  apply(ops.size() - 1, OpOutput<F>{Z.data.data(), Y.cols, layer.bias.data()});
   zero_padding_parallel(Z, layer.rows(), batch);
   return Z;
 }

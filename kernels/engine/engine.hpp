@@ -123,6 +123,15 @@ class Engine {
   virtual Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) = 0;
   // Entrywise square.
   virtual Table2D<F> square(const Table2D<F>& Z) = 0;
+  // forward(layer, square(S), batch): the next layer's Z from the previous one's, for a prover that
+  // keeps no Y table (proof_reads_activations() false). An engine may square as it reads S.
+  virtual Table2D<F> forward_of_square(const FieldLayer<F>& layer, const Table2D<F>& S, std::size_t batch) {
+    return forward(layer, square(S), batch);
+  }
+  // Whether this engine's inference sum-checks read the activation tables Y_i = Z_i o Z_i (i >= 1)
+  // themselves. Where they read only Z_i (an engine whose col_combine_of_squares and square_sumcheck
+  // read Z), the prover does not keep Y_i: each is squared where the next layer's forward reads it.
+  virtual bool proof_reads_activations() const { return true; }
   // A[j] = sum_a eq_q[a] W[a][j] for j < padded(cols).
   virtual std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) = 0;
   // V[j] = sum_k Y[j][k] eq_r[k].

@@ -8,7 +8,9 @@
 // the int8 route is taken. Also the limb cut and its join, on their own.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/conv_int8.hpp"
@@ -107,6 +109,37 @@ TYPED_TEST(StructuredCpu, EqualsTheReferenceForwardAtEveryInputWidth) {
           EXPECT_EQ(got.data, want.data) << "trial " << trial << " batch " << batch << " kind " << kind << " bits "
                                          << bits << " taps " << max_taps_per_row(q.ops.back());
         }
+    }
+  }
+}
+
+// The cpu engine's forward from the previous layer's Z (Engine::forward_of_square: a chain that
+// starts with a sum pool pools the squares as it reads them, any other squares into scratch first)
+// against the reference engine's forward of the square, at the widths the fast square takes apart
+// (centered values below and above 2^64 in m127).
+TYPED_TEST(StructuredCpu, ForwardOfSquareEqualsTheForwardOfTheSquare) {
+  using F = TypeParam;
+  using Cfg = std::conditional_t<std::is_same_v<F, Fp61>, M61, M127>;
+  auto rng = testing::make_rng(237);
+  const auto ref = make_reference_engine<Cfg>(), cpu = make_cpu_engine<Cfg>();
+  for (int trial = 0; trial < 8; ++trial) {
+    const std::size_t ch = pick(rng, 1, 6), h = pick(rng, 4, 9), w = pick(rng, 4, 9);
+    const bool pow2_in = rng() % 2 == 0, mid = rng() % 2 == 0;
+    QuantizedLayer q;
+    if (trial % 4 != 3) q.ops.push_back(pool_of(ch, h, w, pow2_in, mid));
+    if (trial % 4 != 2)
+      q.ops.push_back(conv_of(rng, ch, q.ops.empty() ? h : h / 2, q.ops.empty() ? w : w / 2,
+                              q.ops.empty() ? pow2_in : mid, trial % 3 == 0));
+    q.rows = q.ops.back().rows, q.cols = q.ops.front().cols;
+    FieldLayer<F> layer{&q, {}};
+    for (std::size_t a = 0; a < q.rows; ++a) layer.bias.push_back(draw<F>(rng, 2, 20));
+    for (unsigned bits : {1u, 26u, 40u, 63u, 64u, 65u, 90u}) {
+      const std::size_t batch = 5;
+      Table2D<F> S(padded(q.cols), padded(batch));
+      for (std::size_t j = 0; j < q.cols; ++j)
+        for (std::size_t k = 0; k < batch; ++k) S.at(j, k) = draw<F>(rng, 2, std::min(bits, F::kBits - 2));
+      const Table2D<F> want = ref->forward(layer, ref->square(S), batch), got = cpu->forward_of_square(layer, S, batch);
+      EXPECT_EQ(got.data, want.data) << "trial " << trial << " ops " << q.ops.size() << " bits " << bits;
     }
   }
 }

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The entrywise square Y = Z o Z as the cpu engine computes it: a table at once (square_table), or
+// one entry where a pass reads Z in place of Y (the sum pool of squares, structured_cpu.hpp).
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "core/fields.hpp"
+#include "kernels/cpu/m61_kernels.hpp"
+#include "verifier/parallel.hpp"
+
+namespace nnproof {
+
+// z^2. For m127 an entry whose centered value m = +-z is below 2^64 (a CNN's first Z is below
+// 2^26, and the zeros at the pow2 layout's padding and the padded columns) is one 64 x 64-bit
+// product, m^2 < 2^128 folded by from_u128; wider ones the field's four-product multiply.
+template <class F>
+F square_entry(F z) {
+  if constexpr (std::is_same_v<F, Fp127>) {
+    const u128 m = z.v > (F::P >> 1) ? F::P - z.v : z.v;
+    const auto m64 = static_cast<std::uint64_t>(m);
+    return m >> 64 ? z * z : F::from_u128(static_cast<u128>(m64) * m64);
+  } else {
+    return z * z;
+  }
+}
+
+// y[i] = z[i]^2 for i < n, in parallel (m61: its vector kernel).
+template <class F>
+void square_table(const F* z, F* y, std::size_t n) {
+  if constexpr (std::is_same_v<F, Fp61>) {
+    constexpr std::size_t kChunk = 4096;
+    parallel_for((n + kChunk - 1) / kChunk, [&](std::size_t c) {
+      const std::size_t i = c * kChunk;
+      m61_square_entries(z + i, y + i, std::min(kChunk, n - i));
+    });
+  } else {
+    parallel_for(n, [&](std::size_t i) { y[i] = square_entry(z[i]); });
+  }
+}
+
+}  // namespace nnproof
