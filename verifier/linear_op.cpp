@@ -5,14 +5,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/saturating.hpp"
+
 namespace nnproof {
 namespace {
 
 // Feature counts above 2^31 are refused everywhere (the proof format's kMaxDimension is smaller).
 constexpr std::size_t kMaxExtent = std::size_t{1} << 31;
 
-u128 sat_mul(u128 a, u128 b) { return a != 0 && b > ~u128{0} / a ? ~u128{0} : a * b; }
-u128 sat_add(u128 a, u128 b) { return a > ~u128{0} - b ? ~u128{0} : a + b; }
 u128 abs128(std::int64_t x) { return x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x); }
 
 }  // namespace

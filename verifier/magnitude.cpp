@@ -8,13 +8,12 @@
 #include <iomanip>
 #include <sstream>
 
+#include "core/saturating.hpp"
+
 namespace nnproof {
 namespace {
 
 u128 abs128(i128 x) { return x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x); }
-
-u128 sat_mul(u128 a, u128 b) { return a != 0 && b > ~u128{0} / a ? ~u128{0} : a * b; }
-u128 sat_add(u128 a, u128 b) { return a > ~u128{0} - b ? ~u128{0} : a + b; }
 
 // sum_j |w[j]|, without saturation while cols < 2^32 (the ONNX importer refuses tensors of 2^31
 // entries or more). Entries of 32 bits or less (|w| <= 2^31) sum in 64 bits, a loop the compiler

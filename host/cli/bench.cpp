@@ -187,19 +187,14 @@ int bench_all(const BenchModel& m, FieldId field, const std::vector<std::size_t>
     out["input_bits"] = o.input_bits;  // the synthetic input's width, which the input binding's cost follows
   }
   out["results"] = nlohmann::json::array();
-  if (!o.json)
-    fmt::print("engine {} on {} ({} threads), field {}\n{:>6} {:>10} {:>10} {:>10} {:>8} {:>8} {:>12} {:>14}\n",
-               engine->name(), cpu_name(), omp_get_max_threads(), field_name(field), "batch", "forward_s", "prove_s",
-               "verify_s", "prove/fw", "bits", "proof_bytes", "float_fw_s");
+  const std::vector<BenchColumn> columns = {
+      {"forward_s", "forward_s", 10, 4},          {"prove_s", "prove_s", 10, 4},    {"verify_s", "verify_s", 10, 5},
+      {"prove/fw", "prove_s", 8, 3, "forward_s"}, {"bits", "soundness_bits", 8, 1}, {"proof_bytes", "proof_bytes", 12},
+      {"float_fw_s", "float_forward_s", 14, 4}};
+  if (!o.json) print_bench_header("", engine->name(), omp_get_max_threads(), field_name(field), columns);
   for (std::size_t b : batches) {
     auto r = bench_batch<Cfg>(*engine, m, b, o, rng);
-    if (!o.json)
-      fmt::print("{:>6} {:>10.4f} {:>10.4f} {:>10.5f} {:>8.3f} {:>8.1f} {:>12} {:>14.4f}\n", b,
-                 static_cast<double>(r["forward_s"]), static_cast<double>(r["prove_s"]),
-                 static_cast<double>(r["verify_s"]),
-                 static_cast<double>(r["prove_s"]) / static_cast<double>(r["forward_s"]),
-                 static_cast<double>(r["soundness_bits"]), static_cast<std::size_t>(r["proof_bytes"]),
-                 static_cast<double>(r["float_forward_s"]));
+    if (!o.json) print_bench_row(b, r, columns);
     out["results"].push_back(r);
   }
   if (o.json) fmt::print("{}\n", out.dump(2));

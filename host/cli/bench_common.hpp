@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What nnproof bench's inference and training modes share: options, list parsing, timing.
+#include <fmt/core.h>
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "host/cli/common.hpp"
@@ -78,6 +82,41 @@ inline std::string cpu_name() {
   while (std::getline(in, line))
     if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
   return "unknown CPU";
+}
+
+// One column of bench's human-readable table (without --json), after the batch: result `key` as a
+// real with `precision` digits, divided by result `over` where set (a ratio), or as an integer where
+// precision < 0, right-aligned in `width` characters under `label`.
+struct BenchColumn {
+  const char* label;
+  const char* key;
+  int width;
+  int precision = -1;
+  const char* over = nullptr;
+};
+
+// The table's title (what ran where) and its column labels.
+inline void print_bench_header(std::string_view title_prefix, std::string_view engine, int threads,
+                               std::string_view field, const std::vector<BenchColumn>& columns) {
+  std::string line = fmt::format("{}engine {} on {} ({} threads), field {}\n{:>6}", title_prefix, engine, cpu_name(),
+                                 threads, field, "batch");
+  for (const BenchColumn& c : columns) line += fmt::format(" {:>{}}", c.label, c.width);
+  fmt::print("{}\n", line);
+}
+
+// One batch's row of the table from its JSON result `r`.
+inline void print_bench_row(std::size_t batch, const nlohmann::json& r, const std::vector<BenchColumn>& columns) {
+  std::string line = fmt::format("{:>6}", batch);
+  for (const BenchColumn& c : columns) {
+    if (c.precision < 0) {
+      line += fmt::format(" {:>{}}", static_cast<std::size_t>(r[c.key]), c.width);
+      continue;
+    }
+    double v = static_cast<double>(r[c.key]);
+    if (c.over) v /= static_cast<double>(r[c.over]);
+    line += fmt::format(" {:>{}.{}f}", v, c.width, c.precision);
+  }
+  fmt::print("{}\n", line);
 }
 
 // bench --training (bench_training.cpp).

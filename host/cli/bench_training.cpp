@@ -158,20 +158,17 @@ int run_training_bench(const BenchOptions& o) {
     out["field"] = std::string(field_name(field));
     out["arch"] = arch;
     out["results"] = nlohmann::json::array();
-    if (!o.json)
-      fmt::print(
-          "training: engine {} on {} ({} threads), field {}\n{:>6} {:>9} {:>9} {:>9} {:>10} {:>7} {:>12} {:>12}\n",
-          engine->name(), cpu_name(), omp_get_max_threads(), field_name(field), "batch", "grad_s", "prove_s",
-          "verify_s", "prove/grad", "bits", "proof_bytes", "float_grad_s");
+    const std::vector<BenchColumn> columns = {{"grad_s", "grad_s", 9, 3},
+                                              {"prove_s", "prove_s", 9, 3},
+                                              {"verify_s", "verify_s", 9, 4},
+                                              {"prove/grad", "prove_s", 10, 3, "grad_s"},
+                                              {"bits", "soundness_bits", 7, 1},
+                                              {"proof_bytes", "proof_bytes", 12},
+                                              {"float_grad_s", "float_grad_s", 12, 4}};
+    if (!o.json) print_bench_header("training: ", engine->name(), omp_get_max_threads(), field_name(field), columns);
     for (std::size_t b : batches) {
       auto r = bench_training_batch<Cfg>(*engine, model, digest, arch, b, o, rng);
-      if (!o.json)
-        fmt::print("{:>6} {:>9.3f} {:>9.3f} {:>9.4f} {:>10.3f} {:>7.1f} {:>12} {:>12.4f}\n", b,
-                   static_cast<double>(r["grad_s"]), static_cast<double>(r["prove_s"]),
-                   static_cast<double>(r["verify_s"]),
-                   static_cast<double>(r["prove_s"]) / static_cast<double>(r["grad_s"]),
-                   static_cast<double>(r["soundness_bits"]), static_cast<std::size_t>(r["proof_bytes"]),
-                   static_cast<double>(r["float_grad_s"]));
+      if (!o.json) print_bench_row(b, r, columns);
       out["results"].push_back(r);
     }
     if (o.json) fmt::print("{}\n", out.dump(2));

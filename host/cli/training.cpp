@@ -35,7 +35,8 @@ int run_prove_training(const ProveTrainingOptions& o) {
   if (!lr_note.empty()) fmt::print(stderr, "note: {}\n", lr_note);
   const TrainingProblem tp = load_training_problem(o.model, o.data, o.labels);
   const FieldId field = choose_field(o.field, tp.problem.float_model);
-  check_training_magnitudes(tp, field);  // the forward pass; the backward's bound reads the outputs
+  // The forward pass; the backward's bound reads the outputs (with the same profile).
+  const MagnitudeProfile profile = check_training_magnitudes(tp, field);
   return with_file_field(field, [&]<class Cfg>() {
     // Forward, transposed and batch products: about three times the forward pass's work.
     auto engine = make_engine<Cfg>(o.engine, o.threads, 3 * dense_work(tp.problem.model, tp.problem.batch));
@@ -44,7 +45,7 @@ int run_prove_training(const ProveTrainingOptions& o) {
     const auto t0 = std::chrono::steady_clock::now();
     // The verifier's bound on the backward values, from the forward pass's outputs (exact: the
     // forward bound held), before the backward pass: a bundle it would reject is never computed.
-    const auto check = backward_magnitude_check<typename Cfg::F>(tp, field);
+    const auto check = backward_magnitude_check<typename Cfg::F>(tp, profile, field);
     const TrainingBundle<Cfg> bundle = prove_training_bundle(*engine, st, progress, [&](const auto& outputs) {
       try {
         check(outputs);

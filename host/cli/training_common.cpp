@@ -53,16 +53,28 @@ std::uint32_t learning_rate_exponent(const std::optional<double>& lr, std::strin
   return static_cast<std::uint32_t>(e);
 }
 
-void check_training_magnitudes(const TrainingProblem& tp, FieldId field, const OutputGradientBounds* outputs) {
-  const QuantizedModel& m = tp.problem.model;
-  const MagnitudeProfile profile = magnitude_profile(m);
-  const u128 xmax = max_abs(tp.problem.input);
-  const auto v = outputs ? training_magnitude_violation(profile, m, xmax, target_scale(m), *outputs, field)
-                         : magnitude_violation(profile, xmax, field);
+namespace {
+
+void refuse_wrap(const std::optional<MagnitudeViolation>& v, FieldId field) {
   if (v)
     throw UsageError(v->describe(field) + ": the field could wrap; " +
                      (field == FieldId::m127 ? "use fewer samples or smaller scales (nnproof quantize)"
                                              : "use --field m127, fewer samples or smaller scales"));
+}
+
+}  // namespace
+
+MagnitudeProfile check_training_magnitudes(const TrainingProblem& tp, FieldId field) {
+  MagnitudeProfile profile = magnitude_profile(tp.problem.model);
+  refuse_wrap(magnitude_violation(profile, max_abs(tp.problem.input), field), field);
+  return profile;
+}
+
+void check_training_magnitudes(const TrainingProblem& tp, const MagnitudeProfile& profile, FieldId field,
+                               const OutputGradientBounds& outputs) {
+  const QuantizedModel& m = tp.problem.model;
+  refuse_wrap(training_magnitude_violation(profile, m, max_abs(tp.problem.input), target_scale(m), outputs, field),
+              field);
 }
 
 }  // namespace nnproof::cli

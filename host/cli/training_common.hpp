@@ -38,20 +38,24 @@ TrainingProblem load_training_problem(const std::string& model_path, const std::
 std::uint32_t learning_rate_exponent(const std::optional<double>& lr, std::string& note);
 
 // Refuses (UsageError, exit 2) data whose training values could wrap `field`, naming the layer and
-// quantity and the fix. Without `outputs`, the forward pass's bound only (before any work); with
-// the outputs Z_L of the computation (outputs_of), the backward values' too, as the verifier
-// checks them.
-void check_training_magnitudes(const TrainingProblem& tp, FieldId field, const OutputGradientBounds* outputs = nullptr);
+// quantity and the fix: the forward pass's bound (before any work). Returns the model's magnitude
+// profile (O(nnz)), which the backward values' check below reuses.
+MagnitudeProfile check_training_magnitudes(const TrainingProblem& tp, FieldId field);
+// The same with the outputs Z_L of the computation (outputs_of): the backward values' bound too, as
+// the verifier checks them. `profile` is the one the forward check returned.
+void check_training_magnitudes(const TrainingProblem& tp, const MagnitudeProfile& profile, FieldId field,
+                               const OutputGradientBounds& outputs);
 
 // The backward values' check as prove_training_bundle's OutputsCheck: it runs on the outputs of the
 // forward pass, before the gradients' work, so a batch whose bundle verify-training would reject is
-// refused early. `tp` must outlive the returned function.
+// refused early. `tp` and `profile` (check_training_magnitudes') must outlive the returned function.
 template <class F>
-std::function<void(const std::vector<F>&)> backward_magnitude_check(const TrainingProblem& tp, FieldId field) {
-  return [&tp, field](const std::vector<F>& outputs) {
+std::function<void(const std::vector<F>&)> backward_magnitude_check(const TrainingProblem& tp,
+                                                                    const MagnitudeProfile& profile, FieldId field) {
+  return [&tp, &profile, field](const std::vector<F>& outputs) {
     const OutputGradientBounds b =
         output_gradient_bounds(outputs, tp.labels, tp.problem.model.out_dim(), target_scale(tp.problem.model));
-    check_training_magnitudes(tp, field, &b);
+    check_training_magnitudes(tp, profile, field, b);
   };
 }
 

@@ -87,14 +87,14 @@ std::vector<unsigned char> prove_training(const std::string& model, const std::s
   const std::uint32_t lr_exponent = cli::learning_rate_exponent(lr, note);
   const cli::TrainingProblem tp = cli::load_training_problem(model, data, labels);
   const FieldId field = cli::choose_field(field_flag, tp.problem.float_model);
-  cli::check_training_magnitudes(tp, field);
+  const MagnitudeProfile profile = cli::check_training_magnitudes(tp, field);
   return cli::with_file_field(field, [&]<class Cfg>() {
     // Forward, transposed and batch products: about three times the forward pass's work.
     auto eng = make_engine<Cfg>(engine, 0, 3 * dense_work(tp.problem.model, tp.problem.batch));
     TrainingStatement<Cfg> st = cli::make_training_statement<Cfg>(tp, lr_exponent);
     // The backward values' bound reads the outputs, as verify-training does: no bundle it rejects.
     const TrainingBundle<Cfg> bundle =
-        prove_training_bundle(*eng, st, {}, cli::backward_magnitude_check<typename Cfg::F>(tp, field));
+        prove_training_bundle(*eng, st, {}, cli::backward_magnitude_check<typename Cfg::F>(tp, profile, field));
     return serialize_training_bundle(bundle);
   });
 }

@@ -291,6 +291,30 @@ TEST(TrainerConv, AnAllOnesDepthwiseConvIsTrainedAndAPoolIsNot) {
   EXPECT_EQ(model_digest(back), model_digest(m));
 }
 
+// The fixed-op tests' model (beta = 2): a trained 2 x 2 conv (1 x 5 x 5 -> 2 x 4 x 4) then the
+// `fixed` ops in one layer of gain `gain`, every bias 1, then a dense layer to 2 outputs.
+QuantizedModel conv_then_fixed(std::mt19937_64& rng, std::vector<LinearOp> fixed, double gain) {
+  QuantizedModel m;
+  m.input_shape = {1, 5, 5};
+  m.alpha = 1;
+  m.beta = 2;
+  const ConvShape c = shape(1, 5, 5, 2, 2, 1, 0, 1);
+  QuantizedLayer convs;
+  convs.ops = {LinearOp::convolution(c, random_ints(rng, c.kernel_size(), 2))};
+  convs.ops.insert(convs.ops.end(), fixed.begin(), fixed.end());
+  convs.cols = convs.ops.front().cols;
+  convs.rows = convs.ops.back().rows;
+  convs.bias.assign(convs.rows, 1);
+  convs.gain = gain;
+  QuantizedLayer dense;
+  dense.weights = random_ints(rng, 2 * convs.rows, 2);
+  dense.rows = 2;
+  dense.cols = convs.rows;
+  dense.bias = {0, 1};
+  m.layers = {convs, dense};
+  return m;
+}
+
 // Reviewer finding F2: a fixed Conv of 0s and 1s larger than 1 x 1 computes its float map exactly,
 // so the importer folds no factor into the scale (gain 1), unlike an AveragePool of the same window
 // (gain k^2). The op records its own gain at import, so training accepts such a layer (before, it
@@ -298,26 +322,11 @@ TEST(TrainerConv, AnAllOnesDepthwiseConvIsTrainedAndAPoolIsNot) {
 // (a depthwise ones kernel included, which must not come back as an AveragePool).
 TEST(TrainerConv, AFixedZeroOneConvKeepsItsOwnGain) {
   auto rng = make_rng(1824);
-  QuantizedModel m;
-  m.input_shape = {1, 5, 5};
-  m.alpha = 1;
-  m.beta = 2;
-  const ConvShape c = shape(1, 5, 5, 2, 2, 1, 0, 1);  // trained: 1 x 5 x 5 -> 2 x 4 x 4
   LinearOp ones = LinearOp::convolution(shape(2, 4, 4, 2, 2, 2, 0, 2), std::vector<std::int64_t>(8, 1));
   LinearOp sum01 = LinearOp::convolution(shape(2, 2, 2, 1, 2, 1, 0, 1), {1, 0, 1, 1, 0, 1, 1, 1});
   ones.fixed = sum01.fixed = true;  // fixed_gain 1, as the importer records a 0/1 Conv
-  QuantizedLayer convs;
-  convs.ops = {LinearOp::convolution(c, random_ints(rng, c.kernel_size(), 2)), ones, sum01};
-  convs.cols = convs.ops.front().cols;
-  convs.rows = convs.ops.back().rows;
-  convs.bias = {1};
-  convs.gain = 2;  // beta for the trained conv, 1 for each 0/1 Conv
-  QuantizedLayer dense;
-  dense.weights = random_ints(rng, 2, 2);
-  dense.rows = 2;
-  dense.cols = 1;
-  dense.bias = {0, 1};
-  m.layers = {convs, dense};
+  // gain: beta for the trained conv, 1 for each 0/1 Conv
+  const QuantizedModel m = conv_then_fixed(rng, {ones, sum01}, 2);
   m.validate();
   EXPECT_EQ(ops_gain(m.layers[0], m.beta), 2.0);
   EXPECT_NO_THROW(step_exponents(m, 10));
@@ -355,27 +364,11 @@ TEST(TrainerConv, AFixedZeroOneConvKeepsItsOwnGain) {
 // The same pool at its own gain k_h k_w, or as a 0/1 Conv at gain 1, is accepted.
 TEST(TrainerConv, AFixedOpWithAFoldedConstantIsRefusedBeforeTraining) {
   auto rng = make_rng(1825);
-  QuantizedModel m;
-  m.input_shape = {1, 5, 5};
-  m.alpha = 1;
-  m.beta = 2;
-  const ConvShape c = shape(1, 5, 5, 2, 2, 1, 0, 1);  // trained: 1 x 5 x 5 -> 2 x 4 x 4
-  LinearOp pool = LinearOp::sum_pool(shape(2, 4, 4, 2, 2, 2, 0, 2));
-  QuantizedLayer convs;
-  convs.ops = {LinearOp::convolution(c, random_ints(rng, c.kernel_size(), 2)), pool};
-  convs.cols = convs.ops.front().cols;
-  convs.rows = convs.ops.back().rows;
-  convs.bias.assign(convs.rows, 1);
-  QuantizedLayer dense;
-  dense.weights = random_ints(rng, 2 * 2 * 2 * 2, 2);
-  dense.rows = 2;
-  dense.cols = 8;
-  dense.bias = {0, 1};
+  const QuantizedModel m = conv_then_fixed(rng, {LinearOp::sum_pool(shape(2, 4, 4, 2, 2, 2, 0, 2))}, 2 * 4);
   auto model_with_pool_gain = [&](double pool_gain) {
     QuantizedModel q = m;
-    convs.ops[1].fixed_gain = pool_gain;
-    convs.gain = m.beta * pool_gain;
-    q.layers = {convs, dense};
+    q.layers[0].ops[1].fixed_gain = pool_gain;
+    q.layers[0].gain = q.beta * pool_gain;
     q.validate();
     return q;
   };

@@ -6,13 +6,11 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/saturating.hpp"
 #include "verifier/training/parameters.hpp"
 
 namespace nnproof {
 namespace {
-
-u128 sat_mul(u128 a, u128 b) { return a != 0 && b > ~u128{0} / a ? ~u128{0} : a * b; }
-u128 sat_add(u128 a, u128 b) { return a > ~u128{0} - b ? ~u128{0} : a + b; }
 
 u128 abs_u128(std::int64_t x) { return x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x); }
 
