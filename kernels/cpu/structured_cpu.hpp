@@ -91,20 +91,53 @@ void zero_padding_parallel(Table2D<F>& t, std::size_t rows, std::size_t batch) {
 // layer's Z, whose entrywise square is the input (the prover keeps no Y: Engine::forward_of_square).
 enum class InputIs { values, squared };
 
+// Row a of a sum pool of squares where every tap value is narrow: |z| < 2^bits with
+// taps 2^(2 bits) <= 2^64, so the squares and their sum are exact in 64 bits (a CNN's first Z is
+// below 2^26). Vectorizes (u64 lanes); false, with `sums` garbage, where a value is wider.
+template <class F>
+bool pool_row_of_narrow_squares(const LinearOp& op, std::size_t a, const F* in, std::size_t in_stride,
+                                std::size_t batch, unsigned bits, std::vector<std::uint64_t>& sums) {
+  sums.assign(batch, 0);
+  std::uint64_t wide = 0;
+  for_each_entry(op, a, [&](std::size_t j, std::int64_t) {
+    const F* x = in + j * in_stride;
+    std::uint64_t* sum = sums.data();
+    std::uint64_t tap_wide = 0;  // a local: `wide` may alias sums' u64s, which kept it in memory
+    for (std::size_t k = 0; k < batch; ++k) {
+      const std::uint64_t m = narrow_magnitude(x[k], bits, tap_wide);
+      sum[k] += m * m;
+    }
+    wide |= tap_wide;
+  });
+  return wide == 0;
+}
+
 // A sum pool of the squares of `in`'s entries into `out` (apply_op_exact_into's sum pool with each
 // tap value squared as it is read): the same elements as squaring into a table and pooling it.
+// Rows of narrow values in 64-bit integers, the rest by field squares and additions.
 template <class F>
 void sum_pool_of_squares_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
                               const OpOutput<F>& out) {
-  parallel_for(op.rows, [&](std::size_t a) {
-    F* row = out.row(a);
-    const F b = out.bias ? out.bias[a] : F::zero();
-    for (std::size_t k = 0; k < batch; ++k) row[k] = b;
-    for_each_entry(op, a, [&](std::size_t j, std::int64_t) {
-      const F* x = in + j * in_stride;
-      for (std::size_t k = 0; k < batch; ++k) row[k] += square_entry(x[k]);
-    });
-  });
+  const unsigned bits = (64 - ceil_log2(std::max<std::size_t>(max_taps_per_row(op), 1))) / 2;
+#pragma omp parallel
+  {
+    std::vector<std::uint64_t> sums;  // per thread
+#pragma omp for schedule(static)
+    for (std::int64_t s = 0; s < static_cast<std::int64_t>(op.rows); ++s) {
+      const auto a = static_cast<std::size_t>(s);
+      F* row = out.row(a);
+      const F b = out.bias ? out.bias[a] : F::zero();
+      if (pool_row_of_narrow_squares(op, a, in, in_stride, batch, bits, sums)) {
+        for (std::size_t k = 0; k < batch; ++k) row[k] = b + F::from_u128(sums[k]);
+        continue;
+      }
+      for (std::size_t k = 0; k < batch; ++k) row[k] = b;
+      for_each_entry(op, a, [&](std::size_t j, std::int64_t) {
+        const F* x = in + j * in_stride;
+        for (std::size_t k = 0; k < batch; ++k) row[k] += square_entry(x[k]);
+      });
+    }
+  }
 }
 
 // Z = W Y + B m^T for a structured layer (structured_forward_by's table, bit for bit). With
