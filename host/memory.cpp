@@ -11,7 +11,6 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
-#include <limits>
 #include <string>
 
 #include "kernels/thrust/device_info.hpp"
@@ -86,7 +85,7 @@ void keep_freed_memory() {
   // Blocks past M_MMAP_THRESHOLD (at most 32 MiB in glibc) are mmapped and unmapped on free; with
   // no mmap they come from the heap, and a trim threshold past any table keeps the heap's top.
   mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  mallopt(M_TRIM_THRESHOLD, -1);  // -1: never trim (INT_MAX would still trim past 2 GiB)
 #endif
 }
 

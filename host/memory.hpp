@@ -23,8 +23,9 @@ struct MemoryLimitError : std::runtime_error {
 // are large (0.45 GB at the CIFAR-size CNN's batch 256 in m127) and short-lived; given back, each
 // new one comes as fresh zeroed pages, one fault per 4 KiB: a third of a CNN proof's time on a warm
 // prover (docs/PERFORMANCE.md, session 17). The cost: the process's RSS stays at its peak. The
-// nnproof command calls it at start; a library user (Python) decides for their own process. No-op
-// without glibc.
+// nnproof commands that prove (prove, bench, train, prove-training, quantize) call it; not `serve`
+// (worker threads' arenas) nor the Python module, whose host process decides. No-op without glibc.
+// Only the main thread's arena benefits: glibc's other arenas mmap blocks past 64 MiB regardless.
 void keep_freed_memory();
 
 // "1500000000", "1.5G", "512M", "64K" (K, M, G, T: powers of 1024; a trailing B or iB allowed).

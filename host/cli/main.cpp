@@ -13,7 +13,6 @@
 
 int main(int argc, char** argv) {
   using namespace nnproof::cli;
-  nnproof::keep_freed_memory();  // a proof's tables reused, not faulted in afresh (host/memory.hpp)
   CLI::App app{"nnproof: verifiable neural-network inference (SafetyNets)", "nnproof"};
   app.require_subcommand(1);
   // serialize_bundle writes kProofVersion; parse_header reads kOldestProofVersion .. kProofVersion.
@@ -33,6 +32,11 @@ int main(int argc, char** argv) {
   add_training_proof_commands(app, exit_code);
   add_serve_command(app, exit_code);
   add_query_command(app, exit_code);
+  // The commands that build a proof's tables, once or repeatedly, in one process: its freed tables
+  // reused, not faulted in afresh (host/memory.hpp). Not `serve`: its jobs run on worker threads,
+  // whose malloc arenas map the largest tables anyway, and it would hold what they keep for good.
+  for (const char* name : {"prove", "bench", "train", "prove-training", "quantize"})
+    app.get_subcommand(name)->parse_complete_callback([] { nnproof::keep_freed_memory(); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

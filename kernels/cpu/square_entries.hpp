@@ -41,25 +41,10 @@ void square_table(const F* z, F* y, std::size_t n) {
   }
 }
 
-// The centered magnitude |z| of z (z read in (-p/2, p/2)) where it is below 2^64 (else any value),
-// and in `wide` the bits of it at or above 2^bits (with those of the rest of |z| when p > 2^64).
-// Branch-free u64 arithmetic, so that a loop over a row vectorizes: for m127, z > p/2 is bit 126 of
-// z and p - z its 127-bit complement; for m61, bit 60 and the 61-bit complement.
-template <class F>
-std::uint64_t narrow_magnitude(F z, unsigned bits, std::uint64_t& wide) {
-  if constexpr (F::kBits == 127) {
-    const auto lo = static_cast<std::uint64_t>(z.v), hi = static_cast<std::uint64_t>(z.v >> 64);
-    const std::uint64_t negative = std::uint64_t{0} - ((hi >> 62) & 1);
-    const std::uint64_t m_lo = lo ^ negative, m_hi = (hi ^ negative) & ((std::uint64_t{1} << 63) - 1);
-    wide |= m_hi | (m_lo >> bits);
-    return m_lo;
-  } else {
-    static_assert(F::kBits == 61);
-    const std::uint64_t negative = std::uint64_t{0} - ((z.v >> 60) & 1);
-    const std::uint64_t m = (z.v ^ negative) & F::P;
-    wide |= m >> bits;
-    return m;
-  }
-}
+// sums[k] += |x[k]|^2 for k < n, |x[k]| the centered magnitude (x read in (-p/2, p/2)), in 64-bit
+// integers; returns 0 when every |x[k]| < 2^bits (bits <= 32, so the squares are exact), else
+// nonzero (and the sums are then meaningless). Vectorized (square_entries.cpp).
+std::uint64_t add_narrow_squares(const Fp61* x, std::size_t n, unsigned bits, std::uint64_t* sums);
+std::uint64_t add_narrow_squares(const Fp127* x, std::size_t n, unsigned bits, std::uint64_t* sums);
 
 }  // namespace nnproof

@@ -93,28 +93,21 @@ enum class InputIs { values, squared };
 
 // Row a of a sum pool of squares where every tap value is narrow: |z| < 2^bits with
 // taps 2^(2 bits) <= 2^64, so the squares and their sum are exact in 64 bits (a CNN's first Z is
-// below 2^26). Vectorizes (u64 lanes); false, with `sums` garbage, where a value is wider.
+// below 2^26). False, with `sums` meaningless, at the first tap with a wider value.
 template <class F>
 bool pool_row_of_narrow_squares(const LinearOp& op, std::size_t a, const F* in, std::size_t in_stride,
                                 std::size_t batch, unsigned bits, std::vector<std::uint64_t>& sums) {
   sums.assign(batch, 0);
-  std::uint64_t wide = 0;
+  bool narrow = true;
   for_each_entry(op, a, [&](std::size_t j, std::int64_t) {
-    const F* x = in + j * in_stride;
-    std::uint64_t* sum = sums.data();
-    std::uint64_t tap_wide = 0;  // a local: `wide` may alias sums' u64s, which kept it in memory
-    for (std::size_t k = 0; k < batch; ++k) {
-      const std::uint64_t m = narrow_magnitude(x[k], bits, tap_wide);
-      sum[k] += m * m;
-    }
-    wide |= tap_wide;
+    if (narrow) narrow = add_narrow_squares(in + j * in_stride, batch, bits, sums.data()) == 0;
   });
-  return wide == 0;
+  return narrow;
 }
 
 // A sum pool of the squares of `in`'s entries into `out` (apply_op_exact_into's sum pool with each
 // tap value squared as it is read): the same elements as squaring into a table and pooling it.
-// Rows of narrow values in 64-bit integers, the rest by field squares and additions.
+// Rows of narrow values in 64-bit integers (vectorized), the rest by field squares and additions.
 template <class F>
 void sum_pool_of_squares_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
                               const OpOutput<F>& out) {

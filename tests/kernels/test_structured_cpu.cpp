@@ -113,34 +113,92 @@ TYPED_TEST(StructuredCpu, EqualsTheReferenceForwardAtEveryInputWidth) {
   }
 }
 
+// A pool of (ch, h, w) images: k x k taps, stride s, padding pad on every side (a 3 x 3 stride-1
+// pool has 9 taps inside and fewer at the edges; a global pool one k h w-tap row per channel).
+LinearOp pool_k(std::size_t ch, std::size_t h, std::size_t w, std::size_t kh, std::size_t kw, std::size_t stride,
+                std::size_t pad) {
+  ConvShape c;
+  c.groups = c.in_channels = c.out_channels = ch;
+  c.in_h = h, c.in_w = w, c.kernel_h = kh, c.kernel_w = kw, c.stride_h = c.stride_w = stride;
+  c.pad_top = c.pad_bottom = c.pad_left = c.pad_right = pad;
+  return LinearOp::sum_pool(c);
+}
+
+// A value of centered width exactly `bits` at its extremes, or one whose low 64 bits look narrow
+// while its high bits are set (m127: 2^64 k + small), each with a random sign.
+template <class F>
+F edge_value(std::mt19937_64& rng, unsigned bits, bool low_small) {
+  u128 v;
+  switch (low_small ? 2 : rng() % 4) {
+    case 0:
+      v = (u128{1} << bits) - 1;
+      break;  // the top of the width
+    case 1:
+      v = u128{1} << (bits - 1);
+      break;  // its first value
+    case 2:
+      v = (u128{1} << (bits - 1)) + rng() % 7;
+      break;  // above it, low bits small
+    default:
+      v = (static_cast<u128>(rng()) << 64 | rng()) & ((u128{1} << bits) - 1);
+  }
+  const F x = F::from_u128(v);
+  return rng() % 2 ? F::zero() - x : x;
+}
+
 // The cpu engine's forward from the previous layer's Z (Engine::forward_of_square: a chain that
-// starts with a sum pool pools the squares as it reads them, any other squares into scratch first)
-// against the reference engine's forward of the square, at the widths the fast square takes apart
-// (centered values below and above 2^64 in m127).
+// starts with a sum pool pools the squares as it reads them, in 64-bit integers where a row's taps
+// are narrow; any other chain squares into scratch first) against the reference engine's forward
+// of the square. Pools of 4, up to 9 and h w taps (each its own narrow bound), widths at and around
+// each bound (29-33 bits) and 2^64, values at the extremes of their width and with narrow-looking
+// low words, batches whose vector loops have a tail.
 TYPED_TEST(StructuredCpu, ForwardOfSquareEqualsTheForwardOfTheSquare) {
   using F = TypeParam;
   using Cfg = std::conditional_t<std::is_same_v<F, Fp61>, M61, M127>;
   auto rng = testing::make_rng(237);
   const auto ref = make_reference_engine<Cfg>(), cpu = make_cpu_engine<Cfg>();
-  for (int trial = 0; trial < 8; ++trial) {
-    const std::size_t ch = pick(rng, 1, 6), h = pick(rng, 4, 9), w = pick(rng, 4, 9);
+  const std::vector<unsigned> widths =
+      F::kBits == 61 ? std::vector<unsigned>{1, 26, 28, 29, 30, 31, 32, 33, 45, 59}
+                     : std::vector<unsigned>{1, 26, 28, 29, 30, 31, 32, 33, 63, 64, 65, 66, 90, 125};
+  for (int trial = 0; trial < 10; ++trial) {
+    const std::size_t ch = pick(rng, 1, 4), h = pick(rng, 4, 7), w = pick(rng, 4, 7);
     const bool pow2_in = rng() % 2 == 0, mid = rng() % 2 == 0;
     QuantizedLayer q;
-    if (trial % 4 != 3) q.ops.push_back(pool_of(ch, h, w, pow2_in, mid));
-    if (trial % 4 != 2)
+    switch (trial % 5) {
+      case 0:
+        q.ops.push_back(pool_of(ch, h, w, pow2_in, mid));
+        break;  // 4 taps, then a conv
+      case 1:
+        q.ops.push_back(pool_of(ch, h, w, pow2_in, mid));
+        break;  // 4 taps alone
+      case 2:
+        q.ops.push_back(pool_k(ch, h, w, 3, 3, 1, 1));
+        break;  // up to 9 taps
+      case 3:
+        q.ops.push_back(pool_k(ch, h, w, h, w, 1, 0));
+        break;  // global: h w taps
+      default:
+        break;  // a conv alone
+    }
+    if (trial % 5 == 0 || trial % 5 == 4)
       q.ops.push_back(conv_of(rng, ch, q.ops.empty() ? h : h / 2, q.ops.empty() ? w : w / 2,
                               q.ops.empty() ? pow2_in : mid, trial % 3 == 0));
     q.rows = q.ops.back().rows, q.cols = q.ops.front().cols;
     FieldLayer<F> layer{&q, {}};
     for (std::size_t a = 0; a < q.rows; ++a) layer.bias.push_back(draw<F>(rng, 2, 20));
-    for (unsigned bits : {1u, 26u, 40u, 63u, 64u, 65u, 90u}) {
-      const std::size_t batch = 5;
-      Table2D<F> S(padded(q.cols), padded(batch));
-      for (std::size_t j = 0; j < q.cols; ++j)
-        for (std::size_t k = 0; k < batch; ++k) S.at(j, k) = draw<F>(rng, 2, std::min(bits, F::kBits - 2));
-      const Table2D<F> want = ref->forward(layer, ref->square(S), batch), got = cpu->forward_of_square(layer, S, batch);
-      EXPECT_EQ(got.data, want.data) << "trial " << trial << " ops " << q.ops.size() << " bits " << bits;
-    }
+    // Tables of mixed extremes, and tables whose every value has small low bits (2^(bits - 1) plus
+    // a little: past 2^64 only their high words say they are wide).
+    for (std::size_t batch : {3, 19, 67})
+      for (unsigned bits : widths)
+        for (bool low_small : {false, true}) {
+          Table2D<F> S(padded(q.cols), padded(batch));
+          for (std::size_t j = 0; j < q.cols; ++j)
+            for (std::size_t k = 0; k < batch; ++k) S.at(j, k) = edge_value<F>(rng, bits, low_small);
+          const Table2D<F> want = ref->forward(layer, ref->square(S), batch),
+                           got = cpu->forward_of_square(layer, S, batch);
+          EXPECT_EQ(got.data, want.data) << "trial " << trial << " batch " << batch << " bits " << bits
+                                         << (low_small ? " low bits small" : "");
+        }
   }
 }
 
