@@ -64,7 +64,7 @@ def ticks_during(call, repeat):
 
 def test_gil_is_released_while_proving_and_verifying():
     x = np.load(ROOT / "tests/fixtures/cross/cnn_input.npy")
-    x = np.concatenate([x] * 1024)  # 2048 images: proving takes seconds, verifying ~0.1 s
+    x = np.concatenate([x] * 2048)  # 4096 images: proving takes about a second, verifying ~0.1 s
     model = ROOT / "examples/fashion_mnist/cnn2quad.onnx"
     bundles = []
     seconds, ticks = ticks_during(lambda: bundles.append(nnproof.prove(model, x, alpha=2, beta=4)), 1)
