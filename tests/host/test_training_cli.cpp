@@ -132,6 +132,29 @@ TEST_F(TrainingCli, TheClientsBadFilesExitTwo) {
             2);
 }
 
+// The backward pass's bound reads the forward pass's outputs (TrainingProofMagnitude in
+// test_training_proof.cpp, through the command): W = [[a, -a], [a, -a]] keeps inputs (v, v) small
+// at the outputs and proves in m61; inputs (v, -v) pass the forward bound, but their outputs' errors
+// would wrap the backward values, so prove-training refuses them (exit 2, one line) and writes no file.
+TEST_F(TrainingCli, TheBackwardBoundOnTheOutputsRefusesWhatWouldWrap) {
+  const std::int64_t a = std::int64_t{1} << 20, v = 1024;
+  testing::write_mlp_onnx(model, {{2, 2, {a, -a, a, -a}, {1, -1}}});
+  write_npy_i64(labels, {4}, std::vector<std::int64_t>{0, 1, 1, 0});
+  write_npy_f64(data, {4, 2}, std::vector<double>{v, v, v, v, v, v, v, v});
+  CliRun small = run_cli("prove-training " + args("--field m61"));
+  ASSERT_EQ(small.code, 0) << small.out;
+  const CliRun verified = run_cli("verify-training " + args());
+  EXPECT_NE(verified.out.find("VERIFIED"), std::string::npos) << verified.out;
+  std::filesystem::remove(proof);
+  write_npy_f64(data, {4, 2}, std::vector<double>{v, -v, v, -v, v, -v, v, -v});
+  CliRun large = run_cli("prove-training " + args("--field m61"));
+  EXPECT_EQ(large.code, 2) << large.out;
+  // "layer 1 loss (sum of squared errors) could reach 2^65.00 > 2^60 in m61: ...; use --field m127, ..."
+  EXPECT_NE(large.out.find("could reach"), std::string::npos) << large.out;
+  EXPECT_NE(large.out.find("--field m127"), std::string::npos) << large.out;
+  EXPECT_FALSE(std::filesystem::exists(proof));
+}
+
 // A proof about other labels, data, model or scales, or in another field than asked, is a rejection
 // (exit 1): the server sent something that is no answer to the client's question. With --json the
 // rejection is one object.
