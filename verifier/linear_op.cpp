@@ -13,8 +13,6 @@ namespace {
 // Feature counts above 2^31 are refused everywhere (the proof format's kMaxDimension is smaller).
 constexpr std::size_t kMaxExtent = std::size_t{1} << 31;
 
-u128 abs128(std::int64_t x) { return x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x); }
-
 }  // namespace
 
 void ConvShape::validate() const {

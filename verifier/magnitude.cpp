@@ -13,8 +13,6 @@
 namespace nnproof {
 namespace {
 
-u128 abs128(i128 x) { return x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x); }
-
 // sum_j |w[j]|, without saturation while cols < 2^32 (the ONNX importer refuses tensors of 2^31
 // entries or more). Entries of 32 bits or less (|w| <= 2^31) sum in 64 bits, a loop the compiler
 // vectorizes (in 128 bits, an int8 model's 12M weights took ~65 ms of every `nnproof verify`);

@@ -3,6 +3,9 @@
 // past it saturates (never wraps to a small bound), and zero times anything is zero.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+
 #include "core/saturating.hpp"
 
 namespace nnproof {
@@ -51,6 +54,17 @@ TEST(Saturating, SumsAtTheLimitAreExactAndPastItSaturate) {
   const u128 half = kMax >> 1;           // 2^127 - 1
   EXPECT_EQ(sat_add(half, half + 1), kMax);
   EXPECT_EQ(sat_add(half + 1, half + 1), kMax);  // 2^128: would wrap to 0
+}
+
+TEST(Saturating, Abs128IsExactAtEveryExtreme) {
+  const i128 min128 = static_cast<i128>(u128{1} << 127);  // -2^127 (C++20: modular conversion)
+  EXPECT_EQ(abs128(0), 0u);
+  EXPECT_EQ(abs128(-1), 1u);
+  EXPECT_EQ(abs128(7), 7u);
+  EXPECT_EQ(abs128(std::numeric_limits<std::int64_t>::min()), u128{1} << 63);  // int64's minimum
+  EXPECT_EQ(abs128(std::numeric_limits<std::int64_t>::max()), (u128{1} << 63) - 1);
+  EXPECT_EQ(abs128(min128), u128{1} << 127);  // its negation overflows i128
+  EXPECT_EQ(abs128(min128 + 1), (u128{1} << 127) - 1);
 }
 
 // Usable in constant expressions (the functions are constexpr).

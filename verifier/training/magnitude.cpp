@@ -12,8 +12,6 @@
 namespace nnproof {
 namespace {
 
-u128 abs_u128(std::int64_t x) { return x < 0 ? static_cast<u128>(-(x + 1)) + 1 : static_cast<u128>(x); }
-
 // fn(in_index, weight) for every weight of row `out` of the op (zeros included).
 template <class Fn>
 void for_each_weight(const LinearOp& op, std::size_t out, Fn&& fn) {
@@ -28,8 +26,7 @@ void for_each_weight(const LinearOp& op, std::size_t out, Fn&& fn) {
 std::vector<u128> abs_apply(const LinearOp& op, const std::vector<u128>& b) {
   std::vector<u128> out(op.rows, 0);
   for (std::size_t a = 0; a < op.rows; ++a)
-    for_each_weight(op, a,
-                    [&](std::size_t j, std::int64_t w) { out[a] = sat_add(out[a], sat_mul(abs_u128(w), b[j])); });
+    for_each_weight(op, a, [&](std::size_t j, std::int64_t w) { out[a] = sat_add(out[a], sat_mul(abs128(w), b[j])); });
   return out;
 }
 
@@ -37,7 +34,7 @@ std::vector<u128> abs_apply(const LinearOp& op, const std::vector<u128>& b) {
 std::vector<u128> abs_apply_transpose(const LinearOp& op, const std::vector<u128>& b) {
   std::vector<u128> in(op.cols, 0);
   for (std::size_t a = 0; a < op.rows; ++a)
-    for_each_weight(op, a, [&](std::size_t j, std::int64_t w) { in[j] = sat_add(in[j], sat_mul(abs_u128(w), b[a])); });
+    for_each_weight(op, a, [&](std::size_t j, std::int64_t w) { in[j] = sat_add(in[j], sat_mul(abs128(w), b[a])); });
   return in;
 }
 
@@ -93,7 +90,7 @@ LayerBackward dense_backward(const QuantizedLayer& l, const std::vector<u128>& v
   l.weights.visit([&](const auto* w) {
     for (std::size_t a = 0; a < l.rows; ++a)
       for (std::size_t j = 0; j < l.cols; ++j) {
-        const u128 aw = abs_u128(static_cast<std::int64_t>(w[a * l.cols + j]));
+        const u128 aw = abs128(static_cast<std::int64_t>(w[a * l.cols + j]));
         out.e_max[j] = sat_add(out.e_max[j], sat_mul(aw, vmax[a]));
         out.e_sum[j] = sat_add(out.e_sum[j], sat_mul(aw, vsum[a]));
       }
@@ -157,7 +154,7 @@ std::vector<TrainingBound> bounds_from_output(const MagnitudeProfile& profile, c
     throw std::logic_error("training_magnitude_bounds: the profile is of another model");
   const ForwardBounds f = forward_bounds(profile, L, max_abs_input);
   std::vector<TrainingBound> out;
-  const u128 s = abs_u128(target_scale);
+  const u128 s = abs128(target_scale);
   out.push_back({L, "target (one-hot at s_Z(L))", s});
   if (exact) {
     if (exact->max.size() != model.out_dim() || exact->sum.size() != model.out_dim())
