@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Saturating unsigned 128-bit arithmetic (and exact magnitudes) for the magnitude bounds (verifier/magnitude.cpp, the
-// training bounds, the ops' row sums): a bound that would wrap becomes 2^128 - 1 instead, which
-// every check then reads as "too large", never as a small value.
+// Saturating unsigned 128-bit arithmetic, and exact magnitudes, for the magnitude bounds
+// (verifier/magnitude.cpp, the training bounds, the ops' row sums): a bound that would wrap becomes
+// 2^128 - 1 instead, which every check then reads as "too large", never as a small value.
 #include "core/hostdevice.hpp"
 
 namespace nnproof {

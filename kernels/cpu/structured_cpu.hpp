@@ -146,7 +146,7 @@ Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& 
   std::size_t stride = Y.cols;
   bool pool_squares = false;
   if (input == InputIs::squared) {
-    pool_squares = ops.front().weights.width() <= 4 && all_weights_one(ops.front());
+    pool_squares = all_weights_one(ops.front());  // a sum pool (apply_op_exact_into's test)
     if (!pool_squares) {
       cur.resize(ops.front().cols * stride);
       square_table(in, cur.data(), cur.size());
