@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -19,6 +20,19 @@ const EVP_MD* sha256_md() {
   return md != nullptr ? md : EVP_sha256();
 }
 
+// SHA-256 reads its input as one dependent chain of blocks, so the hardware prefetcher alone leaves
+// it waiting on memory: hashing a table from DRAM ran at 1.23 GB/s here against 1.98 GB/s from
+// cache (SHA-NI, one core). Feeding OpenSSL kStep bytes at a time while the next kStep are
+// prefetched recovers the cache speed (1.93 GB/s); the claimed gradients of a training proof
+// (~200 MB) are most of verify_training's time. Short inputs (transcript messages) go straight in.
+constexpr std::size_t kStep = 1024;
+constexpr std::size_t kPrefetchFrom = 8 * kStep;
+
+void digest_update(void* ctx, const unsigned char* data, std::size_t len) {
+  if (len != 0 && EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx), data, len) != 1)
+    throw std::runtime_error("OpenSSL: SHA-256 update failed");
+}
+
 }  // namespace
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
@@ -29,8 +43,16 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
 Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
 Sha256& Sha256::update(const void* data, std::size_t len) {
-  if (len && EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, len) != 1)
-    throw std::runtime_error("OpenSSL: SHA-256 update failed");
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  if (len < kPrefetchFrom) {
+    digest_update(ctx_, bytes, len);
+    return *this;
+  }
+  for (std::size_t at = 0; at < len; at += kStep) {
+    const std::size_t next = at + kStep;
+    for (std::size_t line = next; line < std::min(len, next + kStep); line += 64) __builtin_prefetch(bytes + line);
+    digest_update(ctx_, bytes + at, std::min(kStep, len - at));
+  }
   return *this;
 }
 

@@ -83,6 +83,23 @@ TEST(DeviceTranscript, Sha256EqualsOpenSslAtEveryLengthAroundTheBlocks) {
   }
 }
 
+// Long inputs go to OpenSSL in 1 KiB steps behind a prefetch (verifier/sha256.cpp): the digest of
+// one update is the one-block-at-a-time implementation's at lengths around that path's threshold
+// and steps, and FIPS 180-2's one million 'a's known answer.
+TEST(Sha256, LongUpdatesEqualTheBlockwiseDigest) {
+  for (std::size_t n : {8191u, 8192u, 8193u, 9215u, 9216u, 9217u, 10240u, 65536u + 77u, 1u << 20}) {
+    const auto data = counting_bytes(n);
+    Digest got{};
+    Sha256Hd().update(data.data(), n).finish(got.data());
+    ASSERT_EQ(to_hex(sha256(data)), to_hex(got)) << "length " << n;
+    Sha256 split;  // an unaligned short update first, then the long one
+    split.update(data.data(), 3).update(data.data() + 3, n - 3);
+    ASSERT_EQ(to_hex(split.finish()), to_hex(got)) << "length " << n;
+  }
+  const std::vector<unsigned char> million_a(1000000, 'a');
+  EXPECT_EQ(to_hex(sha256(million_a)), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
 template <class K>
 void check_device_transcript(FieldId field) {
   Transcript host(field, 0);
