@@ -10,6 +10,7 @@
 #include "core/lazy.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
 #include "kernels/cpu/isa.hpp"
+#include "kernels/cpu/prefetch_rows.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/uninitialized.hpp"
 #include "verifier/parallel.hpp"
@@ -123,6 +124,9 @@ inline std::size_t out_feature(const ConvShape& c, std::size_t ch, std::size_t p
   return (ch * c.out_rows() + p / c.out_w()) * c.out_cols() + p % c.out_w();
 }
 
+// The split reads, and the join writes, n <= 4 samples (one cache line) of each row of a
+// feature-major table: each asks for the row kPrefetchRowsAhead ahead itself (prefetch_rows.hpp).
+// CIFAR 256 forward 0.130 -> 0.122 s.
 // src[((i L + l) H W + p) C + c] = byte l of in[in_feature(c, p) in_stride + k0 + i] for l < L: the
 // low L bytes of samples [k0, k0 + n) as n L images in nhwc.
 template <class F>
@@ -131,6 +135,8 @@ void split_bytes(const ConvShape& c, std::size_t L, const F* in, std::size_t in_
   const std::size_t hw = c.in_h * c.in_w, C = c.in_channels;
   for (std::size_t ch = 0; ch < C; ++ch)
     for (std::size_t p = 0; p < hw; ++p) {
+      if (p + kPrefetchRowsAhead < hw)
+        prefetch_entries(in + in_feature(c, ch, p + kPrefetchRowsAhead) * in_stride + k0, n);
       const F* x = in + in_feature(c, ch, p) * in_stride + k0;
       for (std::size_t i = 0; i < n; ++i) {
         u128 v = static_cast<u128>(x[i].v);
@@ -194,6 +200,8 @@ void join_bytes(const ConvShape& c, std::size_t halves, std::size_t L, const std
       for (std::size_t oc = 0; oc < OC; ++oc) {
         const std::size_t lo = e * ocx + (oc / ocg * halves) * ocg + oc % ocg;  // its group's lo block
         const std::size_t a = out_feature(c, oc, p);
+        if (oc + kPrefetchRowsAhead < OC)
+          prefetch_entries(out.row(out_feature(c, oc + kPrefetchRowsAhead, p)) + k0, n, true);
         F* row = out.row(a) + k0;
         if (halves == 1)
           for (std::size_t i = 0; i < n; ++i) row[i] = out.add_bias(a, z[i * piece + lo]);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/cpu/op_output.hpp"
+#include "kernels/cpu/prefetch_rows.hpp"
 #include "kernels/engine/structured_forward.hpp"
 #include "kernels/engine/uninitialized.hpp"
 
@@ -150,8 +151,11 @@ void apply_op_limbs_into(const LinearOp& op, const F* in, std::size_t in_stride,
       const std::size_t m = std::min(batch, b * B + B) - b * B;
       Sums sums;
       sums.fill(0);  // limbs past n stay zero for the join
-      for (std::size_t r = r0; r < std::min(rows, r0 + kRowsPerTask); ++r) {
+      const std::size_t r_end = std::min(rows, r0 + kRowsPerTask);
+      for (std::size_t r = r0; r < r_end; ++r) {
         const std::size_t t0 = taps.start[r], a = first + r;
+        // The rows written are 4 KiB apart (m127, batch 256): ask for the one a few rows ahead.
+        if (r + kPrefetchRowsAhead < r_end) prefetch_entries(out.row(a + kPrefetchRowsAhead) + b * B, m, true);
         sum_taps_limbs(planes.data() + b * block_size, op.cols, taps.in.data() + t0, taps.w.data() + t0,
                        taps.start[r + 1] - t0, n, sums.data());
         F* row = out.row(a) + b * B;
