@@ -108,7 +108,8 @@ nlohmann::json bench_batch(Engine<Cfg>& engine, const BenchModel& m, std::size_t
     st.input = input;
     const std::size_t syncs_before = engine.host_syncs(), tables_before = engine.table_allocations();
     const HostTransfers transfers_before = engine.host_transfers();
-    prove_t.run([&] { bundle = prove_bundle(engine, st); });
+    const ProgressFn stages = stage_printer(std::chrono::steady_clock::now());
+    prove_t.run([&] { bundle = prove_bundle(engine, st, stages); });
     host_syncs = engine.host_syncs() - syncs_before;
     table_allocations = engine.table_allocations() - tables_before;
     transfers = engine.host_transfers() - transfers_before;

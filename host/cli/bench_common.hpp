@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,13 @@ inline std::vector<std::size_t> parse_list(const std::string& s, const char* fla
 
 inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// With NNPROOF_STAGES set, a progress function that prints each stage a proof starts (seconds
+// since t0, then the stage) to stderr, to see where a proof's time goes; else none.
+inline ProgressFn stage_printer(std::chrono::steady_clock::time_point t0) {
+  if (!std::getenv("NNPROOF_STAGES")) return {};
+  return [t0](const std::string& stage) { fmt::print(stderr, "{:8.3f} {}\n", seconds_since(t0), stage); };
 }
 
 // CPU seconds of every thread of this process so far.

@@ -104,10 +104,7 @@ nlohmann::json bench_training_batch(Engine<Cfg>& engine, const QuantizedModel& m
       BackwardTrace<Cfg> trace = run_backward(engine, layers, st.input, st.labels, scale);
       st.claims = gradient_claims(engine, layers, trace);
     });
-    const auto t0 = std::chrono::steady_clock::now();
-    const ProgressFn stages = [&](const std::string& stage) {
-      if (std::getenv("NNPROOF_STAGES")) fmt::print(stderr, "{:8.3f} {}\n", seconds_since(t0), stage);
-    };
+    const ProgressFn stages = stage_printer(std::chrono::steady_clock::now());
     prove_t.run([&] { bundle = prove_training_bundle(engine, st, stages); });
   }
   for (int i = 0; i < std::max(o.verify_repeat > 0 ? o.verify_repeat : o.repeat, 1); ++i) {
