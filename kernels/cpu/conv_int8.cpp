@@ -18,13 +18,15 @@
 namespace nnproof {
 
 namespace {
-
 using dnnl::memory;
 memory::dim md(std::size_t d) { return static_cast<memory::dim>(d); }
-constexpr std::size_t kJoinPiece = 512;  // output entries rebuilt at a time, per sample
+// Output entries rebuilt at a time, all samples of a block together: 32 KiB of m127 (L1).
+constexpr std::size_t kJoinEntries = 2048;
 
-// Entries of a join piece: whole positions (oc entries each), about kJoinPiece.
-std::size_t join_piece(std::size_t oc) { return std::max<std::size_t>(1, kJoinPiece / oc) * oc; }
+// Entries of a join piece, per sample: whole positions (oc entries each), about kJoinEntries in all.
+std::size_t join_piece(std::size_t oc, std::size_t samples) {
+  return std::max<std::size_t>(1, kJoinEntries / samples / oc) * oc;
+}
 
 // The kernel as int8: itself when stored as int8 (halves = 1); an int16 kernel as two int8 kernels
 // w = lo + 256 hi, lo in [-128, 127], side by side as twice the output channels (halves = 2): in
@@ -63,19 +65,32 @@ Int8Kernel int8_kernel(const LinearOp& op) {
   return k;
 }
 
-// One oneDNN convolution over `images` images of bytes (nhwc, u8) into int32 (nhwc), with the
-// kernel repacked into the layout its implementation reads. Run by several threads at once, each
-// with its own scratchpad (scratchpad_mode::user), each call single-threaded (oneDNN runs a
-// primitive called inside an OpenMP parallel region on the calling thread alone).
+// The kernel's output channels [o0, o0 + ocb) as an Int8Kernel of a convolution with ocb output
+// channels (groups == 1): its lo channels, then its hi channels.
+Int8Kernel kernel_block(const Int8Kernel& k, std::size_t OC, std::size_t o0, std::size_t ocb) {
+  const std::size_t per_oc = k.w.size() / (k.halves * OC);
+  Int8Kernel b;
+  b.halves = k.halves;
+  for (std::size_t h = 0; h < k.halves; ++h) {
+    const auto first = k.w.begin() + static_cast<std::ptrdiff_t>((h * OC + o0) * per_oc);
+    b.w.insert(b.w.end(), first, first + static_cast<std::ptrdiff_t>(ocb * per_oc));
+  }
+  return b;
+}
+
+// One oneDNN convolution of shape c over `images` images of bytes (nhwc, u8) into int32 (nhwc),
+// for each of several kernels of that shape (output-channel blocks), each repacked into the layout
+// its implementation reads. Run by several threads at once, each with its own scratchpad
+// (scratchpad_mode::user), each call single-threaded (oneDNN runs a primitive called inside an
+// OpenMP parallel region on the calling thread alone).
 struct ByteConv {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward conv;
-  memory weights;
+  std::vector<memory> weights;  // one per kernel
 
-  ByteConv(const LinearOp& op, const Int8Kernel& kernel, std::size_t images) {
-    const ConvShape& c = op.conv;
-    const std::size_t oc = kernel.halves * c.out_channels;
+  ByteConv(const ConvShape& c, const std::vector<Int8Kernel>& kernels, std::size_t images) {
+    const std::size_t oc = kernels.front().halves * c.out_channels;
     using dt = memory::data_type;
     using tag = memory::format_tag;
     const memory::dims wdims =
@@ -95,21 +110,26 @@ struct ByteConv {
                                                     {md(c.pad_bottom), md(c.pad_right)}},
                                                    attr, eng);
     conv = dnnl::convolution_forward(pd);
-    memory given(memory::desc(wdims, dt::s8, c.groups == 1 ? tag::oihw : tag::goihw), eng,
-                 const_cast<std::int8_t*>(kernel.w.data()));
-    weights = memory(pd.weights_desc(), eng);
     dnnl::stream s(eng);
-    dnnl::reorder(given, weights).execute(s, given, weights);
+    for (const Int8Kernel& k : kernels) {
+      memory given(memory::desc(wdims, dt::s8, c.groups == 1 ? tag::oihw : tag::goihw), eng,
+                   const_cast<std::int8_t*>(k.w.data()));
+      weights.emplace_back(pd.weights_desc(), eng);
+      dnnl::reorder(given, weights.back()).execute(s, given, weights.back());
+    }
     s.wait();
   }
 
   std::size_t scratchpad_bytes() const { return pd.scratchpad_desc().get_size(); }
 
-  void run(std::uint8_t* src, std::int32_t* dst, std::uint8_t* scratchpad) const {
-    memory s_mem(pd.src_desc(), eng, src), d_mem(pd.dst_desc(), eng, dst), pad(pd.scratchpad_desc(), eng, scratchpad);
+  void run(std::size_t kernel, const std::uint8_t* src, std::int32_t* dst, std::uint8_t* scratchpad) const {
+    memory s_mem(pd.src_desc(), eng, const_cast<std::uint8_t*>(src)), d_mem(pd.dst_desc(), eng, dst),
+        pad(pd.scratchpad_desc(), eng, scratchpad);
     dnnl::stream s(eng);
-    conv.execute(
-        s, {{DNNL_ARG_SRC, s_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, d_mem}, {DNNL_ARG_SCRATCHPAD, pad}});
+    conv.execute(s, {{DNNL_ARG_SRC, s_mem},
+                     {DNNL_ARG_WEIGHTS, weights[kernel]},
+                     {DNNL_ARG_DST, d_mem},
+                     {DNNL_ARG_SCRATCHPAD, pad}});
     s.wait();
   }
 };
@@ -133,10 +153,11 @@ template <class F>
 void split_bytes(const ConvShape& c, std::size_t L, const F* in, std::size_t in_stride, std::size_t k0, std::size_t n,
                  std::uint8_t* src) {
   const std::size_t hw = c.in_h * c.in_w, C = c.in_channels;
-  for (std::size_t ch = 0; ch < C; ++ch)
-    for (std::size_t p = 0; p < hw; ++p) {
-      if (p + kPrefetchRowsAhead < hw)
-        prefetch_entries(in + in_feature(c, ch, p + kPrefetchRowsAhead) * in_stride + k0, n);
+  // Position-major: a position's channels fill whole cache lines of each (i, l) image at once.
+  for (std::size_t p = 0; p < hw; ++p)
+    for (std::size_t ch = 0; ch < C; ++ch) {
+      const std::size_t ahead = p * C + ch + kPrefetchRowsAhead;
+      if (ahead < hw * C) prefetch_entries(in + in_feature(c, ahead % C, ahead / C) * in_stride + k0, n);
       const F* x = in + in_feature(c, ch, p) * in_stride + k0;
       for (std::size_t i = 0; i < n; ++i) {
         u128 v = static_cast<u128>(x[i].v);
@@ -173,23 +194,29 @@ void recombine_short(const std::int32_t* g, std::size_t limb_stride, std::size_t
   }
 }
 
-// out row out_feature(oc, p), samples k0 + i = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc']
-// (OC' = halves OC; with two halves, the lo channel's value plus 256 times the hi channel's), plus
-// the row's bias, in pieces of positions: each piece's values for the n samples are rebuilt into
-// z, then written as runs of n consecutive entries of out's rows. L is the full width (recombine_limbs)
-// or at most kShortBytes (recombine_short).
+// A block of the convolution's outputs: output channels [o0, o0 + ocb) (all of them where the
+// convolution has groups) of samples [k0, k0 + n).
+struct OutputBlock {
+  std::size_t o0, ocb, k0, n;
+};
+
+// out row out_feature(o0 + oc, p), samples k0 + i = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc']
+// for the block's channels (OC' = halves ocb; with two halves, the lo channel's value plus 256 times
+// the hi channel's), plus the row's bias, in pieces of positions: each piece's values for the n
+// samples are rebuilt into z, then written as runs of n consecutive entries of out's rows. L is the
+// full width (recombine_limbs) or at most kShortBytes (recombine_short).
 template <std::size_t kFull, class F>
-void join_bytes(const ConvShape& c, std::size_t halves, std::size_t L, const std::int32_t* dst, std::size_t k0,
-                std::size_t n, const OpOutput<F>& out, F* z) {
-  const std::size_t OC = c.out_channels, ocx = halves * OC, ocg = OC / c.groups, ohw = c.out_h() * c.out_w();
-  const std::size_t P = ohw * ocx, piece = join_piece(ocx);  // entries, whole positions
-  static const std::vector<F> zeros(kJoinPiece);             // recombine_limbs adds a bias: none here
+void join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, std::size_t L, const std::int32_t* dst,
+                const OpOutput<F>& out, F* z) {
+  const std::size_t ocb = b.ocb, ocx = halves * ocb, ocg = ocb / c.groups, ohw = c.out_h() * c.out_w();
+  const std::size_t P = ohw * ocx, piece = join_piece(ocx, b.n);  // entries, whole positions
+  static const std::vector<F> zeros(kJoinEntries);                // recombine_limbs adds a bias: none here
   const std::vector<F> bias(piece > zeros.size() ? piece : 0);
   const F* no_bias = piece > zeros.size() ? bias.data() : zeros.data();
   const F f256 = F::from_int(256);
   for (std::size_t e0 = 0; e0 < P; e0 += piece) {
     const std::size_t m = std::min(P, e0 + piece) - e0;
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < b.n; ++i) {
       if (L == kFull)
         recombine_limbs(dst + i * L * P + e0, P, m, no_bias, z + i * piece);
       else
@@ -197,16 +224,16 @@ void join_bytes(const ConvShape& c, std::size_t halves, std::size_t L, const std
     }
     for (std::size_t e = 0; e < m / ocx; ++e) {
       const std::size_t p = e0 / ocx + e;
-      for (std::size_t oc = 0; oc < OC; ++oc) {
+      for (std::size_t oc = 0; oc < ocb; ++oc) {
         const std::size_t lo = e * ocx + (oc / ocg * halves) * ocg + oc % ocg;  // its group's lo block
-        const std::size_t a = out_feature(c, oc, p);
-        if (oc + kPrefetchRowsAhead < OC)
-          prefetch_entries(out.row(out_feature(c, oc + kPrefetchRowsAhead, p)) + k0, n, true);
-        F* row = out.row(a) + k0;
+        const std::size_t a = out_feature(c, b.o0 + oc, p);
+        if (oc + kPrefetchRowsAhead < ocb)
+          prefetch_entries(out.row(out_feature(c, b.o0 + oc + kPrefetchRowsAhead, p)) + b.k0, b.n, true);
+        F* row = out.row(a) + b.k0;
         if (halves == 1)
-          for (std::size_t i = 0; i < n; ++i) row[i] = out.add_bias(a, z[i * piece + lo]);
+          for (std::size_t i = 0; i < b.n; ++i) row[i] = out.add_bias(a, z[i * piece + lo]);
         else
-          for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t i = 0; i < b.n; ++i)
             row[i] = out.add_bias(a, z[i * piece + lo] + f256 * z[i * piece + lo + ocg]);
       }
     }
@@ -229,41 +256,75 @@ void write_padding_rows(const ConvShape& c, std::size_t batch, const OpOutput<F>
   });
 }
 
+// How conv_int8 cuts its work: blocks of `samples` samples (their bytes split once, for every
+// block of channels: a task) times `oc_block` output channels (a divisor of the output channels; all of
+// them where the convolution has groups), each block's int32 products within the byte bound.
+// The tables are feature-major, and a block reads and writes `samples` consecutive entries of each
+// row it visits: 16 m127 samples are four cache lines of a row, where the first version's blocks of
+// four samples times every channel read and wrote one line a row, each in another page (the split
+// and join were 94% of CIFAR's second convolution, oneDNN's own work 6%).
+struct ConvBlocks {
+  std::size_t samples = 1, oc_block = 1;
+};
+
+inline constexpr std::size_t kSampleBlock = 16;
+
+ConvBlocks conv_blocks(const ConvShape& c, std::size_t halves, std::size_t L, std::size_t batch,
+                       std::size_t max_block_bytes) {
+  const std::size_t per_channel = L * halves * c.out_h() * c.out_w() * sizeof(std::int32_t);  // a sample's
+  const std::size_t OC = c.out_channels;
+  for (std::size_t samples = std::min(kSampleBlock, batch); samples >= 1; samples /= 2) {
+    for (std::size_t ocb = OC; ocb >= 1; --ocb) {
+      if (OC % ocb != 0) continue;
+      if (ocb * samples * per_channel <= max_block_bytes) return {samples, ocb};
+      if (c.groups != 1) break;  // a grouped convolution keeps its channels together
+    }
+    if (samples == 1) break;
+  }
+  return {1, c.groups == 1 ? 1 : OC};
+}
+
 template <class F>
 void conv_int8(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch, const OpOutput<F>& out,
-               std::size_t max_chunk_bytes) {
+               std::size_t max_block_bytes) {
   constexpr std::size_t kFull = F::kBits <= 64 ? kM61Limbs : kM127Limbs;
-  constexpr std::size_t kMaxChunk = 4;  // four m127 samples: one cache line of each input row
   const ConvShape& c = op.conv;
   const Int8Kernel kernel = int8_kernel(op);
   // The input's bytes that are not zero in every value (pooled squares: about half of m127's),
   // rebuilt in 128 bits; else all of them (any value negative, or wide).
   const std::size_t used = (value_width(in, op.cols, in_stride, batch).raw + 7) / 8;
   const std::size_t L = used <= kShortBytes ? std::max<std::size_t>(used, 1) : kFull;
-  // Samples per task: its int32 products (L x out_size x 4 bytes a sample) within the bound.
-  const std::size_t per_sample = L * kernel.halves * c.out_size() * sizeof(std::int32_t);
-  const std::size_t chunk = std::clamp<std::size_t>(max_chunk_bytes / per_sample, 1, std::min(kMaxChunk, batch));
-  const std::size_t tasks = (batch + chunk - 1) / chunk, rest = batch - (tasks - 1) * chunk;
+  const ConvBlocks blocks = conv_blocks(c, kernel.halves, L, batch, max_block_bytes);
+  const std::size_t S = blocks.samples, ocb = blocks.oc_block, oc_blocks = c.out_channels / ocb;
+  const std::size_t sample_blocks = (batch + S - 1) / S, rest = batch - (sample_blocks - 1) * S;
+  ConvShape block_shape = c;
+  block_shape.out_channels = ocb;
+  std::vector<Int8Kernel> kernels;
+  for (std::size_t g = 0; g < oc_blocks; ++g)
+    kernels.push_back(oc_blocks == 1 ? kernel : kernel_block(kernel, c.out_channels, g * ocb, ocb));
   std::string failure;
   try {
-    const ByteConv full(op, kernel, chunk * L);
+    const ByteConv full(block_shape, kernels, S * L);
     const std::optional<ByteConv> last =
-        rest == chunk ? std::nullopt : std::make_optional<ByteConv>(op, kernel, rest * L);
+        rest == S ? std::nullopt : std::make_optional<ByteConv>(block_shape, kernels, rest * L);
     const std::size_t pad_bytes = std::max(full.scratchpad_bytes(), last ? last->scratchpad_bytes() : 0);
-    // One parallel region per op, a task per chunk of samples: split, convolve and join on one
-    // thread, in its cache (a barrier per chunk cost more than the work on a loaded 2-core machine).
+    // One parallel region per op, a task per block of samples: split, then convolve and join each
+    // block of channels, on one thread, in its cache (a barrier per block cost more than the work
+    // on a loaded 2-core machine).
 #pragma omp parallel
     {
-      UninitializedVector<std::uint8_t> src(chunk * L * c.in_size()), pad(pad_bytes);
-      UninitializedVector<std::int32_t> dst(chunk * L * kernel.halves * c.out_size());
-      std::vector<F> z(chunk * join_piece(kernel.halves * c.out_channels));
+      UninitializedVector<std::uint8_t> src(S * L * c.in_size()), pad(pad_bytes);
+      UninitializedVector<std::int32_t> dst(S * L * kernel.halves * block_shape.out_size());
+      std::vector<F> z(std::max(S * kernel.halves * ocb, kJoinEntries));  // join_bytes' pieces, any n <= S
 #pragma omp for schedule(dynamic)
-      for (std::int64_t t = 0; t < static_cast<std::int64_t>(tasks); ++t) {
-        const std::size_t k0 = static_cast<std::size_t>(t) * chunk, n = std::min(chunk, batch - k0);
+      for (std::int64_t t = 0; t < static_cast<std::int64_t>(sample_blocks); ++t) {
+        const std::size_t k0 = static_cast<std::size_t>(t) * S, n = std::min(S, batch - k0);
         try {
           split_bytes(c, L, in, in_stride, k0, n, src.data());
-          (n == chunk ? full : *last).run(src.data(), dst.data(), pad.data());
-          join_bytes<kFull>(c, kernel.halves, L, dst.data(), k0, n, out, z.data());
+          for (std::size_t g = 0; g < oc_blocks; ++g) {
+            (n == S ? full : *last).run(g, src.data(), dst.data(), pad.data());
+            join_bytes<kFull>(c, OutputBlock{g * ocb, ocb, k0, n}, kernel.halves, L, dst.data(), out, z.data());
+          }
         } catch (const dnnl::error& e) {
 #pragma omp critical(nnproof_conv_int8)
           failure = e.what();
