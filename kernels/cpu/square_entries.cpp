@@ -45,4 +45,29 @@ NNP_CLONES_V4_V3 std::uint64_t add_narrow_squares(const Fp127* x, std::size_t n,
   return wide;
 }
 
+std::uint64_t add_wide_squares(const Fp61* x, std::size_t n, unsigned bits, u128* sums) {
+  std::uint64_t wide = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::uint64_t v = x[k].v, negative = std::uint64_t{0} - ((v >> 60) & 1);
+    const std::uint64_t m = (v ^ negative) & Fp61::P;
+    wide |= m >> bits;
+    sums[k] += static_cast<u128>(m) * m;
+  }
+  return wide;
+}
+
+std::uint64_t add_wide_squares(const Fp127* x, std::size_t n, unsigned bits, u128* sums) {
+  constexpr std::uint64_t kLow63 = (std::uint64_t{1} << 63) - 1;
+  std::uint64_t wide = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const u128 v = x[k].v;
+    const auto lo = static_cast<std::uint64_t>(v), hi = static_cast<std::uint64_t>(v >> 64);
+    const std::uint64_t negative = std::uint64_t{0} - ((hi >> 62) & 1);
+    const std::uint64_t m = lo ^ negative;
+    wide |= ((hi ^ negative) & kLow63) | (m >> bits);
+    sums[k] += static_cast<u128>(m) * m;
+  }
+  return wide;
+}
+
 }  // namespace nnproof

@@ -47,4 +47,20 @@ void square_table(const F* z, F* y, std::size_t n) {
 std::uint64_t add_narrow_squares(const Fp61* x, std::size_t n, unsigned bits, std::uint64_t* sums);
 std::uint64_t add_narrow_squares(const Fp127* x, std::size_t n, unsigned bits, std::uint64_t* sums);
 
+// The same in 128-bit integers for |x[k]| < 2^bits, bits <= 63: one 64 x 64-bit product a value
+// and one reduction an output, where the field path reduced and added each square (a CNN's second
+// Z is past the narrow bound).
+std::uint64_t add_wide_squares(const Fp61* x, std::size_t n, unsigned bits, u128* sums);
+std::uint64_t add_wide_squares(const Fp127* x, std::size_t n, unsigned bits, u128* sums);
+
+// The overloads by the sums' type, for code written once for both widths.
+template <class F>
+std::uint64_t add_squares_below(const F* x, std::size_t n, unsigned bits, std::uint64_t* sums) {
+  return add_narrow_squares(x, n, bits, sums);
+}
+template <class F>
+std::uint64_t add_squares_below(const F* x, std::size_t n, unsigned bits, u128* sums) {
+  return add_wide_squares(x, n, bits, sums);
+}
+
 }  // namespace nnproof

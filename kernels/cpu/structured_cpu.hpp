@@ -91,37 +91,47 @@ void zero_padding_parallel(Table2D<F>& t, std::size_t rows, std::size_t batch) {
 // layer's Z, whose entrywise square is the input (the prover keeps no Y: Engine::forward_of_square).
 enum class InputIs { values, squared };
 
-// Row a of a sum pool of squares where every tap value is narrow: |z| < 2^bits with
-// taps 2^(2 bits) <= 2^64, so the squares and their sum are exact in 64 bits (a CNN's first Z is
-// below 2^26). False, with `sums` meaningless, at the first tap with a wider value.
-template <class F>
-bool pool_row_of_narrow_squares(const LinearOp& op, std::size_t a, const F* in, std::size_t in_stride,
-                                std::size_t batch, unsigned bits, std::vector<std::uint64_t>& sums) {
+// Row a of a sum pool of squares where every tap value is below 2^bits, summed in Sum (uint64_t
+// or u128) with taps 2^(2 bits) <= 2^(bits of Sum), so the squares and their sum are exact (a CNN's
+// first Z is below 2^26: 64 bits; its second below 2^63: 128). False, with `sums` meaningless, at
+// the first tap with a wider value.
+template <class F, class Sum>
+bool pool_row_of_squares_below(const LinearOp& op, std::size_t a, const F* in, std::size_t in_stride, std::size_t batch,
+                               unsigned bits, std::vector<Sum>& sums) {
   sums.assign(batch, 0);
-  bool narrow = true;
+  bool below = true;
   for_each_entry(op, a, [&](std::size_t j, std::int64_t) {
-    if (narrow) narrow = add_narrow_squares(in + j * in_stride, batch, bits, sums.data()) == 0;
+    if (below) below = add_squares_below(in + j * in_stride, batch, bits, sums.data()) == 0;
   });
-  return narrow;
+  return below;
 }
 
 // A sum pool of the squares of `in`'s entries into `out` (apply_op_exact_into's sum pool with each
 // tap value squared as it is read): the same elements as squaring into a table and pooling it.
-// Rows of narrow values in 64-bit integers (vectorized), the rest by field squares and additions.
+// Rows of narrow values in 64-bit integers (vectorized), of values below 2^63 in 128-bit ones, the
+// rest by field squares and additions.
 template <class F>
 void sum_pool_of_squares_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
                               const OpOutput<F>& out) {
-  const unsigned bits = (64 - ceil_log2(std::max<std::size_t>(max_taps_per_row(op), 1))) / 2;
+  const unsigned log_taps = ceil_log2(std::max<std::size_t>(max_taps_per_row(op), 1));
+  const unsigned narrow_bits = (64 - log_taps) / 2, wide_bits = std::min(63u, (128 - log_taps) / 2);
 #pragma omp parallel
   {
-    std::vector<std::uint64_t> sums;  // per thread
+    std::vector<std::uint64_t> narrow;  // per thread
+    std::vector<u128> wide;
+    bool try_narrow = true;  // until a row is not: a table's values are mostly alike
 #pragma omp for schedule(static)
     for (std::int64_t s = 0; s < static_cast<std::int64_t>(op.rows); ++s) {
       const auto a = static_cast<std::size_t>(s);
       F* row = out.row(a);
       const F b = out.bias ? out.bias[a] : F::zero();
-      if (pool_row_of_narrow_squares(op, a, in, in_stride, batch, bits, sums)) {
-        for (std::size_t k = 0; k < batch; ++k) row[k] = b + F::from_u128(sums[k]);
+      if (try_narrow && pool_row_of_squares_below(op, a, in, in_stride, batch, narrow_bits, narrow)) {
+        for (std::size_t k = 0; k < batch; ++k) row[k] = b + F::from_u128(narrow[k]);
+        continue;
+      }
+      try_narrow = false;
+      if (pool_row_of_squares_below(op, a, in, in_stride, batch, wide_bits, wide)) {
+        for (std::size_t k = 0; k < batch; ++k) row[k] = b + F::from_u128(wide[k]);
         continue;
       }
       for (std::size_t k = 0; k < batch; ++k) row[k] = b;

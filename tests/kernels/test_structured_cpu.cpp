@@ -159,7 +159,7 @@ TYPED_TEST(StructuredCpu, ForwardOfSquareEqualsTheForwardOfTheSquare) {
   const auto ref = make_reference_engine<Cfg>(), cpu = make_cpu_engine<Cfg>();
   const std::vector<unsigned> widths =
       F::kBits == 61 ? std::vector<unsigned>{1, 26, 28, 29, 30, 31, 32, 33, 45, 59}
-                     : std::vector<unsigned>{1, 26, 28, 29, 30, 31, 32, 33, 63, 64, 65, 66, 90, 125};
+                     : std::vector<unsigned>{1, 26, 28, 29, 30, 31, 32, 33, 60, 61, 62, 63, 64, 65, 66, 90, 125};
   for (int trial = 0; trial < 10; ++trial) {
     const std::size_t ch = pick(rng, 1, 4), h = pick(rng, 4, 7), w = pick(rng, 4, 7);
     const bool pow2_in = rng() % 2 == 0, mid = rng() % 2 == 0;
