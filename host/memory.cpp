@@ -21,11 +21,6 @@
 namespace nnproof {
 namespace {
 
-// The process besides its tables: code, libraries, thread stacks and arenas, the model's weights
-// in the engine's caches (counted apart below). Peak RSS of a 1-sample proof of the MLP example is
-// ~30 MiB; the allowance covers what malloc keeps and address space that threads reserve.
-constexpr std::size_t kProcessBytes = std::size_t{128} << 20;
-
 std::size_t pow2(std::size_t d) { return std::size_t{1} << ceil_log2(d); }
 
 // Saturating u128 -> size_t.
@@ -37,6 +32,30 @@ u128 weight_bytes(const QuantizedModel& model, FieldId field) {
   for (const auto& layer : model.layers)
     if (!layer.structured()) entries += static_cast<u128>(layer.rows) * layer.cols;
   return entries * (8 + 2 * byte_io::field_base_bytes(field));
+}
+
+// The most entries of F that the cpu engine's forward pass of an inference proof allocates for one
+// layer of the proof's model (`layout`) beside the trace's tables, where it keeps no Y
+// (kernels/cpu/cpu_engine.cpp, forward_of_square; structured_cpu.hpp). Past the first layer, a
+// dense layer squares Z_{i-1} into a table as large as Y_{i-1}, and a structured chain squares its
+// input rows into a vector (cols x b) unless it starts with a sum pool, which squares as it pools.
+// Every chain writes each op's output but the last into a vector (rows x batch). An ones pool that
+// is not depthwise is counted as squared first: an upper bound either way.
+u128 forward_scratch_entries(const QuantizedModel& layout, std::size_t batch) {
+  const std::size_t b = pow2(batch);
+  u128 most = 0;
+  for (std::size_t i = 0; i < layout.layers.size(); ++i) {
+    const QuantizedLayer& layer = layout.layers[i];
+    if (!layer.structured()) {
+      if (i > 0) most = std::max(most, static_cast<u128>(pow2(layer.cols)) * b);
+      continue;
+    }
+    const bool squared_first = i > 0 && !layer.ops.front().is_ones_pool();
+    u128 entries = squared_first ? static_cast<u128>(layer.ops.front().cols) * b : 0;
+    for (std::size_t j = 0; j + 1 < layer.ops.size(); ++j) entries += static_cast<u128>(layer.ops[j].rows) * batch;
+    most = std::max(most, entries);
+  }
+  return most;
 }
 
 // The process's mapped address space now (VmSize of /proc/self/status), 0 when unknown.
@@ -138,23 +157,27 @@ MemoryLimit default_memory_limit(bool cuda) {
   return {bytes / 10 * 8, "80% of " + what + " (" + format_bytes(bytes) + ")"};
 }
 
-std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version) {
+std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
+                                 bool keeps_activations) {
   const std::vector<std::size_t> dims = proof_dims(model, version);
   const std::size_t L = dims.size() - 1, b = pow2(batch);
   const std::size_t F = byte_io::field_base_bytes(field), K = byte_io::field_challenge_bytes(field);
-  // The forward trace: Y_0, Z_1 .. Z_L and Y_1 .. Y_{L-1} = Z o Z, each padded n_i x b in F.
+  // The forward trace: Y_0, Z_1 .. Z_L and, where the engine keeps them, Y_1 .. Y_{L-1} = Z o Z,
+  // each padded n_i x b in F. An engine that keeps no Y squares each Z_i where the next layer's
+  // forward reads it, into scratch that lives for that layer alone: the largest is counted.
   u128 rows = pow2(dims[0]);
   std::size_t widest = 0;
   for (std::size_t i = 1; i <= L; ++i) {
-    rows += pow2(dims[i]) * (i < L ? 2 : 1);
+    rows += pow2(dims[i]) * (i < L && keeps_activations ? 2 : 1);
     if (i < L) widest = std::max(widest, pow2(dims[i]));
   }
-  const u128 tables = rows * b * F;
+  u128 tables = rows * b * F;
+  if (!keeps_activations) tables += forward_scratch_entries(ProofLayout(model, version).model(), batch) * F;
   // The activation sum-check's table after its first round: half of Z_i, in K.
   const u128 folded = static_cast<u128>(widest) * b * K / 2;
   // The chunk's input: its field form, the copy in the layout of the proof's tables.
   const u128 input = static_cast<u128>(batch) * model.in_dim() * 2 * F;
-  return clamp(tables + folded + input + weight_bytes(model, field) + kProcessBytes);
+  return clamp(tables + folded + input + weight_bytes(model, field) + kProcessAllowanceBytes);
 }
 
 std::size_t estimate_batch_bytes(const QuantizedModel& model, FieldId field, std::size_t batch) {
@@ -168,7 +191,7 @@ std::size_t estimate_verify_bytes(const QuantizedModel& model, FieldId field, st
   const std::size_t F = byte_io::field_base_bytes(field);
   const u128 chunk_input = static_cast<u128>(chunk) * model.in_dim() * F;
   return clamp(estimate_batch_bytes(model, field, batch) + chunk_input + weight_bytes(model, field) +
-               static_cast<u128>(batch) * model.out_dim() * F + kProcessBytes);
+               static_cast<u128>(batch) * model.out_dim() * F + kProcessAllowanceBytes);
 }
 
 std::vector<std::size_t> ChunkPlan::sizes() const {
@@ -178,13 +201,13 @@ std::vector<std::size_t> ChunkPlan::sizes() const {
 }
 
 ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
-                      std::size_t limit) {
+                      std::size_t limit, bool keeps_activations) {
   ChunkPlan plan;
   plan.batch = batch;
-  plan.whole_bytes = estimate_prove_bytes(model, field, batch, version);
+  plan.whole_bytes = estimate_prove_bytes(model, field, batch, version, keeps_activations);
   const std::size_t shared = estimate_batch_bytes(model, field, batch);
   auto fits = [&](std::size_t c) {
-    const std::size_t need = estimate_prove_bytes(model, field, c, version);
+    const std::size_t need = estimate_prove_bytes(model, field, c, version, keeps_activations);
     return need <= limit && shared <= limit - need;
   };
   std::size_t c = batch;
@@ -192,7 +215,7 @@ ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t ba
     c = batch > 1 ? std::size_t{1} << (ceil_log2(batch) - 1) : 1;  // below the whole batch's padded size
     while (c > 1 && !fits(c)) c /= 2;
     if (!fits(c)) {
-      const std::size_t one = estimate_prove_bytes(model, field, 1, version) + shared;
+      const std::size_t one = estimate_prove_bytes(model, field, 1, version, keeps_activations) + shared;
       throw MemoryLimitError("out of memory: proving even one sample of this batch needs about " + format_bytes(one) +
                              " (estimated), more than the limit of " + format_bytes(limit) +
                              "; raise --max-memory or free memory");
@@ -200,7 +223,7 @@ ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t ba
   }
   plan.chunk_samples = c;
   plan.chunks = (batch + c - 1) / c;
-  plan.peak_bytes = shared + estimate_prove_bytes(model, field, c, version);
+  plan.peak_bytes = shared + estimate_prove_bytes(model, field, c, version, keeps_activations);
   if (plan.chunks > kMaxChunks)
     throw MemoryLimitError("out of memory: this batch would need " + std::to_string(plan.chunks) + " chunks (at most " +
                            std::to_string(kMaxChunks) + "); raise --max-memory above " + format_bytes(limit) +
