@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "kernels/thrust/device_info.hpp"
@@ -20,11 +21,6 @@
 
 namespace nnproof {
 namespace {
-
-// The process besides its tables: code, libraries, thread stacks and arenas, the model's weights
-// in the engine's caches (counted apart below). Peak RSS of a 1-sample proof of the MLP example is
-// ~30 MiB; the allowance covers what malloc keeps and address space that threads reserve.
-constexpr std::size_t kProcessBytes = std::size_t{128} << 20;
 
 std::size_t pow2(std::size_t d) { return std::size_t{1} << ceil_log2(d); }
 
@@ -37,6 +33,67 @@ u128 weight_bytes(const QuantizedModel& model, FieldId field) {
   for (const auto& layer : model.layers)
     if (!layer.structured()) entries += static_cast<u128>(layer.rows) * layer.cols;
   return entries * (8 + 2 * byte_io::field_base_bytes(field));
+}
+
+// One layer's scratch in entries of F: `padded` rows of the padded batch b, `real` rows of the batch.
+struct ScratchRows {
+  std::size_t padded = 0, real = 0;
+};
+
+// What the cpu engine's forward pass of an inference proof allocates for each layer of the proof's
+// model (`layout`) beside the trace's tables, where it keeps no Y (kernels/cpu/cpu_engine.cpp,
+// forward_of_square; structured_cpu.hpp). Past the first layer, a dense layer squares Z_{i-1} into
+// a table as large as Y_{i-1}, and a structured chain squares its input rows into a vector
+// (cols x b) unless it starts with a sum pool, which squares as it pools. Every chain writes each
+// op's output but the last into a vector (rows x batch). An ones pool that is not depthwise is
+// counted as squared first: an upper bound either way.
+std::vector<ScratchRows> forward_scratch(const QuantizedModel& layout) {
+  std::vector<ScratchRows> out(layout.layers.size());
+  for (std::size_t i = 0; i < layout.layers.size(); ++i) {
+    const QuantizedLayer& layer = layout.layers[i];
+    if (!layer.structured()) {
+      if (i > 0) out[i].padded = pow2(layer.cols);
+      continue;
+    }
+    if (i > 0 && !layer.ops.front().is_ones_pool()) out[i].padded = layer.ops.front().cols;
+    for (std::size_t j = 0; j + 1 < layer.ops.size(); ++j) out[i].real += layer.ops[j].rows;
+  }
+  return out;
+}
+
+// estimate_prove_bytes with the engine's forward scratch, or nullptr where it keeps every Y. The
+// scratch is made once per plan: a CNN's layout is a copy of the model.
+std::size_t prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
+                        const std::vector<ScratchRows>* scratch) {
+  const std::vector<std::size_t> dims = proof_dims(model, version);
+  const std::size_t L = dims.size() - 1, b = pow2(batch);
+  const std::size_t F = byte_io::field_base_bytes(field), K = byte_io::field_challenge_bytes(field);
+  // The forward trace: Y_0, Z_1 .. Z_L and, where the engine keeps them, Y_1 .. Y_{L-1} = Z o Z,
+  // each padded n_i x b in F. An engine that keeps no Y squares each Z_i where the next layer's
+  // forward reads it, into scratch that lives for that layer alone: the largest is counted.
+  u128 rows = pow2(dims[0]);
+  std::size_t widest = 0;
+  for (std::size_t i = 1; i <= L; ++i) {
+    rows += pow2(dims[i]) * (i < L && !scratch ? 2 : 1);
+    if (i < L) widest = std::max(widest, pow2(dims[i]));
+  }
+  u128 most = 0;
+  if (scratch)
+    for (const ScratchRows& s : *scratch)
+      most = std::max(most, static_cast<u128>(s.padded) * b + static_cast<u128>(s.real) * batch);
+  const u128 tables = (rows * b + most) * F;
+  // The activation sum-check's table after its first round: half of Z_i, in K.
+  const u128 folded = static_cast<u128>(widest) * b * K / 2;
+  // The chunk's input: its field form, the copy in the layout of the proof's tables.
+  const u128 input = static_cast<u128>(batch) * model.in_dim() * 2 * F;
+  return clamp(tables + folded + input + weight_bytes(model, field) + kProcessAllowanceBytes);
+}
+
+// The scratch of an engine that keeps no Y, or none.
+std::optional<std::vector<ScratchRows>> scratch_of(const QuantizedModel& model, std::uint32_t version,
+                                                   bool keeps_activations) {
+  if (keeps_activations) return std::nullopt;
+  return forward_scratch(ProofLayout(model, version).model());
 }
 
 // The process's mapped address space now (VmSize of /proc/self/status), 0 when unknown.
@@ -138,23 +195,10 @@ MemoryLimit default_memory_limit(bool cuda) {
   return {bytes / 10 * 8, "80% of " + what + " (" + format_bytes(bytes) + ")"};
 }
 
-std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version) {
-  const std::vector<std::size_t> dims = proof_dims(model, version);
-  const std::size_t L = dims.size() - 1, b = pow2(batch);
-  const std::size_t F = byte_io::field_base_bytes(field), K = byte_io::field_challenge_bytes(field);
-  // The forward trace: Y_0, Z_1 .. Z_L and Y_1 .. Y_{L-1} = Z o Z, each padded n_i x b in F.
-  u128 rows = pow2(dims[0]);
-  std::size_t widest = 0;
-  for (std::size_t i = 1; i <= L; ++i) {
-    rows += pow2(dims[i]) * (i < L ? 2 : 1);
-    if (i < L) widest = std::max(widest, pow2(dims[i]));
-  }
-  const u128 tables = rows * b * F;
-  // The activation sum-check's table after its first round: half of Z_i, in K.
-  const u128 folded = static_cast<u128>(widest) * b * K / 2;
-  // The chunk's input: its field form, the copy in the layout of the proof's tables.
-  const u128 input = static_cast<u128>(batch) * model.in_dim() * 2 * F;
-  return clamp(tables + folded + input + weight_bytes(model, field) + kProcessBytes);
+std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
+                                 bool keeps_activations) {
+  const auto scratch = scratch_of(model, version, keeps_activations);
+  return prove_bytes(model, field, batch, version, scratch ? &*scratch : nullptr);
 }
 
 std::size_t estimate_batch_bytes(const QuantizedModel& model, FieldId field, std::size_t batch) {
@@ -168,7 +212,7 @@ std::size_t estimate_verify_bytes(const QuantizedModel& model, FieldId field, st
   const std::size_t F = byte_io::field_base_bytes(field);
   const u128 chunk_input = static_cast<u128>(chunk) * model.in_dim() * F;
   return clamp(estimate_batch_bytes(model, field, batch) + chunk_input + weight_bytes(model, field) +
-               static_cast<u128>(batch) * model.out_dim() * F + kProcessBytes);
+               static_cast<u128>(batch) * model.out_dim() * F + kProcessAllowanceBytes);
 }
 
 std::vector<std::size_t> ChunkPlan::sizes() const {
@@ -178,13 +222,15 @@ std::vector<std::size_t> ChunkPlan::sizes() const {
 }
 
 ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
-                      std::size_t limit) {
+                      std::size_t limit, bool keeps_activations) {
+  const auto scratch = scratch_of(model, version, keeps_activations);
+  auto estimate = [&](std::size_t n) { return prove_bytes(model, field, n, version, scratch ? &*scratch : nullptr); };
   ChunkPlan plan;
   plan.batch = batch;
-  plan.whole_bytes = estimate_prove_bytes(model, field, batch, version);
+  plan.whole_bytes = estimate(batch);
   const std::size_t shared = estimate_batch_bytes(model, field, batch);
   auto fits = [&](std::size_t c) {
-    const std::size_t need = estimate_prove_bytes(model, field, c, version);
+    const std::size_t need = estimate(c);
     return need <= limit && shared <= limit - need;
   };
   std::size_t c = batch;
@@ -192,7 +238,7 @@ ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t ba
     c = batch > 1 ? std::size_t{1} << (ceil_log2(batch) - 1) : 1;  // below the whole batch's padded size
     while (c > 1 && !fits(c)) c /= 2;
     if (!fits(c)) {
-      const std::size_t one = estimate_prove_bytes(model, field, 1, version) + shared;
+      const std::size_t one = estimate(1) + shared;
       throw MemoryLimitError("out of memory: proving even one sample of this batch needs about " + format_bytes(one) +
                              " (estimated), more than the limit of " + format_bytes(limit) +
                              "; raise --max-memory or free memory");
@@ -200,7 +246,7 @@ ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t ba
   }
   plan.chunk_samples = c;
   plan.chunks = (batch + c - 1) / c;
-  plan.peak_bytes = shared + estimate_prove_bytes(model, field, c, version);
+  plan.peak_bytes = shared + estimate(c);
   if (plan.chunks > kMaxChunks)
     throw MemoryLimitError("out of memory: this batch would need " + std::to_string(plan.chunks) + " chunks (at most " +
                            std::to_string(kMaxChunks) + "); raise --max-memory above " + format_bytes(limit) +

@@ -44,11 +44,21 @@ struct MemoryLimit {
 // memory.max; with `cuda`, 80% of device 0's memory.
 MemoryLimit default_memory_limit(bool cuda);
 
+// A process besides its tables (prover or verifier): code, libraries, thread stacks and arenas, oneDNN's and
+// OpenBLAS's buffers. Peak RSS of a 1-sample proof of the MLP example is ~30 MiB; the allowance
+// covers what malloc keeps and address space that threads reserve. Part of every estimate below.
+inline constexpr std::size_t kProcessAllowanceBytes = std::size_t{128} << 20;
+
 // The prover's peak memory for one proof of `batch` samples, in bytes: the forward pass's tables
 // (each n_i x b padded to powers of two, in F), the sum-checks' folded tables (in K), the input's
 // field form and copies, and a fixed allowance for the process. An upper estimate, calibrated
-// against peak RSS (docs/PERFORMANCE.md).
-std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version);
+// against peak RSS (docs/PERFORMANCE.md). `keeps_activations` is what the engine that proves says
+// of itself (Engine::proof_reads_activations): true, the default, counts the activation tables
+// Y_1 .. Y_{L-1}, as every engine but the cpu engine keeps them; false (the cpu engine, which keeps
+// none in an inference proof) counts instead the most scratch its forward pass writes for one layer:
+// a Z_i squared for the next layer's forward, a structured chain's vectors between its ops.
+std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
+                                 bool keeps_activations = true);
 // What the prover holds for the whole batch whatever the chunks: the loaded input (int64) and the
 // outputs. Counted once in a plan.
 std::size_t estimate_batch_bytes(const QuantizedModel& model, FieldId field, std::size_t batch);
@@ -70,7 +80,8 @@ struct ChunkPlan {
 // the largest power of two that does (tables pad the batch to a power of two, so any other size
 // costs as much as the next power). MemoryLimitError when one sample does not fit, when more than
 // kMaxChunks chunks are needed, or when the union bound would fall below 100 bits.
+// `keeps_activations` as for estimate_prove_bytes: pass what the engine that will prove says.
 ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
-                      std::size_t limit);
+                      std::size_t limit, bool keeps_activations = true);
 
 }  // namespace nnproof

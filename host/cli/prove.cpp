@@ -79,7 +79,8 @@ int run_prove(const ProveOptions& o) {
     const MemoryLimit limit = memory_limit(o, engine->name() == "cuda");
     ChunkPlan plan;
     try {
-      plan = plan_chunks(p.model, field, p.batch, o.proof_version, limit.bytes);
+      // The estimate follows the engine chosen above (auto resolved): the cpu engine keeps no Y table.
+      plan = plan_chunks(p.model, field, p.batch, o.proof_version, limit.bytes, engine->proof_reads_activations());
     } catch (const MemoryLimitError& e) {
       throw UsageError(e.what());
     }

@@ -86,10 +86,11 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
   // A structured layer whose chain starts with a sum pool pools the squares of Z as it reads them
-  // (structured_cpu.hpp): no Y table is written, faulted in or read back.
+  // (structured_cpu.hpp): no Y table is written, faulted in or read back. A dense layer squares S
+  // into scratch first (the base's forward of square), which host/memory.cpp's estimate counts.
   Table2D<F> forward_of_square(const FieldLayer<F>& layer, const Table2D<F>& S, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward_cpu(layer, S, batch, InputIs::squared);
-    return forward(layer, square(S), batch);
+    return Engine<Cfg>::forward_of_square(layer, S, batch);
   }
 
   // The sum-checks read Z where the protocol names Y = Z o Z (col_combine_of_squares, the square

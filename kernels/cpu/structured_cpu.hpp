@@ -147,6 +147,7 @@ void sum_pool_of_squares_into(const LinearOp& op, const F* in, std::size_t in_st
 // InputIs::squared, `Y` is the previous layer's Z and the input is its square: a chain that starts
 // with a sum pool (a CNN's square-then-pool) squares as it pools, so the layer's largest table is
 // read once and no Y is written; other chains square Y's real rows into a scratch vector first.
+// (host/memory.cpp's estimate for an engine that keeps no Y counts these vectors: keep it in step.)
 template <class F>
 Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch,
                                   InputIs input = InputIs::values) {
