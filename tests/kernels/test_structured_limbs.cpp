@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The cpu engine's limb route for structured layers (structured_limbs.hpp) against the 128-bit
 // route that the reference engine keeps (structured_forward.hpp's apply_op): convolutions with
-// int16 kernels at their extremes, a dense op, batches around the 32-sample blocks, inputs random
-// and at p - 1, both fields, slabs of rows of every size, and both kernels (AVX-512 where the
-// engine uses it, and the portable loops). Also which ops the route takes.
+// int16 kernels at their extremes, dense ops, rows of more taps than a tile, batches around the
+// 32-sample blocks, inputs random and at p - 1, both fields, slabs of rows of every size, and both
+// kernels (AVX-512 where the engine uses it, and the portable loops). Also which ops the route takes.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -40,6 +40,10 @@ TYPED_TEST(StructuredLimbs, EqualThe128BitRoute) {
   std::vector<LinearOp> ops;
   ops.push_back(conv_op(3, 7, 4, 5, int16_weights(4 * 3 * 25, rng)));
   ops.push_back(LinearOp::dense(5, 40, WeightMatrix(int16_weights(5 * 40, rng))));
+  // Rows past kTapTile taps, summed a tile at a time: a dense op (two whole tiles and a part), and
+  // a convolution of 576 taps whose edge rows have fewer (384, 256).
+  ops.push_back(LinearOp::dense(5, 2 * kTapTile + 276, WeightMatrix(int16_weights(5 * (2 * kTapTile + 276), rng))));
+  ops.push_back(conv_op(64, 4, 3, 3, int16_weights(3 * 64 * 9, rng)));
   const F top = F::zero() - F::one();
   for (const LinearOp& op : ops) {
     ASSERT_TRUE(limb_route_fits(op));
