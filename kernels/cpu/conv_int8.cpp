@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kernels/cpu/conv_int8.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <exception>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "core/lazy.hpp"
+#include "kernels/cpu/conv_int8_bytes.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
 #include "kernels/cpu/isa.hpp"
-#include "kernels/cpu/prefetch_rows.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/uninitialized.hpp"
 #include "verifier/parallel.hpp"
@@ -18,15 +21,10 @@
 namespace nnproof {
 
 namespace {
+
+using namespace conv_bytes;
 using dnnl::memory;
 memory::dim md(std::size_t d) { return static_cast<memory::dim>(d); }
-// Output entries rebuilt at a time, all samples of a block together: 32 KiB of m127 (L1).
-constexpr std::size_t kJoinEntries = 2048;
-
-// Entries of a join piece, per sample: whole positions (oc entries each), about kJoinEntries in all.
-std::size_t join_piece(std::size_t oc, std::size_t samples) {
-  return std::max<std::size_t>(1, kJoinEntries / samples / oc) * oc;
-}
 
 // The kernel as int8: itself when stored as int8 (halves = 1); an int16 kernel as two int8 kernels
 // w = lo + 256 hi, lo in [-128, 127], side by side as twice the output channels (halves = 2): in
@@ -134,127 +132,16 @@ struct ByteConv {
   }
 };
 
-// The feature index of channel ch, position p = h W + w of an input / output image in the op's
-// layouts: dense, or padded to powers of two (format version 3, docs/IMAGE_LAYOUT.md), where the
-// padding positions are never read and stay zero in the output.
-inline std::size_t in_feature(const ConvShape& c, std::size_t ch, std::size_t p) {
-  return (ch * c.in_rows() + p / c.in_w) * c.in_cols() + p % c.in_w;
-}
-inline std::size_t out_feature(const ConvShape& c, std::size_t ch, std::size_t p) {
-  return (ch * c.out_rows() + p / c.out_w()) * c.out_cols() + p % c.out_w();
-}
-
-// The split reads, and the join writes, n <= 4 samples (one cache line) of each row of a
-// feature-major table: each asks for the row kPrefetchRowsAhead ahead itself (prefetch_rows.hpp).
-// CIFAR 256 forward 0.130 -> 0.122 s.
-// src[((i L + l) H W + p) C + c] = byte l of in[in_feature(c, p) in_stride + k0 + i] for l < L: the
-// low L bytes of samples [k0, k0 + n) as n L images in nhwc.
+// A thread's buffers for its blocks: the block's bytes, oneDNN's scratchpad, its int32 products
+// and the join's rebuilt values.
 template <class F>
-void split_bytes(const ConvShape& c, std::size_t L, const F* in, std::size_t in_stride, std::size_t k0, std::size_t n,
-                 std::uint8_t* src) {
-  const std::size_t hw = c.in_h * c.in_w, C = c.in_channels;
-  // Position-major: a position's channels fill whole cache lines of each (i, l) image at once.
-  for (std::size_t p = 0; p < hw; ++p)
-    for (std::size_t ch = 0; ch < C; ++ch) {
-      const std::size_t ahead = p * C + ch + kPrefetchRowsAhead;
-      if (ahead < hw * C) prefetch_entries(in + in_feature(c, ahead % C, ahead / C) * in_stride + k0, n);
-      const F* x = in + in_feature(c, ch, p) * in_stride + k0;
-      for (std::size_t i = 0; i < n; ++i) {
-        u128 v = static_cast<u128>(x[i].v);
-        std::uint8_t* dst = src + (i * L * hw + p) * C + ch;
-        for (std::size_t l = 0; l < L; ++l, v >>= 8) dst[l * hw * C] = static_cast<std::uint8_t>(v);
-      }
-    }
-}
-
-// Inputs of at most kShortBytes bytes are rebuilt in 128-bit integers: sum_l 2^(8 l) g_l with
-// |g_l| < 2^31 stays below 2^111, and lo + 256 hi (two halves) below 2^120.
-constexpr std::size_t kShortBytes = 10;
-
-// z[e] = sum_{l < L} 2^(8 l) g[l limb_stride + e] mod p for e < m, L <= kShortBytes: three int64
-// digits of radix 2^32 (each below 2^57 in magnitude; a loop that vectorizes), joined in 128 bits.
-template <class F>
-void recombine_short(const std::int32_t* g, std::size_t limb_stride, std::size_t L, std::size_t m, F* z) {
-  constexpr std::size_t kChunk = 64;
-  std::int64_t d[3][kChunk];
-  for (std::size_t e0 = 0; e0 < m; e0 += kChunk) {
-    const std::size_t len = std::min(kChunk, m - e0);
-    for (std::size_t dg = 0; dg < 3; ++dg) {
-      for (std::size_t e = 0; e < len; ++e) d[dg][e] = 0;
-      for (std::size_t l = 4 * dg; l < std::min(L, 4 * dg + 4); ++l) {
-        const std::int32_t* row = g + l * limb_stride + e0;
-        const unsigned shift = static_cast<unsigned>(8 * (l - 4 * dg));
-        for (std::size_t e = 0; e < len; ++e)
-          d[dg][e] += static_cast<std::int64_t>(row[e]) * (std::int64_t{1} << shift);
-      }
-    }
-    for (std::size_t e = 0; e < len; ++e)
-      z[e0 + e] = from_small_i128<F>(static_cast<i128>(d[0][e]) + (static_cast<i128>(d[1][e]) << 32) +
-                                     (static_cast<i128>(d[2][e]) << 64));
-  }
-}
-
-// A block of the convolution's outputs: output channels [o0, o0 + ocb) (all of them where the
-// convolution has groups) of samples [k0, k0 + n).
-struct OutputBlock {
-  std::size_t o0, ocb, k0, n;
+struct BlockBuffers {
+  UninitializedVector<std::uint8_t> src, pad;
+  UninitializedVector<std::int32_t> dst;
+  std::vector<F> z;
+  BlockBuffers(std::size_t src_bytes, std::size_t pad_bytes, std::size_t products, std::size_t values)
+      : src(src_bytes), pad(pad_bytes), dst(products), z(values) {}
 };
-
-// out row out_feature(o0 + oc, p), samples k0 + i = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc']
-// for the block's channels (OC' = halves ocb; with two halves, the lo channel's value plus 256 times
-// the hi channel's), plus the row's bias, in pieces of positions: each piece's values for the n
-// samples are rebuilt into z, then written as runs of n consecutive entries of out's rows. L is the
-// full width (recombine_limbs) or at most kShortBytes (recombine_short).
-template <std::size_t kFull, class F>
-void join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, std::size_t L, const std::int32_t* dst,
-                const OpOutput<F>& out, F* z) {
-  const std::size_t ocb = b.ocb, ocx = halves * ocb, ocg = ocb / c.groups, ohw = c.out_h() * c.out_w();
-  const std::size_t P = ohw * ocx, piece = join_piece(ocx, b.n);  // entries, whole positions
-  static const std::vector<F> zeros(kJoinEntries);                // recombine_limbs adds a bias: none here
-  const std::vector<F> bias(piece > zeros.size() ? piece : 0);
-  const F* no_bias = piece > zeros.size() ? bias.data() : zeros.data();
-  const F f256 = F::from_int(256);
-  for (std::size_t e0 = 0; e0 < P; e0 += piece) {
-    const std::size_t m = std::min(P, e0 + piece) - e0;
-    for (std::size_t i = 0; i < b.n; ++i) {
-      if (L == kFull)
-        recombine_limbs(dst + i * L * P + e0, P, m, no_bias, z + i * piece);
-      else
-        recombine_short(dst + i * L * P + e0, P, L, m, z + i * piece);
-    }
-    for (std::size_t e = 0; e < m / ocx; ++e) {
-      const std::size_t p = e0 / ocx + e;
-      for (std::size_t oc = 0; oc < ocb; ++oc) {
-        const std::size_t lo = e * ocx + (oc / ocg * halves) * ocg + oc % ocg;  // its group's lo block
-        const std::size_t a = out_feature(c, b.o0 + oc, p);
-        if (oc + kPrefetchRowsAhead < ocb)
-          prefetch_entries(out.row(out_feature(c, b.o0 + oc + kPrefetchRowsAhead, p)) + b.k0, b.n, true);
-        F* row = out.row(a) + b.k0;
-        if (halves == 1)
-          for (std::size_t i = 0; i < b.n; ++i) row[i] = out.add_bias(a, z[i * piece + lo]);
-        else
-          for (std::size_t i = 0; i < b.n; ++i)
-            row[i] = out.add_bias(a, z[i * piece + lo] + f256 * z[i * piece + lo + ocg]);
-      }
-    }
-  }
-}
-
-// The output rows at the padding of a pow2 layout (no position of the image): zero plus the bias.
-template <class F>
-void write_padding_rows(const ConvShape& c, std::size_t batch, const OpOutput<F>& out) {
-  const std::size_t rows = c.out_rows(), cols = c.out_cols(), oh = c.out_h(), ow = c.out_w();
-  if (rows == oh && cols == ow) return;
-  parallel_for(c.out_channels * rows, [&](std::size_t cr) {
-    const std::size_t h = cr % rows;
-    for (std::size_t w = 0; w < cols; ++w) {
-      if (h < oh && w < ow) continue;
-      const std::size_t a = cr * cols + w;
-      F* row = out.row(a);
-      for (std::size_t k = 0; k < batch; ++k) row[k] = out.add_bias(a, F::zero());
-    }
-  });
-}
 
 // How conv_int8 cuts its work: blocks of `samples` samples (their bytes split once, for every
 // block of channels: a task) times `oc_block` output channels (a divisor of the output channels; all of
@@ -269,11 +156,20 @@ struct ConvBlocks {
 
 inline constexpr std::size_t kSampleBlock = 16;
 
+// Samples per block: 16, fewer where the batch would leave threads without a block (down to 4,
+// the first version's chunks: a small batch on many cores).
+std::size_t samples_per_block(std::size_t batch, std::size_t threads) {
+  std::size_t s = kSampleBlock;
+  while (s > 4 && batch < s * threads) s /= 2;
+  return std::min(s, batch);
+}
+
 ConvBlocks conv_blocks(const ConvShape& c, std::size_t halves, std::size_t L, std::size_t batch,
                        std::size_t max_block_bytes) {
   const std::size_t per_channel = L * halves * c.out_h() * c.out_w() * sizeof(std::int32_t);  // a sample's
   const std::size_t OC = c.out_channels;
-  for (std::size_t samples = std::min(kSampleBlock, batch); samples >= 1; samples /= 2) {
+  for (std::size_t samples = samples_per_block(batch, static_cast<std::size_t>(omp_get_max_threads())); samples >= 1;
+       samples /= 2) {
     for (std::size_t ocb = OC; ocb >= 1; --ocb) {
       if (OC % ocb != 0) continue;
       if (ocb * samples * per_channel <= max_block_bytes) return {samples, ocb};
@@ -302,7 +198,11 @@ void conv_int8(const LinearOp& op, const F* in, std::size_t in_stride, std::size
   std::vector<Int8Kernel> kernels;
   for (std::size_t g = 0; g < oc_blocks; ++g)
     kernels.push_back(oc_blocks == 1 ? kernel : kernel_block(kernel, c.out_channels, g * ocb, ocb));
-  std::string failure;
+  std::exception_ptr failure;  // the first, from any thread
+  const auto record = [&failure](std::exception_ptr e) {
+#pragma omp critical(nnproof_conv_int8)
+    if (!failure) failure = e;
+  };
   try {
     const ByteConv full(block_shape, kernels, S * L);
     const std::optional<ByteConv> last =
@@ -313,28 +213,41 @@ void conv_int8(const LinearOp& op, const F* in, std::size_t in_stride, std::size
     // on a loaded 2-core machine).
 #pragma omp parallel
     {
-      UninitializedVector<std::uint8_t> src(S * L * c.in_size()), pad(pad_bytes);
-      UninitializedVector<std::int32_t> dst(S * L * kernel.halves * block_shape.out_size());
-      std::vector<F> z(std::max(S * kernel.halves * ocb, kJoinEntries));  // join_bytes' pieces, any n <= S
+      // A thread's buffers; one that cannot have them takes no block (every thread must reach the
+      // loop's barrier) and the error is rethrown after the region.
+      std::optional<BlockBuffers<F>> buf;
+      try {
+        buf.emplace(S * L * c.in_size(), pad_bytes, S * L * kernel.halves * block_shape.out_size(),
+                    std::max(S * kernel.halves * ocb, kJoinEntries));  // join_bytes' pieces, any n <= S
+      } catch (...) {
+        record(std::current_exception());
+      }
 #pragma omp for schedule(dynamic)
       for (std::int64_t t = 0; t < static_cast<std::int64_t>(sample_blocks); ++t) {
+        if (!buf) continue;
         const std::size_t k0 = static_cast<std::size_t>(t) * S, n = std::min(S, batch - k0);
         try {
-          split_bytes(c, L, in, in_stride, k0, n, src.data());
+          split_bytes(c, L, in, in_stride, k0, n, buf->src.data());
           for (std::size_t g = 0; g < oc_blocks; ++g) {
-            (n == S ? full : *last).run(g, src.data(), dst.data(), pad.data());
-            join_bytes<kFull>(c, OutputBlock{g * ocb, ocb, k0, n}, kernel.halves, L, dst.data(), out, z.data());
+            (n == S ? full : *last).run(g, buf->src.data(), buf->dst.data(), buf->pad.data());
+            join_bytes<kFull>(c, OutputBlock{g * ocb, ocb, k0, n}, kernel.halves, L, buf->dst.data(), out,
+                              buf->z.data());
           }
-        } catch (const dnnl::error& e) {
-#pragma omp critical(nnproof_conv_int8)
-          failure = e.what();
+        } catch (...) {
+          record(std::current_exception());
         }
       }
     }
-  } catch (const dnnl::error& e) {
-    failure = e.what();
+  } catch (...) {
+    record(std::current_exception());
   }
-  if (!failure.empty()) throw std::runtime_error("oneDNN int8 convolution failed: " + failure);
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const dnnl::error& e) {
+      throw std::runtime_error(std::string("oneDNN int8 convolution failed: ") + e.what());
+    }
+  }
   write_padding_rows(c, batch, out);
 }
 

@@ -36,8 +36,9 @@ bool int8_conv_route_fits(const LinearOp& op);
 // out (op.rows x batch, row-major) = op applied to `in` (op.cols rows of stride in_stride);
 // int8_conv_exact(op) must hold. Parallel over blocks of up to 16 samples, each split, convolved
 // and joined on one thread, a block of output channels at a time; max_chunk_bytes bounds the int32
-// products of one such block (at least one sample and one channel, or a group's channels: smaller
-// in tests, to run many blocks of channels and a shorter last block of samples).
+// products of one such block (at least one sample and one channel, or all of a grouped
+// convolution's channels: smaller in tests, to run many blocks of channels and a shorter last
+// block of samples).
 inline constexpr std::size_t kConvChunkBytes = std::size_t{4} << 20;
 std::vector<Fp61> apply_conv_int8(const LinearOp& op, const Fp61* in, std::size_t in_stride, std::size_t batch,
                                   std::size_t max_chunk_bytes = kConvChunkBytes);

@@ -93,8 +93,8 @@ enum class InputIs { values, squared };
 
 // Row a of a sum pool of squares where every tap value is below 2^bits, summed in Sum (uint64_t
 // or u128) with taps 2^(2 bits) <= 2^(bits of Sum), so the squares and their sum are exact (a CNN's
-// first Z is below 2^26: 64 bits; its second below 2^63: 128). False, with `sums` meaningless, at
-// the first tap with a wider value.
+// first Z is below 2^26: 64 bits; its second, past 2^31, in 128). False, with `sums` meaningless,
+// at the first tap with a wider value.
 template <class F, class Sum>
 bool pool_row_of_squares_below(const LinearOp& op, std::size_t a, const F* in, std::size_t in_stride, std::size_t batch,
                                unsigned bits, std::vector<Sum>& sums) {
@@ -108,8 +108,8 @@ bool pool_row_of_squares_below(const LinearOp& op, std::size_t a, const F* in, s
 
 // A sum pool of the squares of `in`'s entries into `out` (apply_op_exact_into's sum pool with each
 // tap value squared as it is read): the same elements as squaring into a table and pooling it.
-// Rows of narrow values in 64-bit integers (vectorized), of values below 2^63 in 128-bit ones, the
-// rest by field squares and additions.
+// Rows of narrow values in 64-bit integers (vectorized), of values below 2^((128 - ceil_log2 taps)
+// / 2) (2^63 for four taps) in 128-bit ones, the rest by field squares and additions.
 template <class F>
 void sum_pool_of_squares_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
                               const OpOutput<F>& out) {

@@ -88,8 +88,10 @@ struct TapTable {
   }
 };
 
-// Taps a row sums at a time where rows have more (apply_op_limbs_into).
+// Taps a row sums at a time where rows have more (apply_op_limbs_into), and the most rows a task
+// of apply_op_limbs_into takes.
 inline constexpr std::size_t kTapTile = 512;
+inline constexpr std::size_t kLimbRowsPerTask = 64;
 
 // Entries of a TapTable slab: 2^21 (16 MiB). CNN-2-Quad's second convolution is one slab of 0.8M.
 inline constexpr std::size_t kMaxSlabTaps = std::size_t{1} << 21;
@@ -131,13 +133,36 @@ F join_limbs31_n(const std::int64_t* acc, std::size_t stride, unsigned n) {
   return join_limbs31<F>(acc, stride);
 }
 
+// Rows [r0, r1) of a slab against one block of planes, for rows with many taps (a dense op after a
+// pool: 4096): a tile of every row's taps, then the next tile, so that one tile of the block's
+// planes stays in L2 for all the rows, where a whole row's (5 limbs x 4096 x 32 x 4 bytes in m127)
+// were read from memory again for each row (CIFAR's last layer: 9 ms). Each row's int64 sums
+// (exact: the tiles' partial sums are bounded as the whole is) go to write_row(r, sums).
+template <std::size_t L, class WriteRow>
+void sum_rows_by_tap_tiles(const std::int32_t* block, std::size_t cols, const TapTable& taps, std::size_t r0,
+                           std::size_t r1, unsigned n, const WriteRow& write_row) {
+  constexpr std::size_t B = kLimbBlock;
+  std::array<std::array<std::int64_t, L * B>, kLimbRowsPerTask> acc{};  // 80 KiB in m127; limbs past n stay zero
+  std::array<std::int64_t, L * B> part;
+  const std::size_t most = taps.most_taps(r0, r1);
+  for (std::size_t tile = 0; tile < most; tile += kTapTile)
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t begin = std::min(taps.start[r] + tile, taps.start[r + 1]);
+      const std::size_t end = std::min(begin + kTapTile, taps.start[r + 1]);
+      if (begin == end) continue;
+      sum_taps_limbs(block, cols, taps.in.data() + begin, taps.w.data() + begin, end - begin, n, part.data());
+      for (std::size_t i = 0; i < n * B; ++i) acc[r - r0][i] += part[i];
+    }
+  for (std::size_t r = r0; r < r1; ++r) write_row(r, acc[r - r0].data());
+}
+
 // op applied to `in` (op.cols rows of stride in_stride), rows [0, op.rows) x samples [0, batch)
 // written to `out`, by limb planes: limb_route_fits(op) must hold. (max_slab_taps: smaller in
 // tests, to run many slabs.)
 template <class F>
 void apply_op_limbs_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
                          const OpOutput<F>& out, std::size_t max_slab_taps = kMaxSlabTaps) {
-  constexpr std::size_t L = kLimbs31<F>, B = kLimbBlock, kRowsPerTask = 64;
+  constexpr std::size_t L = kLimbs31<F>, B = kLimbBlock, kRowsPerTask = kLimbRowsPerTask;
   using Sums = std::array<std::int64_t, L * B>;
   const unsigned n = limbs31_needed<F>(value_width(in, op.cols, in_stride, batch));
   const std::size_t blocks = (batch + B - 1) / B, block_size = n * op.cols * B;
@@ -171,24 +196,8 @@ void apply_op_limbs_into(const LinearOp& op, const F* in, std::size_t in_stride,
       };
       Sums sums;
       sums.fill(0);  // limbs past n stay zero for the join
-      if (taps.most_taps(r0, r_end) > kTapTile && r_end - r0 > 1) {
-        // Rows with many taps (a dense op after a pool: 4096) sum a tile of their taps each, then the
-        // next tile: the block's planes of one tile stay in L2 for all the task's rows, where a
-        // whole row's (5 limbs x 4096 x 32 x 4 bytes in m127) were read from memory again for each
-        // row (CIFAR's last layer: 9 ms).
-        std::vector<std::int64_t> acc((r_end - r0) * L * B, 0);
-        for (std::size_t tile = 0; tile < taps.most_taps(r0, r_end); tile += kTapTile)
-          for (std::size_t r = r0; r < r_end; ++r) {
-            const std::size_t begin = std::min(taps.start[r] + tile, taps.start[r + 1]);
-            const std::size_t end = std::min(begin + kTapTile, taps.start[r + 1]);
-            if (begin == end) continue;
-            sum_taps_limbs(block, op.cols, taps.in.data() + begin, taps.w.data() + begin, end - begin, n, sums.data());
-            std::int64_t* into = acc.data() + (r - r0) * L * B;
-            for (std::size_t i = 0; i < n * B; ++i) into[i] += sums[i];
-          }
-        for (std::size_t r = r0; r < r_end; ++r) write_row(r, acc.data() + (r - r0) * L * B);
-        return;
-      }
+      if (r_end - r0 > 1 && taps.most_taps(r0, r_end) > kTapTile)
+        return sum_rows_by_tap_tiles<L>(block, op.cols, taps, r0, r_end, n, write_row);
       for (std::size_t r = r0; r < r_end; ++r) {
         const std::size_t t0 = taps.start[r];
         // The rows written are 4 KiB apart (m127, batch 256): ask for the one a few rows ahead.

@@ -3,7 +3,8 @@
 // input's bytes) against the 128-bit route that the reference engine keeps (structured_forward.hpp's
 // apply_op): random convolutions with strides, asymmetric paddings, groups and non-square images,
 // int8 kernels at their extremes (-128, 127), inputs random and at p - 1, both fields, batches
-// split into one-sample chunks, uneven chunks and one chunk. Also which ops the route takes.
+// split into one-sample blocks, uneven blocks and one block, and many blocks of output channels.
+// Also which ops the route takes.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -66,10 +67,35 @@ TYPED_TEST(ConvInt8, EqualsThe128BitRoute) {
       const bool extreme = trial % 4 == 3;
       for (auto& x : in) x = extreme ? top : testing::random_element<F>(rng);
       const std::vector<F> want = apply_op(op, in.data(), stride, batch);
-      const std::size_t one_sample = 1;  // below a sample's products: chunks of one sample
+      const std::size_t one_sample = 1;  // below a sample's products: blocks of one sample, one channel
       for (std::size_t cap : {one_sample, std::size_t{3} * 16 * 4 * op.rows, kConvChunkBytes})
         EXPECT_EQ(apply_conv_int8(op, in.data(), stride, batch, cap), want)
             << "trial " << trial << " batch " << batch << " chunk bytes " << cap;
+    }
+  }
+}
+
+// Many output channels in blocks: 130 int8 channels, and 66 int16 ones (132 as lo and hi halves),
+// their values rebuilt from five bytes (inputs below 2^40, as pooled squares are), batches that
+// leave a shorter last block of samples, and bounds that cut the channels into blocks of 1, of a
+// divisor, or none (the join's pieces then hold fewer positions than its buffer's samples need).
+TYPED_TEST(ConvInt8, ManyChannelBlocksOfShortValues) {
+  using F = TypeParam;
+  if (!int8_limb_gemm_available()) GTEST_SKIP() << "oneDNN's int8 kernels are not exact here (no VNNI or AMX)";
+  auto rng = testing::make_rng(231);
+  for (const auto& [out_channels, wide] : {std::pair<std::size_t, bool>{130, false}, {66, true}}) {
+    ConvShape c;
+    c.in_channels = 3, c.in_h = c.in_w = 5, c.out_channels = out_channels, c.kernel_h = c.kernel_w = 3;
+    c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
+    const LinearOp op = LinearOp::convolution(c, WeightMatrix(kernel_weights(c.kernel_size(), wide, rng)));
+    ASSERT_TRUE(int8_conv_exact(op));
+    for (std::size_t batch : {17, 40}) {
+      std::vector<F> in(op.cols * batch);
+      for (auto& x : in) x = F::from_u128((static_cast<u128>(rng()) << 64 | rng()) >> 88);  // below 2^40
+      const std::vector<F> want = apply_op(op, in.data(), batch, batch);
+      for (std::size_t cap : {std::size_t{1}, std::size_t{4096}, std::size_t{65536}, kConvChunkBytes})
+        EXPECT_EQ(apply_conv_int8(op, in.data(), batch, batch, cap), want)
+            << out_channels << " channels, batch " << batch << ", block bytes " << cap;
     }
   }
 }

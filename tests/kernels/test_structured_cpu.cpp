@@ -148,17 +148,18 @@ F edge_value(std::mt19937_64& rng, unsigned bits, bool low_small) {
 
 // The cpu engine's forward from the previous layer's Z (Engine::forward_of_square: a chain that
 // starts with a sum pool pools the squares as it reads them, in 64-bit integers where a row's taps
-// are narrow; any other chain squares into scratch first) against the reference engine's forward
-// of the square. Pools of 4, up to 9 and h w taps (each its own narrow bound), widths at and around
-// each bound (29-33 bits) and 2^64, values at the extremes of their width and with narrow-looking
-// low words, batches whose vector loops have a tail.
+// are narrow, in 128-bit ones where they are below the wide bound; any other chain squares into
+// scratch first) against the reference engine's forward of the square. Pools of 4, up to 9 and h w
+// taps (each its own bounds), widths at and around each bound (29-33 bits, 60-63 bits) and 2^64,
+// m61's top width (60), values at the extremes of their width and with narrow-looking low words,
+// batches whose vector loops have a tail.
 TYPED_TEST(StructuredCpu, ForwardOfSquareEqualsTheForwardOfTheSquare) {
   using F = TypeParam;
   using Cfg = std::conditional_t<std::is_same_v<F, Fp61>, M61, M127>;
   auto rng = testing::make_rng(237);
   const auto ref = make_reference_engine<Cfg>(), cpu = make_cpu_engine<Cfg>();
   const std::vector<unsigned> widths =
-      F::kBits == 61 ? std::vector<unsigned>{1, 26, 28, 29, 30, 31, 32, 33, 45, 59}
+      F::kBits == 61 ? std::vector<unsigned>{1, 26, 28, 29, 30, 31, 32, 33, 45, 59, 60}
                      : std::vector<unsigned>{1, 26, 28, 29, 30, 31, 32, 33, 60, 61, 62, 63, 64, 65, 66, 90, 125};
   for (int trial = 0; trial < 10; ++trial) {
     const std::size_t ch = pick(rng, 1, 4), h = pick(rng, 4, 7), w = pick(rng, 4, 7);

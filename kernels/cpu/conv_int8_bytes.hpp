@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The int8 convolution's byte plumbing (conv_int8.cpp): the input's values cut into the bytes of
+// oneDNN's u8 images (split_bytes), and its int32 outputs rebuilt into field elements and written
+// to the layer's feature-major rows (join_bytes). Included by conv_int8.cpp only.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/int8_limbs.hpp"
+#include "kernels/cpu/op_output.hpp"
+#include "kernels/cpu/prefetch_rows.hpp"
+#include "verifier/linear_op.hpp"
+#include "verifier/parallel.hpp"
+
+namespace nnproof::conv_bytes {
+
+// Output entries rebuilt at a time, all samples of a block together: 32 KiB of m127 (L1).
+constexpr std::size_t kJoinEntries = 2048;
+
+// Entries of a join piece, per sample: whole positions (oc entries each), about kJoinEntries in all.
+inline std::size_t join_piece(std::size_t oc, std::size_t samples) {
+  return std::max<std::size_t>(1, kJoinEntries / samples / oc) * oc;
+}
+
+// The feature index of channel ch, position p = h W + w of an input / output image in the op's
+// layouts: dense, or padded to powers of two (format version 3, docs/IMAGE_LAYOUT.md), where the
+// padding positions are never read and stay zero in the output.
+inline std::size_t in_feature(const ConvShape& c, std::size_t ch, std::size_t p) {
+  return (ch * c.in_rows() + p / c.in_w) * c.in_cols() + p % c.in_w;
+}
+inline std::size_t out_feature(const ConvShape& c, std::size_t ch, std::size_t p) {
+  return (ch * c.out_rows() + p / c.out_w()) * c.out_cols() + p % c.out_w();
+}
+
+// The split reads, and the join writes, the n <= 16 samples of a block (at most four cache lines in
+// m127) of each row of a feature-major table: each asks for the row kPrefetchRowsAhead ahead itself
+// (prefetch_rows.hpp).
+// src[((i L + l) H W + p) C + c] = byte l of in[in_feature(c, p) in_stride + k0 + i] for l < L: the
+// low L bytes of samples [k0, k0 + n) as n L images in nhwc.
+template <class F>
+void split_bytes(const ConvShape& c, std::size_t L, const F* in, std::size_t in_stride, std::size_t k0, std::size_t n,
+                 std::uint8_t* src) {
+  const std::size_t hw = c.in_h * c.in_w, C = c.in_channels;
+  // Position-major: a position's channels fill whole cache lines of each (i, l) image at once.
+  for (std::size_t p = 0; p < hw; ++p)
+    for (std::size_t ch = 0; ch < C; ++ch) {
+      const std::size_t ahead = p * C + ch + kPrefetchRowsAhead;
+      if (ahead < hw * C) prefetch_entries(in + in_feature(c, ahead % C, ahead / C) * in_stride + k0, n);
+      const F* x = in + in_feature(c, ch, p) * in_stride + k0;
+      for (std::size_t i = 0; i < n; ++i) {
+        u128 v = static_cast<u128>(x[i].v);
+        std::uint8_t* dst = src + (i * L * hw + p) * C + ch;
+        for (std::size_t l = 0; l < L; ++l, v >>= 8) dst[l * hw * C] = static_cast<std::uint8_t>(v);
+      }
+    }
+}
+
+// Inputs of at most kShortBytes bytes are rebuilt in 128-bit integers: sum_l 2^(8 l) g_l with
+// |g_l| < 2^31 stays below 2^111, and lo + 256 hi (two halves) below 2^120.
+constexpr std::size_t kShortBytes = 10;
+
+// z[e] = sum_{l < L} 2^(8 l) g[l limb_stride + e] mod p for e < m, L <= kShortBytes: three int64
+// digits of radix 2^32 (each below 2^57 in magnitude; a loop that vectorizes), joined in 128 bits.
+template <class F>
+void recombine_short(const std::int32_t* g, std::size_t limb_stride, std::size_t L, std::size_t m, F* z) {
+  constexpr std::size_t kChunk = 64;
+  std::int64_t d[3][kChunk];
+  for (std::size_t e0 = 0; e0 < m; e0 += kChunk) {
+    const std::size_t len = std::min(kChunk, m - e0);
+    for (std::size_t dg = 0; dg < 3; ++dg) {
+      for (std::size_t e = 0; e < len; ++e) d[dg][e] = 0;
+      for (std::size_t l = 4 * dg; l < std::min(L, 4 * dg + 4); ++l) {
+        const std::int32_t* row = g + l * limb_stride + e0;
+        const unsigned shift = static_cast<unsigned>(8 * (l - 4 * dg));
+        for (std::size_t e = 0; e < len; ++e)
+          d[dg][e] += static_cast<std::int64_t>(row[e]) * (std::int64_t{1} << shift);
+      }
+    }
+    for (std::size_t e = 0; e < len; ++e)
+      z[e0 + e] = from_small_i128<F>(static_cast<i128>(d[0][e]) + (static_cast<i128>(d[1][e]) << 32) +
+                                     (static_cast<i128>(d[2][e]) << 64));
+  }
+}
+
+// A block of the convolution's outputs: output channels [o0, o0 + ocb) (all of them where the
+// convolution has groups) of samples [k0, k0 + n).
+struct OutputBlock {
+  std::size_t o0, ocb, k0, n;
+};
+
+// out row out_feature(o0 + oc, p), samples k0 + i = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc']
+// for the block's channels (OC' = halves ocb; with two halves, the lo channel's value plus 256 times
+// the hi channel's), plus the row's bias, in pieces of positions: each piece's values for the n
+// samples are rebuilt into z, then written as runs of n consecutive entries of out's rows. L is the
+// full width (recombine_limbs) or at most kShortBytes (recombine_short).
+template <std::size_t kFull, class F>
+void join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, std::size_t L, const std::int32_t* dst,
+                const OpOutput<F>& out, F* z) {
+  const std::size_t ocb = b.ocb, ocx = halves * ocb, ocg = ocb / c.groups, ohw = c.out_h() * c.out_w();
+  const std::size_t P = ohw * ocx, piece = join_piece(ocx, b.n);  // entries, whole positions
+  static const std::vector<F> zeros(kJoinEntries);                // recombine_limbs adds a bias: none here
+  const std::vector<F> bias(piece > zeros.size() ? piece : 0);
+  const F* no_bias = piece > zeros.size() ? bias.data() : zeros.data();
+  const F f256 = F::from_int(256);
+  for (std::size_t e0 = 0; e0 < P; e0 += piece) {
+    const std::size_t m = std::min(P, e0 + piece) - e0;
+    for (std::size_t i = 0; i < b.n; ++i) {
+      if (L == kFull)
+        recombine_limbs(dst + i * L * P + e0, P, m, no_bias, z + i * piece);
+      else
+        recombine_short(dst + i * L * P + e0, P, L, m, z + i * piece);
+    }
+    for (std::size_t e = 0; e < m / ocx; ++e) {
+      const std::size_t p = e0 / ocx + e;
+      for (std::size_t oc = 0; oc < ocb; ++oc) {
+        const std::size_t lo = e * ocx + (oc / ocg * halves) * ocg + oc % ocg;  // its group's lo block
+        const std::size_t a = out_feature(c, b.o0 + oc, p);
+        if (oc + kPrefetchRowsAhead < ocb)
+          prefetch_entries(out.row(out_feature(c, b.o0 + oc + kPrefetchRowsAhead, p)) + b.k0, b.n, true);
+        F* row = out.row(a) + b.k0;
+        if (halves == 1)
+          for (std::size_t i = 0; i < b.n; ++i) row[i] = out.add_bias(a, z[i * piece + lo]);
+        else
+          for (std::size_t i = 0; i < b.n; ++i)
+            row[i] = out.add_bias(a, z[i * piece + lo] + f256 * z[i * piece + lo + ocg]);
+      }
+    }
+  }
+}
+
+// The output rows at the padding of a pow2 layout (no position of the image): zero plus the bias.
+template <class F>
+void write_padding_rows(const ConvShape& c, std::size_t batch, const OpOutput<F>& out) {
+  const std::size_t rows = c.out_rows(), cols = c.out_cols(), oh = c.out_h(), ow = c.out_w();
+  if (rows == oh && cols == ow) return;
+  parallel_for(c.out_channels * rows, [&](std::size_t cr) {
+    const std::size_t h = cr % rows;
+    for (std::size_t w = 0; w < cols; ++w) {
+      if (h < oh && w < ow) continue;
+      const std::size_t a = cr * cols + w;
+      F* row = out.row(a);
+      for (std::size_t k = 0; k < batch; ++k) row[k] = out.add_bias(a, F::zero());
+    }
+  });
+}
+
+}  // namespace nnproof::conv_bytes
