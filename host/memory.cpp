@@ -35,65 +35,84 @@ u128 weight_bytes(const QuantizedModel& model, FieldId field) {
   return entries * (8 + 2 * byte_io::field_base_bytes(field));
 }
 
-// One layer's scratch in entries of F: `padded` rows of the padded batch b, `real` rows of the batch.
-struct ScratchRows {
+// One layer's scratch: `padded` entries of F per column of the padded batch b, `real` per sample of
+// the batch, and `bytes` beside them.
+struct LayerScratch {
   std::size_t padded = 0, real = 0;
+  u128 bytes = 0;
 };
 
-// What the cpu engine's forward pass of an inference proof allocates for each layer of the proof's
-// model (`layout`) beside the trace's tables, where it keeps no Y (kernels/cpu/cpu_engine.cpp,
-// forward_of_square; structured_cpu.hpp). Past the first layer, a dense layer squares Z_{i-1} into
-// a table as large as Y_{i-1}, and a structured chain squares its input rows into a vector
-// (cols x b) unless it starts with a sum pool, which squares as it pools. Every chain writes each
-// op's output but the last into a vector (rows x batch). An ones pool that is not depthwise is
-// counted as squared first: an upper bound either way.
-std::vector<ScratchRows> forward_scratch(const QuantizedModel& layout) {
-  std::vector<ScratchRows> out(layout.layers.size());
+std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
+
+// What the engine's forward pass allocates for each layer of the proof's model (`layout`) beside
+// the trace's tables, for a batch padded to b (ProofMemory). Without Y tables, past the first layer,
+// a dense layer squares Z_{i-1} into a table as large as Y_{i-1}, and a structured chain squares its
+// input rows into a vector (cols x b) unless it starts with a sum pool, which squares as it pools
+// (the cpu engine: cpu_engine.cpp, forward_of_square; structured_cpu.hpp). A chain writes each op's
+// output but the last into a vector (rows x batch), the last too where the engine says so, and holds
+// chain_input_bytes per entry of an op's input. An ones pool that is not depthwise is counted as
+// squared first: an upper bound either way.
+std::vector<LayerScratch> forward_scratch(const QuantizedModel& layout, const ProofMemory& shape, std::size_t b) {
+  std::vector<LayerScratch> out(layout.layers.size());
   for (std::size_t i = 0; i < layout.layers.size(); ++i) {
     const QuantizedLayer& layer = layout.layers[i];
+    const bool squares = i > 0 && !shape.keeps_activations;
     if (!layer.structured()) {
-      if (i > 0) out[i].padded = pow2(layer.cols);
+      if (squares) out[i].padded = pow2(layer.cols);
       continue;
     }
-    if (i > 0 && !layer.ops.front().is_ones_pool()) out[i].padded = layer.ops.front().cols;
-    for (std::size_t j = 0; j + 1 < layer.ops.size(); ++j) out[i].real += layer.ops[j].rows;
+    if (squares && !layer.ops.front().is_ones_pool()) out[i].padded = layer.ops.front().cols;
+    for (std::size_t j = 0; j < layer.ops.size(); ++j) {
+      if (j + 1 < layer.ops.size() || shape.chain_writes_last_op) out[i].real += layer.ops[j].rows;
+      const u128 input = static_cast<u128>(pow2(layer.ops[j].cols)) * round_up(b, 32);
+      out[i].bytes = std::max(out[i].bytes, input * shape.chain_input_bytes);
+    }
   }
   return out;
 }
 
-// estimate_prove_bytes with the engine's forward scratch, or nullptr where it keeps every Y. The
-// scratch is made once per plan: a CNN's layout is a copy of the model.
-std::size_t prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
-                        const std::vector<ScratchRows>* scratch) {
+// The dense forward's int8 limb GEMM scratch (ProofMemory::gemm_limbs): the split input and the
+// products of the largest layer of each, dimensions padded to multiples of 16, kept across layers.
+u128 gemm_scratch(const QuantizedModel& layout, const ProofMemory& shape, std::size_t batch) {
+  if (shape.gemm_limbs == 0) return 0;
+  std::size_t inner = 0, rows = 0;
+  for (const QuantizedLayer& layer : layout.layers)
+    if (!layer.structured()) {
+      inner = std::max(inner, round_up(layer.cols, 16));
+      rows = std::max(rows, round_up(layer.rows, 16));
+    }
+  const u128 columns = round_up(shape.gemm_limbs * batch, 16);
+  return columns *
+         (static_cast<u128>(inner) * shape.gemm_input_bytes + static_cast<u128>(rows) * shape.gemm_output_bytes);
+}
+
+// estimate_prove_bytes for the proof's layout `layout`.
+std::size_t prove_bytes(const QuantizedModel& model, const QuantizedModel& layout, FieldId field, std::size_t batch,
+                        std::uint32_t version, const ProofMemory& shape) {
   const std::vector<std::size_t> dims = proof_dims(model, version);
   const std::size_t L = dims.size() - 1, b = pow2(batch);
   const std::size_t F = byte_io::field_base_bytes(field), K = byte_io::field_challenge_bytes(field);
   // The forward trace: Y_0, Z_1 .. Z_L and, where the engine keeps them, Y_1 .. Y_{L-1} = Z o Z,
-  // each padded n_i x b in F. An engine that keeps no Y squares each Z_i where the next layer's
-  // forward reads it, into scratch that lives for that layer alone: the largest is counted.
+  // each padded n_i x b in F. The forward's scratch lives for one layer: the largest is counted.
   u128 rows = pow2(dims[0]);
-  std::size_t widest = 0;
+  std::size_t widest = 0;  // the widest Z_i (i < L): the activation sum-checks'
   for (std::size_t i = 1; i <= L; ++i) {
-    rows += pow2(dims[i]) * (i < L && !scratch ? 2 : 1);
+    rows += pow2(dims[i]) * (i < L && shape.keeps_activations ? 2 : 1);
     if (i < L) widest = std::max(widest, pow2(dims[i]));
   }
+  const std::size_t widest_y = std::max(widest, pow2(dims[0]));  // the widest Y_{i-1}: the matrix products'
   u128 most = 0;
-  if (scratch)
-    for (const ScratchRows& s : *scratch)
-      most = std::max(most, static_cast<u128>(s.padded) * b + static_cast<u128>(s.real) * batch);
-  const u128 tables = (rows * b + most) * F;
-  // The activation sum-check's table after its first round: half of Z_i, in K.
-  const u128 folded = static_cast<u128>(widest) * b * K / 2;
+  for (const LayerScratch& s : forward_scratch(layout, shape, b))
+    most = std::max(most, (static_cast<u128>(s.padded) * b + static_cast<u128>(s.real) * batch) * F + s.bytes);
+  const u128 tables = rows * b * F + most + gemm_scratch(layout, shape, batch);
+  // The activation sum-check's tables of the widest Z_i's size, in K (halves) and in F.
+  const u128 activation =
+      static_cast<u128>(widest) * b * (shape.activation_k_halves * K / 2 + shape.activation_f_tables * F);
+  // The matrix product's partial sums in lanes, at the widest Y_{i-1}, in K.
+  const u128 lanes = static_cast<u128>(widest_y) * std::min(b, shape.combine_lanes) * K;
   // The chunk's input: its field form, the copy in the layout of the proof's tables.
   const u128 input = static_cast<u128>(batch) * model.in_dim() * 2 * F;
-  return clamp(tables + folded + input + weight_bytes(model, field) + kProcessAllowanceBytes);
-}
-
-// The scratch of an engine that keeps no Y, or none.
-std::optional<std::vector<ScratchRows>> scratch_of(const QuantizedModel& model, std::uint32_t version,
-                                                   bool keeps_activations) {
-  if (keeps_activations) return std::nullopt;
-  return forward_scratch(ProofLayout(model, version).model());
+  return clamp(tables + activation + lanes + input + weight_bytes(model, field) + kProcessAllowanceBytes);
 }
 
 // The process's mapped address space now (VmSize of /proc/self/status), 0 when unknown.
@@ -196,9 +215,8 @@ MemoryLimit default_memory_limit(bool cuda) {
 }
 
 std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
-                                 bool keeps_activations) {
-  const auto scratch = scratch_of(model, version, keeps_activations);
-  return prove_bytes(model, field, batch, version, scratch ? &*scratch : nullptr);
+                                 const ProofMemory& engine) {
+  return prove_bytes(model, ProofLayout(model, version).model(), field, batch, version, engine);
 }
 
 std::size_t estimate_batch_bytes(const QuantizedModel& model, FieldId field, std::size_t batch) {
@@ -222,9 +240,9 @@ std::vector<std::size_t> ChunkPlan::sizes() const {
 }
 
 ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
-                      std::size_t limit, bool keeps_activations) {
-  const auto scratch = scratch_of(model, version, keeps_activations);
-  auto estimate = [&](std::size_t n) { return prove_bytes(model, field, n, version, scratch ? &*scratch : nullptr); };
+                      std::size_t limit, const ProofMemory& engine) {
+  const ProofLayout layout(model, version);  // a CNN's copies the model: made once, not once per size tried
+  auto estimate = [&](std::size_t n) { return prove_bytes(model, layout.model(), field, n, version, engine); };
   ChunkPlan plan;
   plan.batch = batch;
   plan.whole_bytes = estimate(batch);

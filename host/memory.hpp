@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/engine/proof_memory.hpp"
 #include "verifier/model.hpp"
 #include "verifier/proof.hpp"
 
@@ -50,15 +51,16 @@ MemoryLimit default_memory_limit(bool cuda);
 inline constexpr std::size_t kProcessAllowanceBytes = std::size_t{128} << 20;
 
 // The prover's peak memory for one proof of `batch` samples, in bytes: the forward pass's tables
-// (each n_i x b padded to powers of two, in F), the sum-checks' folded tables (in K), the input's
-// field form and copies, and a fixed allowance for the process. An upper estimate, calibrated
-// against peak RSS (docs/PERFORMANCE.md). `keeps_activations` is what the engine that proves says
-// of itself (Engine::proof_reads_activations): true, the default, counts the activation tables
-// Y_1 .. Y_{L-1}, as every engine but the cpu engine keeps them; false (the cpu engine, which keeps
-// none in an inference proof) counts instead the most scratch its forward pass writes for one layer:
-// a Z_i squared for the next layer's forward, a structured chain's vectors between its ops.
+// (each n_i x b padded to powers of two, in F), the most scratch the forward writes for one layer,
+// the activation sum-check's tables (the widest Z_i's size, in K and F), the input's field forms,
+// and a fixed allowance for the process; these are added, though a layer's forward scratch and the
+// sum-check's tables are not held at once. An upper estimate, held against each engine's heap peak
+// (tests/host/test_memory_peak.cpp) and calibrated against peak RSS (docs/PERFORMANCE.md). `engine`
+// is what the engine that proves says of itself (Engine::proof_memory): the cpu engine keeps no Y_i
+// and holds half a Z_i in K; the reference engine three Z_i in K; the Thrust engines Z_i in K and
+// F, and their GEMM's and lanes' scratch. The default is the conservative count (ProofMemory{}).
 std::size_t estimate_prove_bytes(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
-                                 bool keeps_activations = true);
+                                 const ProofMemory& engine = {});
 // What the prover holds for the whole batch whatever the chunks: the loaded input (int64) and the
 // outputs. Counted once in a plan.
 std::size_t estimate_batch_bytes(const QuantizedModel& model, FieldId field, std::size_t batch);
@@ -80,8 +82,8 @@ struct ChunkPlan {
 // the largest power of two that does (tables pad the batch to a power of two, so any other size
 // costs as much as the next power). MemoryLimitError when one sample does not fit, when more than
 // kMaxChunks chunks are needed, or when the union bound would fall below 100 bits.
-// `keeps_activations` as for estimate_prove_bytes: pass what the engine that will prove says.
+// `engine` as for estimate_prove_bytes: pass what the engine that will prove says (proof_memory()).
 ChunkPlan plan_chunks(const QuantizedModel& model, FieldId field, std::size_t batch, std::uint32_t version,
-                      std::size_t limit, bool keeps_activations = true);
+                      std::size_t limit, const ProofMemory& engine = {});
 
 }  // namespace nnproof

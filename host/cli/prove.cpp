@@ -79,8 +79,8 @@ int run_prove(const ProveOptions& o) {
     const MemoryLimit limit = memory_limit(o, engine->name() == "cuda");
     ChunkPlan plan;
     try {
-      // The estimate follows the engine chosen above (auto resolved): the cpu engine keeps no Y table.
-      plan = plan_chunks(p.model, field, p.batch, o.proof_version, limit.bytes, engine->proof_reads_activations());
+      // The estimate follows the engine chosen above (auto resolved): what its proof holds.
+      plan = plan_chunks(p.model, field, p.batch, o.proof_version, limit.bytes, engine->proof_memory());
     } catch (const MemoryLimitError& e) {
       throw UsageError(e.what());
     }

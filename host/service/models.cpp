@@ -79,7 +79,7 @@ std::vector<unsigned char> prove_request(const ServedModel& m, const ParsedInput
     ChunkPlan plan;
     try {
       const std::size_t limit = max_memory ? max_memory : default_memory_limit(engine->name() == "cuda").bytes;
-      plan = plan_chunks(m.model, m.field, in.batch, kProofVersion, limit, engine->proof_reads_activations());
+      plan = plan_chunks(m.model, m.field, in.batch, kProofVersion, limit, engine->proof_memory());
     } catch (const MemoryLimitError& e) {
       throw RequestError(413, std::string("the batch is too large for this server's memory: ") + e.what());
     }

@@ -96,6 +96,17 @@ class CpuEngine final : public Engine<Cfg> {
   // The sum-checks read Z where the protocol names Y = Z o Z (col_combine_of_squares, the square
   // sum-check): an inference proof keeps no Y table.
   bool proof_reads_activations() const override { return false; }
+  // No Y (above); the activation sum-check holds its folded table, half of Z in K (square_sumcheck.hpp:
+  // z_); a chain writes its last op into Z and reads Y, or S squared as it pools, itself
+  // (structured_cpu.hpp). The int8 forward's scratch, a block of at most 256 samples (limb_scratch_,
+  // product_scratch_) and the int8 convolution's (conv_int8.cpp), is left to the estimate's allowance.
+  ProofMemory proof_memory() const override {
+    ProofMemory m;
+    m.keeps_activations = false;
+    m.activation_k_halves = 1, m.activation_f_tables = 0;
+    m.chain_writes_last_op = false, m.chain_input_bytes = 0;
+    return m;
+  }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine_cpu<K>(layer, eq_q);

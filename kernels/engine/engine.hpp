@@ -13,6 +13,7 @@
 #include "core/fiat_shamir.hpp"
 #include "core/polynomial.hpp"
 #include "kernels/engine/backward_ops.hpp"
+#include "kernels/engine/proof_memory.hpp"
 #include "kernels/engine/table.hpp"
 
 namespace nnproof {
@@ -132,6 +133,13 @@ class Engine {
   // themselves. Where they read only Z_i (an engine whose col_combine_of_squares and square_sumcheck
   // read Z), the prover does not keep Y_i: each is squared where the next layer's forward reads it.
   virtual bool proof_reads_activations() const { return true; }
+  // What this engine's inference proof holds beside the forward trace, for the memory estimate
+  // (kernels/engine/proof_memory.hpp; host/memory.hpp). The default is the conservative count.
+  virtual ProofMemory proof_memory() const {
+    ProofMemory m;
+    m.keeps_activations = proof_reads_activations();
+    return m;
+  }
   // A[j] = sum_a eq_q[a] W[a][j] for j < padded(cols).
   virtual std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) = 0;
   // V[j] = sum_k Y[j][k] eq_r[k].

@@ -61,6 +61,9 @@ cublasHandle_t cublas() {
   return handle.get();
 }
 
+// cuBLAS reads the operands where they are: no copies of them (ProofMemory).
+constexpr std::size_t kGemmCopyBytes = 0;
+
 // Row-major C (rows x n) = W (rows x inner) * T^T is column-major C^T (n x rows) = T W^T: the "TN"
 // form of cuBLAS's int8 tensor-core GEMMs, with T (n x inner, row-major) read as the transposed
 // inner x n column-major operand and W (rows x inner, row-major) as the inner x rows one. inner and

@@ -105,6 +105,28 @@ class ThrustEngine final : public Engine<Cfg> {
     return device_table(rows, cols, std::move(x));
   }
 
+  // Keeps every Y (square). The activation sum-check (SquareSumcheck) lifts Z into a table in K,
+  // beside Z uploaded in F when it is a host table (a structured layer's: device_view's staged copy,
+  // freed once lifted), then folds into a spare half: K + F per entry covers both, as F >= K / 2.
+  // A structured layer's forward runs on the host (forward: host_copy of Y; every op's output a
+  // vector; the limb route's planes of an op's input, at most kLimbs31 int32 an entry,
+  // structured_limbs.hpp). The dense forward's limbs and products (gemm.inl: ForwardScratch, kept
+  // across layers), with the backend's copies of them (kGemmCopyBytes: thrust-omp's gemm_s8 in
+  // doubles); the matrix product's partial sums (col_combine_into: partial_, kColLanes lanes, kept).
+  ProofMemory proof_memory() const override {
+    static_assert(kGemmAlign == 16, "ProofMemory pads the GEMM's dimensions to multiples of 16");
+    ProofMemory m;
+    m.keeps_activations = true;
+    m.activation_k_halves = 2, m.activation_f_tables = 1;
+    m.chain_writes_last_op = true;
+    m.chain_input_bytes = sizeof(F) + kLimbs31<F> * sizeof(std::int32_t);
+    m.gemm_limbs = limb_count<F>();
+    m.gemm_input_bytes = sizeof(std::int8_t) + kGemmCopyBytes;
+    m.gemm_output_bytes = sizeof(std::int32_t) + kGemmCopyBytes;
+    m.combine_lanes = kColLanes;
+    return m;
+  }
+
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward_limbs(layer, host_copy(Y), batch);  // host: ARCHITECTURE.md
     DeviceVector<F> staged;

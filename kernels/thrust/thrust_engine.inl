@@ -10,6 +10,8 @@
 //                                 (n x inner, int8) holds the limbs one column of the product per
 //                                 row: the "TN" layout cuBLAS's int8 tensor-core GEMMs want; inner
 //                                 rows, inner and n are multiples of kGemmAlign; row-major device pointers
+//   kGemmCopyBytes                bytes gemm_s8 holds per entry of its operands and product beside
+//                                 them (thrust-omp: doubles; cuda: 0), for Engine::proof_memory
 //   kEngineName                   "cuda" or "thrust-omp"
 //   exec(), exec_nosync()         the execution policies of the Thrust calls (cuda: with cached
 //                                 temporary storage): exec() where the host waits (a value comes

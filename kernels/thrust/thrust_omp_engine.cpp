@@ -20,7 +20,9 @@ namespace nnproof::thrust_omp {
 
 constexpr const char* kEngineName = "thrust-omp";
 
-// C (rows x n) = W (rows x inner) * T^T with T (n x inner): DGEMM with B transposed, exact.
+// C (rows x n) = W (rows x inner) * T^T with T (n x inner): DGEMM with B transposed, exact. It holds
+// each operand and the product again in doubles: kGemmCopyBytes per entry (ProofMemory).
+constexpr std::size_t kGemmCopyBytes = sizeof(double);
 void gemm_s8(const std::int8_t* w, const std::int8_t* t, std::int32_t* c, std::size_t rows, std::size_t inner,
              std::size_t n) {
   std::vector<double> wd(w, w + rows * inner), td(t, t + n * inner), cd(rows * n);

@@ -160,15 +160,13 @@ class CliChunks : public ::testing::Test {
     write_npy_f64(input, {kBatch, 4}, x);
     model = quantize_model(import_onnx(model_path), {});
   }
-  // Whether the engine prove picks by default (auto, for this work: the cpu engine) keeps the Y
-  // tables: the estimate follows the engine.
-  bool keeps_activations() const {
-    return make_engine<M61>("auto", 0, dense_work(model, kBatch))->proof_reads_activations();
-  }
+  // What the engine prove picks by default (auto, for this work: the cpu engine) holds: the
+  // estimate follows the engine.
+  ProofMemory engine_memory() const { return make_engine<M61>("auto", 0, dense_work(model, kBatch))->proof_memory(); }
   // A --max-memory that makes chunks of `c` samples (the estimate's own arithmetic).
   std::string limit_for(std::size_t c) const {
     return std::to_string(estimate_batch_bytes(model, FieldId::m61, kBatch) +
-                          estimate_prove_bytes(model, FieldId::m61, c, 3, keeps_activations()));
+                          estimate_prove_bytes(model, FieldId::m61, c, 3, engine_memory()));
   }
   std::string args(const std::string& proof, const std::string& more = "") const {
     return "--model " + model_path + " --input " + input + " --proof " + proof + " " + more;
@@ -212,7 +210,7 @@ TEST_F(CliChunks, DryRunPrintsTheEstimateAndProvesNothing) {
   EXPECT_EQ(j.at("samples"), kBatch);
   EXPECT_EQ(j.at("max_memory_source"), "--max-memory");
   EXPECT_EQ(j.at("estimated_peak_bytes").get<std::size_t>(),
-            estimate_prove_bytes(model, FieldId::m61, kBatch, 3, keeps_activations()));
+            estimate_prove_bytes(model, FieldId::m61, kBatch, 3, engine_memory()));
   EXPECT_GE(j.at("soundness_bits").get<double>(), 100);
 }
 
