@@ -45,20 +45,22 @@ struct LayerScratch {
 std::size_t round_up(std::size_t x, std::size_t m) { return (x + m - 1) / m * m; }
 
 // What the engine's forward pass allocates for each layer of the proof's model (`layout`) beside
-// the trace's tables, for a batch padded to b (ProofMemory). Without Y tables, past the first layer,
+// the trace's tables, for `batch` samples (padded to b; ProofMemory). Without Y tables, past the first layer,
 // a dense layer squares Z_{i-1} into a table as large as Y_{i-1}, and a structured chain squares its
 // input rows into a vector (cols x b) unless it starts with a sum pool, which squares as it pools
 // (the cpu engine: cpu_engine.cpp, forward_of_square; structured_cpu.hpp). A chain writes each op's
 // output but the last into a vector (rows x batch), the last too where the engine says so, and holds
-// chain_input_bytes per entry of an op's input. An ones pool that is not depthwise is counted as
-// squared first: an upper bound either way.
-std::vector<LayerScratch> forward_scratch(const QuantizedModel& layout, const ProofMemory& shape, std::size_t b) {
+// chain_input_bytes per entry of an op's input; a dense layer holds what dense_forward_bytes says.
+// An ones pool that is not depthwise is counted as squared first: an upper bound either way.
+std::vector<LayerScratch> forward_scratch(const QuantizedModel& layout, const ProofMemory& shape, std::size_t batch) {
+  const std::size_t b = pow2(batch);
   std::vector<LayerScratch> out(layout.layers.size());
   for (std::size_t i = 0; i < layout.layers.size(); ++i) {
     const QuantizedLayer& layer = layout.layers[i];
     const bool squares = i > 0 && !shape.keeps_activations;
     if (!layer.structured()) {
       if (squares) out[i].padded = pow2(layer.cols);
+      if (shape.dense_forward_bytes) out[i].bytes = shape.dense_forward_bytes(layer, batch);
       continue;
     }
     if (squares && !layer.ops.front().is_ones_pool()) out[i].padded = layer.ops.front().cols;
@@ -102,7 +104,7 @@ std::size_t prove_bytes(const QuantizedModel& model, const QuantizedModel& layou
   }
   const std::size_t widest_y = std::max(widest, pow2(dims[0]));  // the widest Y_{i-1}: the matrix products'
   u128 most = 0;
-  for (const LayerScratch& s : forward_scratch(layout, shape, b))
+  for (const LayerScratch& s : forward_scratch(layout, shape, batch))
     most = std::max(most, (static_cast<u128>(s.padded) * b + static_cast<u128>(s.real) * batch) * F + s.bytes);
   const u128 tables = rows * b * F + most + gemm_scratch(layout, shape, batch);
   // The activation sum-check's tables of the widest Z_i's size, in K (halves) and in F.

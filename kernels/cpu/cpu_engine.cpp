@@ -64,7 +64,7 @@ class CpuEngine final : public Engine<Cfg> {
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward_cpu(layer, Y, batch);
-    if (layer.q->weights.int8_data() && int8_byte_sums_exact(layer.cols()) && int8_limb_gemm_available()) {
+    if (takes_int8_route(*layer.q)) {
       auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
       forward_int8(layer, Y, batch, Z);
       zero_padding(Z, layer.rows(), batch);
@@ -98,14 +98,33 @@ class CpuEngine final : public Engine<Cfg> {
   bool proof_reads_activations() const override { return false; }
   // No Y (above); the activation sum-check holds its folded table, half of Z in K (square_sumcheck.hpp:
   // z_); a chain writes its last op into Z and reads Y, or S squared as it pools, itself
-  // (structured_cpu.hpp). The int8 forward's scratch, a block of at most 256 samples (limb_scratch_,
-  // product_scratch_) and the int8 convolution's (conv_int8.cpp), is left to the estimate's allowance.
+  // (structured_cpu.hpp). A dense layer's forward holds its route's scratch (dense_forward_bytes);
+  // the int8 convolution's, a few blocks of samples (conv_int8.cpp), is left to the allowance.
   ProofMemory proof_memory() const override {
     ProofMemory m;
     m.keeps_activations = false;
     m.activation_k_halves = 1, m.activation_f_tables = 0;
     m.chain_writes_last_op = false, m.chain_input_bytes = 0;
+    m.dense_forward_bytes = dense_forward_bytes;
     return m;
+  }
+
+  // The scratch of forward()'s dense routes for `batch` samples: forward_int8's limbs (int8) and
+  // products (int32) of a block of at most kInt8ColumnBlock samples (limb_scratch_, product_scratch_,
+  // kept across layers); forward_limbs's weights, limbs and products in doubles for the whole batch
+  // (its limbs follow the weights: plan_layer); forward_direct's none.
+  static std::size_t dense_forward_bytes(const QuantizedLayer& q, std::size_t batch) {
+    if (takes_int8_route(q)) {
+      constexpr std::size_t L = (F::kBits + 7) / 8;
+      return L * std::min(batch, kInt8ColumnBlock) * (q.cols * sizeof(std::int8_t) + q.rows * sizeof(std::int32_t));
+    }
+    const LimbPlan plan = plan_layer_limbs(q, F::kBits);
+    if (plan.limb_bits == 0) return 0;
+    return (q.rows * q.cols + (q.cols + q.rows) * plan.limbs * batch) * sizeof(double);
+  }
+
+  static bool takes_int8_route(const QuantizedLayer& q) {
+    return q.weights.int8_data() && int8_byte_sums_exact(q.cols) && int8_limb_gemm_available();
   }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {

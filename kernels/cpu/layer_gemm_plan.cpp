@@ -7,8 +7,7 @@
 
 namespace nnproof {
 
-LayerGemmPlan plan_layer(const QuantizedLayer& q, unsigned field_bits) {
-  LayerGemmPlan c;
+LimbPlan plan_layer_limbs(const QuantizedLayer& q, unsigned field_bits) {
   std::vector<u128> row_abs(q.rows);
   q.weights.visit([&](const auto* w) {
     parallel_for(q.rows, [&](std::size_t a) {
@@ -20,10 +19,15 @@ LayerGemmPlan plan_layer(const QuantizedLayer& q, unsigned field_bits) {
       row_abs[a] = row;
     });
   });
-  const u128 max_row = *std::max_element(row_abs.begin(), row_abs.end());
-  if (max_row >> 53) return c;  // no limb width makes DGEMM exact: the direct kernel
-  c.plan = plan_limbs(static_cast<std::uint64_t>(max_row), field_bits);
-  if (c.plan.limb_bits) {  // exact in doubles: |w| <= max_row < 2^53
+  const u128 max_row = row_abs.empty() ? 0 : *std::max_element(row_abs.begin(), row_abs.end());
+  if (max_row >> 53) return {};  // no limb width makes DGEMM exact: the direct kernel
+  return plan_limbs(static_cast<std::uint64_t>(max_row), field_bits);
+}
+
+LayerGemmPlan plan_layer(const QuantizedLayer& q, unsigned field_bits) {
+  LayerGemmPlan c;
+  c.plan = plan_layer_limbs(q, field_bits);
+  if (c.plan.limb_bits) {  // exact in doubles: every |w| is below 2^53
     c.weights.resize(q.weights.size());
     q.weights.visit([&](const auto* w) {
       parallel_for(q.rows, [&](std::size_t a) {

@@ -20,4 +20,7 @@ struct LayerGemmPlan {
 // absolute sum reaches 2^53, where no limb width makes DGEMM exact (the direct kernel then).
 LayerGemmPlan plan_layer(const QuantizedLayer& q, unsigned field_bits);
 
+// plan_layer's limbs alone (no doubles made): for the memory estimate of the DGEMM route.
+LimbPlan plan_layer_limbs(const QuantizedLayer& q, unsigned field_bits);
+
 }  // namespace nnproof

@@ -5,6 +5,9 @@
 // facts (Engine::proof_memory) next to the allocations that make them true; the estimate adds them
 // to the trace's tables.
 #include <cstddef>
+#include <functional>
+
+#include "verifier/model.hpp"
 
 namespace nnproof {
 
@@ -33,6 +36,10 @@ struct ProofMemory {
   // The matrix product's V summed in lanes (0: none): partial sums of min(b, lanes) columns for each
   // row of Y_{i-1}, in K, kept across layers at the widest Y.
   std::size_t combine_lanes = 0;
+  // A dense layer's forward scratch in bytes for `batch` samples, where the engine sizes it per layer
+  // (the cpu engine's GEMM routes, whose limbs follow the weights); none where empty. The largest
+  // layer's is counted, beside that layer's square of its input.
+  std::function<std::size_t(const QuantizedLayer& layer, std::size_t batch)> dense_forward_bytes;
 };
 
 }  // namespace nnproof

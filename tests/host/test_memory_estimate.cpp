@@ -106,11 +106,32 @@ TEST(MemoryEstimate, DenseLayersSquareIntoOneTable) {
   std::mt19937_64 rng(7);
   const QuantizedModel m = testing::random_model({64, 32, 32, 10}, rng);
   ProofMemory cpu = memory_of<M61>("cpu"), with_y = cpu;
+  cpu.dense_forward_bytes = with_y.dense_forward_bytes = nullptr;  // its own test below
   with_y.keeps_activations = true;
   for (const auto& [batch, b] : {std::pair<std::size_t, std::size_t>{1000, 1024}, {5, 8}})
     EXPECT_EQ(
         estimate_prove_bytes(m, FieldId::m61, batch, 3, with_y) - estimate_prove_bytes(m, FieldId::m61, batch, 3, cpu),
         (32 + 32 - 32) * b * kM61);
+}
+
+// The cpu engine's dense routes' scratch, by hand for 64-48-10 with int16 weights (|w| <= 1000) in
+// m127: the DGEMM route (not int8) with limbs of 32 to 42 bits for row sums of 2^11 to 2^21, so four
+// limbs a sample, and the weights, limbs and products in doubles: layer 1 (48 x 64 weights,
+// (64 + 48) x 4 x 1000 limbs and products) 3,608,576 bytes; layer 2 squares Z_1 (64 rows of b = 1024
+// in F, 1,048,576) beside its own ((480 + 58 x 4000) x 8 = 1,859,840): layer 1's is the most.
+TEST(MemoryEstimate, CpuDenseGemmScratchByHand) {
+  std::mt19937_64 rng(7);
+  const QuantizedModel m = testing::random_model({64, 48, 10}, rng, 1000);
+  ASSERT_EQ(m.layers[0].weights.width(), 2u);  // int16: the DGEMM route
+  const ProofMemory cpu = memory_of<M127>("cpu");
+  ASSERT_TRUE(cpu.dense_forward_bytes);
+  ProofMemory without = cpu;
+  without.dense_forward_bytes = nullptr;
+  EXPECT_EQ(cpu.dense_forward_bytes(m.layers[0], 1000), (48 * 64 + (64 + 48) * 4 * 1000) * 8);
+  EXPECT_EQ(cpu.dense_forward_bytes(m.layers[1], 1000), (10 * 48 + (48 + 10) * 4 * 1000) * 8);
+  EXPECT_EQ(
+      estimate_prove_bytes(m, FieldId::m127, 1000, 3, cpu) - estimate_prove_bytes(m, FieldId::m127, 1000, 3, without),
+      3608576 - 64 * 1024 * kM127);
 }
 
 // The Thrust engines' dense scratch in m61, by hand for 784-128-10 (fcquad's shape): the GEMM's
@@ -160,6 +181,7 @@ TEST(MemoryEstimate, ChainSquaredBeforeItsConvolution) {
   }
   m.validate();
   ProofMemory cpu = memory_of<M61>("cpu"), with_y = cpu;
+  cpu.dense_forward_bytes = with_y.dense_forward_bytes = nullptr;  // its own test below
   with_y.keeps_activations = true;
   for (const auto& [batch, b] : {std::pair<std::size_t, std::size_t>{5, 8}, {64, 64}})
     EXPECT_EQ(
