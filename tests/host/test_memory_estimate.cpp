@@ -101,13 +101,21 @@ TEST(MemoryEstimate, CnnByHandForEachEngine) {
   }
 }
 
+// The cpu engine's count (m61) and the same with the Y tables kept, without the dense layers' GEMM
+// scratch (CpuDenseGemmScratchByHand's): their difference is the Y tables less the squares' scratch.
+std::pair<ProofMemory, ProofMemory> cpu_and_with_y() {
+  ProofMemory cpu = memory_of<M61>("cpu");
+  cpu.dense_forward_bytes = nullptr;
+  ProofMemory with_y = cpu;
+  with_y.keeps_activations = true;
+  return {cpu, with_y};
+}
+
 // Dense 64-32-32-10: no Y_1, Y_2 (32 + 32 rows of b); Z_1, then Z_2, squared into a table of 32 rows.
 TEST(MemoryEstimate, DenseLayersSquareIntoOneTable) {
   std::mt19937_64 rng(7);
   const QuantizedModel m = testing::random_model({64, 32, 32, 10}, rng);
-  ProofMemory cpu = memory_of<M61>("cpu"), with_y = cpu;
-  cpu.dense_forward_bytes = with_y.dense_forward_bytes = nullptr;  // its own test below
-  with_y.keeps_activations = true;
+  const auto [cpu, with_y] = cpu_and_with_y();
   for (const auto& [batch, b] : {std::pair<std::size_t, std::size_t>{1000, 1024}, {5, 8}})
     EXPECT_EQ(
         estimate_prove_bytes(m, FieldId::m61, batch, 3, with_y) - estimate_prove_bytes(m, FieldId::m61, batch, 3, cpu),
@@ -180,9 +188,7 @@ TEST(MemoryEstimate, ChainSquaredBeforeItsConvolution) {
     m.layers[i].bias.assign(rows[i], 0);
   }
   m.validate();
-  ProofMemory cpu = memory_of<M61>("cpu"), with_y = cpu;
-  cpu.dense_forward_bytes = with_y.dense_forward_bytes = nullptr;  // its own test below
-  with_y.keeps_activations = true;
+  const auto [cpu, with_y] = cpu_and_with_y();
   for (const auto& [batch, b] : {std::pair<std::size_t, std::size_t>{5, 8}, {64, 64}})
     EXPECT_EQ(
         estimate_prove_bytes(m, FieldId::m61, batch, 3, with_y) - estimate_prove_bytes(m, FieldId::m61, batch, 3, cpu),
