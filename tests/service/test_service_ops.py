@@ -20,17 +20,21 @@ from tamperer import Tamperer  # noqa: E402
 
 def case_sigterm():
     """SIGTERM mid-load: every accepted request is answered with a proof that verifies; new ones are refused."""
-    model = os.path.join(SRC, "examples/fashion_mnist/fcquad.onnx")
+    # Proofs long enough for a queue to form behind one: 512 images through CNN-2-Quad on one thread
+    # (~0.2 s each, a few s for all twelve). fcquad's 1024 samples took ~0.1 s once; since session 18 they take 0.01 s, and
+    # all twelve could be proved before the metrics showed a queue.
+    model = os.path.join(SRC, "examples/fashion_mnist/cnn2quad.onnx")
     inp = tmp("images.npy")
     with open(inp, "wb") as f:
-        f.write(make_npy(1024, 784, 0.5))  # proofs long enough (~0.1 s) for a queue to form behind one
-    srv = Server(BIN, [model], "--engine", "cpu", "--workers", "1", "--queue", "32")
+        f.write(make_npy(512, 784, 0.5))
+    srv = Server(BIN, [model], "--engine", "cpu", "--workers", "1", "--threads", "1", "--queue", "32", "--field",
+                 "m127")
     body = npy_bytes(inp)
     results = []
 
     def send():
         try:
-            status, data, _ = srv.request("POST", "/v1/prove?model=fcquad", body)
+            status, data, _ = srv.request("POST", "/v1/prove?model=cnn2quad", body)
             results.append((status, data))
         except OSError as e:
             results.append((None, str(e)))
@@ -49,7 +53,7 @@ def case_sigterm():
     srv.proc.send_signal(15)
     time.sleep(0.3)
     try:
-        status, _, _ = srv.request("POST", "/v1/prove?model=fcquad", body, timeout=10)
+        status, _, _ = srv.request("POST", "/v1/prove?model=cnn2quad", body, timeout=10)
         check(status == 503, f"a new request during the drain got {status}")
     except OSError:
         pass  # or the listener is already closed: refused either way
