@@ -30,7 +30,9 @@ ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<
   tr.Y.push_back(engine.input_table(input, n0, batch));
   for (std::size_t i = 1; i <= layers.size(); ++i) {
     report(progress, "forward layer " + std::to_string(i) + "/" + std::to_string(layers.size()));
-    if (i == 1 || keep_y) {
+    if (i == 1 && !keep_y && i < layers.size()) {  // a hidden Z that only the engine's proof reads
+      tr.Z.push_back(engine.forward_hidden(layers[i - 1], layers[i], tr.Y.back(), batch));
+    } else if (i == 1 || keep_y) {
       tr.Z.push_back(engine.forward(layers[i - 1], tr.Y.back(), batch));
     } else {
       tr.Z.push_back(engine.forward_of_square(layers[i - 1], tr.Z.back(), batch));

@@ -180,15 +180,23 @@ ConvBlocks conv_blocks(const ConvShape& c, std::size_t halves, std::size_t L, st
   return {1, c.groups == 1 ? 1 : OC};
 }
 
+// The bit length of the input's largest representative: its own scan for field elements; given
+// for 64-bit integers (the pool that wrote them kept it).
 template <class F>
-void conv_int8(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch, const OpOutput<F>& out,
-               std::size_t max_block_bytes) {
+unsigned raw_width(const F* in, const LinearOp& op, std::size_t in_stride, std::size_t batch, unsigned) {
+  return value_width(in, op.cols, in_stride, batch).raw;
+}
+unsigned raw_width(const std::uint64_t*, const LinearOp&, std::size_t, std::size_t, unsigned given) { return given; }
+
+template <class F, class In>
+void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::size_t batch, const OpOutput<F>& out,
+               std::size_t max_block_bytes, unsigned raw_bits = 0) {
   constexpr std::size_t kFull = F::kBits <= 64 ? kM61Limbs : kM127Limbs;
   const ConvShape& c = op.conv;
   const Int8Kernel kernel = int8_kernel(op);
   // The input's bytes that are not zero in every value (pooled squares: about half of m127's),
   // rebuilt in 128 bits; else all of them (any value negative, or wide).
-  const std::size_t used = (value_width(in, op.cols, in_stride, batch).raw + 7) / 8;
+  const std::size_t used = (raw_width(in, op, in_stride, batch, raw_bits) + 7) / 8;
   const std::size_t L = used <= kShortBytes ? std::max<std::size_t>(used, 1) : kFull;
   const ConvBlocks blocks = conv_blocks(c, kernel.halves, L, batch, max_block_bytes);
   const std::size_t S = blocks.samples, ocb = blocks.oc_block, oc_blocks = c.out_channels / ocb;
@@ -291,6 +299,16 @@ void apply_conv_int8_into(const LinearOp& op, const Fp61* in, std::size_t in_str
 void apply_conv_int8_into(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
                           const OpOutput<Fp127>& out) {
   conv_int8(op, in, in_stride, batch, out, kConvChunkBytes);
+}
+
+void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size_t in_stride, std::size_t batch,
+                          unsigned raw_bits, const OpOutput<Fp61>& out) {
+  conv_int8(op, in, in_stride, batch, out, kConvChunkBytes, raw_bits);
+}
+
+void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size_t in_stride, std::size_t batch,
+                          unsigned raw_bits, const OpOutput<Fp127>& out) {
+  conv_int8(op, in, in_stride, batch, out, kConvChunkBytes, raw_bits);
 }
 
 }  // namespace nnproof

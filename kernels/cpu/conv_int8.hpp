@@ -10,6 +10,7 @@
 // is unique); only where oneDNN's int8 kernels use VNNI or AMX (int8_limb_gemm_available), since
 // without them it forms 16-bit pair sums that saturate.
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "core/field_m127.hpp"
@@ -50,5 +51,12 @@ void apply_conv_int8_into(const LinearOp& op, const Fp61* in, std::size_t in_str
                           const OpOutput<Fp61>& out);
 void apply_conv_int8_into(const LinearOp& op, const Fp127* in, std::size_t in_stride, std::size_t batch,
                           const OpOutput<Fp127>& out);
+
+// The same from non-negative 64-bit integers below 2^raw_bits (a sum pool of a narrow Z's squares,
+// structured_cpu.hpp): half the bytes of m127's elements to read, and no scan for their width.
+void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size_t in_stride, std::size_t batch,
+                          unsigned raw_bits, const OpOutput<Fp61>& out);
+void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size_t in_stride, std::size_t batch,
+                          unsigned raw_bits, const OpOutput<Fp127>& out);
 
 }  // namespace nnproof

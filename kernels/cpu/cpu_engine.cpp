@@ -79,18 +79,31 @@ class CpuEngine final : public Engine<Cfg> {
     return Z;
   }
 
-  Table2D<F> square(const Table2D<F>& Z) override {
+  // A structured layer's hidden Z as int32 where every entry fits and the next layer pools its
+  // squares as it reads them (kernels/cpu/narrow_table.hpp): a CNN's first Z, a quarter of the
+  // field's bytes for the four passes over it. (Another next layer would read a widened copy.)
+  Table2D<F> forward_hidden(const FieldLayer<F>& layer, const FieldLayer<F>& next, const Table2D<F>& Y,
+                            std::size_t batch) override {
+    if (!layer.q->structured() || !pools_squares_first(next)) return forward(layer, Y, batch);
+    return structured_forward_cpu(layer, Y, batch, InputIs::values, ZForm::narrow_where_it_fits);
+  }
+  void to_host(Table2D<F>& t) override { widen_narrow_table(t); }
+
+  Table2D<F> square(const Table2D<F>& Zin) override {
+    const Table2D<F>& Z = this->on_host(Zin);
     auto Y = Table2D<F>::unwritten(Z.rows, Z.cols);
     square_table(Z.data.data(), Y.data.data(), Z.data.size());  // kernels/cpu/square_entries.hpp
     return Y;
   }
 
   // A structured layer whose chain starts with a sum pool pools the squares of Z as it reads them
-  // (structured_cpu.hpp): no Y table is written, faulted in or read back. A dense layer squares S
-  // into scratch first (the base's forward of square), which host/memory.cpp's estimate counts.
+  // (structured_cpu.hpp), a narrow Z in place: no Y table is written, faulted in or read back. A
+  // dense layer squares S into scratch first (the base's forward of square), which host/memory.cpp's
+  // estimate counts.
   Table2D<F> forward_of_square(const FieldLayer<F>& layer, const Table2D<F>& S, std::size_t batch) override {
-    if (layer.q->structured()) return structured_forward_cpu(layer, S, batch, InputIs::squared);
-    return Engine<Cfg>::forward_of_square(layer, S, batch);
+    if (layer.q->structured() && (!narrow_table(S) || pools_squares_first(layer)))
+      return structured_forward_cpu(layer, S, batch, InputIs::squared);
+    return Engine<Cfg>::forward_of_square(layer, this->on_host(S), batch);
   }
 
   // The sum-checks read Z where the protocol names Y = Z o Z (col_combine_of_squares, the square
@@ -218,12 +231,12 @@ class CpuEngine final : public Engine<Cfg> {
   std::vector<K> col_combine_of_squares(const Table2D<F>& Z, const Table2D<F>& Y, std::span<const K> eq_r,
                                         SquareCarry<K>& carry) override {
     if (Z.rows < 4) return Y.data.empty() ? col_combine(square(Z), eq_r) : col_combine(Y, eq_r);  // Y not kept
-    return square_group_sums<F, K>(Z, eq_r, carry.sums);
+    return square_group_sums<F, K>(Z, eq_r, carry.sums);                                          // a narrow Z too
   }
 
   std::unique_ptr<SumcheckProver<K>> square_sumcheck(const Table2D<F>& Z, std::span<const K> s, std::span<const K> r,
                                                      K claim, SquareCarry<K> carry) override {
-    return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r, claim, carry.sums);
+    return std::make_unique<CpuSquareSumcheck<Cfg>>(Z, s, r, claim, carry.sums);  // a narrow Z too
   }
 
   std::unique_ptr<HadamardSumcheckProver<K>> hadamard_sumcheck(const Table2D<F>& Z, const Table2D<F>& E,

@@ -3,6 +3,8 @@
 // The first pass over a quadratic activation's Z (square_sumcheck.hpp): V = col_combine(Z o Z)
 // with the per-group sums that the square sum-check's first two rounds are made from, and the
 // AVX-512 kernel sets (SimdKernels) that it, the sum-check and col_combine run on.
+#include <array>
+#include <cassert>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "core/lazy.hpp"
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
+#include "kernels/cpu/narrow_table.hpp"
 #include "kernels/cpu/sumcheck_kernels.hpp"
 #include "kernels/engine/table.hpp"
 #include "verifier/parallel.hpp"
@@ -38,26 +41,35 @@ struct SimdKernels<Fp127, Fp127> {
   static const M127Kernels& get() { return m127_kernels(); }
 };
 
-// V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums.
+// V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums. Z may
+// be a narrow table (narrow_table.hpp): each group's rows are then widened a chunk of columns at a
+// time, the chunks' sums added (they are linear in eq(r, .)).
 template <class F, class K>
 std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std::vector<K>& sums) {
   using Simd = SimdKernels<F, K>;
   static_assert(kM61GroupSums == kGroupSums);
   const std::size_t rows = Z.rows, cols = Z.cols, quarter = rows / 4, half = rows / 2;
   assert(ec.size() >= cols);
-  ec = ec.first(cols);  // the kernels run over ec.size() columns
+  const NarrowTable* narrow = narrow_table(Z);
+  const std::size_t chunk = widen_chunk(Z, narrow), chunks = cols / chunk;  // powers of two
   std::vector<K> V(rows);
   sums.assign(kGroupSums * quarter, K::zero());
-  std::optional<typename Simd::Weights> weights;
-  if constexpr (Simd::kHave) weights.emplace(ec);
+  std::vector<typename Simd::Weights> weights;  // per chunk of columns (the kernels run over its size)
+  for (std::size_t c = 0; c < chunks; ++c) weights.emplace_back(ec.subspan(c * chunk, chunk));
   parallel_for(quarter, [&](std::size_t g) {
-    const F* z00 = Z.data.data() + g * cols;
-    const F *z01 = z00 + quarter * cols, *z10 = z00 + half * cols, *z11 = z01 + half * cols;
     std::array<K, kGroupSums> r;
-    if constexpr (Simd::kHave) {
-      r = Simd::get().group_sums(z00, z01, z10, z11, *weights);
-    } else {
-      r = group_sums_portable<F, K>(z00, z01, z10, z11, ec);
+    r.fill(K::zero());
+    std::array<F, 4 * kWidenColumns> buf;
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const auto z =
+          rows_at<F, 4>(Z, narrow, {g, g + quarter, g + half, g + half + quarter}, c * chunk, chunk, buf.data());
+      std::array<K, kGroupSums> part;
+      if constexpr (Simd::kHave) {
+        part = Simd::get().group_sums(z[0], z[1], z[2], z[3], weights[c]);
+      } else {
+        part = group_sums_portable<F, K>(z[0], z[1], z[2], z[3], ec.subspan(c * chunk, chunk));
+      }
+      for (unsigned i = 0; i < kGroupSums; ++i) r[i] += part[i];
     }
     K* out = sums.data() + kGroupSums * g;
     std::copy(r.begin(), r.end(), out);

@@ -30,6 +30,7 @@
 #include "core/polynomial.hpp"
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
+#include "kernels/cpu/narrow_table.hpp"
 #include "kernels/cpu/square_group_sums.hpp"
 #include "kernels/cpu/sumcheck_kernels.hpp"
 #include "kernels/engine/engine.hpp"
@@ -52,6 +53,14 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     if (rows_ >= 4 && group_sums.size() == kGroupSums * (rows_ / 4)) {
       weigh_group_sums(group_sums);
       stage_ = Stage::carried_round1;
+    }
+    // A narrow Z (narrow_table.hpp) is read in place by the carried rounds' one pass over it
+    // (fold_two_from_base); without a carry, the rounds read a widened copy.
+    narrow_ = narrow_table(Z);
+    if (narrow_ && stage_ != Stage::carried_round1) {
+      widened_ = Z;
+      widen_narrow_table(widened_);
+      base_ = &widened_, narrow_ = nullptr;
     }
     if constexpr (Simd::kHave) simd_weights_.emplace(std::span<const K>(ec_.data(), cols_));  // ec_ never reallocates
   }
@@ -285,15 +294,19 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   // bind(rho2) has not run yet: rows_ is still rows / 2. With `and_round`, also returns q(0), q(2)
   // of the next round from the folded rows' pairs (g, g + rows / 8) while they are in cache.
   std::array<K, 2> fold_two_from_base(K rho2, bool and_round = false) {
-    const F* z = base_->data.data();
     const std::size_t C = cols_, quarter = rows_ / 2, half = rows_, eighth = quarter / 2;
+    const std::size_t chunk = widen_chunk(*base_, narrow_);
     auto fold_group = [&](std::size_t g) {
-      const F *z00 = z + g * C, *z01 = z00 + quarter * C, *z10 = z00 + half * C, *z11 = z01 + half * C;
-      K* out = z_.data() + g * C;
-      if constexpr (Simd::kHave) {
-        Simd::get().fold_two(z00, z01, z10, z11, rho1_, rho2, out, C);
-      } else {
-        fold_two_portable<F, K>(z00, z01, z10, z11, rho1_, rho2, out, C);
+      std::array<F, 4 * kWidenColumns> buf;  // a narrow Z's rows, widened (square_group_sums' chunks)
+      for (std::size_t c0 = 0; c0 < C; c0 += chunk) {
+        const auto z =
+            rows_at<F, 4>(*base_, narrow_, {g, g + quarter, g + half, g + quarter + half}, c0, chunk, buf.data());
+        K* out = z_.data() + g * C + c0;
+        if constexpr (Simd::kHave) {
+          Simd::get().fold_two(z[0], z[1], z[2], z[3], rho1_, rho2, out, chunk);
+        } else {
+          fold_two_portable<F, K>(z[0], z[1], z[2], z[3], rho1_, rho2, out, chunk);
+        }
       }
     };
     z_.resize(quarter * C);
@@ -345,7 +358,9 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     }
   }
 
-  const Table2D<F>* base_;  // the unfolded table Z, read until the first fold
+  const Table2D<F>* base_;               // the unfolded table Z, read until the first fold
+  const NarrowTable* narrow_ = nullptr;  // base_'s int32 entries where it is narrow
+  Table2D<F> widened_;                   // a narrow Z widened, where no carry reads it in place
   Stage stage_ = Stage::base;
   UninitializedVector<K> z_;  // the folded table, rows_ x cols_: each resize that grows it is written in full
   std::size_t rows_, cols_;

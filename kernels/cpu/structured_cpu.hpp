@@ -10,10 +10,14 @@
 // than they saved in faults on this machine: 1.0-1.3 -> 2.0-2.6 s of sys for two proofs.)
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
 #include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/narrow_forward.hpp"
+#include "kernels/cpu/narrow_table.hpp"
 #include "kernels/cpu/op_output.hpp"
 #include "kernels/cpu/square_entries.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
@@ -143,19 +147,33 @@ void sum_pool_of_squares_into(const LinearOp& op, const F* in, std::size_t in_st
   }
 }
 
+// Whether a structured layer's chain starts with a sum pool, which pools the squares of the
+// previous Z as it reads them (structured_forward_cpu with InputIs::squared).
+template <class F>
+bool pools_squares_first(const FieldLayer<F>& layer) {
+  return layer.q->structured() && all_weights_one(layer.q->ops.front());
+}
+
+// Which table structured_forward_cpu returns: the field's, or a narrow one (narrow_table.hpp)
+// where the chain's last op takes the limb route and every output fits int32.
+enum class ZForm { field, narrow_where_it_fits };
+
 // Z = W Y + B m^T for a structured layer (structured_forward_by's table, bit for bit). With
 // InputIs::squared, `Y` is the previous layer's Z and the input is its square: a chain that starts
 // with a sum pool (a CNN's square-then-pool) squares as it pools, so the layer's largest table is
 // read once and no Y is written; other chains square Y's real rows into a scratch vector first.
 // (host/memory.cpp's estimate for an engine that keeps no Y counts these vectors: keep it in step.)
+// With ZForm::narrow_where_it_fits, Z may be a narrow table. Y may be one (narrow_table.hpp) only
+// where its squares are pooled first (pools_squares_first).
 template <class F>
 Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch,
-                                  InputIs input = InputIs::values) {
+                                  InputIs input = InputIs::values, ZForm form = ZForm::field) {
   const auto& ops = layer.q->ops;
   UninitializedVector<F> cur, next;
   const F* in = Y.data.data();
   std::size_t stride = Y.cols;
   bool pool_squares = false;
+  const NarrowTable* narrow_in = narrow_table(Y);
   if (input == InputIs::squared) {
     pool_squares = all_weights_one(ops.front());  // a sum pool (apply_op_exact_into's test)
     if (!pool_squares) {
@@ -164,20 +182,35 @@ Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& 
       in = cur.data();
     }
   }
+  if (narrow_in && !pool_squares)
+    throw std::logic_error("structured_forward_cpu: a narrow input table is read only by a pool of its squares");
   // Op i of the chain from `in` into `out`: the first op pools squares where asked.
   const auto apply = [&](std::size_t i, const OpOutput<F>& out) {
+    if (i == 0 && pool_squares && narrow_in)
+      return sum_pool_of_narrow_squares_into(ops[i], narrow_in->v.data(), stride, batch, narrow_in->bits, out);
     if (i == 0 && pool_squares) return sum_pool_of_squares_into(ops[i], in, stride, batch, out);
     apply_op_cpu_into(ops[i], in, stride, batch, out);
   };
-  for (std::size_t i = 0; i + 1 < ops.size(); ++i) {
+  // A pool of a narrow Z's squares into 64-bit sums that a convolution's int8 route reads itself.
+  const bool pool_into_conv = narrow_in && pool_squares && pooled_squares_feed_int8_conv(ops, narrow_in->bits);
+  for (std::size_t i = 0; i + 1 < ops.size() && !pool_into_conv; ++i) {
     next.resize(ops[i].rows * batch);
     apply(i, OpOutput<F>{next.data(), batch});
     cur.swap(next);
     in = cur.data(), stride = batch;
   }
   if (ops.back().rows != layer.rows()) throw std::logic_error("structured_forward_cpu: the chain's rows differ");
+  // Whether the last op reads Y's squares in place (it is the pool of them, or the convolution
+  // after a pool into 64-bit sums), not `in`: no narrow output then.
+  const bool last_op_reads_squares = (ops.size() == 1 && pool_squares) || pool_into_conv;
+  if (form == ZForm::narrow_where_it_fits && !last_op_reads_squares)
+    if (auto Z = last_op_narrow(layer, in, stride, batch, Y.cols)) return std::move(*Z);
   auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
-  apply(ops.size() - 1, OpOutput<F>{Z.data.data(), Y.cols, layer.bias.data()});
+  const OpOutput<F> out{Z.data.data(), Y.cols, layer.bias.data()};
+  if (pool_into_conv)
+    pool_squares_into_int8_conv(ops, narrow_in->v.data(), stride, batch, out);
+  else
+    apply(ops.size() - 1, out);
   zero_padding_parallel(Z, layer.rows(), batch);
   return Z;
 }

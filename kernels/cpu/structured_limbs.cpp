@@ -85,6 +85,25 @@ std::size_t max_taps_per_row(const LinearOp& op) {
   return op.conv.group_in() * op.conv.kernel_h * op.conv.kernel_w;  // padding only removes taps
 }
 
+std::uint64_t max_abs_row_sum(const LinearOp& op) {
+  // A dense op's rows, or a convolution's output channels: each row of channel oc reads some of
+  // kernel[oc]'s entries once (all of them where no padding cuts it).
+  const std::size_t rows = op.kind == LinearOp::Kind::dense ? op.rows : op.conv.out_channels;
+  const std::size_t per_row = op.kind == LinearOp::Kind::dense ? op.cols : max_taps_per_row(op);
+  std::uint64_t most = 0;
+  op.weights.visit([&](const auto* w) {
+    for (std::size_t a = 0; a < rows; ++a) {
+      std::uint64_t sum = 0;
+      for (std::size_t t = 0; t < per_row; ++t) {
+        const std::int64_t x = static_cast<std::int64_t>(w[a * per_row + t]);
+        sum += static_cast<std::uint64_t>(x < 0 ? -x : x);
+      }
+      most = std::max(most, sum);
+    }
+  });
+  return most;
+}
+
 bool limb_route_fits(const LinearOp& op) {
   constexpr std::size_t kMaxTaps = std::size_t{1} << 17;  // 2^17 x 2^15 x 2^31 = 2^63
   constexpr std::size_t kMinAverageTaps = 8;

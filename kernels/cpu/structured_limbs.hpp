@@ -38,6 +38,10 @@ constexpr std::size_t kLimbs31 = (F::kBits + 30) / 31;  // m61: 2, m127: 5
 // The largest number of taps of any output feature of op.
 std::size_t max_taps_per_row(const LinearOp& op);
 
+// The largest sum of |weights| of any output of op (a convolution: any output channel's whole
+// kernel, which padding only cuts). limb_route_fits(op) must hold (weights below 2^15).
+std::uint64_t max_abs_row_sum(const LinearOp& op);
+
 // Whether the limb route is exact for op (weights below 2^15, fewer than 2^17 taps per output) and
 // pays for its split (at least 8 taps per output on average).
 bool limb_route_fits(const LinearOp& op);
@@ -156,15 +160,51 @@ void sum_rows_by_tap_tiles(const std::int32_t* block, std::size_t cols, const Ta
   for (std::size_t r = r0; r < r1; ++r) write_row(r, acc[r - r0].data());
 }
 
-// op applied to `in` (op.cols rows of stride in_stride), rows [0, op.rows) x samples [0, batch)
-// written to `out`, by limb planes: limb_route_fits(op) must hold. (max_slab_taps: smaller in
-// tests, to run many slabs.)
+// Where apply_op_limbs_to writes row a's samples [k0, k0 + m) from their limb sums (L x B, limbs
+// past n zero): field elements, the bias added (FieldRows), or int32 (NarrowRows).
 template <class F>
-void apply_op_limbs_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
-                         const OpOutput<F>& out, std::size_t max_slab_taps = kMaxSlabTaps) {
+struct FieldRows {
+  const OpOutput<F>& out;
+  unsigned n;
+  F* row(std::size_t a) const { return out.row(a); }
+  void write(std::size_t a, std::size_t k0, std::size_t m, const std::int64_t* sums) const {
+    F* r = out.row(a) + k0;
+    const i128 bias = out.bias ? static_cast<i128>(out.bias[a].centered()) : 0;
+    if (n == 1 && bias < (i128{1} << 124) && bias > -(i128{1} << 124))  // one limb: the sum is acc[0] + bias
+      for (std::size_t i = 0; i < m; ++i) r[i] = from_small_i128<F>(sums[i] + bias);
+    else
+      for (std::size_t i = 0; i < m; ++i) r[i] = out.add_bias(a, join_limbs31_n<F>(sums + i, kLimbBlock, n));
+  }
+};
+
+// One limb (n = 1), every output below 2^31 in magnitude with its bias (narrow_limb_output_bits):
+// the sums are the entries.
+struct NarrowRows {
+  std::int32_t* data;
+  std::size_t stride;
+  const std::int64_t* bias;  // per row, or nullptr
+  std::int32_t* row(std::size_t a) const { return data + a * stride; }
+  void write(std::size_t a, std::size_t k0, std::size_t m, const std::int64_t* sums) const {
+    std::int32_t* r = row(a) + k0;
+    const std::int64_t b = bias ? bias[a] : 0;
+    for (std::size_t i = 0; i < m; ++i) r[i] = static_cast<std::int32_t>(sums[i] + b);
+  }
+};
+
+// The 31-bit limbs the limb route cuts `in`'s values into (rows [0, cols) of stride in_stride).
+template <class F>
+unsigned limbs_of_input(const F* in, std::size_t cols, std::size_t in_stride, std::size_t batch) {
+  return limbs31_needed<F>(value_width(in, cols, in_stride, batch));
+}
+
+// op applied to `in` (op.cols rows of stride in_stride, cut into n limbs: limbs_of_input), rows
+// [0, op.rows) x samples [0, batch) written by `out` (FieldRows or NarrowRows), by limb planes:
+// limb_route_fits(op) must hold. (max_slab_taps: smaller in tests, to run many slabs.)
+template <class F, class Rows>
+void apply_op_limbs_to(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch, unsigned n,
+                       const Rows& out, std::size_t max_slab_taps = kMaxSlabTaps) {
   constexpr std::size_t L = kLimbs31<F>, B = kLimbBlock, kRowsPerTask = kLimbRowsPerTask;
   using Sums = std::array<std::int64_t, L * B>;
-  const unsigned n = limbs31_needed<F>(value_width(in, op.cols, in_stride, batch));
   const std::size_t blocks = (batch + B - 1) / B, block_size = n * op.cols * B;
   // planes[b block_size + (l cols + j) B + i]: limb l of input j, sample b B + i (zero past the batch).
   UninitializedVector<std::int32_t> planes(blocks * block_size);
@@ -184,20 +224,11 @@ void apply_op_limbs_into(const LinearOp& op, const F* in, std::size_t in_stride,
       const std::size_t b = task / row_tasks, r0 = task % row_tasks * kRowsPerTask;
       const std::size_t m = std::min(batch, b * B + B) - b * B, r_end = std::min(rows, r0 + kRowsPerTask);
       const std::int32_t* block = planes.data() + b * block_size;
-      // Row r's sums (L x B, limbs past n zero) into its m entries of the output, bias added.
-      const auto write_row = [&](std::size_t r, const std::int64_t* sums) {
-        const std::size_t a = first + r;
-        F* row = out.row(a) + b * B;
-        const i128 bias = out.bias ? static_cast<i128>(out.bias[a].centered()) : 0;
-        if (n == 1 && bias < (i128{1} << 124) && bias > -(i128{1} << 124))  // one limb: the sum is acc[0] + bias
-          for (std::size_t i = 0; i < m; ++i) row[i] = from_small_i128<F>(sums[i] + bias);
-        else
-          for (std::size_t i = 0; i < m; ++i) row[i] = out.add_bias(a, join_limbs31_n<F>(sums + i, B, n));
-      };
-      Sums sums;
-      sums.fill(0);  // limbs past n stay zero for the join
+      const auto write_row = [&](std::size_t r, const std::int64_t* sums) { out.write(first + r, b * B, m, sums); };
       if (r_end - r0 > 1 && taps.most_taps(r0, r_end) > kTapTile)
         return sum_rows_by_tap_tiles<L>(block, op.cols, taps, r0, r_end, n, write_row);
+      Sums sums;
+      sums.fill(0);  // limbs past n stay zero for the join
       for (std::size_t r = r0; r < r_end; ++r) {
         const std::size_t t0 = taps.start[r];
         // The rows written are 4 KiB apart (m127, batch 256): ask for the one a few rows ahead.
@@ -208,6 +239,30 @@ void apply_op_limbs_into(const LinearOp& op, const F* in, std::size_t in_stride,
     });
     first = taps.end;
   }
+}
+
+// The bits b of a narrow table (every |entry| < 2^b <= 2^31) that op writes with the limb route
+// from an input of centered width in_bits and the rows' biases (or none): 0 where an output could
+// reach 2^31, or the input needs more than one limb. The bound is max_abs_row_sum x the input's.
+template <class F>
+unsigned narrow_limb_output_bits(const LinearOp& op, unsigned in_bits, const F* bias) {
+  if (limbs31_needed<F>(ValueWidth{0, in_bits}) != 1) return 0;
+  u128 most_bias = 0;
+  for (std::size_t a = 0; bias && a < op.rows; ++a) {
+    const i128 b = bias[a].centered();
+    most_bias = std::max(most_bias, static_cast<u128>(b < 0 ? -b : b));
+  }
+  const u128 bound = static_cast<u128>(max_abs_row_sum(op)) * ((u128{1} << in_bits) - 1) + most_bias;
+  const unsigned bits = bit_length(bound);
+  return bits <= 31 ? std::max(bits, 1u) : 0;
+}
+
+// apply_op_limbs_to in field elements, into `out` (the bias added where it has one).
+template <class F>
+void apply_op_limbs_into(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch,
+                         const OpOutput<F>& out, std::size_t max_slab_taps = kMaxSlabTaps) {
+  const unsigned n = limbs_of_input(in, op.cols, in_stride, batch);
+  apply_op_limbs_to(op, in, in_stride, batch, n, FieldRows<F>{out, n}, max_slab_taps);
 }
 
 // out (op.rows x batch, row-major) = op applied to `in`: apply_op_limbs_into a vector.

@@ -122,6 +122,15 @@ class Engine {
 
   // Z = W Y + B m^T: Z is padded(rows) x Y.cols, zero in padding rows and in columns >= batch.
   virtual Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) = 0;
+  // forward() for a hidden layer's Z in an inference proof that keeps no Y (run_forward with
+  // Activations::for_proof, proof_reads_activations() false), whose square `next` reads: only this
+  // engine's forward_of_square(next, .), col_combine_of_squares, square_sumcheck and to_host read
+  // it, so an engine may keep it in a form of its own (the cpu engine: int32 entries where they
+  // fit and next pools their squares, kernels/cpu/narrow_table.hpp).
+  virtual Table2D<F> forward_hidden(const FieldLayer<F>& layer, const FieldLayer<F>& /*next*/, const Table2D<F>& Y,
+                                    std::size_t batch) {
+    return forward(layer, Y, batch);
+  }
   // Entrywise square.
   virtual Table2D<F> square(const Table2D<F>& Z) = 0;
   // forward(layer, square(S), batch): the next layer's Z from the previous one's, for a prover that

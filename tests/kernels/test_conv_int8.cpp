@@ -100,6 +100,38 @@ TYPED_TEST(ConvInt8, ManyChannelBlocksOfShortValues) {
   }
 }
 
+// Eight and sixteen input channels (grouped or not) of values below 2^b, b <= 64: the split
+// transposes eight channels' bytes at a time (L <= 8); from field elements and from the 64-bit
+// sums a pool of squares writes (the overload with their width), against the 128-bit route.
+TYPED_TEST(ConvInt8, EightChannelsAtATimeFromFieldsAndFrom64BitSums) {
+  using F = TypeParam;
+  if (!int8_limb_gemm_available()) GTEST_SKIP() << "oneDNN's int8 kernels are not exact here (no VNNI or AMX)";
+  auto rng = testing::make_rng(232);
+  for (const auto& [in_channels, groups] : {std::pair<std::size_t, std::size_t>{8, 1}, {16, 2}, {16, 1}}) {
+    ConvShape c;
+    c.in_channels = in_channels, c.groups = groups, c.out_channels = 2 * groups;
+    c.in_h = 5, c.in_w = 6, c.kernel_h = c.kernel_w = 3, c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
+    c.pow2_in = in_channels == 16 && groups == 1;
+    const LinearOp op = LinearOp::convolution(c, WeightMatrix(kernel_weights(c.kernel_size(), groups == 2, rng)));
+    ASSERT_TRUE(int8_conv_exact(op));
+    for (unsigned bits : {1u, 8u, 9u, 40u, 57u, 61u, 64u}) {
+      const std::size_t batch = 19;
+      std::vector<std::uint64_t> sums(op.cols * batch);
+      std::uint64_t any = 0;
+      for (auto& x : sums) any |= x = (rng() % 5 == 0 ? ~std::uint64_t{0} : rng()) >> (64 - bits);
+      std::vector<F> in(sums.size());
+      for (std::size_t i = 0; i < in.size(); ++i) in[i] = F::from_u128(sums[i]);
+      const std::vector<F> want = apply_op(op, in.data(), batch, batch);
+      if (bits <= F::kBits)  // field elements: their representatives' bytes
+        EXPECT_EQ(apply_conv_int8(op, in.data(), batch, batch), want)
+            << in_channels << " channels, " << bits << " bits";
+      std::vector<F> got(op.rows * batch);
+      apply_conv_int8_into(op, sums.data(), batch, batch, bit_length(any), OpOutput<F>{got.data(), batch});
+      EXPECT_EQ(got, want) << in_channels << " channels, 64-bit sums of " << bits << " bits";
+    }
+  }
+}
+
 TEST(ConvInt8Route, TakesInt8ConvolutionsWithEnoughTaps) {
   ConvShape c;
   c.in_channels = 8, c.in_h = c.in_w = 6, c.out_channels = 3, c.kernel_h = c.kernel_w = 3;  // 72 taps

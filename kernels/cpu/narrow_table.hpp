@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// A hidden layer's Z kept by the cpu engine as int32 entries (issue 23: narrow tables). A CNN's
+// first Z is small integers (CIFAR-size: below 2^25) but was written as field elements, 16 bytes
+// each in m127: 134 MB at batch 256, written once and read three times (the next layer's pool of
+// squares, the group sums of col_combine_of_squares, the square sum-check's first fold), ~35 ms of
+// memory traffic in a 0.16 s proof. As int32 it is a quarter of that.
+//
+// The table is the engine's own copy (Table2D::device, as the cuda engine keeps device memory):
+// `data` stays empty, and Engine::to_host / on_host widen it into field elements for any reader
+// that has no narrow path. Only the engine's forward_hidden makes one, for a proof's hidden Z,
+// which its own forward_of_square, col_combine_of_squares and square_sumcheck read.
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+
+#include "core/fields.hpp"
+#include "kernels/cpu/op_output.hpp"
+#include "kernels/engine/table.hpp"
+#include "kernels/engine/uninitialized.hpp"
+#include "verifier/parallel.hpp"
+
+namespace nnproof {
+
+// The tag whose address marks a NarrowTable (DeviceCopy::kind); one object across the program.
+inline constexpr char kNarrowTableTag = 0;
+
+// Entries rows x cols, row-major as the table's; every |entry| < 2^bits (bits <= 31).
+struct NarrowTable final : DeviceCopy {
+  UninitializedVector<std::int32_t> v;
+  unsigned bits = 31;
+  NarrowTable() : DeviceCopy(&kNarrowTableTag) {}
+};
+
+// The table's int32 entries, or nullptr when it holds its field elements (or another engine's copy).
+template <class F>
+const NarrowTable* narrow_table(const Table2D<F>& t) {
+  if (t.on_host() || !t.device || t.device->kind != &kNarrowTableTag) return nullptr;
+  return static_cast<const NarrowTable*>(t.device.get());
+}
+
+// A Table2D whose entries are `narrow` (rows x cols int32): data left empty.
+template <class F>
+Table2D<F> narrow_table2d(std::size_t rows, std::size_t cols, std::shared_ptr<const NarrowTable> narrow) {
+  Table2D<F> t;
+  t.rows = rows, t.cols = cols;
+  t.device = std::move(narrow);
+  return t;
+}
+
+// out[i] = in[i] as field elements, i < n, without branches: F::from_int's reduction made the two
+// passes that widen a CIFAR-size Z (group sums, first fold) 20 ms slower. For m127 the two 64-bit
+// halves of x + p [x < 0] (p = 2^127 - 1) are (x - 1, 2^63 - 1) where x < 0, else (x, 0), a loop
+// the compiler vectorizes.
+template <class F>
+void widen_entries(const std::int32_t* in, std::size_t n, F* out) {
+  if constexpr (std::is_same_v<F, Fp127>) {
+    static_assert(sizeof(Fp127) == 16 && std::endian::native == std::endian::little);
+    auto* halves = reinterpret_cast<std::uint64_t*>(out);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t x = in[i], sign = x >> 63;  // all ones where x < 0
+      halves[2 * i] = static_cast<std::uint64_t>(x + sign);
+      halves[2 * i + 1] = static_cast<std::uint64_t>(sign) >> 1;
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) out[i] = from_small_i128<F>(in[i]);
+  }
+}
+
+// Columns a pass widens at a time where it reads a narrow table with the field's kernels (four rows:
+// 16 KiB of m127, in L1).
+inline constexpr std::size_t kWidenColumns = 256;
+
+// Columns [c0, c0 + len) of rows `rows` of t as field elements: pointers into t.data where it holds
+// them (narrow null), else the narrow entries widened into buf (rows.size() x kWidenColumns).
+template <class F, std::size_t N>
+std::array<const F*, N> rows_at(const Table2D<F>& t, const NarrowTable* narrow, const std::array<std::size_t, N>& rows,
+                                std::size_t c0, std::size_t len, F* buf) {
+  std::array<const F*, N> out;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (narrow == nullptr) {
+      out[i] = t.data.data() + rows[i] * t.cols + c0;
+      continue;
+    }
+    widen_entries(narrow->v.data() + rows[i] * t.cols + c0, len, buf + i * kWidenColumns);
+    out[i] = buf + i * kWidenColumns;
+  }
+  return out;
+}
+
+// The column chunks of such a pass: the whole row where the table holds field elements.
+template <class F>
+std::size_t widen_chunk(const Table2D<F>& t, const NarrowTable* narrow) {
+  return narrow ? std::min(t.cols, kWidenColumns) : t.cols;
+}
+
+// Fills t.data from its int32 entries (Engine::to_host), in parallel by rows.
+template <class F>
+void widen_narrow_table(Table2D<F>& t) {
+  const NarrowTable* n = narrow_table(t);
+  if (n == nullptr) return;
+  t.data.resize(t.rows * t.cols);
+  parallel_for(t.rows, [&](std::size_t r) { widen_entries(n->v.data() + r * t.cols, t.cols, &t.at(r, 0)); });
+  t.device.reset();
+}
+
+// Rows [0, rows) keep their first `batch` entries; the rest of each row, and every row after, are
+// zero (zero_padding_parallel's narrow twin).
+inline void zero_narrow_padding(NarrowTable& t, std::size_t table_rows, std::size_t cols, std::size_t rows,
+                                std::size_t batch) {
+  parallel_for(table_rows, [&](std::size_t r) {
+    std::int32_t* row = t.v.data() + r * cols;
+    std::fill(row + (r < rows ? batch : 0), row + cols, 0);
+  });
+}
+
+}  // namespace nnproof
