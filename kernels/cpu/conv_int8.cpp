@@ -132,15 +132,16 @@ struct ByteConv {
   }
 };
 
-// A thread's buffers for its blocks: the block's bytes, oneDNN's scratchpad, its int32 products
-// and the join's rebuilt values.
+// A thread's buffers for its blocks: the block's bytes, oneDNN's scratchpad, its int32 products,
+// the join's rebuilt values and the zero bias its full-width rebuild adds (as many: a join piece's
+// entries are at most a block's values).
 template <class F>
 struct BlockBuffers {
   UninitializedVector<std::uint8_t> src, pad;
   UninitializedVector<std::int32_t> dst;
-  std::vector<F> z;
+  std::vector<F> z, zeros;
   BlockBuffers(std::size_t src_bytes, std::size_t pad_bytes, std::size_t products, std::size_t values)
-      : src(src_bytes), pad(pad_bytes), dst(products), z(values) {}
+      : src(src_bytes), pad(pad_bytes), dst(products), z(values), zeros(values, F::zero()) {}
 };
 
 // How conv_int8 cuts its work: blocks of `samples` samples (their bytes split once, for every
@@ -239,7 +240,7 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
           for (std::size_t g = 0; g < oc_blocks; ++g) {
             (n == S ? full : *last).run(g, buf->src.data(), buf->dst.data(), buf->pad.data());
             join_bytes<kFull>(c, OutputBlock{g * ocb, ocb, k0, n}, kernel.halves, L, buf->dst.data(), out,
-                              buf->z.data());
+                              buf->z.data(), buf->zeros.data());
           }
         } catch (...) {
           record(std::current_exception());

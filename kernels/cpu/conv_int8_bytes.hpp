@@ -133,21 +133,19 @@ struct OutputBlock {
 // for the block's channels (OC' = halves ocb; with two halves, the lo channel's value plus 256 times
 // the hi channel's), plus the row's bias, in pieces of positions: each piece's values for the n
 // samples are rebuilt into z, then written as runs of n consecutive entries of out's rows. L is the
-// full width (recombine_limbs) or at most kShortBytes (recombine_short).
+// full width (recombine_limbs, which adds a bias: `zeros`, as many as a piece's entries) or at most
+// kShortBytes (recombine_short).
 template <std::size_t kFull, class F>
 void join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, std::size_t L, const std::int32_t* dst,
-                const OpOutput<F>& out, F* z) {
+                const OpOutput<F>& out, F* z, const F* zeros) {
   const std::size_t ocb = b.ocb, ocx = halves * ocb, ocg = ocb / c.groups, ohw = c.out_h() * c.out_w();
   const std::size_t P = ohw * ocx, piece = join_piece(ocx, b.n);  // entries, whole positions
-  static const std::vector<F> zeros(kJoinEntries);                // recombine_limbs adds a bias: none here
-  const std::vector<F> bias(piece > zeros.size() ? piece : 0);
-  const F* no_bias = piece > zeros.size() ? bias.data() : zeros.data();
   const F f256 = F::from_int(256);
   for (std::size_t e0 = 0; e0 < P; e0 += piece) {
     const std::size_t m = std::min(P, e0 + piece) - e0;
     for (std::size_t i = 0; i < b.n; ++i) {
       if (L == kFull)
-        recombine_limbs(dst + i * L * P + e0, P, m, no_bias, z + i * piece);
+        recombine_limbs(dst + i * L * P + e0, P, m, zeros, z + i * piece);
       else
         recombine_short(dst + i * L * P + e0, P, L, m, z + i * piece);
     }

@@ -5,20 +5,17 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cassert>
 #include <optional>
-#include <type_traits>
 
 #include "core/lazy.hpp"
 #include "kernels/cpu/conv_int8.hpp"
 #include "kernels/cpu/conv_transpose.hpp"
 #include "kernels/cpu/cpu_backward.hpp"
+#include "kernels/cpu/dense_forward.hpp"
 #include "kernels/cpu/hadamard_sumcheck.hpp"
 #include "kernels/cpu/int8_column_byte_sums.hpp"
 #include "kernels/cpu/int8_column_sums.hpp"
-#include "kernels/cpu/int8_limbs.hpp"
-#include "kernels/cpu/layer_gemm_plan.hpp"
-#include "kernels/cpu/limb_gemm.hpp"
+#include "kernels/cpu/isa.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
 #include "kernels/cpu/outer_product.hpp"
 #include "kernels/cpu/product_sumcheck.hpp"
@@ -27,7 +24,6 @@
 #include "kernels/cpu/structured_cpu.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/uninitialized.hpp"
-#include "kernels/engine/weights_cache.hpp"
 #include "verifier/int8_chunk_dot.hpp"
 #include "verifier/parallel.hpp"
 #include "verifier/weight_routes.hpp"
@@ -41,11 +37,6 @@ void set_cpu_threads(int threads) {
 }
 
 namespace {
-
-template <class F>
-u128 raw_value(F x) {
-  return static_cast<u128>(x.v);
-}
 
 template <class Cfg>
 class CpuEngine final : public Engine<Cfg> {
@@ -64,19 +55,7 @@ class CpuEngine final : public Engine<Cfg> {
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {
     if (layer.q->structured()) return structured_forward_cpu(layer, Y, batch);
-    if (takes_int8_route(*layer.q)) {
-      auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
-      forward_int8(layer, Y, batch, Z);
-      zero_padding(Z, layer.rows(), batch);
-      return Z;
-    }
-    Table2D<F> Z(padded(layer.rows()), Y.cols);
-    const LayerGemmPlan gemm = plan_layer(*layer.q, F::kBits);
-    if (gemm.plan.limb_bits == 0)
-      forward_direct(layer, Y, batch, Z);
-    else
-      forward_limbs(layer, gemm, Y, batch, Z);
-    return Z;
+    return dense_.forward(layer, Y, batch);  // kernels/cpu/dense_forward.hpp
   }
 
   // A structured layer's hidden Z as int32 where every entry fits and the next layer pools its
@@ -118,26 +97,8 @@ class CpuEngine final : public Engine<Cfg> {
     m.keeps_activations = false;
     m.activation_k_halves = 1, m.activation_f_tables = 0;
     m.chain_writes_last_op = false, m.chain_input_bytes = 0;
-    m.dense_forward_bytes = dense_forward_bytes;
+    m.dense_forward_bytes = CpuDenseForward<F>::scratch_bytes_planned();
     return m;
-  }
-
-  // The scratch of forward()'s dense routes for `batch` samples: forward_int8's limbs (int8) and
-  // products (int32) of a block of at most kInt8ColumnBlock samples (limb_scratch_, product_scratch_,
-  // kept across layers); forward_limbs's weights, limbs and products in doubles for the whole batch
-  // (its limbs follow the weights: plan_layer); forward_direct's none.
-  static std::size_t dense_forward_bytes(const QuantizedLayer& q, std::size_t batch) {
-    if (takes_int8_route(q)) {
-      constexpr std::size_t L = (F::kBits + 7) / 8;
-      return L * std::min(batch, kInt8ColumnBlock) * (q.cols * sizeof(std::int8_t) + q.rows * sizeof(std::int32_t));
-    }
-    const LimbPlan plan = plan_layer_limbs(q, F::kBits);
-    if (plan.limb_bits == 0) return 0;
-    return (q.rows * q.cols + (q.cols + q.rows) * plan.limbs * batch) * sizeof(double);
-  }
-
-  static bool takes_int8_route(const QuantizedLayer& q) {
-    return q.weights.int8_data() && int8_byte_sums_exact(q.cols) && int8_limb_gemm_available();
   }
 
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
@@ -282,121 +243,7 @@ class CpuEngine final : public Engine<Cfg> {
   }
 
  private:
-  void forward_limbs(const FieldLayer<F>& layer, const LayerGemmPlan& gemm, const Table2D<F>& Y, std::size_t batch,
-                     Table2D<F>& Z) {
-    const std::size_t rows = layer.rows(), inner = layer.cols(), L = gemm.plan.limbs, c = gemm.plan.limb_bits;
-    const std::size_t ncols = L * batch;
-    // Limb matrix: inner x (L * batch), block l holds bits [c l, c (l + 1)) of Y's real columns.
-    std::vector<double> limbs(inner * ncols);
-    const u128 mask = (u128{1} << c) - 1;
-    parallel_for(inner, [&](std::size_t j) {
-      for (std::size_t k = 0; k < batch; ++k) {
-        u128 y = raw_value(Y.at(j, k));
-        for (std::size_t l = 0; l < L; ++l)
-          limbs[j * ncols + l * batch + k] = static_cast<double>(static_cast<std::uint64_t>((y >> (c * l)) & mask));
-      }
-    });
-    std::vector<double> G(rows * ncols);
-    dgemm_rowmajor(rows, inner, ncols, gemm.weights.data(), limbs.data(), G.data());
-    // Z = sum_l 2^(c l) G_l + bias, each G_l an exact integer below 2^53 in magnitude.
-    std::vector<F> shift(L);
-    for (std::size_t l = 0; l < L; ++l) shift[l] = pow2(c * l);
-    parallel_for(rows, [&](std::size_t a) {
-      const double* g = G.data() + a * ncols;
-      for (std::size_t k = 0; k < batch; ++k) {
-        F acc = layer.bias[a] + F::from_int(static_cast<std::int64_t>(g[k]));
-        for (std::size_t l = 1; l < L; ++l) acc += F::from_int(static_cast<std::int64_t>(g[l * batch + k])) * shift[l];
-        Z.at(a, k) = acc;
-      }
-    });
-  }
-
-  // int8 weights: the input's 8-bit limbs (8 for m61, 16 for m127) side by side, stored as
-  // limb - 128, a oneDNN int8 matmul per block of columns, then
-  //   Z = bias + sum_l 2^(8 l) (G'_l + 128 r_a),  r_a = sum_j W[a][j],
-  // the offset folded into the bias once per row (split and recombination: int8_limbs.cpp).
-  // Measured faster than the two-limb DGEMM (docs/PERFORMANCE.md).
-  void forward_int8(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
-    const std::size_t rows = layer.rows(), inner = layer.cols();
-    constexpr std::size_t L = (F::kBits + 7) / 8;
-    F limb_weights = F::zero();  // sum_l 2^(8 l)
-    for (std::size_t l = 0; l < L; ++l) limb_weights += pow2(8 * l);
-    Int8WeightsMatmul& matmul = weights_matmul(layer.q->weights, rows, inner);
-    std::vector<F> bias(rows);
-    for (std::size_t a = 0; a < rows; ++a)
-      bias[a] = layer.bias[a] + F::from_int(128 * matmul.row_sums()[a]) * limb_weights;
-    // Blocks of columns keep the limb and product matrices cache-sized: at batch 1024 and beyond a
-    // single GEMM over all columns ran 1.5x slower per sample.
-    for (std::size_t k0 = 0; k0 < batch; k0 += kInt8ColumnBlock)
-      forward_int8_block(layer, matmul, bias, Y, k0, std::min(batch, k0 + kInt8ColumnBlock), Z);
-  }
-
-  static constexpr std::size_t kInt8ColumnBlock = 256;
-
-  // Columns [k0, k1) of Z; `bias` has the limbs' offset folded in. The product is computed
-  // transposed, G^T = L'^T W^T (limbs as the matmul's left operand, read in place; W^T repacked
-  // once per layer, weights_matmul), so both element-wise passes transpose: the
-  // split in blocks of 64 rows x 8 columns of Y, the recombination in tiles of kRowTile rows x
-  // kColTile columns of Z (32 or 64 KiB, in L2).
-  void forward_int8_block(const FieldLayer<F>& layer, Int8WeightsMatmul& matmul, const std::vector<F>& bias,
-                          const Table2D<F>& Y, std::size_t k0, std::size_t k1, Table2D<F>& Z) {
-    constexpr std::size_t L = (F::kBits + 7) / 8, kRowTile = 256, kColTile = 16;
-    static_assert(L == (std::is_same_v<F, Fp61> ? kM61Limbs : kM127Limbs));
-    const std::size_t rows = layer.rows(), inner = layer.cols(), width = k1 - k0, ncols = L * width;
-    // Both buffers are written in full before they are read: no zero fill, and kept across blocks
-    // and layers, so that their 20 MiB are not mapped afresh (page by page) for each block.
-    limb_scratch_.resize(ncols * inner);
-    product_scratch_.resize(ncols * rows);
-    std::int8_t* limbs_t = limb_scratch_.data();
-    std::int32_t* G_t = product_scratch_.data();
-    parallel_for((inner + kRowTile - 1) / kRowTile, [&](std::size_t t) {
-      split_limbs_transposed(&Y.at(0, k0), Y.cols, t * kRowTile, std::min(inner, (t + 1) * kRowTile), width, inner,
-                             limbs_t);
-    });
-    matmul.run(ncols, limbs_t, G_t);
-    parallel_for((rows + kRowTile - 1) / kRowTile, [&](std::size_t t) {
-      const std::size_t a0 = t * kRowTile, n = std::min(rows, a0 + kRowTile) - a0;
-      std::array<F, kRowTile * kColTile> tile;  // tile[k kRowTile + a]: Z[a0 + a][k0 + kt + k]
-      for (std::size_t kt = 0; kt < width; kt += kColTile) {
-        const std::size_t m = std::min(width, kt + kColTile) - kt;
-        for (std::size_t k = 0; k < m; ++k)
-          recombine_limbs(G_t + (kt + k) * rows + a0, width * rows, n, &bias[a0], &tile[k * kRowTile]);
-        for (std::size_t a = 0; a < n; ++a)
-          for (std::size_t k = 0; k < m; ++k) Z.at(a0 + a, k0 + kt + k) = tile[k * kRowTile + a];
-      }
-    });
-  }
-
-  // The matmul for these weights, from the cache or made and cached, found by the weights' stamp
-  // (weights_cache.hpp; it was a byte comparison, ~0.25 ms per 4 MB layer on 2 cores). Each
-  // entry holds a copy of its weights and their repacked form (twice the layer's int8 weights,
-  // more only if oneDNN packs them differently for a narrower last block), and a first forward
-  // pass pays each layer's repacking (~1.8 ms per 2000 x 2000 layer here).
-  Int8WeightsMatmul& weights_matmul(const WeightMatrix& w, std::size_t rows, std::size_t inner) {
-    return matmuls_.get(w, rows, inner);
-  }
-
-  UninitializedVector<std::int8_t> limb_scratch_;
-  UninitializedVector<std::int32_t> product_scratch_;
-  WeightsCache<Int8WeightsMatmul> matmuls_;
-
-  static F pow2(std::size_t e) {
-    F two = F::one() + F::one();
-    return two.pow(e);
-  }
-
-  void forward_direct(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch, Table2D<F>& Z) {
-    const std::size_t cols = layer.cols();
-    parallel_for(layer.rows(), [&](std::size_t a) {
-      for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) = layer.bias[a];
-      for (std::size_t j = 0; j < cols; ++j) {
-        const std::int64_t w = layer.q->weights[a * cols + j];
-        if (w == 0) continue;
-        const F wf = F::from_int(w);
-        for (std::size_t k = 0; k < batch; ++k) Z.at(a, k) += wf * Y.at(j, k);
-      }
-    });
-  }
+  CpuDenseForward<F> dense_;  // keeps its int8 route's scratch and repacked weights across layers
 };
 
 }  // namespace

@@ -137,6 +137,9 @@ TEST(MemoryEstimate, CpuDenseGemmScratchByHand) {
   without.dense_forward_bytes = nullptr;
   EXPECT_EQ(cpu.dense_forward_bytes(m.layers[0], 1000), (48 * 64 + (64 + 48) * 4 * 1000) * 8);
   EXPECT_EQ(cpu.dense_forward_bytes(m.layers[1], 1000), (10 * 48 + (48 + 10) * 4 * 1000) * 8);
+  // The limbs are planned once per layer (scratch_bytes_planned): another batch reads the plan.
+  EXPECT_EQ(cpu.dense_forward_bytes(m.layers[0], 7), (48 * 64 + (64 + 48) * 4 * 7) * 8);
+  EXPECT_EQ(cpu.dense_forward_bytes(m.layers[1], 7), (10 * 48 + (48 + 10) * 4 * 7) * 8);
   EXPECT_EQ(
       estimate_prove_bytes(m, FieldId::m127, 1000, 3, cpu) - estimate_prove_bytes(m, FieldId::m127, 1000, 3, without),
       3608576 - 64 * 1024 * kM127);
