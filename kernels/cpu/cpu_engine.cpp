@@ -60,7 +60,8 @@ class CpuEngine final : public Engine<Cfg> {
 
   // A structured layer's hidden Z as int32 where every entry fits and the next layer pools its
   // squares as it reads them (kernels/cpu/narrow_table.hpp): a CNN's first Z, a quarter of the
-  // field's bytes for the four passes over it. (Another next layer would read a widened copy.)
+  // field's bytes for the four passes over it. Any other next layer would read a widened copy (the
+  // fallbacks of forward_of_square and square, which the prover never takes): a field table then.
   Table2D<F> forward_hidden(const FieldLayer<F>& layer, const FieldLayer<F>& next, const Table2D<F>& Y,
                             std::size_t batch) override {
     if (!layer.q->structured() || !pools_squares_first(next)) return forward(layer, Y, batch);

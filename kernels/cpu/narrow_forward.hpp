@@ -109,7 +109,7 @@ std::optional<Table2D<F>> last_op_narrow(const FieldLayer<F>& layer, const F* in
   narrow->bits = bits;
   narrow->v.resize(table_rows * table_cols);
   apply_op_limbs_to(op, in, stride, batch, 1, NarrowRows{narrow->v.data(), table_cols, bias.data()});
-  zero_narrow_padding(*narrow, table_rows, table_cols, layer.rows(), batch);
+  zero_padding_parallel(narrow->v.data(), table_rows, table_cols, layer.rows(), batch);
   return narrow_table2d<F>(table_rows, table_cols, std::move(narrow));
 }
 

@@ -56,11 +56,15 @@ Table2D<F> narrow_table2d(std::size_t rows, std::size_t cols, std::shared_ptr<co
 // passes that widen a CIFAR-size Z (group sums, first fold) 20 ms slower. For m127 the two 64-bit
 // halves of x + p [x < 0] (p = 2^127 - 1) are (x - 1, 2^63 - 1) where x < 0, else (x, 0), a loop
 // the compiler vectorizes.
+// (The halves are written through an aliasing type, as verifier/compact_encode.cpp reads them, so
+// that no reader of the Fp127 entries may be reordered before these stores.)
+using u64_alias = std::uint64_t __attribute__((__may_alias__));
+
 template <class F>
 void widen_entries(const std::int32_t* in, std::size_t n, F* out) {
   if constexpr (std::is_same_v<F, Fp127>) {
     static_assert(sizeof(Fp127) == 16 && std::endian::native == std::endian::little);
-    auto* halves = reinterpret_cast<std::uint64_t*>(out);
+    auto* halves = reinterpret_cast<u64_alias*>(out);
     for (std::size_t i = 0; i < n; ++i) {
       const std::int64_t x = in[i], sign = x >> 63;  // all ones where x < 0
       halves[2 * i] = static_cast<std::uint64_t>(x + sign);
@@ -74,6 +78,14 @@ void widen_entries(const std::int32_t* in, std::size_t n, F* out) {
 // Columns a pass widens at a time where it reads a narrow table with the field's kernels (four rows:
 // 16 KiB of m127, in L1).
 inline constexpr std::size_t kWidenColumns = 256;
+
+// Room for four rows of kWidenColumns field elements, left unwritten: a std::array<F, ...> would be
+// zero-filled at each use (F's members have initializers), 16 KiB a group even for field tables.
+template <class F>
+struct WidenBuffer {
+  alignas(F) std::byte bytes[4 * kWidenColumns * sizeof(F)];
+  F* data() { return reinterpret_cast<F*>(bytes); }  // F is an implicit-lifetime type
+};
 
 // Columns [c0, c0 + len) of rows `rows` of t as field elements: pointers into t.data where it holds
 // them (narrow null), else the narrow entries widened into buf (rows.size() x kWidenColumns).
@@ -106,16 +118,6 @@ void widen_narrow_table(Table2D<F>& t) {
   t.data.resize(t.rows * t.cols);
   parallel_for(t.rows, [&](std::size_t r) { widen_entries(n->v.data() + r * t.cols, t.cols, &t.at(r, 0)); });
   t.device.reset();
-}
-
-// Rows [0, rows) keep their first `batch` entries; the rest of each row, and every row after, are
-// zero (zero_padding_parallel's narrow twin).
-inline void zero_narrow_padding(NarrowTable& t, std::size_t table_rows, std::size_t cols, std::size_t rows,
-                                std::size_t batch) {
-  parallel_for(table_rows, [&](std::size_t r) {
-    std::int32_t* row = t.v.data() + r * cols;
-    std::fill(row + (r < rows ? batch : 0), row + cols, 0);
-  });
 }
 
 }  // namespace nnproof

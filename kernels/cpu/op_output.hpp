@@ -27,6 +27,17 @@ struct OpOutput {
   F add_bias(std::size_t a, F v) const { return bias ? v + bias[a] : v; }
 };
 
+// Of a table of table_rows x cols entries at `data`, rows [0, rows) keep their first `batch`
+// entries; the rest of each row, and every row after, become T{} (zero): in parallel. For field
+// tables (structured_cpu.hpp) and int32 ones (narrow_table.hpp) alike.
+template <class T>
+void zero_padding_parallel(T* data, std::size_t table_rows, std::size_t cols, std::size_t rows, std::size_t batch) {
+  parallel_for(table_rows, [&](std::size_t r) {
+    T* row = data + r * cols;
+    std::fill(row + (r < rows ? batch : 0), row + cols, T{});
+  });
+}
+
 // x mod p for |x| < 2^126. For m127 without a branch (x's two's complement plus p where x < 0):
 // the joins' signed sums are negative half the time, at random, and from_i128's branch missed.
 template <class F>

@@ -59,7 +59,7 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
   parallel_for(quarter, [&](std::size_t g) {
     std::array<K, kGroupSums> r;
     r.fill(K::zero());
-    std::array<F, 4 * kWidenColumns> buf;
+    WidenBuffer<F> buf;
     for (std::size_t c = 0; c < chunks; ++c) {
       const auto z =
           rows_at<F, 4>(Z, narrow, {g, g + quarter, g + half, g + half + quarter}, c * chunk, chunk, buf.data());

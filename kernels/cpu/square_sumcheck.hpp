@@ -297,7 +297,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     const std::size_t C = cols_, quarter = rows_ / 2, half = rows_, eighth = quarter / 2;
     const std::size_t chunk = widen_chunk(*base_, narrow_);
     auto fold_group = [&](std::size_t g) {
-      std::array<F, 4 * kWidenColumns> buf;  // a narrow Z's rows, widened (square_group_sums' chunks)
+      WidenBuffer<F> buf;  // a narrow Z's rows, widened (square_group_sums' chunks)
       for (std::size_t c0 = 0; c0 < C; c0 += chunk) {
         const auto z =
             rows_at<F, 4>(*base_, narrow_, {g, g + quarter, g + half, g + quarter + half}, c0, chunk, buf.data());

@@ -81,16 +81,6 @@ void apply_op_cpu_into(const LinearOp& op, const F* in, std::size_t in_stride, s
   apply_op_exact_into(op, in, in_stride, batch, out);
 }
 
-// Rows [0, rows) keep their first `batch` entries; the rest of each row, and every row after, are
-// zero: zero_padding, in parallel.
-template <class F>
-void zero_padding_parallel(Table2D<F>& t, std::size_t rows, std::size_t batch) {
-  parallel_for(t.rows, [&](std::size_t r) {
-    F* row = &t.at(r, 0);
-    for (std::size_t k = r < rows ? batch : 0; k < t.cols; ++k) row[k] = F::zero();
-  });
-}
-
 // Whether a structured forward's input table holds the layer's input Y itself, or the previous
 // layer's Z, whose entrywise square is the input (the prover keeps no Y: Engine::forward_of_square).
 enum class InputIs { values, squared };
@@ -158,6 +148,30 @@ bool pools_squares_first(const FieldLayer<F>& layer) {
 // where the chain's last op takes the limb route and every output fits int32.
 enum class ZForm { field, narrow_where_it_fits };
 
+// Where a structured forward's chain reads its input: Y itself; Y squared into `scratch` (InputIs::
+// squared, a chain that does not start with a sum pool); or, where it does, Y's squares pooled by
+// the first op as it reads them (pool_squares), from a narrow Y's int32 entries where `narrow`.
+template <class F>
+struct ChainInput {
+  const F* in;
+  bool pool_squares;
+  const NarrowTable* narrow;
+};
+
+template <class F>
+ChainInput<F> chain_input(const LinearOp& first, const Table2D<F>& Y, InputIs input, UninitializedVector<F>& scratch) {
+  const bool pool_squares = input == InputIs::squared && all_weights_one(first);  // apply_op_exact_into's test
+  const NarrowTable* narrow = narrow_table(Y);
+  if (narrow && !pool_squares)
+    throw std::logic_error("structured_forward_cpu: a narrow input table is read only by a pool of its squares");
+  if (input == InputIs::squared && !pool_squares) {
+    scratch.resize(first.cols * Y.cols);
+    square_table(Y.data.data(), scratch.data(), scratch.size());
+    return {scratch.data(), false, nullptr};
+  }
+  return {Y.data.data(), pool_squares, narrow};
+}
+
 // Z = W Y + B m^T for a structured layer (structured_forward_by's table, bit for bit). With
 // InputIs::squared, `Y` is the previous layer's Z and the input is its square: a chain that starts
 // with a sum pool (a CNN's square-then-pool) squares as it pools, so the layer's largest table is
@@ -170,20 +184,11 @@ Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& 
                                   InputIs input = InputIs::values, ZForm form = ZForm::field) {
   const auto& ops = layer.q->ops;
   UninitializedVector<F> cur, next;
-  const F* in = Y.data.data();
+  const ChainInput<F> chain = chain_input(ops.front(), Y, input, cur);
+  const F* in = chain.in;
   std::size_t stride = Y.cols;
-  bool pool_squares = false;
-  const NarrowTable* narrow_in = narrow_table(Y);
-  if (input == InputIs::squared) {
-    pool_squares = all_weights_one(ops.front());  // a sum pool (apply_op_exact_into's test)
-    if (!pool_squares) {
-      cur.resize(ops.front().cols * stride);
-      square_table(in, cur.data(), cur.size());
-      in = cur.data();
-    }
-  }
-  if (narrow_in && !pool_squares)
-    throw std::logic_error("structured_forward_cpu: a narrow input table is read only by a pool of its squares");
+  const bool pool_squares = chain.pool_squares;
+  const NarrowTable* narrow_in = chain.narrow;
   // Op i of the chain from `in` into `out`: the first op pools squares where asked.
   const auto apply = [&](std::size_t i, const OpOutput<F>& out) {
     if (i == 0 && pool_squares && narrow_in)
@@ -211,7 +216,7 @@ Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& 
     pool_squares_into_int8_conv(ops, narrow_in->v.data(), stride, batch, out);
   else
     apply(ops.size() - 1, out);
-  zero_padding_parallel(Z, layer.rows(), batch);
+  zero_padding_parallel(Z.data.data(), Z.rows, Z.cols, layer.rows(), batch);
   return Z;
 }
 

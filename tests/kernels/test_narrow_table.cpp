@@ -13,13 +13,17 @@
 #include <type_traits>
 #include <vector>
 
+#include "host/prover.hpp"
 #include "kernels/cpu/conv_int8.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
 #include "kernels/cpu/narrow_table.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/reference/reference_engine.hpp"
 #include "tests/support/engines.hpp"
+#include "tests/support/models.hpp"
 #include "tests/support/random.hpp"
+#include "verifier/image_layout.hpp"
+#include "verifier/proof.hpp"
 
 namespace nnproof {
 namespace {
@@ -263,6 +267,43 @@ TYPED_TEST(NarrowTableTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
       narrow_sc->fold(last), wide_sc->fold(last);
       EXPECT_EQ(narrow_sc->final_value(), wide_sc->final_value()) << where;
     }
+  }
+}
+
+// Conv 3 -> 8 on 8 x 8 images (27 taps: the limb route, a narrow Z), then a pool and conv 8 -> 4
+// (72 taps: the int8 route, fed the pool's 64-bit sums where VNNI or AMX runs it), then a pool and
+// a dense op to 10.
+QuantizedModel cnn_with_a_narrow_z(std::mt19937_64& rng) {
+  QuantizedModel m;
+  m.input_shape = {3, 8, 8};
+  m.layers.resize(3);
+  m.layers[0].ops = {conv_k(rng, 3, 8, 8, 8, 3, false)};
+  m.layers[1].ops = {pool_after(m.layers[0].ops[0], 2, 2, 2), conv_k(rng, 8, 4, 4, 4, 3, false)};
+  m.layers[2].ops = {pool_after(m.layers[1].ops[1], 2, 2, 2), LinearOp::dense(10, 16, kernel(rng, 160, 127))};
+  for (QuantizedLayer& l : m.layers) {
+    l.rows = l.ops.back().rows, l.cols = l.ops.front().cols;
+    for (std::size_t a = 0; a < l.rows; ++a) l.bias.push_back(std::uniform_int_distribution<int>(-50, 50)(rng));
+  }
+  m.validate();
+  return m;
+}
+
+// A whole proof whose first Z the cpu engine keeps narrow is the reference engine's, byte for byte.
+TYPED_TEST(NarrowTableTest, AProofWithANarrowZIsTheReferenceBytes) {
+  using F = typename TypeParam::F;
+  auto rng = testing::make_rng(304);
+  const QuantizedModel m = cnn_with_a_narrow_z(rng);
+  const auto cpu = make_cpu_engine<TypeParam>();
+  for (std::size_t batch : {5, 40}) {
+    const Statement<TypeParam> st = testing::random_statement<TypeParam>(m, batch, rng, 100);
+    const ProofLayout layout(m, kProofVersion);
+    const auto trace = run_forward(*cpu, field_layers<F>(layout.model()), to_proof_input(layout, st.input, batch),
+                                   batch, {}, Activations::for_proof);
+    EXPECT_NE(narrow_table(trace.Z[0]), nullptr) << "batch " << batch;
+    Statement<TypeParam> cpu_st = st, ref_st = st;
+    EXPECT_EQ(serialize_bundle(prove_bundle(*cpu, cpu_st)),
+              serialize_bundle(prove_bundle(*make_reference_engine<TypeParam>(), ref_st)))
+        << "batch " << batch;
   }
 }
 
