@@ -2,6 +2,7 @@
 #include "kernels/cpu/m127_kernels.hpp"
 
 #include <algorithm>
+#include <array>
 #include <initializer_list>
 
 #include "core/simd/m127_avx512.hpp"
@@ -65,6 +66,70 @@ NNP_AVX512_IFMA std::array<Fp127, 9> group_sums_avx512(const Fp127* z00, const F
   group_pass<2>(z00, z01, z10, z11, w, out.data() + 6);
   return out;
 }
+// Eight signed int64 values (|x| < 2^63) as their elements' normalized limbs: x, or p - |x| =
+// the complement of |x| in each limb (p = 2^127 - 1 is all ones), without a field product.
+NNP_AVX512_IFMA V3 limbs_of_signed(__m512i x, const M127x8& f) {
+  const __m512i sign = _mm512_srai_epi64(x, 63), m = _mm512_abs_epi64(x);
+  const __m512i flip = _mm512_and_si512(sign, f.m52);
+  return {_mm512_xor_si512(_mm512_and_si512(m, f.m52), flip), _mm512_xor_si512(_mm512_srli_epi64(m, 52), flip),
+          _mm512_and_si512(sign, f.m23)};
+}
+
+// Eight int32 entries from k on (n of them; the rest zero), sign-extended to 64 bits.
+NNP_AVX512_IFMA __m512i load_narrow(const std::int32_t* src, std::size_t n) {
+  const __mmask16 m = static_cast<__mmask16>(n >= 8 ? 0xFFu : (1u << n) - 1);  // AVX-512 F: a 512-bit masked load
+  return _mm512_cvtepi32_epi64(_mm512_castsi512_si256(_mm512_maskz_loadu_epi32(m, src)));
+}
+
+// One of three passes over a narrow group's columns (group_pass's split: fifteen accumulators), of
+// |entries| < 2^kNarrowProductBits: a, d and their extensions 2 a_1 - a_0, 2 d_1 - d_0 fit 31 bits,
+// so each product is one vpmuldq, exact below 2^62, whose limbs come from limbs_of_signed: no field
+// product, half the IFMA work of group_pass.
+template <int kPass>
+NNP_AVX512_IFMA void narrow_group_pass(const std::int32_t* z00, const std::int32_t* z01, const std::int32_t* z10,
+                                       const std::int32_t* z11, const M127ColumnWeights& w, Fp127* out) {
+  const M127x8 f;
+  const std::size_t cols = w.eq.size();
+  for (unsigned i = 0; i < 3; ++i) out[i] = Fp127::zero();
+  for (std::size_t k0 = 0; k0 < cols; k0 += kFlushColumns) {
+    const std::size_t k1 = std::min(cols, k0 + kFlushColumns);
+    W5 sums0, sums1, sums2;
+    for (std::size_t k = k0; k < k1; k += 8) {
+      const std::size_t n = std::min<std::size_t>(8, k1 - k);
+      const __m512i a0 = load_narrow(z00 + k, n), a1 = load_narrow(z01 + k, n);
+      const __m512i a2 = _mm512_sub_epi64(_mm512_add_epi64(a1, a1), a0);
+      __m512i x[3];
+      if constexpr (kPass == 0) {
+        x[0] = _mm512_mul_epi32(a0, a0), x[1] = _mm512_mul_epi32(a1, a1), x[2] = _mm512_mul_epi32(a2, a2);
+      } else {
+        const __m512i d0 = _mm512_sub_epi64(load_narrow(z10 + k, n), a0);
+        const __m512i d1 = _mm512_sub_epi64(load_narrow(z11 + k, n), a1);
+        const __m512i d2 = _mm512_sub_epi64(_mm512_add_epi64(d1, d1), d0);
+        if constexpr (kPass == 1) {
+          x[0] = _mm512_mul_epi32(a0, d0), x[1] = _mm512_mul_epi32(a1, d1), x[2] = _mm512_mul_epi32(a2, d2);
+        } else {
+          x[0] = _mm512_mul_epi32(d0, d0), x[1] = _mm512_mul_epi32(d1, d1), x[2] = _mm512_mul_epi32(d2, d2);
+        }
+      }
+      const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
+                 _mm512_loadu_si512(w.limb2.data() + k)};
+      sums0.mac(e, limbs_of_signed(x[0], f)), sums1.mac(e, limbs_of_signed(x[1], f));
+      sums2.mac(e, limbs_of_signed(x[2], f));
+    }
+    out[0] += sums0.total(), out[1] += sums1.total(), out[2] += sums2.total();
+  }
+}
+
+NNP_AVX512_IFMA std::array<Fp127, 9> narrow_group_sums_avx512(const std::int32_t* z00, const std::int32_t* z01,
+                                                              const std::int32_t* z10, const std::int32_t* z11,
+                                                              const M127ColumnWeights& w) {
+  std::array<Fp127, 9> out;
+  narrow_group_pass<0>(z00, z01, z10, z11, w, out.data());
+  narrow_group_pass<1>(z00, z01, z10, z11, w, out.data() + 3);
+  narrow_group_pass<2>(z00, z01, z10, z11, w, out.data() + 6);
+  return out;
+}
+
 // q(0), q(2) of a pair of rows: sum eq(r, k) lo^2 and sum eq(r, k) (2 hi - lo)^2.
 NNP_AVX512_IFMA std::array<Fp127, 2> pair_q_avx512(const Fp127* lo, const Fp127* hi, const M127ColumnWeights& w) {
   const M127x8 f;
@@ -137,6 +202,13 @@ std::vector<M127Kernels> m127_kernels_available() {
 const M127Kernels& m127_kernels() {
   static const M127Kernels best = m127_kernels_available().front();
   return best;
+}
+
+M127NarrowGroupSums m127_narrow_group_sums() {
+#ifdef NNP_M127_AVX512
+  if (avx512_ifma_kernels_allowed()) return narrow_group_sums_avx512;
+#endif
+  return nullptr;
 }
 
 }  // namespace nnproof

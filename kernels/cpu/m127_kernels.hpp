@@ -29,4 +29,14 @@ using M127Kernels = SumcheckKernels<Fp127, Fp127, M127ColumnWeights>;
 std::vector<M127Kernels> m127_kernels_available();
 const M127Kernels& m127_kernels();
 
+// The group sums (SumcheckKernels::group_sums, the same nine sums) of four rows of a narrow table's
+// int32 entries (kernels/cpu/narrow_table.hpp), every |entry| < 2^kNarrowProductBits: the nine
+// products are exact 64-bit integers (below 2^62) whose limbs need no field product. Null where
+// this CPU runs no AVX-512 IFMA kernels (the caller widens the rows into the field's kernels).
+inline constexpr unsigned kNarrowProductBits = 28;
+using M127NarrowGroupSums = std::array<Fp127, 9> (*)(const std::int32_t* z00, const std::int32_t* z01,
+                                                     const std::int32_t* z10, const std::int32_t* z11,
+                                                     const M127ColumnWeights& w);
+M127NarrowGroupSums m127_narrow_group_sums();
+
 }  // namespace nnproof

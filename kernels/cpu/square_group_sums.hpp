@@ -41,9 +41,25 @@ struct SimdKernels<Fp127, Fp127> {
   static const M127Kernels& get() { return m127_kernels(); }
 };
 
+// The integer kernel of the group sums for a narrow table whose entries it takes (m127, entries
+// below 2^kNarrowProductBits, an AVX-512 IFMA CPU): m127_narrow_group_sums, which reads the rows
+// in place. Null otherwise: the rows are then widened into the field's kernels.
+template <class F, class K>
+using NarrowGroupSums = std::array<K, kGroupSums> (*)(const std::int32_t*, const std::int32_t*, const std::int32_t*,
+                                                      const std::int32_t*, const typename SimdKernels<F, K>::Weights&);
+
+template <class F, class K>
+NarrowGroupSums<F, K> narrow_group_sums_kernel(const NarrowTable* narrow) {
+  if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
+    if (narrow && narrow->bits <= kNarrowProductBits) return m127_narrow_group_sums();
+  }
+  return nullptr;
+}
+
 // V[j] = sum_k eq(r, k) Z[j][k]^2 (col_combine of Z o Z) and, in `sums`, the groups' sums. Z may
-// be a narrow table (narrow_table.hpp): each group's rows are then widened a chunk of columns at a
-// time, the chunks' sums added (they are linear in eq(r, .)).
+// be a narrow table (narrow_table.hpp): its rows are read in place by the integer kernel where it
+// applies, else widened a chunk of columns at a time, the chunks' sums added (they are linear in
+// eq(r, .)).
 template <class F, class K>
 std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std::vector<K>& sums) {
   using Simd = SimdKernels<F, K>;
@@ -51,7 +67,8 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
   const std::size_t rows = Z.rows, cols = Z.cols, quarter = rows / 4, half = rows / 2;
   assert(ec.size() >= cols);
   const NarrowTable* narrow = narrow_table(Z);
-  const std::size_t chunk = widen_chunk(Z, narrow), chunks = cols / chunk;  // powers of two
+  const NarrowGroupSums<F, K> integer_kernel = narrow_group_sums_kernel<F, K>(narrow);
+  const std::size_t chunk = integer_kernel ? cols : widen_chunk(Z, narrow), chunks = cols / chunk;  // powers of two
   std::vector<K> V(rows);
   sums.assign(kGroupSums * quarter, K::zero());
   std::vector<typename Simd::Weights> weights;  // per chunk of columns (the kernels run over its size)
@@ -60,7 +77,11 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
     std::array<K, kGroupSums> r;
     r.fill(K::zero());
     WidenBuffer<F> buf;
-    for (std::size_t c = 0; c < chunks; ++c) {
+    if (integer_kernel) {  // the rows read in place, as int32
+      const std::int32_t* z = narrow->v.data() + g * cols;
+      r = integer_kernel(z, z + quarter * cols, z + half * cols, z + (half + quarter) * cols, weights[0]);
+    }
+    for (std::size_t c = 0; c < chunks && !integer_kernel; ++c) {
       const auto z =
           rows_at<F, 4>(Z, narrow, {g, g + quarter, g + half, g + half + quarter}, c * chunk, chunk, buf.data());
       std::array<K, kGroupSums> part;

@@ -16,8 +16,10 @@
 #include "host/prover.hpp"
 #include "kernels/cpu/conv_int8.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
+#include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/narrow_table.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
+#include "kernels/cpu/sumcheck_kernels.hpp"
 #include "kernels/reference/reference_engine.hpp"
 #include "tests/support/engines.hpp"
 #include "tests/support/models.hpp"
@@ -304,6 +306,40 @@ TYPED_TEST(NarrowTableTest, AProofWithANarrowZIsTheReferenceBytes) {
     EXPECT_EQ(serialize_bundle(prove_bundle(*cpu, cpu_st)),
               serialize_bundle(prove_bundle(*make_reference_engine<TypeParam>(), ref_st)))
         << "batch " << batch;
+  }
+}
+
+// The integer kernel of the group sums (m127_narrow_group_sums) against the field's portable group
+// sums of the same rows widened: entries at +-(2^28 - 1) (every extension and product at its
+// largest), zeros and random ones; a row shorter than a vector and rows past the accumulators'
+// flush (kFlushColumns, 4096).
+TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
+  const M127NarrowGroupSums kernel = m127_narrow_group_sums();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(305);
+  const std::int32_t top = (std::int32_t{1} << kNarrowProductBits) - 1;
+  for (std::size_t cols : {std::size_t{3}, std::size_t{256}, std::size_t{8200}}) {
+    std::vector<Fp127> eq(cols);
+    for (auto& e : eq) e = testing::random_element<Fp127>(rng);
+    const M127ColumnWeights weights{std::span<const Fp127>(eq)};
+    for (int fill = 0; fill < 3; ++fill) {
+      std::array<std::vector<std::int32_t>, 4> rows;
+      std::array<std::vector<Fp127>, 4> wide;
+      for (std::size_t i = 0; i < 4; ++i) {
+        rows[i].resize(cols);
+        for (std::size_t k = 0; k < cols; ++k) {
+          const std::int32_t r = std::uniform_int_distribution<std::int32_t>(-top, top)(rng);
+          const std::int32_t extreme = (i + k) % 2 ? top : -top;  // a_1 - a_0 and d's at their largest
+          rows[i][k] = fill == 0 ? extreme : fill == 1 ? (k % 3 ? 0 : r) : r;
+        }
+        wide[i].resize(cols);
+        widen_entries(rows[i].data(), cols, wide[i].data());
+      }
+      const auto want = group_sums_portable<Fp127, Fp127>(wide[0].data(), wide[1].data(), wide[2].data(),
+                                                          wide[3].data(), std::span<const Fp127>(eq));
+      EXPECT_EQ(kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), weights), want)
+          << cols << " columns, fill " << fill;
+    }
   }
 }
 
