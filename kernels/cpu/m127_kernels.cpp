@@ -130,6 +130,27 @@ NNP_AVX512_IFMA std::array<Fp127, 9> narrow_group_sums_avx512(const std::int32_t
   return out;
 }
 
+// fold_two_avx512 of a narrow table's rows: a_0 and the three differences are exact 64-bit
+// integers, their limbs from limbs_of_signed (no widening, no field subtraction); the same
+// canonical elements.
+NNP_AVX512_IFMA void narrow_fold_two_avx512(const std::int32_t* z00, const std::int32_t* z01, const std::int32_t* z10,
+                                            const std::int32_t* z11, Fp127 rho1, Fp127 rho2, Fp127* out,
+                                            std::size_t cols) {
+  const M127x8 f;
+  const V3 r1 = M127x8::broadcast(rho1), r2 = M127x8::broadcast(rho2), r12 = M127x8::broadcast(rho1 * rho2);
+  for (std::size_t k = 0; k < cols; k += 8) {
+    const std::size_t n = std::min<std::size_t>(8, cols - k);
+    const __m512i a0 = load_narrow(z00 + k, n), a1 = load_narrow(z01 + k, n);
+    const __m512i d0 = _mm512_sub_epi64(load_narrow(z10 + k, n), a0);
+    const __m512i d01 = _mm512_sub_epi64(_mm512_sub_epi64(load_narrow(z11 + k, n), a1), d0);
+    W5 t;
+    t.mac(r1, limbs_of_signed(d0, f));
+    t.mac(r2, limbs_of_signed(_mm512_sub_epi64(a1, a0), f));
+    t.mac(r12, limbs_of_signed(d01, f));
+    f.store(out + k, f.canonical(f.add(limbs_of_signed(a0, f), f.reduce(t))), n);
+  }
+}
+
 // q(0), q(2) of a pair of rows: sum eq(r, k) lo^2 and sum eq(r, k) (2 hi - lo)^2.
 NNP_AVX512_IFMA std::array<Fp127, 2> pair_q_avx512(const Fp127* lo, const Fp127* hi, const M127ColumnWeights& w) {
   const M127x8 f;
@@ -207,6 +228,13 @@ const M127Kernels& m127_kernels() {
 M127NarrowGroupSums m127_narrow_group_sums() {
 #ifdef NNP_M127_AVX512
   if (avx512_ifma_kernels_allowed()) return narrow_group_sums_avx512;
+#endif
+  return nullptr;
+}
+
+M127NarrowFoldTwo m127_narrow_fold_two() {
+#ifdef NNP_M127_AVX512
+  if (avx512_ifma_kernels_allowed()) return narrow_fold_two_avx512;
 #endif
   return nullptr;
 }

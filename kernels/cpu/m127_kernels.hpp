@@ -39,4 +39,11 @@ using M127NarrowGroupSums = std::array<Fp127, 9> (*)(const std::int32_t* z00, co
                                                      const M127ColumnWeights& w);
 M127NarrowGroupSums m127_narrow_group_sums();
 
+// The fold of two row variables (SumcheckKernels::fold_two, the same canonical elements) from four
+// rows of a narrow table's int32 entries (any: their differences are exact 64-bit integers). Null
+// where this CPU runs no AVX-512 IFMA kernels.
+using M127NarrowFoldTwo = void (*)(const std::int32_t* z00, const std::int32_t* z01, const std::int32_t* z10,
+                                   const std::int32_t* z11, Fp127 rho1, Fp127 rho2, Fp127* out, std::size_t cols);
+M127NarrowFoldTwo m127_narrow_fold_two();
+
 }  // namespace nnproof

@@ -296,7 +296,15 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   std::array<K, 2> fold_two_from_base(K rho2, bool and_round = false) {
     const std::size_t C = cols_, quarter = rows_ / 2, half = rows_, eighth = quarter / 2;
     const std::size_t chunk = widen_chunk(*base_, narrow_);
+    const auto integer_kernel = narrow_fold_two_kernel();
     auto fold_group = [&](std::size_t g) {
+      if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
+        if (integer_kernel) {  // the rows read in place, as int32
+          const std::int32_t* z = narrow_->v.data() + g * C;
+          return integer_kernel(z, z + quarter * C, z + half * C, z + (quarter + half) * C, rho1_, rho2,
+                                z_.data() + g * C, C);
+        }
+      }
       WidenBuffer<F> buf;  // a narrow Z's rows, widened (square_group_sums' chunks)
       for (std::size_t c0 = 0; c0 < C; c0 += chunk) {
         const auto z =
@@ -324,6 +332,16 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     }
     stage_ = Stage::folded;
     return q;
+  }
+
+  // The integer kernel of the first fold where base_ is narrow (m127, an AVX-512 IFMA CPU):
+  // m127_narrow_fold_two; else null (the rows are widened into the field's kernels).
+  auto narrow_fold_two_kernel() const {
+    if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
+      return narrow_ ? m127_narrow_fold_two() : M127NarrowFoldTwo{nullptr};
+    } else {
+      return nullptr;
+    }
   }
 
   void fold_from_base(K r) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <random>
 #include <type_traits>
 #include <vector>
@@ -339,6 +340,36 @@ TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
                                                           wide[3].data(), std::span<const Fp127>(eq));
       EXPECT_EQ(kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), weights), want)
           << cols << " columns, fill " << fill;
+    }
+  }
+}
+
+// The integer kernel of the first fold (m127_narrow_fold_two) against the field's portable fold of
+// the rows widened: entries anywhere in a narrow table's range, +-(2^31 - 1) included, random
+// challenges, a row shorter than a vector.
+TEST(NarrowFoldTwo, TheIntegerKernelIsTheFieldKernel) {
+  const M127NarrowFoldTwo kernel = m127_narrow_fold_two();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(306);
+  const std::int32_t top = std::numeric_limits<std::int32_t>::max();
+  for (std::size_t cols : {std::size_t{5}, std::size_t{256}}) {
+    for (int fill = 0; fill < 2; ++fill) {
+      std::array<std::vector<std::int32_t>, 4> rows;
+      std::array<std::vector<Fp127>, 4> wide;
+      for (std::size_t i = 0; i < 4; ++i) {
+        rows[i].resize(cols);
+        for (std::size_t k = 0; k < cols; ++k)
+          rows[i][k] =
+              fill == 0 ? ((i * 3 + k) % 2 ? top : -top) : std::uniform_int_distribution<std::int32_t>(-top, top)(rng);
+        wide[i].resize(cols);
+        widen_entries(rows[i].data(), cols, wide[i].data());
+      }
+      const Fp127 rho1 = testing::random_element<Fp127>(rng), rho2 = testing::random_element<Fp127>(rng);
+      std::vector<Fp127> want(cols), got(cols);
+      fold_two_portable<Fp127, Fp127>(wide[0].data(), wide[1].data(), wide[2].data(), wide[3].data(), rho1, rho2,
+                                      want.data(), cols);
+      kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), rho1, rho2, got.data(), cols);
+      EXPECT_EQ(got, want) << cols << " columns, fill " << fill;
     }
   }
 }
