@@ -66,6 +66,7 @@ NNP_AVX512_IFMA std::array<Fp127, 9> group_sums_avx512(const Fp127* z00, const F
   group_pass<2>(z00, z01, z10, z11, w, out.data() + 6);
   return out;
 }
+
 // Eight signed int64 values (|x| < 2^63) as their elements' normalized limbs: x, or p - |x| =
 // the complement of |x| in each limb (p = 2^127 - 1 is all ones), without a field product.
 NNP_AVX512_IFMA V3 limbs_of_signed(__m512i x, const M127x8& f) {
@@ -75,7 +76,7 @@ NNP_AVX512_IFMA V3 limbs_of_signed(__m512i x, const M127x8& f) {
           _mm512_and_si512(sign, f.m23)};
 }
 
-// Eight int32 entries from k on (n of them; the rest zero), sign-extended to 64 bits.
+// Eight int32 entries from src on (n of them; the rest zero), sign-extended to 64 bits.
 NNP_AVX512_IFMA __m512i load_narrow(const std::int32_t* src, std::size_t n) {
   const __mmask16 m = static_cast<__mmask16>(n >= 8 ? 0xFFu : (1u << n) - 1);  // AVX-512 F: a 512-bit masked load
   return _mm512_cvtepi32_epi64(_mm512_castsi512_si256(_mm512_maskz_loadu_epi32(m, src)));

@@ -11,6 +11,7 @@
 // until the end, reduced once; folded rows are brought below p before they are stored. Exact, as
 // the portable loops, bit for bit.
 #include <array>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -34,6 +35,9 @@ const M127Kernels& m127_kernels();
 // products are exact 64-bit integers (below 2^62) whose limbs need no field product. Null where
 // this CPU runs no AVX-512 IFMA kernels (the caller widens the rows into the field's kernels).
 inline constexpr unsigned kNarrowProductBits = 28;
+// The widest factor, 2 d_1 - d_0 with |d| <= 2 (2^bits - 1), must fit the signed 32 bits that
+// vpmuldq reads: 28 bits is the most.
+static_assert(3 * 2 * ((std::int64_t{1} << kNarrowProductBits) - 1) <= std::int64_t{INT32_MAX});
 using M127NarrowGroupSums = std::array<Fp127, 9> (*)(const std::int32_t* z00, const std::int32_t* z01,
                                                      const std::int32_t* z10, const std::int32_t* z11,
                                                      const M127ColumnWeights& w);

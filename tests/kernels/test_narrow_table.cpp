@@ -19,6 +19,7 @@
 #include "kernels/cpu/cpu_engine.hpp"
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/narrow_table.hpp"
+#include "kernels/cpu/square_group_sums.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/cpu/sumcheck_kernels.hpp"
 #include "kernels/reference/reference_engine.hpp"
@@ -310,6 +311,14 @@ TYPED_TEST(NarrowTableTest, AProofWithANarrowZIsTheReferenceBytes) {
   }
 }
 
+// Entry k of row i of a group (rows z00, z01, z10, z11) at +-top with signs (-, +, +, -), flipped on
+// odd k: every difference and extension the kernels form is at its largest (d_0 = 2 top, d_1 =
+// -2 top, 2 a_1 - a_0 = 3 top, 2 d_1 - d_0 = -6 top, z11 - z01 - z10 + z00 = -4 top).
+std::int32_t extreme_corner(std::size_t i, std::size_t k, std::int32_t top) {
+  const bool up = (i == 1 || i == 2) != (k % 2 == 1);
+  return up ? top : -top;
+}
+
 // The integer kernel of the group sums (m127_narrow_group_sums) against the field's portable group
 // sums of the same rows widened: entries at +-(2^28 - 1) (every extension and product at its
 // largest), zeros and random ones; a row shorter than a vector and rows past the accumulators'
@@ -330,8 +339,7 @@ TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
         rows[i].resize(cols);
         for (std::size_t k = 0; k < cols; ++k) {
           const std::int32_t r = std::uniform_int_distribution<std::int32_t>(-top, top)(rng);
-          const std::int32_t extreme = (i + k) % 2 ? top : -top;  // a_1 - a_0 and d's at their largest
-          rows[i][k] = fill == 0 ? extreme : fill == 1 ? (k % 3 ? 0 : r) : r;
+          rows[i][k] = fill == 0 ? extreme_corner(i, k, top) : fill == 1 ? (k % 3 ? 0 : r) : r;
         }
         wide[i].resize(cols);
         widen_entries(rows[i].data(), cols, wide[i].data());
@@ -341,6 +349,29 @@ TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
       EXPECT_EQ(kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), weights), want)
           << cols << " columns, fill " << fill;
     }
+  }
+}
+
+// square_group_sums of a narrow table at the integer kernel's bound and past it (27 to 31 bits,
+// entries at +-(2^bits - 1) in extreme_corner's pattern): the same V and group sums as the widened
+// table's, whichever route the bound picks (past 28 bits the rows are widened).
+TEST(NarrowGroupSums, TheBoundPicksAnExactRoute) {
+  auto rng = testing::make_rng(307);
+  for (unsigned bits : {27u, 28u, 29u, 31u}) {
+    const std::size_t rows = 16, cols = 64;
+    auto narrow = std::make_shared<NarrowTable>();
+    narrow->bits = bits;
+    narrow->v.resize(rows * cols);
+    const auto top = static_cast<std::int32_t>((std::int64_t{1} << bits) - 1);
+    for (std::size_t r = 0; r < rows; ++r)  // row r is row r / (rows / 4) of its group
+      for (std::size_t k = 0; k < cols; ++k) narrow->v[r * cols + k] = extreme_corner(r / (rows / 4), k + r, top);
+    const Table2D<Fp127> Z = narrow_table2d<Fp127>(rows, cols, narrow), Zw = widened(Z);
+    const std::vector<Fp127> ec = eq_table<Fp127>(testing::random_point<Fp127>(rng, cols));
+    std::vector<Fp127> sums, sums_w;
+    const auto V = square_group_sums<Fp127, Fp127>(Z, std::span<const Fp127>(ec), sums);
+    const auto Vw = square_group_sums<Fp127, Fp127>(Zw, std::span<const Fp127>(ec), sums_w);
+    EXPECT_EQ(V, Vw) << bits << " bits";
+    EXPECT_EQ(sums, sums_w) << bits << " bits";
   }
 }
 
@@ -360,7 +391,7 @@ TEST(NarrowFoldTwo, TheIntegerKernelIsTheFieldKernel) {
         rows[i].resize(cols);
         for (std::size_t k = 0; k < cols; ++k)
           rows[i][k] =
-              fill == 0 ? ((i * 3 + k) % 2 ? top : -top) : std::uniform_int_distribution<std::int32_t>(-top, top)(rng);
+              fill == 0 ? extreme_corner(i, k, top) : std::uniform_int_distribution<std::int32_t>(-top, top)(rng);
         wide[i].resize(cols);
         widen_entries(rows[i].data(), cols, wide[i].data());
       }
