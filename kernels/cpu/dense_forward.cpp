@@ -60,12 +60,6 @@ std::size_t CpuDenseForward<F>::dgemm_scratch_bytes(const QuantizedLayer& q, std
 }
 
 template <class F>
-std::size_t CpuDenseForward<F>::scratch_bytes(const QuantizedLayer& q, std::size_t batch) {
-  if (takes_int8_route(q)) return int8_scratch_bytes(q, batch);
-  return dgemm_scratch_bytes(q, batch, plan_layer_limbs(q, F::kBits));
-}
-
-template <class F>
 std::function<std::size_t(const QuantizedLayer&, std::size_t)> CpuDenseForward<F>::scratch_bytes_planned() {
   auto plans = std::make_shared<std::map<const QuantizedLayer*, LimbPlan>>();
   return [plans](const QuantizedLayer& q, std::size_t batch) {

@@ -23,14 +23,12 @@ class CpuDenseForward {
   // Z (padded(rows) x Y.cols, zero in padding rows and in columns >= batch) for a dense layer.
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch);
 
-  // The scratch of forward's routes for `batch` samples (the memory estimate, ProofMemory):
-  // forward_int8's limbs (int8) and products (int32) of a block of at most kInt8ColumnBlock samples
-  // (limb_scratch_, product_scratch_, kept across layers); forward_limbs's weights, limbs and
-  // products in doubles for the whole batch (its limbs follow the weights: plan_layer_limbs, an
-  // O(weights) pass); forward_direct's none.
-  static std::size_t scratch_bytes(const QuantizedLayer& q, std::size_t batch);
-  // scratch_bytes for the estimates of one plan (ProofMemory::dense_forward_bytes): each layer's
-  // DGEMM limbs planned once, not once per batch size that plan_chunks tries.
+  // The scratch of forward's routes for a layer and `batch` samples, for the estimates of one plan
+  // (the memory estimate, ProofMemory::dense_forward_bytes): forward_int8's limbs (int8) and
+  // products (int32) of a block of at most kInt8ColumnBlock samples (limb_scratch_,
+  // product_scratch_, kept across layers); forward_limbs's weights, limbs and products in doubles
+  // for the whole batch (its limbs follow the weights: plan_layer_limbs, an O(weights) pass, made
+  // once per layer, not once per batch size that plan_chunks tries); forward_direct's none.
   static std::function<std::size_t(const QuantizedLayer&, std::size_t)> scratch_bytes_planned();
   static bool takes_int8_route(const QuantizedLayer& q);
 

@@ -39,6 +39,21 @@
 
 namespace nnproof {
 
+// The integer kernel of the first fold of a narrow table (m127, an AVX-512 IFMA CPU):
+// m127_narrow_fold_two, which reads the rows in place. Null otherwise: the rows are then widened
+// into the field's kernels (as narrow_group_sums_kernel, square_group_sums.hpp).
+template <class F, class K>
+using NarrowFoldTwo = void (*)(const std::int32_t*, const std::int32_t*, const std::int32_t*, const std::int32_t*, K, K,
+                               K*, std::size_t);
+
+template <class F, class K>
+NarrowFoldTwo<F, K> narrow_fold_two_kernel(const NarrowTable* narrow) {
+  if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
+    if (narrow) return m127_narrow_fold_two();
+  }
+  return nullptr;
+}
+
 template <class Cfg>
 class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   using F = typename Cfg::F;
@@ -296,14 +311,12 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   std::array<K, 2> fold_two_from_base(K rho2, bool and_round = false) {
     const std::size_t C = cols_, quarter = rows_ / 2, half = rows_, eighth = quarter / 2;
     const std::size_t chunk = widen_chunk(*base_, narrow_);
-    const auto integer_kernel = narrow_fold_two_kernel();
+    const NarrowFoldTwo<F, K> integer_kernel = narrow_fold_two_kernel<F, K>(narrow_);
     auto fold_group = [&](std::size_t g) {
-      if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
-        if (integer_kernel) {  // the rows read in place, as int32
-          const std::int32_t* z = narrow_->v.data() + g * C;
-          return integer_kernel(z, z + quarter * C, z + half * C, z + (quarter + half) * C, rho1_, rho2,
-                                z_.data() + g * C, C);
-        }
+      if (integer_kernel) {  // the rows read in place, as int32
+        const std::int32_t* z = narrow_->v.data() + g * C;
+        return integer_kernel(z, z + quarter * C, z + half * C, z + (quarter + half) * C, rho1_, rho2,
+                              z_.data() + g * C, C);
       }
       WidenBuffer<F> buf;  // a narrow Z's rows, widened (square_group_sums' chunks)
       for (std::size_t c0 = 0; c0 < C; c0 += chunk) {
@@ -332,16 +345,6 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     }
     stage_ = Stage::folded;
     return q;
-  }
-
-  // The integer kernel of the first fold where base_ is narrow (m127, an AVX-512 IFMA CPU):
-  // m127_narrow_fold_two; else null (the rows are widened into the field's kernels).
-  auto narrow_fold_two_kernel() const {
-    if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
-      return narrow_ ? m127_narrow_fold_two() : M127NarrowFoldTwo{nullptr};
-    } else {
-      return nullptr;
-    }
   }
 
   void fold_from_base(K r) {
