@@ -30,8 +30,10 @@ ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<
   tr.Y.push_back(engine.input_table(input, n0, batch));
   for (std::size_t i = 1; i <= layers.size(); ++i) {
     report(progress, "forward layer " + std::to_string(i) + "/" + std::to_string(layers.size()));
-    if (i == 1 && !keep_y && i < layers.size()) {  // a hidden Z that only the engine's proof reads
-      tr.Z.push_back(engine.forward_hidden(layers[i - 1], layers[i], tr.Y.back(), batch));
+    if (!keep_y && i < layers.size()) {  // a hidden Z that only the engine's proof reads
+      const bool first = i == 1;         // from the input, else from the square of the last Z
+      tr.Z.push_back(engine.forward_hidden(layers[i - 1], layers[i], first ? tr.Y.back() : tr.Z.back(), batch,
+                                           first ? InputIs::values : InputIs::squared));
     } else if (i == 1 || keep_y) {
       tr.Z.push_back(engine.forward(layers[i - 1], tr.Y.back(), batch));
     } else {

@@ -133,15 +133,15 @@ struct ByteConv {
 };
 
 // A thread's buffers for its blocks: the block's bytes, oneDNN's scratchpad, its int32 products,
-// the join's rebuilt values and the zero bias its full-width rebuild adds (as many: a join piece's
-// entries are at most a block's values).
-template <class F>
+// the join's rebuilt values (V: field elements, or 64-bit integers for a narrow Z) and the zero
+// bias its full-width rebuild adds (as many: a join piece's entries are at most a block's values).
+template <class V>
 struct BlockBuffers {
   UninitializedVector<std::uint8_t> src, pad;
   UninitializedVector<std::int32_t> dst;
-  std::vector<F> z, zeros;
+  std::vector<V> z, zeros;
   BlockBuffers(std::size_t src_bytes, std::size_t pad_bytes, std::size_t products, std::size_t values)
-      : src(src_bytes), pad(pad_bytes), dst(products), z(values), zeros(values, F::zero()) {}
+      : src(src_bytes), pad(pad_bytes), dst(products), z(values), zeros(values, V{}) {}
 };
 
 // How conv_int8 cuts its work: blocks of `samples` samples (their bytes split once, for every
@@ -189,10 +189,10 @@ unsigned raw_width(const F* in, const LinearOp& op, std::size_t in_stride, std::
 }
 unsigned raw_width(const std::uint64_t*, const LinearOp&, std::size_t, std::size_t, unsigned given) { return given; }
 
-template <class F, class In>
-void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::size_t batch, const OpOutput<F>& out,
+template <class Out, class In>
+void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::size_t batch, const Out& out,
                std::size_t max_block_bytes, unsigned raw_bits = 0) {
-  constexpr std::size_t kFull = F::kBits <= 64 ? kM61Limbs : kM127Limbs;
+  constexpr std::size_t kFull = full_width_bytes<Out>();
   const ConvShape& c = op.conv;
   const Int8Kernel kernel = int8_kernel(op);
   // The input's bytes that are not zero in every value (pooled squares: about half of m127's),
@@ -224,7 +224,7 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
     {
       // A thread's buffers; one that cannot have them takes no block (every thread must reach the
       // loop's barrier) and the error is rethrown after the region.
-      std::optional<BlockBuffers<F>> buf;
+      std::optional<BlockBuffers<typename Out::Value>> buf;
       try {
         buf.emplace(S * L * c.in_size(), pad_bytes, S * L * kernel.halves * block_shape.out_size(),
                     std::max(S * kernel.halves * ocb, kJoinEntries));  // join_bytes' pieces, any n <= S
@@ -310,6 +310,11 @@ void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size
 void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size_t in_stride, std::size_t batch,
                           unsigned raw_bits, const OpOutput<Fp127>& out) {
   conv_int8(op, in, in_stride, batch, out, kConvChunkBytes, raw_bits);
+}
+
+void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size_t in_stride, std::size_t batch,
+                          unsigned raw_bits, const NarrowOutput& out, std::size_t max_chunk_bytes) {
+  conv_int8(op, in, in_stride, batch, out, max_chunk_bytes, raw_bits);
 }
 
 }  // namespace nnproof

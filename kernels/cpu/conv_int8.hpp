@@ -59,4 +59,10 @@ void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size
 void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size_t in_stride, std::size_t batch,
                           unsigned raw_bits, const OpOutput<Fp127>& out);
 
+// The same into a narrow Z's int64 entries (kernels/cpu/narrow_forward.hpp, int8_conv_narrow): each
+// output rebuilt mod 2^64, exact only where every output plus its bias is below 2^63 in magnitude
+// (output_bound_bits, structured_limbs.hpp), which the caller has checked.
+void apply_conv_int8_into(const LinearOp& op, const std::uint64_t* in, std::size_t in_stride, std::size_t batch,
+                          unsigned raw_bits, const NarrowOutput& out, std::size_t max_chunk_bytes = kConvChunkBytes);
+
 }  // namespace nnproof

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The int8 convolution's byte plumbing (conv_int8.cpp): the input's values cut into the bytes of
-// oneDNN's u8 images (split_bytes), and its int32 outputs rebuilt into field elements and written
-// to the layer's feature-major rows (join_bytes). Included by conv_int8.cpp only.
+// oneDNN's u8 images (split_bytes), and its int32 outputs rebuilt into field elements (or a narrow
+// Z's int64 entries) and written to the layer's feature-major rows (join_bytes). Included by
+// conv_int8.cpp only.
 #include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/fields.hpp"
@@ -129,26 +131,62 @@ struct OutputBlock {
   std::size_t o0, ocb, k0, n;
 };
 
+// The bytes a full-width join rebuilds: the field's limbs, or 8 for 64-bit integers (mod 2^64, bytes
+// past the eighth weigh nothing).
+template <class Out>
+constexpr std::size_t full_width_bytes() {
+  if constexpr (std::is_same_v<typename Out::Value, std::uint64_t>)
+    return 8;
+  else
+    return Out::Value::kBits <= 64 ? kM61Limbs : kM127Limbs;
+}
+
+// A join piece's values z[e] = sum_{l < L} 2^(8 l) g[l limb_stride + e], e < m: mod p for field
+// elements (recombine_limbs adding `zeros` at full width, else recombine_short), mod 2^64 for
+// integers (exact where the value fits int64; a loop that vectorizes).
+template <std::size_t kFull, class F>
+void recombine_piece(const std::int32_t* g, std::size_t limb_stride, std::size_t L, std::size_t m, const F* zeros,
+                     F* z) {
+  if (L == kFull)
+    recombine_limbs(g, limb_stride, m, zeros, z);
+  else
+    recombine_short(g, limb_stride, L, m, z);
+}
+template <std::size_t kFull>
+void recombine_piece(const std::int32_t* g, std::size_t limb_stride, std::size_t L, std::size_t m,
+                     const std::uint64_t*, std::uint64_t* z) {
+  for (std::size_t e = 0; e < m; ++e) z[e] = 0;
+  for (std::size_t l = 0; l < std::min<std::size_t>(L, 8); ++l) {
+    const std::int32_t* row = g + l * limb_stride;
+    for (std::size_t e = 0; e < m; ++e)
+      z[e] += static_cast<std::uint64_t>(static_cast<std::int64_t>(row[e])) << (8 * l);
+  }
+}
+
+// The field's 256, or the integers'.
+template <class V>
+V two_to_the_8() {
+  if constexpr (std::is_same_v<V, std::uint64_t>)
+    return 256;
+  else
+    return V::from_int(256);
+}
+
 // out row out_feature(o0 + oc, p), samples k0 + i = sum_l 2^(8 l) dst[((i L + l) OH OW + p) OC' + oc']
 // for the block's channels (OC' = halves ocb; with two halves, the lo channel's value plus 256 times
 // the hi channel's), plus the row's bias, in pieces of positions: each piece's values for the n
-// samples are rebuilt into z, then written as runs of n consecutive entries of out's rows. L is the
-// full width (recombine_limbs, which adds a bias: `zeros`, as many as a piece's entries) or at most
-// kShortBytes (recombine_short).
-template <std::size_t kFull, class F>
+// samples are rebuilt into z (recombine_piece: L is the full width or at most kShortBytes), then
+// written as runs of n consecutive entries of out's rows. Out is an OpOutput (field elements) or a
+// NarrowOutput (int64, the values' type V = uint64: mod 2^64).
+template <std::size_t kFull, class Out, class V = typename Out::Value>
 void join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, std::size_t L, const std::int32_t* dst,
-                const OpOutput<F>& out, F* z, const F* zeros) {
+                const Out& out, V* z, const V* zeros) {
   const std::size_t ocb = b.ocb, ocx = halves * ocb, ocg = ocb / c.groups, ohw = c.out_h() * c.out_w();
   const std::size_t P = ohw * ocx, piece = join_piece(ocx, b.n);  // entries, whole positions
-  const F f256 = F::from_int(256);
+  const V f256 = two_to_the_8<V>();
   for (std::size_t e0 = 0; e0 < P; e0 += piece) {
     const std::size_t m = std::min(P, e0 + piece) - e0;
-    for (std::size_t i = 0; i < b.n; ++i) {
-      if (L == kFull)
-        recombine_limbs(dst + i * L * P + e0, P, m, zeros, z + i * piece);
-      else
-        recombine_short(dst + i * L * P + e0, P, L, m, z + i * piece);
-    }
+    for (std::size_t i = 0; i < b.n; ++i) recombine_piece<kFull>(dst + i * L * P + e0, P, L, m, zeros, z + i * piece);
     for (std::size_t e = 0; e < m / ocx; ++e) {
       const std::size_t p = e0 / ocx + e;
       for (std::size_t oc = 0; oc < ocb; ++oc) {
@@ -156,7 +194,7 @@ void join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, st
         const std::size_t a = out_feature(c, b.o0 + oc, p);
         if (oc + kPrefetchRowsAhead < ocb)
           prefetch_entries(out.row(out_feature(c, b.o0 + oc + kPrefetchRowsAhead, p)) + b.k0, b.n, true);
-        F* row = out.row(a) + b.k0;
+        auto* row = out.row(a) + b.k0;
         if (halves == 1)
           for (std::size_t i = 0; i < b.n; ++i) row[i] = out.add_bias(a, z[i * piece + lo]);
         else
@@ -168,8 +206,8 @@ void join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, st
 }
 
 // The output rows at the padding of a pow2 layout (no position of the image): zero plus the bias.
-template <class F>
-void write_padding_rows(const ConvShape& c, std::size_t batch, const OpOutput<F>& out) {
+template <class Out>
+void write_padding_rows(const ConvShape& c, std::size_t batch, const Out& out) {
   const std::size_t rows = c.out_rows(), cols = c.out_cols(), oh = c.out_h(), ow = c.out_w();
   if (rows == oh && cols == ow) return;
   parallel_for(c.out_channels * rows, [&](std::size_t cr) {
@@ -177,8 +215,8 @@ void write_padding_rows(const ConvShape& c, std::size_t batch, const OpOutput<F>
     for (std::size_t w = 0; w < cols; ++w) {
       if (h < oh && w < ow) continue;
       const std::size_t a = cr * cols + w;
-      F* row = out.row(a);
-      for (std::size_t k = 0; k < batch; ++k) row[k] = out.add_bias(a, F::zero());
+      auto* row = out.row(a);
+      for (std::size_t k = 0; k < batch; ++k) row[k] = out.add_bias(a, typename Out::Value{});
     }
   });
 }

@@ -58,14 +58,16 @@ class CpuEngine final : public Engine<Cfg> {
     return dense_.forward(layer, Y, batch);  // kernels/cpu/dense_forward.hpp
   }
 
-  // A structured layer's hidden Z as int32 where every entry fits and the next layer pools its
-  // squares as it reads them (kernels/cpu/narrow_table.hpp): a CNN's first Z, a quarter of the
-  // field's bytes for the four passes over it. Any other next layer would read a widened copy (the
-  // fallbacks of forward_of_square and square, which the prover never takes): a field table then.
+  // A structured layer's hidden Z as int32 or int64 where every entry fits and the next layer pools
+  // its squares as it reads them (kernels/cpu/narrow_table.hpp): a CNN's first Z, a quarter of the
+  // field's bytes for the four passes over it, and its second, half of them. Any other next layer
+  // would read a widened copy (the fallbacks of forward_of_square and square, which the prover never
+  // takes): a field table then.
   Table2D<F> forward_hidden(const FieldLayer<F>& layer, const FieldLayer<F>& next, const Table2D<F>& Y,
-                            std::size_t batch) override {
-    if (!layer.q->structured() || !pools_squares_first(next)) return forward(layer, Y, batch);
-    return structured_forward_cpu(layer, Y, batch, InputIs::values, ZForm::narrow_where_it_fits);
+                            std::size_t batch, InputIs input) override {
+    const unsigned bits = narrow_bits_read_by(next);
+    if (bits == 0 || !reads_in_place(layer, Y, input)) return Engine<Cfg>::forward_hidden(layer, next, Y, batch, input);
+    return structured_forward_cpu(layer, Y, batch, input, bits);
   }
   void to_host(Table2D<F>& t) override { widen_narrow_table(t); }
 
@@ -81,9 +83,16 @@ class CpuEngine final : public Engine<Cfg> {
   // dense layer squares S into scratch first (the base's forward of square), which host/memory.cpp's
   // estimate counts.
   Table2D<F> forward_of_square(const FieldLayer<F>& layer, const Table2D<F>& S, std::size_t batch) override {
-    if (layer.q->structured() && (!narrow_table(S) || pools_squares_first(layer)))
-      return structured_forward_cpu(layer, S, batch, InputIs::squared);
+    if (reads_in_place(layer, S, InputIs::squared)) return structured_forward_cpu(layer, S, batch, InputIs::squared);
     return Engine<Cfg>::forward_of_square(layer, this->on_host(S), batch);
+  }
+
+  // Whether structured_forward_cpu reads a structured layer's input table as it is: field elements,
+  // or a narrow Z whose squares its chain pools first.
+  static bool reads_in_place(const FieldLayer<F>& layer, const Table2D<F>& Y, InputIs input) {
+    if (!layer.q->structured()) return false;
+    const NarrowTable* narrow = narrow_table(Y);
+    return !narrow || (input == InputIs::squared && pools_narrow_squares(layer, *narrow));
   }
 
   // The sum-checks read Z where the protocol names Y = Z o Z (col_combine_of_squares, the square

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The cpu engine's structured forward around a narrow hidden Z (narrow_table.hpp): the limb route
-// writing a layer's Z as int32 (last_op_narrow), and the next layer's sum pool of its squares,
-// into field elements or, where a convolution's int8 route reads them next, into 64-bit sums that
-// it splits into bytes itself (pool_squares_into_int8_conv): for the CIFAR-size CNN's second layer
-// 17 MB written and read instead of 34, and no scan of the pooled values for their width.
+// writing a layer's Z as int32 or int64 (last_op_narrow), and the next layer's sum pool of its
+// squares, into field elements or, where a convolution's int8 route reads them next, into 64-bit
+// sums that it splits into bytes itself (pool_squares_u64): for the CIFAR-size CNN's second layer
+// 17 MB written and read instead of 34, and no scan of the pooled values for their width. That
+// convolution may write its own Z as int64 in turn (int8_conv_narrow).
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -12,6 +13,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/conv_int8.hpp"
@@ -24,27 +27,38 @@
 
 namespace nnproof {
 
-// Whether op's sums of squares of values below 2^bits stay below 2^64.
+// Whether op's sums of squares of values below 2^bits stay below 2^64 (2^128).
 inline bool narrow_squares_pool_in_u64(const LinearOp& op, unsigned bits) {
   return 2 * bits + ceil_log2(std::max<std::size_t>(max_taps_per_row(op), 1)) <= 64;
 }
+inline bool narrow_squares_pool_in_u128(const LinearOp& op, unsigned bits) {
+  return 2 * bits + ceil_log2(std::max<std::size_t>(max_taps_per_row(op), 1)) <= 128;
+}
 
-// A sum pool of the squares of a narrow table's entries (rows of stride in_stride), row by row:
-// write(a, k0, m, sums) with sums[k] = the sum of x^2 over row a's taps for samples k0 + k, k < m,
-// in Sum (exact: 64 bits where narrow_squares_pool_in_u64, else 128).
-template <class Sum, class Write>
-void pool_narrow_squares(const LinearOp& op, const std::int32_t* in, std::size_t in_stride, std::size_t batch,
+// The most bits of a narrow Z whose squares `pool` sums as it reads them: kNarrowWideBits, fewer
+// where its sums of that many taps would pass 2^128.
+inline unsigned narrow_bits_pooled_by(const LinearOp& pool) {
+  const unsigned taps = ceil_log2(std::max<std::size_t>(max_taps_per_row(pool), 1));
+  return std::min(kNarrowWideBits, (128 - std::min(128u, taps)) / 2);
+}
+
+// A sum pool of the squares of a narrow table's entries (int32 or int64, rows of stride
+// in_stride), row by row: write(a, k0, m, sums) with sums[k] = the sum of x^2 over row a's taps for
+// samples k0 + k, k < m, in Sum (exact: 64 bits where narrow_squares_pool_in_u64, else 128).
+template <class Sum, class T, class Write>
+void pool_narrow_squares(const LinearOp& op, const T* in, std::size_t in_stride, std::size_t batch,
                          const Write& write) {
+  using Square = std::conditional_t<sizeof(T) == 4, std::int64_t, i128>;  // exact
   parallel_for(op.rows, [&](std::size_t a) {
     constexpr std::size_t kChunk = 256;  // samples at a time: the sums stay in L1
     for (std::size_t k0 = 0; k0 < batch; k0 += kChunk) {
       const std::size_t m = std::min(batch, k0 + kChunk) - k0;
       std::array<Sum, kChunk> sums{};
       for_each_entry(op, a, [&](std::size_t j, std::int64_t) {
-        const std::int32_t* x = in + j * in_stride + k0;
+        const T* x = in + j * in_stride + k0;
         for (std::size_t k = 0; k < m; ++k) {
-          const std::int64_t v = x[k];
-          sums[k] += static_cast<Sum>(static_cast<std::uint64_t>(v * v));
+          const Square v = x[k];
+          sums[k] += static_cast<Sum>(v * v);
         }
       });
       write(a, k0, m, sums.data());
@@ -53,63 +67,118 @@ void pool_narrow_squares(const LinearOp& op, const std::int32_t* in, std::size_t
 }
 
 // The pool into `out` as field elements: sum_pool_of_squares_into's, the bias added.
+// narrow_squares_pool_in_u128(op, narrow.bits) must hold (pools_narrow_squares, structured_cpu.hpp).
 template <class F>
-void sum_pool_of_narrow_squares_into(const LinearOp& op, const std::int32_t* in, std::size_t in_stride,
-                                     std::size_t batch, unsigned bits, const OpOutput<F>& out) {
+void sum_pool_of_narrow_squares_into(const LinearOp& op, const NarrowTable& narrow, std::size_t in_stride,
+                                     std::size_t batch, const OpOutput<F>& out) {
+  if (!narrow_squares_pool_in_u128(op, narrow.bits))
+    throw std::logic_error("sum_pool_of_narrow_squares_into: the pool's sums could pass 2^128");
   const auto write = [&](std::size_t a, std::size_t k0, std::size_t m, const auto* sums) {
     F* row = out.row(a) + k0;
     const F b = out.bias ? out.bias[a] : F::zero();
     for (std::size_t k = 0; k < m; ++k) row[k] = b + F::from_u128(static_cast<u128>(sums[k]));
   };
-  if (narrow_squares_pool_in_u64(op, bits))
-    pool_narrow_squares<std::uint64_t>(op, in, in_stride, batch, write);
-  else
-    pool_narrow_squares<u128>(op, in, in_stride, batch, write);
+  narrow.visit([&](const auto* in) {
+    if (narrow_squares_pool_in_u64(op, narrow.bits))
+      pool_narrow_squares<std::uint64_t>(op, in, in_stride, batch, write);
+    else
+      pool_narrow_squares<u128>(op, in, in_stride, batch, write);
+  });
 }
 
 // Whether a chain is a sum pool then a convolution that takes the int8 route, whose pool of
-// squares of values below 2^bits sums in 64 bits: pool_squares_into_int8_conv runs it.
-inline bool pooled_squares_feed_int8_conv(std::span<const LinearOp> ops, unsigned bits) {
-  return ops.size() == 2 && narrow_squares_pool_in_u64(ops[0], bits) && int8_conv_route_fits(ops[1]);
+// squares of a narrow table's entries sums in 64 bits: pool_squares_into_int8_conv runs it.
+inline bool pooled_squares_feed_int8_conv(std::span<const LinearOp> ops, const NarrowTable& narrow) {
+  return ops.size() == 2 && narrow_squares_pool_in_u64(ops[0], narrow.bits) && int8_conv_route_fits(ops[1]);
 }
 
-// ops[1] applied to the pool ops[0] of the squares of a narrow table into `out`: the pool's sums in
-// 64-bit integers, their width kept as they are written, read by the int8 route as they are.
-template <class F>
-void pool_squares_into_int8_conv(std::span<const LinearOp> ops, const std::int32_t* in, std::size_t in_stride,
-                                 std::size_t batch, const OpOutput<F>& out) {
-  const LinearOp& pool = ops[0];
-  UninitializedVector<std::uint64_t> pooled(pool.rows * batch);
+// A pool of squares' 64-bit sums, pool.rows x batch, each below 2^bits.
+struct PooledSquares {
+  UninitializedVector<std::uint64_t> sums;
+  unsigned bits = 0;
+};
+
+// The pool of a narrow table's squares in 64-bit sums, their width kept as they are written.
+inline PooledSquares pool_squares_u64(const LinearOp& pool, const NarrowTable& narrow, std::size_t in_stride,
+                                      std::size_t batch) {
+  PooledSquares p;
+  p.sums.resize(pool.rows * batch);
   std::vector<std::uint64_t> row_or(pool.rows);  // the OR of each row's sums: their width
-  pool_narrow_squares<std::uint64_t>(pool, in, in_stride, batch,
-                                     [&](std::size_t a, std::size_t k0, std::size_t m, const std::uint64_t* sums) {
-                                       std::uint64_t any = k0 == 0 ? 0 : row_or[a];
-                                       for (std::size_t k = 0; k < m; ++k) any |= pooled[a * batch + k0 + k] = sums[k];
-                                       row_or[a] = any;
-                                     });
+  narrow.visit([&](const auto* in) {
+    pool_narrow_squares<std::uint64_t>(pool, in, in_stride, batch,
+                                       [&](std::size_t a, std::size_t k0, std::size_t m, const std::uint64_t* sums) {
+                                         std::uint64_t any = k0 == 0 ? 0 : row_or[a];
+                                         for (std::size_t k = 0; k < m; ++k) any |= p.sums[a * batch + k0 + k] = sums[k];
+                                         row_or[a] = any;
+                                       });
+  });
   std::uint64_t any = 0;
   for (const std::uint64_t r : row_or) any |= r;
-  apply_conv_int8_into(ops[1], pooled.data(), batch, batch, bit_length(any), out);
+  p.bits = bit_length(any);
+  return p;
+}
+
+// The rows' biases as integers (a narrow table's writers add them exactly).
+template <class F>
+std::vector<std::int64_t> integer_bias(const FieldLayer<F>& layer) {
+  std::vector<std::int64_t> bias(layer.rows());
+  for (std::size_t a = 0; a < bias.size(); ++a) bias[a] = static_cast<std::int64_t>(layer.bias[a].centered());
+  return bias;
+}
+
+// An unwritten narrow table of table_rows x table_cols entries below 2^bits, int64 where `wide`.
+inline std::shared_ptr<NarrowTable> make_narrow_table(std::size_t table_rows, std::size_t table_cols, unsigned bits,
+                                                      bool wide) {
+  auto narrow = std::make_shared<NarrowTable>();
+  narrow->bits = bits;
+  if (wide)
+    narrow->v64.resize(table_rows * table_cols);
+  else
+    narrow->v.resize(table_rows * table_cols);
+  return narrow;
+}
+
+// A layer's Z as a narrow table from a pool of the previous Z's squares (the chain's first op,
+// `pooled`) through a convolution of the int8 route (the last), or nothing where an output could
+// reach 2^max_bits. Its entries are int64: the join rebuilds each output's bytes in 64-bit
+// integers, exact since the bound keeps it below 2^kNarrowWideBits.
+template <class F>
+std::optional<Table2D<F>> int8_conv_narrow(const FieldLayer<F>& layer, const PooledSquares& pooled,
+                                           std::size_t batch, std::size_t table_cols, unsigned max_bits) {
+  const LinearOp& op = layer.q->ops.back();
+  const unsigned bits = output_bound_bits(op, pooled.bits, layer.bias.data());
+  if (bits > std::min(max_bits, kNarrowWideBits)) return std::nullopt;
+  const std::size_t table_rows = padded(layer.rows());
+  auto narrow = make_narrow_table(table_rows, table_cols, std::max(bits, 1u), true);
+  const std::vector<std::int64_t> bias = integer_bias(layer);
+  apply_conv_int8_into(op, pooled.sums.data(), batch, batch, pooled.bits,
+                       NarrowOutput{narrow->v64.data(), table_cols, bias.data()});
+  zero_padding_parallel(narrow->v64.data(), table_rows, table_cols, layer.rows(), batch);
+  return narrow_table2d<F>(table_rows, table_cols, std::move(narrow));
 }
 
 // A layer's Z as a narrow table from the input `in` of its chain's last op (table_cols columns),
-// or nothing where that op does not take the limb route or an output could reach 2^31.
+// or nothing where that op does not take the limb route or an output could reach 2^max_bits.
 template <class F>
 std::optional<Table2D<F>> last_op_narrow(const FieldLayer<F>& layer, const F* in, std::size_t stride, std::size_t batch,
-                                         std::size_t table_cols) {
+                                         std::size_t table_cols, unsigned max_bits) {
   const LinearOp& op = layer.q->ops.back();
   if (int8_conv_route_fits(op) || !limb_route_fits(op)) return std::nullopt;
-  const unsigned bits =
-      narrow_limb_output_bits(op, value_width(in, op.cols, stride, batch).centered, layer.bias.data());
+  const unsigned bits = narrow_limb_output_bits(op, value_width(in, op.cols, stride, batch).centered,
+                                                layer.bias.data(), std::min(max_bits, kNarrowWideBits));
   if (bits == 0) return std::nullopt;
-  std::vector<std::int64_t> bias(layer.rows());
-  for (std::size_t a = 0; a < bias.size(); ++a) bias[a] = static_cast<std::int64_t>(layer.bias[a].centered());
-  auto narrow = std::make_shared<NarrowTable>();
+  const std::vector<std::int64_t> bias = integer_bias(layer);
   const std::size_t table_rows = padded(layer.rows());
-  narrow->bits = bits;
-  narrow->v.resize(table_rows * table_cols);
-  apply_op_limbs_to(op, in, stride, batch, 1, NarrowRows{narrow->v.data(), table_cols, bias.data()});
-  zero_padding_parallel(narrow->v.data(), table_rows, table_cols, layer.rows(), batch);
+  auto narrow = make_narrow_table(table_rows, table_cols, bits, bits > 31);
+  const auto write = [&](auto* entries) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(entries)>>;
+    apply_op_limbs_to(op, in, stride, batch, 1, NarrowRows<T>{entries, table_cols, bias.data()});
+    zero_padding_parallel(entries, table_rows, table_cols, layer.rows(), batch);
+  };
+  if (narrow->wide())
+    write(narrow->v64.data());
+  else
+    write(narrow->v.data());
   return narrow_table2d<F>(table_rows, table_cols, std::move(narrow));
 }
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// A hidden layer's Z kept by the cpu engine as int32 entries (issue 23: narrow tables). A CNN's
-// first Z is small integers (CIFAR-size: below 2^25) but was written as field elements, 16 bytes
-// each in m127: 134 MB at batch 256, written once and read three times (the next layer's pool of
-// squares, the group sums of col_combine_of_squares, the square sum-check's first fold), ~35 ms of
-// memory traffic in a 0.16 s proof. As int32 it is a quarter of that.
+// A hidden layer's Z kept by the cpu engine as int32 or int64 entries (issue 23: narrow tables). A
+// CNN's first Z is small integers (CIFAR-size: below 2^25) but was written as field elements, 16
+// bytes each in m127: 134 MB at batch 256, written once and read three times (the next layer's pool
+// of squares, the group sums of col_combine_of_squares, the square sum-check's first fold), ~35 ms
+// of memory traffic in a 0.16 s proof. As int32 it is a quarter of that. Its second Z (below 2^47
+// there) is half of that as int64, and the int8 convolution that writes it joins its bytes in
+// 64-bit integers instead of 128.
 //
 // The table is the engine's own copy (Table2D::device, as the cuda engine keeps device memory):
 // `data` stays empty, and Engine::to_host / on_host widen it into field elements for any reader
@@ -29,21 +31,36 @@ namespace nnproof {
 // The tag whose address marks a NarrowTable (DeviceCopy::kind); one object across the program.
 inline constexpr char kNarrowTableTag = 0;
 
-// Entries rows x cols, row-major as the table's; every |entry| < 2^bits (bits <= 31).
+// The most bits of an int64 narrow table's entries: the sum-check's differences and extensions of
+// them (z_1 - z_0, 2 d_1 - d_0, z_11 - z_01 - z_10 + z_00) stay below 2^63, and their squares, a
+// pool of up to 256 of them, below 2^128 (sum_pool_of_narrow_squares_into).
+inline constexpr unsigned kNarrowWideBits = 60;
+
+// Entries rows x cols, row-major as the table's, in `v` (int32, bits <= 31) or `v64` (int64, bits
+// <= kNarrowWideBits): every |entry| < 2^bits.
 struct NarrowTable final : DeviceCopy {
   UninitializedVector<std::int32_t> v;
+  UninitializedVector<std::int64_t> v64;
   unsigned bits = 31;
   NarrowTable() : DeviceCopy(&kNarrowTableTag) {}
+  bool wide() const { return !v64.empty(); }
+  // The int32 entries, or nullptr where they are int64 (the integer sum-check kernels read int32).
+  const std::int32_t* entries32() const { return wide() ? nullptr : v.data(); }
+  // fn(entries) with the entries' own type.
+  template <class Fn>
+  decltype(auto) visit(Fn&& fn) const {
+    return wide() ? fn(v64.data()) : fn(v.data());
+  }
 };
 
-// The table's int32 entries, or nullptr when it holds its field elements (or another engine's copy).
+// The table's integer entries, or nullptr when it holds its field elements (or another engine's copy).
 template <class F>
 const NarrowTable* narrow_table(const Table2D<F>& t) {
   if (t.on_host() || !t.device || t.device->kind != &kNarrowTableTag) return nullptr;
   return static_cast<const NarrowTable*>(t.device.get());
 }
 
-// A Table2D whose entries are `narrow` (rows x cols int32): data left empty.
+// A Table2D whose entries are `narrow`'s (rows x cols): data left empty.
 template <class F>
 Table2D<F> narrow_table2d(std::size_t rows, std::size_t cols, std::shared_ptr<const NarrowTable> narrow) {
   Table2D<F> t;
@@ -55,13 +72,14 @@ Table2D<F> narrow_table2d(std::size_t rows, std::size_t cols, std::shared_ptr<co
 // out[i] = in[i] as field elements, i < n, without branches: F::from_int's reduction made the two
 // passes that widen a CIFAR-size Z at batch 256 (group sums, first fold) 34 ms slower. For m127 the two 64-bit
 // halves of x + p [x < 0] (p = 2^127 - 1) are (x - 1, 2^63 - 1) where x < 0, else (x, 0), a loop
-// the compiler vectorizes.
+// the compiler vectorizes (|x| < 2^63: x - 1 does not overflow).
 // (The halves are written through an aliasing type, as verifier/compact_encode.cpp reads them, so
 // that no reader of the Fp127 entries may be reordered before these stores.)
 using u64_alias = std::uint64_t __attribute__((__may_alias__));
 
-template <class F>
-void widen_entries(const std::int32_t* in, std::size_t n, F* out) {
+template <class T, class F>
+void widen_entries(const T* in, std::size_t n, F* out) {
+  static_assert(std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t>);
   if constexpr (std::is_same_v<F, Fp127>) {
     static_assert(sizeof(Fp127) == 16 && std::endian::native == std::endian::little);
     auto* halves = reinterpret_cast<u64_alias*>(out);
@@ -98,7 +116,7 @@ std::array<const F*, N> rows_at(const Table2D<F>& t, const NarrowTable* narrow, 
       out[i] = t.data.data() + rows[i] * t.cols + c0;
       continue;
     }
-    widen_entries(narrow->v.data() + rows[i] * t.cols + c0, len, buf + i * kWidenColumns);
+    narrow->visit([&](const auto* v) { widen_entries(v + rows[i] * t.cols + c0, len, buf + i * kWidenColumns); });
     out[i] = buf + i * kWidenColumns;
   }
   return out;
@@ -110,13 +128,15 @@ std::size_t widen_chunk(const Table2D<F>& t, const NarrowTable* narrow) {
   return narrow ? std::min(t.cols, kWidenColumns) : t.cols;
 }
 
-// Fills t.data from its int32 entries (Engine::to_host), in parallel by rows.
+// Fills t.data from its integer entries (Engine::to_host), in parallel by rows.
 template <class F>
 void widen_narrow_table(Table2D<F>& t) {
   const NarrowTable* n = narrow_table(t);
   if (n == nullptr) return;
   t.data.resize(t.rows * t.cols);
-  parallel_for(t.rows, [&](std::size_t r) { widen_entries(n->v.data() + r * t.cols, t.cols, &t.at(r, 0)); });
+  n->visit([&](const auto* v) {
+    parallel_for(t.rows, [&](std::size_t r) { widen_entries(v + r * t.cols, t.cols, &t.at(r, 0)); });
+  });
   t.device.reset();
 }
 

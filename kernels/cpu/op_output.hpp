@@ -20,11 +20,23 @@ namespace nnproof {
 // Row a, sample k of an op's output is data[a stride + k], plus bias[a] where bias is given.
 template <class F>
 struct OpOutput {
+  using Value = F;
   F* data;
   std::size_t stride;
   const F* bias = nullptr;
   F* row(std::size_t a) const { return data + a * stride; }
   F add_bias(std::size_t a, F v) const { return bias ? v + bias[a] : v; }
+};
+
+// The same for a narrow table's int64 entries (kernels/cpu/narrow_table.hpp): values are worked
+// mod 2^64 (unsigned, wrapping), which is exact where a bound keeps every output below 2^63.
+struct NarrowOutput {
+  using Value = std::uint64_t;
+  std::int64_t* data;
+  std::size_t stride;
+  const std::int64_t* bias = nullptr;
+  std::int64_t* row(std::size_t a) const { return data + a * stride; }
+  Value add_bias(std::size_t a, Value v) const { return bias ? v + static_cast<Value>(bias[a]) : v; }
 };
 
 // Of a table of table_rows x cols entries at `data`, rows [0, rows) keep their first `batch`

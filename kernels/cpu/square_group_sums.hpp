@@ -41,8 +41,8 @@ struct SimdKernels<Fp127, Fp127> {
   static const M127Kernels& get() { return m127_kernels(); }
 };
 
-// The integer kernel of the group sums for a narrow table whose entries it takes (m127, entries
-// below 2^kNarrowProductBits, an AVX-512 IFMA CPU): m127_narrow_group_sums, which reads the rows
+// The integer kernel of the group sums for a narrow table whose entries it takes (m127, int32
+// entries below 2^kNarrowProductBits, an AVX-512 IFMA CPU): m127_narrow_group_sums, which reads the rows
 // in place. Null otherwise: the rows are then widened into the field's kernels.
 template <class F, class K>
 using NarrowGroupSums = std::array<K, kGroupSums> (*)(const std::int32_t*, const std::int32_t*, const std::int32_t*,
@@ -51,7 +51,7 @@ using NarrowGroupSums = std::array<K, kGroupSums> (*)(const std::int32_t*, const
 template <class F, class K>
 NarrowGroupSums<F, K> narrow_group_sums_kernel(const NarrowTable* narrow) {
   if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
-    if (narrow && narrow->bits <= kNarrowProductBits) return m127_narrow_group_sums();
+    if (narrow && narrow->entries32() && narrow->bits <= kNarrowProductBits) return m127_narrow_group_sums();
   }
   return nullptr;
 }
@@ -78,7 +78,7 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
     r.fill(K::zero());
     WidenBuffer<F> buf;
     if (integer_kernel) {  // the rows read in place, as int32
-      const std::int32_t* z = narrow->v.data() + g * cols;
+      const std::int32_t* z = narrow->entries32() + g * cols;
       r = integer_kernel(z, z + quarter * cols, z + half * cols, z + (half + quarter) * cols, weights[0]);
     }
     for (std::size_t c = 0; c < chunks && !integer_kernel; ++c) {

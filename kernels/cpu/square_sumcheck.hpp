@@ -39,7 +39,7 @@
 
 namespace nnproof {
 
-// The integer kernel of the first fold of a narrow table (m127, an AVX-512 IFMA CPU):
+// The integer kernel of the first fold of a narrow table of int32 entries (m127, an AVX-512 IFMA CPU):
 // m127_narrow_fold_two, which reads the rows in place. Null otherwise: the rows are then widened
 // into the field's kernels (as narrow_group_sums_kernel, square_group_sums.hpp).
 template <class F, class K>
@@ -49,7 +49,7 @@ using NarrowFoldTwo = void (*)(const std::int32_t*, const std::int32_t*, const s
 template <class F, class K>
 NarrowFoldTwo<F, K> narrow_fold_two_kernel(const NarrowTable* narrow) {
   if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
-    if (narrow) return m127_narrow_fold_two();
+    if (narrow && narrow->entries32()) return m127_narrow_fold_two();
   }
   return nullptr;
 }
@@ -314,7 +314,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     const NarrowFoldTwo<F, K> integer_kernel = narrow_fold_two_kernel<F, K>(narrow_);
     auto fold_group = [&](std::size_t g) {
       if (integer_kernel) {  // the rows read in place, as int32
-        const std::int32_t* z = narrow_->v.data() + g * C;
+        const std::int32_t* z = narrow_->entries32() + g * C;
         return integer_kernel(z, z + quarter * C, z + half * C, z + (quarter + half) * C, rho1_, rho2,
                               z_.data() + g * C, C);
       }

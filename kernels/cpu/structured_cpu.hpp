@@ -81,10 +81,6 @@ void apply_op_cpu_into(const LinearOp& op, const F* in, std::size_t in_stride, s
   apply_op_exact_into(op, in, in_stride, batch, out);
 }
 
-// Whether a structured forward's input table holds the layer's input Y itself, or the previous
-// layer's Z, whose entrywise square is the input (the prover keeps no Y: Engine::forward_of_square).
-enum class InputIs { values, squared };
-
 // Row a of a sum pool of squares where every tap value is below 2^bits, summed in Sum (uint64_t
 // or u128) with taps 2^(2 bits) <= 2^(bits of Sum), so the squares and their sum are exact (a CNN's
 // first Z is below 2^26: 64 bits; its second, past 2^31, in 128). False, with `sums` meaningless,
@@ -144,13 +140,23 @@ bool pools_squares_first(const FieldLayer<F>& layer) {
   return layer.q->structured() && all_weights_one(layer.q->ops.front());
 }
 
-// Which table structured_forward_cpu returns: the field's, or a narrow one (narrow_table.hpp)
-// where the chain's last op takes the limb route and every output fits int32.
-enum class ZForm { field, narrow_where_it_fits };
+// Whether a structured layer pools a narrow table's squares as it reads them: its chain starts
+// with a sum pool whose sums of those squares stay below 2^128 (sum_pool_of_narrow_squares_into).
+template <class F>
+bool pools_narrow_squares(const FieldLayer<F>& layer, const NarrowTable& narrow) {
+  return pools_squares_first(layer) && narrow_squares_pool_in_u128(layer.q->ops.front(), narrow.bits);
+}
+
+// The most bits of the entries of a narrow Z that `next` reads (narrow_table.hpp): 0 (a field
+// table) unless next pools its squares first, and no more than that pool sums below 2^128.
+template <class F>
+unsigned narrow_bits_read_by(const FieldLayer<F>& next) {
+  return pools_squares_first(next) ? narrow_bits_pooled_by(next.q->ops.front()) : 0;
+}
 
 // Where a structured forward's chain reads its input: Y itself; Y squared into `scratch` (InputIs::
 // squared, a chain that does not start with a sum pool); or, where it does, Y's squares pooled by
-// the first op as it reads them (pool_squares), from a narrow Y's int32 entries where `narrow`.
+// the first op as it reads them (pool_squares), from a narrow Y's integer entries where `narrow`.
 template <class F>
 struct ChainInput {
   const F* in;
@@ -177,11 +183,12 @@ ChainInput<F> chain_input(const LinearOp& first, const Table2D<F>& Y, InputIs in
 // with a sum pool (a CNN's square-then-pool) squares as it pools, so the layer's largest table is
 // read once and no Y is written; other chains square Y's real rows into a scratch vector first.
 // (host/memory.cpp's estimate for an engine that keeps no Y counts these vectors: keep it in step.)
-// With ZForm::narrow_where_it_fits, Z may be a narrow table. Y may be one (narrow_table.hpp) only
-// where its squares are pooled first (pools_squares_first).
+// With narrow_bits > 0, Z may be a narrow table of entries below 2^narrow_bits (narrow_bits_read_by
+// the next layer). Y may be one (narrow_table.hpp) only where its squares are pooled first
+// (pools_narrow_squares).
 template <class F>
 Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch,
-                                  InputIs input = InputIs::values, ZForm form = ZForm::field) {
+                                  InputIs input = InputIs::values, unsigned narrow_bits = 0) {
   const auto& ops = layer.q->ops;
   UninitializedVector<F> cur, next;
   const ChainInput<F> chain = chain_input(ops.front(), Y, input, cur);
@@ -192,12 +199,12 @@ Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& 
   // Op i of the chain from `in` into `out`: the first op pools squares where asked.
   const auto apply = [&](std::size_t i, const OpOutput<F>& out) {
     if (i == 0 && pool_squares && narrow_in)
-      return sum_pool_of_narrow_squares_into(ops[i], narrow_in->v.data(), stride, batch, narrow_in->bits, out);
+      return sum_pool_of_narrow_squares_into(ops[i], *narrow_in, stride, batch, out);
     if (i == 0 && pool_squares) return sum_pool_of_squares_into(ops[i], in, stride, batch, out);
     apply_op_cpu_into(ops[i], in, stride, batch, out);
   };
   // A pool of a narrow Z's squares into 64-bit sums that a convolution's int8 route reads itself.
-  const bool pool_into_conv = narrow_in && pool_squares && pooled_squares_feed_int8_conv(ops, narrow_in->bits);
+  const bool pool_into_conv = narrow_in && pool_squares && pooled_squares_feed_int8_conv(ops, *narrow_in);
   for (std::size_t i = 0; i + 1 < ops.size() && !pool_into_conv; ++i) {
     next.resize(ops[i].rows * batch);
     apply(i, OpOutput<F>{next.data(), batch});
@@ -205,15 +212,21 @@ Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& 
     in = cur.data(), stride = batch;
   }
   if (ops.back().rows != layer.rows()) throw std::logic_error("structured_forward_cpu: the chain's rows differ");
-  // Whether the last op reads Y's squares in place (it is the pool of them, or the convolution
-  // after a pool into 64-bit sums), not `in`: no narrow output then.
+  // The convolution after a pool into 64-bit sums reads them, not `in`; its Z may be int64.
+  std::optional<PooledSquares> pooled;
+  if (pool_into_conv) {
+    pooled = pool_squares_u64(ops[0], *narrow_in, stride, batch);
+    if (narrow_bits > 0)
+      if (auto Z = int8_conv_narrow(layer, *pooled, batch, Y.cols, narrow_bits)) return std::move(*Z);
+  }
+  // A pool of Y's squares as the last op reads Y in place, not `in`: no narrow output then.
   const bool last_op_reads_squares = (ops.size() == 1 && pool_squares) || pool_into_conv;
-  if (form == ZForm::narrow_where_it_fits && !last_op_reads_squares)
-    if (auto Z = last_op_narrow(layer, in, stride, batch, Y.cols)) return std::move(*Z);
+  if (narrow_bits > 0 && !last_op_reads_squares)
+    if (auto Z = last_op_narrow(layer, in, stride, batch, Y.cols, narrow_bits)) return std::move(*Z);
   auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
   const OpOutput<F> out{Z.data.data(), Y.cols, layer.bias.data()};
-  if (pool_into_conv)
-    pool_squares_into_int8_conv(ops, narrow_in->v.data(), stride, batch, out);
+  if (pooled)
+    apply_conv_int8_into(ops[1], pooled->sums.data(), batch, batch, pooled->bits, out);
   else
     apply(ops.size() - 1, out);
   zero_padding_parallel(Z.data.data(), Z.rows, Z.cols, layer.rows(), batch);

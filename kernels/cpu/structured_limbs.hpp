@@ -161,7 +161,7 @@ void sum_rows_by_tap_tiles(const std::int32_t* block, std::size_t cols, const Ta
 }
 
 // Where apply_op_limbs_to writes row a's samples [k0, k0 + m) from their limb sums (L x B, limbs
-// past n zero): field elements, the bias added (FieldRows), or int32 (NarrowRows).
+// past n zero): field elements, the bias added (FieldRows), or integers (NarrowRows).
 template <class F>
 struct FieldRows {
   const OpOutput<F>& out;
@@ -177,17 +177,18 @@ struct FieldRows {
   }
 };
 
-// One limb (n = 1), every output below 2^31 in magnitude with its bias (narrow_limb_output_bits):
-// the sums are the entries.
+// One limb (n = 1), every output below 2^31 (int32) or 2^kNarrowWideBits (int64) in magnitude with its bias
+// (narrow_limb_output_bits): the sums are the entries.
+template <class T>
 struct NarrowRows {
-  std::int32_t* data;
+  T* data;
   std::size_t stride;
   const std::int64_t* bias;  // per row, or nullptr
-  std::int32_t* row(std::size_t a) const { return data + a * stride; }
+  T* row(std::size_t a) const { return data + a * stride; }
   void write(std::size_t a, std::size_t k0, std::size_t m, const std::int64_t* sums) const {
-    std::int32_t* r = row(a) + k0;
+    T* r = row(a) + k0;
     const std::int64_t b = bias ? bias[a] : 0;
-    for (std::size_t i = 0; i < m; ++i) r[i] = static_cast<std::int32_t>(sums[i] + b);
+    for (std::size_t i = 0; i < m; ++i) r[i] = static_cast<T>(sums[i] + b);
   }
 };
 
@@ -241,20 +242,28 @@ void apply_op_limbs_to(const LinearOp& op, const F* in, std::size_t in_stride, s
   }
 }
 
-// The bits b of a narrow table (every |entry| < 2^b <= 2^31) that op writes with the limb route
-// from an input of centered width in_bits and the rows' biases (or none): 0 where an output could
-// reach 2^31, or the input needs more than one limb. The bound is max_abs_row_sum x the input's.
+// The bit length of a bound on op's outputs plus the rows' biases (or none) from inputs |x| <
+// 2^in_bits: max_abs_row_sum x (2^in_bits - 1) + the largest |bias| (128 where in_bits > 62).
 template <class F>
-unsigned narrow_limb_output_bits(const LinearOp& op, unsigned in_bits, const F* bias) {
-  if (limbs31_needed<F>(ValueWidth{0, in_bits}) != 1) return 0;
+unsigned output_bound_bits(const LinearOp& op, unsigned in_bits, const F* bias) {
+  if (in_bits > 62) return 128;
   u128 most_bias = 0;
   for (std::size_t a = 0; bias && a < op.rows; ++a) {
     const i128 b = bias[a].centered();
     most_bias = std::max(most_bias, static_cast<u128>(b < 0 ? -b : b));
   }
-  const u128 bound = static_cast<u128>(max_abs_row_sum(op)) * ((u128{1} << in_bits) - 1) + most_bias;
-  const unsigned bits = bit_length(bound);
-  return bits <= 31 ? std::max(bits, 1u) : 0;
+  const u128 most = static_cast<u128>(max_abs_row_sum(op)) * ((u128{1} << in_bits) - 1);  // < 2^126
+  return most_bias >= (u128{1} << 126) ? 128 : bit_length(most + most_bias);
+}
+
+// The bits b of a narrow table (every |entry| < 2^b <= 2^max_bits, max_bits <= 62) that op writes
+// with the limb route from an input of centered width in_bits and the rows' biases (or none): 0
+// where an output could reach 2^max_bits, or the input needs more than one limb.
+template <class F>
+unsigned narrow_limb_output_bits(const LinearOp& op, unsigned in_bits, const F* bias, unsigned max_bits) {
+  if (limbs31_needed<F>(ValueWidth{0, in_bits}) != 1) return 0;
+  const unsigned bits = output_bound_bits(op, in_bits, bias);
+  return bits <= max_bits ? std::max(bits, 1u) : 0;
 }
 
 // apply_op_limbs_to in field elements, into `out` (the bias added where it has one).

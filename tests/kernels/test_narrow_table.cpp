@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The cpu engine's narrow hidden Z (kernels/cpu/narrow_table.hpp): forward_hidden keeps a
-// structured layer's Z as int32 where its bound fits, and nowhere else; widened, it is the
+// structured layer's Z as int32 or int64 where its bound fits, and nowhere else; widened, it is the
 // reference engine's Z bit for bit; and every reader of a narrow Z (the next layer's forward of
 // its square, pools of 4 and of h w taps, chains that square first, dense layers; square; the
 // pool of 64-bit sums that the int8 convolution reads; the group sums of col_combine_of_squares;
@@ -115,13 +115,13 @@ using Configs = ::testing::Types<M61, M127>;
 TYPED_TEST_SUITE(NarrowTableTest, Configs);
 
 // Narrow exactly where the layer takes the limb route (one channel of 2 x 3 taps does not) and
-// the bound (max |kernel| row sum x the input's width + the largest bias) is below 2^31; the
-// widened table is the reference engine's forward.
+// the bound (max |kernel| row sum x the input's width + the largest bias) is below 2^60: int32
+// below 2^31, else int64; the widened table is the reference engine's forward.
 TYPED_TEST(NarrowTableTest, ForwardHiddenIsNarrowWhereItFitsAndEqualsTheReference) {
   using F = typename TypeParam::F;
   auto rng = testing::make_rng(301);
   const auto ref = make_reference_engine<TypeParam>(), cpu = make_cpu_engine<TypeParam>();
-  std::size_t narrow_seen = 0, field_seen = 0;
+  std::size_t narrow_seen = 0, wide_seen = 0, field_seen = 0;
   for (int trial = 0; trial < 12; ++trial) {
     QuantizedLayer q;
     const std::size_t in_c = trial % 4 == 3 ? 1 : pick(rng, 2, 3), h = pick(rng, 5, 9), w = pick(rng, 5, 9);
@@ -139,19 +139,21 @@ TYPED_TEST(NarrowTableTest, ForwardHiddenIsNarrowWhereItFitsAndEqualsTheReferenc
       for (unsigned bits : {1u, 8u, 14u, 20u, 24u, 30u}) {
         const Table2D<F> Y = input_of<F>(rng, q.cols, batch, bits);
         const Table2D<F> want = ref->forward(layer, Y, batch);
-        Table2D<F> got = cpu->forward_hidden(layer, pool, Y, batch);
+        Table2D<F> got = cpu->forward_hidden(layer, pool, Y, batch, InputIs::values);
         const NarrowTable* narrow = narrow_table(got);
         const u128 bound = static_cast<u128>(max_abs_row_sum(q.ops[0])) * ((u128{1} << bits) - 1) + most_bias;
         const std::string where =
             "trial " + std::to_string(trial) + " batch " + std::to_string(batch) + " bits " + std::to_string(bits);
-        if (bound < (u128{1} << 31) && takes_limb_route) {
+        if (bound < (u128{1} << kNarrowWideBits) && takes_limb_route) {
           ASSERT_NE(narrow, nullptr) << where;
           EXPECT_TRUE(got.data.empty()) << where;
-          for (const std::int32_t v : narrow->v)
-            ASSERT_LT(static_cast<std::uint64_t>(v < 0 ? -static_cast<std::int64_t>(v) : v),
-                      std::uint64_t{1} << narrow->bits)
-                << where;
-          ++narrow_seen;
+          EXPECT_EQ(narrow->wide(), bound >= (u128{1} << 31)) << where;
+          narrow->visit([&](const auto* v) {
+            for (std::size_t i = 0; i < got.rows * got.cols; ++i)
+              ASSERT_LT(static_cast<u128>(v[i] < 0 ? -static_cast<i128>(v[i]) : v[i]), u128{1} << narrow->bits)
+                  << where;
+          });
+          ++(narrow->wide() ? wide_seen : narrow_seen);
         } else {
           EXPECT_EQ(narrow, nullptr) << where;
           ++field_seen;
@@ -163,7 +165,8 @@ TYPED_TEST(NarrowTableTest, ForwardHiddenIsNarrowWhereItFitsAndEqualsTheReferenc
       }
   }
   EXPECT_GT(narrow_seen, 40u);
-  EXPECT_GT(field_seen, 5u);  // int16 kernels and wide inputs: past 2^31, a field table
+  EXPECT_GT(wide_seen, 5u);   // int16 kernels on wide inputs: past 2^31, int64
+  EXPECT_GT(field_seen, 5u);  // one channel of few taps: not the limb route
 }
 
 // Inputs wider than one limb (random field elements), and a Z whose next layer does not pool its
@@ -182,35 +185,69 @@ TYPED_TEST(NarrowTableTest, WideInputsAndOtherNextLayersStayInTheField) {
   pq.ops = {pool_after(q.ops[0], 2, 2, 2)};
   dq.ops = {LinearOp::dense(3, q.rows, kernel(rng, 3 * q.rows, 127))};
   const FieldLayer<F> pool = layer_of<F>(pq, rng, 0), dense = layer_of<F>(dq, rng, 4);
-  const Table2D<F> Z = cpu->forward_hidden(layer, pool, Y, 7);
+  const Table2D<F> Z = cpu->forward_hidden(layer, pool, Y, 7, InputIs::values);
   EXPECT_EQ(narrow_table(Z), nullptr);
   EXPECT_EQ(Z.data, cpu->forward(layer, Y, 7).data);
   const Table2D<F> small = input_of<F>(rng, q.cols, 7, 4);  // narrow with a pool next (the test above)
-  ASSERT_NE(narrow_table(cpu->forward_hidden(layer, pool, small, 7)), nullptr);
-  const Table2D<F> Zd = cpu->forward_hidden(layer, dense, small, 7);
+  ASSERT_NE(narrow_table(cpu->forward_hidden(layer, pool, small, 7, InputIs::values)), nullptr);
+  const Table2D<F> Zd = cpu->forward_hidden(layer, dense, small, 7, InputIs::values);
   EXPECT_EQ(narrow_table(Zd), nullptr);
   EXPECT_EQ(Zd.data, cpu->forward(layer, small, 7).data);
+}
+
+// The proof's readers of a narrow Z against the same readers of its widened copy Zw: V and the
+// carry, then the square sum-check's rounds, with the carry and without it.
+template <class Cfg>
+void expect_proof_readers_agree(Engine<Cfg>& cpu, const Table2D<typename Cfg::F>& Z,
+                                const Table2D<typename Cfg::F>& Zw, std::mt19937_64& rng, const std::string& where) {
+  using F = typename Cfg::F;
+  using K = typename Cfg::K;
+  const std::vector<K> s = testing::random_point<K>(rng, Z.rows), r = testing::random_point<K>(rng, Z.cols);
+  Table2D<F> Yshape;
+  Yshape.rows = Z.rows, Yshape.cols = Z.cols;
+  SquareCarry<K> carry, carry_w;
+  const std::vector<K> V = cpu.col_combine_of_squares(Z, Yshape, eq_table<K>(r), carry);
+  EXPECT_EQ(V, cpu.col_combine_of_squares(Zw, Yshape, eq_table<K>(r), carry_w)) << where;
+  EXPECT_EQ(carry.sums, carry_w.sums) << where;
+  K claim = K::zero();
+  const std::vector<K> es = eq_table<K>(s);
+  for (std::size_t j = 0; j < Z.rows; ++j) claim += es[j] * V[j];
+  for (bool carried : {true, false}) {
+    auto narrow_sc = cpu.square_sumcheck(Z, s, r, claim, carried ? carry : SquareCarry<K>{});
+    auto wide_sc = cpu.square_sumcheck(Zw, s, r, claim, carried ? carry_w : SquareCarry<K>{});
+    const unsigned n = ceil_log2(Z.rows) + ceil_log2(Z.cols);
+    for (unsigned t = 0; t < n; ++t) {
+      const K x = testing::random_element<K>(rng);
+      const auto a = t == 0 ? narrow_sc->round() : narrow_sc->fold_and_round(x);
+      const auto b = t == 0 ? wide_sc->round() : wide_sc->fold_and_round(x);
+      ASSERT_EQ(a, b) << where << (carried ? " carried" : "") << " round " << t;
+    }
+    const K last = testing::random_element<K>(rng);
+    narrow_sc->fold(last), wide_sc->fold(last);
+    EXPECT_EQ(narrow_sc->final_value(), wide_sc->final_value()) << where;
+  }
 }
 
 // Every reader of a narrow Z against the same reader of its widened copy.
 TYPED_TEST(NarrowTableTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
   using F = typename TypeParam::F;
-  using K = typename TypeParam::K;
   auto rng = testing::make_rng(303);
   const auto cpu = make_cpu_engine<TypeParam>();
-  for (int trial = 0; trial < 8; ++trial) {
+  for (int trial = 0; trial < 12; ++trial) {
     // Z of 2-3 channels of up to 9 x 9; for trials 4-7 from a 3 x 3 conv whose interior values pass
-    // 2^30: a global pool of their squares (81 taps) sums past 2^64, in 128 bits.
+    // 2^30: a global pool of their squares (81 taps) sums past 2^64, in 128 bits. Trials 8-11 are
+    // int64 tables: int16 kernels on 30-bit inputs, at the top (|Z| near 2^50) in 10-11.
     QuantizedLayer q1;
-    const bool at_top = trial >= 4;  // every weight 127, every input its width's top: |Z| near 2^30
+    const bool wide = trial >= 8, at_top = (trial >= 4 && trial < 8) || trial >= 10;
+    const std::int64_t wmax = wide ? 32767 : 127;
     const std::size_t h = at_top ? 9 : pick(rng, 6, 9), w = at_top ? 9 : pick(rng, 6, 9);
     const std::size_t in_c = pick(rng, 2, 3), out_c = pick(rng, 2, 3);
-    q1.ops.push_back(at_top ? conv_k(rng, in_c, out_c, h, w, 3, rng() % 2 == 0) : conv(rng, in_c, out_c, h, w, 127));
-    if (at_top)
+    q1.ops.push_back(at_top ? conv_k(rng, in_c, out_c, h, w, 3, rng() % 2 == 0) : conv(rng, in_c, out_c, h, w, wmax));
+    if (at_top)  // every weight wmax, every input its width's top
       q1.ops[0] =
-          LinearOp::convolution(q1.ops[0].conv, WeightMatrix(std::vector<std::int64_t>(q1.ops[0].weights.size(), 127)));
+          LinearOp::convolution(q1.ops[0].conv, WeightMatrix(std::vector<std::int64_t>(q1.ops[0].weights.size(), wmax)));
     const FieldLayer<F> first = layer_of<F>(q1, rng, 10);
-    const unsigned bits = at_top ? 31 - ceil_log2(max_abs_row_sum(q1.ops[0]) + 1) : 12;
+    const unsigned bits = wide ? 30 : at_top ? 31 - ceil_log2(max_abs_row_sum(q1.ops[0]) + 1) : 12;
     const std::size_t batch = trial % 4 == 3 ? 300 : pick(rng, 3, 40);  // 512 columns: two chunks widened
     Table2D<F> Y = input_of<F>(rng, q1.cols, batch, bits);
     for (std::size_t j = 0; at_top && j < q1.cols; ++j)
@@ -218,10 +255,11 @@ TYPED_TEST(NarrowTableTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
     QuantizedLayer pq;
     pq.ops = {pool_after(q1.ops[0], 2, 2, 2)};
     const FieldLayer<F> pool = layer_of<F>(pq, rng, 0);
-    const Table2D<F> Z = cpu->forward_hidden(first, pool, Y, batch);
-    ASSERT_NE(narrow_table(Z), nullptr) << "trial " << trial;
-    const Table2D<F> Zw = widened(Z);
+    const Table2D<F> Z = cpu->forward_hidden(first, pool, Y, batch, InputIs::values);
     const std::string where = "trial " + std::to_string(trial);
+    ASSERT_NE(narrow_table(Z), nullptr) << where;
+    ASSERT_EQ(narrow_table(Z)->wide(), wide) << where;
+    const Table2D<F> Zw = widened(Z);
 
     // The next layer: pool then conv, a pool of 4 taps alone, a global pool, a conv alone (squares
     // first), a dense layer, pool then a conv of the int8 route.
@@ -244,33 +282,7 @@ TYPED_TEST(NarrowTableTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
           << where << " next " << (&n - nexts.data());
     }
     EXPECT_EQ(cpu->square(Z).data, cpu->square(Zw).data) << where;
-
-    // The proof's readers: V and the carry, then the square sum-check's rounds, with the carry and
-    // without it.
-    const std::vector<K> s = testing::random_point<K>(rng, Z.rows), r = testing::random_point<K>(rng, Z.cols);
-    Table2D<F> Yshape;
-    Yshape.rows = Z.rows, Yshape.cols = Z.cols;
-    SquareCarry<K> carry, carry_w;
-    const std::vector<K> V = cpu->col_combine_of_squares(Z, Yshape, eq_table<K>(r), carry);
-    EXPECT_EQ(V, cpu->col_combine_of_squares(Zw, Yshape, eq_table<K>(r), carry_w)) << where;
-    EXPECT_EQ(carry.sums, carry_w.sums) << where;
-    K claim = K::zero();
-    const std::vector<K> es = eq_table<K>(s);
-    for (std::size_t j = 0; j < Z.rows; ++j) claim += es[j] * V[j];
-    for (bool carried : {true, false}) {
-      auto narrow_sc = cpu->square_sumcheck(Z, s, r, claim, carried ? carry : SquareCarry<K>{});
-      auto wide_sc = cpu->square_sumcheck(Zw, s, r, claim, carried ? carry_w : SquareCarry<K>{});
-      const unsigned n = ceil_log2(Z.rows) + ceil_log2(Z.cols);
-      for (unsigned t = 0; t < n; ++t) {
-        const K x = testing::random_element<K>(rng);
-        const auto a = t == 0 ? narrow_sc->round() : narrow_sc->fold_and_round(x);
-        const auto b = t == 0 ? wide_sc->round() : wide_sc->fold_and_round(x);
-        ASSERT_EQ(a, b) << where << (carried ? " carried" : "") << " round " << t;
-      }
-      const K last = testing::random_element<K>(rng);
-      narrow_sc->fold(last), wide_sc->fold(last);
-      EXPECT_EQ(narrow_sc->final_value(), wide_sc->final_value()) << where;
-    }
+    expect_proof_readers_agree(*cpu, Z, Zw, rng, where);
   }
 }
 
@@ -292,7 +304,8 @@ QuantizedModel cnn_with_a_narrow_z(std::mt19937_64& rng) {
   return m;
 }
 
-// A whole proof whose first Z the cpu engine keeps narrow is the reference engine's, byte for byte.
+// A whole proof whose first Z the cpu engine keeps narrow (int32) and, where the int8 route runs,
+// its second too (int64) is the reference engine's, byte for byte.
 TYPED_TEST(NarrowTableTest, AProofWithANarrowZIsTheReferenceBytes) {
   using F = typename TypeParam::F;
   auto rng = testing::make_rng(304);
@@ -304,6 +317,10 @@ TYPED_TEST(NarrowTableTest, AProofWithANarrowZIsTheReferenceBytes) {
     const auto trace = run_forward(*cpu, field_layers<F>(layout.model()), to_proof_input(layout, st.input, batch),
                                    batch, {}, Activations::for_proof);
     EXPECT_NE(narrow_table(trace.Z[0]), nullptr) << "batch " << batch;
+    if (int8_conv_route_fits(m.layers[1].ops[1])) {  // the second Z from the int64 join
+      ASSERT_NE(narrow_table(trace.Z[1]), nullptr) << "batch " << batch;
+      EXPECT_TRUE(narrow_table(trace.Z[1])->wide()) << "batch " << batch;
+    }
     Statement<TypeParam> cpu_st = st, ref_st = st;
     EXPECT_EQ(serialize_bundle(prove_bundle(*cpu, cpu_st)),
               serialize_bundle(prove_bundle(*make_reference_engine<TypeParam>(), ref_st)))
@@ -402,6 +419,77 @@ TEST(NarrowFoldTwo, TheIntegerKernelIsTheFieldKernel) {
       kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), rho1, rho2, got.data(), cols);
       EXPECT_EQ(got, want) << cols << " columns, fill " << fill;
     }
+  }
+}
+
+// An int64 table of 2 channels of 8 x 8 at +-(2^60 - 1), extreme_corner's signs by quarter of the
+// rows: the largest entries a wide narrow table holds, read by the next layer's pool of their
+// squares (four taps: sums up to 2^122) and by the proof's readers as their widened copy.
+TYPED_TEST(NarrowTableTest, WideTablesAtTheirBoundReadAsTheirWidenedCopies) {
+  using F = typename TypeParam::F;
+  auto rng = testing::make_rng(305);
+  const auto cpu = make_cpu_engine<TypeParam>();
+  ConvShape c;
+  c.in_channels = c.out_channels = 2, c.in_h = c.in_w = 8, c.kernel_h = c.kernel_w = 1;
+  QuantizedLayer q;  // Z's own layer: its shape only
+  q.ops = {LinearOp::convolution(c, WeightMatrix(std::vector<std::int64_t>{1, 1}))};
+  for (std::size_t batch : {5, 300}) {
+    const std::size_t rows = padded(q.ops[0].rows), cols = padded(batch);
+    const std::int64_t top = (std::int64_t{1} << kNarrowWideBits) - 1;
+    auto narrow = std::make_shared<NarrowTable>();
+    narrow->bits = kNarrowWideBits;
+    narrow->v64.resize(rows * cols);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t k = 0; k < cols; ++k)
+        narrow->v64[r * cols + k] = r < q.ops[0].rows && k < batch ? extreme_corner(r / (rows / 4), k + r, 1) * top : 0;
+    const Table2D<F> Z = narrow_table2d<F>(rows, cols, std::move(narrow)), Zw = widened(Z);
+    const std::string where = "batch " + std::to_string(batch);
+    QuantizedLayer pq;
+    pq.ops = {pool_after(q.ops[0], 2, 2, 2)};
+    const FieldLayer<F> pool = layer_of<F>(pq, rng, 8);
+    EXPECT_EQ(cpu->forward_of_square(pool, Z, batch).data, cpu->forward_of_square(pool, Zw, batch).data) << where;
+    expect_proof_readers_agree(*cpu, Z, Zw, rng, where);
+  }
+}
+
+// The int8 convolution's int64 join (int8_conv_narrow's writer, mod 2^64) is its field join at the
+// bound: 64-bit inputs at 2^raw - 1, every weight of a channel at an extreme of int8 (or of int16:
+// two halves, lo + 256 hi), biases near 2^58, outputs near 2^60; blocks of a few channels and
+// samples, a shorter last block.
+TEST(ConvInt8Narrow, TheInt64JoinIsTheFieldJoinAtTheBound) {
+  auto rng = testing::make_rng(306);
+  for (const bool int16 : {false, true}) {
+    ConvShape c;
+    c.in_channels = 8, c.out_channels = 5, c.in_h = c.in_w = 6, c.kernel_h = c.kernel_w = 3;
+    c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
+    const std::int64_t hi = int16 ? 32639 : 127, lo = int16 ? -32768 : -128;  // 32639: the most int16 splits
+    std::vector<std::int64_t> w(c.kernel_size());
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i / (w.size() / 5)) % 2 ? hi : lo;
+    const LinearOp op = LinearOp::convolution(c, WeightMatrix(std::move(w)));
+    if (!int8_conv_exact(op)) GTEST_SKIP() << "no VNNI or AMX here: the int8 route does not run";
+    const unsigned raw = kNarrowWideBits - 1 - ceil_log2(max_abs_row_sum(op) + 1);
+    const std::size_t batch = 21;
+    std::vector<std::uint64_t> in(op.cols * batch);
+    for (std::size_t i = 0; i < in.size(); ++i)
+      in[i] = i % 5 == 4 ? rng() >> (64 - raw) : (std::uint64_t{1} << raw) - 1;
+    std::vector<std::int64_t> bias(op.rows);
+    std::vector<Fp127> fbias(op.rows);
+    for (std::size_t a = 0; a < op.rows; ++a) {
+      bias[a] = (a % 3 == 0 ? -1 : 1) * static_cast<std::int64_t>(rng() >> 6);  // below 2^58
+      fbias[a] = Fp127::from_int(bias[a]);
+    }
+    ASSERT_LE(output_bound_bits(op, raw, fbias.data()), kNarrowWideBits);
+    std::vector<std::int64_t> got(op.rows * batch);
+    std::vector<Fp127> want(op.rows * batch);
+    apply_conv_int8_into(op, in.data(), batch, batch, raw, NarrowOutput{got.data(), batch, bias.data()},
+                         std::size_t{6} << 10);  // a block: a few channels and samples
+    apply_conv_int8_into(op, in.data(), batch, batch, raw, OpOutput<Fp127>{want.data(), batch, fbias.data()});
+    std::int64_t most = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(Fp127::from_int(got[i]), want[i]) << (int16 ? "int16 " : "int8 ") << "entry " << i;
+      most = std::max(most, got[i] < 0 ? -got[i] : got[i]);
+    }
+    EXPECT_GE(most, std::int64_t{1} << (kNarrowWideBits - 3)) << (int16 ? "int16" : "int8");
   }
 }
 
