@@ -153,8 +153,8 @@ void recombine_piece(const std::int32_t* g, std::size_t limb_stride, std::size_t
     recombine_short(g, limb_stride, L, m, z);
 }
 template <std::size_t kFull>
-void recombine_piece(const std::int32_t* g, std::size_t limb_stride, std::size_t L, std::size_t m,
-                     const std::uint64_t*, std::uint64_t* z) {
+void recombine_piece(const std::int32_t* g, std::size_t limb_stride, std::size_t L, std::size_t m, const std::uint64_t*,
+                     std::uint64_t* z) {
   for (std::size_t e = 0; e < m; ++e) z[e] = 0;
   for (std::size_t l = 0; l < std::min<std::size_t>(L, 8); ++l) {
     const std::int32_t* row = g + l * limb_stride;

@@ -76,19 +76,39 @@ NNP_AVX512_IFMA V3 limbs_of_signed(__m512i x, const M127x8& f) {
           _mm512_and_si512(sign, f.m23)};
 }
 
-// Eight int32 entries from src on (n of them; the rest zero), sign-extended to 64 bits.
-NNP_AVX512_IFMA __m512i load_narrow(const std::int32_t* src, std::size_t n) {
-  const __mmask16 m = static_cast<__mmask16>(n >= 8 ? 0xFFu : (1u << n) - 1);  // AVX-512 F: a 512-bit masked load
-  return _mm512_cvtepi32_epi64(_mm512_castsi512_si256(_mm512_maskz_loadu_epi32(m, src)));
-}
+// How the narrow kernels read a narrow table's entries (kernels/cpu/narrow_table.hpp), eight at a
+// time as int64 (n of them; the rest zero), and multiply two of their differences or extensions.
+// Int32 entries below 2^kNarrowProductBits: each product is one vpmuldq, exact below 2^62, whose
+// limbs come from limbs_of_signed: no field product, half the IFMA work of group_pass.
+struct Int32Entries {
+  using T = std::int32_t;
+  NNP_AVX512_IFMA static __m512i load(const T* src, std::size_t n) {
+    const __mmask16 m = static_cast<__mmask16>(n >= 8 ? 0xFFu : (1u << n) - 1);  // AVX-512 F: a 512-bit masked load
+    return _mm512_cvtepi32_epi64(_mm512_castsi512_si256(_mm512_maskz_loadu_epi32(m, src)));
+  }
+  NNP_AVX512_IFMA static V3 product(__m512i x, __m512i y, const M127x8& f) {
+    return limbs_of_signed(_mm512_mul_epi32(x, y), f);
+  }
+};
 
-// One of three passes over a narrow group's columns (group_pass's split: fifteen accumulators), of
-// |entries| < 2^kNarrowProductBits: a, d and their extensions 2 a_1 - a_0, 2 d_1 - d_0 fit 31 bits,
-// so each product is one vpmuldq, exact below 2^62, whose limbs come from limbs_of_signed: no field
-// product, half the IFMA work of group_pass.
-template <int kPass>
-NNP_AVX512_IFMA void narrow_group_pass(const std::int32_t* z00, const std::int32_t* z01, const std::int32_t* z10,
-                                       const std::int32_t* z11, const M127ColumnWeights& w, Fp127* out) {
+// Int64 entries below 2^kWideEntryBits: the differences and extensions are exact int64 (no field
+// subtraction, no widening), the products field products of their limbs.
+struct Int64Entries {
+  using T = std::int64_t;
+  NNP_AVX512_IFMA static __m512i load(const T* src, std::size_t n) {
+    return _mm512_maskz_loadu_epi64(static_cast<__mmask8>(n >= 8 ? 0xFFu : (1u << n) - 1), src);
+  }
+  NNP_AVX512_IFMA static V3 product(__m512i x, __m512i y, const M127x8& f) {
+    return f.mul(limbs_of_signed(x, f), limbs_of_signed(y, f));
+  }
+};
+
+// One of three passes over a narrow group's columns (group_pass's split: fifteen accumulators):
+// a, d and their extensions 2 a_1 - a_0, 2 d_1 - d_0 as exact int64 (the entries' bound), their
+// products by E's.
+template <int kPass, class E>
+NNP_AVX512_IFMA void narrow_group_pass(const typename E::T* z00, const typename E::T* z01, const typename E::T* z10,
+                                       const typename E::T* z11, const M127ColumnWeights& w, Fp127* out) {
   const M127x8 f;
   const std::size_t cols = w.eq.size();
   for (unsigned i = 0; i < 3; ++i) out[i] = Fp127::zero();
@@ -97,53 +117,54 @@ NNP_AVX512_IFMA void narrow_group_pass(const std::int32_t* z00, const std::int32
     W5 sums0, sums1, sums2;
     for (std::size_t k = k0; k < k1; k += 8) {
       const std::size_t n = std::min<std::size_t>(8, k1 - k);
-      const __m512i a0 = load_narrow(z00 + k, n), a1 = load_narrow(z01 + k, n);
+      const __m512i a0 = E::load(z00 + k, n), a1 = E::load(z01 + k, n);
       const __m512i a2 = _mm512_sub_epi64(_mm512_add_epi64(a1, a1), a0);
-      __m512i x[3];
+      V3 x[3];
       if constexpr (kPass == 0) {
-        x[0] = _mm512_mul_epi32(a0, a0), x[1] = _mm512_mul_epi32(a1, a1), x[2] = _mm512_mul_epi32(a2, a2);
+        x[0] = E::product(a0, a0, f), x[1] = E::product(a1, a1, f), x[2] = E::product(a2, a2, f);
       } else {
-        const __m512i d0 = _mm512_sub_epi64(load_narrow(z10 + k, n), a0);
-        const __m512i d1 = _mm512_sub_epi64(load_narrow(z11 + k, n), a1);
+        const __m512i d0 = _mm512_sub_epi64(E::load(z10 + k, n), a0);
+        const __m512i d1 = _mm512_sub_epi64(E::load(z11 + k, n), a1);
         const __m512i d2 = _mm512_sub_epi64(_mm512_add_epi64(d1, d1), d0);
         if constexpr (kPass == 1) {
-          x[0] = _mm512_mul_epi32(a0, d0), x[1] = _mm512_mul_epi32(a1, d1), x[2] = _mm512_mul_epi32(a2, d2);
+          x[0] = E::product(a0, d0, f), x[1] = E::product(a1, d1, f), x[2] = E::product(a2, d2, f);
         } else {
-          x[0] = _mm512_mul_epi32(d0, d0), x[1] = _mm512_mul_epi32(d1, d1), x[2] = _mm512_mul_epi32(d2, d2);
+          x[0] = E::product(d0, d0, f), x[1] = E::product(d1, d1, f), x[2] = E::product(d2, d2, f);
         }
       }
       const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
                  _mm512_loadu_si512(w.limb2.data() + k)};
-      sums0.mac(e, limbs_of_signed(x[0], f)), sums1.mac(e, limbs_of_signed(x[1], f));
-      sums2.mac(e, limbs_of_signed(x[2], f));
+      sums0.mac(e, x[0]), sums1.mac(e, x[1]), sums2.mac(e, x[2]);
     }
     out[0] += sums0.total(), out[1] += sums1.total(), out[2] += sums2.total();
   }
 }
 
-NNP_AVX512_IFMA std::array<Fp127, 9> narrow_group_sums_avx512(const std::int32_t* z00, const std::int32_t* z01,
-                                                              const std::int32_t* z10, const std::int32_t* z11,
+template <class E>
+NNP_AVX512_IFMA std::array<Fp127, 9> narrow_group_sums_avx512(const typename E::T* z00, const typename E::T* z01,
+                                                              const typename E::T* z10, const typename E::T* z11,
                                                               const M127ColumnWeights& w) {
   std::array<Fp127, 9> out;
-  narrow_group_pass<0>(z00, z01, z10, z11, w, out.data());
-  narrow_group_pass<1>(z00, z01, z10, z11, w, out.data() + 3);
-  narrow_group_pass<2>(z00, z01, z10, z11, w, out.data() + 6);
+  narrow_group_pass<0, E>(z00, z01, z10, z11, w, out.data());
+  narrow_group_pass<1, E>(z00, z01, z10, z11, w, out.data() + 3);
+  narrow_group_pass<2, E>(z00, z01, z10, z11, w, out.data() + 6);
   return out;
 }
 
 // fold_two_avx512 of a narrow table's rows: a_0 and the three differences are exact 64-bit
 // integers, their limbs from limbs_of_signed (no widening, no field subtraction); the same
 // canonical elements.
-NNP_AVX512_IFMA void narrow_fold_two_avx512(const std::int32_t* z00, const std::int32_t* z01, const std::int32_t* z10,
-                                            const std::int32_t* z11, Fp127 rho1, Fp127 rho2, Fp127* out,
-                                            std::size_t cols) {
+template <class E>
+NNP_AVX512_IFMA void narrow_fold_two_avx512(const typename E::T* z00, const typename E::T* z01,
+                                            const typename E::T* z10, const typename E::T* z11, Fp127 rho1, Fp127 rho2,
+                                            Fp127* out, std::size_t cols) {
   const M127x8 f;
   const V3 r1 = M127x8::broadcast(rho1), r2 = M127x8::broadcast(rho2), r12 = M127x8::broadcast(rho1 * rho2);
   for (std::size_t k = 0; k < cols; k += 8) {
     const std::size_t n = std::min<std::size_t>(8, cols - k);
-    const __m512i a0 = load_narrow(z00 + k, n), a1 = load_narrow(z01 + k, n);
-    const __m512i d0 = _mm512_sub_epi64(load_narrow(z10 + k, n), a0);
-    const __m512i d01 = _mm512_sub_epi64(_mm512_sub_epi64(load_narrow(z11 + k, n), a1), d0);
+    const __m512i a0 = E::load(z00 + k, n), a1 = E::load(z01 + k, n);
+    const __m512i d0 = _mm512_sub_epi64(E::load(z10 + k, n), a0);
+    const __m512i d01 = _mm512_sub_epi64(_mm512_sub_epi64(E::load(z11 + k, n), a1), d0);
     W5 t;
     t.mac(r1, limbs_of_signed(d0, f));
     t.mac(r2, limbs_of_signed(_mm512_sub_epi64(a1, a0), f));
@@ -228,14 +249,28 @@ const M127Kernels& m127_kernels() {
 
 M127NarrowGroupSums m127_narrow_group_sums() {
 #ifdef NNP_M127_AVX512
-  if (avx512_ifma_kernels_allowed()) return narrow_group_sums_avx512;
+  if (avx512_ifma_kernels_allowed()) return narrow_group_sums_avx512<Int32Entries>;
 #endif
   return nullptr;
 }
 
 M127NarrowFoldTwo m127_narrow_fold_two() {
 #ifdef NNP_M127_AVX512
-  if (avx512_ifma_kernels_allowed()) return narrow_fold_two_avx512;
+  if (avx512_ifma_kernels_allowed()) return narrow_fold_two_avx512<Int32Entries>;
+#endif
+  return nullptr;
+}
+
+M127WideGroupSums m127_wide_group_sums() {
+#ifdef NNP_M127_AVX512
+  if (avx512_ifma_kernels_allowed()) return narrow_group_sums_avx512<Int64Entries>;
+#endif
+  return nullptr;
+}
+
+M127WideFoldTwo m127_wide_fold_two() {
+#ifdef NNP_M127_AVX512
+  if (avx512_ifma_kernels_allowed()) return narrow_fold_two_avx512<Int64Entries>;
 #endif
   return nullptr;
 }

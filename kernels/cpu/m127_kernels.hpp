@@ -50,4 +50,17 @@ using M127NarrowFoldTwo = void (*)(const std::int32_t* z00, const std::int32_t* 
                                    const std::int32_t* z11, Fp127 rho1, Fp127 rho2, Fp127* out, std::size_t cols);
 M127NarrowFoldTwo m127_narrow_fold_two();
 
+// The same two kernels for a narrow table's int64 entries, every |entry| < 2^kWideEntryBits: the
+// differences and extensions (2 d_1 - d_0 the widest, |.| <= 6 (2^bits - 1)) are exact int64, the
+// products field products of their limbs. Null where this CPU runs no AVX-512 IFMA kernels.
+inline constexpr unsigned kWideEntryBits = 60;
+static_assert(6 * ((std::int64_t{1} << kWideEntryBits) - 1) <= std::int64_t{INT64_MAX});
+using M127WideGroupSums = std::array<Fp127, 9> (*)(const std::int64_t* z00, const std::int64_t* z01,
+                                                   const std::int64_t* z10, const std::int64_t* z11,
+                                                   const M127ColumnWeights& w);
+M127WideGroupSums m127_wide_group_sums();
+using M127WideFoldTwo = void (*)(const std::int64_t* z00, const std::int64_t* z01, const std::int64_t* z10,
+                                 const std::int64_t* z11, Fp127 rho1, Fp127 rho2, Fp127* out, std::size_t cols);
+M127WideFoldTwo m127_wide_fold_two();
+
 }  // namespace nnproof

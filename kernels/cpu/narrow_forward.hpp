@@ -108,7 +108,8 @@ inline PooledSquares pool_squares_u64(const LinearOp& pool, const NarrowTable& n
     pool_narrow_squares<std::uint64_t>(pool, in, in_stride, batch,
                                        [&](std::size_t a, std::size_t k0, std::size_t m, const std::uint64_t* sums) {
                                          std::uint64_t any = k0 == 0 ? 0 : row_or[a];
-                                         for (std::size_t k = 0; k < m; ++k) any |= p.sums[a * batch + k0 + k] = sums[k];
+                                         for (std::size_t k = 0; k < m; ++k)
+                                           any |= p.sums[a * batch + k0 + k] = sums[k];
                                          row_or[a] = any;
                                        });
   });
@@ -143,8 +144,8 @@ inline std::shared_ptr<NarrowTable> make_narrow_table(std::size_t table_rows, st
 // reach 2^max_bits. Its entries are int64: the join rebuilds each output's bytes in 64-bit
 // integers, exact since the bound keeps it below 2^kNarrowWideBits.
 template <class F>
-std::optional<Table2D<F>> int8_conv_narrow(const FieldLayer<F>& layer, const PooledSquares& pooled,
-                                           std::size_t batch, std::size_t table_cols, unsigned max_bits) {
+std::optional<Table2D<F>> int8_conv_narrow(const FieldLayer<F>& layer, const PooledSquares& pooled, std::size_t batch,
+                                           std::size_t table_cols, unsigned max_bits) {
   const LinearOp& op = layer.q->ops.back();
   const unsigned bits = output_bound_bits(op, pooled.bits, layer.bias.data());
   if (bits > std::min(max_bits, kNarrowWideBits)) return std::nullopt;
@@ -164,8 +165,8 @@ std::optional<Table2D<F>> last_op_narrow(const FieldLayer<F>& layer, const F* in
                                          std::size_t table_cols, unsigned max_bits) {
   const LinearOp& op = layer.q->ops.back();
   if (int8_conv_route_fits(op) || !limb_route_fits(op)) return std::nullopt;
-  const unsigned bits = narrow_limb_output_bits(op, value_width(in, op.cols, stride, batch).centered,
-                                                layer.bias.data(), std::min(max_bits, kNarrowWideBits));
+  const unsigned bits = narrow_limb_output_bits(op, value_width(in, op.cols, stride, batch).centered, layer.bias.data(),
+                                                std::min(max_bits, kNarrowWideBits));
   if (bits == 0) return std::nullopt;
   const std::vector<std::int64_t> bias = integer_bias(layer);
   const std::size_t table_rows = padded(layer.rows());

@@ -41,17 +41,26 @@ struct SimdKernels<Fp127, Fp127> {
   static const M127Kernels& get() { return m127_kernels(); }
 };
 
-// The integer kernel of the group sums for a narrow table whose entries it takes (m127, int32
-// entries below 2^kNarrowProductBits, an AVX-512 IFMA CPU): m127_narrow_group_sums, which reads the rows
-// in place. Null otherwise: the rows are then widened into the field's kernels.
-template <class F, class K>
-using NarrowGroupSums = std::array<K, kGroupSums> (*)(const std::int32_t*, const std::int32_t*, const std::int32_t*,
-                                                      const std::int32_t*, const typename SimdKernels<F, K>::Weights&);
+// The integer kernels of the group sums for a narrow table whose entries they take (m127, an
+// AVX-512 IFMA CPU): m127_narrow_group_sums for int32 entries below 2^kNarrowProductBits,
+// m127_wide_group_sums for int64 ones below 2^kWideEntryBits, which read the rows in place. Null
+// otherwise: the rows are then widened into the field's kernels.
+template <class F, class K, class T>
+using NarrowGroupSums = std::array<K, kGroupSums> (*)(const T*, const T*, const T*, const T*,
+                                                      const typename SimdKernels<F, K>::Weights&);
 
 template <class F, class K>
-NarrowGroupSums<F, K> narrow_group_sums_kernel(const NarrowTable* narrow) {
+NarrowGroupSums<F, K, std::int32_t> narrow_group_sums_kernel(const NarrowTable* narrow) {
   if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
     if (narrow && narrow->entries32() && narrow->bits <= kNarrowProductBits) return m127_narrow_group_sums();
+  }
+  return nullptr;
+}
+
+template <class F, class K>
+NarrowGroupSums<F, K, std::int64_t> wide_group_sums_kernel(const NarrowTable* narrow) {
+  if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
+    if (narrow && narrow->wide() && narrow->bits <= kWideEntryBits) return m127_wide_group_sums();
   }
   return nullptr;
 }
@@ -67,8 +76,10 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
   const std::size_t rows = Z.rows, cols = Z.cols, quarter = rows / 4, half = rows / 2;
   assert(ec.size() >= cols);
   const NarrowTable* narrow = narrow_table(Z);
-  const NarrowGroupSums<F, K> integer_kernel = narrow_group_sums_kernel<F, K>(narrow);
-  const std::size_t chunk = integer_kernel ? cols : widen_chunk(Z, narrow), chunks = cols / chunk;  // powers of two
+  const NarrowGroupSums<F, K, std::int32_t> kernel32 = narrow_group_sums_kernel<F, K>(narrow);
+  const NarrowGroupSums<F, K, std::int64_t> kernel64 = wide_group_sums_kernel<F, K>(narrow);
+  const bool in_place = kernel32 || kernel64;
+  const std::size_t chunk = in_place ? cols : widen_chunk(Z, narrow), chunks = cols / chunk;  // powers of two
   std::vector<K> V(rows);
   sums.assign(kGroupSums * quarter, K::zero());
   std::vector<typename Simd::Weights> weights;  // per chunk of columns (the kernels run over its size)
@@ -77,11 +88,13 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
     std::array<K, kGroupSums> r;
     r.fill(K::zero());
     WidenBuffer<F> buf;
-    if (integer_kernel) {  // the rows read in place, as int32
-      const std::int32_t* z = narrow->entries32() + g * cols;
-      r = integer_kernel(z, z + quarter * cols, z + half * cols, z + (half + quarter) * cols, weights[0]);
-    }
-    for (std::size_t c = 0; c < chunks && !integer_kernel; ++c) {
+    const auto group = [&](auto kernel, const auto* entries) {  // the rows read in place
+      const auto* z = entries + g * cols;
+      return kernel(z, z + quarter * cols, z + half * cols, z + (half + quarter) * cols, weights[0]);
+    };
+    if (kernel32) r = group(kernel32, narrow->entries32());
+    if (kernel64) r = group(kernel64, narrow->v64.data());
+    for (std::size_t c = 0; c < chunks && !in_place; ++c) {
       const auto z =
           rows_at<F, 4>(Z, narrow, {g, g + quarter, g + half, g + half + quarter}, c * chunk, chunk, buf.data());
       std::array<K, kGroupSums> part;

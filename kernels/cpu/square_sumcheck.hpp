@@ -39,17 +39,25 @@
 
 namespace nnproof {
 
-// The integer kernel of the first fold of a narrow table of int32 entries (m127, an AVX-512 IFMA CPU):
-// m127_narrow_fold_two, which reads the rows in place. Null otherwise: the rows are then widened
-// into the field's kernels (as narrow_group_sums_kernel, square_group_sums.hpp).
-template <class F, class K>
-using NarrowFoldTwo = void (*)(const std::int32_t*, const std::int32_t*, const std::int32_t*, const std::int32_t*, K, K,
-                               K*, std::size_t);
+// The integer kernels of the first fold of a narrow table (m127, an AVX-512 IFMA CPU):
+// m127_narrow_fold_two for int32 entries, m127_wide_fold_two for int64 ones below 2^kWideEntryBits,
+// which read the rows in place. Null otherwise: the rows are then widened into the field's kernels
+// (as narrow_group_sums_kernel, square_group_sums.hpp).
+template <class F, class K, class T>
+using NarrowFoldTwo = void (*)(const T*, const T*, const T*, const T*, K, K, K*, std::size_t);
 
 template <class F, class K>
-NarrowFoldTwo<F, K> narrow_fold_two_kernel(const NarrowTable* narrow) {
+NarrowFoldTwo<F, K, std::int32_t> narrow_fold_two_kernel(const NarrowTable* narrow) {
   if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
     if (narrow && narrow->entries32()) return m127_narrow_fold_two();
+  }
+  return nullptr;
+}
+
+template <class F, class K>
+NarrowFoldTwo<F, K, std::int64_t> wide_fold_two_kernel(const NarrowTable* narrow) {
+  if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
+    if (narrow && narrow->wide() && narrow->bits <= kWideEntryBits) return m127_wide_fold_two();
   }
   return nullptr;
 }
@@ -311,13 +319,15 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   std::array<K, 2> fold_two_from_base(K rho2, bool and_round = false) {
     const std::size_t C = cols_, quarter = rows_ / 2, half = rows_, eighth = quarter / 2;
     const std::size_t chunk = widen_chunk(*base_, narrow_);
-    const NarrowFoldTwo<F, K> integer_kernel = narrow_fold_two_kernel<F, K>(narrow_);
+    const NarrowFoldTwo<F, K, std::int32_t> kernel32 = narrow_fold_two_kernel<F, K>(narrow_);
+    const NarrowFoldTwo<F, K, std::int64_t> kernel64 = wide_fold_two_kernel<F, K>(narrow_);
     auto fold_group = [&](std::size_t g) {
-      if (integer_kernel) {  // the rows read in place, as int32
-        const std::int32_t* z = narrow_->entries32() + g * C;
-        return integer_kernel(z, z + quarter * C, z + half * C, z + (quarter + half) * C, rho1_, rho2,
-                              z_.data() + g * C, C);
-      }
+      const auto in_place = [&](auto kernel, const auto* entries) {  // the rows read as they are
+        const auto* z = entries + g * C;
+        kernel(z, z + quarter * C, z + half * C, z + (quarter + half) * C, rho1_, rho2, z_.data() + g * C, C);
+      };
+      if (kernel32) return in_place(kernel32, narrow_->entries32());
+      if (kernel64) return in_place(kernel64, narrow_->v64.data());
       WidenBuffer<F> buf;  // a narrow Z's rows, widened (square_group_sums' chunks)
       for (std::size_t c0 = 0; c0 < C; c0 += chunk) {
         const auto z =

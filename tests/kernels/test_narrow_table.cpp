@@ -198,8 +198,8 @@ TYPED_TEST(NarrowTableTest, WideInputsAndOtherNextLayersStayInTheField) {
 // The proof's readers of a narrow Z against the same readers of its widened copy Zw: V and the
 // carry, then the square sum-check's rounds, with the carry and without it.
 template <class Cfg>
-void expect_proof_readers_agree(Engine<Cfg>& cpu, const Table2D<typename Cfg::F>& Z,
-                                const Table2D<typename Cfg::F>& Zw, std::mt19937_64& rng, const std::string& where) {
+void expect_proof_readers_agree(Engine<Cfg>& cpu, const Table2D<typename Cfg::F>& Z, const Table2D<typename Cfg::F>& Zw,
+                                std::mt19937_64& rng, const std::string& where) {
   using F = typename Cfg::F;
   using K = typename Cfg::K;
   const std::vector<K> s = testing::random_point<K>(rng, Z.rows), r = testing::random_point<K>(rng, Z.cols);
@@ -244,8 +244,8 @@ TYPED_TEST(NarrowTableTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
     const std::size_t in_c = pick(rng, 2, 3), out_c = pick(rng, 2, 3);
     q1.ops.push_back(at_top ? conv_k(rng, in_c, out_c, h, w, 3, rng() % 2 == 0) : conv(rng, in_c, out_c, h, w, wmax));
     if (at_top)  // every weight wmax, every input its width's top
-      q1.ops[0] =
-          LinearOp::convolution(q1.ops[0].conv, WeightMatrix(std::vector<std::int64_t>(q1.ops[0].weights.size(), wmax)));
+      q1.ops[0] = LinearOp::convolution(q1.ops[0].conv,
+                                        WeightMatrix(std::vector<std::int64_t>(q1.ops[0].weights.size(), wmax)));
     const FieldLayer<F> first = layer_of<F>(q1, rng, 10);
     const unsigned bits = wide ? 30 : at_top ? 31 - ceil_log2(max_abs_row_sum(q1.ops[0]) + 1) : 12;
     const std::size_t batch = trial % 4 == 3 ? 300 : pick(rng, 3, 40);  // 512 columns: two chunks widened
@@ -336,27 +336,24 @@ std::int32_t extreme_corner(std::size_t i, std::size_t k, std::int32_t top) {
   return up ? top : -top;
 }
 
-// The integer kernel of the group sums (m127_narrow_group_sums) against the field's portable group
-// sums of the same rows widened: entries at +-(2^28 - 1) (every extension and product at its
-// largest), zeros and random ones; a row shorter than a vector and rows past the accumulators'
-// flush (kFlushColumns, 4096).
-TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
-  const M127NarrowGroupSums kernel = m127_narrow_group_sums();
-  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
-  auto rng = testing::make_rng(305);
-  const std::int32_t top = (std::int32_t{1} << kNarrowProductBits) - 1;
+// An integer kernel of the group sums (m127_narrow_group_sums, m127_wide_group_sums) against the
+// field's portable group sums of the same rows widened: entries at +-top (every extension and
+// product at its largest), zeros and random ones; a row shorter than a vector and rows past the
+// accumulators' flush (kFlushColumns, 4096).
+template <class T, class Kernel>
+void expect_group_sums_kernel_is_the_field_kernel(Kernel kernel, T top, std::mt19937_64& rng) {
   for (std::size_t cols : {std::size_t{3}, std::size_t{256}, std::size_t{8200}}) {
     std::vector<Fp127> eq(cols);
     for (auto& e : eq) e = testing::random_element<Fp127>(rng);
     const M127ColumnWeights weights{std::span<const Fp127>(eq)};
     for (int fill = 0; fill < 3; ++fill) {
-      std::array<std::vector<std::int32_t>, 4> rows;
+      std::array<std::vector<T>, 4> rows;
       std::array<std::vector<Fp127>, 4> wide;
       for (std::size_t i = 0; i < 4; ++i) {
         rows[i].resize(cols);
         for (std::size_t k = 0; k < cols; ++k) {
-          const std::int32_t r = std::uniform_int_distribution<std::int32_t>(-top, top)(rng);
-          rows[i][k] = fill == 0 ? extreme_corner(i, k, top) : fill == 1 ? (k % 3 ? 0 : r) : r;
+          const T r = std::uniform_int_distribution<T>(-top, top)(rng);
+          rows[i][k] = fill == 0 ? extreme_corner(i, k, 1) * top : fill == 1 ? (k % 3 ? 0 : r) : r;
         }
         wide[i].resize(cols);
         widen_entries(rows[i].data(), cols, wide[i].data());
@@ -364,24 +361,44 @@ TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
       const auto want = group_sums_portable<Fp127, Fp127>(wide[0].data(), wide[1].data(), wide[2].data(),
                                                           wide[3].data(), std::span<const Fp127>(eq));
       EXPECT_EQ(kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), weights), want)
-          << cols << " columns, fill " << fill;
+          << sizeof(T) * 8 << "-bit entries, " << cols << " columns, fill " << fill;
     }
   }
 }
 
-// square_group_sums of a narrow table at the integer kernel's bound and past it (27 to 31 bits,
-// entries at +-(2^bits - 1) in extreme_corner's pattern): the same V and group sums as the widened
-// table's, whichever route the bound picks (past 28 bits the rows are widened).
+TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
+  const M127NarrowGroupSums kernel = m127_narrow_group_sums();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(305);
+  expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int32_t{1} << kNarrowProductBits) - 1, rng);
+}
+
+TEST(NarrowGroupSums, TheWideKernelIsTheFieldKernel) {
+  const M127WideGroupSums kernel = m127_wide_group_sums();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(308);
+  expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << kWideEntryBits) - 1, rng);
+}
+
+// square_group_sums of a narrow table at an integer kernel's bound and past it (int32: 27 to 31
+// bits; int64: 59 to 62), entries at +-(2^bits - 1) in extreme_corner's pattern: the same V and
+// group sums as the widened table's, whichever route the bound picks (past it the rows are widened).
 TEST(NarrowGroupSums, TheBoundPicksAnExactRoute) {
   auto rng = testing::make_rng(307);
-  for (unsigned bits : {27u, 28u, 29u, 31u}) {
+  for (unsigned bits : {27u, 28u, 29u, 31u, 59u, 60u, 61u, 62u}) {
     const std::size_t rows = 16, cols = 64;
     auto narrow = std::make_shared<NarrowTable>();
     narrow->bits = bits;
-    narrow->v.resize(rows * cols);
-    const auto top = static_cast<std::int32_t>((std::int64_t{1} << bits) - 1);
+    const std::int64_t top = (std::int64_t{1} << bits) - 1;
+    (bits > 31 ? narrow->v64.resize(rows * cols) : narrow->v.resize(rows * cols));
     for (std::size_t r = 0; r < rows; ++r)  // row r is row r / (rows / 4) of its group
-      for (std::size_t k = 0; k < cols; ++k) narrow->v[r * cols + k] = extreme_corner(r / (rows / 4), k + r, top);
+      for (std::size_t k = 0; k < cols; ++k) {
+        const std::int64_t x = extreme_corner(r / (rows / 4), k + r, 1) * top;
+        if (bits > 31)
+          narrow->v64[r * cols + k] = x;
+        else
+          narrow->v[r * cols + k] = static_cast<std::int32_t>(x);
+      }
     const Table2D<Fp127> Z = narrow_table2d<Fp127>(rows, cols, narrow), Zw = widened(Z);
     const std::vector<Fp127> ec = eq_table<Fp127>(testing::random_point<Fp127>(rng, cols));
     std::vector<Fp127> sums, sums_w;
@@ -392,23 +409,19 @@ TEST(NarrowGroupSums, TheBoundPicksAnExactRoute) {
   }
 }
 
-// The integer kernel of the first fold (m127_narrow_fold_two) against the field's portable fold of
-// the rows widened: entries anywhere in a narrow table's range, +-(2^31 - 1) included, random
-// challenges, a row shorter than a vector.
-TEST(NarrowFoldTwo, TheIntegerKernelIsTheFieldKernel) {
-  const M127NarrowFoldTwo kernel = m127_narrow_fold_two();
-  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
-  auto rng = testing::make_rng(306);
-  const std::int32_t top = std::numeric_limits<std::int32_t>::max();
+// An integer kernel of the first fold (m127_narrow_fold_two, m127_wide_fold_two) against the
+// field's portable fold of the rows widened: entries anywhere in the kernel's range, +-top
+// included, random challenges, a row shorter than a vector.
+template <class T, class Kernel>
+void expect_fold_kernel_is_the_field_kernel(Kernel kernel, T top, std::mt19937_64& rng) {
   for (std::size_t cols : {std::size_t{5}, std::size_t{256}}) {
     for (int fill = 0; fill < 2; ++fill) {
-      std::array<std::vector<std::int32_t>, 4> rows;
+      std::array<std::vector<T>, 4> rows;
       std::array<std::vector<Fp127>, 4> wide;
       for (std::size_t i = 0; i < 4; ++i) {
         rows[i].resize(cols);
         for (std::size_t k = 0; k < cols; ++k)
-          rows[i][k] =
-              fill == 0 ? extreme_corner(i, k, top) : std::uniform_int_distribution<std::int32_t>(-top, top)(rng);
+          rows[i][k] = fill == 0 ? extreme_corner(i, k, 1) * top : std::uniform_int_distribution<T>(-top, top)(rng);
         wide[i].resize(cols);
         widen_entries(rows[i].data(), cols, wide[i].data());
       }
@@ -417,9 +430,23 @@ TEST(NarrowFoldTwo, TheIntegerKernelIsTheFieldKernel) {
       fold_two_portable<Fp127, Fp127>(wide[0].data(), wide[1].data(), wide[2].data(), wide[3].data(), rho1, rho2,
                                       want.data(), cols);
       kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), rho1, rho2, got.data(), cols);
-      EXPECT_EQ(got, want) << cols << " columns, fill " << fill;
+      EXPECT_EQ(got, want) << sizeof(T) * 8 << "-bit entries, " << cols << " columns, fill " << fill;
     }
   }
+}
+
+TEST(NarrowFoldTwo, TheIntegerKernelIsTheFieldKernel) {
+  const M127NarrowFoldTwo kernel = m127_narrow_fold_two();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(306);
+  expect_fold_kernel_is_the_field_kernel(kernel, std::numeric_limits<std::int32_t>::max(), rng);
+}
+
+TEST(NarrowFoldTwo, TheWideKernelIsTheFieldKernel) {
+  const M127WideFoldTwo kernel = m127_wide_fold_two();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(309);
+  expect_fold_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << kWideEntryBits) - 1, rng);
 }
 
 // An int64 table of 2 channels of 8 x 8 at +-(2^60 - 1), extreme_corner's signs by quarter of the
