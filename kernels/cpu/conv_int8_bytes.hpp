@@ -152,38 +152,10 @@ void recombine_piece(const std::int32_t* g, std::size_t limb_stride, std::size_t
   else
     recombine_short(g, limb_stride, L, m, z);
 }
-// The integers' rebuild for kL bytes: every shift a constant, so the loop over e vectorizes (with
-// L a variable, GCC left it scalar: a third of the join's time).
-template <std::size_t kL>
-void recombine_u64(const std::int32_t* g, std::size_t limb_stride, std::size_t m, std::uint64_t* z) {
-  for (std::size_t e = 0; e < m; ++e) {
-    std::uint64_t v = 0;
-    for (std::size_t l = 0; l < kL; ++l)
-      v += static_cast<std::uint64_t>(static_cast<std::int64_t>(g[l * limb_stride + e])) << (8 * l);
-    z[e] = v;
-  }
-}
 template <std::size_t kFull>
 void recombine_piece(const std::int32_t* g, std::size_t limb_stride, std::size_t L, std::size_t m, const std::uint64_t*,
                      std::uint64_t* z) {
-  switch (std::min<std::size_t>(L, 8)) {  // bytes past the eighth weigh nothing mod 2^64
-    case 1:
-      return recombine_u64<1>(g, limb_stride, m, z);
-    case 2:
-      return recombine_u64<2>(g, limb_stride, m, z);
-    case 3:
-      return recombine_u64<3>(g, limb_stride, m, z);
-    case 4:
-      return recombine_u64<4>(g, limb_stride, m, z);
-    case 5:
-      return recombine_u64<5>(g, limb_stride, m, z);
-    case 6:
-      return recombine_u64<6>(g, limb_stride, m, z);
-    case 7:
-      return recombine_u64<7>(g, limb_stride, m, z);
-    default:
-      return recombine_u64<8>(g, limb_stride, m, z);
-  }
+  recombine_limbs_u64(g, limb_stride, L, m, z);
 }
 
 // The field's 256, or the integers'.

@@ -29,5 +29,10 @@ void split_limbs_transposed(const Fp127* y, std::size_t y_stride, std::size_t j0
 // in int64 digits of radix 2^32 (128-bit arithmetic does not vectorize).
 void recombine_limbs(const std::int32_t* g, std::size_t limb_stride, std::size_t n, const Fp61* bias, Fp61* z);
 void recombine_limbs(const std::int32_t* g, std::size_t limb_stride, std::size_t n, const Fp127* bias, Fp127* z);
+// z[i] = sum_{l < L} 2^(8 l) g[l limb_stride + i] mod 2^64 for i < n: a narrow Z's int64 entries
+// (kernels/cpu/narrow_forward.hpp), exact where the value fits int64; bytes past the eighth weigh
+// nothing.
+void recombine_limbs_u64(const std::int32_t* g, std::size_t limb_stride, std::size_t L, std::size_t n,
+                         std::uint64_t* z);
 
 }  // namespace nnproof

@@ -481,43 +481,45 @@ TYPED_TEST(NarrowTableTest, WideTablesAtTheirBoundReadAsTheirWidenedCopies) {
 
 // The int8 convolution's int64 join (int8_conv_narrow's writer, mod 2^64) is its field join at the
 // bound: 64-bit inputs at 2^raw - 1, every weight of a channel at an extreme of int8 (or of int16:
-// two halves, lo + 256 hi), biases near 2^58, outputs near 2^60; blocks of a few channels and
-// samples, a shorter last block.
+// two halves, lo + 256 hi), biases near 2^58, outputs near 2^60. 5 channels in blocks of a few
+// channels and samples, and 16 channels in blocks of 8 samples, a last block of 5.
 TEST(ConvInt8Narrow, TheInt64JoinIsTheFieldJoinAtTheBound) {
   auto rng = testing::make_rng(306);
-  for (const bool int16 : {false, true}) {
-    ConvShape c;
-    c.in_channels = 8, c.out_channels = 5, c.in_h = c.in_w = 6, c.kernel_h = c.kernel_w = 3;
-    c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
-    const std::int64_t hi = int16 ? 32639 : 127, lo = int16 ? -32768 : -128;  // 32639: the most int16 splits
-    std::vector<std::int64_t> w(c.kernel_size());
-    for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i / (w.size() / 5)) % 2 ? hi : lo;
-    const LinearOp op = LinearOp::convolution(c, WeightMatrix(std::move(w)));
-    if (!int8_conv_exact(op)) GTEST_SKIP() << "no VNNI or AMX here: the int8 route does not run";
-    const unsigned raw = kNarrowWideBits - 1 - ceil_log2(max_abs_row_sum(op) + 1);
-    const std::size_t batch = 21;
-    std::vector<std::uint64_t> in(op.cols * batch);
-    for (std::size_t i = 0; i < in.size(); ++i)
-      in[i] = i % 5 == 4 ? rng() >> (64 - raw) : (std::uint64_t{1} << raw) - 1;
-    std::vector<std::int64_t> bias(op.rows);
-    std::vector<Fp127> fbias(op.rows);
-    for (std::size_t a = 0; a < op.rows; ++a) {
-      bias[a] = (a % 3 == 0 ? -1 : 1) * static_cast<std::int64_t>(rng() >> 6);  // below 2^58
-      fbias[a] = Fp127::from_int(bias[a]);
+  for (const std::size_t out_c : {std::size_t{5}, std::size_t{16}})
+    for (const bool int16 : {false, true}) {
+      ConvShape c;
+      c.in_channels = 8, c.out_channels = out_c, c.in_h = c.in_w = 6, c.kernel_h = c.kernel_w = 3;
+      c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
+      const std::int64_t hi = int16 ? 32639 : 127, lo = int16 ? -32768 : -128;  // 32639: the most int16 splits
+      std::vector<std::int64_t> w(c.kernel_size());
+      for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i / (w.size() / out_c)) % 2 ? hi : lo;
+      const LinearOp op = LinearOp::convolution(c, WeightMatrix(std::move(w)));
+      if (!int8_conv_exact(op)) GTEST_SKIP() << "no VNNI or AMX here: the int8 route does not run";
+      const unsigned raw = kNarrowWideBits - 1 - ceil_log2(max_abs_row_sum(op) + 1);
+      const std::size_t batch = 21;
+      std::vector<std::uint64_t> in(op.cols * batch);
+      for (std::size_t i = 0; i < in.size(); ++i)
+        in[i] = i % 5 == 4 ? rng() >> (64 - raw) : (std::uint64_t{1} << raw) - 1;
+      std::vector<std::int64_t> bias(op.rows);
+      std::vector<Fp127> fbias(op.rows);
+      for (std::size_t a = 0; a < op.rows; ++a) {
+        bias[a] = (a % 3 == 0 ? -1 : 1) * static_cast<std::int64_t>(rng() >> 6);  // below 2^58
+        fbias[a] = Fp127::from_int(bias[a]);
+      }
+      ASSERT_LE(output_bound_bits(op, raw, fbias.data()), kNarrowWideBits);
+      std::vector<std::int64_t> got(op.rows * batch);
+      std::vector<Fp127> want(op.rows * batch);
+      apply_conv_int8_into(op, in.data(), batch, batch, raw, NarrowOutput{got.data(), batch, bias.data()},
+                           out_c == 5 ? std::size_t{6} << 10 : kConvChunkBytes);
+      apply_conv_int8_into(op, in.data(), batch, batch, raw, OpOutput<Fp127>{want.data(), batch, fbias.data()});
+      const std::string where = std::to_string(out_c) + " channels, " + (int16 ? "int16" : "int8");
+      std::int64_t most = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(Fp127::from_int(got[i]), want[i]) << where << ", entry " << i;
+        most = std::max(most, got[i] < 0 ? -got[i] : got[i]);
+      }
+      EXPECT_GE(most, std::int64_t{1} << (kNarrowWideBits - 3)) << where;
     }
-    ASSERT_LE(output_bound_bits(op, raw, fbias.data()), kNarrowWideBits);
-    std::vector<std::int64_t> got(op.rows * batch);
-    std::vector<Fp127> want(op.rows * batch);
-    apply_conv_int8_into(op, in.data(), batch, batch, raw, NarrowOutput{got.data(), batch, bias.data()},
-                         std::size_t{6} << 10);  // a block: a few channels and samples
-    apply_conv_int8_into(op, in.data(), batch, batch, raw, OpOutput<Fp127>{want.data(), batch, fbias.data()});
-    std::int64_t most = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      ASSERT_EQ(Fp127::from_int(got[i]), want[i]) << (int16 ? "int16 " : "int8 ") << "entry " << i;
-      most = std::max(most, got[i] < 0 ? -got[i] : got[i]);
-    }
-    EXPECT_GE(most, std::int64_t{1} << (kNarrowWideBits - 3)) << (int16 ? "int16" : "int8");
-  }
 }
 
 }  // namespace
