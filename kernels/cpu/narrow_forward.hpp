@@ -87,7 +87,8 @@ void sum_pool_of_narrow_squares_into(const LinearOp& op, const NarrowTable& narr
 }
 
 // Whether a chain is a sum pool then a convolution that takes the int8 route, whose pool of
-// squares of a narrow table's entries sums in 64 bits: pool_squares_into_int8_conv runs it.
+// squares of a narrow table's entries sums in 64 bits: structured_forward_cpu runs it, the pool
+// into 64-bit sums (pool_squares_u64) that the convolution splits itself.
 inline bool pooled_squares_feed_int8_conv(std::span<const LinearOp> ops, const NarrowTable& narrow) {
   return ops.size() == 2 && narrow_squares_pool_in_u64(ops[0], narrow.bits) && int8_conv_route_fits(ops[1]);
 }
@@ -142,7 +143,9 @@ inline std::shared_ptr<NarrowTable> make_narrow_table(std::size_t table_rows, st
 // A layer's Z as a narrow table from a pool of the previous Z's squares (the chain's first op,
 // `pooled`) through a convolution of the int8 route (the last), or nothing where an output could
 // reach 2^max_bits. Its entries are int64: the join rebuilds each output's bytes in 64-bit
-// integers, exact since the bound keeps it below 2^kNarrowWideBits.
+// integers, exact since the bound keeps it below 2^kNarrowWideBits. (Even below 2^31: a second
+// join into int32 would buy the cheaper int32 kernels for such tables, none of which the CNNs
+// measured have; their second Z is 40-50 bits.)
 template <class F>
 std::optional<Table2D<F>> int8_conv_narrow(const FieldLayer<F>& layer, const PooledSquares& pooled, std::size_t batch,
                                            std::size_t table_cols, unsigned max_bits) {

@@ -11,7 +11,8 @@
 // The table is the engine's own copy (Table2D::device, as the cuda engine keeps device memory):
 // `data` stays empty, and Engine::to_host / on_host widen it into field elements for any reader
 // that has no narrow path. Only the engine's forward_hidden makes one, for a proof's hidden Z,
-// which its own forward_of_square, col_combine_of_squares and square_sumcheck read.
+// which its own forward_of_square or forward_hidden (the next layer's), col_combine_of_squares
+// and square_sumcheck read.
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -32,8 +33,9 @@ namespace nnproof {
 inline constexpr char kNarrowTableTag = 0;
 
 // The most bits of an int64 narrow table's entries: the sum-check's differences and extensions of
-// them (z_1 - z_0, 2 d_1 - d_0, z_11 - z_01 - z_10 + z_00) stay below 2^63, and their squares, a
-// pool of up to 256 of them, below 2^128 (sum_pool_of_narrow_squares_into).
+// them (z_1 - z_0, 2 d_1 - d_0, z_11 - z_01 - z_10 + z_00) stay below 2^63 (kWideEntryBits, the
+// integer kernels' bound), and their squares, a pool of up to 256 of them, below 2^128 (a pool of
+// more taps reads fewer bits: narrow_bits_pooled_by).
 inline constexpr unsigned kNarrowWideBits = 60;
 
 // Entries rows x cols, row-major as the table's, in `v` (int32, bits <= 31) or `v64` (int64, bits
@@ -44,7 +46,8 @@ struct NarrowTable final : DeviceCopy {
   unsigned bits = 31;
   NarrowTable() : DeviceCopy(&kNarrowTableTag) {}
   bool wide() const { return !v64.empty(); }
-  // The int32 entries, or nullptr where they are int64 (the integer sum-check kernels read int32).
+  // The int32 entries, or nullptr where they are int64 (the int32 integer kernels read these; the
+  // int64 ones read v64).
   const std::int32_t* entries32() const { return wide() ? nullptr : v.data(); }
   // fn(entries) with the entries' own type.
   template <class Fn>

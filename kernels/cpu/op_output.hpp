@@ -41,7 +41,7 @@ struct NarrowOutput {
 
 // Of a table of table_rows x cols entries at `data`, rows [0, rows) keep their first `batch`
 // entries; the rest of each row, and every row after, become T{} (zero): in parallel. For field
-// tables (structured_cpu.hpp) and int32 ones (narrow_table.hpp) alike.
+// tables (structured_cpu.hpp) and int32 / int64 ones (narrow_table.hpp) alike.
 template <class T>
 void zero_padding_parallel(T* data, std::size_t table_rows, std::size_t cols, std::size_t rows, std::size_t batch) {
   parallel_for(table_rows, [&](std::size_t r) {

@@ -57,6 +57,9 @@ NarrowGroupSums<F, K, std::int32_t> narrow_group_sums_kernel(const NarrowTable* 
   return nullptr;
 }
 
+// Every int64 table the engine writes is one the wide kernels take.
+static_assert(kNarrowWideBits <= kWideEntryBits);
+
 template <class F, class K>
 NarrowGroupSums<F, K, std::int64_t> wide_group_sums_kernel(const NarrowTable* narrow) {
   if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {

@@ -322,12 +322,12 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     const NarrowFoldTwo<F, K, std::int32_t> kernel32 = narrow_fold_two_kernel<F, K>(narrow_);
     const NarrowFoldTwo<F, K, std::int64_t> kernel64 = wide_fold_two_kernel<F, K>(narrow_);
     auto fold_group = [&](std::size_t g) {
-      const auto in_place = [&](auto kernel, const auto* entries) {  // the rows read as they are
+      const auto fold_in_place = [&](auto kernel, const auto* entries) {  // the rows read as they are
         const auto* z = entries + g * C;
         kernel(z, z + quarter * C, z + half * C, z + (quarter + half) * C, rho1_, rho2, z_.data() + g * C, C);
       };
-      if (kernel32) return in_place(kernel32, narrow_->entries32());
-      if (kernel64) return in_place(kernel64, narrow_->v64.data());
+      if (kernel32) return fold_in_place(kernel32, narrow_->entries32());
+      if (kernel64) return fold_in_place(kernel64, narrow_->v64.data());
       WidenBuffer<F> buf;  // a narrow Z's rows, widened (square_group_sums' chunks)
       for (std::size_t c0 = 0; c0 < C; c0 += chunk) {
         const auto z =
@@ -390,7 +390,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   }
 
   const Table2D<F>* base_;               // the unfolded table Z, read until the first fold
-  const NarrowTable* narrow_ = nullptr;  // base_'s int32 entries where it is narrow
+  const NarrowTable* narrow_ = nullptr;  // base_'s integer entries where it is narrow
   Table2D<F> widened_;                   // a narrow Z widened, where no carry reads it in place
   Stage stage_ = Stage::base;
   UninitializedVector<K> z_;  // the folded table, rows_ x cols_: each resize that grows it is written in full

@@ -21,6 +21,7 @@
 #include "kernels/cpu/op_output.hpp"
 #include "kernels/cpu/square_entries.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
+#include "kernels/engine/engine.hpp"  // InputIs
 #include "kernels/engine/structured_forward.hpp"
 #include "kernels/engine/uninitialized.hpp"
 

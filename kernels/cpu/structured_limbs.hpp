@@ -39,7 +39,8 @@ constexpr std::size_t kLimbs31 = (F::kBits + 30) / 31;  // m61: 2, m127: 5
 std::size_t max_taps_per_row(const LinearOp& op);
 
 // The largest sum of |weights| of any output of op (a convolution: any output channel's whole
-// kernel, which padding only cuts). limb_route_fits(op) must hold (weights below 2^15).
+// kernel, which padding only cuts), for weights of at most 2 bytes (the limb route's and the int8
+// route's, int16 -32768 included).
 std::uint64_t max_abs_row_sum(const LinearOp& op);
 
 // Whether the limb route is exact for op (weights below 2^15, fewer than 2^17 taps per output) and

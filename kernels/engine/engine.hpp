@@ -76,12 +76,12 @@ struct SquareCarry {
   std::vector<K> sums;
 };
 
-// The data an engine has moved between the host and its device (Engine::host_transfers): uploads
-// (to_device) and downloads (to_host), each a count and its bytes.
 // Whether a forward's input table holds the layer's input Y itself, or the previous layer's Z,
 // whose entrywise square is the input (a prover that keeps no Y: Engine::forward_of_square).
 enum class InputIs { values, squared };
 
+// The data an engine has moved between the host and its device (Engine::host_transfers): uploads
+// (to_device) and downloads (to_host), each a count and its bytes.
 struct HostTransfers {
   std::size_t to_device = 0, to_device_bytes = 0, to_host = 0, to_host_bytes = 0;
   std::size_t count() const { return to_device + to_host; }
@@ -129,9 +129,9 @@ class Engine {
   // forward() (InputIs::values: Y is the layer's input) or forward_of_square() (InputIs::squared: Y
   // is the previous layer's Z) for a hidden layer's Z in an inference proof that keeps no Y
   // (run_forward with Activations::for_proof, proof_reads_activations() false), whose square
-  // `next` reads: only this engine's forward_of_square(next, .), col_combine_of_squares,
-  // square_sumcheck and to_host read it, so an engine may keep it in a form of its own (the cpu
-  // engine: int32 or int64 entries where they fit and next pools their squares,
+  // `next` reads: only this engine's forward_of_square(next, .) or forward_hidden(next, ., ...,
+  // InputIs::squared), col_combine_of_squares, square_sumcheck and to_host read it, so an engine may keep it in a form
+  // of its own (the cpu engine: int32 or int64 entries where they fit and next pools their squares,
   // kernels/cpu/narrow_table.hpp).
   virtual Table2D<F> forward_hidden(const FieldLayer<F>& layer, const FieldLayer<F>& /*next*/, const Table2D<F>& Y,
                                     std::size_t batch, InputIs input) {

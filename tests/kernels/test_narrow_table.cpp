@@ -20,9 +20,11 @@
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/narrow_table.hpp"
 #include "kernels/cpu/square_group_sums.hpp"
+#include "kernels/cpu/structured_cpu.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/cpu/sumcheck_kernels.hpp"
 #include "kernels/reference/reference_engine.hpp"
+#include "tests/kernels/narrow_support.hpp"
 #include "tests/support/engines.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/random.hpp"
@@ -31,6 +33,9 @@
 
 namespace nnproof {
 namespace {
+
+using testing::extreme_corner;
+using testing::widened;
 
 std::size_t pick(std::mt19937_64& rng, std::size_t lo, std::size_t hi) {
   return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
@@ -101,12 +106,6 @@ Table2D<F> input_of(std::mt19937_64& rng, std::size_t cols, std::size_t batch, u
   for (std::size_t j = 0; j < cols; ++j)
     for (std::size_t k = 0; k < batch; ++k) Y.at(j, k) = signed_below<F>(rng, bits);
   return Y;
-}
-
-template <class F>
-Table2D<F> widened(Table2D<F> t) {
-  widen_narrow_table(t);
-  return t;
 }
 
 template <class Cfg>
@@ -328,127 +327,6 @@ TYPED_TEST(NarrowTableTest, AProofWithANarrowZIsTheReferenceBytes) {
   }
 }
 
-// Entry k of row i of a group (rows z00, z01, z10, z11) at +-top with signs (-, +, +, -), flipped on
-// odd k: every difference and extension the kernels form is at its largest (d_0 = 2 top, d_1 =
-// -2 top, 2 a_1 - a_0 = 3 top, 2 d_1 - d_0 = -6 top, z11 - z01 - z10 + z00 = -4 top).
-std::int32_t extreme_corner(std::size_t i, std::size_t k, std::int32_t top) {
-  const bool up = (i == 1 || i == 2) != (k % 2 == 1);
-  return up ? top : -top;
-}
-
-// An integer kernel of the group sums (m127_narrow_group_sums, m127_wide_group_sums) against the
-// field's portable group sums of the same rows widened: entries at +-top (every extension and
-// product at its largest), zeros and random ones; a row shorter than a vector and rows past the
-// accumulators' flush (kFlushColumns, 4096).
-template <class T, class Kernel>
-void expect_group_sums_kernel_is_the_field_kernel(Kernel kernel, T top, std::mt19937_64& rng) {
-  for (std::size_t cols : {std::size_t{3}, std::size_t{256}, std::size_t{8200}}) {
-    std::vector<Fp127> eq(cols);
-    for (auto& e : eq) e = testing::random_element<Fp127>(rng);
-    const M127ColumnWeights weights{std::span<const Fp127>(eq)};
-    for (int fill = 0; fill < 3; ++fill) {
-      std::array<std::vector<T>, 4> rows;
-      std::array<std::vector<Fp127>, 4> wide;
-      for (std::size_t i = 0; i < 4; ++i) {
-        rows[i].resize(cols);
-        for (std::size_t k = 0; k < cols; ++k) {
-          const T r = std::uniform_int_distribution<T>(-top, top)(rng);
-          rows[i][k] = fill == 0 ? extreme_corner(i, k, 1) * top : fill == 1 ? (k % 3 ? 0 : r) : r;
-        }
-        wide[i].resize(cols);
-        widen_entries(rows[i].data(), cols, wide[i].data());
-      }
-      const auto want = group_sums_portable<Fp127, Fp127>(wide[0].data(), wide[1].data(), wide[2].data(),
-                                                          wide[3].data(), std::span<const Fp127>(eq));
-      EXPECT_EQ(kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), weights), want)
-          << sizeof(T) * 8 << "-bit entries, " << cols << " columns, fill " << fill;
-    }
-  }
-}
-
-TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
-  const M127NarrowGroupSums kernel = m127_narrow_group_sums();
-  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
-  auto rng = testing::make_rng(305);
-  expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int32_t{1} << kNarrowProductBits) - 1, rng);
-}
-
-TEST(NarrowGroupSums, TheWideKernelIsTheFieldKernel) {
-  const M127WideGroupSums kernel = m127_wide_group_sums();
-  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
-  auto rng = testing::make_rng(308);
-  expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << kWideEntryBits) - 1, rng);
-}
-
-// square_group_sums of a narrow table at an integer kernel's bound and past it (int32: 27 to 31
-// bits; int64: 59 to 62), entries at +-(2^bits - 1) in extreme_corner's pattern: the same V and
-// group sums as the widened table's, whichever route the bound picks (past it the rows are widened).
-TEST(NarrowGroupSums, TheBoundPicksAnExactRoute) {
-  auto rng = testing::make_rng(307);
-  for (unsigned bits : {27u, 28u, 29u, 31u, 59u, 60u, 61u, 62u}) {
-    const std::size_t rows = 16, cols = 64;
-    auto narrow = std::make_shared<NarrowTable>();
-    narrow->bits = bits;
-    const std::int64_t top = (std::int64_t{1} << bits) - 1;
-    (bits > 31 ? narrow->v64.resize(rows * cols) : narrow->v.resize(rows * cols));
-    for (std::size_t r = 0; r < rows; ++r)  // row r is row r / (rows / 4) of its group
-      for (std::size_t k = 0; k < cols; ++k) {
-        const std::int64_t x = extreme_corner(r / (rows / 4), k + r, 1) * top;
-        if (bits > 31)
-          narrow->v64[r * cols + k] = x;
-        else
-          narrow->v[r * cols + k] = static_cast<std::int32_t>(x);
-      }
-    const Table2D<Fp127> Z = narrow_table2d<Fp127>(rows, cols, narrow), Zw = widened(Z);
-    const std::vector<Fp127> ec = eq_table<Fp127>(testing::random_point<Fp127>(rng, cols));
-    std::vector<Fp127> sums, sums_w;
-    const auto V = square_group_sums<Fp127, Fp127>(Z, std::span<const Fp127>(ec), sums);
-    const auto Vw = square_group_sums<Fp127, Fp127>(Zw, std::span<const Fp127>(ec), sums_w);
-    EXPECT_EQ(V, Vw) << bits << " bits";
-    EXPECT_EQ(sums, sums_w) << bits << " bits";
-  }
-}
-
-// An integer kernel of the first fold (m127_narrow_fold_two, m127_wide_fold_two) against the
-// field's portable fold of the rows widened: entries anywhere in the kernel's range, +-top
-// included, random challenges, a row shorter than a vector.
-template <class T, class Kernel>
-void expect_fold_kernel_is_the_field_kernel(Kernel kernel, T top, std::mt19937_64& rng) {
-  for (std::size_t cols : {std::size_t{5}, std::size_t{256}}) {
-    for (int fill = 0; fill < 2; ++fill) {
-      std::array<std::vector<T>, 4> rows;
-      std::array<std::vector<Fp127>, 4> wide;
-      for (std::size_t i = 0; i < 4; ++i) {
-        rows[i].resize(cols);
-        for (std::size_t k = 0; k < cols; ++k)
-          rows[i][k] = fill == 0 ? extreme_corner(i, k, 1) * top : std::uniform_int_distribution<T>(-top, top)(rng);
-        wide[i].resize(cols);
-        widen_entries(rows[i].data(), cols, wide[i].data());
-      }
-      const Fp127 rho1 = testing::random_element<Fp127>(rng), rho2 = testing::random_element<Fp127>(rng);
-      std::vector<Fp127> want(cols), got(cols);
-      fold_two_portable<Fp127, Fp127>(wide[0].data(), wide[1].data(), wide[2].data(), wide[3].data(), rho1, rho2,
-                                      want.data(), cols);
-      kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), rho1, rho2, got.data(), cols);
-      EXPECT_EQ(got, want) << sizeof(T) * 8 << "-bit entries, " << cols << " columns, fill " << fill;
-    }
-  }
-}
-
-TEST(NarrowFoldTwo, TheIntegerKernelIsTheFieldKernel) {
-  const M127NarrowFoldTwo kernel = m127_narrow_fold_two();
-  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
-  auto rng = testing::make_rng(306);
-  expect_fold_kernel_is_the_field_kernel(kernel, std::numeric_limits<std::int32_t>::max(), rng);
-}
-
-TEST(NarrowFoldTwo, TheWideKernelIsTheFieldKernel) {
-  const M127WideFoldTwo kernel = m127_wide_fold_two();
-  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
-  auto rng = testing::make_rng(309);
-  expect_fold_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << kWideEntryBits) - 1, rng);
-}
-
 // An int64 table of 2 channels of 8 x 8 at +-(2^60 - 1), extreme_corner's signs by quarter of the
 // rows: the largest entries a wide narrow table holds, read by the next layer's pool of their
 // squares (four taps: sums up to 2^122) and by the proof's readers as their widened copy.
@@ -479,47 +357,96 @@ TYPED_TEST(NarrowTableTest, WideTablesAtTheirBoundReadAsTheirWidenedCopies) {
   }
 }
 
-// The int8 convolution's int64 join (int8_conv_narrow's writer, mod 2^64) is its field join at the
-// bound: 64-bit inputs at 2^raw - 1, every weight of a channel at an extreme of int8 (or of int16:
-// two halves, lo + 256 hi), biases near 2^58, outputs near 2^60. 5 channels in blocks of a few
-// channels and samples, and 16 channels in blocks of 8 samples, a last block of 5.
-TEST(ConvInt8Narrow, TheInt64JoinIsTheFieldJoinAtTheBound) {
-  auto rng = testing::make_rng(306);
-  for (const std::size_t out_c : {std::size_t{5}, std::size_t{16}})
-    for (const bool int16 : {false, true}) {
-      ConvShape c;
-      c.in_channels = 8, c.out_channels = out_c, c.in_h = c.in_w = 6, c.kernel_h = c.kernel_w = 3;
-      c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
-      const std::int64_t hi = int16 ? 32639 : 127, lo = int16 ? -32768 : -128;  // 32639: the most int16 splits
-      std::vector<std::int64_t> w(c.kernel_size());
-      for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i / (w.size() / out_c)) % 2 ? hi : lo;
-      const LinearOp op = LinearOp::convolution(c, WeightMatrix(std::move(w)));
-      if (!int8_conv_exact(op)) GTEST_SKIP() << "no VNNI or AMX here: the int8 route does not run";
-      const unsigned raw = kNarrowWideBits - 1 - ceil_log2(max_abs_row_sum(op) + 1);
-      const std::size_t batch = 21;
-      std::vector<std::uint64_t> in(op.cols * batch);
-      for (std::size_t i = 0; i < in.size(); ++i)
-        in[i] = i % 5 == 4 ? rng() >> (64 - raw) : (std::uint64_t{1} << raw) - 1;
-      std::vector<std::int64_t> bias(op.rows);
-      std::vector<Fp127> fbias(op.rows);
-      for (std::size_t a = 0; a < op.rows; ++a) {
-        bias[a] = (a % 3 == 0 ? -1 : 1) * static_cast<std::int64_t>(rng() >> 6);  // below 2^58
-        fbias[a] = Fp127::from_int(bias[a]);
+// forward_hidden of a second layer from a narrow first Z (InputIs::squared): a pool then a conv of
+// the limb route (1 x 1, 8 taps: int32 from small weights, int32 or int64 from int8 ones) or of the
+// int8 route where it runs (3 x 3, 72 taps: int64) is narrow, every entry below 2^bits; a conv
+// that does not pool first, or a layer whose next one does not pool, gives a field table; widened,
+// every result is the reference engine's forward of the first Z's square. In trial 3 every weight
+// and input is at its top, so the outputs reach at least half their bound: a bound a few bits too
+// small (the int8 convolution's, from 4 bits less of its input, fails here) leaves entries past
+// 2^bits.
+TYPED_TEST(NarrowTableTest, ForwardHiddenFromANarrowZ) {
+  using F = typename TypeParam::F;
+  auto rng = testing::make_rng(311);
+  const auto ref = make_reference_engine<TypeParam>(), cpu = make_cpu_engine<TypeParam>();
+  std::size_t int32_seen = 0, int64_seen = 0;
+  for (int trial = 0; trial < 4; ++trial) {
+    QuantizedLayer q1;  // |Z_1| < 27 x 3 x 15 + 8: pooled squares below 2^23, one limb
+    q1.ops = {conv_k(rng, 3, 8, 8, 8, 3, false)};
+    const bool top = trial == 3;
+    const auto weights = [&](std::size_t n, std::int64_t wmax) {
+      return top ? WeightMatrix(std::vector<std::int64_t>(n, wmax)) : kernel(rng, n, wmax);
+    };
+    q1.ops[0] = LinearOp::convolution(q1.ops[0].conv, weights(q1.ops[0].weights.size(), 3));
+    const FieldLayer<F> first = layer_of<F>(q1, rng, 3);
+    QuantizedLayer pq1;
+    pq1.ops = {pool_after(q1.ops[0], 2, 2, 2)};
+    const FieldLayer<F> pool1 = layer_of<F>(pq1, rng, 0);
+    const std::size_t batch = pick(rng, 3, 24);
+    Table2D<F> Y = input_of<F>(rng, q1.cols, batch, 4);
+    for (std::size_t j = 0; top && j < q1.cols; ++j)
+      for (std::size_t k = 0; k < batch; ++k) Y.at(j, k) = F::from_int(15);
+    const Table2D<F> Z1 = cpu->forward_hidden(first, pool1, Y, batch, InputIs::values);
+    ASSERT_NE(narrow_table(Z1), nullptr) << "trial " << trial;
+    const Table2D<F> square = ref->square(widened(Z1));
+
+    std::vector<QuantizedLayer> seconds(4);
+    seconds[0].ops = {pool_after(q1.ops[0], 2, 2, 2), conv_k(rng, 8, 4, 4, 4, 1, false, 0)};
+    seconds[0].ops[1] = LinearOp::convolution(seconds[0].ops[1].conv, weights(32, trial % 2 ? 127 : 3));
+    seconds[1].ops = {pool_after(q1.ops[0], 2, 2, 2), conv_k(rng, 8, 4, 4, 4, 3, false)};  // 72 taps
+    seconds[1].ops[1] = LinearOp::convolution(seconds[1].ops[1].conv, weights(288, 127));
+    seconds[2].ops = {conv_k(rng, 8, 4, 8, 8, 3, false)};  // squares first, then a conv: no pool
+    seconds[3].ops = seconds[0].ops;                       // its next layer does not pool
+    for (std::size_t i = 0; i < seconds.size(); ++i) {
+      const std::string where = "trial " + std::to_string(trial) + " second " + std::to_string(i);
+      const FieldLayer<F> second = layer_of<F>(seconds[i], rng, 6);
+      const LinearOp& last = seconds[i].ops.back();
+      QuantizedLayer nq;  // the layer after: a pool of the second Z's squares, or a dense op
+      nq.ops = {i == 3 ? LinearOp::dense(2, last.rows, kernel(rng, 2 * last.rows, 127)) : pool_after(last, 2, 2, 2)};
+      const FieldLayer<F> next = layer_of<F>(nq, rng, 0);
+      Table2D<F> got = cpu->forward_hidden(second, next, Z1, batch, InputIs::squared);
+      const NarrowTable* narrow = narrow_table(got);
+      if (i < 2) {
+        ASSERT_NE(narrow, nullptr) << where;
+        narrow->visit([&](const auto* v) {
+          for (std::size_t e = 0; e < got.rows * got.cols; ++e)
+            ASSERT_LT(static_cast<u128>(v[e] < 0 ? -static_cast<i128>(v[e]) : v[e]), u128{1} << narrow->bits) << where;
+        });
+        EXPECT_EQ(narrow->wide(), narrow->bits > 31 || (i == 1 && int8_conv_route_fits(last))) << where;
+        ++(narrow->wide() ? int64_seen : int32_seen);
+      } else {
+        EXPECT_EQ(narrow, nullptr) << where;
       }
-      ASSERT_LE(output_bound_bits(op, raw, fbias.data()), kNarrowWideBits);
-      std::vector<std::int64_t> got(op.rows * batch);
-      std::vector<Fp127> want(op.rows * batch);
-      apply_conv_int8_into(op, in.data(), batch, batch, raw, NarrowOutput{got.data(), batch, bias.data()},
-                           out_c == 5 ? std::size_t{6} << 10 : kConvChunkBytes);
-      apply_conv_int8_into(op, in.data(), batch, batch, raw, OpOutput<Fp127>{want.data(), batch, fbias.data()});
-      const std::string where = std::to_string(out_c) + " channels, " + (int16 ? "int16" : "int8");
-      std::int64_t most = 0;
-      for (std::size_t i = 0; i < got.size(); ++i) {
-        ASSERT_EQ(Fp127::from_int(got[i]), want[i]) << where << ", entry " << i;
-        most = std::max(most, got[i] < 0 ? -got[i] : got[i]);
-      }
-      EXPECT_GE(most, std::int64_t{1} << (kNarrowWideBits - 3)) << where;
+      cpu->to_host(got);
+      EXPECT_EQ(got.data, ref->forward(second, square, batch).data) << where;
     }
+  }
+  EXPECT_GT(int32_seen, 0u);
+  EXPECT_GT(int64_seen, 0u);
+}
+
+// A pool of more than 256 taps (a 17 x 17 global pool: 289) reads at most 59 bits of a narrow Z
+// (narrow_bits_read_by), and where a table is wider (60 bits) reads its widened copy: the same Z.
+TYPED_TEST(NarrowTableTest, APoolOfManyTapsReadsAWideTableWidened) {
+  using F = typename TypeParam::F;
+  auto rng = testing::make_rng(312);
+  const auto cpu = make_cpu_engine<TypeParam>();
+  ConvShape c;
+  c.in_channels = c.out_channels = 1, c.in_h = c.in_w = 17, c.kernel_h = c.kernel_w = 1;
+  const LinearOp shape_op = LinearOp::convolution(c, WeightMatrix(std::vector<std::int64_t>{1}));
+  QuantizedLayer pq;
+  pq.ops = {pool_after(shape_op, 17, 17, 1)};
+  const FieldLayer<F> pool = layer_of<F>(pq, rng, 4);
+  EXPECT_EQ(narrow_bits_read_by(pool), 59u);
+  const std::size_t batch = 9, rows = padded(shape_op.rows), cols = padded(batch);
+  auto narrow = std::make_shared<NarrowTable>();
+  narrow->bits = kNarrowWideBits;
+  narrow->v64.resize(rows * cols);
+  const std::int64_t top = (std::int64_t{1} << kNarrowWideBits) - 1;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t k = 0; k < cols; ++k) narrow->v64[r * cols + k] = r < shape_op.rows && k < batch ? top : 0;
+  const Table2D<F> Z = narrow_table2d<F>(rows, cols, std::move(narrow));
+  EXPECT_EQ(cpu->forward_of_square(pool, Z, batch).data, cpu->forward_of_square(pool, widened(Z), batch).data);
 }
 
 }  // namespace

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: Apache-2.0
+// The narrow tables' integer kernels (kernels/cpu/narrow_table.hpp): the m127 group sums and first
+// fold of int32 and int64 rows against the field's portable kernels on the widened rows, at their
+// bounds; square_group_sums' choice of route at and past each bound; and the int8 convolution's
+// int64 join and its byte rebuild (recombine_limbs_u64) against the field's.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/int8_limbs.hpp"
+#include "kernels/cpu/m127_kernels.hpp"
+#include "kernels/cpu/narrow_table.hpp"
+#include "kernels/cpu/square_group_sums.hpp"
+#include "kernels/cpu/structured_limbs.hpp"
+#include "kernels/cpu/sumcheck_kernels.hpp"
+#include "tests/kernels/narrow_support.hpp"
+#include "tests/support/random.hpp"
+
+namespace nnproof {
+namespace {
+
+using testing::extreme_corner;
+using testing::widened;
+
+// An integer kernel of the group sums (m127_narrow_group_sums, m127_wide_group_sums) against the
+// field's portable group sums of the same rows widened: entries at +-top (every extension and
+// product at its largest), zeros and random ones; a row shorter than a vector and rows past the
+// accumulators' flush (kFlushColumns, 4096).
+template <class T, class Kernel>
+void expect_group_sums_kernel_is_the_field_kernel(Kernel kernel, T top, std::mt19937_64& rng) {
+  for (std::size_t cols : {std::size_t{3}, std::size_t{256}, std::size_t{8200}}) {
+    std::vector<Fp127> eq(cols);
+    for (auto& e : eq) e = testing::random_element<Fp127>(rng);
+    const M127ColumnWeights weights{std::span<const Fp127>(eq)};
+    for (int fill = 0; fill < 3; ++fill) {
+      std::array<std::vector<T>, 4> rows;
+      std::array<std::vector<Fp127>, 4> wide;
+      for (std::size_t i = 0; i < 4; ++i) {
+        rows[i].resize(cols);
+        for (std::size_t k = 0; k < cols; ++k) {
+          const T r = std::uniform_int_distribution<T>(-top, top)(rng);
+          rows[i][k] = fill == 0 ? extreme_corner(i, k, 1) * top : fill == 1 ? (k % 3 ? 0 : r) : r;
+        }
+        wide[i].resize(cols);
+        widen_entries(rows[i].data(), cols, wide[i].data());
+      }
+      const auto want = group_sums_portable<Fp127, Fp127>(wide[0].data(), wide[1].data(), wide[2].data(),
+                                                          wide[3].data(), std::span<const Fp127>(eq));
+      EXPECT_EQ(kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), weights), want)
+          << sizeof(T) * 8 << "-bit entries, " << cols << " columns, fill " << fill;
+    }
+  }
+}
+
+TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
+  const M127NarrowGroupSums kernel = m127_narrow_group_sums();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(305);
+  expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int32_t{1} << kNarrowProductBits) - 1, rng);
+}
+
+TEST(NarrowGroupSums, TheWideKernelIsTheFieldKernel) {
+  const M127WideGroupSums kernel = m127_wide_group_sums();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(308);
+  expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << kWideEntryBits) - 1, rng);
+}
+
+// square_group_sums of a narrow table at an integer kernel's bound and past it (int32: 27 to 31
+// bits; int64: 59 to 62), entries at +-(2^bits - 1) in extreme_corner's pattern: the same V and
+// group sums as the widened table's, whichever route the bound picks (past it the rows are widened).
+TEST(NarrowGroupSums, TheBoundPicksAnExactRoute) {
+  auto rng = testing::make_rng(307);
+  for (unsigned bits : {27u, 28u, 29u, 31u, 59u, 60u, 61u, 62u}) {
+    const std::size_t rows = 16, cols = 64;
+    auto narrow = std::make_shared<NarrowTable>();
+    narrow->bits = bits;
+    const std::int64_t top = (std::int64_t{1} << bits) - 1;
+    (bits > 31 ? narrow->v64.resize(rows * cols) : narrow->v.resize(rows * cols));
+    for (std::size_t r = 0; r < rows; ++r)  // row r is row r / (rows / 4) of its group
+      for (std::size_t k = 0; k < cols; ++k) {
+        const std::int64_t x = extreme_corner(r / (rows / 4), k + r, 1) * top;
+        if (bits > 31)
+          narrow->v64[r * cols + k] = x;
+        else
+          narrow->v[r * cols + k] = static_cast<std::int32_t>(x);
+      }
+    const Table2D<Fp127> Z = narrow_table2d<Fp127>(rows, cols, narrow), Zw = widened(Z);
+    const std::vector<Fp127> ec = eq_table<Fp127>(testing::random_point<Fp127>(rng, cols));
+    std::vector<Fp127> sums, sums_w;
+    const auto V = square_group_sums<Fp127, Fp127>(Z, std::span<const Fp127>(ec), sums);
+    const auto Vw = square_group_sums<Fp127, Fp127>(Zw, std::span<const Fp127>(ec), sums_w);
+    EXPECT_EQ(V, Vw) << bits << " bits";
+    EXPECT_EQ(sums, sums_w) << bits << " bits";
+  }
+}
+
+// An integer kernel of the first fold (m127_narrow_fold_two, m127_wide_fold_two) against the
+// field's portable fold of the rows widened: entries anywhere in the kernel's range, +-top
+// included, random challenges, a row shorter than a vector.
+template <class T, class Kernel>
+void expect_fold_kernel_is_the_field_kernel(Kernel kernel, T top, std::mt19937_64& rng) {
+  for (std::size_t cols : {std::size_t{5}, std::size_t{256}}) {
+    for (int fill = 0; fill < 2; ++fill) {
+      std::array<std::vector<T>, 4> rows;
+      std::array<std::vector<Fp127>, 4> wide;
+      for (std::size_t i = 0; i < 4; ++i) {
+        rows[i].resize(cols);
+        for (std::size_t k = 0; k < cols; ++k)
+          rows[i][k] = fill == 0 ? extreme_corner(i, k, 1) * top : std::uniform_int_distribution<T>(-top, top)(rng);
+        wide[i].resize(cols);
+        widen_entries(rows[i].data(), cols, wide[i].data());
+      }
+      const Fp127 rho1 = testing::random_element<Fp127>(rng), rho2 = testing::random_element<Fp127>(rng);
+      std::vector<Fp127> want(cols), got(cols);
+      fold_two_portable<Fp127, Fp127>(wide[0].data(), wide[1].data(), wide[2].data(), wide[3].data(), rho1, rho2,
+                                      want.data(), cols);
+      kernel(rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data(), rho1, rho2, got.data(), cols);
+      EXPECT_EQ(got, want) << sizeof(T) * 8 << "-bit entries, " << cols << " columns, fill " << fill;
+    }
+  }
+}
+
+TEST(NarrowFoldTwo, TheIntegerKernelIsTheFieldKernel) {
+  const M127NarrowFoldTwo kernel = m127_narrow_fold_two();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(306);
+  expect_fold_kernel_is_the_field_kernel(kernel, std::numeric_limits<std::int32_t>::max(), rng);
+}
+
+TEST(NarrowFoldTwo, TheWideKernelIsTheFieldKernel) {
+  const M127WideFoldTwo kernel = m127_wide_fold_two();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(309);
+  expect_fold_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << kWideEntryBits) - 1, rng);
+}
+
+// The int8 convolution's int64 join (int8_conv_narrow's writer, mod 2^64) is its field join at the
+// bound: 64-bit inputs at 2^raw - 1, every weight of a channel at an extreme of int8 (or of int16:
+// two halves, lo + 256 hi), biases near 2^58, outputs near 2^60. 5 channels in blocks of a few
+// channels and samples, and 16 channels in blocks of 8 samples, a last block of 5.
+TEST(ConvInt8Narrow, TheInt64JoinIsTheFieldJoinAtTheBound) {
+  auto rng = testing::make_rng(306);
+  for (const std::size_t out_c : {std::size_t{5}, std::size_t{16}})
+    for (const bool int16 : {false, true}) {
+      ConvShape c;
+      c.in_channels = 8, c.out_channels = out_c, c.in_h = c.in_w = 6, c.kernel_h = c.kernel_w = 3;
+      c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
+      const std::int64_t hi = int16 ? 32639 : 127, lo = int16 ? -32768 : -128;  // 32639: the most int16 splits
+      std::vector<std::int64_t> w(c.kernel_size());
+      for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i / (w.size() / out_c)) % 2 ? hi : lo;
+      const LinearOp op = LinearOp::convolution(c, WeightMatrix(std::move(w)));
+      if (!int8_conv_exact(op)) GTEST_SKIP() << "no VNNI or AMX here: the int8 route does not run";
+      const unsigned raw = kNarrowWideBits - 1 - ceil_log2(max_abs_row_sum(op) + 1);
+      const std::size_t batch = 21;
+      std::vector<std::uint64_t> in(op.cols * batch);
+      for (std::size_t i = 0; i < in.size(); ++i)
+        in[i] = i % 5 == 4 ? rng() >> (64 - raw) : (std::uint64_t{1} << raw) - 1;
+      std::vector<std::int64_t> bias(op.rows);
+      std::vector<Fp127> fbias(op.rows);
+      for (std::size_t a = 0; a < op.rows; ++a) {
+        bias[a] = (a % 3 == 0 ? -1 : 1) * static_cast<std::int64_t>(rng() >> 6);  // below 2^58
+        fbias[a] = Fp127::from_int(bias[a]);
+      }
+      ASSERT_LE(output_bound_bits(op, raw, fbias.data()), kNarrowWideBits);
+      std::vector<std::int64_t> got(op.rows * batch);
+      std::vector<Fp127> want(op.rows * batch);
+      apply_conv_int8_into(op, in.data(), batch, batch, raw, NarrowOutput{got.data(), batch, bias.data()},
+                           out_c == 5 ? std::size_t{6} << 10 : kConvChunkBytes);
+      apply_conv_int8_into(op, in.data(), batch, batch, raw, OpOutput<Fp127>{want.data(), batch, fbias.data()});
+      const std::string where = std::to_string(out_c) + " channels, " + (int16 ? "int16" : "int8");
+      std::int64_t most = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(Fp127::from_int(got[i]), want[i]) << where << ", entry " << i;
+        most = std::max(most, got[i] < 0 ? -got[i] : got[i]);
+      }
+      EXPECT_GE(most, std::int64_t{1} << (kNarrowWideBits - 3)) << where;
+    }
+}
+
+// recombine_limbs_u64 for every byte count 1 to 16 (past the eighth, bytes that weigh nothing mod
+// 2^64) against a scalar wrapping sum: random int32 sums of both signs and int32's ends, a count
+// that leaves a tail past the vectors.
+TEST(RecombineLimbsU64, EveryByteCountIsTheWrappingSum) {
+  auto rng = testing::make_rng(310);
+  const std::size_t n = 37, stride = 41;
+  std::vector<std::int32_t> g(16 * stride);
+  for (std::size_t i = 0; i < g.size(); ++i)
+    g[i] = i % 11 == 0   ? std::numeric_limits<std::int32_t>::min()
+           : i % 11 == 1 ? std::numeric_limits<std::int32_t>::max()
+                         : static_cast<std::int32_t>(rng());
+  for (std::size_t L = 1; L <= 16; ++L) {
+    std::vector<std::uint64_t> got(n);
+    recombine_limbs_u64(g.data(), stride, L, n, got.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint64_t want = 0;
+      for (std::size_t l = 0; l < std::min<std::size_t>(L, 8); ++l)
+        want += static_cast<std::uint64_t>(static_cast<std::int64_t>(g[l * stride + i])) << (8 * l);
+      ASSERT_EQ(got[i], want) << L << " bytes, entry " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nnproof
