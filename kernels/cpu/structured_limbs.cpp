@@ -48,10 +48,59 @@ __attribute__((target("avx512f"))) void sum_taps_avx512(const std::int32_t* bloc
   for (unsigned l = 0; l < L; ++l)
     for (unsigned g = 0; g < G; ++g) _mm512_storeu_si512(sums + l * kLimbBlock + 8 * g, acc[l][g]);
 }
+
+// The block's 32 int16 samples of two taps interleaved (unpacklo / unpackhi of 16-bit words, within
+// each 128-bit lane) against their two weights, one vpdpwssd per half: lane 4 q + r of `lo` sums
+// sample 8 q + r, of `hi` sample 8 q + 4 + r (q < 4, r < 4), put back in order at the end.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void sum_taps_int16_vnni(const std::int16_t* block,
+                                                                                const std::uint32_t* in,
+                                                                                const std::int32_t* w, std::size_t taps,
+                                                                                std::int64_t* sums) {
+  static_assert(kLimbBlock == 32);  // one zmm of int16 a tap
+  __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+  for (std::size_t t = 0; t < taps; t += 2) {
+    const bool pair = t + 1 < taps;
+    const __m512i a = _mm512_loadu_si512(block + std::size_t{in[t]} * kLimbBlock);
+    const __m512i b = pair ? _mm512_loadu_si512(block + std::size_t{in[t + 1]} * kLimbBlock) : _mm512_setzero_si512();
+    // (w[t], w[t + 1]) as two int16 in each int32 lane
+    const auto w1 = static_cast<std::uint32_t>(pair ? w[t + 1] : 0);
+    const __m512i wv =
+        _mm512_set1_epi32(static_cast<std::int32_t>((static_cast<std::uint32_t>(w[t]) & 0xFFFFu) | (w1 << 16)));
+    lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(a, b), wv);
+    hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(a, b), wv);
+  }
+  const __m512i first = _mm512_permutex2var_epi32(  // samples 0-15 (index 16 + i: hi's lane i)
+      lo, _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23), hi);
+  const __m512i second = _mm512_permutex2var_epi32(  // samples 16-31
+      lo, _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31), hi);
+  _mm512_storeu_si512(sums, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(first)));
+  _mm512_storeu_si512(sums + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(first, 1)));
+  _mm512_storeu_si512(sums + 16, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(second)));
+  _mm512_storeu_si512(sums + 24, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(second, 1)));
+}
 NNP_AVX512_WARNINGS_ON
 #endif
 
 }  // namespace
+
+bool int16_taps_available() {
+#ifdef NNP_X86_KERNELS
+  return int8_avx512_vnni_allowed();  // oneDNN's AVX-512 VNNI level: this CPU has it, the cap admits it
+#else
+  return false;
+#endif
+}
+
+void sum_taps_int16(const std::int16_t* block, const std::uint32_t* in, const std::int32_t* w, std::size_t taps,
+                    std::int64_t* sums) {
+#ifdef NNP_X86_KERNELS
+  static const bool simd = int16_taps_available();
+  if (simd) return sum_taps_int16_vnni(block, in, w, taps, sums);
+#endif
+  for (std::size_t k = 0; k < kLimbBlock; ++k) sums[k] = 0;  // exact in int64 anyway
+  for (std::size_t t = 0; t < taps; ++t)
+    for (std::size_t k = 0; k < kLimbBlock; ++k) sums[k] += std::int64_t{w[t]} * block[in[t] * kLimbBlock + k];
+}
 
 void sum_taps_limbs(const std::int32_t* block, std::size_t cols, const std::uint32_t* in, const std::int32_t* w,
                     std::size_t taps, unsigned limbs, std::int64_t* sums) {

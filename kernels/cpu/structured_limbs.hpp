@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/op_output.hpp"
@@ -31,6 +32,15 @@ void sum_taps_limbs(const std::int32_t* block, std::size_t cols, const std::uint
                     std::size_t taps, unsigned limbs, std::int64_t* sums);
 void sum_taps_limbs_portable(const std::int32_t* block, std::size_t cols, const std::uint32_t* in,
                              const std::int32_t* w, std::size_t taps, unsigned limbs, std::int64_t* sums);
+
+// The same for one limb held as int16 (|x| < 2^15, weights int16) where every sum of |w x| over a
+// row's taps is below 2^31 (a narrow Z's bound, narrow_forward.hpp): AVX-512 VNNI's vpdpwssd, 32
+// int16 products an instruction summed in pairs into int32, four times vpmuldq's 8 products; no
+// partial sum leaves int32, so the sums are exact. sums[k] for k < 32. Only where
+// int16_taps_available().
+bool int16_taps_available();
+void sum_taps_int16(const std::int16_t* block, const std::uint32_t* in, const std::int32_t* w, std::size_t taps,
+                    std::int64_t* sums);
 
 template <class F>
 constexpr std::size_t kLimbs31 = (F::kBits + 30) / 31;  // m61: 2, m127: 5
@@ -201,20 +211,27 @@ unsigned limbs_of_input(const F* in, std::size_t cols, std::size_t in_stride, st
 
 // op applied to `in` (op.cols rows of stride in_stride, cut into n limbs: limbs_of_input), rows
 // [0, op.rows) x samples [0, batch) written by `out` (FieldRows or NarrowRows), by limb planes:
-// limb_route_fits(op) must hold. (max_slab_taps: smaller in tests, to run many slabs.)
-template <class F, class Rows>
+// limb_route_fits(op) must hold. (max_slab_taps: smaller in tests, to run many slabs.) With Plane
+// int16, one limb held as int16 into a narrow Z of int32 (sum_taps_int16's preconditions).
+template <class F, class Rows, class Plane = std::int32_t>
 void apply_op_limbs_to(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch, unsigned n,
                        const Rows& out, std::size_t max_slab_taps = kMaxSlabTaps) {
   constexpr std::size_t L = kLimbs31<F>, B = kLimbBlock, kRowsPerTask = kLimbRowsPerTask;
+  constexpr bool int16 = std::is_same_v<Plane, std::int16_t>;
+  static_assert(int16 || std::is_same_v<Plane, std::int32_t>);
   using Sums = std::array<std::int64_t, L * B>;
   const std::size_t blocks = (batch + B - 1) / B, block_size = n * op.cols * B;
   // planes[b block_size + (l cols + j) B + i]: limb l of input j, sample b B + i (zero past the batch).
-  UninitializedVector<std::int32_t> planes(blocks * block_size);
+  UninitializedVector<Plane> planes(blocks * block_size);
   parallel_for(op.cols, [&](std::size_t j) {
     for (std::size_t b = 0; b < blocks; ++b)
       for (std::size_t i = 0; i < B; ++i) {
         const std::size_t k = b * B + i;
-        cut_limbs31(k < batch ? in[j * in_stride + k] : F::zero(), n, &planes[b * block_size + j * B + i], op.cols * B);
+        const F x = k < batch ? in[j * in_stride + k] : F::zero();
+        if constexpr (int16)
+          planes[b * block_size + j * B + i] = static_cast<std::int16_t>(x.centered());
+        else
+          cut_limbs31(x, n, &planes[b * block_size + j * B + i], op.cols * B);
       }
   });
   for (std::size_t first = 0; first < op.rows;) {
@@ -225,17 +242,22 @@ void apply_op_limbs_to(const LinearOp& op, const F* in, std::size_t in_stride, s
     parallel_for(blocks * row_tasks, [&](std::size_t task) {
       const std::size_t b = task / row_tasks, r0 = task % row_tasks * kRowsPerTask;
       const std::size_t m = std::min(batch, b * B + B) - b * B, r_end = std::min(rows, r0 + kRowsPerTask);
-      const std::int32_t* block = planes.data() + b * block_size;
+      const Plane* block = planes.data() + b * block_size;
       const auto write_row = [&](std::size_t r, const std::int64_t* sums) { out.write(first + r, b * B, m, sums); };
-      if (r_end - r0 > 1 && taps.most_taps(r0, r_end) > kTapTile)
-        return sum_rows_by_tap_tiles<L>(block, op.cols, taps, r0, r_end, n, write_row);
+      if constexpr (!int16)  // the int16 route's sums cannot leave int32: no tiles
+        if (r_end - r0 > 1 && taps.most_taps(r0, r_end) > kTapTile)
+          return sum_rows_by_tap_tiles<L>(block, op.cols, taps, r0, r_end, n, write_row);
       Sums sums;
       sums.fill(0);  // limbs past n stay zero for the join
       for (std::size_t r = r0; r < r_end; ++r) {
         const std::size_t t0 = taps.start[r];
         // The rows written are 4 KiB apart (m127, batch 256): ask for the one a few rows ahead.
         if (r + kPrefetchRowsAhead < r_end) prefetch_entries(out.row(first + r + kPrefetchRowsAhead) + b * B, m, true);
-        sum_taps_limbs(block, op.cols, taps.in.data() + t0, taps.w.data() + t0, taps.start[r + 1] - t0, n, sums.data());
+        if constexpr (int16)
+          sum_taps_int16(block, taps.in.data() + t0, taps.w.data() + t0, taps.start[r + 1] - t0, sums.data());
+        else
+          sum_taps_limbs(block, op.cols, taps.in.data() + t0, taps.w.data() + t0, taps.start[r + 1] - t0, n,
+                         sums.data());
         write_row(r, sums.data());
       }
     });

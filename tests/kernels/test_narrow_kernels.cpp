@@ -209,5 +209,45 @@ TEST(RecombineLimbsU64, EveryByteCountIsTheWrappingSum) {
   }
 }
 
+// sum_taps_int16 (VNNI pairs into int32, where the CPU has them) against int64 sums of the same
+// products: a row of 27 taps with every |x w| near the most whose sum stays below 2^31 (|x| up to
+// 2^15 - 1, |w| up to 2400, signs by sample so that both signs reach the top), a pair of taps at
+// int16's ends (2 x 32768 x 32767, just below 2^31), one tap, an odd count (its tap unpaired).
+TEST(SumTapsInt16, ThePairSumsAreTheInt64Sums) {
+  auto rng = testing::make_rng(313);
+  constexpr std::size_t B = kLimbBlock, cols = 40;
+  std::vector<std::int16_t> block(cols * B);
+  struct Row {
+    std::vector<std::uint32_t> in;
+    std::vector<std::int32_t> w;
+  };
+  std::vector<Row> rows;
+  for (std::size_t taps : {std::size_t{27}, std::size_t{1}, std::size_t{4}}) {
+    Row r;
+    for (std::size_t t = 0; t < taps; ++t) {
+      r.in.push_back(static_cast<std::uint32_t>((t * 7) % cols));
+      r.w.push_back(t % 3 == 0   ? 2400
+                    : t % 3 == 1 ? -2400
+                                 : std::uniform_int_distribution<std::int32_t>(-2400, 2400)(rng));
+    }
+    rows.push_back(r);
+  }
+  rows.push_back(Row{{0, 1}, {-32768, -32768}});
+  for (std::size_t j = 0; j < cols; ++j)
+    for (std::size_t k = 0; k < B; ++k) {
+      const bool up = (k % 2 == 0) == (j % 3 == 0 || j == 0);  // with the weights' signs: sums of one sign
+      block[j * B + k] = j < 2 ? static_cast<std::int16_t>(-32767)
+                               : static_cast<std::int16_t>(up ? 32767 : -32767 + static_cast<int>(k % 5));
+    }
+  for (const Row& r : rows) {
+    std::array<std::int64_t, B> got{}, want{};
+    for (std::size_t t = 0; t < r.in.size(); ++t)
+      for (std::size_t k = 0; k < B; ++k) want[k] += std::int64_t{r.w[t]} * block[r.in[t] * B + k];
+    for (std::size_t k = 0; k < B; ++k) ASSERT_LT(want[k] < 0 ? -want[k] : want[k], std::int64_t{1} << 31);
+    sum_taps_int16(block.data(), r.in.data(), r.w.data(), r.in.size(), got.data());
+    EXPECT_EQ(got, want) << r.in.size() << " taps";
+  }
+}
+
 }  // namespace
 }  // namespace nnproof

@@ -135,7 +135,7 @@ TYPED_TEST(NarrowTableTest, ForwardHiddenIsNarrowWhereItFitsAndEqualsTheReferenc
     for (const F& b : layer.bias)
       most_bias = std::max(most_bias, static_cast<u128>(b.centered() < 0 ? -b.centered() : b.centered()));
     for (std::size_t batch : {1, 5, 33})
-      for (unsigned bits : {1u, 8u, 14u, 20u, 24u, 30u}) {
+      for (unsigned bits : {1u, 8u, 14u, 15u, 16u, 20u, 24u, 30u}) {  // to 15: int16 by VNNI pairs
         const Table2D<F> Y = input_of<F>(rng, q.cols, batch, bits);
         const Table2D<F> want = ref->forward(layer, Y, batch);
         Table2D<F> got = cpu->forward_hidden(layer, pool, Y, batch, InputIs::values);
