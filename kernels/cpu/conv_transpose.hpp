@@ -6,7 +6,10 @@
 // features split between threads with no write conflicts, and the sums are exact integers (each
 // element of K cut into 64-bit pieces, w x piece summed in signed 128 bits, reduced once per
 // feature) instead of a field product per tap. Dense ops of a chain keep chain_transpose_apply.
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -84,13 +87,109 @@ std::vector<K> conv_transpose_exact(const LinearOp& op, const std::vector<K>& cu
   return prev;
 }
 
-// structured_row_combine (same result) with conv_transpose_exact for the convolutions it fits.
+// The factors of a table eq[a] = c[oc] h[oh] w[ow], a = (oc R + oh) C + ow (R, C and the table's
+// size powers of two: an eq(q, .) over a convolution's rows in the power-of-two layout, whose
+// coordinates split into the channel's, the row's and the column's): its marginal sums, each the
+// factor where the others sum to 1 over their range, as eq's do. Nothing unless the table is their
+// product at every entry (checked: O(size) products), so a table of any other form is never
+// misread.
+template <class K>
+struct EqFactors {
+  std::vector<K> c, h, w;
+};
+
+template <class K>
+std::optional<EqFactors<K>> eq_factors(std::span<const K> eq, std::size_t R, std::size_t C) {
+  const std::size_t n = eq.size();
+  const auto pow2 = [](std::size_t x) { return x != 0 && (x & (x - 1)) == 0; };
+  if (!pow2(n) || !pow2(R) || !pow2(C) || n < R * C) return std::nullopt;
+  EqFactors<K> f{std::vector<K>(n / (R * C), K::zero()), std::vector<K>(R, K::zero()), std::vector<K>(C, K::zero())};
+  for (std::size_t a = 0; a < n; ++a) f.c[a / (R * C)] += eq[a], f.h[a / C % R] += eq[a], f.w[a % C] += eq[a];
+  std::vector<char> differs(f.c.size(), 0);  // per channel: the products are most of the work
+  parallel_for(f.c.size(), [&](std::size_t oc) {
+    for (std::size_t oh = 0; oh < R && !differs[oc]; ++oh) {
+      const K ch = f.c[oc] * f.h[oh];
+      for (std::size_t ow = 0; ow < C; ++ow) differs[oc] |= eq[(oc * R + oh) * C + ow] != ch * f.w[ow];
+    }
+  });
+  if (std::find(differs.begin(), differs.end(), 1) != differs.end()) return std::nullopt;
+  return f;
+}
+
+// e's entries as kernel row k at input row i reads them (taps[k in + i]): e[o] where i + pad = o
+// stride + k for an output row o < out, else zero. (Rows, or columns.)
+template <class K>
+std::vector<K> factor_by_tap(const std::vector<K>& e, std::size_t kernel, std::size_t in, std::size_t pad,
+                             std::size_t stride, std::size_t out) {
+  std::vector<K> taps(kernel * in, K::zero());
+  for (std::size_t k = 0; k < kernel; ++k)
+    for (std::size_t i = 0; i < in; ++i) {
+      const std::size_t y = i + pad;
+      if (y >= k && (y - k) % stride == 0 && (y - k) / stride < out) taps[k * in + i] = e[(y - k) / stride];
+    }
+  return taps;
+}
+
+// conv_transpose_exact's result (op^T eq) where eq factors by channel, row and column
+// (eq_factors; the convolution's output rows and columns powers of two, as the power-of-two layout
+// makes them): issue 23's separable
+// structure on the prover's side. prev[(ci, ih, iw)] = sum_{kh, kw} G[ci][kh][kw] c_h(kh, ih)
+// c_w(kw, iw) with G[ci][kh][kw] = sum_{co of ci's group} K[co][ci][kh][kw] c[co]: O(kernel
+// entries + kernel size x (H + W) x channels + inputs x kernel rows) products, not one per tap of
+// every input (CIFAR-size's second convolution: ~50K instead of 4.7M). Nothing where eq does not
+// factor.
+template <class K>
+std::optional<std::vector<K>> conv_transpose_separable(const LinearOp& op, std::span<const K> eq) {
+  const ConvShape& c = op.conv;
+  const std::optional<EqFactors<K>> f = eq_factors(eq, c.out_rows(), c.out_cols());
+  if (!f || f->c.size() < c.out_channels) return std::nullopt;
+  const std::size_t KH = c.kernel_h, KW = c.kernel_w, kk = KH * KW, H = c.in_h, W = c.in_w;
+  const std::vector<K> by_row = factor_by_tap(f->h, KH, H, c.pad_top, c.stride_h, c.out_h());
+  const std::vector<K> by_col = factor_by_tap(f->w, KW, W, c.pad_left, c.stride_w, c.out_w());
+  const std::size_t gin = c.group_in(), gout = c.out_channels / c.groups;
+  // GW[(ci KH + kh) W + iw] = sum_kw G[ci][kh][kw] c_w(kw, iw): the kernel's columns summed first.
+  std::vector<K> GW(c.in_channels * KH * W, K::zero());
+  op.weights.visit([&](const auto* w) {
+    parallel_for(c.in_channels, [&](std::size_t ci) {
+      const std::size_t group = ci / gin, cl = ci % gin;
+      std::vector<K> G(kk, K::zero());
+      for (std::size_t co = group * gout; co < (group + 1) * gout; ++co)
+        for (std::size_t t = 0; t < kk; ++t)
+          G[t] += K::from_int(static_cast<std::int64_t>(w[(co * gin + cl) * kk + t])) * f->c[co];
+      for (std::size_t kh = 0; kh < KH; ++kh)
+        for (std::size_t iw = 0; iw < W; ++iw) {
+          K s = K::zero();
+          for (std::size_t kw = 0; kw < KW; ++kw) s += G[kh * KW + kw] * by_col[kw * W + iw];
+          GW[(ci * KH + kh) * W + iw] = s;
+        }
+    });
+  });
+  std::vector<K> prev(op.cols, K::zero());  // padding positions stay zero: no tap reads them
+  parallel_for(c.in_channels * H, [&](std::size_t r) {
+    const std::size_t ci = r / H, ih = r % H;
+    for (std::size_t iw = 0; iw < W; ++iw) {
+      K s = K::zero();
+      for (std::size_t kh = 0; kh < KH; ++kh) s += by_row[kh * H + ih] * GW[(ci * KH + kh) * W + iw];
+      prev[(ci * c.in_rows() + ih) * c.in_cols() + iw] = s;
+    }
+  });
+  return prev;
+}
+
+// structured_row_combine (same result) with conv_transpose_separable for a last op that is a
+// convolution whose eq(q, .) factors (it reads that table itself), conv_transpose_exact for the
+// other convolutions it fits.
 template <class K, class F>
 std::vector<K> structured_row_combine_cpu(const FieldLayer<F>& layer, std::span<const K> eq_q) {
   const std::span<const LinearOp> ops = layer.q->ops;
   std::vector<K> cur(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(ops.back().rows));
   for (std::size_t i = ops.size(); i-- > 0;) {
     const LinearOp& op = ops[i];
+    if (i + 1 == ops.size() && op.kind == LinearOp::Kind::conv)
+      if (auto prev = conv_transpose_separable(op, eq_q)) {
+        cur = std::move(*prev);
+        continue;
+      }
     // Exact while |w| < 2^31 and a feature is read by fewer than 2^31 taps: 31 + 64 + 31 < 127 bits.
     if constexpr (Pieces64<K>::kCount > 0)
       if (op.kind == LinearOp::Kind::conv && op.weights.width() <= 4 &&

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/conv_int8.hpp"
@@ -180,6 +181,44 @@ TYPED_TEST(ConvTranspose, EqualsChainTransposeApply) {
     EXPECT_EQ(conv_transpose_exact(op, cur), chain_transpose_apply<K>(chain, std::span<const K>(cur)))
         << "trial " << trial;
   }
+}
+
+// The separable transpose (conv_transpose_separable: eq(q, .)'s channel, row and column factors,
+// the kernel summed over output channels first) against the gather on the same eq table: random
+// convolutions (groups, strides, paddings, kernel shapes, images of any size in either layout),
+// int8, int16 and int32 kernels, challenges with coordinates 0 and 1 (factors with zeros). Where
+// the output's rows or columns are no power of two it declines; and a table that is not an eq
+// table's product form (one entry changed) is declined, never misread.
+TYPED_TEST(ConvTranspose, SeparableEqualsTheGatherOnEqTables) {
+  using K = TypeParam;
+  auto rng = testing::make_rng(233);
+  const auto pow2 = [](std::size_t x) { return (x & (x - 1)) == 0; };
+  std::size_t separable = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    LinearOp op = random_conv(rng, trial % 2 == 1);
+    if (trial % 3 == 2) {  // int32 extremes
+      op.weights.set(0, -(std::int64_t{1} << 31));
+      op.weights.set(op.weights.size() - 1, (std::int64_t{1} << 31) - 1);
+    }
+    std::vector<K> q = testing::random_point<K>(rng, padded(op.rows));  // a point for that many entries
+    if (trial % 4 == 3) q.front() = K::zero(), q.back() = K::one();
+    const std::vector<K> eq = eq_table<K>(q);
+    const auto got = conv_transpose_separable(op, std::span<const K>(eq));
+    const std::string where = "trial " + std::to_string(trial);
+    if (!pow2(op.conv.out_rows()) || !pow2(op.conv.out_cols())) {
+      EXPECT_FALSE(got) << where;
+      continue;
+    }
+    ASSERT_TRUE(got) << where;
+    EXPECT_EQ(*got,
+              conv_transpose_exact(op, std::vector<K>(eq.begin(), eq.begin() + static_cast<std::ptrdiff_t>(op.rows))))
+        << where;
+    std::vector<K> changed = eq;
+    changed[rng() % changed.size()] += K::one();
+    EXPECT_FALSE(conv_transpose_separable(op, std::span<const K>(changed))) << where;
+    ++separable;
+  }
+  EXPECT_GT(separable, 15u);
 }
 
 }  // namespace
