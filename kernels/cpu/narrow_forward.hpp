@@ -93,6 +93,54 @@ inline bool pooled_squares_feed_int8_conv(std::span<const LinearOp> ops, const N
   return ops.size() == 2 && narrow_squares_pool_in_u64(ops[0], narrow.bits) && int8_conv_route_fits(ops[1]);
 }
 
+// The limbs the limb route cuts the sums of a pool of a narrow table's squares into, from their
+// bound (2 bits + log2 taps): 0 where that is the field's full width (the sums would be cut as
+// their residues, not as themselves).
+template <class F>
+unsigned pooled_square_limbs(const LinearOp& pool, const NarrowTable& narrow) {
+  const unsigned bits = 2 * narrow.bits + ceil_log2(std::max<std::size_t>(max_taps_per_row(pool), 1));
+  const unsigned n = limbs31_needed<F>(ValueWidth{0, bits});
+  return n < kLimbs31<F> && bits < 128 ? n : 0;
+}
+
+// Whether a chain is a sum pool then an op of the limb route (a CNN's dense layer after its last
+// pool), whose pool of a narrow table's squares sums in 128 bits below the field's full width:
+// pool_squares_into_limb_op runs it.
+template <class F>
+bool pooled_squares_feed_limb_op(std::span<const LinearOp> ops, const NarrowTable& narrow) {
+  return ops.size() == 2 && narrow_squares_pool_in_u128(ops[0], narrow.bits) && !int8_conv_route_fits(ops[1]) &&
+         limb_route_fits(ops[1]) && pooled_square_limbs<F>(ops[0], narrow) > 0;
+}
+
+// ops[1] applied to the pool ops[0] of a narrow table's squares into `out`: the pool's 128-bit sums
+// cut straight into ops[1]'s limb planes (non-negative integers below 2^(31 n - 1): their limbs
+// are their own 31-bit pieces), with no field table between them and no scan of it for its width
+// (CIFAR-size's third layer at batch 256: 16 MB written, read back and scanned before).
+template <class F>
+void pool_squares_into_limb_op(std::span<const LinearOp> ops, const NarrowTable& narrow, std::size_t in_stride,
+                               std::size_t batch, const OpOutput<F>& out) {
+  const unsigned n = pooled_square_limbs<F>(ops[0], narrow);
+  const std::size_t cols = ops[1].cols, stride = cols * kLimbBlock;  // a limb's planes are `stride` apart
+  LimbPlanes<std::int32_t> planes(cols, batch, n);
+  narrow.visit([&](const auto* in) {
+    pool_narrow_squares<u128>(ops[0], in, in_stride, batch,
+                              [&](std::size_t j, std::size_t k0, std::size_t m, const u128* sums) {
+                                for (std::size_t k = 0; k < m; ++k) {
+                                  std::int32_t* limb = planes.at(j, k0 + k);
+                                  for (unsigned l = 0; l < n; ++l)
+                                    limb[l * stride] = static_cast<std::int32_t>((sums[k] >> (31 * l)) & 0x7FFFFFFF);
+                                }
+                              });
+  });
+  // The last block's samples past the batch: zero, as cut_planes writes them (their sums are
+  // formed, never written; no uninitialized value is read).
+  parallel_for(cols, [&](std::size_t j) {
+    for (std::size_t k = batch; k < planes.blocks * kLimbBlock; ++k)
+      for (unsigned l = 0; l < n; ++l) planes.at(j, k)[l * stride] = 0;
+  });
+  apply_planes_to<F>(ops[1], planes, batch, FieldRows<F>{out, n});
+}
+
 // A pool of squares' 64-bit sums, pool.rows x batch, each below 2^bits.
 struct PooledSquares {
   UninitializedVector<std::uint64_t> sums;

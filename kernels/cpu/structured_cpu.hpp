@@ -204,9 +204,14 @@ Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& 
     if (i == 0 && pool_squares) return sum_pool_of_squares_into(ops[i], in, stride, batch, out);
     apply_op_cpu_into(ops[i], in, stride, batch, out);
   };
-  // A pool of a narrow Z's squares into 64-bit sums that a convolution's int8 route reads itself.
+  // A pool of a narrow Z's squares into 64-bit sums that a convolution's int8 route reads itself,
+  // or into the limb planes of an op of the limb route (of more than one limb where Z may be
+  // narrow: one limb is last_op_narrow's, from the pool's field elements).
   const bool pool_into_conv = narrow_in && pool_squares && pooled_squares_feed_int8_conv(ops, *narrow_in);
-  for (std::size_t i = 0; i + 1 < ops.size() && !pool_into_conv; ++i) {
+  const bool pool_into_limbs = narrow_in && pool_squares && !pool_into_conv &&
+                               pooled_squares_feed_limb_op<F>(ops, *narrow_in) &&
+                               (narrow_bits == 0 || pooled_square_limbs<F>(ops[0], *narrow_in) > 1);
+  for (std::size_t i = 0; i + 1 < ops.size() && !pool_into_conv && !pool_into_limbs; ++i) {
     next.resize(ops[i].rows * batch);
     apply(i, OpOutput<F>{next.data(), batch});
     cur.swap(next);
@@ -221,13 +226,15 @@ Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& 
       if (auto Z = int8_conv_narrow(layer, *pooled, batch, Y.cols, narrow_bits)) return std::move(*Z);
   }
   // A pool of Y's squares as the last op reads Y in place, not `in`: no narrow output then.
-  const bool last_op_reads_squares = (ops.size() == 1 && pool_squares) || pool_into_conv;
+  const bool last_op_reads_squares = (ops.size() == 1 && pool_squares) || pool_into_conv || pool_into_limbs;
   if (narrow_bits > 0 && !last_op_reads_squares)
     if (auto Z = last_op_narrow(layer, in, stride, batch, Y.cols, narrow_bits)) return std::move(*Z);
   auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
   const OpOutput<F> out{Z.data.data(), Y.cols, layer.bias.data()};
   if (pooled)
     apply_conv_int8_into(ops[1], pooled->sums.data(), batch, batch, pooled->bits, out);
+  else if (pool_into_limbs)
+    pool_squares_into_limb_op(ops, *narrow_in, stride, batch, out);
   else
     apply(ops.size() - 1, out);
   zero_padding_parallel(Z.data.data(), Z.rows, Z.cols, layer.rows(), batch);

@@ -209,40 +209,61 @@ unsigned limbs_of_input(const F* in, std::size_t cols, std::size_t in_stride, st
   return limbs31_needed<F>(value_width(in, cols, in_stride, batch));
 }
 
-// op applied to `in` (op.cols rows of stride in_stride, cut into n limbs: limbs_of_input), rows
-// [0, op.rows) x samples [0, batch) written by `out` (FieldRows or NarrowRows), by limb planes:
-// limb_route_fits(op) must hold. (max_slab_taps: smaller in tests, to run many slabs.) With Plane
-// int16, one limb held as int16 into a narrow Z of int32 (sum_taps_int16's preconditions).
-template <class F, class Rows, class Plane = std::int32_t>
-void apply_op_limbs_to(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch, unsigned n,
-                       const Rows& out, std::size_t max_slab_taps = kMaxSlabTaps) {
+// An op's input cut into n limbs, block-major (apply_op_limbs_to's first half): v[b block_size +
+// (l cols + j) B + i] is limb l of input j, sample b B + i (zero past the batch). Plane int16: one
+// limb held as int16 (sum_taps_int16's inputs).
+template <class Plane>
+struct LimbPlanes {
+  std::size_t blocks, block_size;
+  unsigned n;
+  UninitializedVector<Plane> v;
+  LimbPlanes(std::size_t cols, std::size_t batch, unsigned limbs)
+      : blocks((batch + kLimbBlock - 1) / kLimbBlock),
+        block_size(limbs * cols * kLimbBlock),
+        n(limbs),
+        v(blocks * block_size) {}
+  // Limb 0 of input j, sample k; limb l is l cols kLimbBlock entries on.
+  Plane* at(std::size_t j, std::size_t k) {
+    return v.data() + k / kLimbBlock * block_size + j * kLimbBlock + k % kLimbBlock;
+  }
+};
+
+template <class F, class Plane = std::int32_t>
+LimbPlanes<Plane> cut_planes(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch, unsigned n) {
+  constexpr std::size_t B = kLimbBlock;
+  LimbPlanes<Plane> planes(op.cols, batch, n);
+  parallel_for(op.cols, [&](std::size_t j) {
+    for (std::size_t k = 0; k < planes.blocks * B; ++k) {
+      const F x = k < batch ? in[j * in_stride + k] : F::zero();
+      if constexpr (std::is_same_v<Plane, std::int16_t>)
+        *planes.at(j, k) = static_cast<std::int16_t>(x.centered());
+      else
+        cut_limbs31(x, n, planes.at(j, k), op.cols * B);
+    }
+  });
+  return planes;
+}
+
+// op applied to its input's limb planes (cut_planes, or a writer of its own: narrow_forward.hpp's
+// pool of squares), rows [0, op.rows) x samples [0, batch) written by `out` (FieldRows or
+// NarrowRows): limb_route_fits(op) must hold. (max_slab_taps: smaller in tests, to run many slabs.)
+template <class F, class Rows, class Plane>
+void apply_planes_to(const LinearOp& op, const LimbPlanes<Plane>& planes, std::size_t batch, const Rows& out,
+                     std::size_t max_slab_taps = kMaxSlabTaps) {
   constexpr std::size_t L = kLimbs31<F>, B = kLimbBlock, kRowsPerTask = kLimbRowsPerTask;
   constexpr bool int16 = std::is_same_v<Plane, std::int16_t>;
   static_assert(int16 || std::is_same_v<Plane, std::int32_t>);
   using Sums = std::array<std::int64_t, L * B>;
-  const std::size_t blocks = (batch + B - 1) / B, block_size = n * op.cols * B;
-  // planes[b block_size + (l cols + j) B + i]: limb l of input j, sample b B + i (zero past the batch).
-  UninitializedVector<Plane> planes(blocks * block_size);
-  parallel_for(op.cols, [&](std::size_t j) {
-    for (std::size_t b = 0; b < blocks; ++b)
-      for (std::size_t i = 0; i < B; ++i) {
-        const std::size_t k = b * B + i;
-        const F x = k < batch ? in[j * in_stride + k] : F::zero();
-        if constexpr (int16)
-          planes[b * block_size + j * B + i] = static_cast<std::int16_t>(x.centered());
-        else
-          cut_limbs31(x, n, &planes[b * block_size + j * B + i], op.cols * B);
-      }
-  });
+  const unsigned n = planes.n;
   for (std::size_t first = 0; first < op.rows;) {
     const TapTable taps(op, first, max_slab_taps);
     // Tasks block-major (a block's planes stay in cache for the rows of consecutive tasks), each a
     // block of samples against up to 64 rows of the slab.
     const std::size_t rows = taps.end - first, row_tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
-    parallel_for(blocks * row_tasks, [&](std::size_t task) {
+    parallel_for(planes.blocks * row_tasks, [&](std::size_t task) {
       const std::size_t b = task / row_tasks, r0 = task % row_tasks * kRowsPerTask;
       const std::size_t m = std::min(batch, b * B + B) - b * B, r_end = std::min(rows, r0 + kRowsPerTask);
-      const Plane* block = planes.data() + b * block_size;
+      const Plane* block = planes.v.data() + b * planes.block_size;
       const auto write_row = [&](std::size_t r, const std::int64_t* sums) { out.write(first + r, b * B, m, sums); };
       if constexpr (!int16)  // the int16 route's sums cannot leave int32: no tiles
         if (r_end - r0 > 1 && taps.most_taps(r0, r_end) > kTapTile)
@@ -263,6 +284,15 @@ void apply_op_limbs_to(const LinearOp& op, const F* in, std::size_t in_stride, s
     });
     first = taps.end;
   }
+}
+
+// op applied to `in` (op.cols rows of stride in_stride, cut into n limbs: limbs_of_input): its
+// limb planes, then apply_planes_to. With Plane int16, one limb held as int16 into a narrow Z of
+// int32 (sum_taps_int16's preconditions).
+template <class F, class Rows, class Plane = std::int32_t>
+void apply_op_limbs_to(const LinearOp& op, const F* in, std::size_t in_stride, std::size_t batch, unsigned n,
+                       const Rows& out, std::size_t max_slab_taps = kMaxSlabTaps) {
+  apply_planes_to<F>(op, cut_planes<F, Plane>(op, in, in_stride, batch, n), batch, out, max_slab_taps);
 }
 
 // The bit length of a bound on op's outputs plus the rows' biases (or none) from inputs |x| <

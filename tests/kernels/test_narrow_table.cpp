@@ -261,11 +261,12 @@ TYPED_TEST(NarrowTableTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
     const Table2D<F> Zw = widened(Z);
 
     // The next layer: pool then conv, a pool of 4 taps alone, a global pool, a conv alone (squares
-    // first), a dense layer, pool then a conv of the int8 route.
+    // first), a dense layer, pool then a conv of the int8 route, pool then a dense op (the pool's
+    // sums cut into the dense op's limb planes, m127).
     const LinearOp& c1 = q1.ops[0];
     const std::size_t oc = c1.conv.out_channels, oh = c1.conv.out_h(), ow = c1.conv.out_w();
     const bool pow2 = c1.conv.pow2_out;
-    std::vector<QuantizedLayer> nexts(6);
+    std::vector<QuantizedLayer> nexts(7);
     nexts[0].ops = {pool_after(c1, 2, 2, 2)};
     nexts[0].ops.push_back(conv_k(rng, oc, 2, oh / 2, ow / 2, 2, pow2));
     nexts[1].ops = {pool_after(c1, 2, 2, 2)};
@@ -275,6 +276,8 @@ TYPED_TEST(NarrowTableTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
     // A pool then a conv of 72 or more taps: the int8 route, fed the pool's 64-bit sums directly.
     nexts[5].ops = {pool_after(c1, 2, 2, 2)};
     nexts[5].ops.push_back(conv_k(rng, oc, 3, oh / 2, ow / 2, 6, pow2, 3));
+    nexts[6].ops = {pool_after(c1, 2, 2, 2)};
+    nexts[6].ops.push_back(LinearOp::dense(3, nexts[6].ops[0].rows, kernel(rng, 3 * nexts[6].ops[0].rows, 127)));
     for (auto& n : nexts) {
       const FieldLayer<F> next = layer_of<F>(n, rng, 8);
       EXPECT_EQ(cpu->forward_of_square(next, Z, batch).data, cpu->forward_of_square(next, Zw, batch).data)
