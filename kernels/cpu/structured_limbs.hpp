@@ -35,9 +35,10 @@ void sum_taps_limbs_portable(const std::int32_t* block, std::size_t cols, const 
 
 // The same for one limb held as int16 (|x| < 2^15, weights int16) where every sum of |w x| over a
 // row's taps is below 2^31 (a narrow Z's bound, narrow_forward.hpp): AVX-512 VNNI's vpdpwssd, 32
-// int16 products an instruction summed in pairs into int32, four times vpmuldq's 8 products; no
-// partial sum leaves int32, so the sums are exact. sums[k] for k < 32. Only where
-// int16_taps_available().
+// int16 products an instruction summed in pairs into int32, four times vpmuldq's 8 products. Exact:
+// every pair and partial sum is bounded by the row's sum of |w x|, below 2^31 by that bound (with
+// |x| <= 32767, two products of -32768 stay below it too), and vpdpwssd wraps mod 2^32 besides.
+// sums[k] for k < 32. Only where int16_taps_available().
 bool int16_taps_available();
 void sum_taps_int16(const std::int16_t* block, const std::uint32_t* in, const std::int32_t* w, std::size_t taps,
                     std::int64_t* sums);

@@ -236,8 +236,10 @@ TEST(SumTapsInt16, ThePairSumsAreTheInt64Sums) {
   for (std::size_t j = 0; j < cols; ++j)
     for (std::size_t k = 0; k < B; ++k) {
       const bool up = (k % 2 == 0) == (j % 3 == 0 || j == 0);  // with the weights' signs: sums of one sign
-      block[j * B + k] = j < 2 ? static_cast<std::int16_t>(-32767)
-                               : static_cast<std::int16_t>(up ? 32767 : -32767 + static_cast<int>(k % 5));
+      // every sample its own value, so that a misplaced lane shows
+      block[j * B + k] =
+          j < 2 ? static_cast<std::int16_t>(-32767 + static_cast<int>(k % 2))
+                : static_cast<std::int16_t>(up ? 32767 - static_cast<int>(k) : -32767 + static_cast<int>(k));
     }
   for (const Row& r : rows) {
     std::array<std::int64_t, B> got{}, want{};

@@ -363,7 +363,8 @@ TYPED_TEST(NarrowTableTest, WideTablesAtTheirBoundReadAsTheirWidenedCopies) {
 // forward_hidden of a second layer from a narrow first Z (InputIs::squared): a pool then a conv of
 // the limb route (1 x 1, 8 taps: int32 from small weights, int32 or int64 from int8 ones) or of the
 // int8 route where it runs (3 x 3, 72 taps: int64) is narrow, every entry below 2^bits; a conv
-// that does not pool first, or a layer whose next one does not pool, gives a field table; widened,
+// that does not pool first, or a layer whose next one does not pool (a pool then a conv, or a pool
+// then a dense op), gives a field table; widened,
 // every result is the reference engine's forward of the first Z's square. In trial 3 every weight
 // and input is at its top, so the outputs reach at least half their bound: a bound a few bits too
 // small (the int8 convolution's, from 4 bits less of its input, fails here) leaves entries past
@@ -393,19 +394,23 @@ TYPED_TEST(NarrowTableTest, ForwardHiddenFromANarrowZ) {
     ASSERT_NE(narrow_table(Z1), nullptr) << "trial " << trial;
     const Table2D<F> square = ref->square(widened(Z1));
 
-    std::vector<QuantizedLayer> seconds(4);
+    std::vector<QuantizedLayer> seconds(5);
     seconds[0].ops = {pool_after(q1.ops[0], 2, 2, 2), conv_k(rng, 8, 4, 4, 4, 1, false, 0)};
     seconds[0].ops[1] = LinearOp::convolution(seconds[0].ops[1].conv, weights(32, trial % 2 ? 127 : 3));
     seconds[1].ops = {pool_after(q1.ops[0], 2, 2, 2), conv_k(rng, 8, 4, 4, 4, 3, false)};  // 72 taps
     seconds[1].ops[1] = LinearOp::convolution(seconds[1].ops[1].conv, weights(288, 127));
     seconds[2].ops = {conv_k(rng, 8, 4, 8, 8, 3, false)};  // squares first, then a conv: no pool
     seconds[3].ops = seconds[0].ops;                       // its next layer does not pool
+    // A pool then a dense op, the next layer dense: the pool's sums (below 2^24) cut into one limb
+    // of the dense op's planes (pool_squares_into_limb_op, both fields).
+    seconds[4].ops = {pool_after(q1.ops[0], 2, 2, 2)};
+    seconds[4].ops.push_back(LinearOp::dense(5, seconds[4].ops[0].rows, weights(5 * seconds[4].ops[0].rows, 127)));
     for (std::size_t i = 0; i < seconds.size(); ++i) {
       const std::string where = "trial " + std::to_string(trial) + " second " + std::to_string(i);
       const FieldLayer<F> second = layer_of<F>(seconds[i], rng, 6);
       const LinearOp& last = seconds[i].ops.back();
       QuantizedLayer nq;  // the layer after: a pool of the second Z's squares, or a dense op
-      nq.ops = {i == 3 ? LinearOp::dense(2, last.rows, kernel(rng, 2 * last.rows, 127)) : pool_after(last, 2, 2, 2)};
+      nq.ops = {i >= 3 ? LinearOp::dense(2, last.rows, kernel(rng, 2 * last.rows, 127)) : pool_after(last, 2, 2, 2)};
       const FieldLayer<F> next = layer_of<F>(nq, rng, 0);
       Table2D<F> got = cpu->forward_hidden(second, next, Z1, batch, InputIs::squared);
       const NarrowTable* narrow = narrow_table(got);
