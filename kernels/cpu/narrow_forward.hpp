@@ -27,19 +27,21 @@
 
 namespace nnproof {
 
-// Whether op's sums of squares of values below 2^bits stay below 2^64 (2^128).
-inline bool narrow_squares_pool_in_u64(const LinearOp& op, unsigned bits) {
-  return 2 * bits + ceil_log2(std::max<std::size_t>(max_taps_per_row(op), 1)) <= 64;
+// The bits of op's sums of squares of values below 2^bits (a sum pool's): 2 bits + log2 taps.
+inline unsigned pooled_square_bits(const LinearOp& op, unsigned bits) {
+  return 2 * bits + ceil_log2(std::max<std::size_t>(max_taps_per_row(op), 1));
 }
+
+// Whether those sums stay below 2^64 (2^128).
+inline bool narrow_squares_pool_in_u64(const LinearOp& op, unsigned bits) { return pooled_square_bits(op, bits) <= 64; }
 inline bool narrow_squares_pool_in_u128(const LinearOp& op, unsigned bits) {
-  return 2 * bits + ceil_log2(std::max<std::size_t>(max_taps_per_row(op), 1)) <= 128;
+  return pooled_square_bits(op, bits) <= 128;
 }
 
 // The most bits of a narrow Z whose squares `pool` sums as it reads them: kNarrowWideBits, fewer
 // where its sums of that many taps would pass 2^128.
 inline unsigned narrow_bits_pooled_by(const LinearOp& pool) {
-  const unsigned taps = ceil_log2(std::max<std::size_t>(max_taps_per_row(pool), 1));
-  return std::min(kNarrowWideBits, (128 - std::min(128u, taps)) / 2);
+  return std::min(kNarrowWideBits, (128 - std::min(128u, pooled_square_bits(pool, 0))) / 2);
 }
 
 // A sum pool of the squares of a narrow table's entries (int32 or int64, rows of stride
@@ -98,7 +100,7 @@ inline bool pooled_squares_feed_int8_conv(std::span<const LinearOp> ops, const N
 // their residues, not as themselves).
 template <class F>
 unsigned pooled_square_limbs(const LinearOp& pool, const NarrowTable& narrow) {
-  const unsigned bits = 2 * narrow.bits + ceil_log2(std::max<std::size_t>(max_taps_per_row(pool), 1));
+  const unsigned bits = pooled_square_bits(pool, narrow.bits);
   const unsigned n = limbs31_needed<F>(ValueWidth{0, bits});
   return n < kLimbs31<F> && bits < 128 ? n : 0;
 }
