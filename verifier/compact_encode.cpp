@@ -1,66 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // The compact encoding of the input binding (verifier/input_binding.hpp): each element's centered
 // value in the narrowest two's complement holding every value of the chunk. It runs on every input
-// element the client reads, so the m61 and m127 loops work on the raw words, branch-free, compiled
-// for AVX-512, AVX2 and the baseline (core/simd/x86.hpp): one loop writes the one-byte encoding
-// and ORs the magnitudes, and only a chunk that needs more bytes is encoded again (from cache).
+// element the client reads, so it runs on the raw words' branch-free loops (centered_words.hpp): one
+// loop writes the one-byte encoding and ORs the magnitudes, and only a chunk that needs more bytes
+// is encoded again (from cache).
 #include <bit>
 #include <cstring>
 #include <type_traits>
 
-#include "core/simd/x86.hpp"
+#include "verifier/centered_words.hpp"
 #include "verifier/input_binding.hpp"
 
 namespace nnproof {
 namespace {
 
-constexpr bool kLittleEndian = std::endian::native == std::endian::little;
+constexpr bool kLittleEndian = kCenteredWords;
 using u64 = std::uint64_t;
-// m127 values are read as their two 64-bit words: an aliasing type (GCC and Clang).
-using u64_words = std::uint64_t __attribute__((__may_alias__));
-
-// m61: c = x - p for x > p/2, else x; |c| - [c < 0] is OR'ed into the returned bits (c fits w
-// bytes iff the bits are below 2^(8w - 1)); out[i] = c truncated to T.
-#define NNP_M61_ENCODE(T, name)                                          \
-  NNP_CLONES_V4_V3 u64 name(const u64_words* x, std::size_t n, T* out) { \
-    constexpr u64 P = Fp61::P;                                           \
-    u64 bits = 0;                                                        \
-    for (std::size_t i = 0; i < n; ++i) {                                \
-      const u64 neg = x[i] > P / 2 ? ~u64{0} : 0;                        \
-      bits |= (x[i] ^ neg) + (P & neg);                                  \
-      out[i] = static_cast<T>(x[i] - (P & neg));                         \
-    }                                                                    \
-    return bits;                                                         \
-  }
-NNP_M61_ENCODE(std::int8_t, m61_encode_1)
-NNP_M61_ENCODE(std::int16_t, m61_encode_2)
-NNP_M61_ENCODE(std::int32_t, m61_encode_4)
-NNP_M61_ENCODE(std::int64_t, m61_encode_8)
-#undef NNP_M61_ENCODE
-// (x ^ neg) + (P & neg) for negative c = x - P: ~x + P = P - 1 - x = |c| - 1 (mod 2^64).
-
-// m127 on (lo, hi) word pairs: negative iff bit 126 is set, and then c = x - p = x + 1 - 2^127.
-// c fits 64 bits iff hi is 0 (c >= 0) or 2^63 - 1 (c < 0) and c's low word lo + [c < 0] has c's
-// sign; then that word is c, its magnitude bits are OR'ed as for m61, and out[i] is it truncated.
-// Any other element sets *wide (the chunk takes 16 bytes). Plain 64-bit operations: vectorized.
-#define NNP_M127_ENCODE(T, name)                                                    \
-  NNP_CLONES_V4_V3 u64 name(const u64_words* x, std::size_t n, T* out, u64* wide) { \
-    u64 bits = 0, bad = 0;                                                          \
-    for (std::size_t i = 0; i < n; ++i) {                                           \
-      const u64 lo = x[2 * i], hi = x[2 * i + 1];                                   \
-      const u64 neg = hi >> 62, c = lo + neg;                                       \
-      bad |= (hi ^ ((u64{0} - neg) >> 1)) | ((c >> 63) ^ neg);                      \
-      bits |= c ^ (u64{0} - (c >> 63));                                             \
-      out[i] = static_cast<T>(c);                                                   \
-    }                                                                               \
-    *wide = bad;                                                                    \
-    return bits;                                                                    \
-  }
-NNP_M127_ENCODE(std::int8_t, m127_encode_1)
-NNP_M127_ENCODE(std::int16_t, m127_encode_2)
-NNP_M127_ENCODE(std::int32_t, m127_encode_4)
-NNP_M127_ENCODE(std::int64_t, m127_encode_8)
-#undef NNP_M127_ENCODE
 
 // The narrowest of 1, 2, 4, 8 bytes for magnitude bits below 2^63, else 16.
 unsigned width_for(u64 bits_lo, u64 bits_hi) {
@@ -127,31 +82,19 @@ std::size_t compact_encode_into(std::span<const F> v, std::vector<unsigned char>
   } else {
     const std::size_t n = v.size();
     if (buf.size() < kCompactLead + 1 + n) buf.resize(kCompactLead + 1 + n);
-    const u64_words* x = reinterpret_cast<const u64_words*>(v.data());  // F is its value's words, low first
-    u64 hi = 0;
-    unsigned w;
+    u64 hi = 0;  // m127: nonzero where an element needs 16 bytes
     auto* out = buf.data() + kCompactLead + 1;
-    if constexpr (std::is_same_v<F, Fp61>) {
-      w = width_for(m61_encode_1(x, n, reinterpret_cast<std::int8_t*>(out)), 0);
-    } else {
-      const u64 lo = m127_encode_1(x, n, reinterpret_cast<std::int8_t*>(out), &hi);  // hi: wide elements
-      w = width_for(lo, hi);
-    }
+    const u64 bits = encode_centered(v.data(), n, reinterpret_cast<std::int8_t*>(out), &hi);
+    const unsigned w = width_for(bits, hi);       // (hi is read after the call sets it)
     if (w == 16) return encode_portable(v, buf);  // m127 values of 64 bits or more
     if (buf.size() < kCompactLead + 1 + n * w) buf.resize(kCompactLead + 1 + n * w);
     out = buf.data() + kCompactLead + 1;
     buf[kCompactLead] = static_cast<unsigned char>(w);
     if (w == 1) return 1 + n;
     // The chunk again (from cache) at its width: its values did not all fit one byte.
-    if constexpr (std::is_same_v<F, Fp61>) {
-      if (w == 2) m61_encode_2(x, n, reinterpret_cast<std::int16_t*>(out));
-      if (w == 4) m61_encode_4(x, n, reinterpret_cast<std::int32_t*>(out));
-      if (w == 8) m61_encode_8(x, n, reinterpret_cast<std::int64_t*>(out));
-    } else {
-      if (w == 2) m127_encode_2(x, n, reinterpret_cast<std::int16_t*>(out), &hi);
-      if (w == 4) m127_encode_4(x, n, reinterpret_cast<std::int32_t*>(out), &hi);
-      if (w == 8) m127_encode_8(x, n, reinterpret_cast<std::int64_t*>(out), &hi);
-    }
+    if (w == 2) encode_centered(v.data(), n, reinterpret_cast<std::int16_t*>(out), &hi);
+    if (w == 4) encode_centered(v.data(), n, reinterpret_cast<std::int32_t*>(out), &hi);
+    if (w == 8) encode_centered(v.data(), n, reinterpret_cast<std::int64_t*>(out), &hi);
     return 1 + n * w;
   }
 }

@@ -48,8 +48,7 @@ class CpuEngine final : public Engine<Cfg> {
 
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
     auto X = Table2D<F>::unwritten(padded(n0), padded(batch));
-    parallel_for(input_bands(n0), [&](std::size_t band) { transpose_input_band(input, n0, batch, band, X); });
-    zero_padding(X, n0, batch);
+    parallel_for(input_bands(X.rows), [&](std::size_t band) { transpose_input_band(input, n0, batch, band, X); });
     return X;
   }
 

@@ -10,9 +10,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "core/hostdevice.hpp"
+#include "verifier/centered_words.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -81,14 +83,19 @@ ValueWidth value_width(const F* in, std::size_t rows, std::size_t stride, std::s
   constexpr u128 half = F::P >> 1;
   std::vector<u128> raw(rows), centered(rows);
   parallel_for(rows, [&](std::size_t j) {
-    u128 r = 0, c = 0;
     const F* x = in + j * stride;
-    for (std::size_t k = 0; k < batch; ++k) {
-      const u128 v = static_cast<u128>(x[k].v);
-      r |= v;
-      c |= v > half ? static_cast<u128>(F::P) - v : v;
+    if constexpr (kCenteredWordsOf<F>) {
+      const ValueOrs ors = value_ors(x, batch);  // the loop below on the raw words, vectorized
+      raw[j] = ors.raw, centered[j] = ors.magnitude;
+    } else {
+      u128 r = 0, c = 0;
+      for (std::size_t k = 0; k < batch; ++k) {
+        const u128 v = static_cast<u128>(x[k].v);
+        r |= v;
+        c |= v > half ? static_cast<u128>(F::P) - v : v;
+      }
+      raw[j] = r, centered[j] = c;
     }
-    raw[j] = r, centered[j] = c;
   });
   u128 r = 0, c = 0;
   for (std::size_t j = 0; j < rows; ++j) r |= raw[j], c |= centered[j];

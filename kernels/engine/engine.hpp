@@ -119,8 +119,8 @@ class Engine {
   // here: the interactive prover process may run an engine that starts no threads (OpenMP is not
   // fork-safe), and the reference engine is that engine.
   virtual Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) {
-    Table2D<F> X(padded(n0), padded(batch));
-    for (std::size_t band = 0; band < input_bands(n0); ++band) transpose_input_band(input, n0, batch, band, X);
+    auto X = Table2D<F>::unwritten(padded(n0), padded(batch));
+    for (std::size_t band = 0; band < input_bands(X.rows); ++band) transpose_input_band(input, n0, batch, band, X);
     return X;
   }
 

@@ -64,21 +64,33 @@ void zero_padding(Table2D<T>& t, std::size_t real_rows, std::size_t real_cols) {
   std::fill(t.data.begin() + static_cast<std::ptrdiff_t>(real_rows * t.cols), t.data.end(), T::zero());
 }
 
-// The protocol's n_0 x b input table is the transpose of the user's b rows of n_0 values. It is
-// written in bands of kInputBand rows, one column at a time: a band's column is kInputBand cache
-// lines, which stay in L1 while eight columns fill them, and each input row is read in pieces of
-// kInputBand values. Element by element (each write a new line, 4 KiB from the last) the TIMIT
-// shape's 512 x 1845 input took ~7 ms, 6% of the forward pass.
-inline constexpr std::size_t kInputBand = 64;
-inline std::size_t input_bands(std::size_t n0) { return (n0 + kInputBand - 1) / kInputBand; }
+// The protocol's n_0 x b input table is the transpose of the user's b rows of n_0 values, written
+// in bands of kInputBand rows, each band in tiles of kInputBand x kInputBand entries: a tile reads
+// kInputBand pieces of input rows and writes kInputBand pieces of table rows, each piece two cache
+// lines (m127), so that the lines stay in L1 however the rows alias (m127 at batch 256 has rows
+// exactly 4 KiB apart, all in one L1 set). Bands of 64 rows, a column at a time (64 lines 4 KiB
+// apart per column), took 4 ms for CIFAR-size inputs at batch 256 (m127); tiles of 8, ~1 ms.
+// (Element by element, each write a new line, the TIMIT shape's 512 x 1845 input took ~7 ms.)
+inline constexpr std::size_t kInputBand = 8;
+// The bands of a table of `rows` rows (padded(n_0): each band also writes its padding).
+inline std::size_t input_bands(std::size_t rows) { return (rows + kInputBand - 1) / kInputBand; }
 
-// Rows [band kInputBand, (band + 1) kInputBand) of X: X[j][k] = input[k n0 + j].
+// Rows [band kInputBand, (band + 1) kInputBand) of X: X[j][k] = input[k n0 + j] for j < n0 and
+// k < batch, and zero in every other column of those rows (and in rows j >= n0).
 template <class F>
 void transpose_input_band(const std::vector<F>& input, std::size_t n0, std::size_t batch, std::size_t band,
                           Table2D<F>& X) {
-  const std::size_t j0 = band * kInputBand, j1 = std::min(n0, j0 + kInputBand);
-  for (std::size_t k = 0; k < batch; ++k)
-    for (std::size_t j = j0; j < j1; ++j) X.at(j, k) = input[k * n0 + j];
+  constexpr std::size_t T = kInputBand;
+  const std::size_t j0 = band * T, j1 = std::min(X.rows, j0 + T), real = std::min(n0, j1);
+  for (std::size_t k0 = 0; k0 < batch; k0 += T) {
+    const std::size_t k1 = std::min(batch, k0 + T);
+    for (std::size_t j = j0; j < real; ++j)
+      for (std::size_t k = k0; k < k1; ++k) X.at(j, k) = input[k * n0 + j];
+  }
+  for (std::size_t j = j0; j < j1; ++j) {
+    F* row = &X.at(j, 0);
+    std::fill(row + (j < n0 ? batch : 0), row + X.cols, F::zero());
+  }
 }
 
 // A layer as the prover sees it: the integer weights plus the bias already in the field.

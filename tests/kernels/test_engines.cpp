@@ -52,6 +52,27 @@ TYPED_TEST(EngineTest, OperationsAreBitIdentical) {
   }
 }
 
+// Every engine's input table is the transpose of the sample-major input, zero in the padding
+// rows and columns: shapes around the cpu engine's 8 x 8 tiles, one sample, one feature.
+TYPED_TEST(EngineTest, InputTableIsTheTransposeWithZeroPadding) {
+  using F = typename TypeParam::F;
+  auto rng = make_rng(68);
+  auto ref = make_reference_engine<TypeParam>();
+  for (auto [n0, batch] : {std::pair{1, 1}, {3, 5}, {8, 8}, {9, 17}, {40, 33}, {100, 7}}) {
+    std::vector<F> input(std::size_t(n0) * batch);
+    for (auto& x : input) x = random_element<F>(rng);
+    Table2D<F> want(padded(n0), padded(batch));
+    for (int j = 0; j < n0; ++j)
+      for (int k = 0; k < batch; ++k) want.at(j, k) = input[std::size_t(k) * n0 + j];
+    ASSERT_EQ(ref->input_table(input, n0, batch).data, want.data) << "reference " << n0 << " x " << batch;
+    for (const auto& engine : engines_under_test<TypeParam>()) {
+      Table2D<F> x = engine->input_table(input, n0, batch);
+      engine->to_host(x);
+      EXPECT_EQ(x.data, want.data) << engine->name() << " " << n0 << " x " << batch;
+    }
+  }
+}
+
 // Y entries at p - 1 in every limb: the int8 limb GEMM's largest partial sums, at 5 and 520 rows
 // (more than one of the cpu engine's 256-row recombination tiles).
 TYPED_TEST(EngineTest, LimbGemmEdgeValuesAreExact) {

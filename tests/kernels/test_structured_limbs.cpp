@@ -64,6 +64,29 @@ TYPED_TEST(StructuredLimbs, EqualThe128BitRoute) {
   }
 }
 
+// The int16 planes (the first convolution's, from inputs below 2^15) hold each centered value at
+// its block position and zero past the batch: values at +-(2^15 - 1) and -2^15, batches around the
+// 32-sample blocks, rows longer than the batch.
+TYPED_TEST(StructuredLimbs, Int16PlanesHoldTheCenteredValues) {
+  using F = TypeParam;
+  auto rng = testing::make_rng(93);
+  const LinearOp op = conv_op(2, 5, 3, 3, int16_weights(3 * 2 * 9, rng));
+  std::uniform_int_distribution<std::int64_t> d(-32768, 32767);
+  for (std::size_t batch : {1, 31, 32, 33, 70}) {
+    const std::size_t stride = batch + 5;
+    std::vector<F> in(op.cols * stride, F::one());  // past the batch: ones, which must not be read
+    for (std::size_t j = 0; j < op.cols; ++j)
+      for (std::size_t k = 0; k < batch; ++k)
+        in[j * stride + k] = F::from_int((j + k) % 5 == 0 ? -32768 : (j + k) % 5 == 1 ? 32767 : d(rng));
+    LimbPlanes<std::int16_t> planes = cut_planes<F, std::int16_t>(op, in.data(), stride, batch, 1);
+    for (std::size_t j = 0; j < op.cols; ++j)
+      for (std::size_t k = 0; k < planes.blocks * kLimbBlock; ++k) {
+        const std::int64_t want = k < batch ? static_cast<std::int64_t>(in[j * stride + k].centered()) : 0;
+        ASSERT_EQ(*planes.at(j, k), want) << "input " << j << " sample " << k << " batch " << batch;
+      }
+  }
+}
+
 // The portable loops and the dispatched kernel give the same sums on one block.
 TEST(StructuredLimbsKernel, PortableLoopsMatchTheDispatchedKernel) {
   auto rng = testing::make_rng(91);
