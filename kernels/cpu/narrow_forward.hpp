@@ -127,11 +127,8 @@ void pool_squares_into_limb_op(std::span<const LinearOp> ops, const NarrowTable&
   narrow.visit([&](const auto* in) {
     pool_narrow_squares<u128>(ops[0], in, in_stride, batch,
                               [&](std::size_t j, std::size_t k0, std::size_t m, const u128* sums) {
-                                for (std::size_t k = 0; k < m; ++k) {
-                                  std::int32_t* limb = planes.at(j, k0 + k);
-                                  for (unsigned l = 0; l < n; ++l)
-                                    limb[l * stride] = static_cast<std::int32_t>((sums[k] >> (31 * l)) & 0x7FFFFFFF);
-                                }
+                                for (std::size_t k = 0; k < m; ++k)
+                                  cut_unsigned_limbs31(sums[k], n, planes.at(j, k0 + k), stride);
                               });
   });
   // The last block's samples past the batch: zero, as cut_planes writes them (their sums are

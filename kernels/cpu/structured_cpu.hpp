@@ -179,6 +179,58 @@ ChainInput<F> chain_input(const LinearOp& first, const Table2D<F>& Y, InputIs in
   return {Y.data.data(), pool_squares, narrow};
 }
 
+// A layer's Z as a field table: its rows written by write(out) (the bias added), the padding zeroed.
+template <class F, class Write>
+Table2D<F> field_z(const FieldLayer<F>& layer, std::size_t cols, std::size_t batch, const Write& write) {
+  auto Z = Table2D<F>::unwritten(padded(layer.rows()), cols);
+  write(OpOutput<F>{Z.data.data(), cols, layer.bias.data()});
+  zero_padding_parallel(Z.data.data(), Z.rows, Z.cols, layer.rows(), batch);
+  return Z;
+}
+
+// A chain of a sum pool then a convolution of the int8 route (pooled_squares_feed_int8_conv) on a
+// narrow Y: the pool of Y's squares into 64-bit sums, which the convolution splits into bytes
+// itself; its Z narrow (int8_conv_narrow) where narrow_bits allows.
+template <class F>
+Table2D<F> pooled_squares_conv_forward(const FieldLayer<F>& layer, const NarrowTable& narrow, std::size_t cols,
+                                       std::size_t batch, unsigned narrow_bits) {
+  const auto& ops = layer.q->ops;
+  const PooledSquares pooled = pool_squares_u64(ops[0], narrow, cols, batch);
+  if (narrow_bits > 0)
+    if (auto Z = int8_conv_narrow(layer, pooled, batch, cols, narrow_bits)) return std::move(*Z);
+  return field_z(layer, cols, batch, [&](const OpOutput<F>& out) {
+    apply_conv_int8_into(ops[1], pooled.sums.data(), batch, batch, pooled.bits, out);
+  });
+}
+
+// Any other chain, op by op from `chain` (chain_input; `scratch` holds its squared Y, if any): each
+// op into a field table, the first pooling squares where asked, the last into Z, narrow
+// (last_op_narrow) where narrow_bits allows and the last op reads a table, not Y's squares.
+template <class F>
+Table2D<F> op_by_op_forward(const FieldLayer<F>& layer, const Table2D<F>& Y, const ChainInput<F>& chain,
+                            UninitializedVector<F>& scratch, std::size_t batch, unsigned narrow_bits) {
+  const auto& ops = layer.q->ops;
+  const F* in = chain.in;
+  std::size_t stride = Y.cols;
+  const auto apply = [&](std::size_t i, const OpOutput<F>& out) {
+    if (i == 0 && chain.pool_squares && chain.narrow)
+      return sum_pool_of_narrow_squares_into(ops[i], *chain.narrow, stride, batch, out);
+    if (i == 0 && chain.pool_squares) return sum_pool_of_squares_into(ops[i], in, stride, batch, out);
+    apply_op_cpu_into(ops[i], in, stride, batch, out);
+  };
+  UninitializedVector<F> next;
+  for (std::size_t i = 0; i + 1 < ops.size(); ++i) {
+    next.resize(ops[i].rows * batch);
+    apply(i, OpOutput<F>{next.data(), batch});
+    scratch.swap(next);
+    in = scratch.data(), stride = batch;
+  }
+  const bool last_op_reads_squares = ops.size() == 1 && chain.pool_squares;
+  if (narrow_bits > 0 && !last_op_reads_squares)
+    if (auto Z = last_op_narrow(layer, in, stride, batch, Y.cols, narrow_bits)) return std::move(*Z);
+  return field_z(layer, Y.cols, batch, [&](const OpOutput<F>& out) { apply(ops.size() - 1, out); });
+}
+
 // Z = W Y + B m^T for a structured layer (structured_forward_by's table, bit for bit). With
 // InputIs::squared, `Y` is the previous layer's Z and the input is its square: a chain that starts
 // with a sum pool (a CNN's square-then-pool) squares as it pools, so the layer's largest table is
@@ -186,59 +238,24 @@ ChainInput<F> chain_input(const LinearOp& first, const Table2D<F>& Y, InputIs in
 // (host/memory.cpp's estimate for an engine that keeps no Y counts these vectors: keep it in step.)
 // With narrow_bits > 0, Z may be a narrow table of entries below 2^narrow_bits (narrow_bits_read_by
 // the next layer). Y may be one (narrow_table.hpp) only where its squares are pooled first
-// (pools_narrow_squares).
+// (pools_narrow_squares): a pool into a convolution's int8 route, or into the limb planes of an op
+// of the limb route (of more than one limb where Z may be narrow: one limb is last_op_narrow's,
+// from the pool's field elements), reads it as it is; any other chain by op_by_op_forward.
 template <class F>
 Table2D<F> structured_forward_cpu(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch,
                                   InputIs input = InputIs::values, unsigned narrow_bits = 0) {
   const auto& ops = layer.q->ops;
-  UninitializedVector<F> cur, next;
-  const ChainInput<F> chain = chain_input(ops.front(), Y, input, cur);
-  const F* in = chain.in;
-  std::size_t stride = Y.cols;
-  const bool pool_squares = chain.pool_squares;
-  const NarrowTable* narrow_in = chain.narrow;
-  // Op i of the chain from `in` into `out`: the first op pools squares where asked.
-  const auto apply = [&](std::size_t i, const OpOutput<F>& out) {
-    if (i == 0 && pool_squares && narrow_in)
-      return sum_pool_of_narrow_squares_into(ops[i], *narrow_in, stride, batch, out);
-    if (i == 0 && pool_squares) return sum_pool_of_squares_into(ops[i], in, stride, batch, out);
-    apply_op_cpu_into(ops[i], in, stride, batch, out);
-  };
-  // A pool of a narrow Z's squares into 64-bit sums that a convolution's int8 route reads itself,
-  // or into the limb planes of an op of the limb route (of more than one limb where Z may be
-  // narrow: one limb is last_op_narrow's, from the pool's field elements).
-  const bool pool_into_conv = narrow_in && pool_squares && pooled_squares_feed_int8_conv(ops, *narrow_in);
-  const bool pool_into_limbs = narrow_in && pool_squares && !pool_into_conv &&
-                               pooled_squares_feed_limb_op<F>(ops, *narrow_in) &&
-                               (narrow_bits == 0 || pooled_square_limbs<F>(ops[0], *narrow_in) > 1);
-  for (std::size_t i = 0; i + 1 < ops.size() && !pool_into_conv && !pool_into_limbs; ++i) {
-    next.resize(ops[i].rows * batch);
-    apply(i, OpOutput<F>{next.data(), batch});
-    cur.swap(next);
-    in = cur.data(), stride = batch;
-  }
   if (ops.back().rows != layer.rows()) throw std::logic_error("structured_forward_cpu: the chain's rows differ");
-  // The convolution after a pool into 64-bit sums reads them, not `in`; its Z may be int64.
-  std::optional<PooledSquares> pooled;
-  if (pool_into_conv) {
-    pooled = pool_squares_u64(ops[0], *narrow_in, stride, batch);
-    if (narrow_bits > 0)
-      if (auto Z = int8_conv_narrow(layer, *pooled, batch, Y.cols, narrow_bits)) return std::move(*Z);
-  }
-  // A pool of Y's squares as the last op reads Y in place, not `in`: no narrow output then.
-  const bool last_op_reads_squares = (ops.size() == 1 && pool_squares) || pool_into_conv || pool_into_limbs;
-  if (narrow_bits > 0 && !last_op_reads_squares)
-    if (auto Z = last_op_narrow(layer, in, stride, batch, Y.cols, narrow_bits)) return std::move(*Z);
-  auto Z = Table2D<F>::unwritten(padded(layer.rows()), Y.cols);
-  const OpOutput<F> out{Z.data.data(), Y.cols, layer.bias.data()};
-  if (pooled)
-    apply_conv_int8_into(ops[1], pooled->sums.data(), batch, batch, pooled->bits, out);
-  else if (pool_into_limbs)
-    pool_squares_into_limb_op(ops, *narrow_in, stride, batch, out);
-  else
-    apply(ops.size() - 1, out);
-  zero_padding_parallel(Z.data.data(), Z.rows, Z.cols, layer.rows(), batch);
-  return Z;
+  UninitializedVector<F> scratch;
+  const ChainInput<F> chain = chain_input(ops.front(), Y, input, scratch);
+  const NarrowTable* narrow = chain.narrow;  // (only ever a pool of squares' input: chain_input)
+  if (narrow && pooled_squares_feed_int8_conv(ops, *narrow))
+    return pooled_squares_conv_forward(layer, *narrow, Y.cols, batch, narrow_bits);
+  if (narrow && pooled_squares_feed_limb_op<F>(ops, *narrow) &&
+      (narrow_bits == 0 || pooled_square_limbs<F>(ops[0], *narrow) > 1))
+    return field_z(layer, Y.cols, batch,
+                   [&](const OpOutput<F>& out) { pool_squares_into_limb_op(ops, *narrow, Y.cols, batch, out); });
+  return op_by_op_forward(layer, Y, chain, scratch, batch, narrow_bits);
 }
 
 }  // namespace nnproof

@@ -129,15 +129,17 @@ unsigned limbs31_needed(const ValueWidth& w) {
   return n >= kLimbs31<F> ? static_cast<unsigned>(kLimbs31<F>) : n;
 }
 
+// The low n 31-bit limbs of v, limb_stride apart.
+inline void cut_unsigned_limbs31(u128 v, unsigned n, std::int32_t* limb, std::size_t limb_stride) {
+  for (unsigned l = 0; l < n; ++l) limb[l * limb_stride] = static_cast<std::int32_t>((v >> (31 * l)) & 0x7FFFFFFF);
+}
+
 // The limbs of x: n = kLimbs31<F> unsigned 31-bit limbs of its representative, or fewer, of its
 // centered value, the top one signed.
 template <class F>
 void cut_limbs31(F x, unsigned n, std::int32_t* limb, std::size_t limb_stride) {
   const u128 v = static_cast<u128>(x.v);
-  if (n == kLimbs31<F>) {
-    for (unsigned l = 0; l < n; ++l) limb[l * limb_stride] = static_cast<std::int32_t>((v >> (31 * l)) & 0x7FFFFFFF);
-    return;
-  }
+  if (n == kLimbs31<F>) return cut_unsigned_limbs31(v, n, limb, limb_stride);
   const i128 c =
       v > (static_cast<u128>(F::P) >> 1) ? -static_cast<i128>(static_cast<u128>(F::P) - v) : static_cast<i128>(v);
   for (unsigned l = 0; l + 1 < n; ++l) limb[l * limb_stride] = static_cast<std::int32_t>((c >> (31 * l)) & 0x7FFFFFFF);
