@@ -101,10 +101,9 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   ProofBundle<Cfg> bundle;
   bundle.header.version = version;
   bundle.header.field = Cfg::kId;
-  // The input itself where the layout moves no rows (images already of power-of-two sides): no copy.
   std::vector<typename Cfg::F> moved;
-  const auto& input = layout.input_map().empty() ? st.input : (moved = to_proof_input(layout, st.input, st.batch));
-  ForwardTrace<Cfg> trace = run_forward(engine, layers, input, st.batch, progress, Activations::for_proof);
+  ForwardTrace<Cfg> trace = run_forward(engine, layers, proof_order_input(layout, st.input, st.batch, moved), st.batch,
+                                        progress, Activations::for_proof);
   st.outputs = trace_outputs(trace, st.model->out_dim());
   // Hashed after the forward pass: prove_s measured ~1% lower than hashing first (PERFORMANCE.md).
   const StatementBindings bindings = statement_bindings(st, input_encoding(version));

@@ -20,10 +20,10 @@ inline constexpr bool kCenteredWords = std::endian::native == std::endian::littl
 template <class F>
 inline constexpr bool kCenteredWordsOf = kCenteredWords && (std::is_same_v<F, Fp61> || std::is_same_v<F, Fp127>);
 
-// out[i] = c_i truncated to T (int8, int16, int32 or int64) for i < n. Returns the OR of
-// |c_i| - [c_i < 0]: every c_i fits w bytes iff it is below 2^(8w - 1). F = Fp127: *wide is
-// nonzero iff some c_i does not fit 64 bits (its out[i] and its share of the OR mean nothing);
-// F = Fp61 sets it to 0.
+// out[i] = c_i truncated to T (int8, int16, int32 or int64: c_i mod 2^(8 sizeof(T)), for every
+// element) for i < n. Returns the OR of |c_i| - [c_i < 0] over the elements that fit 64 bits:
+// every c_i fits w bytes iff it is below 2^(8w - 1). F = Fp127: *wide is nonzero iff some c_i does
+// not fit 64 bits (its share of the OR means nothing); F = Fp61 sets it to 0.
 template <class F, class T>
 std::uint64_t encode_centered(const F* x, std::size_t n, T* out, std::uint64_t* wide);
 

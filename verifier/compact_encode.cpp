@@ -85,7 +85,7 @@ std::size_t compact_encode_into(std::span<const F> v, std::vector<unsigned char>
     u64 hi = 0;  // m127: nonzero where an element needs 16 bytes
     auto* out = buf.data() + kCompactLead + 1;
     const u64 bits = encode_centered(v.data(), n, reinterpret_cast<std::int8_t*>(out), &hi);
-    const unsigned w = width_for(bits, hi);       // (hi is read after the call sets it)
+    const unsigned w = width_for(bits, hi);
     if (w == 16) return encode_portable(v, buf);  // m127 values of 64 bits or more
     if (buf.size() < kCompactLead + 1 + n * w) buf.resize(kCompactLead + 1 + n * w);
     out = buf.data() + kCompactLead + 1;

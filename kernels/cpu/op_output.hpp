@@ -80,7 +80,6 @@ inline unsigned bit_length(u128 x) {
 // ORs only (the bit length of an OR is that of the largest value).
 template <class F>
 ValueWidth value_width(const F* in, std::size_t rows, std::size_t stride, std::size_t batch) {
-  constexpr u128 half = F::P >> 1;
   std::vector<u128> raw(rows), centered(rows);
   parallel_for(rows, [&](std::size_t j) {
     const F* x = in + j * stride;
@@ -88,6 +87,7 @@ ValueWidth value_width(const F* in, std::size_t rows, std::size_t stride, std::s
       const ValueOrs ors = value_ors(x, batch);  // the loop below on the raw words, vectorized
       raw[j] = ors.raw, centered[j] = ors.magnitude;
     } else {
+      constexpr u128 half = F::P >> 1;
       u128 r = 0, c = 0;
       for (std::size_t k = 0; k < batch; ++k) {
         const u128 v = static_cast<u128>(x[k].v);

@@ -181,30 +181,32 @@ ChainInput<F> chain_input(const LinearOp& first, const Table2D<F>& Y, InputIs in
 
 // A layer's Z as a field table: its rows written by write(out) (the bias added), the padding zeroed.
 template <class F, class Write>
-Table2D<F> field_z(const FieldLayer<F>& layer, std::size_t cols, std::size_t batch, const Write& write) {
-  auto Z = Table2D<F>::unwritten(padded(layer.rows()), cols);
-  write(OpOutput<F>{Z.data.data(), cols, layer.bias.data()});
+Table2D<F> field_z(const FieldLayer<F>& layer, std::size_t table_cols, std::size_t batch, const Write& write) {
+  auto Z = Table2D<F>::unwritten(padded(layer.rows()), table_cols);
+  write(OpOutput<F>{Z.data.data(), table_cols, layer.bias.data()});
   zero_padding_parallel(Z.data.data(), Z.rows, Z.cols, layer.rows(), batch);
   return Z;
 }
 
 // A chain of a sum pool then a convolution of the int8 route (pooled_squares_feed_int8_conv) on a
 // narrow Y: the pool of Y's squares into 64-bit sums, which the convolution splits into bytes
-// itself; its Z narrow (int8_conv_narrow) where narrow_bits allows.
+// itself; its Z narrow (int8_conv_narrow) where narrow_bits allows. (Y's rows and Z's have
+// table_cols entries alike.)
 template <class F>
-Table2D<F> pooled_squares_conv_forward(const FieldLayer<F>& layer, const NarrowTable& narrow, std::size_t cols,
+Table2D<F> pooled_squares_conv_forward(const FieldLayer<F>& layer, const NarrowTable& narrow, std::size_t table_cols,
                                        std::size_t batch, unsigned narrow_bits) {
   const auto& ops = layer.q->ops;
-  const PooledSquares pooled = pool_squares_u64(ops[0], narrow, cols, batch);
+  const PooledSquares pooled = pool_squares_u64(ops[0], narrow, table_cols, batch);
   if (narrow_bits > 0)
-    if (auto Z = int8_conv_narrow(layer, pooled, batch, cols, narrow_bits)) return std::move(*Z);
-  return field_z(layer, cols, batch, [&](const OpOutput<F>& out) {
+    if (auto Z = int8_conv_narrow(layer, pooled, batch, table_cols, narrow_bits)) return std::move(*Z);
+  return field_z(layer, table_cols, batch, [&](const OpOutput<F>& out) {
     apply_conv_int8_into(ops[1], pooled.sums.data(), batch, batch, pooled.bits, out);
   });
 }
 
 // Any other chain, op by op from `chain` (chain_input; `scratch` holds its squared Y, if any): each
-// op into a field table, the first pooling squares where asked, the last into Z, narrow
+// op but the last into a scratch vector of `batch` columns, the first pooling squares where asked,
+// the last into Z, narrow
 // (last_op_narrow) where narrow_bits allows and the last op reads a table, not Y's squares.
 template <class F>
 Table2D<F> op_by_op_forward(const FieldLayer<F>& layer, const Table2D<F>& Y, const ChainInput<F>& chain,

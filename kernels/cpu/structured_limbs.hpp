@@ -18,6 +18,7 @@
 #include "kernels/cpu/prefetch_rows.hpp"
 #include "kernels/engine/structured_forward.hpp"
 #include "kernels/engine/uninitialized.hpp"
+#include "verifier/centered_words.hpp"
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
@@ -79,10 +80,10 @@ F join_limbs31(const std::int64_t* acc, std::size_t stride) {
 
 // The taps (input feature, weight) of output features [first, end): the walk over a kernel's
 // geometry done once per row, not once per block of samples, rows in parallel. Row first + r has
-// taps [begin(r), begin(r) + taps(r)), each row max_taps_per_row(op) entries apart (padding and
-// zero weights leave some unused). A slab takes as many rows as max_taps entries hold (always at
-// least one row), so that a large convolution is processed in slabs of bounded memory. (Filled row
-// after row on one thread, CIFAR's first convolution's table took 1.5 ms of a 0.085 s proof.)
+// taps [offset(r), offset(r) + taps(r)) of `in` and `w`, rows `stride` entries apart
+// (max_taps_per_row(op), at least 1: padding and zero weights leave some unused). A slab takes as many rows as max_taps
+// entries hold (always at least one row), so that a large convolution is processed in slabs of bounded memory. (Filled
+// row after row on one thread, CIFAR's first convolution's table took 1.5 ms of a 0.085 s proof.)
 struct TapTable {
   std::size_t first, end, stride;
   std::vector<std::uint32_t> count;
@@ -94,15 +95,15 @@ struct TapTable {
     end = first + rows;
     count.resize(rows), in.resize(rows * stride), w.resize(rows * stride);
     parallel_for(rows, [&](std::size_t r) {
-      std::size_t t = begin(r);
+      std::size_t t = offset(r);
       for_each_entry(op, first + r, [&](std::size_t j, std::int64_t wt) {
         in[t] = static_cast<std::uint32_t>(j);
         w[t++] = static_cast<std::int32_t>(wt);
       });
-      count[r] = static_cast<std::uint32_t>(t - begin(r));
+      count[r] = static_cast<std::uint32_t>(t - offset(r));
     });
   }
-  std::size_t begin(std::size_t r) const { return r * stride; }
+  std::size_t offset(std::size_t r) const { return r * stride; }
   std::size_t taps(std::size_t r) const { return count[r]; }
   // The most taps of rows first + [r0, r1).
   std::size_t most_taps(std::size_t r0, std::size_t r1) const {
@@ -173,8 +174,8 @@ void sum_rows_by_tap_tiles(const std::int32_t* block, std::size_t cols, const Ta
   const std::size_t most = taps.most_taps(r0, r1);
   for (std::size_t tile = 0; tile < most; tile += kTapTile)
     for (std::size_t r = r0; r < r1; ++r) {
-      const std::size_t row_end = taps.begin(r) + taps.taps(r);
-      const std::size_t begin = std::min(taps.begin(r) + tile, row_end);
+      const std::size_t row_end = taps.offset(r) + taps.taps(r);
+      const std::size_t begin = std::min(taps.offset(r) + tile, row_end);
       const std::size_t end = std::min(begin + kTapTile, row_end);
       if (begin == end) continue;
       sum_taps_limbs(block, cols, taps.in.data() + begin, taps.w.data() + begin, end - begin, n, part.data());
@@ -246,14 +247,13 @@ LimbPlanes<Plane> cut_planes(const LinearOp& op, const F* in, std::size_t in_str
   LimbPlanes<Plane> planes(op.cols, batch, n);
   parallel_for(op.cols, [&](std::size_t j) {
     if constexpr (std::is_same_v<Plane, std::int16_t> && kCenteredWordsOf<F>) {
-      // Each block's samples as one run of centered words (exact for |x| < 2^15, the int16
-      // route's precondition), the block's tail past the batch zero.
-      for (std::size_t b = 0; b < planes.blocks; ++b) {
-        const std::size_t k0 = b * B, m = std::min(B, batch - k0);
-        std::uint64_t wide;
-        encode_centered(in + j * in_stride + k0, m, planes.at(j, k0), &wide);
-        std::fill(planes.at(j, k0) + m, planes.at(j, k0) + B, std::int16_t{0});
-      }
+      // The row's samples as one run of centered words (exact for |x| < 2^15, the int16 route's
+      // precondition; one call a row, not one a block), zero past the batch, then block by block.
+      thread_local std::vector<std::int16_t> row;
+      row.assign(planes.blocks * B, 0);
+      std::uint64_t wide;
+      encode_centered(in + j * in_stride, batch, row.data(), &wide);
+      for (std::size_t b = 0; b < planes.blocks; ++b) std::copy_n(row.data() + b * B, B, planes.at(j, b * B));
     } else {
       for (std::size_t k = 0; k < planes.blocks * B; ++k) {
         const F x = k < batch ? in[j * in_stride + k] : F::zero();
@@ -294,7 +294,7 @@ void apply_planes_to(const LinearOp& op, const LimbPlanes<Plane>& planes, std::s
       Sums sums;
       sums.fill(0);  // limbs past n stay zero for the join
       for (std::size_t r = r0; r < r_end; ++r) {
-        const std::size_t t0 = taps.begin(r), count = taps.taps(r);
+        const std::size_t t0 = taps.offset(r), count = taps.taps(r);
         // The rows written are 4 KiB apart (m127, batch 256): ask for the one a few rows ahead.
         if (r + kPrefetchRowsAhead < r_end) prefetch_entries(out.row(first + r + kPrefetchRowsAhead) + b * B, m, true);
         if constexpr (int16)

@@ -67,9 +67,10 @@ void zero_padding(Table2D<T>& t, std::size_t real_rows, std::size_t real_cols) {
 // The protocol's n_0 x b input table is the transpose of the user's b rows of n_0 values, written
 // in bands of kInputBand rows, each band in tiles of kInputBand x kInputBand entries: a tile reads
 // kInputBand pieces of input rows and writes kInputBand pieces of table rows, each piece two cache
-// lines (m127), so that the lines stay in L1 however the rows alias (m127 at batch 256 has rows
-// exactly 4 KiB apart, all in one L1 set). Bands of 64 rows, a column at a time (64 lines 4 KiB
-// apart per column), took 4 ms for CIFAR-size inputs at batch 256 (m127); tiles of 8, ~1 ms.
+// lines (m127), so that in most tiles the lines stay in L1 even where the rows alias (m127 at
+// batch 256 has rows exactly 4 KiB apart, all in one L1 set). Bands of 64 rows, a column at a time
+// (64 lines 4 KiB apart per column), took 4 ms for CIFAR-size inputs at batch 256 (m127); tiles
+// of 8, 1.9 ms, most of it faulting in the new table's pages.
 // (Element by element, each write a new line, the TIMIT shape's 512 x 1845 input took ~7 ms.)
 inline constexpr std::size_t kInputBand = 8;
 // The bands of a table of `rows` rows (padded(n_0): each band also writes its padding).

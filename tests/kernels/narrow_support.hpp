@@ -40,7 +40,7 @@ F signed_below(std::mt19937_64& rng, unsigned bits) {
 }
 
 // Weights in [-wmax, wmax], the extremes included.
-inline WeightMatrix kernel(std::mt19937_64& rng, std::size_t n, std::int64_t wmax) {
+inline WeightMatrix random_kernel(std::mt19937_64& rng, std::size_t n, std::int64_t wmax) {
   std::vector<std::int64_t> k(n);
   for (std::size_t i = 0; i < n; ++i)
     k[i] = i % 7 == 0 ? -wmax : i % 7 == 1 ? wmax : std::uniform_int_distribution<std::int64_t>(-wmax, wmax)(rng);
@@ -56,20 +56,20 @@ inline LinearOp conv_k(std::mt19937_64& rng, std::size_t in_c, std::size_t out_c
   c.kernel_h = c.kernel_w = k;
   c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = pad;
   c.pow2_in = c.pow2_out = pow2;
-  return LinearOp::convolution(c, kernel(rng, c.kernel_size(), 127));
+  return LinearOp::convolution(c, random_kernel(rng, c.kernel_size(), 127));
 }
 
 // A convolution of (in_c, h, w) images, weights in [-wmax, wmax]: kernels 2-3 x 2-3, strides 1-2,
 // paddings below the kernel, either layout.
-inline LinearOp conv(std::mt19937_64& rng, std::size_t in_c, std::size_t out_c, std::size_t h, std::size_t w,
-                     std::int64_t wmax) {
+inline LinearOp random_conv(std::mt19937_64& rng, std::size_t in_c, std::size_t out_c, std::size_t h, std::size_t w,
+                            std::int64_t wmax) {
   ConvShape c;
   c.in_channels = in_c, c.out_channels = out_c, c.in_h = h, c.in_w = w;
   c.kernel_h = pick(rng, 2, 3), c.kernel_w = 3;  // at least 6 taps: with 2+ channels the limb route's 8 on average
   c.stride_h = pick(rng, 1, 2), c.stride_w = pick(rng, 1, 2);
   c.pad_top = c.pad_left = pick(rng, 0, 1), c.pad_bottom = c.pad_right = pick(rng, 0, 1);
   c.pow2_in = c.pow2_out = rng() % 2 == 0;
-  return LinearOp::convolution(c, kernel(rng, c.kernel_size(), wmax));
+  return LinearOp::convolution(c, random_kernel(rng, c.kernel_size(), wmax));
 }
 
 // A kh x kw sum pool, stride `stride`, of the op's output images (its layout).

@@ -8,8 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
-#include <limits>
 #include <random>
 #include <type_traits>
 #include <vector>
@@ -17,7 +15,6 @@
 #include "host/prover.hpp"
 #include "kernels/cpu/conv_int8.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
-#include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/narrow_table.hpp"
 #include "kernels/cpu/square_group_sums.hpp"
 #include "kernels/cpu/structured_cpu.hpp"
@@ -34,14 +31,14 @@
 namespace nnproof {
 namespace {
 
-using testing::conv;
 using testing::conv_k;
 using testing::extreme_corner;
 using testing::input_of;
-using testing::kernel;
 using testing::layer_of;
 using testing::pick;
 using testing::pool_after;
+using testing::random_conv;
+using testing::random_kernel;
 using testing::widened;
 
 template <class Cfg>
@@ -96,7 +93,8 @@ TYPED_TEST(NarrowReadersTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
     const std::int64_t wmax = wide ? 32767 : 127;
     const std::size_t h = at_top ? 9 : pick(rng, 6, 9), w = at_top ? 9 : pick(rng, 6, 9);
     const std::size_t in_c = pick(rng, 2, 3), out_c = pick(rng, 2, 3);
-    q1.ops.push_back(at_top ? conv_k(rng, in_c, out_c, h, w, 3, rng() % 2 == 0) : conv(rng, in_c, out_c, h, w, wmax));
+    q1.ops.push_back(at_top ? conv_k(rng, in_c, out_c, h, w, 3, rng() % 2 == 0)
+                            : random_conv(rng, in_c, out_c, h, w, wmax));
     if (at_top)  // every weight wmax, every input its width's top
       q1.ops[0] = LinearOp::convolution(q1.ops[0].conv,
                                         WeightMatrix(std::vector<std::int64_t>(q1.ops[0].weights.size(), wmax)));
@@ -127,12 +125,12 @@ TYPED_TEST(NarrowReadersTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
     nexts[1].ops = {pool_after(c1, 2, 2, 2)};
     nexts[2].ops = {pool_after(c1, oh, ow, 1)};
     nexts[3].ops = {conv_k(rng, oc, 2, oh, ow, 3, pow2)};
-    nexts[4].ops = {LinearOp::dense(3, c1.rows, kernel(rng, 3 * c1.rows, 127))};
+    nexts[4].ops = {LinearOp::dense(3, c1.rows, random_kernel(rng, 3 * c1.rows, 127))};
     // A pool then a conv of 72 or more taps: the int8 route, fed the pool's 64-bit sums directly.
     nexts[5].ops = {pool_after(c1, 2, 2, 2)};
     nexts[5].ops.push_back(conv_k(rng, oc, 3, oh / 2, ow / 2, 6, pow2, 3));
     nexts[6].ops = {pool_after(c1, 2, 2, 2)};
-    nexts[6].ops.push_back(LinearOp::dense(3, nexts[6].ops[0].rows, kernel(rng, 3 * nexts[6].ops[0].rows, 127)));
+    nexts[6].ops.push_back(LinearOp::dense(3, nexts[6].ops[0].rows, random_kernel(rng, 3 * nexts[6].ops[0].rows, 127)));
     for (auto& n : nexts) {
       const FieldLayer<F> next = layer_of<F>(n, rng, 8);
       EXPECT_EQ(cpu->forward_of_square(next, Z, batch).data, cpu->forward_of_square(next, Zw, batch).data)
@@ -152,7 +150,7 @@ QuantizedModel cnn_with_a_narrow_z(std::mt19937_64& rng) {
   m.layers.resize(3);
   m.layers[0].ops = {conv_k(rng, 3, 8, 8, 8, 3, false)};
   m.layers[1].ops = {pool_after(m.layers[0].ops[0], 2, 2, 2), conv_k(rng, 8, 4, 4, 4, 3, false)};
-  m.layers[2].ops = {pool_after(m.layers[1].ops[1], 2, 2, 2), LinearOp::dense(10, 16, kernel(rng, 160, 127))};
+  m.layers[2].ops = {pool_after(m.layers[1].ops[1], 2, 2, 2), LinearOp::dense(10, 16, random_kernel(rng, 160, 127))};
   for (QuantizedLayer& l : m.layers) {
     l.rows = l.ops.back().rows, l.cols = l.ops.front().cols;
     for (std::size_t a = 0; a < l.rows; ++a) l.bias.push_back(std::uniform_int_distribution<int>(-50, 50)(rng));

@@ -6,39 +6,31 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <array>
-#include <limits>
 #include <random>
 #include <type_traits>
 #include <vector>
 
-#include "host/prover.hpp"
 #include "kernels/cpu/conv_int8.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
-#include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/narrow_table.hpp"
-#include "kernels/cpu/square_group_sums.hpp"
 #include "kernels/cpu/structured_cpu.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
-#include "kernels/cpu/sumcheck_kernels.hpp"
 #include "kernels/reference/reference_engine.hpp"
 #include "tests/kernels/narrow_support.hpp"
 #include "tests/support/engines.hpp"
 #include "tests/support/models.hpp"
 #include "tests/support/random.hpp"
-#include "verifier/image_layout.hpp"
-#include "verifier/proof.hpp"
 
 namespace nnproof {
 namespace {
 
-using testing::conv;
 using testing::conv_k;
 using testing::input_of;
-using testing::kernel;
 using testing::layer_of;
 using testing::pick;
 using testing::pool_after;
+using testing::random_conv;
+using testing::random_kernel;
 using testing::widened;
 
 template <class Cfg>
@@ -58,7 +50,7 @@ TYPED_TEST(NarrowTableTest, ForwardHiddenIsNarrowWhereItFitsAndEqualsTheReferenc
     QuantizedLayer q;
     const std::size_t in_c = trial % 4 == 3 ? 1 : pick(rng, 2, 3), h = pick(rng, 5, 9), w = pick(rng, 5, 9);
     const std::int64_t wmax = trial % 3 == 0 ? 32000 : 127;  // int16 kernels pass 2^31 from wide inputs
-    q.ops.push_back(conv(rng, in_c, pick(rng, 1, 4), h, w, wmax));
+    q.ops.push_back(random_conv(rng, in_c, pick(rng, 1, 4), h, w, wmax));
     const FieldLayer<F> layer = layer_of<F>(q, rng, 12);
     QuantizedLayer pq;  // the next layer: a pool of Z's squares (the one reader a narrow Z is kept for)
     pq.ops = {pool_after(q.ops[0], 2, 2, 2)};
@@ -115,7 +107,7 @@ TYPED_TEST(NarrowTableTest, WideInputsAndOtherNextLayersStayInTheField) {
     for (std::size_t k = 0; k < 7; ++k) Y.at(j, k) = testing::random_element<F>(rng);
   QuantizedLayer pq, dq;
   pq.ops = {pool_after(q.ops[0], 2, 2, 2)};
-  dq.ops = {LinearOp::dense(3, q.rows, kernel(rng, 3 * q.rows, 127))};
+  dq.ops = {LinearOp::dense(3, q.rows, random_kernel(rng, 3 * q.rows, 127))};
   const FieldLayer<F> pool = layer_of<F>(pq, rng, 0), dense = layer_of<F>(dq, rng, 4);
   const Table2D<F> Z = cpu->forward_hidden(layer, pool, Y, 7, InputIs::values);
   EXPECT_EQ(narrow_table(Z), nullptr);
@@ -146,7 +138,7 @@ TYPED_TEST(NarrowTableTest, ForwardHiddenFromANarrowZ) {
     q1.ops = {conv_k(rng, 3, 8, 8, 8, 3, false)};
     const bool top = trial == 3;
     const auto weights = [&](std::size_t n, std::int64_t wmax) {
-      return top ? WeightMatrix(std::vector<std::int64_t>(n, wmax)) : kernel(rng, n, wmax);
+      return top ? WeightMatrix(std::vector<std::int64_t>(n, wmax)) : random_kernel(rng, n, wmax);
     };
     q1.ops[0] = LinearOp::convolution(q1.ops[0].conv, weights(q1.ops[0].weights.size(), 3));
     const FieldLayer<F> first = layer_of<F>(q1, rng, 3);
@@ -177,7 +169,8 @@ TYPED_TEST(NarrowTableTest, ForwardHiddenFromANarrowZ) {
       const FieldLayer<F> second = layer_of<F>(seconds[i], rng, 6);
       const LinearOp& last = seconds[i].ops.back();
       QuantizedLayer nq;  // the layer after: a pool of the second Z's squares, or a dense op
-      nq.ops = {i >= 3 ? LinearOp::dense(2, last.rows, kernel(rng, 2 * last.rows, 127)) : pool_after(last, 2, 2, 2)};
+      nq.ops = {i >= 3 ? LinearOp::dense(2, last.rows, random_kernel(rng, 2 * last.rows, 127))
+                       : pool_after(last, 2, 2, 2)};
       const FieldLayer<F> next = layer_of<F>(nq, rng, 0);
       Table2D<F> got = cpu->forward_hidden(second, next, Z1, batch, InputIs::squared);
       const NarrowTable* narrow = narrow_table(got);
