@@ -26,7 +26,9 @@ M127ColumnWeights::M127ColumnWeights(std::span<const Fp127> e) : eq(e) {
   constexpr std::uint64_t kLimbMask = (std::uint64_t{1} << 52) - 1;
   const std::size_t n = (e.size() + 7) / 8 * 8;
   limb0.assign(n, 0), limb1.assign(n, 0), limb2.assign(n, 0);
+  total = Fp127::zero();
   for (std::size_t k = 0; k < e.size(); ++k) {
+    total += e[k];
     const u128 v = e[k].v;
     limb0[k] = static_cast<std::uint64_t>(v) & kLimbMask;
     limb1[k] = static_cast<std::uint64_t>(v >> 52) & kLimbMask;

@@ -27,6 +27,7 @@ struct M127ColumnWeights {
   explicit M127ColumnWeights(std::span<const Fp127> e);
   std::span<const Fp127> eq;
   std::vector<std::uint64_t> limb0, limb1, limb2;
+  Fp127 total;  // sum_k e[k]: the prover's narrow kernels add a constant to every product, then take it off
 };
 
 template <class K>

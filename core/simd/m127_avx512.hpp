@@ -57,6 +57,28 @@ struct W5 {
     w[4] = _mm512_madd52hi_epu64(w[4], a.l2, b.l1);
     w[4] = _mm512_madd52lo_epu64(w[4], a.l2, b.l2);
   }
+  // += a (b0 + b1 2^52) for a two-limb b (b0, b1 < 2^52): 12 multiply-adds, not 17; at most four
+  // addends an accumulator (w[4] one), so a caller may add one more to each (add_shifted).
+  NNP_AVX512_IFMA void mac2(const V3& a, __m512i b0, __m512i b1) {
+    w[0] = _mm512_madd52lo_epu64(w[0], a.l0, b0);
+    w[1] = _mm512_madd52hi_epu64(w[1], a.l0, b0);
+    w[1] = _mm512_madd52lo_epu64(w[1], a.l0, b1);
+    w[1] = _mm512_madd52lo_epu64(w[1], a.l1, b0);
+    w[2] = _mm512_madd52hi_epu64(w[2], a.l0, b1);
+    w[2] = _mm512_madd52hi_epu64(w[2], a.l1, b0);
+    w[2] = _mm512_madd52lo_epu64(w[2], a.l1, b1);
+    w[2] = _mm512_madd52lo_epu64(w[2], a.l2, b0);
+    w[3] = _mm512_madd52hi_epu64(w[3], a.l1, b1);
+    w[3] = _mm512_madd52hi_epu64(w[3], a.l2, b0);
+    w[3] = _mm512_madd52lo_epu64(w[3], a.l2, b1);
+    w[4] = _mm512_madd52hi_epu64(w[4], a.l2, b1);
+  }
+  // += a 2^104 in the lanes of `lanes`: a's limbs into w[2], w[3], w[4].
+  NNP_AVX512_IFMA void add_shifted_104(const V3& a, __mmask8 lanes) {
+    w[2] = _mm512_mask_add_epi64(w[2], lanes, w[2], a.l0);
+    w[3] = _mm512_mask_add_epi64(w[3], lanes, w[3], a.l1);
+    w[4] = _mm512_mask_add_epi64(w[4], lanes, w[4], a.l2);
+  }
   // sum over the lanes and the weights, mod p: 2^156 = 2^29 and 2^208 = 2^81 (2^127 = 1).
   NNP_AVX512_IFMA Fp127 total() const {
     static const Fp127 weight[5] = {Fp127::one(), Fp127{u128{1} << 52}, Fp127{u128{1} << 104}, Fp127{u128{1} << 29},

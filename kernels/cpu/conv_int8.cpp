@@ -207,7 +207,8 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
   std::vector<Int8Kernel> kernels;
   for (std::size_t g = 0; g < oc_blocks; ++g)
     kernels.push_back(oc_blocks == 1 ? kernel : kernel_block(kernel, c.out_channels, g * ocb, ocb));
-  std::exception_ptr failure;  // the first, from any thread
+  std::exception_ptr failure;    // the first, from any thread
+  std::uint64_t magnitudes = 0;  // of a NarrowOutput's values (join_bytes)
   const auto record = [&failure](std::exception_ptr e) {
 #pragma omp critical(nnproof_conv_int8)
     if (!failure) failure = e;
@@ -231,7 +232,7 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
       } catch (...) {
         record(std::current_exception());
       }
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) reduction(| : magnitudes)
       for (std::int64_t t = 0; t < static_cast<std::int64_t>(sample_blocks); ++t) {
         if (!buf) continue;
         const std::size_t k0 = static_cast<std::size_t>(t) * S, n = std::min(S, batch - k0);
@@ -239,8 +240,8 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
           split_bytes(c, L, in, in_stride, k0, n, buf->src.data());
           for (std::size_t g = 0; g < oc_blocks; ++g) {
             (n == S ? full : *last).run(g, buf->src.data(), buf->dst.data(), buf->pad.data());
-            join_bytes<kFull>(c, OutputBlock{g * ocb, ocb, k0, n}, kernel.halves, L, buf->dst.data(), out,
-                              buf->z.data(), buf->zeros.data());
+            magnitudes |= join_bytes<kFull>(c, OutputBlock{g * ocb, ocb, k0, n}, kernel.halves, L, buf->dst.data(), out,
+                                            buf->z.data(), buf->zeros.data());
           }
         } catch (...) {
           record(std::current_exception());
@@ -257,7 +258,9 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
       throw std::runtime_error(std::string("oneDNN int8 convolution failed: ") + e.what());
     }
   }
-  write_padding_rows(c, batch, out);
+  write_padding_rows(c, batch, out);  // (their values are biases: the caller counts those itself)
+  if constexpr (std::is_same_v<Out, NarrowOutput>)
+    if (out.magnitudes) *out.magnitudes |= magnitudes;
 }
 
 template <class F>

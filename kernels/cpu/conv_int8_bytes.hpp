@@ -172,13 +172,28 @@ V two_to_the_8() {
 // the hi channel's), plus the row's bias, in pieces of positions: each piece's values for the n
 // samples are rebuilt into z (recombine_piece: L is the full width or at most kShortBytes), then
 // written as runs of n consecutive entries of out's rows. Out is an OpOutput (field elements) or a
-// NarrowOutput (int64, the values' type V = uint64: mod 2^64).
+// NarrowOutput (int64, the values' type V = uint64: mod 2^64); for the latter, returns the OR of
+// |v| - [v < 0] over the values v written (0 for the former): every |v| is below 2^(its bit
+// length + 1).
 template <std::size_t kFull, class Out, class V = typename Out::Value>
-void join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, std::size_t L, const std::int32_t* dst,
-                const Out& out, V* z, const V* zeros) {
+std::uint64_t join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, std::size_t L,
+                         const std::int32_t* dst, const Out& out, V* z, const V* zeros) {
   const std::size_t ocb = b.ocb, ocx = halves * ocb, ocg = ocb / c.groups, ohw = c.out_h() * c.out_w();
   const std::size_t P = ohw * ocx, piece = join_piece(ocx, b.n);  // entries, whole positions
   const V f256 = two_to_the_8<V>();
+  std::uint64_t magnitudes = 0;
+  // A row's run of n values, their magnitudes OR'ed in a register (the rows' int64 stores may alias
+  // a variable of their type in memory: an OR kept there made the join a third slower).
+  const auto write_run = [&](auto* row, const auto& value) {
+    std::uint64_t ors = 0;
+    for (std::size_t i = 0; i < b.n; ++i) {
+      const V v = value(i);
+      row[i] = v;
+      if constexpr (std::is_same_v<V, std::uint64_t>)  // |v| - [v < 0]: no branch, one bit short at -2^k
+        ors |= v ^ static_cast<std::uint64_t>(static_cast<std::int64_t>(v) >> 63);
+    }
+    magnitudes |= ors;
+  };
   for (std::size_t e0 = 0; e0 < P; e0 += piece) {
     const std::size_t m = std::min(P, e0 + piece) - e0;
     for (std::size_t i = 0; i < b.n; ++i) recombine_piece<kFull>(dst + i * L * P + e0, P, L, m, zeros, z + i * piece);
@@ -191,13 +206,14 @@ void join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t halves, st
           prefetch_entries(out.row(out_feature(c, b.o0 + oc + kPrefetchRowsAhead, p)) + b.k0, b.n, true);
         auto* row = out.row(a) + b.k0;
         if (halves == 1)
-          for (std::size_t i = 0; i < b.n; ++i) row[i] = out.add_bias(a, z[i * piece + lo]);
+          write_run(row, [&](std::size_t i) { return out.add_bias(a, z[i * piece + lo]); });
         else
-          for (std::size_t i = 0; i < b.n; ++i)
-            row[i] = out.add_bias(a, z[i * piece + lo] + f256 * z[i * piece + lo + ocg]);
+          write_run(row,
+                    [&](std::size_t i) { return out.add_bias(a, z[i * piece + lo] + f256 * z[i * piece + lo + ocg]); });
       }
     }
   }
+  return magnitudes;
 }
 
 // The output rows at the padding of a pow2 layout (no position of the image): zero plus the bias.

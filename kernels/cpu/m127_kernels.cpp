@@ -77,35 +77,67 @@ NNP_AVX512_IFMA V3 limbs_of_signed(__m512i x, const M127x8& f) {
 }
 
 // How the narrow kernels read a narrow table's entries (kernels/cpu/narrow_table.hpp), eight at a
-// time as int64 (n of them; the rest zero), and multiply two of their differences or extensions.
-// Int32 entries below 2^kNarrowProductBits: each product is one vpmuldq, exact below 2^62, whose
-// limbs come from limbs_of_signed: no field product, half the IFMA work of group_pass.
+// time as int64 (n of them; the rest zero), and add e times the product of two of their
+// differences or extensions to a sum (mac). A kind may add P + 2^kOffsetBits for each product P, a
+// non-negative integer of fewer limbs than P's element: the pass then takes 2^kOffsetBits sum_k e_k
+// (M127ColumnWeights::total) off its sums (the tail's zero lanes add the offset too, times weights
+// that are zero past the columns).
+//
+// Int32 entries below 2^kNarrowProductBits: each product is one vpmuldq, exact below 2^62, and
+// P + 2^63 is below 2^64, two limbs (52 + 12 bits): 12 multiply-adds with e, not a three-limb
+// element's 17, and no field product (half group_pass's IFMA work before that).
 struct Int32Entries {
   using T = std::int32_t;
+  static constexpr unsigned kOffsetBits = 63;
   NNP_AVX512_IFMA static __m512i load(const T* src, std::size_t n) {
     const __mmask16 m = static_cast<__mmask16>(n >= 8 ? 0xFFu : (1u << n) - 1);  // AVX-512 F: a 512-bit masked load
     return _mm512_cvtepi32_epi64(_mm512_castsi512_si256(_mm512_maskz_loadu_epi32(m, src)));
   }
-  NNP_AVX512_IFMA static V3 product(__m512i x, __m512i y, const M127x8& f) {
-    return limbs_of_signed(_mm512_mul_epi32(x, y), f);
+  NNP_AVX512_IFMA static void mac(W5& sums, const V3& e, __m512i x, __m512i y, const M127x8& f) {
+    const __m512i p = _mm512_xor_si512(_mm512_mul_epi32(x, y), _mm512_set1_epi64(INT64_MIN));  // P + 2^63
+    sums.mac2(e, _mm512_and_si512(p, f.m52), _mm512_srli_epi64(p, 52));
+  }
+};
+
+// Int64 entries below 2^kSmallWideEntryBits: the differences and extensions are exact int64 below
+// 2^52, so |P| < 2^104 is two IFMA products of their magnitudes (low and high 52 bits), exact, and
+// P + 2^104 (below 2^105) is those two limbs and a top bit: 2 + 12 multiply-adds and three masked
+// adds, where a field product and a three-limb multiply-add took 34.
+struct Int64SmallEntries {
+  using T = std::int64_t;
+  static constexpr unsigned kOffsetBits = 104;
+  NNP_AVX512_IFMA static __m512i load(const T* src, std::size_t n) {
+    return _mm512_maskz_loadu_epi64(static_cast<__mmask8>(n >= 8 ? 0xFFu : (1u << n) - 1), src);
+  }
+  NNP_AVX512_IFMA static void mac(W5& sums, const V3& e, __m512i x, __m512i y, const M127x8& f) {
+    const __m512i zero = _mm512_setzero_si512(), ax = _mm512_abs_epi64(x), ay = _mm512_abs_epi64(y);
+    const __m512i lo = _mm512_madd52lo_epu64(zero, ax, ay), hi = _mm512_madd52hi_epu64(zero, ax, ay);
+    // P < 0: 2^104 - |P| = (0, 0, 1) - (lo, hi, 0) with its borrows (the top bit is 1 iff |P| = 0).
+    const __mmask8 negative = _mm512_cmplt_epi64_mask(_mm512_xor_si512(x, y), zero);
+    const __m512i t0 = _mm512_sub_epi64(zero, lo);
+    const __m512i t1 = _mm512_sub_epi64(_mm512_sub_epi64(zero, hi), _mm512_srli_epi64(t0, 63));
+    const __mmask8 top = static_cast<__mmask8>(~negative | _mm512_cmpeq_epi64_mask(t1, zero));
+    sums.mac2(e, _mm512_mask_and_epi64(lo, negative, t0, f.m52), _mm512_mask_and_epi64(hi, negative, t1, f.m52));
+    sums.add_shifted_104(e, top);
   }
 };
 
 // Int64 entries below 2^kWideEntryBits: the differences and extensions are exact int64 (no field
-// subtraction, no widening), the products field products of their limbs.
+// subtraction, no widening), the products field products of their limbs; no offset.
 struct Int64Entries {
   using T = std::int64_t;
+  static constexpr unsigned kOffsetBits = 0;
   NNP_AVX512_IFMA static __m512i load(const T* src, std::size_t n) {
     return _mm512_maskz_loadu_epi64(static_cast<__mmask8>(n >= 8 ? 0xFFu : (1u << n) - 1), src);
   }
-  NNP_AVX512_IFMA static V3 product(__m512i x, __m512i y, const M127x8& f) {
-    return f.mul(limbs_of_signed(x, f), limbs_of_signed(y, f));
+  NNP_AVX512_IFMA static void mac(W5& sums, const V3& e, __m512i x, __m512i y, const M127x8& f) {
+    sums.mac(e, f.mul(limbs_of_signed(x, f), limbs_of_signed(y, f)));
   }
 };
 
 // One of three passes over a narrow group's columns (group_pass's split: fifteen accumulators):
 // a, d and their extensions 2 a_1 - a_0, 2 d_1 - d_0 as exact int64 (the entries' bound), their
-// products by E's.
+// products added by E's mac, E's offset taken off the sums.
 template <int kPass, class E>
 NNP_AVX512_IFMA void narrow_group_pass(const typename E::T* z00, const typename E::T* z01, const typename E::T* z10,
                                        const typename E::T* z11, const M127ColumnWeights& w, Fp127* out) {
@@ -119,24 +151,26 @@ NNP_AVX512_IFMA void narrow_group_pass(const typename E::T* z00, const typename 
       const std::size_t n = std::min<std::size_t>(8, k1 - k);
       const __m512i a0 = E::load(z00 + k, n), a1 = E::load(z01 + k, n);
       const __m512i a2 = _mm512_sub_epi64(_mm512_add_epi64(a1, a1), a0);
-      V3 x[3];
+      const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
+                 _mm512_loadu_si512(w.limb2.data() + k)};
       if constexpr (kPass == 0) {
-        x[0] = E::product(a0, a0, f), x[1] = E::product(a1, a1, f), x[2] = E::product(a2, a2, f);
+        E::mac(sums0, e, a0, a0, f), E::mac(sums1, e, a1, a1, f), E::mac(sums2, e, a2, a2, f);
       } else {
         const __m512i d0 = _mm512_sub_epi64(E::load(z10 + k, n), a0);
         const __m512i d1 = _mm512_sub_epi64(E::load(z11 + k, n), a1);
         const __m512i d2 = _mm512_sub_epi64(_mm512_add_epi64(d1, d1), d0);
         if constexpr (kPass == 1) {
-          x[0] = E::product(a0, d0, f), x[1] = E::product(a1, d1, f), x[2] = E::product(a2, d2, f);
+          E::mac(sums0, e, a0, d0, f), E::mac(sums1, e, a1, d1, f), E::mac(sums2, e, a2, d2, f);
         } else {
-          x[0] = E::product(d0, d0, f), x[1] = E::product(d1, d1, f), x[2] = E::product(d2, d2, f);
+          E::mac(sums0, e, d0, d0, f), E::mac(sums1, e, d1, d1, f), E::mac(sums2, e, d2, d2, f);
         }
       }
-      const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
-                 _mm512_loadu_si512(w.limb2.data() + k)};
-      sums0.mac(e, x[0]), sums1.mac(e, x[1]), sums2.mac(e, x[2]);
     }
     out[0] += sums0.total(), out[1] += sums1.total(), out[2] += sums2.total();
+  }
+  if constexpr (E::kOffsetBits > 0) {
+    const Fp127 offset = Fp127{u128{1} << E::kOffsetBits} * w.total;
+    for (unsigned i = 0; i < 3; ++i) out[i] -= offset;
   }
 }
 
@@ -261,8 +295,9 @@ M127NarrowFoldTwo m127_narrow_fold_two() {
   return nullptr;
 }
 
-M127WideGroupSums m127_wide_group_sums() {
+M127WideGroupSums m127_wide_group_sums(unsigned bits) {
 #ifdef NNP_M127_AVX512
+  if (avx512_ifma_kernels_allowed() && bits <= kSmallWideEntryBits) return narrow_group_sums_avx512<Int64SmallEntries>;
   if (avx512_ifma_kernels_allowed()) return narrow_group_sums_avx512<Int64Entries>;
 #endif
   return nullptr;

@@ -31,12 +31,15 @@ struct OpOutput {
 };
 
 // The same for a narrow table's int64 entries (kernels/cpu/narrow_table.hpp): values are worked
-// mod 2^64 (unsigned, wrapping), which is exact where a bound keeps every output below 2^63.
+// mod 2^64 (unsigned, wrapping), which is exact where a bound keeps every output below 2^63. A
+// writer that has `magnitudes` ORs into it |v| - [v < 0] for every value v it writes: |v| is below
+// 2^(the OR's bit length + 1).
 struct NarrowOutput {
   using Value = std::uint64_t;
   std::int64_t* data;
   std::size_t stride;
   const std::int64_t* bias = nullptr;
+  std::uint64_t* magnitudes = nullptr;
   std::int64_t* row(std::size_t a) const { return data + a * stride; }
   Value add_bias(std::size_t a, Value v) const { return bias ? v + static_cast<Value>(bias[a]) : v; }
 };

@@ -63,7 +63,7 @@ static_assert(kNarrowWideBits <= kWideEntryBits);
 template <class F, class K>
 NarrowGroupSums<F, K, std::int64_t> wide_group_sums_kernel(const NarrowTable* narrow) {
   if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
-    if (narrow && narrow->wide() && narrow->bits <= kWideEntryBits) return m127_wide_group_sums();
+    if (narrow && narrow->wide() && narrow->bits <= kWideEntryBits) return m127_wide_group_sums(narrow->bits);
   }
   return nullptr;
 }

@@ -74,12 +74,24 @@ TEST(NarrowGroupSums, TheWideKernelIsTheFieldKernel) {
   expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << kWideEntryBits) - 1, rng);
 }
 
+// Entries of at most kSmallWideEntryBits: the kernel of two-limb offset products, at its top and at
+// a few bits (products of both signs, and zero, at every size).
+TEST(NarrowGroupSums, TheSmallWideKernelIsTheFieldKernel) {
+  const M127WideGroupSums kernel = m127_wide_group_sums(kSmallWideEntryBits);
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  ASSERT_NE(kernel, m127_wide_group_sums());
+  auto rng = testing::make_rng(310);
+  for (unsigned bits : {kSmallWideEntryBits, 26u, 3u})
+    expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << bits) - 1, rng);
+}
+
 // square_group_sums of a narrow table at an integer kernel's bound and past it (int32: 27 to 31
-// bits; int64: 59 to 62), entries at +-(2^bits - 1) in extreme_corner's pattern: the same V and
-// group sums as the widened table's, whichever route the bound picks (past it the rows are widened).
+// bits; int64: 48 to 50 around the small kernel's bound, 59 to 62), entries at +-(2^bits - 1) in
+// extreme_corner's pattern: the same V and group sums as the widened table's, whichever route the
+// bound picks (past it the rows are widened).
 TEST(NarrowGroupSums, TheBoundPicksAnExactRoute) {
   auto rng = testing::make_rng(307);
-  for (unsigned bits : {27u, 28u, 29u, 31u, 59u, 60u, 61u, 62u}) {
+  for (unsigned bits : {27u, 28u, 29u, 31u, 48u, 49u, 50u, 59u, 60u, 61u, 62u}) {
     const std::size_t rows = 16, cols = 64;
     auto narrow = std::make_shared<NarrowTable>();
     narrow->bits = bits;
