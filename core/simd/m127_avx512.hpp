@@ -73,6 +73,15 @@ struct W5 {
     w[3] = _mm512_madd52lo_epu64(w[3], a.l2, b1);
     w[4] = _mm512_madd52hi_epu64(w[4], a.l2, b1);
   }
+  // += a b0 for a one-limb b0 < 2^52: 6 multiply-adds, at most two addends an accumulator.
+  NNP_AVX512_IFMA void mac1(const V3& a, __m512i b0) {
+    w[0] = _mm512_madd52lo_epu64(w[0], a.l0, b0);
+    w[1] = _mm512_madd52hi_epu64(w[1], a.l0, b0);
+    w[1] = _mm512_madd52lo_epu64(w[1], a.l1, b0);
+    w[2] = _mm512_madd52hi_epu64(w[2], a.l1, b0);
+    w[2] = _mm512_madd52lo_epu64(w[2], a.l2, b0);
+    w[3] = _mm512_madd52hi_epu64(w[3], a.l2, b0);
+  }
   // += a 2^104 in the lanes of `lanes`: a's limbs into w[2], w[3], w[4].
   NNP_AVX512_IFMA void add_shifted_104(const V3& a, __mmask8 lanes) {
     w[2] = _mm512_mask_add_epi64(w[2], lanes, w[2], a.l0);

@@ -89,6 +89,7 @@ NNP_AVX512_IFMA V3 limbs_of_signed(__m512i x, const M127x8& f) {
 struct Int32Entries {
   using T = std::int32_t;
   static constexpr unsigned kOffsetBits = 63;
+  static constexpr bool kOneLimbDifferences = true;  // any int32 entries: |z11 - z01 - z10 + z00| < 2^34
   NNP_AVX512_IFMA static __m512i load(const T* src, std::size_t n) {
     const __mmask16 m = static_cast<__mmask16>(n >= 8 ? 0xFFu : (1u << n) - 1);  // AVX-512 F: a 512-bit masked load
     return _mm512_cvtepi32_epi64(_mm512_castsi512_si256(_mm512_maskz_loadu_epi32(m, src)));
@@ -106,6 +107,7 @@ struct Int32Entries {
 struct Int64SmallEntries {
   using T = std::int64_t;
   static constexpr unsigned kOffsetBits = 104;
+  static constexpr bool kOneLimbDifferences = true;  // |z11 - z01 - z10 + z00| <= 4 (2^49 - 1) < 2^51
   NNP_AVX512_IFMA static __m512i load(const T* src, std::size_t n) {
     return _mm512_maskz_loadu_epi64(static_cast<__mmask8>(n >= 8 ? 0xFFu : (1u << n) - 1), src);
   }
@@ -127,6 +129,7 @@ struct Int64SmallEntries {
 struct Int64Entries {
   using T = std::int64_t;
   static constexpr unsigned kOffsetBits = 0;
+  static constexpr bool kOneLimbDifferences = false;
   NNP_AVX512_IFMA static __m512i load(const T* src, std::size_t n) {
     return _mm512_maskz_loadu_epi64(static_cast<__mmask8>(n >= 8 ? 0xFFu : (1u << n) - 1), src);
   }
@@ -187,23 +190,36 @@ NNP_AVX512_IFMA std::array<Fp127, 9> narrow_group_sums_avx512(const typename E::
 
 // fold_two_avx512 of a narrow table's rows: a_0 and the three differences are exact 64-bit
 // integers, their limbs from limbs_of_signed (no widening, no field subtraction); the same
-// canonical elements.
+// canonical elements. Where E's differences are below 2^51 (kOneLimbDifferences), each is taken
+// as u + 2^51, one limb below 2^52 (6 multiply-adds with its challenge, not 17), and
+// 2^51 (rho1 + rho2 + rho1 rho2) is taken off once per column.
 template <class E>
 NNP_AVX512_IFMA void narrow_fold_two_avx512(const typename E::T* z00, const typename E::T* z01,
                                             const typename E::T* z10, const typename E::T* z11, Fp127 rho1, Fp127 rho2,
                                             Fp127* out, std::size_t cols) {
   const M127x8 f;
   const V3 r1 = M127x8::broadcast(rho1), r2 = M127x8::broadcast(rho2), r12 = M127x8::broadcast(rho1 * rho2);
+  const __m512i offset = _mm512_set1_epi64(std::int64_t{1} << 51);
+  const V3 minus_offsets = M127x8::broadcast(Fp127::zero() - Fp127{u128{1} << 51} * (rho1 + rho2 + rho1 * rho2));
   for (std::size_t k = 0; k < cols; k += 8) {
     const std::size_t n = std::min<std::size_t>(8, cols - k);
     const __m512i a0 = E::load(z00 + k, n), a1 = E::load(z01 + k, n);
     const __m512i d0 = _mm512_sub_epi64(E::load(z10 + k, n), a0);
     const __m512i d01 = _mm512_sub_epi64(_mm512_sub_epi64(E::load(z11 + k, n), a1), d0);
+    const __m512i da = _mm512_sub_epi64(a1, a0);
     W5 t;
-    t.mac(r1, limbs_of_signed(d0, f));
-    t.mac(r2, limbs_of_signed(_mm512_sub_epi64(a1, a0), f));
-    t.mac(r12, limbs_of_signed(d01, f));
-    f.store(out + k, f.canonical(f.add(limbs_of_signed(a0, f), f.reduce(t))), n);
+    V3 base = limbs_of_signed(a0, f);
+    if constexpr (E::kOneLimbDifferences) {
+      t.mac1(r1, _mm512_add_epi64(d0, offset));
+      t.mac1(r2, _mm512_add_epi64(da, offset));
+      t.mac1(r12, _mm512_add_epi64(d01, offset));
+      base = f.add(base, minus_offsets);
+    } else {
+      t.mac(r1, limbs_of_signed(d0, f));
+      t.mac(r2, limbs_of_signed(da, f));
+      t.mac(r12, limbs_of_signed(d01, f));
+    }
+    f.store(out + k, f.canonical(f.add(base, f.reduce(t))), n);
   }
 }
 
@@ -303,8 +319,9 @@ M127WideGroupSums m127_wide_group_sums(unsigned bits) {
   return nullptr;
 }
 
-M127WideFoldTwo m127_wide_fold_two() {
+M127WideFoldTwo m127_wide_fold_two(unsigned bits) {
 #ifdef NNP_M127_AVX512
+  if (avx512_ifma_kernels_allowed() && bits <= kSmallWideEntryBits) return narrow_fold_two_avx512<Int64SmallEntries>;
   if (avx512_ifma_kernels_allowed()) return narrow_fold_two_avx512<Int64Entries>;
 #endif
   return nullptr;

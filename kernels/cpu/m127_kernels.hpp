@@ -59,12 +59,13 @@ using M127WideGroupSums = std::array<Fp127, 9> (*)(const std::int64_t* z00, cons
                                                    const std::int64_t* z10, const std::int64_t* z11,
                                                    const M127ColumnWeights& w);
 // For entries of at most `bits` bits: at most kSmallWideEntryBits, every difference and extension is
-// below 2^52 and each product two IFMA products, exact (m127_kernels.cpp, Int64SmallEntries).
+// below 2^52 and each product two IFMA products, exact (m127_kernels.cpp, Int64SmallEntries), and
+// the fold's differences one limb (as the int32 kernels' are).
 inline constexpr unsigned kSmallWideEntryBits = 49;
 static_assert(6 * ((std::int64_t{1} << kSmallWideEntryBits) - 1) < (std::int64_t{1} << 52));
 M127WideGroupSums m127_wide_group_sums(unsigned bits = kWideEntryBits);
 using M127WideFoldTwo = void (*)(const std::int64_t* z00, const std::int64_t* z01, const std::int64_t* z10,
                                  const std::int64_t* z11, Fp127 rho1, Fp127 rho2, Fp127* out, std::size_t cols);
-M127WideFoldTwo m127_wide_fold_two();
+M127WideFoldTwo m127_wide_fold_two(unsigned bits = kWideEntryBits);
 
 }  // namespace nnproof

@@ -57,7 +57,7 @@ NarrowFoldTwo<F, K, std::int32_t> narrow_fold_two_kernel(const NarrowTable* narr
 template <class F, class K>
 NarrowFoldTwo<F, K, std::int64_t> wide_fold_two_kernel(const NarrowTable* narrow) {
   if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
-    if (narrow && narrow->wide() && narrow->bits <= kWideEntryBits) return m127_wide_fold_two();
+    if (narrow && narrow->wide() && narrow->bits <= kWideEntryBits) return m127_wide_fold_two(narrow->bits);
   }
   return nullptr;
 }

@@ -155,6 +155,17 @@ TEST(NarrowFoldTwo, TheWideKernelIsTheFieldKernel) {
   expect_fold_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << kWideEntryBits) - 1, rng);
 }
 
+// Entries of at most kSmallWideEntryBits: the fold of one-limb offset differences, at its top
+// (every difference at its largest) and at a few bits.
+TEST(NarrowFoldTwo, TheSmallWideKernelIsTheFieldKernel) {
+  const M127WideFoldTwo kernel = m127_wide_fold_two(kSmallWideEntryBits);
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  ASSERT_NE(kernel, m127_wide_fold_two());
+  auto rng = testing::make_rng(311);
+  for (unsigned bits : {kSmallWideEntryBits, 20u, 2u})
+    expect_fold_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << bits) - 1, rng);
+}
+
 // The int8 convolution's int64 join (int8_conv_narrow's writer, mod 2^64) is its field join at the
 // bound: 64-bit inputs at 2^raw - 1, every weight of a channel at an extreme of int8 (or of int16:
 // two halves, lo + 256 hi), biases near 2^58, outputs near 2^60. 5 channels in blocks of a few
