@@ -183,6 +183,10 @@ NNP_AVX512_IFMA std::array<Fp127, 9> narrow_group_sums_avx512(const typename E::
                                                               const M127ColumnWeights& w) {
   std::array<Fp127, 9> out;
   narrow_group_pass<0, E>(z00, z01, z10, z11, w, out.data());
+  if (!z10) {  // zero rows: d_t = -a_t, so a_t d_t = -a_t^2 and d_t^2 = a_t^2
+    for (unsigned t = 0; t < 3; ++t) out[3 + t] = Fp127::zero() - out[t], out[6 + t] = out[t];
+    return out;
+  }
   narrow_group_pass<1, E>(z00, z01, z10, z11, w, out.data() + 3);
   narrow_group_pass<2, E>(z00, z01, z10, z11, w, out.data() + 6);
   return out;
@@ -204,8 +208,9 @@ NNP_AVX512_IFMA void narrow_fold_two_avx512(const typename E::T* z00, const type
   for (std::size_t k = 0; k < cols; k += 8) {
     const std::size_t n = std::min<std::size_t>(8, cols - k);
     const __m512i a0 = E::load(z00 + k, n), a1 = E::load(z01 + k, n);
-    const __m512i d0 = _mm512_sub_epi64(E::load(z10 + k, n), a0);
-    const __m512i d01 = _mm512_sub_epi64(_mm512_sub_epi64(E::load(z11 + k, n), a1), d0);
+    const __m512i zero = _mm512_setzero_si512();  // null rows are zero rows
+    const __m512i d0 = _mm512_sub_epi64(z10 ? E::load(z10 + k, n) : zero, a0);
+    const __m512i d01 = _mm512_sub_epi64(_mm512_sub_epi64(z11 ? E::load(z11 + k, n) : zero, a1), d0);
     const __m512i da = _mm512_sub_epi64(a1, a0);
     W5 t;
     V3 base = limbs_of_signed(a0, f);

@@ -34,6 +34,8 @@ const M127Kernels& m127_kernels();
 // int32 entries (kernels/cpu/narrow_table.hpp), every |entry| < 2^kNarrowProductBits: the nine
 // products are exact 64-bit integers (below 2^62) whose limbs need no field product. Null where
 // this CPU runs no AVX-512 IFMA kernels (the caller widens the rows into the field's kernels).
+// Here and in the narrow folds below, z10 and z11 may both be null: zero rows (a table's padding),
+// not read (the group sums then run one of their three passes).
 inline constexpr unsigned kNarrowProductBits = 28;
 // The widest factor, 2 d_1 - d_0 with |d| <= 2 (2^bits - 1), must fit the signed 32 bits that
 // vpmuldq reads: 28 bits is the most.

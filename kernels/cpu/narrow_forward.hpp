@@ -175,11 +175,13 @@ std::vector<std::int64_t> integer_bias(const FieldLayer<F>& layer) {
   return bias;
 }
 
-// An unwritten narrow table of table_rows x table_cols entries below 2^bits, int64 where `wide`.
-inline std::shared_ptr<NarrowTable> make_narrow_table(std::size_t table_rows, std::size_t table_cols, unsigned bits,
-                                                      bool wide) {
+// An unwritten narrow table of table_rows x table_cols entries below 2^bits, int64 where `wide`,
+// whose rows from real_rows on its writer zeroes.
+inline std::shared_ptr<NarrowTable> make_narrow_table(std::size_t table_rows, std::size_t real_rows,
+                                                      std::size_t table_cols, unsigned bits, bool wide) {
   auto narrow = std::make_shared<NarrowTable>();
   narrow->bits = bits;
+  narrow->real_rows = real_rows;
   if (wide)
     narrow->v64.resize(table_rows * table_cols);
   else
@@ -204,7 +206,7 @@ std::optional<Table2D<F>> int8_conv_narrow(const FieldLayer<F>& layer, const Poo
   const unsigned bits = output_bound_bits(op, pooled.bits, layer.bias.data());
   if (bits > std::min(max_bits, kNarrowWideBits)) return std::nullopt;
   const std::size_t table_rows = padded(layer.rows());
-  auto narrow = make_narrow_table(table_rows, table_cols, std::max(bits, 1u), true);
+  auto narrow = make_narrow_table(table_rows, layer.rows(), table_cols, std::max(bits, 1u), true);
   const std::vector<std::int64_t> bias = integer_bias(layer);
   std::uint64_t magnitudes = 0;  // |v| - [v < 0] OR'ed (NarrowOutput)
   for (const std::int64_t b : bias) magnitudes |= static_cast<std::uint64_t>(b ^ (b >> 63));
@@ -227,7 +229,7 @@ std::optional<Table2D<F>> last_op_narrow(const FieldLayer<F>& layer, const F* in
   if (bits == 0) return std::nullopt;
   const std::vector<std::int64_t> bias = integer_bias(layer);
   const std::size_t table_rows = padded(layer.rows());
-  auto narrow = make_narrow_table(table_rows, table_cols, bits, bits > 31);
+  auto narrow = make_narrow_table(table_rows, layer.rows(), table_cols, bits, bits > 31);
   const auto zero_padding = [&](auto* entries) {
     zero_padding_parallel(entries, table_rows, table_cols, layer.rows(), batch);
   };

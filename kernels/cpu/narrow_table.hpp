@@ -44,6 +44,9 @@ struct NarrowTable final : DeviceCopy {
   UninitializedVector<std::int32_t> v;
   UninitializedVector<std::int64_t> v64;
   unsigned bits = 31;
+  // Rows from real_rows on are zero (a layer's padding rows): the first passes of the activation
+  // sum-check skip what they would read there (square_group_sums, the first fold).
+  std::size_t real_rows = SIZE_MAX;
   NarrowTable() : DeviceCopy(&kNarrowTableTag) {}
   bool wide() const { return !v64.empty(); }
   // The int32 entries, or nullptr where they are int64 (the int32 integer kernels read these; the

@@ -91,8 +91,10 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
     std::array<K, kGroupSums> r;
     r.fill(K::zero());
     WidenBuffer<F> buf;
-    const auto group = [&](auto kernel, const auto* entries) {  // the rows read in place
+    const bool upper_zero = narrow && g + half >= narrow->real_rows;  // rows g + half on: padding
+    const auto group = [&](auto kernel, const auto* entries) {        // the rows read in place
       const auto* z = entries + g * cols;
+      if (upper_zero) return kernel(z, z + quarter * cols, nullptr, nullptr, weights[0]);
       return kernel(z, z + quarter * cols, z + half * cols, z + (half + quarter) * cols, weights[0]);
     };
     if (kernel32) r = group(kernel32, narrow->entries32());

@@ -324,6 +324,8 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     auto fold_group = [&](std::size_t g) {
       const auto fold_in_place = [&](auto kernel, const auto* entries) {  // the rows read as they are
         const auto* z = entries + g * C;
+        if (g + half >= narrow_->real_rows)  // rows g + half on: padding, zero
+          return kernel(z, z + quarter * C, nullptr, nullptr, rho1_, rho2, z_.data() + g * C, C);
         kernel(z, z + quarter * C, z + half * C, z + (quarter + half) * C, rho1_, rho2, z_.data() + g * C, C);
       };
       if (kernel32) return fold_in_place(kernel32, narrow_->entries32());
