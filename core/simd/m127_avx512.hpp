@@ -58,7 +58,7 @@ struct W5 {
     w[4] = _mm512_madd52lo_epu64(w[4], a.l2, b.l2);
   }
   // += a (b0 + b1 2^52) for a two-limb b (b0, b1 < 2^52): 12 multiply-adds, not 17; at most four
-  // addends an accumulator (w[4] one), so a caller may add one more to each (add_shifted).
+  // addends an accumulator (w[4] one), so a caller may add one more to each (add_shifted_104).
   NNP_AVX512_IFMA void mac2(const V3& a, __m512i b0, __m512i b1) {
     w[0] = _mm512_madd52lo_epu64(w[0], a.l0, b0);
     w[1] = _mm512_madd52hi_epu64(w[1], a.l0, b0);

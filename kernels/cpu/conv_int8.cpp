@@ -258,9 +258,14 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
       throw std::runtime_error(std::string("oneDNN int8 convolution failed: ") + e.what());
     }
   }
-  write_padding_rows(c, batch, out);  // (their values are biases: the caller counts those itself)
-  if constexpr (std::is_same_v<Out, NarrowOutput>)
-    if (out.magnitudes) *out.magnitudes |= magnitudes;
+  write_padding_rows(c, batch, out);
+  if constexpr (std::is_same_v<Out, NarrowOutput>) {
+    if (!out.magnitudes) return;
+    // The padding rows' values are biases: every one is counted (those of rows written above too).
+    for (std::size_t a = 0; out.bias && a < op.rows; ++a)
+      magnitudes |= static_cast<std::uint64_t>(out.bias[a] ^ (out.bias[a] >> 63));
+    *out.magnitudes |= magnitudes;
+  }
 }
 
 template <class F>

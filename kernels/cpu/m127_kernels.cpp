@@ -193,10 +193,10 @@ NNP_AVX512_IFMA std::array<Fp127, 9> narrow_group_sums_avx512(const typename E::
 }
 
 // fold_two_avx512 of a narrow table's rows: a_0 and the three differences are exact 64-bit
-// integers, their limbs from limbs_of_signed (no widening, no field subtraction); the same
-// canonical elements. Where E's differences are below 2^51 (kOneLimbDifferences), each is taken
-// as u + 2^51, one limb below 2^52 (6 multiply-adds with its challenge, not 17), and
-// 2^51 (rho1 + rho2 + rho1 rho2) is taken off once per column.
+// integers (no widening, no field subtraction); the same canonical elements. Where E's differences
+// are below 2^51 (kOneLimbDifferences), each is taken as u + 2^51, one limb below 2^52 (6
+// multiply-adds with its challenge, not 17), and 2^51 (rho1 + rho2 + rho1 rho2) is taken off once
+// per column; else their limbs come from limbs_of_signed. a_0's always do.
 template <class E>
 NNP_AVX512_IFMA void narrow_fold_two_avx512(const typename E::T* z00, const typename E::T* z01,
                                             const typename E::T* z10, const typename E::T* z11, Fp127 rho1, Fp127 rho2,
@@ -204,7 +204,9 @@ NNP_AVX512_IFMA void narrow_fold_two_avx512(const typename E::T* z00, const type
   const M127x8 f;
   const V3 r1 = M127x8::broadcast(rho1), r2 = M127x8::broadcast(rho2), r12 = M127x8::broadcast(rho1 * rho2);
   const __m512i offset = _mm512_set1_epi64(std::int64_t{1} << 51);
-  const V3 minus_offsets = M127x8::broadcast(Fp127::zero() - Fp127{u128{1} << 51} * (rho1 + rho2 + rho1 * rho2));
+  V3 minus_offsets{};
+  if constexpr (E::kOneLimbDifferences)
+    minus_offsets = M127x8::broadcast(Fp127::zero() - Fp127{u128{1} << 51} * (rho1 + rho2 + rho1 * rho2));
   for (std::size_t k = 0; k < cols; k += 8) {
     const std::size_t n = std::min<std::size_t>(8, cols - k);
     const __m512i a0 = E::load(z00 + k, n), a1 = E::load(z01 + k, n);

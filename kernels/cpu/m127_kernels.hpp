@@ -46,8 +46,8 @@ using M127NarrowGroupSums = std::array<Fp127, 9> (*)(const std::int32_t* z00, co
 M127NarrowGroupSums m127_narrow_group_sums();
 
 // The fold of two row variables (SumcheckKernels::fold_two, the same canonical elements) from four
-// rows of a narrow table's int32 entries (any: their differences are exact 64-bit integers). Null
-// where this CPU runs no AVX-512 IFMA kernels.
+// rows of a narrow table's int32 entries (any: their differences are below 2^34, one limb of the
+// fold's products). Null where this CPU runs no AVX-512 IFMA kernels.
 using M127NarrowFoldTwo = void (*)(const std::int32_t* z00, const std::int32_t* z01, const std::int32_t* z10,
                                    const std::int32_t* z11, Fp127 rho1, Fp127 rho2, Fp127* out, std::size_t cols);
 M127NarrowFoldTwo m127_narrow_fold_two();
@@ -64,7 +64,10 @@ using M127WideGroupSums = std::array<Fp127, 9> (*)(const std::int64_t* z00, cons
 // below 2^52 and each product two IFMA products, exact (m127_kernels.cpp, Int64SmallEntries), and
 // the fold's differences one limb (as the int32 kernels' are).
 inline constexpr unsigned kSmallWideEntryBits = 49;
+// (The widest extension, 6 (2^bits - 1), below 2^52 for the IFMA products, whose |P| is then below
+// 36 2^98 < 2^104; the fold's widest difference, 4 (2^bits - 1), below 2^51.)
 static_assert(6 * ((std::int64_t{1} << kSmallWideEntryBits) - 1) < (std::int64_t{1} << 52));
+static_assert(4 * ((std::int64_t{1} << kSmallWideEntryBits) - 1) < (std::int64_t{1} << 51));
 M127WideGroupSums m127_wide_group_sums(unsigned bits = kWideEntryBits);
 using M127WideFoldTwo = void (*)(const std::int64_t* z00, const std::int64_t* z01, const std::int64_t* z10,
                                  const std::int64_t* z11, Fp127 rho1, Fp127 rho2, Fp127* out, std::size_t cols);

@@ -195,10 +195,10 @@ inline std::shared_ptr<NarrowTable> make_narrow_table(std::size_t table_rows, st
 // integers, exact since the bound keeps it below 2^kNarrowWideBits. (Even below 2^31: a second
 // join into int32 would buy the cheaper int32 kernels for such tables, none of which the CNNs
 // measured have; their second Z is 40-50 bits.) The table's bits are its entries' measured
-// width, at most the bound: the join ORs |v| - [v < 0] as it writes them (one bit more for the
-// negative ones), the biases (which padding rows hold) with them. CIFAR-size's second Z is bounded
-// by 2^59 but measures below 2^47: the group sums' kernel of two-limb products takes it
-// (kSmallWideEntryBits, m127_kernels.hpp).
+// width, at most the bound: the convolution ORs |v| - [v < 0] over the values v it writes (the
+// biases of padding rows too), and |v| is below 2^(that OR's bit length + 1). CIFAR-size's second
+// Z is bounded by 2^59 but measures below 2^47: the group sums' kernel of two-limb products takes
+// it (kSmallWideEntryBits, m127_kernels.hpp).
 template <class F>
 std::optional<Table2D<F>> int8_conv_narrow(const FieldLayer<F>& layer, const PooledSquares& pooled, std::size_t batch,
                                            std::size_t table_cols, unsigned max_bits) {
@@ -208,8 +208,7 @@ std::optional<Table2D<F>> int8_conv_narrow(const FieldLayer<F>& layer, const Poo
   const std::size_t table_rows = padded(layer.rows());
   auto narrow = make_narrow_table(table_rows, layer.rows(), table_cols, std::max(bits, 1u), true);
   const std::vector<std::int64_t> bias = integer_bias(layer);
-  std::uint64_t magnitudes = 0;  // |v| - [v < 0] OR'ed (NarrowOutput)
-  for (const std::int64_t b : bias) magnitudes |= static_cast<std::uint64_t>(b ^ (b >> 63));
+  std::uint64_t magnitudes = 0;  // |v| - [v < 0] OR'ed over every value written (NarrowOutput)
   apply_conv_int8_into(op, pooled.sums.data(), batch, batch, pooled.bits,
                        NarrowOutput{narrow->v64.data(), table_cols, bias.data(), &magnitudes});
   narrow->bits = std::min(narrow->bits, bit_length(magnitudes) + 1);

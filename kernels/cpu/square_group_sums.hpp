@@ -43,8 +43,9 @@ struct SimdKernels<Fp127, Fp127> {
 
 // The integer kernels of the group sums for a narrow table whose entries they take (m127, an
 // AVX-512 IFMA CPU): m127_narrow_group_sums for int32 entries below 2^kNarrowProductBits,
-// m127_wide_group_sums for int64 ones below 2^kWideEntryBits, which read the rows in place. Null
-// otherwise: the rows are then widened into the field's kernels.
+// m127_wide_group_sums for int64 ones below 2^kWideEntryBits (its two-limb kernel at or below
+// kSmallWideEntryBits, picked by the table's bits), which read the rows in place. Null otherwise:
+// the rows are then widened into the field's kernels.
 template <class F, class K, class T>
 using NarrowGroupSums = std::array<K, kGroupSums> (*)(const T*, const T*, const T*, const T*,
                                                       const typename SimdKernels<F, K>::Weights&);

@@ -40,8 +40,9 @@
 namespace nnproof {
 
 // The integer kernels of the first fold of a narrow table (m127, an AVX-512 IFMA CPU):
-// m127_narrow_fold_two for int32 entries, m127_wide_fold_two for int64 ones below 2^kWideEntryBits,
-// which read the rows in place. Null otherwise: the rows are then widened into the field's kernels
+// m127_narrow_fold_two for int32 entries, m127_wide_fold_two for int64 ones below 2^kWideEntryBits
+// (its one-limb kernel at or below kSmallWideEntryBits, picked by the table's bits), which read the
+// rows in place. Null otherwise: the rows are then widened into the field's kernels
 // (as narrow_group_sums_kernel, square_group_sums.hpp).
 template <class F, class K, class T>
 using NarrowFoldTwo = void (*)(const T*, const T*, const T*, const T*, K, K, K*, std::size_t);

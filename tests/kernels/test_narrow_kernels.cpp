@@ -40,14 +40,19 @@ void expect_group_sums_kernel_is_the_field_kernel(Kernel kernel, T top, std::mt1
     std::vector<Fp127> eq(cols);
     for (auto& e : eq) e = testing::random_element<Fp127>(rng);
     const M127ColumnWeights weights{std::span<const Fp127>(eq)};
-    for (int fill = 0; fill < 3; ++fill) {
+    // Fills: +-top, sparse, random, and +-(top + 1) / 2, powers of two (products with a zero low
+    // limb, such as -2^52 at 27 bits).
+    for (int fill = 0; fill < 4; ++fill) {
       std::array<std::vector<T>, 4> rows;
       std::array<std::vector<Fp127>, 4> wide;
       for (std::size_t i = 0; i < 4; ++i) {
         rows[i].resize(cols);
         for (std::size_t k = 0; k < cols; ++k) {
           const T r = std::uniform_int_distribution<T>(-top, top)(rng);
-          rows[i][k] = fill == 0 ? extreme_corner(i, k, 1) * top : fill == 1 ? (k % 3 ? 0 : r) : r;
+          rows[i][k] = fill == 0   ? extreme_corner(i, k, 1) * top
+                       : fill == 1 ? (k % 3 ? 0 : r)
+                       : fill == 2 ? r
+                                   : extreme_corner(i, k, 1) * ((top + 1) / 2);
         }
         wide[i].resize(cols);
         widen_entries(rows[i].data(), cols, wide[i].data());
@@ -86,6 +91,7 @@ TEST(NarrowGroupSums, TheSmallWideKernelIsTheFieldKernel) {
   const M127WideGroupSums kernel = m127_wide_group_sums(kSmallWideEntryBits);
   if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
   ASSERT_NE(kernel, m127_wide_group_sums());
+  ASSERT_EQ(m127_wide_group_sums(kSmallWideEntryBits + 1), m127_wide_group_sums());
   auto rng = testing::make_rng(310);
   for (unsigned bits : {kSmallWideEntryBits, 26u, 3u})
     expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << bits) - 1, rng);
@@ -174,6 +180,7 @@ TEST(NarrowFoldTwo, TheSmallWideKernelIsTheFieldKernel) {
   const M127WideFoldTwo kernel = m127_wide_fold_two(kSmallWideEntryBits);
   if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
   ASSERT_NE(kernel, m127_wide_fold_two());
+  ASSERT_EQ(m127_wide_fold_two(kSmallWideEntryBits + 1), m127_wide_fold_two());
   auto rng = testing::make_rng(311);
   for (unsigned bits : {kSmallWideEntryBits, 20u, 2u})
     expect_fold_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << bits) - 1, rng);
@@ -209,16 +216,21 @@ TEST(ConvInt8Narrow, TheInt64JoinIsTheFieldJoinAtTheBound) {
       ASSERT_LE(output_bound_bits(op, raw, fbias.data()), kNarrowWideBits);
       std::vector<std::int64_t> got(op.rows * batch);
       std::vector<Fp127> want(op.rows * batch);
-      apply_conv_int8_into(op, in.data(), batch, batch, raw, NarrowOutput{got.data(), batch, bias.data()},
+      std::uint64_t magnitudes = 0;  // the join's OR of |v| - [v < 0] (int8_conv_narrow's measured width)
+      apply_conv_int8_into(op, in.data(), batch, batch, raw, NarrowOutput{got.data(), batch, bias.data(), &magnitudes},
                            out_c == 5 ? std::size_t{6} << 10 : kConvChunkBytes);
       apply_conv_int8_into(op, in.data(), batch, batch, raw, OpOutput<Fp127>{want.data(), batch, fbias.data()});
       const std::string where = std::to_string(out_c) + " channels, " + (int16 ? "int16" : "int8");
       std::int64_t most = 0;
+      std::uint64_t ors = 0;
       for (std::size_t i = 0; i < got.size(); ++i) {
         ASSERT_EQ(Fp127::from_int(got[i]), want[i]) << where << ", entry " << i;
         most = std::max(most, got[i] < 0 ? -got[i] : got[i]);
+        ors |= static_cast<std::uint64_t>(got[i] ^ (got[i] >> 63));
       }
       EXPECT_GE(most, std::int64_t{1} << (kNarrowWideBits - 3)) << where;
+      for (const std::int64_t b : bias) ors |= static_cast<std::uint64_t>(b ^ (b >> 63));
+      EXPECT_EQ(magnitudes, ors) << where;
     }
 }
 
