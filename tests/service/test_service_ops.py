@@ -20,13 +20,14 @@ from tamperer import Tamperer  # noqa: E402
 
 def case_sigterm():
     """SIGTERM mid-load: every accepted request is answered with a proof that verifies; new ones are refused."""
-    # Proofs long enough for a queue to form behind one: 512 images through CNN-2-Quad on one thread
-    # (~0.13 s each since session 19, ~1.5 s for all twelve). fcquad's 1024 samples took ~0.1 s once; since session 18 they take 0.01 s, and
-    # all twelve could be proved before the metrics showed a queue.
+    # Proofs long enough for a queue to form behind one: 1024 images through CNN-2-Quad on one thread
+    # (~0.2 s each in session 21; 512 took ~0.13 s in session 19, ~0.1 s now). fcquad's 1024 samples
+    # took ~0.1 s once; since session 18 they take 0.01 s, and all twelve could be proved before the
+    # metrics showed a queue.
     model = os.path.join(SRC, "examples/fashion_mnist/cnn2quad.onnx")
     inp = tmp("images.npy")
     with open(inp, "wb") as f:
-        f.write(make_npy(512, 784, 0.5))
+        f.write(make_npy(1024, 784, 0.5))
     srv = Server(BIN, [model], "--engine", "cpu", "--workers", "1", "--threads", "1", "--queue", "32", "--field",
                  "m127")
     body = npy_bytes(inp)
