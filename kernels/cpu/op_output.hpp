@@ -33,7 +33,7 @@ struct OpOutput {
 // The same for a narrow table's int64 entries (kernels/cpu/narrow_table.hpp): values are worked
 // mod 2^64 (unsigned, wrapping), which is exact where a bound keeps every output below 2^63. A
 // writer that has `magnitudes` ORs into it |v| - [v < 0] for every value v it writes (the int8
-// convolution, conv_int8.hpp: padding rows' biases included): |v| is below 2^(the OR's bit length
+// convolution, conv_int8.cpp: padding rows' biases included): |v| is below 2^(the OR's bit length
 // + 1).
 struct NarrowOutput {
   using Value = std::uint64_t;
