@@ -3,7 +3,7 @@
 // The int8 convolution's byte plumbing (conv_int8.cpp): the input's values cut into the bytes of
 // oneDNN's u8 images (split_bytes), and its int32 outputs rebuilt into field elements (or a narrow
 // Z's int64 entries) and written to the layer's feature-major rows (join_bytes). Included by
-// conv_int8.cpp only.
+// conv_int8.cpp and conv_int8_split.cpp (split_eight_channels, its vector kernel) only.
 #include <algorithm>
 #include <bit>
 #include <cstddef>
@@ -46,17 +46,25 @@ inline u128 raw_bits_of(const Fp127& x) { return x.v; }
 inline std::uint64_t raw_bits_of(std::uint64_t x) { return x; }
 
 // The 8 x 8 byte transpose in place: byte c of v[l] becomes byte l of v[c]. Three rounds, each
-// swapping the off-diagonal blocks of s x s bytes between rows c and c + s (s = 4, 2, 1).
-inline void transpose_bytes_8x8(std::uint64_t (&v)[8]) {
+// swapping the off-diagonal blocks of s x s bytes between rows c and c + s (s = 4, 2, 1). Word is
+// a 64-bit integer, or a vector of them (split_eight_channels: a transpose in every lane).
+template <class Word>
+inline void transpose_bytes_8x8(Word (&v)[8]) {
   constexpr std::uint64_t kLowBlocks[3] = {0x00000000FFFFFFFFull, 0x0000FFFF0000FFFFull, 0x00FF00FF00FF00FFull};
   for (unsigned round = 0, s = 4; round < 3; ++round, s /= 2)
     for (unsigned c = 0; c < 8; ++c) {
       if (c & s) continue;
-      const std::uint64_t t = ((v[c] >> (8 * s)) ^ v[c + s]) & kLowBlocks[round];
+      const Word t = ((v[c] >> (8 * s)) ^ v[c + s]) & kLowBlocks[round];
       v[c + s] ^= t;
       v[c] ^= t << (8 * s);
     }
 }
+
+// For i < n, l < L <= 8: the eight bytes at dst + i sample_stride + l plane_stride are byte l of
+// rows[0..8)[i]: eight channels' 64-bit values cut into bytes, as split_bytes' loop over samples
+// does for field elements, eight samples at a time in vector lanes (conv_int8_split.cpp).
+void split_eight_channels(const std::uint64_t* const (&rows)[8], std::size_t n, std::size_t L, std::uint8_t* dst,
+                          std::size_t sample_stride, std::size_t plane_stride);
 
 // The split reads, and the join writes, the n <= 16 samples of a block (at most four cache lines in
 // m127) of each row of a feature-major table: each asks for the row kPrefetchRowsAhead ahead itself
@@ -81,6 +89,10 @@ void split_bytes(const ConvShape& c, std::size_t L, const In* in, std::size_t in
       if (step == 8) {
         const In* rows[8];
         for (std::size_t r = 0; r < 8; ++r) rows[r] = in + in_feature(c, ch + r, p) * in_stride + k0;
+        if constexpr (std::is_same_v<In, std::uint64_t>) {
+          split_eight_channels(rows, n, L, src + p * C + ch, L * hw * C, hw * C);
+          continue;
+        }
         for (std::size_t i = 0; i < n; ++i) {
           std::uint64_t v[8];
           for (std::size_t r = 0; r < 8; ++r) v[r] = static_cast<std::uint64_t>(raw_bits_of(rows[r][i]));

@@ -20,6 +20,7 @@
 #include "kernels/cpu/conv_int8.hpp"
 #include "kernels/cpu/narrow_table.hpp"
 #include "kernels/cpu/op_output.hpp"
+#include "kernels/cpu/square_pool.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
 #include "kernels/engine/structured_forward.hpp"
 #include "kernels/engine/uninitialized.hpp"
@@ -58,9 +59,13 @@ void pool_narrow_squares(const LinearOp& op, const T* in, std::size_t in_stride,
       std::array<Sum, kChunk> sums{};
       for_each_entry(op, a, [&](std::size_t j, std::int64_t) {
         const T* x = in + j * in_stride + k0;
-        for (std::size_t k = 0; k < m; ++k) {
-          const Square v = x[k];
-          sums[k] += static_cast<Sum>(v * v);
+        if constexpr (std::is_same_v<T, std::int32_t> && std::is_same_v<Sum, std::uint64_t>) {
+          add_squares_u64(x, m, sums.data());  // square_pool.hpp's vector kernel
+        } else {
+          for (std::size_t k = 0; k < m; ++k) {
+            const Square v = x[k];
+            sums[k] += static_cast<Sum>(v * v);
+          }
         }
       });
       write(a, k0, m, sums.data());
@@ -114,6 +119,32 @@ bool pooled_squares_feed_limb_op(std::span<const LinearOp> ops, const NarrowTabl
          limb_route_fits(ops[1]) && pooled_square_limbs<F>(ops[0], narrow) > 0;
 }
 
+// Whether a pool of a narrow table's squares can sum them as square halves (square_pool.hpp):
+// int64 entries below 2^kSquareHalvesBits, at most kSquareHalvesTaps a row (a CNN's 2 x 2 pool).
+inline bool pools_square_halves(const LinearOp& pool, const NarrowTable& narrow) {
+  return narrow.wide() && narrow.bits <= kSquareHalvesBits && max_taps_per_row(pool) <= kSquareHalvesTaps;
+}
+
+// The pool of an int64 table's squares (pools_square_halves) cut into `planes`' limbs as
+// pool_narrow_squares<u128> and cut_unsigned_limbs31 would, in 64-bit lanes.
+inline void pool_square_halves_into(const LinearOp& pool, const std::int64_t* in, std::size_t in_stride,
+                                    std::size_t batch, LimbPlanes<std::int32_t>& planes) {
+  const std::size_t stride = pool.rows * kLimbBlock;  // a limb's planes are `stride` apart
+  parallel_for(pool.rows, [&](std::size_t a) {
+    constexpr std::size_t kChunk = 256;  // samples at a time: the sums stay in L1
+    std::array<std::uint64_t, 3 * kChunk> sums;
+    const SquareHalvesSums s{sums.data(), sums.data() + kChunk, sums.data() + 2 * kChunk};
+    for (std::size_t k0 = 0; k0 < batch; k0 += kChunk) {
+      const std::size_t m = std::min(batch, k0 + kChunk) - k0;
+      sums.fill(0);
+      for_each_entry(pool, a, [&](std::size_t j, std::int64_t) { add_square_halves(in + j * in_stride + k0, m, s); });
+      for (std::size_t b = 0; b < m; b += kLimbBlock)  // a block's samples are consecutive in each plane
+        cut_square_halves({s.lo + b, s.mid + b, s.hi + b}, std::min(kLimbBlock, m - b), planes.n, planes.at(a, k0 + b),
+                          stride);
+    }
+  });
+}
+
 // ops[1] applied to the pool ops[0] of a narrow table's squares into `out`: the pool's 128-bit sums
 // cut straight into ops[1]'s limb planes (non-negative integers below 2^(31 n - 1): their limbs
 // are their own 31-bit pieces), with no field table between them and no scan of it for its width
@@ -124,13 +155,16 @@ void pool_squares_into_limb_op(std::span<const LinearOp> ops, const NarrowTable&
   const unsigned n = pooled_square_limbs<F>(ops[0], narrow);
   const std::size_t cols = ops[1].cols, stride = cols * kLimbBlock;  // a limb's planes are `stride` apart
   LimbPlanes<std::int32_t> planes(cols, batch, n);
-  narrow.visit([&](const auto* in) {
-    pool_narrow_squares<u128>(ops[0], in, in_stride, batch,
-                              [&](std::size_t j, std::size_t k0, std::size_t m, const u128* sums) {
-                                for (std::size_t k = 0; k < m; ++k)
-                                  cut_unsigned_limbs31(sums[k], n, planes.at(j, k0 + k), stride);
-                              });
-  });
+  if (pools_square_halves(ops[0], narrow))
+    pool_square_halves_into(ops[0], narrow.v64.data(), in_stride, batch, planes);
+  else
+    narrow.visit([&](const auto* in) {
+      pool_narrow_squares<u128>(ops[0], in, in_stride, batch,
+                                [&](std::size_t j, std::size_t k0, std::size_t m, const u128* sums) {
+                                  for (std::size_t k = 0; k < m; ++k)
+                                    cut_unsigned_limbs31(sums[k], n, planes.at(j, k0 + k), stride);
+                                });
+    });
   // The last block's samples past the batch: zero, as cut_planes writes them (their sums are
   // formed, never written; no uninitialized value is read).
   parallel_for(cols, [&](std::size_t j) {
