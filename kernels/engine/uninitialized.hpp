@@ -4,12 +4,16 @@
 // after they are sized. A std::vector zero-fills them first, on the calling thread: for the
 // activation sum-check's 4 MiB third-round table that was 0.25-0.5 ms of a single core before a
 // parallel pass that overwrites every entry (TIMIT shape, m61).
+#include <cstddef>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace nnproof {
+
+inline constexpr std::size_t kTableAlignment = 64;
 
 template <class T>
 struct UninitializedAllocator : std::allocator<T> {
@@ -20,6 +24,14 @@ struct UninitializedAllocator : std::allocator<T> {
   UninitializedAllocator() = default;
   template <class U>
   UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+
+  // Cache-line aligned: a table's rows are then read and written by whole vector registers that
+  // never straddle two lines (malloc's large blocks start 16 bytes past a page).
+  T* allocate(std::size_t n) {
+    if (n > std::size_t(-1) / sizeof(T)) throw std::bad_array_new_length();
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{kTableAlignment}));
+  }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete (p, std::align_val_t{kTableAlignment}); }
 
   // Default construction writes nothing. Only for field elements and other types whose objects
   // the allocation itself creates (implicit-lifetime: trivially copyable and destructible).
