@@ -100,6 +100,15 @@ struct Int32Entries {
   }
 };
 
+// Int32 entries below 2^kSmallNarrowEntryBits (a CNN's first Z: 20-21 bits): every product is below
+// 2^51 in magnitude, so P + 2^51 is one limb below 2^52: 6 multiply-adds with e, not 12.
+struct Int32SmallEntries : Int32Entries {
+  static constexpr unsigned kOffsetBits = 51;
+  NNP_AVX512_IFMA static void mac(W5& sums, const V3& e, __m512i x, __m512i y, const M127x8&) {
+    sums.mac1(e, _mm512_add_epi64(_mm512_mul_epi32(x, y), _mm512_set1_epi64(std::int64_t{1} << 51)));
+  }
+};
+
 // Int64 entries below 2^kSmallWideEntryBits: the differences and extensions are exact int64 below
 // 2^52, so |P| < 2^104 is two IFMA products of their magnitudes (low and high 52 bits), exact, and
 // P + 2^104 (below 2^105) is those two limbs and a top bit: 2 + 12 multiply-adds and three masked
@@ -304,8 +313,10 @@ const M127Kernels& m127_kernels() {
   return best;
 }
 
-M127NarrowGroupSums m127_narrow_group_sums() {
+M127NarrowGroupSums m127_narrow_group_sums(unsigned bits) {
 #ifdef NNP_M127_AVX512
+  if (avx512_ifma_kernels_allowed() && bits <= kSmallNarrowEntryBits)
+    return narrow_group_sums_avx512<Int32SmallEntries>;
   if (avx512_ifma_kernels_allowed()) return narrow_group_sums_avx512<Int32Entries>;
 #endif
   return nullptr;

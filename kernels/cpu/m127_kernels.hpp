@@ -43,7 +43,13 @@ static_assert(3 * 2 * ((std::int64_t{1} << kNarrowProductBits) - 1) <= std::int6
 using M127NarrowGroupSums = std::array<Fp127, 9> (*)(const std::int32_t* z00, const std::int32_t* z01,
                                                      const std::int32_t* z10, const std::int32_t* z11,
                                                      const M127ColumnWeights& w);
-M127NarrowGroupSums m127_narrow_group_sums();
+// For entries of at most `bits` bits: at most kSmallNarrowEntryBits, every product is below 2^51
+// in magnitude, one limb once offset by 2^51 (m127_kernels.cpp, Int32SmallEntries).
+inline constexpr unsigned kSmallNarrowEntryBits = 22;
+// (The widest product, (2 d_1 - d_0)^2 <= 36 (2^bits - 1)^2.)
+static_assert(36 * ((std::int64_t{1} << kSmallNarrowEntryBits) - 1) * ((std::int64_t{1} << kSmallNarrowEntryBits) - 1) <
+              (std::int64_t{1} << 51));
+M127NarrowGroupSums m127_narrow_group_sums(unsigned bits = kNarrowProductBits);
 
 // The fold of two row variables (SumcheckKernels::fold_two, the same canonical elements) from four
 // rows of a narrow table's int32 entries (any: their differences are below 2^34, one limb of the

@@ -42,7 +42,8 @@ struct SimdKernels<Fp127, Fp127> {
 };
 
 // The integer kernels of the group sums for a narrow table whose entries they take (m127, an
-// AVX-512 IFMA CPU): m127_narrow_group_sums for int32 entries below 2^kNarrowProductBits,
+// AVX-512 IFMA CPU): m127_narrow_group_sums for int32 entries below 2^kNarrowProductBits (its
+// one-limb kernel at or below kSmallNarrowEntryBits),
 // m127_wide_group_sums for int64 ones below 2^kWideEntryBits (its two-limb kernel at or below
 // kSmallWideEntryBits, picked by the table's bits), which read the rows in place. Null otherwise:
 // the rows are then widened into the field's kernels.
@@ -53,7 +54,8 @@ using NarrowGroupSums = std::array<K, kGroupSums> (*)(const T*, const T*, const 
 template <class F, class K>
 NarrowGroupSums<F, K, std::int32_t> narrow_group_sums_kernel(const NarrowTable* narrow) {
   if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
-    if (narrow && narrow->entries32() && narrow->bits <= kNarrowProductBits) return m127_narrow_group_sums();
+    if (narrow && narrow->entries32() && narrow->bits <= kNarrowProductBits)
+      return m127_narrow_group_sums(narrow->bits);
   }
   return nullptr;
 }

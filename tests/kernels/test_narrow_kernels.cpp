@@ -78,6 +78,18 @@ TEST(NarrowGroupSums, TheIntegerKernelIsTheFieldKernel) {
   expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int32_t{1} << kNarrowProductBits) - 1, rng);
 }
 
+// Int32 entries of at most kSmallNarrowEntryBits: the kernel of one-limb offset products, at its
+// top and at a few bits.
+TEST(NarrowGroupSums, TheSmallIntegerKernelIsTheFieldKernel) {
+  const M127NarrowGroupSums kernel = m127_narrow_group_sums(kSmallNarrowEntryBits);
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  ASSERT_NE(kernel, m127_narrow_group_sums());
+  ASSERT_EQ(m127_narrow_group_sums(kSmallNarrowEntryBits + 1), m127_narrow_group_sums());
+  auto rng = testing::make_rng(311);
+  for (unsigned bits : {kSmallNarrowEntryBits, 13u, 2u})
+    expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int32_t{1} << bits) - 1, rng);
+}
+
 TEST(NarrowGroupSums, TheWideKernelIsTheFieldKernel) {
   const M127WideGroupSums kernel = m127_wide_group_sums();
   if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
@@ -97,13 +109,14 @@ TEST(NarrowGroupSums, TheSmallWideKernelIsTheFieldKernel) {
     expect_group_sums_kernel_is_the_field_kernel(kernel, (std::int64_t{1} << bits) - 1, rng);
 }
 
-// square_group_sums of a narrow table at an integer kernel's bound and past it (int32: 27 to 31
-// bits; int64: 48 to 50 around the small kernel's bound, 59 to 62), entries at +-(2^bits - 1) in
+// square_group_sums of a narrow table at an integer kernel's bound and past it (int32: 21 to 23
+// around the small kernel's bound, 27 to 31 bits; int64: 48 to 50 around the small kernel's bound,
+// 59 to 62), entries at +-(2^bits - 1) in
 // extreme_corner's pattern: the same V and group sums as the widened table's, whichever route the
 // bound picks (past it the rows are widened).
 TEST(NarrowGroupSums, TheBoundPicksAnExactRoute) {
   auto rng = testing::make_rng(307);
-  for (unsigned bits : {27u, 28u, 29u, 31u, 48u, 49u, 50u, 59u, 60u, 61u, 62u}) {
+  for (unsigned bits : {21u, 22u, 23u, 27u, 28u, 29u, 31u, 48u, 49u, 50u, 59u, 60u, 61u, 62u}) {
     const std::size_t rows = 16, cols = 64;
     auto narrow = std::make_shared<NarrowTable>();
     narrow->bits = bits;
