@@ -40,14 +40,14 @@ NNP_AVX512_IFMA void group_pass(const Fp127* z00, const Fp127* z01, const Fp127*
         // The rows the next passes and the next group read ("Prefetch" in sumcheck_kernels.hpp).
         prefetch_two_lines<3>(z10 + k), prefetch_two_lines<3>(z11 + k);
         prefetch_two_lines<2>(z00 + cols + k), prefetch_two_lines<2>(z01 + cols + k);
-        x[0] = f.mul(a0, a0), x[1] = f.mul(a1, a1), x[2] = f.mul(a2, a2);
+        x[0] = f.square(a0), x[1] = f.square(a1), x[2] = f.square(a2);
       } else {
         const V3 d0 = f.sub(f.load(z10 + k, n), a0), d1 = f.sub(f.load(z11 + k, n), a1);
         const V3 d2 = f.sub(f.add(d1, d1), d0);
         if constexpr (kPass == 1) {
           x[0] = f.mul(a0, d0), x[1] = f.mul(a1, d1), x[2] = f.mul(a2, d2);
         } else {
-          x[0] = f.mul(d0, d0), x[1] = f.mul(d1, d1), x[2] = f.mul(d2, d2);
+          x[0] = f.square(d0), x[1] = f.square(d1), x[2] = f.square(d2);
         }
       }
       const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
@@ -253,8 +253,8 @@ NNP_AVX512_IFMA std::array<Fp127, 2> pair_q_avx512(const Fp127* lo, const Fp127*
       const V3 z2 = f.sub(f.add(h, h), l);
       const V3 e{_mm512_loadu_si512(w.limb0.data() + k), _mm512_loadu_si512(w.limb1.data() + k),
                  _mm512_loadu_si512(w.limb2.data() + k)};
-      q0.mac(e, f.mul(l, l));
-      q2.mac(e, f.mul(z2, z2));
+      q0.mac(e, f.square(l));
+      q2.mac(e, f.square(z2));
     }
     q[0] += q0.total();
     q[1] += q2.total();
