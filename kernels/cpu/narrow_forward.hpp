@@ -129,7 +129,7 @@ inline bool pools_square_halves(const LinearOp& pool, const NarrowTable& narrow)
 // pool_narrow_squares<u128> and cut_unsigned_limbs31 would, in 64-bit lanes.
 inline void pool_square_halves_into(const LinearOp& pool, const std::int64_t* in, std::size_t in_stride,
                                     std::size_t batch, LimbPlanes<std::int32_t>& planes) {
-  const std::size_t stride = pool.rows * kLimbBlock;  // a limb's planes are `stride` apart
+  const std::size_t stride = planes.block_size / planes.n;  // a limb's planes are `stride` apart
   parallel_for(pool.rows, [&](std::size_t a) {
     constexpr std::size_t kChunk = 256;  // samples at a time: the sums stay in L1
     std::array<std::uint64_t, 3 * kChunk> sums;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kernels/cpu/square_pool.hpp"
 
+#include <stdexcept>
+
 #include "core/simd/x86.hpp"
 
 namespace nnproof {
@@ -17,7 +19,8 @@ NNP_CLONES_V4_V3 void add_square_halves(const std::int64_t* x, std::size_t m, co
   for (std::size_t k = 0; k < m; ++k) {
     const std::int64_t v = x[k];
     const auto a = static_cast<std::uint64_t>(v < 0 ? -v : v);
-    const std::uint64_t a0 = a & 0x7FFFFFFF, a1 = a >> 31;  // both below 2^32: vpmuludq
+    // Both below 2^32 (a1 below 2^29: the mask only tells the compiler so, for vpmuludq).
+    const std::uint64_t a0 = a & 0x7FFFFFFF, a1 = (a >> 31) & 0xFFFFFFFF;
     lo[k] += a0 * a0;
     mid[k] += a0 * a1;
     hi[k] += a1 * a1;
@@ -44,6 +47,7 @@ inline void cut_halves(const SquareHalvesSums& s, std::size_t m, std::int32_t* l
 
 NNP_CLONES_V4_V3 void cut_square_halves(const SquareHalvesSums& s, std::size_t m, unsigned n, std::int32_t* limbs,
                                         std::size_t limb_stride) {
+  if (n == 0 || n > 4) throw std::logic_error("cut_square_halves: the sums need 1 to 4 limbs");
   switch (n) {
     case 1:
       return cut_halves<1>(s, m, limbs, limb_stride);
@@ -51,7 +55,7 @@ NNP_CLONES_V4_V3 void cut_square_halves(const SquareHalvesSums& s, std::size_t m
       return cut_halves<2>(s, m, limbs, limb_stride);
     case 3:
       return cut_halves<3>(s, m, limbs, limb_stride);
-    default:
+    default:  // 4
       return cut_halves<4>(s, m, limbs, limb_stride);
   }
 }

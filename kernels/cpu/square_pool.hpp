@@ -26,8 +26,8 @@ struct SquareHalvesSums {
 // The sums of samples k < m plus x[k]^2 (their `lo`, `mid`, `hi` zero before the first entry).
 void add_square_halves(const std::int64_t* x, std::size_t m, const SquareHalvesSums& s);
 
-// The low n <= 4 31-bit limbs of sample k's sum, k < m, at limbs[l limb_stride + k] (all four
-// hold the sum: it is below 2^124).
+// The low n 31-bit limbs of sample k's sum, k < m, at limbs[l limb_stride + k], for n = 1..4 (four
+// hold the sum: it is below 2^124; any other n is a std::logic_error).
 void cut_square_halves(const SquareHalvesSums& s, std::size_t m, unsigned n, std::int32_t* limbs,
                        std::size_t limb_stride);
 

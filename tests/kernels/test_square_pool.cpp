@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // The vector kernels of a sum pool of squares (kernels/cpu/square_pool.hpp) and of the int8
 // convolution's split of 64-bit inputs (split_eight_channels) against scalar 128-bit references,
-// at their bounds, for every tail length of the vector loops.
+// at their bounds, for every tail length of the vector loops; and the alignment of the tables they
+// read (UninitializedVector).
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "core/fields.hpp"
 #include "kernels/cpu/conv_int8_bytes.hpp"
+#include "kernels/cpu/narrow_forward.hpp"
 #include "kernels/cpu/square_pool.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
+#include "kernels/engine/uninitialized.hpp"
 
 namespace nnproof {
 namespace {
@@ -76,6 +81,78 @@ TEST(SquarePool, SquareHalvesAreTheSumsLimbs) {
         }
 }
 
+// Every lane at the halves' ceiling: four taps of +-(2^60 - 1) (lo reaches 4 (2^31 - 1)^2, just
+// below 2^64), and |x| = 2^31 - 1 (a1 = 0), 2^31 (a0 = 0) and 1.
+TEST(SquarePool, SquareHalvesAtTheirCeiling) {
+  const std::int64_t top = (std::int64_t{1} << kSquareHalvesBits) - 1;
+  const std::vector<std::int64_t> lane_values = {top, -top, (std::int64_t{1} << 31) - 1, std::int64_t{1} << 31, -1};
+  const std::size_t m = lane_values.size();
+  std::vector<std::uint64_t> lo(m), mid(m), hi(m);
+  const SquareHalvesSums s{lo.data(), mid.data(), hi.data()};
+  std::vector<u128> exact(m);
+  for (std::size_t t = 0; t < kSquareHalvesTaps; ++t) {
+    std::vector<std::int64_t> x(m);
+    for (std::size_t k = 0; k < m; ++k) {
+      x[k] = t % 2 ? -lane_values[k] : lane_values[k];
+      exact[k] += static_cast<u128>(static_cast<i128>(x[k]) * x[k]);
+    }
+    add_square_halves(x.data(), m, s);
+  }
+  std::vector<std::int32_t> limbs(4 * m), expected(4 * m);
+  cut_square_halves(s, m, 4, limbs.data(), m);
+  for (std::size_t k = 0; k < m; ++k) cut_unsigned_limbs31(exact[k], 4, expected.data() + k, m);
+  EXPECT_EQ(limbs, expected);
+  EXPECT_THROW(cut_square_halves(s, m, 5, limbs.data(), m), std::logic_error);
+}
+
+// A 2 x 2 sum pool of an int64 table's squares into limb planes (pool_square_halves_into) against
+// the exact 128-bit sums cut by cut_unsigned_limbs31, for batches around the planes' 32-sample
+// blocks and the pool's 256-sample chunks, rows of a longer stride; and the pools it does not take.
+TEST(SquarePool, PoolSquareHalvesIntoIsTheExactPoolsLimbs) {
+  std::mt19937_64 rng(14);
+  ConvShape c;
+  c.groups = c.in_channels = c.out_channels = 3, c.in_h = c.in_w = 6;
+  c.kernel_h = c.kernel_w = c.stride_h = c.stride_w = 2;
+  const LinearOp pool = LinearOp::sum_pool(c);
+  const std::int64_t top = (std::int64_t{1} << kSquareHalvesBits) - 1;
+  for (std::size_t batch : {1, 31, 33, 255, 256, 257, 300}) {
+    const std::size_t in_stride = batch + 3;
+    NarrowTable narrow;
+    narrow.bits = kSquareHalvesBits;
+    narrow.v64.resize(pool.cols * in_stride);
+    for (auto& x : narrow.v64) x = rng() % 3 == 0 ? (rng() % 2 ? top : -top) : pick_signed(rng, kSquareHalvesBits);
+    ASSERT_TRUE(pools_square_halves(pool, narrow));
+    const unsigned n = pooled_square_limbs<Fp127>(pool, narrow);
+    ASSERT_EQ(n, 4u);
+    LimbPlanes<std::int32_t> planes(pool.rows, batch, n);
+    pool_square_halves_into(pool, narrow.v64.data(), in_stride, batch, planes);
+    const std::size_t stride = pool.rows * kLimbBlock;
+    for (std::size_t a = 0; a < pool.rows; ++a)
+      for (std::size_t k = 0; k < batch; ++k) {
+        u128 sum = 0;
+        for_each_entry(pool, a, [&](std::size_t j, std::int64_t) {
+          const i128 x = narrow.v64[j * in_stride + k];
+          sum += static_cast<u128>(x * x);
+        });
+        std::int32_t want[4];
+        cut_unsigned_limbs31(sum, n, want, 1);
+        for (unsigned l = 0; l < n; ++l)
+          ASSERT_EQ(planes.at(a, k)[l * stride], want[l]) << "batch " << batch << ", row " << a << ", sample " << k;
+      }
+  }
+  NarrowTable narrow;
+  narrow.v64.resize(1);
+  narrow.bits = kSquareHalvesBits + 1;
+  EXPECT_FALSE(pools_square_halves(pool, narrow));  // entries too wide
+  narrow.bits = kSquareHalvesBits;
+  c.kernel_h = c.kernel_w = 3;
+  EXPECT_FALSE(pools_square_halves(LinearOp::sum_pool(c), narrow));  // nine taps
+  NarrowTable narrow32;
+  narrow32.v.resize(1);
+  narrow32.bits = 20;
+  EXPECT_FALSE(pools_square_halves(pool, narrow32));  // int32 entries
+}
+
 // split_eight_channels against the bytes of each value, for every n up to two vectors and a tail,
 // every L up to 8, with strides that interleave the samples' and the planes' bytes.
 TEST(SquarePool, SplitEightChannelsCutsEachValueIntoItsBytes) {
@@ -98,6 +175,20 @@ TEST(SquarePool, SplitEightChannelsCutsEachValueIntoItsBytes) {
       conv_bytes::split_eight_channels(rows, n, L, dst.data(), sample_stride, plane_stride);
       ASSERT_EQ(dst, expected) << "n = " << n << ", L = " << L;
     }
+}
+
+// Whole cache lines from a table's first entry, for every size and element type (malloc alone
+// gives 16 bytes), and through a vector's growth.
+TEST(UninitializedVector, TablesAreCacheLineAligned) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 64 == 0; };
+  for (std::size_t n : {1, 3, 1000, 1 << 20, (1 << 22) + 5}) {
+    UninitializedVector<std::int64_t> v64(n);
+    UninitializedVector<std::int32_t> v32(n);
+    UninitializedVector<Fp127> f(n);
+    EXPECT_TRUE(aligned(v64.data()) && aligned(v32.data()) && aligned(f.data())) << n;
+    v32.resize(3 * n + 1);
+    EXPECT_TRUE(aligned(v32.data())) << n;
+  }
 }
 
 }  // namespace
