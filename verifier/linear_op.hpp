@@ -49,6 +49,8 @@ struct ConvShape {
   // Throws std::invalid_argument when the shape is empty, inconsistent or too large.
   void validate() const;
 
+  bool operator==(const ConvShape&) const = default;
+
   static std::size_t pow2_at_least(std::size_t n) {
     std::size_t p = 1;
     while (p < n) p <<= 1;
@@ -86,14 +88,21 @@ struct LinearOp {
   void validate() const;
 };
 
+// Whether output feature `out` is a padding position of a pow2 output layout (its row or column
+// past the image): for_each_tap gives it no taps.
+inline bool is_padding_output(const ConvShape& c, std::size_t out) {
+  const std::size_t oh_n = c.out_rows(), ow_n = c.out_cols();
+  return out / ow_n % oh_n >= c.out_h() || out % ow_n >= c.out_w();
+}
+
 // fn(in_index, weight_index) for every kernel tap that reads a real (unpadded) input feature of
 // output feature `out`, both indices in the shape's layouts (a padding row of a pow2 layout has no
 // taps). The order is fixed, so sums over taps are deterministic.
 template <class Fn>
 void for_each_tap(const ConvShape& c, std::size_t out, Fn&& fn) {
+  if (is_padding_output(c, out)) return;
   const std::size_t oh_n = c.out_rows(), ow_n = c.out_cols();
   const std::size_t co = out / (oh_n * ow_n), oh = out / ow_n % oh_n, ow = out % ow_n;
-  if (oh >= c.out_h() || ow >= c.out_w()) return;
   const std::size_t gin = c.group_in(), group = co / (c.out_channels / c.groups);
   const std::size_t in_rows = c.in_rows(), in_cols = c.in_cols();
   for (std::size_t cl = 0; cl < gin; ++cl) {

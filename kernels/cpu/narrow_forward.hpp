@@ -209,13 +209,33 @@ std::vector<std::int64_t> integer_bias(const FieldLayer<F>& layer) {
   return bias;
 }
 
-// An unwritten narrow table of table_rows x table_cols entries below 2^bits, int64 where `wide`,
-// whose rows from real_rows on its writer zeroes.
-inline std::shared_ptr<NarrowTable> make_narrow_table(std::size_t table_rows, std::size_t real_rows,
-                                                      std::size_t table_cols, unsigned bits, bool wide) {
+// The rows of a layer's Z that are zero whatever its input (NarrowTable::zero_rows): the padding
+// positions of its last op's pow2 output layout (a convolution's: no taps) whose bias is zero, as
+// ProofLayout makes it. Empty where there are none.
+template <class F>
+std::vector<std::uint8_t> zero_rows_of(const FieldLayer<F>& layer) {
+  const LinearOp& op = layer.q->ops.back();
+  if (op.kind != LinearOp::Kind::conv || !op.conv.pow2_out) return {};
+  std::vector<std::uint8_t> zero(layer.rows());
+  bool any = false;
+  for (std::size_t a = 0; a < zero.size(); ++a) {
+    zero[a] = is_padding_output(op.conv, a) && layer.bias[a] == F::zero();
+    any = any || zero[a];
+  }
+  if (!any) zero.clear();
+  return zero;
+}
+
+// An unwritten narrow table for a layer's Z, table_cols columns of entries below 2^bits, int64
+// where `wide`, whose rows from layer.rows() to padded(layer.rows()) its writer zeroes.
+template <class F>
+std::shared_ptr<NarrowTable> make_narrow_table(const FieldLayer<F>& layer, std::size_t table_cols, unsigned bits,
+                                               bool wide) {
+  const std::size_t table_rows = padded(layer.rows());
   auto narrow = std::make_shared<NarrowTable>();
   narrow->bits = bits;
-  narrow->real_rows = real_rows;
+  narrow->real_rows = layer.rows();
+  narrow->zero_rows = zero_rows_of(layer);
   if (wide)
     narrow->v64.resize(table_rows * table_cols);
   else
@@ -240,7 +260,7 @@ std::optional<Table2D<F>> int8_conv_narrow(const FieldLayer<F>& layer, const Poo
   const unsigned bits = output_bound_bits(op, pooled.bits, layer.bias.data());
   if (bits > std::min(max_bits, kNarrowWideBits)) return std::nullopt;
   const std::size_t table_rows = padded(layer.rows());
-  auto narrow = make_narrow_table(table_rows, layer.rows(), table_cols, std::max(bits, 1u), true);
+  auto narrow = make_narrow_table(layer, table_cols, std::max(bits, 1u), true);
   const std::vector<std::int64_t> bias = integer_bias(layer);
   std::uint64_t magnitudes = 0;  // |v| - [v < 0] OR'ed over every value written (NarrowOutput)
   apply_conv_int8_into(op, pooled.sums.data(), batch, batch, pooled.bits,
@@ -262,7 +282,7 @@ std::optional<Table2D<F>> last_op_narrow(const FieldLayer<F>& layer, const F* in
   if (bits == 0) return std::nullopt;
   const std::vector<std::int64_t> bias = integer_bias(layer);
   const std::size_t table_rows = padded(layer.rows());
-  auto narrow = make_narrow_table(table_rows, layer.rows(), table_cols, bits, bits > 31);
+  auto narrow = make_narrow_table(layer, table_cols, bits, bits > 31);
   const auto zero_padding = [&](auto* entries) {
     zero_padding_parallel(entries, table_rows, table_cols, layer.rows(), batch);
   };

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "core/fields.hpp"
 #include "kernels/cpu/op_output.hpp"
@@ -47,7 +48,14 @@ struct NarrowTable final : DeviceCopy {
   // Rows from real_rows on are zero (a layer's padding rows): the first passes of the activation
   // sum-check skip what they would read there (square_group_sums, the first fold).
   std::size_t real_rows = SIZE_MAX;
+  // Per row, 1 where the row is zero whatever the input (a padding position of the layer's pow2
+  // image layout, whose bias is zero: zero_rows_of, narrow_forward.hpp), or empty: the activation
+  // sum-check skips groups of such rows (square_group_sums) and never writes their folds
+  // (square_sumcheck.hpp). CNN-2-Quad's first Z: 44% of its rows (24 x 24 images in 32 x 32).
+  std::vector<std::uint8_t> zero_rows;
   NarrowTable() : DeviceCopy(&kNarrowTableTag) {}
+  // Whether row r is known to be zero (zero_rows, or past real_rows).
+  bool zero_row(std::size_t r) const { return r >= real_rows || (!zero_rows.empty() && zero_rows[r]); }
   bool wide() const { return !v64.empty(); }
   // The int32 entries, or nullptr where they are int64 (the int32 integer kernels read these; the
   // int64 ones read v64).

@@ -95,14 +95,16 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
     r.fill(K::zero());
     WidenBuffer<F> buf;
     const bool upper_zero = narrow && g + half >= narrow->real_rows;  // rows g + half on: padding
-    const auto group = [&](auto kernel, const auto* entries) {        // the rows read in place
+    const bool all_zero = narrow && narrow->zero_row(g) && narrow->zero_row(g + quarter) &&
+                          narrow->zero_row(g + half) && narrow->zero_row(g + half + quarter);  // sums all zero
+    const auto group = [&](auto kernel, const auto* entries) {                                 // the rows read in place
       const auto* z = entries + g * cols;
       if (upper_zero) return kernel(z, z + quarter * cols, nullptr, nullptr, weights[0]);
       return kernel(z, z + quarter * cols, z + half * cols, z + (half + quarter) * cols, weights[0]);
     };
-    if (kernel32) r = group(kernel32, narrow->entries32());
-    if (kernel64) r = group(kernel64, narrow->v64.data());
-    for (std::size_t c = 0; c < chunks && !in_place; ++c) {
+    if (kernel32 && !all_zero) r = group(kernel32, narrow->entries32());
+    if (kernel64 && !all_zero) r = group(kernel64, narrow->v64.data());
+    for (std::size_t c = 0; c < chunks && !in_place && !all_zero; ++c) {
       const auto z =
           rows_at<F, 4>(Z, narrow, {g, g + quarter, g + half, g + half + quarter}, c * chunk, chunk, buf.data());
       std::array<K, kGroupSums> part;

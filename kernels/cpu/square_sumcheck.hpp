@@ -19,8 +19,10 @@
 // The passes over a table (the group sums, a pair's q(0) and q(2), the folds) are portable loops
 // (sumcheck_kernels.hpp), and for m61 with K = F_{p^2} and m127 AVX-512 kernels with the same
 // results (SimdKernels).
+#include <algorithm>
 #include <array>
 #include <cassert>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <type_traits>
@@ -98,6 +100,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       case Stage::base:
         return remember(table_round(base_->data.data()));
       case Stage::folded:
+        write_zero_rows();
         return remember(table_round(z_.data()));
     }
     return {};
@@ -118,6 +121,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
         fold_from_base(r);
         break;
       case Stage::folded:
+        write_zero_rows();
         fold_in_place(r);
         break;
     }
@@ -146,6 +150,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
 
   K final_value() const override {
     assert(stage_ == Stage::base || stage_ == Stage::folded);
+    assert(zero_.empty());
     return stage_ == Stage::base ? K::from_base(base_->data[0]) : z_[0];
   }
 
@@ -242,13 +247,19 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     K* out = in_place ? z_.data() : fresh.data();
     // The next round's lower-row eq: s_0 .. s_{v-2}, v the variable bound now.
     const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
+    std::vector<std::uint8_t> zero = folded_zero_rows(half);  // of the folded rows: none written
+    const auto is_zero = [&](std::size_t j) { return !zero.empty() && zero[j]; };
     auto q = parallel_sum<K, 2>(quarter, [&](std::size_t j) {
       K* lo = out + j * C;
       K* hi = out + (j + quarter) * C;
-      fold_row<T>(z + j * C, z + (j + half) * C, r, lo);
-      fold_row<T>(z + (j + quarter) * C, z + (j + quarter + half) * C, r, hi);
-      return pair_q<K>(lo, hi, E[j]);  // the rows just written are still in cache
+      const bool lo_zero = is_zero(j), hi_zero = is_zero(j + quarter);
+      if (lo_zero && hi_zero) return std::array<K, 2>{K::zero(), K::zero()};
+      if (!lo_zero) fold_row<T>(row_of(z, j), row_of(z, j + half), r, lo);
+      if (!hi_zero) fold_row<T>(row_of(z, j + quarter), row_of(z, j + quarter + half), r, hi);
+      // the rows just written are still in cache
+      return pair_q<K>(lo_zero ? zeros_.data() : lo, hi_zero ? zeros_.data() : hi, E[j]);
     });
+    zero_ = std::move(zero);
     if (in_place) {
       z_.resize(half * C);
     } else {
@@ -322,7 +333,19 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     const std::size_t chunk = widen_chunk(*base_, narrow_);
     const NarrowFoldTwo<F, K, std::int32_t> kernel32 = narrow_fold_two_kernel<F, K>(narrow_);
     const NarrowFoldTwo<F, K, std::int64_t> kernel64 = wide_fold_two_kernel<F, K>(narrow_);
+    // The folded rows that are zero (every row of their group is): never written (zero_).
+    std::vector<std::uint8_t> zero;
+    if (narrow_ && (!narrow_->zero_rows.empty() || narrow_->real_rows < 2 * half)) {
+      zero.resize(quarter);
+      for (std::size_t g = 0; g < quarter; ++g)
+        zero[g] = narrow_->zero_row(g) && narrow_->zero_row(g + quarter) && narrow_->zero_row(g + half) &&
+                  narrow_->zero_row(g + quarter + half);
+      if (std::find(zero.begin(), zero.end(), 1) == zero.end()) zero.clear();
+    }
+    const auto is_zero = [&](std::size_t g) { return !zero.empty() && zero[g]; };
+    if (!zero.empty()) zeros_.assign(C, K::zero());
     auto fold_group = [&](std::size_t g) {
+      if (is_zero(g)) return;
       const auto fold_in_place = [&](auto kernel, const auto* entries) {  // the rows read as they are
         const auto* z = entries + g * C;
         if (g + half >= narrow_->real_rows)  // rows g + half on: padding, zero
@@ -349,13 +372,17 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       // The round after binds the top variable of the folded table: s_v with v = log2(rows) - 3.
       const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
       q = parallel_sum<K, 2>(eighth, [&](std::size_t g) {
+        if (is_zero(g) && is_zero(g + eighth)) return std::array<K, 2>{K::zero(), K::zero()};
         fold_group(g);
         fold_group(g + eighth);
-        return pair_q<K>(z_.data() + g * C, z_.data() + (g + eighth) * C, E[g]);
+        const K* lo = is_zero(g) ? zeros_.data() : z_.data() + g * C;
+        const K* hi = is_zero(g + eighth) ? zeros_.data() : z_.data() + (g + eighth) * C;
+        return pair_q<K>(lo, hi, E[g]);
       });
     } else {
       parallel_for(quarter, fold_group);
     }
+    zero_ = std::move(zero);
     stage_ = Stage::folded;
     return q;
   }
@@ -366,6 +393,32 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     z_.resize(half);
     parallel_for(half, [&](std::size_t i) { z_[i] = K::from_base(z[i]) + mul_base(r, z[i + half] - z[i]); });
     stage_ = Stage::folded;
+  }
+
+  // Row j of the table z that the next pass reads (z_, or the base table where nothing is folded
+  // yet): the row of zeros where z_'s row j is zero and unwritten.
+  template <class T>
+  const T* row_of(const T* z, std::size_t j) const {
+    if constexpr (std::is_same_v<T, K>)
+      if (!zero_.empty() && zero_[j]) return zeros_.data();
+    return z + j * cols_;
+  }
+
+  // The zero rows of the table that folding rows (j, j + half) makes: zero where both are.
+  std::vector<std::uint8_t> folded_zero_rows(std::size_t half) const {
+    if (zero_.empty()) return {};
+    std::vector<std::uint8_t> zero(half);
+    for (std::size_t j = 0; j < half; ++j) zero[j] = zero_[j] && zero_[j + half];
+    if (std::find(zero.begin(), zero.end(), 1) == zero.end()) zero.clear();
+    return zero;
+  }
+
+  // Writes z_'s zero rows, for the passes that read the table whole (the last row rounds, the
+  // column rounds).
+  void write_zero_rows() {
+    for (std::size_t j = 0; j < zero_.size(); ++j)
+      if (zero_[j]) std::fill_n(z_.data() + j * cols_, cols_, K::zero());
+    zero_.clear();
   }
 
   std::array<K, 3> remember(std::array<K, 3> h) {
@@ -397,6 +450,10 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   Table2D<F> widened_;                   // a narrow Z widened, where no carry reads it in place
   Stage stage_ = Stage::base;
   UninitializedVector<K> z_;  // the folded table, rows_ x cols_: each resize that grows it is written in full
+  // Per row of z_, 1 where the row is zero and left unwritten (NarrowTable::zero_rows, folded), or
+  // empty (every row written); the passes read zeros_ (cols_ zeros) in its place.
+  std::vector<std::uint8_t> zero_;
+  std::vector<K> zeros_;
   std::size_t rows_, cols_;
   std::vector<K> s_;         // the row point
   std::vector<K> ec_;        // eq(r, .) over the remaining columns

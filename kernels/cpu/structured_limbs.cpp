@@ -1,12 +1,71 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kernels/cpu/structured_limbs.hpp"
 
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
 #include "core/simd/x86.hpp"
 #include "kernels/cpu/isa.hpp"
 
 namespace nnproof {
 
 namespace {
+
+// Whether two matrices hold the same entries in the same storage.
+bool same_entries(const WeightMatrix& a, const WeightMatrix& b) {
+  if (a.width() != b.width() || a.size() != b.size()) return false;
+  return a.visit([&](const auto* x) {
+    return b.visit([&](const auto* y) { return std::memcmp(x, y, a.size() * a.width()) == 0; });
+  });
+}
+
+// cached_tap_table's tables: at most kMaxTables, and kMaxTapEntries taps in all (a slab holds at
+// most kMaxSlabTaps: 16 MiB), so the cache stays a few slabs in size. An op is found by its shape
+// and its weights' stamp or, failing that, their entries compared in full (a dense op's weights are
+// the size of its table): a proof's ops are copies made per proof (ProofLayout's padded model)
+// with new stamps.
+class TapTableCache {
+ public:
+  std::shared_ptr<const TapTable> get(const LinearOp& op, std::size_t first_row, std::size_t max_taps) {
+    const Shape shape{op.kind, op.rows, op.cols, op.conv, first_row, max_taps};
+    {
+      const std::lock_guard lock(mutex_);
+      for (const Slot& s : slots_)
+        if (s.shape == shape && (s.stamp == op.weights.stamp() || same_entries(s.weights, op.weights))) return s.table;
+    }
+    auto table = std::make_shared<const TapTable>(op, first_row, max_taps);  // outside the lock: parallel
+    const std::lock_guard lock(mutex_);
+    slots_.push_back({shape, op.weights.stamp(), op.weights, table});
+    const auto entries = [](const Slot& s) { return s.table->in.size(); };
+    std::size_t total = 0;
+    for (const Slot& s : slots_) total += entries(s);
+    while (slots_.size() > 1 && (slots_.size() > kMaxTables || total > kMaxTapEntries)) {
+      total -= entries(slots_.front());
+      slots_.erase(slots_.begin());
+    }
+    return table;
+  }
+
+ private:
+  struct Shape {
+    LinearOp::Kind kind;
+    std::size_t rows, cols;
+    ConvShape conv;
+    std::size_t first_row, max_taps;
+    bool operator==(const Shape&) const = default;
+  };
+  struct Slot {
+    Shape shape;
+    std::uint64_t stamp;   // the op's weights' (a stamp names one matrix's contents)
+    WeightMatrix weights;  // a copy of them
+    std::shared_ptr<const TapTable> table;
+  };
+  static constexpr std::size_t kMaxTables = 16, kMaxTapEntries = 4 * kMaxSlabTaps;
+  std::mutex mutex_;
+  std::vector<Slot> slots_;
+};
 
 // One tap at a time over the block's samples, per limb: the compiler vectorizes the inner loop
 // (AVX2's vpmuldq in the v3 clone).
@@ -158,6 +217,11 @@ bool limb_route_fits(const LinearOp& op) {
   constexpr std::size_t kMinAverageTaps = 8;
   return op.weights.width() <= 2 && max_taps_per_row(op) < kMaxTaps && op.cols < (std::size_t{1} << 32) &&
          op.nnz_bound() >= kMinAverageTaps * op.rows;
+}
+
+std::shared_ptr<const TapTable> cached_tap_table(const LinearOp& op, std::size_t first_row, std::size_t max_taps) {
+  static TapTableCache cache;
+  return cache.get(op, first_row, max_taps);
 }
 
 }  // namespace nnproof

@@ -39,6 +39,7 @@ using testing::pick;
 using testing::pool_after;
 using testing::random_conv;
 using testing::random_kernel;
+using testing::signed_below;
 using testing::widened;
 
 template <class Cfg>
@@ -141,16 +142,17 @@ TYPED_TEST(NarrowReadersTest, EveryReaderGivesWhatItGivesOnTheWidenedTable) {
   }
 }
 
-// Conv 3 -> 8 on 8 x 8 images (27 taps: the limb route, a narrow Z), then a pool and conv 8 -> 4
-// (72 taps: the int8 route, fed the pool's 64-bit sums where VNNI or AMX runs it), then a pool and
-// a dense op to 10.
-QuantizedModel cnn_with_a_narrow_z(std::mt19937_64& rng) {
+// Conv 3 -> 8 on side x side images (27 taps: the limb route, a narrow Z), then a pool and conv 8
+// -> 4 (72 taps: the int8 route, fed the pool's 64-bit sums where VNNI or AMX runs it), then a pool
+// and a dense op to 10. (A side that is not a power of two pads the proof's images: ProofLayout.)
+QuantizedModel cnn_with_a_narrow_z(std::mt19937_64& rng, std::size_t side = 8) {
   QuantizedModel m;
-  m.input_shape = {3, 8, 8};
+  m.input_shape = {3, side, side};
   m.layers.resize(3);
-  m.layers[0].ops = {conv_k(rng, 3, 8, 8, 8, 3, false)};
-  m.layers[1].ops = {pool_after(m.layers[0].ops[0], 2, 2, 2), conv_k(rng, 8, 4, 4, 4, 3, false)};
-  m.layers[2].ops = {pool_after(m.layers[1].ops[1], 2, 2, 2), LinearOp::dense(10, 16, random_kernel(rng, 160, 127))};
+  m.layers[0].ops = {conv_k(rng, 3, 8, side, side, 3, false)};
+  m.layers[1].ops = {pool_after(m.layers[0].ops[0], 2, 2, 2), conv_k(rng, 8, 4, side / 2, side / 2, 3, false)};
+  const LinearOp pool2 = pool_after(m.layers[1].ops[1], 2, 2, 2);
+  m.layers[2].ops = {pool2, LinearOp::dense(10, pool2.rows, random_kernel(rng, 10 * pool2.rows, 127))};
   for (QuantizedLayer& l : m.layers) {
     l.rows = l.ops.back().rows, l.cols = l.ops.front().cols;
     for (std::size_t a = 0; a < l.rows; ++a) l.bias.push_back(std::uniform_int_distribution<int>(-50, 50)(rng));
@@ -180,6 +182,102 @@ TYPED_TEST(NarrowReadersTest, AProofWithANarrowZIsTheReferenceBytes) {
     EXPECT_EQ(serialize_bundle(prove_bundle(*cpu, cpu_st)),
               serialize_bundle(prove_bundle(*make_reference_engine<TypeParam>(), ref_st)))
         << "batch " << batch;
+  }
+}
+
+// The same with 6 x 6 images, padded to 8 x 8 in the proof's tables: the first Z's padding
+// positions are zero rows (NarrowTable::zero_rows), which the activation sum-check never reads or
+// writes; the proof is still the reference engine's, byte for byte.
+TYPED_TEST(NarrowReadersTest, AProofThatSkipsZeroRowsIsTheReferenceBytes) {
+  using F = typename TypeParam::F;
+  auto rng = testing::make_rng(306);
+  const QuantizedModel m = cnn_with_a_narrow_z(rng, 6);
+  const auto cpu = make_cpu_engine<TypeParam>();
+  for (std::size_t batch : {5, 40}) {
+    const Statement<TypeParam> st = testing::random_statement<TypeParam>(m, batch, rng, 100);
+    const ProofLayout layout(m, kProofVersion);
+    const auto trace = run_forward(*cpu, field_layers<F>(layout.model()), to_proof_input(layout, st.input, batch),
+                                   batch, {}, Activations::for_proof);
+    const NarrowTable* first = narrow_table(trace.Z[0]);
+    ASSERT_NE(first, nullptr) << "batch " << batch;
+    const std::size_t flagged =
+        static_cast<std::size_t>(std::count(first->zero_rows.begin(), first->zero_rows.end(), 1));
+    EXPECT_EQ(flagged, 8u * (64 - 36)) << "batch " << batch;  // 8 channels of 6 x 6 in 8 x 8
+    Statement<TypeParam> cpu_st = st, ref_st = st;
+    EXPECT_EQ(serialize_bundle(prove_bundle(*cpu, cpu_st)),
+              serialize_bundle(prove_bundle(*make_reference_engine<TypeParam>(), ref_st)))
+        << "batch " << batch;
+  }
+}
+
+// A Z from a convolution in the pow2 layout of images that do not fill it (5 to 7 rows and columns
+// in 8), its padding positions' biases zero as ProofLayout makes them: forward_hidden flags exactly
+// those rows (NarrowTable::zero_rows), each of them zero, and the proof's readers, which skip them
+// (the group sums, the first fold, the folds after it), give what they give on the widened table.
+// Four channels (each group of the first fold all padding or none), three (the padded fourth
+// channel's rows in groups with real ones), two and one (groups of rows at different positions);
+// int32 and int64 tables.
+TYPED_TEST(NarrowReadersTest, ZeroRowsAreSkippedExactly) {
+  using F = typename TypeParam::F;
+  auto rng = testing::make_rng(305);
+  const auto cpu = make_cpu_engine<TypeParam>();
+  for (int trial = 0; trial < 8; ++trial) {
+    const bool wide = trial >= 4;
+    const std::size_t out_c = 4 - trial % 4, h = pick(rng, 5, 7), w = pick(rng, 5, 7);
+    QuantizedLayer q1;
+    q1.ops.push_back(conv_k(rng, 2, out_c, h, w, 3, true));  // padding 1: h x w outputs in 8 x 8
+    FieldLayer<F> first = layer_of<F>(q1, rng, 10);
+    const ConvShape& c = q1.ops[0].conv;
+    for (std::size_t a = 0; a < q1.rows; ++a)
+      if (is_padding_output(c, a) || a % 11 == 0) first.bias[a] = F::zero();  // and a few real positions
+    QuantizedLayer pq;
+    pq.ops = {pool_after(q1.ops[0], 2, 2, 2)};
+    const FieldLayer<F> pool = layer_of<F>(pq, rng, 0);
+    const std::size_t batch = pick(rng, 3, 40);
+    const Table2D<F> Y = input_of<F>(rng, q1.cols, batch, wide ? 30 : 12);
+    const Table2D<F> Z = cpu->forward_hidden(first, pool, Y, batch, InputIs::values);
+    const std::string where = "trial " + std::to_string(trial);
+    const NarrowTable* narrow = narrow_table(Z);
+    ASSERT_NE(narrow, nullptr) << where;
+    ASSERT_EQ(narrow->wide(), wide) << where;
+    ASSERT_EQ(narrow->zero_rows.size(), q1.rows) << where;
+    const Table2D<F> Zw = widened(Z);
+    for (std::size_t a = 0; a < q1.rows; ++a) {
+      ASSERT_EQ(narrow->zero_rows[a] != 0, is_padding_output(c, a)) << where << " row " << a;
+      for (std::size_t k = 0; narrow->zero_rows[a] && k < Zw.cols; ++k) ASSERT_EQ(Zw.at(a, k), F::zero()) << where;
+    }
+    expect_proof_readers_agree(*cpu, Z, Zw, rng, where);
+  }
+}
+
+// Any pattern of zero rows (most rows flagged, so that groups of the first fold and the folds after
+// it are all zero, partly zero or not), with and without rows past real_rows: the proof's readers
+// give what they give on the widened table, int32 and int64.
+TYPED_TEST(NarrowReadersTest, AnyPatternOfZeroRowsIsReadExactly) {
+  using F = typename TypeParam::F;
+  auto rng = testing::make_rng(307);
+  const auto cpu = make_cpu_engine<TypeParam>();
+  for (int trial = 0; trial < 12; ++trial) {
+    const std::size_t rows = trial % 3 == 0 ? 16 : 64, cols = trial % 2 == 0 ? 8 : 64;
+    const unsigned bits = trial < 6 ? 24 : 47;
+    auto narrow = std::make_shared<NarrowTable>();
+    narrow->bits = bits;
+    narrow->real_rows = trial % 4 == 1 ? rows - rows / 4 : rows;  // the last quarter: padding, zero
+    narrow->zero_rows.resize(rows);
+    (bits > 31 ? narrow->v64.resize(rows * cols) : narrow->v.resize(rows * cols));
+    for (std::size_t r = 0; r < rows; ++r) {
+      narrow->zero_rows[r] = rng() % 5 != 0;
+      for (std::size_t k = 0; k < cols; ++k) {
+        const bool zero = narrow->zero_rows[r] || r >= narrow->real_rows;
+        const std::int64_t x = zero ? 0 : signed_below<F>(rng, bits).centered();
+        if (bits > 31)
+          narrow->v64[r * cols + k] = x;
+        else
+          narrow->v[r * cols + k] = static_cast<std::int32_t>(x);
+      }
+    }
+    const Table2D<F> Z = narrow_table2d<F>(rows, cols, narrow);
+    expect_proof_readers_agree(*cpu, Z, widened(Z), rng, "trial " + std::to_string(trial));
   }
 }
 

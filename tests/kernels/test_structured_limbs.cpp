@@ -3,9 +3,11 @@
 // route that the reference engine keeps (structured_forward.hpp's apply_op): convolutions with
 // int16 kernels at their extremes, dense ops, rows of more taps than a tile, batches around the
 // 32-sample blocks, inputs random and at p - 1, both fields, slabs of rows of every size, and both
-// kernels (AVX-512 where the engine uses it, and the portable loops). Also which ops the route takes.
+// kernels (AVX-512 where the engine uses it, and the portable loops). Also which ops the route takes,
+// and the cache of its tap tables.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -62,6 +64,35 @@ TYPED_TEST(StructuredLimbs, EqualThe128BitRoute) {
       }
     }
   }
+}
+
+// cached_tap_table serves one table to every op of the same shape and weights (a copy of the op,
+// as each proof's padded model makes, included) and a new one wherever either differs: a weight
+// changed in place, another weight in a copy, another padding; the limb route then applies the
+// changed op, not the table of the old one.
+TYPED_TEST(StructuredLimbs, TheTapTableCacheFollowsTheWeights) {
+  using F = TypeParam;
+  auto rng = testing::make_rng(91);
+  LinearOp op = conv_op(3, 6, 4, 3, int16_weights(4 * 3 * 9, rng));
+  const std::shared_ptr<const TapTable> first = cached_tap_table(op, 0, kMaxSlabTaps);
+  const LinearOp copy = op;  // new stamp, same entries
+  EXPECT_EQ(cached_tap_table(copy, 0, kMaxSlabTaps), first);
+  EXPECT_NE(cached_tap_table(op, 1, kMaxSlabTaps), first);  // a slab from another row
+
+  LinearOp other_weight = op;
+  other_weight.weights.set(5, op.weights[5] == 7 ? 8 : 7);
+  LinearOp other_pad = op;
+  other_pad.conv.pad_left = 0, other_pad.rows = other_pad.conv.out_size();
+  const std::size_t batch = 33;
+  std::vector<F> in(op.cols * batch);
+  for (auto& x : in) x = testing::random_element<F>(rng);
+  for (const LinearOp* changed : {&other_weight, &other_pad}) {
+    EXPECT_NE(cached_tap_table(*changed, 0, kMaxSlabTaps), first);
+    EXPECT_EQ(apply_op_limbs(*changed, in.data(), batch, batch), apply_op(*changed, in.data(), batch, batch));
+  }
+  op.weights.set(0, op.weights[0] == 3 ? 4 : 3);  // in place: the stamp is renewed
+  EXPECT_NE(cached_tap_table(op, 0, kMaxSlabTaps), first);
+  EXPECT_EQ(apply_op_limbs(op, in.data(), batch, batch), apply_op(op, in.data(), batch, batch));
 }
 
 // The int16 planes (the first convolution's, from inputs below 2^15) hold each centered value at
