@@ -183,6 +183,41 @@ TYPED_TEST(ConvTranspose, EqualsChainTransposeApply) {
   }
 }
 
+// A sum pool's transpose (pool_transpose: additions only) against the gather and
+// chain_transpose_apply: kernels 1-3 x 1-3, strides 1-3 (overlapping, abutting and gapped
+// windows), paddings, images of any size in either layout, random and p - 1 entries; a third of
+// them windows that tile the image (stride = kernel, no padding: its gather by rows).
+TYPED_TEST(ConvTranspose, APoolsTransposeIsTheGather) {
+  using K = TypeParam;
+  auto rng = testing::make_rng(232);
+  const K top = K::zero() - K::one();
+  const auto pick = [&](std::size_t lo, std::size_t hi) {
+    return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
+  };
+  for (int trial = 0; trial < 30; ++trial) {
+    ConvShape c;
+    c.in_channels = c.out_channels = c.groups = pick(1, 3);
+    c.in_h = pick(3, 9), c.in_w = pick(3, 9);
+    c.kernel_h = pick(1, 3), c.kernel_w = pick(1, 3);
+    c.stride_h = pick(1, 3), c.stride_w = pick(1, 3);
+    c.pad_top = pick(0, c.kernel_h - 1), c.pad_left = pick(0, c.kernel_w - 1);
+    c.pad_bottom = pick(0, c.kernel_h - 1), c.pad_right = pick(0, c.kernel_w - 1);
+    c.pow2_in = c.pow2_out = trial % 2 == 1;
+    if (trial % 3 == 0) {  // windows that tile the image: the gather by rows
+      c.stride_h = c.kernel_h, c.stride_w = c.kernel_w;
+      c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 0;
+    }
+    const LinearOp op = LinearOp::sum_pool(c);
+    ASSERT_TRUE(op.is_ones_pool());
+    std::vector<K> cur(op.rows);
+    for (auto& x : cur) x = trial % 5 == 4 ? top : testing::random_element<K>(rng);
+    const std::vector<LinearOp> chain{op};
+    const std::vector<K> want = chain_transpose_apply<K>(chain, std::span<const K>(cur));
+    EXPECT_EQ(pool_transpose(op, cur), want) << "trial " << trial;
+    EXPECT_EQ(conv_transpose_exact(op, cur), want) << "trial " << trial;
+  }
+}
+
 // The separable transpose (conv_transpose_separable: eq(q, .)'s channel, row and column factors,
 // the kernel summed over output channels first) against the gather on the same eq table: random
 // convolutions (groups, strides, paddings, kernel shapes, images of any size in either layout),
