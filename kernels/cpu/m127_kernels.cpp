@@ -290,6 +290,26 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp127* z00, const Fp127* z01, const F
     f.store(out + k, f.canonical(f.add(a0, f.reduce(t))), n);
   }
 }
+// A product sum-check's round sums over n pairs: sum a_lo v_lo and sum (2 a_hi - a_lo)(2 v_hi - v_lo).
+NNP_AVX512_IFMA std::array<Fp127, 2> pair_products_avx512(const Fp127* a_lo, const Fp127* a_hi, const Fp127* v_lo,
+                                                          const Fp127* v_hi, std::size_t n) {
+  const M127x8 f;
+  std::array<Fp127, 2> h{Fp127::zero(), Fp127::zero()};
+  for (std::size_t k0 = 0; k0 < n; k0 += kFlushColumns) {
+    const std::size_t k1 = std::min(n, k0 + kFlushColumns);
+    W5 h0, h2;
+    for (std::size_t k = k0; k < k1; k += 8) {
+      const std::size_t m = std::min<std::size_t>(8, k1 - k);
+      const V3 al = f.load(a_lo + k, m), ah = f.load(a_hi + k, m), vl = f.load(v_lo + k, m), vh = f.load(v_hi + k, m);
+      h0.mac(al, vl);
+      h2.mac(f.sub(f.add(ah, ah), al), f.sub(f.add(vh, vh), vl));
+    }
+    h[0] += h0.total();
+    h[1] += h2.total();
+  }
+  return h;
+}
+
 NNP_AVX512_IFMA void row_dots_avx512(const Fp127* y, std::size_t rows, const M127ColumnWeights& w, Fp127* out) {
   for (std::size_t j = 0; j < rows; ++j) out[j] = m127_row_dot_avx512(y + j * w.eq.size(), w);
 }
@@ -341,6 +361,13 @@ M127WideFoldTwo m127_wide_fold_two(unsigned bits) {
 #ifdef NNP_M127_AVX512
   if (avx512_ifma_kernels_allowed() && bits <= kSmallWideEntryBits) return narrow_fold_two_avx512<Int64SmallEntries>;
   if (avx512_ifma_kernels_allowed()) return narrow_fold_two_avx512<Int64Entries>;
+#endif
+  return nullptr;
+}
+
+M127PairProducts m127_pair_products() {
+#ifdef NNP_M127_AVX512
+  if (avx512_ifma_kernels_allowed()) return pair_products_avx512;
 #endif
   return nullptr;
 }

@@ -79,4 +79,11 @@ using M127WideFoldTwo = void (*)(const std::int64_t* z00, const std::int64_t* z0
                                  const std::int64_t* z11, Fp127 rho1, Fp127 rho2, Fp127* out, std::size_t cols);
 M127WideFoldTwo m127_wide_fold_two(unsigned bits = kWideEntryBits);
 
+// A matrix product's sum-check round (product_sumcheck.hpp) over n pairs of entries of its tables
+// A and V: {sum a_lo v_lo, sum (2 a_hi - a_lo)(2 v_hi - v_lo)}, canonical. Null where this CPU runs no
+// AVX-512 IFMA kernels.
+using M127PairProducts = std::array<Fp127, 2> (*)(const Fp127* a_lo, const Fp127* a_hi, const Fp127* v_lo,
+                                                  const Fp127* v_hi, std::size_t n);
+M127PairProducts m127_pair_products();
+
 }  // namespace nnproof

@@ -215,11 +215,13 @@ std::vector<std::int64_t> integer_bias(const FieldLayer<F>& layer) {
 template <class F>
 std::vector<std::uint8_t> zero_rows_of(const FieldLayer<F>& layer) {
   const LinearOp& op = layer.q->ops.back();
-  if (op.kind != LinearOp::Kind::conv || !op.conv.pow2_out) return {};
+  const ConvShape& c = op.conv;
+  if (op.kind != LinearOp::Kind::conv || (c.out_rows() == c.out_h() && c.out_cols() == c.out_w()))
+    return {};  // no padding positions (CIFAR-size's images fill theirs: no pass over the rows)
   std::vector<std::uint8_t> zero(layer.rows());
   bool any = false;
   for (std::size_t a = 0; a < zero.size(); ++a) {
-    zero[a] = is_padding_output(op.conv, a) && layer.bias[a] == F::zero();
+    zero[a] = is_padding_output(c, a) && layer.bias[a] == F::zero();
     any = any || zero[a];
   }
   if (!any) zero.clear();

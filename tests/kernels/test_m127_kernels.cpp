@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The m127 activation kernels (group sums, pair q, row folds) of every implementation this CPU
-// runs, against the same quantities written out with plain field arithmetic: random rows and
-// weights, every entry and weight at p - 1, rows at p - 1 against zero rows (differences 1 - p),
-// column counts around the eight-column register width, and long rows that need the AVX-512
-// accumulators' periodic flush.
+// runs, and the product sum-check's pair products, against the same quantities written out with plain field arithmetic:
+// random rows and weights, every entry and weight at p - 1, rows at p - 1 against zero rows (differences 1 - p), column
+// counts around the eight-column register width, and long rows that need the AVX-512 accumulators' periodic flush.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -80,6 +79,25 @@ TEST(M127Kernels, PairQMatchesPlainFieldSums) {
         EXPECT_EQ(kernel.pair_q(lo.data(), hi.data(), M127ColumnWeights(e)), want)
             << kernel.name << " cols " << cols << " fill " << fill;
       }
+}
+
+// The product sum-check's round sums (m127_pair_products) of two tables' pairs: random, p - 1
+// everywhere, p - 1 against zeros; counts around the register width and past a flush.
+TEST(M127Kernels, PairProductsMatchPlainFieldSums) {
+  const M127PairProducts kernel = m127_pair_products();
+  if (!kernel) GTEST_SKIP() << "no AVX-512 IFMA kernels on this CPU";
+  auto rng = testing::make_rng(99);
+  for (std::size_t n : kColumnCounts)
+    for (int fill : {0, 1, 2}) {
+      const std::vector<Fp127> a_lo = row(n, fill, true, rng), a_hi = row(n, fill, false, rng);
+      const std::vector<Fp127> v_lo = row(n, fill, false, rng), v_hi = row(n, fill, true, rng);
+      std::array<Fp127, 2> want{Fp127::zero(), Fp127::zero()};
+      for (std::size_t k = 0; k < n; ++k) {
+        want[0] += a_lo[k] * v_lo[k];
+        want[1] += (Fp127::from_int(2) * a_hi[k] - a_lo[k]) * (Fp127::from_int(2) * v_hi[k] - v_lo[k]);
+      }
+      EXPECT_EQ(kernel(a_lo.data(), a_hi.data(), v_lo.data(), v_hi.data(), n), want) << "n " << n << " fill " << fill;
+    }
 }
 
 TEST(M127Kernels, FoldsMatchPlainFieldArithmetic) {
