@@ -227,12 +227,12 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     }
   }
 
-  // q(1) directly: only needed when c eq(s_v, 1) = 0, with probability about rounds / |K|.
+  // q(1) directly: only needed when c eq(s_v, 1) = 0, with probability about rounds / |K|. (After
+  // a fused fold the table may have unwritten zero rows: row_of reads zeros for them.)
   template <class T>
   K q1_sum(const T* z, std::size_t half, const std::vector<K>& E) const {
-    return parallel_sum<K, 1>(half, [&](std::size_t j) {
-      return std::array<K, 1>{E[j] * column_weighted_squares(z + (j + half) * cols_)};
-    })[0];
+    return parallel_sum<K, 1>(
+        half, [&](std::size_t j) { return std::array<K, 1>{E[j] * column_weighted_squares(row_of(z, j + half))}; })[0];
   }
 
   // Fold rows (j, j + rows/2) with r into a table of rows/2 rows, and return q(0), q(2) of the next
