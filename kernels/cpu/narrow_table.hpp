@@ -55,7 +55,7 @@ struct NarrowTable final : DeviceCopy {
   std::vector<std::uint8_t> zero_rows;
   NarrowTable() : DeviceCopy(&kNarrowTableTag) {}
   // Whether row r is known to be zero (zero_rows, or past real_rows).
-  bool zero_row(std::size_t r) const { return r >= real_rows || (!zero_rows.empty() && zero_rows[r]); }
+  bool zero_row(std::size_t r) const { return r >= real_rows || (r < zero_rows.size() && zero_rows[r]); }
   bool wide() const { return !v64.empty(); }
   // The int32 entries, or nullptr where they are int64 (the int32 integer kernels read these; the
   // int64 ones read v64).

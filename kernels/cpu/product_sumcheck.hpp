@@ -23,13 +23,15 @@ namespace nnproof {
 template <class K>
 class CpuProductSumcheck final : public SumcheckProver<K> {
  public:
-  CpuProductSumcheck(std::vector<K> A, std::vector<K> V) : a_(std::move(A)), v_(std::move(V)) {}
+  CpuProductSumcheck(std::vector<K> A, std::vector<K> V) : a_(std::move(A)), v_(std::move(V)) {
+    if constexpr (std::is_same_v<K, Fp127>) pair_products_ = m127_pair_products();
+  }
   std::array<K, 3> round() override {
     const std::size_t half = a_.size() / 2;
     if constexpr (std::is_same_v<K, Fp127>)
-      if (const M127PairProducts kernel = m127_pair_products()) {
+      if (pair_products_) {
         const std::array<K, 2> h = by_chunks<2>(half, [&](std::size_t b, std::size_t n) {
-          return kernel(a_.data() + b, a_.data() + half + b, v_.data() + b, v_.data() + half + b, n);
+          return pair_products_(a_.data() + b, a_.data() + half + b, v_.data() + b, v_.data() + half + b, n);
         });
         return {h[0], h[1], K::zero()};
       }
@@ -41,7 +43,7 @@ class CpuProductSumcheck final : public SumcheckProver<K> {
   }
   void fold(K r) override {
     if constexpr (std::is_same_v<K, Fp127>)
-      if (m127_pair_products()) {  // the AVX-512 fold beside the AVX-512 round
+      if (pair_products_) {  // the AVX-512 fold beside the AVX-512 round
         const std::size_t half = a_.size() / 2;
         for_chunks(half, [&](std::size_t b, std::size_t n) {
           for (std::vector<K>* t : {&a_, &v_})
@@ -61,7 +63,7 @@ class CpuProductSumcheck final : public SumcheckProver<K> {
     const std::size_t half = a_.size() / 2, quarter = half / 2;
     assert(quarter >= 1);  // a round follows: at least two entries after the fold
     if constexpr (std::is_same_v<K, Fp127>)
-      if (m127_pair_products()) {  // two passes of the AVX-512 kernels over tables that stay in cache
+      if (pair_products_) {  // two passes of the AVX-512 kernels over tables that stay in cache
         fold(r);
         return round();
       }
@@ -96,6 +98,7 @@ class CpuProductSumcheck final : public SumcheckProver<K> {
   }
 
   std::vector<K> a_, v_;
+  M127PairProducts pair_products_ = nullptr;  // m127 on an AVX-512 IFMA CPU
 };
 
 }  // namespace nnproof

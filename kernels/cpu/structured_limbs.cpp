@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kernels/cpu/structured_limbs.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -22,18 +23,22 @@ bool same_entries(const WeightMatrix& a, const WeightMatrix& b) {
 }
 
 // cached_tap_table's tables: at most kMaxTables, and kMaxTapEntries taps in all (a slab holds at
-// most kMaxSlabTaps: 16 MiB), so the cache stays a few slabs in size. An op is found by its shape
-// and its weights' stamp or, failing that, their entries compared in full (a dense op's weights are
-// the size of its table): a proof's ops are copies made per proof (ProofLayout's padded model)
-// with new stamps.
+// most kMaxSlabTaps: 16 MiB), so the cache stays a few slabs in size; the least recently used is
+// dropped first. (A model whose limb-route ops need more slabs than that builds them as before.) An op is found by its
+// shape and its weights' stamp or, failing that, their entries compared in full (a dense op's weights are the size of
+// its table): a proof's ops are copies made per proof (ProofLayout's padded model) with new stamps.
 class TapTableCache {
  public:
   std::shared_ptr<const TapTable> get(const LinearOp& op, std::size_t first_row, std::size_t max_taps) {
     const Shape shape{op.kind, op.rows, op.cols, op.conv, first_row, max_taps};
     {
       const std::lock_guard lock(mutex_);
-      for (const Slot& s : slots_)
-        if (s.shape == shape && (s.stamp == op.weights.stamp() || same_entries(s.weights, op.weights))) return s.table;
+      for (auto s = slots_.begin(); s != slots_.end(); ++s)
+        if (s->shape == shape && (s->stamp == op.weights.stamp() || same_entries(s->weights, op.weights))) {
+          s->stamp = op.weights.stamp();        // this op's next lookup: O(1)
+          std::rotate(s, s + 1, slots_.end());  // the most recent last: the oldest is dropped first
+          return slots_.back().table;
+        }
     }
     auto table = std::make_shared<const TapTable>(op, first_row, max_taps);  // outside the lock: parallel
     const std::lock_guard lock(mutex_);

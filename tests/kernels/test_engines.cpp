@@ -260,6 +260,18 @@ TYPED_TEST(EngineTest, LargeTablesAndTheInt32LimitAreExact) {
       EXPECT_EQ(sc->final_value(), want_sc->final_value());
       device_rounds_ran = true;
     }
+    // Every round driven from the host, as the cpu engine runs them (its folds in chunks).
+    Transcript t(TypeParam::kId, 0);
+    auto host_sc = engine->product_sumcheck(A, V);
+    std::vector<K> messages;
+    for (unsigned round = 0; round < 20; ++round) {
+      const auto m = round == 0 ? host_sc->round() : host_sc->fold_and_round(t.challenge<K>());
+      messages.insert(messages.end(), m.begin(), m.begin() + 2);
+      t.absorb_elements<K>("message", std::span<const K>(m.data(), 2));
+    }
+    host_sc->fold(t.challenge<K>());
+    EXPECT_EQ(messages, want_messages);
+    EXPECT_EQ(host_sc->final_value(), want_sc->final_value());
   }
   EXPECT_EQ(device_rounds_ran, engine_unavailable_reason(EngineId::thrust_omp).empty());
   for (std::size_t inner : {std::size_t{132104}, std::size_t{132105}}) {

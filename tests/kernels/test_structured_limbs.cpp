@@ -7,6 +7,7 @@
 // and the cache of its tap tables.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <random>
 #include <vector>
@@ -81,8 +82,9 @@ TYPED_TEST(StructuredLimbs, TheTapTableCacheFollowsTheWeights) {
 
   LinearOp other_weight = op;
   other_weight.weights.set(5, op.weights[5] == 7 ? 8 : 7);
-  LinearOp other_pad = op;
-  other_pad.conv.pad_left = 0, other_pad.rows = other_pad.conv.out_size();
+  LinearOp other_pad = op;  // the same rows and columns: only the shape tells them apart
+  std::swap(other_pad.conv.pad_left, other_pad.conv.pad_right);
+  ASSERT_EQ(other_pad.conv.out_size(), op.rows);
   const std::size_t batch = 33;
   std::vector<F> in(op.cols * batch);
   for (auto& x : in) x = testing::random_element<F>(rng);
@@ -93,6 +95,19 @@ TYPED_TEST(StructuredLimbs, TheTapTableCacheFollowsTheWeights) {
   op.weights.set(0, op.weights[0] == 3 ? 4 : 3);  // in place: the stamp is renewed
   EXPECT_NE(cached_tap_table(op, 0, kMaxSlabTaps), first);
   EXPECT_EQ(apply_op_limbs(op, in.data(), batch, batch), apply_op(op, in.data(), batch, batch));
+
+  // A table in use stays valid when the cache drops it: a few dozen other ops later, `first` is
+  // rebuilt for a copy of its op, and both copies hold the same taps.
+  const std::shared_ptr<const TapTable> again = cached_tap_table(copy, 0, kMaxSlabTaps);
+  for (int i = 0; i < 40; ++i) cached_tap_table(conv_op(3, 6, 4, 3, int16_weights(4 * 3 * 9, rng)), 0, kMaxSlabTaps);
+  const std::shared_ptr<const TapTable> rebuilt = cached_tap_table(copy, 0, kMaxSlabTaps);
+  EXPECT_NE(rebuilt, again);
+  ASSERT_EQ(rebuilt->count, again->count);
+  for (std::size_t r = 0; r < again->count.size(); ++r) {  // each row's taps (the rest of a row is unused)
+    const std::size_t t = again->offset(r), n = again->taps(r);
+    EXPECT_TRUE(std::equal(again->in.begin() + t, again->in.begin() + t + n, rebuilt->in.begin() + t)) << r;
+    EXPECT_TRUE(std::equal(again->w.begin() + t, again->w.begin() + t + n, rebuilt->w.begin() + t)) << r;
+  }
 }
 
 // The int16 planes (the first convolution's, from inputs below 2^15) hold each centered value at
