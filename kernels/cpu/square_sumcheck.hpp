@@ -449,7 +449,9 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   const NarrowTable* narrow_ = nullptr;  // base_'s integer entries where it is narrow
   Table2D<F> widened_;                   // a narrow Z widened, where no carry reads it in place
   Stage stage_ = Stage::base;
-  UninitializedVector<K> z_;  // the folded table, rows_ x cols_: each resize that grows it is written in full
+  // The folded table, rows_ x cols_: each resize that grows it is written in full but for its zero
+  // rows (zero_).
+  UninitializedVector<K> z_;
   // Per row of z_, 1 where the row is zero and left unwritten (NarrowTable::zero_rows, folded), or
   // empty (every row written); the passes read zeros_ (cols_ zeros) in its place.
   std::vector<std::uint8_t> zero_;

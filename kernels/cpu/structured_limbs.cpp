@@ -24,9 +24,10 @@ bool same_entries(const WeightMatrix& a, const WeightMatrix& b) {
 
 // cached_tap_table's tables: at most kMaxTables, and kMaxTapEntries taps in all (a slab holds at
 // most kMaxSlabTaps: 16 MiB), so the cache stays a few slabs in size; the least recently used is
-// dropped first. (A model whose limb-route ops need more slabs than that builds them as before.) An op is found by its
-// shape and its weights' stamp or, failing that, their entries compared in full (a dense op's weights are the size of
-// its table): a proof's ops are copies made per proof (ProofLayout's padded model) with new stamps.
+// dropped first (a model whose limb-route ops need more slabs than that builds them as before). An
+// op is found by its shape and its weights' stamp or, failing that, their entries compared in full
+// (a dense op's weights are the size of its table): each proof's ops are fresh copies
+// (ProofLayout's padded model) with new stamps.
 class TapTableCache {
  public:
   std::shared_ptr<const TapTable> get(const LinearOp& op, std::size_t first_row, std::size_t max_taps) {

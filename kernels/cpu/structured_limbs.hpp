@@ -115,10 +115,10 @@ struct TapTable {
 };
 
 // TapTable(op, first_row, max_taps), built once and kept: a model's ops are applied on every
-// proof, and a table depends only on the op (found by its weights' stamp, which names their
-// contents within the process: weights_cache.hpp, and its shape), so later proofs of the same model
-// skip the walk (CIFAR-size's first convolution: 0.9M taps, ~1.2 ms a proof). A few tables are kept,
-// the oldest dropped first; safe to call from several threads (a table in use stays alive).
+// proof, and a table depends only on the op's shape and weights, so later proofs of the same model
+// skip the walk (CIFAR-size's first convolution: 0.9M taps, ~1.2 ms a proof). A few tables are
+// kept, the least recently used dropped first (structured_limbs.cpp); safe to call from several
+// threads (a table in use stays alive).
 std::shared_ptr<const TapTable> cached_tap_table(const LinearOp& op, std::size_t first_row, std::size_t max_taps);
 
 // Taps a row sums at a time where rows have more (apply_op_limbs_into), and the most rows a task

@@ -165,53 +165,50 @@ QuantizedModel cnn_with_a_narrow_z(std::mt19937_64& rng, std::size_t side = 8) {
   return m;
 }
 
+// A whole proof of m on the cpu engine is the reference engine's, byte for byte, at batches 5 and
+// 40; check(trace, batch) first inspects the cpu engine's forward trace.
+template <class Cfg, class Check>
+void expect_reference_bytes(const QuantizedModel& m, std::mt19937_64& rng, Check check) {
+  const auto cpu = make_cpu_engine<Cfg>();
+  for (std::size_t batch : {5, 40}) {
+    const Statement<Cfg> st = testing::random_statement<Cfg>(m, batch, rng, 100);
+    const ProofLayout layout(m, kProofVersion);
+    check(run_forward(*cpu, field_layers<typename Cfg::F>(layout.model()), to_proof_input(layout, st.input, batch),
+                      batch, {}, Activations::for_proof),
+          batch);
+    Statement<Cfg> cpu_st = st, ref_st = st;
+    EXPECT_EQ(serialize_bundle(prove_bundle(*cpu, cpu_st)),
+              serialize_bundle(prove_bundle(*make_reference_engine<Cfg>(), ref_st)))
+        << "batch " << batch;
+  }
+}
+
 // A whole proof whose first Z the cpu engine keeps narrow (int32) and, where the int8 route runs,
 // its second too (int64) is the reference engine's, byte for byte.
 TYPED_TEST(NarrowReadersTest, AProofWithANarrowZIsTheReferenceBytes) {
-  using F = typename TypeParam::F;
   auto rng = testing::make_rng(304);
   const QuantizedModel m = cnn_with_a_narrow_z(rng);
-  const auto cpu = make_cpu_engine<TypeParam>();
-  for (std::size_t batch : {5, 40}) {
-    const Statement<TypeParam> st = testing::random_statement<TypeParam>(m, batch, rng, 100);
-    const ProofLayout layout(m, kProofVersion);
-    const auto trace = run_forward(*cpu, field_layers<F>(layout.model()), to_proof_input(layout, st.input, batch),
-                                   batch, {}, Activations::for_proof);
+  expect_reference_bytes<TypeParam>(m, rng, [&](const ForwardTrace<TypeParam>& trace, std::size_t batch) {
     EXPECT_NE(narrow_table(trace.Z[0]), nullptr) << "batch " << batch;
     if (int8_conv_route_fits(m.layers[1].ops[1])) {  // the second Z from the int64 join
       ASSERT_NE(narrow_table(trace.Z[1]), nullptr) << "batch " << batch;
       EXPECT_TRUE(narrow_table(trace.Z[1])->wide()) << "batch " << batch;
     }
-    Statement<TypeParam> cpu_st = st, ref_st = st;
-    EXPECT_EQ(serialize_bundle(prove_bundle(*cpu, cpu_st)),
-              serialize_bundle(prove_bundle(*make_reference_engine<TypeParam>(), ref_st)))
-        << "batch " << batch;
-  }
+  });
 }
 
 // The same with 6 x 6 images, padded to 8 x 8 in the proof's tables: the first Z's padding
 // positions are zero rows (NarrowTable::zero_rows), which the activation sum-check never reads or
 // writes; the proof is still the reference engine's, byte for byte.
 TYPED_TEST(NarrowReadersTest, AProofThatSkipsZeroRowsIsTheReferenceBytes) {
-  using F = typename TypeParam::F;
   auto rng = testing::make_rng(306);
-  const QuantizedModel m = cnn_with_a_narrow_z(rng, 6);
-  const auto cpu = make_cpu_engine<TypeParam>();
-  for (std::size_t batch : {5, 40}) {
-    const Statement<TypeParam> st = testing::random_statement<TypeParam>(m, batch, rng, 100);
-    const ProofLayout layout(m, kProofVersion);
-    const auto trace = run_forward(*cpu, field_layers<F>(layout.model()), to_proof_input(layout, st.input, batch),
-                                   batch, {}, Activations::for_proof);
-    const NarrowTable* first = narrow_table(trace.Z[0]);
-    ASSERT_NE(first, nullptr) << "batch " << batch;
-    const std::size_t flagged =
-        static_cast<std::size_t>(std::count(first->zero_rows.begin(), first->zero_rows.end(), 1));
-    EXPECT_EQ(flagged, 8u * (64 - 36)) << "batch " << batch;  // 8 channels of 6 x 6 in 8 x 8
-    Statement<TypeParam> cpu_st = st, ref_st = st;
-    EXPECT_EQ(serialize_bundle(prove_bundle(*cpu, cpu_st)),
-              serialize_bundle(prove_bundle(*make_reference_engine<TypeParam>(), ref_st)))
-        << "batch " << batch;
-  }
+  expect_reference_bytes<TypeParam>(
+      cnn_with_a_narrow_z(rng, 6), rng, [](const ForwardTrace<TypeParam>& trace, std::size_t batch) {
+        const NarrowTable* first = narrow_table(trace.Z[0]);
+        ASSERT_NE(first, nullptr) << "batch " << batch;
+        EXPECT_EQ(std::count(first->zero_rows.begin(), first->zero_rows.end(), 1), 8 * (64 - 36))
+            << "batch " << batch;  // 8 channels of 6 x 6 in 8 x 8
+      });
 }
 
 // A Z from a convolution in the pow2 layout of images that do not fill it (5 to 7 rows and columns
