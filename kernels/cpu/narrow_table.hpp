@@ -42,8 +42,8 @@ inline constexpr unsigned kNarrowWideBits = 60;
 // Entries rows x cols, row-major as the table's, in `v` (int32, bits <= 31) or `v64` (int64, bits
 // <= kNarrowWideBits): every |entry| < 2^bits.
 struct NarrowTable final : DeviceCopy {
-  UninitializedVector<std::int32_t> v;
-  UninitializedVector<std::int64_t> v64;
+  HugePageVector<std::int32_t> v;
+  HugePageVector<std::int64_t> v64;
   unsigned bits = 31;
   // Rows from real_rows on are zero (a layer's padding rows): the first passes of the activation
   // sum-check skip what they would read there (square_group_sums, the first fold).

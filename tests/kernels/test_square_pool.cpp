@@ -7,9 +7,13 @@
 
 #include <array>
 #include <cstdint>
+#include <fstream>
 #include <initializer_list>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "core/fields.hpp"
@@ -189,6 +193,54 @@ TEST(UninitializedVector, TablesAreCacheLineAligned) {
     v32.resize(3 * n + 1);
     EXPECT_TRUE(aligned(v32.data())) << n;
   }
+}
+
+// Whether the kernel marked the mapping that holds p eligible for transparent huge pages (smaps'
+// THPeligible), or nullopt where it does not say (no smaps, or a kernel without the field).
+std::optional<bool> huge_page_eligible(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t begin = 0, end = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> begin >> dash >> end && dash == '-') {
+      inside = begin <= at && at < end;
+    } else if (inside && line.rfind("THPeligible:", 0) == 0) {
+      return line.find('1') != std::string::npos;
+    }
+  }
+  return std::nullopt;
+}
+
+// A HugePageVector's large blocks are advised for huge pages (a hidden Z's rows are 4 KiB apart:
+// one TLB entry a row with small pages), where the kernel's THP mode is madvise; an
+// UninitializedVector's are not; both are cache-line aligned and keep their values as they grow.
+TEST(UninitializedVector, LargeHugePageTablesAreAdvised) {
+  std::ifstream mode_file("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(mode_file, mode);
+  if (mode.find("[madvise]") == std::string::npos) GTEST_SKIP() << "THP mode is not madvise: " << mode;
+  constexpr std::size_t kEntries = std::size_t{8} << 20;  // 32 MiB of int32
+  HugePageVector<std::int32_t> huge(kEntries);
+  UninitializedVector<std::int32_t> small(kEntries);
+  // An address in the advised part: the first 2 MiB boundary inside the block.
+  const auto inner = [](const void* p) {
+    return reinterpret_cast<const void*>((reinterpret_cast<std::uintptr_t>(p) + (2u << 20)) &
+                                         ~std::uintptr_t{(2u << 20) - 1});
+  };
+  const std::optional<bool> advised = huge_page_eligible(inner(huge.data()));
+  if (!advised) GTEST_SKIP() << "smaps has no THPeligible field";
+  EXPECT_TRUE(*advised);
+  EXPECT_EQ(huge_page_eligible(inner(small.data())), false);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(huge.data()) % 64, 0u);
+  // Below kHugePageTableBytes nothing is advised; values survive growth across the threshold.
+  HugePageVector<std::int32_t> grows(1000);
+  for (std::size_t i = 0; i < grows.size(); ++i) grows[i] = static_cast<std::int32_t>(i * 7);
+  grows.resize(kEntries);
+  for (std::size_t i = 0; i < 1000; ++i) ASSERT_EQ(grows[i], static_cast<std::int32_t>(i * 7));
+  EXPECT_EQ(huge_page_eligible(inner(grows.data())), true);
 }
 
 }  // namespace
