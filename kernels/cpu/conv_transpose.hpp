@@ -13,6 +13,7 @@
 #include <span>
 #include <vector>
 
+#include "core/polynomial.hpp"
 #include "kernels/engine/structured_forward.hpp"
 #include "verifier/parallel.hpp"
 
@@ -161,22 +162,34 @@ std::vector<K> factor_by_tap(const std::vector<K>& e, std::size_t kernel, std::s
   return taps;
 }
 
-// conv_transpose_exact's result (op^T eq) where eq factors by channel, row and column
-// (eq_factors; the convolution's output rows and columns powers of two, as the power-of-two layout
-// makes them): issue 23's separable
-// structure on the prover's side. prev[(ci, ih, iw)] = sum_{kh, kw} G[ci][kh][kw] c_h(kh, ih)
-// c_w(kw, iw) with G[ci][kh][kw] = sum_{co of ci's group} K[co][ci][kh][kw] c[co]: O(kernel
-// entries + kernel size x (H + W) x channels + inputs x kernel rows) products, not one per tap of
-// every input (CIFAR-size's second convolution: ~50K instead of 4.7M). Nothing where eq does not
-// factor.
+// eq(q, .)'s factors over a convolution's rows (R x C positions, powers of two) taken from the
+// point itself: an index a = (oc R + oh) C + ow has ow in its low bits, oh in the next and oc in
+// the high ones, and eq(q, a) is the product of eq over each part of q, so each factor is eq_table
+// of its part, entry for entry what eq_factors(eq_table(q), R, C) sums up (the others' tables each
+// sum to 1), without the 2^|q| table, the sums or the check. Nothing where R x C exceeds the rows.
 template <class K>
-std::optional<std::vector<K>> conv_transpose_separable(const LinearOp& op, std::span<const K> eq) {
+std::optional<EqFactors<K>> eq_factors_at(std::span<const K> q, std::size_t R, std::size_t C) {
+  const auto pow2 = [](std::size_t x) { return x != 0 && (x & (x - 1)) == 0; };
+  const std::size_t log_r = ceil_log2(R), log_c = ceil_log2(C);
+  if (!pow2(R) || !pow2(C) || q.size() >= 64 || log_r + log_c > q.size()) return std::nullopt;
+  return EqFactors<K>{eq_table<K>(q.subspan(log_c + log_r)), eq_table<K>(q.subspan(log_c, log_r)),
+                      eq_table<K>(q.first(log_c))};
+}
+
+// conv_transpose_exact's result (op^T eq) where eq factors by channel, row and column
+// (eq_factors or eq_factors_at; the convolution's output rows and columns powers of two, as the
+// power-of-two layout makes them): issue 23's separable structure on the prover's side.
+// prev[(ci, ih, iw)] = sum_{kh, kw} G[ci][kh][kw] c_h(kh, ih) c_w(kw, iw) with G[ci][kh][kw] =
+// sum_{co of ci's group} K[co][ci][kh][kw] c[co]: O(kernel entries + kernel size x (H + W) x
+// channels + inputs x kernel rows) products, not one per tap of every input (CIFAR-size's second
+// convolution: ~50K instead of 4.7M). Nothing where the factors have fewer channels than the op.
+template <class K>
+std::optional<std::vector<K>> conv_transpose_separable(const LinearOp& op, const EqFactors<K>& f) {
   const ConvShape& c = op.conv;
-  const std::optional<EqFactors<K>> f = eq_factors(eq, c.out_rows(), c.out_cols());
-  if (!f || f->c.size() < c.out_channels) return std::nullopt;
+  if (f.c.size() < c.out_channels || f.h.size() != c.out_rows() || f.w.size() != c.out_cols()) return std::nullopt;
   const std::size_t KH = c.kernel_h, KW = c.kernel_w, kk = KH * KW, H = c.in_h, W = c.in_w;
-  const std::vector<K> by_row = factor_by_tap(f->h, KH, H, c.pad_top, c.stride_h, c.out_h());
-  const std::vector<K> by_col = factor_by_tap(f->w, KW, W, c.pad_left, c.stride_w, c.out_w());
+  const std::vector<K> by_row = factor_by_tap(f.h, KH, H, c.pad_top, c.stride_h, c.out_h());
+  const std::vector<K> by_col = factor_by_tap(f.w, KW, W, c.pad_left, c.stride_w, c.out_w());
   const std::size_t gin = c.group_in(), gout = c.out_channels / c.groups;
   // GW[(ci KH + kh) W + iw] = sum_kw G[ci][kh][kw] c_w(kw, iw): the kernel's columns summed first.
   std::vector<K> GW(c.in_channels * KH * W, K::zero());
@@ -186,7 +199,7 @@ std::optional<std::vector<K>> conv_transpose_separable(const LinearOp& op, std::
       std::vector<K> G(kk, K::zero());
       for (std::size_t co = group * gout; co < (group + 1) * gout; ++co)
         for (std::size_t t = 0; t < kk; ++t)
-          G[t] += K::from_int(static_cast<std::int64_t>(w[(co * gin + cl) * kk + t])) * f->c[co];
+          G[t] += K::from_int(static_cast<std::int64_t>(w[(co * gin + cl) * kk + t])) * f.c[co];
       for (std::size_t kh = 0; kh < KH; ++kh)
         for (std::size_t iw = 0; iw < W; ++iw) {
           K s = K::zero();
@@ -207,20 +220,22 @@ std::optional<std::vector<K>> conv_transpose_separable(const LinearOp& op, std::
   return prev;
 }
 
-// structured_row_combine (same result) with conv_transpose_separable for a last op that is a
-// convolution whose eq(q, .) factors (it reads that table itself), pool_transpose for sum pools,
-// conv_transpose_exact for the other convolutions it fits.
+// The same from the eq table itself: nothing where it does not factor (eq_factors).
+template <class K>
+std::optional<std::vector<K>> conv_transpose_separable(const LinearOp& op, std::span<const K> eq) {
+  const std::optional<EqFactors<K>> f = eq_factors(eq, op.conv.out_rows(), op.conv.out_cols());
+  if (!f) return std::nullopt;
+  return conv_transpose_separable(op, *f);
+}
+
+// ops[0, end) of a structured layer's chain applied transposed to cur, last first: pool_transpose
+// for sum pools, conv_transpose_exact for the other convolutions it fits, chain_transpose_apply
+// for the rest; then padded to the layer's columns.
 template <class K, class F>
-std::vector<K> structured_row_combine_cpu(const FieldLayer<F>& layer, std::span<const K> eq_q) {
+std::vector<K> transpose_chain_prefix(const FieldLayer<F>& layer, std::size_t end, std::vector<K> cur) {
   const std::span<const LinearOp> ops = layer.q->ops;
-  std::vector<K> cur(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(ops.back().rows));
-  for (std::size_t i = ops.size(); i-- > 0;) {
+  for (std::size_t i = end; i-- > 0;) {
     const LinearOp& op = ops[i];
-    if (i + 1 == ops.size() && op.kind == LinearOp::Kind::conv)
-      if (auto prev = conv_transpose_separable(op, eq_q)) {
-        cur = std::move(*prev);
-        continue;
-      }
     if (op.kind == LinearOp::Kind::conv && op.is_ones_pool()) {
       cur = pool_transpose(op, cur);
       continue;
@@ -236,6 +251,34 @@ std::vector<K> structured_row_combine_cpu(const FieldLayer<F>& layer, std::span<
   }
   cur.resize(padded(layer.cols()), K::zero());
   return cur;
+}
+
+// structured_row_combine (same result): conv_transpose_separable for a last op that is a
+// convolution whose eq(q, .) factors (it reads that table itself), then transpose_chain_prefix.
+template <class K, class F>
+std::vector<K> structured_row_combine_cpu(const FieldLayer<F>& layer, std::span<const K> eq_q) {
+  const std::span<const LinearOp> ops = layer.q->ops;
+  const LinearOp& last = ops.back();
+  if (last.kind == LinearOp::Kind::conv)
+    if (auto prev = conv_transpose_separable(last, eq_q))
+      return transpose_chain_prefix<K>(layer, ops.size() - 1, std::move(*prev));
+  return transpose_chain_prefix<K>(layer, ops.size(),
+                                   std::vector<K>(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(last.rows)));
+}
+
+// structured_row_combine_cpu(layer, eq_table(q)), bit for bit, from the point q: where the last op is a
+// convolution, its factors come from q's parts (eq_factors_at) and no eq table of the layer's rows
+// is built, summed or copied (~0.8 ms of one core per CIFAR-size proof at any batch).
+template <class K, class F>
+std::vector<K> structured_row_combine_at_cpu(const FieldLayer<F>& layer, std::span<const K> q) {
+  const std::span<const LinearOp> ops = layer.q->ops;
+  const LinearOp& last = ops.back();
+  if (last.kind == LinearOp::Kind::conv)
+    if (const auto f = eq_factors_at(q, last.conv.out_rows(), last.conv.out_cols()))
+      if (auto prev = conv_transpose_separable(last, *f))
+        return transpose_chain_prefix<K>(layer, ops.size() - 1, std::move(*prev));
+  const std::vector<K> eq_q = eq_table<K>(q);
+  return structured_row_combine_cpu<K>(layer, std::span<const K>(eq_q));
 }
 
 }  // namespace nnproof

@@ -110,6 +110,10 @@ class CpuEngine final : public Engine<Cfg> {
     return m;
   }
 
+  std::vector<K> row_combine_at(const FieldLayer<F>& layer, std::span<const K> q) override {
+    if (layer.q->structured()) return structured_row_combine_at_cpu<K>(layer, q);
+    return row_combine(layer, eq_table<K>(q));
+  }
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine_cpu<K>(layer, eq_q);
     const std::size_t rows = layer.rows(), cols = layer.cols();

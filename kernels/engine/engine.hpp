@@ -176,9 +176,14 @@ class Engine {
   virtual std::unique_ptr<SumcheckProver<K>> layer_product_sumcheck(const FieldLayer<F>& layer, const Table2D<F>& Y,
                                                                     const Table2D<F>* Z, std::span<const K> q,
                                                                     std::span<const K> r, SquareCarry<K>& carry) {
-    const std::vector<K> eq_q = eq_table<K>(q), eq_r = eq_table<K>(r);
+    const std::vector<K> eq_r = eq_table<K>(r);
     std::vector<K> V = Z ? col_combine_of_squares(*Z, Y, eq_r, carry) : col_combine(Y, eq_r);
-    return product_sumcheck(row_combine(layer, eq_q), std::move(V));
+    return product_sumcheck(row_combine_at(layer, q), std::move(V));
+  }
+  // row_combine(layer, eq(q, .)) from the point q: an engine may skip the table where the layer's
+  // structure factors it (the cpu engine: a last convolution's channel, row and column factors).
+  virtual std::vector<K> row_combine_at(const FieldLayer<F>& layer, std::span<const K> q) {
+    return row_combine(layer, eq_table<K>(q));
   }
   // The sum-check of sum_{j,k} eq(s, j) eq(r, k) Z[j][k]^2 (degree 3), rows bound first. `claim`
   // is that sum (y*): an engine may derive one round value from it (h(1) = claim - h(0)). `carry` is

@@ -248,12 +248,25 @@ TYPED_TEST(ConvTranspose, SeparableEqualsTheGatherOnEqTables) {
     EXPECT_EQ(*got,
               conv_transpose_exact(op, std::vector<K>(eq.begin(), eq.begin() + static_cast<std::ptrdiff_t>(op.rows))))
         << where;
+    // The factors from the point itself (the prover's row_combine_at) are the table's, entry for
+    // entry, and so is the transpose built on them.
+    const auto from_q = eq_factors_at(std::span<const K>(q), op.conv.out_rows(), op.conv.out_cols());
+    const auto from_table = eq_factors(std::span<const K>(eq), op.conv.out_rows(), op.conv.out_cols());
+    ASSERT_TRUE(from_q && from_table) << where;
+    EXPECT_TRUE(from_q->c == from_table->c && from_q->h == from_table->h && from_q->w == from_table->w) << where;
+    const auto got_at = conv_transpose_separable(op, *from_q);
+    ASSERT_TRUE(got_at) << where;
+    EXPECT_EQ(*got_at, *got) << where;
     std::vector<K> changed = eq;
     changed[rng() % changed.size()] += K::one();
     EXPECT_FALSE(conv_transpose_separable(op, std::span<const K>(changed))) << where;
     ++separable;
   }
   EXPECT_GT(separable, 15u);
+  // A point too short for the op's rows and columns gives no factors.
+  const std::vector<K> q3 = testing::random_point<K>(rng, 8);
+  EXPECT_FALSE(eq_factors_at(std::span<const K>(q3), 4, 4));
+  EXPECT_TRUE(eq_factors_at(std::span<const K>(q3), 4, 2));
 }
 
 }  // namespace
