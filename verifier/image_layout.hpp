@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "verifier/model.hpp"
+#include "verifier/parallel.hpp"
 
 namespace nnproof {
 
@@ -57,8 +58,11 @@ std::vector<T> to_proof_input(const ProofLayout& layout, const std::vector<T>& i
   T zero{};
   if constexpr (!std::is_arithmetic_v<T>) zero = T::zero();
   std::vector<T> out(batch * padded, zero);
-  for (std::size_t k = 0; k < batch; ++k)
+  // A sample a task: the prover's scatter of a whole batch (CNN-2-Quad's 1000 images: 12.5 MB of
+  // m127 into 16 MB) took ~2 ms of one core while the other waited.
+  parallel_for(batch, [&](std::size_t k) {
     for (std::size_t j = 0; j < n0; ++j) out[k * padded + map[j]] = input[k * n0 + j];
+  });
   return out;
 }
 
