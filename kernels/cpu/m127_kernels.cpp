@@ -290,6 +290,7 @@ NNP_AVX512_IFMA void fold_two_avx512(const Fp127* z00, const Fp127* z01, const F
     f.store(out + k, f.canonical(f.add(a0, f.reduce(t))), n);
   }
 }
+
 // A product sum-check's round sums over n pairs: sum a_lo v_lo and sum (2 a_hi - a_lo)(2 v_hi - v_lo).
 NNP_AVX512_IFMA std::array<Fp127, 2> pair_products_avx512(const Fp127* a_lo, const Fp127* a_hi, const Fp127* v_lo,
                                                           const Fp127* v_hi, std::size_t n) {

@@ -56,6 +56,11 @@ struct NarrowTable final : DeviceCopy {
   NarrowTable() : DeviceCopy(&kNarrowTableTag) {}
   // Whether row r is known to be zero (zero_rows, or past real_rows).
   bool zero_row(std::size_t r) const { return r >= real_rows || (r < zero_rows.size() && zero_rows[r]); }
+  // Whether rows g, g + quarter, g + 2 quarter and g + 3 quarter are all known to be zero: a group
+  // of the activation sum-check's first two rounds (square_group_sums, the first fold).
+  bool zero_group(std::size_t g, std::size_t quarter) const {
+    return zero_row(g) && zero_row(g + quarter) && zero_row(g + 2 * quarter) && zero_row(g + 3 * quarter);
+  }
   bool wide() const { return !v64.empty(); }
   // The int32 entries, or nullptr where they are int64 (the int32 integer kernels read these; the
   // int64 ones read v64).

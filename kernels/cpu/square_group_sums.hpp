@@ -96,8 +96,7 @@ std::vector<K> square_group_sums(const Table2D<F>& Z, std::span<const K> ec, std
     WidenBuffer<F> buf;
     const bool upper_zero = narrow && g + half >= narrow->real_rows;  // rows g + half on: padding
     // Every row of the group zero (NarrowTable::zero_rows): every sum is zero, nothing is read.
-    const bool all_zero = narrow && narrow->zero_row(g) && narrow->zero_row(g + quarter) &&
-                          narrow->zero_row(g + half) && narrow->zero_row(g + half + quarter);
+    const bool all_zero = narrow && narrow->zero_group(g, quarter);
     // The rows read in place.
     const auto group = [&](auto kernel, const auto* entries) {
       const auto* z = entries + g * cols;

@@ -337,9 +337,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     std::vector<std::uint8_t> zero;
     if (narrow_ && (!narrow_->zero_rows.empty() || narrow_->real_rows < 2 * half)) {
       zero.resize(quarter);
-      for (std::size_t g = 0; g < quarter; ++g)
-        zero[g] = narrow_->zero_row(g) && narrow_->zero_row(g + quarter) && narrow_->zero_row(g + half) &&
-                  narrow_->zero_row(g + quarter + half);
+      for (std::size_t g = 0; g < quarter; ++g) zero[g] = narrow_->zero_group(g, quarter);
       if (std::find(zero.begin(), zero.end(), 1) == zero.end()) zero.clear();
     }
     const auto is_zero = [&](std::size_t g) { return !zero.empty() && zero[g]; };

@@ -234,16 +234,21 @@ TYPED_TEST(EngineTest, LargeTablesAndTheInt32LimitAreExact) {
   std::vector<K> A(std::size_t{1} << 20), V(A.size());
   for (auto& x : A) x = random_element<K>(rng);
   for (auto& x : V) x = random_element<K>(rng);
-  // The rounds of a Fiat-Shamir transcript, driven from the host on the reference engine.
-  Transcript want_t(TypeParam::kId, 0);
+  // The 20 rounds of a Fiat-Shamir transcript driven from the host (h(0), h(2) each; the reference
+  // adds h(3)), every fold but the first fused with the next round, as the prover runs them.
+  const auto drive = [](SumcheckProver<K>& sc) {
+    Transcript t(TypeParam::kId, 0);
+    std::vector<K> messages;
+    for (unsigned round = 0; round < 20; ++round) {
+      const auto h = round == 0 ? sc.round() : sc.fold_and_round(t.challenge<K>());
+      messages.insert(messages.end(), h.begin(), h.begin() + 2);
+      t.absorb_elements<K>("message", std::span<const K>(h.data(), 2));
+    }
+    sc.fold(t.challenge<K>());
+    return messages;
+  };
   auto want_sc = ref->product_sumcheck(A, V);
-  std::vector<K> want_messages;
-  for (unsigned t = 0; t < 20; ++t) {
-    const auto h = t == 0 ? want_sc->round() : want_sc->fold_and_round(want_t.challenge<K>());
-    want_messages.insert(want_messages.end(), h.begin(), h.begin() + 2);
-    want_t.absorb_elements<K>("message", std::span<const K>(h.data(), 2));
-  }
-  want_sc->fold(want_t.challenge<K>());
+  const std::vector<K> want_messages = drive(*want_sc);
   bool device_rounds_ran = false;
   for (const auto& engine : engines_under_test<TypeParam>()) {
     SCOPED_TRACE(engine->name());
@@ -261,16 +266,8 @@ TYPED_TEST(EngineTest, LargeTablesAndTheInt32LimitAreExact) {
       device_rounds_ran = true;
     }
     // Every round driven from the host, as the cpu engine runs them (its folds in chunks).
-    Transcript t(TypeParam::kId, 0);
     auto host_sc = engine->product_sumcheck(A, V);
-    std::vector<K> messages;
-    for (unsigned round = 0; round < 20; ++round) {
-      const auto m = round == 0 ? host_sc->round() : host_sc->fold_and_round(t.challenge<K>());
-      messages.insert(messages.end(), m.begin(), m.begin() + 2);
-      t.absorb_elements<K>("message", std::span<const K>(m.data(), 2));
-    }
-    host_sc->fold(t.challenge<K>());
-    EXPECT_EQ(messages, want_messages);
+    EXPECT_EQ(drive(*host_sc), want_messages);
     EXPECT_EQ(host_sc->final_value(), want_sc->final_value());
   }
   EXPECT_EQ(device_rounds_ran, engine_unavailable_reason(EngineId::thrust_omp).empty());
