@@ -42,27 +42,41 @@ std::array<K, N> task_sum(std::size_t n, Fn fn) {
   return total;
 }
 
-// sum over i < n of fn(i), where fn returns std::array<K, N>.
+// sum over i < n of fn(i), where fn returns std::array<K, N>: each thread one contiguous range
+// (grain 0), or chunks of `grain` indices handed out as threads free up (work that is uneven in
+// runs of i). Inside with_side_task: the team's tasks (task_sum) either way.
 template <class K, std::size_t N, class Fn>
-std::array<K, N> parallel_sum(std::size_t n, Fn fn) {
+std::array<K, N> parallel_sum_by(std::size_t n, std::size_t grain, Fn fn) {
 #ifdef _OPENMP
-  if (omp_in_parallel()) return task_sum<K, N>(n, fn);  // inside with_side_task: the team's tasks
+  if (omp_in_parallel()) return task_sum<K, N>(n, fn);
 #endif
   std::array<K, N> total;
   total.fill(K::zero());
+  const auto count = static_cast<std::int64_t>(n), chunk = static_cast<std::int64_t>(std::max<std::size_t>(grain, 1));
 #pragma omp parallel
   {
     std::array<K, N> local;
     local.fill(K::zero());
-#pragma omp for schedule(static) nowait
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n); ++i) {
-      std::array<K, N> v = fn(static_cast<std::size_t>(i));
+    const auto add = [&](std::int64_t i) {
+      const std::array<K, N> v = fn(static_cast<std::size_t>(i));
       for (std::size_t m = 0; m < N; ++m) local[m] += v[m];
+    };
+    if (grain == 0) {
+#pragma omp for schedule(static) nowait
+      for (std::int64_t i = 0; i < count; ++i) add(i);
+    } else {
+#pragma omp for schedule(dynamic, chunk) nowait
+      for (std::int64_t i = 0; i < count; ++i) add(i);
     }
 #pragma omp critical
     for (std::size_t m = 0; m < N; ++m) total[m] += local[m];
   }
   return total;
+}
+
+template <class K, std::size_t N, class Fn>
+std::array<K, N> parallel_sum(std::size_t n, Fn fn) {
+  return parallel_sum_by<K, N>(n, 0, fn);
 }
 
 template <class Fn>

@@ -249,7 +249,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
     std::vector<std::uint8_t> zero = folded_zero_rows(half);  // of the folded rows: none written
     const auto is_zero = [&](std::size_t j) { return !zero.empty() && zero[j]; };
-    auto q = parallel_sum<K, 2>(quarter, [&](std::size_t j) {
+    auto q = parallel_sum_by<K, 2>(quarter, uneven_grain(zero), [&](std::size_t j) {
       K* lo = out + j * C;
       K* hi = out + (j + quarter) * C;
       const bool lo_zero = is_zero(j), hi_zero = is_zero(j + quarter);
@@ -369,7 +369,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     if (and_round) {
       // The round after binds the top variable of the folded table: s_v with v = log2(rows) - 3.
       const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
-      q = parallel_sum<K, 2>(eighth, [&](std::size_t g) {
+      q = parallel_sum_by<K, 2>(eighth, uneven_grain(zero), [&](std::size_t g) {
         if (is_zero(g) && is_zero(g + eighth)) return std::array<K, 2>{K::zero(), K::zero()};
         fold_group(g);
         fold_group(g + eighth);
@@ -400,6 +400,15 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     if constexpr (std::is_same_v<T, K>)
       if (!zero_.empty() && zero_[j]) return zeros_.data();
     return z + j * cols_;
+  }
+
+  // How parallel_sum_by hands out a pass's rows: where some are zero and skipped (zero, non-empty)
+  // they come in runs (an image's padding rows and columns), and a static split gave one thread up
+  // to twice the other's rows (CNN-2-Quad's first Z); then chunks of about kUnevenChunk entries as
+  // threads free up. Else one contiguous range a thread (0).
+  std::size_t uneven_grain(const std::vector<std::uint8_t>& zero) const {
+    constexpr std::size_t kUnevenChunk = std::size_t{1} << 14;
+    return zero.empty() ? 0 : std::max<std::size_t>(1, kUnevenChunk / cols_);
   }
 
   // The zero rows of the table that folding rows (j, j + half) makes: zero where both are.
