@@ -182,7 +182,8 @@ std::optional<EqFactors<K>> eq_factors_at(std::span<const K> q, std::size_t R, s
 // prev[(ci, ih, iw)] = sum_{kh, kw} G[ci][kh][kw] c_h(kh, ih) c_w(kw, iw) with G[ci][kh][kw] =
 // sum_{co of ci's group} K[co][ci][kh][kw] c[co]: O(kernel entries + kernel size x (H + W) x
 // channels + inputs x kernel rows) products, not one per tap of every input (CIFAR-size's second
-// convolution: ~50K instead of 4.7M). Nothing where the factors have fewer channels than the op.
+// convolution: ~50K instead of 4.7M). Nothing where the factors have fewer channels than the op
+// or other numbers of rows and columns than its output.
 template <class K>
 std::optional<std::vector<K>> conv_transpose_separable(const LinearOp& op, const EqFactors<K>& f) {
   const ConvShape& c = op.conv;
@@ -277,8 +278,10 @@ std::vector<K> structured_row_combine_at_cpu(const FieldLayer<F>& layer, std::sp
     if (const auto f = eq_factors_at(q, last.conv.out_rows(), last.conv.out_cols()))
       if (auto prev = conv_transpose_separable(last, *f))
         return transpose_chain_prefix<K>(layer, ops.size() - 1, std::move(*prev));
-  const std::vector<K> eq_q = eq_table<K>(q);
-  return structured_row_combine_cpu<K>(layer, std::span<const K>(eq_q));
+  // Where q's factors decline, so would the table's (the same shape tests): the whole chain.
+  std::vector<K> eq_q = eq_table<K>(q);
+  eq_q.resize(last.rows);
+  return transpose_chain_prefix<K>(layer, ops.size(), std::move(eq_q));
 }
 
 }  // namespace nnproof

@@ -112,7 +112,7 @@ class CpuEngine final : public Engine<Cfg> {
 
   std::vector<K> row_combine_at(const FieldLayer<F>& layer, std::span<const K> q) override {
     if (layer.q->structured()) return structured_row_combine_at_cpu<K>(layer, q);
-    return row_combine(layer, eq_table<K>(q));
+    return Engine<Cfg>::row_combine_at(layer, q);
   }
   std::vector<K> row_combine(const FieldLayer<F>& layer, std::span<const K> eq_q) override {
     if (layer.q->structured()) return structured_row_combine_cpu<K>(layer, eq_q);

@@ -6,8 +6,9 @@
 // engine's structured_forward; what differs is where the ops write. The chain's last op writes
 // Z's rows itself, bias added, and the ops before it write vectors nobody zero-fills first: each was
 // a pass over the layer's largest table (the first CIFAR layer's Z is 134 MB at batch 256, m127).
-// (Transparent huge pages for these tables, asked by madvise, cost more system time in compaction
-// than they saved in faults on this machine: 1.0-1.3 -> 2.0-2.6 s of sys for two proofs.)
+// (Transparent huge pages for all of these tables, asked by madvise, cost more system time in
+// compaction than they saved in faults in session 16: 1.0-1.3 -> 2.0-2.6 s of sys for two proofs.
+// Since session 24 only a narrow Z asks for them, against TLB misses, not faults: NarrowTable.)
 #include <cstddef>
 #include <cstdint>
 #include <memory>

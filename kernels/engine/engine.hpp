@@ -172,7 +172,8 @@ class Engine {
   // A = row_combine(layer, eq(q, .)) and V = col_combine(Y, eq(r, .)), or, when Z is given (Y = Z o Z),
   // col_combine_of_squares(*Z, Y, eq(r, .), carry). One call from the challenge points, so that an
   // engine may build the eq tables and keep A and V where it computes them (the Thrust engine: on
-  // its device, with no round trip through the host); the default is the three calls above.
+  // its device, with no round trip through the host); the default is col_combine (or
+  // col_combine_of_squares), then product_sumcheck of row_combine_at's A and V.
   virtual std::unique_ptr<SumcheckProver<K>> layer_product_sumcheck(const FieldLayer<F>& layer, const Table2D<F>& Y,
                                                                     const Table2D<F>* Z, std::span<const K> q,
                                                                     std::span<const K> r, SquareCarry<K>& carry) {
@@ -180,8 +181,9 @@ class Engine {
     std::vector<K> V = Z ? col_combine_of_squares(*Z, Y, eq_r, carry) : col_combine(Y, eq_r);
     return product_sumcheck(row_combine_at(layer, q), std::move(V));
   }
-  // row_combine(layer, eq(q, .)) from the point q: an engine may skip the table where the layer's
-  // structure factors it (the cpu engine: a last convolution's channel, row and column factors).
+  // row_combine(layer, eq(q, .)) from the point q, bit for bit (the proof's bytes must not depend
+  // on the engine): an engine may skip the table where the layer's structure factors it (the cpu
+  // engine: a last convolution's channel, row and column factors).
   virtual std::vector<K> row_combine_at(const FieldLayer<F>& layer, std::span<const K> q) {
     return row_combine(layer, eq_table<K>(q));
   }

@@ -235,7 +235,7 @@ TYPED_TEST(EngineTest, LargeTablesAndTheInt32LimitAreExact) {
   for (auto& x : A) x = random_element<K>(rng);
   for (auto& x : V) x = random_element<K>(rng);
   // The 20 rounds of a Fiat-Shamir transcript driven from the host (h(0), h(2) each; the reference
-  // adds h(3)), every fold but the first fused with the next round, as the prover runs them.
+  // adds h(3)), each fold but the last fused with the next round, as the prover runs them.
   const auto drive = [](SumcheckProver<K>& sc) {
     Transcript t(TypeParam::kId, 0);
     std::vector<K> messages;
