@@ -269,7 +269,7 @@ std::vector<K> structured_row_combine_cpu(const FieldLayer<F>& layer, std::span<
 
 // structured_row_combine_cpu(layer, eq_table(q)), bit for bit, from the point q: where the last op is a
 // convolution, its factors come from q's parts (eq_factors_at) and no eq table of the layer's rows
-// is built, summed or copied (~0.8 ms of one core per CIFAR-size proof at any batch).
+// is built, summed or copied (~1.5 ms of a CIFAR-size proof at any batch).
 template <class K, class F>
 std::vector<K> structured_row_combine_at_cpu(const FieldLayer<F>& layer, std::span<const K> q) {
   const std::span<const LinearOp> ops = layer.q->ops;
