@@ -7,6 +7,7 @@
 // element of K cut into 64-bit pieces, w x piece summed in signed 128 bits, reduced once per
 // feature) instead of a field product per tap. Dense ops of a chain keep chain_transpose_apply.
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -133,8 +134,7 @@ struct EqFactors {
 template <class K>
 std::optional<EqFactors<K>> eq_factors(std::span<const K> eq, std::size_t R, std::size_t C) {
   const std::size_t n = eq.size();
-  const auto pow2 = [](std::size_t x) { return x != 0 && (x & (x - 1)) == 0; };
-  if (!pow2(n) || !pow2(R) || !pow2(C) || n < R * C) return std::nullopt;
+  if (!std::has_single_bit(n) || !std::has_single_bit(R) || !std::has_single_bit(C) || n < R * C) return std::nullopt;
   EqFactors<K> f{std::vector<K>(n / (R * C), K::zero()), std::vector<K>(R, K::zero()), std::vector<K>(C, K::zero())};
   for (std::size_t a = 0; a < n; ++a) f.c[a / (R * C)] += eq[a], f.h[a / C % R] += eq[a], f.w[a % C] += eq[a];
   std::vector<char> differs(f.c.size(), 0);  // per channel: the products are most of the work
@@ -169,9 +169,9 @@ std::vector<K> factor_by_tap(const std::vector<K>& e, std::size_t kernel, std::s
 // sum to 1), without the 2^|q| table, the sums or the check. Nothing where R x C exceeds the rows.
 template <class K>
 std::optional<EqFactors<K>> eq_factors_at(std::span<const K> q, std::size_t R, std::size_t C) {
-  const auto pow2 = [](std::size_t x) { return x != 0 && (x & (x - 1)) == 0; };
   const std::size_t log_r = ceil_log2(R), log_c = ceil_log2(C);
-  if (!pow2(R) || !pow2(C) || q.size() >= 64 || log_r + log_c > q.size()) return std::nullopt;
+  if (!std::has_single_bit(R) || !std::has_single_bit(C) || q.size() >= 64 || log_r + log_c > q.size())
+    return std::nullopt;
   return EqFactors<K>{eq_table<K>(q.subspan(log_c + log_r)), eq_table<K>(q.subspan(log_c, log_r)),
                       eq_table<K>(q.first(log_c))};
 }
@@ -254,6 +254,15 @@ std::vector<K> transpose_chain_prefix(const FieldLayer<F>& layer, std::size_t en
   return cur;
 }
 
+// The whole chain applied transposed to eq(q, .)'s entries over the layer's rows (the eq table
+// eq_q): the route where the last op's eq factors do not separate.
+template <class K, class F>
+std::vector<K> transpose_whole_chain(const FieldLayer<F>& layer, std::span<const K> eq_q) {
+  const std::span<const LinearOp> ops = layer.q->ops;
+  return transpose_chain_prefix<K>(
+      layer, ops.size(), std::vector<K>(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(ops.back().rows)));
+}
+
 // structured_row_combine (same result): conv_transpose_separable for a last op that is a
 // convolution whose eq(q, .) factors (it reads that table itself), then transpose_chain_prefix.
 template <class K, class F>
@@ -263,8 +272,7 @@ std::vector<K> structured_row_combine_cpu(const FieldLayer<F>& layer, std::span<
   if (last.kind == LinearOp::Kind::conv)
     if (auto prev = conv_transpose_separable(last, eq_q))
       return transpose_chain_prefix<K>(layer, ops.size() - 1, std::move(*prev));
-  return transpose_chain_prefix<K>(layer, ops.size(),
-                                   std::vector<K>(eq_q.begin(), eq_q.begin() + static_cast<std::ptrdiff_t>(last.rows)));
+  return transpose_whole_chain<K>(layer, eq_q);
 }
 
 // structured_row_combine_cpu(layer, eq_table(q)), bit for bit, from the point q: where the last op is a
@@ -279,9 +287,7 @@ std::vector<K> structured_row_combine_at_cpu(const FieldLayer<F>& layer, std::sp
       if (auto prev = conv_transpose_separable(last, *f))
         return transpose_chain_prefix<K>(layer, ops.size() - 1, std::move(*prev));
   // Where q's factors decline, so would the table's (the same shape tests): the whole chain.
-  std::vector<K> eq_q = eq_table<K>(q);
-  eq_q.resize(last.rows);
-  return transpose_chain_prefix<K>(layer, ops.size(), std::move(eq_q));
+  return transpose_whole_chain<K>(layer, std::span<const K>(eq_table<K>(q)));
 }
 
 }  // namespace nnproof

@@ -12,7 +12,7 @@
 // two folded rows and accumulates the sums). The column rounds, on a table of one row, are small.
 //
 // With a carry (square_group_sums, run as the next layer's col_combine: same table, same r) the
-// first two rounds come from per-group sums in O(rows), and the third reads Z once, folding both
+// first two rounds come from per-group sums in O(rows) (carried_rounds.hpp), and the third reads Z once, folding both
 // bound variables at once: Z is read once for V and rounds 1-2 instead of three times, and the
 // half-size table of round 2 is never written.
 //
@@ -30,6 +30,7 @@
 
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
+#include "kernels/cpu/carried_rounds.hpp"
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
 #include "kernels/cpu/narrow_table.hpp"
@@ -40,30 +41,6 @@
 #include "verifier/parallel.hpp"
 
 namespace nnproof {
-
-// The integer kernels of the first fold of a narrow table (m127, an AVX-512 IFMA CPU):
-// m127_narrow_fold_two for int32 entries, m127_wide_fold_two for int64 ones below 2^kWideEntryBits
-// (its one-limb kernel at or below kSmallWideEntryBits, picked by the table's bits), which read the
-// rows in place. Null otherwise: the rows are then widened into the field's kernels
-// (as narrow_group_sums_kernel, square_group_sums.hpp).
-template <class F, class K, class T>
-using NarrowFoldTwo = void (*)(const T*, const T*, const T*, const T*, K, K, K*, std::size_t);
-
-template <class F, class K>
-NarrowFoldTwo<F, K, std::int32_t> narrow_fold_two_kernel(const NarrowTable* narrow) {
-  if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
-    if (narrow && narrow->entries32()) return m127_narrow_fold_two();
-  }
-  return nullptr;
-}
-
-template <class F, class K>
-NarrowFoldTwo<F, K, std::int64_t> wide_fold_two_kernel(const NarrowTable* narrow) {
-  if constexpr (std::is_same_v<F, Fp127> && std::is_same_v<K, Fp127>) {
-    if (narrow && narrow->wide() && narrow->bits <= kWideEntryBits) return m127_wide_fold_two(narrow->bits);
-  }
-  return nullptr;
-}
 
 template <class Cfg>
 class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
@@ -77,7 +54,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
                     const std::vector<K>& group_sums)
       : base_(&Z), rows_(Z.rows), cols_(Z.cols), s_(s.begin(), s.end()), ec_(eq_table<K>(r)), claim_(claim) {
     if (rows_ >= 4 && group_sums.size() == kGroupSums * (rows_ / 4)) {
-      weigh_group_sums(group_sums);
+      carried_.emplace(group_sums, std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
       stage_ = Stage::carried_round1;
     }
     // A narrow Z (narrow_table.hpp) is read in place by the carried rounds' one pass over it
@@ -94,9 +71,9 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   std::array<K, 3> round() override {
     switch (stage_) {
       case Stage::carried_round1:
-        return remember(carried_round1());
+        return remember(carried_round(carried_->round1(s_[ceil_log2(rows_) - 2])));
       case Stage::carried_round2:
-        return remember(carried_round2());
+        return remember(carried_round(carried_->round2(rho1_)));
       case Stage::base:
         return remember(table_round(base_->data.data()));
       case Stage::folded:
@@ -292,37 +269,9 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     return {bound_ * h[0], bound_ * h[1], bound_ * h[2]};
   }
 
-  // sum_g eq(s_0 .. s_{v-3}, g) x (group g's sums), v the number of row variables: the weighted
-  // sums that rounds 1 and 2 are linear combinations of.
-  void weigh_group_sums(const std::vector<K>& group_sums) {
-    const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
-    weighted_ = parallel_sum<K, kGroupSums>(rows_ / 4, [&](std::size_t g) {
-      std::array<K, kGroupSums> w;
-      for (unsigned i = 0; i < kGroupSums; ++i) w[i] = E[g] * group_sums[kGroupSums * g + i];
-      return w;
-    });
-  }
-
-  // Round 1 binds b1; its pairs are z(0, b2) and z(1, b2) with weight eq(s_{v-2}, b2):
-  // q(t) = sum over b2 of eq(s_{v-2}, b2) (A_b2 + 2t B_b2 + t^2 D_b2).
-  std::array<K, 3> carried_round1() const {
-    const K s2 = s_[ceil_log2(rows_) - 2], one = K::one();
-    auto q = [&](K t) {
-      auto at = [&](unsigned b2) {
-        return weighted_[kSumA + b2] + (t + t) * weighted_[kSumB + b2] + t * t * weighted_[kSumD + b2];
-      };
-      return (one - s2) * at(0) + s2 * at(1);
-    };
-    const K two = one + one;
-    return row_round_values({q(K::zero()), q(two)}, [&] { return q(one); });
-  }
-
-  // Round 2 binds b2 with b1 = rho1: z = a_t + rho1 d_t, q(t) = A_t + 2 rho1 B_t + rho1^2 D_t.
-  std::array<K, 3> carried_round2() const {
-    auto q = [&](unsigned t) {
-      return weighted_[kSumA + t] + (rho1_ + rho1_) * weighted_[kSumB + t] + rho1_ * rho1_ * weighted_[kSumD + t];
-    };
-    return row_round_values({q(0), q(2)}, [&] { return q(1); });
+  // h(0), h(2), h(3) of a carried round from its q(0), q(1), q(2) (CarriedRounds).
+  std::array<K, 3> carried_round(const std::array<K, 3>& q) const {
+    return row_round_values({q[0], q[2]}, [&] { return q[1]; });
   }
 
   // Binds b1 = rho1 and b2 = rho2 at once: z = a_0 + rho1 d_0 + rho2 (a_1 - a_0) + rho1 rho2 (d_1 - d_0).
@@ -464,12 +413,12 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   std::vector<std::uint8_t> zero_;
   std::vector<K> zeros_;
   std::size_t rows_, cols_;
-  std::vector<K> s_;         // the row point
-  std::vector<K> ec_;        // eq(r, .) over the remaining columns
-  K claim_;                  // the sum over the remaining variables
-  K bound_ = K::one();       // eq(s, .) over the row variables bound so far
-  std::array<K, 3> last_{};  // the latest round's h(0), h(2), h(3)
-  std::array<K, kGroupSums> weighted_{};
+  std::vector<K> s_;                                    // the row point
+  std::vector<K> ec_;                                   // eq(r, .) over the remaining columns
+  K claim_;                                             // the sum over the remaining variables
+  K bound_ = K::one();                                  // eq(s, .) over the row variables bound so far
+  std::array<K, 3> last_{};                             // the latest round's h(0), h(2), h(3)
+  std::optional<CarriedRounds<K>> carried_;             // rounds 1 and 2 where a carry gave the group sums
   K rho1_ = K::zero();                                  // b1's challenge, not yet folded into a table
   std::optional<typename Simd::Weights> simd_weights_;  // see row_phase_weights
 };
