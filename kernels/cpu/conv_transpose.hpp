@@ -5,8 +5,9 @@
 // transposed as a gather: input feature j sums w x cur[a] over the taps that read it, so the
 // features split between threads with no write conflicts, and the sums are exact integers (each
 // element of K cut into 64-bit pieces, w x piece summed in signed 128 bits, reduced once per
-// feature) instead of a field product per tap. Dense ops of a chain keep chain_transpose_apply.
+// feature) instead of a field product per tap; a chain's dense ops likewise, by columns.
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -84,6 +85,35 @@ std::vector<K> conv_transpose_exact(const LinearOp& op, const std::vector<K>& cu
         for (std::size_t n = 0; n < N; ++n) s[n] += wt * static_cast<i128>(pieces[a * N + n]);
       });
       prev[j] = P::join(s);
+    });
+  });
+  return prev;
+}
+
+// prev (op.cols entries) = op^T cur for a dense op with weights below 2^31 in magnitude and fewer
+// than 2^31 rows (a CNN's last Gemm after its pool): conv_transpose_exact's pieces and signed
+// 128-bit sums, by blocks of columns split between threads, each reading the rows in order.
+// chain_transpose_apply's field product per weight, on one core, was ~0.5 ms of a CIFAR-size proof.
+template <class K>
+std::vector<K> dense_transpose_exact(const LinearOp& op, const std::vector<K>& cur) {
+  using P = Pieces64<K>;
+  constexpr std::size_t N = P::kCount, kBlock = 64;
+  std::vector<std::uint64_t> pieces(op.rows * N);
+  for (std::size_t a = 0; a < op.rows; ++a) P::split(cur[a], &pieces[a * N]);
+  std::vector<K> prev(op.cols);
+  op.weights.visit([&](const auto* w) {
+    parallel_for((op.cols + kBlock - 1) / kBlock, [&](std::size_t b) {
+      const std::size_t j0 = b * kBlock, j1 = std::min(op.cols, j0 + kBlock);
+      std::array<i128, kBlock * N> s{};
+      for (std::size_t a = 0; a < op.rows; ++a) {
+        const std::uint64_t* p = &pieces[a * N];
+        const auto* row = w + a * op.cols;
+        for (std::size_t j = j0; j < j1; ++j) {
+          const i128 wt = static_cast<i128>(row[j]);
+          for (std::size_t n = 0; n < N; ++n) s[(j - j0) * N + n] += wt * static_cast<i128>(p[n]);
+        }
+      }
+      for (std::size_t j = j0; j < j1; ++j) prev[j] = P::join(&s[(j - j0) * N]);
     });
   });
   return prev;
@@ -241,13 +271,18 @@ std::vector<K> transpose_chain_prefix(const FieldLayer<F>& layer, std::size_t en
       cur = pool_transpose(op, cur);
       continue;
     }
-    // Exact while |w| < 2^31 and a feature is read by fewer than 2^31 taps: 31 + 64 + 31 < 127 bits.
-    if constexpr (Pieces64<K>::kCount > 0)
+    // Exact while |w| < 2^31 and a feature is read by fewer than 2^31 taps (rows): 31 + 64 + 31 < 127 bits.
+    if constexpr (Pieces64<K>::kCount > 0) {
       if (op.kind == LinearOp::Kind::conv && op.weights.width() <= 4 &&
           op.conv.kernel_size() < (std::size_t{1} << 31)) {
         cur = conv_transpose_exact(op, cur);
         continue;
       }
+      if (op.kind == LinearOp::Kind::dense && op.weights.width() <= 4 && op.rows < (std::size_t{1} << 31)) {
+        cur = dense_transpose_exact(op, cur);
+        continue;
+      }
+    }
     cur = chain_transpose_apply<K>(ops.subspan(i, 1), std::span<const K>(cur));
   }
   cur.resize(padded(layer.cols()), K::zero());

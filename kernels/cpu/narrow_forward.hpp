@@ -205,7 +205,7 @@ inline PooledSquares pool_squares_u64(const LinearOp& pool, const NarrowTable& n
 template <class F>
 std::vector<std::int64_t> integer_bias(const FieldLayer<F>& layer) {
   std::vector<std::int64_t> bias(layer.rows());
-  for (std::size_t a = 0; a < bias.size(); ++a) bias[a] = static_cast<std::int64_t>(layer.bias[a].centered());
+  parallel_for(bias.size(), [&](std::size_t a) { bias[a] = static_cast<std::int64_t>(layer.bias[a].centered()); });
   return bias;
 }
 

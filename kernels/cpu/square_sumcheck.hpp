@@ -31,6 +31,7 @@
 #include "core/lazy.hpp"
 #include "core/polynomial.hpp"
 #include "kernels/cpu/carried_rounds.hpp"
+#include "kernels/cpu/eq_parallel.hpp"
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/m61_kernels.hpp"
 #include "kernels/cpu/narrow_table.hpp"
@@ -121,8 +122,8 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
       stage_ = Stage::folded;
     }
     bind(r);
-    const std::vector<K> E = lower_row_eq();
-    return remember(row_round_values(q, [&] { return q1_sum(z_.data(), rows_ / 2, E); }));
+    // (the lower rows' eq table only where q(1) must be summed directly: rarely)
+    return remember(row_round_values(q, [&] { return q1_sum(z_.data(), rows_ / 2, lower_row_eq()); }));
   }
 
   K final_value() const override {
@@ -160,7 +161,9 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
   }
 
   // eq(s_0 .. s_{v-1}, j) for the rows j below the top remaining row variable v.
-  std::vector<K> lower_row_eq() const { return eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 1)); }
+  std::vector<K> lower_row_eq() const {
+    return eq_table_parallel<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 1));
+  }
 
   // sum_k eq(r, k) z[k]^2 for one row.
   template <class T>
@@ -223,7 +226,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     UninitializedVector<K> fresh(in_place ? 0 : half * C);
     K* out = in_place ? z_.data() : fresh.data();
     // The next round's lower-row eq: s_0 .. s_{v-2}, v the variable bound now.
-    const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
+    const std::vector<K> E = eq_table_parallel<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
     std::vector<std::uint8_t> zero = folded_zero_rows(half);  // of the folded rows: none written
     const auto is_zero = [&](std::size_t j) { return !zero.empty() && zero[j]; };
     auto q = parallel_sum_by<K, 2>(quarter, uneven_grain(zero), [&](std::size_t j) {
@@ -317,7 +320,7 @@ class CpuSquareSumcheck final : public SumcheckProver<typename Cfg::K> {
     std::array<K, 2> q{};
     if (and_round) {
       // The round after binds the top variable of the folded table: s_v with v = log2(rows) - 3.
-      const std::vector<K> E = eq_table<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
+      const std::vector<K> E = eq_table_parallel<K>(std::span<const K>(s_.data(), ceil_log2(rows_) - 2));
       q = parallel_sum_by<K, 2>(eighth, uneven_grain(zero), [&](std::size_t g) {
         if (is_zero(g) && is_zero(g + eighth)) return std::array<K, 2>{K::zero(), K::zero()};
         fold_group(g);

@@ -326,16 +326,27 @@ void apply_op_limbs_to(const LinearOp& op, const F* in, std::size_t in_stride, s
   apply_planes_to<F>(op, cut_planes<F, Plane>(op, in, in_stride, batch, n), batch, out, max_slab_taps);
 }
 
+// max_a |v[a].centered()| over n values, in chunks split between threads: a layer's biases, one
+// per row of its pow2 layout (CIFAR-size's first Z: 2^15), scanned in each forward pass.
+template <class F>
+u128 max_abs_centered(const F* v, std::size_t n) {
+  constexpr std::size_t kChunk = 4096;
+  std::vector<u128> most((n + kChunk - 1) / kChunk, 0);
+  parallel_for(most.size(), [&](std::size_t c) {
+    for (std::size_t a = c * kChunk; a < std::min(n, c * kChunk + kChunk); ++a) {
+      const i128 b = v[a].centered();
+      most[c] = std::max(most[c], static_cast<u128>(b < 0 ? -b : b));
+    }
+  });
+  return most.empty() ? 0 : *std::max_element(most.begin(), most.end());
+}
+
 // The bit length of a bound on op's outputs plus the rows' biases (or none) from inputs |x| <
 // 2^in_bits: max_abs_row_sum x (2^in_bits - 1) + the largest |bias| (128 where in_bits > 62).
 template <class F>
 unsigned output_bound_bits(const LinearOp& op, unsigned in_bits, const F* bias) {
   if (in_bits > 62) return 128;
-  u128 most_bias = 0;
-  for (std::size_t a = 0; bias && a < op.rows; ++a) {
-    const i128 b = bias[a].centered();
-    most_bias = std::max(most_bias, static_cast<u128>(b < 0 ? -b : b));
-  }
+  const u128 most_bias = bias ? max_abs_centered(bias, op.rows) : 0;
   const u128 most = static_cast<u128>(max_abs_row_sum(op)) * ((u128{1} << in_bits) - 1);  // < 2^126
   return most_bias >= (u128{1} << 126) ? 128 : bit_length(most + most_bias);
 }

@@ -183,6 +183,28 @@ TYPED_TEST(ConvTranspose, EqualsChainTransposeApply) {
   }
 }
 
+// A dense op's transpose in exact integers (dense_transpose_exact: blocks of 64 columns) against
+// chain_transpose_apply: 1-40 rows, 1-200 columns (blocks cut short), int8, int16 and int32
+// weights at their extremes with zeros among them, random, zero and p - 1 entries.
+TYPED_TEST(ConvTranspose, ADenseOpsTransposeIsExact) {
+  using K = TypeParam;
+  auto rng = testing::make_rng(234);
+  const K top = K::zero() - K::one();
+  for (int trial = 0; trial < 30; ++trial) {
+    const std::size_t rows = 1 + rng() % 40, cols = 1 + rng() % 200;
+    const std::int64_t most = std::int64_t{1} << (trial % 3 == 0 ? 7 : trial % 3 == 1 ? 15 : 31);
+    std::vector<std::int64_t> w(rows * cols);
+    for (auto& x : w) x = rng() % 4 == 0 ? 0 : static_cast<std::int64_t>(rng() % (2 * most)) - most;
+    w.front() = -most, w.back() = most - 1;
+    const LinearOp op = LinearOp::dense(rows, cols, WeightMatrix(w));
+    std::vector<K> cur(rows);
+    for (auto& x : cur) x = rng() % 5 == 0 ? (rng() % 2 ? top : K::zero()) : testing::random_element<K>(rng);
+    const std::vector<LinearOp> chain{op};
+    EXPECT_EQ(dense_transpose_exact(op, cur), chain_transpose_apply<K>(chain, std::span<const K>(cur)))
+        << "trial " << trial << ": " << rows << " x " << cols;
+  }
+}
+
 // A sum pool's transpose (pool_transpose: additions only) against the gather and
 // chain_transpose_apply: kernels 1-3 x 1-3, strides 1-3 (overlapping, abutting and gapped
 // windows), paddings, images of any size in either layout, random and p - 1 entries; a third of

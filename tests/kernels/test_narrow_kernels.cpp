@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/carried_rounds.hpp"
 #include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/eq_parallel.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/narrow_table.hpp"
@@ -309,6 +311,57 @@ TEST(SumTapsInt16, ThePairSumsAreTheInt64Sums) {
     for (std::size_t k = 0; k < B; ++k) ASSERT_LT(want[k] < 0 ? -want[k] : want[k], std::int64_t{1} << 31);
     sum_taps_int16(block.data(), r.in.data(), r.w.data(), r.in.size(), got.data());
     EXPECT_EQ(got, want) << r.in.size() << " taps";
+  }
+}
+
+}  // namespace
+}  // namespace nnproof
+
+namespace nnproof {
+namespace {
+
+// eq_table_parallel (eq_parallel.hpp: two half tables and a product an entry) is eq_table, entry
+// for entry, for every size up to 2^16, random points and points of 0s and 1s, both extensions.
+template <class K>
+void expect_parallel_eq_tables(std::uint64_t seed) {
+  auto rng = testing::make_rng(seed);
+  for (std::size_t n = 0; n <= 16; ++n) {
+    std::vector<K> x = testing::random_point<K>(rng, std::size_t{1} << n);  // n coordinates
+    EXPECT_EQ(eq_table_parallel<K>(x), eq_table<K>(x)) << n << " variables";
+    for (auto& c : x) c = rng() % 2 ? K::one() : K::zero();
+    EXPECT_EQ(eq_table_parallel<K>(x), eq_table<K>(x)) << n << " boolean variables";
+  }
+}
+
+TEST(EqTableParallel, IsTheEqTable) {
+  expect_parallel_eq_tables<Fp127>(241);
+  expect_parallel_eq_tables<Fp61x2>(242);
+}
+
+// CarriedRounds' weighing (m127: a row-dot kernel per kind of sum) against the sums weighed one
+// product at a time, through both rounds' values: q(t) of round 1 from eq(s2, b2) and the t = 0,
+// 1, 2 sums, and of round 2 at rho1, for 1 to 2^12 groups.
+TEST(CarriedRounds, RoundsAreTheDirectlyWeighedSums) {
+  auto rng = testing::make_rng(243);
+  using K = Fp127;
+  for (std::size_t vars = 0; vars <= 12; vars += 3) {
+    const std::size_t groups = std::size_t{1} << vars;
+    std::vector<K> sums(kGroupSums * groups);
+    for (auto& x : sums) x = testing::random_element<K>(rng);
+    const std::vector<K> s = testing::random_point<K>(rng, groups);  // vars coordinates
+    const std::vector<K> E = eq_table<K>(s);
+    std::array<K, kGroupSums> w{};
+    for (std::size_t g = 0; g < groups; ++g)
+      for (unsigned i = 0; i < kGroupSums; ++i) w[i] += E[g] * sums[kGroupSums * g + i];
+    const CarriedRounds<K> rounds(sums, s);
+    const K s2 = testing::random_element<K>(rng), rho1 = testing::random_element<K>(rng), one = K::one();
+    const std::array<K, 3> r1 = rounds.round1(s2), r2 = rounds.round2(rho1);
+    for (unsigned t = 0; t < 3; ++t) {
+      const K tt = K::from_int(t);
+      const auto at = [&](unsigned b2) { return w[kSumA + b2] + (tt + tt) * w[kSumB + b2] + tt * tt * w[kSumD + b2]; };
+      EXPECT_EQ(r1[t], (one - s2) * at(0) + s2 * at(1)) << groups << " groups, t = " << t;
+      EXPECT_EQ(r2[t], w[kSumA + t] + (rho1 + rho1) * w[kSumB + t] + rho1 * rho1 * w[kSumD + t]) << groups << " groups";
+    }
   }
 }
 
