@@ -58,7 +58,7 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 // since t0, then the stage) to stderr, to see where a proof's time goes; else none.
 inline ProgressFn stage_printer(std::chrono::steady_clock::time_point t0) {
   if (!std::getenv("NNPROOF_STAGES")) return {};
-  return [t0](const std::string& stage) { fmt::print(stderr, "{:8.3f} {}\n", seconds_since(t0), stage); };
+  return [t0](const std::string& stage) { fmt::print(stderr, "{:9.4f} {}\n", seconds_since(t0), stage); };
 }
 
 // CPU seconds of every thread of this process so far.
