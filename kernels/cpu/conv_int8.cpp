@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
@@ -76,6 +77,64 @@ Int8Kernel kernel_block(const Int8Kernel& k, std::size_t OC, std::size_t o0, std
   return b;
 }
 
+// A kernel's columns folded into the channels: the convolution of shape c as one of kernel_h x 1
+// over kernel_w x in_channels channels, whose image has a column per output column ow holding the
+// kernel_w input positions that ow's taps read (fold_columns). oneDNN's AMX convolution reduces over
+// the channels of a tap in tiles of 64 bytes: CNN-2-Quad's second convolution (16 channels, 5 x 5)
+// filled a quarter of each, and took 0.26 ms a block of 16 samples x 5 bytes; folded (80 channels,
+// 5 x 1), 0.09 ms. Where the channels are 32 or more (CIFAR-size's), folding was slower. Only
+// without groups (a group's channels would interleave with the columns).
+bool fold_kernel_columns(const ConvShape& c) {
+  return c.groups == 1 && c.kernel_w > 1 && c.in_channels < 32 && int8_amx_allowed();
+}
+
+ConvShape folded_shape(const ConvShape& c) {
+  ConvShape f = c;
+  f.in_channels = c.kernel_w * c.in_channels;
+  f.in_w = c.out_w();
+  f.kernel_w = 1, f.stride_w = 1, f.pad_left = f.pad_right = 0;
+  return f;
+}
+
+// k (oihw, groups 1) as the folded convolution's kernel: w'[o][kw C + ci][kh][0] = w[o][ci][kh][kw].
+Int8Kernel folded_kernel(const Int8Kernel& k, const ConvShape& c) {
+  const std::size_t C = c.in_channels, KH = c.kernel_h, KW = c.kernel_w, per_oc = C * KH * KW;
+  Int8Kernel f;
+  f.halves = k.halves;
+  f.w.resize(k.w.size());
+  for (std::size_t o = 0; o < k.w.size() / per_oc; ++o)
+    for (std::size_t ci = 0; ci < C; ++ci)
+      for (std::size_t kh = 0; kh < KH; ++kh)
+        for (std::size_t kw = 0; kw < KW; ++kw)
+          f.w[o * per_oc + (kw * C + ci) * KH + kh] = k.w[o * per_oc + (ci * KH + kh) * KW + kw];
+  return f;
+}
+
+// `images` images of c's input (nhwc, u8) as the folded convolution's (folded_shape): for each
+// row and output column ow, the bytes of input columns ow stride_w - pad_left + kw (kw <
+// kernel_w), zero where that column is padding. One copy a column where every one is inside.
+void fold_columns(const ConvShape& c, std::size_t images, const std::uint8_t* src, std::uint8_t* dst) {
+  const std::size_t C = c.in_channels, W = c.in_w, OW = c.out_w(), KW = c.kernel_w;
+  for (std::size_t r = 0; r < images * c.in_h; ++r) {
+    const std::uint8_t* in = src + r * W * C;
+    std::uint8_t* out = dst + r * OW * KW * C;
+    for (std::size_t ow = 0; ow < OW; ++ow, out += KW * C) {
+      const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(ow * c.stride_w) - static_cast<std::ptrdiff_t>(c.pad_left);
+      if (x0 >= 0 && static_cast<std::size_t>(x0) + KW <= W) {
+        std::memcpy(out, in + static_cast<std::size_t>(x0) * C, KW * C);
+        continue;
+      }
+      for (std::size_t kw = 0; kw < KW; ++kw) {
+        const std::ptrdiff_t x = x0 + static_cast<std::ptrdiff_t>(kw);
+        if (x >= 0 && static_cast<std::size_t>(x) < W)
+          std::memcpy(out + kw * C, in + static_cast<std::size_t>(x) * C, C);
+        else
+          std::memset(out + kw * C, 0, C);
+      }
+    }
+  }
+}
+
 // One oneDNN convolution of shape c over `images` images of bytes (nhwc, u8) into int32 (nhwc),
 // for each of several kernels of that shape (output-channel blocks), each repacked into the layout
 // its implementation reads. Run by several threads at once, each with its own scratchpad
@@ -137,11 +196,12 @@ struct ByteConv {
 // bias its full-width rebuild adds (as many: a join piece's entries are at most a block's values).
 template <class V>
 struct BlockBuffers {
-  UninitializedVector<std::uint8_t> src, pad;
+  UninitializedVector<std::uint8_t> src, folded, pad;  // folded: fold_columns' images, or none
   UninitializedVector<std::int32_t> dst;
   std::vector<V> z, zeros;
-  BlockBuffers(std::size_t src_bytes, std::size_t pad_bytes, std::size_t products, std::size_t values)
-      : src(src_bytes), pad(pad_bytes), dst(products), z(values), zeros(values, V{}) {}
+  BlockBuffers(std::size_t src_bytes, std::size_t folded_bytes, std::size_t pad_bytes, std::size_t products,
+               std::size_t values)
+      : src(src_bytes), folded(folded_bytes), pad(pad_bytes), dst(products), z(values), zeros(values, V{}) {}
 };
 
 // How conv_int8 cuts its work: blocks of `samples` samples (their bytes split once, for every
@@ -204,9 +264,15 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
   const std::size_t sample_blocks = (batch + S - 1) / S, rest = batch - (sample_blocks - 1) * S;
   ConvShape block_shape = c;
   block_shape.out_channels = ocb;
+  // oneDNN's convolution: c's own, or with the kernel's columns folded into the channels (the same
+  // products, in the same output layout).
+  const bool fold = fold_kernel_columns(c);
+  const ConvShape run_shape = fold ? folded_shape(block_shape) : block_shape;
+  const Int8Kernel run_kernel = fold ? folded_kernel(kernel, c) : kernel;
+  const std::size_t folded_bytes = fold ? S * L * c.in_h * c.out_w() * c.kernel_w * c.in_channels : 0;
   std::vector<Int8Kernel> kernels;
   for (std::size_t g = 0; g < oc_blocks; ++g)
-    kernels.push_back(oc_blocks == 1 ? kernel : kernel_block(kernel, c.out_channels, g * ocb, ocb));
+    kernels.push_back(oc_blocks == 1 ? run_kernel : kernel_block(run_kernel, c.out_channels, g * ocb, ocb));
   std::exception_ptr failure;    // the first, from any thread
   std::uint64_t magnitudes = 0;  // of a NarrowOutput's values (join_bytes)
   const auto record = [&failure](std::exception_ptr e) {
@@ -214,9 +280,9 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
     if (!failure) failure = e;
   };
   try {
-    const ByteConv full(block_shape, kernels, S * L);
+    const ByteConv full(run_shape, kernels, S * L);
     const std::optional<ByteConv> last =
-        rest == S ? std::nullopt : std::make_optional<ByteConv>(block_shape, kernels, rest * L);
+        rest == S ? std::nullopt : std::make_optional<ByteConv>(run_shape, kernels, rest * L);
     const std::size_t pad_bytes = std::max(full.scratchpad_bytes(), last ? last->scratchpad_bytes() : 0);
     // One parallel region per op, a task per block of samples: split, then convolve and join each
     // block of channels, on one thread, in its cache (a barrier per block cost more than the work
@@ -227,7 +293,7 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
       // loop's barrier) and the error is rethrown after the region.
       std::optional<BlockBuffers<typename Out::Value>> buf;
       try {
-        buf.emplace(S * L * c.in_size(), pad_bytes, S * L * kernel.halves * block_shape.out_size(),
+        buf.emplace(S * L * c.in_size(), folded_bytes, pad_bytes, S * L * kernel.halves * block_shape.out_size(),
                     std::max(S * kernel.halves * ocb, kJoinEntries));  // join_bytes' pieces, any n <= S
       } catch (...) {
         record(std::current_exception());
@@ -238,8 +304,10 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
         const std::size_t k0 = static_cast<std::size_t>(t) * S, n = std::min(S, batch - k0);
         try {
           split_bytes(c, L, in, in_stride, k0, n, buf->src.data());
+          if (fold) fold_columns(c, n * L, buf->src.data(), buf->folded.data());
+          const std::uint8_t* images = fold ? buf->folded.data() : buf->src.data();
           for (std::size_t g = 0; g < oc_blocks; ++g) {
-            (n == S ? full : *last).run(g, buf->src.data(), buf->dst.data(), buf->pad.data());
+            (n == S ? full : *last).run(g, images, buf->dst.data(), buf->pad.data());
             magnitudes |= join_bytes<kFull>(c, OutputBlock{g * ocb, ocb, k0, n}, kernel.halves, L, buf->dst.data(), out,
                                             buf->z.data(), buf->zeros.data());
           }

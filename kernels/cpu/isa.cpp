@@ -36,4 +36,9 @@ bool int8_avx512_vnni_allowed() {
   return allowed;
 }
 
+bool int8_amx_allowed() {
+  static const bool allowed = effective_isa_includes(dnnl_cpu_isa_avx512_core_amx);
+  return allowed;
+}
+
 }  // namespace nnproof

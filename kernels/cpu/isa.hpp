@@ -18,5 +18,8 @@ bool int8_limb_gemm_available();
 // variable pins every route of the prover (the tests run each route on one machine this way).
 bool int8_avx512_vnni_allowed();
 bool avx512_ifma_kernels_allowed();
+// Whether oneDNN's cap admits AMX: its int8 convolutions then run on AMX tiles (conv_int8.cpp folds
+// a narrow kernel's columns into the channels for them).
+bool int8_amx_allowed();
 
 }  // namespace nnproof

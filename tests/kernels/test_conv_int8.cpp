@@ -49,6 +49,10 @@ LinearOp random_conv(std::mt19937_64& rng, bool wide) {
   return LinearOp::convolution(c, WeightMatrix(kernel_weights(c.kernel_size(), wide, rng)));
 }
 
+// With AMX, the convolutions without groups (all of fewer than 32 channels here) fold their
+// kernel's columns into the channels (conv_int8.cpp: fold_kernel_columns): their paddings and
+// strides give the folded columns zeros at the image's edges. Grouped ones take the unfolded
+// route, which the ConvInt8WithoutAmx run (tests/CMakeLists.txt) takes for all.
 template <class F>
 class ConvInt8 : public ::testing::Test {};
 using Fields = ::testing::Types<Fp61, Fp127>;
