@@ -126,8 +126,7 @@ void serve_interactive_prover(Engine<Cfg>& engine, const QuantizedModel& model,
                               const std::vector<typename Cfg::F>& input, std::size_t batch, int in_fd, int out_fd) {
   const ProofLayout layout(model, kProofVersion);  // verify_protocol's default version
   const auto layers = field_layers<typename Cfg::F>(layout.model());
-  std::vector<typename Cfg::F> moved;
-  ForwardTrace<Cfg> trace = run_forward(engine, layers, proof_order_input(layout, input, batch, moved), batch);
+  ForwardTrace<Cfg> trace = run_forward(engine, layers, input, batch, {}, Activations::all, layout.input_map());
   auto outputs = trace_outputs(trace, model.out_dim());
   send_elements<typename Cfg::F>(out_fd, outputs);
   FdProverChannel<typename Cfg::K> ch(in_fd, out_fd);

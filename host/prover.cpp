@@ -21,13 +21,14 @@ void report(const ProgressFn& progress, const std::string& stage) {
 template <class Cfg>
 ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
                               const std::vector<typename Cfg::F>& input, std::size_t batch, const ProgressFn& progress,
-                              Activations keep) {
+                              Activations keep, std::span<const std::size_t> input_rows) {
   using F = typename Cfg::F;
   const std::size_t n0 = layers.front().cols();
   const bool keep_y = keep == Activations::all || engine.proof_reads_activations();
   ForwardTrace<Cfg> tr;
   tr.batch = batch;
-  tr.Y.push_back(engine.input_table(input, n0, batch));
+  tr.Y.push_back(input_rows.empty() ? engine.input_table(input, n0, batch, {}, 0)
+                                    : engine.input_table(input, input_rows.size(), batch, input_rows, n0));
   for (std::size_t i = 1; i <= layers.size(); ++i) {
     report(progress, "forward layer " + std::to_string(i) + "/" + std::to_string(layers.size()));
     if (!keep_y && i < layers.size()) {  // a hidden Z that only the engine's proof reads
@@ -101,9 +102,8 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   ProofBundle<Cfg> bundle;
   bundle.header.version = version;
   bundle.header.field = Cfg::kId;
-  std::vector<typename Cfg::F> moved;
-  ForwardTrace<Cfg> trace = run_forward(engine, layers, proof_order_input(layout, st.input, st.batch, moved), st.batch,
-                                        progress, Activations::for_proof);
+  ForwardTrace<Cfg> trace =
+      run_forward(engine, layers, st.input, st.batch, progress, Activations::for_proof, layout.input_map());
   st.outputs = trace_outputs(trace, st.model->out_dim());
   // Hashed after the forward pass: prove_s measured ~1% lower than hashing first (PERFORMANCE.md).
   const StatementBindings bindings = statement_bindings(st, input_encoding(version));
@@ -120,11 +120,12 @@ ProofBundle<Cfg> prove_bundle(Engine<Cfg>& engine, Statement<Cfg>& st, const Pro
   return bundle;
 }
 
-#define NNP_INSTANTIATE(Cfg)                                                                                       \
-  template ForwardTrace<Cfg> run_forward(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&,                     \
-                                         const std::vector<Cfg::F>&, std::size_t, const ProgressFn&, Activations); \
-  template std::vector<Cfg::F> trace_outputs(const ForwardTrace<Cfg>&, std::size_t);                               \
-  template void prove_layers(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&, const ForwardTrace<Cfg>&,       \
+#define NNP_INSTANTIATE(Cfg)                                                                                      \
+  template ForwardTrace<Cfg> run_forward(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&,                    \
+                                         const std::vector<Cfg::F>&, std::size_t, const ProgressFn&, Activations, \
+                                         std::span<const std::size_t>);                                           \
+  template std::vector<Cfg::F> trace_outputs(const ForwardTrace<Cfg>&, std::size_t);                              \
+  template void prove_layers(Engine<Cfg>&, const std::vector<FieldLayer<Cfg::F>>&, const ForwardTrace<Cfg>&,      \
                              ProverChannel<Cfg::K>&, const ProgressFn&);
 NNP_FOR_EACH_CONFIG(NNP_INSTANTIATE)
 #undef NNP_INSTANTIATE

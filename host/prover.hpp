@@ -3,6 +3,7 @@
 // The prover driver: PROTOCOL.md section 5 written once, against any Engine and any channel.
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,11 +31,14 @@ struct ForwardTrace {
 // none on the cpu engine, whose forward then squares each Z where the next layer reads it).
 enum class Activations { all, for_proof };
 
-// Exact mod-p inference: the forward pass alone.
+// Exact mod-p inference: the forward pass alone. `input` is batch x n samples, its features in
+// the layers' order, or, where `input_rows` is given (ProofLayout::input_map: a padded image
+// layout), in the model's order, feature j going to row input_rows[j] of the layers' input.
 template <class Cfg>
 ForwardTrace<Cfg> run_forward(Engine<Cfg>& engine, const std::vector<FieldLayer<typename Cfg::F>>& layers,
                               const std::vector<typename Cfg::F>& input, std::size_t batch,
-                              const ProgressFn& progress = {}, Activations keep = Activations::all);
+                              const ProgressFn& progress = {}, Activations keep = Activations::all,
+                              std::span<const std::size_t> input_rows = {});
 
 // Z_L as b x n_L, row per sample.
 template <class Cfg>

@@ -66,15 +66,4 @@ std::vector<T> to_proof_input(const ProofLayout& layout, const std::vector<T>& i
   return out;
 }
 
-// The input in the proof's order without a copy where the layout moves no rows (format versions
-// before 3, dense models, images of power-of-two sides): `input` itself, else to_proof_input's,
-// held in `moved`.
-template <class T>
-const std::vector<T>& proof_order_input(const ProofLayout& layout, const std::vector<T>& input, std::size_t batch,
-                                        std::vector<T>& moved) {
-  if (layout.input_map().empty()) return input;
-  moved = to_proof_input(layout, input, batch);
-  return moved;
-}
-
 }  // namespace nnproof

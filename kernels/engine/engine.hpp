@@ -115,13 +115,22 @@ class Engine {
   // Fills t.data from the engine's device copy when the table lives only there (no-op otherwise).
   // The driver calls it for the outputs; the trace's other tables never need to leave the device.
   virtual void to_host(Table2D<F>& /*t*/) {}
-  // The protocol's padded n_0 x b input table from the user's b rows of n_0 values. Sequential
+  // The protocol's padded n_0 x b input table from the user's b rows of n_0 values: feature j in
+  // row j, or, where `rows` is given (the proof's image layout, ProofLayout::input_map), in row
+  // rows[j] of a table of `rows_n0` rows, padded (the layout's n_0), the other rows zero. Sequential
   // here: the interactive prover process may run an engine that starts no threads (OpenMP is not
   // fork-safe), and the reference engine is that engine.
-  virtual Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) {
-    auto X = Table2D<F>::unwritten(padded(n0), padded(batch));
-    for (std::size_t band = 0; band < input_bands(X.rows); ++band) transpose_input_band(input, n0, batch, band, X);
+  virtual Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch,
+                                 std::span<const std::size_t> rows, std::size_t rows_n0) {
+    auto X = Table2D<F>::unwritten(padded(rows.empty() ? n0 : rows_n0), padded(batch));
+    const std::vector<std::size_t> of = rows.empty() ? std::vector<std::size_t>{} : features_of_rows(rows, X.rows);
+    for (std::size_t band = 0; band < input_bands(X.rows); ++band)
+      transpose_input_band(input, n0, batch, band, X, std::span<const std::size_t>(of));
     return X;
+  }
+  // Feature j in row j: input_table without a layout's rows.
+  Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) {
+    return input_table(input, n0, batch, {}, 0);
   }
 
   // Z = W Y + B m^T: Z is padded(rows) x Y.cols, zero in padding rows and in columns >= batch.

@@ -84,7 +84,17 @@ class ThrustEngine final : public Engine<Cfg> {
   // every value's centered form (small_input.hpp: 1 for an 8-bit input, not 8 or 16), and is lifted
   // to F and transposed there (the host's transpose was a sequential pass over the whole batch):
   // the first layer's forward and its col_combine read the table.
-  Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) override {
+  // A layout's rows (`in_rows`): the input scattered into them on the host first (rows_n0 features
+  // a sample, zero at the padding), then uploaded as above.
+  using Engine<Cfg>::input_table;
+  Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch,
+                         std::span<const std::size_t> in_rows, std::size_t rows_n0) override {
+    if (!in_rows.empty()) {
+      std::vector<F> moved(batch * rows_n0, F::zero());
+      for (std::size_t k = 0; k < batch; ++k)
+        for (std::size_t j = 0; j < in_rows.size(); ++j) moved.at(k * rows_n0 + in_rows[j]) = input.at(k * n0 + j);
+      return input_table(moved, rows_n0, batch, {}, 0);
+    }
     const Index rows = padded(n0), cols = padded(batch), n = n0 * batch;
     if (input.size() != n)
       throw std::logic_error("input_table: " + std::to_string(input.size()) + " values for " + std::to_string(batch) +

@@ -7,6 +7,12 @@
 // test_engine_proofs.cpp, the Thrust engine's costs in test_thrust_engine.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
+#include <span>
+#include <tuple>
+#include <vector>
+
 #include "kernels/cpu/cpu_engine.hpp"
 #include "kernels/cpu/limb_gemm.hpp"
 #include "kernels/registry.hpp"
@@ -69,6 +75,33 @@ TYPED_TEST(EngineTest, InputTableIsTheTransposeWithZeroPadding) {
       Table2D<F> x = engine->input_table(input, n0, batch);
       engine->to_host(x);
       EXPECT_EQ(x.data, want.data) << engine->name() << " " << n0 << " x " << batch;
+    }
+  }
+}
+
+// With a layout's rows (the proof's image layout: feature j in row map[j] of a table of rows_n0
+// rows), every engine's input table is the transpose of the scattered input, zero in the rows no
+// feature maps to: a random injective map, rows_n0 past the features, both within and past 8 x 8 tiles.
+TYPED_TEST(EngineTest, InputTableScattersIntoTheLayoutsRows) {
+  using F = typename TypeParam::F;
+  auto rng = make_rng(69);
+  auto ref = make_reference_engine<TypeParam>();
+  for (auto [n0, rows_n0, batch] : {std::tuple{1, 2, 1}, {3, 4, 5}, {9, 16, 17}, {40, 64, 33}, {30, 100, 7}}) {
+    std::vector<F> input(std::size_t(n0) * batch);
+    for (auto& x : input) x = random_element<F>(rng);
+    std::vector<std::size_t> rows(static_cast<std::size_t>(rows_n0));
+    std::iota(rows.begin(), rows.end(), std::size_t{0});
+    std::shuffle(rows.begin(), rows.end(), rng);
+    rows.resize(static_cast<std::size_t>(n0));
+    Table2D<F> want(padded(rows_n0), padded(batch));
+    for (int j = 0; j < n0; ++j)
+      for (int k = 0; k < batch; ++k) want.at(rows[j], k) = input[std::size_t(k) * n0 + j];
+    const std::span<const std::size_t> map(rows);
+    ASSERT_EQ(ref->input_table(input, n0, batch, map, rows_n0).data, want.data) << "reference " << n0;
+    for (const auto& engine : engines_under_test<TypeParam>()) {
+      Table2D<F> x = engine->input_table(input, n0, batch, map, rows_n0);
+      engine->to_host(x);
+      EXPECT_EQ(x.data, want.data) << engine->name() << " " << n0 << " features in " << rows_n0 << " rows";
     }
   }
 }
