@@ -48,11 +48,14 @@ inline unsigned narrow_bits_pooled_by(const LinearOp& pool) {
 // A sum pool of the squares of a narrow table's entries (int32 or int64, rows of stride
 // in_stride), row by row: write(a, k0, m, sums) with sums[k] = the sum of x^2 over row a's taps for
 // samples k0 + k, k < m, in Sum (exact: 64 bits where narrow_squares_pool_in_u64, else 128).
+// With `skip_padding`, the rows at the padding of a pow2 output layout (no taps: zero sums) are
+// not written, for a reader that never reads them.
 template <class Sum, class T, class Write>
-void pool_narrow_squares(const LinearOp& op, const T* in, std::size_t in_stride, std::size_t batch,
-                         const Write& write) {
+void pool_narrow_squares(const LinearOp& op, const T* in, std::size_t in_stride, std::size_t batch, const Write& write,
+                         bool skip_padding = false) {
   using Square = std::conditional_t<sizeof(T) == 4, std::int64_t, i128>;  // exact
   parallel_for(op.rows, [&](std::size_t a) {
+    if (skip_padding && is_padding_output(op.conv, a)) return;
     constexpr std::size_t kChunk = 256;  // samples at a time: the sums stay in L1
     for (std::size_t k0 = 0; k0 < batch; k0 += kChunk) {
       const std::size_t m = std::min(batch, k0 + kChunk) - k0;
@@ -174,26 +177,31 @@ void pool_squares_into_limb_op(std::span<const LinearOp> ops, const NarrowTable&
   apply_planes_to<F>(ops[1], planes, batch, FieldRows<F>{out, n});
 }
 
-// A pool of squares' 64-bit sums, pool.rows x batch, each below 2^bits.
+// A pool of squares' 64-bit sums, pool.rows x batch, each below 2^bits (pool_squares_u64: its rows
+// at the padding of a pow2 layout unwritten).
 struct PooledSquares {
   UninitializedVector<std::uint64_t> sums;
   unsigned bits = 0;
 };
 
-// The pool of a narrow table's squares in 64-bit sums, their width kept as they are written.
+// The pool of a narrow table's squares in 64-bit sums, their width kept as they are written. The
+// rows at the padding of the pool's pow2 output layout are left unwritten: the int8 convolution
+// that reads the sums (split_bytes) reads the image's positions only (CNN-2-Quad's pool: 14 of its
+// 32 MB were such zeros).
 inline PooledSquares pool_squares_u64(const LinearOp& pool, const NarrowTable& narrow, std::size_t in_stride,
                                       std::size_t batch) {
   PooledSquares p;
   p.sums.resize(pool.rows * batch);
   std::vector<std::uint64_t> row_or(pool.rows);  // the OR of each row's sums: their width
   narrow.visit([&](const auto* in) {
-    pool_narrow_squares<std::uint64_t>(pool, in, in_stride, batch,
-                                       [&](std::size_t a, std::size_t k0, std::size_t m, const std::uint64_t* sums) {
-                                         std::uint64_t any = k0 == 0 ? 0 : row_or[a];
-                                         for (std::size_t k = 0; k < m; ++k)
-                                           any |= p.sums[a * batch + k0 + k] = sums[k];
-                                         row_or[a] = any;
-                                       });
+    pool_narrow_squares<std::uint64_t>(
+        pool, in, in_stride, batch,
+        [&](std::size_t a, std::size_t k0, std::size_t m, const std::uint64_t* sums) {
+          std::uint64_t any = k0 == 0 ? 0 : row_or[a];
+          for (std::size_t k = 0; k < m; ++k) any |= p.sums[a * batch + k0 + k] = sums[k];
+          row_or[a] = any;
+        },
+        true);
   });
   std::uint64_t any = 0;
   for (const std::uint64_t r : row_or) any |= r;
