@@ -112,8 +112,8 @@ std::size_t prove_bytes(const QuantizedModel& model, const QuantizedModel& layou
       static_cast<u128>(widest) * b * (shape.activation_k_halves * K / 2 + shape.activation_f_tables * F);
   // The matrix product's partial sums in lanes, at the widest Y_{i-1}, in K.
   const u128 lanes = static_cast<u128>(widest_y) * std::min(b, shape.combine_lanes) * K;
-  // The chunk's input: its field form, and room for a second copy (the prover once made one in the
-  // layout of the proof's tables; the input table's transpose now scatters into that layout).
+  // The chunk's input: its field form, and a second copy in the layout of the proof's tables (the
+  // Thrust engines' host scatter before their upload; the cpu engine's transpose scatters in place).
   const u128 input = static_cast<u128>(batch) * model.in_dim() * 2 * F;
   return clamp(tables + activation + lanes + input + weight_bytes(model, field) + kProcessAllowanceBytes);
 }

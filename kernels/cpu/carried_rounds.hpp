@@ -5,6 +5,7 @@
 // that makes V), and the integer kernels of the fold that binds both of their variables at once,
 // reading a narrow Z in place.
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -16,8 +17,8 @@
 #include "kernels/cpu/m127_kernels.hpp"
 #include "kernels/cpu/narrow_table.hpp"
 #include "kernels/cpu/square_group_sums.hpp"
+#include "kernels/cpu/sumcheck_kernels.hpp"
 #include "verifier/parallel.hpp"
-#include "verifier/row_dots.hpp"
 
 namespace nnproof {
 
@@ -55,7 +56,8 @@ class CarriedRounds {
   // group_sums: kGroupSums per group (square_group_sums); s_low: s_0 .. s_{v-3}.
   CarriedRounds(const std::vector<K>& group_sums, std::span<const K> s_low) {
     const std::vector<K> E = eq_table_parallel<K>(s_low);
-    if constexpr (HasRowDot<K> && std::is_same_v<base_field_t<K>, K>) {
+    assert(group_sums.size() == kGroupSums * E.size());  // rows/4 groups: Z's rows a power of two
+    if constexpr (SimdKernels<K, K>::kHave) {
       weighted_ = weigh_by_row_dots(group_sums, E);
     } else {
       weighted_ = parallel_sum<K, kGroupSums>(E.size(), [&](std::size_t g) {
@@ -89,18 +91,20 @@ class CarriedRounds {
   }
 
  private:
-  // m127 (K its own base field): each kind of sum as a row, dotted with E by the AVX-512 row-dot
-  // kernel (row_dots.hpp), one row a task: a scalar product a group and sum cost CIFAR-size's two
-  // activations ~0.5 ms a proof at any batch (3% at batch 64).
+  // m127 (K its own base field): each kind of sum as a row, dotted with E by the kernel set's row
+  // dots (AVX-512 where oneDNN's cap allows it, as every kernel of the set: square_group_sums.hpp),
+  // one row a task: a scalar product a group and sum cost CIFAR-size's two activations ~0.5 ms a
+  // proof at any batch (3% at batch 64).
   static std::array<K, kGroupSums> weigh_by_row_dots(const std::vector<K>& group_sums, const std::vector<K>& E) {
     const std::size_t groups = E.size();
     std::vector<K> rows(kGroupSums * groups);
     parallel_for(groups, [&](std::size_t g) {
       for (unsigned i = 0; i < kGroupSums; ++i) rows[i * groups + g] = group_sums[kGroupSums * g + i];
     });
-    const ColumnWeights<K> w(E);
+    const typename SimdKernels<K, K>::Weights w(E);
     std::array<K, kGroupSums> out;
-    parallel_for(kGroupSums, [&](std::size_t i) { out[i] = row_dot<K>(rows.data() + i * groups, w); });
+    parallel_for(kGroupSums,
+                 [&](std::size_t i) { SimdKernels<K, K>::get().row_dots(rows.data() + i * groups, 1, w, &out[i]); });
     return out;
   }
 

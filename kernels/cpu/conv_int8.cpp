@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -83,9 +84,14 @@ Int8Kernel kernel_block(const Int8Kernel& k, std::size_t OC, std::size_t o0, std
 // the channels of a tap in tiles of 64 bytes: CNN-2-Quad's second convolution (16 channels, 5 x 5)
 // filled a quarter of each, and took 0.26 ms a block of 16 samples x 5 bytes; folded (80 channels,
 // 5 x 1), 0.09 ms. Where the channels are 32 or more (CIFAR-size's), folding was slower. Only
-// without groups (a group's channels would interleave with the columns).
+// without groups (a group's channels would interleave with the columns). NNPROOF_CONV_FOLD=always
+// folds without AMX too (the same exact products on VNNI): how the tests run the route on any CPU.
 bool fold_kernel_columns(const ConvShape& c) {
-  return c.groups == 1 && c.kernel_w > 1 && c.in_channels < 32 && int8_amx_allowed();
+  static const bool forced = [] {
+    const char* v = std::getenv("NNPROOF_CONV_FOLD");
+    return v != nullptr && std::string(v) == "always";
+  }();
+  return c.groups == 1 && c.kernel_w > 1 && c.in_channels < 32 && (forced || int8_amx_allowed());
 }
 
 ConvShape folded_shape(const ConvShape& c) {

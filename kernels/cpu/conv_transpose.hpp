@@ -260,8 +260,9 @@ std::optional<std::vector<K>> conv_transpose_separable(const LinearOp& op, std::
 }
 
 // ops[0, end) of a structured layer's chain applied transposed to cur, last first: pool_transpose
-// for sum pools, conv_transpose_exact for the other convolutions it fits, chain_transpose_apply
-// for the rest; then padded to the layer's columns.
+// for sum pools, conv_transpose_exact for the other convolutions it fits, dense_transpose_exact for
+// dense ops of int32 weights and fewer than 2^31 rows, chain_transpose_apply for the rest; then
+// padded to the layer's columns.
 template <class K, class F>
 std::vector<K> transpose_chain_prefix(const FieldLayer<F>& layer, std::size_t end, std::vector<K> cur) {
   const std::span<const LinearOp> ops = layer.q->ops;

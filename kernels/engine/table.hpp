@@ -78,8 +78,7 @@ inline constexpr std::size_t kInputBand = 8;
 // The bands of a table of `rows` rows (padded(n_0): each band also writes its padding).
 inline std::size_t input_bands(std::size_t rows) { return (rows + kInputBand - 1) / kInputBand; }
 
-// Where a table row's entries come from (InputRows): sample k's feature `of[row]`, or none (a zero
-// row). Empty `of`: row j is feature j for j < n0, the rows past n0 are zero.
+// A row of the input table that holds no feature (transpose_input_band's `of`): a zero row.
 inline constexpr std::size_t kNoFeature = SIZE_MAX;
 
 // For each row of a table of `rows` rows, the feature that `input_map` (feature j -> its row: the

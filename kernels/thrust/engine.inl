@@ -90,9 +90,14 @@ class ThrustEngine final : public Engine<Cfg> {
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch,
                          std::span<const std::size_t> in_rows, std::size_t rows_n0) override {
     if (!in_rows.empty()) {
+      if (input.size() != n0 * batch || in_rows.size() != n0)
+        throw std::logic_error("input_table: " + std::to_string(input.size()) + " values for " + std::to_string(batch) +
+                               " rows of " + std::to_string(n0));
       std::vector<F> moved(batch * rows_n0, F::zero());
+      for (std::size_t j = 0; j < n0; ++j)
+        if (in_rows[j] >= rows_n0) throw std::logic_error("input_table: a layout row past the table");
       for (std::size_t k = 0; k < batch; ++k)
-        for (std::size_t j = 0; j < in_rows.size(); ++j) moved.at(k * rows_n0 + in_rows[j]) = input.at(k * n0 + j);
+        for (std::size_t j = 0; j < n0; ++j) moved[k * rows_n0 + in_rows[j]] = input[k * n0 + j];
       return input_table(moved, rows_n0, batch, {}, 0);
     }
     const Index rows = padded(n0), cols = padded(batch), n = n0 * batch;

@@ -170,5 +170,31 @@ TEST(StructuredLimbsKernel, RouteTakesNarrowWeightsWithEnoughTaps) {
   EXPECT_FALSE(limb_route_fits(LinearOp::convolution(pool, WeightMatrix(std::vector<std::int64_t>(8, 1)))));
 }
 
+// max_abs_centered (the bias scans' bound, in chunks of 4096 split between threads) against a
+// serial scan: empty, one value, chunk edges, the largest |centered| planted in the last chunk,
+// at a chunk's first or last entry, positive or negative (p - x), both fields.
+template <class F>
+void expect_max_abs_centered(std::mt19937_64& rng) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{4095}, std::size_t{4096}, std::size_t{4097},
+                        std::size_t{3 * 4096 + 5}}) {
+    std::vector<F> v(n);
+    for (auto& x : v) x = F::from_int(static_cast<std::int64_t>(rng() % 2001) - 1000);
+    if (n > 1) v[n - 1 - rng() % std::min<std::size_t>(n, 4096)] = rng() % 2 ? F::from_int(5000) : F::from_int(-7000);
+    if (n > 4096) v[4096] = F::from_int(-9000);
+    u128 want = 0;
+    for (const F& x : v) {
+      const i128 c = x.centered();
+      want = std::max(want, static_cast<u128>(c < 0 ? -c : c));
+    }
+    EXPECT_EQ(max_abs_centered(v.data(), n), want) << n << " values";
+  }
+}
+
+TEST(StructuredLimbsKernel, MaxAbsCenteredIsTheSerialScan) {
+  std::mt19937_64 rng(244);
+  expect_max_abs_centered<Fp61>(rng);
+  expect_max_abs_centered<Fp127>(rng);
+}
+
 }  // namespace
 }  // namespace nnproof
