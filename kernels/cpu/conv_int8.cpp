@@ -4,8 +4,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
@@ -14,6 +12,7 @@
 
 #include "core/lazy.hpp"
 #include "kernels/cpu/conv_int8_bytes.hpp"
+#include "kernels/cpu/conv_int8_kernel.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
 #include "kernels/cpu/isa.hpp"
 #include "kernels/cpu/structured_limbs.hpp"
@@ -25,121 +24,9 @@ namespace nnproof {
 namespace {
 
 using namespace conv_bytes;
+using namespace conv_kernel;
 using dnnl::memory;
 memory::dim md(std::size_t d) { return static_cast<memory::dim>(d); }
-
-// The kernel as int8: itself when stored as int8 (halves = 1); an int16 kernel as two int8 kernels
-// w = lo + 256 hi, lo in [-128, 127], side by side as twice the output channels (halves = 2): in
-// each group its lo channels, then its hi channels.
-struct Int8Kernel {
-  std::size_t halves = 1;
-  std::vector<std::int8_t> w;  // (halves out_channels) x group_in x kernel_h x kernel_w
-};
-
-// The halves of w, or nothing when hi leaves int8 (w > 32639).
-std::optional<std::pair<std::int8_t, std::int8_t>> split_weight(std::int64_t w) {
-  const std::int64_t lo = ((w + 128) & 255) - 128, hi = (w - lo) / 256;
-  if (hi < -128 || hi > 127) return std::nullopt;
-  return std::pair{static_cast<std::int8_t>(lo), static_cast<std::int8_t>(hi)};
-}
-
-Int8Kernel int8_kernel(const LinearOp& op) {
-  Int8Kernel k;
-  const std::size_t n = op.weights.size();
-  if (const std::int8_t* w = op.weights.int8_data()) {
-    k.w.assign(w, w + n);
-    return k;
-  }
-  const ConvShape& c = op.conv;
-  const std::size_t ocg = c.out_channels / c.groups, per_oc = n / c.out_channels;  // group_in x kh x kw
-  k.halves = 2;
-  k.w.resize(2 * n);
-  for (std::size_t co = 0; co < c.out_channels; ++co) {
-    const std::size_t g = co / ocg, j = co % ocg;
-    for (std::size_t t = 0; t < per_oc; ++t) {
-      const auto parts = split_weight(op.weights[co * per_oc + t]);
-      k.w[((g * 2 + 0) * ocg + j) * per_oc + t] = parts->first;
-      k.w[((g * 2 + 1) * ocg + j) * per_oc + t] = parts->second;
-    }
-  }
-  return k;
-}
-
-// The kernel's output channels [o0, o0 + ocb) as an Int8Kernel of a convolution with ocb output
-// channels (groups == 1): its lo channels, then its hi channels.
-Int8Kernel kernel_block(const Int8Kernel& k, std::size_t OC, std::size_t o0, std::size_t ocb) {
-  const std::size_t per_oc = k.w.size() / (k.halves * OC);
-  Int8Kernel b;
-  b.halves = k.halves;
-  for (std::size_t h = 0; h < k.halves; ++h) {
-    const auto first = k.w.begin() + static_cast<std::ptrdiff_t>((h * OC + o0) * per_oc);
-    b.w.insert(b.w.end(), first, first + static_cast<std::ptrdiff_t>(ocb * per_oc));
-  }
-  return b;
-}
-
-// A kernel's columns folded into the channels: the convolution of shape c as one of kernel_h x 1
-// over kernel_w x in_channels channels, whose image has a column per output column ow holding the
-// kernel_w input positions that ow's taps read (fold_columns). oneDNN's AMX convolution reduces over
-// the channels of a tap in tiles of 64 bytes: CNN-2-Quad's second convolution (16 channels, 5 x 5)
-// filled a quarter of each, and took 0.26 ms a block of 16 samples x 5 bytes; folded (80 channels,
-// 5 x 1), 0.09 ms. Where the channels are 32 or more (CIFAR-size's), folding was slower. Only
-// without groups (a group's channels would interleave with the columns). NNPROOF_CONV_FOLD=always
-// folds without AMX too (the same exact products on VNNI): how the tests run the route on any CPU.
-bool fold_kernel_columns(const ConvShape& c) {
-  static const bool forced = [] {
-    const char* v = std::getenv("NNPROOF_CONV_FOLD");
-    return v != nullptr && std::string(v) == "always";
-  }();
-  return c.groups == 1 && c.kernel_w > 1 && c.in_channels < 32 && (forced || int8_amx_allowed());
-}
-
-ConvShape folded_shape(const ConvShape& c) {
-  ConvShape f = c;
-  f.in_channels = c.kernel_w * c.in_channels;
-  f.in_w = c.out_w();
-  f.kernel_w = 1, f.stride_w = 1, f.pad_left = f.pad_right = 0;
-  return f;
-}
-
-// k (oihw, groups 1) as the folded convolution's kernel: w'[o][kw C + ci][kh][0] = w[o][ci][kh][kw].
-Int8Kernel folded_kernel(const Int8Kernel& k, const ConvShape& c) {
-  const std::size_t C = c.in_channels, KH = c.kernel_h, KW = c.kernel_w, per_oc = C * KH * KW;
-  Int8Kernel f;
-  f.halves = k.halves;
-  f.w.resize(k.w.size());
-  for (std::size_t o = 0; o < k.w.size() / per_oc; ++o)
-    for (std::size_t ci = 0; ci < C; ++ci)
-      for (std::size_t kh = 0; kh < KH; ++kh)
-        for (std::size_t kw = 0; kw < KW; ++kw)
-          f.w[o * per_oc + (kw * C + ci) * KH + kh] = k.w[o * per_oc + (ci * KH + kh) * KW + kw];
-  return f;
-}
-
-// `images` images of c's input (nhwc, u8) as the folded convolution's (folded_shape): for each
-// row and output column ow, the bytes of input columns ow stride_w - pad_left + kw (kw <
-// kernel_w), zero where that column is padding. One copy a column where every one is inside.
-void fold_columns(const ConvShape& c, std::size_t images, const std::uint8_t* src, std::uint8_t* dst) {
-  const std::size_t C = c.in_channels, W = c.in_w, OW = c.out_w(), KW = c.kernel_w;
-  for (std::size_t r = 0; r < images * c.in_h; ++r) {
-    const std::uint8_t* in = src + r * W * C;
-    std::uint8_t* out = dst + r * OW * KW * C;
-    for (std::size_t ow = 0; ow < OW; ++ow, out += KW * C) {
-      const std::ptrdiff_t x0 = static_cast<std::ptrdiff_t>(ow * c.stride_w) - static_cast<std::ptrdiff_t>(c.pad_left);
-      if (x0 >= 0 && static_cast<std::size_t>(x0) + KW <= W) {
-        std::memcpy(out, in + static_cast<std::size_t>(x0) * C, KW * C);
-        continue;
-      }
-      for (std::size_t kw = 0; kw < KW; ++kw) {
-        const std::ptrdiff_t x = x0 + static_cast<std::ptrdiff_t>(kw);
-        if (x >= 0 && static_cast<std::size_t>(x) < W)
-          std::memcpy(out + kw * C, in + static_cast<std::size_t>(x) * C, C);
-        else
-          std::memset(out + kw * C, 0, C);
-      }
-    }
-  }
-}
 
 // One oneDNN convolution of shape c over `images` images of bytes (nhwc, u8) into int32 (nhwc),
 // for each of several kernels of that shape (output-channel blocks), each repacked into the layout
@@ -147,8 +34,9 @@ void fold_columns(const ConvShape& c, std::size_t images, const std::uint8_t* sr
 // (scratchpad_mode::user), each call single-threaded (oneDNN runs a primitive called inside an
 // OpenMP parallel region on the calling thread alone). With AMX, oneDNN 2.6.3's brgemm convolution
 // reads a few entries past a vector of its own while generating its kernel (skipped_bd_mask in
-// jit_brgemm_amx_uker.cpp); the products are exact (the tests compare them on AMX), but under
-// ASan's allocator the read can fault, so the asan test preset caps oneDNN below AMX.
+// jit_brgemm_amx_uker.cpp: a loop's advance past its last block, a value never used). The tests'
+// products matched on AMX at every shape they run; but under ASan's allocator the read can
+// fault, so the asan test preset caps oneDNN below AMX.
 struct ByteConv {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::convolution_forward::primitive_desc pd;

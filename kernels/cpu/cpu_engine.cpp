@@ -50,14 +50,10 @@ class CpuEngine final : public Engine<Cfg> {
 
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch,
                          std::span<const std::size_t> rows, std::size_t rows_n0) override {
-    auto X = Table2D<F>::unwritten(padded(rows.empty() ? n0 : rows_n0), padded(batch));
-    const std::vector<std::size_t> of = rows.empty() ? std::vector<std::size_t>{} : features_of_rows(rows, X.rows);
     // Bands handed out as threads free up: the padding rows' bands (past n_0) only write zeros, and
     // a static halving gave one thread all of CIFAR-size's real rows (3072 of 4096).
-    parallel_for_dynamic(input_bands(X.rows), [&](std::size_t band) {
-      transpose_input_band(input, n0, batch, band, X, std::span<const std::size_t>(of));
-    });
-    return X;
+    return input_table_by_bands(input, n0, batch, rows, rows_n0,
+                                [](std::size_t bands, const auto& body) { parallel_for_dynamic(bands, body); });
   }
 
   Table2D<F> forward(const FieldLayer<F>& layer, const Table2D<F>& Y, std::size_t batch) override {

@@ -122,11 +122,9 @@ class Engine {
   // fork-safe), and the reference engine is that engine.
   virtual Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch,
                                  std::span<const std::size_t> rows, std::size_t rows_n0) {
-    auto X = Table2D<F>::unwritten(padded(rows.empty() ? n0 : rows_n0), padded(batch));
-    const std::vector<std::size_t> of = rows.empty() ? std::vector<std::size_t>{} : features_of_rows(rows, X.rows);
-    for (std::size_t band = 0; band < input_bands(X.rows); ++band)
-      transpose_input_band(input, n0, batch, band, X, std::span<const std::size_t>(of));
-    return X;
+    return input_table_by_bands(input, n0, batch, rows, rows_n0, [](std::size_t bands, const auto& body) {
+      for (std::size_t band = 0; band < bands; ++band) body(band);
+    });
   }
   // Feature j in row j: input_table without a layout's rows.
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch) {

@@ -114,6 +114,20 @@ void transpose_input_band(const std::vector<F>& input, std::size_t n0, std::size
   }
 }
 
+// The engines' input_table: the padded table (rows: padded n0, or the layout's padded rows_n0 where
+// `rows` maps feature j to its row, ProofLayout::input_map), filled band by band through
+// `for_each_band(bands, body)`: the caller's loop, sequential or parallel.
+template <class F, class ForEachBand>
+Table2D<F> input_table_by_bands(const std::vector<F>& input, std::size_t n0, std::size_t batch,
+                                std::span<const std::size_t> rows, std::size_t rows_n0, ForEachBand&& for_each_band) {
+  auto X = Table2D<F>::unwritten(padded(rows.empty() ? n0 : rows_n0), padded(batch));
+  const std::vector<std::size_t> of = rows.empty() ? std::vector<std::size_t>{} : features_of_rows(rows, X.rows);
+  for_each_band(input_bands(X.rows), [&](std::size_t band) {
+    transpose_input_band(input, n0, batch, band, X, std::span<const std::size_t>(of));
+  });
+  return X;
+}
+
 // A layer as the prover sees it: the integer weights plus the bias already in the field.
 template <class F>
 struct FieldLayer {

@@ -50,7 +50,7 @@ LinearOp random_conv(std::mt19937_64& rng, bool wide) {
 }
 
 // With AMX, the convolutions without groups (all of fewer than 32 channels here) fold their
-// kernel's columns into the channels (conv_int8.cpp: fold_kernel_columns): their paddings and
+// kernel's columns into the channels (conv_int8_kernel.cpp: fold_kernel_columns): their paddings and
 // strides give the folded columns zeros at the image's edges. Grouped ones take the unfolded
 // route, which the ConvInt8WithoutAmx run (tests/CMakeLists.txt) takes for all.
 template <class F>
