@@ -5,8 +5,11 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -46,6 +49,29 @@ std::unique_ptr<httplib::Server> make_server(const ServerOptions& o) {
     throw UsageError(o.tls_cert + ", " + o.tls_key + ": cannot load the TLS certificate and key (PEM files)");
   return svr;
 }
+
+// Debian's cpp-httplib is a shared library built with a listen backlog of 5: a burst of clients
+// larger than that (twelve proofs posted at once, on a busy machine) overflows the kernel's accept
+// queue, and connections whose handshake the kernel then drops can fail after the client's retries
+// (CI saw one of twelve requests never arrive). The socket-options hook sees the listening socket
+// before httplib binds it; once bound, listen() again raises its backlog (Linux and the BSDs accept
+// that on a listening socket). The kernel caps it at net.core.somaxconn.
+class ListenBacklog {
+ public:
+  void attach(httplib::Server& svr) {
+    svr.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      sock_ = sock;  // the last socket tried is the one that bound
+    });
+  }
+  void raise() const {
+    if (sock_ != INVALID_SOCKET && ::listen(sock_, SOMAXCONN) != 0)
+      fmt::print(stderr, "nnproof serve: warning: listen backlog stays at 5 ({})\n", std::strerror(errno));
+  }
+
+ private:
+  socket_t sock_ = INVALID_SOCKET;
+};
 
 ModelSet load_models(const ServerOptions& o) {
   if (o.models.empty()) throw UsageError("give at least one --model");
@@ -105,8 +131,11 @@ int run_server(const ServerOptions& o) {
   svr->set_payload_max_length(o.max_request_bytes);
   svr->set_read_timeout(o.idle_timeout_s, 0);
   svr->set_write_timeout(o.idle_timeout_s, 0);
+  ListenBacklog backlog;
+  backlog.attach(*svr);
   const int bound = port == 0 ? svr->bind_to_any_port(host) : (svr->bind_to_port(host, port) ? port : -1);
   if (bound < 0) throw UsageError("--listen " + o.listen + ": cannot bind (in use, or not an address of this host)");
+  backlog.raise();
 
   std::string names;
   for (const ServedModel& m : s.models.all()) names += (names.empty() ? "" : ", ") + m.name;
