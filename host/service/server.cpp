@@ -89,9 +89,9 @@ void watch_signals(ServiceState& s, httplib::Server& svr, const sigset_t& set, c
   while (!done) {
     const int sig = ::sigtimedwait(&set, nullptr, &second);
     if (sig == SIGTERM || sig == SIGINT) {
+      s.stopping = true;  // before the line, which clients (and the tests) take as the signal seen
       fmt::print(stderr, "nnproof serve: {}: refusing new requests, finishing {} accepted\n",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT", s.queue.waiting() + s.queue.running());
-      s.stopping = true;
       svr.stop();
       return;
     }

@@ -64,10 +64,12 @@ def ticks_during(call, repeat):
 
 def test_gil_is_released_while_proving_and_verifying():
     x = np.load(ROOT / "tests/fixtures/cross/cnn_input.npy")
-    x = np.concatenate([x] * 2048)  # 4096 images: proving takes about a second, verifying ~0.1 s
+    x = np.concatenate([x] * 2048)  # 4096 images: about 0.3-1 s a proof, verifying ~0.1 s
     model = ROOT / "examples/fashion_mnist/cnn2quad.onnx"
     bundles = []
-    seconds, ticks = ticks_during(lambda: bundles.append(nnproof.prove(model, x, alpha=2, beta=4)), 1)
+    # Three proofs: one alone came close to the 0.5 s this needs on a fast machine (the prover keeps
+    # getting faster; 2048 images once fell under it).
+    seconds, ticks = ticks_during(lambda: bundles.append(nnproof.prove(model, x, alpha=2, beta=4)), 3)
     assert seconds > 0.5 and ticks >= 50, (seconds, ticks)
     calls = 10
     seconds, ticks = ticks_during(lambda: nnproof.verify(model, x, bundles[0], alpha=2, beta=4), calls)

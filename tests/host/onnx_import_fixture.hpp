@@ -22,6 +22,7 @@
 
 #include "host/onnx/onnx_import.hpp"
 #include "tests/host/onnx_builder.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace nnproof::onnx_import_test {
 
@@ -30,22 +31,13 @@ using testing::BuildOptions;
 using testing::LinearStyle;
 using testing::SquareStyle;
 
-// A fresh folder per test, removed afterwards.
+// A fresh folder per test, removed afterwards; its random part keeps two runs of the suites
+// (release and ASan side by side, say) out of each other's files.
 class OnnxImport : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
-    for (char& c : name)
-      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-    dir_ = std::filesystem::path(::testing::TempDir()) / ("nnproof_onnx_" + name);
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+  std::string file(const std::string& name) const { return tmp_.file(name); }
 
-  std::filesystem::path dir_;
+  testing::TempDir tmp_;
 };
 
 // Weights and biases are multiples of 1/16, exact in float32, so the round trip must be exact.

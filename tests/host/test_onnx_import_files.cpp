@@ -93,7 +93,7 @@ TEST_F(OnnxImport, RejectsGarbageFile) {
 
 TEST_F(OnnxImport, RejectsMissingFile) { expect_error(file("nope.onnx"), {"cannot open file"}); }
 
-TEST_F(OnnxImport, RejectsDirectory) { expect_error(dir_.string(), {"directory"}); }
+TEST_F(OnnxImport, RejectsDirectory) { expect_error(tmp_.path().string(), {"directory"}); }
 
 TEST_F(OnnxImport, RejectsEmptyGraph) {
   onnx::ModelProto m;
