@@ -96,25 +96,27 @@ def case_burst():
     srv = Server(BIN, [MODEL], "--engine", "cpu", "--workers", "1")
     socks = []
     try:
-        srv.proc.send_signal(signal.SIGSTOP)
-        for _ in range(want):
-            s = socket.socket()
-            s.setblocking(False)
-            s.connect_ex(("127.0.0.1", srv.port))
-            socks.append(s)
-        pending, deadline = list(socks), time.time() + 0.9  # below the first SYN retry (1 s)
-        while pending and time.time() < deadline:
-            _, writable, _ = select.select([], pending, [], 0.1)
-            pending = [s for s in pending if s not in writable]
-        done = sum(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for s in socks if s not in pending)
-        check(done == want, f"{done} of {want} connections completed their handshake while the server was stopped")
+        try:
+            srv.proc.send_signal(signal.SIGSTOP)
+            for _ in range(want):
+                s = socket.socket()
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", srv.port))
+                socks.append(s)
+            pending, deadline = list(socks), time.time() + 0.9  # below the first SYN retry (1 s)
+            while pending and time.time() < deadline:
+                _, writable, _ = select.select([], pending, [], 0.1)
+                pending = [s for s in pending if s not in writable]
+            done = sum(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for s in socks if s not in pending)
+            check(done == want, f"{done} of {want} connections completed their handshake while the server was stopped")
+        finally:
+            srv.proc.send_signal(signal.SIGCONT)
+            for s in socks:
+                s.close()
+        status, _ = srv.json("GET", "/v1/metrics")
+        check(status == 200, f"metrics after the burst: {status}")
     finally:
-        srv.proc.send_signal(signal.SIGCONT)
-        for s in socks:
-            s.close()
-    status, _ = srv.json("GET", "/v1/metrics")
-    check(status == 200, f"metrics after the burst: {status}")
-    check(srv.stop() == 0, "server exit")
+        check(srv.stop() == 0, "server exit")
 
 
 def case_timeout():
