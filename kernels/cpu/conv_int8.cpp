@@ -205,6 +205,7 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
           const std::uint8_t* images = fold ? buf->folded.data() : buf->src.data();
           for (std::size_t g = 0; g < oc_blocks; ++g) {
             (n == S ? full : *last).run(g, images, buf->dst.data(), buf->pad.data());
+            add_residual(c, kernel, g * ocb, ocb, n * L, buf->src.data(), buf->dst.data());
             magnitudes |= join_bytes<kFull>(c, OutputBlock{g * ocb, ocb, k0, n}, kernel.halves, L, buf->dst.data(), out,
                                             buf->z.data(), buf->zeros.data());
           }
@@ -245,6 +246,7 @@ std::vector<F> conv_int8_vector(const LinearOp& op, const F* in, std::size_t in_
 
 bool int8_conv_exact(const LinearOp& op) {
   if (op.kind != LinearOp::Kind::conv || op.weights.width() > 2) return false;
+  if (clamped_kernel_fits(op)) return int8_limb_gemm_available();  // its own bound, on the whole weights
   if (!op.weights.int8_data())  // int16: every weight must split into two int8 halves
     for (std::size_t i = 0; i < op.weights.size(); ++i)
       if (!split_weight(op.weights[i])) return false;

@@ -22,8 +22,9 @@
 namespace nnproof {
 
 // Whether the int8 route is exact for op here: a convolution with int8 weights, or int16 weights
-// that split into two int8 halves w = lo + 256 hi (all but w > 32639; twice the output channels,
-// the halves joined in the field), few enough taps per output, on a CPU with VNNI or AMX.
+// clamped into int8 with a few residual taps (clamped_kernel_fits, conv_int8_kernel.hpp), or split
+// into two int8 halves w = lo + 256 hi (all but w > 32639; twice the output channels, the halves
+// joined in the field), few enough taps per output, on a CPU with VNNI or AMX.
 bool int8_conv_exact(const LinearOp& op);
 
 // Whether the cpu engine takes it: exact, and at least kInt8ConvMinTaps taps per output. Below

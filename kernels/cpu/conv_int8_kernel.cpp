@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "kernels/cpu/conv_int8_kernel.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "kernels/cpu/isa.hpp"
+#include "kernels/cpu/structured_limbs.hpp"
 
 namespace nnproof::conv_kernel {
 
@@ -15,6 +17,37 @@ std::optional<std::pair<std::int8_t, std::int8_t>> split_weight(std::int64_t w) 
   return std::pair{static_cast<std::int8_t>(lo), static_cast<std::int8_t>(hi)};
 }
 
+bool clamped_kernel_fits(const LinearOp& op) {
+  if (op.kind != LinearOp::Kind::conv || op.weights.width() != 2) return false;
+  std::size_t outside = 0;
+  for (std::size_t i = 0; i < op.weights.size(); ++i) {
+    const std::int64_t w = op.weights[i];
+    outside += w < -128 || w > 127;
+  }
+  return outside <= op.weights.size() / kResidualShare && 255 * max_abs_row_sum(op) < (std::uint64_t{1} << 31);
+}
+
+namespace {
+
+// op's int16 kernel clamped into int8, the rest as residual taps.
+Int8Kernel clamped_kernel(const LinearOp& op) {
+  const ConvShape& c = op.conv;
+  const std::size_t gi = c.group_in(), ocg = c.out_channels / c.groups, KH = c.kernel_h, KW = c.kernel_w;
+  Int8Kernel k;
+  k.w.resize(op.weights.size());
+  for (std::size_t i = 0; i < k.w.size(); ++i) {
+    const std::int64_t w = op.weights[i], clamped = std::clamp<std::int64_t>(w, -128, 127);
+    k.w[i] = static_cast<std::int8_t>(clamped);
+    if (w == clamped) continue;
+    const std::size_t oc = i / (gi * KH * KW), t = i % (gi * KH * KW);
+    k.residual.push_back(
+        {oc, oc / ocg * gi + t / (KH * KW), t / KW % KH, t % KW, static_cast<std::int32_t>(w - clamped)});
+  }
+  return k;
+}
+
+}  // namespace
+
 Int8Kernel int8_kernel(const LinearOp& op) {
   Int8Kernel k;
   const std::size_t n = op.weights.size();
@@ -22,6 +55,7 @@ Int8Kernel int8_kernel(const LinearOp& op) {
     k.w.assign(w, w + n);
     return k;
   }
+  if (clamped_kernel_fits(op)) return clamped_kernel(op);
   const ConvShape& c = op.conv;
   const std::size_t ocg = c.out_channels / c.groups, per_oc = n / c.out_channels;  // group_in x kh x kw
   k.halves = 2;
@@ -35,6 +69,33 @@ Int8Kernel int8_kernel(const LinearOp& op) {
     }
   }
   return k;
+}
+
+void add_residual(const ConvShape& c, const Int8Kernel& k, std::size_t o0, std::size_t ocb, std::size_t images,
+                  const std::uint8_t* src, std::int32_t* dst) {
+  const std::size_t H = c.in_h, W = c.in_w, C = c.in_channels, OH = c.out_h(), OW = c.out_w();
+  // The outputs o along one side whose tap at kernel offset t reads inside the image:
+  // 0 <= o stride + t - pad < size.
+  const auto inside = [](std::size_t t, std::size_t pad, std::size_t stride, std::size_t size, std::size_t outs) {
+    std::size_t first = 0;
+    while (first < outs && first * stride + t < pad) ++first;
+    std::size_t end = first;
+    while (end < outs && end * stride + t - pad < size) ++end;
+    return std::pair{first, end};
+  };
+  for (const ResidualTap& tap : k.residual) {
+    if (tap.oc < o0 || tap.oc >= o0 + ocb) continue;
+    const auto [oh0, oh1] = inside(tap.kh, c.pad_top, c.stride_h, H, OH);
+    const auto [ow0, ow1] = inside(tap.kw, c.pad_left, c.stride_w, W, OW);
+    for (std::size_t m = 0; m < images; ++m)
+      for (std::size_t oh = oh0; oh < oh1; ++oh) {
+        const std::size_t ih = oh * c.stride_h + tap.kh - c.pad_top;
+        const std::uint8_t* in = src + ((m * H + ih) * W) * C + tap.ic;
+        std::int32_t* out = dst + ((m * OH + oh) * OW) * ocb + (tap.oc - o0);
+        for (std::size_t ow = ow0; ow < ow1; ++ow)
+          out[ow * ocb] += tap.r * static_cast<std::int32_t>(in[(ow * c.stride_w + tap.kw - c.pad_left) * C]);
+      }
+  }
 }
 
 Int8Kernel kernel_block(const Int8Kernel& k, std::size_t OC, std::size_t o0, std::size_t ocb) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/conv_int8_kernel.hpp"
 #include "kernels/cpu/conv_transpose.hpp"
 #include "kernels/cpu/isa.hpp"
 #include "tests/support/problems.hpp"
@@ -127,12 +128,63 @@ TYPED_TEST(ConvInt8, EightChannelsAtATimeFromFieldsAndFrom64BitSums) {
       std::vector<F> in(sums.size());
       for (std::size_t i = 0; i < in.size(); ++i) in[i] = F::from_u128(sums[i]);
       const std::vector<F> want = apply_op(op, in.data(), batch, batch);
-      if (bits <= F::kBits)  // field elements: their representatives' bytes
+      if (bits <= F::kBits) {  // field elements: their representatives' bytes
         EXPECT_EQ(apply_conv_int8(op, in.data(), batch, batch), want)
             << in_channels << " channels, " << bits << " bits";
+      }
       std::vector<F> got(op.rows * batch);
       apply_conv_int8_into(op, sums.data(), batch, batch, bit_length(any), OpOutput<F>{got.data(), batch});
       EXPECT_EQ(got, want) << in_channels << " channels, 64-bit sums of " << bits << " bits";
+    }
+  }
+}
+
+// int16 kernels clamped into int8 with residual taps (conv_int8_kernel.hpp, clamped_kernel_fits):
+// random convolutions of 1024 entries or more (groups, strides, paddings, either layout), int8 weights
+// at their extremes but for one entry in 512 that leaves int8 (up to +-32767, and at the kernel's
+// first and last entries: taps that padding cuts), from field elements and from 64-bit sums,
+// batches in one-sample blocks and whole, channels in blocks, against the 128-bit route.
+TYPED_TEST(ConvInt8, ClampedKernelsWithResidualTaps) {
+  using F = TypeParam;
+  if (!int8_limb_gemm_available()) GTEST_SKIP() << "oneDNN's int8 kernels are not exact here (no VNNI or AMX)";
+  auto rng = testing::make_rng(235);
+  const auto pick = [&](std::size_t lo, std::size_t hi) {
+    return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
+  };
+  for (int trial = 0; trial < 12; ++trial) {
+    ConvShape c;
+    c.groups = pick(1, 2);
+    c.in_channels = c.groups * pick(4, 8), c.out_channels = c.groups * pick(8, 16);
+    c.in_h = pick(4, 9), c.in_w = pick(4, 9), c.kernel_h = pick(2, 3), c.kernel_w = pick(2, 4);
+    c.stride_h = pick(1, 2), c.stride_w = pick(1, 2);
+    c.pad_top = pick(0, c.kernel_h - 1), c.pad_bottom = pick(0, c.kernel_h - 1);
+    c.pad_left = pick(0, c.kernel_w - 1), c.pad_right = pick(0, c.kernel_w - 1);
+    c.pow2_in = trial % 2 == 1, c.pow2_out = trial % 3 == 1;
+    while (c.kernel_size() < 1024) c.out_channels += c.groups;
+    std::vector<std::int64_t> w = kernel_weights(c.kernel_size(), false, rng);
+    const std::size_t outside = w.size() / conv_kernel::kResidualShare;
+    const std::int64_t wide[] = {128, -129, 32767, -32768, 158, -300};
+    w.front() = wide[trial % 6], w.back() = wide[(trial + 1) % 6];
+    for (std::size_t i = 2; i < outside; ++i) w[1 + rng() % (w.size() - 2)] = wide[rng() % 6];
+    const LinearOp op = LinearOp::convolution(c, WeightMatrix(w));
+    ASSERT_TRUE(conv_kernel::clamped_kernel_fits(op)) << "trial " << trial;
+    ASSERT_TRUE(int8_conv_exact(op)) << "trial " << trial;
+    const conv_kernel::Int8Kernel k = conv_kernel::int8_kernel(op);
+    EXPECT_EQ(k.halves, 1u);
+    EXPECT_GE(k.residual.size(), 2u);
+    for (std::size_t batch : {1, 19}) {
+      std::vector<std::uint64_t> sums(op.cols * batch);
+      std::uint64_t any = 0;
+      for (auto& x : sums) any |= x = (rng() % 5 == 0 ? ~std::uint64_t{0} : rng()) >> 24;  // below 2^40
+      std::vector<F> in(sums.size());
+      for (std::size_t i = 0; i < in.size(); ++i) in[i] = F::from_u128(sums[i]);
+      const std::vector<F> want = apply_op(op, in.data(), batch, batch);
+      for (std::size_t cap : {std::size_t{1}, std::size_t{4096}, kConvChunkBytes})
+        EXPECT_EQ(apply_conv_int8(op, in.data(), batch, batch, cap), want)
+            << "trial " << trial << " batch " << batch << " chunk bytes " << cap;
+      std::vector<F> got(op.rows * batch);
+      apply_conv_int8_into(op, sums.data(), batch, batch, bit_length(any), OpOutput<F>{got.data(), batch});
+      EXPECT_EQ(got, want) << "trial " << trial << " batch " << batch << ", 64-bit sums";
     }
   }
 }
@@ -155,6 +207,19 @@ TEST(ConvInt8Route, TakesInt8ConvolutionsWithEnoughTaps) {
   pool.kernel_h = pool.kernel_w = pool.stride_h = pool.stride_w = 2;
   EXPECT_FALSE(int8_conv_route_fits(LinearOp::convolution(pool, WeightMatrix(std::vector<std::int64_t>(8, 1)))));
   EXPECT_FALSE(int8_conv_route_fits(LinearOp::dense(3, 40, WeightMatrix(std::vector<std::int64_t>(120, 1)))));
+  // One weight in 512 past int8 clamps (32767 included: its halves would not split); one more
+  // splits into halves; int32 weights never clamp.
+  c.out_channels = 8;  // 576 entries
+  std::vector<std::int64_t> mostly_int8(c.kernel_size(), -7);
+  mostly_int8[100] = 32767;
+  EXPECT_TRUE(conv_kernel::clamped_kernel_fits(LinearOp::convolution(c, WeightMatrix(mostly_int8))));
+  EXPECT_EQ(int8_conv_route_fits(LinearOp::convolution(c, WeightMatrix(mostly_int8))), int8_limb_gemm_available());
+  mostly_int8[100] = 300, mostly_int8[200] = -129;
+  EXPECT_FALSE(conv_kernel::clamped_kernel_fits(LinearOp::convolution(c, WeightMatrix(mostly_int8))));
+  EXPECT_EQ(conv_kernel::int8_kernel(LinearOp::convolution(c, WeightMatrix(mostly_int8))).halves, 2u);
+  mostly_int8[200] = 70000;
+  EXPECT_FALSE(conv_kernel::clamped_kernel_fits(LinearOp::convolution(c, WeightMatrix(mostly_int8))));
+  c.out_channels = 3;
   c.in_channels = 2;  // 18 taps: exact, but the limb route's
   const LinearOp small = LinearOp::convolution(c, WeightMatrix(std::vector<std::int64_t>(c.kernel_size(), 5)));
   EXPECT_EQ(int8_conv_exact(small), int8_limb_gemm_available());
