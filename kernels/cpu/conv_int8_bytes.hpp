@@ -66,6 +66,13 @@ inline void transpose_bytes_8x8(Word (&v)[8]) {
 void split_eight_channels(const std::uint64_t* const (&rows)[8], std::size_t n, std::size_t L, std::uint8_t* dst,
                           std::size_t sample_stride, std::size_t plane_stride);
 
+// For r < 8, i < n: rows[r][i] = z[i z_stride + r] + bias[r] (mod 2^64): eight channels' rebuilt
+// values of n samples (sample-major, as join_bytes' pieces hold them) written to their rows, eight
+// samples at a time transposed in vector lanes (conv_int8_join.cpp). Returns the OR of
+// |v| - [v < 0] over the values v written, as join_bytes does.
+std::uint64_t join_eight_channels(const std::uint64_t* z, std::size_t z_stride, std::size_t n,
+                                  const std::uint64_t (&bias)[8], std::int64_t* const (&rows)[8]);
+
 // The split reads, and the join writes, the n <= 16 samples of a block (at most four cache lines in
 // m127) of each row of a feature-major table: each asks for the row kPrefetchRowsAhead ahead itself
 // (prefetch_rows.hpp).
@@ -211,7 +218,21 @@ std::uint64_t join_bytes(const ConvShape& c, const OutputBlock& b, std::size_t h
     for (std::size_t i = 0; i < b.n; ++i) recombine_piece<kFull>(dst + i * L * P + e0, P, L, m, zeros, z + i * piece);
     for (std::size_t e = 0; e < m / ocx; ++e) {
       const std::size_t p = e0 / ocx + e;
-      for (std::size_t oc = 0; oc < ocb; ++oc) {
+      std::size_t oc = 0;
+      if constexpr (std::is_same_v<V, std::uint64_t>)  // a narrow Z, one half: eight channels at a time
+        for (; halves == 1 && oc + 8 <= ocb; oc += 8) {
+          std::int64_t* rows[8];
+          std::uint64_t bias[8];
+          for (std::size_t r = 0; r < 8; ++r) {
+            const std::size_t a = out_feature(c, b.o0 + oc + r, p);
+            rows[r] = out.row(a) + b.k0;
+            bias[r] = out.add_bias(a, 0);
+            if (oc + r + kPrefetchRowsAhead < ocb)
+              prefetch_entries(out.row(out_feature(c, b.o0 + oc + r + kPrefetchRowsAhead, p)) + b.k0, b.n, true);
+          }
+          magnitudes |= join_eight_channels(z + e * ocx + oc, piece, b.n, bias, rows);
+        }
+      for (; oc < ocb; ++oc) {
         const std::size_t lo = e * ocx + (oc / ocg * halves) * ocg + oc % ocg;  // its group's lo block
         const std::size_t a = out_feature(c, b.o0 + oc, p);
         if (oc + kPrefetchRowsAhead < ocb)

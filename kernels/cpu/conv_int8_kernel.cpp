@@ -83,19 +83,30 @@ void add_residual(const ConvShape& c, const Int8Kernel& k, std::size_t o0, std::
     while (end < outs && end * stride + t - pad < size) ++end;
     return std::pair{first, end};
   };
+  // The block's taps with their output ranges; then image by image, so that an image's products
+  // (OH OW ocb int32) stay in cache for all of them.
+  struct Span {
+    const ResidualTap* tap;
+    std::size_t oh0, oh1, ow0, ow1;
+  };
+  std::vector<Span> spans;
   for (const ResidualTap& tap : k.residual) {
     if (tap.oc < o0 || tap.oc >= o0 + ocb) continue;
     const auto [oh0, oh1] = inside(tap.kh, c.pad_top, c.stride_h, H, OH);
     const auto [ow0, ow1] = inside(tap.kw, c.pad_left, c.stride_w, W, OW);
-    for (std::size_t m = 0; m < images; ++m)
-      for (std::size_t oh = oh0; oh < oh1; ++oh) {
+    spans.push_back({&tap, oh0, oh1, ow0, ow1});
+  }
+  for (std::size_t m = 0; m < images; ++m)
+    for (const Span& s : spans) {
+      const ResidualTap& tap = *s.tap;
+      for (std::size_t oh = s.oh0; oh < s.oh1; ++oh) {
         const std::size_t ih = oh * c.stride_h + tap.kh - c.pad_top;
         const std::uint8_t* in = src + ((m * H + ih) * W) * C + tap.ic;
         std::int32_t* out = dst + ((m * OH + oh) * OW) * ocb + (tap.oc - o0);
-        for (std::size_t ow = ow0; ow < ow1; ++ow)
+        for (std::size_t ow = s.ow0; ow < s.ow1; ++ow)
           out[ow * ocb] += tap.r * static_cast<std::int32_t>(in[(ow * c.stride_w + tap.kw - c.pad_left) * C]);
       }
-  }
+    }
 }
 
 Int8Kernel kernel_block(const Int8Kernel& k, std::size_t OC, std::size_t o0, std::size_t ocb) {

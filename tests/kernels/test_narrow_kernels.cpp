@@ -16,6 +16,7 @@
 
 #include "kernels/cpu/carried_rounds.hpp"
 #include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/conv_int8_kernel.hpp"
 #include "kernels/cpu/eq_parallel.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
 #include "kernels/cpu/m127_kernels.hpp"
@@ -203,20 +204,26 @@ TEST(NarrowFoldTwo, TheSmallWideKernelIsTheFieldKernel) {
 
 // The int8 convolution's int64 join (int8_conv_narrow's writer, mod 2^64) is its field join at the
 // bound: 64-bit inputs at 2^raw - 1, every weight of a channel at an extreme of int8 (or of int16:
-// two halves, lo + 256 hi), biases near 2^58, outputs near 2^60. 5 channels in blocks of a few
-// channels and samples, and 16 channels in blocks of 8 samples, a last block of 5.
+// two halves, lo + 256 hi; or int8's with two int16 entries: clamped, residual taps), biases near
+// 2^58, outputs near 2^60. 5 channels in blocks of a few channels and samples, and 16 channels
+// (eight at a time, join_eight_channels) in blocks of 16 samples (eight at a time in vectors) and a
+// last block of 5 (a tail past them).
 TEST(ConvInt8Narrow, TheInt64JoinIsTheFieldJoinAtTheBound) {
   auto rng = testing::make_rng(306);
   for (const std::size_t out_c : {std::size_t{5}, std::size_t{16}})
-    for (const bool int16 : {false, true}) {
+    for (const int kind : {0, 1, 2}) {        // int8, clamped, int16
+      if (kind == 1 && out_c == 5) continue;  // 360 entries: none may leave int8
+      const bool int16 = kind == 2;
       ConvShape c;
       c.in_channels = 8, c.out_channels = out_c, c.in_h = c.in_w = 6, c.kernel_h = c.kernel_w = 3;
       c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
       const std::int64_t hi = int16 ? 32639 : 127, lo = int16 ? -32768 : -128;  // 32639: the most int16 splits
       std::vector<std::int64_t> w(c.kernel_size());
       for (std::size_t i = 0; i < w.size(); ++i) w[i] = (i / (w.size() / out_c)) % 2 ? hi : lo;
+      if (kind == 1) w[3] = 32767, w[w.size() - 2] = -20000;  // 1152 entries: two may leave int8
       const LinearOp op = LinearOp::convolution(c, WeightMatrix(std::move(w)));
       if (!int8_conv_exact(op)) GTEST_SKIP() << "no VNNI or AMX here: the int8 route does not run";
+      if (kind == 1) ASSERT_TRUE(conv_kernel::clamped_kernel_fits(op));
       const unsigned raw = kNarrowWideBits - 1 - ceil_log2(max_abs_row_sum(op) + 1);
       const std::size_t batch = 21;
       std::vector<std::uint64_t> in(op.cols * batch);
@@ -235,7 +242,10 @@ TEST(ConvInt8Narrow, TheInt64JoinIsTheFieldJoinAtTheBound) {
       apply_conv_int8_into(op, in.data(), batch, batch, raw, NarrowOutput{got.data(), batch, bias.data(), &magnitudes},
                            out_c == 5 ? std::size_t{6} << 10 : kConvChunkBytes);
       apply_conv_int8_into(op, in.data(), batch, batch, raw, OpOutput<Fp127>{want.data(), batch, fbias.data()});
-      const std::string where = std::to_string(out_c) + " channels, " + (int16 ? "int16" : "int8");
+      const std::string where = std::to_string(out_c) + " channels, " +
+                                (kind == 0   ? "int8"
+                                 : kind == 1 ? "clamped"
+                                             : "int16");
       std::int64_t most = 0;
       std::uint64_t ors = 0;
       for (std::size_t i = 0; i < got.size(); ++i) {
