@@ -64,7 +64,9 @@ class ListenBacklog {
       sock_ = sock;  // the last socket tried is the one that bound
     });
   }
-  void raise() const {
+  // After binding: the backlog raised, and httplib's own hook back (the one above holds `this`).
+  void raise(httplib::Server& svr) const {
+    svr.set_socket_options(httplib::default_socket_options);
     if (sock_ != INVALID_SOCKET && ::listen(sock_, SOMAXCONN) != 0)
       fmt::print(stderr, "nnproof serve: warning: listen backlog stays at 5 ({})\n", std::strerror(errno));
   }
@@ -135,7 +137,7 @@ int run_server(const ServerOptions& o) {
   backlog.attach(*svr);
   const int bound = port == 0 ? svr->bind_to_any_port(host) : (svr->bind_to_port(host, port) ? port : -1);
   if (bound < 0) throw UsageError("--listen " + o.listen + ": cannot bind (in use, or not an address of this host)");
-  backlog.raise();
+  backlog.raise(*svr);
 
   std::string names;
   for (const ServedModel& m : s.models.all()) names += (names.empty() ? "" : ", ") + m.name;

@@ -55,7 +55,7 @@ def case_sigterm():
         time.sleep(0.01)
     lost = [(st, str(d)[:80]) for st, d in results if st != 200]  # a client's error, if one failed
     check(accepted == 12 and met["queue_length"] >= 4, f"no queue formed: {met}; clients: {lost}")
-    srv.proc.send_signal(15)
+    srv.proc.send_signal(signal.SIGTERM)
     deadline = time.time() + 30  # until the watcher has seen SIGTERM (a fixed wait raced it under load)
     while time.time() < deadline and not any("SIGTERM" in l for l in srv.lines):
         time.sleep(0.01)
