@@ -84,39 +84,33 @@ class ThrustEngine final : public Engine<Cfg> {
   // every value's centered form (small_input.hpp: 1 for an 8-bit input, not 8 or 16), and is lifted
   // to F and transposed there (the host's transpose was a sequential pass over the whole batch):
   // the first layer's forward and its col_combine read the table.
-  // A layout's rows (`in_rows`): the input scattered into them on the host first (rows_n0 features
-  // a sample, zero at the padding), then uploaded as above.
+  // A layout's rows (`in_rows`: the proof's image layout, rows_n0 rows a sample): the device's
+  // transpose scatters the input into them, through the row -> feature map (features_of_rows,
+  // table.hpp), zero at the padding; the host only uploads the map (a word a row).
   using Engine<Cfg>::input_table;
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch,
                          std::span<const std::size_t> in_rows, std::size_t rows_n0) override {
-    if (!in_rows.empty()) {
-      if (input.size() != n0 * batch || in_rows.size() != n0)
-        throw std::logic_error("input_table: " + std::to_string(input.size()) + " values for " + std::to_string(batch) +
-                               " rows of " + std::to_string(n0));
-      std::vector<F> moved(batch * rows_n0, F::zero());
-      for (std::size_t j = 0; j < n0; ++j)
-        if (in_rows[j] >= rows_n0) throw std::logic_error("input_table: a layout row past the table");
-      for (std::size_t k = 0; k < batch; ++k)
-        for (std::size_t j = 0; j < n0; ++j) moved[k * rows_n0 + in_rows[j]] = input[k * n0 + j];
-      return input_table(moved, rows_n0, batch, {}, 0);
-    }
-    const Index rows = padded(n0), cols = padded(batch), n = n0 * batch;
-    if (input.size() != n)
+    const Index n = n0 * batch;
+    if (input.size() != n || (!in_rows.empty() && in_rows.size() != n0))
       throw std::logic_error("input_table: " + std::to_string(input.size()) + " values for " + std::to_string(batch) +
                              " rows of " + std::to_string(n0));
+    for (const std::size_t r : in_rows)
+      if (r >= rows_n0) throw std::logic_error("input_table: a layout row past the table");
+    const Index rows = padded(in_rows.empty() ? n0 : rows_n0), cols = padded(batch);
+    const std::vector<Index> of = in_rows.empty() ? std::vector<Index>{} : features_of_rows(in_rows, rows);
     auto x = sized_table<F>(rows * cols);
     std::vector<std::int8_t> small(n);
     const unsigned width = narrow_input(input.data(), n, small.data());  // one pass for an 8-bit input
     if (width == 1)
-      transpose_input(small, n0, batch, x);
+      transpose_input(small, n0, batch, of, x);
     else if (width == 2 && width < sizeof(F))
-      transpose_input(narrowed<std::int16_t>(input), n0, batch, x);
+      transpose_input(narrowed<std::int16_t>(input), n0, batch, of, x);
     else if (width == 4 && width < sizeof(F))
-      transpose_input(narrowed<std::int32_t>(input), n0, batch, x);
+      transpose_input(narrowed<std::int32_t>(input), n0, batch, of, x);
     else if (width == 8 && width < sizeof(F))
-      transpose_input(narrowed<std::int64_t>(input), n0, batch, x);
+      transpose_input(narrowed<std::int64_t>(input), n0, batch, of, x);
     else
-      transpose_input(input, n0, batch, x);
+      transpose_input(input, n0, batch, of, x);
     return device_table(rows, cols, std::move(x));
   }
 
@@ -277,13 +271,17 @@ class ThrustEngine final : public Engine<Cfg> {
     download(on_device(t), out.data.begin());
     return out;
   }
-  // The input's rows `in` (field elements or small integers) up, then lifted and transposed into x.
+  // The input's rows `in` (field elements or small integers) up, then lifted and transposed into x,
+  // row r of x holding feature of[r] (kNoFeature: none), or feature r where `of` is empty.
   template <class In>
-  static void transpose_input(const std::vector<In>& in, Index n0, Index batch, DeviceVector<F>& x) {
+  static void transpose_input(const std::vector<In>& in, Index n0, Index batch, const std::vector<Index>& of,
+                              DeviceVector<F>& x) {
     const Index cols = padded(batch);
     const auto rows_in = upload_input<In>(in.data(), in.size());  // the backend's: pinned memory in cuda
-    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(x.size()),
-                                TransposeInput<F, In>{raw(rows_in), raw(x), n0, batch, cols}));
+    const DeviceVector<Index> feature_of_row = of.empty() ? DeviceVector<Index>() : upload<Index>(of);
+    NNP_THRUST(thrust::for_each(
+        exec_nosync(), count(0), count(x.size()),
+        TransposeInput<F, In>{raw(rows_in), raw(x), n0, batch, cols, of.empty() ? nullptr : raw(feature_of_row)}));
   }
   template <class I>
   static std::vector<I> narrowed(const std::vector<F>& input) {

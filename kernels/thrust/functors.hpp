@@ -286,8 +286,9 @@ struct TransposeInput {
   const In* input;  // b x n0, row per sample: field elements, or small integers (small_input.hpp)
   F* x;             // rows x cols, padded
   Index n0, batch, cols;
+  const Index* feature_of_row;  // the feature row r holds (kNoFeature: none), or nullptr: feature r
   NNP_HD void operator()(Index t) const {
-    const Index j = t / cols, k = t % cols;
+    const Index r = t / cols, k = t % cols, j = feature_of_row ? feature_of_row[r] : r;
     x[t] = j < n0 && k < batch ? lift(input[k * n0 + j]) : F::zero();
   }
   NNP_HD static F lift(const F& v) { return v; }
