@@ -5,9 +5,10 @@
 // samples become the batch dimension of one oneDNN u8 x s8 -> s32 convolution (VNNI or AMX, in
 // oneDNN's int8 kernels), and each output is rebuilt as sum_l 2^(8 l) G_l mod p by the dense path's
 // recombine_limbs. Exact: a byte is at most 255 and |w| <= 128, so fewer than 2^31 / (128 x 255)
-// taps per output (int8_byte_sums_exact) keep every int32 sum exact; oneDNN's zero padding is the
-// convolution's. The same result as structured_forward's apply_op, bit for bit (the field element
-// is unique); only where oneDNN's int8 kernels use VNNI or AMX (int8_limb_gemm_available), since
+// taps per output (int8_byte_sums_exact) keep every int32 sum exact (a clamped kernel's, its
+// residual taps added: 255 x the largest sum of |w| over an output's taps below 2^31, on the whole
+// weights); oneDNN's zero padding is the convolution's. The same result as structured_forward's apply_op, bit for bit
+// (the field element is unique); only where oneDNN's int8 kernels use VNNI or AMX (int8_limb_gemm_available), since
 // without them it forms 16-bit pair sums that saturate.
 #include <cstddef>
 #include <cstdint>

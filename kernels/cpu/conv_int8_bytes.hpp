@@ -3,7 +3,7 @@
 // The int8 convolution's byte plumbing (conv_int8.cpp): the input's values cut into the bytes of
 // oneDNN's u8 images (split_bytes), and its int32 outputs rebuilt into field elements (or a narrow
 // Z's int64 entries) and written to the layer's feature-major rows (join_bytes). Included by
-// conv_int8.cpp and conv_int8_split.cpp (split_eight_channels, its vector kernel) only.
+// conv_int8.cpp, conv_int8_split.cpp and conv_int8_join.cpp (its vector kernels), and their tests.
 #include <algorithm>
 #include <bit>
 #include <cstddef>

@@ -34,9 +34,12 @@ inline void transpose_8x8(Lanes (&v)[8]) {
   }
 }
 
-// |v| - [v < 0] in each lane: below 2^k exactly where |v| <= 2^k (one bit short at -2^k).
+// ors |= |v| - [v < 0] in each lane: below 2^k exactly where |v| <= 2^k (one bit short at -2^k).
+// (Vectors by reference: passed by value, outside the clones' targets, they change the ABI.)
 using SignedLanes = std::int64_t __attribute__((vector_size(64)));
-inline Lanes magnitude_bits(Lanes v) { return v ^ reinterpret_cast<Lanes>(reinterpret_cast<SignedLanes>(v) >> 63); }
+inline void or_magnitude_bits(const Lanes& v, Lanes& ors) {
+  ors |= v ^ reinterpret_cast<Lanes>(reinterpret_cast<const SignedLanes&>(v) >> 63);
+}
 }  // namespace
 
 NNP_CLONES_V4_V3 std::uint64_t join_eight_channels(const std::uint64_t* z, std::size_t z_stride, std::size_t n,
@@ -49,7 +52,7 @@ NNP_CLONES_V4_V3 std::uint64_t join_eight_channels(const std::uint64_t* z, std::
     transpose_8x8(v);  // v[r]: channel r's values of samples i0 .. i0 + 7
     for (std::size_t r = 0; r < 8; ++r) {
       v[r] += bias[r];
-      ors |= magnitude_bits(v[r]);
+      or_magnitude_bits(v[r], ors);
       std::memcpy(rows[r] + i0, &v[r], sizeof(Lanes));
     }
   }

@@ -86,7 +86,8 @@ class ThrustEngine final : public Engine<Cfg> {
   // the first layer's forward and its col_combine read the table.
   // A layout's rows (`in_rows`: the proof's image layout, rows_n0 rows a sample): the device's
   // transpose scatters the input into them, through the row -> feature map (features_of_rows,
-  // table.hpp), zero at the padding; the host only uploads the map (a word a row).
+  // table.hpp), zero at the padding; the host only uploads the map (a word a row, one more
+  // transfer and wait a proof, before the input's).
   using Engine<Cfg>::input_table;
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch,
                          std::span<const std::size_t> in_rows, std::size_t rows_n0) override {
@@ -277,8 +278,10 @@ class ThrustEngine final : public Engine<Cfg> {
   static void transpose_input(const std::vector<In>& in, Index n0, Index batch, const std::vector<Index>& of,
                               DeviceVector<F>& x) {
     const Index cols = padded(batch);
-    const auto rows_in = upload_input<In>(in.data(), in.size());  // the backend's: pinned memory in cuda
+    // The map first: its copy from pageable memory waits, and after the input's it would wait for
+    // the input's transfer too.
     const DeviceVector<Index> feature_of_row = of.empty() ? DeviceVector<Index>() : upload<Index>(of);
+    const auto rows_in = upload_input<In>(in.data(), in.size());  // the backend's: pinned memory in cuda
     NNP_THRUST(thrust::for_each(
         exec_nosync(), count(0), count(x.size()),
         TransposeInput<F, In>{raw(rows_in), raw(x), n0, batch, cols, of.empty() ? nullptr : raw(feature_of_row)}));

@@ -16,6 +16,7 @@
 
 #include "kernels/cpu/carried_rounds.hpp"
 #include "kernels/cpu/conv_int8.hpp"
+#include "kernels/cpu/conv_int8_bytes.hpp"
 #include "kernels/cpu/conv_int8_kernel.hpp"
 #include "kernels/cpu/eq_parallel.hpp"
 #include "kernels/cpu/int8_limbs.hpp"
@@ -256,6 +257,40 @@ TEST(ConvInt8Narrow, TheInt64JoinIsTheFieldJoinAtTheBound) {
       EXPECT_GE(most, std::int64_t{1} << (kNarrowWideBits - 3)) << where;
       for (const std::int64_t b : bias) ors |= static_cast<std::uint64_t>(b ^ (b >> 63));
       EXPECT_EQ(magnitudes, ors) << where;
+    }
+}
+
+// join_eight_channels (conv_int8_join.cpp: eight channels x eight samples transposed in vector
+// lanes, then a scalar tail) against the scalar join it replaces, for every count of samples 0 to
+// 20 (none, a tail alone, whole vectors, both), a stride past the eight channels, rows at an odd
+// offset, with and without a bias, values at int64's ends: the rows' entries, the OR of
+// |v| - [v < 0], and the entries around each run left as they were.
+TEST(JoinEightChannels, EqualsTheScalarJoin) {
+  auto rng = testing::make_rng(311);
+  constexpr std::size_t kStride = 11, kRow = 24;
+  constexpr std::int64_t kUntouched = 0x5a5a5a5a5a5a5a5a;
+  for (std::size_t n = 0; n <= 20; ++n)
+    for (const bool with_bias : {false, true}) {
+      std::vector<std::uint64_t> z(20 * kStride + 8);
+      for (std::size_t i = 0; i < z.size(); ++i)
+        z[i] = i % 7 == 0 ? std::uint64_t{1} << 63 : i % 7 == 1 ? ~std::uint64_t{0} : rng();
+      std::uint64_t bias[8] = {};
+      if (with_bias)
+        for (auto& b : bias) b = rng() >> 4;
+      std::vector<std::int64_t> out(8 * kRow, kUntouched);
+      std::int64_t* rows[8];
+      for (std::size_t r = 0; r < 8; ++r) rows[r] = out.data() + r * kRow + 1;
+      const std::uint64_t got = conv_bytes::join_eight_channels(z.data(), kStride, n, bias, rows);
+      std::uint64_t ors = 0;
+      for (std::size_t r = 0; r < 8; ++r)
+        for (std::size_t i = 0; i < kRow - 1; ++i) {
+          const std::uint64_t v = z[i * kStride + r] + bias[r];
+          if (i < n) ors |= v ^ static_cast<std::uint64_t>(static_cast<std::int64_t>(v) >> 63);
+          ASSERT_EQ(rows[r][i], i < n ? static_cast<std::int64_t>(v) : kUntouched)
+              << n << " samples, channel " << r << ", sample " << i;
+        }
+      for (std::size_t r = 0; r < 8; ++r) EXPECT_EQ(out[r * kRow], kUntouched) << "before channel " << r;
+      EXPECT_EQ(got, ors) << n << " samples" << (with_bias ? ", a bias" : "");
     }
 }
 
