@@ -284,8 +284,8 @@ TEST(JoinEightChannels, EqualsTheScalarJoin) {
       std::uint64_t ors = 0;
       for (std::size_t r = 0; r < 8; ++r)
         for (std::size_t i = 0; i < kRow - 1; ++i) {
-          const std::uint64_t v = z[i * kStride + r] + bias[r];
-          if (i < n) ors |= v ^ static_cast<std::uint64_t>(static_cast<std::int64_t>(v) >> 63);
+          const std::uint64_t v = i < n ? z[i * kStride + r] + bias[r] : 0;
+          ors |= v ^ static_cast<std::uint64_t>(static_cast<std::int64_t>(v) >> 63);
           ASSERT_EQ(rows[r][i], i < n ? static_cast<std::int64_t>(v) : kUntouched)
               << n << " samples, channel " << r << ", sample " << i;
         }
