@@ -7,7 +7,7 @@
 //   and the baseline, the best chosen at load time (GCC's target_clones; nothing elsewhere);
 // - NNP_AVX512_WARNINGS_OFF / _ON around AVX-512 code: GCC 12's headers pass
 //   _mm512_undefined_epi32() as the unused merge operand of shifts, min and multiplies, which
-//   -Wmaybe-uninitialized reports once inlined: a false positive.
+//   -Wmaybe-uninitialized (or -Wuninitialized, `__Y`) reports once inlined: a false positive.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define NNP_X86_KERNELS 1
@@ -22,8 +22,9 @@
 #endif
 
 #if defined(__GNUC__) && !defined(__clang__)
-#define NNP_AVX512_WARNINGS_OFF \
-  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#define NNP_AVX512_WARNINGS_OFF                                                              \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"") \
+      _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")
 #define NNP_AVX512_WARNINGS_ON _Pragma("GCC diagnostic pop")
 #else
 #define NNP_AVX512_WARNINGS_OFF

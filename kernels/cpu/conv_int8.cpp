@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <stdexcept>
@@ -187,11 +188,13 @@ void conv_int8(const LinearOp& op, const In* in, std::size_t in_stride, std::siz
 #pragma omp parallel
     {
       // A thread's buffers; one that cannot have them takes no block (every thread must reach the
-      // loop's barrier) and the error is rethrown after the region.
-      std::optional<BlockBuffers<typename Out::Value>> buf;
+      // loop's barrier) and the error is rethrown after the region. (On the heap, as their vectors
+      // are: in a std::optional, GCC 12 warned that the vectors may be used uninitialized.)
+      std::unique_ptr<BlockBuffers<typename Out::Value>> buf;
       try {
-        buf.emplace(S * L * c.in_size(), folded_bytes, pad_bytes, S * L * kernel.halves * block_shape.out_size(),
-                    std::max(S * kernel.halves * ocb, kJoinEntries));  // join_bytes' pieces, any n <= S
+        buf = std::make_unique<BlockBuffers<typename Out::Value>>(
+            S * L * c.in_size(), folded_bytes, pad_bytes, S * L * kernel.halves * block_shape.out_size(),
+            std::max(S * kernel.halves * ocb, kJoinEntries));  // join_bytes' pieces, any n <= S
       } catch (...) {
         record(std::current_exception());
       }

@@ -425,18 +425,23 @@ TEST_F(Cli, BenchVerifyRepeatRunsTheClientsLoopOnly) {
 // convolution and gather row_combine against the reference-shaped Thrust code).
 TEST_F(Cli, BenchTimesAModelFile) {
   using Stage = testing::BuilderStage;
-  Stage conv{Stage::Kind::conv};
+  const auto stage = [](Stage::Kind kind) {
+    Stage s;
+    s.kind = kind;
+    return s;
+  };
+  Stage conv = stage(Stage::Kind::conv);
   conv.out_channels = 9, conv.kernel_h = conv.kernel_w = 3, conv.pads = {1, 1, 1, 1};
   for (std::size_t i = 0; i < 9 * 8 * 9; ++i) conv.weights.push_back(static_cast<double>(static_cast<int>(i % 7) - 3));
   conv.bias.assign(9, 1.0);
-  Stage pool{Stage::Kind::average_pool};
+  Stage pool = stage(Stage::Kind::average_pool);
   pool.kernel_h = pool.kernel_w = pool.stride_h = pool.stride_w = 2;
-  Stage dense{Stage::Kind::dense};
+  Stage dense = stage(Stage::Kind::dense);
   dense.rows = 3, dense.cols = 9 * 2 * 2;
   for (std::size_t i = 0; i < 3 * 36; ++i) dense.weights.push_back(static_cast<double>(static_cast<int>(i % 5) - 2));
   dense.bias = {0, 1, -1};
   const std::string cnn = dir.file("cnn.onnx");
-  testing::write_cnn_onnx(cnn, {8, 4, 4}, {conv, Stage{Stage::Kind::square}, pool, Stage{Stage::Kind::flatten}, dense});
+  testing::write_cnn_onnx(cnn, {8, 4, 4}, {conv, stage(Stage::Kind::square), pool, stage(Stage::Kind::flatten), dense});
   CliRun r = run_cli("bench --model " + cnn + " --batch 3,40 --field m127 --engine cpu --json");
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out);
@@ -450,8 +455,9 @@ TEST_F(Cli, BenchTimesAModelFile) {
     EXPECT_TRUE(j["results"][1].contains(key)) << key;
   EXPECT_GT(j["results"][1]["float_forward_s"], 0.0);
   CliRun t = run_cli("bench --model " + cnn + " --batch 3,40 --field m127 --engine thrust-omp --json");
-  if (t.code == 0)
+  if (t.code == 0) {
     EXPECT_EQ(nlohmann::json::parse(t.out)["results"][1]["proof_sha256"], j["results"][1]["proof_sha256"]);
+  }
   // Bad usage: --model with --arch or --training, a missing file.
   EXPECT_EQ(run_cli("bench --model " + cnn + " --arch 4,3").code, 2);
   EXPECT_EQ(run_cli("bench --model " + cnn + " --training").code, 2);

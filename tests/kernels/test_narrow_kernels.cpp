@@ -224,7 +224,9 @@ TEST(ConvInt8Narrow, TheInt64JoinIsTheFieldJoinAtTheBound) {
       if (kind == 1) w[3] = 32767, w[w.size() - 2] = -20000;  // 1152 entries: two may leave int8
       const LinearOp op = LinearOp::convolution(c, WeightMatrix(std::move(w)));
       if (!int8_conv_exact(op)) GTEST_SKIP() << "no VNNI or AMX here: the int8 route does not run";
-      if (kind == 1) ASSERT_TRUE(conv_kernel::clamped_kernel_fits(op));
+      if (kind == 1) {
+        ASSERT_TRUE(conv_kernel::clamped_kernel_fits(op));
+      }
       const unsigned raw = kNarrowWideBits - 1 - ceil_log2(max_abs_row_sum(op) + 1);
       const std::size_t batch = 21;
       std::vector<std::uint64_t> in(op.cols * batch);

@@ -188,7 +188,9 @@ TYPED_TEST(NarrowTableTest, ForwardHiddenFromANarrowZ) {
         EXPECT_EQ(narrow->wide(), narrow->bits > 31 || int8_route) << where;
         // The int8 route's table has its measured width (int8_conv_narrow), one bit over at most.
         for (const F& b : second.bias) magnitudes |= static_cast<u128>(b.centered() < 0 ? -b.centered() : b.centered());
-        if (int8_route) EXPECT_LE(narrow->bits, bit_length(magnitudes) + 1) << where;
+        if (int8_route) {
+          EXPECT_LE(narrow->bits, bit_length(magnitudes) + 1) << where;
+        }
         ++(narrow->wide() ? int64_seen : int32_seen);
       } else {
         EXPECT_EQ(narrow, nullptr) << where;
