@@ -86,8 +86,7 @@ class ThrustEngine final : public Engine<Cfg> {
   // the first layer's forward and its col_combine read the table.
   // A layout's rows (`in_rows`: the proof's image layout, rows_n0 rows a sample): the device's
   // transpose scatters the input into them, through the row -> feature map (features_of_rows,
-  // table.hpp), zero at the padding; the host only uploads the map (a word a row, one more
-  // transfer and wait a proof, before the input's).
+  // table.hpp), zero at the padding; the map is uploaded once and kept (layout_map_).
   using Engine<Cfg>::input_table;
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch,
                          std::span<const std::size_t> in_rows, std::size_t rows_n0) override {
@@ -102,16 +101,17 @@ class ThrustEngine final : public Engine<Cfg> {
     auto x = sized_table<F>(rows * cols);
     std::vector<std::int8_t> small(n);
     const unsigned width = narrow_input(input.data(), n, small.data());  // one pass for an 8-bit input
+    const Index* feature_of_row = device_layout_map(of);
     if (width == 1)
-      transpose_input(small, n0, batch, of, x);
+      transpose_input(small, n0, batch, feature_of_row, x);
     else if (width == 2 && width < sizeof(F))
-      transpose_input(narrowed<std::int16_t>(input), n0, batch, of, x);
+      transpose_input(narrowed<std::int16_t>(input), n0, batch, feature_of_row, x);
     else if (width == 4 && width < sizeof(F))
-      transpose_input(narrowed<std::int32_t>(input), n0, batch, of, x);
+      transpose_input(narrowed<std::int32_t>(input), n0, batch, feature_of_row, x);
     else if (width == 8 && width < sizeof(F))
-      transpose_input(narrowed<std::int64_t>(input), n0, batch, of, x);
+      transpose_input(narrowed<std::int64_t>(input), n0, batch, feature_of_row, x);
     else
-      transpose_input(input, n0, batch, of, x);
+      transpose_input(input, n0, batch, feature_of_row, x);
     return device_table(rows, cols, std::move(x));
   }
 
@@ -275,16 +275,24 @@ class ThrustEngine final : public Engine<Cfg> {
   // The input's rows `in` (field elements or small integers) up, then lifted and transposed into x,
   // row r of x holding feature of[r] (kNoFeature: none), or feature r where `of` is empty.
   template <class In>
-  static void transpose_input(const std::vector<In>& in, Index n0, Index batch, const std::vector<Index>& of,
+  static void transpose_input(const std::vector<In>& in, Index n0, Index batch, const Index* feature_of_row,
                               DeviceVector<F>& x) {
     const Index cols = padded(batch);
-    // The map first: its copy from pageable memory waits, and after the input's it would wait for
-    // the input's transfer too.
-    const DeviceVector<Index> feature_of_row = of.empty() ? DeviceVector<Index>() : upload<Index>(of);
     const auto rows_in = upload_input<In>(in.data(), in.size());  // the backend's: pinned memory in cuda
-    NNP_THRUST(thrust::for_each(
-        exec_nosync(), count(0), count(x.size()),
-        TransposeInput<F, In>{raw(rows_in), raw(x), n0, batch, cols, of.empty() ? nullptr : raw(feature_of_row)}));
+    NNP_THRUST(thrust::for_each(exec_nosync(), count(0), count(x.size()),
+                                TransposeInput<F, In>{raw(rows_in), raw(x), n0, batch, cols, feature_of_row}));
+  }
+  // The row -> feature map `of` on the device (nullptr for none): uploaded where it differs from
+  // the last one, else the copy kept. A model's proofs share their layout, so only the first of
+  // them waits for the map's copy from pageable memory (one transfer and wait a CNN proof before).
+  // Called before the input's upload, which the copy would otherwise wait behind.
+  const Index* device_layout_map(const std::vector<Index>& of) {
+    if (of.empty()) return nullptr;
+    if (of != layout_map_) {
+      layout_map_device_ = upload<Index>(of);
+      layout_map_ = of;
+    }
+    return raw(layout_map_device_);
   }
   template <class I>
   static std::vector<I> narrowed(const std::vector<F>& input) {
@@ -402,6 +410,9 @@ class ThrustEngine final : public Engine<Cfg> {
   // time on one stream, so each reuse is ordered after the previous one's kernels.
   ForwardScratch<F> forward_;
   DeviceVector<K> eq_, partial_, combined_;
+  // The input layout's row -> feature map, on the host and its device copy (device_layout_map).
+  std::vector<Index> layout_map_;
+  DeviceVector<Index> layout_map_device_;
 };
 
 }  // namespace nnproof::NNP_THRUST_NS

@@ -106,6 +106,36 @@ TYPED_TEST(EngineTest, InputTableScattersIntoTheLayoutsRows) {
   }
 }
 
+// One engine, several inputs in turn: the same layout twice, another of the same size, none, a
+// larger one, the first again. The Thrust engines keep the last layout's map on the device
+// (device_layout_map): each table must follow its own map, never the one kept from before.
+TYPED_TEST(EngineTest, InputTableFollowsEachCallsLayout) {
+  using F = typename TypeParam::F;
+  auto rng = make_rng(70);
+  auto ref = make_reference_engine<TypeParam>();
+  const auto layout = [&](std::size_t n0, std::size_t rows_n0) {
+    std::vector<std::size_t> rows(rows_n0);
+    std::iota(rows.begin(), rows.end(), std::size_t{0});
+    std::shuffle(rows.begin(), rows.end(), rng);
+    rows.resize(n0);
+    return rows;
+  };
+  const std::vector<std::size_t> a = layout(9, 16), b = layout(9, 16), none, wide = layout(40, 64);
+  ASSERT_NE(a, b);
+  for (const auto& engine : engines_under_test<TypeParam>())
+    for (const auto* rows : {&a, &a, &b, &none, &wide, &a}) {
+      const std::size_t n0 = rows->empty() ? 12 : rows->size(), batch = 5;
+      const std::size_t rows_n0 = rows->empty() ? 0 : rows == &wide ? 64 : 16;
+      std::vector<F> input(n0 * batch);
+      for (auto& x : input) x = random_element<F>(rng);
+      const std::span<const std::size_t> map(*rows);
+      const Table2D<F> want = ref->input_table(input, n0, batch, map, rows_n0);
+      Table2D<F> x = engine->input_table(input, n0, batch, map, rows_n0);
+      engine->to_host(x);
+      EXPECT_EQ(x.data, want.data) << engine->name() << " " << n0 << " features in " << rows_n0 << " rows";
+    }
+}
+
 // Y entries at p - 1 in every limb: the int8 limb GEMM's largest partial sums, at 5 and 520 rows
 // (more than one of the cpu engine's 256-row recombination tiles).
 TYPED_TEST(EngineTest, LimbGemmEdgeValuesAreExact) {
