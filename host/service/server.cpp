@@ -7,8 +7,11 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -83,6 +86,16 @@ ModelSet load_models(const ServerOptions& o) {
   return set;
 }
 
+// NNPROOF_TEST_DRAIN_HOLD_MS (tests only, at most 10 s): how long the listener stays open after
+// `stopping` is set, so that a test can reach the 503 a request gets in that window (without it the
+// window is a race: tests/service/test_service_ops.py, case drain). Unset in production: no wait.
+void hold_listener_for_tests() {
+  const char* ms = std::getenv("NNPROOF_TEST_DRAIN_HOLD_MS");
+  if (!ms) return;
+  const long hold = std::strtol(ms, nullptr, 10);
+  if (hold > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(hold, 10000L)));
+}
+
 // Waits for SIGTERM or SIGINT (blocked in every thread, so only this one sees them), expiring idle
 // interactive sessions meanwhile; then refuses new work and stops the listener. The server's
 // threads finish the requests they hold, and those wait for their accepted proofs.
@@ -94,6 +107,7 @@ void watch_signals(ServiceState& s, httplib::Server& svr, const sigset_t& set, c
       s.stopping = true;  // before the line, which clients (and the tests) take as the signal seen
       fmt::print(stderr, "nnproof serve: {}: refusing new requests, finishing {} accepted\n",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT", s.queue.waiting() + s.queue.running());
+      hold_listener_for_tests();
       svr.stop();
       return;
     }

@@ -77,6 +77,35 @@ def case_sigterm():
     check(any("SIGTERM" in l for l in srv.lines), "\n".join(srv.lines))
 
 
+def case_drain():
+    """The drain's window: after SIGTERM, while the listener is still open, a POST is answered 503 with
+    Retry-After and "stopping" (not queued), health says "stopping", and the server still exits 0.
+    The window is held open by NNPROOF_TEST_DRAIN_HOLD_MS (without it, a race with the listener's close)."""
+    env = dict(os.environ, NNPROOF_TEST_DRAIN_HOLD_MS="3000")
+    srv = Server(BIN, [MODEL], "--engine", "cpu", "--workers", "1", env=env)
+    body = npy_bytes(INPUT)
+    status, _, _ = srv.request("POST", "/v1/prove?model=" + os.path.splitext(os.path.basename(MODEL))[0], body)
+    check(status == 200, f"a proof before the signal: {status}")
+    srv.proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + 30
+    while time.time() < deadline and not any("SIGTERM" in l for l in srv.lines):
+        time.sleep(0.01)
+    check(any("SIGTERM" in l for l in srv.lines), "\n".join(srv.lines))
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    try:
+        conn.request("POST", "/v1/prove?model=" + os.path.splitext(os.path.basename(MODEL))[0], body=body)
+        r = conn.getresponse()
+        text = r.read().decode(errors="replace")
+        check(r.status == 503, f"a POST during the drain got {r.status}: {text}")
+        check(r.getheader("Retry-After") == "1", f"no Retry-After: {r.getheaders()}")
+        check("stopping" in text, text)
+    finally:
+        conn.close()
+    status, health = srv.json("GET", "/v1/health")
+    check(status == 200 and health.get("status") == "stopping", f"health during the drain: {status} {health}")
+    check(srv.stop() == 0, "server exit")
+
+
 def case_burst():
     """A burst of connections larger than cpp-httplib's built-in listen backlog (5) all complete their handshake.
 
