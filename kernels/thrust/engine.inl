@@ -86,7 +86,8 @@ class ThrustEngine final : public Engine<Cfg> {
   // the first layer's forward and its col_combine read the table.
   // A layout's rows (`in_rows`: the proof's image layout, rows_n0 rows a sample): the device's
   // transpose scatters the input into them, through the row -> feature map (features_of_rows,
-  // table.hpp), zero at the padding; the map is uploaded once and kept (layout_map_).
+  // table.hpp), zero at the padding; the map stays on the device while the layout does
+  // (device_layout_map).
   using Engine<Cfg>::input_table;
   Table2D<F> input_table(const std::vector<F>& input, std::size_t n0, std::size_t batch,
                          std::span<const std::size_t> in_rows, std::size_t rows_n0) override {
